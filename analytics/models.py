@@ -1,0 +1,146 @@
+"""Service catalog, appointments and transactions. Money: integer minor units + ISO currency."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models.functions import Lower
+
+from tenants.models import TenantModel
+
+
+class Provider(models.TextChoices):
+    MANUAL = "manual"
+    CSV = "csv"
+    SQUARE = "square"
+    ACUITY = "acuity"
+    HUBSPOT = "hubspot"
+    CUSTOM_CRM = "custom_crm"
+
+
+def _external_id_unique(model: str) -> models.UniqueConstraint:
+    # External ids are unique per (tenant, provider); rows entered by hand have none.
+    return models.UniqueConstraint(
+        fields=["tenant", "source", "external_id"],
+        condition=~models.Q(external_id=""),
+        name=f"{model}_external_id_unique",
+    )
+
+
+class ImportedModel(TenantModel):
+    source = models.CharField(max_length=20, choices=Provider.choices, default=Provider.MANUAL)
+    external_id = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class ServiceCategory(ImportedModel):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "service categories"
+        constraints = [
+            models.UniqueConstraint("tenant", Lower("name"), name="service_category_unique_name_ci"),
+            _external_id_unique("service_category"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Service(ImportedModel):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    category = models.ForeignKey(ServiceCategory, null=True, blank=True, on_delete=models.SET_NULL, related_name="services")
+    duration_minutes = models.PositiveIntegerField(default=60)
+    price_amount = models.BigIntegerField(default=0, help_text="Minor units (cents).")
+    currency = models.CharField(max_length=3)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "name"], name="service_tenant_name_idx")]
+        constraints = [
+            _external_id_unique("service"),
+            models.CheckConstraint(condition=models.Q(price_amount__gte=0), name="service_price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Appointment(ImportedModel):
+    class Status(models.TextChoices):
+        BOOKED = "booked"
+        COMPLETED = "completed"
+        CANCELED = "canceled"
+        NO_SHOW = "no_show"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey("clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="appointments")
+    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="appointments")
+    staff_name = models.CharField(max_length=100, blank=True)
+    start_at = models.DateTimeField()
+    end_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.BOOKED)
+    price_amount = models.BigIntegerField(default=0, help_text="Minor units (cents).")
+    currency = models.CharField(max_length=3)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "start_at"], name="appointment_tenant_start_idx"),
+            models.Index(fields=["tenant", "client", "start_at"], name="appointment_client_start_idx"),
+        ]
+        constraints = [
+            _external_id_unique("appointment"),
+            models.CheckConstraint(condition=models.Q(end_at__gte=models.F("start_at")), name="appointment_ends_after_start"),
+        ]
+
+
+class Transaction(ImportedModel):
+    class Status(models.TextChoices):
+        COMPLETED = "completed"
+        REFUNDED = "refunded"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey("clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="transactions")
+    occurred_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETED)
+    total_amount = models.BigIntegerField(help_text="Minor units (cents).")
+    refunded_amount = models.BigIntegerField(default=0, help_text="Minor units refunded so far.")
+    currency = models.CharField(max_length=3)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "occurred_at"], name="transaction_tenant_time_idx"),
+            models.Index(fields=["tenant", "client", "occurred_at"], name="transaction_client_time_idx"),
+        ]
+        constraints = [
+            _external_id_unique("transaction"),
+            models.CheckConstraint(condition=models.Q(refunded_amount__gte=0), name="transaction_refund_not_negative"),
+        ]
+
+
+class TransactionLineItem(TenantModel):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    transaction = models.ForeignKey(Transaction, on_delete=models.CASCADE, related_name="line_items")
+    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="line_items")
+    description = models.CharField(max_length=255, blank=True)
+    quantity = models.DecimalField(max_digits=12, decimal_places=3, default=1)
+    amount = models.BigIntegerField(help_text="Line total in minor units, in the transaction's currency.")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "transaction"], name="line_item_transaction_idx"),
+            models.Index(fields=["tenant", "service"], name="line_item_service_idx"),
+        ]

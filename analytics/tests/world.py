@@ -1,0 +1,34 @@
+"""The analytics app's contribution to the two-tenant world."""
+
+import datetime
+
+from django.utils import timezone
+
+from analytics.models import Appointment, Service, ServiceCategory, Transaction, TransactionLineItem
+from tenants.context import tenant_context
+
+
+def build(world, tenant, owner) -> dict:
+    label = tenant.name.replace(" ", "")
+    client_id = world.data[_key(world, tenant)]["clients"]["client_id"]
+    now = timezone.now()
+    with tenant_context(tenant.id, role="system"):
+        category = ServiceCategory.objects.create(tenant=tenant, name=f"Color-{label}")
+        service = Service.objects.create(tenant=tenant, name=f"Balayage-{label}", category=category, price_amount=15000, currency="USD")
+        appointment = Appointment.objects.create(
+            tenant=tenant, client_id=client_id, service=service, staff_name="Sam", start_at=now - datetime.timedelta(days=3),
+            end_at=now - datetime.timedelta(days=3, hours=-2), status="completed", price_amount=15000, currency="USD",
+        )
+        transaction = Transaction.objects.create(
+            tenant=tenant, client_id=client_id, occurred_at=now - datetime.timedelta(days=3), total_amount=15000, currency="USD",
+            source="square", external_id=f"PAY-{label}",
+        )
+        line = TransactionLineItem.objects.create(tenant=tenant, transaction=transaction, service=service, description="Balayage", amount=15000)
+    return {
+        "category_id": category.id, "service_id": service.id, "appointment_id": appointment.id,
+        "transaction_id": transaction.id, "line_item_id": line.id,
+    }
+
+
+def _key(world, tenant) -> str:
+    return "a" if tenant.id == world.tenant_a.id else "b"

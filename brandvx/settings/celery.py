@@ -1,0 +1,35 @@
+# Celery and the cache: Redis from REDIS_URL (an embedded Redis when unset).
+from .env import env_int, env_str
+
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL is None:
+    from brandvx.embedded import redis_url
+
+    REDIS_URL = redis_url()
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None  # job state lives in BackgroundJob rows, not in Celery results
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = "UTC"
+CELERY_ENABLE_UTC = True
+# At-least-once delivery: a task is acknowledged only after it finishes, and is redelivered
+# when its worker dies. Safe only because every task is idempotent (each says how).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
+# Must exceed the longest task, or Redis hands an unacknowledged task to a second worker.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 15 * 60}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TASK_DEFAULT_QUEUE = "brandvx"
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "brandvx",
+        "TIMEOUT": 300,
+    }
+}

@@ -1,0 +1,23 @@
+"""URL map (paths are a contract: see ../shared/design/architecture.md and the README)."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from tenants.api.views import healthz
+
+api_v1 = [
+    path("", include("tenants.api.urls")),
+    path("", include("clients.api.urls")),
+    path("", include("analytics.api.urls")),
+    path("", include("campaigns.api.urls")),
+    path("", include("integrations.api.urls")),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/v1/", include(api_v1)),
+    path("admin/", admin.site.urls),
+]

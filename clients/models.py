@@ -1,0 +1,125 @@
+"""Clients (a salon's contacts), their external ids, and tags."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models.functions import Lower
+
+from tenants.models import TenantModel
+
+
+class Source(models.TextChoices):
+    MANUAL = "manual"
+    CSV = "csv"
+    SQUARE = "square"
+    ACUITY = "acuity"
+    HUBSPOT = "hubspot"
+    CUSTOM_CRM = "custom_crm"
+
+
+class Client(TenantModel):
+    """A person the business serves. Contact fields are stored normalized (see services)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.CharField(max_length=254, blank=True, help_text="Lower-cased, trimmed.")
+    phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +14155550123.")
+    # SHA-256 of the normalized email / phone: matches one person across sources.
+    email_hash = models.CharField(max_length=64, blank=True)
+    phone_hash = models.CharField(max_length=64, blank=True)
+    # A birthday is a month and a day; the year is optional (Square sends 0000 when unknown).
+    birthday_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    birthday_day = models.PositiveSmallIntegerField(null=True, blank=True)
+    birth_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    # month * 100 + day, for range scans over a window of days (see selectors.birthdays_upcoming).
+    birthday_mmdd = models.GeneratedField(
+        expression=models.F("birthday_month") * 100 + models.F("birthday_day"),
+        output_field=models.PositiveSmallIntegerField(null=True),
+        db_persist=True,
+    )
+    notes = models.TextField(blank=True)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.MANUAL)
+    email_consent = models.BooleanField(default=False)
+    email_consent_at = models.DateTimeField(null=True, blank=True)
+    sms_consent = models.BooleanField(default=False)
+    sms_consent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "-created_at", "-id"], name="client_tenant_created_idx"),
+            models.Index(fields=["tenant", "last_name", "first_name"], name="client_tenant_name_idx"),
+            models.Index(fields=["tenant", "email_hash"], name="client_tenant_email_hash_idx"),
+            models.Index(fields=["tenant", "phone_hash"], name="client_tenant_phone_hash_idx"),
+            models.Index(fields=["tenant", "birthday_mmdd"], name="client_tenant_birthday_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(birthday_month__isnull=True, birthday_day__isnull=True)
+                    | models.Q(birthday_month__gte=1, birthday_month__lte=12, birthday_day__gte=1, birthday_day__lte=31)
+                ),
+                name="client_birthday_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(birth_year__isnull=True) | models.Q(birthday_month__isnull=False),
+                name="client_birth_year_needs_birthday",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return name or self.email or self.phone or "(no name)"
+
+
+class ClientExternalId(TenantModel):
+    """The id a provider (Square, Acuity, ...) knows a client by: makes imports idempotent."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="external_ids")
+    provider = models.CharField(max_length=20, choices=Source.choices)
+    external_id = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "provider", "external_id"], name="client_external_id_unique"),
+        ]
+        indexes = [models.Index(fields=["tenant", "client"], name="client_external_client_idx")]
+
+
+class Tag(TenantModel):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=50)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("tenant", Lower("name"), name="tag_unique_name_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClientTag(TenantModel):
+    """Explicit through model, with its own tenant_id (so RLS covers the link table too)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="client_tags")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="client_tags")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "client", "tag"], name="client_tag_unique"),
+        ]
+        indexes = [models.Index(fields=["tenant", "tag"], name="client_tag_tag_idx")]

@@ -1,0 +1,71 @@
+import datetime
+
+import pytest
+
+from clients.models import Client
+from clients.selectors import birthdays_upcoming, celebration_date, next_birthday
+from conftest import TenantWorld
+from tenants.context import tenant_context
+
+pytestmark = pytest.mark.django_db
+
+D = datetime.date
+
+
+def make(tenant, month, day, year=None, name="x"):
+    return Client.objects.create(tenant=tenant, first_name=name, birthday_month=month, birthday_day=day, birth_year=year)
+
+
+def test_celebration_date_feb_29():
+    assert celebration_date(2, 29, 2024) == D(2024, 2, 29)
+    assert celebration_date(2, 29, 2025) == D(2025, 2, 28)
+    assert next_birthday(2, 29, D(2025, 3, 1)) == D(2026, 2, 28)
+    assert next_birthday(12, 31, D(2025, 12, 31)) == D(2025, 12, 31)
+
+
+def test_window_wraps_the_new_year_and_sorts_by_date():
+    world = TenantWorld()
+    t = world.tenant_a
+    with tenant_context(t.id, role="system"):
+        jan2 = make(t, 1, 2, 1990, "Jan")
+        dec30 = make(t, 12, 30, None, "Dec")
+        make(t, 1, 5, None, "Late")
+        make(t, 12, 27, None, "Early")
+        result = birthdays_upcoming(start=D(2025, 12, 28), days_ahead=7)
+    assert [item.client.id for item in result] == [dec30.id, jan2.id]
+    assert result[1].date == D(2026, 1, 2) and result[1].days_until == 5 and result[1].turning == 36
+    assert result[0].turning is None
+
+
+def test_feb_29_in_common_and_leap_years():
+    world = TenantWorld()
+    t = world.tenant_a
+    with tenant_context(t.id, role="system"):
+        leapling = make(t, 2, 29, 2000)
+        common = birthdays_upcoming(start=D(2025, 2, 28), days_ahead=0)
+        leap_28 = birthdays_upcoming(start=D(2024, 2, 28), days_ahead=0)
+        leap_29 = birthdays_upcoming(start=D(2024, 2, 29), days_ahead=0)
+    assert [i.client.id for i in common] == [leapling.id] and common[0].date == D(2025, 2, 28) and common[0].turning == 25
+    assert leap_28 == []
+    assert [i.date for i in leap_29] == [D(2024, 2, 29)]
+
+
+def test_only_the_current_tenant_and_bounds():
+    world = TenantWorld()
+    with tenant_context(world.tenant_b.id, role="system"):
+        make(world.tenant_b, 6, 1)
+    with tenant_context(world.tenant_a.id, role="system"):
+        mine = make(world.tenant_a, 6, 1)
+        assert [i.client.id for i in birthdays_upcoming(start=D(2025, 6, 1), days_ahead=0)] == [mine.id]
+        assert len(birthdays_upcoming(start=D(2025, 6, 2), days_ahead=366)) == 1
+        with pytest.raises(ValueError):
+            birthdays_upcoming(start=D(2025, 6, 1), days_ahead=367)
+        with pytest.raises(ValueError):
+            birthdays_upcoming(start=D(2025, 6, 1), days_ahead=-1)
+
+
+def test_tenant_today_differs_by_time_zone():
+    world = TenantWorld()  # A: America/Los_Angeles, B: Pacific/Auckland
+    instant = datetime.datetime(2025, 3, 10, 5, 0, tzinfo=datetime.timezone.utc)
+    assert world.tenant_a.today(instant) == D(2025, 3, 9)
+    assert world.tenant_b.today(instant) == D(2025, 3, 10)

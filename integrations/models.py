@@ -1,0 +1,1 @@
+"""Models of this app (tenant tables derive from tenants.models.TenantModel)."""

@@ -1,0 +1,50 @@
+from rest_framework import serializers
+
+from tenants.models import BackgroundJob, Membership, SupportAccess, Tenant
+
+
+class TenantSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tenant
+        fields = ["id", "name", "slug", "timezone", "currency", "country"]
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    tenant = TenantSerializer()
+
+    class Meta:
+        model = Membership
+        fields = ["tenant", "role"]
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    email = serializers.EmailField(allow_blank=True)
+    tenant = TenantSerializer(allow_null=True)
+    role = serializers.CharField(allow_null=True)
+    memberships = MembershipSerializer(many=True)
+
+
+class BackgroundJobSerializer(serializers.ModelSerializer):
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BackgroundJob
+        fields = [
+            "id", "kind", "status", "progress", "counts", "errors", "errors_truncated", "params", "result",
+            "failure_reason", "started_by", "created_at", "started_at", "finished_at", "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_progress(self, job) -> dict:
+        percent = round(100 * job.progress_done / job.progress_total, 1) if job.progress_total else None
+        return {"total": job.progress_total, "done": job.progress_done, "percent": percent}
+
+
+class SupportAccessSerializer(serializers.ModelSerializer):
+    staff_email = serializers.EmailField(source="staff_user.email", read_only=True)
+
+    class Meta:
+        model = SupportAccess
+        fields = ["id", "staff_user", "staff_email", "action", "reason", "path", "remote_addr", "occurred_at"]
+        read_only_fields = fields

@@ -1,0 +1,78 @@
+from django.db import connections
+from django.http import JsonResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tenants import jobs
+from tenants.api.serializers import BackgroundJobSerializer, MeSerializer, SupportAccessSerializer
+from tenants.models import BackgroundJob, SupportAccess
+from tenants.views import OWNER_ONLY, TenantReadOnlyViewSet
+
+
+class MeView(APIView):
+    """The caller, the tenant this request acts in, and all their memberships."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses=MeSerializer)
+    def get(self, request):
+        resolution = request._request.tenant_resolution
+        membership = resolution.membership
+        data = {
+            "id": request.user.id,
+            "email": request.user.email,
+            "tenant": membership.tenant if membership else None,
+            "role": membership.role if membership else None,
+            "memberships": resolution.memberships,
+        }
+        return Response(MeSerializer(data).data)
+
+
+class BackgroundJobViewSet(TenantReadOnlyViewSet):
+    """Background jobs of the current tenant, for polling: status, progress, counts, errors."""
+
+    queryset = BackgroundJob.objects.all()
+    serializer_class = BackgroundJobSerializer
+    filterset_fields = ["kind", "status"]
+    action_roles = {"cancel": frozenset({"owner_admin", "staff"})}
+
+    @extend_schema(request=None, responses=BackgroundJobSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        job = self.get_object()
+        job = jobs.job_cancel(job_id=job.id)
+        return Response(BackgroundJobSerializer(job).data)
+
+
+class SupportAccessViewSet(TenantReadOnlyViewSet):
+    """Every access of platform support staff to this tenant's data (owner_admin only)."""
+
+    queryset = SupportAccess.objects.select_related("staff_user")
+    serializer_class = SupportAccessSerializer
+    read_roles = OWNER_ONLY
+    filterset_fields = ["action"]
+    cursor_ordering = ("-occurred_at", "-id")
+
+
+def healthz(request):
+    """Database and broker reachability, without authentication. 503 if either is down."""
+    checks = {}
+    try:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception:
+        checks["database"] = "unavailable"
+    try:
+        from brandvx.celery import app
+
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        checks["broker"] = "ok"
+    except Exception:
+        checks["broker"] = "unavailable"
+    healthy = all(value == "ok" for value in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "degraded", "checks": checks}, status=200 if healthy else 503)

@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+
+
+class TenantsConfig(AppConfig):
+    name = "tenants"
+    verbose_name = "Tenants, members and the tenant context"
+
+    def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+        from django.db.models.signals import post_migrate
+
+        from tenants import context, roles
+
+        # Every connection, on every alias, gets the tenant-context hook: it is what turns the
+        # Python-side context into the transaction-local settings that RLS reads.
+        connection_created.connect(context.install_hook, dispatch_uid="tenants.install_hook")
+        post_migrate.connect(roles.grant_runtime_privileges, sender=self, dispatch_uid="tenants.grants")

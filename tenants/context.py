@@ -1,0 +1,217 @@
+"""The tenant context: who is acting, for which tenant, with which role.
+
+One Python-side context variable holds it; one database hook turns it into PostgreSQL's
+transaction-local settings (`app.tenant_id`, `app.user_id`, `app.role`) that the RLS
+policies read. Nothing outside this module writes those settings.
+
+The invariant the hook keeps: *every statement runs with the settings equal to the
+context active in Python at that moment*, at the cost of at most one `set_config`
+statement per transaction (more only if code switches context inside one transaction).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connections, transaction
+
+from tenants.errors import TenantContextError
+
+_ROLE_RE = re.compile(r"^[a-z_]{1,40}$")
+
+# Roles a context may carry: membership roles, plus `system` for background work that a
+# tenant's own configuration started (beat schedules, syncs) and `support` for staff.
+CONTEXT_ROLES = {"owner_admin", "staff", "viewer", "system", "support"}
+
+
+@dataclass(frozen=True, slots=True)
+class TenantContext:
+    tenant_id: uuid.UUID | None
+    user_id: uuid.UUID | None
+    role: str
+    # A database role to switch to for this context (the support role); None = runtime role.
+    db_role: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.role not in CONTEXT_ROLES and self.role != "":
+            raise TenantContextError(f"unknown context role {self.role!r}")
+
+    def settings_tuple(self) -> tuple[str, str, str, str | None]:
+        return (
+            str(self.tenant_id) if self.tenant_id else "",
+            str(self.user_id) if self.user_id else "",
+            self.role,
+            self.db_role,
+        )
+
+
+_current: contextvars.ContextVar[TenantContext | None] = contextvars.ContextVar("brandvx_tenant_context", default=None)
+
+
+def current() -> TenantContext | None:
+    return _current.get()
+
+
+def current_tenant_id() -> uuid.UUID:
+    """The active tenant's id; raises if there is none (use in services and selectors)."""
+    ctx = _current.get()
+    if ctx is None or ctx.tenant_id is None:
+        raise TenantContextError("no tenant context is active")
+    return ctx.tenant_id
+
+
+@contextlib.contextmanager
+def activate(ctx: TenantContext | None) -> Iterator[TenantContext | None]:
+    """Make `ctx` the current context for the block. Does not open a transaction."""
+    token = _current.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _current.reset(token)
+
+
+def _as_uuid(value: uuid.UUID | str | None, what: str) -> uuid.UUID | None:
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise TenantContextError(f"{what} is not a UUID: {value!r}") from None
+
+
+@contextlib.contextmanager
+def tenant_context(
+    tenant_id: uuid.UUID | str, *, role: str, user_id: uuid.UUID | str | None = None, using: str = "default"
+) -> Iterator[TenantContext]:
+    """Enter a tenant for code that is not a request: Celery tasks, commands, the shell.
+
+    Opens a transaction (the settings are transaction-local) and sets the context; both end
+    together. The role must be stated: background work has no membership to borrow one from.
+    """
+    ctx = TenantContext(tenant_id=_as_uuid(tenant_id, "tenant_id"), user_id=_as_uuid(user_id, "user_id"), role=role)
+    if ctx.tenant_id is None:
+        raise TenantContextError("tenant_context needs a tenant id")
+    with activate(ctx), transaction.atomic(using=using):
+        yield ctx
+
+
+@contextlib.contextmanager
+def user_context(user_id: uuid.UUID, *, using: str = "default") -> Iterator[TenantContext]:
+    """A context with a user and no tenant: enough to read that user's own memberships."""
+    ctx = TenantContext(tenant_id=None, user_id=_as_uuid(user_id, "user_id"), role="")
+    with activate(ctx), transaction.atomic(using=using):
+        yield ctx
+
+
+@contextlib.contextmanager
+def dangerously_support_read_context(*, staff_user_id: uuid.UUID, using: str = "default") -> Iterator[TenantContext]:
+    """Read EVERY tenant's rows, for platform support staff. Read-only, and risky by design.
+
+    Switches the transaction to the support database role, which has SELECT and nothing
+    else, and whose policies allow reading all tenants. Callers must write a
+    `SupportAccess` audit row for each tenant whose data they show (see tenants.support).
+    """
+    ctx = TenantContext(
+        tenant_id=None, user_id=_as_uuid(staff_user_id, "staff_user_id"), role="support",
+        db_role=settings.DATABASE_SUPPORT_ROLE,
+    )
+    with activate(ctx), transaction.atomic(using=using):
+        yield ctx
+
+
+def _literal(value: str) -> str:
+    # Values are UUID strings or validated role names; quoting is still done properly.
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _set_config_sql(wanted: tuple[str, str, str, str | None], applied: tuple | None) -> str:
+    tenant, user, role, db_role = wanted
+    for value in (role, db_role or ""):
+        if value and not _ROLE_RE.match(value):
+            raise TenantContextError(f"refusing to set an invalid role name {value!r}")
+    parts = [
+        f"set_config('app.tenant_id', {_literal(tenant)}, true)",
+        f"set_config('app.user_id', {_literal(user)}, true)",
+        f"set_config('app.role', {_literal(role)}, true)",
+    ]
+    previous_db_role = applied[3] if applied else None
+    if applied is _UNKNOWN:
+        previous_db_role = "unknown"
+    if db_role or previous_db_role:
+        # SET LOCAL ROLE, as PostgREST does it; 'none' returns to the login (runtime) role.
+        parts.append(f"set_config('role', {_literal(db_role or 'none')}, true)")
+    return "SELECT " + ", ".join(parts)
+
+
+_UNKNOWN = ("?", "?", "?", "?")  # never equal to a real context's settings
+
+
+def _hook(execute, sql, params, many, context):
+    """Django execute wrapper: install the context's settings before the statement runs."""
+    conn = context["connection"]
+    ctx = _current.get()
+    wanted = ctx.settings_tuple() if ctx is not None else None
+    # psycopg knows whether a transaction is open: IDLE means the statement about to run
+    # starts a new one, whose settings start empty (the previous ones died with its commit).
+    from psycopg.pq import TransactionStatus
+
+    if conn.connection.info.transaction_status == TransactionStatus.IDLE:
+        conn._brandvx_applied = None
+    if isinstance(sql, str) and sql.startswith("ROLLBACK TO SAVEPOINT"):
+        # Settings made inside the savepoint are undone with it: we no longer know what the
+        # server holds, so the next statement sets them again.
+        result = execute(sql, params, many, context)
+        conn._brandvx_applied = _UNKNOWN
+        return result
+    applied = getattr(conn, "_brandvx_applied", None)
+    if wanted == applied:
+        return execute(sql, params, many, context)
+    if conn.get_autocommit():
+        if wanted is None:
+            return execute(sql, params, many, context)
+        # set_config(..., true) outside a transaction would vanish before the query ran, and
+        # the query would run unscoped. Refuse loudly instead.
+        raise TenantContextError(
+            "a query ran with a tenant context but outside a transaction; use tenant_context() "
+            "or transaction.atomic()"
+        )
+    prefix = _set_config_sql(wanted or ("", "", "", None), applied)
+    conn._brandvx_applied = wanted
+    cursor = context["cursor"].cursor
+    if not many and _is_client_cursor(cursor):
+        if getattr(settings, "TENANT_CONTEXT_FOLDED", True):
+            # Fold the settings into the statement's own round trip: client-side binding
+            # sends both with the simple query protocol; nextset() skips to the statement's
+            # own results.
+            result = execute(prefix + "; " + sql, params, many, context)
+            cursor.nextset()
+            return result
+        execute(prefix, None, False, context)
+        return execute(sql, params, many, context)
+    # executemany and server-side (named) cursors cannot carry a second statement.
+    with conn.connection.cursor() as raw:
+        raw.execute(prefix)
+    return execute(sql, params, many, context)
+
+
+def _is_client_cursor(cursor) -> bool:
+    import psycopg
+
+    return isinstance(cursor, psycopg.ClientCursor)
+
+
+def install_hook(sender, connection, **kwargs) -> None:
+    """connection_created receiver: add the hook once per connection wrapper."""
+    if _hook not in connection.execute_wrappers:
+        connection.execute_wrappers.insert(0, _hook)
+
+
+def install_on_all_connections() -> None:
+    for conn in connections.all():
+        install_hook(None, conn)

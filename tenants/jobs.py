@@ -1,0 +1,95 @@
+"""Background jobs: services that create, advance and finish `BackgroundJob` rows.
+
+Every function here runs inside the current tenant context (RLS scopes the row). Workers call
+them from `tenant_context(...)`; progress updates are small, separate transactions so the UI
+sees them while the job runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from brandvx.errors import BrandVXError
+from tenants.models import BackgroundJob, Tenant, User
+
+Status = BackgroundJob.Status
+
+
+class JobNotCancelable(BrandVXError):
+    status_code = 409
+    code = "job_finished"
+    default_detail = "The job has already finished."
+
+
+def job_create(
+    *, tenant: Tenant, kind: str, params: dict | None = None, started_by: User | None = None,
+    enqueue: Callable[[BackgroundJob], None] | None = None,
+) -> BackgroundJob:
+    """Create a queued job; `enqueue(job)` runs after commit, so a worker never looks for a
+    row that is not there yet (and nothing is enqueued if the transaction rolls back)."""
+    job = BackgroundJob.objects.create(
+        tenant=tenant, kind=kind, params=params or {}, started_by=started_by, status=Status.QUEUED
+    )
+    if enqueue is not None:
+        transaction.on_commit(lambda: enqueue(job))
+    return job
+
+
+def job_start(*, job_id: uuid.UUID, total: int | None = None) -> BackgroundJob | None:
+    """Mark a queued (or redelivered running) job as running. None if it is finished or canceled."""
+    updated = BackgroundJob.objects.filter(id=job_id, status__in=[Status.QUEUED, Status.RUNNING]).update(
+        status=Status.RUNNING, started_at=timezone.now(), updated_at=timezone.now(),
+        **({"progress_total": total} if total is not None else {}),
+    )
+    if not updated:
+        return None
+    return BackgroundJob.objects.get(id=job_id)
+
+
+def job_set_total(*, job_id: uuid.UUID, total: int) -> None:
+    BackgroundJob.objects.filter(id=job_id).update(progress_total=total, updated_at=timezone.now())
+
+
+def job_advance(*, job_id: uuid.UUID, done: int = 0, counts: dict[str, int] | None = None, errors: list[dict] | None = None) -> None:
+    """Add to progress and counts, and append (bounded) error details, in one locked update."""
+    job = BackgroundJob.objects.select_for_update().get(id=job_id)
+    job.progress_done = F("progress_done") + done
+    merged = dict(job.counts)
+    for key, value in (counts or {}).items():
+        merged[key] = merged.get(key, 0) + value
+    job.counts = merged
+    for error in errors or []:
+        if len(job.errors) < BackgroundJob.MAX_ERRORS:
+            job.errors.append(error)
+        else:
+            job.errors_truncated += 1
+    job.save(update_fields=["progress_done", "counts", "errors", "errors_truncated", "updated_at"])
+
+
+def job_is_canceled(*, job_id: uuid.UUID) -> bool:
+    return BackgroundJob.objects.filter(id=job_id, status=Status.CANCELED).exists()
+
+
+def job_finish(*, job_id: uuid.UUID, failure_reason: str = "", result: dict | None = None) -> None:
+    """Succeed or fail a running job. A canceled job stays canceled."""
+    status = Status.FAILED if failure_reason else Status.SUCCEEDED
+    fields = {"status": status, "finished_at": timezone.now(), "updated_at": timezone.now(), "failure_reason": failure_reason}
+    if result is not None:
+        fields["result"] = result
+    BackgroundJob.objects.filter(id=job_id).exclude(status=Status.CANCELED).update(**fields)
+
+
+def job_cancel(*, job_id: uuid.UUID) -> BackgroundJob:
+    """Ask a job to stop. Workers check between batches; what they wrote so far is kept."""
+    job = BackgroundJob.objects.select_for_update().get(id=job_id)
+    if job.status in BackgroundJob.FINISHED:
+        raise JobNotCancelable()
+    job.status = Status.CANCELED
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "finished_at", "updated_at"])
+    return job

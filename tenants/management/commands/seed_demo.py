@@ -1,0 +1,49 @@
+"""Load (idempotently) the demo tenant, its owner and each app's demo data; print how to log in."""
+
+import importlib
+import secrets
+import uuid
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from tenants.models import Tenant, User
+from tenants.services import tenant_create
+from tenants.supabase import issue_development_token
+
+DEMO_OWNER_SUB = uuid.UUID("00000000-0000-4000-8000-000000000001")
+DEMO_SLUG = "demo-salon"
+DEMO_APPS = ["clients", "analytics", "campaigns", "integrations"]
+
+
+class Command(BaseCommand):
+    help = "Create the demo tenant with demo data (once), reset the admin password, print a token."
+
+    def handle(self, *args, **options):
+        tenant = Tenant.objects.filter(slug=DEMO_SLUG).first()
+        if tenant is None:
+            tenant = tenant_create(
+                name="Demo Salon", owner_sub=DEMO_OWNER_SUB, owner_email="owner@demo-salon.test",
+                timezone="America/New_York", currency="USD", country="US",
+            )
+            owner = User.objects.get(id=DEMO_OWNER_SUB)
+            for app in DEMO_APPS:
+                try:
+                    module = importlib.import_module(f"{app}.demo")
+                except ModuleNotFoundError as exc:
+                    if exc.name != f"{app}.demo":
+                        raise
+                    continue
+                module.seed(tenant=tenant, owner=owner)
+        password = secrets.token_urlsafe(12)
+        admin, _ = User.objects.get_or_create(username="admin", defaults={"email": "admin@brandvx.test"})
+        admin.is_staff = admin.is_superuser = True
+        admin.set_password(password)
+        admin.save()
+        token = issue_development_token(user_id=DEMO_OWNER_SUB, tenant_id=tenant.id, minutes=60 * 24, email="owner@demo-salon.test")
+        self.stdout.write(f"Demo tenant: {tenant.name} ({tenant.id})")
+        self.stdout.write(f"Admin login: admin / {password}")
+        if settings.SUPABASE_JWT_SECRET_IS_DEVELOPMENT_DEFAULT:
+            self.stdout.write(f"SUPABASE_JWT_SECRET (development default): {settings.SUPABASE_JWT_SECRET}")
+        self.stdout.write("Demo bearer token (24 h, owner_admin of the demo tenant):")
+        self.stdout.write(f"  curl -H 'Authorization: Bearer {token}' http://127.0.0.1:8000/api/v1/me/")

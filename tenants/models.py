@@ -1,0 +1,150 @@
+"""Tenants, users, memberships, background jobs and the support audit log."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+import zoneinfo
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone (e.g. Europe/London).")
+
+
+class User(AbstractUser):
+    """A person. For Supabase users the primary key *is* the token's `sub`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+
+    class Meta:
+        db_table = "tenants_user"
+
+
+class Tenant(models.Model):
+    """A business: a salon or an independent professional. The registry, not tenant data."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    currency = models.CharField(max_length=3, default="USD")
+    country = models.CharField(max_length=2, default="US", help_text="ISO 3166 code; default phone region.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def today(self, now: datetime.datetime | None = None) -> datetime.date:
+        """Today's date where the business is (not on the server, not in UTC)."""
+        from django.utils import timezone
+
+        return (now or timezone.now()).astimezone(self.tzinfo).date()
+
+
+class TenantModel(models.Model):
+    """Base for every tenant-scoped table: `tenant_id` NOT NULL and an index leading with it.
+
+    Subclasses must also get `tenants.rls.enable_rls(...)` in a migration; the isolation
+    tests discover every table with a `tenant_id` column and fail if RLS is missing.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, db_index=False, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+class Role(models.TextChoices):
+    OWNER_ADMIN = "owner_admin", "Owner / admin"
+    STAFF = "staff", "Staff"
+    VIEWER = "viewer", "Viewer"
+
+
+class Membership(TenantModel):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.STAFF)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="membership_unique_tenant_user"),
+        ]
+        indexes = [models.Index(fields=["user", "tenant"], name="membership_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.tenant_id} ({self.role})"
+
+
+class BackgroundJob(TenantModel):
+    """A long-running unit of work (import, birthday batch, sync) that the UI polls."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELED = "canceled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
+    MAX_ERRORS = 100
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress_total = models.PositiveIntegerField(default=0)
+    progress_done = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    errors_truncated = models.PositiveIntegerField(default=0)
+    params = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    failure_reason = models.TextField(blank=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="job_tenant_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id} ({self.status})"
+
+
+class SupportAccess(TenantModel):
+    """Append-only audit of platform staff touching a tenant's data (read or write)."""
+
+    class Action(models.TextChoices):
+        VIEW = "view"
+        ENTER = "enter"
+        CHANGE = "change"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    staff_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    reason = models.TextField(blank=True)
+    path = models.CharField(max_length=500, blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    occurred_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        indexes = [models.Index(fields=["tenant", "-occurred_at"], name="support_access_tenant_idx")]

@@ -1,0 +1,53 @@
+"""Row Level Security for tenant tables, as reversible `RunSQL` migration operations.
+
+Every table with a `tenant_id` column gets:
+- ENABLE and FORCE ROW LEVEL SECURITY (FORCE: the owner is filtered too);
+- `tenant_isolation`: USING and WITH CHECK on the current tenant. The setting is read once
+  per statement (the sub-select is an InitPlan) and `nullif(.., '')` makes an unset or
+  cleared context compare to NULL: zero rows, no writes. Fail closed.
+- `support_read`: SELECT for the support role only (see tenants.roles). The runtime role is
+  NOINHERIT, so this policy never applies to ordinary requests and does not slow them.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import migrations
+
+CURRENT_TENANT = "(select nullif(current_setting('app.tenant_id', true), '')::uuid)"
+CURRENT_USER = "(select nullif(current_setting('app.user_id', true), '')::uuid)"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def rls_forward_sql(table: str) -> str:
+    t = _ident(table)
+    support = _ident(settings.DATABASE_SUPPORT_ROLE)
+    return f"""
+ALTER TABLE {t} ENABLE ROW LEVEL SECURITY;
+ALTER TABLE {t} FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON {t}
+    USING (tenant_id = {CURRENT_TENANT})
+    WITH CHECK (tenant_id = {CURRENT_TENANT});
+CREATE POLICY support_read ON {t} FOR SELECT TO {support} USING (true);
+"""
+
+
+def rls_reverse_sql(table: str) -> str:
+    t = _ident(table)
+    return f"""
+DROP POLICY IF EXISTS support_read ON {t};
+DROP POLICY IF EXISTS tenant_isolation ON {t};
+ALTER TABLE {t} NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE {t} DISABLE ROW LEVEL SECURITY;
+"""
+
+
+def enable_rls(*tables: str) -> migrations.RunSQL:
+    """The migration operation for one or more tenant tables (with reverse SQL)."""
+    return migrations.RunSQL(
+        sql="".join(rls_forward_sql(t) for t in tables),
+        reverse_sql="".join(rls_reverse_sql(t) for t in reversed(tables)),
+    )

@@ -1,0 +1,139 @@
+"""Verification of Supabase access tokens, on top of simplejwt's TokenBackend.
+
+HS256 tokens are checked with SUPABASE_JWT_SECRET; ES256 / RS256 tokens with the key from
+SUPABASE_JWKS_URL whose `kid` the header names (cached). The algorithm is taken from a fixed
+allow-list per key source, never trusted from the token: `alg: none` fails, and an HS256
+token "signed" with a public key fails because HS256 is only ever checked with the secret.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass
+
+import jwt
+from django.conf import settings
+from rest_framework import status
+from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
+
+from brandvx.errors import BrandVXError
+
+ASYMMETRIC_ALGORITHMS = ("ES256", "RS256")
+
+
+class TokenInvalid(BrandVXError):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    code = "invalid_token"
+    default_detail = "The access token is invalid."
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    user_id: uuid.UUID
+    email: str
+    claims: dict
+
+    @property
+    def tenant_claim(self) -> str | None:
+        # app_metadata is writable only with Supabase's service role; user_metadata is not
+        # trusted for anything.
+        app_metadata = self.claims.get("app_metadata") or {}
+        value = app_metadata.get("tenant_id") if isinstance(app_metadata, dict) else None
+        return str(value) if value else None
+
+
+_jwks_lock = threading.Lock()
+_jwks_clients: dict[str, jwt.PyJWKClient] = {}
+
+
+def _jwks_client(url: str) -> jwt.PyJWKClient:
+    with _jwks_lock:
+        client = _jwks_clients.get(url)
+        if client is None:
+            client = jwt.PyJWKClient(url, cache_jwk_set=True, lifespan=settings.SUPABASE_JWKS_CACHE_SECONDS, timeout=5)
+            _jwks_clients[url] = client
+        return client
+
+
+def _backend(algorithm: str) -> TokenBackend:
+    common = dict(
+        audience=settings.SUPABASE_JWT_AUDIENCE,
+        issuer=settings.SUPABASE_JWT_ISSUER,
+        leeway=settings.SUPABASE_JWT_LEEWAY_SECONDS,
+    )
+    if algorithm == "HS256":
+        return TokenBackend("HS256", signing_key=settings.SUPABASE_JWT_SECRET, **common)
+    backend = TokenBackend(algorithm, **common)
+    backend.jwks_client = _jwks_client(settings.SUPABASE_JWKS_URL)
+    return backend
+
+
+_REASONS = {
+    jwt.InvalidAudienceError: ("invalid_audience", "The token's audience is not accepted."),
+    jwt.InvalidIssuerError: ("invalid_issuer", "The token's issuer is not accepted."),
+    jwt.InvalidSignatureError: ("invalid_signature", "The token's signature does not verify."),
+    jwt.ImmatureSignatureError: ("token_not_yet_valid", "The token is not valid yet."),
+}
+
+
+def verify_token(raw: str) -> VerifiedToken:
+    try:
+        header = jwt.get_unverified_header(raw)
+    except jwt.PyJWTError:
+        raise TokenInvalid("The access token is not a well-formed JWT.", code="malformed_token") from None
+    algorithm = header.get("alg")
+    if algorithm == "HS256":
+        pass
+    elif algorithm in ASYMMETRIC_ALGORITHMS and settings.SUPABASE_JWKS_URL:
+        if not header.get("kid"):
+            raise TokenInvalid("The token names no key (kid).", code="unknown_key")
+    else:
+        raise TokenInvalid(f"Tokens signed with {algorithm!r} are not accepted.", code="unsupported_algorithm")
+
+    try:
+        claims = _backend(algorithm).decode(raw, verify=True)
+    except TokenBackendExpiredToken:
+        raise TokenInvalid("The access token has expired.", code="token_expired") from None
+    except TokenBackendError as exc:
+        cause = exc.__cause__
+        for error_type, (code, message) in _REASONS.items():
+            if isinstance(cause, error_type):
+                raise TokenInvalid(message, code=code) from None
+        if isinstance(cause, jwt.PyJWKClientError):
+            raise TokenInvalid("The token's signing key is unknown.", code="unknown_key") from None
+        raise TokenInvalid() from None
+
+    if "exp" not in claims:
+        raise TokenInvalid("The token has no expiry.", code="invalid_token")
+    subject = claims.get("sub")
+    if not subject:
+        # Supabase's anon and service_role API keys are JWTs without a subject: not users.
+        raise TokenInvalid("The token has no subject; API keys are not user tokens.", code="no_subject")
+    try:
+        user_id = uuid.UUID(str(subject))
+    except ValueError:
+        raise TokenInvalid("The token's subject is not a user id.", code="invalid_subject") from None
+    return VerifiedToken(user_id=user_id, email=str(claims.get("email") or ""), claims=claims)
+
+
+def issue_development_token(*, user_id: uuid.UUID, tenant_id: uuid.UUID | None, minutes: int, email: str = "") -> str:
+    """An HS256 token shaped like Supabase's, for development and tests."""
+    import time
+
+    now = int(time.time())
+    claims = {
+        "sub": str(user_id),
+        "aud": settings.SUPABASE_JWT_AUDIENCE,
+        "role": "authenticated",
+        "iat": now,
+        "exp": now + minutes * 60,
+        "email": email,
+        "app_metadata": {"tenant_id": str(tenant_id)} if tenant_id else {},
+        "user_metadata": {},
+        "is_anonymous": False,
+    }
+    if settings.SUPABASE_JWT_ISSUER:
+        claims["iss"] = settings.SUPABASE_JWT_ISSUER
+    return jwt.encode(claims, settings.SUPABASE_JWT_SECRET, algorithm="HS256")

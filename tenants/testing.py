@@ -1,0 +1,91 @@
+"""Test helpers shared by every app's tests: tokens, API clients, statement capture.
+
+Kept importable from application code paths only for tests and benchmarks; nothing in the
+running application imports this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from dataclasses import dataclass, field
+
+from django.db import connections
+from rest_framework.test import APIClient
+
+from tenants.models import Membership, Tenant, User
+from tenants.supabase import issue_development_token
+
+
+def token_for(user: User, *, tenant: Tenant | None = None, minutes: int = 10) -> str:
+    return issue_development_token(user_id=user.id, tenant_id=tenant.id if tenant else None, minutes=minutes, email=user.email)
+
+
+def api_client(user: User | None = None, *, tenant: Tenant | None = None, header_tenant: bool = True) -> APIClient:
+    """An APIClient that sends a Bearer token for `user` (and X-Tenant-ID for `tenant`)."""
+    client = APIClient()
+    if user is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
+        if tenant is not None and header_tenant:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}", HTTP_X_TENANT_ID=str(tenant.id))
+    return client
+
+
+@dataclass
+class CapturedStatement:
+    transaction: int | None  # index of the transaction it ran in; None = autocommit
+    sql: str
+
+
+@dataclass
+class StatementLog:
+    statements: list[CapturedStatement] = field(default_factory=list)
+
+    def by_transaction(self) -> dict[int | None, list[str]]:
+        grouped: dict[int | None, list[str]] = {}
+        for statement in self.statements:
+            grouped.setdefault(statement.transaction, []).append(statement.sql)
+        return grouped
+
+    def set_config_count(self, transaction: int | None) -> int:
+        """How many statements of that transaction set the tenant settings."""
+        return sum("set_config('app.tenant_id'" in s.sql for s in self.statements if s.transaction == transaction)
+
+
+@contextlib.contextmanager
+def capture_statements(alias: str = "default"):
+    """Record every statement sent on `alias` as the server receives it (after the tenant
+    hook has added its settings), grouped by the transaction it ran in."""
+    from psycopg.pq import TransactionStatus
+
+    log = StatementLog()
+    state = {"transaction": -1}
+    conn = connections[alias]
+
+    def recorder(execute, sql, params, many, context):
+        pg = context["connection"].connection
+        if context["connection"].get_autocommit():
+            index = None
+        else:
+            if pg.info.transaction_status == TransactionStatus.IDLE:
+                state["transaction"] += 1
+            index = state["transaction"]
+        log.statements.append(CapturedStatement(index, sql))
+        return execute(sql, params, many, context)
+
+    conn.execute_wrappers.append(recorder)  # innermost: sees what the hook sends
+    try:
+        yield log
+    finally:
+        conn.execute_wrappers.remove(recorder)
+
+
+def add_member(*, tenant: Tenant, role: str = "staff", user: User | None = None) -> User:
+    from tenants.services import membership_add
+
+    user = user or User.objects.create(username=f"user-{uuid.uuid4()}", email=f"{uuid.uuid4().hex[:8]}@example.com")
+    membership_add(tenant=tenant, user=user, role=role)
+    return user
+
+
+__all__ = ["Membership", "api_client", "token_for", "capture_statements", "add_member"]

@@ -1,0 +1,91 @@
+"""The base classes every tenant endpoint is built on. The safe path is the only easy one.
+
+- The tenant comes from the resolved membership (token + X-Tenant-ID), never from the
+  request body or query string.
+- Roles: `read_roles` may use safe methods, `write_roles` everything else.
+- Querysets: subclasses set `queryset` (or override `get_base_queryset`); `get_queryset` is
+  final and adds the tenant filter as a second belt behind RLS. An object of another tenant
+  is therefore a 404, exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+from rest_framework import mixins, permissions, viewsets
+from rest_framework.views import APIView
+
+from tenants.models import Role, Tenant
+
+ALL_ROLES = frozenset({Role.OWNER_ADMIN, Role.STAFF, Role.VIEWER})
+WRITE_ROLES = frozenset({Role.OWNER_ADMIN, Role.STAFF})
+OWNER_ONLY = frozenset({Role.OWNER_ADMIN})
+
+
+class TenantRolePermission(permissions.BasePermission):
+    message = "Your role in this tenant does not allow this."
+
+    def has_permission(self, request, view) -> bool:
+        role = view.membership.role
+        allowed = view.read_roles if request.method in permissions.SAFE_METHODS else view.write_roles
+        allowed = view.action_roles.get(getattr(view, "action", None), allowed)
+        return role in allowed
+
+
+class TenantScopedMixin:
+    """Resolves the tenant once per request and checks the member's role."""
+
+    permission_classes = [permissions.IsAuthenticated, TenantRolePermission]
+    read_roles: frozenset[str] = ALL_ROLES
+    write_roles: frozenset[str] = WRITE_ROLES
+    action_roles: dict[str, frozenset[str]] = {}
+
+    tenant: Tenant
+
+    def initial(self, request, *args, **kwargs):
+        self.perform_authentication(request)
+        resolution = request._request.tenant_resolution
+        if request.user and request.user.is_authenticated:
+            self.membership = resolution.require_membership()
+            self.tenant = self.membership.tenant
+            request.tenant = self.tenant
+            request.membership = self.membership
+        super().initial(request, *args, **kwargs)
+
+
+class TenantAPIView(TenantScopedMixin, APIView):
+    """A tenant endpoint that is not about one model (reports, actions)."""
+
+
+class TenantGenericViewSet(TenantScopedMixin, viewsets.GenericViewSet):
+    """Base for model endpoints. Do not override get_queryset: override get_base_queryset."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "get_queryset" in cls.__dict__:
+            raise TypeError(
+                f"{cls.__name__} overrides get_queryset; override get_base_queryset instead, so the "
+                "tenant filter cannot be lost"
+            )
+
+    def get_base_queryset(self):
+        return super().get_queryset()
+
+    def get_queryset(self):
+        queryset = self.get_base_queryset()
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no request tenant
+            return queryset.none()
+        return queryset.filter(tenant_id=self.tenant.id)
+
+
+class TenantModelViewSet(
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    mixins.ListModelMixin,
+    TenantGenericViewSet,
+):
+    """CRUD on a tenant model; creation goes through `perform_create` (call a service)."""
+
+
+class TenantReadOnlyViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, TenantGenericViewSet):
+    pass
