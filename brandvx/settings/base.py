@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "analytics",
     "campaigns",
     "integrations",
+    "brandvx",  # project-wide management commands (benchmark)
 ]
 
 MIDDLEWARE = [
