@@ -14,10 +14,13 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from brandvx.errors import BrandVXError
+import logging
+
+from brandvx.errors import BrandVXError, ServiceUnavailable
 from tenants.models import BackgroundJob, Tenant, User
 
 Status = BackgroundJob.Status
+logger = logging.getLogger(__name__)
 
 
 class JobNotCancelable(BrandVXError):
@@ -26,18 +29,51 @@ class JobNotCancelable(BrandVXError):
     default_detail = "The job has already finished."
 
 
+def broker_check() -> None:
+    """Raise ServiceUnavailable (503) when the broker cannot be reached right now.
+
+    Checked before a job row is written: a job that can never be enqueued must not be left
+    behind, "queued" forever, for the UI to poll.
+    """
+    from brandvx.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
+    except Exception:
+        logger.warning("broker unreachable; refusing to create a job", exc_info=True)
+        raise ServiceUnavailable("The job queue is unavailable; nothing was started. Try again shortly.") from None
+
+
 def job_create(
     *, tenant: Tenant, kind: str, params: dict | None = None, started_by: User | None = None,
     enqueue: Callable[[BackgroundJob], None] | None = None,
 ) -> BackgroundJob:
     """Create a queued job; `enqueue(job)` runs after commit, so a worker never looks for a
-    row that is not there yet (and nothing is enqueued if the transaction rolls back)."""
+    row that is not there yet (and nothing is enqueued if the transaction rolls back).
+
+    If publishing still fails after the commit (the broker died in between), the job is
+    marked failed with the reason rather than left queued.
+    """
+    if enqueue is not None:
+        broker_check()
     job = BackgroundJob.objects.create(
         tenant=tenant, kind=kind, params=params or {}, started_by=started_by, status=Status.QUEUED
     )
     if enqueue is not None:
-        transaction.on_commit(lambda: enqueue(job))
+        transaction.on_commit(lambda: _enqueue_or_fail(job, enqueue))
     return job
+
+
+def _enqueue_or_fail(job: BackgroundJob, enqueue: Callable[[BackgroundJob], None]) -> None:
+    try:
+        enqueue(job)
+    except Exception:
+        logger.exception("could not enqueue job %s", job.id)
+        from tenants.context import tenant_context
+
+        with tenant_context(job.tenant_id, role="system"):
+            job_finish(job_id=job.id, failure_reason="The job could not be queued (broker unavailable).")
 
 
 def job_start(*, job_id: uuid.UUID, total: int | None = None) -> BackgroundJob | None:

@@ -1,0 +1,52 @@
+import io
+import uuid
+
+import jwt
+import pytest
+from django.core.management import CommandError, call_command
+
+from tenants.context import tenant_context
+from tenants.models import Membership, Tenant
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_create_tenant_prints_the_uuid_last_and_makes_an_owner():
+    sub = uuid.uuid4()
+    output = run("create_tenant", "--name", "Glow Studio", "--owner-sub", str(sub), "--owner-email", "o@glow.test", "--timezone", "Europe/London")
+    tenant_id = uuid.UUID(output.strip().splitlines()[-1])
+    tenant = Tenant.objects.get(id=tenant_id)
+    assert tenant.timezone == "Europe/London" and tenant.slug == "glow-studio"
+    with tenant_context(tenant_id, role="system"):
+        membership = Membership.objects.get()
+    assert membership.user_id == sub and membership.role == "owner_admin"
+
+
+def test_create_tenant_rejects_bad_input():
+    with pytest.raises(CommandError, match="UUID"):
+        run("create_tenant", "--name", "X", "--owner-sub", "nope")
+    with pytest.raises(CommandError, match="timezone"):
+        run("create_tenant", "--name", "X", "--owner-sub", str(uuid.uuid4()), "--timezone", "Mars/Olympus")
+    assert not Tenant.objects.filter(name="X").exists()
+
+
+def test_issue_token_refused_when_debug_is_off_with_the_development_secret(settings):
+    settings.DEBUG = False
+    settings.SUPABASE_JWT_SECRET_IS_DEVELOPMENT_DEFAULT = True
+    with pytest.raises(CommandError, match="Refusing"):
+        run("issue_token", "--sub", str(uuid.uuid4()))
+
+
+def test_issue_token_prints_a_verifiable_token(settings):
+    settings.DEBUG = True
+    sub, tenant = uuid.uuid4(), uuid.uuid4()
+    token = run("issue_token", "--sub", str(sub), "--tenant", str(tenant), "--minutes", "5").strip()
+    claims = jwt.decode(token, settings.SUPABASE_JWT_SECRET, algorithms=["HS256"], audience="authenticated")
+    assert claims["sub"] == str(sub) and claims["app_metadata"] == {"tenant_id": str(tenant)}
+    assert claims["exp"] - claims["iat"] == 300
