@@ -1,7 +1,9 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class TenantsConfig(AppConfig):
+    default = True
     name = "tenants"
     verbose_name = "Tenants, members and the tenant context"
 
@@ -15,3 +17,10 @@ class TenantsConfig(AppConfig):
         # Python-side context into the transaction-local settings that RLS reads.
         connection_created.connect(context.install_hook, dispatch_uid="tenants.install_hook")
         post_migrate.connect(roles.grant_runtime_privileges, sender=self, dispatch_uid="tenants.grants")
+
+
+class SupportAdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin, with the audited support site as `admin.site`."""
+
+    default = False
+    default_site = "tenants.admin_support.SupportAdminSite"

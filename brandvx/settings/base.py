@@ -17,7 +17,7 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "tes
 
 INSTALLED_APPS = [
     "tenants",  # first: its `migrate` command replaces Django's (runs as the owner role)
-    "django.contrib.admin",
+    "tenants.apps.SupportAdminConfig",  # django.contrib.admin with the audited support site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -1,0 +1,202 @@
+"""The support admin: platform staff read across tenants, audited; they change a tenant's
+data only after entering that tenant, stating why.
+
+- Reading: every admin view of a tenant model runs in `dangerously_support_read_context`
+  (the read-only support database role: SELECT only, every tenant).
+- Changing: a staff member enters one tenant (reason required: /admin/support/enter/<id>/);
+  until they leave, admin views of tenant models run in that tenant's context, as the
+  runtime role, and see and change that tenant only.
+- Auditing: each tenant whose rows a page showed (or changed) gets a `SupportAccess` row:
+  who, which tenant, what, when, from where. Tenant owners read them at /api/v1/audit-log/.
+Views of non-tenant models (the tenant registry, users, schedules) run as usual.
+"""
+
+from __future__ import annotations
+
+import uuid
+from functools import update_wrapper
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+
+from tenants.context import TenantContext, activate, dangerously_support_read_context, tenant_context
+from tenants.models import SupportAccess, Tenant, TenantModel
+
+SESSION_KEY = "brandvx_support_tenant"
+
+
+def entered_tenant(request) -> dict | None:
+    return request.session.get(SESSION_KEY) if hasattr(request, "session") else None
+
+
+def _is_tenant_model(model) -> bool:
+    return model is not None and issubclass(model, TenantModel)
+
+
+def _record(request, tenant_id, action: str) -> None:
+    if tenant_id:
+        request.__dict__.setdefault("_support_accesses", set()).add((str(tenant_id), action))
+
+
+def _client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _flush_audit(request) -> None:
+    """Write the gathered accesses, one tenant transaction each (support may not write)."""
+    entered = entered_tenant(request) or {}
+    for tenant_id, action in sorted(request.__dict__.pop("_support_accesses", set())):
+        with tenant_context(tenant_id, role="support", user_id=request.user.id):
+            SupportAccess.objects.create(
+                tenant_id=tenant_id, staff_user=request.user, action=action,
+                reason=entered.get("reason", "") if entered.get("tenant_id") == tenant_id else "",
+                path=request.get_full_path()[:500], remote_addr=_client_ip(request),
+            )
+
+
+class _SupportAutocompleteView(AutocompleteJsonView):
+    def serialize_result(self, obj, to_field_name):
+        if _is_tenant_model(type(obj)):
+            _record(self.request, obj.tenant_id, SupportAccess.Action.VIEW)
+        return super().serialize_result(obj, to_field_name)
+
+
+class EnterTenantForm(forms.Form):
+    reason = forms.CharField(
+        min_length=10, max_length=500, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Why you need to change this tenant's data (ticket number, request). The tenant's owner sees this.",
+    )
+
+
+class SupportAdminSite(admin.AdminSite):
+    site_header = "BrandVX support"
+    site_title = "BrandVX support"
+    index_title = "Tenants and their data"
+
+    def admin_view(self, view, cacheable=False):
+        model_admin = getattr(view, "__self__", None)
+        model = getattr(model_admin, "model", None)
+
+        def with_support_context(request, *args, **kwargs):
+            target = model
+            if target is None and view.__name__ == "autocomplete_view":
+                target = _autocomplete_model(request)
+            if not _is_tenant_model(target) or not request.user.is_staff:
+                return view(request, *args, **kwargs)
+            entered = entered_tenant(request)
+            if entered:
+                context = tenant_context(entered["tenant_id"], role="support", user_id=request.user.id)
+            else:
+                context = dangerously_support_read_context(staff_user_id=request.user.id)
+            with context:
+                response = view(request, *args, **kwargs)
+                # Templates evaluate querysets lazily: render while the context is active.
+                if hasattr(response, "render") and not getattr(response, "is_rendered", True):
+                    response.render()
+            if entered and request.method == "POST":
+                _record(request, entered["tenant_id"], SupportAccess.Action.CHANGE)
+            _flush_audit(request)
+            return response
+
+        update_wrapper(with_support_context, view)
+        return super().admin_view(with_support_context, cacheable)
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        """Every tenant model's admin gets SupportModelAdminMixin: apps register plain
+        ModelAdmins and cannot forget the read-only default or the audit."""
+        models_ = model_or_iterable if isinstance(model_or_iterable, (list, tuple)) else [model_or_iterable]
+        for model in models_:
+            cls = admin_class or admin.ModelAdmin
+            if _is_tenant_model(model) and not issubclass(cls, SupportModelAdminMixin):
+                cls = type(cls.__name__, (SupportModelAdminMixin, cls), {"__module__": cls.__module__})
+            super().register(model, cls, **options)
+
+    def autocomplete_view(self, request):
+        return _SupportAutocompleteView.as_view(admin_site=self)(request)
+
+    def each_context(self, request):
+        context = super().each_context(request)
+        context["support_tenant"] = entered_tenant(request)
+        return context
+
+    def get_urls(self):
+        return [
+            path("support/enter/<uuid:tenant_id>/", self.admin_view(self.enter_tenant_view), name="support_enter"),
+            path("support/leave/", self.admin_view(self.leave_tenant_view), name="support_leave"),
+            *super().get_urls(),
+        ]
+
+    def enter_tenant_view(self, request, tenant_id: uuid.UUID):
+        tenant = get_object_or_404(Tenant, id=tenant_id)
+        form = EnterTenantForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            request.session[SESSION_KEY] = {
+                "tenant_id": str(tenant.id), "tenant_name": tenant.name, "reason": form.cleaned_data["reason"],
+                "entered_at": timezone.now().isoformat(),
+            }
+            _record(request, tenant.id, SupportAccess.Action.ENTER)
+            _flush_audit(request)
+            messages.warning(request, f"You are acting inside {tenant.name}. Every change is logged for its owner.")
+            return redirect("admin:index")
+        context = {**self.each_context(request), "title": f"Enter {tenant.name}", "tenant": tenant, "form": form}
+        return TemplateResponse(request, "admin/support/enter_tenant.html", context)
+
+    def leave_tenant_view(self, request):
+        request.session.pop(SESSION_KEY, None)
+        messages.info(request, "You left the tenant; support access is read-only again.")
+        return redirect("admin:index")
+
+
+def _autocomplete_model(request):
+    from django.apps import apps
+
+    try:
+        return apps.get_model(request.GET["app_label"], request.GET["model_name"])
+    except (KeyError, LookupError):
+        return None
+
+
+class SupportModelAdminMixin:
+    """Applied to every ModelAdmin of a tenant model by `SupportAdminSite.register`."""
+
+    def _entered(self, request) -> bool:
+        return bool(entered_tenant(request))
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_add_permission(self, request, *args):
+        return self._entered(request) and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None):
+        return self._entered(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._entered(request) and super().has_delete_permission(request, obj)
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        for tenant_id in {obj.tenant_id for obj in changelist.result_list}:
+            _record(request, tenant_id, SupportAccess.Action.VIEW)
+        return changelist
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            _record(request, obj.tenant_id, SupportAccess.Action.VIEW)
+        return obj
+
+    def save_model(self, request, obj, form, change):
+        entered = entered_tenant(request)
+        if not change and entered and hasattr(obj, "tenant_id") and not obj.tenant_id:
+            obj.tenant_id = uuid.UUID(entered["tenant_id"])
+        super().save_model(request, obj, form, change)
