@@ -90,4 +90,6 @@ def exception_handler(exc, context):
 def _auth_headers(exc, context) -> dict:
     if exc.status_code == 401:
         return {"WWW-Authenticate": 'Bearer realm="api"'}
+    if exc.status_code == 429:
+        return {"Retry-After": "60"}
     return {}

@@ -11,7 +11,7 @@ class TenantsConfig(AppConfig):
         from django.db.backends.signals import connection_created
         from django.db.models.signals import post_migrate
 
-        from tenants import context, roles
+        from tenants import context, roles, schema  # noqa: F401 (schema registers extensions)
 
         # Every connection, on every alias, gets the tenant-context hook: it is what turns the
         # Python-side context into the transaction-local settings that RLS reads.

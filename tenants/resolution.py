@@ -17,6 +17,7 @@ from django.db import transaction
 from rest_framework import status
 
 from brandvx.errors import BrandVXError
+from tenants import auth_failures
 from tenants.context import TenantContext, user_context
 from tenants.models import Membership, User
 from tenants.supabase import TokenInvalid, VerifiedToken, verify_token
@@ -88,13 +89,18 @@ def resolve_request(request) -> Resolution:
     raw = _bearer(request)
     if raw is not None:
         resolution = Resolution(via_bearer=True)
+        if auth_failures.blocked(request):
+            resolution.error = auth_failures.TooManyFailures()
+            return resolution
         if not raw:
             resolution.error = TokenInvalid("The Authorization header has no token.", code="malformed_token")
+            auth_failures.record(request)
             return resolution
         try:
             resolution.token = verify_token(raw)
         except TokenInvalid as exc:
             resolution.error = exc
+            auth_failures.record(request)
             return resolution
         _load_user_and_memberships(resolution, token=resolution.token)
         requested = request.META.get("HTTP_X_TENANT_ID") or resolution.token.tenant_claim

@@ -45,6 +45,11 @@ BEGIN
 END
 $$;
 GRANT {support_i} TO {app_i};
+-- Tables the owner creates later get their grants at once (post_migrate repeats them for
+-- tables that existed before this ran).
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app_i};
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {app_i};
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {support_i};
 """
 
 

@@ -109,10 +109,4 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "SupabaseJWT": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-        }
-    },
-    "SECURITY": [{"SupabaseJWT": []}],
 }
