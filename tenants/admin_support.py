@@ -49,15 +49,22 @@ def _client_ip(request) -> str | None:
 
 
 def _flush_audit(request) -> None:
-    """Write the gathered accesses, one tenant transaction each (support may not write)."""
+    """Write the gathered accesses in one INSERT. The support role may append audit rows
+    (as itself: a policy checks staff_user_id) and write nothing else."""
     entered = entered_tenant(request) or {}
-    for tenant_id, action in sorted(request.__dict__.pop("_support_accesses", set())):
-        with tenant_context(tenant_id, role="support", user_id=request.user.id):
-            SupportAccess.objects.create(
-                tenant_id=tenant_id, staff_user=request.user, action=action,
-                reason=entered.get("reason", "") if entered.get("tenant_id") == tenant_id else "",
-                path=request.get_full_path()[:500], remote_addr=_client_ip(request),
-            )
+    accesses = sorted(request.__dict__.pop("_support_accesses", set()))
+    if not accesses:
+        return
+    rows = [
+        SupportAccess(
+            tenant_id=tenant_id, staff_user=request.user, action=action,
+            reason=entered.get("reason", "") if entered.get("tenant_id") == tenant_id else "",
+            path=request.get_full_path()[:500], remote_addr=_client_ip(request),
+        )
+        for tenant_id, action in accesses
+    ]
+    with dangerously_support_read_context(staff_user_id=request.user.id):
+        SupportAccess.objects.bulk_create(rows)
 
 
 class _SupportAutocompleteView(AutocompleteJsonView):

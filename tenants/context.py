@@ -113,9 +113,10 @@ def user_context(user_id: uuid.UUID, *, using: str = "default") -> Iterator[Tena
 def dangerously_support_read_context(*, staff_user_id: uuid.UUID, using: str = "default") -> Iterator[TenantContext]:
     """Read EVERY tenant's rows, for platform support staff. Read-only, and risky by design.
 
-    Switches the transaction to the support database role, which has SELECT and nothing
-    else, and whose policies allow reading all tenants. Callers must write a
-    `SupportAccess` audit row for each tenant whose data they show (see tenants.support).
+    Switches the transaction to the support database role, which has SELECT on every table,
+    INSERT on the audit log (as itself) and nothing else, and whose policies allow reading
+    all tenants. Callers must write a `SupportAccess` row for each tenant whose data they
+    show (tenants.admin_support does).
     """
     ctx = TenantContext(
         tenant_id=None, user_id=_as_uuid(staff_user_id, "staff_user_id"), role="support",

@@ -136,3 +136,20 @@ def test_invalid_tenant_id_in_context_is_refused():
             pass
     with pytest.raises(TenantContextError):
         TenantContext(None, None, "superadmin")
+
+
+def test_support_role_appends_audit_rows_only_as_itself():
+    from tenants.models import SupportAccess, User
+
+    world = TenantWorld()
+    staff = User.objects.create(username="agent-x", email="x@brandvx.test", is_staff=True)
+    other = User.objects.create(username="agent-y", email="y@brandvx.test", is_staff=True)
+    with dangerously_support_read_context(staff_user_id=staff.id):
+        SupportAccess.objects.bulk_create(
+            [SupportAccess(tenant=t, staff_user=staff, action="view") for t in (world.tenant_a, world.tenant_b)]
+        )
+    with pytest.raises(DatabaseError, match="row-level security"):
+        with dangerously_support_read_context(staff_user_id=staff.id):
+            SupportAccess.objects.create(tenant=world.tenant_a, staff_user=other, action="view")
+    with tenant_context(world.tenant_b.id, role="owner_admin"):
+        assert list(SupportAccess.objects.values_list("staff_user_id", flat=True)) == [staff.id]
