@@ -123,3 +123,23 @@ class ClientTag(TenantModel):
             models.UniqueConstraint(fields=["tenant", "client", "tag"], name="client_tag_unique"),
         ]
         indexes = [models.Index(fields=["tenant", "tag"], name="client_tag_tag_idx")]
+
+
+class ClientImport(TenantModel):
+    """An uploaded CSV held for its import job (the job's params are shown to users; a file
+    of up to several MB does not belong there). Deleted when the job finishes: it holds
+    personal data that has no use once imported."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job = models.ForeignKey("tenants.BackgroundJob", on_delete=models.CASCADE, related_name="+", db_index=False)
+    filename = models.CharField(max_length=255, blank=True)
+    content = models.TextField(help_text="The decoded CSV text (UTF-8, byte order mark removed).")
+    size_bytes = models.PositiveIntegerField()
+    row_count = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "job"], name="client_import_unique_job")]
+
+    def __str__(self) -> str:
+        return f"{self.filename or 'upload'} ({self.row_count} rows)"

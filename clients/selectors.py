@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import calendar
 import datetime
+import re
+from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Value
+from django.db.models.functions import Concat, Lower
 
-from clients.models import Client
+from clients.conf import limit
+from clients.models import Client, ClientExternalId, ClientTag, Tag
+from clients.normalize import contact_hash, normalize_email, normalize_phone
 from tenants.context import current_tenant_id
 
 MAX_DAYS_AHEAD = 366
@@ -68,3 +74,118 @@ def birthdays_upcoming(
         upcoming.append(UpcomingBirthday(client, occurs, (occurs - start).days, turning))
     upcoming.sort(key=lambda item: (item.date, item.client.last_name, item.client.first_name, str(item.client.id)))
     return upcoming
+
+
+# --- the client list -----------------------------------------------------------------------
+
+def client_list(*, tenant_id=None) -> QuerySet[Client]:
+    """Clients of the current tenant with what the list shows (tags, external ids) prefetched."""
+    return Client.objects.filter(tenant_id=tenant_id or current_tenant_id()).prefetch_related(
+        Prefetch("client_tags", queryset=ClientTag.objects.select_related("tag").order_by("tag__name")),
+        Prefetch("external_ids", queryset=ClientExternalId.objects.order_by("provider", "external_id")),
+    )
+
+
+_DIGITS_RE = re.compile(r"\D")
+
+
+def client_search(queryset: QuerySet[Client], query: str, *, region: str) -> QuerySet[Client]:
+    """Match a name (first, last or both, any case), an email (part or whole), or a phone
+    written in any format: the query is also normalized as a phone of the tenant's country
+    and compared by hash, so `(415) 555-0123` finds `+14155550123`."""
+    query = " ".join((query or "").split())
+    if not query:
+        return queryset
+    condition = (
+        Q(first_name__icontains=query) | Q(last_name__icontains=query) | Q(full_name__icontains=query)
+        | Q(email__icontains=query)
+    )
+    try:
+        condition |= Q(email_hash=contact_hash(normalize_email(query)))
+    except ValidationError:
+        pass
+    try:
+        condition |= Q(phone_hash=contact_hash(normalize_phone(query, region=region)))
+    except ValidationError:
+        pass
+    digits = _DIGITS_RE.sub("", query)
+    if len(digits) >= 4 and len(digits) >= len(query.replace(" ", "")) - 4:
+        # Mostly digits: a partial number ("555-01") matches inside the stored E.164 form.
+        condition |= Q(phone__contains=digits)
+    return queryset.alias(full_name=Concat("first_name", Value(" "), "last_name")).filter(condition)
+
+
+def client_has_tag(queryset: QuerySet[Client], name: str) -> QuerySet[Client]:
+    """Clients carrying the tag `name` (any case). EXISTS, not a join: no duplicate rows."""
+    tagged = ClientTag.objects.filter(client_id=OuterRef("id"), tenant_id=OuterRef("tenant_id")).alias(
+        tag_name=Lower("tag__name")
+    ).filter(tag_name=Lower(Value(" ".join(name.split()))))
+    return queryset.filter(Exists(tagged))
+
+
+def tag_counts() -> QuerySet[Tag]:
+    """Tags of the current tenant, each with the number of clients carrying it."""
+    return Tag.objects.filter(tenant_id=current_tenant_id()).annotate(client_count=Count("client_tags"))
+
+
+# --- duplicates --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    clients: list[Client]  # oldest first: the natural merge target
+    reasons: list[str]  # "email" and/or "phone"
+
+
+def client_duplicates(*, max_groups: int | None = None) -> list[DuplicateGroup]:
+    """Groups of clients sharing an email or a phone (by hash), to offer for merging.
+
+    Clients linked through a chain (A shares an email with B, B a phone with C) form one
+    group. Families legitimately share a phone or an email: these are suggestions only.
+    """
+    max_groups = max_groups or limit("CLIENTS_DUPLICATE_GROUPS_MAX")
+    tenant_id = current_tenant_id()
+    base = Client.objects.filter(tenant_id=tenant_id)
+    shared: dict[str, QuerySet] = {}
+    for kind in ("email", "phone"):
+        column = f"{kind}_hash"
+        shared[kind] = (
+            base.exclude(**{column: ""}).values(column).annotate(n=Count("id")).filter(n__gt=1).values(column)
+        )
+    candidates = list(
+        base.filter(Q(email_hash__in=shared["email"]) | Q(phone_hash__in=shared["phone"]))
+        .prefetch_related(Prefetch("client_tags", queryset=ClientTag.objects.select_related("tag")), "external_ids")
+        .order_by("created_at", "id")
+    )
+    parent = {c.id: c.id for c in candidates}
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for kind in ("email", "phone"):
+        first_with: dict[str, object] = {}
+        for client in candidates:
+            value = getattr(client, f"{kind}_hash")
+            if not value:
+                continue
+            if value in first_with:
+                parent[find(client.id)] = find(first_with[value])
+            else:
+                first_with[value] = client.id
+    groups: dict[object, list[Client]] = defaultdict(list)
+    for client in candidates:
+        groups[find(client.id)].append(client)
+    result = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        reasons = set()
+        for kind in ("email", "phone"):
+            values = [getattr(c, f"{kind}_hash") for c in members if getattr(c, f"{kind}_hash")]
+            if len(values) != len(set(values)):
+                reasons.add(kind)
+        result.append(DuplicateGroup(clients=members, reasons=sorted(reasons)))
+    result.sort(key=lambda g: (g.clients[0].created_at, str(g.clients[0].id)))
+    return result[:max_groups]

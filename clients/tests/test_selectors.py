@@ -69,3 +69,67 @@ def test_tenant_today_differs_by_time_zone():
     instant = datetime.datetime(2025, 3, 10, 5, 0, tzinfo=datetime.timezone.utc)
     assert world.tenant_a.today(instant) == D(2025, 3, 9)
     assert world.tenant_b.today(instant) == D(2025, 3, 10)
+
+
+# --- search, tags, duplicates ------------------------------------------------------------
+
+from clients.normalize import contact_hash  # noqa: E402
+from clients.selectors import client_duplicates, client_has_tag, client_list, client_search, tag_counts  # noqa: E402
+from clients.services import client_tag_add  # noqa: E402
+from clients.tests.factories import ClientFactory  # noqa: E402
+
+
+def _phone(value):
+    return {"phone": value, "phone_hash": contact_hash(value)}
+
+
+def test_search_by_name_email_and_phone_in_any_format():
+    world = TenantWorld()
+    t = world.tenant_a
+    with tenant_context(t.id, role="staff"):
+        amy = ClientFactory(tenant=t, first_name="Amy", last_name="Lee", email="amy@example.com", **_phone("+14155550123"))
+        ClientFactory(tenant=t, first_name="Bea", last_name="Amsel", email="bea@example.com", **_phone("+14155550999"))
+
+        def ids(query):
+            return {c.id for c in client_search(client_list(), query, region=t.country)}
+
+        assert ids("amy lee") == {amy.id}
+        assert ids("LEE") == {amy.id}
+        assert ids("Amy@Example.com") == {amy.id}
+        for phone in ("(415) 555-0123", "415.555.0123", "+1 415 555 0123", "555-0123"):
+            assert ids(phone) == {amy.id}, phone
+        assert len(ids("am")) == 2  # Amy, Amsel
+        assert ids("nobody") == set()
+
+
+def test_tag_filter_and_counts_stay_in_the_tenant():
+    world = TenantWorld()
+    with tenant_context(world.tenant_b.id, role="staff"):
+        theirs = ClientFactory(tenant=world.tenant_b)
+        client_tag_add(tenant=world.tenant_b, client_id=theirs.id, name="VIP")
+    t = world.tenant_a
+    with tenant_context(t.id, role="staff"):
+        one, two, _three = (ClientFactory(tenant=t) for _ in range(3))
+        for client in (one, two):
+            client_tag_add(tenant=t, client_id=client.id, name="vip")
+        client_tag_add(tenant=t, client_id=one.id, name="color")
+        assert {c.id for c in client_has_tag(client_list(), "VIP")} == {one.id, two.id}
+        assert {(tag.name, tag.client_count) for tag in tag_counts()} == {("vip", 2), ("color", 1)}
+
+
+def test_duplicates_are_grouped_through_shared_email_or_phone():
+    world = TenantWorld()
+    with tenant_context(world.tenant_b.id, role="staff"):
+        ClientFactory(tenant=world.tenant_b, email="amy@example.com")
+    t = world.tenant_a
+    with tenant_context(t.id, role="staff"):
+        a = ClientFactory(tenant=t, email="amy@example.com")
+        b = ClientFactory(tenant=t, email="amy@example.com", **_phone("+14155550123"))
+        c = ClientFactory(tenant=t, **_phone("+14155550123"))
+        d = ClientFactory(tenant=t, email="dee@example.com", **_phone("+14155550777"))
+        e = ClientFactory(tenant=t, email="dee@example.com")
+        ClientFactory(tenant=t, email="", phone="")
+        ClientFactory(tenant=t, email="", phone="")  # blanks are not duplicates of each other
+        groups = client_duplicates()
+    assert [[x.id for x in g.clients] for g in groups] == [[a.id, b.id, c.id], [d.id, e.id]]
+    assert groups[0].reasons == ["email", "phone"] and groups[1].reasons == ["email"]

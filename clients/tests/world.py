@@ -1,7 +1,8 @@
 """The clients app's contribution to the two-tenant world."""
 
-from clients.models import Client, ClientExternalId, ClientTag, Tag
+from clients.models import Client, ClientExternalId, ClientImport, ClientTag, Tag
 from tenants.context import tenant_context
+from tenants.models import BackgroundJob
 
 
 def build(world, tenant, owner) -> dict:
@@ -14,4 +15,11 @@ def build(world, tenant, owner) -> dict:
         tag = Tag.objects.create(tenant=tenant, name=f"vip-{label}")
         ClientTag.objects.create(tenant=tenant, client=client, tag=tag)
         external = ClientExternalId.objects.create(tenant=tenant, client=client, provider="square", external_id=f"SQ-{label}")
-    return {"client_id": client.id, "tag_id": tag.id, "tag_name": tag.name, "external_id": external.id, "secret": f"Secret{label}"}
+        job = BackgroundJob.objects.create(tenant=tenant, kind="clients.import_csv", params={"filename": f"{label}.csv"})
+        upload = ClientImport.objects.create(
+            tenant=tenant, job=job, filename=f"{label}.csv", content=f"first_name\nSecret{label}\n", size_bytes=20, row_count=1
+        )
+    return {
+        "client_id": client.id, "tag_id": tag.id, "tag_name": tag.name, "external_id": external.id,
+        "import_job_id": job.id, "client_import_id": upload.id, "secret": f"Secret{label}",
+    }

@@ -18,7 +18,8 @@ def terminate_app_backends() -> int:
     """What a database restart does to the application: every connection it had is gone."""
     with activate(None), connections["owner"].cursor() as cursor:
         cursor.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = %s AND pid <> pg_backend_pid()",
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = %s AND datname = current_database() "
+            "AND pid <> pg_backend_pid()",
             [connection.settings_dict["USER"]],
         )
         return cursor.fetchone()[0]

@@ -1,0 +1,307 @@
+"""Client endpoints: parse, call a service or selector, respond. The tenant, the role checks
+and the tenant filter come from the base classes (tenants.views)."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q, QuerySet
+from django.http import StreamingHttpResponse
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import renderers, serializers, status
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from brandvx.errors import InvalidParameter
+from clients import selectors, services
+from clients.api import serializers as s
+from clients.api.filters import ClientFilter, ClientOrderingFilter
+from clients.csv_format import COLUMN_ALIASES, CsvRejected
+from clients.conf import limit
+from clients.models import Client, Tag
+from tenants.context import tenant_context
+from tenants.views import TenantModelViewSet, TenantReadOnlyViewSet
+
+
+@contextmanager
+def fields_named():
+    """Service validation errors (Django's, keyed by field) as DRF's 400 naming the fields."""
+    try:
+        yield
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
+
+
+class CSVRenderer(renderers.BaseRenderer):
+    """Lets `Accept: text/csv` reach the export; errors on that path are still JSON text."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return json.dumps(data, default=str).encode()
+
+
+EXPORT_COLUMNS = [
+    "first_name", "last_name", "email", "phone", "birthday", "tags", "notes", "source",
+    "email_consent", "sms_consent", "created_at", "brandvx_id",
+]
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str) -> str:
+    # Free text opened in a spreadsheet must not run as a formula (CSV injection).
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def _export_line(client: Client) -> list[str]:
+    return [
+        _cell(client.first_name), _cell(client.last_name), _cell(client.email), client.phone,
+        s.birthday_text(client) or "", _cell("; ".join(sorted((link.tag.name for link in client.client_tags.all()), key=str.lower))),
+        _cell(client.notes), client.source, "yes" if client.email_consent else "no", "yes" if client.sms_consent else "no",
+        client.created_at.isoformat(), str(client.id),
+    ]
+
+
+def export_chunks(queryset: QuerySet[Client], *, tenant_id, role: str, user_id, chunk_size: int) -> Iterator[str]:
+    """The CSV, chunk by chunk. The body is sent after the view (and its transaction and
+    tenant context) has returned, so each chunk enters the tenant context for its own short
+    transaction, and pages by (created_at, id) instead of holding a cursor open while a slow
+    client downloads. Nothing is yielded while a context is active."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    yield "\ufeff" + buffer.getvalue()  # the BOM makes Excel read the file as UTF-8
+    after = None
+    while True:
+        page = queryset.order_by("created_at", "id")
+        if after is not None:
+            page = page.filter(Q(created_at__gt=after[0]) | Q(created_at=after[0], id__gt=after[1]))
+        with tenant_context(tenant_id, role=role, user_id=user_id):
+            clients = list(page[:chunk_size])
+        if not clients:
+            return
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows(_export_line(client) for client in clients)
+        yield buffer.getvalue()
+        after = (clients[-1].created_at, clients[-1].id)
+
+
+IMPORT_DESCRIPTION = (
+    "Upload a CSV of clients (multipart field `file`; UTF-8, a byte order mark is fine; comma, "
+    "semicolon or tab separated). It is checked at once (400 with `reason`: not_utf8, no_header, "
+    "no_known_column, no_rows, too_large, too_many_rows, malformed) and then imported by a background "
+    "job: poll `/api/v1/jobs/{job_id}/` for progress, counts (created, updated, unchanged, skipped, "
+    "failed) and per-row errors (`row` counts the header as row 1). A row matches an existing client "
+    "by external id, then email, then phone; blank cells leave a client's values alone, tags are "
+    "added, notes appended once. Header names are matched ignoring case, spaces, `_` and `-`:\n\n"
+    + "\n".join(
+        f"- `{column}`: " + ", ".join(f"`{alias}`" for alias in aliases)
+        for column, aliases in COLUMN_ALIASES.items()
+    )
+    + "\n\nTags are separated by `;` or `,`; consents are yes/no, true/false or 1/0; birthdays are "
+    "YYYY-MM-DD, MM-DD, or M/D/YYYY (D/M/YYYY outside the US)."
+)
+
+
+def _days_ahead(request) -> int:
+    raw = request.query_params.get("days_ahead", "7")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidParameter("days_ahead", f"must be a whole number of days, 0 to {selectors.MAX_DAYS_AHEAD}.") from None
+    if not 0 <= value <= selectors.MAX_DAYS_AHEAD:
+        raise InvalidParameter("days_ahead", f"must be between 0 and {selectors.MAX_DAYS_AHEAD}.")
+    return value
+
+
+def _from_date(request) -> datetime.date:
+    raw = request.query_params.get("from")
+    if not raw:
+        return request.tenant.today()
+    try:
+        return datetime.date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidParameter("from", "must be a date, YYYY-MM-DD.") from None
+
+
+@extend_schema_view(
+    create=extend_schema(request=s.ClientWriteSerializer, responses={201: s.ClientSerializer}),
+    update=extend_schema(request=s.ClientWriteSerializer, responses=s.ClientSerializer),
+    partial_update=extend_schema(request=s.ClientWriteSerializer, responses=s.ClientSerializer),
+)
+class ClientViewSet(TenantModelViewSet):
+    """The salon's clients. Viewers read; staff and owners write."""
+
+    queryset = Client.objects.all()  # the model, for the router and schema; rows: get_base_queryset
+    serializer_class = s.ClientSerializer
+    filterset_class = ClientFilter
+    filter_backends = [DjangoFilterBackend, ClientOrderingFilter]
+    ordering_fields = ["created_at", "updated_at", "last_name", "first_name"]
+    ordering = ["-created_at", "-id"]
+
+    def get_base_queryset(self):
+        return selectors.client_list(tenant_id=self.tenant.id)
+
+    def get_serializer_class(self):
+        if self.action in ("create", "update", "partial_update"):
+            return s.ClientWriteSerializer
+        return s.ClientSerializer
+
+    def _read(self, client_id):
+        return self.get_queryset().get(id=client_id)
+
+    def create(self, request, *args, **kwargs):
+        data = self._write_data(request, partial=False)
+        with fields_named():
+            client = services.client_create(tenant=self.tenant, data=data, acting_user=request.user)
+        return Response(s.ClientSerializer(self._read(client.id)).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        client = self.get_object()
+        data = self._write_data(request, partial=kwargs.get("partial", False))
+        with fields_named():
+            services.client_update(tenant=self.tenant, client_id=client.id, data=data, acting_user=request.user)
+        return Response(s.ClientSerializer(self._read(client.id)).data)
+
+    def destroy(self, request, *args, **kwargs):
+        client = self.get_object()
+        services.client_delete(tenant=self.tenant, client_id=client.id, acting_user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _write_data(self, request, *, partial: bool) -> dict:
+        serializer = s.ClientWriteSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    # --- tags ---
+
+    @extend_schema(request=s.TagNameSerializer, responses={201: s.ClientTagResultSerializer, 200: s.ClientTagResultSerializer})
+    @action(detail=True, methods=["post"], url_path="tags")
+    def tags(self, request, pk=None):
+        client = self.get_object()
+        body = s.TagNameSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        with fields_named():
+            link, created = services.client_tag_add(
+                tenant=self.tenant, client_id=client.id, name=body.validated_data["name"], acting_user=request.user
+            )
+        data = {"name": link.tag.name, "created": created, "client": self._read(client.id)}
+        return Response(s.ClientTagResultSerializer(data).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["delete"], url_path=r"tags/(?P<name>[^/]+)")
+    def tag_remove(self, request, pk=None, name=None):
+        client = self.get_object()
+        services.client_tag_remove(tenant=self.tenant, client_id=client.id, name=name, acting_user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    # --- birthdays, duplicates, merge ---
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("days_ahead", int, description="0 to 366; default 7."),
+            OpenApiParameter("from", OpenApiTypes.DATE, description="Default: today in the tenant's time zone."),
+        ],
+        responses=s.BirthdaysSerializer,
+        filters=True,
+    )
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def birthdays(self, request):
+        """Clients whose next birthday falls in [from, from + days_ahead], by date. Feb 29
+        birthdays fall on Feb 28 in common years. The list filters apply too."""
+        days_ahead, start = _days_ahead(request), _from_date(request)
+        upcoming = selectors.birthdays_upcoming(
+            start=start, days_ahead=days_ahead, clients=self.filter_queryset(self.get_queryset())
+        )
+        data = {
+            "start": start, "end": start + datetime.timedelta(days=days_ahead), "days_ahead": days_ahead,
+            "count": len(upcoming), "results": upcoming,
+        }
+        return Response(s.BirthdaysSerializer(data).data)
+
+    @extend_schema(responses=s.DuplicatesSerializer, filters=False)
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
+    def duplicates(self, request):
+        """Groups of clients sharing an email or a phone: candidates to merge."""
+        groups = selectors.client_duplicates()
+        return Response(s.DuplicatesSerializer({"count": len(groups), "groups": groups}).data)
+
+    @extend_schema(request=s.MergeRequestSerializer, responses=s.MergeResultSerializer, filters=False)
+    @action(detail=False, methods=["post"], filter_backends=[])
+    def merge(self, request):
+        """Merge `source` into `target` (both of this tenant): tags, external ids, appointments,
+        transactions and drafts move to the target; the target keeps its values and fills
+        its blanks from the source; notes are kept from both; the later consent decision
+        stands. The source is deleted."""
+        body = s.MergeRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        source, target = body.validated_data["source"], body.validated_data["target"]
+        # Both ids are looked up in this tenant: one of another tenant is simply not found.
+        found = set(self.get_queryset().filter(id__in=[source, target]).values_list("id", flat=True))
+        if {source, target} - found:
+            raise services.ClientNotFound()
+        result = services.client_merge(tenant=self.tenant, source_id=source, target_id=target, acting_user=request.user)
+        data = {"client": self._read(result.client.id), "moved": result.moved, "conflicts": result.conflicts}
+        return Response(s.MergeResultSerializer(data).data)
+
+    # --- CSV ---
+
+    @extend_schema(
+        request={"multipart/form-data": s.ImportRequestSerializer},
+        responses={202: s.ImportAcceptedSerializer, 400: OpenApiResponse(description="The file is refused; `reason` says why.")},
+        filters=False,
+        description=IMPORT_DESCRIPTION,
+    )
+    @action(detail=False, methods=["post"], url_path="import", url_name="import", parser_classes=[MultiPartParser, FormParser], filter_backends=[])
+    def import_csv(self, request):
+        """Upload a CSV of clients; see IMPORT_DESCRIPTION."""
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise InvalidParameter("file", "attach the CSV as the multipart field 'file'.")
+        if upload.size > limit("CLIENTS_IMPORT_MAX_BYTES"):
+            # Refused before reading it into memory.
+            raise CsvRejected("too_large", f"The file is {upload.size} bytes; the limit is {limit('CLIENTS_IMPORT_MAX_BYTES')} bytes.")
+        job = services.client_import_csv_start(
+            tenant=self.tenant, data=upload.read(), filename=upload.name or "", acting_user=request.user
+        )
+        return Response(
+            {"job_id": str(job.id), "status": job.status, "rows": job.progress_total}, status=status.HTTP_202_ACCEPTED
+        )
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR}, filters=True)
+    @action(detail=False, methods=["get"], renderer_classes=[renderers.JSONRenderer, CSVRenderer], pagination_class=None)
+    def export(self, request):
+        """The (filtered) client list as CSV, streamed. Columns match the import's, so an
+        export can be edited and imported again."""
+        queryset = self.filter_queryset(self.get_queryset())
+        chunks = export_chunks(
+            queryset, tenant_id=self.tenant.id, role=self.membership.role, user_id=request.user.id,
+            chunk_size=limit("CLIENTS_EXPORT_CHUNK_ROWS"),
+        )
+        response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
+        filename = f"clients-{request.tenant.today().isoformat()}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+class TagViewSet(TenantReadOnlyViewSet):
+    """The tenant's tags, each with its number of clients."""
+
+    queryset = Tag.objects.all()  # the model, for the router and schema; rows: get_base_queryset
+    serializer_class = s.TagSerializer
+    cursor_ordering = ("name", "id")
+
+    def get_base_queryset(self):
+        return selectors.tag_counts()

@@ -1,0 +1,519 @@
+"""Every change to client data: create, update, delete, tags, merge, and the CSV import.
+
+Services run in the current tenant context (a request, or `tenant_context(...)` in a task)
+and check that it is the tenant they were given: RLS scopes every statement to it, the
+explicit tenant filters are the second belt. Each service owns its transaction (a savepoint
+inside a request), so a failure leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.db.models import Value
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from brandvx.errors import BrandVXError
+from clients import csv_format
+from clients.conf import limit
+from clients.models import Client, ClientExternalId, ClientImport, ClientTag, Source, Tag
+from clients.normalize import contact_hash, normalize_email, normalize_phone
+from tenants import jobs
+from tenants.context import current_tenant_id, tenant_context
+from tenants.errors import TenantContextError
+from tenants.models import BackgroundJob, Tenant, User
+
+logger = logging.getLogger("brandvx.clients")
+
+IMPORT_JOB_KIND = "clients.import_csv"
+CONSENT_CHANNELS = ("email", "sms")
+# Fields a caller may set on a client; everything else is derived (hashes, consent times).
+WRITABLE_FIELDS = (
+    "first_name", "last_name", "email", "phone", "birthday_month", "birthday_day", "birth_year",
+    "notes", "source", "email_consent", "sms_consent",
+)
+
+
+class ClientNotFound(BrandVXError):
+    status_code = 404
+    code = "not_found"
+    default_detail = "No such client."
+
+
+class TagNotFound(BrandVXError):
+    status_code = 404
+    code = "tag_not_found"
+    default_detail = "The client has no such tag."
+
+
+class MergeInvalid(BrandVXError):
+    code = "invalid_merge"
+    default_detail = "These clients cannot be merged."
+
+
+def _require_tenant(tenant: Tenant) -> None:
+    # A service given one tenant while the database context holds another would write rows
+    # that RLS then refuses (or, worse, read the wrong tenant's): stop before any statement.
+    if current_tenant_id() != tenant.id:
+        raise TenantContextError("the tenant context does not match the tenant passed to the service")
+
+
+def _get_client(tenant: Tenant, client_id: uuid.UUID, *, lock: bool = False) -> Client:
+    queryset = Client.objects.filter(tenant_id=tenant.id)
+    if lock:
+        queryset = queryset.select_for_update()
+    try:
+        return queryset.get(id=client_id)
+    except (Client.DoesNotExist, ValidationError):
+        raise ClientNotFound() from None
+
+
+# --- create / update / delete ------------------------------------------------------------
+
+def _validate_birthday(client: Client) -> None:
+    month, day, year = client.birthday_month, client.birthday_day, client.birth_year
+    if month is None and day is None:
+        if year is not None:
+            raise ValidationError({"birth_year": ["A birth year needs a birthday month and day."]})
+        return
+    if month is None or day is None:
+        missing = "birthday_month" if month is None else "birthday_day"
+        raise ValidationError({missing: ["Give both the birthday month and day, or neither."]})
+    if not 1 <= month <= 12:
+        raise ValidationError({"birthday_month": ["Must be 1 to 12."]})
+    try:
+        datetime.date(year or 2000, month, day)  # 2000 is a leap year: Feb 29 is a valid birthday
+    except ValueError:
+        field_name = "birthday_day" if year is None or (month, day) != (2, 29) else "birth_year"
+        raise ValidationError({field_name: [f"{month}/{day}{f'/{year}' if year else ''} is not a date."]}) from None
+    if year is not None and not 1900 <= year <= timezone.now().year:
+        raise ValidationError({"birth_year": [f"Must be between 1900 and {timezone.now().year}."]})
+
+
+def _apply(client: Client, data: Mapping[str, Any], *, tenant: Tenant, now: datetime.datetime) -> set[str]:
+    """Set the given fields on `client` (normalizing contacts, stamping consent changes).
+    Returns the names of the fields that changed. Raises ValidationError naming fields."""
+    unknown = set(data) - set(WRITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"not writable client fields: {sorted(unknown)}")
+    errors: dict[str, list[str]] = {}
+    values = dict(data)
+    if "email" in values:
+        try:
+            values["email"] = normalize_email(values["email"])
+            values["email_hash"] = contact_hash(values["email"])
+        except ValidationError:
+            errors["email"] = ["Enter a valid email address."]
+    if "phone" in values:
+        try:
+            values["phone"] = normalize_phone(values["phone"], region=tenant.country)
+            values["phone_hash"] = contact_hash(values["phone"])
+        except ValidationError:
+            errors["phone"] = [f"Enter a valid phone number (international, or a {tenant.country} number)."]
+    for name in ("first_name", "last_name"):
+        if name in values:
+            values[name] = " ".join((values[name] or "").split())
+    if "source" in values and values["source"] not in Source.values:
+        errors["source"] = [f"One of: {', '.join(Source.values)}."]
+    if errors:
+        raise ValidationError(errors)
+    changed: set[str] = set()
+    for channel in CONSENT_CHANNELS:
+        key = f"{channel}_consent"
+        if key in values:
+            wanted = bool(values.pop(key))
+            # A new client's "no" is the default, not a decision; any change is a decision.
+            if wanted != getattr(client, key) or (client._state.adding and wanted):
+                setattr(client, key, wanted)
+                setattr(client, f"{key}_at", now)
+                changed |= {key, f"{key}_at"}
+    for name, value in values.items():
+        if getattr(client, name) != value:
+            setattr(client, name, value)
+            changed.add(name)
+    _validate_birthday(client)
+    return changed
+
+
+def client_create(*, tenant: Tenant, data: Mapping[str, Any], acting_user: User | None = None) -> Client:
+    _require_tenant(tenant)
+    client = Client(tenant=tenant)
+    _apply(client, data, tenant=tenant, now=timezone.now())
+    with transaction.atomic():
+        client.save()
+    return client
+
+
+def client_update(*, tenant: Tenant, client_id: uuid.UUID, data: Mapping[str, Any], acting_user: User | None = None) -> Client:
+    _require_tenant(tenant)
+    with transaction.atomic():
+        # Locked: two edits racing on a consent flag must not both miss the change.
+        client = _get_client(tenant, client_id, lock=True)
+        changed = _apply(client, data, tenant=tenant, now=timezone.now())
+        if changed:
+            client.save(update_fields=[*changed, "updated_at"])
+    return client
+
+
+def client_delete(*, tenant: Tenant, client_id: uuid.UUID, acting_user: User | None = None) -> None:
+    """Appointments and transactions keep their amounts (their client becomes empty)."""
+    _require_tenant(tenant)
+    with transaction.atomic():
+        _get_client(tenant, client_id, lock=True).delete()
+
+
+# --- tags --------------------------------------------------------------------------------
+
+def clean_tag_name(name: str) -> str:
+    cleaned = " ".join((name or "").split())
+    if not cleaned:
+        raise ValidationError({"name": ["A tag needs a name."]})
+    if len(cleaned) > csv_format.TAG_MAX_LENGTH:
+        raise ValidationError({"name": [f"At most {csv_format.TAG_MAX_LENGTH} characters."]})
+    if "/" in cleaned:
+        raise ValidationError({"name": ["A tag name cannot contain '/' (it is part of the tag's URL)."]})
+    return cleaned
+
+
+def _tags_named(tenant: Tenant, name: str) -> models.QuerySet[Tag]:
+    # lower(name) = lower(%s): the same expression as the unique index, so the index serves it.
+    return Tag.objects.alias(name_lower=Lower("name")).filter(tenant_id=tenant.id, name_lower=Lower(Value(name)))
+
+
+def tag_get_or_create(*, tenant: Tenant, name: str) -> Tag:
+    name = clean_tag_name(name)
+    tag = _tags_named(tenant, name).first()
+    if tag is not None:
+        return tag
+    try:
+        with transaction.atomic():
+            return Tag.objects.create(tenant=tenant, name=name)
+    except IntegrityError:  # created concurrently under another spelling of the same name
+        return _tags_named(tenant, name).get()
+
+
+def _client_tag_add(tenant: Tenant, client: Client, name: str) -> tuple[ClientTag, bool]:
+    tag = tag_get_or_create(tenant=tenant, name=name)
+    existing = ClientTag.objects.filter(tenant_id=tenant.id, client=client, tag=tag).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            return ClientTag.objects.create(tenant=tenant, client=client, tag=tag), True
+    except IntegrityError:
+        return ClientTag.objects.get(tenant_id=tenant.id, client=client, tag=tag), False
+
+
+def client_tag_add(*, tenant: Tenant, client_id: uuid.UUID, name: str, acting_user: User | None = None) -> tuple[ClientTag, bool]:
+    """Tag a client; idempotent. Returns (the link, whether it was created now)."""
+    _require_tenant(tenant)
+    with transaction.atomic():
+        client = _get_client(tenant, client_id)
+        return _client_tag_add(tenant, client, name)
+
+
+def client_tag_remove(*, tenant: Tenant, client_id: uuid.UUID, name: str, acting_user: User | None = None) -> None:
+    """Untag a client. The tag itself stays (other clients, or later use). TagNotFound if the
+    client does not carry it."""
+    _require_tenant(tenant)
+    with transaction.atomic():
+        client = _get_client(tenant, client_id)
+        tag = _tags_named(tenant, " ".join((name or "").split())).first()
+        deleted = ClientTag.objects.filter(tenant_id=tenant.id, client=client, tag=tag).delete()[0] if tag else 0
+        if not deleted:
+            raise TagNotFound()
+
+
+# --- merge -------------------------------------------------------------------------------
+
+@dataclass
+class MergeResult:
+    client: Client
+    moved: dict[str, int] = field(default_factory=dict)
+    # Rows that could not move because the target already has their equivalent (a unique
+    # constraint on the target); they go with the source, per their on_delete.
+    conflicts: dict[str, int] = field(default_factory=dict)
+
+
+def _move_relation(tenant: Tenant, relation, source: Client, target: Client) -> tuple[int, int]:
+    model, fk = relation.related_model, relation.field
+    queryset = model._base_manager.filter(**{fk.name: source})
+    if any(f.name == "tenant" for f in model._meta.concrete_fields):
+        queryset = queryset.filter(tenant_id=tenant.id)
+    try:
+        with transaction.atomic():
+            return queryset.update(**{fk.name: target}), 0
+    except IntegrityError:
+        pass
+    # Some row collides with one of the target's: move the others one by one.
+    moved = conflicts = 0
+    for pk in list(queryset.values_list("pk", flat=True)):
+        try:
+            with transaction.atomic():
+                moved += model._base_manager.filter(pk=pk).update(**{fk.name: target})
+        except IntegrityError:
+            conflicts += 1
+    return moved, conflicts
+
+
+def _merge_fields(target: Client, source: Client) -> None:
+    """Keep the target's values; fill its blanks from the source; keep both notes."""
+    for name in ("first_name", "last_name"):
+        if not getattr(target, name) and getattr(source, name):
+            setattr(target, name, getattr(source, name))
+    for name in ("email", "phone"):
+        if not getattr(target, name) and getattr(source, name):
+            setattr(target, name, getattr(source, name))
+            setattr(target, f"{name}_hash", getattr(source, f"{name}_hash"))
+    if target.birthday_month is None and source.birthday_month is not None:
+        target.birthday_month, target.birthday_day, target.birth_year = (
+            source.birthday_month, source.birthday_day, source.birth_year,
+        )
+    elif (
+        target.birth_year is None and source.birth_year is not None
+        and (target.birthday_month, target.birthday_day) == (source.birthday_month, source.birthday_day)
+    ):
+        target.birth_year = source.birth_year
+    source_notes = source.notes.strip()
+    if source_notes and source_notes not in target.notes:
+        target.notes = f"{target.notes.rstrip()}\n\n{source_notes}" if target.notes.strip() else source_notes
+    # Consent is a decision with a time: the most recent recorded decision stands.
+    for channel in CONSENT_CHANNELS:
+        key = f"{channel}_consent"
+        source_at, target_at = getattr(source, f"{key}_at"), getattr(target, f"{key}_at")
+        if source_at is not None and (target_at is None or source_at > target_at):
+            setattr(target, key, getattr(source, key))
+            setattr(target, f"{key}_at", source_at)
+
+
+def client_merge(*, tenant: Tenant, source_id: uuid.UUID, target_id: uuid.UUID, acting_user: User | None = None) -> MergeResult:
+    """Merge `source` into `target` and delete `source`. Everything that points at the source
+    (tags, external ids, appointments, transactions, and any relation added later: the
+    Client model's reverse relations are walked, not listed) moves to the target."""
+    _require_tenant(tenant)
+    if source_id == target_id:
+        raise MergeInvalid("A client cannot be merged into itself.", extra={"parameter": "target"})
+    with transaction.atomic():
+        # Both rows locked, in id order, so two merges of the same pair cannot deadlock.
+        locked = {
+            c.id: c for c in Client.objects.select_for_update().filter(tenant_id=tenant.id, id__in=[source_id, target_id]).order_by("id")
+        }
+        if source_id not in locked or target_id not in locked:
+            raise ClientNotFound()
+        source, target = locked[source_id], locked[target_id]
+        result = MergeResult(client=target)
+
+        # Tags: a tag both carry stays once, on the target.
+        target_tags = ClientTag.objects.filter(tenant_id=tenant.id, client=target).values("tag_id")
+        ClientTag.objects.filter(tenant_id=tenant.id, client=source, tag_id__in=target_tags).delete()
+        for relation in Client._meta.related_objects:
+            if relation.many_to_many:
+                continue
+            moved, conflicts = _move_relation(tenant, relation, source, target)
+            label = relation.related_model._meta.label_lower
+            if moved:
+                result.moved[label] = moved
+            if conflicts:
+                result.conflicts[label] = conflicts
+
+        _merge_fields(target, source)
+        source.delete()
+        target.save()
+    logger.info("client merged", extra={"tenant_id": str(tenant.id), "source_id": str(source_id), "target_id": str(target_id)})
+    return result
+
+
+# --- CSV import --------------------------------------------------------------------------
+
+def client_import_csv_start(
+    *, tenant: Tenant, data: bytes, filename: str = "", acting_user: User | None = None
+) -> BackgroundJob:
+    """Check an uploaded CSV (size, encoding, header, row count: CsvRejected names the
+    reason), keep it, and queue the import job. The job is enqueued after commit."""
+    _require_tenant(tenant)
+    max_bytes = limit("CLIENTS_IMPORT_MAX_BYTES")
+    if len(data) > max_bytes:
+        raise csv_format.CsvRejected("too_large", f"The file is {len(data)} bytes; the limit is {max_bytes} bytes.")
+    text = csv_format.decode_upload(data)
+    layout = csv_format.read_layout(text)
+    rows = csv_format.count_records(text, layout, max_rows=limit("CLIENTS_IMPORT_MAX_ROWS"))
+    if rows == 0:
+        raise csv_format.CsvRejected("no_rows", "The file has a header row but no client rows.")
+
+    def enqueue(job: BackgroundJob) -> None:
+        from clients.tasks import client_import_csv_task
+
+        client_import_csv_task.delay(str(tenant.id), str(job.id))
+
+    with transaction.atomic():
+        job = jobs.job_create(
+            tenant=tenant, kind=IMPORT_JOB_KIND, started_by=acting_user, enqueue=enqueue,
+            params={
+                "filename": filename[:255], "rows": rows, "size_bytes": len(data),
+                "columns": {column: index for column, index in layout.columns.items()}, "ignored_columns": layout.ignored,
+            },
+        )
+        ClientImport.objects.create(
+            tenant=tenant, job=job, filename=filename[:255], content=text, size_bytes=len(data), row_count=rows
+        )
+        BackgroundJob.objects.filter(id=job.id).update(progress_total=rows)
+        job.progress_total = rows
+    return job
+
+
+IMPORT_OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")
+
+
+def _import_row(tenant: Tenant, row: csv_format.ImportRow, tags: list[Tag], now: datetime.datetime) -> str:
+    """Write one cleaned row: 'created', 'updated' or 'unchanged'. Runs in the caller's
+    savepoint; `tags` are the row's tags, already resolved outside it."""
+    from clients.matching import find_existing_client
+
+    client, how = find_existing_client(
+        provider=Source.CSV, external_id=row.external_id or None, email_hash=row.email_hash, phone_hash=row.phone_hash
+    )
+    created = client is None
+    if created:
+        client = Client(tenant=tenant, source=Source.CSV)
+    changes: dict[str, Any] = {}
+    for name in ("first_name", "last_name", "email", "phone"):
+        value = getattr(row, name)
+        if value is not None:
+            changes[name] = value
+    if row.birthday is not None:
+        month, day, year = row.birthday
+        # A row without a year does not erase a year we know for the same day.
+        if year is None and (client.birthday_month, client.birthday_day) == (month, day):
+            year = client.birth_year
+        changes.update(birthday_month=month, birthday_day=day, birth_year=year)
+    if row.notes is not None and row.notes not in client.notes:
+        # Notes typed in the app are kept: the file's note is added, once.
+        changes["notes"] = f"{client.notes.rstrip()}\n\n{row.notes}" if client.notes.strip() else row.notes
+    if row.email_consent is not None:
+        changes["email_consent"] = row.email_consent
+    if row.sms_consent is not None:
+        changes["sms_consent"] = row.sms_consent
+    changed = _apply(client, changes, tenant=tenant, now=now)
+    if created:
+        client.save()
+    elif changed:
+        client.save(update_fields=[*changed, "updated_at"])
+    if row.external_id and how != "external_id":
+        # Not matched by it, so it is not linked yet. ON CONFLICT DO NOTHING: an import
+        # running at the same time may have just linked it.
+        ClientExternalId.objects.bulk_create(
+            [ClientExternalId(tenant=tenant, client=client, provider=Source.CSV, external_id=row.external_id)],
+            ignore_conflicts=True,
+        )
+        changed.add("external_id")
+    if tags:
+        carried = set() if created else set(
+            ClientTag.objects.filter(tenant_id=tenant.id, client=client, tag__in=tags).values_list("tag_id", flat=True)
+        )
+        missing = [tag for tag in tags if tag.id not in carried]
+        if missing:
+            ClientTag.objects.bulk_create(
+                [ClientTag(tenant=tenant, client=client, tag=tag) for tag in missing], ignore_conflicts=True
+            )
+            changed.add("tags")
+    if created:
+        return "created"
+    return "updated" if changed else "unchanged"
+
+
+def _import_batch(
+    tenant: Tenant, records: list[tuple[int, list[str]]], layout: csv_format.CsvLayout, tag_cache: dict[str, Tag]
+) -> tuple[dict, list]:
+    """Validate every row, resolve the batch's tags, then write row by row."""
+    counts = dict.fromkeys(IMPORT_OUTCOMES, 0)
+    errors: list[dict] = []
+    now = timezone.now()
+    cleaned: list[tuple[int, csv_format.ImportRow]] = []
+    for row_number, cells in records:
+        try:
+            row = csv_format.clean_row(cells, layout, country=tenant.country)
+        except csv_format.RowInvalid as exc:
+            counts["failed"] += 1
+            errors.append({"row": row_number, "field": exc.field, "reason": exc.reason})
+            continue
+        if row is None:
+            counts["skipped"] += 1
+            continue
+        cleaned.append((row_number, row))
+    # Tags are created here, outside the rows' savepoints: a row rolled back must not take
+    # with it a tag that later rows (and the cache) rely on.
+    for _number, row in cleaned:
+        for name in row.tags:
+            if name.lower() not in tag_cache:
+                tag_cache[name.lower()] = tag_get_or_create(tenant=tenant, name=name)
+    for row_number, row in cleaned:
+        tags = list({tag_cache[name.lower()].id: tag_cache[name.lower()] for name in row.tags}.values())
+        try:
+            # One savepoint per row: a failed statement aborts only this row, not the batch.
+            with transaction.atomic():
+                outcome = _import_row(tenant, row, tags, now)
+        except ValidationError as exc:
+            field_name, messages = next(iter(exc.message_dict.items()))
+            counts["failed"] += 1
+            errors.append({"row": row_number, "field": field_name, "reason": messages[0]})
+            continue
+        except IntegrityError:
+            logger.warning("client import row refused by the database", exc_info=True, extra={"row": row_number})
+            counts["failed"] += 1
+            errors.append({"row": row_number, "field": "", "reason": "The row conflicts with existing data."})
+            continue
+        counts[outcome] += 1
+    return counts, errors
+
+
+def client_import_csv(*, tenant: Tenant, job_id: uuid.UUID) -> None:
+    """Run an import job: rows in batches, one transaction per batch (rows written, progress
+    and counts together), one savepoint per row.
+
+    Idempotent: rows are matched (external id, then email hash, then phone hash) before a
+    client is created, and each batch commits with `progress_done`, so a redelivered task
+    resumes after the last committed batch and a re-run of a file creates nothing new.
+    Opens its own tenant contexts: call it outside a transaction (or in a test's).
+    """
+    with tenant_context(tenant.id, role="system"):
+        job = jobs.job_start(job_id=job_id)
+        if job is None:
+            return  # finished or canceled already
+        upload = ClientImport.objects.filter(tenant_id=tenant.id, job_id=job_id).first()
+        if upload is None:
+            jobs.job_finish(job_id=job_id, failure_reason="The uploaded file is no longer available; upload it again.")
+            return
+        text, resume_after = upload.content, job.progress_done
+    layout = csv_format.read_layout(text)
+    batch_size = limit("CLIENTS_IMPORT_BATCH_ROWS")
+    records = csv_format.iter_records(text, layout)
+    for _ in range(resume_after):
+        next(records, None)
+    failure = ""
+    tag_cache: dict[str, Tag] = {}
+    while True:
+        batch = [record for _, record in zip(range(batch_size), records)]
+        if not batch:
+            break
+        try:
+            with tenant_context(tenant.id, role="system"):
+                if jobs.job_is_canceled(job_id=job_id):
+                    return  # what was written so far is kept; the upload stays with the job
+                counts, errors = _import_batch(tenant, batch, layout, tag_cache)
+                jobs.job_advance(job_id=job_id, done=len(batch), counts=counts, errors=errors)
+        except Exception:
+            logger.exception("client import batch failed", extra={"job_id": str(job_id), "row": batch[0][0]})
+            failure = f"The import stopped at row {batch[0][0]} after an internal error; rows before it were imported."
+            break
+    with tenant_context(tenant.id, role="system"):
+        jobs.job_finish(job_id=job_id, failure_reason=failure)
+        # The file held personal data; once imported it has no further use.
+        ClientImport.objects.filter(tenant_id=tenant.id, job_id=job_id).delete()
