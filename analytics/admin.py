@@ -1,0 +1,52 @@
+"""Support views of the catalog, appointments and sales (plain ModelAdmins for now: the
+lead switches them to the tenants.admin_support base, which enters a support context)."""
+
+from django.contrib import admin
+
+from analytics.models import Appointment, Service, ServiceCategory, Transaction, TransactionLineItem
+
+
+@admin.register(ServiceCategory)
+class ServiceCategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "tenant", "source", "created_at"]
+    list_filter = ["source"]
+    search_fields = ["name", "external_id"]
+    list_select_related = ["tenant"]
+    raw_id_fields = ["tenant"]
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = ["name", "tenant", "category", "price_amount", "currency", "duration_minutes", "is_active"]
+    list_filter = ["is_active", "currency", "source"]
+    search_fields = ["name", "external_id"]
+    list_select_related = ["tenant", "category"]
+    raw_id_fields = ["tenant", "category"]
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(admin.ModelAdmin):
+    list_display = ["start_at", "tenant", "client", "service", "staff_name", "status", "price_amount", "currency"]
+    list_filter = ["status", "source"]
+    search_fields = ["external_id", "staff_name", "client__last_name", "client__email"]
+    list_select_related = ["tenant", "client", "service"]
+    raw_id_fields = ["tenant", "client", "service"]
+    date_hierarchy = "start_at"
+
+
+class TransactionLineItemInline(admin.TabularInline):
+    model = TransactionLineItem
+    extra = 0
+    raw_id_fields = ["service"]
+    fields = ["service", "description", "quantity", "amount"]
+
+
+@admin.register(Transaction)
+class TransactionAdmin(admin.ModelAdmin):
+    list_display = ["occurred_at", "tenant", "client", "status", "total_amount", "refunded_amount", "currency", "source"]
+    list_filter = ["status", "currency", "source"]
+    search_fields = ["external_id", "client__last_name", "client__email"]
+    list_select_related = ["tenant", "client"]
+    raw_id_fields = ["tenant", "client"]
+    date_hierarchy = "occurred_at"
+    inlines = [TransactionLineItemInline]

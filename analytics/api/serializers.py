@@ -1,0 +1,210 @@
+"""Shapes of the analytics API. Input is parsed here; rules live in analytics.services."""
+
+from __future__ import annotations
+
+import re
+
+from rest_framework import serializers
+
+from analytics.models import Appointment, Service, ServiceCategory, Transaction, TransactionLineItem
+
+_INTEGER = re.compile(r"^-?\d+$")
+
+
+class MinorUnitsField(serializers.IntegerField):
+    """An amount in minor units. DRF's IntegerField turns 12.0 and "12.00" into 12; money
+    must not be guessed at, so anything but a whole number is refused."""
+
+    default_error_messages = {"invalid": "Must be an integer amount in minor units (cents), e.g. 1250 for 12.50."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not (isinstance(data, int) or (isinstance(data, str) and _INTEGER.match(data))):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+# --- catalog -----------------------------------------------------------------------------
+
+class ServiceCategorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ServiceCategory
+        fields = ["id", "name", "source", "external_id", "created_at"]
+        read_only_fields = ["id", "created_at"]
+        # The services check uniqueness (case-insensitive name, external id) themselves.
+        validators: list = []
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    category = serializers.UUIDField(source="category_id", allow_null=True, required=False)
+    category_name = serializers.CharField(source="category.name", read_only=True, allow_null=True, default=None)
+    price_amount = MinorUnitsField(required=False)
+    currency = serializers.CharField(max_length=3, required=False, help_text="ISO 4217; defaults to the tenant's.")
+
+    class Meta:
+        model = Service
+        fields = [
+            "id", "name", "category", "category_name", "duration_minutes", "price_amount", "currency", "is_active",
+            "source", "external_id", "created_at", "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        validators: list = []
+
+
+# --- appointments ------------------------------------------------------------------------
+
+class AppointmentSerializer(serializers.ModelSerializer):
+    client = serializers.UUIDField(source="client_id", allow_null=True, required=False)
+    service = serializers.UUIDField(source="service_id", allow_null=True, required=False)
+    end_at = serializers.DateTimeField(required=False, help_text="Defaults to start_at + the service's duration.")
+    price_amount = MinorUnitsField(required=False, help_text="Defaults to the service's price.")
+    currency = serializers.CharField(max_length=3, required=False)
+
+    class Meta:
+        model = Appointment
+        fields = [
+            "id", "client", "service", "staff_name", "start_at", "end_at", "status", "price_amount", "currency",
+            "source", "external_id", "created_at", "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        validators: list = []
+
+
+# --- transactions ------------------------------------------------------------------------
+
+class TransactionLineItemSerializer(serializers.ModelSerializer):
+    service = serializers.UUIDField(source="service_id", allow_null=True, required=False)
+    service_name = serializers.CharField(source="service.name", read_only=True, allow_null=True, default=None)
+    amount = MinorUnitsField(help_text="Line total in minor units, in the transaction's currency.")
+
+    class Meta:
+        model = TransactionLineItem
+        fields = ["id", "service", "service_name", "description", "quantity", "amount"]
+        read_only_fields = ["id"]
+
+
+class TransactionSerializer(serializers.ModelSerializer):
+    client = serializers.UUIDField(source="client_id", allow_null=True, required=False)
+    total_amount = MinorUnitsField(required=False, help_text="Defaults to the sum of the line items.")
+    refunded_amount = MinorUnitsField(required=False, help_text="On create only; later, use the refund action.")
+    currency = serializers.CharField(max_length=3, required=False, help_text="ISO 4217; defaults to the tenant's.")
+    line_items = TransactionLineItemSerializer(many=True, required=False, help_text="On update, replaces all lines.")
+
+    class Meta:
+        model = Transaction
+        fields = [
+            "id", "client", "occurred_at", "status", "total_amount", "refunded_amount", "currency", "source",
+            "external_id", "line_items", "created_at", "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        validators: list = []
+
+
+class TransactionRefundSerializer(serializers.Serializer):
+    amount = MinorUnitsField(required=False, min_value=1, help_text="Minor units; defaults to all that is left.")
+
+
+# --- insights (responses only) -----------------------------------------------------------
+
+class CountFigureSerializer(serializers.Serializer):
+    current = serializers.IntegerField()
+    previous = serializers.IntegerField()
+    change_percent = serializers.DecimalField(
+        max_digits=None, decimal_places=1, coerce_to_string=False, allow_null=True,
+        help_text="(current - previous) / previous in percent; null when previous is 0.",
+    )
+
+
+class RateFigureSerializer(CountFigureSerializer):
+    current = serializers.DecimalField(max_digits=None, decimal_places=1, coerce_to_string=False, help_text="Percent.")
+    previous = serializers.DecimalField(max_digits=None, decimal_places=1, coerce_to_string=False, help_text="Percent.")
+
+
+class DashboardCurrencySerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    revenue = CountFigureSerializer(help_text="Minor units; completed and refunded sales minus refunds.")
+    transactions = CountFigureSerializer()
+    average_ticket = CountFigureSerializer(help_text="Minor units, rounded half-up.")
+
+
+class DashboardSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    previous_start = serializers.DateField()
+    previous_end = serializers.DateField()
+    currencies = DashboardCurrencySerializer(many=True, help_text="Money per currency; the tenant's currency first.")
+    transactions = CountFigureSerializer(help_text="All currencies (a count, not money).")
+    new_clients = CountFigureSerializer()
+    active_clients = CountFigureSerializer(help_text="Clients with a completed visit or a purchase.")
+    returning_client_rate = RateFigureSerializer(help_text="Active clients also active before the period.")
+    rebooking_rate = RateFigureSerializer(help_text="Completed visits followed by another booking within 60 days.")
+    no_show_rate = RateFigureSerializer(help_text="No-shows / (completed + no-shows).")
+
+
+class ServiceRevenueSerializer(serializers.Serializer):
+    service_id = serializers.UUIDField(allow_null=True)
+    service_name = serializers.CharField(help_text='"Other" for lines with no service.')
+    transactions = serializers.IntegerField()
+    quantity = serializers.DecimalField(max_digits=None, decimal_places=3, coerce_to_string=False)
+    revenue = serializers.IntegerField()
+
+
+class CategoryRevenueSerializer(serializers.Serializer):
+    category_id = serializers.UUIDField(allow_null=True)
+    category_name = serializers.CharField(help_text='"Uncategorized" for services with no category.')
+    transactions = serializers.IntegerField()
+    quantity = serializers.DecimalField(max_digits=None, decimal_places=3, coerce_to_string=False)
+    revenue = serializers.IntegerField()
+    services = ServiceRevenueSerializer(many=True)
+
+
+class CurrencyRevenueSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    transactions = serializers.IntegerField()
+    quantity = serializers.DecimalField(max_digits=None, decimal_places=3, coerce_to_string=False)
+    revenue = serializers.IntegerField()
+    categories = CategoryRevenueSerializer(many=True)
+
+
+class RevenueByServiceSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    currencies = CurrencyRevenueSerializer(many=True)
+
+
+class BucketSerializer(serializers.Serializer):
+    start = serializers.DateField(help_text="The bucket's first day (a week's Monday, a month's 1st).")
+    revenue = serializers.IntegerField()
+    transactions = serializers.IntegerField()
+
+
+class CurrencySeriesSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    buckets = BucketSerializer(many=True)
+
+
+class RevenueTimeseriesSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    interval = serializers.ChoiceField(choices=["day", "week", "month"])
+    currencies = CurrencySeriesSerializer(many=True)
+
+
+class TopClientSerializer(serializers.Serializer):
+    client_id = serializers.UUIDField()
+    name = serializers.CharField()
+    revenue = serializers.IntegerField()
+    transactions = serializers.IntegerField()
+    visits = serializers.IntegerField(help_text="Completed appointments in the period.")
+    last_visit = serializers.DateField(allow_null=True, help_text="Local date of the last completed visit.")
+
+
+class CurrencyTopClientsSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    clients = TopClientSerializer(many=True)
+
+
+class TopClientsSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    limit = serializers.IntegerField()
+    currencies = CurrencyTopClientsSerializer(many=True)

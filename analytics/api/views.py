@@ -1,0 +1,225 @@
+"""Analytics endpoints: thin. Parse, call a service or selector, respond."""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+from django.db.models import Prefetch
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from analytics import selectors, services
+from analytics.api import serializers as s
+from analytics.api.filters import AppointmentFilterSet, ServiceFilterSet, TransactionFilterSet
+from analytics.models import Appointment, Service, ServiceCategory, Transaction, TransactionLineItem
+from brandvx.errors import InvalidParameter
+from tenants.views import OWNER_ONLY, TenantAPIView, TenantModelViewSet
+
+
+class _ServiceBackedViewSet(TenantModelViewSet):
+    """CRUD whose writes go through analytics.services (validation, tenant checks)."""
+
+    def _create(self, data: dict):
+        raise NotImplementedError
+
+    def _update(self, instance, data: dict):
+        raise NotImplementedError
+
+    def _delete(self, instance) -> None:
+        raise NotImplementedError
+
+    def perform_create(self, serializer):
+        serializer.instance = self._create(dict(serializer.validated_data))
+
+    def perform_update(self, serializer):
+        serializer.instance = self._update(serializer.instance, dict(serializer.validated_data))
+
+    def perform_destroy(self, instance):
+        self._delete(instance)
+
+
+class ServiceCategoryViewSet(_ServiceBackedViewSet):
+    """The salon's service categories (Color, Cuts, Nails, ...)."""
+
+    queryset = ServiceCategory.objects.all()
+    serializer_class = s.ServiceCategorySerializer
+    filterset_fields = ["source"]
+    cursor_ordering = ("name", "id")
+
+    def _create(self, data):
+        return services.service_category_create(tenant=self.tenant, acting_user=self.request.user, **data)
+
+    def _update(self, instance, data):
+        return services.service_category_update(
+            tenant=self.tenant, category_id=instance.id, acting_user=self.request.user, **data
+        )
+
+    def _delete(self, instance):
+        services.service_category_delete(tenant=self.tenant, category_id=instance.id, acting_user=self.request.user)
+
+
+class ServiceViewSet(_ServiceBackedViewSet):
+    """The service catalog: name, category, duration, price (minor units + currency)."""
+
+    queryset = Service.objects.select_related("category")
+    serializer_class = s.ServiceSerializer
+    filterset_class = ServiceFilterSet
+    cursor_ordering = ("name", "id")
+
+    def _create(self, data):
+        return services.service_create(tenant=self.tenant, acting_user=self.request.user, **data)
+
+    def _update(self, instance, data):
+        return services.service_update(tenant=self.tenant, service_id=instance.id, acting_user=self.request.user, **data)
+
+    def _delete(self, instance):
+        services.service_delete(tenant=self.tenant, service_id=instance.id, acting_user=self.request.user)
+
+
+class AppointmentViewSet(_ServiceBackedViewSet):
+    """Appointments; filter by local dates (`start`, `end`), client, service, status."""
+
+    queryset = Appointment.objects.all()
+    serializer_class = s.AppointmentSerializer
+    filterset_class = AppointmentFilterSet
+    cursor_ordering = ("-start_at", "-id")
+
+    def _create(self, data):
+        return services.appointment_create(tenant=self.tenant, acting_user=self.request.user, **data)
+
+    def _update(self, instance, data):
+        return services.appointment_update(
+            tenant=self.tenant, appointment_id=instance.id, acting_user=self.request.user, **data
+        )
+
+    def _delete(self, instance):
+        services.appointment_delete(tenant=self.tenant, appointment_id=instance.id, acting_user=self.request.user)
+
+
+class TransactionViewSet(_ServiceBackedViewSet):
+    """Sales with their line items; filter by local dates (`start`, `end`), client,
+    service, status. Deleting a sale is for owners; a refund is an action, not an edit."""
+
+    queryset = Transaction.objects.all()
+    serializer_class = s.TransactionSerializer
+    filterset_class = TransactionFilterSet
+    cursor_ordering = ("-occurred_at", "-id")
+    action_roles = {"destroy": OWNER_ONLY}
+
+    def get_base_queryset(self):
+        lines = TransactionLineItem.objects.select_related("service").order_by("description", "id")
+        return super().get_base_queryset().prefetch_related(Prefetch("line_items", queryset=lines))
+
+    def _create(self, data):
+        return services.transaction_create(tenant=self.tenant, acting_user=self.request.user, **data)
+
+    def _update(self, instance, data):
+        if "refunded_amount" in data:
+            raise InvalidParameter("refunded_amount", "use the refund action to refund a transaction.")
+        return services.transaction_update(
+            tenant=self.tenant, transaction_id=instance.id, acting_user=self.request.user, **data
+        )
+
+    def _delete(self, instance):
+        services.transaction_delete(tenant=self.tenant, transaction_id=instance.id, acting_user=self.request.user)
+
+    @extend_schema(request=s.TransactionRefundSerializer, responses=s.TransactionSerializer)
+    @action(detail=True, methods=["post"])
+    def refund(self, request, pk=None):
+        """Refund part or all (default) of what is left; fully refunded -> status refunded."""
+        sale = self.get_object()
+        body = s.TransactionRefundSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.transaction_refund(
+            tenant=self.tenant, transaction_id=sale.id, amount=body.validated_data.get("amount"),
+            acting_user=request.user,
+        )
+        return Response(self.get_serializer(self.get_queryset().get(id=sale.id)).data)
+
+
+# --- insights ----------------------------------------------------------------------------
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+PERIOD_PARAMETERS = [
+    OpenApiParameter("start", OpenApiTypes.DATE, required=True, description="First local date (YYYY-MM-DD)."),
+    OpenApiParameter("end", OpenApiTypes.DATE, required=True, description="Last local date, inclusive; at most 3 years after start."),
+]
+
+
+def _date_param(request, name: str) -> datetime.date:
+    raw = request.query_params.get(name)
+    if not raw:
+        raise InvalidParameter(name, "is required (YYYY-MM-DD).")
+    try:
+        if not _ISO_DATE.match(raw):
+            raise ValueError
+        return datetime.date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidParameter(name, "must be a date as YYYY-MM-DD.") from None
+
+
+def _period(request) -> tuple[datetime.date, datetime.date]:
+    start, end = _date_param(request, "start"), _date_param(request, "end")
+    selectors.validate_period(start, end)
+    return start, end
+
+
+class DashboardView(TenantAPIView):
+    """Revenue, transactions, average ticket, new and active clients, returning-client,
+    rebooking and no-show rates; each with the previous period of equal length."""
+
+    @extend_schema(parameters=PERIOD_PARAMETERS, responses=s.DashboardSerializer)
+    def get(self, request):
+        start, end = _period(request)
+        return Response(s.DashboardSerializer(selectors.dashboard(self.tenant, start, end)).data)
+
+
+class RevenueByServiceView(TenantAPIView):
+    """Per currency, per category and per service: transactions, quantity, revenue (net of refunds)."""
+
+    @extend_schema(parameters=PERIOD_PARAMETERS, responses=s.RevenueByServiceSerializer)
+    def get(self, request):
+        start, end = _period(request)
+        return Response(s.RevenueByServiceSerializer(selectors.revenue_by_service(self.tenant, start, end)).data)
+
+
+class RevenueTimeseriesView(TenantAPIView):
+    """Revenue per day, week or month in the tenant's time zone, zero-filled, per currency."""
+
+    @extend_schema(
+        parameters=[
+            *PERIOD_PARAMETERS,
+            OpenApiParameter("interval", str, enum=list(selectors.INTERVALS), description="Default: day."),
+        ],
+        responses=s.RevenueTimeseriesSerializer,
+    )
+    def get(self, request):
+        start, end = _period(request)
+        interval = request.query_params.get("interval", "day")
+        if interval not in selectors.INTERVALS:
+            raise InvalidParameter("interval", f"must be one of {', '.join(selectors.INTERVALS)}.")
+        data = selectors.revenue_timeseries(self.tenant, start, end, interval)
+        return Response(s.RevenueTimeseriesSerializer(data).data)
+
+
+class TopClientsView(TenantAPIView):
+    """The best clients by revenue in the period, per currency, with visits and last visit."""
+
+    @extend_schema(
+        parameters=[
+            *PERIOD_PARAMETERS,
+            OpenApiParameter("limit", int, description=f"1..{selectors.MAX_TOP_CLIENTS}, default 10."),
+        ],
+        responses=s.TopClientsSerializer,
+    )
+    def get(self, request):
+        start, end = _period(request)
+        raw = request.query_params.get("limit", "10")
+        if not re.fullmatch(r"\d{1,4}", raw) or not 1 <= int(raw) <= selectors.MAX_TOP_CLIENTS:
+            raise InvalidParameter("limit", f"must be an integer between 1 and {selectors.MAX_TOP_CLIENTS}.")
+        return Response(s.TopClientsSerializer(selectors.top_clients(self.tenant, start, end, int(raw))).data)

@@ -1,0 +1,474 @@
+"""The revenue insights a salon owner checks every morning.
+
+Rules every insight follows:
+- Dates are the tenant's local dates. [start 00:00 local, end + 1 day 00:00 local) is
+  turned into two UTC instants once, in Python, and `occurred_at` / `start_at` are compared
+  with them: a plain range on the (tenant_id, time) index. Bucketing uses
+  `date_trunc(.., occurred_at AT TIME ZONE tenant_tz)`, so 23:30 local on the 31st belongs
+  to the 31st whatever UTC says.
+- Revenue = completed and refunded transactions' total_amount - refunded_amount (failed
+  ones excluded): refunds are subtracted, a fully refunded sale counts 0.
+- Money is never summed across currencies: every money figure is per currency, and the
+  tenant's own currency is always reported (with zeros when it had no sales).
+- Each heavy query is ONE SQL statement built by a `*_sql(tenant, ...)` function returning
+  `(sql, params)`, so the benchmark runs exactly what the endpoint runs. Each has an
+  explicit `tenant_id = %s` as the second belt behind RLS (and it lets the planner use the
+  (tenant_id, ...) indexes with a constant instead of the policy's sub-select).
+- Selectors run inside the caller's tenant context (a request, or `tenant_context`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import uuid
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db import connection
+
+from brandvx.errors import InvalidParameter
+from tenants.context import current_tenant_id
+from tenants.errors import TenantContextError
+from tenants.models import Tenant
+
+INTERVALS = ("day", "week", "month")
+MAX_RANGE_YEARS = 3
+MAX_TOP_CLIENTS = 100
+REBOOKING_WINDOW_DAYS = 60
+# Statuses whose money counts (see the module docstring); kept literal in the SQL.
+_REVENUE_STATUSES = "('completed', 'refunded')"
+
+UNCATEGORIZED = "Uncategorized"
+OTHER_SERVICE = "Other"
+
+
+# --- periods -----------------------------------------------------------------------------
+
+def _add_years(day: datetime.date, years: int) -> datetime.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # Feb 29 -> Feb 28
+        return day.replace(year=day.year + years, day=28)
+
+
+def validate_period(start: datetime.date, end: datetime.date) -> None:
+    """The rules for every insight's period; errors name the parameter."""
+    if start > end:
+        raise InvalidParameter("end", "must be on or after start.")
+    if end >= _add_years(start, MAX_RANGE_YEARS):
+        raise InvalidParameter("end", f"the period may be at most {MAX_RANGE_YEARS} years long.")
+
+
+def local_bounds(tenant: Tenant, start: datetime.date, end: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
+    """[start 00:00, end + 1 day 00:00) in the tenant's time zone, as UTC instants."""
+    tz = tenant.tzinfo
+    begin = datetime.datetime.combine(start, datetime.time.min, tzinfo=tz)
+    finish = datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time.min, tzinfo=tz)
+    return begin.astimezone(datetime.UTC), finish.astimezone(datetime.UTC)
+
+
+def previous_period(start: datetime.date, end: datetime.date) -> tuple[datetime.date, datetime.date]:
+    """The period of equal length (in days) that ends the day before `start`."""
+    length = (end - start).days + 1
+    return start - datetime.timedelta(days=length), start - datetime.timedelta(days=1)
+
+
+def _require_context(tenant: Tenant) -> None:
+    if current_tenant_id() != tenant.id:
+        raise TenantContextError("the active tenant context is not the tenant asked about")
+
+
+# --- small helpers -----------------------------------------------------------------------
+
+_NAMED = re.compile(r"%\((\w+)\)s")
+
+
+def _positional(sql: str, values: dict[str, Any]) -> tuple[str, list]:
+    """Write the SQL with named placeholders (readable), hand it out with `%s` (portable:
+    what the benchmark and a bare psycopg cursor take)."""
+    params: list = []
+
+    def take(match: re.Match) -> str:
+        params.append(values[match.group(1)])
+        return "%s"
+
+    return _NAMED.sub(take, sql), params
+
+
+def _run(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _half_up(value: Decimal, places: str = "1") -> Decimal:
+    return value.quantize(Decimal(places), rounding=ROUND_HALF_UP)
+
+
+def average(total: int, count: int) -> int:
+    """An average of minor units, as minor units, rounded half-up (never a float)."""
+    return int(_half_up(Decimal(total) / Decimal(count))) if count else 0
+
+
+def percent(part: int, whole: int) -> Decimal:
+    """part / whole in percent with one decimal; 0 for an empty whole (zeros, not nulls)."""
+    return _half_up(Decimal(100) * part / whole, "0.1") if whole else Decimal("0.0")
+
+
+def change_percent(current: int | Decimal, previous: int | Decimal) -> Decimal | None:
+    """Relative change in percent; None when there is nothing to compare with."""
+    if not previous:
+        return None
+    return _half_up(Decimal(100) * (Decimal(current) - Decimal(previous)) / Decimal(previous), "0.1")
+
+
+def figure(current: int | Decimal, previous: int | Decimal) -> dict:
+    return {"current": current, "previous": previous, "change_percent": change_percent(current, previous)}
+
+
+def _currencies(tenant: Tenant, seen: set[str]) -> list[str]:
+    """The tenant's currency first (always present), then any other seen, alphabetically."""
+    return [tenant.currency, *sorted(seen - {tenant.currency})]
+
+
+# --- dashboard ---------------------------------------------------------------------------
+
+_DASHBOARD_SQL = f"""
+WITH sales AS (
+    SELECT t.occurred_at >= %(current_from)s AS is_current, t.client_id, t.currency,
+           t.total_amount - t.refunded_amount AS net
+    FROM analytics_transaction t
+    WHERE t.tenant_id = %(tenant)s
+      AND t.occurred_at >= %(previous_from)s AND t.occurred_at < %(current_to)s
+      AND t.status IN {_REVENUE_STATUSES}
+),
+visits AS (
+    SELECT a.start_at >= %(current_from)s AS is_current, a.client_id, a.start_at, a.status
+    FROM analytics_appointment a
+    WHERE a.tenant_id = %(tenant)s
+      AND a.start_at >= %(previous_from)s AND a.start_at < %(current_to)s
+      AND a.status IN ('completed', 'no_show')
+),
+active AS (
+    SELECT is_current, client_id FROM sales WHERE client_id IS NOT NULL
+    UNION
+    SELECT is_current, client_id FROM visits WHERE status = 'completed' AND client_id IS NOT NULL
+),
+active_counts AS (
+    -- Returning: active in the period AND a purchase or visit at any time before it.
+    SELECT ac.is_current, count(*) AS active_clients,
+           count(*) FILTER (WHERE EXISTS (
+               SELECT 1 FROM analytics_transaction p
+               WHERE p.tenant_id = %(tenant)s AND p.client_id = ac.client_id
+                 AND p.occurred_at < CASE WHEN ac.is_current THEN %(current_from)s ELSE %(previous_from)s END
+                 AND p.status IN {_REVENUE_STATUSES}
+           ) OR EXISTS (
+               SELECT 1 FROM analytics_appointment p
+               WHERE p.tenant_id = %(tenant)s AND p.client_id = ac.client_id
+                 AND p.start_at < CASE WHEN ac.is_current THEN %(current_from)s ELSE %(previous_from)s END
+                 AND p.status = 'completed'
+           )) AS returning_clients
+    FROM active ac
+    GROUP BY ac.is_current
+),
+visit_counts AS (
+    -- Rebooked: a completed visit followed, within the window, by another booking of the
+    -- same client (any status but canceled). A visit with no client cannot be followed,
+    -- so only visits with a client are counted for this rate.
+    SELECT v.is_current,
+           count(*) FILTER (WHERE v.status = 'completed') AS completed_visits,
+           count(*) FILTER (WHERE v.status = 'no_show') AS no_shows,
+           count(*) FILTER (WHERE v.status = 'completed' AND v.client_id IS NOT NULL) AS rebookable_visits,
+           count(*) FILTER (WHERE v.status = 'completed' AND v.client_id IS NOT NULL AND EXISTS (
+               SELECT 1 FROM analytics_appointment n
+               WHERE n.tenant_id = %(tenant)s AND n.client_id = v.client_id
+                 AND n.start_at > v.start_at AND n.start_at <= v.start_at + make_interval(days => %(rebooking_days)s)
+                 AND n.status <> 'canceled'
+           )) AS rebooked_visits
+    FROM visits v
+    GROUP BY v.is_current
+),
+sales_by_currency AS (
+    SELECT is_current, currency, sum(net) AS revenue, count(*) AS transactions
+    FROM sales
+    GROUP BY is_current, currency
+),
+new_clients AS (
+    SELECT c.created_at >= %(current_from)s AS is_current, count(*) AS new_clients
+    FROM clients_client c
+    WHERE c.tenant_id = %(tenant)s AND c.created_at >= %(previous_from)s AND c.created_at < %(current_to)s
+    GROUP BY 1
+)
+SELECT p.is_current,
+       (SELECT coalesce(array_agg(s.currency ORDER BY s.currency), '{{}}') FROM sales_by_currency s WHERE s.is_current = p.is_current),
+       (SELECT coalesce(array_agg(s.revenue ORDER BY s.currency), '{{}}') FROM sales_by_currency s WHERE s.is_current = p.is_current),
+       (SELECT coalesce(array_agg(s.transactions ORDER BY s.currency), '{{}}') FROM sales_by_currency s WHERE s.is_current = p.is_current),
+       coalesce(n.new_clients, 0), coalesce(ac.active_clients, 0), coalesce(ac.returning_clients, 0),
+       coalesce(vc.completed_visits, 0), coalesce(vc.no_shows, 0), coalesce(vc.rebookable_visits, 0),
+       coalesce(vc.rebooked_visits, 0)
+FROM (VALUES (true), (false)) AS p(is_current)
+LEFT JOIN new_clients n ON n.is_current = p.is_current
+LEFT JOIN active_counts ac ON ac.is_current = p.is_current
+LEFT JOIN visit_counts vc ON vc.is_current = p.is_current
+"""
+
+
+def dashboard_sql(tenant: Tenant, start: datetime.date, end: datetime.date) -> tuple[str, list]:
+    """One statement for both periods: one index range scan over [previous start, end)
+    per table, split by `is_current`; one row per period (current first)."""
+    previous_start, _ = previous_period(start, end)
+    previous_from, current_from = local_bounds(tenant, previous_start, start - datetime.timedelta(days=1))
+    _, current_to = local_bounds(tenant, start, end)
+    return _positional(_DASHBOARD_SQL + "ORDER BY p.is_current DESC", {
+        "tenant": tenant.id, "previous_from": previous_from, "current_from": current_from, "current_to": current_to,
+        "rebooking_days": REBOOKING_WINDOW_DAYS,
+    })
+
+
+def _period_figures(row: tuple) -> dict:
+    (_, currencies, revenues, counts, new_clients, active, returning, completed, no_shows, rebookable, rebooked) = row
+    by_currency = {c: (int(r), int(n)) for c, r, n in zip(currencies, revenues, counts, strict=True)}
+    return {
+        "by_currency": by_currency,
+        "transactions": sum(n for _, n in by_currency.values()),
+        "new_clients": new_clients,
+        "active_clients": active,
+        "returning_client_rate": percent(returning, active),
+        "rebooking_rate": percent(rebooked, rebookable),
+        "no_show_rate": percent(no_shows, completed + no_shows),
+    }
+
+
+def dashboard(tenant: Tenant, start: datetime.date, end: datetime.date) -> dict:
+    """The period's figures, each with the previous period of equal length and the change."""
+    _require_context(tenant)
+    validate_period(start, end)
+    current_row, previous_row = _run(*dashboard_sql(tenant, start, end))
+    current, previous = _period_figures(current_row), _period_figures(previous_row)
+    previous_start, previous_end = previous_period(start, end)
+    currencies = []
+    for code in _currencies(tenant, set(current["by_currency"]) | set(previous["by_currency"])):
+        revenue, count = current["by_currency"].get(code, (0, 0))
+        previous_revenue, previous_count = previous["by_currency"].get(code, (0, 0))
+        currencies.append({
+            "currency": code,
+            "revenue": figure(revenue, previous_revenue),
+            "transactions": figure(count, previous_count),
+            "average_ticket": figure(average(revenue, count), average(previous_revenue, previous_count)),
+        })
+    return {
+        "start": start, "end": end, "previous_start": previous_start, "previous_end": previous_end,
+        "currencies": currencies,
+        **{
+            name: figure(current[name], previous[name])
+            for name in (
+                "transactions", "new_clients", "active_clients", "returning_client_rate", "rebooking_rate",
+                "no_show_rate",
+            )
+        },
+    }
+
+
+# --- revenue by service ------------------------------------------------------------------
+
+_REVENUE_BY_SERVICE_SQL = f"""
+WITH sales AS (
+    SELECT t.id, t.currency, t.total_amount, t.total_amount - t.refunded_amount AS net
+    FROM analytics_transaction t
+    WHERE t.tenant_id = %(tenant)s
+      AND t.occurred_at >= %(from)s AND t.occurred_at < %(to)s
+      AND t.status IN {_REVENUE_STATUSES}
+),
+lines AS (
+    -- A refund is recorded on the sale, not on a line: each line keeps its share of what
+    -- was not refunded (exact numeric; rounded once per group below). A sale without
+    -- lines is one "Other" line for its whole net amount, so the report adds up to the
+    -- dashboard's revenue whenever the lines add up to the totals.
+    -- (Only columns of line_item_transaction_idx are read: the probe is index-only.)
+    SELECT s.id AS transaction_id, s.currency, li.service_id, coalesce(li.quantity, 1) AS quantity,
+           CASE WHEN li.transaction_id IS NULL THEN s.net::numeric
+                WHEN s.total_amount = 0 THEN li.amount::numeric
+                ELSE li.amount::numeric * s.net / s.total_amount END AS revenue
+    FROM sales s
+    LEFT JOIN analytics_transactionlineitem li ON li.transaction_id = s.id AND li.tenant_id = %(tenant)s
+)
+SELECT l.currency, GROUPING(sc.id, sv.id) AS level, sc.id, max(sc.name), sv.id, max(sv.name),
+       count(DISTINCT l.transaction_id), sum(l.quantity), round(sum(l.revenue))::bigint
+FROM lines l
+LEFT JOIN analytics_service sv ON sv.id = l.service_id AND sv.tenant_id = %(tenant)s
+LEFT JOIN analytics_servicecategory sc ON sc.id = sv.category_id AND sc.tenant_id = %(tenant)s
+GROUP BY l.currency, GROUPING SETS ((sc.id, sv.id), (sc.id), ())
+ORDER BY l.currency, round(sum(l.revenue)) DESC, max(sc.name), max(sv.name)
+"""
+
+
+def revenue_by_service_sql(tenant: Tenant, start: datetime.date, end: datetime.date) -> tuple[str, list]:
+    """Per currency: the total (level 3), each category (level 1) and each service (level 0)."""
+    begin, finish = local_bounds(tenant, start, end)
+    return _positional(_REVENUE_BY_SERVICE_SQL, {"tenant": tenant.id, "from": begin, "to": finish})
+
+
+def revenue_by_service(tenant: Tenant, start: datetime.date, end: datetime.date) -> dict:
+    """Transactions (distinct), quantity and revenue per category and per service."""
+    _require_context(tenant)
+    validate_period(start, end)
+    groups: dict[str, dict] = {}
+    categories: dict[tuple[str, uuid.UUID | None], dict] = {}
+    services: list[tuple[str, uuid.UUID | None, dict]] = []
+    for currency, level, category_id, category_name, service_id, service_name, count, quantity, revenue in _run(
+        *revenue_by_service_sql(tenant, start, end)
+    ):
+        numbers = {"transactions": count, "quantity": quantity, "revenue": int(revenue)}
+        if level == 3:
+            groups[currency] = {"currency": currency, **numbers, "categories": []}
+        elif level == 1:
+            categories[(currency, category_id)] = {
+                "category_id": category_id, "category_name": category_name if category_id else UNCATEGORIZED,
+                **numbers, "services": [],
+            }
+        else:
+            services.append((currency, category_id, {
+                "service_id": service_id, "service_name": service_name if service_id else OTHER_SERVICE, **numbers,
+            }))
+    # Rows arrive ordered by revenue within each level, so appending keeps that order.
+    for (currency, _), category in categories.items():
+        groups[currency]["categories"].append(category)
+    for currency, category_id, service in services:
+        categories[(currency, category_id)]["services"].append(service)
+    zero = {"transactions": 0, "quantity": Decimal("0"), "revenue": 0, "categories": []}
+    return {
+        "start": start, "end": end,
+        "currencies": [groups.get(code, {"currency": code, **zero}) for code in _currencies(tenant, set(groups))],
+    }
+
+
+# --- revenue time series -----------------------------------------------------------------
+
+_TIMESERIES_SQL = f"""
+SELECT t.currency, date_trunc(%(interval)s, t.occurred_at AT TIME ZONE %(timezone)s)::date AS bucket,
+       sum(t.total_amount - t.refunded_amount)::bigint AS revenue, count(*) AS transactions
+FROM analytics_transaction t
+WHERE t.tenant_id = %(tenant)s
+  AND t.occurred_at >= %(from)s AND t.occurred_at < %(to)s
+  AND t.status IN {_REVENUE_STATUSES}
+GROUP BY 1, 2
+"""
+
+
+def first_bucket(day: datetime.date, interval: str) -> datetime.date:
+    """The start of the bucket holding `day`: itself, its ISO week's Monday, its month's 1st."""
+    if interval == "week":
+        return day - datetime.timedelta(days=day.weekday())
+    if interval == "month":
+        return day.replace(day=1)
+    return day
+
+
+def _bucket_starts(start: datetime.date, end: datetime.date, interval: str) -> list[datetime.date]:
+    day, starts = first_bucket(start, interval), []
+    while day <= end:
+        starts.append(day)
+        if interval == "month":
+            day = (day.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
+        else:
+            day += datetime.timedelta(days=7 if interval == "week" else 1)
+    return starts
+
+
+def revenue_timeseries_sql(tenant: Tenant, start: datetime.date, end: datetime.date, interval: str) -> tuple[str, list]:
+    """Only the non-empty buckets; `revenue_timeseries` fills the gaps. (Zero-filling in
+    SQL with generate_series x currencies misleads the planner's row estimates into
+    JIT-compiling a 3 ms query for 200 ms.)"""
+    if interval not in INTERVALS:
+        raise InvalidParameter("interval", f"must be one of {', '.join(INTERVALS)}.")
+    begin, finish = local_bounds(tenant, start, end)
+    return _positional(_TIMESERIES_SQL, {
+        "tenant": tenant.id, "from": begin, "to": finish, "interval": interval, "timezone": tenant.timezone,
+    })
+
+
+def revenue_timeseries(tenant: Tenant, start: datetime.date, end: datetime.date, interval: str) -> dict:
+    """Zero-filled buckets per currency. A bucket is labeled by its first day (a week's
+    Monday, a month's 1st); the first and last buckets only hold the period's days."""
+    _require_context(tenant)
+    validate_period(start, end)
+    found: dict[tuple[str, datetime.date], tuple[int, int]] = {}
+    for currency, bucket, revenue, count in _run(*revenue_timeseries_sql(tenant, start, end, interval)):
+        found[(currency, bucket)] = (revenue, count)
+    starts = _bucket_starts(start, end, interval)
+
+    def buckets(code: str) -> list[dict]:
+        figures = (found.get((code, day), (0, 0)) for day in starts)
+        return [{"start": day, "revenue": revenue, "transactions": count} for day, (revenue, count) in zip(starts, figures)]
+
+    return {
+        "start": start, "end": end, "interval": interval,
+        "currencies": [
+            {"currency": code, "buckets": buckets(code)}
+            for code in _currencies(tenant, {currency for currency, _ in found})
+        ],
+    }
+
+
+# --- top clients -------------------------------------------------------------------------
+
+_TOP_CLIENTS_SQL = f"""
+WITH revenue AS (
+    SELECT t.client_id, t.currency, sum(t.total_amount - t.refunded_amount) AS revenue, count(*) AS transactions
+    FROM analytics_transaction t
+    WHERE t.tenant_id = %(tenant)s
+      AND t.occurred_at >= %(from)s AND t.occurred_at < %(to)s
+      AND t.status IN {_REVENUE_STATUSES} AND t.client_id IS NOT NULL
+    GROUP BY t.client_id, t.currency
+),
+ranked AS (
+    SELECT r.*, row_number() OVER (PARTITION BY r.currency ORDER BY r.revenue DESC, r.client_id) AS rank
+    FROM revenue r
+)
+SELECT r.currency, r.client_id, c.first_name, c.last_name, c.email, r.revenue::bigint, r.transactions,
+       coalesce(v.visits, 0), v.last_visit
+FROM ranked r
+JOIN clients_client c ON c.id = r.client_id AND c.tenant_id = %(tenant)s
+LEFT JOIN LATERAL (
+    -- Visits in the period; the last visit up to the period's end, however long ago.
+    SELECT count(*) FILTER (WHERE a.start_at >= %(from)s) AS visits,
+           (max(a.start_at) AT TIME ZONE %(timezone)s)::date AS last_visit
+    FROM analytics_appointment a
+    WHERE a.tenant_id = %(tenant)s AND a.client_id = r.client_id AND a.status = 'completed' AND a.start_at < %(to)s
+) v ON true
+WHERE r.rank <= %(limit)s
+ORDER BY r.currency = %(tenant_currency)s DESC, r.currency, r.rank
+"""
+
+
+def top_clients_sql(tenant: Tenant, start: datetime.date, end: datetime.date, limit: int) -> tuple[str, list]:
+    begin, finish = local_bounds(tenant, start, end)
+    return _positional(_TOP_CLIENTS_SQL, {
+        "tenant": tenant.id, "from": begin, "to": finish, "limit": limit, "timezone": tenant.timezone,
+        "tenant_currency": tenant.currency,
+    })
+
+
+def _display_name(first: str, last: str, email: str) -> str:
+    return f"{first} {last}".strip() or email or "(no name)"
+
+
+def top_clients(tenant: Tenant, start: datetime.date, end: datetime.date, limit: int) -> dict:
+    """The `limit` best clients by revenue in the period, per currency."""
+    _require_context(tenant)
+    validate_period(start, end)
+    if not 1 <= limit <= MAX_TOP_CLIENTS:
+        raise InvalidParameter("limit", f"must be between 1 and {MAX_TOP_CLIENTS}.")
+    groups: dict[str, list] = {tenant.currency: []}
+    for currency, client_id, first, last, email, revenue, count, visits, last_visit in _run(
+        *top_clients_sql(tenant, start, end, limit)
+    ):
+        groups.setdefault(currency, []).append({
+            "client_id": client_id, "name": _display_name(first, last, email), "revenue": revenue,
+            "transactions": count, "visits": visits, "last_visit": last_visit,
+        })
+    return {
+        "start": start, "end": end, "limit": limit,
+        "currencies": [{"currency": code, "clients": clients} for code, clients in groups.items()],
+    }

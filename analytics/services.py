@@ -1,0 +1,471 @@
+"""Every change to the service catalog, appointments and transactions.
+
+Each function owns its transaction (a savepoint inside a request), runs in the caller's
+tenant context and looks every id up inside that tenant: "missing" and "another
+tenant's" give the same error, naming the field, so nothing about other tenants leaks.
+Money is integer minor units with an ISO 4217 currency; a float or "12.50" is refused,
+never rounded.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import IntegrityError, models, transaction
+
+from analytics.models import Appointment, Provider, Service, ServiceCategory, Transaction, TransactionLineItem
+from brandvx.errors import InvalidParameter
+from clients.models import Client
+from tenants.context import current_tenant_id
+from tenants.errors import TenantContextError
+from tenants.models import Tenant, User
+
+# Active ISO 4217 codes a business can be paid in (no precious metals, no testing codes).
+ISO_CURRENCIES = frozenset(
+    """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP BYN
+    BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD
+    FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR
+    KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV
+    MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG
+    SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN
+    UYI UYU UYW UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL
+    """.split()
+)
+
+# Quantities are numeric(12, 3).
+MAX_QUANTITY = Decimal("999999999.999")
+
+
+@dataclass(frozen=True)
+class LineItemInput:
+    """One line of a sale: a service (or none: "Other"), a quantity and the line total."""
+
+    amount: int
+    service_id: uuid.UUID | str | None = None
+    description: str = ""
+    quantity: Decimal | int | str = 1
+
+
+# --- validation helpers ------------------------------------------------------------------
+
+def _require_context(tenant: Tenant) -> None:
+    # RLS would refuse the writes anyway; this names the mistake instead of a policy error.
+    if current_tenant_id() != tenant.id:
+        raise TenantContextError("the active tenant context is not the tenant passed to the service")
+
+
+def validate_currency(value: Any, field: str = "currency") -> str:
+    if not isinstance(value, str) or value.strip().upper() not in ISO_CURRENCIES:
+        raise InvalidParameter(field, "must be a 3-letter ISO 4217 currency code, e.g. USD.")
+    return value.strip().upper()
+
+
+def validate_minor_units(value: Any, field: str, *, minimum: int = 0) -> int:
+    # bool is an int in Python; 12.0 and "1250" are refused so that nobody sends dollars.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidParameter(field, "must be an integer amount in minor units (cents), e.g. 1250 for 12.50.")
+    if value < minimum:
+        raise InvalidParameter(field, f"must be at least {minimum}.")
+    if value >= 2**63:
+        raise InvalidParameter(field, "is too large.")
+    return value
+
+
+def _validate_quantity(value: Any, field: str) -> Decimal:
+    try:
+        quantity = Decimal(str(value)) if not isinstance(value, (bool, float)) else None
+    except InvalidOperation:
+        quantity = None
+    if quantity is None or not quantity.is_finite() or quantity <= 0 or quantity > MAX_QUANTITY:
+        raise InvalidParameter(field, "must be a positive number with at most 3 decimals.")
+    if quantity != quantity.quantize(Decimal("0.001")):
+        raise InvalidParameter(field, "must have at most 3 decimals.")
+    return quantity
+
+
+def _validate_source(value: Any) -> str:
+    if value not in Provider.values:
+        raise InvalidParameter("source", f"must be one of {', '.join(Provider.values)}.")
+    return value
+
+
+def _validate_choice(value: Any, choices: type[models.TextChoices], field: str) -> str:
+    if value not in choices.values:
+        raise InvalidParameter(field, f"must be one of {', '.join(choices.values)}.")
+    return value
+
+
+def _validate_text(value: Any, field: str, max_length: int, *, required: bool = False) -> str:
+    if not isinstance(value, str):
+        raise InvalidParameter(field, "must be a string.")
+    value = value.strip()
+    if required and not value:
+        raise InvalidParameter(field, "must not be blank.")
+    if len(value) > max_length:
+        raise InvalidParameter(field, f"must be at most {max_length} characters.")
+    return value
+
+
+def _validate_instant(value: Any, field: str) -> datetime.datetime:
+    if not isinstance(value, datetime.datetime) or value.tzinfo is None:
+        raise InvalidParameter(field, "must be a date-time with a time zone offset.")
+    return value
+
+
+def _in_tenant(model: type[models.Model], tenant: Tenant, value: Any, field: str) -> Any:
+    """The tenant's object with id `value`, or an error naming `field`: one message for a
+    missing id and another tenant's id, so the answer reveals nothing."""
+    if value is None:
+        return None
+    try:
+        object_id = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        raise InvalidParameter(field, "not found.") from None
+    found = model.objects.filter(tenant_id=tenant.id, id=object_id).first()
+    if found is None:
+        raise InvalidParameter(field, "not found.")
+    return found
+
+
+def _get_for_update(model: type[models.Model], tenant: Tenant, object_id: Any) -> Any:
+    # The views look objects up first (404 for another tenant's); services check again.
+    return model.objects.select_for_update().get(tenant_id=tenant.id, id=object_id)
+
+
+def _check_unknown(changes: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    unknown = set(changes) - set(allowed)
+    if unknown:
+        raise InvalidParameter(sorted(unknown)[0], "cannot be changed.")
+
+
+def _save(instance: models.Model, *, external_id_field: bool = True) -> None:
+    """Save, turning a unique violation into an error naming the field instead of a 500."""
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError as exc:
+        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "") or ""
+        if "external_id" in constraint and external_id_field:
+            raise InvalidParameter("external_id", "is already used by another record from this source.") from None
+        if "unique_name" in constraint:
+            raise InvalidParameter("name", "is already used in this tenant.") from None
+        raise
+
+
+# --- service categories ------------------------------------------------------------------
+
+def service_category_create(
+    *, tenant: Tenant, name: str, source: str = Provider.MANUAL, external_id: str = "", acting_user: User | None = None
+) -> ServiceCategory:
+    _require_context(tenant)
+    category = ServiceCategory(
+        tenant=tenant, name=_validate_text(name, "name", 100, required=True), source=_validate_source(source),
+        external_id=_validate_text(external_id, "external_id", 255),
+    )
+    with transaction.atomic():
+        _save(category)
+    return category
+
+
+def service_category_update(
+    *, tenant: Tenant, category_id: uuid.UUID, acting_user: User | None = None, **changes: Any
+) -> ServiceCategory:
+    _require_context(tenant)
+    _check_unknown(changes, {"name", "source", "external_id"})
+    with transaction.atomic():
+        category = _get_for_update(ServiceCategory, tenant, category_id)
+        if "name" in changes:
+            category.name = _validate_text(changes["name"], "name", 100, required=True)
+        if "source" in changes:
+            category.source = _validate_source(changes["source"])
+        if "external_id" in changes:
+            category.external_id = _validate_text(changes["external_id"], "external_id", 255)
+        _save(category)
+    return category
+
+
+def service_category_delete(*, tenant: Tenant, category_id: uuid.UUID, acting_user: User | None = None) -> None:
+    """Its services stay, uncategorized (the foreign key is SET NULL)."""
+    _require_context(tenant)
+    with transaction.atomic():
+        _get_for_update(ServiceCategory, tenant, category_id).delete()
+
+
+# --- services ----------------------------------------------------------------------------
+
+_SERVICE_FIELDS = {"name", "category_id", "duration_minutes", "price_amount", "currency", "is_active", "source", "external_id"}
+
+
+def _apply_service_fields(service: Service, tenant: Tenant, values: Mapping[str, Any]) -> None:
+    if "name" in values:
+        service.name = _validate_text(values["name"], "name", 200, required=True)
+    if "category_id" in values:
+        service.category = _in_tenant(ServiceCategory, tenant, values["category_id"], "category")
+    if "duration_minutes" in values:
+        duration = values["duration_minutes"]
+        if isinstance(duration, bool) or not isinstance(duration, int) or not 0 < duration <= 24 * 60:
+            raise InvalidParameter("duration_minutes", "must be a whole number of minutes between 1 and 1440.")
+        service.duration_minutes = duration
+    if "price_amount" in values:
+        service.price_amount = validate_minor_units(values["price_amount"], "price_amount")
+    if "currency" in values:
+        service.currency = validate_currency(values["currency"])
+    if "is_active" in values:
+        if not isinstance(values["is_active"], bool):
+            raise InvalidParameter("is_active", "must be true or false.")
+        service.is_active = values["is_active"]
+    if "source" in values:
+        service.source = _validate_source(values["source"])
+    if "external_id" in values:
+        service.external_id = _validate_text(values["external_id"], "external_id", 255)
+
+
+def service_create(
+    *, tenant: Tenant, name: str, category_id: uuid.UUID | None = None, duration_minutes: int = 60,
+    price_amount: int = 0, currency: str | None = None, is_active: bool = True, source: str = Provider.MANUAL,
+    external_id: str = "", acting_user: User | None = None,
+) -> Service:
+    _require_context(tenant)
+    service = Service(tenant=tenant)
+    _apply_service_fields(service, tenant, {
+        "name": name, "category_id": category_id, "duration_minutes": duration_minutes, "price_amount": price_amount,
+        "currency": currency or tenant.currency, "is_active": is_active, "source": source, "external_id": external_id,
+    })
+    with transaction.atomic():
+        _save(service)
+    return service
+
+
+def service_update(*, tenant: Tenant, service_id: uuid.UUID, acting_user: User | None = None, **changes: Any) -> Service:
+    _require_context(tenant)
+    _check_unknown(changes, _SERVICE_FIELDS)
+    with transaction.atomic():
+        service = _get_for_update(Service, tenant, service_id)
+        _apply_service_fields(service, tenant, changes)
+        _save(service)
+    return service
+
+
+def service_delete(*, tenant: Tenant, service_id: uuid.UUID, acting_user: User | None = None) -> None:
+    """Past appointments and sales keep their amounts; their lines become "Other"."""
+    _require_context(tenant)
+    with transaction.atomic():
+        _get_for_update(Service, tenant, service_id).delete()
+
+
+# --- appointments ------------------------------------------------------------------------
+
+_APPOINTMENT_FIELDS = {
+    "client_id", "service_id", "staff_name", "start_at", "end_at", "status", "price_amount", "currency", "source",
+    "external_id",
+}
+
+
+def _apply_appointment_fields(appointment: Appointment, tenant: Tenant, values: Mapping[str, Any]) -> None:
+    if "client_id" in values:
+        appointment.client = _in_tenant(Client, tenant, values["client_id"], "client")
+    if "service_id" in values:
+        appointment.service = _in_tenant(Service, tenant, values["service_id"], "service")
+    if "staff_name" in values:
+        appointment.staff_name = _validate_text(values["staff_name"], "staff_name", 100)
+    if "start_at" in values:
+        appointment.start_at = _validate_instant(values["start_at"], "start_at")
+    if "end_at" in values:
+        appointment.end_at = _validate_instant(values["end_at"], "end_at")
+    if "status" in values:
+        appointment.status = _validate_choice(values["status"], Appointment.Status, "status")
+    if "price_amount" in values:
+        appointment.price_amount = validate_minor_units(values["price_amount"], "price_amount")
+    if "currency" in values:
+        appointment.currency = validate_currency(values["currency"])
+    if "source" in values:
+        appointment.source = _validate_source(values["source"])
+    if "external_id" in values:
+        appointment.external_id = _validate_text(values["external_id"], "external_id", 255)
+    if appointment.end_at < appointment.start_at:
+        raise InvalidParameter("end_at", "must not be before start_at.")
+
+
+def appointment_create(
+    *, tenant: Tenant, start_at: datetime.datetime, end_at: datetime.datetime | None = None,
+    client_id: uuid.UUID | None = None, service_id: uuid.UUID | None = None, staff_name: str = "",
+    status: str = Appointment.Status.BOOKED, price_amount: int | None = None, currency: str | None = None,
+    source: str = Provider.MANUAL, external_id: str = "", acting_user: User | None = None,
+) -> Appointment:
+    """Book (or record) an appointment. Without an end, the service's duration sets it;
+    without a price or currency, the service's (else the tenant's currency) apply."""
+    _require_context(tenant)
+    start_at = _validate_instant(start_at, "start_at")
+    service = _in_tenant(Service, tenant, service_id, "service")
+    if end_at is None:
+        end_at = start_at + datetime.timedelta(minutes=service.duration_minutes if service else 60)
+    appointment = Appointment(tenant=tenant, start_at=start_at, end_at=end_at)
+    _apply_appointment_fields(appointment, tenant, {
+        "client_id": client_id, "service_id": service_id, "staff_name": staff_name, "end_at": end_at,
+        "status": status,
+        "price_amount": price_amount if price_amount is not None else (service.price_amount if service else 0),
+        "currency": currency or (service.currency if service else tenant.currency),
+        "source": source, "external_id": external_id,
+    })
+    with transaction.atomic():
+        _save(appointment)
+    return appointment
+
+
+def appointment_update(
+    *, tenant: Tenant, appointment_id: uuid.UUID, acting_user: User | None = None, **changes: Any
+) -> Appointment:
+    _require_context(tenant)
+    _check_unknown(changes, _APPOINTMENT_FIELDS)
+    with transaction.atomic():
+        appointment = _get_for_update(Appointment, tenant, appointment_id)
+        _apply_appointment_fields(appointment, tenant, changes)
+        _save(appointment)
+    return appointment
+
+
+def appointment_delete(*, tenant: Tenant, appointment_id: uuid.UUID, acting_user: User | None = None) -> None:
+    _require_context(tenant)
+    with transaction.atomic():
+        _get_for_update(Appointment, tenant, appointment_id).delete()
+
+
+# --- transactions ------------------------------------------------------------------------
+
+def _build_line_items(tenant: Tenant, items: Iterable[LineItemInput | Mapping[str, Any]]) -> list[TransactionLineItem]:
+    lines = []
+    for index, item in enumerate(items):
+        if isinstance(item, Mapping):
+            unknown = set(item) - {"amount", "service_id", "description", "quantity"}
+            if unknown:
+                raise InvalidParameter(f"line_items[{index}].{sorted(unknown)[0]}", "is not a line item field.")
+            if "amount" not in item:
+                raise InvalidParameter(f"line_items[{index}].amount", "is required.")
+            item = LineItemInput(**item)
+        field = f"line_items[{index}]"
+        lines.append(TransactionLineItem(
+            tenant=tenant,
+            service=_in_tenant(Service, tenant, item.service_id, f"{field}.service"),
+            description=_validate_text(item.description or "", f"{field}.description", 255),
+            quantity=_validate_quantity(item.quantity, f"{field}.quantity"),
+            amount=validate_minor_units(item.amount, f"{field}.amount"),
+        ))
+    return lines
+
+
+def _check_amounts(sale: Transaction) -> None:
+    if sale.refunded_amount > sale.total_amount:
+        raise InvalidParameter("refunded_amount", "must not exceed total_amount.")
+    if sale.status == Transaction.Status.REFUNDED and sale.refunded_amount != sale.total_amount:
+        raise InvalidParameter("status", "refunded means fully refunded: refunded_amount must equal total_amount.")
+    if sale.status == Transaction.Status.FAILED and sale.refunded_amount:
+        raise InvalidParameter("refunded_amount", "a failed transaction cannot have refunds.")
+
+
+def _insert_lines(sale: Transaction, lines: list[TransactionLineItem]) -> None:
+    for line in lines:
+        line.transaction = sale
+    TransactionLineItem.objects.bulk_create(lines)
+
+
+def transaction_create(
+    *, tenant: Tenant, occurred_at: datetime.datetime, currency: str | None = None, total_amount: int | None = None,
+    line_items: Iterable[LineItemInput | Mapping[str, Any]] = (), client_id: uuid.UUID | None = None,
+    status: str = Transaction.Status.COMPLETED, refunded_amount: int = 0, source: str = Provider.MANUAL,
+    external_id: str = "", acting_user: User | None = None,
+) -> Transaction:
+    """Record a sale with its lines. Without `total_amount`, the lines' sum is the total
+    (a total may differ from the lines' sum: tips, taxes, discounts)."""
+    _require_context(tenant)
+    lines = _build_line_items(tenant, line_items)
+    if total_amount is None:
+        if not lines:
+            raise InvalidParameter("total_amount", "is required when there are no line items.")
+        total_amount = sum(line.amount for line in lines)
+    sale = Transaction(
+        tenant=tenant,
+        client=_in_tenant(Client, tenant, client_id, "client"),
+        occurred_at=_validate_instant(occurred_at, "occurred_at"),
+        status=_validate_choice(status, Transaction.Status, "status"),
+        total_amount=validate_minor_units(total_amount, "total_amount"),
+        refunded_amount=validate_minor_units(refunded_amount, "refunded_amount"),
+        currency=validate_currency(currency or tenant.currency),
+        source=_validate_source(source),
+        external_id=_validate_text(external_id, "external_id", 255),
+    )
+    _check_amounts(sale)
+    with transaction.atomic():
+        _save(sale)
+        _insert_lines(sale, lines)
+    return sale
+
+
+_TRANSACTION_FIELDS = {"client_id", "occurred_at", "status", "total_amount", "currency", "source", "external_id"}
+
+
+def transaction_update(
+    *, tenant: Tenant, transaction_id: uuid.UUID, line_items: Iterable[LineItemInput | Mapping[str, Any]] | None = None,
+    acting_user: User | None = None, **changes: Any,
+) -> Transaction:
+    """Correct a sale. `line_items`, when given, replace all the lines. Refunds go through
+    `transaction_refund`, so that refunded_amount only ever grows by a recorded refund."""
+    _require_context(tenant)
+    _check_unknown(changes, _TRANSACTION_FIELDS)
+    lines = _build_line_items(tenant, line_items) if line_items is not None else None
+    with transaction.atomic():
+        sale = _get_for_update(Transaction, tenant, transaction_id)
+        if "client_id" in changes:
+            sale.client = _in_tenant(Client, tenant, changes["client_id"], "client")
+        if "occurred_at" in changes:
+            sale.occurred_at = _validate_instant(changes["occurred_at"], "occurred_at")
+        if "status" in changes:
+            sale.status = _validate_choice(changes["status"], Transaction.Status, "status")
+        if "total_amount" in changes:
+            sale.total_amount = validate_minor_units(changes["total_amount"], "total_amount")
+        if "currency" in changes:
+            sale.currency = validate_currency(changes["currency"])
+        if "source" in changes:
+            sale.source = _validate_source(changes["source"])
+        if "external_id" in changes:
+            sale.external_id = _validate_text(changes["external_id"], "external_id", 255)
+        _check_amounts(sale)
+        _save(sale)
+        if lines is not None:
+            sale.line_items.all().delete()
+            _insert_lines(sale, lines)
+    return sale
+
+
+def transaction_refund(
+    *, tenant: Tenant, transaction_id: uuid.UUID, amount: int | None = None, acting_user: User | None = None
+) -> Transaction:
+    """Refund `amount` (default: everything not yet refunded). The row is locked, so two
+    refunds at once cannot together exceed the total; fully refunded -> status refunded."""
+    _require_context(tenant)
+    with transaction.atomic():
+        sale = _get_for_update(Transaction, tenant, transaction_id)
+        if sale.status == Transaction.Status.FAILED:
+            raise InvalidParameter("transaction", "a failed transaction cannot be refunded.")
+        remaining = sale.total_amount - sale.refunded_amount
+        if remaining <= 0:
+            raise InvalidParameter("amount", "the transaction is already fully refunded.")
+        amount = remaining if amount is None else validate_minor_units(amount, "amount", minimum=1)
+        if amount > remaining:
+            raise InvalidParameter("amount", f"must not exceed the refundable remainder ({remaining}).")
+        sale.refunded_amount += amount
+        if sale.refunded_amount == sale.total_amount:
+            sale.status = Transaction.Status.REFUNDED
+        sale.save(update_fields=["refunded_amount", "status", "updated_at"])
+    return sale
+
+
+def transaction_delete(*, tenant: Tenant, transaction_id: uuid.UUID, acting_user: User | None = None) -> None:
+    _require_context(tenant)
+    with transaction.atomic():
+        _get_for_update(Transaction, tenant, transaction_id).delete()
