@@ -6,3 +6,4 @@ from .auth import *  # noqa: F401,F403
 from .celery import *  # noqa: F401,F403
 from .logging import *  # noqa: F401,F403
 from .security import *  # noqa: F401,F403
+from .integrations import *  # noqa: F401,F403

@@ -1,0 +1,111 @@
+"""Connections (owner_admin only), sync requests, and the custom CRM push endpoint."""
+
+from __future__ import annotations
+
+import logging
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, permissions, status
+from rest_framework.decorators import action
+from brandvx.parsers import StrictJSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from integrations import services
+from integrations.api.serializers import (
+    ApiKeySerializer,
+    CustomImportSerializer,
+    IntegrationConnectionCreatedSerializer,
+    IntegrationConnectionCreateSerializer,
+    IntegrationConnectionSerializer,
+    IntegrationConnectionUpdateSerializer,
+    JobCreatedSerializer,
+)
+from integrations.models import IntegrationConnection
+from integrations.routing import unscoped_route_for_api_key
+from tenants.views import OWNER_ONLY, TenantAPIView, TenantGenericViewSet
+
+logger = logging.getLogger("brandvx.integrations")
+
+UUID_RE = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+
+class IntegrationConnectionViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, TenantGenericViewSet,
+):
+    """Provider connections. Credentials are write-only; only owner_admin may see or change them."""
+
+    queryset = IntegrationConnection.objects.all()
+    serializer_class = IntegrationConnectionSerializer
+    read_roles = OWNER_ONLY
+    write_roles = OWNER_ONLY
+    lookup_value_regex = UUID_RE
+    cursor_ordering = ("-created_at", "-id")
+    filterset_fields = ["provider", "status"]
+
+    @extend_schema(request=IntegrationConnectionCreateSerializer, responses={201: IntegrationConnectionCreatedSerializer})
+    def create(self, request, *args, **kwargs):
+        form = IntegrationConnectionCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        connection, one_time = services.connection_create(
+            tenant=self.tenant, provider=form.validated_data["provider"], credentials=form.validated_data["credentials"],
+            config=form.validated_data["config"], acting_user=request.user,
+        )
+        connection.api_key = one_time.get("api_key")
+        body = IntegrationConnectionCreatedSerializer(connection, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=IntegrationConnectionUpdateSerializer, responses=IntegrationConnectionSerializer)
+    def update(self, request, *args, **kwargs):
+        connection = self.get_object()
+        form = IntegrationConnectionUpdateSerializer(data=request.data, partial=True)
+        form.is_valid(raise_exception=True)
+        connection = services.connection_update(tenant=self.tenant, connection=connection, acting_user=request.user,
+                                                **form.validated_data)
+        return Response(self.get_serializer(connection).data)
+
+    @extend_schema(request=None, responses=IntegrationConnectionSerializer)
+    @action(detail=True, methods=["post"])
+    def disable(self, request, pk=None):
+        connection = services.connection_disable(tenant=self.tenant, connection=self.get_object(), acting_user=request.user)
+        return Response(self.get_serializer(connection).data)
+
+    @extend_schema(request=None, responses=ApiKeySerializer)
+    @action(detail=True, methods=["post"], url_path="rotate-key")
+    def rotate_key(self, request, pk=None):
+        api_key = services.connection_rotate_api_key(tenant=self.tenant, connection=self.get_object(), acting_user=request.user)
+        return Response({"api_key": api_key})
+
+
+class IntegrationSyncView(TenantAPIView):
+    """Queue a sync of the tenant's connection to `provider`: 202 with the job to poll."""
+
+    read_roles = OWNER_ONLY
+    write_roles = OWNER_ONLY
+
+    @extend_schema(request=None, responses={202: JobCreatedSerializer})
+    def post(self, request, provider: str):
+        job = services.sync_request(tenant=self.tenant, provider=provider, acting_user=request.user)
+        return Response({"job_id": str(job.id)}, status=status.HTTP_202_ACCEPTED)
+
+
+class CustomCrmImportView(APIView):
+    """A custom CRM pushes contacts (and transactions). Authenticated by the connection's API
+    key in the `X-BrandVX-Key` header (never the query string); the key picks the tenant."""
+
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+    parser_classes = [StrictJSONParser]
+
+    @extend_schema(
+        request=CustomImportSerializer, auth=[], responses={200: OpenApiTypes.OBJECT, 401: OpenApiTypes.OBJECT},
+        parameters=[OpenApiParameter("X-BrandVX-Key", str, OpenApiParameter.HEADER, required=True)],
+    )
+    def post(self, request):
+        route = unscoped_route_for_api_key(request.headers.get("X-BrandVX-Key", ""))
+        if route is None:
+            return Response({"code": "not_authenticated", "detail": "A valid X-BrandVX-Key header is required."},
+                            status=status.HTTP_401_UNAUTHORIZED, headers={"WWW-Authenticate": 'APIKey header="X-BrandVX-Key"'})
+        result = services.custom_crm_import(tenant_id=route.tenant_id, connection_id=route.connection_id, payload=request.data)
+        return Response(result)

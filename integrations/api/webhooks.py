@@ -1,0 +1,145 @@
+"""Signed provider webhooks. No user, no tenant context on arrival: the signature proves the
+sender, a routing row names the tenant, and everything after runs in that tenant's context.
+
+Settings (or environment variables of the same name):
+- SQUARE_WEBHOOK_SIGNATURE_KEY: the subscription's signature key;
+- SQUARE_WEBHOOK_NOTIFICATION_URL: the exact URL registered with Square (it is signed).
+Acuity signs with each account's API key, which stays encrypted on the connection.
+
+Both endpoints answer fast: they record and enqueue; a task fetches and upserts.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import os
+from urllib.parse import parse_qs
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import permissions
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from brandvx.errors import InvalidParameter
+from integrations.models import ConnectionRoute, IntegrationConnection, WebhookEvent
+from integrations.routing import unscoped_route_find
+from tenants.context import tenant_context
+
+logger = logging.getLogger("brandvx.integrations.webhooks")
+
+
+def _setting(name: str) -> str:
+    return getattr(settings, name, None) or os.environ.get(name, "")
+
+
+def signature_valid(*, key: str, message: bytes, signature: str) -> bool:
+    if not key or not signature:
+        return False
+    expected = base64.b64encode(hmac.new(key.encode(), message, hashlib.sha256).digest()).decode()
+    return hmac.compare_digest(expected.encode(), signature.strip().encode())
+
+
+def invalid_signature() -> Response:
+    # Answered, not raised: nothing was written, and no transaction is left to roll back.
+    return Response({"code": "invalid_signature", "detail": "The webhook signature is missing or invalid."},
+                    status=401, headers={"WWW-Authenticate": 'Signature realm="webhooks"'})
+
+
+class _WebhookView(APIView):
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes: list = []
+
+
+
+class SquareWebhookView(_WebhookView):
+    @extend_schema(request=None, responses={200: None}, auth=[])
+    def post(self, request):
+        raw = request.body
+        key = _setting("SQUARE_WEBHOOK_SIGNATURE_KEY")
+        url = _setting("SQUARE_WEBHOOK_NOTIFICATION_URL")
+        if not key or not url:
+            logger.error("square webhook received but SQUARE_WEBHOOK_SIGNATURE_KEY / _NOTIFICATION_URL are not set")
+        signature = request.headers.get("x-square-hmacsha256-signature", "")
+        if not signature_valid(key=key, message=url.encode() + raw, signature=signature):
+            return invalid_signature()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise InvalidParameter("body", "is not JSON") from None
+        if not isinstance(body, dict):
+            raise InvalidParameter("body", "must be a JSON object")
+        merchant_id, event_id = str(body.get("merchant_id") or ""), str(body.get("event_id") or "")
+        if not event_id:
+            raise InvalidParameter("event_id", "is required")
+        route = unscoped_route_find(kind=ConnectionRoute.Kind.SQUARE_MERCHANT, lookup=merchant_id)
+        if route is None:
+            # 200 so Square stops retrying a merchant we do not serve (any more).
+            logger.info("square webhook for unknown merchant %s ignored (event %s)", merchant_id, event_id)
+            return Response({"status": "ignored"})
+        data = body.get("data") if isinstance(body.get("data"), dict) else {}
+        from integrations.tasks import process_square_event
+
+        with tenant_context(route.tenant_id, role="system"):
+            if not IntegrationConnection.objects.filter(id=route.connection_id, status="active").exists():
+                logger.info("square webhook for an inactive connection ignored (event %s)", event_id)
+                return Response({"status": "ignored"})
+            try:
+                with transaction.atomic():
+                    event = WebhookEvent.objects.create(
+                        tenant_id=route.tenant_id, provider="square", event_id=event_id[:255],
+                        event_type=str(body.get("type") or "")[:100], object_type=str(data.get("type") or "")[:50],
+                        object_id=str(data.get("id") or "")[:255],
+                    )
+            except IntegrityError:
+                return Response({"status": "duplicate"})
+            tenant_id = route.tenant_id
+            transaction.on_commit(lambda: process_square_event.delay(str(tenant_id), str(event.id)))
+        return Response({"status": "accepted"})
+
+
+class AcuityWebhookView(_WebhookView):
+    """Acuity posts form fields `action`, `id`, ... to the connection's own webhook URL
+    (`/api/v1/webhooks/acuity/<token>/`, shown on the connection). The token only picks the
+    connection; the X-Acuity-Signature made with that account's API key authenticates."""
+
+    @extend_schema(request=None, responses={200: None}, auth=[])
+    def post(self, request, token: str = ""):
+        raw = request.body
+        signature = request.headers.get("X-Acuity-Signature", "")
+        route = unscoped_route_find(kind=ConnectionRoute.Kind.ACUITY_WEBHOOK, lookup=token)
+        if route is None:
+            return invalid_signature()
+        from integrations.tasks import process_acuity_appointment
+
+        with tenant_context(route.tenant_id, role="system"):
+            connection = IntegrationConnection.objects.filter(id=route.connection_id).first()
+            api_key = str((connection.credentials if connection else {}).get("api_key") or "")
+            if not signature_valid(key=api_key, message=raw, signature=signature):
+                return invalid_signature()
+            fields = parse_qs(raw.decode("utf-8", "replace"))
+            appointment_id = (fields.get("id") or [""])[0]
+            if not appointment_id.isdigit():
+                raise InvalidParameter("id", "must be an Acuity appointment id")
+            if connection.status != IntegrationConnection.Status.ACTIVE:
+                return Response({"status": "ignored"})
+            args = (str(route.tenant_id), str(route.connection_id), appointment_id)
+            transaction.on_commit(lambda: process_acuity_appointment.delay(*args))
+        return Response({"status": "accepted"})
+
+
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="webhooks_acuity_without_token", request=None, responses={401: None}, auth=[],
+        description="The contract path without a connection token: always 401. Configure Acuity with the "
+        "connection's own `webhook_url` (`/api/v1/webhooks/acuity/<token>/`).",
+    )
+)
+class AcuityWebhookWithoutTokenView(AcuityWebhookView):
+    """Acuity accounts are told apart only by their per-connection URL."""

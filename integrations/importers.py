@@ -1,0 +1,813 @@
+"""From provider records to our rows: mapping, matching and idempotent upserts.
+
+Every importer works on one page at a time inside the caller's tenant transaction:
+
+1. `prefetch(raw_records)` loads, in a few queries, the rows the page already has;
+2. `plan(raw)` maps one record (pure Python; raises RecordError for a malformed record) and
+   compares it with what is stored. Unchanged records return UNCHANGED and cost no query;
+3. otherwise `plan` returns a write that `import_page` runs in its own savepoint, so a
+   record the database refuses is reported and the rest of the page is kept.
+
+Rules for contacts shared by several sources (Square and Acuity see the same person):
+- a record is found by the provider's external id, then by email hash, then by phone hash
+  (clients.matching.find_existing_client); a match is linked, not duplicated;
+- the source that created a client keeps it current (its non-blank values win); another
+  source only fills blanks, so two providers that disagree do not flip a field every sync;
+- a blank value from a provider never erases what we have;
+- email consent is granted only when a provider creates the client with an email and no
+  unsubscribe; an unsubscribe from any provider always removes consent. We never re-grant
+  consent on an update: the person may have unsubscribed here.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from analytics.models import Appointment, Service, ServiceCategory, Transaction, TransactionLineItem
+from clients.matching import find_existing_client
+from clients.models import Client, ClientExternalId
+from clients.normalize import contact_hash, normalize_email, normalize_phone, parse_birthday
+from integrations.models import CatalogVariation
+from tenants.models import Tenant
+
+logger = logging.getLogger("brandvx.integrations")
+
+UNCHANGED = "unchanged"
+CREATED = "created"
+UPDATED = "updated"
+SKIPPED = "skipped"
+
+# ISO 4217 minor-unit exponents that are not 2.
+_CURRENCY_EXPONENT = {
+    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0, "RWF": 0,
+    "UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+}
+
+
+class RecordError(Exception):
+    """One provider record cannot be imported; `reason` is shown in the job's errors."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class PageCounts:
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: list[dict] = field(default_factory=list)
+
+    def add(self, outcome: str) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+    def as_counts(self, resource: str) -> dict[str, int]:
+        return {f"{resource}.{name}": getattr(self, name)
+                for name in ("fetched", "created", "updated", "unchanged", "failed", "skipped")}
+
+
+Write = Callable[[], str]
+
+
+def import_page(importer, records: list[dict], *, resource: str) -> PageCounts:
+    """Plan and write one page inside the caller's transaction, a savepoint per write."""
+    counts = PageCounts(fetched=len(records))
+    importer.prefetch(records)
+    for raw in records:
+        external_id = importer.external_id_of(raw)
+        writing = False
+        try:
+            planned = importer.plan(raw)
+            if not callable(planned):
+                counts.add(planned)
+                continue
+            writing = True
+            with transaction.atomic():
+                outcome = planned()
+            importer.committed()
+            counts.add(outcome)
+        except (RecordError, ValidationError, DatabaseError) as exc:
+            if writing:
+                importer.forget()
+            counts.failed += 1
+            if isinstance(exc, RecordError):
+                reason = exc.reason
+            else:
+                logger.warning("%s %s was not saved: %s", resource, external_id, exc)
+                reason = _safe_reason(exc)
+            counts.errors.append({"resource": resource, "external_id": external_id, "reason": reason})
+    return counts
+
+
+def _safe_reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)[:300]
+    # Database messages can carry SQL and other rows' values: the log has them, the job not.
+    return f"the database refused the record ({type(exc).__name__})"
+
+
+# --- shared conversions ------------------------------------------------------------------
+
+def to_minor_units(value, currency: str) -> int:
+    """A decimal string ('30.00') to integer minor units, exactly; refuses what would round."""
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise RecordError(f"price {value!r} is not a decimal number") from None
+    if not amount.is_finite():
+        raise RecordError(f"price {value!r} is not a decimal number")
+    scaled = amount.scaleb(_CURRENCY_EXPONENT.get(currency.upper(), 2))
+    if scaled != scaled.to_integral_value():
+        raise RecordError(f"price {value!r} has more decimals than {currency} allows")
+    if scaled < 0:
+        raise RecordError(f"price {value!r} is negative")
+    return int(scaled)
+
+
+def parse_timestamp(value, what: str) -> datetime.datetime:
+    raw = str(value or "").strip()
+    parsed = None
+    if raw:
+        try:
+            parsed = datetime.datetime.strptime(raw, "%Y-%m-%dT%H:%M:%S%z")  # Acuity: -0700
+        except ValueError:
+            parsed = parse_datetime(raw)
+    if parsed is None:
+        raise RecordError(f"{what} {raw!r} is not a timestamp")
+    if timezone.is_naive(parsed):
+        raise RecordError(f"{what} {raw!r} has no UTC offset")
+    return parsed
+
+
+def _clip(value, length: int) -> str:
+    return str(value or "").strip()[:length]
+
+
+# --- contacts ----------------------------------------------------------------------------
+
+@dataclass
+class Contact:
+    """A person as a provider describes them, normalized."""
+
+    external_id: str
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    phone: str = ""
+    birthday: tuple[int | None, int | None, int | None] = (None, None, None)
+    notes: str = ""
+    email_unsubscribed: bool | None = None
+
+    @property
+    def email_hash(self) -> str:
+        return contact_hash(self.email)
+
+    @property
+    def phone_hash(self) -> str:
+        return contact_hash(self.phone)
+
+
+def make_contact(*, external_id: str, first_name, last_name, email, phone, birthday, notes="",
+                 email_unsubscribed: bool | None = None, region: str) -> Contact:
+    try:
+        normalized_email = normalize_email(email)
+    except ValidationError:
+        raise RecordError(f"email {str(email)[:100]!r} is not a valid email address") from None
+    try:
+        normalized_phone = normalize_phone(phone, region=region)
+    except ValidationError:
+        raise RecordError(f"phone {str(phone)[:40]!r} is not a valid phone number") from None
+    try:
+        parsed_birthday = parse_birthday(birthday)
+    except ValidationError as exc:
+        raise RecordError(f"birthday: {exc.messages[0]}") from None
+    return Contact(
+        external_id=external_id, first_name=_clip(first_name, 100), last_name=_clip(last_name, 100),
+        email=normalized_email, phone=normalized_phone, birthday=parsed_birthday, notes=str(notes or "").strip(),
+        email_unsubscribed=email_unsubscribed,
+    )
+
+
+def contact_from_square(raw: dict, *, region: str) -> Contact:
+    if not isinstance(raw, dict) or not raw.get("id"):
+        raise RecordError("customer has no id")
+    first, last = raw.get("given_name"), raw.get("family_name")
+    if not (first or last):
+        first = raw.get("nickname") or raw.get("company_name")
+    preferences = raw.get("preferences") or {}
+    unsubscribed = preferences.get("email_unsubscribed")
+    return make_contact(
+        external_id=str(raw["id"]), first_name=first, last_name=last, email=raw.get("email_address"),
+        phone=raw.get("phone_number"), birthday=raw.get("birthday"), notes=raw.get("note"),
+        email_unsubscribed=unsubscribed if isinstance(unsubscribed, bool) else None, region=region,
+    )
+
+
+def contact_from_hubspot(raw: dict, *, region: str, birthday_property: str = "") -> Contact:
+    if not isinstance(raw, dict) or not raw.get("id"):
+        raise RecordError("contact has no id")
+    props = raw.get("properties") or {}
+    birthday = props.get(birthday_property) if birthday_property else None
+    if birthday and str(birthday).isdigit():  # date properties may come as epoch milliseconds
+        birthday = datetime.datetime.fromtimestamp(int(birthday) / 1000, tz=datetime.UTC).date().isoformat()
+    optout = props.get("hs_email_optout")
+    return make_contact(
+        external_id=str(raw["id"]), first_name=props.get("firstname"), last_name=props.get("lastname"),
+        email=props.get("email"), phone=props.get("phone") or props.get("mobilephone"), birthday=birthday,
+        email_unsubscribed={"true": True, "false": False}.get(str(optout).lower()) if optout is not None else None,
+        region=region,
+    )
+
+
+def contact_from_custom(raw: dict, *, region: str) -> Contact:
+    if not isinstance(raw, dict):
+        raise RecordError("contact is not an object")
+    external_id = str(raw.get("external_id") or raw.get("id") or "").strip()
+    if not external_id:
+        raise RecordError("contact has no external_id")
+    consent = raw.get("email_consent")
+    return make_contact(
+        external_id=external_id, first_name=raw.get("first_name"), last_name=raw.get("last_name"),
+        email=raw.get("email"), phone=raw.get("phone"), birthday=raw.get("birthday"), notes=raw.get("notes"),
+        email_unsubscribed=(not consent) if isinstance(consent, bool) else None, region=region,
+    )
+
+
+def contact_changes(client: Client, contact: Contact, *, owns: bool) -> dict:
+    """The fields to change on `client` (see the module docstring for the rules)."""
+    changes: dict = {}
+
+    def offer(field_name: str, value) -> None:
+        if value in ("", None):
+            return
+        current = getattr(client, field_name)
+        if current == value:
+            return
+        if owns or current in ("", None):
+            changes[field_name] = value
+
+    offer("first_name", contact.first_name)
+    offer("last_name", contact.last_name)
+    offer("notes", contact.notes)
+    if "notes" in changes and not owns and client.notes:
+        del changes["notes"]
+    for field_name, hash_name, value in (("email", "email_hash", contact.email), ("phone", "phone_hash", contact.phone)):
+        before = len(changes)
+        offer(field_name, value)
+        if len(changes) > before:
+            changes[hash_name] = contact_hash(value)
+    month, day, year = contact.birthday
+    if month is not None and (client.birthday_month, client.birthday_day, client.birth_year) != (month, day, year):
+        if owns or client.birthday_month is None:
+            changes.update(birthday_month=month, birthday_day=day, birth_year=year)
+    if contact.email_unsubscribed is True and client.email_consent:
+        changes.update(email_consent=False, email_consent_at=None)
+    return changes
+
+
+class ClientImporter:
+    """Upserts contacts of one provider into clients, linking by ClientExternalId."""
+
+    def __init__(self, *, tenant: Tenant, provider: str, to_contact: Callable[[dict], Contact],
+                 skip: Callable[[dict], bool] | None = None):
+        self.tenant = tenant
+        self.provider = provider
+        self.to_contact = to_contact
+        self.skip = skip
+        self.links: dict[str, Client] = {}
+        self._pending: dict[str, Client] = {}
+
+    def external_id_of(self, raw) -> str:
+        if isinstance(raw, dict):
+            return str(raw.get("id") or raw.get("external_id") or "")
+        return ""
+
+    def prefetch(self, records: Iterable[dict]) -> None:
+        ids = [eid for eid in (self.external_id_of(r) for r in records) if eid and eid not in self.links]
+        if ids:
+            for link in ClientExternalId.objects.filter(provider=self.provider, external_id__in=ids).select_related("client"):
+                self.links[link.external_id] = link.client
+
+    def committed(self) -> None:
+        self.links.update(self._pending)
+        self._pending = {}
+
+    def forget(self) -> None:
+        for external_id in self._pending:
+            self.links.pop(external_id, None)
+        self._pending = {}
+
+    def plan(self, raw: dict):
+        if self.skip is not None and isinstance(raw, dict) and self.skip(raw):
+            return SKIPPED
+        contact = self.to_contact(raw)
+        return self.plan_contact(contact)
+
+    def plan_contact(self, contact: Contact):
+        client = self.links.get(contact.external_id)
+        if client is not None:
+            changes = contact_changes(client, contact, owns=client.source == self.provider)
+            if not changes:
+                return UNCHANGED
+
+            def update() -> str:
+                self._pending[contact.external_id] = client  # dropped again if the savepoint fails
+                _apply(client, changes)
+                return UPDATED
+
+            return update
+
+        def link_or_create() -> str:
+            # prefetch() already looked the external id up: match by contact hashes only.
+            return self.link_or_create(contact, known_unlinked=True)
+
+        return link_or_create
+
+    def link_or_create(self, contact: Contact, *, link: bool = True, known_unlinked: bool = False) -> str:
+        """Runs inside the record's savepoint. Returns the outcome; the client is in _pending."""
+        by_external_id = link and not known_unlinked
+        client, _how = find_existing_client(
+            provider=self.provider if by_external_id else None, external_id=contact.external_id if by_external_id else None,
+            email_hash=contact.email_hash, phone_hash=contact.phone_hash,
+        )
+        if client is not None and _how == "external_id":
+            self._pending[contact.external_id] = client
+            changes = contact_changes(client, contact, owns=client.source == self.provider)
+            _apply(client, changes)
+            return UPDATED if changes else UNCHANGED
+        if client is None:
+            month, day, year = contact.birthday
+            consent = bool(contact.email) and contact.email_unsubscribed is False
+            client = Client.objects.create(
+                tenant=self.tenant, source=self.provider, first_name=contact.first_name, last_name=contact.last_name,
+                email=contact.email, email_hash=contact.email_hash, phone=contact.phone, phone_hash=contact.phone_hash,
+                birthday_month=month, birthday_day=day, birth_year=year, notes=contact.notes,
+                email_consent=consent, email_consent_at=timezone.now() if consent else None,
+            )
+            outcome = CREATED
+        else:
+            changes = contact_changes(client, contact, owns=client.source == self.provider)
+            _apply(client, changes)
+            outcome = UPDATED if changes or link else UNCHANGED
+        if link and contact.external_id:
+            ClientExternalId.objects.create(tenant=self.tenant, provider=self.provider, external_id=contact.external_id,
+                                            client=client)
+        self._pending[contact.external_id] = client
+        return outcome
+
+
+def _apply(obj, changes: dict) -> None:
+    if not changes:
+        return
+    for name, value in changes.items():
+        setattr(obj, name, value)
+    update_fields = list(changes)
+    if hasattr(obj, "updated_at"):
+        update_fields.append("updated_at")
+    obj.save(update_fields=update_fields)
+
+
+# --- Square catalog -> categories, services, variations ----------------------------------
+
+def item_category_id(item_data: dict) -> str:
+    """Square's category of an item: reporting_category, else the first category, else the
+    legacy category_id."""
+    reporting = (item_data.get("reporting_category") or {}).get("id")
+    if reporting:
+        return reporting
+    categories = item_data.get("categories") or []
+    if categories and isinstance(categories[0], dict) and categories[0].get("id"):
+        return categories[0]["id"]
+    return item_data.get("category_id") or ""
+
+
+class SquareCatalogImporter:
+    """Writes catalog objects of one type at a time: CATEGORY, then ITEM, then ITEM_VARIATION
+    (the caller orders the pages), so references resolve within the run."""
+
+    def __init__(self, *, tenant: Tenant, items_by_id: dict[str, dict]):
+        self.tenant = tenant
+        self.items_by_id = items_by_id
+        self.categories: dict[str, ServiceCategory] = {}
+        self.services: dict[str, Service] = {}
+        self.variations: dict[str, CatalogVariation] = {}
+
+    def external_id_of(self, raw) -> str:
+        return str(raw.get("id") or "") if isinstance(raw, dict) else ""
+
+    def committed(self) -> None:
+        pass
+
+    def forget(self) -> None:
+        # A failed savepoint may leave a half-applied object in a map: reload from the
+        # database (the savepoint's rollback made it consistent again).
+        self.categories, self.services, self.variations = {}, {}, {}
+        self.prefetch(self._page)
+
+    def prefetch(self, records) -> None:
+        self._page = records
+        if not self.categories:
+            self.categories = {c.external_id: c for c in ServiceCategory.objects.filter(source="square").exclude(external_id="")}
+        if not self.services:
+            self.services = {s.external_id: s for s in Service.objects.filter(source="square").exclude(external_id="")}
+        ids = [self.external_id_of(r) for r in records if r.get("type") == "ITEM_VARIATION"]
+        missing = [i for i in ids if i not in self.variations]
+        if missing:
+            for variation in CatalogVariation.objects.filter(provider="square", external_id__in=missing):
+                self.variations[variation.external_id] = variation
+
+    def plan(self, raw: dict):
+        kind = raw.get("type")
+        if not raw.get("id"):
+            raise RecordError("catalog object has no id")
+        if kind == "CATEGORY":
+            return self._plan_category(raw)
+        if kind == "ITEM":
+            return self._plan_item(raw)
+        if kind == "ITEM_VARIATION":
+            return self._plan_variation(raw)
+        return SKIPPED
+
+    def _plan_category(self, raw: dict):
+        name = _clip((raw.get("category_data") or {}).get("name"), 100)
+        if not name:
+            raise RecordError("category has no name")
+        existing = self.categories.get(raw["id"])
+        if existing is not None:
+            if existing.name == name:
+                return UNCHANGED
+            return lambda: (_apply(existing, {"name": name}), UPDATED)[1]
+
+        def create() -> str:
+            # A category of the same name entered by hand is adopted, not duplicated (names
+            # are unique per tenant, case-insensitively).
+            same_name = ServiceCategory.objects.filter(name__iexact=name).first()
+            if same_name is not None and same_name.external_id == "":
+                _apply(same_name, {"source": "square", "external_id": raw["id"]})
+                self.categories[raw["id"]] = same_name
+                return UPDATED
+            if same_name is not None:
+                raise RecordError(f"category name {name!r} is already used by another source")
+            self.categories[raw["id"]] = ServiceCategory.objects.create(
+                tenant=self.tenant, name=name, source="square", external_id=raw["id"])
+            return CREATED
+
+        return create
+
+    def _plan_item(self, raw: dict):
+        data = raw.get("item_data") or {}
+        name = _clip(data.get("name"), 200)
+        if not name:
+            raise RecordError("item has no name")
+        variations = [v for v in data.get("variations") or [] if isinstance(v, dict)]
+        first = (variations[0].get("item_variation_data") or {}) if variations else {}
+        money = first.get("price_money") or {}
+        duration_ms = first.get("service_duration")
+        category = self.categories.get(item_category_id(data))
+        values = {
+            "name": name,
+            "category_id": category.id if category else None,
+            "price_amount": int(money.get("amount") or 0),
+            "currency": (money.get("currency") or self.tenant.currency)[:3],
+            "duration_minutes": max(1, round(int(duration_ms) / 60000)) if duration_ms else 60,
+            "is_active": not raw.get("is_deleted", False),
+        }
+        if values["price_amount"] < 0:
+            raise RecordError("item price is negative")
+        existing = self.services.get(raw["id"])
+        if existing is not None:
+            changes = {k: v for k, v in values.items() if getattr(existing, k) != v}
+            if not changes:
+                return UNCHANGED
+            return lambda: (_apply(existing, changes), UPDATED)[1]
+
+        def create() -> str:
+            self.services[raw["id"]] = Service.objects.create(tenant=self.tenant, source="square", external_id=raw["id"], **values)
+            return CREATED
+
+        return create
+
+    def _plan_variation(self, raw: dict):
+        data = raw.get("item_variation_data") or {}
+        item_id = data.get("item_id") or ""
+        service = self.services.get(item_id)
+        money = data.get("price_money") or {}
+        values = {
+            "item_external_id": item_id,
+            "service_id": service.id if service else None,
+            "name": _clip(data.get("name"), 200),
+            "price_amount": int(money["amount"]) if money.get("amount") is not None else None,
+        }
+        existing = self.variations.get(raw["id"])
+        if existing is not None:
+            changes = {k: v for k, v in values.items() if getattr(existing, k) != v}
+            if not changes:
+                return UNCHANGED
+            return lambda: (_apply(existing, changes), UPDATED)[1]
+
+        def create() -> str:
+            self.variations[raw["id"]] = CatalogVariation.objects.create(
+                tenant=self.tenant, provider="square", external_id=raw["id"], **values)
+            return CREATED
+
+        return create
+
+
+def flatten_catalog(objects: list[dict]) -> list[dict]:
+    """Every CATEGORY, ITEM and ITEM_VARIATION once (variations also come nested in items),
+    ordered so that what is referenced is written first."""
+    seen: dict[str, dict] = {}
+    for obj in objects:
+        if not isinstance(obj, dict):
+            continue
+        seen.setdefault(str(obj.get("id") or id(obj)), obj)
+        for variation in (obj.get("item_data") or {}).get("variations") or []:
+            if isinstance(variation, dict) and variation.get("id"):
+                seen.setdefault(variation["id"], {"type": "ITEM_VARIATION", **variation})
+    order = {"CATEGORY": 0, "ITEM": 1, "ITEM_VARIATION": 2}
+    return sorted(seen.values(), key=lambda o: order.get(o.get("type"), 3))
+
+
+# --- Square payments + orders -> transactions ----------------------------------------------
+
+class SquarePaymentImporter:
+    """Payments become transactions; their order's line items become line items, linked to
+    services through catalog_object_id -> variation -> item -> Service."""
+
+    def __init__(self, *, tenant: Tenant, orders: dict[str, dict] | None = None):
+        self.tenant = tenant
+        self.orders = orders or {}
+        self.transactions: dict[str, Transaction] = {}
+        self.client_ids: dict[str, object] = {}
+        self.variation_services: dict[str, object] = {}
+
+    def external_id_of(self, raw) -> str:
+        return str(raw.get("id") or "") if isinstance(raw, dict) else ""
+
+    def committed(self) -> None:
+        pass
+
+    def forget(self) -> None:
+        self.prefetch(self._page)
+
+    def prefetch(self, records) -> None:
+        self._page = records
+        ids = [self.external_id_of(r) for r in records if self.external_id_of(r)]
+        self.transactions = {
+            t.external_id: t
+            for t in Transaction.objects.filter(source="square", external_id__in=ids).prefetch_related("line_items")
+        }
+        customer_ids = {r.get("customer_id") for r in records if isinstance(r, dict)}
+        customer_ids |= {o.get("customer_id") for o in self.orders.values()}
+        customer_ids.discard(None)
+        self.client_ids = dict(
+            ClientExternalId.objects.filter(provider="square", external_id__in=customer_ids).values_list("external_id", "client_id")
+        )
+        catalog_ids = {li.get("catalog_object_id") for o in self.orders.values() for li in o.get("line_items") or []}
+        catalog_ids.discard(None)
+        self.variation_services = dict(
+            CatalogVariation.objects.filter(provider="square", external_id__in=catalog_ids).values_list("external_id", "service_id")
+        )
+
+    def plan(self, raw: dict):
+        if not isinstance(raw, dict) or not raw.get("id"):
+            raise RecordError("payment has no id")
+        status = raw.get("status")
+        if status not in ("COMPLETED", "FAILED", "CANCELED"):
+            return SKIPPED  # APPROVED / PENDING: not money yet; a later sync or webhook brings it
+        total = raw.get("total_money") or raw.get("amount_money") or {}
+        if total.get("amount") is None or not total.get("currency"):
+            raise RecordError("payment has no total_money")
+        amount = int(total["amount"])
+        refunded = int((raw.get("refunded_money") or {}).get("amount") or 0)
+        if status == "COMPLETED":
+            state = Transaction.Status.REFUNDED if amount > 0 and refunded >= amount else Transaction.Status.COMPLETED
+        else:
+            state = Transaction.Status.FAILED
+        order = self.orders.get(raw.get("order_id") or "") or {}
+        customer_id = raw.get("customer_id") or order.get("customer_id")
+        values = {
+            "occurred_at": parse_timestamp(raw.get("created_at"), "created_at"),
+            "status": state,
+            "total_amount": amount,
+            "refunded_amount": refunded,
+            "currency": total["currency"][:3],
+            "client_id": self.client_ids.get(customer_id),
+        }
+        lines = self._line_items(order, values["currency"])
+        existing = self.transactions.get(raw["id"])
+        if existing is not None:
+            changes = {k: v for k, v in values.items() if getattr(existing, k) != v}
+            if changes.get("client_id", True) is None:  # a client matched earlier is kept
+                del changes["client_id"]
+            stored = sorted(
+                (li.description, li.quantity, li.amount, li.service_id) for li in existing.line_items.all())
+            lines_changed = order != {} and stored != sorted(lines)
+            if not changes and not lines_changed:
+                return UNCHANGED
+
+            def update() -> str:
+                _apply(existing, changes)
+                if lines_changed:
+                    self._replace_lines(existing, lines)
+                return UPDATED
+
+            return update
+
+        def create() -> str:
+            txn = Transaction.objects.create(tenant=self.tenant, source="square", external_id=raw["id"], **values)
+            self._replace_lines(txn, lines)
+            return CREATED
+
+        return create
+
+    def _line_items(self, order: dict, currency: str) -> list[tuple]:
+        lines = []
+        for item in order.get("line_items") or []:
+            name = item.get("name") or ""
+            if item.get("variation_name") and item.get("variation_name") != "Regular":
+                name = f"{name} ({item['variation_name']})"
+            try:
+                quantity = Decimal(str(item.get("quantity") or "1")).quantize(Decimal("0.001"))
+            except InvalidOperation:
+                raise RecordError(f"line item quantity {item.get('quantity')!r} is not a number") from None
+            money = item.get("total_money") or item.get("base_price_money") or {}
+            lines.append((name[:255], quantity, int(money.get("amount") or 0),
+                          self.variation_services.get(item.get("catalog_object_id"))))
+        return lines
+
+    def _replace_lines(self, txn: Transaction, lines: list[tuple]) -> None:
+        TransactionLineItem.objects.filter(transaction=txn).delete()
+        TransactionLineItem.objects.bulk_create([
+            TransactionLineItem(tenant=self.tenant, transaction=txn, description=d, quantity=q, amount=a, service_id=s)
+            for d, q, a, s in lines
+        ])
+
+
+# --- Acuity appointments -> appointments (+ clients, + services per appointment type) ----
+
+class AcuityAppointmentImporter:
+    def __init__(self, *, tenant: Tenant, now: datetime.datetime | None = None):
+        self.tenant = tenant
+        self.now = now or timezone.now()
+        self.appointments: dict[str, Appointment] = {}
+        self.services: dict[str, Service] = {}
+        self.clients = ClientImporter(tenant=tenant, provider="acuity", to_contact=lambda raw: raw)
+
+    def external_id_of(self, raw) -> str:
+        return str(raw.get("id") or "") if isinstance(raw, dict) else ""
+
+    def committed(self) -> None:
+        pass
+
+    def forget(self) -> None:
+        self.prefetch(self._page)
+
+    def prefetch(self, records) -> None:
+        self._page = records
+        ids = [self.external_id_of(r) for r in records if self.external_id_of(r)]
+        self.appointments = {a.external_id: a for a in Appointment.objects.filter(source="acuity", external_id__in=ids)}
+        type_ids = {str(r.get("appointmentTypeID")) for r in records if isinstance(r, dict) and r.get("appointmentTypeID")}
+        self.services = {s.external_id: s for s in Service.objects.filter(source="acuity", external_id__in=type_ids)}
+
+    def plan(self, raw: dict):
+        if not isinstance(raw, dict) or not raw.get("id"):
+            raise RecordError("appointment has no id")
+        external_id = str(raw["id"])
+        start = parse_timestamp(raw.get("datetime"), "datetime")
+        try:
+            minutes = int(str(raw.get("duration") or "60"))
+        except ValueError:
+            raise RecordError(f"duration {raw.get('duration')!r} is not a number of minutes") from None
+        end = start + datetime.timedelta(minutes=minutes)
+        currency = self.tenant.currency
+        price = to_minor_units(raw.get("price") or "0", currency)
+        if str(raw.get("canceled")).lower() in ("true", "1"):
+            status = Appointment.Status.CANCELED
+        elif str(raw.get("noShow")).lower() in ("true", "1"):
+            status = Appointment.Status.NO_SHOW
+        elif end <= self.now:
+            status = Appointment.Status.COMPLETED
+        else:
+            status = Appointment.Status.BOOKED
+        contact = make_contact(
+            external_id=f"acuity-appointment-{external_id}", first_name=raw.get("firstName"), last_name=raw.get("lastName"),
+            email=raw.get("email"), phone=raw.get("phone"), birthday=None, region=self.tenant.country,
+        )
+        type_id = str(raw.get("appointmentTypeID") or "")
+        values = {
+            "start_at": start, "end_at": end, "status": status, "price_amount": price, "currency": currency,
+            "staff_name": _clip(raw.get("calendar"), 100),
+        }
+        existing = self.appointments.get(external_id)
+        service = self.services.get(type_id)
+        if existing is not None:
+            changes = {k: v for k, v in values.items() if getattr(existing, k) != v}
+            if service is not None and existing.service_id != service.id:
+                changes["service_id"] = service.id
+            if not changes and existing.client_id is not None:
+                return UNCHANGED
+
+            def update() -> str:
+                if existing.client_id is None:
+                    client = self._client_for(contact)
+                    if client is not None:
+                        changes["client_id"] = client.id
+                if not changes:
+                    return UNCHANGED
+                _apply(existing, changes)
+                return UPDATED
+
+            return update
+
+        def create() -> str:
+            client = self._client_for(contact)
+            service_row = service or self._service_for(type_id, raw, price, minutes)
+            self.appointments[external_id] = Appointment.objects.create(
+                tenant=self.tenant, source="acuity", external_id=external_id, client=client, service=service_row, **values)
+            return CREATED
+
+        return create
+
+    def _client_for(self, contact: Contact) -> Client | None:
+        # Acuity has no client ids: a person is recognized by email or phone only.
+        if not (contact.email or contact.phone):
+            return None
+        self.clients.link_or_create(contact, link=False)
+        return self.clients._pending.pop(contact.external_id)
+
+    def _service_for(self, type_id: str, raw: dict, price: int, minutes: int) -> Service | None:
+        if not type_id:
+            return None
+        service, _ = Service.objects.get_or_create(
+            source="acuity", external_id=type_id,
+            defaults={"tenant": self.tenant, "name": _clip(raw.get("type") or f"Appointment type {type_id}", 200),
+                      "price_amount": price, "duration_minutes": max(1, minutes), "currency": self.tenant.currency},
+        )
+        return service
+
+
+# --- custom CRM transactions -----------------------------------------------------------------
+
+class CustomTransactionImporter:
+    """Transactions pushed by a custom CRM: amounts already in minor units, like our API."""
+
+    def __init__(self, *, tenant: Tenant):
+        self.tenant = tenant
+        self.transactions: dict[str, Transaction] = {}
+        self.client_ids: dict[str, object] = {}
+
+    def external_id_of(self, raw) -> str:
+        return str(raw.get("external_id") or "") if isinstance(raw, dict) else ""
+
+    def committed(self) -> None:
+        pass
+
+    def forget(self) -> None:
+        self.prefetch(self._page)
+
+    def prefetch(self, records) -> None:
+        self._page = records
+        ids = [self.external_id_of(r) for r in records]
+        self.transactions = {t.external_id: t for t in Transaction.objects.filter(source="custom_crm", external_id__in=ids)}
+        client_refs = {str(r.get("client_external_id")) for r in records if isinstance(r, dict) and r.get("client_external_id")}
+        self.client_ids = dict(ClientExternalId.objects.filter(provider="custom_crm", external_id__in=client_refs)
+                               .values_list("external_id", "client_id"))
+
+    def plan(self, raw: dict):
+        external_id = self.external_id_of(raw)
+        if not external_id:
+            raise RecordError("transaction has no external_id")
+        amount = raw.get("total_amount")
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+            raise RecordError("total_amount must be a non-negative integer in minor units")
+        status = raw.get("status") or "completed"
+        if status not in Transaction.Status.values:
+            raise RecordError(f"status {status!r} is not one of {', '.join(Transaction.Status.values)}")
+        values = {
+            "occurred_at": parse_timestamp(raw.get("occurred_at"), "occurred_at"), "total_amount": amount,
+            "currency": str(raw.get("currency") or self.tenant.currency).upper()[:3], "status": status,
+            "client_id": self.client_ids.get(str(raw.get("client_external_id") or "")),
+        }
+        existing = self.transactions.get(external_id)
+        if existing is not None:
+            changes = {k: v for k, v in values.items() if getattr(existing, k) != v}
+            if not changes:
+                return UNCHANGED
+            return lambda: (_apply(existing, changes), UPDATED)[1]
+        return lambda: (Transaction.objects.create(tenant=self.tenant, source="custom_crm", external_id=external_id, **values),
+                        CREATED)[1]

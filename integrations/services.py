@@ -1,0 +1,235 @@
+"""Every change to connections: create, update, disable, request a sync, custom CRM push."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from brandvx.errors import BrandVXError, InvalidParameter
+from integrations import importers
+from integrations.importers import import_page
+from integrations.models import ConnectionRoute, IntegrationConnection, Provider
+from integrations.routing import key_digest, new_api_key, new_webhook_token, route_set
+from tenants.jobs import job_create
+from tenants.models import BackgroundJob, Tenant, User
+
+Status = IntegrationConnection.Status
+Kind = ConnectionRoute.Kind
+
+# Which credential keys each provider takes (required ones first) and which config keys.
+CREDENTIAL_KEYS = {
+    Provider.SQUARE: ({"access_token"}, {"refresh_token", "expires_at"}),
+    Provider.ACUITY: ({"user_id", "api_key"}, set()),
+    Provider.HUBSPOT: ({"access_token"}, set()),
+    Provider.CUSTOM_CRM: (set(), set()),
+}
+CONFIG_KEYS = {
+    Provider.SQUARE: {"merchant_id", "location_ids", "history_start"},
+    Provider.ACUITY: {"history_start", "window_days", "future_days"},
+    Provider.HUBSPOT: {"birthday_property"},
+    Provider.CUSTOM_CRM: set(),
+}
+# Values we generate and keep in config; clients may not set them.
+GENERATED_CONFIG_KEYS = {"webhook_token"}
+SYNC_STALE_AFTER = datetime.timedelta(hours=1)
+CUSTOM_IMPORT_MAX_RECORDS = 1000
+
+
+class ConnectionExists(BrandVXError):
+    status_code = 409
+    code = "connection_exists"
+    default_detail = "This provider is already connected; update the existing connection."
+
+
+class SyncNotAllowed(BrandVXError):
+    status_code = 409
+    code = "sync_not_allowed"
+    default_detail = "This connection cannot sync now."
+
+
+class ConnectionNotFound(BrandVXError):
+    status_code = 404
+    code = "not_found"
+    default_detail = "No connection for this provider."
+
+
+def _validate_credentials(provider: str, credentials: dict, *, partial: bool) -> dict:
+    if not isinstance(credentials, dict):
+        raise InvalidParameter("credentials", "must be an object")
+    required, optional = CREDENTIAL_KEYS[provider]
+    for key, value in credentials.items():
+        if key not in required | optional:
+            raise InvalidParameter(f"credentials.{key}", f"is not a {provider} credential")
+        if not isinstance(value, str | int) or isinstance(value, bool) or str(value).strip() == "":
+            raise InvalidParameter(f"credentials.{key}", "must be a non-empty string")
+    if not partial:
+        for key in sorted(required - set(credentials)):
+            raise InvalidParameter(f"credentials.{key}", "is required")
+    return {key: str(value).strip() for key, value in credentials.items()}
+
+
+def _validate_config(provider: str, config: dict) -> dict:
+    if not isinstance(config, dict):
+        raise InvalidParameter("config", "must be an object")
+    for key, value in config.items():
+        if key not in CONFIG_KEYS[provider]:
+            raise InvalidParameter(f"config.{key}", f"is not a {provider} setting")
+        if key == "location_ids" and not (isinstance(value, list) and all(isinstance(v, str) and v for v in value)):
+            raise InvalidParameter("config.location_ids", "must be a list of Square location ids")
+        if key in ("window_days", "future_days") and not (isinstance(value, int) and 1 <= value <= 366):
+            raise InvalidParameter(f"config.{key}", "must be a whole number of days between 1 and 366")
+        if key == "history_start":
+            try:
+                datetime.date.fromisoformat(str(value))
+            except ValueError:
+                raise InvalidParameter("config.history_start", "must be a date (YYYY-MM-DD)") from None
+        if key in ("merchant_id", "birthday_property") and not (isinstance(value, str) and 0 < len(value) <= 100):
+            raise InvalidParameter(f"config.{key}", "must be a non-empty string")
+    return config
+
+
+def connection_create(
+    *, tenant: Tenant, provider: str, credentials: dict, config: dict, acting_user: User | None,
+) -> tuple[IntegrationConnection, dict]:
+    """Create a connection. Returns it and the one-time values to show the owner once (a
+    custom CRM's API key: only its SHA-256 is stored)."""
+    if provider not in Provider.values:
+        raise InvalidParameter("provider", f"must be one of {', '.join(Provider.values)}")
+    credentials = _validate_credentials(provider, credentials or {}, partial=False)
+    config = dict(_validate_config(provider, config or {}))
+    one_time: dict = {}
+    with transaction.atomic():
+        if provider == Provider.ACUITY:
+            config["webhook_token"] = new_webhook_token()
+        try:
+            with transaction.atomic():
+                connection = IntegrationConnection.objects.create(
+                    tenant=tenant, provider=provider, credentials=credentials, config=config)
+        except IntegrityError:
+            raise ConnectionExists() from None
+        if provider == Provider.CUSTOM_CRM:
+            one_time["api_key"] = _set_api_key(connection)
+        _sync_routes(connection)
+    return connection, one_time
+
+
+def _set_api_key(connection: IntegrationConnection) -> str:
+    api_key = new_api_key()
+    route_set(kind=Kind.API_KEY, lookup=key_digest(api_key), tenant_id=connection.tenant_id, connection_id=connection.id)
+    return api_key
+
+
+def _sync_routes(connection: IntegrationConnection) -> None:
+    if connection.provider == Provider.SQUARE and connection.config.get("merchant_id"):
+        route_set(kind=Kind.SQUARE_MERCHANT, lookup=connection.config["merchant_id"], tenant_id=connection.tenant_id,
+                  connection_id=connection.id)
+    if connection.provider == Provider.ACUITY and connection.config.get("webhook_token"):
+        route_set(kind=Kind.ACUITY_WEBHOOK, lookup=connection.config["webhook_token"], tenant_id=connection.tenant_id,
+                  connection_id=connection.id)
+
+
+def connection_update(
+    *, tenant: Tenant, connection: IntegrationConnection, credentials: dict | None = None, config: dict | None = None,
+    status: str | None = None, acting_user: User | None,
+) -> IntegrationConnection:
+    """Merge new credentials (only the keys given), replace the config, or re-enable.
+
+    New credentials clear needs_reauth / error: the owner just reconnected.
+    """
+    with transaction.atomic():
+        connection = IntegrationConnection.objects.select_for_update().get(id=connection.id)
+        fields = ["updated_at"]
+        if credentials is not None:
+            new = _validate_credentials(connection.provider, credentials, partial=True)
+            connection.credentials = {**connection.credentials, **new}
+            fields.append("credentials")
+            if connection.status in (Status.NEEDS_REAUTH, Status.ERROR):
+                connection.status, connection.last_error = Status.ACTIVE, ""
+                fields += ["status", "last_error"]
+        if config is not None:
+            generated = {k: v for k, v in connection.config.items() if k in GENERATED_CONFIG_KEYS}
+            connection.config = {**_validate_config(connection.provider, config), **generated}
+            fields.append("config")
+        if status is not None:
+            if status not in (Status.ACTIVE, Status.DISABLED):
+                raise InvalidParameter("status", "may only be set to active or disabled")
+            connection.status = status
+            fields.append("status")
+        connection.save(update_fields=sorted(set(fields)))
+        _sync_routes(connection)
+    return connection
+
+
+def connection_disable(*, tenant: Tenant, connection: IntegrationConnection, acting_user: User | None) -> IntegrationConnection:
+    """Stop syncing and ignore webhooks; credentials and history are kept for re-enabling."""
+    return connection_update(tenant=tenant, connection=connection, status=Status.DISABLED, acting_user=acting_user)
+
+
+def connection_rotate_api_key(*, tenant: Tenant, connection: IntegrationConnection, acting_user: User | None) -> str:
+    """A new custom CRM key; the old one stops working at once."""
+    if connection.provider != Provider.CUSTOM_CRM:
+        raise InvalidParameter("provider", "only custom CRM connections have an API key")
+    with transaction.atomic():
+        return _set_api_key(connection)
+
+
+def sync_request(*, tenant: Tenant, provider: str, acting_user: User | None) -> BackgroundJob:
+    """Queue one sync run of the tenant's connection (202 with the job id)."""
+    from integrations.tasks import enqueue_sync
+
+    if provider not in Provider.values:
+        raise InvalidParameter("provider", f"must be one of {', '.join(Provider.values)}")
+    with transaction.atomic():
+        connection = IntegrationConnection.objects.select_for_update().filter(provider=provider).first()
+        if connection is None:
+            raise ConnectionNotFound()
+        if provider == Provider.CUSTOM_CRM:
+            raise SyncNotAllowed("A custom CRM pushes its data to /api/v1/integrations/custom_crm/import/.")
+        if connection.status in (Status.DISABLED, Status.NEEDS_REAUTH):
+            raise SyncNotAllowed(f"The connection is {connection.status}; update it first.", code=f"connection_{connection.status}")
+        kind = f"integrations.sync.{provider}"
+        # The row lock above serializes two clicks; a stuck job older than an hour does not block.
+        running = BackgroundJob.objects.filter(
+            kind=kind, status__in=[BackgroundJob.Status.QUEUED, BackgroundJob.Status.RUNNING],
+            updated_at__gte=timezone.now() - SYNC_STALE_AFTER,
+        ).first()
+        if running is not None:
+            raise SyncNotAllowed("A sync of this connection is already queued or running.", code="sync_in_progress",
+                                 extra={"job_id": str(running.id)})
+        return job_create(tenant=tenant, kind=kind, params={"connection_id": str(connection.id)},
+                          started_by=acting_user, enqueue=enqueue_sync)
+
+
+def custom_crm_import(*, tenant_id: uuid.UUID, connection_id: uuid.UUID, payload: dict) -> dict:
+    """Import what a custom CRM pushed: contacts, then transactions (which may refer to the
+    contacts by `client_external_id`). Runs in the routed tenant's context; one savepoint
+    per record, so bad records are reported and good ones kept."""
+    from tenants.context import tenant_context
+
+    if not isinstance(payload, dict):
+        raise InvalidParameter("body", "must be a JSON object with `contacts` and/or `transactions`")
+    contacts = payload.get("contacts", [])
+    transactions = payload.get("transactions", [])
+    for name, value in (("contacts", contacts), ("transactions", transactions)):
+        if not isinstance(value, list):
+            raise InvalidParameter(name, "must be a list")
+    if len(contacts) + len(transactions) > CUSTOM_IMPORT_MAX_RECORDS:
+        raise InvalidParameter("body", f"at most {CUSTOM_IMPORT_MAX_RECORDS} records per request")
+    with tenant_context(tenant_id, role="system"):
+        connection = IntegrationConnection.objects.filter(id=connection_id).first()
+        if connection is None or connection.status == Status.DISABLED:
+            raise ConnectionNotFound("The custom CRM connection is disabled.")
+        tenant = Tenant.objects.get(id=tenant_id)
+        client_importer = importers.ClientImporter(
+            tenant=tenant, provider="custom_crm", to_contact=lambda raw: importers.contact_from_custom(raw, region=tenant.country))
+        result = {"contacts": import_page(client_importer, contacts, resource="contacts"),
+                  "transactions": import_page(importers.CustomTransactionImporter(tenant=tenant), transactions,
+                                              resource="transactions")}
+        IntegrationConnection.objects.filter(id=connection_id).update(last_sync_at=timezone.now(), updated_at=timezone.now())
+    return {
+        name: {**{k.split(".", 1)[1]: v for k, v in counts.as_counts(name).items()}, "errors": counts.errors}
+        for name, counts in result.items()
+    }

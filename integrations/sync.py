@@ -1,0 +1,387 @@
+"""The sync engine: one background job per run, incremental and resumable.
+
+The shape of every run, per resource:
+
+    loop:
+        fetch one page from the provider            (no database transaction open)
+        with tenant_context(...):                   (one short transaction)
+            write the page, a savepoint per record
+            save the resource's checkpoint           (same transaction as the page: a crash
+            add the page's counts to the job          never loses data nor skips a page)
+
+Checkpoints live in `IntegrationConnection.cursors[resource]`. A run that fails keeps what
+it wrote; the next run resumes from the last saved checkpoint. A finished pass leaves an
+"updated since" mark (Square customers, payments, Acuity dates) or starts over next time
+(HubSpot, catalog), and unchanged records cost no write, so a re-sync with no changes
+creates and updates nothing.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from integrations import importers
+from integrations.importers import PageCounts, import_page
+from integrations.models import ConnectionRoute, IntegrationConnection, WebhookEvent
+from integrations.providers.acuity import AcuityClient
+from integrations.providers.base import ProviderError, ProviderRequestError, ReauthRequired, RetryPolicy
+from integrations.providers.hubspot import HubSpotClient
+from integrations.providers.square import SquareClient
+from integrations.routing import route_set
+from tenants.context import tenant_context
+from tenants.jobs import job_advance, job_finish, job_is_canceled, job_start
+from tenants.models import Tenant
+
+logger = logging.getLogger("brandvx.integrations")
+
+Status = IntegrationConnection.Status
+
+# Re-reading a little before the last mark costs only unchanged records and covers clock
+# skew and records written while the previous run was reading.
+CUSTOMERS_OVERLAP = datetime.timedelta(minutes=10)
+PAYMENTS_OVERLAP = datetime.timedelta(days=3)  # late refunds and captures
+ACUITY_OVERLAP_DAYS = 7
+ACUITY_DEFAULT_HISTORY_DAYS = 365
+ACUITY_FUTURE_DAYS = 90
+ACUITY_WINDOW_DAYS = 30
+
+
+class SyncCanceled(Exception):
+    pass
+
+
+@dataclass
+class Totals:
+    by_resource: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def add(self, resource: str, counts: PageCounts) -> None:
+        mine = self.by_resource.setdefault(resource, dict.fromkeys(
+            ("fetched", "created", "updated", "unchanged", "failed", "skipped"), 0))
+        for key in mine:
+            mine[key] += getattr(counts, key)
+
+
+class ConnectionSession:
+    """What a run or a webhook task needs about one connection, loaded in one short
+    transaction so that every fetch afterwards runs with no transaction open."""
+
+    def __init__(self, *, tenant_id, connection_id, policy: RetryPolicy | None = None):
+        self.tenant_id = uuid.UUID(str(tenant_id))
+        self.connection_id = uuid.UUID(str(connection_id))
+        self.policy = policy
+        with tenant_context(self.tenant_id, role="system"):
+            connection = IntegrationConnection.objects.get(id=self.connection_id)
+            self.tenant = Tenant.objects.get(id=self.tenant_id)
+        self.provider = connection.provider
+        self.status = connection.status
+        self.credentials = connection.credentials
+        self.config = connection.config or {}
+        self.cursors = dict(connection.cursors or {})
+
+    def save_cursor(self, resource: str, state: dict | None) -> None:
+        """Call inside the page's transaction (so data and checkpoint commit together)."""
+        if state is None:
+            self.cursors.pop(resource, None)
+        else:
+            self.cursors[resource] = state
+        IntegrationConnection.objects.filter(id=self.connection_id).update(cursors=self.cursors, updated_at=timezone.now())
+
+    def save_tokens(self, credentials: dict) -> None:
+        """Persist refreshed Square tokens at once: the old refresh token may be spent."""
+        with tenant_context(self.tenant_id, role="system"):
+            connection = IntegrationConnection.objects.select_for_update().get(id=self.connection_id)
+            connection.credentials = {**connection.credentials, **credentials}
+            connection.save(update_fields=["credentials", "updated_at"])
+            if credentials.get("merchant_id"):
+                route_set(kind=ConnectionRoute.Kind.SQUARE_MERCHANT, lookup=credentials["merchant_id"],
+                          tenant_id=self.tenant_id, connection_id=self.connection_id)
+        self.credentials = connection.credentials
+
+    def mark(self, *, status: str, error: str = "", synced: bool = False) -> None:
+        with tenant_context(self.tenant_id, role="system"):
+            fields = {"status": status, "last_error": error[:1000], "updated_at": timezone.now()}
+            if synced:
+                fields["last_sync_at"] = timezone.now()
+            # A connection disabled during the run stays disabled.
+            IntegrationConnection.objects.filter(id=self.connection_id).exclude(status=Status.DISABLED).update(**fields)
+
+    def square(self) -> SquareClient:
+        client = SquareClient(self.credentials, policy=self.policy, on_tokens=self.save_tokens)
+        client.ensure_fresh_token()
+        return client
+
+    def acuity(self) -> AcuityClient:
+        return AcuityClient(self.credentials, policy=self.policy)
+
+    def hubspot(self) -> HubSpotClient:
+        return HubSpotClient(self.credentials, birthday_property=self.config.get("birthday_property", ""), policy=self.policy)
+
+
+class SyncRun:
+    def __init__(self, *, session: ConnectionSession, job_id, now: datetime.datetime | None = None):
+        self.session = session
+        self.job_id = uuid.UUID(str(job_id))
+        self.now = now or timezone.now()
+        self.totals = Totals()
+
+    # --- the loop's one write step ------------------------------------------------------
+
+    def write_page(self, resource: str, importer, records: list[dict], checkpoint: dict | None | bool = False) -> PageCounts:
+        """One transaction: the page, its checkpoint (False = leave it), the job's counts."""
+        with tenant_context(self.session.tenant_id, role="system"):
+            if job_is_canceled(job_id=self.job_id):
+                raise SyncCanceled()
+            counts = import_page(importer, records, resource=resource)
+            if checkpoint is not False:
+                self.session.save_cursor(resource, checkpoint)
+            job_advance(job_id=self.job_id, done=len(records), counts=counts.as_counts(resource), errors=counts.errors)
+        self.totals.add(resource, counts)
+        return counts
+
+    def run(self) -> None:
+        getattr(self, f"sync_{self.session.provider}")()
+
+    # --- Square -------------------------------------------------------------------------
+
+    def sync_square(self) -> None:
+        client = self.session.square()
+        self.square_customers(client)
+        self.square_catalog(client)
+        self.square_payments(client)
+
+    def square_customers(self, client: SquareClient) -> None:
+        state = dict(self.session.cursors.get("customers") or {})
+        if not state.get("cursor"):
+            # A fresh pass: everything, or what changed since the last finished pass.
+            state = {"since": state.get("updated_since"), "pass_started_at": self.now.isoformat(),
+                     "updated_since": state.get("updated_since")}
+        importer = importers.ClientImporter(
+            tenant=self.session.tenant, provider="square",
+            to_contact=lambda raw: importers.contact_from_square(raw, region=self.session.tenant.country))
+        since = state.get("since")
+        if since:
+            since = (parse_datetime(since) - CUSTOMERS_OVERLAP).isoformat()
+        cursor = state.get("cursor")
+        while True:
+            try:
+                if since:
+                    records, cursor = client.search_customers_updated_since(since, cursor)
+                else:
+                    records, cursor = client.list_customers(cursor)
+            except ProviderRequestError:
+                if not state.get("cursor"):
+                    raise
+                # A saved cursor can expire between runs: start the pass again (idempotent).
+                logger.info("square customers cursor rejected; restarting the pass")
+                state["cursor"] = cursor = None
+                continue
+            state["cursor"] = cursor
+            self.write_page("customers", importer, records, state if cursor else {"updated_since": state["pass_started_at"]})
+            if not cursor:
+                break
+
+    def square_catalog(self, client: SquareClient) -> None:
+        # The catalog is small (hundreds of objects) and carries references in every
+        # direction (variation -> item -> category), so it is read whole, then written in
+        # reference order. No checkpoint: unchanged objects cost nothing on the next run.
+        objects, cursor = [], None
+        while True:
+            page, cursor = client.list_catalog(cursor)
+            objects.extend(page)
+            if not cursor:
+                break
+        flat = importers.flatten_catalog(objects)
+        items = {o["id"]: o for o in flat if o.get("type") == "ITEM"}
+        importer = importers.SquareCatalogImporter(tenant=self.session.tenant, items_by_id=items)
+        if not flat:
+            self.write_page("catalog", importer, [])
+        for start in range(0, len(flat), 100):
+            self.write_page("catalog", importer, flat[start:start + 100])
+
+    def square_payments(self, client: SquareClient) -> None:
+        locations = self.session.config.get("location_ids") or [None]
+        for location_id in locations:
+            key = "payments" if location_id is None else f"payments:{location_id}"
+            state = dict(self.session.cursors.get(key) or {})
+            if not state.get("cursor"):
+                last = parse_datetime(state.get("max_created_at") or "")
+                history = self.session.config.get("history_start")
+                begin = (last - PAYMENTS_OVERLAP).isoformat() if last else (f"{history}T00:00:00Z" if history else None)
+                state = {"begin_time": begin, "max_created_at": state.get("max_created_at")}
+            cursor = state.get("cursor")
+            while True:
+                records, cursor = client.list_payments(begin_time=state.get("begin_time"), cursor=cursor, location_id=location_id)
+                orders = client.batch_retrieve_orders([r.get("order_id") for r in records if isinstance(r, dict)], location_id)
+                importer = importers.SquarePaymentImporter(tenant=self.session.tenant, orders=orders)
+                created = [r.get("created_at") for r in records if isinstance(r, dict) and r.get("created_at")]
+                if created:
+                    state["max_created_at"] = max([state.get("max_created_at") or "", *created])
+                state["cursor"] = cursor
+                checkpoint = state if cursor else {"max_created_at": state.get("max_created_at")}
+                self.write_page(key if location_id else "payments", importer, records, checkpoint)
+                if not cursor:
+                    break
+
+    # --- Acuity -------------------------------------------------------------------------
+
+    def sync_acuity(self) -> None:
+        client = self.session.acuity()
+        tenant = self.session.tenant
+        state = dict(self.session.cursors.get("appointments") or {})
+        today = tenant.today(self.now)
+        horizon = today + datetime.timedelta(days=int(self.session.config.get("future_days") or ACUITY_FUTURE_DAYS))
+        default_window = max(1, int(self.session.config.get("window_days") or ACUITY_WINDOW_DAYS))
+        if state.get("resume_from"):
+            start = parse_date(state["resume_from"])
+        elif state.get("done_through"):
+            start = parse_date(state["done_through"]) - datetime.timedelta(days=ACUITY_OVERLAP_DAYS)
+        else:
+            history = parse_date(str(self.session.config.get("history_start") or ""))
+            start = history or today - datetime.timedelta(days=ACUITY_DEFAULT_HISTORY_DAYS)
+        importer = importers.AcuityAppointmentImporter(tenant=tenant, now=self.now)
+        window = default_window
+        while start <= horizon:
+            end = min(start + datetime.timedelta(days=window - 1), horizon)
+            records, truncated = client.list_appointments(min_date=start, max_date=end)
+            if truncated:
+                if end == start:
+                    raise ProviderError(f"acuity: too many appointments on {start} to read in one request")
+                window = max(1, (end - start).days // 2 + 1)  # a full page may hide more: narrow
+                continue
+            nxt = end + datetime.timedelta(days=1)
+            done = {"done_through": min(today, horizon).isoformat()}
+            checkpoint = {"resume_from": nxt.isoformat(), "done_through": state.get("done_through")} if nxt <= horizon else done
+            self.write_page("appointments", importer, records, checkpoint)
+            start, window = nxt, min(default_window, window * 2)
+
+    # --- HubSpot ------------------------------------------------------------------------
+
+    def sync_hubspot(self) -> None:
+        # HubSpot's list has no "updated since" filter (search does, capped at 10,000 hits):
+        # each run walks every contact, resuming from `after` when a run failed half way.
+        client = self.session.hubspot()
+        after = (self.session.cursors.get("contacts") or {}).get("after")
+        importer = importers.ClientImporter(
+            tenant=self.session.tenant, provider="hubspot",
+            to_contact=lambda raw: importers.contact_from_hubspot(
+                raw, region=self.session.tenant.country, birthday_property=self.session.config.get("birthday_property", "")),
+            skip=lambda raw: bool(raw.get("archived")),
+        )
+        while True:
+            records, after = client.list_contacts(after)
+            self.write_page("contacts", importer, records, {"after": after} if after else {"completed_at": self.now.isoformat()})
+            if not after:
+                break
+
+    def sync_custom_crm(self) -> None:
+        raise ProviderError("custom_crm: this connection pushes data to BrandVX; there is nothing to pull")
+
+
+def run_sync(*, tenant_id, job_id, policy: RetryPolicy | None = None, now: datetime.datetime | None = None) -> dict | None:
+    """Run one sync job to the end. Idempotent: a redelivered job resumes from the saved
+    checkpoints, and every write is an upsert keyed by the provider's id."""
+    with tenant_context(tenant_id, role="system"):
+        job = job_start(job_id=job_id)
+        if job is None:
+            return None  # finished or canceled already
+        connection_id = job.params.get("connection_id")
+    session = ConnectionSession(tenant_id=tenant_id, connection_id=connection_id, policy=policy)
+    if session.status in (Status.DISABLED, Status.NEEDS_REAUTH):
+        with tenant_context(tenant_id, role="system"):
+            job_finish(job_id=job_id, failure_reason=f"the connection is {session.status}")
+        return None
+    run = SyncRun(session=session, job_id=job_id, now=now)
+    failure = ""
+    try:
+        run.run()
+    except SyncCanceled:
+        logger.info("sync job %s canceled", job_id)
+        return run.totals.by_resource
+    except ReauthRequired as exc:
+        failure = exc.reason
+        session.mark(status=Status.NEEDS_REAUTH, error=failure)
+    except ProviderError as exc:
+        failure = exc.reason
+        session.mark(status=Status.ERROR, error=failure)
+    except Exception:
+        logger.exception("sync job %s failed", job_id)
+        failure = "internal error; the team has been notified"
+        session.mark(status=Status.ERROR, error=failure)
+    else:
+        session.mark(status=Status.ACTIVE, synced=True)
+    with tenant_context(tenant_id, role="system"):
+        job_finish(job_id=job_id, failure_reason=failure, result={"resources": run.totals.by_resource})
+    return run.totals.by_resource
+
+
+# --- webhook follow-ups (always re-fetch: the provider's current state is the truth) -------
+
+def process_square_event(*, tenant_id, event_id, policy: RetryPolicy | None = None) -> str:
+    with tenant_context(tenant_id, role="system"):
+        event = WebhookEvent.objects.filter(id=event_id).first()
+        if event is None or event.processed:
+            return "already processed"
+        connection = IntegrationConnection.objects.filter(provider="square").first()
+    if connection is None or connection.status != Status.ACTIVE:
+        outcome = "ignored: connection not active"
+    else:
+        session = ConnectionSession(tenant_id=tenant_id, connection_id=connection.id, policy=policy)
+        try:
+            outcome = _apply_square_event(session, event)
+        except ReauthRequired as exc:
+            session.mark(status=Status.NEEDS_REAUTH, error=exc.reason)
+            outcome = f"failed: {exc.reason}"
+    with tenant_context(tenant_id, role="system"):
+        WebhookEvent.objects.filter(id=event.id).update(processed=True, processed_at=timezone.now(), outcome=outcome[:255])
+    return outcome
+
+
+def _apply_square_event(session: ConnectionSession, event: WebhookEvent) -> str:
+    kind = event.event_type
+    client = session.square()
+    tenant = session.tenant
+    if kind in ("customer.created", "customer.updated") and event.object_id:
+        customer = client.retrieve_customer(event.object_id)
+        importer = importers.ClientImporter(
+            tenant=tenant, provider="square", to_contact=lambda raw: importers.contact_from_square(raw, region=tenant.country))
+        records = [customer] if customer else []
+    elif kind in ("payment.created", "payment.updated") and event.object_id:
+        payment = client.retrieve_payment(event.object_id)
+        orders = client.batch_retrieve_orders([payment.get("order_id")]) if payment.get("order_id") else {}
+        importer = importers.SquarePaymentImporter(tenant=tenant, orders=orders)
+        records = [payment] if payment else []
+    else:
+        return f"ignored: {kind}"
+    with tenant_context(session.tenant_id, role="system"):
+        counts = import_page(importer, records, resource=kind.split(".")[0])
+    return _outcome(counts)
+
+
+def process_acuity_appointment(*, tenant_id, connection_id, appointment_id, policy: RetryPolicy | None = None) -> str:
+    session = ConnectionSession(tenant_id=tenant_id, connection_id=connection_id, policy=policy)
+    if session.status != Status.ACTIVE:
+        return "ignored: connection not active"
+    try:
+        appointment = session.acuity().retrieve_appointment(appointment_id)
+    except ReauthRequired as exc:
+        session.mark(status=Status.NEEDS_REAUTH, error=exc.reason)
+        return f"failed: {exc.reason}"
+    importer = importers.AcuityAppointmentImporter(tenant=session.tenant)
+    with tenant_context(session.tenant_id, role="system"):
+        counts = import_page(importer, [appointment] if appointment else [], resource="appointments")
+    return _outcome(counts)
+
+
+def _outcome(counts: PageCounts) -> str:
+    if counts.errors:
+        return f"failed: {counts.errors[0]['reason']}"
+    for name in ("created", "updated", "unchanged", "skipped"):
+        if getattr(counts, name):
+            return name
+    return "nothing to import"

@@ -1,0 +1,178 @@
+"""Signed webhooks: valid, tampered, wrong URL, replayed, unknown merchant; and processing."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from urllib.parse import urlencode
+
+import pytest
+import responses
+from rest_framework.test import APIClient
+
+from analytics.models import Appointment
+from clients.models import Client
+from integrations.models import WebhookEvent
+from integrations.sync import process_acuity_appointment, process_square_event
+from integrations.tests import fakes
+from integrations.tests.helpers import connect, no_wait_policy
+from tenants.context import tenant_context
+
+pytestmark = pytest.mark.django_db
+
+KEY = "square-signature-key-123"
+NOTIFY_URL = "https://api.brandvx.test/api/v1/webhooks/square/"
+SQUARE_PATH = "/api/v1/webhooks/square/"
+
+
+@pytest.fixture(autouse=True)
+def square_webhook_settings(settings):
+    settings.SQUARE_WEBHOOK_SIGNATURE_KEY = KEY
+    settings.SQUARE_WEBHOOK_NOTIFICATION_URL = NOTIFY_URL
+
+
+def sign(key: str, message: bytes) -> str:
+    return base64.b64encode(hmac.new(key.encode(), message, hashlib.sha256).digest()).decode()
+
+
+def square_event(merchant: str, event_id: str = "evt-1", customer_id: str = "SQCUST000001") -> bytes:
+    return json.dumps({
+        "merchant_id": merchant, "type": "customer.updated", "event_id": event_id, "created_at": "2024-05-01T00:00:00Z",
+        "data": {"type": "customer", "id": customer_id, "object": {"customer": {"id": customer_id}}},
+    }).encode()
+
+
+def post_square(body: bytes, signature: str | None):
+    headers = {"HTTP_X_SQUARE_HMACSHA256_SIGNATURE": signature} if signature is not None else {}
+    return APIClient(enforce_csrf_checks=True).post(SQUARE_PATH, body, content_type="application/json", **headers)
+
+
+def events(tenant) -> list[WebhookEvent]:
+    with tenant_context(tenant.id, role="system"):
+        return list(WebhookEvent.objects.all())
+
+
+def test_square_valid_signature_records_and_enqueues(world, django_capture_on_commit_callbacks):
+    connect(world.tenant_a, "square", config={"merchant_id": "M-A"})
+    body = square_event("M-A")
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = post_square(body, sign(KEY, NOTIFY_URL.encode() + body))
+
+    assert response.status_code == 200 and response.json()["status"] == "accepted"
+    assert [(e.event_id, e.event_type, e.object_id, e.processed) for e in events(world.tenant_a)] == [
+        ("evt-1", "customer.updated", "SQCUST000001", False)]
+    assert len(callbacks) == 1
+    assert events(world.tenant_b) == []
+
+
+@pytest.mark.parametrize("case", ["tampered body", "wrong url", "wrong key", "missing"])
+def test_square_bad_signature_is_401_and_writes_nothing(world, case):
+    connect(world.tenant_a, "square", config={"merchant_id": "M-A"})
+    body = square_event("M-A")
+    signature = {
+        "tampered body": sign(KEY, NOTIFY_URL.encode() + body),
+        "wrong url": sign(KEY, b"https://evil.test/hook" + body),
+        "wrong key": sign("other-key", NOTIFY_URL.encode() + body),
+        "missing": None,
+    }[case]
+    if case == "tampered body":
+        body = body.replace(b"SQCUST000001", b"SQCUST000002")
+
+    response = post_square(body, signature)
+
+    assert response.status_code == 401 and response.json()["code"] == "invalid_signature"
+    assert events(world.tenant_a) == []
+
+
+def test_square_replayed_event_is_accepted_once(world, django_capture_on_commit_callbacks):
+    connect(world.tenant_a, "square", config={"merchant_id": "M-A"})
+    body = square_event("M-A")
+    signature = sign(KEY, NOTIFY_URL.encode() + body)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        first = post_square(body, signature)
+        replay = post_square(body, signature)
+
+    assert first.json()["status"] == "accepted" and replay.status_code == 200 and replay.json()["status"] == "duplicate"
+    assert len(events(world.tenant_a)) == 1 and len(callbacks) == 1
+
+
+def test_square_unknown_merchant_is_200_and_ignored(world):
+    body = square_event("M-NOBODY")
+    response = post_square(body, sign(KEY, NOTIFY_URL.encode() + body))
+    assert response.status_code == 200 and response.json()["status"] == "ignored"
+    assert events(world.tenant_a) == events(world.tenant_b) == []
+
+
+@responses.activate
+def test_square_event_processing_refetches_and_upserts(world, django_capture_on_commit_callbacks):
+    connect(world.tenant_a, "square", config={"merchant_id": "M-A"})
+    body = square_event("M-A")
+    with django_capture_on_commit_callbacks(execute=False):
+        post_square(body, sign(KEY, NOTIFY_URL.encode() + body))
+    event = events(world.tenant_a)[0]
+    responses.add(responses.GET, f"{fakes.SQUARE}/v2/customers/SQCUST000001",
+                  json={"customer": fakes.square_customer(1, given_name="Fresh")})
+
+    outcome = process_square_event(tenant_id=world.tenant_a.id, event_id=event.id, policy=no_wait_policy())
+
+    assert outcome == "created"
+    assert process_square_event(tenant_id=world.tenant_a.id, event_id=event.id) == "already processed"
+    with tenant_context(world.tenant_a.id, role="system"):
+        assert Client.objects.get().first_name == "Fresh"
+        assert WebhookEvent.objects.get().processed
+
+
+# --- Acuity -----------------------------------------------------------------------------
+
+def acuity_url(connection) -> str:
+    return f"/api/v1/webhooks/acuity/{connection.config['webhook_token']}/"
+
+
+def post_acuity(path: str, body: bytes, signature: str | None):
+    headers = {"HTTP_X_ACUITY_SIGNATURE": signature} if signature is not None else {}
+    return APIClient(enforce_csrf_checks=True).post(path, body, content_type="application/x-www-form-urlencoded", **headers)
+
+
+def test_acuity_webhook_url_is_shown_on_the_connection(world):
+    connection = connect(world.tenant_a, "acuity")
+    body = world.a.get(f"/api/v1/integrations/{connection.id}/").json()
+    assert body["webhook_url"].endswith(acuity_url(connection))
+    assert "webhook_token" not in body["config"] and "acuity-key-1" not in json.dumps(body)
+
+
+def test_acuity_signature_is_checked_with_the_connection_api_key(world, django_capture_on_commit_callbacks):
+    connection = connect(world.tenant_a, "acuity")
+    body = urlencode({"action": "scheduled", "id": "1001", "calendarID": "5", "appointmentTypeID": "77"}).encode()
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        good = post_acuity(acuity_url(connection), body, sign("acuity-key-1", body))
+        tampered = post_acuity(acuity_url(connection), body.replace(b"1001", b"1002"), sign("acuity-key-1", body))
+        wrong_key = post_acuity(acuity_url(connection), body, sign("someone-elses-key", body))
+        missing = post_acuity(acuity_url(connection), body, None)
+        unknown = post_acuity("/api/v1/webhooks/acuity/not-a-token/", body, sign("acuity-key-1", body))
+        bare = post_acuity("/api/v1/webhooks/acuity/", body, sign("acuity-key-1", body))
+
+    assert good.status_code == 200 and good.json()["status"] == "accepted"
+    assert [r.status_code for r in (tampered, wrong_key, missing, unknown, bare)] == [401] * 5
+    assert len(callbacks) == 1
+
+
+@responses.activate
+def test_acuity_webhook_processing_fetches_and_upserts_the_appointment(world):
+    connection = connect(world.tenant_a, "acuity")
+    responses.add(responses.GET, f"{fakes.ACUITY}/appointments/1001", json=fakes.acuity_appointment(1))
+
+    outcome = process_acuity_appointment(tenant_id=world.tenant_a.id, connection_id=connection.id, appointment_id="1001",
+                                         policy=no_wait_policy())
+    again = process_acuity_appointment(tenant_id=world.tenant_a.id, connection_id=connection.id, appointment_id="1001",
+                                       policy=no_wait_policy())
+
+    assert (outcome, again) == ("created", "unchanged")
+    assert responses.calls[0].request.headers["Authorization"].startswith("Basic ")
+    with tenant_context(world.tenant_a.id, role="system"):
+        appointment = Appointment.objects.get()
+        assert appointment.price_amount == 8550 and appointment.client.email == "person1@example.com"

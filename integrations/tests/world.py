@@ -1,0 +1,32 @@
+"""The integrations app's contribution to the two-tenant world."""
+
+from django.utils import timezone
+
+from integrations.models import CatalogVariation, IntegrationConnection, WebhookEvent
+from integrations.services import connection_create
+from tenants.context import tenant_context
+
+
+def build(world, tenant, owner) -> dict:
+    label = tenant.name.replace(" ", "")
+    secret = f"sq-access-SECRET-{label}-5f1c9e"
+    merchant_id = f"MERCHANT-{label}-{tenant.id.hex[:8]}"
+    with tenant_context(tenant.id, role="system"):
+        square, _ = connection_create(
+            tenant=tenant, provider="square", acting_user=owner,
+            credentials={"access_token": secret, "refresh_token": f"sq-refresh-{label}", "expires_at": "2099-01-01T00:00:00Z"},
+            config={"merchant_id": merchant_id},
+        )
+        crm, one_time = connection_create(tenant=tenant, provider="custom_crm", credentials={}, config={}, acting_user=owner)
+        event = WebhookEvent.objects.create(
+            tenant=tenant, provider="square", event_id=f"evt-{label}", event_type="customer.updated",
+            object_type="customer", object_id=f"CUST-{label}", processed=True, processed_at=timezone.now(),
+        )
+        variation = CatalogVariation.objects.create(tenant=tenant, external_id=f"VAR-{label}", item_external_id=f"ITEM-{label}",
+                                                    name="Regular", price_amount=5000)
+        IntegrationConnection.objects.filter(id=square.id).update(cursors={"customers": {"updated_since": "2025-01-01T00:00:00Z"}})
+    return {
+        "connection_id": square.id, "custom_crm_connection_id": crm.id, "api_key": one_time["api_key"],
+        "webhook_event_id": event.id, "catalog_variation_id": variation.id, "merchant_id": merchant_id,
+        "secret": secret,
+    }
