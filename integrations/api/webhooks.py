@@ -16,7 +16,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 from urllib.parse import parse_qs
 
 from django.conf import settings
@@ -35,7 +34,7 @@ logger = logging.getLogger("brandvx.integrations.webhooks")
 
 
 def _setting(name: str) -> str:
-    return getattr(settings, name, None) or os.environ.get(name, "")
+    return getattr(settings, name, None) or ""
 
 
 def signature_valid(*, key: str, message: bytes, signature: str) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import os
 
 from django.conf import settings
 
@@ -13,7 +12,7 @@ PAGE_MAX = 1000  # `max` per request; a window that fills it is split (see sync)
 
 
 def acuity_base_url() -> str:
-    return getattr(settings, "ACUITY_BASE_URL", None) or os.environ.get("ACUITY_BASE_URL") or "https://acuityscheduling.com/api/v1"
+    return settings.ACUITY_BASE_URL
 
 
 class AcuityClient:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 
 from django.conf import settings
 
@@ -13,7 +12,7 @@ CONTACT_PROPERTIES = ["firstname", "lastname", "email", "phone", "mobilephone", 
 
 
 def hubspot_base_url() -> str:
-    return getattr(settings, "HUBSPOT_BASE_URL", None) or os.environ.get("HUBSPOT_BASE_URL") or "https://api.hubapi.com"
+    return settings.HUBSPOT_BASE_URL
 
 
 class HubSpotClient:

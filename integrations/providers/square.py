@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import os
 from collections.abc import Callable
 
 from django.conf import settings
@@ -19,7 +18,7 @@ REFRESH_WHEN_LEFT = datetime.timedelta(days=7)
 
 
 def square_base_url() -> str:
-    return getattr(settings, "SQUARE_BASE_URL", None) or os.environ.get("SQUARE_BASE_URL") or "https://connect.squareup.com"
+    return settings.SQUARE_BASE_URL
 
 
 class SquareClient:
@@ -50,8 +49,8 @@ class SquareClient:
 
     def refresh_tokens(self) -> dict:
         """POST /oauth2/token with the refresh token; returns and keeps the new token set."""
-        client_id = getattr(settings, "SQUARE_APPLICATION_ID", None) or os.environ.get("SQUARE_APPLICATION_ID")
-        client_secret = getattr(settings, "SQUARE_APPLICATION_SECRET", None) or os.environ.get("SQUARE_APPLICATION_SECRET")
+        client_id = settings.SQUARE_APPLICATION_ID
+        client_secret = settings.SQUARE_APPLICATION_SECRET
         if not client_id or not client_secret:
             raise ProviderError("square: SQUARE_APPLICATION_ID / SQUARE_APPLICATION_SECRET are not configured")
         body = self.http.post_json(
