@@ -76,12 +76,19 @@ def _enqueue_or_fail(job: BackgroundJob, enqueue: Callable[[BackgroundJob], None
             job_finish(job_id=job.id, failure_reason="The job could not be queued (broker unavailable).")
 
 
-def job_start(*, job_id: uuid.UUID, total: int | None = None) -> BackgroundJob | None:
-    """Mark a queued (or redelivered running) job as running. None if it is finished or canceled."""
-    updated = BackgroundJob.objects.filter(id=job_id, status__in=[Status.QUEUED, Status.RUNNING]).update(
-        status=Status.RUNNING, started_at=timezone.now(), updated_at=timezone.now(),
-        **({"progress_total": total} if total is not None else {}),
-    )
+def job_start(*, job_id: uuid.UUID, total: int | None = None, restart: bool = False) -> BackgroundJob | None:
+    """Mark a queued (or redelivered running) job as running. None if it is finished or canceled.
+
+    `restart=True` is for tasks that redo a redelivered job from the start: progress,
+    counts and errors of the interrupted attempt are cleared, so the job reports what a
+    clean run would.
+    """
+    fields = {"status": Status.RUNNING, "started_at": timezone.now(), "updated_at": timezone.now()}
+    if total is not None:
+        fields["progress_total"] = total
+    if restart:
+        fields.update(progress_done=0, counts={}, errors=[], errors_truncated=0)
+    updated = BackgroundJob.objects.filter(id=job_id, status__in=[Status.QUEUED, Status.RUNNING]).update(**fields)
     if not updated:
         return None
     return BackgroundJob.objects.get(id=job_id)

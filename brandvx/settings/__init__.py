@@ -7,3 +7,4 @@ from .celery import *  # noqa: F401,F403
 from .logging import *  # noqa: F401,F403
 from .security import *  # noqa: F401,F403
 from .integrations import *  # noqa: F401,F403
+from .messaging import *  # noqa: F401,F403

@@ -115,4 +115,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set, where several models have a `status` or `channel`.
+    "ENUM_NAME_OVERRIDES": {
+        "MessageChannelEnum": "campaigns.models.Channel",
+        "MessageDraftStatusEnum": "campaigns.models.MessageDraft.Status",
+        "JobStatusEnum": "tenants.models.BackgroundJob.Status",
+        "IntegrationConnectionStatusEnum": "integrations.models.IntegrationConnection.Status",
+    },
 }

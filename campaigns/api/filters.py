@@ -1,0 +1,14 @@
+import django_filters
+
+from campaigns.models import Channel, MessageDraft
+
+
+class MessageDraftFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=MessageDraft.Status.choices)
+    channel = django_filters.ChoiceFilter(choices=Channel.choices)
+    # ?occasion_date_after=YYYY-MM-DD&occasion_date_before=YYYY-MM-DD (both inclusive)
+    occasion_date = django_filters.DateFromToRangeFilter()
+
+    class Meta:
+        model = MessageDraft
+        fields = ["status", "channel", "occasion", "occasion_date", "client", "job"]

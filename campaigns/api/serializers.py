@@ -1,0 +1,81 @@
+import re
+
+from rest_framework import serializers
+
+from campaigns.models import MAX_DAYS_AHEAD, CampaignSettings, Channel, MessageDraft
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+class BirthdayBatchRequestSerializer(serializers.Serializer):
+    days_ahead = serializers.IntegerField(min_value=0, max_value=MAX_DAYS_AHEAD, default=7)
+    # `from` is a Python keyword: the field is declared under it in __init__.
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["from"] = serializers.DateField(required=False, allow_null=True)
+
+
+class JobAcceptedSerializer(serializers.Serializer):
+    job_id = serializers.UUIDField()
+
+
+class CampaignSettingsSerializer(serializers.ModelSerializer):
+    # Write-only secrets: what is stored is never echoed; `twilio_configured` says if it is set.
+    twilio_account_sid = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=64)
+    twilio_auth_token = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=128)
+    twilio_configured = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = CampaignSettings
+        fields = [
+            "birthday_template", "default_channel", "birthday_run_enabled", "birthday_run_hour", "birthday_run_minute",
+            "birthday_days_ahead", "birthday_last_scheduled_on", "sms_from_number", "email_from_address",
+            "twilio_account_sid", "twilio_auth_token", "twilio_configured", "updated_at",
+        ]
+        read_only_fields = ["birthday_last_scheduled_on", "updated_at"]
+        extra_kwargs = {
+            # Checked by the service, which names the field in a 400 `invalid_parameter`.
+            "birthday_template": {"validators": []},
+            "birthday_run_hour": {"min_value": 0, "max_value": 23},
+            "birthday_run_minute": {"min_value": 0, "max_value": 59},
+            "birthday_days_ahead": {"min_value": 0, "max_value": MAX_DAYS_AHEAD},
+        }
+
+    def validate_sms_from_number(self, value: str) -> str:
+        if value and not E164.match(value):
+            raise serializers.ValidationError("must be an E.164 number such as +14155550123")
+        return value
+
+
+class DraftClientSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField(source="display_name")
+
+
+class MessageDraftSerializer(serializers.ModelSerializer):
+    client = DraftClientSerializer(read_only=True)
+
+    class Meta:
+        model = MessageDraft
+        fields = [
+            "id", "client", "channel", "occasion", "occasion_date", "body", "status", "generator",
+            "generator_fallback", "generator_fallback_reason", "recipient", "failure_reason", "provider_message_id",
+            "attempts", "approved_by", "approved_at", "sent_at", "job", "created_at", "updated_at",
+        ]
+        read_only_fields = [name for name in fields if name != "body"]
+
+
+class MessageDraftBodySerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=10_000, trim_whitespace=True)
+
+
+class BulkApproveRequestSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=500)
+
+
+class BulkApproveResultSerializer(serializers.Serializer):
+    approved = serializers.ListField(child=serializers.UUIDField())
+    not_found = serializers.IntegerField(help_text="How many ids are not drafts of this tenant (ignored).")
+    not_approvable = serializers.ListField(child=serializers.DictField())

@@ -1,0 +1,105 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from brandvx.errors import InvalidParameter
+from campaigns import services
+from campaigns.api.filters import MessageDraftFilter
+from campaigns.api.serializers import (
+    BirthdayBatchRequestSerializer,
+    BulkApproveRequestSerializer,
+    BulkApproveResultSerializer,
+    CampaignSettingsSerializer,
+    JobAcceptedSerializer,
+    MessageDraftBodySerializer,
+    MessageDraftSerializer,
+)
+from campaigns.models import MessageDraft
+from tenants.views import OWNER_ONLY, TenantAPIView, TenantGenericViewSet
+
+
+def _first_error(serializer) -> InvalidParameter:
+    """A 400 that names the first bad field, in the project's `invalid_parameter` shape."""
+    name, messages = next(iter(serializer.errors.items()))
+    message = messages[0] if isinstance(messages, list) and messages else messages
+    return InvalidParameter(name, str(message))
+
+
+class BirthdayBatchView(TenantAPIView):
+    """Queue a birthday batch: one draft per client with a birthday in the window."""
+
+    @extend_schema(request=BirthdayBatchRequestSerializer, responses={202: JobAcceptedSerializer})
+    def post(self, request):
+        serializer = BirthdayBatchRequestSerializer(data=request.data)
+        if not serializer.is_valid():
+            raise _first_error(serializer)
+        data = serializer.validated_data
+        job = services.birthday_batch_start(
+            tenant=self.tenant, acting_user=request.user, days_ahead=data["days_ahead"],
+            start=data.get("from"), channel=data.get("channel"),
+        )
+        return Response({"job_id": job.id}, status=status.HTTP_202_ACCEPTED)
+
+
+class CampaignSettingsView(TenantAPIView):
+    """The tenant's birthday template, daily run schedule and senders. Owner/admin writes."""
+
+    write_roles = OWNER_ONLY
+
+    @extend_schema(responses=CampaignSettingsSerializer)
+    def get(self, request):
+        return Response(CampaignSettingsSerializer(services.campaign_settings_get(tenant=self.tenant)).data)
+
+    @extend_schema(request=CampaignSettingsSerializer, responses=CampaignSettingsSerializer)
+    def patch(self, request):
+        serializer = CampaignSettingsSerializer(data=request.data, partial=True)
+        if not serializer.is_valid():
+            raise _first_error(serializer)
+        updated = services.campaign_settings_update(
+            tenant=self.tenant, changes=dict(serializer.validated_data), acting_user=request.user
+        )
+        return Response(CampaignSettingsSerializer(updated).data)
+
+
+class MessageDraftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGenericViewSet):
+    """Drafts of the tenant: list and filter, edit the text, approve (queues sending), discard."""
+
+    queryset = MessageDraft.objects.select_related("client")
+    serializer_class = MessageDraftSerializer
+    filterset_class = MessageDraftFilter
+    cursor_ordering = ("occasion_date", "id")
+
+    @extend_schema(request=MessageDraftBodySerializer, responses=MessageDraftSerializer)
+    def partial_update(self, request, pk=None):
+        draft = self.get_object()
+        serializer = MessageDraftBodySerializer(data=request.data)
+        if not serializer.is_valid():
+            raise _first_error(serializer)
+        draft = services.draft_update_body(
+            tenant=self.tenant, draft_id=draft.id, body=serializer.validated_data["body"], acting_user=request.user
+        )
+        return Response(MessageDraftSerializer(draft).data)
+
+    @extend_schema(request=None, responses=MessageDraftSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        draft = services.draft_approve(tenant=self.tenant, draft_id=self.get_object().id, acting_user=request.user)
+        return Response(MessageDraftSerializer(draft).data)
+
+    @extend_schema(request=None, responses=MessageDraftSerializer)
+    @action(detail=True, methods=["post"])
+    def discard(self, request, pk=None):
+        draft = services.draft_discard(tenant=self.tenant, draft_id=self.get_object().id, acting_user=request.user)
+        return Response(MessageDraftSerializer(draft).data)
+
+    @extend_schema(request=BulkApproveRequestSerializer, responses=BulkApproveResultSerializer)
+    @action(detail=False, methods=["post"], url_path="bulk-approve")
+    def bulk_approve(self, request):
+        serializer = BulkApproveRequestSerializer(data=request.data)
+        if not serializer.is_valid():
+            raise _first_error(serializer)
+        result = services.drafts_bulk_approve(
+            tenant=self.tenant, draft_ids=serializer.validated_data["ids"], acting_user=request.user
+        )
+        return Response(BulkApproveResultSerializer(result).data)

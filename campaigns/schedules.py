@@ -1,0 +1,110 @@
+"""The daily birthday run of every tenant, driven by ONE beat entry every 15 minutes.
+
+Each tenant chooses a local hour and minute (default 09:00 in its own IANA zone). The
+fan-out runs on :00/:15/:30/:45 UTC; every offset in use today (Asia/Kolkata +05:30,
+Asia/Kathmandu +05:45, Pacific/Chatham +12:45 ...) is a multiple of 15 minutes, so those are
+slot boundaries in every zone. A tenant is due when its run time falls in the slot that
+just ended: (slot_end - 15 min, slot_end], slot_end being now floored to the quarter hour
+(a beat that fires a few seconds or minutes late still lands in the right slot).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import uuid
+import zoneinfo
+from dataclasses import dataclass
+
+from campaigns.models import CampaignSettings
+from campaigns.services import birthday_batch_start
+from tenants.context import dangerously_support_read_context, tenant_context
+from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+SLOT = datetime.timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class DueRun:
+    tenant_id: uuid.UUID
+    local_date: datetime.date  # the tenant's date of the run: the idempotency key
+
+
+def slot_end(now: datetime.datetime) -> datetime.datetime:
+    now = now.astimezone(datetime.UTC)
+    return now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
+
+
+def run_time_in_slot(*, tz: zoneinfo.ZoneInfo, hour: int, minute: int, end: datetime.datetime) -> datetime.date | None:
+    """The local date whose run time (hour:minute in `tz`) falls in (end - SLOT, end], if any.
+
+    The slot may straddle local midnight, so both local dates it touches are tried. A run
+    time that does not exist (inside a spring-forward gap) resolves to the offset before
+    the change, i.e. just after the gap; one that occurs twice (fall back) runs at the first.
+    """
+    start = end - SLOT
+    for local_date in sorted({start.astimezone(tz).date(), end.astimezone(tz).date()}):
+        scheduled = datetime.datetime.combine(local_date, datetime.time(hour, minute), tzinfo=tz)
+        if start < scheduled.astimezone(datetime.UTC) <= end:
+            return local_date
+    return None
+
+
+def due_birthday_runs(*, now: datetime.datetime) -> list[DueRun]:
+    """Tenants whose daily run time passed in the slot that just ended.
+
+    Cross-tenant read, deliberately through `dangerously_support_read_context`: it is ONE
+    read-only query (the support role has SELECT and nothing else) over the enabled settings
+    of all tenants, instead of 10,000 transactions every 15 minutes (one tenant_context per
+    tenant). Only tenant ids, zones and run times leave this function; no tenant data is
+    shown to anyone, so no SupportAccess row is written. Every write afterwards happens in
+    the due tenant's own context.
+    """
+    end = slot_end(now)
+    with dangerously_support_read_context(staff_user_id=None):
+        rows = list(
+            CampaignSettings.objects.filter(birthday_run_enabled=True, tenant__is_active=True)
+            .values_list("tenant_id", "tenant__timezone", "birthday_run_hour", "birthday_run_minute")
+        )
+    zones: dict[str, zoneinfo.ZoneInfo] = {}
+    due = []
+    for tenant_id, zone_name, hour, minute in rows:
+        try:
+            tz = zones.get(zone_name) or zones.setdefault(zone_name, zoneinfo.ZoneInfo(zone_name))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            logger.warning("tenant %s has an unknown time zone %r; no birthday run", tenant_id, zone_name)
+            continue
+        local_date = run_time_in_slot(tz=tz, hour=hour, minute=minute, end=end)
+        if local_date is not None:
+            due.append(DueRun(tenant_id, local_date))
+    return due
+
+
+def scheduled_birthday_runs_start(*, now: datetime.datetime) -> list[uuid.UUID]:
+    """Start one birthday batch per due tenant; returns the new job ids.
+
+    Idempotent: the job is created in the same transaction as a conditional update of the
+    tenant's `birthday_last_scheduled_on` (only when it is before the run's local date). A
+    second fan-out for the same slot, even concurrently, updates nothing and starts nothing.
+    """
+    started = []
+    for run in due_birthday_runs(now=now):
+        try:
+            with tenant_context(run.tenant_id, role="system"):
+                claimed = CampaignSettings.objects.filter(tenant_id=run.tenant_id, birthday_run_enabled=True).exclude(
+                    birthday_last_scheduled_on__gte=run.local_date
+                ).update(birthday_last_scheduled_on=run.local_date)
+                if not claimed:
+                    continue
+                settings_row = CampaignSettings.objects.get(tenant_id=run.tenant_id)
+                job = birthday_batch_start(
+                    tenant=Tenant.objects.get(id=run.tenant_id), acting_user=None,
+                    days_ahead=settings_row.birthday_days_ahead, start=run.local_date,
+                    channel=settings_row.default_channel, scheduled=True,
+                )
+            started.append(job.id)
+        except Exception:  # noqa: BLE001 - one tenant's failure must not stop the others
+            logger.exception("could not start the scheduled birthday run of tenant %s", run.tenant_id)
+    return started

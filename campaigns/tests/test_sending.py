@@ -1,0 +1,145 @@
+"""Sending: at most once, consent checked when the draft is claimed, failures and retries."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+import responses
+from django.core import mail
+
+from campaigns.models import MessageDraft
+from campaigns.sending import MAX_SEND_ATTEMPTS, draft_send
+from campaigns.tasks import send_message_draft, send_backoff
+from campaigns.tests.factories import make_client, make_draft, make_settings
+from clients.models import Client
+from tenants.context import tenant_context
+
+Status = MessageDraft.Status
+SID = "AC0123456789abcdef0123456789abcdef"
+TWILIO = f"https://api.twilio.com/2010-04-01/Accounts/{SID}/Messages.json"
+
+
+def twilio_created(sid="SM0123456789abcdef0123456789abcdef") -> dict:
+    """Twilio's 201 response to a message create (trimmed)."""
+    return {
+        "sid": sid, "account_sid": SID, "to": "+14155550123", "from": "+14155550000", "body": "Happy birthday!",
+        "status": "queued", "num_segments": "1", "direction": "outbound-api", "error_code": None,
+        "error_message": None, "uri": f"/2010-04-01/Accounts/{SID}/Messages/{sid}.json",
+    }
+
+
+def twilio_error(code=21211, message="The 'To' number is not a valid phone number.", status=400) -> dict:
+    return {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
+
+
+@pytest.fixture
+def sms_draft(world):
+    make_settings(world.tenant_a, sms_from_number="+14155550000",
+                  sender_credentials={"twilio_account_sid": SID, "twilio_auth_token": "tok"})
+    client = make_client(world.tenant_a, phone="+14155550123")
+    return make_draft(world.tenant_a, client, status=Status.APPROVED, body="Happy birthday!")
+
+
+def reload(tenant, draft) -> MessageDraft:
+    with tenant_context(tenant.id, role="system"):
+        return MessageDraft.objects.get(id=draft.id)
+
+
+@responses.activate
+def test_sms_is_sent_once_under_duplicate_delivery(world, sms_draft):
+    responses.post(TWILIO, status=201, json=twilio_created())
+    assert draft_send(tenant_id=world.tenant_a.id, draft_id=sms_draft.id).status == "sent"
+    assert draft_send(tenant_id=world.tenant_a.id, draft_id=sms_draft.id).status == "skipped"
+    assert len(responses.calls) == 1
+    sent = responses.calls[0].request
+    assert "To=%2B14155550123" in sent.body and "From=%2B14155550000" in sent.body and "Body=Happy+birthday%21" in sent.body
+    assert sent.headers["Authorization"].startswith("Basic ")
+    draft = reload(world.tenant_a, sms_draft)
+    assert draft.status == "sent" and draft.provider_message_id.startswith("SM") and draft.sent_at is not None
+    assert draft.recipient == "+14155550123" and draft.attempts == 1
+
+
+@responses.activate
+def test_a_draft_left_sending_by_a_dead_worker_is_not_sent_again(world, sms_draft):
+    # The first delivery claimed it and died before recording: the redelivery must not send.
+    with tenant_context(world.tenant_a.id, role="system"):
+        MessageDraft.objects.filter(id=sms_draft.id).update(status=Status.SENDING, attempts=1)
+    assert draft_send(tenant_id=world.tenant_a.id, draft_id=sms_draft.id).status == "skipped"
+    assert len(responses.calls) == 0
+
+
+def test_email_goes_through_djangos_email_backend(world):
+    client = make_client(world.tenant_a, email="ana@example.test")
+    draft = make_draft(world.tenant_a, client, status=Status.APPROVED, channel="email", body="Happy birthday, Ana!")
+    assert draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id).status == "sent"
+    assert draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id).status == "skipped"
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["ana@example.test"] and mail.outbox[0].subject == "Happy birthday from Salon A"
+    assert reload(world.tenant_a, draft).status == "sent"
+
+
+@responses.activate
+def test_an_opt_out_after_approval_stops_the_message(world, sms_draft):
+    with tenant_context(world.tenant_a.id, role="system"):
+        Client.objects.filter(id=sms_draft.client_id).update(sms_consent=False)
+    outcome = draft_send(tenant_id=world.tenant_a.id, draft_id=sms_draft.id)
+    assert outcome.status == "failed" and len(responses.calls) == 0
+    draft = reload(world.tenant_a, sms_draft)
+    assert draft.status == "failed" and "opted out" in draft.failure_reason and draft.attempts == 0
+
+
+@responses.activate
+def test_a_provider_refusal_fails_the_draft_with_the_reason(world, sms_draft):
+    responses.post(TWILIO, status=400, json=twilio_error())
+    outcome = draft_send(tenant_id=world.tenant_a.id, draft_id=sms_draft.id)
+    assert outcome.status == "failed"
+    draft = reload(world.tenant_a, sms_draft)
+    assert draft.status == "failed"
+    assert draft.failure_reason == "Twilio HTTP 400, error 21211: The 'To' number is not a valid phone number."
+
+
+@responses.activate
+def test_a_transient_error_puts_the_draft_back_for_a_retry(world, sms_draft):
+    responses.post(TWILIO, status=429, json=twilio_error(20429, "Too Many Requests", 429), headers={"Retry-After": "7"})
+    outcome = draft_send(tenant_id=world.tenant_a.id, draft_id=sms_draft.id)
+    assert (outcome.status, outcome.retry_after) == ("retry", 7)
+    draft = reload(world.tenant_a, sms_draft)
+    assert draft.status == "approved" and "429" in draft.failure_reason and draft.attempts == 1
+
+
+@responses.activate
+def test_the_task_retries_transient_errors_then_sends(world, sms_draft):
+    responses.post(TWILIO, status=503, json={"message": "Service unavailable"})
+    responses.post(TWILIO, body=__import__("requests").ConnectionError("reset"))
+    responses.post(TWILIO, status=201, json=twilio_created())
+    # apply() runs the task here, retries included (countdowns are not waited for).
+    send_message_draft.apply(args=[str(world.tenant_a.id), str(sms_draft.id)]).get()
+    assert len(responses.calls) == 3
+    draft = reload(world.tenant_a, sms_draft)
+    assert draft.status == "sent" and draft.attempts == 3 and draft.failure_reason == ""
+
+
+@responses.activate
+def test_retries_are_bounded(world, sms_draft):
+    responses.post(TWILIO, status=500, json={"message": "Internal error"})
+    send_message_draft.apply(args=[str(world.tenant_a.id), str(sms_draft.id)])
+    assert len(responses.calls) == MAX_SEND_ATTEMPTS
+    draft = reload(world.tenant_a, sms_draft)
+    assert draft.status == "failed" and "500" in draft.failure_reason and draft.attempts == MAX_SEND_ATTEMPTS
+
+
+def test_backoff_grows_and_is_capped():
+    assert 30 <= send_backoff(0) <= 45 and 60 <= send_backoff(1) <= 75 and send_backoff(10) <= 915
+
+
+def test_sms_without_twilio_setup_fails_without_calling_anyone(world):
+    client = make_client(world.tenant_a)
+    draft = make_draft(world.tenant_a, client, status=Status.APPROVED, occasion_date=datetime.date(2026, 5, 5))
+    outcome = draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id)
+    assert outcome.status == "failed" and "not set up" in reload(world.tenant_a, draft).failure_reason
+
+
+def test_drafts_of_another_tenant_cannot_be_sent_from_this_one(world, sms_draft):
+    assert draft_send(tenant_id=world.tenant_b.id, draft_id=sms_draft.id).status == "skipped"
+    assert reload(world.tenant_a, sms_draft).status == "approved"
