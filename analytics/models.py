@@ -7,16 +7,12 @@ import uuid
 from django.db import models
 from django.db.models.functions import Lower
 
+from clients.models import Source
 from tenants.models import TenantModel
 
 
-class Provider(models.TextChoices):
-    MANUAL = "manual"
-    CSV = "csv"
-    SQUARE = "square"
-    ACUITY = "acuity"
-    HUBSPOT = "hubspot"
-    CUSTOM_CRM = "custom_crm"
+# Where a row came from: the same vocabulary as a client's source.
+Provider = Source
 
 
 def _external_id_unique(model: str) -> models.UniqueConstraint:
