@@ -21,8 +21,12 @@ REDIS_DIR = LOCAL_DIR / "redis"
 
 def postgres_url() -> str:
     """Start (or reuse) the embedded PostgreSQL and return a superuser URL for it."""
+    import logging
+
     import pgserver
 
+    # pgserver logs from an atexit hook, after test runners have closed their streams.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     LOCAL_DIR.mkdir(parents=True, exist_ok=True)
     # cleanup_mode=None: the server keeps running after this process exits.
     server = pgserver.get_server(PG_DIR, cleanup_mode=None)
