@@ -116,19 +116,20 @@ def resolve_request(request) -> Resolution:
 
 
 def _load_user_and_memberships(resolution: Resolution, *, token: VerifiedToken | None) -> None:
-    """One short transaction with the user's context: user row, then their memberships."""
+    """One short transaction with the user's context. A member's user row comes with the
+    memberships (one statement); only a user without memberships is looked up on its own."""
     user_id = token.user_id if token else resolution.user.id
     with user_context(user_id):
-        if token is not None:
-            user = User.objects.filter(id=user_id).first()
-            if user is None:
-                user = _create_user(token)
-            resolution.user = user
         resolution.memberships = list(
             Membership.objects.filter(user_id=user_id, is_active=True, tenant__is_active=True)
-            .select_related("tenant")
+            .select_related("tenant", *(["user"] if token is not None else []))
             .order_by("tenant__name")
         )
+        if token is not None:
+            if resolution.memberships:
+                resolution.user = resolution.memberships[0].user
+            else:
+                resolution.user = User.objects.filter(id=user_id).first() or _create_user(token)
 
 
 def _create_user(token: VerifiedToken) -> User:
