@@ -1,0 +1,106 @@
+"""The benchmark command end to end at a tiny scale: its sections exist and hold sane values.
+
+No timing thresholds: a shared CI machine decides those, not the code. What is asserted is
+what must hold on any machine: the context costs one set_config per transaction and no
+extra round trip, the baseline sees the same rows, every figure is a positive number, and
+the benchmark leaves no database or role behind.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+
+from brandvx.benchmark.database import _conninfo
+
+HOT = ["client_list", "client_search", "birthdays", "dashboard", "revenue_by_service", "revenue_timeseries"]
+
+
+def _leftovers() -> tuple[list, list]:
+    owner = settings.DATABASES["owner"]
+    with psycopg.connect(**_conninfo(dbname="postgres", user=owner["USER"], password=owner["PASSWORD"]), autocommit=True) as conn:
+        from os import getpid
+
+        databases = conn.execute("SELECT datname FROM pg_database WHERE datname = %s", [f"brandvx_bench_{getpid()}"]).fetchall()
+        roles = conn.execute("SELECT rolname FROM pg_roles WHERE rolname = %s", [f"brandvx_bench_bypass_{getpid()}"]).fetchall()
+    return databases, roles
+
+
+@pytest.fixture(scope="module")
+def results(django_db_setup, django_db_blocker, tmp_path_factory):
+    path = tmp_path_factory.mktemp("bench") / "bench.json"
+    with django_db_blocker.unblock():
+        call_command(
+            "benchmark", "--tenants", "3", "--clients-per-tenant", "50", "--transactions-per-tenant", "50",
+            "--repeat", "3", "--throughput-seconds", "0.3", "--json", str(path),
+        )
+    return json.loads(path.read_text())
+
+
+def test_every_section_is_reported(results):
+    assert {"meta", "data", "sql", "endpoints", "round_trips", "throughput", "background", "explain"} <= set(results)
+    assert results["data"]["rows"]["clients_client"] == 150
+    assert results["data"]["rows"]["analytics_transaction"] == 150
+    assert set(HOT) <= set(results["sql"])
+    assert set(results["endpoints"]) == set(HOT)
+
+
+def test_sql_level_figures_are_pairwise_ratios_over_the_same_rows(results):
+    for name, entry in results["sql"].items():
+        assert entry["ratio_folded"]["median"] > 0, name
+        assert entry["ratio_separate"]["median"] > 0, name
+        assert entry["ms"]["bypass"]["n"] == 3, name
+        # The baseline runs the same SQL without RLS: the query's own tenant filter must
+        # make it see exactly the rows the runtime role sees under RLS.
+        assert entry["rows_match"], name
+
+
+def test_the_context_costs_one_set_config_per_transaction_and_no_round_trip(results):
+    available = {n: e for n, e in results["round_trips"].items() if e["available"]}
+    for name, entry in available.items():
+        assert entry["context_statements_per_transaction"], name
+        assert all(count == 1 for count in entry["context_statements_per_transaction"]), name
+        assert entry["set_config_per_transaction_max"] == 1
+        assert entry["extra_round_trips_for_context"] == 0
+        assert entry["round_trips"] == entry["statements"] + 2 * entry["transactions"]
+
+
+def test_endpoint_figures_are_positive_and_the_baseline_answers_the_same(results):
+    for name, entry in results["endpoints"].items():
+        if not entry["available"]:
+            assert entry["reason"], name
+            continue
+        assert entry["isolated_over_not_isolated"]["median"] > 0, name
+        assert entry["endpoint_over_bare_sql"]["median"] > 0, name
+        assert entry["baseline_status"] == 200, name
+
+
+def test_throughput_and_background_work(results):
+    throughput = results["throughput"]
+    if throughput["available"]:
+        assert throughput["ratio"]["median"] > 0
+        assert throughput["errors"] == {"isolated": 0, "not_isolated": 0}
+    for entry in results["background"].values():
+        assert entry["available"] is False and entry["reason"] or entry["per_second"]["median"] > 0
+
+
+def test_plans_are_reported_for_every_hot_query(results):
+    for name in HOT:
+        assert results["explain"][name], name
+        assert all("plan" in plan or "error" in plan for plan in results["explain"][name])
+
+
+def test_nothing_is_left_behind(results):
+    assert _leftovers() == ([], [])
+
+
+def test_the_isolation_off_settings_refuse_to_load_outside_the_benchmark(monkeypatch):
+    monkeypatch.delenv("BRANDVX_BENCH_ISOLATION_OFF", raising=False)
+    with pytest.raises(ImproperlyConfigured):
+        importlib.import_module("brandvx.benchmark.settings_off")
