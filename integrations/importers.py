@@ -279,6 +279,28 @@ def contact_changes(client: Client, contact: Contact, *, owns: bool) -> dict:
     return changes
 
 
+class PageImporter:
+    """What import_page needs of an importer: each record's external id, `prefetch(page)` of
+    the rows that already exist, `committed()` after a record's savepoint is released, and
+    `forget()` after one is rolled back. The default forget re-reads the page: a rolled-back
+    record may have left a half-applied object in the importer's maps."""
+
+    external_id_key = "id"
+    _page: list = []
+
+    def external_id_of(self, raw) -> str:
+        return str(raw.get(self.external_id_key) or "") if isinstance(raw, dict) else ""
+
+    def committed(self) -> None:
+        pass
+
+    def forget(self) -> None:
+        self.prefetch(self._page)
+
+    def prefetch(self, records) -> None:
+        raise NotImplementedError
+
+
 class ClientImporter:
     """Upserts contacts of one provider into clients, linking by ClientExternalId."""
 
@@ -395,7 +417,7 @@ def item_category_id(item_data: dict) -> str:
     return item_data.get("category_id") or ""
 
 
-class SquareCatalogImporter:
+class SquareCatalogImporter(PageImporter):
     """Writes catalog objects of one type at a time: CATEGORY, then ITEM, then ITEM_VARIATION
     (the caller orders the pages), so references resolve within the run."""
 
@@ -405,12 +427,6 @@ class SquareCatalogImporter:
         self.categories: dict[str, ServiceCategory] = {}
         self.services: dict[str, Service] = {}
         self.variations: dict[str, CatalogVariation] = {}
-
-    def external_id_of(self, raw) -> str:
-        return str(raw.get("id") or "") if isinstance(raw, dict) else ""
-
-    def committed(self) -> None:
-        pass
 
     def forget(self) -> None:
         # A failed savepoint may leave a half-applied object in a map: reload from the
@@ -544,7 +560,7 @@ def flatten_catalog(objects: list[dict]) -> list[dict]:
 
 # --- Square payments + orders -> transactions ----------------------------------------------
 
-class SquarePaymentImporter:
+class SquarePaymentImporter(PageImporter):
     """Payments become transactions; their order's line items become line items, linked to
     services through catalog_object_id -> variation -> item -> Service."""
 
@@ -554,15 +570,6 @@ class SquarePaymentImporter:
         self.transactions: dict[str, Transaction] = {}
         self.client_ids: dict[str, object] = {}
         self.variation_services: dict[str, object] = {}
-
-    def external_id_of(self, raw) -> str:
-        return str(raw.get("id") or "") if isinstance(raw, dict) else ""
-
-    def committed(self) -> None:
-        pass
-
-    def forget(self) -> None:
-        self.prefetch(self._page)
 
     def prefetch(self, records) -> None:
         self._page = records
@@ -660,22 +667,13 @@ class SquarePaymentImporter:
 
 # --- Acuity appointments -> appointments (+ clients, + services per appointment type) ----
 
-class AcuityAppointmentImporter:
+class AcuityAppointmentImporter(PageImporter):
     def __init__(self, *, tenant: Tenant, now: datetime.datetime | None = None):
         self.tenant = tenant
         self.now = now or timezone.now()
         self.appointments: dict[str, Appointment] = {}
         self.services: dict[str, Service] = {}
         self.clients = ClientImporter(tenant=tenant, provider="acuity", to_contact=lambda raw: raw)
-
-    def external_id_of(self, raw) -> str:
-        return str(raw.get("id") or "") if isinstance(raw, dict) else ""
-
-    def committed(self) -> None:
-        pass
-
-    def forget(self) -> None:
-        self.prefetch(self._page)
 
     def prefetch(self, records) -> None:
         self._page = records
@@ -763,22 +761,15 @@ class AcuityAppointmentImporter:
 
 # --- custom CRM transactions -----------------------------------------------------------------
 
-class CustomTransactionImporter:
+class CustomTransactionImporter(PageImporter):
     """Transactions pushed by a custom CRM: amounts already in minor units, like our API."""
+
+    external_id_key = "external_id"
 
     def __init__(self, *, tenant: Tenant):
         self.tenant = tenant
         self.transactions: dict[str, Transaction] = {}
         self.client_ids: dict[str, object] = {}
-
-    def external_id_of(self, raw) -> str:
-        return str(raw.get("external_id") or "") if isinstance(raw, dict) else ""
-
-    def committed(self) -> None:
-        pass
-
-    def forget(self) -> None:
-        self.prefetch(self._page)
 
     def prefetch(self, records) -> None:
         self._page = records
