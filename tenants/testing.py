@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from django.db import connections
 from rest_framework.test import APIClient
 
-from tenants.models import Membership, Tenant, User
+from tenants.models import Tenant, User
 from tenants.supabase import issue_development_token
 
 
@@ -88,4 +88,4 @@ def add_member(*, tenant: Tenant, role: str = "staff", user: User | None = None)
     return user
 
 
-__all__ = ["Membership", "api_client", "token_for", "capture_statements", "add_member"]
+__all__ = ["api_client", "token_for", "capture_statements", "add_member"]
