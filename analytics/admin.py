@@ -12,7 +12,7 @@ class ServiceCategoryAdmin(admin.ModelAdmin):
     list_filter = ["source"]
     search_fields = ["name", "external_id"]
     list_select_related = ["tenant"]
-    raw_id_fields = ["tenant"]
+    autocomplete_fields = ["tenant"]
 
 
 @admin.register(Service)
@@ -21,7 +21,7 @@ class ServiceAdmin(admin.ModelAdmin):
     list_filter = ["is_active", "currency", "source"]
     search_fields = ["name", "external_id"]
     list_select_related = ["tenant", "category"]
-    raw_id_fields = ["tenant", "category"]
+    autocomplete_fields = ["tenant", "category"]
 
 
 @admin.register(Appointment)
@@ -30,14 +30,14 @@ class AppointmentAdmin(admin.ModelAdmin):
     list_filter = ["status", "source"]
     search_fields = ["external_id", "staff_name", "client__last_name", "client__email"]
     list_select_related = ["tenant", "client", "service"]
-    raw_id_fields = ["tenant", "client", "service"]
+    autocomplete_fields = ["tenant", "client", "service"]
     date_hierarchy = "start_at"
 
 
 class TransactionLineItemInline(admin.TabularInline):
     model = TransactionLineItem
     extra = 0
-    raw_id_fields = ["service"]
+    autocomplete_fields = ["service"]
     fields = ["service", "description", "quantity", "amount"]
 
 
@@ -47,6 +47,6 @@ class TransactionAdmin(admin.ModelAdmin):
     list_filter = ["status", "currency", "source"]
     search_fields = ["external_id", "client__last_name", "client__email"]
     list_select_related = ["tenant", "client"]
-    raw_id_fields = ["tenant", "client"]
+    autocomplete_fields = ["tenant", "client"]
     date_hierarchy = "occurred_at"
     inlines = [TransactionLineItemInline]

@@ -25,7 +25,7 @@ class MessageDraftAdmin(admin.ModelAdmin):
     list_filter = ("status", "channel", "occasion", "generator_fallback")
     search_fields = ("=id", "=client__id", "client__last_name", "provider_message_id", "tenant__name")
     list_select_related = ("client", "tenant")
-    raw_id_fields = ("client", "job", "approved_by")
+    autocomplete_fields = ("client", "job", "approved_by")
     date_hierarchy = "occasion_date"
     readonly_fields = ("status", "recipient", "provider_message_id", "attempts", "approved_by", "approved_at", "sent_at",
                        "job", "generator", "generator_fallback", "generator_fallback_reason", "failure_reason",

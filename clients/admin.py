@@ -9,7 +9,7 @@ from clients.models import Client, ClientExternalId, ClientImport, ClientTag, Ta
 class ClientTagInline(admin.TabularInline):
     model = ClientTag
     extra = 0
-    raw_id_fields = ("tag",)
+    autocomplete_fields = ("tag",)
     readonly_fields = ("created_at",)
 
 
@@ -24,6 +24,7 @@ class ClientAdmin(admin.ModelAdmin):
     list_display = ("display_name", "email", "phone", "birthday_month", "birthday_day", "source", "email_consent", "sms_consent", "tenant", "created_at")
     list_filter = ("source", "email_consent", "sms_consent", "birthday_month")
     search_fields = ("first_name", "last_name", "email", "phone", "=id")
+    ordering = ("last_name", "first_name", "id")  # stable pages in the list and autocomplete
     list_select_related = ("tenant",)
     readonly_fields = ("id", "tenant", "email_hash", "phone_hash", "email_consent_at", "sms_consent_at", "created_at", "updated_at")
     inlines = [ClientTagInline, ClientExternalIdInline]
@@ -36,7 +37,7 @@ class ClientExternalIdAdmin(admin.ModelAdmin):
     list_filter = ("provider",)
     search_fields = ("external_id", "=client__id")
     list_select_related = ("client", "tenant")
-    raw_id_fields = ("client",)
+    autocomplete_fields = ("client",)
 
 
 @admin.register(Tag)
@@ -51,7 +52,7 @@ class ClientTagAdmin(admin.ModelAdmin):
     list_display = ("client", "tag", "tenant", "created_at")
     search_fields = ("tag__name", "=client__id")
     list_select_related = ("client", "tag", "tenant")
-    raw_id_fields = ("client", "tag")
+    autocomplete_fields = ("client", "tag")
 
 
 @admin.register(ClientImport)
@@ -59,6 +60,6 @@ class ClientImportAdmin(admin.ModelAdmin):
     list_display = ("filename", "row_count", "size_bytes", "job", "tenant", "created_at")
     search_fields = ("filename", "=job__id")
     list_select_related = ("job", "tenant")
-    raw_id_fields = ("job",)
+    autocomplete_fields = ("job",)
     exclude = ("content",)  # personal data; the job shows what matters
     readonly_fields = ("id", "tenant", "job", "filename", "size_bytes", "row_count", "created_at")

@@ -29,7 +29,7 @@ class CatalogVariationAdmin(admin.ModelAdmin):
     list_display = ("external_id", "tenant", "name", "item_external_id", "service", "price_amount")
     search_fields = ("=external_id", "=item_external_id", "name")
     list_select_related = ("tenant", "service")
-    raw_id_fields = ("service",)
+    autocomplete_fields = ("service",)
 
 
 @admin.register(ConnectionRoute)
@@ -39,4 +39,4 @@ class ConnectionRouteAdmin(admin.ModelAdmin):
     list_filter = ("kind",)
     search_fields = ("=lookup", "=connection_id", "=routed_tenant__id")
     list_select_related = ("routed_tenant",)
-    raw_id_fields = ("routed_tenant",)
+    autocomplete_fields = ("routed_tenant",)

@@ -142,3 +142,16 @@ def test_every_admin_search_works(support):
         if model_admin.search_fields:
             url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/?q=salon"
             assert support.get(url).status_code == 200, url
+
+
+def test_autocomplete_is_support_scoped_and_audited(support):
+    from conftest import build_full_world
+
+    world = build_full_world()
+    url = "/admin/autocomplete/?app_label=analytics&model_name=appointment&field_name=client&term=Ada"
+    names = {row["text"] for row in support.get(url).json()["results"]}
+    assert {"AdaSalonA SecretSalonA", "AdaSalonB SecretSalonB"} <= names  # read mode: every tenant
+    assert ("view", "/admin/autocomplete/") in {(r.action, r.path.split("?")[0]) for r in accesses(world.tenant_b)}
+    support.post(f"/admin/support/enter/{world.tenant_a.id}/", {"reason": "Ticket 77: fix a booking"})
+    names = {row["text"] for row in support.get(url).json()["results"]}
+    assert "AdaSalonA SecretSalonA" in names and "AdaSalonB SecretSalonB" not in names
