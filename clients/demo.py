@@ -34,6 +34,8 @@ def seed(*, tenant: Tenant, owner: User) -> None:
     clients: list[Client] = []
     externals: list[ClientExternalId] = []
     with tenant_context(tenant.id, role="system", user_id=owner.id):
+        if Client.objects.exists():
+            return  # already seeded
         for index in range(COUNT):
             # Spread over the year, with the first few within the coming week.
             day_of_year = (index * 366 // COUNT + rng.randint(0, 1)) % 366 if index >= 6 else index

@@ -50,3 +50,19 @@ def test_issue_token_prints_a_verifiable_token(settings):
     claims = jwt.decode(token, settings.SUPABASE_JWT_SECRET, algorithms=["HS256"], audience="authenticated")
     assert claims["sub"] == str(sub) and claims["app_metadata"] == {"tenant_id": str(tenant)}
     assert claims["exp"] - claims["iat"] == 300
+
+
+def test_seed_demo_is_idempotent_and_prints_how_to_log_in():
+    from clients.models import Client
+    from analytics.models import Transaction
+
+    first = run("seed_demo")
+    assert "Admin login: admin / " in first and "Authorization: Bearer " in first
+    tenant = Tenant.objects.get(slug="demo-salon")
+    with tenant_context(tenant.id, role="system"):
+        counts = (Client.objects.count(), Transaction.objects.count())
+    assert counts[0] > 0 and counts[1] > 0
+    run("seed_demo")
+    assert Tenant.objects.filter(slug="demo-salon").count() == 1
+    with tenant_context(tenant.id, role="system"):
+        assert (Client.objects.count(), Transaction.objects.count()) == counts

@@ -17,7 +17,7 @@ DEMO_APPS = ["clients", "analytics", "campaigns", "integrations"]
 
 
 class Command(BaseCommand):
-    help = "Create the demo tenant with demo data (once), reset the admin password, print a token."
+    help = "Create the demo tenant and its demo data (idempotent), reset the admin password, print a token."
 
     def handle(self, *args, **options):
         tenant = Tenant.objects.filter(slug=DEMO_SLUG).first()
@@ -26,15 +26,16 @@ class Command(BaseCommand):
                 name="Demo Salon", owner_sub=DEMO_OWNER_SUB, owner_email="owner@demo-salon.test",
                 timezone="America/New_York", currency="USD", country="US",
             )
-            owner = User.objects.get(id=DEMO_OWNER_SUB)
-            for app in DEMO_APPS:
-                try:
-                    module = importlib.import_module(f"{app}.demo")
-                except ModuleNotFoundError as exc:
-                    if exc.name != f"{app}.demo":
-                        raise
-                    continue
-                module.seed(tenant=tenant, owner=owner)
+        owner = User.objects.get(id=DEMO_OWNER_SUB)
+        # Every app's seed is idempotent: an existing demo tenant gets what newer apps add.
+        for app in DEMO_APPS:
+            try:
+                module = importlib.import_module(f"{app}.demo")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{app}.demo":
+                    raise
+                continue
+            module.seed(tenant=tenant, owner=owner)
         password = secrets.token_urlsafe(12)
         admin, _ = User.objects.get_or_create(username="admin", defaults={"email": "admin@brandvx.test"})
         admin.is_staff = admin.is_superuser = True
