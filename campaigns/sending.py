@@ -11,6 +11,7 @@ environment); SMS through Twilio's Messages API with the tenant's own, encrypted
 
 from __future__ import annotations
 
+import datetime
 import logging
 import smtplib
 import socket
@@ -23,7 +24,7 @@ from django.core.mail import EmailMessage
 from django.utils import timezone
 
 from campaigns.models import CampaignSettings, Channel, MessageDraft
-from tenants.context import tenant_context
+from tenants.context import dangerously_support_read_context, tenant_context
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -208,3 +209,27 @@ def draft_send(*, tenant_id: uuid.UUID, draft_id: uuid.UUID, final_attempt: bool
             updated_at=timezone.now(),
         )
     return SendOutcome("sent")
+
+
+SENDING_STALE_AFTER = datetime.timedelta(hours=1)
+UNKNOWN_OUTCOME = (
+    "The sending worker stopped after contacting the provider; whether the message went out is unknown. "
+    "Check the provider's log before approving it again."
+)
+
+
+def drafts_fail_stale_sending(*, now: datetime.datetime | None = None) -> int:
+    """Drafts left in `sending` by a worker that died mid-send are never sent again (that
+    could send twice); after an hour they are marked failed with the reason, so a person
+    sees them. The scan reads across tenants (read-only support role); each tenant's drafts
+    are updated in its own context, with the condition checked again."""
+    cutoff = (now or timezone.now()) - SENDING_STALE_AFTER
+    with dangerously_support_read_context(staff_user_id=None):
+        stale = list(MessageDraft.objects.filter(status=Status.SENDING, updated_at__lt=cutoff).values_list("tenant_id", "id"))
+    failed = 0
+    for tenant_id in {tenant_id for tenant_id, _ in stale}:
+        with tenant_context(tenant_id, role="system"):
+            failed += MessageDraft.objects.filter(
+                id__in=[draft_id for t, draft_id in stale if t == tenant_id], status=Status.SENDING, updated_at__lt=cutoff
+            ).update(status=Status.FAILED, failure_reason=UNKNOWN_OUTCOME, updated_at=timezone.now())
+    return failed

@@ -50,3 +50,9 @@ def birthday_schedule_fanout() -> int:
     # Idempotent: each tenant's run is claimed by a conditional update of its last scheduled
     # local date, in the transaction that creates the job; twice in a slot starts it once.
     return len(scheduled_birthday_runs_start(now=timezone.now()))
+
+
+@shared_task(name="campaigns.fail_stale_sending")
+def fail_stale_sending() -> int:
+    """Hourly (beat). Idempotent: only drafts still in `sending` past the cutoff match."""
+    return sending.drafts_fail_stale_sending()

@@ -7,14 +7,14 @@ sees them while the job runs.
 
 from __future__ import annotations
 
+import datetime
+import logging
 import uuid
 from collections.abc import Callable
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-
-import logging
 
 from brandvx.errors import BrandVXError, ServiceUnavailable
 from tenants.models import BackgroundJob, Tenant, User
@@ -136,3 +136,35 @@ def job_cancel(*, job_id: uuid.UUID) -> BackgroundJob:
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "finished_at", "updated_at"])
     return job
+
+
+STALE_REASON = "The worker running this job stopped and the job was not redelivered; what it wrote is kept. Start it again."
+
+
+def jobs_fail_stale(*, now=None) -> int:
+    """Fail running jobs that have not moved for longer than a redelivery could take.
+
+    A job whose worker died is redelivered by the broker after the visibility timeout and
+    then runs at most the task time limit, updating its row as it goes: a running job with
+    no update for longer than both (JOB_STALE_AFTER_SECONDS) has nobody working on it. The
+    scan reads across tenants (read-only support role); each tenant's jobs are then failed
+    inside that tenant's own context, with the staleness checked again.
+    """
+    from django.conf import settings
+
+    from tenants.context import dangerously_support_read_context, tenant_context
+
+    cutoff = (now or timezone.now()) - datetime.timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
+    with dangerously_support_read_context(staff_user_id=None):
+        stale = list(
+            BackgroundJob.objects.filter(status=Status.RUNNING, updated_at__lt=cutoff).values_list("tenant_id", "id")
+        )
+    failed = 0
+    for tenant_id in {tenant_id for tenant_id, _ in stale}:
+        with tenant_context(tenant_id, role="system"):
+            failed += BackgroundJob.objects.filter(
+                id__in=[job_id for t, job_id in stale if t == tenant_id], status=Status.RUNNING, updated_at__lt=cutoff
+            ).update(status=Status.FAILED, failure_reason=STALE_REASON, finished_at=timezone.now(), updated_at=timezone.now())
+    if failed:
+        logger.warning("failed %d stale background job(s)", failed)
+    return failed

@@ -39,3 +39,9 @@ CACHES = {
         "TIMEOUT": 300,
     }
 }
+
+# A running job with no progress for this long has no worker: redelivery (visibility timeout)
+# plus a whole run (task time limit) would have touched it by then. tenants.fail_stale_jobs.
+JOB_STALE_AFTER_SECONDS = env_int(
+    "JOB_STALE_AFTER_SECONDS", CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] + CELERY_TASK_TIME_LIMIT + 15 * 60
+)

@@ -12,15 +12,16 @@ FANOUT_TASK = "campaigns.birthday_schedule_fanout"
 
 
 def create_fanout(apps, schema_editor):
+    db = schema_editor.connection.alias  # the migration's own connection (the owner), not the runtime role's
     CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
     PeriodicTasks = apps.get_model("django_celery_beat", "PeriodicTasks")
     # A crontab (not an interval) keeps the runs on :00/:15/:30/:45 UTC, which are slot
     # boundaries in every IANA zone in use (all offsets are multiples of 15 minutes).
-    crontab, _ = CrontabSchedule.objects.get_or_create(
+    crontab, _ = CrontabSchedule.objects.using(db).get_or_create(
         minute="*/15", hour="*", day_of_week="*", day_of_month="*", month_of_year="*", timezone="UTC"
     )
-    PeriodicTask.objects.get_or_create(
+    PeriodicTask.objects.using(db).get_or_create(
         name=FANOUT_NAME,
         defaults={
             "task": FANOUT_TASK,
@@ -32,11 +33,12 @@ def create_fanout(apps, schema_editor):
     # Historical models send no signals: tell a running DatabaseScheduler to reload.
     from django.utils import timezone
 
-    PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
+    PeriodicTasks.objects.using(db).update_or_create(ident=1, defaults={"last_update": timezone.now()})
 
 
 def remove_fanout(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=FANOUT_NAME).delete()
+    db = schema_editor.connection.alias
+    apps.get_model("django_celery_beat", "PeriodicTask").objects.using(db).filter(name=FANOUT_NAME).delete()
 
 
 class Migration(migrations.Migration):

@@ -69,6 +69,26 @@ def test_a_draft_left_sending_by_a_dead_worker_is_not_sent_again(world, sms_draf
     assert len(responses.calls) == 0
 
 
+def test_a_draft_stuck_in_sending_is_failed_for_a_person_to_check_after_an_hour(world, sms_draft):
+    from django.utils import timezone
+
+    from campaigns.tasks import fail_stale_sending
+
+    other = make_draft(world.tenant_b, make_client(world.tenant_b, phone="+14155550999"), status=Status.APPROVED)
+    long_ago = timezone.now() - datetime.timedelta(hours=2)
+    for tenant, draft in ((world.tenant_a, sms_draft), (world.tenant_b, other)):
+        with tenant_context(tenant.id, role="system"):
+            MessageDraft.objects.filter(id=draft.id).update(status=Status.SENDING, updated_at=long_ago)
+    with tenant_context(world.tenant_b.id, role="system"):
+        recent = make_draft(world.tenant_b, make_client(world.tenant_b, phone="+14155550998"), status=Status.APPROVED)
+        MessageDraft.objects.filter(id=recent.id).update(status=Status.SENDING)
+    assert fail_stale_sending.run() == 2
+    assert fail_stale_sending.run() == 0
+    assert reload(world.tenant_a, sms_draft).status == "failed"
+    assert "unknown" in reload(world.tenant_b, other).failure_reason
+    assert reload(world.tenant_b, recent).status == "sending"
+
+
 def test_email_goes_through_djangos_email_backend(world):
     client = make_client(world.tenant_a, email="ana@example.test")
     draft = make_draft(world.tenant_a, client, status=Status.APPROVED, channel="email", body="Happy birthday, Ana!")

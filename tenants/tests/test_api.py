@@ -147,3 +147,30 @@ def test_schema_and_docs_are_served():
     paths = schema.json()["paths"]
     assert "/api/v1/me/" in paths and "/api/v1/jobs/{id}/cancel/" in paths
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_stale_running_jobs_are_failed_in_every_tenant_and_fresh_ones_kept(settings):
+    import datetime
+
+    from django.utils import timezone
+
+    world = TenantWorld()
+    stale_a = make_job(world.tenant_a, status="running")
+    stale_b = make_job(world.tenant_b, status="running")
+    fresh = make_job(world.tenant_a, status="running")
+    queued = make_job(world.tenant_b, status="queued")
+    long_ago = timezone.now() - datetime.timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS + 60)
+    for tenant, job in ((world.tenant_a, stale_a), (world.tenant_b, stale_b), (world.tenant_b, queued)):
+        with tenant_context(tenant.id, role="system"):
+            BackgroundJob.objects.filter(id=job.id).update(updated_at=long_ago)
+    from tenants.tasks import fail_stale_jobs
+
+    assert fail_stale_jobs.run() == 2
+    assert fail_stale_jobs.run() == 0  # idempotent
+    with tenant_context(world.tenant_a.id, role="system"):
+        assert BackgroundJob.objects.get(id=stale_a.id).status == "failed"
+        assert "worker" in BackgroundJob.objects.get(id=stale_a.id).failure_reason
+        assert BackgroundJob.objects.get(id=fresh.id).status == "running"
+    with tenant_context(world.tenant_b.id, role="system"):
+        assert BackgroundJob.objects.get(id=stale_b.id).status == "failed"
+        assert BackgroundJob.objects.get(id=queued.id).status == "queued"

@@ -1,0 +1,11 @@
+"""Celery entry points of the tenants app."""
+
+from celery import shared_task
+
+from tenants import jobs
+
+
+@shared_task(name="tenants.fail_stale_jobs")
+def fail_stale_jobs() -> int:
+    """Hourly (beat). Idempotent: a job already failed is not matched again."""
+    return jobs.jobs_fail_stale()
