@@ -18,8 +18,10 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import psycopg
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import transaction
+from psycopg.pq import TransactionStatus
 
 from tenants.errors import TenantContextError
 
@@ -160,8 +162,6 @@ def _hook(execute, sql, params, many, context):
     wanted = ctx.settings_tuple() if ctx is not None else None
     # psycopg knows whether a transaction is open: IDLE means the statement about to run
     # starts a new one, whose settings start empty (the previous ones died with its commit).
-    from psycopg.pq import TransactionStatus
-
     if conn.connection.info.transaction_status == TransactionStatus.IDLE:
         conn._brandvx_applied = None
     if isinstance(sql, str) and sql.startswith("ROLLBACK TO SAVEPOINT"):
@@ -185,34 +185,20 @@ def _hook(execute, sql, params, many, context):
     prefix = _set_config_sql(wanted or ("", "", "", None), applied)
     conn._brandvx_applied = wanted
     cursor = context["cursor"].cursor
-    if not many and _is_client_cursor(cursor):
-        if getattr(settings, "TENANT_CONTEXT_FOLDED", True):
-            # Fold the settings into the statement's own round trip: client-side binding
-            # sends both with the simple query protocol; nextset() skips to the statement's
-            # own results.
-            result = execute(prefix + "; " + sql, params, many, context)
-            cursor.nextset()
-            return result
-        execute(prefix, None, False, context)
-        return execute(sql, params, many, context)
-    # executemany and server-side (named) cursors cannot carry a second statement.
+    if not many and isinstance(cursor, psycopg.ClientCursor):
+        # Fold the settings into the statement's own round trip: client-side binding sends
+        # both with the simple query protocol; nextset() skips to the statement's own results.
+        result = execute(prefix + "; " + sql, params, many, context)
+        cursor.nextset()
+        return result
+    # executemany and server-side (named) cursors cannot carry a second statement: the
+    # settings go first, as their own statement.
     with conn.connection.cursor() as raw:
         raw.execute(prefix)
     return execute(sql, params, many, context)
-
-
-def _is_client_cursor(cursor) -> bool:
-    import psycopg
-
-    return isinstance(cursor, psycopg.ClientCursor)
 
 
 def install_hook(sender, connection, **kwargs) -> None:
     """connection_created receiver: add the hook once per connection wrapper."""
     if _hook not in connection.execute_wrappers:
         connection.execute_wrappers.insert(0, _hook)
-
-
-def install_on_all_connections() -> None:
-    for conn in connections.all():
-        install_hook(None, conn)
