@@ -66,3 +66,12 @@ def test_seed_demo_is_idempotent_and_prints_how_to_log_in():
     assert Tenant.objects.filter(slug="demo-salon").count() == 1
     with tenant_context(tenant.id, role="system"):
         assert (Client.objects.count(), Transaction.objects.count()) == counts
+
+
+def test_migrate_creates_the_beat_entries():
+    from django_celery_beat.models import PeriodicTask
+
+    tasks = dict(PeriodicTask.objects.values_list("task", "crontab__minute"))
+    assert tasks["campaigns.birthday_schedule_fanout"] == "*/15"
+    assert tasks["tenants.fail_stale_jobs"] == "7"
+    assert tasks["campaigns.fail_stale_sending"] == "37"
