@@ -8,7 +8,6 @@ as the owner; the tests themselves then run as the runtime role, under RLS.
 
 from __future__ import annotations
 
-import importlib
 import os
 
 import psycopg
@@ -18,6 +17,7 @@ from django.core.management import call_command
 from django.db import connections
 from psycopg import sql
 
+from tenants.app_modules import optional_modules
 from tenants.models import Role, Tenant, User
 from tenants.services import tenant_create
 from tenants.testing import add_member, api_client
@@ -103,20 +103,11 @@ class TenantWorld:
         return self.client(self.owner_b, self.tenant_b)
 
 
-# Each app may contribute data to the world: `<app>/tests/world.py` with
-# `build(world, tenant, owner) -> dict` (ids and values of what it created).
-WORLD_APPS = ["tenants", "clients", "analytics", "campaigns", "integrations"]
-
-
 def build_full_world() -> TenantWorld:
+    """Each app may contribute data to the world: `<app>/tests/world.py` with
+    `build(world, tenant, owner) -> dict` (ids and values of what it created)."""
     world = TenantWorld()
-    for app in WORLD_APPS:
-        try:
-            module = importlib.import_module(f"{app}.tests.world")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{app}.tests.world":
-                raise
-            continue
+    for app, module in optional_modules("tests.world"):
         for key, tenant, owner in (("a", world.tenant_a, world.owner_a), ("b", world.tenant_b, world.owner_b)):
             world.data[key][app] = module.build(world, tenant, owner)
     return world

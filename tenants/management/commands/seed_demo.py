@@ -1,19 +1,18 @@
 """Load (idempotently) the demo tenant, its owner and each app's demo data; print how to log in."""
 
-import importlib
 import secrets
 import uuid
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from tenants.app_modules import optional_modules
 from tenants.models import Tenant, User
 from tenants.services import tenant_create
 from tenants.supabase import issue_development_token
 
 DEMO_OWNER_SUB = uuid.UUID("00000000-0000-4000-8000-000000000001")
 DEMO_SLUG = "demo-salon"
-DEMO_APPS = ["clients", "analytics", "campaigns", "integrations"]
 
 
 class Command(BaseCommand):
@@ -28,13 +27,7 @@ class Command(BaseCommand):
             )
         owner = User.objects.get(id=DEMO_OWNER_SUB)
         # Every app's seed is idempotent: an existing demo tenant gets what newer apps add.
-        for app in DEMO_APPS:
-            try:
-                module = importlib.import_module(f"{app}.demo")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"{app}.demo":
-                    raise
-                continue
+        for _app, module in optional_modules("demo"):
             module.seed(tenant=tenant, owner=owner)
         password = secrets.token_urlsafe(12)
         admin, _ = User.objects.get_or_create(username="admin", defaults={"email": "admin@brandvx.test"})
