@@ -1,7 +1,8 @@
 """Rate limiting of failed token authentications, per client address, in the shared cache.
 
-Slows down token guessing and noisy misconfigured clients. When the cache is unreachable the
-limit is skipped (logged): authentication must not depend on Redis being up.
+Past the limit, a failed authentication is answered 429 (with Retry-After) instead of 401,
+which slows down token guessing and tells a misconfigured client to stop. When the cache is
+unreachable the limit is skipped (logged): authentication must not depend on Redis being up.
 """
 
 from __future__ import annotations
@@ -27,18 +28,16 @@ def _key(request) -> str:
     return f"auth-failures:{request.META.get('REMOTE_ADDR', 'unknown')}"
 
 
-def blocked(request) -> bool:
+def record_and_check(request) -> bool:
+    """Count one failed authentication from the caller's address; True once the address is
+    over the limit for the current window (the answer is then 429 instead of 401)."""
+    key = _key(request)
     try:
-        return (cache.get(_key(request)) or 0) >= settings.AUTH_FAILURE_LIMIT
+        if cache.add(key, 1, timeout=settings.AUTH_FAILURE_WINDOW_SECONDS):
+            count = 1
+        else:
+            count = cache.incr(key)
     except Exception:
         logger.warning("auth failure limiter: cache unavailable", exc_info=True)
         return False
-
-
-def record(request) -> None:
-    key = _key(request)
-    try:
-        if not cache.add(key, 1, timeout=settings.AUTH_FAILURE_WINDOW_SECONDS):
-            cache.incr(key)
-    except Exception:
-        logger.warning("auth failure limiter: cache unavailable", exc_info=True)
+    return count > settings.AUTH_FAILURE_LIMIT

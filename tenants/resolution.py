@@ -89,18 +89,14 @@ def resolve_request(request) -> Resolution:
     raw = _bearer(request)
     if raw is not None:
         resolution = Resolution(via_bearer=True)
-        if auth_failures.blocked(request):
-            resolution.error = auth_failures.TooManyFailures()
-            return resolution
-        if not raw:
-            resolution.error = TokenInvalid("The Authorization header has no token.", code="malformed_token")
-            auth_failures.record(request)
-            return resolution
         try:
+            if not raw:
+                raise TokenInvalid("The Authorization header has no token.", code="malformed_token")
             resolution.token = verify_token(raw)
         except TokenInvalid as exc:
-            resolution.error = exc
-            auth_failures.record(request)
+            # Only failures touch the limiter (and the cache): a valid token costs no lookup,
+            # and a member behind the same address as a noisy client is never locked out.
+            resolution.error = auth_failures.TooManyFailures() if auth_failures.record_and_check(request) else exc
             return resolution
         _load_user_and_memberships(resolution, token=resolution.token)
         requested = request.META.get("HTTP_X_TENANT_ID") or resolution.token.tenant_claim

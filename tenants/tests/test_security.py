@@ -70,3 +70,17 @@ def test_failed_authentications_are_rate_limited(settings):
     other = APIClient(REMOTE_ADDR="10.9.8.8").get("/api/v1/me/", HTTP_AUTHORIZATION="Bearer nonsense")
     assert other.status_code == 401
     cache.delete("auth-failures:10.9.8.7")
+
+
+@pytest.mark.django_db
+def test_a_valid_token_is_not_locked_out_by_failures_from_its_address(settings):
+    from conftest import TenantWorld
+    from tenants.testing import token_for
+
+    world = TenantWorld()
+    settings.AUTH_FAILURE_LIMIT = 1
+    cache.delete("auth-failures:10.9.8.9")
+    client = APIClient(REMOTE_ADDR="10.9.8.9")
+    assert [client.get("/api/v1/me/", HTTP_AUTHORIZATION="Bearer nonsense").status_code for _ in range(3)] == [401, 429, 429]
+    assert client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {token_for(world.owner_a)}").status_code == 200
+    cache.delete("auth-failures:10.9.8.9")
