@@ -392,6 +392,19 @@ class ClientImporter:
         return outcome
 
 
+def _changed(existing, values: dict) -> dict:
+    """The values that differ from what `existing` holds."""
+    return {k: v for k, v in values.items() if getattr(existing, k) != v}
+
+
+def _update_plan(existing, values: dict):
+    """UNCHANGED when `existing` already holds `values`, else the write that brings it there."""
+    changes = _changed(existing, values)
+    if not changes:
+        return UNCHANGED
+    return lambda: (_apply(existing, changes), UPDATED)[1]
+
+
 def _apply(obj, changes: dict) -> None:
     if not changes:
         return
@@ -506,10 +519,7 @@ class SquareCatalogImporter(PageImporter):
             raise RecordError("item price is negative")
         existing = self.services.get(raw["id"])
         if existing is not None:
-            changes = {k: v for k, v in values.items() if getattr(existing, k) != v}
-            if not changes:
-                return UNCHANGED
-            return lambda: (_apply(existing, changes), UPDATED)[1]
+            return _update_plan(existing, values)
 
         def create() -> str:
             self.services[raw["id"]] = Service.objects.create(tenant=self.tenant, source="square", external_id=raw["id"], **values)
@@ -530,10 +540,7 @@ class SquareCatalogImporter(PageImporter):
         }
         existing = self.variations.get(raw["id"])
         if existing is not None:
-            changes = {k: v for k, v in values.items() if getattr(existing, k) != v}
-            if not changes:
-                return UNCHANGED
-            return lambda: (_apply(existing, changes), UPDATED)[1]
+            return _update_plan(existing, values)
 
         def create() -> str:
             self.variations[raw["id"]] = CatalogVariation.objects.create(
@@ -618,7 +625,7 @@ class SquarePaymentImporter(PageImporter):
         lines = self._line_items(order, values["currency"])
         existing = self.transactions.get(raw["id"])
         if existing is not None:
-            changes = {k: v for k, v in values.items() if getattr(existing, k) != v}
+            changes = _changed(existing, values)
             if changes.get("client_id", True) is None:  # a client matched earlier is kept
                 del changes["client_id"]
             stored = sorted(
@@ -714,7 +721,7 @@ class AcuityAppointmentImporter(PageImporter):
         existing = self.appointments.get(external_id)
         service = self.services.get(type_id)
         if existing is not None:
-            changes = {k: v for k, v in values.items() if getattr(existing, k) != v}
+            changes = _changed(existing, values)
             if service is not None and existing.service_id != service.id:
                 changes["service_id"] = service.id
             if not changes and existing.client_id is not None:
@@ -796,9 +803,6 @@ class CustomTransactionImporter(PageImporter):
         }
         existing = self.transactions.get(external_id)
         if existing is not None:
-            changes = {k: v for k, v in values.items() if getattr(existing, k) != v}
-            if not changes:
-                return UNCHANGED
-            return lambda: (_apply(existing, changes), UPDATED)[1]
+            return _update_plan(existing, values)
         return lambda: (Transaction.objects.create(tenant=self.tenant, source="custom_crm", external_id=external_id, **values),
                         CREATED)[1]
