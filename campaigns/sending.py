@@ -24,7 +24,7 @@ from django.core.mail import EmailMessage
 from django.utils import timezone
 
 from campaigns.models import CampaignSettings, Channel, MessageDraft
-from tenants.context import dangerously_support_read_context, tenant_context
+from tenants.context import dangerously_ids_by_tenant, tenant_context
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -224,12 +224,11 @@ def drafts_fail_stale_sending(*, now: datetime.datetime | None = None) -> int:
     sees them. The scan reads across tenants (read-only support role); each tenant's drafts
     are updated in its own context, with the condition checked again."""
     cutoff = (now or timezone.now()) - SENDING_STALE_AFTER
-    with dangerously_support_read_context(staff_user_id=None):
-        stale = list(MessageDraft.objects.filter(status=Status.SENDING, updated_at__lt=cutoff).values_list("tenant_id", "id"))
+    stale = MessageDraft.objects.filter(status=Status.SENDING, updated_at__lt=cutoff)
     failed = 0
-    for tenant_id in {tenant_id for tenant_id, _ in stale}:
+    for tenant_id, draft_ids in dangerously_ids_by_tenant(stale).items():
         with tenant_context(tenant_id, role="system"):
-            failed += MessageDraft.objects.filter(
-                id__in=[draft_id for t, draft_id in stale if t == tenant_id], status=Status.SENDING, updated_at__lt=cutoff
-            ).update(status=Status.FAILED, failure_reason=UNKNOWN_OUTCOME, updated_at=timezone.now())
+            failed += stale.filter(id__in=draft_ids).update(
+                status=Status.FAILED, failure_reason=UNKNOWN_OUTCOME, updated_at=timezone.now()
+            )
     return failed

@@ -112,7 +112,7 @@ def user_context(user_id: uuid.UUID, *, using: str = "default") -> Iterator[Tena
 
 
 @contextlib.contextmanager
-def dangerously_support_read_context(*, staff_user_id: uuid.UUID, using: str = "default") -> Iterator[TenantContext]:
+def dangerously_support_read_context(*, staff_user_id: uuid.UUID | None, using: str = "default") -> Iterator[TenantContext]:
     """Read EVERY tenant's rows, for platform support staff. Read-only, and risky by design.
 
     Switches the transaction to the support database role, which has SELECT on every table,
@@ -126,6 +126,19 @@ def dangerously_support_read_context(*, staff_user_id: uuid.UUID, using: str = "
     )
     with activate(ctx), transaction.atomic(using=using):
         yield ctx
+
+
+def dangerously_ids_by_tenant(queryset) -> dict[uuid.UUID, list]:
+    """Ids of `queryset`'s rows in EVERY tenant, grouped by tenant, for system sweeps.
+
+    Reads in the read-only support context. Callers then act on each tenant's ids inside
+    `tenant_context(tenant_id, ...)`, re-checking their conditions there.
+    """
+    grouped: dict[uuid.UUID, list] = {}
+    with dangerously_support_read_context(staff_user_id=None):
+        for tenant_id, row_id in queryset.values_list("tenant_id", "pk"):
+            grouped.setdefault(tenant_id, []).append(row_id)
+    return grouped
 
 
 def _literal(value: str) -> str:

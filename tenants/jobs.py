@@ -12,11 +12,13 @@ import logging
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from brandvx.errors import BrandVXError, ServiceUnavailable
+from tenants.context import dangerously_ids_by_tenant, tenant_context
 from tenants.models import BackgroundJob, Tenant, User
 
 Status = BackgroundJob.Status
@@ -70,8 +72,6 @@ def _enqueue_or_fail(job: BackgroundJob, enqueue: Callable[[BackgroundJob], None
         enqueue(job)
     except Exception:
         logger.exception("could not enqueue job %s", job.id)
-        from tenants.context import tenant_context
-
         with tenant_context(job.tenant_id, role="system"):
             job_finish(job_id=job.id, failure_reason="The job could not be queued (broker unavailable).")
 
@@ -150,21 +150,14 @@ def jobs_fail_stale(*, now=None) -> int:
     scan reads across tenants (read-only support role); each tenant's jobs are then failed
     inside that tenant's own context, with the staleness checked again.
     """
-    from django.conf import settings
-
-    from tenants.context import dangerously_support_read_context, tenant_context
-
     cutoff = (now or timezone.now()) - datetime.timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
-    with dangerously_support_read_context(staff_user_id=None):
-        stale = list(
-            BackgroundJob.objects.filter(status=Status.RUNNING, updated_at__lt=cutoff).values_list("tenant_id", "id")
-        )
+    stale = BackgroundJob.objects.filter(status=Status.RUNNING, updated_at__lt=cutoff)
     failed = 0
-    for tenant_id in {tenant_id for tenant_id, _ in stale}:
+    for tenant_id, job_ids in dangerously_ids_by_tenant(stale).items():
         with tenant_context(tenant_id, role="system"):
-            failed += BackgroundJob.objects.filter(
-                id__in=[job_id for t, job_id in stale if t == tenant_id], status=Status.RUNNING, updated_at__lt=cutoff
-            ).update(status=Status.FAILED, failure_reason=STALE_REASON, finished_at=timezone.now(), updated_at=timezone.now())
+            failed += stale.filter(id__in=job_ids).update(
+                status=Status.FAILED, failure_reason=STALE_REASON, finished_at=timezone.now(), updated_at=timezone.now()
+            )
     if failed:
         logger.warning("failed %d stale background job(s)", failed)
     return failed
