@@ -21,6 +21,7 @@ Rules for contacts shared by several sources (Square and Acuity see the same per
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 from collections.abc import Callable, Iterable
@@ -33,6 +34,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from analytics.models import Appointment, Service, ServiceCategory, Transaction, TransactionLineItem
+from analytics.services import check_amounts, validate_choice, validate_currency, validate_minor_units
+from brandvx.errors import InvalidParameter
 from clients.matching import find_existing_client
 from clients.models import Client, ClientExternalId
 from clients.normalize import contact_hash, normalize_email, normalize_phone, parse_birthday
@@ -121,6 +124,16 @@ def _safe_reason(exc: Exception) -> str:
 
 
 # --- shared conversions ------------------------------------------------------------------
+
+@contextlib.contextmanager
+def money_rules():
+    """Run analytics' validators (the one owner of the money rules) for one record: their
+    InvalidParameter becomes this record's RecordError, so the rest of the page is kept."""
+    try:
+        yield
+    except InvalidParameter as exc:
+        raise RecordError(str(exc.detail)) from None
+
 
 def to_minor_units(value, currency: str) -> int:
     """A decimal string ('30.00') to integer minor units, exactly; refuses what would round."""
@@ -515,8 +528,8 @@ class SquareCatalogImporter(PageImporter):
             "duration_minutes": max(1, round(int(duration_ms) / 60000)) if duration_ms else 60,
             "is_active": not raw.get("is_deleted", False),
         }
-        if values["price_amount"] < 0:
-            raise RecordError("item price is negative")
+        with money_rules():
+            validate_minor_units(values["price_amount"], "price_amount")
         existing = self.services.get(raw["id"])
         if existing is not None:
             return _update_plan(existing, values)
@@ -612,6 +625,8 @@ class SquarePaymentImporter(PageImporter):
             state = Transaction.Status.REFUNDED if amount > 0 and refunded >= amount else Transaction.Status.COMPLETED
         else:
             state = Transaction.Status.FAILED
+        with money_rules():
+            check_amounts(Transaction(total_amount=amount, refunded_amount=refunded, status=state))
         order = self.orders.get(raw.get("order_id") or "") or {}
         customer_id = raw.get("customer_id") or order.get("customer_id")
         values = {
@@ -660,7 +675,9 @@ class SquarePaymentImporter(PageImporter):
             except InvalidOperation:
                 raise RecordError(f"line item quantity {item.get('quantity')!r} is not a number") from None
             money = item.get("total_money") or item.get("base_price_money") or {}
-            lines.append((name[:255], quantity, int(money.get("amount") or 0),
+            with money_rules():
+                amount = validate_minor_units(int(money.get("amount") or 0), "line_items.amount")
+            lines.append((name[:255], quantity, amount,
                           self.variation_services.get(item.get("catalog_object_id"))))
         return lines
 
@@ -790,17 +807,20 @@ class CustomTransactionImporter(PageImporter):
         external_id = self.external_id_of(raw)
         if not external_id:
             raise RecordError("transaction has no external_id")
-        amount = raw.get("total_amount")
-        if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
-            raise RecordError("total_amount must be a non-negative integer in minor units")
-        status = raw.get("status") or "completed"
-        if status not in Transaction.Status.values:
-            raise RecordError(f"status {status!r} is not one of {', '.join(Transaction.Status.values)}")
-        values = {
-            "occurred_at": parse_timestamp(raw.get("occurred_at"), "occurred_at"), "total_amount": amount,
-            "currency": str(raw.get("currency") or self.tenant.currency).upper()[:3], "status": status,
-            "client_id": self.client_ids.get(str(raw.get("client_external_id") or "")),
-        }
+        # The API's validators and money rules, so that a pushed sale is refused exactly when
+        # the same sale sent to /api/v1/transactions/ would be.
+        with money_rules():
+            values = {
+                "total_amount": validate_minor_units(raw.get("total_amount"), "total_amount"),
+                "refunded_amount": validate_minor_units(raw.get("refunded_amount", 0), "refunded_amount"),
+                "status": validate_choice(raw.get("status") or "completed", Transaction.Status, "status"),
+                "currency": validate_currency(raw.get("currency") or self.tenant.currency),
+            }
+            check_amounts(Transaction(**values))
+        values.update(
+            occurred_at=parse_timestamp(raw.get("occurred_at"), "occurred_at"),
+            client_id=self.client_ids.get(str(raw.get("client_external_id") or "")),
+        )
         existing = self.transactions.get(external_id)
         if existing is not None:
             return _update_plan(existing, values)
