@@ -8,15 +8,13 @@ Every importer works on one page at a time inside the caller's tenant transactio
 3. otherwise `plan` returns a write that `import_page` runs in its own savepoint, so a
    record the database refuses is reported and the rest of the page is kept.
 
-Rules for contacts shared by several sources (Square and Acuity see the same person):
-- a record is found by the provider's external id, then by email hash, then by phone hash
-  (clients.matching.find_existing_client); a match is linked, not duplicated;
-- the source that created a client keeps it current (its non-blank values win); another
-  source only fills blanks, so two providers that disagree do not flip a field every sync;
-- a blank value from a provider never erases what we have;
-- email consent is granted only when a provider creates the client with an email and no
-  unsubscribe; an unsubscribe from any provider always removes consent. We never re-grant
-  consent on an update: the person may have unsubscribed here.
+Contacts are written by the one client upsert, `clients.services.client_upsert`, which the
+CSV import uses too: one matching rule (external id, then email hash, then phone hash), one
+field rule (the source that created a client keeps it current, others fill blanks, a blank
+never erases) and one consent rule (clients.consent: a provider's unsubscribe is recorded as a
+withdrawal in the consent ledger; a provider's "not unsubscribed" grants only a client nobody
+has decided for, and never undoes a withdrawal). Money goes through analytics' validators
+(`money_rules`), the same the transactions API uses.
 """
 
 from __future__ import annotations
@@ -36,9 +34,9 @@ from django.utils.dateparse import parse_datetime
 from analytics.models import Appointment, Service, ServiceCategory, Transaction, TransactionLineItem
 from analytics.services import check_amounts, validate_choice, validate_currency, validate_minor_units
 from brandvx.errors import InvalidParameter
-from clients.matching import find_existing_client
 from clients.models import Client, ClientExternalId
-from clients.normalize import contact_hash, normalize_email, normalize_phone, parse_birthday
+from clients.normalize import normalize_email, normalize_phone, parse_birthday
+from clients.services import ContactRecord, client_upsert, client_upsert_is_unchanged
 from integrations.models import CatalogVariation
 from tenants.models import Tenant
 
@@ -172,26 +170,8 @@ def _clip(value, length: int) -> str:
 
 # --- contacts ----------------------------------------------------------------------------
 
-@dataclass
-class Contact:
-    """A person as a provider describes them, normalized."""
-
-    external_id: str
-    first_name: str = ""
-    last_name: str = ""
-    email: str = ""
-    phone: str = ""
-    birthday: tuple[int | None, int | None, int | None] = (None, None, None)
-    notes: str = ""
-    email_unsubscribed: bool | None = None
-
-    @property
-    def email_hash(self) -> str:
-        return contact_hash(self.email)
-
-    @property
-    def phone_hash(self) -> str:
-        return contact_hash(self.phone)
+# The normalized person an importer hands to the client upsert.
+Contact = ContactRecord
 
 
 def make_contact(*, external_id: str, first_name, last_name, email, phone, birthday, notes="",
@@ -208,10 +188,17 @@ def make_contact(*, external_id: str, first_name, last_name, email, phone, birth
         parsed_birthday = parse_birthday(birthday)
     except ValidationError as exc:
         raise RecordError(f"birthday: {exc.messages[0]}") from None
+    # An unsubscribe is a withdrawal; "not unsubscribed" is a grant of an address we have.
+    email_consent = None
+    if email_unsubscribed is True:
+        email_consent = False
+    elif email_unsubscribed is False and normalized_email:
+        email_consent = True
     return Contact(
         external_id=external_id, first_name=_clip(first_name, 100), last_name=_clip(last_name, 100),
-        email=normalized_email, phone=normalized_phone, birthday=parsed_birthday, notes=str(notes or "").strip(),
-        email_unsubscribed=email_unsubscribed,
+        email=normalized_email, phone=normalized_phone,
+        birthday=parsed_birthday if parsed_birthday[0] is not None else None, notes=str(notes or "").strip(),
+        email_consent=email_consent,
     )
 
 
@@ -258,38 +245,6 @@ def contact_from_custom(raw: dict, *, region: str) -> Contact:
         email=raw.get("email"), phone=raw.get("phone"), birthday=raw.get("birthday"), notes=raw.get("notes"),
         email_unsubscribed=(not consent) if isinstance(consent, bool) else None, region=region,
     )
-
-
-def contact_changes(client: Client, contact: Contact, *, owns: bool) -> dict:
-    """The fields to change on `client` (see the module docstring for the rules)."""
-    changes: dict = {}
-
-    def offer(field_name: str, value) -> None:
-        if value in ("", None):
-            return
-        current = getattr(client, field_name)
-        if current == value:
-            return
-        if owns or current in ("", None):
-            changes[field_name] = value
-
-    offer("first_name", contact.first_name)
-    offer("last_name", contact.last_name)
-    offer("notes", contact.notes)
-    if "notes" in changes and not owns and client.notes:
-        del changes["notes"]
-    for field_name, hash_name, value in (("email", "email_hash", contact.email), ("phone", "phone_hash", contact.phone)):
-        before = len(changes)
-        offer(field_name, value)
-        if len(changes) > before:
-            changes[hash_name] = contact_hash(value)
-    month, day, year = contact.birthday
-    if month is not None and (client.birthday_month, client.birthday_day, client.birth_year) != (month, day, year):
-        if owns or client.birthday_month is None:
-            changes.update(birthday_month=month, birthday_day=day, birth_year=year)
-    if contact.email_unsubscribed is True and client.email_consent:
-        changes.update(email_consent=False, email_consent_at=None)
-    return changes
 
 
 class PageImporter:
@@ -354,55 +309,19 @@ class ClientImporter:
 
     def plan_contact(self, contact: Contact):
         client = self.links.get(contact.external_id)
-        if client is not None:
-            changes = contact_changes(client, contact, owns=client.source == self.provider)
-            if not changes:
-                return UNCHANGED
+        if client is not None and client_upsert_is_unchanged(client, contact, source=self.provider):
+            return UNCHANGED
 
-            def update() -> str:
+        def write() -> str:
+            if client is not None:
                 self._pending[contact.external_id] = client  # dropped again if the savepoint fails
-                _apply(client, changes)
-                return UPDATED
+            # prefetch() already looked the external id up: an unlinked id is not matched again.
+            result = client_upsert(tenant=self.tenant, source=self.provider, record=contact, client=client,
+                                   match_external_id=False)
+            self._pending[contact.external_id] = result.client
+            return result.outcome
 
-            return update
-
-        def link_or_create() -> str:
-            # prefetch() already looked the external id up: match by contact hashes only.
-            return self.link_or_create(contact, known_unlinked=True)
-
-        return link_or_create
-
-    def link_or_create(self, contact: Contact, *, link: bool = True, known_unlinked: bool = False) -> str:
-        """Runs inside the record's savepoint. Returns the outcome; the client is in _pending."""
-        by_external_id = link and not known_unlinked
-        client, _how = find_existing_client(
-            provider=self.provider if by_external_id else None, external_id=contact.external_id if by_external_id else None,
-            email_hash=contact.email_hash, phone_hash=contact.phone_hash,
-        )
-        if client is not None and _how == "external_id":
-            self._pending[contact.external_id] = client
-            changes = contact_changes(client, contact, owns=client.source == self.provider)
-            _apply(client, changes)
-            return UPDATED if changes else UNCHANGED
-        if client is None:
-            month, day, year = contact.birthday
-            consent = bool(contact.email) and contact.email_unsubscribed is False
-            client = Client.objects.create(
-                tenant=self.tenant, source=self.provider, first_name=contact.first_name, last_name=contact.last_name,
-                email=contact.email, email_hash=contact.email_hash, phone=contact.phone, phone_hash=contact.phone_hash,
-                birthday_month=month, birthday_day=day, birth_year=year, notes=contact.notes,
-                email_consent=consent, email_consent_at=timezone.now() if consent else None,
-            )
-            outcome = CREATED
-        else:
-            changes = contact_changes(client, contact, owns=client.source == self.provider)
-            _apply(client, changes)
-            outcome = UPDATED if changes or link else UNCHANGED
-        if link and contact.external_id:
-            ClientExternalId.objects.create(tenant=self.tenant, provider=self.provider, external_id=contact.external_id,
-                                            client=client)
-        self._pending[contact.external_id] = client
-        return outcome
+        return write
 
 
 def _changed(existing, values: dict) -> dict:
@@ -697,7 +616,6 @@ class AcuityAppointmentImporter(PageImporter):
         self.now = now or timezone.now()
         self.appointments: dict[str, Appointment] = {}
         self.services: dict[str, Service] = {}
-        self.clients = ClientImporter(tenant=tenant, provider="acuity", to_contact=lambda raw: raw)
 
     def prefetch(self, records) -> None:
         self._page = records
@@ -769,8 +687,7 @@ class AcuityAppointmentImporter(PageImporter):
         # Acuity has no client ids: a person is recognized by email or phone only.
         if not (contact.email or contact.phone):
             return None
-        self.clients.link_or_create(contact, link=False)
-        return self.clients._pending.pop(contact.external_id)
+        return client_upsert(tenant=self.tenant, source="acuity", record=contact, link=False).client
 
     def _service_for(self, type_id: str, raw: dict, price: int, minutes: int) -> Service | None:
         if not type_id:
