@@ -90,9 +90,11 @@ def consent_record(
     *, tenant: Tenant, client: Client, decisions: Mapping[str, bool | None], origin: str, provider: str = "",
     decided_at: datetime.datetime | None = None, acting_user: User | None = None,
 ) -> set[str]:
-    """Append the decisions that are news (see `would_record`) for a saved client and derive
-    its consent again. `decisions` maps a channel to True (grant), False (withdrawal) or None
-    (nothing said). Returns the client fields that changed (already saved)."""
+    """Append the decisions that are news (see `would_record`) and derive the client's consent
+    again. `decisions` maps a channel to True (grant), False (withdrawal) or None (nothing
+    said). Returns the client fields that changed: saved for a saved client; for a client not
+    saved yet (a creation), set on the instance for the caller's save, since such a client has
+    no earlier decisions (the ledger has no foreign key, so its rows may come first)."""
     when = decided_at or timezone.now()
     events = [
         ConsentEvent(
@@ -105,6 +107,8 @@ def consent_record(
     if not events:
         return set()
     ConsentEvent.objects.bulk_create(events)
+    if client._state.adding:
+        return _set_derived(client, events)
     return _refresh(tenant, [client])[client.id]
 
 
@@ -138,14 +142,8 @@ def _refresh(tenant: Tenant, clients: list[Client]) -> dict[uuid.UUID, set[str]]
     changed_by_client: dict[uuid.UUID, set[str]] = {}
     to_save = []
     for client in clients:
-        changed: set[str] = set()
-        for channel, state in derive(events[client.id]).items():
-            for name, value in ((f"{channel}_consent", state.granted is True), (f"{channel}_consent_at", state.at)):
-                if getattr(client, name) != value:
-                    setattr(client, name, value)
-                    changed.add(name)
-        changed_by_client[client.id] = changed
-        if changed and not client._state.adding:
+        changed_by_client[client.id] = _set_derived(client, events[client.id])
+        if changed_by_client[client.id]:
             to_save.append(client)
     if to_save:
         fields = sorted(set().union(*(changed_by_client[c.id] for c in to_save)) | {"updated_at"})
@@ -154,3 +152,14 @@ def _refresh(tenant: Tenant, clients: list[Client]) -> dict[uuid.UUID, set[str]]
             client.updated_at = now
         Client.objects.bulk_update(to_save, fields)
     return changed_by_client
+
+
+def _set_derived(client: Client, events: list[ConsentEvent]) -> set[str]:
+    """Set the client's consent fields (in memory) to what `events` derive; the changed names."""
+    changed: set[str] = set()
+    for channel, state in derive(events).items():
+        for name, value in ((f"{channel}_consent", state.granted is True), (f"{channel}_consent_at", state.at)):
+            if getattr(client, name) != value:
+                setattr(client, name, value)
+                changed.add(name)
+    return changed

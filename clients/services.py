@@ -148,9 +148,9 @@ def client_create(*, tenant: Tenant, data: Mapping[str, Any], acting_user: User 
     client = Client(tenant=tenant)
     _apply(client, data, tenant=tenant)
     with transaction.atomic():
-        client.save()
         consent.consent_record(tenant=tenant, client=client, decisions=_consent_decisions(data),
                                origin=ConsentOrigin.API_USER, acting_user=acting_user)
+        client.save()
     return client
 
 
@@ -437,14 +437,20 @@ def client_upsert(
     if created:
         client = Client(tenant=tenant, source=source)
     changed = _apply(client, client_upsert_changes(client, record, source=source), tenant=tenant)
+
+    def record_consent() -> set[str]:
+        return consent.consent_record(
+            tenant=tenant, client=client, decisions={"email": record.email_consent, "sms": record.sms_consent},
+            origin=_consent_origin(source), provider=source, decided_at=now,
+        )
+
     if created:
+        record_consent()  # a new client's consent fields are set before its one INSERT
         client.save()
-    elif changed:
-        client.save(update_fields=[*changed, "updated_at"])
-    changed |= consent.consent_record(
-        tenant=tenant, client=client, decisions={"email": record.email_consent, "sms": record.sms_consent},
-        origin=_consent_origin(source), provider=source, decided_at=now,
-    )
+    else:
+        if changed:
+            client.save(update_fields=[*changed, "updated_at"])
+        changed |= record_consent()
     if link and record.external_id and how != "external_id":
         # Not matched by it, so it is not linked yet. ON CONFLICT DO NOTHING: an import
         # running at the same time may have just linked it.
