@@ -132,6 +132,8 @@ class BackgroundJob(TenantModel):
 class SupportAccess(TenantModel):
     """Append-only audit of platform staff touching a tenant's data (read or write)."""
 
+    append_only = True  # tenants.roles revokes UPDATE and DELETE (and migration 0002's trigger refuses them)
+
     class Action(models.TextChoices):
         VIEW = "view"
         ENTER = "enter"
@@ -155,6 +157,8 @@ class ChangeRecord(TenantModel):
     support staff inside the tenant). Written by services through `tenants.changes`; the
     tenant's owner reads it at /api/v1/change-log/. Field names only, never values: the log
     must not become a second copy of clients' personal data."""
+
+    append_only = True  # tenants.roles revokes UPDATE and DELETE from the runtime role
 
     class ActorKind(models.TextChoices):
         USER = "user"

@@ -52,32 +52,3 @@ def enable_rls(*tables: str) -> migrations.RunSQL:
         reverse_sql="".join(rls_reverse_sql(t) for t in reversed(tables)),
     )
 
-
-def append_only(*tables: str) -> migrations.RunSQL:
-    """Refuse UPDATE and DELETE on audit tables to the roles the application runs as (runtime
-    and support), with a trigger that names the table. Grants alone would not hold: the
-    runtime role is granted UPDATE and DELETE on every table by tenants.roles after each
-    migrate. The owner (migrations, a platform operator erasing a tenant) is not refused."""
-    roles = ", ".join(
-        "'" + name.replace("'", "''") + "'" for name in (settings.DATABASE_APP_ROLE, settings.DATABASE_SUPPORT_ROLE)
-    )
-    forward = [
-        f"""
-CREATE OR REPLACE FUNCTION brandvx_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF current_user IN ({roles}) THEN
-    RAISE EXCEPTION '% is append-only', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
-  END IF;
-  RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
-END
-$$;
-"""
-    ]
-    reverse = []
-    for table in tables:
-        t = _ident(table)
-        forward.append(
-            f"CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON {t} FOR EACH ROW EXECUTE FUNCTION brandvx_refuse_change();\n"
-        )
-        reverse.append(f"DROP TRIGGER IF EXISTS append_only ON {t};\n")
-    return migrations.RunSQL(sql="".join(forward), reverse_sql="".join(reverse))

@@ -4,7 +4,7 @@ import django.db.models.deletion
 import uuid
 from django.db import migrations, models
 
-from tenants.rls import append_only, enable_rls
+from tenants.rls import enable_rls
 
 
 class Migration(migrations.Migration):
@@ -34,5 +34,4 @@ class Migration(migrations.Migration):
             },
         ),
         enable_rls("tenants_changerecord"),
-        append_only("tenants_changerecord", "tenants_supportaccess"),
     ]

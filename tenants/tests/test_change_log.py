@@ -48,7 +48,7 @@ def test_rows_cannot_be_changed_or_deleted_by_the_application(world):
         SupportAccess.objects.filter(id=access.id).delete,
     ):
         with tenant_context(world.tenant_a.id, role="owner_admin"):
-            with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            with pytest.raises(DatabaseError, match="permission denied|append-only"), transaction.atomic():
                 statement(action="y") if statement.__name__ == "update" else statement()
     with tenant_context(world.tenant_a.id, role="owner_admin"):
         assert ChangeRecord.objects.get(id=record.id).action == "x"
