@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from analytics import selectors, services
 from analytics.api import serializers as s
 from analytics.api.filters import AppointmentFilterSet, ServiceFilterSet, TransactionFilterSet
-from analytics.models import Appointment, Service, ServiceCategory, Transaction, TransactionLineItem
+from analytics.models import Appointment, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
 from brandvx.errors import InvalidParameter
 from tenants.views import OWNER_ONLY, TenantAPIView, TenantModelViewSet
 
@@ -112,7 +112,9 @@ class TransactionViewSet(_ServiceBackedViewSet):
 
     def get_base_queryset(self):
         lines = TransactionLineItem.objects.select_related("service").order_by("description", "id")
-        return super().get_base_queryset().prefetch_related(Prefetch("line_items", queryset=lines))
+        refunds = Refund.objects.order_by("refunded_at", "id")
+        return super().get_base_queryset().prefetch_related(
+            Prefetch("line_items", queryset=lines), Prefetch("refunds", queryset=refunds))
 
     def _create(self, data):
         return services.transaction_create(tenant=self.tenant, acting_user=self.request.user, **data)
@@ -130,13 +132,14 @@ class TransactionViewSet(_ServiceBackedViewSet):
     @extend_schema(request=s.TransactionRefundSerializer, responses=s.TransactionSerializer)
     @action(detail=True, methods=["post"])
     def refund(self, request, pk=None):
-        """Refund part or all (default) of what is left; fully refunded -> status refunded."""
+        """Refund part or all (default) of what is left, dated `refunded_at` (default now): the
+        insights count it on that date, not on the sale's. Fully refunded -> status refunded."""
         sale = self.get_object()
         body = s.TransactionRefundSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.transaction_refund(
             tenant=self.tenant, transaction_id=sale.id, amount=body.validated_data.get("amount"),
-            acting_user=request.user,
+            refunded_at=body.validated_data.get("refunded_at"), acting_user=request.user,
         )
         return Response(self.get_serializer(self.get_queryset().get(id=sale.id)).data)
 
