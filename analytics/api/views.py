@@ -150,7 +150,8 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 PERIOD_PARAMETERS = [
     OpenApiParameter("start", OpenApiTypes.DATE, required=True, description="First local date (YYYY-MM-DD)."),
-    OpenApiParameter("end", OpenApiTypes.DATE, required=True, description="Last local date, inclusive; at most 3 years after start."),
+    OpenApiParameter("end", OpenApiTypes.DATE, required=True, description=(
+        "Last local date, inclusive; before the same date 3 years after start (the period is shorter than 3 years).")),
 ]
 
 
@@ -173,8 +174,10 @@ def _period(request) -> tuple[datetime.date, datetime.date]:
 
 
 class DashboardView(TenantAPIView):
-    """Revenue, transactions, average ticket, new and active clients, returning-client,
-    rebooking and no-show rates; each with the previous period of equal length."""
+    """Revenue (sales on their date, refunds on theirs), gross sales, refunds, service revenue,
+    tips, taxes, discounts, transactions, average ticket, new and active clients,
+    returning-client, rebooking and no-show rates; each with the previous period of equal
+    length and the change in percent. Every figure is defined in docs/insights.md."""
 
     @extend_schema(parameters=PERIOD_PARAMETERS, responses=s.DashboardSerializer)
     def get(self, request):
@@ -183,7 +186,8 @@ class DashboardView(TenantAPIView):
 
 
 class RevenueByServiceView(TenantAPIView):
-    """Per currency, per category and per service: transactions, quantity, revenue (net of refunds)."""
+    """Per currency, per category and per service: transactions, quantity and service revenue
+    (net of the period's refunds, tips and taxes apart). Definitions: docs/insights.md."""
 
     @extend_schema(parameters=PERIOD_PARAMETERS, responses=s.RevenueByServiceSerializer)
     def get(self, request):
@@ -192,7 +196,8 @@ class RevenueByServiceView(TenantAPIView):
 
 
 class RevenueTimeseriesView(TenantAPIView):
-    """Revenue per day, week or month in the tenant's time zone, zero-filled, per currency."""
+    """Revenue (sales minus refunds, each on its own date) and transactions per day, week or
+    month in the tenant's time zone, zero-filled, per currency. Definitions: docs/insights.md."""
 
     @extend_schema(
         parameters=[
@@ -211,7 +216,8 @@ class RevenueTimeseriesView(TenantAPIView):
 
 
 class TopClientsView(TenantAPIView):
-    """The best clients by revenue in the period, per currency, with visits and last visit."""
+    """The best clients by revenue in the period (their sales minus the period's refunds of
+    them), per currency, with visits and last visit. Definitions: docs/insights.md."""
 
     @extend_schema(
         parameters=[
