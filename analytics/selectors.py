@@ -177,8 +177,8 @@ counted AS (
 refunds AS (
     -- The period's refunds, whatever the sale's date; each takes its share of tip and tax.
     SELECT r.refunded_at >= %(current_from)s AS is_current, r.currency, r.amount,
-           r.amount::numeric * t.tip_amount / t.total_amount AS tip,
-           r.amount::numeric * t.tax_amount / t.total_amount AS tax
+           r.amount::numeric * t.tip_amount / nullif(t.total_amount, 0) AS tip,
+           r.amount::numeric * t.tax_amount / nullif(t.total_amount, 0) AS tax
     FROM analytics_refund r
     JOIN analytics_transaction t ON t.id = r.transaction_id AND t.tenant_id = %(tenant)s
     WHERE r.tenant_id = %(tenant)s
@@ -246,8 +246,8 @@ money_by_currency AS (
                'currency', currency, 'gross', gross, 'refunds', refunds, 'tips', tips, 'taxes', taxes,
                'discounts', discounts, 'transactions', transactions, 'ticket', ticket)) AS figures
     FROM (
-        SELECT is_current, currency, sum(gross) AS gross, sum(refunds) AS refunds, round(sum(tips)) AS tips,
-               round(sum(taxes)) AS taxes, sum(discounts) AS discounts, sum(transactions) AS transactions,
+        SELECT is_current, currency, sum(gross) AS gross, sum(refunds) AS refunds, coalesce(round(sum(tips)), 0) AS tips,
+               coalesce(round(sum(taxes)), 0) AS taxes, sum(discounts) AS discounts, sum(transactions) AS transactions,
                sum(ticket) AS ticket
         FROM money
         GROUP BY is_current, currency
@@ -355,8 +355,8 @@ WITH moves AS (
       AND t.status IN {_REVENUE_STATUSES}
     UNION ALL
     SELECT r.id, r.transaction_id, r.currency,
-           -(r.amount::numeric * (t.total_amount - t.tip_amount - t.tax_amount) / t.total_amount),
-           -(r.amount::numeric * t.tip_amount / t.total_amount), -(r.amount::numeric * t.tax_amount / t.total_amount),
+           -(r.amount::numeric * (t.total_amount - t.tip_amount - t.tax_amount) / nullif(t.total_amount, 0)),
+           -(r.amount::numeric * t.tip_amount / nullif(t.total_amount, 0)), -(r.amount::numeric * t.tax_amount / nullif(t.total_amount, 0)),
            false, 0
     FROM analytics_refund r
     JOIN analytics_transaction t ON t.id = r.transaction_id AND t.tenant_id = %(tenant)s
@@ -382,8 +382,8 @@ lines AS (
     WINDOW w AS (PARTITION BY m.move)
 )
 SELECT l.currency, GROUPING(sc.id, sv.id) AS level, sc.id, max(sc.name), sv.id, max(sv.name),
-       count(DISTINCT l.transaction_id) FILTER (WHERE l.counted), sum(l.quantity), round(sum(l.revenue)),
-       round(sum(l.tips)), round(sum(l.taxes)), sum(l.discounts)
+       count(DISTINCT l.transaction_id) FILTER (WHERE l.counted), sum(l.quantity), coalesce(round(sum(l.revenue)), 0),
+       coalesce(round(sum(l.tips)), 0), coalesce(round(sum(l.taxes)), 0), sum(l.discounts)
 FROM lines l
 LEFT JOIN analytics_service sv ON sv.id = l.service_id AND sv.tenant_id = %(tenant)s
 LEFT JOIN analytics_servicecategory sc ON sc.id = sv.category_id AND sc.tenant_id = %(tenant)s
