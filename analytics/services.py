@@ -461,6 +461,8 @@ def transaction_update(
         if "external_id" in changes:
             sale.external_id = _validate_text(changes["external_id"], "external_id", 255)
         _check_amounts(sale)
+        if "occurred_at" in changes and sale.refunds.filter(refunded_at__lt=sale.occurred_at).exists():
+            raise InvalidParameter("occurred_at", "must not be after the sale's first refund.")
         _save(sale)
         refunds_follow_sale(sale)
         if lines is not None:
@@ -483,7 +485,6 @@ def _validate_refund_time(value: Any, sale: Transaction) -> datetime.datetime:
     if refunded_at > timezone.now() + REFUND_CLOCK_SKEW:
         raise InvalidParameter("refunded_at", "must not be in the future.")
     return refunded_at
-
 
 
 def transaction_refund(

@@ -275,3 +275,15 @@ def test_the_period_scan_of_sales_stays_index_only(world):
     for name, plan in plans.items():
         assert "Index Only Scan using transaction_tenant_time_idx" in plan, (name, plan)
         assert "Seq Scan" not in plan, (name, plan)
+
+
+def test_a_sale_cannot_be_moved_after_its_refunds(world):
+    a = world.tenant_a
+    with tenant_context(a.id, role="system"):
+        sale = f.sale(a, f.local(a, 2025, 1, 10), 9000)
+        services.transaction_refund(tenant=a, transaction_id=sale.id, amount=100, refunded_at=f.local(a, 2025, 1, 12))
+        with pytest.raises(InvalidParameter) as late:
+            services.transaction_update(tenant=a, transaction_id=sale.id, occurred_at=f.local(a, 2025, 1, 13))
+        assert late.value.extra["parameter"] == "occurred_at"
+        services.transaction_update(tenant=a, transaction_id=sale.id, occurred_at=f.local(a, 2025, 1, 11), currency="EUR")
+        assert Refund.objects.get(transaction=sale).currency == "EUR"  # refunds follow the sale's currency
