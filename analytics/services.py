@@ -506,7 +506,8 @@ def transaction_refund(
         amount = remaining if amount is None else validate_minor_units(amount, "amount", minimum=1)
         if amount > remaining:
             raise InvalidParameter("amount", f"must not exceed the refundable remainder ({remaining}).")
-        when = timezone.now() if refunded_at is None else _validate_refund_time(refunded_at, sale)
+        # Default now, but never before the sale (a sale recorded ahead of its time).
+        when = max(timezone.now(), sale.occurred_at) if refunded_at is None else _validate_refund_time(refunded_at, sale)
         Refund.objects.create(
             tenant=tenant, transaction=sale, amount=amount, currency=sale.currency, refunded_at=when,
             source=Provider.MANUAL,

@@ -287,3 +287,30 @@ def test_a_sale_cannot_be_moved_after_its_refunds(world):
         assert late.value.extra["parameter"] == "occurred_at"
         services.transaction_update(tenant=a, transaction_id=sale.id, occurred_at=f.local(a, 2025, 1, 11), currency="EUR")
         assert Refund.objects.get(transaction=sale).currency == "EUR"  # refunds follow the sale's currency
+
+
+@pytest.mark.parametrize("tenant_key,sale_day,refund_day,refund_hour", [
+    # Los Angeles springs forward on 9 March 2025 (a 23-hour day); 23:30 is still the 9th.
+    ("tenant_a", D(2025, 3, 8), D(2025, 3, 9), 23),
+    # Auckland falls back on 6 April 2025 (a 25-hour day); 00:30 on the 6th is the 5th in UTC.
+    ("tenant_b", D(2025, 4, 5), D(2025, 4, 6), 0),
+])
+def test_refund_day_buckets_across_clock_changes(world, tenant_key, sale_day, refund_day, refund_hour):
+    tenant = getattr(world, tenant_key)
+    with tenant_context(tenant.id, role="system"):
+        sale = f.sale(tenant, f.local(tenant, sale_day.year, sale_day.month, sale_day.day, 0, 30), 7000)
+        services.transaction_refund(tenant=tenant, transaction_id=sale.id, amount=2500,
+                                    refunded_at=f.local(tenant, refund_day.year, refund_day.month, refund_day.day, refund_hour, 30))
+        days = selectors.revenue_timeseries(tenant, sale_day, refund_day + datetime.timedelta(days=1), "day")
+    assert [(b["start"], b["revenue"], b["transactions"]) for b in usd(days)["buckets"]] == [
+        (sale_day, 7000, 1), (refund_day, -2500, 0), (refund_day + datetime.timedelta(days=1), 0, 0),
+    ]
+
+
+def test_a_refund_without_a_date_is_never_dated_before_its_sale(world):
+    a = world.tenant_a
+    ahead = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=2)
+    with tenant_context(a.id, role="system"):
+        sale = f.sale(a, ahead, 1000)
+        services.transaction_refund(tenant=a, transaction_id=sale.id)
+        assert Refund.objects.get(transaction=sale).refunded_at == ahead
