@@ -694,8 +694,8 @@ def _square_parts(payment: dict, order: dict, total: int) -> dict:
     return {"tip_amount": tip, "tax_amount": tax, "discount_amount": max(discount, 0)}
 
 
-# Square refund statuses that mean money goes back (PENDING: issued, not yet settled; Square
-# reports it as a refund from the day it is issued). REJECTED and FAILED gave nothing back.
+# Square refund statuses that mean money goes back (PENDING: issued, not yet settled; counted
+# from the day it was issued, as the owner issued it then). REJECTED and FAILED gave nothing back.
 SQUARE_REFUND_COUNTS = ("PENDING", "COMPLETED")
 
 
