@@ -2,7 +2,8 @@
 
 - The browser is the system's `/usr/bin/chromium` (`.ci/run` installs it with apt-get);
   Playwright's own browser downloads are never used (no `playwright install`). Set
-  BRANDVX_CHROMIUM to use another binary. Without one, these tests skip, saying why.
+  BRANDVX_CHROMIUM to use another binary. Without one, these tests skip, saying why, except
+  under BRANDVX_REQUIRE_CHROMIUM=1 (CI), where they fail.
 - pytest-django's `live_server` runs the application in a thread, with its own database
   connections, outside any test transaction: every request commits, and the ATOMIC_REQUESTS
   transaction, the tenant context and page rendering happen exactly as in production.
@@ -36,7 +37,10 @@ def transactional_db(committed):
 @pytest.fixture(scope="module")
 def browser():
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium, or set BRANDVX_CHROMIUM)")
+        message = f"no chromium at {CHROMIUM} (apt-get install chromium, or set BRANDVX_CHROMIUM)"
+        if os.environ.get("BRANDVX_REQUIRE_CHROMIUM") == "1":  # CI (.ci/run): never skip
+            pytest.fail(message)
+        pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop on this thread; Django would then refuse the
