@@ -74,7 +74,8 @@ def test_the_browsable_api_links_to_the_sign_in_page_and_shows_the_tenant():
     assert anonymous.status_code == 401 and "href='/api-auth/login/?next=/api/v1/clients/'" in anonymous.content.decode()
     sign_in(client, token_for(world.owner_a))
     page = client.get("/api/v1/me/", HTTP_ACCEPT="text/html").content.decode()
-    assert "Salon A (owner_admin)" in page and 'action="/api-auth/logout/?next=/api/v1/me/"' in page
+    assert "Salon A (owner_admin)" in page and world.owner_a.email in page
+    assert 'action="/api-auth/logout/?next=/api/v1/me/"' in page
 
 
 @pytest.mark.parametrize(
