@@ -12,6 +12,7 @@ DRF's pages link to them ("Log in" in the navigation bar).
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -27,7 +28,7 @@ from brandvx.errors import BrandVXError
 from tenants import auth_failures, signin
 from tenants.context import user_context
 from tenants.models import Membership
-from tenants.resolution import Resolution, resolve_token
+from tenants.resolution import Resolution, TenantForbidden, resolve_token
 from tenants.supabase import TokenInvalid, issue_development_token, verify_token
 
 app_name = "rest_framework"  # DRF's templates link to rest_framework:login / :logout
@@ -46,13 +47,11 @@ def _next(request: HttpRequest) -> str:
 
 
 def _with_next(name: str, next_url: str) -> str:
-    from urllib.parse import urlencode
-
     return f"{reverse(name)}?{urlencode({'next': next_url})}"
 
 
 def _current(request: HttpRequest) -> Resolution | None:
-    """The request's own resolution when it is a live sign-in (the middleware made it)."""
+    """The request's resolution (tenants.middleware attaches it) when it is a live sign-in."""
     resolution = getattr(request, "tenant_resolution", None)
     if resolution is None or not resolution.via_session or resolution.error is not None or resolution.user is None:
         return None
@@ -142,7 +141,7 @@ def choose_tenant(request: HttpRequest) -> HttpResponse:
             return redirect(_next(request))
         return _page(
             request, "tenants/signin/tenant.html", status=403, resolution=resolution,
-            error=BrandVXError("Choose one of your tenants.", code="not_a_member"),
+            error=TenantForbidden("Choose one of your own tenants."),
         )
     return _page(request, "tenants/signin/tenant.html", resolution=resolution)
 

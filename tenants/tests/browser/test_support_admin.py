@@ -30,7 +30,7 @@ def _salon(label: str):
 
 def test_support_reads_enters_changes_and_leaves_and_the_owner_sees_it(page, live_server, shot):
     tenant, owner, clients = _salon("Aurora")
-    other, _other_owner, other_clients = _salon("Borealis")
+    other, other_owner, other_clients = _salon("Borealis")
     staff = User.objects.create(
         username=f"support-{uuid.uuid4().hex[:6]}", email="support-browser@brandvx.test", is_staff=True, is_superuser=True
     )
@@ -113,6 +113,6 @@ def test_support_reads_enters_changes_and_leaves_and_the_owner_sees_it(page, liv
     assert any(row["action"] == "change" and row["path"].startswith(f"/admin/clients/client/{target.id}/change/") for row in rows), rows
     # The other tenant's owner sees nothing of it: its clients never appeared on a page.
     other_log = requests.get(
-        f"{live_server.url}/api/v1/audit-log/", headers={"Authorization": f"Bearer {token_for(_other_owner)}"}, timeout=10
+        f"{live_server.url}/api/v1/audit-log/", headers={"Authorization": f"Bearer {token_for(other_owner)}"}, timeout=10
     )
     assert other_log.status_code == 200 and other_log.json()["results"] == []
