@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from clients.models import Client
 from conftest import TenantWorld
 from tenants.context import tenant_context
-from tenants.testing import token_for
+from tenants.testing import add_member, token_for
 
 pytestmark = pytest.mark.browser
 
@@ -62,3 +62,30 @@ def test_a_salon_user_signs_in_with_a_token_uses_the_api_and_signs_out(page, liv
     expect(page.locator("#signed-out")).to_be_visible()
     shot(page, "signed-out")
     assert page.goto("/api/v1/clients/").status == 401
+
+
+def test_a_member_of_several_salons_picks_one_after_signing_in(page, live_server, shot):
+    world = TenantWorld()
+    add_member(tenant=world.tenant_b, role="viewer", user=world.staff_a)
+    _client(world.tenant_a, "Alma", "Ours")
+    _client(world.tenant_b, "Bruno", "Theirs")
+
+    page.goto("/api-auth/login/?next=/api/v1/clients/")
+    page.get_by_label("Supabase access token").fill(token_for(world.staff_a, minutes=15))
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{live_server.url}/api-auth/tenant/?next=%2Fapi%2Fv1%2Fclients%2F")
+    shot(page, "picker")
+    page.get_by_role("button", name="Salon B viewer").click()
+    expect(page).to_have_url(f"{live_server.url}/api/v1/clients/")
+    expect(page.locator("#current-tenant")).to_have_text("Salon B (viewer)")
+    expect(page.locator(".response-info")).to_contain_text("Bruno")
+    expect(page.locator(".response-info")).not_to_contain_text("Alma")
+    expect(page.locator("#post-object-form")).to_have_count(0)  # a viewer gets no create form
+
+    # Switch from the navigation bar.
+    page.locator("#current-tenant").click()
+    page.get_by_role("button", name="Salon A staff").click()
+    expect(page.locator("#current-tenant")).to_have_text("Salon A (staff)")
+    expect(page.locator(".response-info")).to_contain_text("Alma")
+    expect(page.locator(".response-info")).not_to_contain_text("Bruno")
+    shot(page, "switched")
