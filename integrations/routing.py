@@ -91,7 +91,8 @@ def unscoped_routes_find(*, kind: str, lookup: str) -> list[Route]:
 
 def unscoped_route_find(*, kind: str, lookup: str) -> Route | None:
     """Cross-tenant lookup of a single-connection routing row (not SHARED_KINDS)."""
-    assert kind not in SHARED_KINDS, "a Square merchant may route to several connections: use unscoped_routes_find"
+    if kind in SHARED_KINDS:
+        raise ValueError("a Square merchant may route to several connections: use unscoped_routes_find")
     routes = unscoped_routes_find(kind=kind, lookup=lookup)
     return routes[0] if routes else None
 

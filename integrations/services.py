@@ -7,12 +7,13 @@ import logging
 import uuid
 
 from django.db import IntegrityError, transaction
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from brandvx.errors import BrandVXError, InvalidParameter
 from integrations import importers
 from integrations.importers import import_page
-from integrations.models import ConnectionRoute, IntegrationConnection, Provider
+from integrations.models import ConnectionRoute, IntegrationConnection, Provider, WebhookEvent
 from integrations.routing import key_digest, new_api_key, new_webhook_token, route_clear, route_set
 from tenants.context import tenant_context
 from tenants.jobs import job_create
@@ -259,12 +260,40 @@ def sync_request(*, tenant: Tenant, provider: str, acting_user: User | None) -> 
                           started_by=acting_user, enqueue=enqueue_sync)
 
 
+# --- webhooks ------------------------------------------------------------------------
+
+# Acuity's notifications carry no event id, nonce or timestamp: the same change sent twice and
+# a replay of a captured request are the same bytes. The same notification (action and
+# appointment) within this window of an earlier one is a duplicate: recorded nowhere new,
+# enqueued nothing (the earlier one's fetch reads the appointment's state). Later, it is a new
+# notification: processing re-fetches the appointment with the tenant's own key, so even a
+# replay can only make us read again what is already true, at most once per window.
+ACUITY_REPLAY_WINDOW = datetime.timedelta(minutes=10)
+
+
+def acuity_webhook_event_record(*, tenant_id, action: str, appointment_id: str) -> WebhookEvent | None:
+    """Record an Acuity notification in the current tenant context, or None for a duplicate.
+    A transaction-scoped advisory lock per (tenant, action, appointment) makes two concurrent
+    deliveries of the same notification record one event."""
+    lock_key = f"acuity-webhook:{tenant_id}:{action}:{appointment_id}"
+    with transaction.atomic():
+        with db_connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [lock_key])
+        same = WebhookEvent.objects.filter(provider="acuity", event_type=action, object_id=appointment_id)
+        cutoff = timezone.now() - ACUITY_REPLAY_WINDOW
+        if same.filter(received_at__gte=cutoff).exists():
+            logger.info("acuity webhook %s %s is a duplicate (tenant %s)", action, appointment_id, tenant_id)
+            return None
+        return WebhookEvent.objects.create(
+            tenant_id=tenant_id, provider="acuity", event_id=f"{action}:{appointment_id}:{uuid.uuid4().hex}"[:255],
+            event_type=action, object_type="appointment", object_id=appointment_id,
+        )
+
+
 def custom_crm_import(*, tenant_id: uuid.UUID, connection_id: uuid.UUID, payload: dict) -> dict:
     """Import what a custom CRM pushed: contacts, then transactions (which may refer to the
     contacts by `client_external_id`). Runs in the routed tenant's context; one savepoint
     per record, so bad records are reported and good ones kept."""
-    from tenants.context import tenant_context
-
     if not isinstance(payload, dict):
         raise InvalidParameter("body", "must be a JSON object with `contacts` and/or `transactions`")
     contacts = payload.get("contacts", [])

@@ -12,19 +12,15 @@ Both endpoints answer fast: they record and enqueue; a task fetches and upserts.
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
 import hmac
 import json
 import logging
 import re
-import uuid
 from urllib.parse import parse_qs
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db import connection as db_connection
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import permissions
 from rest_framework.response import Response
@@ -33,37 +29,12 @@ from rest_framework.views import APIView
 from brandvx.errors import InvalidParameter
 from integrations.models import ConnectionRoute, IntegrationConnection, WebhookEvent
 from integrations.routing import unscoped_route_find, unscoped_routes_find
+from integrations.services import acuity_webhook_event_record
 from tenants.context import tenant_context
 
 logger = logging.getLogger("brandvx.integrations.webhooks")
 
-ACUITY_ID = re.compile(r"[0-9]{1,20}")
-# Acuity's notifications carry no event id, nonce or timestamp: the same change sent twice and
-# a replay of a captured request are the same bytes. The same notification (action and
-# appointment) within this window of an earlier one is a duplicate: recorded nowhere new,
-# enqueued nothing (the earlier one's fetch reads the appointment's state). Later, it is a new
-# notification: processing re-fetches the appointment with the tenant's own key, so even a
-# replay can only make us read again what is already true, at most once per window.
-ACUITY_REPLAY_WINDOW = datetime.timedelta(minutes=10)
-
-
-def acuity_event_record(*, tenant_id, action: str, appointment_id: str) -> WebhookEvent | None:
-    """Record an Acuity notification in the current tenant context, or None for a duplicate.
-    A transaction-scoped advisory lock per (tenant, action, appointment) makes two concurrent
-    deliveries of the same notification record one event."""
-    lock_key = f"acuity-webhook:{tenant_id}:{action}:{appointment_id}"
-    with transaction.atomic():
-        with db_connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [lock_key])
-        same = WebhookEvent.objects.filter(provider="acuity", event_type=action, object_id=appointment_id)
-        cutoff = timezone.now() - ACUITY_REPLAY_WINDOW
-        if same.filter(received_at__gte=cutoff).exists():
-            logger.info("acuity webhook %s %s is a duplicate", action, appointment_id)
-            return None
-        return WebhookEvent.objects.create(
-            tenant_id=tenant_id, provider="acuity", event_id=f"{action}:{appointment_id}:{uuid.uuid4().hex}"[:255],
-            event_type=action, object_type="appointment", object_id=appointment_id,
-        )
+ACUITY_ID = re.compile(r"[0-9]{1,20}")  # [0-9], not \d or isdigit(): ASCII digits only
 
 
 def _setting(name: str) -> str:
@@ -171,7 +142,7 @@ class AcuityWebhookView(_WebhookView):
                 raise InvalidParameter("id", "must be an Acuity appointment id")
             if connection.status != IntegrationConnection.Status.ACTIVE:
                 return Response({"status": "ignored"})
-            event = acuity_event_record(tenant_id=route.tenant_id, action=action[:60], appointment_id=appointment_id)
+            event = acuity_webhook_event_record(tenant_id=route.tenant_id, action=action[:60], appointment_id=appointment_id)
             if event is None:
                 return Response({"status": "duplicate"})
             args = (str(route.tenant_id), str(route.connection_id), appointment_id, str(event.id))
