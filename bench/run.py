@@ -8,10 +8,10 @@ import platform
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from brandvx.benchmark import background, database, loader, sql_level
-from brandvx.benchmark.endpoints import CONTEXT_MARK, EndpointHarness, debug_off, replay_runner, strip_context
-from brandvx.benchmark.queries import HOT_QUERIES, HotQuery, Period, builtin_sql, endpoint_path, from_function
-from brandvx.benchmark.timing import interleaved, pair_ratios, summary
+from bench import background, database, loader, sql_level
+from bench.endpoints import CONTEXT_MARK, EndpointHarness, debug_off, replay_runner, strip_context
+from bench.queries import HOT_QUERIES, HotQuery, Period, builtin_sql, endpoint_path, from_function
+from bench.timing import interleaved, pair_ratios, summary
 
 MEASURED_TENANT = 1  # every tenant holds the same amount of data; this one is measured
 
@@ -166,6 +166,8 @@ def run(options: Options, log: Callable[[str], None]) -> dict:
             conn.close()
         log("dropping the benchmark database and role ..." if not options.keep else f"keeping database {bench.name}")
         database.drop(bench, keep=options.keep)
+    results["failed"] = [f"background.{name}: {entry['reason']}" for name, entry in results.get("background", {}).items()
+                         if entry.get("failed")]
     results["meta"]["seconds"] = round((datetime.datetime.now(datetime.timezone.utc) - started).total_seconds(), 1)
     return results
 
@@ -173,6 +175,9 @@ def run(options: Options, log: Callable[[str], None]) -> dict:
 def _guarded(function: Callable[[], dict]) -> dict:
     try:
         return function()
+    except background.WorkFailed as exc:
+        # The work did not succeed: no figure, and the command fails after reporting.
+        return {"available": False, "failed": True, "reason": f"FAILED: {exc}"[:2000]}
     except Exception as exc:  # noqa: BLE001 - an app's half-built service must not sink the run
         return {"available": False, "reason": f"failed: {type(exc).__name__}: {str(exc)[:200]}"}
 
@@ -288,7 +293,7 @@ def _measure_endpoints(harness: EndpointHarness, endpoints: dict, *, runtime, re
 
 
 def _throughput(bench, harness: EndpointHarness, endpoints: dict, options: Options, *, repeat: int) -> dict:
-    from brandvx.benchmark.http_load import Gunicorn, Request, run_load
+    from bench.http_load import Gunicorn, Request, run_load
 
     endpoint = endpoints["client_list"]
     if not endpoint.get("available"):
@@ -308,7 +313,7 @@ def _throughput(bench, harness: EndpointHarness, endpoints: dict, options: Optio
         rps: dict[str, list[float]] = {name: [] for name in servers}
         errors = dict.fromkeys(servers, 0)
         p50: dict[str, list[float]] = {name: [] for name in servers}
-        from brandvx.benchmark.http_load import percentile
+        from bench.http_load import percentile
 
         for name, server in servers.items():  # warm-up: workers connect, caches fill
             run_load(server.port, lambda rng: request, concurrency=options.concurrency, seconds=1.0, max_requests=2000)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from brandvx.benchmark.database import BenchDatabase
+from bench.database import BenchDatabase
 
 
 def free_port() -> int:
@@ -38,7 +38,7 @@ class Gunicorn:
             DJANGO_DEBUG="0",
             DJANGO_SECURE_SSL_REDIRECT="0",
             DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-            DJANGO_SETTINGS_MODULE="brandvx.settings",
+            DJANGO_SETTINGS_MODULE="bench.settings",
             PYTHONWARNINGS="ignore",
             LOG_LEVEL="WARNING",
         )
@@ -46,13 +46,13 @@ class Gunicorn:
         env.setdefault("SUPABASE_JWT_SECRET", settings.SUPABASE_JWT_SECRET)
         if not isolation:
             env.update(
-                DJANGO_SETTINGS_MODULE="brandvx.benchmark.settings_off",
+                DJANGO_SETTINGS_MODULE="bench.settings_off",
                 BRANDVX_BENCH_ISOLATION_OFF="1",
                 BRANDVX_BENCH_BYPASS_USER=bench.bypass_role,
                 BRANDVX_BENCH_BYPASS_PASSWORD=bench.bypass_password,
             )
         command = [
-            sys.executable, "-m", "gunicorn", "brandvx.benchmark.wsgi:application",
+            sys.executable, "-m", "gunicorn", "bench.wsgi:application",
             "--bind", f"127.0.0.1:{self.port}", "--worker-class", "gthread",
             "--workers", str(workers), "--threads", str(threads), "--keep-alive", "30",
             "--log-level", "warning", "--timeout", "120",

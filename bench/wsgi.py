@@ -4,12 +4,12 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brandvx.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 application = get_wsgi_application()
 
 from django.conf import settings  # noqa: E402
 
-if getattr(settings, "BRANDVX_BENCH_ISOLATION_OFF", False):
+if getattr(settings, "BRANDVX_BENCH_ISOLATION_OFF", False) and getattr(settings, "BENCH_SETTINGS", False):
     from django.db.backends.signals import connection_created
 
     # No connection exists yet (they open lazily): none will get the tenant-context hook.

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import psycopg
 
-from brandvx.benchmark.timing import calibrate, interleaved, pair_differences_us, pair_ratios, summary
+from bench.timing import calibrate, interleaved, pair_differences_us, pair_ratios, summary
 
 
 def context_prefix(tenant_id: str, role: str = "owner_admin") -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from brandvx.benchmark.loader import SCALES
+from bench.loader import SCALES
 
 
 class Command(BaseCommand):
@@ -33,8 +33,8 @@ class Command(BaseCommand):
                                  "skips loading. Dropped afterwards unless --keep.")
 
     def handle(self, *args, **options):
-        from brandvx.benchmark.report import render
-        from brandvx.benchmark.run import Options, run
+        from bench.report import render
+        from bench.run import Options, run
 
         for name in ("tenants", "clients_per_tenant", "transactions_per_tenant", "repeat", "concurrency"):
             if options.get(name) is not None and options[name] < 1:
@@ -52,3 +52,6 @@ class Command(BaseCommand):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(results, indent=2, default=str))
             self.stderr.write(f"wrote {path}")
+        if results.get("failed"):
+            # A section whose work did not succeed has no figure: the run fails, loudly.
+            raise CommandError("benchmark work failed: " + "; ".join(results["failed"]))

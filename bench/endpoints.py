@@ -15,7 +15,7 @@ from django.db import connections
 from django.test import Client
 from django.urls import Resolver404, resolve
 
-from brandvx.benchmark.database import BenchDatabase
+from bench.database import BenchDatabase
 
 CONTEXT_MARK = "SELECT set_config('app.tenant_id'"
 

@@ -51,8 +51,8 @@ class Command(BaseCommand):
 
 def _set_config_cost_us(bench) -> dict:
     """What one folded set_config adds to a transaction, measured as the runtime role."""
-    from brandvx.benchmark import sql_level
-    from brandvx.benchmark.loader import LoadedData
+    from bench import sql_level
+    from bench.loader import LoadedData
 
     conn = sql_level.connect(bench.runtime_conninfo())
     try:
@@ -65,12 +65,12 @@ def _set_config_cost_us(bench) -> dict:
 def run_loadtest(options: dict, log) -> dict:
     import datetime
 
-    from brandvx.benchmark import database, loader
-    from brandvx.benchmark.endpoints import EndpointHarness, debug_off
-    from brandvx.benchmark.http_load import Gunicorn, Request, json_body, percentile, run_load
-    from brandvx.benchmark.loader import LAST_NAMES, LoadedData
-    from brandvx.benchmark.queries import Period
-    from brandvx.benchmark.run import _tenant, machine
+    from bench import database, loader
+    from bench.endpoints import EndpointHarness, debug_off
+    from bench.http_load import Gunicorn, Request, json_body, percentile, run_load
+    from bench.loader import LAST_NAMES, LoadedData
+    from bench.queries import Period
+    from bench.run import _tenant, machine
 
     results: dict = {"meta": {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                               "machine": machine(), **{k: options[k] for k in ("seconds", "concurrency", "tenants", "workers")}}}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from brandvx.benchmark.database import BenchDatabase
+from bench.database import BenchDatabase
 
 TIMEZONES = ["America/Los_Angeles", "America/New_York", "America/Chicago", "Europe/London", "Pacific/Auckland"]
 FIRST_NAMES = [
