@@ -47,15 +47,16 @@ class BenchDatabase:
     def bypass_conninfo(self) -> dict:
         return _conninfo(dbname=self.name, user=self.bypass_role, password=self.bypass_password)
 
-    def url(self, *, user: str, password: str) -> str:
+    def url(self, *, user: str, password: str, dbname: str | None = None) -> str:
         from urllib.parse import quote
 
         owner = settings.DATABASES["owner"]
         host = owner.get("HOST") or ""
+        dbname = dbname or self.name
         if host.startswith("/"):
-            return f"postgresql://{quote(user)}:{quote(password)}@/{self.name}?host={quote(host)}"
+            return f"postgresql://{quote(user)}:{quote(password)}@/{dbname}?host={quote(host)}"
         port = f":{owner['PORT']}" if owner.get("PORT") else ""
-        return f"postgresql://{quote(user)}:{quote(password)}@{host}{port}/{self.name}"
+        return f"postgresql://{quote(user)}:{quote(password)}@{host}{port}/{dbname}"
 
     def owner_url(self) -> str:
         owner = settings.DATABASES["owner"]

@@ -29,7 +29,10 @@ def free_port() -> int:
 class Gunicorn:
     """One gunicorn (gthread, keep-alive) serving the benchmark database."""
 
-    def __init__(self, bench: BenchDatabase, *, isolation: bool, workers: int = 2, threads: int = 4):
+    def __init__(self, bench: BenchDatabase, *, isolation: bool = True, workers: int = 2, threads: int = 4,
+                 peer_settings: str | None = None, peer_database_url: str = ""):
+        """This project on the benchmark database (isolation on or off), or a peer of
+        bench/peers/ (`peer_settings`) on its own database."""
         self.port = free_port()
         self.isolation = isolation
         env = dict(os.environ)
@@ -51,8 +54,12 @@ class Gunicorn:
                 BRANDVX_BENCH_BYPASS_USER=bench.bypass_role,
                 BRANDVX_BENCH_BYPASS_PASSWORD=bench.bypass_password,
             )
+        wsgi = "bench.wsgi:application"
+        if peer_settings:
+            env.update(DJANGO_SETTINGS_MODULE=peer_settings, BENCH_PEER_DATABASE_URL=peer_database_url)
+            wsgi = "bench.peers.wsgi:application"
         command = [
-            sys.executable, "-m", "gunicorn", "bench.wsgi:application",
+            sys.executable, "-m", "gunicorn", wsgi,
             "--bind", f"127.0.0.1:{self.port}", "--worker-class", "gthread",
             "--workers", str(workers), "--threads", str(threads), "--keep-alive", "30",
             "--log-level", "warning", "--timeout", "120",

@@ -128,6 +128,20 @@ def render(results: dict) -> str:
                      f"ratio {_r(t['ratio'])}; errors {t['errors']}")
     else:
         lines.append(f"   not available: {t.get('reason', '')}")
+    p = results.get("peers")
+    if p is not None:
+        lines += ["", "7. Peers: the same 50-row client list, same data; ratios to this project, pair by pair"]
+        if p.get("available"):
+            lines.append(f"   {p['tenants']:,} tenants; in-process: Django test client, one process per server; "
+                         f"gunicorn {p['workers']}, {p['concurrency']} clients, {p['pairs']} rounds of {p['burst_seconds']}s")
+            lines.append(f"   {'server':<16}{'in-process ms':<24}{'latency ratio':>14}   {'req/s':<24}{'req/s ratio':>12}{'errors':>8}")
+            for name, ms in p["in_process_ms"].items():
+                lines.append(f"   {name:<16}{_m(ms):<24}{_r(p['latency_over_this_project'].get(name)) if name in p['latency_over_this_project'] else '1.00x':>14}   "
+                             f"{_m(p['rps'][name], 1):<24}{_r(p['rps_over_this_project'].get(name)) if name in p['rps_over_this_project'] else '1.00x':>12}"
+                             f"{p['errors'][name]:>8}")
+            lines.append(f"   ({p['note']})")
+        else:
+            lines.append(f"   {p.get('reason', 'not available')}")
     b = results.get("background", {})
     lines += ["", "6. Background work"]
     for key, label, unit in (("birthday_drafts", "birthday drafts", "drafts/s"), ("csv_import", "CSV import", "rows/s")):

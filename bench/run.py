@@ -28,6 +28,7 @@ class Options:
     csv_rows: int = 500
     keep: bool = False
     database: str | None = None  # reuse a database kept by an earlier run (--keep)
+    peers: bool = True  # the peers section (bench/peers/)
 
     def resolved(self) -> dict:
         scale = loader.SCALES[self.scale]
@@ -133,6 +134,10 @@ def run(options: Options, log: Callable[[str], None]) -> dict:
         log("section 5: throughput through gunicorn on loopback ...")
         results["throughput"] = _throughput(bench, harness, endpoints, options, repeat=repeat)
 
+        if options.peers:
+            log("section 7: peers (django-tenants, django-rls, plain DRF), the same client list ...")
+            results["peers"] = _peers(bench, harness, endpoints, data, options, sizes, repeat=repeat, log=log)
+
         log("section 6: background work ...")
         # Tenants other than the measured one, picked at random: a reused database keeps the
         # drafts of earlier runs, and a tenant whose drafts exist already makes none.
@@ -168,6 +173,8 @@ def run(options: Options, log: Callable[[str], None]) -> dict:
         database.drop(bench, keep=options.keep)
     results["failed"] = [f"background.{name}: {entry['reason']}" for name, entry in results.get("background", {}).items()
                          if entry.get("failed")]
+    if results.get("peers", {}).get("failed"):
+        results["failed"].append(f"peers: {results['peers']['reason']}")
     results["meta"]["seconds"] = round((datetime.datetime.now(datetime.timezone.utc) - started).total_seconds(), 1)
     return results
 
@@ -180,6 +187,24 @@ def _guarded(function: Callable[[], dict]) -> dict:
         return {"available": False, "failed": True, "reason": f"FAILED: {exc}"[:2000]}
     except Exception as exc:  # noqa: BLE001 - an app's half-built service must not sink the run
         return {"available": False, "reason": f"failed: {type(exc).__name__}: {str(exc)[:200]}"}
+
+
+def _peers(bench, harness: EndpointHarness, endpoints: dict, data, options: Options, sizes: dict, *, repeat: int,
+           log: Callable[[str], None]) -> dict:
+    from bench.peers.measure import section
+
+    endpoint = endpoints["client_list"]
+    if not endpoint.get("available"):
+        return {"available": False, "reason": endpoint.get("reason", "")}
+    try:
+        return section(
+            bench, tenant_ids=[data.tenant_id(i) for i in range(1, sizes["tenants"] + 1)],
+            measured_tenant_id=harness.tenant_id, token=harness.token, project_path=endpoint["path"],
+            concurrency=options.concurrency, burst=options.throughput_seconds or (2.0 if options.scale == "small" else 4.0),
+            pairs=max(2, min(6, repeat // 5)), repeat=repeat, log=log,
+        )
+    except Exception as exc:  # noqa: BLE001 - reported as the section's failure, the run goes on
+        return {"available": False, "failed": True, "reason": f"FAILED: {type(exc).__name__}: {str(exc)[:1500]}"}
 
 
 def _tenant(tenant_id: str):

@@ -25,7 +25,9 @@ def _leftovers() -> tuple[list, list]:
     with psycopg.connect(**_conninfo(dbname="postgres", user=owner["USER"], password=owner["PASSWORD"]), autocommit=True) as conn:
         from os import getpid
 
-        databases = conn.execute("SELECT datname FROM pg_database WHERE datname = %s", [f"brandvx_bench_{getpid()}"]).fetchall()
+        # The benchmark's database and its peers' (brandvx_bench_<pid>_<peer>).
+        databases = conn.execute("SELECT datname FROM pg_database WHERE datname = %s OR datname LIKE %s",
+                                 [f"brandvx_bench_{getpid()}", f"brandvx_bench_{getpid()}\\_%"]).fetchall()
         roles = conn.execute("SELECT rolname FROM pg_roles WHERE rolname = %s", [f"brandvx_bench_bypass_{getpid()}"]).fetchall()
     return databases, roles
 
@@ -42,7 +44,7 @@ def results(django_db_setup, django_db_blocker, tmp_path_factory):
 
 
 def test_every_section_is_reported(results):
-    assert {"meta", "data", "sql", "endpoints", "round_trips", "throughput", "background", "explain"} <= set(results)
+    assert {"meta", "data", "sql", "endpoints", "round_trips", "throughput", "background", "explain", "peers"} <= set(results)
     assert results["data"]["rows"]["clients_client"] == 150
     assert results["data"]["rows"]["analytics_transaction"] == 150
     assert set(HOT) <= set(results["sql"])
@@ -102,3 +104,18 @@ def test_plans_are_reported_for_every_hot_query(results):
 
 def test_nothing_is_left_behind(results):
     assert _leftovers() == ([], [])
+
+
+def test_every_peer_serves_the_same_50_row_client_list(results):
+    peers = results["peers"]
+    assert peers["available"], peers.get("reason")
+    names = {"this_project", "django_tenants", "django_rls", "plain_drf"}
+    assert set(peers["answers_in_process"]) == set(peers["answers_http"]) == names
+    for name in names:
+        assert peers["answers_in_process"][name] == {"status": 200, "rows": 50}, name
+        assert peers["answers_http"][name] == {"status": 200, "rows": 50}, name
+        assert peers["in_process_ms"][name]["median"] > 0 and peers["rps"][name]["median"] > 0, name
+        assert peers["errors"][name] == 0, name
+    for name in names - {"this_project"}:
+        assert peers["latency_over_this_project"][name]["median"] > 0, name
+        assert peers["rps_over_this_project"][name]["median"] > 0, name

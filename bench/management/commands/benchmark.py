@@ -28,6 +28,8 @@ class Command(BaseCommand):
         parser.add_argument("--throughput-seconds", type=float, help="Length of each throughput burst.")
         parser.add_argument("--json", dest="json_path", help="Write every figure (and the plans) as JSON here.")
         parser.add_argument("--keep", action="store_true", help="Keep the benchmark database afterwards.")
+        parser.add_argument("--no-peers", dest="peers", action="store_false",
+                            help="Skip the peers section (django-tenants, django-rls, plain DRF).")
         parser.add_argument("--reuse-database", dest="database",
                             help="Measure on a database kept by an earlier run with the same sizes (brandvx_bench_...); "
                                  "skips loading. Dropped afterwards unless --keep.")
@@ -43,7 +45,7 @@ class Command(BaseCommand):
             scale=options["scale"], tenants=options["tenants"], clients_per_tenant=options["clients_per_tenant"],
             transactions_per_tenant=options["transactions_per_tenant"], repeat=options["repeat"],
             concurrency=options["concurrency"], throughput_seconds=options["throughput_seconds"], keep=options["keep"],
-            database=options["database"],
+            database=options["database"], peers=options["peers"],
         )
         results = run(bench_options, log=lambda message: self.stderr.write(message))
         self.stdout.write(render(results))
