@@ -128,6 +128,15 @@ def render(results: dict) -> str:
                      f"ratio {_r(t['ratio'])}; errors {t['errors']}")
     else:
         lines.append(f"   not available: {t.get('reason', '')}")
+    b = results.get("background", {})
+    lines += ["", "6. Background work"]
+    for key, label, unit in (("birthday_drafts", "birthday drafts", "drafts/s"), ("csv_import", "CSV import", "rows/s")):
+        e = b.get(key, {})
+        if e.get("available"):
+            extra = f" ({e['note']})" if e.get("note") else ""
+            lines.append(f"   {label:<18}{_m(e['per_second'], 1)} {unit}{extra}")
+        else:
+            lines.append(f"   {label:<18}{e.get('reason', 'not available')}")
     p = results.get("peers")
     if p is not None:
         lines += ["", "7. Peers: the same 50-row client list, same data; ratios to this project, pair by pair"]
@@ -139,18 +148,11 @@ def render(results: dict) -> str:
                 lines.append(f"   {name:<16}{_m(ms):<24}{_r(p['latency_over_this_project'].get(name)) if name in p['latency_over_this_project'] else '1.00x':>14}   "
                              f"{_m(p['rps'][name], 1):<24}{_r(p['rps_over_this_project'].get(name)) if name in p['rps_over_this_project'] else '1.00x':>12}"
                              f"{p['errors'][name]:>8}")
+            same = {name: a.get("same_body_as_this_project") for name, a in p["answers_in_process"].items() if name != "this_project"}
+            lines.append(f"   same clients in the same order everywhere; the same results (JSON) as this project: {same}")
             lines.append(f"   ({p['note']})")
         else:
             lines.append(f"   {p.get('reason', 'not available')}")
-    b = results.get("background", {})
-    lines += ["", "6. Background work"]
-    for key, label, unit in (("birthday_drafts", "birthday drafts", "drafts/s"), ("csv_import", "CSV import", "rows/s")):
-        e = b.get(key, {})
-        if e.get("available"):
-            extra = f" ({e['note']})" if e.get("note") else ""
-            lines.append(f"   {label:<18}{_m(e['per_second'], 1)} {unit}{extra}")
-        else:
-            lines.append(f"   {label:<18}{e.get('reason', 'not available')}")
     if results.get("explain"):
         lines += ["", "Plans (EXPLAIN ANALYZE as the runtime role under RLS): indexes used / sequential scans"]
         for name, plans in results["explain"].items():

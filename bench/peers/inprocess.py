@@ -25,10 +25,12 @@ def main() -> None:
             started = time.perf_counter()
             response = client.get(ask["path"], **headers)
             times.append((time.perf_counter() - started) * 1000)
-        rows = None
+        rows = results = None
         if response.status_code == 200:
-            rows = len(json.loads(response.content)["results"])
+            results = json.loads(response.content)["results"]
+            rows = len(results)
         sys.stdout.write(json.dumps({"ms": times, "status": response.status_code, "rows": rows,
+                                     "results": results if ask.get("results") else None,
                                      "body": "" if response.status_code == 200 else response.content[:300].decode()}) + "\n")
         sys.stdout.flush()
 

@@ -47,8 +47,9 @@ class InProcess:
                                         cwd=str(settings.BASE_DIR), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE)
 
-    def get(self, n: int) -> dict:
-        self.process.stdin.write(json.dumps({"path": self.target.path, "headers": self.target.headers, "n": n}) + "\n")
+    def get(self, n: int, *, results: bool = False) -> dict:
+        ask = {"path": self.target.path, "headers": self.target.headers, "n": n, "results": results}
+        self.process.stdin.write(json.dumps(ask) + "\n")
         self.process.stdin.flush()
         line = self.process.stdout.readline()
         if not line:
@@ -101,12 +102,20 @@ def section(bench: BenchDatabase, *, tenant_ids: list[str], measured_tenant_id: 
         answers = {}
         for target in targets:
             inprocess[target.name] = InProcess(target, bench)
+        pages = {}
         for name, server in inprocess.items():
-            first = server.get(3)  # warm-up: connections, caches
+            first = server.get(3, results=True)  # warm-up: connections, caches
             answers[name] = {"status": first["status"], "rows": first["rows"]}
             if first["status"] != 200 or first["rows"] != expected_rows:
                 raise RuntimeError(f"{name} answered {first['status']} with {first['rows']} rows "
                                    f"(expected 200 with {expected_rows}): {first['body']}")
+            pages[name] = first["results"]
+        # The same page: the measured tenant's 50 newest clients, in order. A peer whose
+        # isolation leaked (django-rls filters by its policy alone) would show others' rows.
+        for name, page in pages.items():
+            if [row["id"] for row in page] != [row["id"] for row in pages[PROJECT]]:
+                raise RuntimeError(f"{name} did not serve the same clients as this project")
+            answers[name]["same_body_as_this_project"] = page == pages[PROJECT]
         times: dict[str, list[float]] = {name: [] for name in inprocess}
         names = list(inprocess)
         for round_index in range(repeat):

@@ -19,7 +19,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--scale", choices=sorted(SCALES), default="small",
-                            help="small: about a minute; large: 1,000 tenants, 1,000,000 clients, 5,000,000 transactions.")
+                            help="small: a few minutes; large: 1,000 tenants, 1,000,000 clients, 5,000,000 transactions.")
         parser.add_argument("--tenants", type=int, help="Override the scale's number of tenants.")
         parser.add_argument("--clients-per-tenant", type=int)
         parser.add_argument("--transactions-per-tenant", type=int)
