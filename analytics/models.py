@@ -51,7 +51,7 @@ class ServiceCategory(ImportedModel):
 class Service(ImportedModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
-    category = models.ForeignKey(ServiceCategory, null=True, blank=True, on_delete=models.SET_NULL, related_name="services")
+    category = models.ForeignKey(ServiceCategory, db_constraint=False, null=True, blank=True, on_delete=models.SET_NULL, related_name="services")
     duration_minutes = models.PositiveIntegerField(default=60)
     price_amount = models.BigIntegerField(default=0, help_text="Minor units (cents).")
     currency = models.CharField(max_length=3)
@@ -78,8 +78,8 @@ class Appointment(ImportedModel):
         NO_SHOW = "no_show"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    client = models.ForeignKey("clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="appointments")
-    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="appointments")
+    client = models.ForeignKey("clients.Client", db_constraint=False, null=True, blank=True, on_delete=models.SET_NULL, related_name="appointments")
+    service = models.ForeignKey(Service, db_constraint=False, null=True, blank=True, on_delete=models.SET_NULL, related_name="appointments")
     staff_name = models.CharField(max_length=100, blank=True)
     start_at = models.DateTimeField()
     end_at = models.DateTimeField()
@@ -111,7 +111,7 @@ class Transaction(ImportedModel):
         FAILED = "failed"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    client = models.ForeignKey("clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="transactions")
+    client = models.ForeignKey("clients.Client", db_constraint=False, null=True, blank=True, on_delete=models.SET_NULL, related_name="transactions")
     occurred_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETED)
     total_amount = models.BigIntegerField(help_text="Minor units (cents).")
@@ -142,8 +142,8 @@ class Transaction(ImportedModel):
 
 class TransactionLineItem(TenantModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    transaction = models.ForeignKey(Transaction, on_delete=models.CASCADE, related_name="line_items")
-    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="line_items")
+    transaction = models.ForeignKey(Transaction, db_constraint=False, on_delete=models.CASCADE, related_name="line_items")
+    service = models.ForeignKey(Service, db_constraint=False, null=True, blank=True, on_delete=models.SET_NULL, related_name="line_items")
     description = models.CharField(max_length=255, blank=True)
     quantity = models.DecimalField(max_digits=12, decimal_places=3, default=1)
     amount = models.BigIntegerField(help_text="Line total in minor units, in the transaction's currency.")
