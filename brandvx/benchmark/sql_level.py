@@ -24,6 +24,12 @@ def context_prefix(tenant_id: str, role: str = "owner_admin") -> str:
     return _set_config_sql((tenant_id, "", role, None), None)
 
 
+def citus_context_prefix(tenant_id: str, role: str = "owner_admin") -> str:
+    from tenants.context import _set_config_sql
+
+    return _set_config_sql((tenant_id, "", role, None), None, citus=True)
+
+
 def connect(conninfo: dict) -> psycopg.Connection:
     # Django's backend: client-side binding cursors, a transaction per unit of work.
     return psycopg.connect(**conninfo, cursor_factory=psycopg.ClientCursor, autocommit=False)
@@ -60,6 +66,8 @@ def measure(
     variants = {
         "rls_folded": runner(runtime, statements, prefix=prefix, folded=True),
         "rls_separate": runner(runtime, statements, prefix=prefix, folded=False),
+        # The Citus form of the context (SET LOCAL ..., its own statement), on this server.
+        "rls_set_local": runner(runtime, statements, prefix=citus_context_prefix(tenant_id), folded=False),
     }
     if bypass is not None:
         variants["bypass"] = runner(bypass, statements, prefix=None, folded=False)
@@ -79,6 +87,7 @@ def measure(
         result["ratio_separate"] = summary(pair_ratios(times["rls_separate"], times["bypass"]))
         result["added_us_folded"] = summary(pair_differences_us(times["rls_folded"], times["bypass"]), 1)
         result["added_us_separate"] = summary(pair_differences_us(times["rls_separate"], times["bypass"]), 1)
+        result["added_us_set_local"] = summary(pair_differences_us(times["rls_set_local"], times["bypass"]), 1)
         result["added_us_set_config"] = summary(pair_differences_us(times["bypass_with_context"], times["bypass"]), 1)
         result["added_us_policies"] = summary(pair_differences_us(times["rls_folded"], times["bypass_with_context"]), 1)
     return result
