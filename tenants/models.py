@@ -59,8 +59,8 @@ class TenantModel(models.Model):
     """Base for every tenant-scoped table: `tenant_id` NOT NULL and an index leading with it.
 
     Subclasses must also get `tenants.rls.enable_rls(...)` and `tenants.sharding.tenant_keys(...)`
-    in a migration, and declare foreign keys to tenant models `db_constraint=False` (the
-    database constraint is the composite one tenant_keys adds); the isolation
+    in a migration, and declare foreign keys to tenant models `tenants.sharding.TenantForeignKey`
+    (the database constraint is the composite one tenant_keys adds); the isolation
     tests discover every table with a `tenant_id` column and fail if RLS is missing.
     """
 

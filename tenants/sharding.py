@@ -11,8 +11,9 @@ The rule (architecture, isolation rule 5): every tenant table's primary key is
 
 Django keeps seeing `id` as the primary key (UUIDs are globally unique; lookups by pk run
 under RLS, which adds `tenant_id = <current>`, so they use the composite key). Foreign key
-fields between tenant models are declared `db_constraint=False`: the database constraint is
-the composite one this module adds, which Django cannot express.
+fields between tenant models are `TenantForeignKey`s: no single-column constraint (the
+database constraint is the composite one this module adds, which Django cannot express), and
+every join along them also matches tenant_id.
 
 Converting a tenant model, in one migration of its app (after its CreateModel and RLS):
 
@@ -23,7 +24,7 @@ Converting a tenant model, in one migration of its app (after its CreateModel an
         tenant_keys("analytics_refund", foreign_keys={"transaction_id": "analytics_transaction"}),
     ]
 
-with every ForeignKey from that model to a tenant model declared `db_constraint=False`, and
+with every ForeignKey from that model to a tenant model declared a `TenantForeignKey`, and
 the migration depending on the target apps' tenant-keys migrations (their primary keys must
 already be composite). `tenants/tests/test_sharding.py` reads the catalog and fails for any
 tenant table or foreign key that breaks the rule.
@@ -37,7 +38,9 @@ from __future__ import annotations
 
 import re
 
-from django.db import migrations, transaction
+from django.db import migrations, models, transaction
+from django.db.models.expressions import Col
+from django.db.models.lookups import Exact
 
 # Where each table that has no tenant_id lives on Citus, and why.
 # - Reference tables (a copy on every node): tenant tables have foreign keys to them and
@@ -199,6 +202,37 @@ class TenantKeys(migrations.RunSQL):
 def tenant_keys(table: str, *, foreign_keys: dict[str, str] | None = None) -> TenantKeys:
     """The migration operation for one tenant table: see the module docstring."""
     return TenantKeys(table, foreign_keys)
+
+
+# --- the ORM side -----------------------------------------------------------------------
+
+class TenantForeignKey(models.ForeignKey):
+    """A ForeignKey from a tenant model to a tenant model.
+
+    - No single-column database constraint (`db_constraint=False`): the constraint is the
+      composite one `tenant_keys` adds.
+    - Every join along it also matches `tenant_id` (`... ON c.id = s.category_id AND
+      c.tenant_id = s.tenant_id`). The rows are the same (the composite key guarantees it),
+      and on Citus the join is between co-located shards of one tenant: a single-shard router
+      query, including LEFT JOINs, which Citus on PostgreSQL 15/16 otherwise refuses.
+
+    It deconstructs as a plain ForeignKey(db_constraint=False): migrations see no difference.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs["db_constraint"] = False
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, _path, args, kwargs = super().deconstruct()
+        return name, "django.db.models.ForeignKey", args, kwargs
+
+    def get_extra_restriction(self, alias, related_alias):
+        if alias is None or related_alias is None:  # subquery pushdown: the plain join is enough
+            return None
+        tenant = self.model._meta.get_field("tenant")
+        target_tenant = self.related_model._meta.get_field("tenant")
+        return Exact(Col(alias, target_tenant), Col(related_alias, tenant))
 
 
 # --- Citus ------------------------------------------------------------------------------

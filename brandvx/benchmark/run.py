@@ -127,6 +127,13 @@ def run(options: Options, log: Callable[[str], None]) -> dict:
                 entry.update(available=False, reason=f"query failed: {exc.diag.message_primary or exc}")
             results["sql"][query.name] = entry
 
+        log("section 1b: the policy forms (sub-select for one node, bare for Citus) ...")
+        with psycopg.connect(**bench.owner_conninfo(), autocommit=True) as owner:
+            results["policy_forms"] = sql_level.policy_forms(
+                owner, runtime, {q.name: q.statements for q in hot if q.name in results["sql"] and "ms" in results["sql"][q.name]},
+                tenant_id=tenant_id, repeat=repeat,
+            )
+
         log("sections 2-3: endpoints in-process, isolation on vs off, vs their bare SQL ...")
         results["endpoints"] = _measure_endpoints(harness, endpoints, runtime=runtime, repeat=repeat)
 

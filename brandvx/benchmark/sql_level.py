@@ -114,3 +114,61 @@ def explain(conn: psycopg.Connection, statement: str, *, tenant_id: str) -> dict
         "planning_ms": float(planning.group(1)) if planning else None,
         "plan": plan,
     }
+
+
+# The two forms of the tenant policy: the sub-select (one InitPlan per statement; what plain
+# PostgreSQL gets) and the bare expression (what Citus accepts on distributed tables).
+POLICY_FORMS = {
+    "subselect": "(select nullif(current_setting('app.tenant_id', true), '')::uuid)",
+    "bare": "nullif(current_setting('app.tenant_id', true), '')::uuid",
+}
+
+
+def _set_policy_form(owner: psycopg.Connection, tables: list[str], expression: str) -> None:
+    for table in tables:
+        owner.execute(
+            f'ALTER POLICY tenant_isolation ON "{table}" USING (tenant_id = {expression}) WITH CHECK (tenant_id = {expression})'
+        )
+
+
+def policy_forms(owner: psycopg.Connection, runtime: psycopg.Connection, queries: dict[str, list[str]], *,
+                 tenant_id: str, repeat: int) -> dict:
+    """Each hot query (one transaction, context folded) under each policy form.
+
+    A policy cannot change inside a timed run, so the forms alternate round by round (the
+    order rotating); the sub-select form is put back at the end. `owner` is autocommit.
+    """
+    import time
+
+    if owner.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')").fetchone()[0]:
+        return {}  # Citus refuses the sub-select form on distributed tables: nothing to compare
+    tables = [row[0] for row in owner.execute(
+        "SELECT tablename FROM pg_policies WHERE schemaname = current_schema() AND policyname = 'tenant_isolation'"
+    ).fetchall()]
+    prefix = context_prefix(tenant_id)
+    runs = {name: runner(runtime, statements, prefix=prefix, folded=True) for name, statements in queries.items()}
+    inner = {name: calibrate(run) for name, run in runs.items()}
+    forms = list(POLICY_FORMS)
+    times = {name: {form: [] for form in forms} for name in runs}
+    rows = {name: {} for name in runs}
+    try:
+        for round_index in range(repeat):
+            shift = round_index % len(forms)
+            for form in forms[shift:] + forms[:shift]:
+                _set_policy_form(owner, tables, POLICY_FORMS[form])
+                for name, run in runs.items():
+                    rows[name][form] = run()  # also warms the form's plan
+                    started = time.perf_counter()
+                    for _ in range(inner[name]):
+                        run()
+                    times[name][form].append((time.perf_counter() - started) * 1000 / inner[name])
+    finally:
+        _set_policy_form(owner, tables, POLICY_FORMS["subselect"])
+    return {
+        name: {
+            "ms": {form: summary(values, 4) for form, values in by_form.items()},
+            "ratio_bare_to_subselect": summary(pair_ratios(by_form["bare"], by_form["subselect"])),
+            "rows_match": len(set(rows[name].values())) == 1,
+        }
+        for name, by_form in times.items()
+    }

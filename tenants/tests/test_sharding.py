@@ -16,6 +16,7 @@ from django.db import IntegrityError, InternalError, connections
 from conftest import build_full_world
 from tenants.context import tenant_context
 from tenants.models import TenantModel
+from tenants.sharding import TenantForeignKey
 
 pytestmark = [pytest.mark.citus, pytest.mark.usefixtures("committed")]
 
@@ -65,7 +66,8 @@ def test_every_foreign_key_between_tenant_tables_includes_tenant_id():
 
 
 def test_every_foreign_key_between_tenant_models_is_a_composite_key_in_the_database():
-    """A model's ForeignKey to a tenant model: db_constraint=False, and the composite key exists."""
+    """A model's ForeignKey to a tenant model is a TenantForeignKey (no single-column
+    constraint, joins on tenant_id too), and the composite key exists in the database."""
     keys = {(table, dict(pairs).get("tenant_id"), tuple(c for c, _ in pairs if c != "tenant_id")) for table, _, pairs in
             tenant_foreign_keys()}
     checked = 0
@@ -77,7 +79,8 @@ def test_every_foreign_key_between_tenant_models_is_a_composite_key_in_the_datab
             if field.name == "tenant" or target is None or not issubclass(target, TenantModel):
                 continue
             label = f"{model._meta.label}.{field.name}"
-            assert not field.db_constraint, f"{label}: declare db_constraint=False and add tenants.sharding.tenant_keys"
+            assert isinstance(field, TenantForeignKey), f"{label}: declare it a tenants.sharding.TenantForeignKey"
+            assert not field.db_constraint
             assert (model._meta.db_table, "tenant_id", (field.column,)) in keys, (
                 f"{label}: no composite foreign key (tenant_id, {field.column}); add tenants.sharding.tenant_keys"
             )
@@ -139,3 +142,14 @@ def test_a_reference_to_another_tenants_row_fails_exactly_like_a_missing_id():
     assert cross_tenant is not None, "tenant B's row could point at tenant A's client"
     assert missing is not None
     assert _shape(cross_tenant) == _shape(missing)
+
+
+def test_joins_along_tenant_foreign_keys_match_tenant_id():
+    from analytics.models import Service
+    from clients.models import Tag
+
+    forward = str(Service.objects.select_related("category").query)
+    assert '"analytics_servicecategory"."tenant_id" = ("analytics_service"."tenant_id")' in forward, forward
+    reverse = str(Tag.objects.filter(client_tags__client__first_name="x").query)
+    assert '"clients_tag"."tenant_id" = ("clients_clienttag"."tenant_id")' in reverse, reverse
+    assert '"clients_client"."tenant_id" = ("clients_clienttag"."tenant_id")' in reverse, reverse
