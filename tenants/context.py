@@ -219,6 +219,11 @@ def _hook(execute, sql, params, many, context):
         result = execute(prefix + "; " + sql, params, many, context)
         cursor.nextset()
         return result
+    if not many and isinstance(cursor, psycopg.ClientCursor):
+        # Citus: the settings as a statement of their own, on the same cursor (so statement
+        # logs see them), then the statement.
+        execute(prefix, None, many, context)
+        return execute(sql, params, many, context)
     # executemany, server-side (named) cursors and Citus cannot carry a second statement:
     # the settings go first, as their own statement.
     with conn.connection.cursor() as raw:
