@@ -153,3 +153,20 @@ def test_joins_along_tenant_foreign_keys_match_tenant_id():
     reverse = str(Tag.objects.filter(client_tags__client__first_name="x").query)
     assert '"clients_tag"."tenant_id" = ("clients_clienttag"."tenant_id")' in reverse, reverse
     assert '"clients_client"."tenant_id" = ("clients_clienttag"."tenant_id")' in reverse, reverse
+
+
+def test_tenant_querysets_name_the_context_tenant_and_only_inside_a_context():
+    """On Citus a query naming its tenant goes to one shard (SELECT ... FOR UPDATE only runs so)."""
+    from tenants.context import dangerously_support_read_context
+    from tenants.models import BackgroundJob
+
+    def where(queryset) -> str:
+        return str(queryset.query).split(" WHERE ", 1)[1]
+
+    world = build_full_world()
+    with tenant_context(world.tenant_a.id, role="system"):
+        scoped = where(BackgroundJob.objects.filter(kind="x"))
+    assert '"tenants_backgroundjob"."tenant_id" = ' in scoped and world.tenant_a.id.hex in scoped.replace("-", ""), scoped
+    assert "tenant_id" not in where(BackgroundJob.objects.filter(kind="x"))
+    with dangerously_support_read_context(staff_user_id=None):
+        assert "tenant_id" not in where(BackgroundJob.objects.filter(kind="x"))
