@@ -39,6 +39,11 @@ class Capture:
         return [sum(CONTEXT_MARK in s or s.startswith(CITUS_CONTEXT_MARK) for s in t) for t in self.transactions]
 
 
+def is_context_statement(statement: str) -> bool:
+    """The context sent as a statement of its own (Citus)."""
+    return statement.startswith(CITUS_CONTEXT_MARK)
+
+
 def strip_context(statement: str) -> str:
     if statement.startswith(CONTEXT_MARK) and "; " in statement:
         return statement.split("; ", 1)[1]

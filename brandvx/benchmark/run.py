@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from brandvx.benchmark import background, database, loader, sql_level
-from brandvx.benchmark.endpoints import EndpointHarness, debug_off, replay_runner, strip_context
+from brandvx.benchmark.endpoints import EndpointHarness, debug_off, is_context_statement, replay_runner, strip_context
 from brandvx.benchmark.queries import HOT_QUERIES, HotQuery, Period, builtin_sql, endpoint_path, from_function
 from brandvx.benchmark.timing import interleaved, pair_ratios, summary
 
@@ -236,7 +236,7 @@ def _hot_queries(endpoints: dict, *, tenant, tenant_id: str, period: Period, con
         query = HotQuery(name=name, endpoint=endpoint["path"])
         if endpoint.get("available"):
             # The view's transaction (ATOMIC_REQUESTS): the last one of the request.
-            query.statements = [strip_context(s) for s in endpoint["capture"].transactions[-1]]
+            query.statements = [strip_context(s) for s in endpoint["capture"].transactions[-1] if not is_context_statement(s)]
             query.source = "endpoint"
         else:
             built = None

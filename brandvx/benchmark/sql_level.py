@@ -63,8 +63,13 @@ def measure(
     statements: list[str], *, tenant_id: str, runtime: psycopg.Connection, bypass: psycopg.Connection | None, repeat: int
 ) -> dict:
     prefix = context_prefix(tenant_id)
+    fold = True
+    if runtime.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')").fetchone()[0]:
+        # On Citus the hook sends SET LOCAL as its own statement: measure that as "folded" too.
+        prefix, fold = citus_context_prefix(tenant_id), False
+    runtime.rollback()
     variants = {
-        "rls_folded": runner(runtime, statements, prefix=prefix, folded=True),
+        "rls_folded": runner(runtime, statements, prefix=prefix, folded=fold),
         "rls_separate": runner(runtime, statements, prefix=prefix, folded=False),
         # The Citus form of the context (SET LOCAL ..., its own statement), on this server.
         "rls_set_local": runner(runtime, statements, prefix=citus_context_prefix(tenant_id), folded=False),
@@ -72,7 +77,7 @@ def measure(
     if bypass is not None:
         variants["bypass"] = runner(bypass, statements, prefix=None, folded=False)
         # The settings without the policies: splits the cost into set_config and RLS proper.
-        variants["bypass_with_context"] = runner(bypass, statements, prefix=prefix, folded=True)
+        variants["bypass_with_context"] = runner(bypass, statements, prefix=prefix, folded=fold)
     rows = {name: run() for name, run in variants.items()}
     inner = calibrate(variants["rls_folded"])
     times = interleaved(variants, repeat=repeat, inner=inner)
@@ -98,8 +103,13 @@ def explain(conn: psycopg.Connection, statement: str, *, tenant_id: str) -> dict
     import re
 
     with conn.cursor() as cursor:
-        cursor.execute(context_prefix(tenant_id) + "; EXPLAIN (ANALYZE, BUFFERS) " + statement)
-        cursor.nextset()
+        cursor.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')")
+        if cursor.fetchone()[0]:
+            cursor.execute(citus_context_prefix(tenant_id))
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement)
+        else:
+            cursor.execute(context_prefix(tenant_id) + "; EXPLAIN (ANALYZE, BUFFERS) " + statement)
+            cursor.nextset()
         plan = "\n".join(row[0] for row in cursor.fetchall())
     conn.rollback()
     indexes = sorted(set(re.findall(r"Index (?:Only )?Scan(?: Backward)? using (\w+)", plan))
