@@ -97,19 +97,17 @@ END $$;
 
 def primary_key_sql(table: str) -> str:
     """Make the primary key (tenant_id, id), whatever the current one is called."""
-    t = _ident(table)
     return f"""
 DO $$
-DECLARE pk text;
+DECLARE pk record;
 BEGIN
-  SELECT conname INTO pk FROM pg_constraint WHERE conrelid = {_literal(table)}::regclass AND contype = 'p';
-  IF pk IS NOT NULL AND pg_get_constraintdef((SELECT oid FROM pg_constraint WHERE conrelid = {_literal(table)}::regclass AND contype = 'p'))
-       <> 'PRIMARY KEY (tenant_id, id)' THEN
-    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', {_literal(t)}, pk);
-    pk := NULL;
-  END IF;
-  IF pk IS NULL THEN
-    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I PRIMARY KEY (tenant_id, id)', {_literal(t)}, {_literal(table + '_pkey')});
+  SELECT conname, pg_get_constraintdef(oid) AS definition INTO pk
+    FROM pg_constraint WHERE conrelid = {_literal(table)}::regclass AND contype = 'p';
+  IF pk.definition IS DISTINCT FROM 'PRIMARY KEY (tenant_id, id)' THEN
+    IF pk.conname IS NOT NULL THEN
+      EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', {_literal(table)}, pk.conname);
+    END IF;
+    ALTER TABLE {_ident(table)} ADD CONSTRAINT {_ident(table + "_pkey")} PRIMARY KEY (tenant_id, id);
   END IF;
 END $$;
 """

@@ -151,3 +151,33 @@ def test_api_smoke_on_citus():
     dashboard = a.get("/api/v1/analytics/dashboard/", {"start": (today - datetime.timedelta(days=90)).isoformat(),
                                                         "end": today.isoformat()})
     assert dashboard.status_code == 200, dashboard.content
+
+
+def test_a_tenant_table_added_after_distribution_is_distributed_by_its_migration():
+    """What a later migration of a new tenant model does: tenant_keys, then enable_rls."""
+    from tenants.rls import enable_rls
+    from tenants.sharding import tenant_keys
+
+    owner = connections["owner"]
+    with owner.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE analytics_refund_probe (tenant_id uuid NOT NULL REFERENCES tenants_tenant(id)"
+            " DEFERRABLE INITIALLY DEFERRED, id uuid PRIMARY KEY, transaction_id uuid NOT NULL)"
+        )
+    try:
+        for operation in (tenant_keys("analytics_refund_probe", foreign_keys={"transaction_id": "analytics_transaction"}),
+                          enable_rls("analytics_refund_probe")):
+            with owner.schema_editor() as editor:
+                operation._run_sql(editor, operation.sql)
+        with owner.cursor() as cursor:
+            placement = _placement(cursor)
+            assert placement["analytics_refund_probe"] == placement["analytics_transaction"]
+            cursor.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'analytics_refund_probe'::regclass")
+            definitions = {row[0] for row in cursor.fetchall()}
+            assert "PRIMARY KEY (tenant_id, id)" in definitions
+            assert any("(tenant_id, transaction_id) REFERENCES analytics_transaction(tenant_id, id)" in d for d in definitions)
+            cursor.execute("SELECT relforcerowsecurity FROM pg_class WHERE oid = 'analytics_refund_probe'::regclass")
+            assert cursor.fetchone()[0]
+    finally:
+        with owner.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS analytics_refund_probe")
