@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from tenants.models import TenantModel
+from tenants.sharding import TenantForeignKey
 
 
 class Source(models.TextChoices):
@@ -84,7 +85,7 @@ class ClientExternalId(TenantModel):
     """The id a provider (Square, Acuity, ...) knows a client by: makes imports idempotent."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="external_ids")
+    client = TenantForeignKey(Client, on_delete=models.CASCADE, related_name="external_ids")
     provider = models.CharField(max_length=20, choices=Source.choices)
     external_id = models.CharField(max_length=255)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -114,8 +115,8 @@ class ClientTag(TenantModel):
     """Explicit through model, with its own tenant_id (so RLS covers the link table too)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="client_tags")
-    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="client_tags")
+    client = TenantForeignKey(Client, on_delete=models.CASCADE, related_name="client_tags")
+    tag = TenantForeignKey(Tag, on_delete=models.CASCADE, related_name="client_tags")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -131,7 +132,7 @@ class ClientImport(TenantModel):
     personal data that has no use once imported."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    job = models.ForeignKey("tenants.BackgroundJob", on_delete=models.CASCADE, related_name="+", db_index=False)
+    job = TenantForeignKey("tenants.BackgroundJob", on_delete=models.CASCADE, related_name="+", db_index=False)
     filename = models.CharField(max_length=255, blank=True)
     content = models.TextField(help_text="The decoded CSV text (UTF-8, byte order mark removed).")
     size_bytes = models.PositiveIntegerField()
