@@ -355,6 +355,7 @@ class ClientImporter:
         self._pending: dict[str, Client] = {}
         self._pending_profiles: dict[object, dict | None] = {}
         self._notes: list[dict] = []
+        self._undated: set[str] = set()  # linked profiles whose creation time is not stored yet
 
     def external_id_of(self, raw) -> str:
         if self.key is not None:
@@ -373,6 +374,21 @@ class ClientImporter:
             for link in ClientExternalId.objects.filter(provider=self.provider, external_id__in=ids).select_related("client"):
                 self.links[link.external_id] = link.client
         self._load_profiles({c.id for c in self.links.values()} - set(self.profiles))
+        # Profiles linked before their creation time was kept get it from this page, all of
+        # them before any record is planned, so the owner is the same whatever the order
+        # (bookkeeping: a record still counts as unchanged when nothing else changes).
+        for raw in records:
+            external_id = self.external_id_of(raw)
+            client = self.links.get(external_id)
+            if client is None or self.profiles.get(client.id, {}).get(external_id, "") is not None:
+                continue
+            try:
+                created_at = self.to_contact(raw).provider_created_at
+            except (RecordError, ValidationError):
+                continue
+            if created_at is not None:
+                self.profiles[client.id][external_id] = created_at
+                self._undated.add(external_id)
 
     def _load_profiles(self, client_ids) -> None:
         if not client_ids:
@@ -385,6 +401,7 @@ class ClientImporter:
             self.profiles[client_id][external_id] = created_at
 
     def committed(self) -> None:
+        self._undated -= set(self._pending)
         self.links.update(self._pending)
         for client_id, profiles in self._pending_profiles.items():
             if profiles is None:
@@ -405,6 +422,12 @@ class ClientImporter:
         contact = self.to_contact(raw)
         return self.plan_contact(contact)
 
+    def _backfill(self, client: Client, contact: Contact, profiles: dict) -> None:
+        ClientExternalId.objects.filter(provider=self.provider, external_id=contact.external_id).update(
+            provider_created_at=contact.provider_created_at)
+        self._pending[contact.external_id] = client
+        self._pending_profiles[client.id] = profiles
+
     def _note_dropped(self, contact: Contact) -> None:
         for dropped in contact.dropped:
             self._notes.append({"kind": "field_dropped", "field": dropped.field, "reason": dropped.reason})
@@ -417,15 +440,20 @@ class ClientImporter:
         self._note_dropped(contact)
         client = self.links.get(contact.external_id)
         profiles = self.profiles.get(client.id) if client is not None else None
+        backfill = contact.external_id in self._undated and profiles is not None
         if client is not None and profiles is not None:
             owner = profile_owner(profiles) if contact.external_id in profiles else ""
             if owner and owner != contact.external_id:
                 self._note_duplicate(client, owner)
             if client_upsert_is_unchanged(client, contact, source=self.provider,
                                           profile_owner=owner in ("", contact.external_id)):
-                return UNCHANGED
+                if not backfill:
+                    return UNCHANGED
+                return lambda: (self._backfill(client, contact, profiles), UNCHANGED)[1]
 
         def write() -> str:
+            if backfill:
+                self._backfill(client, contact, profiles)
             if client is not None:
                 self._pending[contact.external_id] = client  # dropped again if the savepoint fails
             # prefetch() already looked the external id up: an unlinked id is not matched again.

@@ -89,6 +89,25 @@ def test_the_oldest_profile_owns_whatever_order_the_profiles_arrive_in(world):
 
 
 @responses.activate
+def test_profiles_linked_without_a_creation_time_get_it_without_counting_an_update(world):
+    tenant = world.tenant_a
+    connection = connect(tenant, "square")
+    older, newer = jose_profiles()
+    fakes.stub_square(responses.mock, customer_pages=[[older, newer]], search_pages=[[newer, older]])
+    assert sync(tenant, connection).status == "succeeded"
+    with in_tenant(tenant):  # as links made before creation times were kept
+        ClientExternalId.objects.update(provider_created_at=None)
+
+    again = sync(tenant, connection)
+
+    counts = resource_counts(again, "customers")
+    assert (counts["created"], counts["updated"], counts["failed"], counts["unchanged"]) == (0, 0, 0, 2), counts
+    with in_tenant(tenant):
+        assert ClientExternalId.objects.filter(provider_created_at__isnull=True).count() == 0
+        assert Client.objects.values_list("first_name", flat=True).get() == "José"
+
+
+@responses.activate
 def test_accents_survive_a_provider_that_sends_json_as_text_without_a_charset(world):
     tenant = world.tenant_a
     connection = connect(tenant, "acuity", config={"history_start": "2024-04-01"})
