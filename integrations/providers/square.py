@@ -1,4 +1,5 @@
-"""Square API client: customers, catalog, payments, orders, OAuth token refresh."""
+"""Square API client: the merchant a token belongs to, customers, catalog, payments, refunds,
+orders, OAuth token refresh."""
 
 from __future__ import annotations
 
@@ -85,6 +86,15 @@ class SquareClient:
 
     # --- resources ----------------------------------------------------------------------
 
+    def retrieve_merchant(self) -> dict:
+        """GET /v2/merchants/me: the merchant this access token was issued for (needs the
+        MERCHANT_PROFILE_READ permission). The only source of a connection's merchant id: a
+        merchant id a request names proves nothing, Square's answer to the token does."""
+        merchant = self._get("/v2/merchants/me").get("merchant")
+        if not isinstance(merchant, dict) or not isinstance(merchant.get("id"), str) or not merchant["id"]:
+            raise ProviderError("square: /v2/merchants/me answered without a merchant id")
+        return merchant
+
     def list_customers(self, cursor: str | None = None) -> tuple[list[dict], str | None]:
         body = self._get("/v2/customers", {"cursor": cursor, "limit": PAGE_LIMIT, "sort_field": "CREATED_AT", "sort_order": "ASC"})
         return body.get("customers") or [], body.get("cursor") or None
@@ -106,6 +116,16 @@ class SquareClient:
         body = self._get("/v2/payments", {"begin_time": begin_time, "cursor": cursor, "limit": PAGE_LIMIT,
                                            "sort_order": "ASC", "location_id": location_id})
         return body.get("payments") or [], body.get("cursor") or None
+
+    def list_refunds(self, *, begin_time: str | None, cursor: str | None = None,
+                     location_id: str | None = None) -> tuple[list[dict], str | None]:
+        """GET /v2/refunds: PaymentRefund objects by created_at (oldest first)."""
+        body = self._get("/v2/refunds", {"begin_time": begin_time, "cursor": cursor, "limit": PAGE_LIMIT,
+                                          "sort_order": "ASC", "location_id": location_id})
+        return body.get("refunds") or [], body.get("cursor") or None
+
+    def retrieve_refund(self, refund_id: str) -> dict:
+        return self._get(f"/v2/refunds/{refund_id}").get("refund") or {}
 
     def retrieve_payment(self, payment_id: str) -> dict:
         return self._get(f"/v2/payments/{payment_id}").get("payment") or {}

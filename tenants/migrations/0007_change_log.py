@@ -10,7 +10,7 @@ from tenants.rls import enable_rls
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenants', '0005_stale_jobs_schedule'),
+        ('tenants', '0006_platform_tables_least_privilege'),
     ]
 
     operations = [
