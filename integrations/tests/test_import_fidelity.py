@@ -12,6 +12,7 @@ import responses
 from analytics.models import Appointment, Service, Transaction
 from clients.models import Client, ClientExternalId
 from integrations.models import CatalogVariation, WebhookEvent
+from integrations.services import acuity_webhook_event_record
 from integrations.sync import process_acuity_appointment, process_square_event
 from integrations.tests import fakes
 from integrations.tests.helpers import connect, no_wait_policy, resource_counts, sync
@@ -171,11 +172,17 @@ def test_acuity_webhook_for_a_deleted_appointment_is_recorded_as_gone(world):
     responses.add(responses.GET, f"{fakes.ACUITY}/appointments/1009", status=404,
                   json={"status_code": 404, "message": "The appointment you requested could not be found.", "error": "not_found"})
 
-    outcome = process_acuity_appointment(tenant_id=world.tenant_a.id, connection_id=connection.id, appointment_id="1009",
-                                         policy=no_wait_policy())
+    with in_tenant(world.tenant_a):
+        event = acuity_webhook_event_record(tenant_id=world.tenant_a.id, action="canceled", appointment_id="1009")
 
-    assert outcome.startswith("gone:")
+    outcome = process_acuity_appointment(tenant_id=world.tenant_a.id, connection_id=connection.id, appointment_id="1009",
+                                         event_id=event.id, policy=no_wait_policy())
+
+    assert outcome == "gone: the appointment no longer exists at Acuity"
     assert len(responses.calls) == 1  # a 404 is an answer, not retried
+    with in_tenant(world.tenant_a):
+        event.refresh_from_db()
+        assert event.processed and event.outcome == outcome
 
 
 # --- deletions -------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analytics', '0004_money_check_constraints'),
+        ('analytics', '0005_refunds_tips_taxes_discounts'),
     ]
 
     operations = [
