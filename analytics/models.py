@@ -55,6 +55,8 @@ class Service(ImportedModel):
     category = TenantForeignKey(ServiceCategory, null=True, blank=True, on_delete=models.SET_NULL, related_name="services")
     duration_minutes = models.PositiveIntegerField(default=60)
     price_amount = models.BigIntegerField(default=0, help_text="Minor units (cents).")
+    # Priced at the time of sale (Square VARIABLE_PRICING): price_amount is then 0, not a price.
+    price_is_variable = models.BooleanField(default=False)
     currency = models.CharField(max_length=3)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

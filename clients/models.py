@@ -28,6 +28,7 @@ class Client(TenantModel):
     last_name = models.CharField(max_length=100, blank=True)
     email = models.CharField(max_length=254, blank=True, help_text="Lower-cased, trimmed.")
     phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +14155550123.")
+    phone_extension = models.CharField(max_length=20, blank=True, help_text="Digits dialled after the number (ext. 42).")
     # SHA-256 of the normalized email / phone: matches one person across sources.
     email_hash = models.CharField(max_length=64, blank=True)
     phone_hash = models.CharField(max_length=64, blank=True)
@@ -47,6 +48,9 @@ class Client(TenantModel):
     email_consent_at = models.DateTimeField(null=True, blank=True)
     sms_consent = models.BooleanField(default=False)
     sms_consent_at = models.DateTimeField(null=True, blank=True)
+    # Set when the provider the client came from deleted it (clients.services.client_provider_deleted):
+    # the client and its history stay, but it leaves the client list, birthdays and campaigns.
+    archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -88,6 +92,9 @@ class ClientExternalId(TenantModel):
     client = TenantForeignKey(Client, on_delete=models.CASCADE, related_name="external_ids")
     provider = models.CharField(max_length=20, choices=Source.choices)
     external_id = models.CharField(max_length=255)
+    # When the provider created this profile: of several profiles of one provider linked to one
+    # client, the oldest (then the smallest id) owns the client's fields (services.profile_owner).
+    provider_created_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
