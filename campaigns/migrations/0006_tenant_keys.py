@@ -8,7 +8,7 @@ from tenants.sharding import tenant_keys
 class Migration(migrations.Migration):
     dependencies = [
         ("campaigns", "0005_email_reply_to"),
-        ("clients", "0007_tenant_keys"),
+        ("clients", "0008_tenant_keys"),
         ("tenants", "0008_tenant_keys"),
     ]
 

@@ -6,7 +6,7 @@ from tenants.sharding import tenant_keys
 
 
 class Migration(migrations.Migration):
-    dependencies = [("integrations", "0004_connection_route_rls"), ("analytics", "0006_tenant_keys")]
+    dependencies = [("integrations", "0004_connection_route_rls"), ("analytics", "0007_tenant_keys")]
 
     operations = [
         tenant_keys("integrations_integrationconnection"),

@@ -6,7 +6,7 @@ from tenants.sharding import tenant_keys
 
 
 class Migration(migrations.Migration):
-    dependencies = [("analytics", "0005_refunds_tips_taxes_discounts"), ("clients", "0007_tenant_keys")]
+    dependencies = [("analytics", "0006_service_price_is_variable"), ("clients", "0008_tenant_keys")]
 
     operations = [
         tenant_keys("analytics_servicecategory"),

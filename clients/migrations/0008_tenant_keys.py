@@ -6,7 +6,7 @@ from tenants.sharding import tenant_keys
 
 
 class Migration(migrations.Migration):
-    dependencies = [("clients", "0006_consent_ledger_rls_and_backfill"), ("tenants", "0008_tenant_keys")]
+    dependencies = [("clients", "0007_client_archived_extension_profile_created"), ("tenants", "0008_tenant_keys")]
 
     operations = [
         tenant_keys("clients_client"),
