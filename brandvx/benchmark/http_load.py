@@ -38,7 +38,8 @@ class Gunicorn:
             DJANGO_DEBUG="0",
             DJANGO_SECURE_SSL_REDIRECT="0",
             DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-            DJANGO_SETTINGS_MODULE="brandvx.settings",
+            DJANGO_SETTINGS_MODULE="brandvx.benchmark.settings_on",
+            BRANDVX_BENCH_SERVER="1",
             PYTHONWARNINGS="ignore",
             LOG_LEVEL="WARNING",
         )

@@ -9,15 +9,24 @@ with warnings.catch_warnings():
         "SUPABASE_JWT_SECRET", "brandvx-development-jwt-secret-not-for-production-use"
     )
 SUPABASE_JWKS_URL = env_str("SUPABASE_JWKS_URL")
+# A project that signs only with asymmetric keys (JWKS) and sets no HS256 secret accepts no
+# HS256 token at all: the development secret is public and must never verify anything.
+if SUPABASE_JWKS_URL and SUPABASE_JWT_SECRET_IS_DEVELOPMENT_DEFAULT and not env_str("SUPABASE_JWT_SECRET"):
+    SUPABASE_JWT_SECRET = None
 SUPABASE_JWT_AUDIENCE = env_str("SUPABASE_JWT_AUDIENCE", "authenticated")
-SUPABASE_JWT_ISSUER = env_str("SUPABASE_JWT_ISSUER")  # checked only when set
+# `iss` is checked when known: SUPABASE_JWT_ISSUER, else derived from the project's SUPABASE_URL.
+SUPABASE_URL = env_str("SUPABASE_URL")
+SUPABASE_JWT_ISSUER = env_str("SUPABASE_JWT_ISSUER") or (f"{SUPABASE_URL.rstrip('/')}/auth/v1" if SUPABASE_URL else None)
+# Tokens issued (`iat`) longer ago than this are refused, whatever their `exp` says: a leaked
+# long-lived token stops working. Supabase's default lifetime is one hour.
+SUPABASE_JWT_MAX_AGE_SECONDS = env_int("SUPABASE_JWT_MAX_AGE_SECONDS", 24 * 3600)
 SUPABASE_JWKS_CACHE_SECONDS = env_int("SUPABASE_JWKS_CACHE_SECONDS", 600)
 SUPABASE_JWT_LEEWAY_SECONDS = env_int("SUPABASE_JWT_LEEWAY_SECONDS", 0)
 
 # simplejwt's TokenBackend does the HS256 verification; these mirror the Supabase values.
 SIMPLE_JWT = {
     "ALGORITHM": "HS256",
-    "SIGNING_KEY": SUPABASE_JWT_SECRET,
+    "SIGNING_KEY": SUPABASE_JWT_SECRET or "",
     "AUDIENCE": SUPABASE_JWT_AUDIENCE,
     "ISSUER": SUPABASE_JWT_ISSUER,
     "USER_ID_CLAIM": "sub",
