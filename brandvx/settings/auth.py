@@ -1,5 +1,6 @@
 # Authentication: Supabase access tokens (HS256 secret and/or JWKS), sessions for the admin.
 import warnings
+from datetime import timedelta
 
 from .env import env_int, env_secret, env_str
 
@@ -44,3 +45,19 @@ AUTH_PASSWORD_VALIDATORS = [
 # Failed token authentications allowed per client address per window, then 429.
 AUTH_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 30)
 AUTH_FAILURE_WINDOW_SECONDS = env_int("AUTH_FAILURE_WINDOW_SECONDS", 60)
+
+# Staff sign-in (/admin/login/): django-axes counts failed passwords per username in the
+# database (platform tables axes_*) and refuses that username, even with the right password,
+# for the cool-off time. Per username, not per address: behind a proxy every address is the
+# proxy's, and guessing from many addresses must not get more tries.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 30))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+# Two-factor for staff (django-otp, TOTP): the support admin requires a verified device
+# whenever DEBUG is off (tenants.admin_support); enrol with `manage.py enroll_support_staff`.
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "BrandVX support")
