@@ -46,6 +46,11 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTH_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 30)
 AUTH_FAILURE_WINDOW_SECONDS = env_int("AUTH_FAILURE_WINDOW_SECONDS", 60)
 
+# Reverse proxies in front of the application that append to X-Forwarded-For (0 = none:
+# the header is ignored). The client address for limits and the audit is the entry this many
+# places from the right end (tenants.client_address).
+TRUSTED_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 0)
+
 # Staff sign-in (/admin/login/): django-axes counts failed passwords per username in the
 # database (platform tables axes_*) and refuses that username, even with the right password,
 # for the cool-off time. Per username, not per address: behind a proxy every address is the
@@ -58,6 +63,7 @@ AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 30))
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "tenants.client_address.client_address"  # logged with each attempt
 # Two-factor for staff (django-otp, TOTP): the support admin requires a verified device
 # whenever DEBUG is off (tenants.admin_support); enrol with `manage.py enroll_support_staff`.
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "BrandVX support")

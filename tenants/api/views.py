@@ -9,10 +9,10 @@ from rest_framework.views import APIView
 from tenants import jobs
 from tenants.api.serializers import BackgroundJobSerializer, MeSerializer, SupportAccessSerializer
 from tenants.models import BackgroundJob, SupportAccess
-from tenants.views import OWNER_ONLY, TenantReadOnlyViewSet
+from tenants.views import OWNER_ONLY, RequestContextMixin, TenantReadOnlyViewSet
 
 
-class MeView(APIView):
+class MeView(RequestContextMixin, APIView):
     """The caller, the tenant this request acts in, and all their memberships."""
 
     permission_classes = [permissions.IsAuthenticated]
