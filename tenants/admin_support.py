@@ -33,6 +33,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
+from tenants.client_address import client_address
 from tenants.context import TenantContext, activate, dangerously_support_read_context, tenant_context
 from tenants.models import SupportAccess, Tenant, TenantModel
 
@@ -75,8 +76,11 @@ def _record(request, tenant_id, action: str) -> None:
         request.__dict__.setdefault("_support_accesses", set()).add((str(tenant_id), action))
 
 
-def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+def audit_client_ip(request) -> str | None:
+    """The caller's address (behind trusted proxies too), or None when there is none; also
+    django-axes' AXES_CLIENT_IP_CALLABLE, whose log stores an IP address or nothing."""
+    address = client_address(request)
+    return None if address == "unknown" else address
 
 
 def _flush_audit(request) -> None:
@@ -90,7 +94,7 @@ def _flush_audit(request) -> None:
         SupportAccess(
             tenant_id=tenant_id, staff_user=request.user, action=action,
             reason=entered.get("reason", "") if entered.get("tenant_id") == tenant_id else "",
-            path=request.get_full_path()[:500], remote_addr=_client_ip(request),
+            path=request.get_full_path()[:500], remote_addr=audit_client_ip(request),
         )
         for tenant_id, action in accesses
     ]

@@ -63,7 +63,7 @@ AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 30))
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "tenants.client_address.client_address"  # logged with each attempt
+AXES_CLIENT_IP_CALLABLE = "tenants.admin_support.audit_client_ip"  # logged with each attempt
 # Two-factor for staff (django-otp, TOTP): the support admin requires a verified device
 # whenever DEBUG is off (tenants.admin_support); enrol with `manage.py enroll_support_staff`.
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "BrandVX support")
