@@ -51,17 +51,18 @@ AUTH_FAILURE_WINDOW_SECONDS = env_int("AUTH_FAILURE_WINDOW_SECONDS", 60)
 # places from the right end (tenants.client_address).
 TRUSTED_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 0)
 
-# Staff sign-in (/admin/login/): django-axes counts failed passwords per username in the
-# database (platform tables axes_*) and refuses that username, even with the right password,
-# for the cool-off time. Per username, not per address: behind a proxy every address is the
-# proxy's, and guessing from many addresses must not get more tries.
+# Staff sign-in (/admin/login/): django-axes counts failed passwords in the database (platform
+# tables axes_*) per username and per client address, and refuses either, even with the right
+# password, for the cool-off time: guessing one account from many addresses, or many accounts
+# from one address, both stop. The address is the caller's behind trusted proxies
+# (DJANGO_TRUSTED_PROXY_COUNT), never a header the caller wrote.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 30))
-AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "tenants.admin_support.audit_client_ip"  # logged with each attempt
 # Two-factor for staff (django-otp, TOTP): the support admin requires a verified device

@@ -42,9 +42,13 @@ def test_forty_wrong_passwords_then_the_right_one_is_refused():
     })
     assert right.status_code == 429
     assert "_auth_user_id" not in client.session and not signed_in(client)
-    # From another address too: the lock is on the account, not on where guesses come from.
+    # From another address too: the account is locked, not only where the guesses came from.
     elsewhere = HttpClient(REMOTE_ADDR="203.0.113.7")
     assert elsewhere.post("/admin/login/", {"username": user.username, "password": STAFF_PASSWORD}).status_code == 429
+    # And the guessing address is locked for every account.
+    other = support_engineer("robin")
+    assert admin_login(HttpClient(), other).status_code == 429
+    assert admin_login(HttpClient(REMOTE_ADDR="203.0.113.8"), other).status_code == 302
 
 
 def test_a_few_wrong_passwords_do_not_lock_and_success_resets_the_count():
