@@ -68,3 +68,5 @@ AXES_CLIENT_IP_CALLABLE = "tenants.admin_support.audit_client_ip"  # logged with
 # Two-factor for staff (django-otp, TOTP): the support admin requires a verified device
 # whenever DEBUG is off (tenants.admin_support); enrol with `manage.py enroll_support_staff`.
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "BrandVX support")
+# The admin never shows a device's secret (key, QR code): a colleague could clone the factor.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True

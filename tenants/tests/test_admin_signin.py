@@ -113,3 +113,15 @@ def test_enroll_support_staff_refuses_a_tenant_user():
         call_command("enroll_support_staff", "--email", world.owner_a.email, "--username", world.owner_a.username)
     world.owner_a.refresh_from_db()
     assert not world.owner_a.is_staff
+
+
+def test_the_admin_never_shows_a_staff_members_totp_secret():
+    colleague = support_engineer("colleague")
+    device = TOTPDevice.objects.create(user=colleague, name="phone", confirmed=True)
+    superuser = User.objects.create(username="root", email="root@brandvx.test", is_staff=True, is_superuser=True)
+    client = HttpClient()
+    assert admin_login(client, superuser).status_code == 302
+    page = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/")
+    assert page.status_code == 200 and device.key not in page.content.decode()
+    assert client.get(f"/admin/otp_totp/totpdevice/{device.pk}/config/").status_code == 403
+    assert client.get(f"/admin/otp_totp/totpdevice/{device.pk}/qrcode/").status_code == 403
