@@ -68,6 +68,16 @@ def current_tenant_id() -> uuid.UUID:
     return ctx.tenant_id
 
 
+def require_tenant(tenant) -> None:
+    """Services call this first: the tenant they were given must be the active context's.
+
+    A service handed one tenant while the database context holds another would read nothing
+    (or write rows RLS then refuses): stop before any statement, and name the mistake.
+    """
+    if current_tenant_id() != tenant.id:
+        raise TenantContextError("the active tenant context is not the tenant passed to the service")
+
+
 @contextlib.contextmanager
 def activate(ctx: TenantContext | None) -> Iterator[TenantContext | None]:
     """Make `ctx` the current context for the block. Does not open a transaction."""
