@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenants', '0005_stale_jobs_schedule'),
+        ('tenants', '0006_change_log'),
     ]
 
     operations = [
