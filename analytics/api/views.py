@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from analytics import selectors, services
 from analytics.api import serializers as s
 from analytics.api.filters import AppointmentFilterSet, ServiceFilterSet, TransactionFilterSet
-from analytics.models import Appointment, Service, ServiceCategory, Transaction, TransactionLineItem
+from analytics.models import Appointment, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
 from brandvx.errors import InvalidParameter
 from tenants.views import OWNER_ONLY, TenantAPIView, TenantModelViewSet
 
@@ -112,7 +112,9 @@ class TransactionViewSet(_ServiceBackedViewSet):
 
     def get_base_queryset(self):
         lines = TransactionLineItem.objects.select_related("service").order_by("description", "id")
-        return super().get_base_queryset().prefetch_related(Prefetch("line_items", queryset=lines))
+        refunds = Refund.objects.order_by("refunded_at", "id")
+        return super().get_base_queryset().prefetch_related(
+            Prefetch("line_items", queryset=lines), Prefetch("refunds", queryset=refunds))
 
     def _create(self, data):
         return services.transaction_create(tenant=self.tenant, acting_user=self.request.user, **data)
@@ -130,13 +132,14 @@ class TransactionViewSet(_ServiceBackedViewSet):
     @extend_schema(request=s.TransactionRefundSerializer, responses=s.TransactionSerializer)
     @action(detail=True, methods=["post"])
     def refund(self, request, pk=None):
-        """Refund part or all (default) of what is left; fully refunded -> status refunded."""
+        """Refund part or all (default) of what is left, dated `refunded_at` (default now): the
+        insights count it on that date, not on the sale's. Fully refunded -> status refunded."""
         sale = self.get_object()
         body = s.TransactionRefundSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.transaction_refund(
             tenant=self.tenant, transaction_id=sale.id, amount=body.validated_data.get("amount"),
-            acting_user=request.user,
+            refunded_at=body.validated_data.get("refunded_at"), acting_user=request.user,
         )
         return Response(self.get_serializer(self.get_queryset().get(id=sale.id)).data)
 
@@ -147,7 +150,8 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 PERIOD_PARAMETERS = [
     OpenApiParameter("start", OpenApiTypes.DATE, required=True, description="First local date (YYYY-MM-DD)."),
-    OpenApiParameter("end", OpenApiTypes.DATE, required=True, description="Last local date, inclusive; at most 3 years after start."),
+    OpenApiParameter("end", OpenApiTypes.DATE, required=True, description=(
+        "Last local date, inclusive; before the same date 3 years after start (the period is shorter than 3 years).")),
 ]
 
 
@@ -170,8 +174,10 @@ def _period(request) -> tuple[datetime.date, datetime.date]:
 
 
 class DashboardView(TenantAPIView):
-    """Revenue, transactions, average ticket, new and active clients, returning-client,
-    rebooking and no-show rates; each with the previous period of equal length."""
+    """Revenue (sales on their date, refunds on theirs), gross sales, refunds, service revenue,
+    tips, taxes, discounts, transactions, average ticket, new and active clients,
+    returning-client, rebooking and no-show rates; each with the previous period of equal
+    length and the change in percent. Every figure is defined in docs/insights.md."""
 
     @extend_schema(parameters=PERIOD_PARAMETERS, responses=s.DashboardSerializer)
     def get(self, request):
@@ -180,7 +186,8 @@ class DashboardView(TenantAPIView):
 
 
 class RevenueByServiceView(TenantAPIView):
-    """Per currency, per category and per service: transactions, quantity, revenue (net of refunds)."""
+    """Per currency, per category and per service: transactions, quantity and service revenue
+    (net of the period's refunds, tips and taxes apart). Definitions: docs/insights.md."""
 
     @extend_schema(parameters=PERIOD_PARAMETERS, responses=s.RevenueByServiceSerializer)
     def get(self, request):
@@ -189,7 +196,8 @@ class RevenueByServiceView(TenantAPIView):
 
 
 class RevenueTimeseriesView(TenantAPIView):
-    """Revenue per day, week or month in the tenant's time zone, zero-filled, per currency."""
+    """Revenue (sales minus refunds, each on its own date) and transactions per day, week or
+    month in the tenant's time zone, zero-filled, per currency. Definitions: docs/insights.md."""
 
     @extend_schema(
         parameters=[
@@ -208,7 +216,8 @@ class RevenueTimeseriesView(TenantAPIView):
 
 
 class TopClientsView(TenantAPIView):
-    """The best clients by revenue in the period, per currency, with visits and last visit."""
+    """The best clients by revenue in the period (their sales minus the period's refunds of
+    them), per currency, with visits and last visit. Definitions: docs/insights.md."""
 
     @extend_schema(
         parameters=[
