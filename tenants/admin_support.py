@@ -246,6 +246,8 @@ class SupportModelAdminMixin:
     support_tenant_field = "tenant_id"
     # True: never changed through the admin, entered or not (a platform-level change).
     support_read_only = False
+    # False only for the tenant directory (TenantAdmin's list: names, to find a tenant).
+    support_audit_list = True
 
     def support_tenants_of(self, request, objects) -> set:
         """The tenants whose data `objects` are (one query at most, whatever their number)."""
@@ -278,6 +280,8 @@ class SupportModelAdminMixin:
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)
+        if not self.support_audit_list:
+            return changelist
         for tenant_id in self.support_tenants_of(request, changelist.result_list):
             _record(request, tenant_id, SupportAccess.Action.VIEW)
         return changelist

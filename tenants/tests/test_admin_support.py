@@ -209,18 +209,15 @@ def test_takeover_replay_every_step_is_refused(support):
     assert "Ticket 9: owner cannot log in" in reasons
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Step 4 of the takeover replay: the tenant API must refuse Django admin sessions for tenant "
-    "data. Implemented by the `browser` helper in tenants/authentication.py / resolution.py; remove this "
-    "marker when that is merged (strict: this test fails once the step is refused).",
-)
 def test_takeover_replay_step_4_a_django_session_cannot_change_tenant_data():
     world = TenantWorld()
+    """4. Change A's campaign settings through the API with the owner's admin (password)
+    session, as if steps 1-3 had worked: the API takes no Django admin session."""
     session = HttpClient()
-    session.force_login(world.owner_a)  # as if steps 1-3 had worked
+    session.force_login(world.owner_a)
     response = session.patch("/api/v1/campaigns/settings/", {"birthday_days_ahead": 3}, content_type="application/json")
-    assert response.status_code in (401, 403), response.content
+    assert response.status_code == 403 and response.json()["code"] == "password_session_refused", response.content
+    assert world.a.get("/api/v1/campaigns/settings/").json()["birthday_days_ahead"] != 3
 
 
 def test_a_tenant_changes_only_from_inside_it_audited(support):
