@@ -44,7 +44,10 @@ class CampaignSettings(TenantModel):
     # beat fan-out idempotent (two fan-outs in one slot start one job).
     birthday_last_scheduled_on = models.DateField(null=True, blank=True, editable=False)
     sms_from_number = models.CharField(max_length=20, blank=True, help_text="E.164 number Twilio sends from.")
-    email_from_address = models.EmailField(blank=True, help_text="Defaults to DEFAULT_FROM_EMAIL.")
+    # Never the From of a message: the platform's SMTP sends only as its own verified sender
+    # (DEFAULT_FROM_EMAIL); an address a tenant typed is unverified, so it is only the Reply-To.
+    email_reply_to = models.EmailField(
+        blank=True, help_text="The salon's address: the Reply-To of birthday emails (sent from DEFAULT_FROM_EMAIL).")
     # {"twilio_account_sid": ..., "twilio_auth_token": ...}: ciphertext at rest, write-only in the API.
     sender_credentials = EncryptedJSONField(blank=True, default=dict)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -6,6 +6,7 @@ Support staff are made with `manage.py enroll_support_staff`, never through thes
 no admin path sets a password or grants staff status.
 """
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
@@ -27,9 +28,8 @@ class UserAdmin(SupportModelAdminMixin, DjangoUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     readonly_fields = ("id",)
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).defer("password")
+    # Not UserChangeForm: it reads the password hash (to describe it), which support may not.
+    form = forms.ModelForm
 
     def support_tenants_of(self, request, objects) -> set:
         user_ids = [user.id for user in objects]

@@ -36,7 +36,8 @@ INSTALLED_APPS = [
     "analytics",
     "campaigns",
     "integrations",
-    "brandvx",  # project-wide management commands (benchmark)
+    "brandvx",  # its ready() refuses to start on unsafe settings (brandvx.checks)
+    # The benchmarks (`bench`) are installed only by bench.settings and the test settings.
 ]
 
 MIDDLEWARE = [

@@ -12,8 +12,10 @@ from django.db.models import Sum
 from analytics.models import Appointment, Service, ServiceCategory, Transaction, TransactionLineItem
 from clients.models import Client, ClientExternalId
 from integrations.models import CatalogVariation, ConnectionRoute, IntegrationConnection
+from integrations.providers.base import ProviderError
+from integrations.providers.square import SquareClient
 from integrations.tests import fakes
-from integrations.tests.helpers import connect, reload, resource_counts, sync
+from integrations.tests.helpers import connect, no_wait_policy, reload, resource_counts, sync
 from tenants.context import tenant_context
 
 pytestmark = pytest.mark.django_db
@@ -210,7 +212,7 @@ def test_429_backs_off_and_continues(world):
 @responses.activate
 def test_401_marks_the_connection_needs_reauth_and_stops(world):
     tenant = world.tenant_a
-    connection = connect(tenant, "square")
+    connection = connect(tenant, "square", config={"merchant_id": "M-A"})  # verified: no merchant check
     responses.add(responses.GET, f"{fakes.SQUARE}/v2/customers", status=401,
                   json={"errors": [{"category": "AUTHENTICATION_ERROR", "code": "UNAUTHORIZED"}]})
 
@@ -244,6 +246,33 @@ def test_square_token_is_refreshed_before_expiry_and_persisted(world, settings):
     assert stored["access_token"] == "new-access" and stored["refresh_token"] == "new-refresh"
     assert stored["expires_at"] == "2099-02-01T00:00:00Z"
     assert ConnectionRoute.objects.filter(kind="square_merchant", lookup="MERCHANT-NEW", connection_id=connection.id).exists()
+    assert reload(connection).config["merchant_id"] == "MERCHANT-NEW"  # Square's answer, kept as verified
+
+
+@responses.activate
+def test_a_sync_verifies_an_unverified_merchant_with_the_connections_token(world):
+    tenant = world.tenant_a
+    connection = connect(tenant, "square")
+    fakes.stub_square(responses.mock, merchant_id="MLSQ-SYNCED")
+
+    assert sync(tenant, connection).status == "succeeded"
+
+    me = [c for c in responses.calls if urlparse(c.request.url).path == "/v2/merchants/me"]
+    assert len(me) == 1 and me[0].request.headers["Authorization"] == "Bearer sq-token-1"
+    assert reload(connection).config["merchant_id"] == "MLSQ-SYNCED"
+    assert ConnectionRoute.objects.filter(kind="square_merchant", lookup="MLSQ-SYNCED", connection_id=connection.id).exists()
+    responses.calls.reset()
+    sync(tenant, connection)
+    assert not [c for c in responses.calls if urlparse(c.request.url).path == "/v2/merchants/me"]  # verified once
+
+
+@responses.activate
+def test_square_merchant_lookup_without_an_id_is_a_provider_error():
+    responses.add(responses.GET, f"{fakes.SQUARE}/v2/merchants/me", json={"errors": []})
+    with pytest.raises(ProviderError, match="without a merchant id"):
+        SquareClient({"access_token": "t"}, policy=no_wait_policy()).retrieve_merchant()
+    responses.replace(responses.GET, f"{fakes.SQUARE}/v2/merchants/me", json={"merchant": fakes.square_merchant("ML1")})
+    assert SquareClient({"access_token": "t"}, policy=no_wait_policy()).retrieve_merchant()["id"] == "ML1"
 
 
 @responses.activate

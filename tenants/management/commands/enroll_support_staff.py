@@ -38,12 +38,16 @@ class Command(BaseCommand):
             if is_tenant_user:
                 raise CommandError(f"Refusing: {username} is a member of a tenant; support staff are separate accounts.")
         permission = Permission.objects.get(content_type__app_label="tenants", codename="support_access")
+        if user is not None and not user.is_staff:
+            # Only the database owner may grant staff status (the tenants_user trigger of
+            # tenants 0006): this command is that platform-level action, run from a shell.
+            User.objects.using("owner").filter(id=user.id).update(is_staff=True)
+            user.is_staff = True
         with transaction.atomic():
             if user is None:
-                user = User(username=username, email=email)
+                user = User(username=username, email=email, is_staff=True)
                 user.set_unusable_password()
-            user.is_staff = True
-            user.save()
+                user.save(force_insert=True)
             user.user_permissions.add(permission)
             devices = TOTPDevice.objects.filter(user=user)
             if options["new_device"]:
