@@ -41,7 +41,8 @@ class Command(BaseCommand):
         if user is not None and not user.is_staff:
             # Only the database owner may grant staff status (the tenants_user trigger of
             # tenants 0006): this command is that platform-level action, run from a shell.
-            User.objects.using("owner").filter(id=user.id).update(is_staff=True)
+            if User.objects.using("owner").filter(id=user.id).update(is_staff=True) != 1:
+                raise CommandError(f"Could not grant staff status to {username}.")
             user.is_staff = True
         with transaction.atomic():
             if user is None:
