@@ -12,6 +12,8 @@ from django.core.management import call_command
 from django.db import connections
 from psycopg import sql
 
+from tenants import citus_cluster
+
 ALIASES = ("default", "owner")
 
 
@@ -67,9 +69,29 @@ class BenchDatabase:
             return conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
 
 
-def _admin(dbname: str = "postgres") -> psycopg.Connection:
+def _admin_conninfo(dbname: str = "postgres") -> dict:
     owner = settings.DATABASES["owner"]
-    return psycopg.connect(**_conninfo(dbname=dbname, user=owner["USER"], password=owner["PASSWORD"]), autocommit=True)
+    return _conninfo(dbname=dbname, user=owner["USER"], password=owner["PASSWORD"])
+
+
+def _admin(dbname: str = "postgres") -> psycopg.Connection:
+    return psycopg.connect(**_admin_conninfo(dbname), autocommit=True)
+
+
+def point_django_at_server(url: str) -> None:
+    """Measure on another server (e.g. a Citus coordinator): its host, port and owner
+    credentials for both aliases; the runtime role keeps its name and password."""
+    import dj_database_url
+
+    parsed = dj_database_url.parse(url)
+    for alias in ALIASES:
+        connections[alias].close()
+        for key in ("HOST", "PORT"):
+            settings.DATABASES[alias][key] = parsed.get(key) or ""
+            connections[alias].settings_dict[key] = parsed.get(key) or ""
+    for key in ("USER", "PASSWORD"):
+        settings.DATABASES["owner"][key] = parsed.get(key) or ""
+        connections["owner"].settings_dict[key] = parsed.get(key) or ""
 
 
 def point_django_at(name: str) -> None:
@@ -88,9 +110,8 @@ def create(*, name: str | None = None, verbosity: int = 0) -> BenchDatabase:
         bypass_password=secrets.token_urlsafe(18),
         original_names={alias: settings.DATABASES[alias]["NAME"] for alias in ALIASES},
     )
-    with _admin() as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    # On a Citus coordinator the database is made on every node and joined up.
+    citus_cluster.create_database(_admin_conninfo(), name)
     point_django_at(name)
     try:
         call_command("migrate", database="owner", verbosity=verbosity, interactive=False)
@@ -151,8 +172,7 @@ def drop(bench: BenchDatabase, *, keep: bool = False) -> None:
         except psycopg.Error:
             pass
     if not keep:
-        with _admin() as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(bench.name)))
+        citus_cluster.drop_database(_admin_conninfo(), bench.name)
     if bench.bypass_available:
         with _admin() as conn:
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))

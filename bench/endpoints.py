@@ -18,6 +18,8 @@ from django.urls import Resolver404, resolve
 from bench.database import BenchDatabase
 
 CONTEXT_MARK = "SELECT set_config('app.tenant_id'"
+# On Citus the context is a statement of its own (tenants.context).
+CITUS_CONTEXT_MARK = "SET LOCAL citus.propagate_set_commands"
 
 
 @dataclass
@@ -34,7 +36,12 @@ class Capture:
         return sum(len(t) for t in self.transactions) + self.autocommit_statements
 
     def context_statements(self) -> list[int]:
-        return [sum(CONTEXT_MARK in s for s in t) for t in self.transactions]
+        return [sum(CONTEXT_MARK in s or s.startswith(CITUS_CONTEXT_MARK) for s in t) for t in self.transactions]
+
+
+def is_context_statement(statement: str) -> bool:
+    """The context sent as a statement of its own (Citus)."""
+    return statement.startswith(CITUS_CONTEXT_MARK)
 
 
 def strip_context(statement: str) -> str:

@@ -100,6 +100,20 @@ def render(results: dict) -> str:
             f"{_r(e.get('ratio_separate')):>7}{_us(e.get('added_us_separate')):>6}{rows:>6}"
             f"{_us(e.get('added_us_set_config')):>15}{_us(e.get('added_us_policies')):>13}{flag}"
         )
+    lines += ["", "1b. The context statement and the policy form, per transaction (runtime role, ms median):",
+              "   context: folded SELECT set_config (one node) vs SET LOCAL as its own statement (Citus);",
+              "   policy: (select <setting>) (one node) vs the bare <setting> (Citus), forms alternating round by round",
+              f"   {'query':<23}{'+us folded':>11}{'+us SET LOCAL':>14}   {'sub-select':<24}{'bare':<24}{'bare/sub':>9}"]
+    forms = results.get("policy_forms", {})
+    for name, e in results.get("sql", {}).items():
+        if "ms" not in e:
+            continue
+        f = forms.get(name, {})
+        fms = f.get("ms", {})
+        lines.append(
+            f"   {name:<23}{_us(e.get('added_us_folded')):>11}{_us(e.get('added_us_set_local')):>14}   "
+            f"{_m(fms.get('subselect')):<24}{_m(fms.get('bare')):<24}{_r(f.get('ratio_bare_to_subselect')):>9}"
+        )
     lines += ["", "2-3. Endpoints through Django in-process (test client, no network), ms median [min-max]",
               f"   {'endpoint':<20}{'isolated':<24}{'not isolated':<24}{'ratio':>7}   {'bare SQL':<24}{'endpoint/SQL':>12}  same body"]
     for name, e in results.get("endpoints", {}).items():

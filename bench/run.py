@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench import background, database, loader, sql_level
-from bench.endpoints import CONTEXT_MARK, EndpointHarness, debug_off, replay_runner, strip_context
+from bench.endpoints import CONTEXT_MARK, EndpointHarness, debug_off, is_context_statement, replay_runner, strip_context
 from bench.queries import HOT_QUERIES, HotQuery, Period, builtin_sql, endpoint_path, from_function
 from bench.timing import interleaved, pair_ratios, summary
 
@@ -127,6 +127,13 @@ def run(options: Options, log: Callable[[str], None]) -> dict:
                     bypass.rollback()
                 entry.update(available=False, reason=f"query failed: {exc.diag.message_primary or exc}")
             results["sql"][query.name] = entry
+
+        log("section 1b: the policy forms (sub-select for one node, bare for Citus) ...")
+        with psycopg.connect(**bench.owner_conninfo(), autocommit=True) as owner:
+            results["policy_forms"] = sql_level.policy_forms(
+                owner, runtime, {q.name: q.statements for q in hot if q.name in results["sql"] and "ms" in results["sql"][q.name]},
+                tenant_id=tenant_id, repeat=repeat,
+            )
 
         log("sections 2-3: endpoints in-process, isolation on vs off, vs their bare SQL ...")
         results["endpoints"] = _measure_endpoints(harness, endpoints, runtime=runtime, repeat=repeat)
@@ -258,11 +265,12 @@ def _hot_queries(endpoints: dict, *, tenant, tenant_id: str, period: Period, con
         endpoint = endpoints[name]
         query = HotQuery(name=name, endpoint=endpoint["path"])
         if endpoint.get("available"):
-            # The view's statements: the request's transaction (ATOMIC_REQUESTS) from the
-            # statement that carries the tenant's context on (before it: the membership lookup).
+            # The view's statements: the request's transaction (ATOMIC_REQUESTS) from the one
+            # that carries the tenant's context on (before it: the membership lookup). On Citus
+            # the context is a statement of its own, left out.
             view = endpoint["capture"].transactions[-1]
-            first = max(i for i, statement in enumerate(view) if statement.startswith(CONTEXT_MARK))
-            query.statements = [strip_context(s) for s in view[first:]]
+            first = max(i for i, s in enumerate(view) if s.startswith(CONTEXT_MARK) or is_context_statement(s))
+            query.statements = [strip_context(s) for s in view[first:] if not is_context_statement(s)]
             query.source = "endpoint"
         else:
             built = None

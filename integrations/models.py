@@ -9,6 +9,7 @@ from django.db import models
 
 from tenants.crypto import EncryptedJSONField
 from tenants.models import Tenant, TenantModel
+from tenants.sharding import TenantForeignKey
 
 
 class Provider(models.TextChoices):
@@ -88,7 +89,7 @@ class CatalogVariation(TenantModel):
     provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.SQUARE)
     external_id = models.CharField(max_length=255)
     item_external_id = models.CharField(max_length=255, blank=True)
-    service = models.ForeignKey("analytics.Service", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    service = TenantForeignKey("analytics.Service", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     name = models.CharField(max_length=200, blank=True)
     price_amount = models.BigIntegerField(null=True, blank=True)
 

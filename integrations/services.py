@@ -16,7 +16,8 @@ from integrations import importers
 from integrations.importers import import_page
 from integrations.models import ConnectionRoute, IntegrationConnection, Provider, WebhookEvent
 from integrations.routing import key_digest, new_api_key, new_webhook_token, route_clear, route_set
-from tenants.context import tenant_context
+from tenants.changes import record_change
+from tenants.context import require_tenant, tenant_context
 from tenants.jobs import job_create
 from tenants.models import BackgroundJob, Tenant, User
 
@@ -107,6 +108,7 @@ def connection_create(
 ) -> tuple[IntegrationConnection, dict]:
     """Create a connection. Returns it and the one-time values to show the owner once (a
     custom CRM's API key: only its SHA-256 is stored)."""
+    require_tenant(tenant)
     if provider not in Provider.values:
         raise InvalidParameter("provider", f"must be one of {', '.join(Provider.values)}")
     credentials = _validate_credentials(provider, credentials or {}, partial=False)
@@ -126,6 +128,7 @@ def connection_create(
         if provider == Provider.SQUARE:
             _verify_merchant_on_commit(connection)
         _sync_routes(connection)
+        record_change(tenant=tenant, actor=acting_user, action="connection.created", obj=connection)
     return connection, one_time
 
 
@@ -188,6 +191,7 @@ def connection_update(
 
     New credentials clear needs_reauth / error: the owner just reconnected.
     """
+    require_tenant(tenant)
     with transaction.atomic():
         connection = IntegrationConnection.objects.select_for_update().get(id=connection.id)
         fields = ["updated_at"]
@@ -219,6 +223,8 @@ def connection_update(
             fields.append("status")
         connection.save(update_fields=sorted(set(fields)))
         _sync_routes(connection)
+        record_change(tenant=tenant, actor=acting_user, action="connection.updated", obj=connection,
+                      fields=[f for f in fields if f != "updated_at"])
     return connection
 
 
@@ -231,12 +237,16 @@ def connection_rotate_api_key(*, tenant: Tenant, connection: IntegrationConnecti
     """A new custom CRM key; the old one stops working at once."""
     if connection.provider != Provider.CUSTOM_CRM:
         raise InvalidParameter("provider", "only custom CRM connections have an API key")
+    require_tenant(tenant)
     with transaction.atomic():
-        return _set_api_key(connection)
+        api_key = _set_api_key(connection)
+        record_change(tenant=tenant, actor=acting_user, action="connection.api_key_rotated", obj=connection)
+    return api_key
 
 
 def sync_request(*, tenant: Tenant, provider: str, acting_user: User | None) -> BackgroundJob:
     """Queue one sync run of the tenant's connection (202 with the job id)."""
+    require_tenant(tenant)
     from integrations.tasks import enqueue_sync
 
     if provider not in Provider.values:

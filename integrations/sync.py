@@ -36,6 +36,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from clients.services import client_provider_deleted
 from integrations import importers
 from integrations.importers import PageCounts, import_page
 from integrations.models import IntegrationConnection, WebhookEvent
@@ -103,10 +104,10 @@ class Totals:
     by_resource: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def add(self, resource: str, counts: PageCounts) -> None:
-        mine = self.by_resource.setdefault(resource, dict.fromkeys(
-            ("fetched", "created", "updated", "unchanged", "failed", "skipped"), 0))
-        for key in mine:
-            mine[key] += getattr(counts, key)
+        mine = self.by_resource.setdefault(resource, dict.fromkeys(importers.OUTCOMES, 0))
+        for key, value in counts.as_counts(resource).items():
+            name = key.rpartition(".")[2]
+            mine[name] = mine.get(name, 0) + value
 
 
 class ConnectionSession:
@@ -346,6 +347,20 @@ class SyncRun:
             checkpoint = {"resume_from": nxt.isoformat(), "done_through": state.get("done_through")} if nxt <= horizon else done
             self.write_page("appointments", importer, records, checkpoint)
             start, window = nxt, min(default_window, window * 2)
+        self.acuity_clients(client)
+
+    def acuity_clients(self, client: AcuityClient) -> None:
+        # Clients without appointments, and every client's notes, are only in GET /clients.
+        # Acuity gives them no id: each is linked by its email, else phone, else name.
+        tenant = self.session.tenant
+        records = client.list_clients()
+        importer = importers.ClientImporter(
+            tenant=tenant, provider="acuity", key=importers.acuity_client_key,
+            to_contact=lambda raw: importers.contact_from_acuity_client(raw, region=tenant.country))
+        if not records:
+            self.write_page("clients", importer, [])
+        for start in range(0, len(records), 100):
+            self.write_page("clients", importer, records[start:start + 100])
 
     # --- HubSpot ------------------------------------------------------------------------
 
@@ -439,6 +454,11 @@ def _apply_square_event(session: ConnectionSession, event: WebhookEvent) -> str:
     kind = event.event_type
     client = session.square()
     tenant = session.tenant
+    if kind == "customer.deleted" and event.object_id:
+        # Deleted at Square: unlink the profile; archive the client it alone kept (history kept).
+        with tenant_context(session.tenant_id, role="system"):
+            outcome = client_provider_deleted(tenant=tenant, provider="square", external_id=event.object_id)
+        return f"{outcome}: customer deleted at Square"
     if kind in ("customer.created", "customer.updated") and event.object_id:
         customer = client.retrieve_customer(event.object_id)
         importer = importers.ClientImporter(
@@ -499,6 +519,11 @@ def _fetch_acuity_appointment(*, tenant_id, connection_id, appointment_id, polic
     except ReauthRequired as exc:
         session.mark(status=Status.NEEDS_REAUTH, error=exc.reason)
         return f"failed: {exc.reason}"
+    except ProviderRequestError as exc:
+        if exc.status == 404:
+            # Deleted at Acuity after the notification was sent: nothing to fetch, not an error.
+            return "gone: the appointment no longer exists at Acuity"
+        raise
     importer = importers.AcuityAppointmentImporter(tenant=session.tenant)
     with tenant_context(session.tenant_id, role="system"):
         counts = import_page(importer, [appointment] if appointment else [], resource="appointments")

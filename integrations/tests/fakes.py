@@ -161,8 +161,15 @@ def acuity_appointment(i: int, **overrides) -> dict:
     return appointment
 
 
-def stub_acuity(rsps: responses.RequestsMock, appointments: list[dict]) -> None:
-    """Serves appointments whose date falls in the requested [minDate, maxDate] window."""
+def acuity_client(first: str, last: str, email: str = "", phone: str = "", notes: str = "") -> dict:
+    """GET /clients items: no id, no birthday."""
+    return {"firstName": first, "lastName": last, "email": email, "phone": phone, "notes": notes}
+
+
+def stub_acuity(rsps: responses.RequestsMock, appointments: list[dict], clients: list[dict] | None = None) -> None:
+    """Serves appointments whose date falls in the requested [minDate, maxDate] window, and
+    `clients` at GET /clients."""
+    rsps.add(responses.GET, f"{ACUITY}/clients", json=clients or [])
 
     def callback(request):
         query = parse_qs(urlparse(request.url).query)

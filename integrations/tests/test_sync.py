@@ -103,29 +103,59 @@ def test_resync_with_no_changes_creates_and_updates_nothing(world):
 
 
 @responses.activate
-def test_a_malformed_record_mid_page_is_reported_and_the_page_kept(world):
+def test_a_bad_optional_field_is_dropped_and_only_an_unidentifiable_record_fails(world):
     tenant = world.tenant_a
     connection = connect(tenant, "square")
     page = [
         fakes.square_customer(1),
         fakes.square_customer(2, email_address="not-an-email"),
-        fakes.square_customer(3, birthday="2024-02-30"),
+        fakes.square_customer(3, birthday="1899-07-04"),
+        fakes.square_customer(4, phone_number="555-1234"),
         {"given_name": "No id"},
-        fakes.square_customer(4),
+        fakes.square_customer(5, given_name="", family_name="", email_address="nope", phone_number="12"),
     ]
-    fakes.stub_square(responses.mock, customer_pages=[page])
+    fakes.stub_square(responses.mock, customer_pages=[page], search_pages=[page])
 
     job = sync(tenant, connection)
 
     assert job.status == "succeeded"
-    assert resource_counts(job, "customers") | {} == {"fetched": 5, "created": 2, "updated": 0, "unchanged": 0,
-                                                      "failed": 3, "skipped": 0}
-    reasons = {e["external_id"]: e["reason"] for e in job.errors}
-    assert "not a valid email" in reasons["SQCUST000002"]
-    assert "birthday" in reasons["SQCUST000003"]
-    assert reasons[""] == "customer has no id"
+    assert resource_counts(job, "customers") == {"fetched": 6, "created": 4, "updated": 0, "unchanged": 0,
+                                                 "failed": 2, "skipped": 0, "fields_dropped": 3}
+    dropped = {e["external_id"]: (e["field"], e["reason"]) for e in job.errors if e.get("kind") == "field_dropped"}
+    assert dropped["SQCUST000002"][0] == "email" and "not-an-email" in dropped["SQCUST000002"][1]
+    assert dropped["SQCUST000003"][0] == "birthday" and "before 1900" in dropped["SQCUST000003"][1]
+    assert dropped["SQCUST000004"] == ("phone", "'555-1234' is not a valid phone number")
+    failed = {e["external_id"]: e["reason"] for e in job.errors if "kind" not in e}
+    assert failed[""] == "customer has no id"
+    assert failed["SQCUST000005"].startswith("nothing identifies the person")
     with in_tenant(tenant):
-        assert set(ClientExternalId.objects.values_list("external_id", flat=True)) == {"SQCUST000001", "SQCUST000004"}
+        by_id = {c.external_ids.get().external_id: c for c in Client.objects.all()}
+        assert set(by_id) == {"SQCUST000001", "SQCUST000002", "SQCUST000003", "SQCUST000004"}
+        # Imported without (only) the field that could not be read.
+        assert (by_id["SQCUST000002"].first_name, by_id["SQCUST000002"].email) == ("Given2", "")
+        assert by_id["SQCUST000002"].phone == "+14152000002"
+        assert (by_id["SQCUST000003"].email, by_id["SQCUST000003"].birthday_month) == ("person3@example.com", None)
+        assert (by_id["SQCUST000004"].phone, by_id["SQCUST000004"].birthday_month) == ("", 5)
+
+    again = sync(tenant, connection)  # the same records, unchanged: the drops are reported again, nothing written
+
+    counts = resource_counts(again, "customers")
+    assert (counts["created"], counts["updated"], counts["failed"], counts["fields_dropped"]) == (0, 0, 2, 3)
+
+
+@responses.activate
+def test_hubspot_unreadable_birthday_is_dropped_not_the_contact(world):
+    tenant = world.tenant_a
+    connection = connect(tenant, "hubspot", config={"birthday_property": "date_of_birth"})
+    fakes.stub_hubspot(responses.mock, [[fakes.hubspot_contact(1, date_of_birth="09/15/1990")]])
+
+    job = sync(tenant, connection)
+
+    assert resource_counts(job, "contacts")["created"] == 1 and resource_counts(job, "contacts")["fields_dropped"] == 1
+    assert [(e["external_id"], e["field"]) for e in job.errors] == [("501", "birthday")]
+    with in_tenant(tenant):
+        contact = Client.objects.get()
+        assert (contact.email, contact.birthday_month) == ("hub1@example.com", None)
 
 
 @responses.activate

@@ -36,11 +36,13 @@ def rows_by_tenant(cursor, table: str) -> dict[str, int]:
     return dict(cursor.fetchall())
 
 
+@pytest.mark.citus
 def test_tenant_tables_are_discovered():
     tables = tenant_tables()
     assert "tenants_membership" in tables and "tenants_backgroundjob" in tables
 
 
+@pytest.mark.citus
 def test_every_tenant_table_has_forced_rls_policy_and_tenant_index():
     for table in tenant_tables():
         _check_table_definition(table)
@@ -71,6 +73,7 @@ def _check_table_definition(table):
         assert cursor.fetchone()[0] >= 1, f"{table}: no index leading with tenant_id"
 
 
+@pytest.mark.citus
 def test_unique_constraints_include_tenant_id():
     for table in tenant_tables():
         _check_unique_constraints(table)
@@ -126,6 +129,7 @@ def insert_sql(table: str) -> str:
     return f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM jsonb_populate_record(NULL::"{table}", %s::jsonb)'
 
 
+@pytest.mark.citus
 def test_every_tenant_table_isolates_reads_and_writes():
     world = build_full_world()
     a, b = world.tenant_a.id, world.tenant_b.id

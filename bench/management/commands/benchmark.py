@@ -27,6 +27,9 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=8, help="Concurrent clients for the throughput test.")
         parser.add_argument("--throughput-seconds", type=float, help="Length of each throughput burst.")
         parser.add_argument("--json", dest="json_path", help="Write every figure (and the plans) as JSON here.")
+        parser.add_argument("--database-url", dest="database_url",
+                            help="Measure on this server instead of DATABASE_URL's (an owner/superuser URL; a Citus "
+                                 "coordinator works: the benchmark database is made on every node and distributed).")
         parser.add_argument("--keep", action="store_true", help="Keep the benchmark database afterwards.")
         parser.add_argument("--no-peers", dest="peers", action="store_false",
                             help="Skip the peers section (django-tenants, django-rls, plain DRF).")
@@ -47,6 +50,10 @@ class Command(BaseCommand):
             concurrency=options["concurrency"], throughput_seconds=options["throughput_seconds"], keep=options["keep"],
             database=options["database"], peers=options["peers"],
         )
+        if options["database_url"]:
+            from bench.database import point_django_at_server
+
+            point_django_at_server(options["database_url"])
         results = run(bench_options, log=lambda message: self.stderr.write(message))
         self.stdout.write(render(results))
         if options["json_path"]:
