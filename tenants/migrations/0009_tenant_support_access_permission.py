@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenants', '0007_change_log'),
+        ('tenants', '0008_tenant_keys'),
     ]
 
     operations = [
