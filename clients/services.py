@@ -29,8 +29,8 @@ from clients.matching import find_existing_client
 from clients.models import Client, ClientExternalId, ClientImport, ClientTag, ConsentOrigin, Source, Tag
 from clients.normalize import contact_hash, normalize_email, normalize_phone
 from tenants import jobs
-from tenants.context import current_tenant_id, tenant_context
-from tenants.errors import TenantContextError
+from tenants.changes import Actor, record_change
+from tenants.context import require_tenant, tenant_context
 from tenants.models import BackgroundJob, Tenant, User
 
 logger = logging.getLogger("brandvx.clients")
@@ -59,13 +59,6 @@ class TagNotFound(BrandVXError):
 class MergeInvalid(BrandVXError):
     code = "invalid_merge"
     default_detail = "These clients cannot be merged."
-
-
-def _require_tenant(tenant: Tenant) -> None:
-    # A service given one tenant while the database context holds another would write rows
-    # that RLS then refuses (or, worse, read the wrong tenant's): stop before any statement.
-    if current_tenant_id() != tenant.id:
-        raise TenantContextError("the tenant context does not match the tenant passed to the service")
 
 
 def _get_client(tenant: Tenant, client_id: uuid.UUID, *, lock: bool = False) -> Client:
@@ -146,34 +139,39 @@ def _apply(client: Client, data: Mapping[str, Any], *, tenant: Tenant) -> set[st
 
 
 def client_create(*, tenant: Tenant, data: Mapping[str, Any], acting_user: User | None = None) -> Client:
-    _require_tenant(tenant)
+    require_tenant(tenant)
     client = Client(tenant=tenant)
     _apply(client, data, tenant=tenant)
     with transaction.atomic():
         consent.consent_record(tenant=tenant, client=client, decisions=_consent_decisions(data),
                                origin=ConsentOrigin.API_USER, acting_user=acting_user)
         client.save()
+        record_change(tenant=tenant, actor=acting_user, action="client.created", obj=client)
     return client
 
 
 def client_update(*, tenant: Tenant, client_id: uuid.UUID, data: Mapping[str, Any], acting_user: User | None = None) -> Client:
-    _require_tenant(tenant)
+    require_tenant(tenant)
     with transaction.atomic():
         # Locked: two edits racing on a consent flag must not both miss the change.
         client = _get_client(tenant, client_id, lock=True)
         changed = _apply(client, data, tenant=tenant)
         if changed:
             client.save(update_fields=[*changed, "updated_at"])
-        consent.consent_record(tenant=tenant, client=client, decisions=_consent_decisions(data),
-                               origin=ConsentOrigin.API_USER, acting_user=acting_user)
+        changed |= consent.consent_record(tenant=tenant, client=client, decisions=_consent_decisions(data),
+                                          origin=ConsentOrigin.API_USER, acting_user=acting_user)
+        if changed:
+            record_change(tenant=tenant, actor=acting_user, action="client.updated", obj=client, fields=changed)
     return client
 
 
 def client_delete(*, tenant: Tenant, client_id: uuid.UUID, acting_user: User | None = None) -> None:
     """Appointments and transactions keep their amounts (their client becomes empty)."""
-    _require_tenant(tenant)
+    require_tenant(tenant)
     with transaction.atomic():
-        _get_client(tenant, client_id, lock=True).delete()
+        client = _get_client(tenant, client_id, lock=True)
+        record_change(tenant=tenant, actor=acting_user, action="client.deleted", obj=client)
+        client.delete()
 
 
 # --- tags --------------------------------------------------------------------------------
@@ -220,22 +218,26 @@ def _client_tag_add(tenant: Tenant, client: Client, name: str) -> tuple[ClientTa
 
 def client_tag_add(*, tenant: Tenant, client_id: uuid.UUID, name: str, acting_user: User | None = None) -> tuple[ClientTag, bool]:
     """Tag a client; idempotent. Returns (the link, whether it was created now)."""
-    _require_tenant(tenant)
+    require_tenant(tenant)
     with transaction.atomic():
         client = _get_client(tenant, client_id)
-        return _client_tag_add(tenant, client, name)
+        link, created = _client_tag_add(tenant, client, name)
+        if created:
+            record_change(tenant=tenant, actor=acting_user, action="client.tag_added", obj=client, fields=["tags"])
+        return link, created
 
 
 def client_tag_remove(*, tenant: Tenant, client_id: uuid.UUID, name: str, acting_user: User | None = None) -> None:
     """Untag a client. The tag itself stays (other clients, or later use). TagNotFound if the
     client does not carry it."""
-    _require_tenant(tenant)
+    require_tenant(tenant)
     with transaction.atomic():
         client = _get_client(tenant, client_id)
         tag = _tags_named(tenant, " ".join((name or "").split())).first()
         deleted = ClientTag.objects.filter(tenant_id=tenant.id, client=client, tag=tag).delete()[0] if tag else 0
         if not deleted:
             raise TagNotFound()
+        record_change(tenant=tenant, actor=acting_user, action="client.tag_removed", obj=client, fields=["tags"])
 
 
 # --- merge -------------------------------------------------------------------------------
@@ -299,7 +301,7 @@ def client_merge(*, tenant: Tenant, source_id: uuid.UUID, target_id: uuid.UUID, 
     """Merge `source` into `target` and delete `source`. Everything that points at the source
     (tags, external ids, appointments, transactions, and any relation added later: the
     Client model's reverse relations are walked, not listed) moves to the target."""
-    _require_tenant(tenant)
+    require_tenant(tenant)
     if source_id == target_id:
         raise MergeInvalid("A client cannot be merged into itself.", extra={"parameter": "target"})
     with transaction.atomic():
@@ -328,6 +330,9 @@ def client_merge(*, tenant: Tenant, source_id: uuid.UUID, target_id: uuid.UUID, 
         _merge_fields(target, source)
         target.save()
         consent.consent_merge(tenant=tenant, target=target, source=source)
+        record_change(tenant=tenant, actor=acting_user, action="client.merged", obj=target)
+        record_change(tenant=tenant, actor=acting_user, action="client.merged_away", object_type="client",
+                      object_id=source.id)
         source.delete()
     logger.info("client merged", extra={"tenant_id": str(tenant.id), "source_id": str(source_id), "target_id": str(target_id)})
     return result
@@ -492,7 +497,7 @@ def client_upsert(
     candidate). `profiles`: the client's profiles of `source` when the caller already loaded
     them. A linked profile of an archived client brings the client back (archived_at cleared).
     """
-    _require_tenant(tenant)
+    require_tenant(tenant)
     how = "external_id" if client is not None else ""
     if client is None:
         by_external_id = link and match_external_id and bool(record.external_id)
@@ -544,8 +549,15 @@ def client_upsert(
                 [ClientTag(tenant=tenant, client=client, tag=tag) for tag in missing], ignore_conflicts=True
             )
             changed.add("tags")
+    if created or changed:
+        record_change(tenant=tenant, actor=_import_actor(source), action="client.created" if created else "client.updated",
+                      obj=client, fields=() if created else changed)
     return UpsertResult(client=client, outcome="created" if created else ("updated" if changed else "unchanged"),
                         owner_external_id="" if is_owner else owner)
+
+
+def _import_actor(source: str) -> Actor:
+    return Actor.system("csv import") if source == Source.CSV else Actor.provider(source)
 
 
 def client_provider_deleted(*, tenant: Tenant, provider: str, external_id: str, now: datetime.datetime | None = None) -> str:
@@ -553,7 +565,7 @@ def client_provider_deleted(*, tenant: Tenant, provider: str, external_id: str, 
     profile was all that kept it (the provider created it and no other profile is linked).
     Its appointments, transactions and history stay. Returns "archived", "unlinked" or
     "not linked" (we never had it, or already handled)."""
-    _require_tenant(tenant)
+    require_tenant(tenant)
     with transaction.atomic():
         link = (ClientExternalId.objects.select_for_update().select_related("client")
                 .filter(provider=provider, external_id=external_id).first())
@@ -565,7 +577,11 @@ def client_provider_deleted(*, tenant: Tenant, provider: str, external_id: str, 
             if client.archived_at is None:
                 client.archived_at = now or timezone.now()
                 client.save(update_fields=["archived_at", "updated_at"])
+                record_change(tenant=tenant, actor=Actor.provider(provider), action="client.archived", obj=client,
+                              fields=["archived_at"])
             return "archived"
+        record_change(tenant=tenant, actor=Actor.provider(provider), action="client.unlinked", obj=client,
+                      fields=["external_ids"])
     return "unlinked"
 
 
@@ -576,7 +592,7 @@ def client_import_csv_start(
 ) -> BackgroundJob:
     """Check an uploaded CSV (size, encoding, header, row count: CsvRejected names the
     reason), keep it, and queue the import job. The job is enqueued after commit."""
-    _require_tenant(tenant)
+    require_tenant(tenant)
     max_bytes = limit("CLIENTS_IMPORT_MAX_BYTES")
     if len(data) > max_bytes:
         raise csv_format.CsvRejected("too_large", f"The file is {len(data)} bytes; the limit is {max_bytes} bytes.")

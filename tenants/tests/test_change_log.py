@@ -88,3 +88,22 @@ def test_changes_made_through_the_api_are_recorded_with_their_user(world):
     assert len(settings_rows) == 1 and settings_rows[0]["actor_kind"] == "user"
     assert settings_rows[0]["fields"] == ["birthday_run_hour"]
     assert world.b.get("/api/v1/change-log/?object_type=service").json()["results"] == []
+
+
+def test_client_changes_name_the_user_or_the_provider(world):
+    from clients.services import ContactRecord, client_upsert
+
+    created = world.a.post("/api/v1/clients/", {"first_name": "Ana", "email": "ana@example.com"}, format="json")
+    assert created.status_code == 201, created.content
+    client_id = created.json()["id"]
+    assert world.a.patch(f"/api/v1/clients/{client_id}/", {"last_name": "Lopez"}, format="json").status_code == 200
+    with tenant_context(world.tenant_a.id, role="system"):
+        client_upsert(tenant=world.tenant_a, source="square", record=ContactRecord(
+            external_id="SQ1", first_name="Ana", email="ana@example.com", notes="Prefers mornings"))
+
+    rows = world.a.get(f"/api/v1/change-log/?object_id={client_id}").json()["results"]
+    assert sorted((r["action"], r["actor_kind"], r["actor_label"]) for r in rows) == [
+        ("client.created", "user", world.owner_a.email),
+        ("client.updated", "provider", "square"),
+        ("client.updated", "user", world.owner_a.email),
+    ]
