@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from django.db import migrations, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -46,12 +46,6 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.backends.utils import CursorWrapper
 from django.db.models.expressions import Col
 from django.db.models.lookups import Exact
-
-if TYPE_CHECKING:
-    # Django's ForeignKey is generic only in django-stubs; subscripting it at runtime fails.
-    _ForeignKey = models.ForeignKey[Any, Any]
-else:
-    _ForeignKey = models.ForeignKey
 
 # Where each table that has no tenant_id lives on Citus, and why.
 # - Reference tables (a copy on every node): tenant tables have foreign keys to them and
@@ -215,7 +209,7 @@ def tenant_keys(table: str, *, foreign_keys: dict[str, str] | None = None) -> Te
 
 # --- the ORM side -----------------------------------------------------------------------
 
-class TenantForeignKey(_ForeignKey):
+class TenantForeignKey(models.ForeignKey[Any, Any]):
     """A ForeignKey from a tenant model to a tenant model.
 
     - No single-column database constraint (`db_constraint=False`): the constraint is the

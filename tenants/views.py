@@ -31,11 +31,8 @@ if TYPE_CHECKING:
     # The mixins below are always combined with an APIView; to the type checker they are one,
     # so their super() calls and attributes are checked against it.
     _APIViewBase = APIView
-    # DRF's classes are generic only in the stubs; subscripting them at runtime fails.
-    _GenericViewSet = viewsets.GenericViewSet[Model]
 else:
     _APIViewBase = object
-    _GenericViewSet = viewsets.GenericViewSet
 
 ALL_ROLES = frozenset({Role.OWNER_ADMIN, Role.STAFF, Role.VIEWER})
 WRITE_ROLES = frozenset({Role.OWNER_ADMIN, Role.STAFF})
@@ -105,7 +102,7 @@ class TenantAPIView(TenantScopedMixin, APIView):
     """A tenant endpoint that is not about one model (reports, actions)."""
 
 
-class TenantGenericViewSet(TenantScopedMixin, _GenericViewSet):
+class TenantGenericViewSet(TenantScopedMixin, viewsets.GenericViewSet[Model]):
     """Base for model endpoints. Do not override get_queryset: override get_base_queryset."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
