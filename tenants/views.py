@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model, QuerySet
@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     _APIViewBase = APIView
 else:
     _APIViewBase = object
+
+# The model of a viewset: `class ClientViewSet(TenantModelViewSet[Client])` types its querysets,
+# serializer and objects. (DRF's generic views accept subscription at runtime.)
+_M = TypeVar("_M", bound=Model)
 
 ALL_ROLES = frozenset({Role.OWNER_ADMIN, Role.STAFF, Role.VIEWER})
 WRITE_ROLES = frozenset({Role.OWNER_ADMIN, Role.STAFF})
@@ -102,7 +106,7 @@ class TenantAPIView(TenantScopedMixin, APIView):
     """A tenant endpoint that is not about one model (reports, actions)."""
 
 
-class TenantGenericViewSet(TenantScopedMixin, viewsets.GenericViewSet[Model]):
+class TenantGenericViewSet(TenantScopedMixin, viewsets.GenericViewSet[_M]):
     """Base for model endpoints. Do not override get_queryset: override get_base_queryset."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -113,10 +117,10 @@ class TenantGenericViewSet(TenantScopedMixin, viewsets.GenericViewSet[Model]):
                 "tenant filter cannot be lost"
             )
 
-    def get_base_queryset(self) -> QuerySet[Model]:
+    def get_base_queryset(self) -> QuerySet[_M]:
         return super().get_queryset()
 
-    def get_queryset(self) -> QuerySet[Model]:
+    def get_queryset(self) -> QuerySet[_M]:
         queryset = self.get_base_queryset()
         if getattr(self, "swagger_fake_view", False):  # schema generation: no request tenant
             return queryset.none()
@@ -129,10 +133,10 @@ class TenantModelViewSet(
     mixins.UpdateModelMixin,
     mixins.DestroyModelMixin,
     mixins.ListModelMixin,
-    TenantGenericViewSet,
+    TenantGenericViewSet[_M],
 ):
     """CRUD on a tenant model; creation goes through `perform_create` (call a service)."""
 
 
-class TenantReadOnlyViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, TenantGenericViewSet):
+class TenantReadOnlyViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, TenantGenericViewSet[_M]):
     pass
