@@ -72,7 +72,7 @@ def run(bind: str = "127.0.0.1:8000") -> int:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
-    failed = [child.args[2] for child in children if child.returncode not in (0, -signal.SIGTERM, None)]
+    failed = any(child.returncode not in (0, -signal.SIGTERM, None) for child in children)
     return 1 if failed else 0
 
 

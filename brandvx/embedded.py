@@ -36,7 +36,9 @@ def postgres_url() -> str:
 def stop_postgres() -> None:
     if not (PG_DIR / "postmaster.pid").exists():
         return
-    from pgserver._commands import pg_ctl
+    # pgserver creates one function per PostgreSQL binary when _commands is imported
+    # (setattr in its _init()), so the name is invisible to a type checker.
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
     pg_ctl(["-w", "stop", "-m", "fast"], pgdata=PG_DIR, user=_pg_system_user())
 

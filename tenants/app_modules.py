@@ -9,7 +9,7 @@ from types import ModuleType
 DOMAIN_APPS = ("tenants", "clients", "analytics", "campaigns", "integrations")
 
 
-def optional_modules(submodule: str, apps=DOMAIN_APPS) -> Iterator[tuple[str, ModuleType]]:
+def optional_modules(submodule: str, apps: tuple[str, ...] = DOMAIN_APPS) -> Iterator[tuple[str, ModuleType]]:
     """(app, module) for each app that has `<app>.<submodule>`, in app order. An import error
     inside an existing module is raised, not mistaken for the module being absent."""
     for app in apps:

@@ -14,6 +14,7 @@ import logging
 
 from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpRequest
 from rest_framework import status
 
 from brandvx.errors import BrandVXError
@@ -28,11 +29,11 @@ class TooManyFailures(BrandVXError):
     default_detail = "Too many failed authentications from this address; wait a minute and try again."
 
 
-def _key(request) -> str:
+def _key(request: HttpRequest) -> str:
     return f"auth-failures:{client_address(request)}"
 
 
-def record_and_check(request) -> bool:
+def record_and_check(request: HttpRequest) -> bool:
     """Count one failed authentication from the caller's address; True once the address is
     over the limit for the current window (the answer is then 429 instead of 401)."""
     key = _key(request)

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.request import Request
+
+if TYPE_CHECKING:
+    # Only for typing: DRF imports this module while rest_framework.views is still loading,
+    # and tenants.resolution (through brandvx.errors) imports rest_framework.views.
+    from tenants.resolution import Resolution
 
 
 class SupabaseJWTAuthentication(BaseAuthentication):
     """`Authorization: Bearer <Supabase access token>`; verified by the middleware."""
 
-    def authenticate(self, request):
-        resolution = getattr(request._request, "tenant_resolution", None)
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        resolution: Resolution | None = getattr(request._request, "tenant_resolution", None)
         if resolution is None or not resolution.via_bearer:
             return None
         if resolution.error is not None:
             raise resolution.error
         return resolution.user, resolution.token
 
-    def authenticate_header(self, request) -> str:
+    def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
 
 
@@ -26,8 +34,8 @@ class TenantSessionAuthentication(SessionAuthentication):
     admin's) is refused with 403 `password_session_refused`, an expired sign-in is 401
     `session_expired`. CSRF is enforced on every unsafe method."""
 
-    def authenticate(self, request):
-        resolution = getattr(request._request, "tenant_resolution", None)
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        resolution: Resolution | None = getattr(request._request, "tenant_resolution", None)
         if resolution is None or not resolution.via_session:
             return None
         if resolution.error is not None:

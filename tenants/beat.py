@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.apps.registry import Apps
 from django.db import migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.utils import timezone
 
 
@@ -13,7 +15,7 @@ def periodic_task(*, name: str, task: str, crontab: dict[str, str], description:
     """
     schedule = {"minute": "*", "hour": "*", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*", **crontab}
 
-    def create(apps, schema_editor):
+    def create(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
         db = schema_editor.connection.alias
         CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
         PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
@@ -25,7 +27,7 @@ def periodic_task(*, name: str, task: str, crontab: dict[str, str], description:
         # Historical models send no signals: tell a running DatabaseScheduler to reload.
         PeriodicTasks.objects.using(db).update_or_create(ident=1, defaults={"last_update": timezone.now()})
 
-    def remove(apps, schema_editor):
+    def remove(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
         PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
         PeriodicTask.objects.using(schema_editor.connection.alias).filter(name=name).delete()
 

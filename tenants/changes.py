@@ -58,10 +58,12 @@ def record_change(
     if obj is not None:
         object_type = object_type or obj._meta.model_name
         object_id = obj.pk if object_id is None else object_id
-    return ChangeRecord.objects.create(
+    # Annotated: TenantManager (tenants.models) is an untyped Manager, so its methods return Any.
+    record: ChangeRecord = ChangeRecord.objects.create(
         tenant=tenant, actor_kind=actor.kind, actor_user_id=actor.user_id, actor_label=actor.label,
         action=action, object_type=object_type, object_id=str(object_id or ""), fields=sorted(set(fields)),
     )
+    return record
 
 
 def record_changes(

@@ -8,31 +8,37 @@ read from the maintenance database's pg_dist_node, which cluster.sh (or the oper
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 from psycopg import sql
 
+# psycopg.connect() keyword arguments (host, port, user, password, dbname, ...).
+ConnectArgs = dict[str, Any]
 
-def _has_citus(conn: psycopg.Connection) -> bool:
-    return conn.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')").fetchone()[0]
+
+def _has_citus(conn: psycopg.Connection[Any]) -> bool:
+    row = conn.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')").fetchone()
+    return bool(row and row[0])
 
 
-def _nodes(conn: psycopg.Connection) -> tuple[tuple[str, int] | None, list[tuple[str, int]]]:
+def _nodes(conn: psycopg.Connection[Any]) -> tuple[tuple[str, int] | None, list[tuple[str, int]]]:
     rows = conn.execute("SELECT groupid, nodename, nodeport FROM pg_dist_node WHERE noderole = 'primary' ORDER BY nodeid").fetchall()
     coordinator = next(((host, port) for group, host, port in rows if group == 0), None)
     return coordinator, [(host, port) for group, host, port in rows if group != 0]
 
 
-def workers(maintenance: dict) -> list[tuple[str, int]]:
+def workers(maintenance: ConnectArgs) -> list[tuple[str, int]]:
     """The cluster's workers (host, port) as the maintenance database lists them; [] when not Citus."""
     with psycopg.connect(**maintenance, autocommit=True) as conn:
         return _nodes(conn)[1] if _has_citus(conn) else []
 
 
-def _on(maintenance: dict, host: str, port: int, dbname: str) -> dict:
+def _on(maintenance: ConnectArgs, host: str, port: int, dbname: str) -> ConnectArgs:
     return {**maintenance, "host": host, "port": str(port), "dbname": dbname}
 
 
-def create_database(maintenance: dict, name: str) -> None:
+def create_database(maintenance: ConnectArgs, name: str) -> None:
     """CREATE DATABASE `name` (dropping any leftover); on Citus on every node, joined up."""
     ident = sql.Identifier(name)
     with psycopg.connect(**maintenance, autocommit=True) as conn:
@@ -56,7 +62,7 @@ def create_database(maintenance: dict, name: str) -> None:
             conn.execute("SELECT citus_add_node(%s, %s)", (host, port))
 
 
-def drop_database(maintenance: dict, name: str) -> None:
+def drop_database(maintenance: ConnectArgs, name: str) -> None:
     ident = sql.Identifier(name)
     with psycopg.connect(**maintenance, autocommit=True) as conn:
         worker_nodes = _nodes(conn)[1] if _has_citus(conn) else []

@@ -13,9 +13,10 @@ from __future__ import annotations
 import ipaddress
 
 from django.conf import settings
+from django.http import HttpRequest
 
 
-def client_address(request) -> str:
+def client_address(request: HttpRequest) -> str:
     remote = request.META.get("REMOTE_ADDR") or "unknown"
     hops = settings.TRUSTED_PROXY_COUNT
     if hops <= 0:

@@ -15,8 +15,9 @@ import contextlib
 import contextvars
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from django.conf import settings
@@ -24,6 +25,12 @@ from django.db import transaction
 from psycopg.pq import TransactionStatus
 
 from tenants.errors import TenantContextError
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models import Model, QuerySet
+
+    from tenants.models import Tenant
 
 _ROLE_RE = re.compile(r"^[a-z_]{1,40}$")
 
@@ -68,7 +75,7 @@ def current_tenant_id() -> uuid.UUID:
     return ctx.tenant_id
 
 
-def require_tenant(tenant) -> None:
+def require_tenant(tenant: Tenant) -> None:
     """Services call this first: the tenant they were given must be the active context's.
 
     A service handed one tenant while the database context holds another would read nothing
@@ -160,13 +167,13 @@ def dangerously_support_read_context(*, staff_user_id: uuid.UUID | None, using: 
         yield ctx
 
 
-def dangerously_ids_by_tenant(queryset) -> dict[uuid.UUID, list]:
+def dangerously_ids_by_tenant(queryset: QuerySet[Model]) -> dict[uuid.UUID, list[Any]]:
     """Ids of `queryset`'s rows in EVERY tenant, grouped by tenant, for system sweeps.
 
     Reads in the read-only support context. Callers then act on each tenant's ids inside
     `tenant_context(tenant_id, ...)`, re-checking their conditions there.
     """
-    grouped: dict[uuid.UUID, list] = {}
+    grouped: dict[uuid.UUID, list[Any]] = {}
     with dangerously_support_read_context(staff_user_id=None):
         for tenant_id, row_id in queryset.values_list("tenant_id", "pk"):
             grouped.setdefault(tenant_id, []).append(row_id)
@@ -178,7 +185,10 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _set_config_sql(wanted: tuple[str, str, str, str | None], applied: tuple | None, *, citus: bool = False) -> str:
+_Settings = tuple[str, str, str, str | None]  # TenantContext.settings_tuple()
+
+
+def _set_config_sql(wanted: _Settings, applied: _Settings | None, *, citus: bool = False) -> str:
     tenant, user, role, db_role = wanted
     for value in (role, db_role or ""):
         if value and not _ROLE_RE.match(value):
@@ -211,10 +221,10 @@ def _set_config_sql(wanted: tuple[str, str, str, str | None], applied: tuple | N
     return "SELECT " + ", ".join(parts)
 
 
-_UNKNOWN = ("?", "?", "?", "?")  # never equal to a real context's settings
+_UNKNOWN: _Settings = ("?", "?", "?", "?")  # never equal to a real context's settings
 
 
-def _hook(execute, sql, params, many, context):
+def _hook(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
     """Django execute wrapper: install the context's settings before the statement runs."""
     conn = context["connection"]
     ctx = _current.get()
@@ -263,22 +273,24 @@ def _hook(execute, sql, params, many, context):
     return execute(sql, params, many, context)
 
 
-_citus_databases: dict[tuple, bool] = {}
+_citus_databases: dict[tuple[Any, ...], bool] = {}
 
 
-def _is_citus(connection) -> bool:
+def _is_citus(connection: BaseDatabaseWrapper) -> bool:
     """Whether the connection's database has the citus extension; asked once per database."""
     key = tuple(connection.settings_dict.get(k) for k in ("HOST", "PORT", "NAME"))
     if key not in _citus_databases:
         with connection.connection.cursor() as raw:
             raw.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')")
-            _citus_databases[key] = raw.fetchone()[0]
+            row = raw.fetchone()
+            _citus_databases[key] = bool(row and row[0])
     return _citus_databases[key]
 
 
-def install_hook(sender, connection, **kwargs) -> None:
+def install_hook(sender: object, connection: BaseDatabaseWrapper, **kwargs: object) -> None:
     """connection_created receiver: add the hook once per connection wrapper, and note which
     form of the settings statement the database needs."""
-    connection._brandvx_citus = _is_citus(connection)
+    # Our own marker on Django's connection wrapper, which declares no such attribute.
+    connection._brandvx_citus = _is_citus(connection)  # type: ignore[attr-defined]
     if _hook not in connection.execute_wrappers:
         connection.execute_wrappers.insert(0, _hook)

@@ -11,6 +11,7 @@ import datetime
 import logging
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -48,7 +49,7 @@ def broker_check() -> None:
 
 
 def job_create(
-    *, tenant: Tenant, kind: str, params: dict | None = None, started_by: User | None = None,
+    *, tenant: Tenant, kind: str, params: dict[str, Any] | None = None, started_by: User | None = None,
     enqueue: Callable[[BackgroundJob], None] | None = None,
 ) -> BackgroundJob:
     """Create a queued job; `enqueue(job)` runs after commit, so a worker never looks for a
@@ -59,7 +60,8 @@ def job_create(
     """
     if enqueue is not None:
         broker_check()
-    job = BackgroundJob.objects.create(
+    # Annotated: TenantManager (tenants.models) is an untyped Manager, so its methods return Any.
+    job: BackgroundJob = BackgroundJob.objects.create(
         tenant=tenant, kind=kind, params=params or {}, started_by=started_by, status=Status.QUEUED
     )
     if enqueue is not None:
@@ -83,7 +85,7 @@ def job_start(*, job_id: uuid.UUID, total: int | None = None, restart: bool = Fa
     counts and errors of the interrupted attempt are cleared, so the job reports what a
     clean run would.
     """
-    fields = {"status": Status.RUNNING, "started_at": timezone.now(), "updated_at": timezone.now()}
+    fields: dict[str, Any] = {"status": Status.RUNNING, "started_at": timezone.now(), "updated_at": timezone.now()}
     if total is not None:
         fields["progress_total"] = total
     if restart:
@@ -91,14 +93,15 @@ def job_start(*, job_id: uuid.UUID, total: int | None = None, restart: bool = Fa
     updated = BackgroundJob.objects.filter(id=job_id, status__in=[Status.QUEUED, Status.RUNNING]).update(**fields)
     if not updated:
         return None
-    return BackgroundJob.objects.get(id=job_id)
+    job: BackgroundJob = BackgroundJob.objects.get(id=job_id)
+    return job
 
 
 def job_set_total(*, job_id: uuid.UUID, total: int) -> None:
     BackgroundJob.objects.filter(id=job_id).update(progress_total=total, updated_at=timezone.now())
 
 
-def job_advance(*, job_id: uuid.UUID, done: int = 0, counts: dict[str, int] | None = None, errors: list[dict] | None = None) -> None:
+def job_advance(*, job_id: uuid.UUID, done: int = 0, counts: dict[str, int] | None = None, errors: list[dict[str, Any]] | None = None) -> None:
     """Add to progress and counts, and append (bounded) error details, in one locked update."""
     job = BackgroundJob.objects.select_for_update().get(id=job_id)
     job.progress_done = F("progress_done") + done
@@ -128,10 +131,10 @@ def job_is_canceled(*, job_id: uuid.UUID) -> bool:
     return BackgroundJob.objects.filter(id=job_id, status=Status.CANCELED).exists()
 
 
-def job_finish(*, job_id: uuid.UUID, failure_reason: str = "", result: dict | None = None) -> None:
+def job_finish(*, job_id: uuid.UUID, failure_reason: str = "", result: dict[str, Any] | None = None) -> None:
     """Succeed or fail a running job. A canceled job stays canceled."""
     status = Status.FAILED if failure_reason else Status.SUCCEEDED
-    fields = {"status": status, "finished_at": timezone.now(), "updated_at": timezone.now(), "failure_reason": failure_reason}
+    fields: dict[str, Any] = {"status": status, "finished_at": timezone.now(), "updated_at": timezone.now(), "failure_reason": failure_reason}
     if result is not None:
         fields["result"] = result
     BackgroundJob.objects.filter(id=job_id).exclude(status=Status.CANCELED).update(**fields)
@@ -139,7 +142,7 @@ def job_finish(*, job_id: uuid.UUID, failure_reason: str = "", result: dict | No
 
 def job_cancel(*, job_id: uuid.UUID) -> BackgroundJob:
     """Ask a job to stop. Workers check between batches; what they wrote so far is kept."""
-    job = BackgroundJob.objects.select_for_update().get(id=job_id)
+    job: BackgroundJob = BackgroundJob.objects.select_for_update().get(id=job_id)
     if job.status in BackgroundJob.FINISHED:
         raise JobNotCancelable()
     job.status = Status.CANCELED
@@ -151,7 +154,7 @@ def job_cancel(*, job_id: uuid.UUID) -> BackgroundJob:
 STALE_REASON = "The worker running this job stopped and the job was not redelivered; what it wrote is kept. Start it again."
 
 
-def jobs_fail_stale(*, now=None) -> int:
+def jobs_fail_stale(*, now: datetime.datetime | None = None) -> int:
     """Fail running jobs that have not moved for longer than a redelivery could take.
 
     A job whose worker died is redelivered by the broker after the visibility timeout and

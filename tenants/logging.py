@@ -14,6 +14,7 @@ import contextvars
 import inspect
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 from tenants import context
 
@@ -21,7 +22,7 @@ _job_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("brandvx_lo
 
 
 @contextlib.contextmanager
-def job_id_scope(job_id) -> Iterator[None]:
+def job_id_scope(job_id: object) -> Iterator[None]:
     """Log records inside the block carry this job id (background job runners use it)."""
     token = _job_id.set(str(job_id) if job_id else None)
     try:
@@ -42,10 +43,16 @@ class ContextFilter(logging.Filter):
         return True
 
 
-_task_tokens: dict[str, contextvars.Token] = {}
+_task_tokens: dict[str, contextvars.Token[str | None]] = {}
 
 
-def task_started(task_id=None, task=None, args=None, kwargs=None, **_):
+def task_started(
+    task_id: str | None = None,
+    task: Any = None,
+    args: tuple[Any, ...] | None = None,
+    kwargs: dict[str, Any] | None = None,
+    **_: Any,
+) -> None:
     """celery task_prerun: a task called with `job_id=` logs with it."""
     job_id = (kwargs or {}).get("job_id")
     if job_id is None and args and task is not None:
@@ -58,8 +65,8 @@ def task_started(task_id=None, task=None, args=None, kwargs=None, **_):
         _task_tokens[task_id] = _job_id.set(str(job_id))
 
 
-def task_ended(task_id=None, **_):
+def task_ended(task_id: str | None = None, **_: Any) -> None:
     """celery task_postrun: forget the task's job id."""
-    token = _task_tokens.pop(task_id, None)
+    token = _task_tokens.pop(task_id, None) if task_id is not None else None
     if token is not None:
         _job_id.reset(token)

@@ -13,15 +13,19 @@ streamed body produced later runs with no context at all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponseBase
 from django.utils.functional import SimpleLazyObject
 
 from tenants.resolution import resolve_request
 
 
 class TenantContextMiddleware:
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
-        request.tenant_resolution = SimpleLazyObject(lambda: resolve_request(request))
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        # Read back with tenants.resolution.attached_resolution (HttpRequest declares no such attribute).
+        request.tenant_resolution = SimpleLazyObject(lambda: resolve_request(request))  # type: ignore[attr-defined]
         return self.get_response(request)

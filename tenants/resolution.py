@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from django.contrib import auth
 from django.db import transaction
+from django.http import HttpRequest
 from rest_framework import status
 
 from brandvx.errors import BrandVXError
@@ -96,8 +97,16 @@ class Resolution:
         return self.membership
 
 
-def _bearer(request) -> str | None:
-    header = request.META.get("HTTP_AUTHORIZATION", "")
+def attached_resolution(request: HttpRequest) -> Resolution | None:
+    """The resolution TenantContextMiddleware attached to `request` (a lazy stand-in for a
+    Resolution), or None where the middleware did not run. Django's HttpRequest declares no
+    such attribute, hence getattr."""
+    resolution: Resolution | None = getattr(request, "tenant_resolution", None)
+    return resolution
+
+
+def _bearer(request: HttpRequest) -> str | None:
+    header: str = request.META.get("HTTP_AUTHORIZATION", "")
     if not header:
         return None
     scheme, _, value = header.partition(" ")
@@ -106,7 +115,7 @@ def _bearer(request) -> str | None:
     return value.strip()
 
 
-def resolve_request(request) -> Resolution:
+def resolve_request(request: HttpRequest) -> Resolution:
     raw = _bearer(request)
     if raw is not None:
         resolution = Resolution(via_bearer=True)

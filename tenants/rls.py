@@ -11,8 +11,12 @@ Every table with a `tenant_id` column gets:
 
 from __future__ import annotations
 
-from django.conf import settings
+from typing import Any
+
 from django.db import migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+
+from tenants.roles import role_setting
 
 CURRENT_TENANT = "(select nullif(current_setting('app.tenant_id', true), '')::uuid)"
 CURRENT_USER = "(select nullif(current_setting('app.user_id', true), '')::uuid)"
@@ -26,7 +30,7 @@ def _ident(name: str) -> str:
 
 def rls_forward_sql(table: str) -> str:
     t = _ident(table)
-    support = _ident(settings.DATABASE_SUPPORT_ROLE)
+    support = _ident(role_setting("DATABASE_SUPPORT_ROLE"))
     return f"""
 ALTER TABLE {t} ENABLE ROW LEVEL SECURITY;
 ALTER TABLE {t} FORCE ROW LEVEL SECURITY;
@@ -52,15 +56,15 @@ class _RLSRunSQL(migrations.RunSQL):
     first `migrate`), the policies take the form Citus accepts. Before distribution they keep
     the one-node form; distribution rewrites them (tenants.sharding)."""
 
-    def _run_sql(self, schema_editor, sqls):
+    def _run_sql(self, schema_editor: BaseDatabaseSchemaEditor, sqls: Any) -> None:
         from tenants.sharding import is_citus, schema_is_distributed
 
         connection = schema_editor.connection
-        if sqls is self.sql and is_citus(connection) and schema_is_distributed(connection):
+        if sqls is self.sql and isinstance(sqls, str) and is_citus(connection) and schema_is_distributed(connection):
             # One statement at a time: Citus passes a multi-statement string on to the workers,
             # which refuse it.
             sqls = [s for s in sqls.replace(CURRENT_TENANT, CITUS_CURRENT_TENANT).split(";\n") if s.strip()]
-        super()._run_sql(schema_editor, sqls)
+        super()._run_sql(schema_editor, sqls)  # type: ignore[misc]  # private in Django: not in django-stubs
 
 
 def enable_rls(*tables: str) -> migrations.RunSQL:

@@ -12,8 +12,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, transaction
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.models import Field, Model
 
 from tenants.sharding import is_citus
 
@@ -26,11 +31,21 @@ def _quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def role_setting(name: str) -> str:
+    """A database role setting (DATABASE_APP_ROLE, ...). The settings' env reader types them
+    `str | None`, but each has a default: an empty one is a configuration error, said here
+    rather than as broken SQL."""
+    value = getattr(settings, name)
+    if not isinstance(value, str) or not value:
+        raise ImproperlyConfigured(f"settings.{name} is not set")
+    return value
+
+
 def ensure_roles_sql() -> str:
-    app = settings.DATABASE_APP_ROLE
-    support = settings.DATABASE_SUPPORT_ROLE
+    app = role_setting("DATABASE_APP_ROLE")
+    support = role_setting("DATABASE_SUPPORT_ROLE")
     app_i, support_i = _quote_ident(app), _quote_ident(support)
-    password = _quote_literal(settings.DATABASE_APP_PASSWORD)
+    password = _quote_literal(role_setting("DATABASE_APP_PASSWORD"))
     attributes = "NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION"
     return f"""
 DO $$
@@ -56,7 +71,7 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {support_i};
 """
 
 
-def ensure_roles(apps=None, schema_editor=None) -> None:
+def ensure_roles(apps: Any = None, schema_editor: BaseDatabaseSchemaEditor | None = None) -> None:
     """Migration step (tenants 0001): create or correct both roles."""
     connection = schema_editor.connection if schema_editor else connections["owner"]
     with connection.cursor() as cursor:
@@ -108,7 +123,7 @@ RUNTIME_PLATFORM_PRIVILEGES = {
 SUPPORT_UNREADABLE_TABLE_PREFIXES = ("django_session", "otp_")
 
 
-def secret_fields(model) -> list:
+def secret_fields(model: type[Model]) -> list[Field[Any, Any]]:
     """The model's fields the support role may not read: every encrypted field (provider and
     Twilio credentials) and the user model's password hash."""
     from django.contrib.auth import get_user_model
@@ -127,13 +142,13 @@ def secret_columns_by_table() -> dict[str, set[str]]:
 
     found: dict[str, set[str]] = {}
     for model in apps.get_models():
-        columns = {field.column for field in secret_fields(model)}
+        columns = {field.column for field in secret_fields(model) if field.column is not None}  # concrete: never None
         if columns:
             found.setdefault(model._meta.db_table, set()).update(columns)
     return found
 
 
-def grant_runtime_privileges(sender, using: str = "owner", **kwargs) -> None:
+def grant_runtime_privileges(sender: object, using: str = "owner", **kwargs: object) -> None:
     """post_migrate: grant the runtime and support roles exactly what they need on every table.
 
     Runs after every `migrate`, so tables added by any app (ours or Django's) are covered,
@@ -144,8 +159,8 @@ def grant_runtime_privileges(sender, using: str = "owner", **kwargs) -> None:
       but the secret ones (column grants). Other grants it has (the audit-log INSERT of
       tenants 0003) are left alone.
     """
-    app = _quote_ident(settings.DATABASE_APP_ROLE)
-    support = _quote_ident(settings.DATABASE_SUPPORT_ROLE)
+    app = _quote_ident(role_setting("DATABASE_APP_ROLE"))
+    support = _quote_ident(role_setting("DATABASE_SUPPORT_ROLE"))
     secrets = secret_columns_by_table()
     with connections[using].cursor() as cursor:
         cursor.execute("SELECT current_schema()")

@@ -1,13 +1,19 @@
 """drf-spectacular descriptions of our authentication classes (loaded in TenantsConfig.ready)."""
 
+from typing import Any
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+
+# drf-spectacular's registering __init_subclass__ (plumbing.ClassRegistry) has no annotations,
+# so defining a subclass is an "untyped call" under strict mypy.
 
 
-class SupabaseJWTScheme(OpenApiAuthenticationExtension):
+class SupabaseJWTScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     target_class = "tenants.authentication.SupabaseJWTAuthentication"
     name = "SupabaseJWT"
 
-    def get_security_definition(self, auto_schema):
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
         return {
             "type": "http",
             "scheme": "bearer",
@@ -16,11 +22,11 @@ class SupabaseJWTScheme(OpenApiAuthenticationExtension):
         }
 
 
-class TenantSessionScheme(OpenApiAuthenticationExtension):
+class TenantSessionScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     target_class = "tenants.authentication.TenantSessionAuthentication"
     name = "cookieAuth"
 
-    def get_security_definition(self, auto_schema):
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
         return {
             "type": "apiKey", "in": "cookie", "name": "sessionid",
             "description": (

@@ -37,5 +37,7 @@ def tenant_create(
 
 def membership_add(*, tenant: Tenant, user: User, role: str) -> Membership:
     with tenant_context(tenant.id, role="system"):
+        # Annotated: TenantManager (tenants.models) is an untyped Manager, so its methods return Any.
+        membership: Membership
         membership, _ = Membership.objects.update_or_create(tenant=tenant, user=user, defaults={"role": role, "is_active": True})
     return membership

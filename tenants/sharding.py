@@ -37,8 +37,13 @@ adding its foreign keys, because a local table may not reference a distributed o
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any, cast
 
 from django.db import migrations, models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.backends.utils import CursorWrapper
 from django.db.models.expressions import Col
 from django.db.models.lookups import Exact
 
@@ -69,11 +74,11 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def is_citus(connection) -> bool:
+def is_citus(connection: BaseDatabaseWrapper) -> bool:
     """Whether the database behind a Django connection has the citus extension."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')")
-        return cursor.fetchone()[0]
+        return bool(cursor.fetchone()[0])
 
 
 def _drop_single_column_fks_sql(table: str, *, referencing: bool) -> str:
@@ -169,7 +174,7 @@ class TenantKeys(migrations.RunSQL):
     Citus the table is distributed first: a local table may not reference a distributed one.
     """
 
-    def __init__(self, table: str, foreign_keys: dict[str, str] | None = None):
+    def __init__(self, table: str, foreign_keys: dict[str, str] | None = None) -> None:
         self.table = table
         self.foreign_keys = dict(foreign_keys or {})
         super().__init__(
@@ -177,13 +182,13 @@ class TenantKeys(migrations.RunSQL):
             reverse_sql=tenant_keys_reverse_sql(table, self.foreign_keys),
         )
 
-    def deconstruct(self):
+    def deconstruct(self) -> tuple[str, Sequence[Any], dict[str, Any]]:
         return self.__class__.__name__, [self.table], {"foreign_keys": self.foreign_keys}
 
-    def describe(self):
+    def describe(self) -> str:
         return f"Tenant keys of {self.table}: primary key (tenant_id, id), composite foreign keys"
 
-    def _run_sql(self, schema_editor, sqls):
+    def _run_sql(self, schema_editor: BaseDatabaseSchemaEditor, sqls: Any) -> None:
         connection = schema_editor.connection
         if sqls is self.sql and is_citus(connection) and schema_is_distributed(connection):
             # A new tenant table on a database distributed before: the key change first (on
@@ -197,7 +202,7 @@ class TenantKeys(migrations.RunSQL):
                 for column, target in self.foreign_keys.items():
                     cursor.execute(composite_fk_sql(self.table, column, target))
             return
-        super()._run_sql(schema_editor, sqls)
+        super()._run_sql(schema_editor, sqls)  # type: ignore[misc]  # private in Django: not in django-stubs
 
 
 def tenant_keys(table: str, *, foreign_keys: dict[str, str] | None = None) -> TenantKeys:
@@ -207,7 +212,7 @@ def tenant_keys(table: str, *, foreign_keys: dict[str, str] | None = None) -> Te
 
 # --- the ORM side -----------------------------------------------------------------------
 
-class TenantForeignKey(models.ForeignKey):
+class TenantForeignKey(models.ForeignKey[Any, Any]):
     """A ForeignKey from a tenant model to a tenant model.
 
     - No single-column database constraint (`db_constraint=False`): the constraint is the
@@ -220,19 +225,24 @@ class TenantForeignKey(models.ForeignKey):
     It deconstructs as a plain ForeignKey(db_constraint=False): migrations see no difference.
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["db_constraint"] = False
         super().__init__(*args, **kwargs)
 
-    def deconstruct(self):
+    def deconstruct(self) -> tuple[str, str, Sequence[Any], dict[str, Any]]:
         name, _path, args, kwargs = super().deconstruct()
         return name, "django.db.models.ForeignKey", args, kwargs
 
-    def get_extra_restriction(self, alias, related_alias):
+    # django-stubs says WhereNode; Django takes any condition with as_sql() (its own
+    # GenericRelation returns a lookup too), and passes None aliases for subquery pushdown.
+    def get_extra_restriction(  # type: ignore[override]
+        self, alias: str | None, related_alias: str | None
+    ) -> Exact | None:
         if alias is None or related_alias is None:  # subquery pushdown: the plain join is enough
             return None
-        tenant = self.model._meta.get_field("tenant")
-        target_tenant = self.related_model._meta.get_field("tenant")
+        # Both are the `tenant` ForeignKey of a tenant model (a concrete field, not a relation).
+        tenant = cast("models.Field[Any, Any]", self.model._meta.get_field("tenant"))
+        target_tenant = cast("models.Field[Any, Any]", self.related_model._meta.get_field("tenant"))
         return Exact(Col(alias, target_tenant), Col(related_alias, tenant))
 
 
@@ -253,7 +263,7 @@ def citus_policy_expression(expression: str | None) -> str | None:
     return _SUBSELECT_SETTING.sub(r"\1", expression)
 
 
-def _rewrite_policies_for_citus(cursor, table: str) -> None:
+def _rewrite_policies_for_citus(cursor: CursorWrapper, table: str) -> None:
     cursor.execute(
         "SELECT policyname, qual, with_check FROM pg_policies WHERE schemaname = current_schema() AND tablename = %s",
         [table],
@@ -270,7 +280,7 @@ def _rewrite_policies_for_citus(cursor, table: str) -> None:
         cursor.execute(f"ALTER POLICY {_ident(name)} ON {_ident(table)} {' '.join(clauses)}")
 
 
-def _citus_table_type(cursor, table: str) -> str | None:
+def _citus_table_type(cursor: CursorWrapper, table: str) -> str | None:
     cursor.execute(
         "SELECT CASE WHEN partmethod = 'h' THEN 'distributed' WHEN repmodel = 't' THEN 'reference' ELSE 'local' END"
         " FROM pg_dist_partition WHERE logicalrelid = %s::regclass",
@@ -280,7 +290,7 @@ def _citus_table_type(cursor, table: str) -> str | None:
     return row[0] if row else None
 
 
-def tenant_tables(cursor) -> list[str]:
+def tenant_tables(cursor: CursorWrapper) -> list[str]:
     cursor.execute(
         """
         SELECT c.relname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
@@ -292,7 +302,7 @@ def tenant_tables(cursor) -> list[str]:
     return [row[0] for row in cursor.fetchall()]
 
 
-def _has_tenant_primary_key(cursor, table: str) -> bool:
+def _has_tenant_primary_key(cursor: CursorWrapper, table: str) -> bool:
     cursor.execute(
         "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'p'", [table]
     )
@@ -300,7 +310,7 @@ def _has_tenant_primary_key(cursor, table: str) -> bool:
     return row is not None and row[0] == "PRIMARY KEY (tenant_id, id)"
 
 
-def _foreign_keys_touching(cursor, tables: set[str]) -> list[tuple[str, str, str]]:
+def _foreign_keys_touching(cursor: CursorWrapper, tables: set[str]) -> list[tuple[str, str, str]]:
     """(table, constraint, definition) of every foreign key from or to one of `tables`."""
     cursor.execute(
         """
@@ -313,13 +323,13 @@ def _foreign_keys_touching(cursor, tables: set[str]) -> list[tuple[str, str, str
     return [(src, name, definition) for src, dst, name, definition in cursor.fetchall() if src in tables or dst in tables]
 
 
-def schema_is_distributed(connection) -> bool:
+def schema_is_distributed(connection: BaseDatabaseWrapper) -> bool:
     """Whether `migrate` has distributed this Citus database before (tenants is a reference table)."""
     with connection.cursor() as cursor:
         return _citus_table_type(cursor, REFERENCE_TABLES[0]) == "reference"
 
 
-def distribute_ready_tenant_tables(connection, *, require_all: bool = False) -> list[str]:
+def distribute_ready_tenant_tables(connection: BaseDatabaseWrapper, *, require_all: bool = False) -> list[str]:
     """Distribute by tenant_id, co-located, every tenant table not distributed yet whose primary
     key is (tenant_id, id); make the REFERENCE_TABLES reference tables. Returns the tables it
     distributed. Idempotent.
@@ -365,7 +375,7 @@ def distribute_ready_tenant_tables(connection, *, require_all: bool = False) -> 
         return ready
 
 
-def distribute_schema(connection) -> list[str]:
+def distribute_schema(connection: BaseDatabaseWrapper) -> list[str]:
     """`manage.py migrate` on a Citus coordinator, after the migrations: every tenant table
     distributed and co-located, tenants and users reference tables, the rest local (see
     REFERENCE_TABLES). Nothing on plain PostgreSQL. Safe to run again."""

@@ -17,6 +17,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from django.http import HttpRequest
+
 SESSION_KEY = "brandvx_api_signin"
 
 
@@ -35,7 +37,7 @@ class SignedIn:
         return datetime.fromtimestamp(self.expires_at, tz=timezone.utc)
 
 
-def signed_in(request) -> SignedIn | None:
+def signed_in(request: HttpRequest) -> SignedIn | None:
     """The sign-in this request's session holds, expired or not (callers check); None if none."""
     session = getattr(request, "session", None)
     data = session.get(SESSION_KEY) if session is not None else None
@@ -52,27 +54,27 @@ def signed_in(request) -> SignedIn | None:
         return None
 
 
-def remember(request, *, user_id: uuid.UUID, expires_at: int, tenant_id: uuid.UUID | None) -> None:
+def remember(request: HttpRequest, *, user_id: uuid.UUID, expires_at: int, tenant_id: uuid.UUID | None) -> None:
     """Start a sign-in: a new session key (no fixation), and a cookie that dies with the token."""
     request.session.cycle_key()
     _store(request, SignedIn(user_id=user_id, expires_at=expires_at, tenant_id=tenant_id))
     request.session.set_expiry(datetime.fromtimestamp(expires_at, tz=timezone.utc))
 
 
-def choose_tenant(request, tenant_id: uuid.UUID) -> None:
+def choose_tenant(request: HttpRequest, tenant_id: uuid.UUID) -> None:
     current = signed_in(request)
     if current is None:
         raise ValueError("not signed in")
     _store(request, SignedIn(user_id=current.user_id, expires_at=current.expires_at, tenant_id=tenant_id))
 
 
-def forget(request) -> None:
+def forget(request: HttpRequest) -> None:
     """End the sign-in (sign-out, expiry). Anything else in the session stays."""
     if request.session.pop(SESSION_KEY, None) is not None:
         request.session.set_expiry(None)
 
 
-def _store(request, value: SignedIn) -> None:
+def _store(request: HttpRequest, value: SignedIn) -> None:
     request.session[SESSION_KEY] = {
         "user_id": str(value.user_id),
         "exp": value.expires_at,

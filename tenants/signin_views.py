@@ -12,6 +12,7 @@ DRF's pages link to them ("Log in" in the navigation bar).
 from __future__ import annotations
 
 import uuid
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -28,8 +29,8 @@ from brandvx.errors import BrandVXError
 from tenants import auth_failures, signin
 from tenants.context import user_context
 from tenants.models import Membership
-from tenants.resolution import Resolution, TenantForbidden, resolve_token
-from tenants.supabase import TokenInvalid, issue_development_token, verify_token
+from tenants.resolution import Resolution, TenantForbidden, attached_resolution, resolve_token
+from tenants.supabase import TokenInvalid, VerifiedToken, issue_development_token, verify_token
 
 app_name = "rest_framework"  # DRF's templates link to rest_framework:login / :logout
 
@@ -52,13 +53,13 @@ def _with_next(name: str, next_url: str) -> str:
 
 def _current(request: HttpRequest) -> Resolution | None:
     """The request's resolution (tenants.middleware attaches it) when it is a live sign-in."""
-    resolution = getattr(request, "tenant_resolution", None)
+    resolution = attached_resolution(request)
     if resolution is None or not resolution.via_session or resolution.error is not None or resolution.user is None:
         return None
     return resolution
 
 
-def _page(request, template: str, *, status: int = 200, **context) -> HttpResponse:
+def _page(request: HttpRequest, template: str, *, status: int = 200, **context: Any) -> HttpResponse:
     context.setdefault("next", _next(request))
     context.setdefault("demo_available", settings.DEBUG)
     context.setdefault("signed_in", _current(request))
@@ -83,6 +84,8 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             exc = auth_failures.TooManyFailures()
         return _page(request, "tenants/signin/login.html", status=exc.status_code, error=exc)
     membership = resolution.membership
+    # A verified token always has a user: resolve_token creates it on first sight.
+    assert resolution.user is not None
     signin.remember(
         request, user_id=resolution.user.id, expires_at=int(token.claims["exp"]),
         tenant_id=membership.tenant_id if membership else None,
@@ -92,7 +95,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     return redirect(_next(request))
 
 
-def _verify_submitted_token(request: HttpRequest):
+def _verify_submitted_token(request: HttpRequest) -> VerifiedToken:
     if "demo" in request.POST:
         return verify_token(_demo_token())
     raw = request.POST.get("token", "").strip()

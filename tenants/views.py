@@ -10,12 +10,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponseBase
 from django.template.response import SimpleTemplateResponse
 from rest_framework import mixins, permissions, viewsets
+from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from tenants.context import request_context
-from tenants.models import Role, Tenant
+from tenants.models import Membership, Role, Tenant
+from tenants.resolution import Resolution, attached_resolution
+
+if TYPE_CHECKING:
+    from rest_framework.permissions import _PermissionClass  # a stub-only alias
+
+    # The mixins below are always combined with an APIView; to the type checker they are one,
+    # so their super() calls and attributes are checked against it.
+    _APIViewBase = APIView
+else:
+    _APIViewBase = object
+
+# The model of a viewset: `class ClientViewSet(TenantModelViewSet[Client])` types its querysets,
+# serializer and objects. (DRF's generic views accept subscription at runtime.)
+_M = TypeVar("_M", bound=Model)
 
 ALL_ROLES = frozenset({Role.OWNER_ADMIN, Role.STAFF, Role.VIEWER})
 WRITE_ROLES = frozenset({Role.OWNER_ADMIN, Role.STAFF})
@@ -25,14 +46,21 @@ OWNER_ONLY = frozenset({Role.OWNER_ADMIN})
 class TenantRolePermission(permissions.BasePermission):
     message = "Your role in this tenant does not allow this."
 
-    def has_permission(self, request, view) -> bool:
+    def has_permission(self, request: Request, view: Any) -> bool:
         role = view.membership.role
         allowed = view.read_roles if request.method in permissions.SAFE_METHODS else view.write_roles
         allowed = view.action_roles.get(getattr(view, "action", None), allowed)
         return role in allowed
 
 
-class RequestContextMixin:
+def _resolution(request: HttpRequest) -> Resolution:
+    resolution = attached_resolution(request)
+    if resolution is None:
+        raise ImproperlyConfigured("tenants.middleware.TenantContextMiddleware did not run for this request")
+    return resolution
+
+
+class RequestContextMixin(_APIViewBase):
     """Runs the view *and renders its response* with the caller's context, inside the
     request's transaction; the context ends before that transaction does.
 
@@ -42,8 +70,8 @@ class RequestContextMixin:
     own, per chunk (the client CSV export does).
     """
 
-    def dispatch(self, request, *args, **kwargs):
-        with request_context(request.tenant_resolution.context):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        with request_context(_resolution(request).context):
             response = super().dispatch(request, *args, **kwargs)
             if isinstance(response, SimpleTemplateResponse) and not response.is_rendered:
                 response.render()
@@ -53,21 +81,24 @@ class RequestContextMixin:
 class TenantScopedMixin(RequestContextMixin):
     """Resolves the tenant once per request and checks the member's role."""
 
-    permission_classes = [permissions.IsAuthenticated, TenantRolePermission]
+    permission_classes: Sequence[_PermissionClass] = [permissions.IsAuthenticated, TenantRolePermission]
     read_roles: frozenset[str] = ALL_ROLES
     write_roles: frozenset[str] = WRITE_ROLES
     action_roles: dict[str, frozenset[str]] = {}
 
     tenant: Tenant
+    membership: Membership
 
-    def initial(self, request, *args, **kwargs):
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         self.perform_authentication(request)
-        resolution = request._request.tenant_resolution
+        resolution = _resolution(request._request)
         if request.user and request.user.is_authenticated:
             self.membership = resolution.require_membership()
             self.tenant = self.membership.tenant
-            request.tenant = self.tenant
-            request.membership = self.membership
+            # Handed to serializers and services through the request; DRF's Request declares
+            # neither attribute.
+            request.tenant = self.tenant  # type: ignore[attr-defined]
+            request.membership = self.membership  # type: ignore[attr-defined]
         super().initial(request, *args, **kwargs)
 
 
@@ -75,10 +106,10 @@ class TenantAPIView(TenantScopedMixin, APIView):
     """A tenant endpoint that is not about one model (reports, actions)."""
 
 
-class TenantGenericViewSet(TenantScopedMixin, viewsets.GenericViewSet):
+class TenantGenericViewSet(TenantScopedMixin, viewsets.GenericViewSet[_M]):
     """Base for model endpoints. Do not override get_queryset: override get_base_queryset."""
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "get_queryset" in cls.__dict__:
             raise TypeError(
@@ -86,10 +117,10 @@ class TenantGenericViewSet(TenantScopedMixin, viewsets.GenericViewSet):
                 "tenant filter cannot be lost"
             )
 
-    def get_base_queryset(self):
+    def get_base_queryset(self) -> QuerySet[_M]:
         return super().get_queryset()
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[_M]:
         queryset = self.get_base_queryset()
         if getattr(self, "swagger_fake_view", False):  # schema generation: no request tenant
             return queryset.none()
@@ -102,10 +133,10 @@ class TenantModelViewSet(
     mixins.UpdateModelMixin,
     mixins.DestroyModelMixin,
     mixins.ListModelMixin,
-    TenantGenericViewSet,
+    TenantGenericViewSet[_M],
 ):
     """CRUD on a tenant model; creation goes through `perform_create` (call a service)."""
 
 
-class TenantReadOnlyViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, TenantGenericViewSet):
+class TenantReadOnlyViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, TenantGenericViewSet[_M]):
     pass

@@ -1,15 +1,17 @@
+from typing import Any
+
 from rest_framework import serializers
 
 from tenants.models import BackgroundJob, ChangeRecord, Membership, SupportAccess, Tenant
 
 
-class TenantSerializer(serializers.ModelSerializer):
+class TenantSerializer(serializers.ModelSerializer[Tenant]):
     class Meta:
         model = Tenant
         fields = ["id", "name", "slug", "timezone", "currency", "country"]
 
 
-class MembershipSerializer(serializers.ModelSerializer):
+class MembershipSerializer(serializers.ModelSerializer[Membership]):
     tenant = TenantSerializer()
 
     class Meta:
@@ -17,7 +19,7 @@ class MembershipSerializer(serializers.ModelSerializer):
         fields = ["tenant", "role"]
 
 
-class MeSerializer(serializers.Serializer):
+class MeSerializer(serializers.Serializer[Any]):  # serializes a plain dict (GET /me/)
     id = serializers.UUIDField()
     email = serializers.EmailField(allow_blank=True)
     tenant = TenantSerializer(allow_null=True)
@@ -25,7 +27,7 @@ class MeSerializer(serializers.Serializer):
     memberships = MembershipSerializer(many=True)
 
 
-class BackgroundJobSerializer(serializers.ModelSerializer):
+class BackgroundJobSerializer(serializers.ModelSerializer[BackgroundJob]):
     progress = serializers.SerializerMethodField()
 
     class Meta:
@@ -36,19 +38,19 @@ class BackgroundJobSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_progress(self, job) -> dict:
+    def get_progress(self, job: BackgroundJob) -> dict[str, Any]:
         percent = round(100 * job.progress_done / job.progress_total, 1) if job.progress_total else None
         return {"total": job.progress_total, "done": job.progress_done, "percent": percent}
 
 
-class ChangeRecordSerializer(serializers.ModelSerializer):
+class ChangeRecordSerializer(serializers.ModelSerializer[ChangeRecord]):
     class Meta:
         model = ChangeRecord
         fields = ["id", "occurred_at", "actor_kind", "actor_user_id", "actor_label", "action", "object_type", "object_id", "fields"]
         read_only_fields = fields
 
 
-class SupportAccessSerializer(serializers.ModelSerializer):
+class SupportAccessSerializer(serializers.ModelSerializer[SupportAccess]):
     staff_email = serializers.EmailField(source="staff_user.email", read_only=True)
 
     class Meta:

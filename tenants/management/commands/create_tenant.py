@@ -1,7 +1,8 @@
 import uuid
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenants.services import tenant_create
 
@@ -9,7 +10,7 @@ from tenants.services import tenant_create
 class Command(BaseCommand):
     help = "Create a tenant with its first owner_admin. Prints the tenant's UUID as the last line."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--name", required=True)
         parser.add_argument("--owner-sub", required=True, help="Supabase user id (the token's sub)")
         parser.add_argument("--owner-email", default="")
@@ -17,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--currency", default="USD")
         parser.add_argument("--country", default="US", help="ISO 3166 code; default region for phone numbers")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         try:
             owner_sub = uuid.UUID(options["owner_sub"])
         except ValueError:

@@ -7,6 +7,9 @@ co-located, tenants and users are reference tables, the rest local (tenants.shar
 re-running it changes nothing. On plain PostgreSQL nothing more happens.
 """
 
+from typing import Any
+
+from django.core.management.base import CommandParser
 from django.core.management.commands.migrate import Command as DjangoMigrateCommand
 from django.db import connections
 
@@ -17,14 +20,14 @@ from tenants.sharding import distribute_schema
 class Command(DjangoMigrateCommand):
     help = DjangoMigrateCommand.help + " Runs as the database owner (alias 'owner') unless --database is given."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
         for action in parser._actions:
             if action.dest == "database":
                 action.default = "owner"
                 action.help = "Database alias to migrate (default: owner, the role that owns the tables)."
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         super().handle(*args, **options)
         if options.get("plan"):
             return

@@ -2,6 +2,7 @@
 
 import secrets
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -18,7 +19,7 @@ DEMO_SLUG = "demo-salon"
 class Command(BaseCommand):
     help = "Create the demo tenant and its demo data (idempotent), reset the admin password, print a token."
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         tenant = Tenant.objects.filter(slug=DEMO_SLUG).first()
         if tenant is None:
             tenant = tenant_create(
