@@ -52,11 +52,16 @@ def _add_years(day: datetime.date, years: int) -> datetime.date:
         return day.replace(year=day.year + years, day=28)
 
 
+def period_end_limit(start: datetime.date) -> datetime.date:
+    """The last `end` allowed for `start`: MAX_RANGE_YEARS years later, inclusive."""
+    return _add_years(start, MAX_RANGE_YEARS)
+
+
 def validate_period(start: datetime.date, end: datetime.date) -> None:
     """The rules for every insight's period; errors name the parameter."""
     if start > end:
         raise InvalidParameter("end", "must be on or after start.")
-    if end >= _add_years(start, MAX_RANGE_YEARS):
+    if end > period_end_limit(start):
         raise InvalidParameter("end", f"the period may be at most {MAX_RANGE_YEARS} years long.")
 
 

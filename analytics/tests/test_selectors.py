@@ -258,7 +258,7 @@ def test_selectors_refuse_another_tenant_than_the_context(salon):
 
 @pytest.mark.parametrize("start,end,parameter", [
     (D(2025, 3, 2), D(2025, 3, 1), "end"),
-    (D(2022, 1, 1), D(2025, 1, 1), "end"),
+    (D(2022, 1, 1), D(2025, 1, 2), "end"),
 ])
 def test_bad_periods_name_the_parameter(world, start, end, parameter):
     with pytest.raises(InvalidParameter) as caught:
@@ -269,6 +269,9 @@ def test_bad_periods_name_the_parameter(world, start, end, parameter):
 def test_three_years_is_the_longest_period(world):
     selectors.validate_period(D(2022, 1, 1), D(2024, 12, 31))
     selectors.validate_period(D(2024, 2, 29), D(2027, 2, 27))
+    # Inclusive, as documented: an end exactly three years after the start is accepted.
+    selectors.validate_period(D(2022, 1, 1), D(2025, 1, 1))
+    selectors.validate_period(D(2024, 2, 29), D(2027, 2, 28))
 
 
 def test_local_bounds_are_utc_instants_of_local_midnights(world):
