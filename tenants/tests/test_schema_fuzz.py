@@ -7,7 +7,9 @@ loopback from a thread (the in-process WSGI transport of this Schemathesis versi
 run the engine's checks that re-send requests). The data is committed (`committed`), so the
 server thread's own connections see it; every request runs under RLS as in production.
 
-Longer run:  SCHEMATHESIS_MAX_EXAMPLES=100 scripts/test tenants/tests/test_schema_fuzz.py
+The coverage phase sends every boundary and negative case the schema defines (about 3,500 of
+the ~4,200 requests, whatever the budget): about 1.5 minutes on an idle 2-core machine, 4 under
+heavy load. Longer fuzzing:  SCHEMATHESIS_MAX_EXAMPLES=100 scripts/test tenants/tests/test_schema_fuzz.py
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from schemathesis.engine import Status, events, from_schema
 from conftest import build_full_world
 from tenants.testing import token_for
 
-MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "8"))
+MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "5"))
 SEED = 20261130
 
 # Rules that relate two inputs, or an input to stored data, which an OpenAPI 3.0 schema cannot
@@ -116,6 +118,7 @@ def test_every_operation_passes_every_schemathesis_check(served_api):
     config = SchemathesisConfig.from_dict({
         "seed": SEED,
         "workers": 1,
+        "cache": {"enabled": False},  # nothing written to the working tree; runs repeat exactly
         "headers": {"X-Tenant-ID": str(world.tenant_a.id)},
         # The bearer goes only where the schema asks for it (not to the signed webhooks).
         "auth": {"openapi": {"SupabaseJWT": {"bearer": token}}},
