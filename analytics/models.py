@@ -101,6 +101,7 @@ class Appointment(ImportedModel):
         constraints = [
             _external_id_unique("appointment"),
             models.CheckConstraint(condition=models.Q(end_at__gte=models.F("start_at")), name="appointment_ends_after_start"),
+            models.CheckConstraint(condition=models.Q(price_amount__gte=0), name="appointment_price_not_negative"),
         ]
 
 
@@ -137,6 +138,19 @@ class Transaction(ImportedModel):
         constraints = [
             _external_id_unique("transaction"),
             models.CheckConstraint(condition=models.Q(refunded_amount__gte=0), name="transaction_refund_not_negative"),
+            # The rules of analytics.services.check_amounts, held by the database too, so that
+            # no writer (an importer, a script) can store a sale the revenue queries miscount.
+            models.CheckConstraint(condition=models.Q(total_amount__gte=0), name="transaction_total_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(refunded_amount__lte=models.F("total_amount")), name="transaction_refund_within_total"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="refunded") | models.Q(refunded_amount=models.F("total_amount")),
+                name="transaction_refunded_means_full",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="failed") | models.Q(refunded_amount=0), name="transaction_failed_no_refund"
+            ),
         ]
 
 
@@ -157,3 +171,4 @@ class TransactionLineItem(TenantModel):
             ),
             models.Index(fields=["tenant", "service"], name="line_item_service_idx"),
         ]
+        constraints = [models.CheckConstraint(condition=models.Q(amount__gte=0), name="line_item_amount_not_negative")]

@@ -95,7 +95,7 @@ def _validate_source(value: Any) -> str:
     return value
 
 
-def _validate_choice(value: Any, choices: type[models.TextChoices], field: str) -> str:
+def validate_choice(value: Any, choices: type[models.TextChoices], field: str) -> str:
     if value not in choices.values:
         raise InvalidParameter(field, f"must be one of {', '.join(choices.values)}.")
     return value
@@ -279,7 +279,7 @@ def _apply_appointment_fields(appointment: Appointment, tenant: Tenant, values: 
     if "end_at" in values:
         appointment.end_at = _validate_instant(values["end_at"], "end_at")
     if "status" in values:
-        appointment.status = _validate_choice(values["status"], Appointment.Status, "status")
+        appointment.status = validate_choice(values["status"], Appointment.Status, "status")
     if "price_amount" in values:
         appointment.price_amount = validate_minor_units(values["price_amount"], "price_amount")
     if "currency" in values:
@@ -359,7 +359,11 @@ def _build_line_items(tenant: Tenant, items: Iterable[LineItemInput | Mapping[st
     return lines
 
 
-def _check_amounts(sale: Transaction) -> None:
+def check_amounts(sale: Transaction) -> None:
+    """The money rules of a sale, for every writer (this API and every importer); the
+    database's check constraints (analytics migration 0004) hold the same rules."""
+    if sale.total_amount < 0 or sale.refunded_amount < 0:
+        raise InvalidParameter("total_amount" if sale.total_amount < 0 else "refunded_amount", "must not be negative.")
     if sale.refunded_amount > sale.total_amount:
         raise InvalidParameter("refunded_amount", "must not exceed total_amount.")
     if sale.status == Transaction.Status.REFUNDED and sale.refunded_amount != sale.total_amount:
@@ -392,14 +396,14 @@ def transaction_create(
         tenant=tenant,
         client=_in_tenant(Client, tenant, client_id, "client"),
         occurred_at=_validate_instant(occurred_at, "occurred_at"),
-        status=_validate_choice(status, Transaction.Status, "status"),
+        status=validate_choice(status, Transaction.Status, "status"),
         total_amount=validate_minor_units(total_amount, "total_amount"),
         refunded_amount=validate_minor_units(refunded_amount, "refunded_amount"),
         currency=validate_currency(currency or tenant.currency),
         source=_validate_source(source),
         external_id=_validate_text(external_id, "external_id", 255),
     )
-    _check_amounts(sale)
+    check_amounts(sale)
     with transaction.atomic():
         _save(sale)
         _insert_lines(sale, lines)
@@ -425,7 +429,7 @@ def transaction_update(
         if "occurred_at" in changes:
             sale.occurred_at = _validate_instant(changes["occurred_at"], "occurred_at")
         if "status" in changes:
-            sale.status = _validate_choice(changes["status"], Transaction.Status, "status")
+            sale.status = validate_choice(changes["status"], Transaction.Status, "status")
         if "total_amount" in changes:
             sale.total_amount = validate_minor_units(changes["total_amount"], "total_amount")
         if "currency" in changes:
@@ -434,7 +438,7 @@ def transaction_update(
             sale.source = _validate_source(changes["source"])
         if "external_id" in changes:
             sale.external_id = _validate_text(changes["external_id"], "external_id", 255)
-        _check_amounts(sale)
+        check_amounts(sale)
         _save(sale)
         if lines is not None:
             sale.line_items.all().delete()

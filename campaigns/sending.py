@@ -24,6 +24,7 @@ from django.core.mail import EmailMessage
 from django.utils import timezone
 
 from campaigns.models import CampaignSettings, Channel, MessageDraft
+from clients import consent
 from tenants.context import dangerously_ids_by_tenant, tenant_context
 from tenants.models import Tenant
 
@@ -142,11 +143,9 @@ def _claim(tenant_id: uuid.UUID, draft_id: uuid.UUID) -> Outgoing | SendOutcome:
         if draft is None or draft.status != Status.APPROVED:
             return SendOutcome("skipped", f"not approved ({draft.status if draft else 'missing'})")
         client = draft.client
-        consent, address = (
-            (client.email_consent, client.email) if draft.channel == Channel.EMAIL else (client.sms_consent, client.phone)
-        )
+        address = client.email if draft.channel == Channel.EMAIL else client.phone
         reason = ""
-        if not consent:
+        if not consent.allows(client, draft.channel):
             reason = f"The client opted out of {draft.get_channel_display()} after the message was approved."
         elif not address:
             reason = f"The client has no {'email address' if draft.channel == Channel.EMAIL else 'phone number'}."

@@ -15,6 +15,7 @@ from brandvx.errors import BrandVXError, InvalidParameter
 from campaigns.generators import MessageGenerator, MessageRequest, message_generator
 from campaigns.models import MAX_DAYS_AHEAD, CampaignSettings, Channel, MessageDraft, Occasion
 from campaigns.templates_text import template_errors
+from clients import consent
 from clients.selectors import birthdays_upcoming
 from tenants import jobs
 from tenants.context import tenant_context
@@ -110,14 +111,12 @@ class _Plan:
 
 
 def _skip_reason(client, channel: str) -> str | None:
+    if not consent.allows(client, channel):
+        return f"no_{channel}_consent"
     if channel == Channel.EMAIL:
-        if not client.email_consent:
-            return "no_email_consent"
         if not client.email:
             return "no_email_address"
     else:
-        if not client.sms_consent:
-            return "no_sms_consent"
         if not client.phone:
             return "no_phone_number"
     return None

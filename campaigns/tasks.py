@@ -21,15 +21,15 @@ SEND_MAX_RETRIES = sending.MAX_SEND_ATTEMPTS - 1
 
 @shared_task(name="campaigns.birthday_batch")
 def birthday_batch(tenant_id: str, job_id: str) -> None:
-    # Idempotent: drafts are inserted ON CONFLICT DO NOTHING on (tenant, client, occasion,
-    # occasion_date); a finished or canceled job is not started again.
+    """Idempotent: drafts are inserted ON CONFLICT DO NOTHING on (tenant, client, occasion,
+    occasion_date); a finished or canceled job is not started again."""
     birthday_batch_run(tenant_id=uuid.UUID(tenant_id), job_id=uuid.UUID(job_id))
 
 
 @shared_task(name="campaigns.send_message_draft", bind=True, max_retries=SEND_MAX_RETRIES)
 def send_message_draft(self, tenant_id: str, draft_id: str) -> str:
-    # Idempotent: the draft is claimed (approved -> sending) in a committed conditional
-    # update before the provider is called; a second run finds it claimed and stops.
+    """Idempotent: the draft is claimed (approved -> sending) in a committed conditional
+    update before the provider is called; a second run finds it claimed and stops."""
     outcome = sending.draft_send(
         tenant_id=uuid.UUID(tenant_id), draft_id=uuid.UUID(draft_id),
         final_attempt=self.request.retries >= SEND_MAX_RETRIES,
@@ -47,8 +47,8 @@ def send_backoff(retries: int) -> int:
 
 @shared_task(name="campaigns.birthday_schedule_fanout")
 def birthday_schedule_fanout() -> int:
-    # Idempotent: each tenant's run is claimed by a conditional update of its last scheduled
-    # local date, in the transaction that creates the job; twice in a slot starts it once.
+    """Idempotent: each tenant's run is claimed by a conditional update of its last scheduled
+    local date, in the transaction that creates the job; twice in a slot starts it once."""
     return len(scheduled_birthday_runs_start(now=timezone.now()))
 
 

@@ -3,7 +3,7 @@ so see no rows) until the lead switches these to the support-admin base class.""
 
 from django.contrib import admin
 
-from clients.models import Client, ClientExternalId, ClientImport, ClientTag, Tag
+from clients.models import Client, ClientExternalId, ClientImport, ClientTag, ConsentEvent, Tag
 
 
 class ClientTagInline(admin.TabularInline):
@@ -26,7 +26,11 @@ class ClientAdmin(admin.ModelAdmin):
     search_fields = ("first_name", "last_name", "email", "phone", "=id")
     ordering = ("last_name", "first_name", "id")  # stable pages in the list and autocomplete
     list_select_related = ("tenant",)
-    readonly_fields = ("id", "tenant", "email_hash", "phone_hash", "email_consent_at", "sms_consent_at", "created_at", "updated_at")
+    # Consent is derived from the consent ledger (clients.consent): never edited here.
+    readonly_fields = (
+        "id", "tenant", "email_hash", "phone_hash", "email_consent", "email_consent_at", "sms_consent", "sms_consent_at",
+        "created_at", "updated_at",
+    )
     inlines = [ClientTagInline, ClientExternalIdInline]
     date_hierarchy = "created_at"
 
@@ -63,3 +67,23 @@ class ClientImportAdmin(admin.ModelAdmin):
     autocomplete_fields = ("job",)
     exclude = ("content",)  # personal data; the job shows what matters
     readonly_fields = ("id", "tenant", "job", "filename", "size_bytes", "row_count", "created_at")
+
+
+@admin.register(ConsentEvent)
+class ConsentEventAdmin(admin.ModelAdmin):
+    """The consent ledger is append-only: read here, written only by clients.consent."""
+
+    list_display = ("client_id", "channel", "granted", "decided_at", "origin", "provider", "tenant", "recorded_at")
+    list_filter = ("channel", "granted", "origin")
+    search_fields = ("=client_id",)
+    list_select_related = ("tenant",)
+    ordering = ("-decided_at", "id")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -8,7 +8,8 @@ import random
 
 from django.utils import timezone
 
-from clients.models import Client, ClientExternalId, ClientTag, Source, Tag
+from clients import consent
+from clients.models import Client, ClientExternalId, ClientTag, ConsentEvent, ConsentOrigin, Source, Tag
 from clients.normalize import contact_hash
 from tenants.context import tenant_context
 from tenants.models import Tenant, User
@@ -33,6 +34,7 @@ def seed(*, tenant: Tenant, owner: User) -> None:
     now = timezone.now()
     clients: list[Client] = []
     externals: list[ClientExternalId] = []
+    decisions: list[ConsentEvent] = []
     with tenant_context(tenant.id, role="system", user_id=owner.id):
         if Client.objects.exists():
             return  # already seeded
@@ -56,8 +58,12 @@ def seed(*, tenant: Tenant, owner: User) -> None:
                 tenant=tenant, first_name=first, last_name=last, email=email, email_hash=contact_hash(email),
                 phone=phone, phone_hash=contact_hash(phone), birthday_month=month, birthday_day=day,
                 birth_year=rng.choice([None, rng.randint(1960, 2005)]), notes=rng.choice(NOTES), source=source,
-                email_consent=email_consent, email_consent_at=created if email_consent else None,
-                sms_consent=sms_consent, sms_consent_at=created if sms_consent else None,
+            )
+            # Consent goes through the ledger, like every decision (see clients.consent).
+            decisions.extend(
+                ConsentEvent(tenant=tenant, client_id=client.id, channel=channel, granted=True, decided_at=created,
+                             origin=ConsentOrigin.API_USER, acting_user_id=owner.id)
+                for channel, granted in (("email", email_consent), ("sms", sms_consent)) if granted
             )
             if (client.birthday_month, client.birthday_day) == (2, 29) and client.birth_year:
                 client.birth_year = 2000  # a real leap year
@@ -65,6 +71,8 @@ def seed(*, tenant: Tenant, owner: User) -> None:
             if source == Source.SQUARE:
                 externals.append(ClientExternalId(tenant=tenant, client=client, provider=Source.SQUARE, external_id=f"SQ-DEMO-{index:04d}"))
         Client.objects.bulk_create(clients)
+        ConsentEvent.objects.bulk_create(decisions)
+        consent.consent_refresh(tenant=tenant, client_ids=[client.id for client in clients])
         ClientExternalId.objects.bulk_create(externals)
         tags = Tag.objects.bulk_create([Tag(tenant=tenant, name=name) for name in TAGS])
         links = [

@@ -143,3 +143,53 @@ class ClientImport(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.filename or 'upload'} ({self.row_count} rows)"
+
+
+class ConsentChannel(models.TextChoices):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class ConsentOrigin(models.TextChoices):
+    """Who made a consent decision known to us."""
+
+    API_USER = "api_user", "A user of the app (API)"
+    CSV_IMPORT = "csv_import", "A CSV import"
+    PROVIDER_IMPORT = "provider_import", "A provider import (sync, webhook or custom CRM push)"
+    UNSUBSCRIBE_LINK = "unsubscribe_link", "The client's unsubscribe link"
+    SYSTEM = "system", "The system (e.g. the migration of consents recorded before the ledger)"
+
+
+class ConsentEvent(TenantModel):
+    """One consent decision: a grant or a withdrawal, on one channel, with its time and origin.
+
+    Append-only: the runtime role may INSERT and SELECT, never UPDATE or DELETE
+    (`append_only` is read by tenants.roles, which revokes them after every migrate). A
+    client's current consent is derived from these rows by clients.consent, the only writer
+    of the client's consent fields. `client_id` is no foreign key on purpose: the record of a
+    decision outlives a merge (the merged-away client's events are copied, not moved) and a
+    deletion, and a foreign key would need UPDATE/DELETE to follow its client.
+    """
+
+    append_only = True
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client_id = models.UUIDField()
+    channel = models.CharField(max_length=8, choices=ConsentChannel.choices)
+    granted = models.BooleanField(help_text="True: the client agreed; False: the client withdrew (or refused).")
+    decided_at = models.DateTimeField(help_text="When the decision was made (for imports: when we learned it).")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    origin = models.CharField(max_length=20, choices=ConsentOrigin.choices)
+    provider = models.CharField(max_length=20, blank=True, help_text="The import's source (square, csv, ...), if any.")
+    acting_user_id = models.UUIDField(null=True, blank=True)
+    copied_from = models.UUIDField(
+        null=True, blank=True, help_text="The event of a merged-away client this row copies (same decision, same time)."
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "client_id", "channel", "decided_at"], name="consent_event_client_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {'granted' if self.granted else 'withdrawn'} at {self.decided_at:%Y-%m-%d %H:%M} ({self.origin})"

@@ -24,7 +24,9 @@ from django.utils import timezone
 from brandvx.errors import BrandVXError
 from clients import csv_format
 from clients.conf import limit
-from clients.models import Client, ClientExternalId, ClientImport, ClientTag, Source, Tag
+from clients import consent
+from clients.matching import find_existing_client
+from clients.models import Client, ClientExternalId, ClientImport, ClientTag, ConsentOrigin, Source, Tag
 from clients.normalize import contact_hash, normalize_email, normalize_phone
 from tenants import jobs
 from tenants.context import current_tenant_id, tenant_context
@@ -34,7 +36,7 @@ from tenants.models import BackgroundJob, Tenant, User
 logger = logging.getLogger("brandvx.clients")
 
 IMPORT_JOB_KIND = "clients.import_csv"
-CONSENT_CHANNELS = ("email", "sms")
+CONSENT_CHANNELS = consent.CHANNELS
 # Fields a caller may set on a client; everything else is derived (hashes, consent times).
 WRITABLE_FIELDS = (
     "first_name", "last_name", "email", "phone", "birthday_month", "birthday_day", "birth_year",
@@ -98,14 +100,21 @@ def _validate_birthday(client: Client) -> None:
         raise ValidationError({"birth_year": [f"Must be between 1900 and {timezone.now().year}."]})
 
 
-def _apply(client: Client, data: Mapping[str, Any], *, tenant: Tenant, now: datetime.datetime) -> set[str]:
-    """Set the given fields on `client` (normalizing contacts, stamping consent changes).
+def _consent_decisions(data: Mapping[str, Any]) -> dict[str, bool | None]:
+    """The consent decisions in written data ({"email": True, ...}); recorded by clients.consent."""
+    return {channel: (bool(data[f"{channel}_consent"]) if data.get(f"{channel}_consent") is not None else None)
+            for channel in CONSENT_CHANNELS if f"{channel}_consent" in data}
+
+
+def _apply(client: Client, data: Mapping[str, Any], *, tenant: Tenant) -> set[str]:
+    """Set the given fields on `client` (normalizing contacts). Consent keys are not set here:
+    the caller records them in the ledger (clients.consent) once the client is saved.
     Returns the names of the fields that changed. Raises ValidationError naming fields."""
     unknown = set(data) - set(WRITABLE_FIELDS)
     if unknown:
         raise ValueError(f"not writable client fields: {sorted(unknown)}")
     errors: dict[str, list[str]] = {}
-    values = dict(data)
+    values = {k: v for k, v in data.items() if k not in ("email_consent", "sms_consent")}
     if "email" in values:
         try:
             values["email"] = normalize_email(values["email"])
@@ -126,15 +135,6 @@ def _apply(client: Client, data: Mapping[str, Any], *, tenant: Tenant, now: date
     if errors:
         raise ValidationError(errors)
     changed: set[str] = set()
-    for channel in CONSENT_CHANNELS:
-        key = f"{channel}_consent"
-        if key in values:
-            wanted = bool(values.pop(key))
-            # A new client's "no" is the default, not a decision; any change is a decision.
-            if wanted != getattr(client, key) or (client._state.adding and wanted):
-                setattr(client, key, wanted)
-                setattr(client, f"{key}_at", now)
-                changed |= {key, f"{key}_at"}
     for name, value in values.items():
         if getattr(client, name) != value:
             setattr(client, name, value)
@@ -146,8 +146,10 @@ def _apply(client: Client, data: Mapping[str, Any], *, tenant: Tenant, now: date
 def client_create(*, tenant: Tenant, data: Mapping[str, Any], acting_user: User | None = None) -> Client:
     _require_tenant(tenant)
     client = Client(tenant=tenant)
-    _apply(client, data, tenant=tenant, now=timezone.now())
+    _apply(client, data, tenant=tenant)
     with transaction.atomic():
+        consent.consent_record(tenant=tenant, client=client, decisions=_consent_decisions(data),
+                               origin=ConsentOrigin.API_USER, acting_user=acting_user)
         client.save()
     return client
 
@@ -157,9 +159,11 @@ def client_update(*, tenant: Tenant, client_id: uuid.UUID, data: Mapping[str, An
     with transaction.atomic():
         # Locked: two edits racing on a consent flag must not both miss the change.
         client = _get_client(tenant, client_id, lock=True)
-        changed = _apply(client, data, tenant=tenant, now=timezone.now())
+        changed = _apply(client, data, tenant=tenant)
         if changed:
             client.save(update_fields=[*changed, "updated_at"])
+        consent.consent_record(tenant=tenant, client=client, decisions=_consent_decisions(data),
+                               origin=ConsentOrigin.API_USER, acting_user=acting_user)
     return client
 
 
@@ -285,13 +289,8 @@ def _merge_fields(target: Client, source: Client) -> None:
     source_notes = source.notes.strip()
     if source_notes and source_notes not in target.notes:
         target.notes = f"{target.notes.rstrip()}\n\n{source_notes}" if target.notes.strip() else source_notes
-    # Consent is a decision with a time: the most recent recorded decision stands.
-    for channel in CONSENT_CHANNELS:
-        key = f"{channel}_consent"
-        source_at, target_at = getattr(source, f"{key}_at"), getattr(target, f"{key}_at")
-        if source_at is not None and (target_at is None or source_at > target_at):
-            setattr(target, key, getattr(source, key))
-            setattr(target, f"{key}_at", source_at)
+    # Consent is not merged field by field: clients.consent.consent_merge copies the source's
+    # decisions into the target's ledger, where a withdrawal outranks an older grant.
 
 
 def client_merge(*, tenant: Tenant, source_id: uuid.UUID, target_id: uuid.UUID, acting_user: User | None = None) -> MergeResult:
@@ -325,10 +324,152 @@ def client_merge(*, tenant: Tenant, source_id: uuid.UUID, target_id: uuid.UUID, 
                 result.conflicts[label] = conflicts
 
         _merge_fields(target, source)
-        source.delete()
         target.save()
+        consent.consent_merge(tenant=tenant, target=target, source=source)
+        source.delete()
     logger.info("client merged", extra={"tenant_id": str(tenant.id), "source_id": str(source_id), "target_id": str(target_id)})
     return result
+
+
+# --- the one client upsert (CSV import, provider imports, custom CRM push) ---------------
+
+@dataclass
+class ContactRecord:
+    """A person as an import describes them, normalized (clients.normalize). None (or a
+    blank): the import says nothing about that field, and nothing is erased."""
+
+    external_id: str = ""
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    birthday: tuple[int, int, int | None] | None = None
+    notes: str | None = None
+    email_consent: bool | None = None
+    sms_consent: bool | None = None
+
+    @property
+    def email_hash(self) -> str:
+        return contact_hash(self.email or "")
+
+    @property
+    def phone_hash(self) -> str:
+        return contact_hash(self.phone or "")
+
+
+@dataclass
+class UpsertResult:
+    client: Client
+    outcome: str  # "created", "updated" or "unchanged"
+
+
+def _consent_origin(source: str) -> str:
+    return ConsentOrigin.CSV_IMPORT if source == Source.CSV else ConsentOrigin.PROVIDER_IMPORT
+
+
+def client_upsert_changes(client: Client, record: ContactRecord, *, source: str) -> dict[str, Any]:
+    """The fields `record` changes on `client`: the one rule for every import.
+
+    - The source that created a client keeps it current (its values win); a CSV upload is the
+      business's own word and always wins. Another source only fills blanks, so two providers
+      that disagree do not flip a field every sync.
+    - A blank or missing value never erases what we have.
+    - A record without a birth year keeps the year we know for the same birthday.
+    - A note is added once, below what is there (notes typed in the app are never replaced),
+      by the owning source, or by any source when the client has none.
+    """
+    owns = client._state.adding or source == Source.CSV or client.source == source
+    changes: dict[str, Any] = {}
+    for name in ("first_name", "last_name", "email", "phone"):
+        value = getattr(record, name)
+        current = getattr(client, name)
+        if value not in (None, "") and value != current and (owns or not current):
+            changes[name] = value
+    if record.birthday is not None and (owns or client.birthday_month is None):
+        month, day, year = record.birthday
+        if year is None and (client.birthday_month, client.birthday_day) == (month, day):
+            year = client.birth_year
+        if (client.birthday_month, client.birthday_day, client.birth_year) != (month, day, year):
+            changes.update(birthday_month=month, birthday_day=day, birth_year=year)
+    notes = (record.notes or "").strip()
+    if notes and notes not in client.notes and (owns or not client.notes.strip()):
+        changes["notes"] = f"{client.notes.rstrip()}\n\n{notes}" if client.notes.strip() else notes
+    return changes
+
+
+def client_upsert_is_unchanged(client: Client, record: ContactRecord, *, source: str) -> bool:
+    """True when `client_upsert` of `record` into this (already linked) client would write
+    nothing: lets an importer skip an unchanged record without a query."""
+    if client_upsert_changes(client, record, source=source):
+        return False
+    origin = _consent_origin(source)
+    return not any(
+        granted is not None and consent.would_record(client, channel, granted, origin)
+        for channel, granted in (("email", record.email_consent), ("sms", record.sms_consent))
+    )
+
+
+def client_upsert(
+    *, tenant: Tenant, source: str, record: ContactRecord, link: bool = True, client: Client | None = None,
+    match_external_id: bool = True, tags: list[Tag] | tuple[()] = (), now: datetime.datetime | None = None,
+) -> UpsertResult:
+    """Find the client `record` describes, or create it, and bring it up to date: the one path
+    by which imports (CSV, Square, Acuity, HubSpot, custom CRM) write clients.
+
+    Matching, in order: `source`'s external id (`record.external_id`), then the email hash,
+    then the phone hash (clients.matching); a match is linked to the external id, not
+    duplicated. `client`: the client the caller already matched by external id (an
+    importer's prefetch); `match_external_id=False`: the caller already knows the id is not
+    linked. `link=False` for records whose ids are not a person's (Acuity appointments).
+    Fields follow `client_upsert_changes`; consent decisions go to the ledger under the
+    import rules of clients.consent (an import never undoes a withdrawal). Runs in the
+    caller's transaction (a savepoint per record); raises ValidationError naming a field.
+    """
+    _require_tenant(tenant)
+    how = "external_id" if client is not None else ""
+    if client is None:
+        by_external_id = link and match_external_id and bool(record.external_id)
+        client, how = find_existing_client(
+            provider=source if by_external_id else None, external_id=record.external_id if by_external_id else None,
+            email_hash=record.email_hash, phone_hash=record.phone_hash,
+        )
+    created = client is None
+    if created:
+        client = Client(tenant=tenant, source=source)
+    changed = _apply(client, client_upsert_changes(client, record, source=source), tenant=tenant)
+
+    def record_consent() -> set[str]:
+        return consent.consent_record(
+            tenant=tenant, client=client, decisions={"email": record.email_consent, "sms": record.sms_consent},
+            origin=_consent_origin(source), provider=source, decided_at=now,
+        )
+
+    if created:
+        record_consent()  # a new client's consent fields are set before its one INSERT
+        client.save()
+    else:
+        if changed:
+            client.save(update_fields=[*changed, "updated_at"])
+        changed |= record_consent()
+    if link and record.external_id and how != "external_id":
+        # Not matched by it, so it is not linked yet. ON CONFLICT DO NOTHING: an import
+        # running at the same time may have just linked it.
+        ClientExternalId.objects.bulk_create(
+            [ClientExternalId(tenant=tenant, client=client, provider=source, external_id=record.external_id)],
+            ignore_conflicts=True,
+        )
+        changed.add("external_id")
+    if tags:
+        carried = set() if created else set(
+            ClientTag.objects.filter(tenant_id=tenant.id, client=client, tag__in=tags).values_list("tag_id", flat=True)
+        )
+        missing = [tag for tag in tags if tag.id not in carried]
+        if missing:
+            ClientTag.objects.bulk_create(
+                [ClientTag(tenant=tenant, client=client, tag=tag) for tag in missing], ignore_conflicts=True
+            )
+            changed.add("tags")
+    return UpsertResult(client=client, outcome="created" if created else ("updated" if changed else "unchanged"))
 
 
 # --- CSV import --------------------------------------------------------------------------
@@ -375,58 +516,12 @@ IMPORT_OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")
 def _import_row(tenant: Tenant, row: csv_format.ImportRow, tags: list[Tag], now: datetime.datetime) -> str:
     """Write one cleaned row: 'created', 'updated' or 'unchanged'. Runs in the caller's
     savepoint; `tags` are the row's tags, already resolved outside it."""
-    from clients.matching import find_existing_client
-
-    client, how = find_existing_client(
-        provider=Source.CSV, external_id=row.external_id or None, email_hash=row.email_hash, phone_hash=row.phone_hash
+    record = ContactRecord(
+        external_id=row.external_id, first_name=row.first_name, last_name=row.last_name, email=row.email,
+        phone=row.phone, birthday=row.birthday, notes=row.notes, email_consent=row.email_consent,
+        sms_consent=row.sms_consent,
     )
-    created = client is None
-    if created:
-        client = Client(tenant=tenant, source=Source.CSV)
-    changes: dict[str, Any] = {}
-    for name in ("first_name", "last_name", "email", "phone"):
-        value = getattr(row, name)
-        if value is not None:
-            changes[name] = value
-    if row.birthday is not None:
-        month, day, year = row.birthday
-        # A row without a year does not erase a year we know for the same day.
-        if year is None and (client.birthday_month, client.birthday_day) == (month, day):
-            year = client.birth_year
-        changes.update(birthday_month=month, birthday_day=day, birth_year=year)
-    if row.notes is not None and row.notes not in client.notes:
-        # Notes typed in the app are kept: the file's note is added, once.
-        changes["notes"] = f"{client.notes.rstrip()}\n\n{row.notes}" if client.notes.strip() else row.notes
-    if row.email_consent is not None:
-        changes["email_consent"] = row.email_consent
-    if row.sms_consent is not None:
-        changes["sms_consent"] = row.sms_consent
-    changed = _apply(client, changes, tenant=tenant, now=now)
-    if created:
-        client.save()
-    elif changed:
-        client.save(update_fields=[*changed, "updated_at"])
-    if row.external_id and how != "external_id":
-        # Not matched by it, so it is not linked yet. ON CONFLICT DO NOTHING: an import
-        # running at the same time may have just linked it.
-        ClientExternalId.objects.bulk_create(
-            [ClientExternalId(tenant=tenant, client=client, provider=Source.CSV, external_id=row.external_id)],
-            ignore_conflicts=True,
-        )
-        changed.add("external_id")
-    if tags:
-        carried = set() if created else set(
-            ClientTag.objects.filter(tenant_id=tenant.id, client=client, tag__in=tags).values_list("tag_id", flat=True)
-        )
-        missing = [tag for tag in tags if tag.id not in carried]
-        if missing:
-            ClientTag.objects.bulk_create(
-                [ClientTag(tenant=tenant, client=client, tag=tag) for tag in missing], ignore_conflicts=True
-            )
-            changed.add("tags")
-    if created:
-        return "created"
-    return "updated" if changed else "unchanged"
+    return client_upsert(tenant=tenant, source=Source.CSV, record=record, tags=tags, now=now).outcome
 
 
 def _import_batch(

@@ -8,19 +8,18 @@ Every importer works on one page at a time inside the caller's tenant transactio
 3. otherwise `plan` returns a write that `import_page` runs in its own savepoint, so a
    record the database refuses is reported and the rest of the page is kept.
 
-Rules for contacts shared by several sources (Square and Acuity see the same person):
-- a record is found by the provider's external id, then by email hash, then by phone hash
-  (clients.matching.find_existing_client); a match is linked, not duplicated;
-- the source that created a client keeps it current (its non-blank values win); another
-  source only fills blanks, so two providers that disagree do not flip a field every sync;
-- a blank value from a provider never erases what we have;
-- email consent is granted only when a provider creates the client with an email and no
-  unsubscribe; an unsubscribe from any provider always removes consent. We never re-grant
-  consent on an update: the person may have unsubscribed here.
+Contacts are written by the one client upsert, `clients.services.client_upsert`, which the
+CSV import uses too: one matching rule (external id, then email hash, then phone hash), one
+field rule (the source that created a client keeps it current, others fill blanks, a blank
+never erases) and one consent rule (clients.consent: a provider's unsubscribe is recorded as a
+withdrawal in the consent ledger; a provider's "not unsubscribed" grants only a client nobody
+has decided for, and never undoes a withdrawal). Money goes through analytics' validators
+(`money_rules`), the same the transactions API uses.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 from collections.abc import Callable, Iterable
@@ -33,9 +32,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from analytics.models import Appointment, Service, ServiceCategory, Transaction, TransactionLineItem
-from clients.matching import find_existing_client
+from analytics.services import check_amounts, validate_choice, validate_currency, validate_minor_units
+from brandvx.errors import InvalidParameter
 from clients.models import Client, ClientExternalId
-from clients.normalize import contact_hash, normalize_email, normalize_phone, parse_birthday
+from clients.normalize import normalize_email, normalize_phone, parse_birthday
+from clients.services import ContactRecord, client_upsert, client_upsert_is_unchanged
 from integrations.models import CatalogVariation
 from tenants.models import Tenant
 
@@ -122,6 +123,16 @@ def _safe_reason(exc: Exception) -> str:
 
 # --- shared conversions ------------------------------------------------------------------
 
+@contextlib.contextmanager
+def money_rules():
+    """Run analytics' validators (the one owner of the money rules) for one record: their
+    InvalidParameter becomes this record's RecordError, so the rest of the page is kept."""
+    try:
+        yield
+    except InvalidParameter as exc:
+        raise RecordError(str(exc.detail)) from None
+
+
 def to_minor_units(value, currency: str) -> int:
     """A decimal string ('30.00') to integer minor units, exactly; refuses what would round."""
     try:
@@ -159,26 +170,8 @@ def _clip(value, length: int) -> str:
 
 # --- contacts ----------------------------------------------------------------------------
 
-@dataclass
-class Contact:
-    """A person as a provider describes them, normalized."""
-
-    external_id: str
-    first_name: str = ""
-    last_name: str = ""
-    email: str = ""
-    phone: str = ""
-    birthday: tuple[int | None, int | None, int | None] = (None, None, None)
-    notes: str = ""
-    email_unsubscribed: bool | None = None
-
-    @property
-    def email_hash(self) -> str:
-        return contact_hash(self.email)
-
-    @property
-    def phone_hash(self) -> str:
-        return contact_hash(self.phone)
+# The normalized person an importer hands to the client upsert.
+Contact = ContactRecord
 
 
 def make_contact(*, external_id: str, first_name, last_name, email, phone, birthday, notes="",
@@ -195,10 +188,17 @@ def make_contact(*, external_id: str, first_name, last_name, email, phone, birth
         parsed_birthday = parse_birthday(birthday)
     except ValidationError as exc:
         raise RecordError(f"birthday: {exc.messages[0]}") from None
+    # An unsubscribe is a withdrawal; "not unsubscribed" is a grant of an address we have.
+    email_consent = None
+    if email_unsubscribed is True:
+        email_consent = False
+    elif email_unsubscribed is False and normalized_email:
+        email_consent = True
     return Contact(
         external_id=external_id, first_name=_clip(first_name, 100), last_name=_clip(last_name, 100),
-        email=normalized_email, phone=normalized_phone, birthday=parsed_birthday, notes=str(notes or "").strip(),
-        email_unsubscribed=email_unsubscribed,
+        email=normalized_email, phone=normalized_phone,
+        birthday=parsed_birthday if parsed_birthday[0] is not None else None, notes=str(notes or "").strip(),
+        email_consent=email_consent,
     )
 
 
@@ -245,38 +245,6 @@ def contact_from_custom(raw: dict, *, region: str) -> Contact:
         email=raw.get("email"), phone=raw.get("phone"), birthday=raw.get("birthday"), notes=raw.get("notes"),
         email_unsubscribed=(not consent) if isinstance(consent, bool) else None, region=region,
     )
-
-
-def contact_changes(client: Client, contact: Contact, *, owns: bool) -> dict:
-    """The fields to change on `client` (see the module docstring for the rules)."""
-    changes: dict = {}
-
-    def offer(field_name: str, value) -> None:
-        if value in ("", None):
-            return
-        current = getattr(client, field_name)
-        if current == value:
-            return
-        if owns or current in ("", None):
-            changes[field_name] = value
-
-    offer("first_name", contact.first_name)
-    offer("last_name", contact.last_name)
-    offer("notes", contact.notes)
-    if "notes" in changes and not owns and client.notes:
-        del changes["notes"]
-    for field_name, hash_name, value in (("email", "email_hash", contact.email), ("phone", "phone_hash", contact.phone)):
-        before = len(changes)
-        offer(field_name, value)
-        if len(changes) > before:
-            changes[hash_name] = contact_hash(value)
-    month, day, year = contact.birthday
-    if month is not None and (client.birthday_month, client.birthday_day, client.birth_year) != (month, day, year):
-        if owns or client.birthday_month is None:
-            changes.update(birthday_month=month, birthday_day=day, birth_year=year)
-    if contact.email_unsubscribed is True and client.email_consent:
-        changes.update(email_consent=False, email_consent_at=None)
-    return changes
 
 
 class PageImporter:
@@ -341,55 +309,19 @@ class ClientImporter:
 
     def plan_contact(self, contact: Contact):
         client = self.links.get(contact.external_id)
-        if client is not None:
-            changes = contact_changes(client, contact, owns=client.source == self.provider)
-            if not changes:
-                return UNCHANGED
+        if client is not None and client_upsert_is_unchanged(client, contact, source=self.provider):
+            return UNCHANGED
 
-            def update() -> str:
+        def write() -> str:
+            if client is not None:
                 self._pending[contact.external_id] = client  # dropped again if the savepoint fails
-                _apply(client, changes)
-                return UPDATED
+            # prefetch() already looked the external id up: an unlinked id is not matched again.
+            result = client_upsert(tenant=self.tenant, source=self.provider, record=contact, client=client,
+                                   match_external_id=False)
+            self._pending[contact.external_id] = result.client
+            return result.outcome
 
-            return update
-
-        def link_or_create() -> str:
-            # prefetch() already looked the external id up: match by contact hashes only.
-            return self.link_or_create(contact, known_unlinked=True)
-
-        return link_or_create
-
-    def link_or_create(self, contact: Contact, *, link: bool = True, known_unlinked: bool = False) -> str:
-        """Runs inside the record's savepoint. Returns the outcome; the client is in _pending."""
-        by_external_id = link and not known_unlinked
-        client, _how = find_existing_client(
-            provider=self.provider if by_external_id else None, external_id=contact.external_id if by_external_id else None,
-            email_hash=contact.email_hash, phone_hash=contact.phone_hash,
-        )
-        if client is not None and _how == "external_id":
-            self._pending[contact.external_id] = client
-            changes = contact_changes(client, contact, owns=client.source == self.provider)
-            _apply(client, changes)
-            return UPDATED if changes else UNCHANGED
-        if client is None:
-            month, day, year = contact.birthday
-            consent = bool(contact.email) and contact.email_unsubscribed is False
-            client = Client.objects.create(
-                tenant=self.tenant, source=self.provider, first_name=contact.first_name, last_name=contact.last_name,
-                email=contact.email, email_hash=contact.email_hash, phone=contact.phone, phone_hash=contact.phone_hash,
-                birthday_month=month, birthday_day=day, birth_year=year, notes=contact.notes,
-                email_consent=consent, email_consent_at=timezone.now() if consent else None,
-            )
-            outcome = CREATED
-        else:
-            changes = contact_changes(client, contact, owns=client.source == self.provider)
-            _apply(client, changes)
-            outcome = UPDATED if changes or link else UNCHANGED
-        if link and contact.external_id:
-            ClientExternalId.objects.create(tenant=self.tenant, provider=self.provider, external_id=contact.external_id,
-                                            client=client)
-        self._pending[contact.external_id] = client
-        return outcome
+        return write
 
 
 def _changed(existing, values: dict) -> dict:
@@ -515,8 +447,8 @@ class SquareCatalogImporter(PageImporter):
             "duration_minutes": max(1, round(int(duration_ms) / 60000)) if duration_ms else 60,
             "is_active": not raw.get("is_deleted", False),
         }
-        if values["price_amount"] < 0:
-            raise RecordError("item price is negative")
+        with money_rules():
+            validate_minor_units(values["price_amount"], "price_amount")
         existing = self.services.get(raw["id"])
         if existing is not None:
             return _update_plan(existing, values)
@@ -612,6 +544,8 @@ class SquarePaymentImporter(PageImporter):
             state = Transaction.Status.REFUNDED if amount > 0 and refunded >= amount else Transaction.Status.COMPLETED
         else:
             state = Transaction.Status.FAILED
+        with money_rules():
+            check_amounts(Transaction(total_amount=amount, refunded_amount=refunded, status=state))
         order = self.orders.get(raw.get("order_id") or "") or {}
         customer_id = raw.get("customer_id") or order.get("customer_id")
         values = {
@@ -660,7 +594,9 @@ class SquarePaymentImporter(PageImporter):
             except InvalidOperation:
                 raise RecordError(f"line item quantity {item.get('quantity')!r} is not a number") from None
             money = item.get("total_money") or item.get("base_price_money") or {}
-            lines.append((name[:255], quantity, int(money.get("amount") or 0),
+            with money_rules():
+                amount = validate_minor_units(int(money.get("amount") or 0), "line_items.amount")
+            lines.append((name[:255], quantity, amount,
                           self.variation_services.get(item.get("catalog_object_id"))))
         return lines
 
@@ -680,7 +616,6 @@ class AcuityAppointmentImporter(PageImporter):
         self.now = now or timezone.now()
         self.appointments: dict[str, Appointment] = {}
         self.services: dict[str, Service] = {}
-        self.clients = ClientImporter(tenant=tenant, provider="acuity", to_contact=lambda raw: raw)
 
     def prefetch(self, records) -> None:
         self._page = records
@@ -752,8 +687,7 @@ class AcuityAppointmentImporter(PageImporter):
         # Acuity has no client ids: a person is recognized by email or phone only.
         if not (contact.email or contact.phone):
             return None
-        self.clients.link_or_create(contact, link=False)
-        return self.clients._pending.pop(contact.external_id)
+        return client_upsert(tenant=self.tenant, source="acuity", record=contact, link=False).client
 
     def _service_for(self, type_id: str, raw: dict, price: int, minutes: int) -> Service | None:
         if not type_id:
@@ -790,17 +724,20 @@ class CustomTransactionImporter(PageImporter):
         external_id = self.external_id_of(raw)
         if not external_id:
             raise RecordError("transaction has no external_id")
-        amount = raw.get("total_amount")
-        if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
-            raise RecordError("total_amount must be a non-negative integer in minor units")
-        status = raw.get("status") or "completed"
-        if status not in Transaction.Status.values:
-            raise RecordError(f"status {status!r} is not one of {', '.join(Transaction.Status.values)}")
-        values = {
-            "occurred_at": parse_timestamp(raw.get("occurred_at"), "occurred_at"), "total_amount": amount,
-            "currency": str(raw.get("currency") or self.tenant.currency).upper()[:3], "status": status,
-            "client_id": self.client_ids.get(str(raw.get("client_external_id") or "")),
-        }
+        # The API's validators and money rules, so that a pushed sale is refused exactly when
+        # the same sale sent to /api/v1/transactions/ would be.
+        with money_rules():
+            values = {
+                "total_amount": validate_minor_units(raw.get("total_amount"), "total_amount"),
+                "refunded_amount": validate_minor_units(raw.get("refunded_amount", 0), "refunded_amount"),
+                "status": validate_choice(raw.get("status") or "completed", Transaction.Status, "status"),
+                "currency": validate_currency(raw.get("currency") or self.tenant.currency),
+            }
+            check_amounts(Transaction(**values))
+        values.update(
+            occurred_at=parse_timestamp(raw.get("occurred_at"), "occurred_at"),
+            client_id=self.client_ids.get(str(raw.get("client_external_id") or "")),
+        )
         existing = self.transactions.get(external_id)
         if existing is not None:
             return _update_plan(existing, values)

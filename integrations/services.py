@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import uuid
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -34,7 +35,8 @@ CONFIG_KEYS = {
 }
 # Values we generate and keep in config; clients may not set them.
 GENERATED_CONFIG_KEYS = {"webhook_token"}
-SYNC_STALE_AFTER = datetime.timedelta(hours=1)
+SYNC_QUEUED_STALE_AFTER = datetime.timedelta(hours=1)
+JobStatus = BackgroundJob.Status
 CUSTOM_IMPORT_MAX_RECORDS = 1000
 
 
@@ -191,10 +193,22 @@ def sync_request(*, tenant: Tenant, provider: str, acting_user: User | None) -> 
         if connection.status in (Status.DISABLED, Status.NEEDS_REAUTH):
             raise SyncNotAllowed(f"The connection is {connection.status}; update it first.", code=f"connection_{connection.status}")
         kind = f"integrations.sync.{provider}"
-        # The row lock above serializes two clicks; a stuck job older than an hour does not block.
-        running = BackgroundJob.objects.filter(
-            kind=kind, status__in=[BackgroundJob.Status.QUEUED, BackgroundJob.Status.RUNNING],
-            updated_at__gte=timezone.now() - SYNC_STALE_AFTER,
+        # The row lock above serializes two clicks. A running sync blocks while its lease is
+        # live; one whose worker stopped renewing it is failed here and this request takes
+        # over (the new run resumes from the saved checkpoints). A queued job blocks for an
+        # hour: it may be waiting for a free worker.
+        now = timezone.now()
+        lease = datetime.timedelta(seconds=settings.SYNC_LEASE_SECONDS)
+        active = BackgroundJob.objects.filter(kind=kind, params__connection_id=str(connection.id))
+        lapsed = active.filter(status=JobStatus.RUNNING, updated_at__lt=now - lease)
+        lapsed.update(
+            status=JobStatus.FAILED, finished_at=now, updated_at=now,
+            failure_reason=f"The worker stopped making progress (no lease renewal for {settings.SYNC_LEASE_SECONDS} s); "
+                           "a new sync resumes from the saved position.",
+        )
+        running = (
+            active.filter(status=JobStatus.RUNNING, updated_at__gte=now - lease)
+            | active.filter(status=JobStatus.QUEUED, updated_at__gte=now - SYNC_QUEUED_STALE_AFTER)
         ).first()
         if running is not None:
             raise SyncNotAllowed("A sync of this connection is already queued or running.", code="sync_in_progress",

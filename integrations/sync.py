@@ -9,6 +9,13 @@ The shape of every run, per resource:
             save the resource's checkpoint           (same transaction as the page: a crash
             add the page's counts to the job          never loses data nor skips a page)
 
+A run holds a lease on its job (`updated_at`), renewed by every page it writes and by every
+wait (backoff, Retry-After) it makes, in steps shorter than the lease. A worker that dies
+stops renewing; after `SYNC_LEASE_SECONDS` the next sync request takes over (the dead run's
+job is failed with the reason) and resumes from the saved checkpoints. A run whose job is no
+longer running (canceled, or taken over) stops at its next page without writing it.
+`job.counts` and `job.result` describe the whole run, across redeliveries of its task.
+
 Checkpoints live in `IntegrationConnection.cursors[resource]`. A run that fails keeps what
 it wrote; the next run resumes from the last saved checkpoint. A finished pass leaves an
 "updated since" mark (Square customers, payments, Acuity dates) or starts over next time
@@ -18,10 +25,13 @@ creates and updates nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import uuid
 from dataclasses import dataclass, field
+
+from django.conf import settings
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -35,7 +45,8 @@ from integrations.providers.hubspot import HubSpotClient
 from integrations.providers.square import SquareClient
 from integrations.routing import route_set
 from tenants.context import tenant_context
-from tenants.jobs import job_advance, job_finish, job_is_canceled, job_start
+from tenants.jobs import job_advance, job_finish, job_is_running, job_renew, job_start
+from tenants.models import BackgroundJob
 from tenants.models import Tenant
 
 logger = logging.getLogger("brandvx.integrations")
@@ -52,8 +63,39 @@ ACUITY_FUTURE_DAYS = 90
 ACUITY_WINDOW_DAYS = 30
 
 
-class SyncCanceled(Exception):
-    pass
+class SyncStopped(Exception):
+    """The run's job is no longer running: canceled, or taken over after its lease lapsed."""
+
+
+def totals_from_counts(counts: dict[str, int]) -> dict[str, dict[str, int]]:
+    """`job.counts` ("customers.created": 3, ...) as the per-resource totals of `job.result`."""
+    by_resource: dict[str, dict[str, int]] = {}
+    for key, value in counts.items():
+        resource, _, name = key.rpartition(".")
+        if resource:
+            by_resource.setdefault(resource, {})[name] = value
+    return by_resource
+
+
+class Lease:
+    """Keeps a running sync's lease on its job alive through long waits."""
+
+    def __init__(self, *, tenant_id: uuid.UUID, job_id: uuid.UUID, sleep):
+        self.tenant_id = tenant_id
+        self.job_id = job_id
+        self._sleep = sleep
+
+    def renew(self) -> None:
+        with tenant_context(self.tenant_id, role="system"):
+            if not job_renew(job_id=self.job_id):
+                raise SyncStopped()
+
+    def sleep(self, seconds: float) -> None:
+        step = max(1.0, settings.SYNC_LEASE_SECONDS / 4)
+        while seconds > 0:
+            self._sleep(min(seconds, step))
+            seconds -= step
+            self.renew()
 
 
 @dataclass
@@ -135,8 +177,8 @@ class SyncRun:
     def write_page(self, resource: str, importer, records: list[dict], checkpoint: dict | None | bool = False) -> PageCounts:
         """One transaction: the page, its checkpoint (False = leave it), the job's counts."""
         with tenant_context(self.session.tenant_id, role="system"):
-            if job_is_canceled(job_id=self.job_id):
-                raise SyncCanceled()
+            if not job_is_running(job_id=self.job_id):
+                raise SyncStopped()
             counts = import_page(importer, records, resource=resource)
             if checkpoint is not False:
                 self.session.save_cursor(resource, checkpoint)
@@ -286,12 +328,16 @@ class SyncRun:
 def run_sync(*, tenant_id, job_id, policy: RetryPolicy | None = None, now: datetime.datetime | None = None) -> dict | None:
     """Run one sync job to the end. Idempotent: a redelivered job resumes from the saved
     checkpoints, and every write is an upsert keyed by the provider's id."""
+    job_id = uuid.UUID(str(job_id))
     with tenant_context(tenant_id, role="system"):
         job = job_start(job_id=job_id)
         if job is None:
-            return None  # finished or canceled already
+            return None  # finished, canceled, or taken over already
         connection_id = job.params.get("connection_id")
-    session = ConnectionSession(tenant_id=tenant_id, connection_id=connection_id, policy=policy)
+    policy = policy or RetryPolicy()
+    lease = Lease(tenant_id=uuid.UUID(str(tenant_id)), job_id=job_id, sleep=policy.sleep)
+    session = ConnectionSession(tenant_id=tenant_id, connection_id=connection_id,
+                                policy=dataclasses.replace(policy, sleep=lease.sleep))
     if session.status in (Status.DISABLED, Status.NEEDS_REAUTH):
         with tenant_context(tenant_id, role="system"):
             job_finish(job_id=job_id, failure_reason=f"the connection is {session.status}")
@@ -300,8 +346,8 @@ def run_sync(*, tenant_id, job_id, policy: RetryPolicy | None = None, now: datet
     failure = ""
     try:
         run.run()
-    except SyncCanceled:
-        logger.info("sync job %s canceled", job_id)
+    except SyncStopped:
+        logger.info("sync job %s stopped: canceled or taken over", job_id)
         return run.totals.by_resource
     except ReauthRequired as exc:
         failure = exc.reason
@@ -316,7 +362,9 @@ def run_sync(*, tenant_id, job_id, policy: RetryPolicy | None = None, now: datet
     else:
         session.mark(status=Status.ACTIVE, synced=True)
     with tenant_context(tenant_id, role="system"):
-        job_finish(job_id=job_id, failure_reason=failure, result={"resources": run.totals.by_resource})
+        # The result describes the whole run: every attempt's pages are in job.counts.
+        counts = BackgroundJob.objects.values_list("counts", flat=True).get(id=job_id)
+        job_finish(job_id=job_id, failure_reason=failure, result={"resources": totals_from_counts(counts)})
     return run.totals.by_resource
 
 

@@ -12,20 +12,20 @@ from integrations import sync
 
 @shared_task(name="integrations.sync")
 def sync_connection(tenant_id: str, job_id: str) -> None:
-    # Idempotent: job_start refuses a finished job; a redelivered running job resumes from
-    # the checkpoints saved with each page, and every write is an upsert by provider id.
+    """Idempotent: job_start refuses a finished job; a redelivered running job resumes from
+    the checkpoints saved with each page, and every write is an upsert by provider id."""
     sync.run_sync(tenant_id=tenant_id, job_id=job_id)
 
 
 @shared_task(name="integrations.process_square_event")
 def process_square_event(tenant_id: str, event_id: str) -> None:
-    # Idempotent: a processed event is skipped, and the object is re-fetched and upserted.
+    """Idempotent: a processed event is skipped, and the object is re-fetched and upserted."""
     sync.process_square_event(tenant_id=tenant_id, event_id=event_id)
 
 
 @shared_task(name="integrations.process_acuity_appointment")
 def process_acuity_appointment(tenant_id: str, connection_id: str, appointment_id: str) -> None:
-    # Idempotent: fetches the appointment's current state and upserts it by Acuity id.
+    """Idempotent: fetches the appointment's current state and upserts it by Acuity id."""
     sync.process_acuity_appointment(tenant_id=tenant_id, connection_id=connection_id, appointment_id=appointment_id)
 
 

@@ -1,5 +1,8 @@
 """Rate limiting of failed token authentications, per client address, in the shared cache.
 
+The address is `tenants.client_address.client_address`: behind trusted proxies, the
+caller's, not the proxy's (one address for everyone would lock every salon out at once).
+
 Past the limit, a failed authentication is answered 429 (with Retry-After) instead of 401,
 which slows down token guessing and tells a misconfigured client to stop. When the cache is
 unreachable the limit is skipped (logged): authentication must not depend on Redis being up.
@@ -14,6 +17,7 @@ from django.core.cache import cache
 from rest_framework import status
 
 from brandvx.errors import BrandVXError
+from tenants.client_address import client_address
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +29,7 @@ class TooManyFailures(BrandVXError):
 
 
 def _key(request) -> str:
-    return f"auth-failures:{request.META.get('REMOTE_ADDR', 'unknown')}"
+    return f"auth-failures:{client_address(request)}"
 
 
 def record_and_check(request) -> bool:

@@ -68,6 +68,16 @@ def current_tenant_id() -> uuid.UUID:
     return ctx.tenant_id
 
 
+def require_tenant(tenant) -> None:
+    """Services call this first: the tenant they were given must be the active context's.
+
+    A service handed one tenant while the database context holds another would read nothing
+    (or write rows RLS then refuses): stop before any statement, and name the mistake.
+    """
+    if current_tenant_id() != tenant.id:
+        raise TenantContextError("the active tenant context is not the tenant passed to the service")
+
+
 @contextlib.contextmanager
 def activate(ctx: TenantContext | None) -> Iterator[TenantContext | None]:
     """Make `ctx` the current context for the block. Does not open a transaction."""
@@ -99,15 +109,37 @@ def tenant_context(
     ctx = TenantContext(tenant_id=_as_uuid(tenant_id, "tenant_id"), user_id=_as_uuid(user_id, "user_id"), role=role)
     if ctx.tenant_id is None:
         raise TenantContextError("tenant_context needs a tenant id")
-    with activate(ctx), transaction.atomic(using=using):
+    with transaction.atomic(using=using), activate(ctx):
         yield ctx
 
 
 @contextlib.contextmanager
 def user_context(user_id: uuid.UUID, *, using: str = "default") -> Iterator[TenantContext]:
-    """A context with a user and no tenant: enough to read that user's own memberships."""
+    """A context with a user and no tenant: enough to read that user's own memberships.
+
+    Joins the caller's transaction when there is one (a request's): no savepoint, and the
+    context ends before that transaction does. Otherwise opens its own.
+    """
     ctx = TenantContext(tenant_id=None, user_id=_as_uuid(user_id, "user_id"), role="")
-    with activate(ctx), transaction.atomic(using=using):
+    with transaction.atomic(using=using, savepoint=False), activate(ctx):
+        yield ctx
+
+
+@contextlib.contextmanager
+def request_context(ctx: TenantContext | None, *, using: str = "default") -> Iterator[TenantContext | None]:
+    """The context of a request being served, for the block that runs (and renders) the view.
+
+    The context lives strictly inside a transaction: the block joins the request's
+    transaction (ATOMIC_REQUESTS) or opens one, and the context is reset before that
+    transaction ends. So nothing rendered or run later (a template, a streamed body, a
+    response middleware) can query with a context and no transaction: it runs with no
+    context at all, and RLS answers it with zero rows.
+    """
+    if ctx is None:
+        with activate(None):
+            yield None
+        return
+    with transaction.atomic(using=using, savepoint=False), activate(ctx):
         yield ctx
 
 
@@ -124,7 +156,7 @@ def dangerously_support_read_context(*, staff_user_id: uuid.UUID | None, using: 
         tenant_id=None, user_id=_as_uuid(staff_user_id, "staff_user_id"), role="support",
         db_role=settings.DATABASE_SUPPORT_ROLE,
     )
-    with activate(ctx), transaction.atomic(using=using):
+    with transaction.atomic(using=using), activate(ctx):
         yield ctx
 
 

@@ -114,6 +114,16 @@ def job_advance(*, job_id: uuid.UUID, done: int = 0, counts: dict[str, int] | No
     job.save(update_fields=["progress_done", "counts", "errors", "errors_truncated", "updated_at"])
 
 
+def job_renew(*, job_id: uuid.UUID) -> bool:
+    """Renew a running job's lease (its `updated_at`). False if it is no longer running
+    (finished, canceled, or failed because another run took over): the caller must stop."""
+    return bool(BackgroundJob.objects.filter(id=job_id, status=Status.RUNNING).update(updated_at=timezone.now()))
+
+
+def job_is_running(*, job_id: uuid.UUID) -> bool:
+    return BackgroundJob.objects.filter(id=job_id, status=Status.RUNNING).exists()
+
+
 def job_is_canceled(*, job_id: uuid.UUID) -> bool:
     return BackgroundJob.objects.filter(id=job_id, status=Status.CANCELED).exists()
 

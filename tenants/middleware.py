@@ -1,14 +1,20 @@
-"""Resolves who is calling and for which tenant, and holds that context for the request.
+"""Attaches the caller's resolution (who, which tenant, which role) to the request, lazily.
 
-Runs before the view. The context it sets is only Python-side; the database hook turns it
-into settings inside the view's transaction (ATOMIC_REQUESTS). Errors found here (bad token,
-foreign tenant) are not answered here: they are kept on the request and raised by the DRF
-authentication class, so every API error has the same JSON shape.
+Nothing is verified or looked up here: the resolution is computed the first time something
+asks for it, which is the DRF authentication of an API view. Views that do not authenticate
+with it (the admin, webhooks, the custom CRM push, /healthz) never resolve a bearer token and
+never get a tenant context.
+
+The context itself is not activated here either. A tenant endpoint activates it around its
+own dispatch and rendering, inside the request's transaction (`tenants.views`,
+`tenants.context.request_context`), so it cannot outlive that transaction: a template or a
+streamed body produced later runs with no context at all.
 """
 
 from __future__ import annotations
 
-from tenants.context import activate
+from django.utils.functional import SimpleLazyObject
+
 from tenants.resolution import resolve_request
 
 
@@ -17,8 +23,5 @@ class TenantContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        resolution = resolve_request(request)
-        request.tenant_resolution = resolution
-        # activate() resets the context variable in a finally block: nothing outlives the request.
-        with activate(resolution.context):
-            return self.get_response(request)
+        request.tenant_resolution = SimpleLazyObject(lambda: resolve_request(request))
+        return self.get_response(request)

@@ -132,6 +132,8 @@ class BackgroundJob(TenantModel):
 class SupportAccess(TenantModel):
     """Append-only audit of platform staff touching a tenant's data (read or write)."""
 
+    append_only = True  # tenants.roles revokes UPDATE and DELETE (and migration 0002's trigger refuses them)
+
     class Action(models.TextChoices):
         VIEW = "view"
         ENTER = "enter"
@@ -148,3 +150,37 @@ class SupportAccess(TenantModel):
     class Meta:
         ordering = ["-occurred_at"]
         indexes = [models.Index(fields=["tenant", "-occurred_at"], name="support_access_tenant_idx")]
+
+
+class ChangeRecord(TenantModel):
+    """Append-only: who changed what in a tenant's data (a user, a provider sync, the system,
+    support staff inside the tenant). Written by services through `tenants.changes`; the
+    tenant's owner reads it at /api/v1/change-log/. Field names only, never values: the log
+    must not become a second copy of clients' personal data."""
+
+    append_only = True  # tenants.roles revokes UPDATE and DELETE from the runtime role
+
+    class ActorKind(models.TextChoices):
+        USER = "user"
+        PROVIDER = "provider"
+        SYSTEM = "system"
+        SUPPORT = "support"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    occurred_at = models.DateTimeField(auto_now_add=True)
+    actor_kind = models.CharField(max_length=16, choices=ActorKind.choices)
+    # Not a foreign key: an append-only row must outlive (and never be rewritten by) the
+    # deletion of the user it names.
+    actor_user_id = models.UUIDField(null=True, blank=True)
+    actor_label = models.CharField(max_length=254, blank=True, help_text="The user's e-mail, the provider, or the job.")
+    action = models.CharField(max_length=64, help_text="e.g. client.created, client.updated, draft.approved")
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64)
+    fields = models.JSONField(default=list, blank=True, help_text="Names of the fields that changed.")
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        indexes = [models.Index(fields=["tenant", "-occurred_at", "-id"], name="change_tenant_occurred_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_type}:{self.object_id} by {self.actor_kind}:{self.actor_label}"

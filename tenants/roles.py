@@ -80,3 +80,18 @@ def grant_runtime_privileges(sender, using: str = "owner", **kwargs) -> None:
             GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {support};
             """
         )
+        # Append-only tables (a model with `append_only = True`, e.g. the consent ledger):
+        # the runtime role may add and read rows, never change or remove them.
+        # (Only those that exist: a migration to an earlier state may have dropped one.)
+        cursor.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename = ANY(%s)",
+            [append_only_tables()],
+        )
+        for (table,) in cursor.fetchall():
+            cursor.execute(f"REVOKE UPDATE, DELETE ON TABLE {schema}.{_quote_ident(table)} FROM {app}")
+
+
+def append_only_tables() -> list[str]:
+    from django.apps import apps
+
+    return sorted(m._meta.db_table for m in apps.get_models() if getattr(m, "append_only", False))

@@ -10,9 +10,11 @@
 
 from __future__ import annotations
 
+from django.template.response import SimpleTemplateResponse
 from rest_framework import mixins, permissions, viewsets
 from rest_framework.views import APIView
 
+from tenants.context import request_context
 from tenants.models import Role, Tenant
 
 ALL_ROLES = frozenset({Role.OWNER_ADMIN, Role.STAFF, Role.VIEWER})
@@ -30,7 +32,25 @@ class TenantRolePermission(permissions.BasePermission):
         return role in allowed
 
 
-class TenantScopedMixin:
+class RequestContextMixin:
+    """Runs the view *and renders its response* with the caller's context, inside the
+    request's transaction; the context ends before that transaction does.
+
+    Rendering happens here because Django would otherwise render a template response (the
+    browsable API's HTML, with its forms' querysets) after the view's transaction has ended.
+    A streamed body is produced later still, with no context: streaming views enter their
+    own, per chunk (the client CSV export does).
+    """
+
+    def dispatch(self, request, *args, **kwargs):
+        with request_context(request.tenant_resolution.context):
+            response = super().dispatch(request, *args, **kwargs)
+            if isinstance(response, SimpleTemplateResponse) and not response.is_rendered:
+                response.render()
+        return response
+
+
+class TenantScopedMixin(RequestContextMixin):
     """Resolves the tenant once per request and checks the member's role."""
 
     permission_classes = [permissions.IsAuthenticated, TenantRolePermission]

@@ -210,3 +210,23 @@ def test_appointment_defaults_from_the_service_and_checks_times(catalog):
         with pytest.raises(InvalidParameter) as caught:
             services.appointment_create(tenant=a, start_at=datetime.datetime(2025, 5, 1, 9))  # naive
         assert parameter_of(caught) == "start_at"
+
+
+@pytest.mark.parametrize(("status", "total", "refunded", "constraint"), [
+    ("refunded", 4500, 0, "transaction_refunded_means_full"),
+    ("completed", 4500, 4501, "transaction_refund_within_total"),
+    ("failed", 4500, 100, "transaction_failed_no_refund"),
+    # Two constraints refuse a negative total; PostgreSQL reports whichever it checks first.
+    ("completed", -1, 0, "transaction_total_not_negative transaction_refund_within_total"),
+])
+def test_the_database_refuses_a_sale_that_breaks_the_money_rules(world, status, total, refunded, constraint):
+    """The check constraints back analytics.services.check_amounts for writers that skip it."""
+    from django.db import IntegrityError, transaction
+
+    with tenant_context(world.tenant_a.id, role="system"):
+        with pytest.raises(IntegrityError) as caught, transaction.atomic():
+            Transaction.objects.create(tenant=world.tenant_a, occurred_at=WHEN, status=status, total_amount=total,
+                                       refunded_amount=refunded, currency="USD")
+        assert caught.value.__cause__.diag.constraint_name in constraint.split()
+        with pytest.raises(InvalidParameter):
+            services.check_amounts(Transaction(status=status, total_amount=total, refunded_amount=refunded))

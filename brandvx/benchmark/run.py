@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from brandvx.benchmark import background, database, loader, sql_level
-from brandvx.benchmark.endpoints import EndpointHarness, debug_off, replay_runner, strip_context
+from brandvx.benchmark.endpoints import CONTEXT_MARK, EndpointHarness, debug_off, replay_runner, strip_context
 from brandvx.benchmark.queries import HOT_QUERIES, HotQuery, Period, builtin_sql, endpoint_path, from_function
 from brandvx.benchmark.timing import interleaved, pair_ratios, summary
 
@@ -228,8 +228,11 @@ def _hot_queries(endpoints: dict, *, tenant, tenant_id: str, period: Period, con
         endpoint = endpoints[name]
         query = HotQuery(name=name, endpoint=endpoint["path"])
         if endpoint.get("available"):
-            # The view's transaction (ATOMIC_REQUESTS): the last one of the request.
-            query.statements = [strip_context(s) for s in endpoint["capture"].transactions[-1]]
+            # The view's statements: the request's transaction (ATOMIC_REQUESTS) from the
+            # statement that carries the tenant's context on (before it: the membership lookup).
+            view = endpoint["capture"].transactions[-1]
+            first = max(i for i, statement in enumerate(view) if statement.startswith(CONTEXT_MARK))
+            query.statements = [strip_context(s) for s in view[first:]]
             query.source = "endpoint"
         else:
             built = None

@@ -35,3 +35,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # Failed token authentications allowed per client address per window, then 429.
 AUTH_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 30)
 AUTH_FAILURE_WINDOW_SECONDS = env_int("AUTH_FAILURE_WINDOW_SECONDS", 60)
+
+# Reverse proxies in front of the application that append to X-Forwarded-For (0 = none:
+# the header is ignored). The client address for limits and the audit is the entry this many
+# places from the right end (tenants.client_address).
+TRUSTED_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 0)

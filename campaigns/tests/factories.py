@@ -6,7 +6,8 @@ import datetime
 import itertools
 
 from campaigns.models import CampaignSettings, Channel, MessageDraft
-from clients.models import Client
+from clients import consent
+from clients.models import Client, ConsentOrigin
 from tenants.context import tenant_context
 
 _counter = itertools.count()
@@ -16,13 +17,16 @@ def make_client(tenant, *, birthday: tuple[int, int] | None = (3, 3), email_cons
                 email: str | None = None, phone: str | None = None, first_name: str = "Cleo") -> Client:
     n = next(_counter)
     with tenant_context(tenant.id, role="system"):
-        return Client.objects.create(
+        client = Client.objects.create(
             tenant=tenant, first_name=first_name, last_name=f"Client{n}",
             email=f"client{n}@example.test" if email is None else email,
             phone=f"+1415555{n % 10000:04d}" if phone is None else phone,
             birthday_month=birthday[0] if birthday else None, birthday_day=birthday[1] if birthday else None,
-            email_consent=email_consent, sms_consent=sms_consent,
         )
+        # Consent through the ledger, as a user of the app would record it.
+        consent.consent_record(tenant=tenant, client=client, decisions={"email": email_consent, "sms": sms_consent},
+                               origin=ConsentOrigin.API_USER)
+        return client
 
 
 def make_settings(tenant, **fields) -> CampaignSettings:

@@ -12,7 +12,8 @@ from campaigns.models import MessageDraft
 from campaigns.sending import MAX_SEND_ATTEMPTS, draft_send
 from campaigns.tasks import send_message_draft, send_backoff
 from campaigns.tests.factories import make_client, make_draft, make_settings
-from clients.models import Client
+from clients import consent, services as client_services
+from clients.models import Client, ConsentOrigin
 from tenants.context import tenant_context
 
 Status = MessageDraft.Status
@@ -102,7 +103,8 @@ def test_email_goes_through_djangos_email_backend(world):
 @responses.activate
 def test_an_opt_out_after_approval_stops_the_message(world, sms_draft):
     with tenant_context(world.tenant_a.id, role="system"):
-        Client.objects.filter(id=sms_draft.client_id).update(sms_consent=False)
+        consent.consent_record(tenant=world.tenant_a, client=Client.objects.get(id=sms_draft.client_id),
+                               decisions={"sms": False}, origin=ConsentOrigin.UNSUBSCRIBE_LINK)
     outcome = draft_send(tenant_id=world.tenant_a.id, draft_id=sms_draft.id)
     assert outcome.status == "failed" and len(responses.calls) == 0
     draft = reload(world.tenant_a, sms_draft)
@@ -163,3 +165,34 @@ def test_sms_without_twilio_setup_fails_without_calling_anyone(world):
 def test_drafts_of_another_tenant_cannot_be_sent_from_this_one(world, sms_draft):
     assert draft_send(tenant_id=world.tenant_b.id, draft_id=sms_draft.id).status == "skipped"
     assert reload(world.tenant_a, sms_draft).status == "approved"
+
+
+@responses.activate
+def test_an_opted_out_client_gets_nothing_even_after_a_merge_with_an_older_opt_in(world):
+    """The client unsubscribed; a duplicate with an older opt-in is merged in. No batch draft,
+    and an approved draft fails at the send: no email, no SMS."""
+    tenant = world.tenant_a
+    make_settings(tenant, sms_from_number="+14155550000",
+                  sender_credentials={"twilio_account_sid": SID, "twilio_auth_token": "tok"})
+    client = make_client(tenant, email="ana@example.test", phone="+14155550123", birthday=(3, 3))
+    duplicate = make_client(tenant, email="", phone="", birthday=None)  # opted in before the unsubscribe
+    email_draft = make_draft(tenant, client, status=Status.APPROVED, channel="email")
+    sms_draft = make_draft(tenant, client, status=Status.APPROVED, channel="sms", occasion_date=datetime.date(2026, 3, 4))
+    with tenant_context(tenant.id, role="system"):
+        consent.consent_record(tenant=tenant, client=client, decisions={"email": False, "sms": False},
+                               origin=ConsentOrigin.UNSUBSCRIBE_LINK)
+    with tenant_context(tenant.id, role="staff"):
+        client_services.client_merge(tenant=tenant, source_id=duplicate.id, target_id=client.id)
+        merged = Client.objects.get(id=client.id)
+    assert not merged.email_consent and not merged.sms_consent
+
+    outcomes = [draft_send(tenant_id=tenant.id, draft_id=d.id).status for d in (email_draft, sms_draft)]
+
+    assert outcomes == ["failed", "failed"]
+    assert len(mail.outbox) == 0 and len(responses.calls) == 0
+    with tenant_context(tenant.id, role="system"):
+        from campaigns.services import _plan_batch
+
+        plan = _plan_batch(tenant=tenant, start=datetime.date(2026, 3, 1), days_ahead=7, channel="email")
+    assert [c.client_id for c in plan.candidates] == [] and plan.skipped == [
+        {"client_id": str(client.id), "reason": "no_email_consent"}]

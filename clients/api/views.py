@@ -17,12 +17,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import renderers, serializers, status
 from rest_framework.decorators import action
-from brandvx.parsers import StrictFormParser, StrictMultiPartParser
 from rest_framework.response import Response
 
 from brandvx.errors import InvalidParameter
+from brandvx.parsers import StrictFormParser, StrictMultiPartParser
 from brandvx.validation import DATE_SCHEMA, RANGE_TEXT, StrictFilterBackend, parse_query_date, parse_query_int
-from clients import selectors, services
+from clients import consent, selectors, services
 from clients.api import serializers as s
 from clients.api.filters import ClientFilter, ClientOrderingFilter
 from clients.csv_format import COLUMN_ALIASES, CsvRejected
@@ -64,11 +64,18 @@ def _cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
+def _consent_cell(client: Client, channel: str) -> str:
+    # "no" only for a decision (a withdrawal); blank when nobody has asked. Read back by the
+    # import, a blank says nothing, so an export re-imports without inventing withdrawals.
+    granted = consent.current(client, channel).granted
+    return "" if granted is None else ("yes" if granted else "no")
+
+
 def _export_line(client: Client) -> list[str]:
     return [
         _cell(client.first_name), _cell(client.last_name), _cell(client.email), client.phone,
         s.birthday_text(client) or "", _cell("; ".join(sorted((link.tag.name for link in client.client_tags.all()), key=str.lower))),
-        _cell(client.notes), client.source, "yes" if client.email_consent else "no", "yes" if client.sms_consent else "no",
+        _cell(client.notes), client.source, _consent_cell(client, "email"), _consent_cell(client, "sms"),
         client.created_at.isoformat(), str(client.id),
     ]
 

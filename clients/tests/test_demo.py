@@ -1,7 +1,7 @@
 import pytest
 
 from clients import demo
-from clients.models import Client, ClientTag
+from clients.models import Client, ClientTag, ConsentEvent
 from tenants.context import tenant_context
 
 pytestmark = pytest.mark.django_db
@@ -16,6 +16,8 @@ def test_demo_seed_spreads_birthdays_over_the_year(world):
         assert any((c.birthday_month, c.birthday_day) == (2, 29) for c in clients)
         assert ClientTag.objects.exists()
         assert any(c.email_consent for c in clients) and any(not c.sms_consent for c in clients)
+        # Every demo consent is a decision in the ledger.
+        assert ConsentEvent.objects.count() == sum(c.email_consent + c.sms_consent for c in clients)
     with tenant_context(world.tenant_b.id, role="system"):
         assert not Client.objects.exists()
     assert world.a.get("/api/v1/clients/birthdays/", {"days_ahead": 7}).json()["count"] >= 5

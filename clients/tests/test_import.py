@@ -7,7 +7,7 @@ import pytest
 
 from clients import services
 from clients.csv_format import CsvRejected
-from clients.models import Client, ClientExternalId, ClientImport, ClientTag
+from clients.models import Client, ClientExternalId, ClientImport, ClientTag, ConsentEvent
 from clients.normalize import contact_hash
 from clients.tasks import client_import_csv_task
 from clients.tests.factories import ClientFactory
@@ -60,7 +60,8 @@ def test_mixed_good_and_bad_rows_keep_the_good_ones(world):
     assert (amy.birthday_month, amy.birthday_day, amy.birth_year, amy.notes) == (7, 4, 1990, "Likes tea")
     assert amy.email_consent and amy.email_consent_at is not None
     assert (fay.phone, fay.birthday_month, fay.birthday_day, fay.birth_year) == ("+447911123456", 7, 4, 1985)
-    assert not fay.email_consent and fay.email_consent_at is None, "a new client's 'no' is the default"
+    # A "no" in a file is a decision, recorded as a withdrawal (a blank cell says nothing).
+    assert not fay.email_consent and fay.email_consent_at is not None
     with tenant_context(world.tenant_a.id, role="system"):
         assert sorted(ClientTag.objects.filter(client=amy).values_list("tag__name", flat=True)) == ["Color", "VIP"]
         assert ClientExternalId.objects.get(external_id="C-1").client_id == amy.id
@@ -107,12 +108,37 @@ def test_external_id_is_matched_first(world):
 def test_consent_change_from_a_file_is_recorded(world):
     t = world.tenant_a
     instant = datetime.datetime(2025, 1, 2, 3, 4, tzinfo=datetime.timezone.utc)
-    run_import(t, "email,sms_consent\namy@example.com,0\n")
+    run_import(t, "email,sms_consent\namy@example.com,\n")
     with mock.patch("django.utils.timezone.now", return_value=instant):
         job = run_import(t, "email,SMS Consent\namy@example.com,TRUE\n")
     assert job.counts["updated"] == 1
     [amy] = clients_of(t)
     assert amy.sms_consent and amy.sms_consent_at == instant
+    with tenant_context(t.id, role="system"):
+        [event] = ConsentEvent.objects.filter(client_id=amy.id)
+    assert (event.channel, event.granted, event.origin, event.decided_at) == ("sms", True, "csv_import", instant)
+
+
+def test_a_reimported_old_opt_in_does_not_undo_a_withdrawal(world):
+    """The file still says yes; the client has since said no in the app: no stays."""
+    t = world.tenant_a
+    old_file = "email,email_consent,sms_consent\namy@example.com,yes,yes\n"
+    run_import(t, old_file)
+    [amy] = clients_of(t)
+    assert amy.email_consent and amy.sms_consent
+    with tenant_context(t.id, role="staff"):
+        services.client_update(tenant=t, client_id=amy.id, data={"email_consent": False})
+
+    job = run_import(t, old_file)
+
+    assert job.counts["unchanged"] == 1, job.counts
+    [amy] = clients_of(t)
+    assert not amy.email_consent and amy.sms_consent
+    # Only a newer explicit grant re-grants.
+    with tenant_context(t.id, role="staff"):
+        services.client_update(tenant=t, client_id=amy.id, data={"email_consent": True})
+    [amy] = clients_of(t)
+    assert amy.email_consent
 
 
 def test_notes_from_a_file_never_overwrite_notes_typed_in_the_app(world):

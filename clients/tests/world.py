@@ -1,6 +1,7 @@
 """The clients app's contribution to the two-tenant world."""
 
-from clients.models import Client, ClientExternalId, ClientImport, ClientTag, Tag
+from clients import consent
+from clients.models import Client, ClientExternalId, ClientImport, ClientTag, ConsentOrigin, Tag
 from tenants.context import tenant_context
 from tenants.models import BackgroundJob
 
@@ -10,8 +11,10 @@ def build(world, tenant, owner) -> dict:
     with tenant_context(tenant.id, role="system"):
         client = Client.objects.create(
             tenant=tenant, first_name=f"Ada{label}", last_name=f"Secret{label}", email=f"ada@{label.lower()}.test",
-            phone="+14155550100", birthday_month=6, birthday_day=1, birth_year=1990, email_consent=True, sms_consent=True,
+            phone="+14155550100", birthday_month=6, birthday_day=1, birth_year=1990,
         )
+        consent.consent_record(tenant=tenant, client=client, decisions={"email": True, "sms": True},
+                               origin=ConsentOrigin.API_USER, acting_user=owner)
         tag = Tag.objects.create(tenant=tenant, name=f"vip-{label}")
         ClientTag.objects.create(tenant=tenant, client=client, tag=tag)
         external = ClientExternalId.objects.create(tenant=tenant, client=client, provider="square", external_id=f"SQ-{label}")

@@ -198,3 +198,38 @@ def test_custom_crm_push_refuses_a_missing_wrong_or_query_string_key(world):
     assert api.post(IMPORT_URL, body, format="json", HTTP_X_BRANDVX_KEY=rotated).status_code == 200
     bad = api.post(IMPORT_URL, {"contacts": "nope"}, format="json", HTTP_X_BRANDVX_KEY=rotated)
     assert bad.status_code == 400 and bad.json()["parameter"] == "contacts"
+
+
+def test_custom_crm_push_refuses_a_refund_the_api_would_refuse_and_keeps_the_records_around_it(world):
+    """`refunded` with refunded_amount 0 was stored, and the revenue queries counted the sale
+    in full. It is refused with a per-record error, as the transactions API refuses it."""
+    from rest_framework.test import APIClient
+
+    from analytics.models import Transaction
+
+    key = custom_crm_key(world.a)
+    sale = {"occurred_at": "2024-05-01T10:00:00Z", "total_amount": 4500}
+    payload = {"transactions": [
+        {**sale, "external_id": "t-good-1"},
+        {**sale, "external_id": "t-refunded-zero", "status": "refunded", "refunded_amount": 0},
+        {**sale, "external_id": "t-refunded-implicit", "status": "refunded"},
+        {**sale, "external_id": "t-over", "refunded_amount": 4501},
+        {**sale, "external_id": "t-good-2", "status": "refunded", "refunded_amount": 4500},
+        {**sale, "external_id": "t-partial", "refunded_amount": 500},
+    ]}
+
+    response = APIClient().post(IMPORT_URL, payload, format="json", HTTP_X_BRANDVX_KEY=key)
+
+    assert response.status_code == 200, response.content
+    body = response.json()["transactions"]
+    assert (body["created"], body["failed"]) == (3, 3)
+    refused = {error["external_id"]: error["reason"] for error in body["errors"]}
+    assert set(refused) == {"t-refunded-zero", "t-refunded-implicit", "t-over"}
+    assert refused["t-refunded-zero"].startswith("status: refunded means fully refunded")
+    assert refused["t-over"] == "refunded_amount: must not exceed total_amount."
+    api_answer = world.a.post("/api/v1/transactions/", {**sale, "occurred_at": "2024-05-01T10:00:00Z",
+                                                        "status": "refunded", "refunded_amount": 0}, format="json")
+    assert api_answer.status_code == 400 and api_answer.json()["parameter"] == "status"
+    with tenant_context(world.tenant_a.id, role="system"):
+        stored = dict(Transaction.objects.values_list("external_id", "refunded_amount"))
+    assert stored == {"t-good-1": 0, "t-good-2": 4500, "t-partial": 500}

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from tenants.models import BackgroundJob, Membership, SupportAccess, Tenant
+from tenants.models import BackgroundJob, ChangeRecord, Membership, SupportAccess, Tenant
 
 
 class TenantSerializer(serializers.ModelSerializer):
@@ -39,6 +39,13 @@ class BackgroundJobSerializer(serializers.ModelSerializer):
     def get_progress(self, job) -> dict:
         percent = round(100 * job.progress_done / job.progress_total, 1) if job.progress_total else None
         return {"total": job.progress_total, "done": job.progress_done, "percent": percent}
+
+
+class ChangeRecordSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ChangeRecord
+        fields = ["id", "occurred_at", "actor_kind", "actor_user_id", "actor_label", "action", "object_type", "object_id", "fields"]
+        read_only_fields = fields
 
 
 class SupportAccessSerializer(serializers.ModelSerializer):

@@ -7,12 +7,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tenants import jobs
-from tenants.api.serializers import BackgroundJobSerializer, MeSerializer, SupportAccessSerializer
-from tenants.models import BackgroundJob, SupportAccess
-from tenants.views import OWNER_ONLY, TenantReadOnlyViewSet
+from tenants.api.serializers import BackgroundJobSerializer, ChangeRecordSerializer, MeSerializer, SupportAccessSerializer
+from tenants.models import BackgroundJob, ChangeRecord, SupportAccess
+from tenants.views import OWNER_ONLY, RequestContextMixin, TenantReadOnlyViewSet
 
 
-class MeView(APIView):
+class MeView(RequestContextMixin, APIView):
     """The caller, the tenant this request acts in, and all their memberships."""
 
     permission_classes = [permissions.IsAuthenticated]
@@ -55,6 +55,17 @@ class SupportAccessViewSet(TenantReadOnlyViewSet):
     serializer_class = SupportAccessSerializer
     read_roles = OWNER_ONLY
     filterset_fields = ["action"]
+    cursor_ordering = ("-occurred_at", "-id")
+
+
+class ChangeRecordViewSet(TenantReadOnlyViewSet):
+    """Who changed what in this tenant's data: users, provider syncs, system jobs and support
+    staff inside the tenant (owner_admin only). Append-only; field names, never values."""
+
+    queryset = ChangeRecord.objects.all()
+    serializer_class = ChangeRecordSerializer
+    read_roles = OWNER_ONLY
+    filterset_fields = ["action", "actor_kind", "object_type", "object_id"]
     cursor_ordering = ("-occurred_at", "-id")
 
 

@@ -77,6 +77,8 @@ class Command(BaseCommand):
         }
 
     def _cleanup(self, tenant: Tenant) -> None:
-        with tenant_context(tenant.id, role="system"):
-            Client.objects.all().delete()
-            Tenant.objects.filter(id=tenant.id).delete()
+        # As the owner of the tables (still in the tenant's context: they FORCE row level
+        # security): the consent ledger is append-only for the runtime role.
+        with tenant_context(tenant.id, role="system", using="owner"):
+            Client.objects.using("owner").all().delete()
+            Tenant.objects.using("owner").filter(id=tenant.id).delete()

@@ -1,0 +1,72 @@
+"""Who changed what: the tenant's append-only change log (`ChangeRecord`).
+
+Services take the actor of a change (a user through the API, a provider sync, a system job,
+support staff inside the tenant) and record it here, in the transaction of the change itself:
+a change that rolls back leaves no record, and no change commits without one.
+
+    record_change(tenant=tenant, actor=Actor.of(acting_user), action="client.updated",
+                  obj=client, fields=["first_name"])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from tenants.context import require_tenant
+from tenants.models import ChangeRecord, Tenant, User
+
+Kind = ChangeRecord.ActorKind
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    kind: str
+    label: str = ""
+    user_id: UUID | None = None
+
+    @classmethod
+    def of(cls, user: User | None, *, otherwise: str = "system") -> Actor:
+        """The API's acting user; without one, the system (`otherwise` names the job)."""
+        if user is None or not getattr(user, "is_authenticated", False):
+            return cls.system(otherwise)
+        kind = Kind.SUPPORT if user.is_staff else Kind.USER  # platform staff are never tenant members
+        return cls(kind=kind, label=(user.email or user.username)[:254], user_id=user.id)
+
+    @classmethod
+    def provider(cls, name: str) -> Actor:
+        return cls(kind=Kind.PROVIDER, label=name)
+
+    @classmethod
+    def system(cls, what: str) -> Actor:
+        return cls(kind=Kind.SYSTEM, label=what)
+
+
+def record_change(
+    *, tenant: Tenant, actor: Actor, action: str, obj: Any = None, object_type: str = "", object_id: Any = None,
+    fields: Iterable[str] = (),
+) -> ChangeRecord:
+    require_tenant(tenant)
+    if obj is not None:
+        object_type = object_type or obj._meta.model_name
+        object_id = obj.pk if object_id is None else object_id
+    return ChangeRecord.objects.create(
+        tenant=tenant, actor_kind=actor.kind, actor_user_id=actor.user_id, actor_label=actor.label,
+        action=action, object_type=object_type, object_id=str(object_id or ""), fields=sorted(set(fields)),
+    )
+
+
+def record_changes(*, tenant: Tenant, actor: Actor, action: str, object_type: str, object_ids: Iterable[Any]) -> int:
+    """One row per object, in one INSERT (bulk actions: approve many drafts, tag many clients)."""
+    require_tenant(tenant)
+    rows = [
+        ChangeRecord(
+            tenant=tenant, actor_kind=actor.kind, actor_user_id=actor.user_id, actor_label=actor.label,
+            action=action, object_type=object_type, object_id=str(object_id),
+        )
+        for object_id in object_ids
+    ]
+    ChangeRecord.objects.bulk_create(rows)
+    return len(rows)
