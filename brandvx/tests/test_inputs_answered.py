@@ -64,6 +64,18 @@ def test_declared_conflicts_and_unavailable_queues_are_documented(schema):
     assert {"409", "503"} <= set(paths["/api/v1/integrations/{provider}/sync/"]["post"]["responses"])
 
 
+def test_every_request_body_refuses_unknown_properties(schema):
+    components = schema["components"]["schemas"]
+    bodies = 0
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                name = media["schema"]["$ref"].rsplit("/", 1)[-1]
+                assert components[name].get("additionalProperties") is False, f"{method} {path}: {name}"
+                bodies += 1
+    assert bodies > 20
+
+
 def test_limits_are_in_the_schema(schema):
     paths, components = schema["paths"], schema["components"]["schemas"]
 
