@@ -3,7 +3,7 @@ lead switches them to the tenants.admin_support base, which enters a support con
 
 from django.contrib import admin
 
-from analytics.models import Appointment, Service, ServiceCategory, Transaction, TransactionLineItem
+from analytics.models import Appointment, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
 
 
 @admin.register(ServiceCategory)
@@ -41,6 +41,17 @@ class TransactionLineItemInline(admin.TabularInline):
     fields = ["service", "description", "quantity", "amount"]
 
 
+class RefundInline(admin.TabularInline):
+    # Read-only: a refund is written with the sale's refunded_amount by analytics.services.
+    model = Refund
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ["refunded_at", "amount", "currency", "source", "external_id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Transaction)
 class TransactionAdmin(admin.ModelAdmin):
     list_display = ["occurred_at", "tenant", "client", "status", "total_amount", "refunded_amount", "currency", "source"]
@@ -49,4 +60,4 @@ class TransactionAdmin(admin.ModelAdmin):
     list_select_related = ["tenant", "client"]
     autocomplete_fields = ["tenant", "client"]
     date_hierarchy = "occurred_at"
-    inlines = [TransactionLineItemInline]
+    inlines = [TransactionLineItemInline, RefundInline]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import random
 
-from analytics.models import Appointment, Service, ServiceCategory, Transaction, TransactionLineItem
+from analytics.models import Appointment, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
 from clients.models import Client
 from tenants.context import tenant_context
 from tenants.models import Tenant, User
@@ -41,6 +41,17 @@ def seed(*, tenant: Tenant, owner: User) -> None:
         Appointment.objects.bulk_create(appointments, batch_size=1000)
         Transaction.objects.bulk_create(sales, batch_size=1000)
         TransactionLineItem.objects.bulk_create(lines, batch_size=1000)
+        Refund.objects.bulk_create(_refunds(tenant, rng, sales), batch_size=1000)
+
+
+def _refunds(tenant: Tenant, rng: random.Random, sales: list[Transaction]) -> list[Refund]:
+    """The sales' refunds as dated records, a few days after the sale (never in the future)."""
+    now = datetime.datetime.now(datetime.UTC)
+    return [
+        Refund(tenant=tenant, transaction=sale, amount=sale.refunded_amount, currency=sale.currency,
+               refunded_at=min(now, sale.occurred_at + datetime.timedelta(days=rng.randint(0, 20), hours=rng.randint(0, 8))))
+        for sale in sales if sale.refunded_amount
+    ]
 
 
 def _clients(tenant: Tenant, rng: random.Random) -> list[Client]:

@@ -115,8 +115,14 @@ class Transaction(ImportedModel):
     client = models.ForeignKey("clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="transactions")
     occurred_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETED)
-    total_amount = models.BigIntegerField(help_text="Minor units (cents).")
-    refunded_amount = models.BigIntegerField(default=0, help_text="Minor units refunded so far.")
+    total_amount = models.BigIntegerField(help_text="Minor units (cents): what the client paid, tip and tax included.")
+    refunded_amount = models.BigIntegerField(
+        default=0, help_text="Minor units refunded so far: the sum of the sale's Refund rows (kept with them).")
+    # Parts of total_amount that are not the services' revenue (tip, tax), and what was taken
+    # off the list price (discount, already out of total_amount). See docs/insights.md.
+    tip_amount = models.BigIntegerField(default=0, help_text="Minor units of total_amount that are a tip.")
+    tax_amount = models.BigIntegerField(default=0, help_text="Minor units of total_amount that are tax.")
+    discount_amount = models.BigIntegerField(default=0, help_text="Minor units taken off (not in total_amount).")
     currency = models.CharField(max_length=3)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -125,12 +131,16 @@ class Transaction(ImportedModel):
         # The insights filter one tenant's [start, end) instants and read only these columns:
         # with them INCLUDEd, a year of a large tenant (~5,000 rows among 5,000,000) is one
         # index range scan with no heap access (index-only, once the visibility map is set).
-        # `id` is included for revenue by service, which joins the period's line items.
+        # `id` is included for revenue by service, which joins the period's line items, and
+        # for the "fully refunded by the period's end" probe into the refunds.
         # The (tenant, client, time) index answers "did this client buy before the period?".
         indexes = [
             models.Index(
                 fields=["tenant", "occurred_at"],
-                include=["status", "currency", "total_amount", "refunded_amount", "client", "id"],
+                include=[
+                    "status", "currency", "total_amount", "refunded_amount", "tip_amount", "tax_amount",
+                    "discount_amount", "client", "id",
+                ],
                 name="transaction_tenant_time_idx",
             ),
             models.Index(fields=["tenant", "client", "occurred_at"], include=["status"], name="transaction_client_time_idx"),
@@ -151,6 +161,47 @@ class Transaction(ImportedModel):
             models.CheckConstraint(
                 condition=~models.Q(status="failed") | models.Q(refunded_amount=0), name="transaction_failed_no_refund"
             ),
+            # Written without a sum (tip + tax could overflow bigint inside the check).
+            models.CheckConstraint(
+                condition=models.Q(tip_amount__gte=0, tax_amount__gte=0, discount_amount__gte=0)
+                & models.Q(tip_amount__lte=models.F("total_amount") - models.F("tax_amount")),
+                name="transaction_tip_tax_within_total",
+            ),
+        ]
+
+
+class Refund(ImportedModel):
+    """Money given back for a sale, on the day it was given back.
+
+    The insights count a sale on its own date and a refund on the refund's date, so a March
+    refund lowers March and leaves the February already reported alone. The sale's
+    `refunded_amount` is the sum of its refunds (written together, the sale row locked).
+    `currency` repeats the sale's so that the period scan is index-only.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No index of its own: refund_transaction_idx leads with (tenant_id, transaction_id).
+    transaction = models.ForeignKey(Transaction, on_delete=models.CASCADE, related_name="refunds", db_index=False)
+    amount = models.BigIntegerField(help_text="Minor units, in the sale's currency.")
+    currency = models.CharField(max_length=3)
+    refunded_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # The insights' period scan: index-only (the sale is joined by its id).
+            models.Index(
+                fields=["tenant", "refunded_at"], include=["amount", "currency", "transaction"],
+                name="refund_tenant_time_idx",
+            ),
+            # "How much of this sale was refunded by the period's end?"
+            models.Index(
+                fields=["tenant", "transaction", "refunded_at"], include=["amount"], name="refund_transaction_idx",
+            ),
+        ]
+        constraints = [
+            _external_id_unique("refund"),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive"),
         ]
 
 

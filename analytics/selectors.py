@@ -6,8 +6,16 @@ Rules every insight follows:
   with them: a plain range on the (tenant_id, time) index. Bucketing uses
   `date_trunc(.., occurred_at AT TIME ZONE tenant_tz)`, so 23:30 local on the 31st belongs
   to the 31st whatever UTC says.
-- Revenue = completed and refunded transactions' total_amount - refunded_amount (failed
-  ones excluded): refunds are subtracted, a fully refunded sale counts 0.
+- A sale counts on its own date, a refund on the refund's date: revenue of a period = the
+  total_amount of its completed and refunded sales (failed ones excluded) - the refunds
+  dated in it. A refund issued in March lowers March; February stays as reported.
+- A sale fully refunded by the end of the period (the report's end; for the previous
+  period, its own end) is not a transaction: it is left out of the counts, the average
+  ticket and the active clients. Its money still nets to 0 in that period.
+- Service revenue excludes tips and taxes (their own amounts on a sale); a refund takes
+  its share of service, tip and tax in proportion to the sale's total.
+- Sums are numeric (no bigint overflow) and each figure is rounded once, at the end.
+- docs/insights.md is the reference of every figure; keep it true when this changes.
 - Money is never summed across currencies: every money figure is per currency, and the
   tenant's own currency is always reported (with zeros when it had no sales).
 - Each heavy query is ONE SQL statement built by a `*_sql(tenant, ...)` function returning
@@ -39,6 +47,22 @@ REBOOKING_WINDOW_DAYS = 60
 # Statuses whose money counts (see the module docstring); kept literal in the SQL.
 _REVENUE_STATUSES = "('completed', 'refunded')"
 
+
+def _refunded_by(alias: str, until: str) -> str:
+    """SQL: how much of sale `alias` was refunded before the instant `until` (a named
+    parameter or expression). Index-only probe of refund_transaction_idx; callers only
+    probe sales that have refunds at all (refunded_amount > 0 is in the covering index)."""
+    return f"""(SELECT coalesce(sum(r.amount), 0) FROM analytics_refund r
+              WHERE r.tenant_id = %(tenant)s AND r.transaction_id = {alias}.id AND r.refunded_at < {until})"""
+
+
+def _counts_sql(alias: str, until: str) -> str:
+    """SQL boolean: sale `alias` is a transaction, i.e. not fully refunded before `until`.
+    A sale not fully refunded today was not fully refunded then either: only sales fully
+    refunded today are probed."""
+    return (f"({alias}.refunded_amount < {alias}.total_amount OR {alias}.total_amount = 0 "
+            f"OR {_refunded_by(alias, until)} < {alias}.total_amount)")
+
 UNCATEGORIZED = "Uncategorized"
 OTHER_SERVICE = "Other"
 
@@ -52,16 +76,11 @@ def _add_years(day: datetime.date, years: int) -> datetime.date:
         return day.replace(year=day.year + years, day=28)
 
 
-def period_end_limit(start: datetime.date) -> datetime.date:
-    """The last `end` allowed for `start`: MAX_RANGE_YEARS years later, inclusive."""
-    return _add_years(start, MAX_RANGE_YEARS)
-
-
 def validate_period(start: datetime.date, end: datetime.date) -> None:
     """The rules for every insight's period; errors name the parameter."""
     if start > end:
         raise InvalidParameter("end", "must be on or after start.")
-    if end > period_end_limit(start):
+    if end >= _add_years(start, MAX_RANGE_YEARS):
         raise InvalidParameter("end", f"the period may be at most {MAX_RANGE_YEARS} years long.")
 
 
@@ -141,12 +160,29 @@ def _currencies(tenant: Tenant, seen: set[str]) -> list[str]:
 
 _DASHBOARD_SQL = f"""
 WITH sales AS (
-    SELECT t.occurred_at >= %(current_from)s AS is_current, t.client_id, t.currency,
-           t.total_amount - t.refunded_amount AS net
+    SELECT t.occurred_at >= %(current_from)s AS is_current, t.id, t.client_id, t.currency, t.total_amount,
+           t.tip_amount, t.tax_amount, t.discount_amount,
+           -- Refunded by the end of the sale's own period (a refund never precedes its sale).
+           CASE WHEN t.refunded_amount = 0 THEN 0
+                ELSE {_refunded_by("t", "CASE WHEN t.occurred_at >= %(current_from)s THEN %(current_to)s ELSE %(current_from)s END")}
+           END AS refunded_by_end
     FROM analytics_transaction t
     WHERE t.tenant_id = %(tenant)s
       AND t.occurred_at >= %(previous_from)s AND t.occurred_at < %(current_to)s
       AND t.status IN {_REVENUE_STATUSES}
+),
+counted AS (
+    SELECT s.*, NOT (s.total_amount > 0 AND s.refunded_by_end >= s.total_amount) AS counts FROM sales s
+),
+refunds AS (
+    -- The period's refunds, whatever the sale's date; each takes its share of tip and tax.
+    SELECT r.refunded_at >= %(current_from)s AS is_current, r.currency, r.amount,
+           r.amount::numeric * t.tip_amount / nullif(t.total_amount, 0) AS tip,
+           r.amount::numeric * t.tax_amount / nullif(t.total_amount, 0) AS tax
+    FROM analytics_refund r
+    JOIN analytics_transaction t ON t.id = r.transaction_id AND t.tenant_id = %(tenant)s
+    WHERE r.tenant_id = %(tenant)s
+      AND r.refunded_at >= %(previous_from)s AND r.refunded_at < %(current_to)s
 ),
 visits AS (
     SELECT a.start_at >= %(current_from)s AS is_current, a.client_id, a.start_at, a.status
@@ -156,18 +192,20 @@ visits AS (
       AND a.status IN ('completed', 'no_show')
 ),
 active AS (
-    SELECT is_current, client_id FROM sales WHERE client_id IS NOT NULL
+    SELECT is_current, client_id FROM counted WHERE counts AND client_id IS NOT NULL
     UNION
     SELECT is_current, client_id FROM visits WHERE status = 'completed' AND client_id IS NOT NULL
 ),
 active_counts AS (
-    -- Returning: active in the period AND a purchase or visit at any time before it.
+    -- Returning: active in the period AND a completed visit or a purchase (not fully
+    -- refunded) at any time before it. Active and not returning = new: the first visit or
+    -- purchase on record is in the period (an import day makes nobody new).
     SELECT ac.is_current, count(*) AS active_clients,
            count(*) FILTER (WHERE EXISTS (
                SELECT 1 FROM analytics_transaction p
                WHERE p.tenant_id = %(tenant)s AND p.client_id = ac.client_id
                  AND p.occurred_at < CASE WHEN ac.is_current THEN %(current_from)s ELSE %(previous_from)s END
-                 AND p.status IN {_REVENUE_STATUSES}
+                 AND p.status = 'completed'
            ) OR EXISTS (
                SELECT 1 FROM analytics_appointment p
                WHERE p.tenant_id = %(tenant)s AND p.client_id = ac.client_id
@@ -194,26 +232,35 @@ visit_counts AS (
     FROM visits v
     GROUP BY v.is_current
 ),
-sales_by_currency AS (
-    SELECT is_current, currency, sum(net) AS revenue, count(*) AS transactions
-    FROM sales
-    GROUP BY is_current, currency
+money AS (
+    SELECT is_current, currency, total_amount AS gross, 0 AS refunds, tip_amount::numeric AS tips,
+           tax_amount::numeric AS taxes, CASE WHEN counts THEN discount_amount ELSE 0 END AS discounts,
+           counts::int AS transactions, CASE WHEN counts THEN total_amount - refunded_by_end ELSE 0 END AS ticket
+    FROM counted
+    UNION ALL
+    SELECT is_current, currency, 0, amount, -tip, -tax, 0, 0, 0 FROM refunds
 ),
-new_clients AS (
-    SELECT c.created_at >= %(current_from)s AS is_current, count(*) AS new_clients
-    FROM clients_client c
-    WHERE c.tenant_id = %(tenant)s AND c.created_at >= %(previous_from)s AND c.created_at < %(current_to)s
-    GROUP BY 1
+money_by_currency AS (
+    -- numeric sums: no bigint overflow however large the amounts.
+    SELECT is_current, json_agg(json_build_object(
+               'currency', currency, 'gross', gross, 'refunds', refunds, 'tips', tips, 'taxes', taxes,
+               'discounts', discounts, 'transactions', transactions, 'ticket', ticket)) AS figures
+    FROM (
+        SELECT is_current, currency, sum(gross) AS gross, sum(refunds) AS refunds, coalesce(round(sum(tips)), 0) AS tips,
+               coalesce(round(sum(taxes)), 0) AS taxes, sum(discounts) AS discounts, sum(transactions) AS transactions,
+               sum(ticket) AS ticket
+        FROM money
+        GROUP BY is_current, currency
+    ) m
+    GROUP BY is_current
 )
-SELECT p.is_current,
-       (SELECT coalesce(array_agg(s.currency ORDER BY s.currency), '{{}}') FROM sales_by_currency s WHERE s.is_current = p.is_current),
-       (SELECT coalesce(array_agg(s.revenue ORDER BY s.currency), '{{}}') FROM sales_by_currency s WHERE s.is_current = p.is_current),
-       (SELECT coalesce(array_agg(s.transactions ORDER BY s.currency), '{{}}') FROM sales_by_currency s WHERE s.is_current = p.is_current),
-       coalesce(n.new_clients, 0), coalesce(ac.active_clients, 0), coalesce(ac.returning_clients, 0),
+SELECT p.is_current, coalesce(m.figures, '[]'::json),
+       coalesce(ac.active_clients, 0) - coalesce(ac.returning_clients, 0), coalesce(ac.active_clients, 0),
+       coalesce(ac.returning_clients, 0),
        coalesce(vc.completed_visits, 0), coalesce(vc.no_shows, 0), coalesce(vc.rebookable_visits, 0),
        coalesce(vc.rebooked_visits, 0)
 FROM (VALUES (true), (false)) AS p(is_current)
-LEFT JOIN new_clients n ON n.is_current = p.is_current
+LEFT JOIN money_by_currency m ON m.is_current = p.is_current
 LEFT JOIN active_counts ac ON ac.is_current = p.is_current
 LEFT JOIN visit_counts vc ON vc.is_current = p.is_current
 """
@@ -231,18 +278,39 @@ def dashboard_sql(tenant: Tenant, start: datetime.date, end: datetime.date) -> t
     })
 
 
+_MONEY = ("gross", "refunds", "tips", "taxes", "discounts", "transactions", "ticket")
+
+
 def _period_figures(row: tuple) -> dict:
-    (_, currencies, revenues, counts, new_clients, active, returning, completed, no_shows, rebookable, rebooked) = row
-    by_currency = {c: (int(r), int(n)) for c, r, n in zip(currencies, revenues, counts, strict=True)}
+    (_, figures, new_clients, active, returning, completed, no_shows, rebookable, rebooked) = row
+    by_currency = {f["currency"]: {name: int(f[name]) for name in _MONEY} for f in figures}
     return {
         "by_currency": by_currency,
-        "transactions": sum(n for _, n in by_currency.values()),
+        "transactions": sum(f["transactions"] for f in by_currency.values()),
         "new_clients": new_clients,
         "active_clients": active,
         "returning_client_rate": percent(returning, active),
         "rebooking_rate": percent(rebooked, rebookable),
         "no_show_rate": percent(no_shows, completed + no_shows),
     }
+
+
+def _currency_figures(f: dict) -> dict:
+    revenue = f["gross"] - f["refunds"]
+    return {
+        "revenue": revenue,
+        "transactions": f["transactions"],
+        "average_ticket": average(f["ticket"], f["transactions"]),
+        "gross_sales": f["gross"],
+        "refunds": f["refunds"],
+        "service_revenue": revenue - f["tips"] - f["taxes"],
+        "tips": f["tips"],
+        "taxes": f["taxes"],
+        "discounts": f["discounts"],
+    }
+
+
+_NO_MONEY = dict.fromkeys(_MONEY, 0)
 
 
 def dashboard(tenant: Tenant, start: datetime.date, end: datetime.date) -> dict:
@@ -254,14 +322,9 @@ def dashboard(tenant: Tenant, start: datetime.date, end: datetime.date) -> dict:
     previous_start, previous_end = previous_period(start, end)
     currencies = []
     for code in _currencies(tenant, set(current["by_currency"]) | set(previous["by_currency"])):
-        revenue, count = current["by_currency"].get(code, (0, 0))
-        previous_revenue, previous_count = previous["by_currency"].get(code, (0, 0))
-        currencies.append({
-            "currency": code,
-            "revenue": figure(revenue, previous_revenue),
-            "transactions": figure(count, previous_count),
-            "average_ticket": figure(average(revenue, count), average(previous_revenue, previous_count)),
-        })
+        now = _currency_figures(current["by_currency"].get(code, _NO_MONEY))
+        before = _currency_figures(previous["by_currency"].get(code, _NO_MONEY))
+        currencies.append({"currency": code, **{name: figure(now[name], before[name]) for name in now}})
     return {
         "start": start, "end": end, "previous_start": previous_start, "previous_end": previous_end,
         "currencies": currencies,
@@ -278,28 +341,49 @@ def dashboard(tenant: Tenant, start: datetime.date, end: datetime.date) -> dict:
 # --- revenue by service ------------------------------------------------------------------
 
 _REVENUE_BY_SERVICE_SQL = f"""
-WITH sales AS (
-    SELECT t.id, t.currency, t.total_amount, t.total_amount - t.refunded_amount AS net
+WITH moves AS (
+    -- What moved money in the period: its sales (on their date) and its refunds (on theirs,
+    -- whatever the sale's date). A refund takes its share of service, tip and tax in
+    -- proportion to the sale's total. `move` identifies the sale or the refund.
+    SELECT t.id AS move, t.id AS transaction_id, t.currency,
+           (t.total_amount - t.tip_amount - t.tax_amount)::numeric AS service_money,
+           t.tip_amount::numeric AS tips, t.tax_amount::numeric AS taxes,
+           {_counts_sql("t", "%(to)s")} AS counted, t.discount_amount
     FROM analytics_transaction t
     WHERE t.tenant_id = %(tenant)s
       AND t.occurred_at >= %(from)s AND t.occurred_at < %(to)s
       AND t.status IN {_REVENUE_STATUSES}
+    UNION ALL
+    SELECT r.id, r.transaction_id, r.currency,
+           -(r.amount::numeric * (t.total_amount - t.tip_amount - t.tax_amount) / nullif(t.total_amount, 0)),
+           -(r.amount::numeric * t.tip_amount / nullif(t.total_amount, 0)), -(r.amount::numeric * t.tax_amount / nullif(t.total_amount, 0)),
+           false, 0
+    FROM analytics_refund r
+    JOIN analytics_transaction t ON t.id = r.transaction_id AND t.tenant_id = %(tenant)s
+    WHERE r.tenant_id = %(tenant)s
+      AND r.refunded_at >= %(from)s AND r.refunded_at < %(to)s
 ),
 lines AS (
-    -- A refund is recorded on the sale, not on a line: each line keeps its share of what
-    -- was not refunded (exact numeric; rounded once per group below). A sale without
-    -- lines is one "Other" line for its whole net amount, so the report adds up to the
-    -- dashboard's revenue whenever the lines add up to the totals.
+    -- The lines share the service money in proportion to their amounts (a discount on the
+    -- whole sale lowers every line alike; lines that are all 0 share it equally). A sale
+    -- without lines is one "Other" line. Exact numeric; rounded once per group below.
+    -- Tips, taxes and discounts ride on each move's first line only, to be summed once.
     -- (Only columns of line_item_transaction_idx are read: the probe is index-only.)
-    SELECT s.id AS transaction_id, s.currency, li.service_id, coalesce(li.quantity, 1) AS quantity,
-           CASE WHEN li.transaction_id IS NULL THEN s.net::numeric
-                WHEN s.total_amount = 0 THEN li.amount::numeric
-                ELSE li.amount::numeric * s.net / s.total_amount END AS revenue
-    FROM sales s
-    LEFT JOIN analytics_transactionlineitem li ON li.transaction_id = s.id AND li.tenant_id = %(tenant)s
+    SELECT m.transaction_id, m.currency, li.service_id, m.counted,
+           CASE WHEN m.counted THEN coalesce(li.quantity, 1) ELSE 0 END AS quantity,
+           CASE WHEN li.transaction_id IS NULL THEN m.service_money
+                WHEN sum(li.amount) OVER w = 0 THEN m.service_money / count(*) OVER w
+                ELSE m.service_money * li.amount / sum(li.amount) OVER w END AS revenue,
+           CASE WHEN row_number() OVER w = 1 THEN m.tips ELSE 0 END AS tips,
+           CASE WHEN row_number() OVER w = 1 THEN m.taxes ELSE 0 END AS taxes,
+           CASE WHEN row_number() OVER w = 1 AND m.counted THEN m.discount_amount ELSE 0 END AS discounts
+    FROM moves m
+    LEFT JOIN analytics_transactionlineitem li ON li.transaction_id = m.transaction_id AND li.tenant_id = %(tenant)s
+    WINDOW w AS (PARTITION BY m.move)
 )
 SELECT l.currency, GROUPING(sc.id, sv.id) AS level, sc.id, max(sc.name), sv.id, max(sv.name),
-       count(DISTINCT l.transaction_id), sum(l.quantity), round(sum(l.revenue))::bigint
+       count(DISTINCT l.transaction_id) FILTER (WHERE l.counted), sum(l.quantity), coalesce(round(sum(l.revenue)), 0),
+       coalesce(round(sum(l.tips)), 0), coalesce(round(sum(l.taxes)), 0), sum(l.discounts)
 FROM lines l
 LEFT JOIN analytics_service sv ON sv.id = l.service_id AND sv.tenant_id = %(tenant)s
 LEFT JOIN analytics_servicecategory sc ON sc.id = sv.category_id AND sc.tenant_id = %(tenant)s
@@ -315,18 +399,22 @@ def revenue_by_service_sql(tenant: Tenant, start: datetime.date, end: datetime.d
 
 
 def revenue_by_service(tenant: Tenant, start: datetime.date, end: datetime.date) -> dict:
-    """Transactions (distinct), quantity and revenue per category and per service."""
+    """Transactions (distinct, not fully refunded), quantity and service revenue (net of the
+    period's refunds, without tips and taxes) per category and per service; tips, taxes and
+    discounts apart, per currency."""
     _require_context(tenant)
     validate_period(start, end)
     groups: dict[str, dict] = {}
     categories: dict[tuple[str, uuid.UUID | None], dict] = {}
     services: list[tuple[str, uuid.UUID | None, dict]] = []
-    for currency, level, category_id, category_name, service_id, service_name, count, quantity, revenue in _run(
-        *revenue_by_service_sql(tenant, start, end)
-    ):
+    rows = _run(*revenue_by_service_sql(tenant, start, end))
+    for currency, level, category_id, category_name, service_id, service_name, count, quantity, revenue, *parts in rows:
         numbers = {"transactions": count, "quantity": quantity, "revenue": int(revenue)}
         if level == 3:
-            groups[currency] = {"currency": currency, **numbers, "categories": []}
+            tips, taxes, discounts = (int(part) for part in parts)
+            groups[currency] = {
+                "currency": currency, **numbers, "tips": tips, "taxes": taxes, "discounts": discounts, "categories": [],
+            }
         elif level == 1:
             categories[(currency, category_id)] = {
                 "category_id": category_id, "category_name": category_name if category_id else UNCATEGORIZED,
@@ -341,7 +429,7 @@ def revenue_by_service(tenant: Tenant, start: datetime.date, end: datetime.date)
         groups[currency]["categories"].append(category)
     for currency, category_id, service in services:
         categories[(currency, category_id)]["services"].append(service)
-    zero = {"transactions": 0, "quantity": Decimal("0"), "revenue": 0, "categories": []}
+    zero = {"transactions": 0, "quantity": Decimal("0"), "revenue": 0, "tips": 0, "taxes": 0, "discounts": 0, "categories": []}
     return {
         "start": start, "end": end,
         "currencies": [groups.get(code, {"currency": code, **zero}) for code in _currencies(tenant, set(groups))],
@@ -351,12 +439,20 @@ def revenue_by_service(tenant: Tenant, start: datetime.date, end: datetime.date)
 # --- revenue time series -----------------------------------------------------------------
 
 _TIMESERIES_SQL = f"""
-SELECT t.currency, date_trunc(%(interval)s, t.occurred_at AT TIME ZONE %(timezone)s)::date AS bucket,
-       sum(t.total_amount - t.refunded_amount)::bigint AS revenue, count(*) AS transactions
-FROM analytics_transaction t
-WHERE t.tenant_id = %(tenant)s
-  AND t.occurred_at >= %(from)s AND t.occurred_at < %(to)s
-  AND t.status IN {_REVENUE_STATUSES}
+SELECT m.currency, date_trunc(%(interval)s, m.at AT TIME ZONE %(timezone)s)::date AS bucket,
+       sum(m.money) AS revenue, count(*) FILTER (WHERE m.counted) AS transactions
+FROM (
+    SELECT t.currency, t.occurred_at AS at, t.total_amount::numeric AS money, {_counts_sql("t", "%(to)s")} AS counted
+    FROM analytics_transaction t
+    WHERE t.tenant_id = %(tenant)s
+      AND t.occurred_at >= %(from)s AND t.occurred_at < %(to)s
+      AND t.status IN {_REVENUE_STATUSES}
+    UNION ALL
+    SELECT r.currency, r.refunded_at, -r.amount::numeric, false
+    FROM analytics_refund r
+    WHERE r.tenant_id = %(tenant)s
+      AND r.refunded_at >= %(from)s AND r.refunded_at < %(to)s
+) m
 GROUP BY 1, 2
 """
 
@@ -400,7 +496,7 @@ def revenue_timeseries(tenant: Tenant, start: datetime.date, end: datetime.date,
     validate_period(start, end)
     found: dict[tuple[str, datetime.date], tuple[int, int]] = {}
     for currency, bucket, revenue, count in _run(*revenue_timeseries_sql(tenant, start, end, interval)):
-        found[(currency, bucket)] = (revenue, count)
+        found[(currency, bucket)] = (int(revenue), count)
     starts = _bucket_starts(start, end, interval)
 
     def buckets(code: str) -> list[dict]:
@@ -419,19 +515,32 @@ def revenue_timeseries(tenant: Tenant, start: datetime.date, end: datetime.date,
 # --- top clients -------------------------------------------------------------------------
 
 _TOP_CLIENTS_SQL = f"""
-WITH revenue AS (
-    SELECT t.client_id, t.currency, sum(t.total_amount - t.refunded_amount) AS revenue, count(*) AS transactions
+WITH moves AS (
+    SELECT t.client_id, t.currency, t.total_amount::numeric AS money, {_counts_sql("t", "%(to)s")} AS counted
     FROM analytics_transaction t
     WHERE t.tenant_id = %(tenant)s
       AND t.occurred_at >= %(from)s AND t.occurred_at < %(to)s
       AND t.status IN {_REVENUE_STATUSES} AND t.client_id IS NOT NULL
-    GROUP BY t.client_id, t.currency
+    UNION ALL
+    -- The period's refunds lower the revenue of the sale's client, whatever the sale's date.
+    SELECT t.client_id, r.currency, -r.amount::numeric, false
+    FROM analytics_refund r
+    JOIN analytics_transaction t ON t.id = r.transaction_id AND t.tenant_id = %(tenant)s
+    WHERE r.tenant_id = %(tenant)s
+      AND r.refunded_at >= %(from)s AND r.refunded_at < %(to)s AND t.client_id IS NOT NULL
+),
+revenue AS (
+    -- Only clients with a transaction in the period (a sale not fully refunded) rank.
+    SELECT m.client_id, m.currency, sum(m.money) AS revenue, count(*) FILTER (WHERE m.counted) AS transactions
+    FROM moves m
+    GROUP BY m.client_id, m.currency
+    HAVING count(*) FILTER (WHERE m.counted) > 0
 ),
 ranked AS (
     SELECT r.*, row_number() OVER (PARTITION BY r.currency ORDER BY r.revenue DESC, r.client_id) AS rank
     FROM revenue r
 )
-SELECT r.currency, r.client_id, c.first_name, c.last_name, c.email, r.revenue::bigint, r.transactions,
+SELECT r.currency, r.client_id, c.first_name, c.last_name, c.email, r.revenue, r.transactions,
        coalesce(v.visits, 0), v.last_visit
 FROM ranked r
 JOIN clients_client c ON c.id = r.client_id AND c.tenant_id = %(tenant)s
@@ -470,7 +579,7 @@ def top_clients(tenant: Tenant, start: datetime.date, end: datetime.date, limit:
         *top_clients_sql(tenant, start, end, limit)
     ):
         groups.setdefault(currency, []).append({
-            "client_id": client_id, "name": _display_name(first, last, email), "revenue": revenue,
+            "client_id": client_id, "name": _display_name(first, last, email), "revenue": int(revenue),
             "transactions": count, "visits": visits, "last_visit": last_visit,
         })
     return {

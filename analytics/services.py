@@ -17,8 +17,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import IntegrityError, models, transaction
+from django.utils import timezone
 
-from analytics.models import Appointment, Provider, Service, ServiceCategory, Transaction, TransactionLineItem
+from analytics.models import Appointment, Provider, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
 from brandvx.errors import InvalidParameter
 from clients.models import Client
 from tenants.context import current_tenant_id
@@ -40,6 +41,8 @@ ISO_CURRENCIES = frozenset(
 
 # Quantities are numeric(12, 3).
 MAX_QUANTITY = Decimal("999999999.999")
+# A refund time sent by a client whose clock runs a little ahead is still "now".
+REFUND_CLOCK_SKEW = datetime.timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -361,9 +364,12 @@ def _build_line_items(tenant: Tenant, items: Iterable[LineItemInput | Mapping[st
 
 def check_amounts(sale: Transaction) -> None:
     """The money rules of a sale, for every writer (this API and every importer); the
-    database's check constraints (analytics migration 0004) hold the same rules."""
+    database's check constraints hold the same rules."""
     if sale.total_amount < 0 or sale.refunded_amount < 0:
         raise InvalidParameter("total_amount" if sale.total_amount < 0 else "refunded_amount", "must not be negative.")
+    # tip + tax may not exceed the total (compared without the sum: it could overflow).
+    if sale.tip_amount > sale.total_amount - sale.tax_amount:
+        raise InvalidParameter("tip_amount", "tip_amount + tax_amount must not exceed total_amount.")
     if sale.refunded_amount > sale.total_amount:
         raise InvalidParameter("refunded_amount", "must not exceed total_amount.")
     if sale.status == Transaction.Status.REFUNDED and sale.refunded_amount != sale.total_amount:
@@ -381,17 +387,21 @@ def _insert_lines(sale: Transaction, lines: list[TransactionLineItem]) -> None:
 def transaction_create(
     *, tenant: Tenant, occurred_at: datetime.datetime, currency: str | None = None, total_amount: int | None = None,
     line_items: Iterable[LineItemInput | Mapping[str, Any]] = (), client_id: uuid.UUID | None = None,
-    status: str = Transaction.Status.COMPLETED, refunded_amount: int = 0, source: str = Provider.MANUAL,
-    external_id: str = "", acting_user: User | None = None,
+    status: str = Transaction.Status.COMPLETED, refunded_amount: int = 0, tip_amount: int = 0, tax_amount: int = 0,
+    discount_amount: int = 0, source: str = Provider.MANUAL, external_id: str = "", acting_user: User | None = None,
 ) -> Transaction:
-    """Record a sale with its lines. Without `total_amount`, the lines' sum is the total
-    (a total may differ from the lines' sum: tips, taxes, discounts)."""
+    """Record a sale with its lines. Without `total_amount`, the lines' sum plus tip and tax
+    is the total (a total may differ from that: discounts taken off the whole sale).
+
+    A sale recorded with `refunded_amount` already (a past sale entered late) gets one
+    refund of that amount dated at the sale: no other date is known, and a later date (the
+    day it was typed in) would put the money back into a period it does not belong to."""
     _require_context(tenant)
     lines = _build_line_items(tenant, line_items)
     if total_amount is None:
         if not lines:
             raise InvalidParameter("total_amount", "is required when there are no line items.")
-        total_amount = sum(line.amount for line in lines)
+        total_amount = sum(line.amount for line in lines) + _part(tip_amount, "tip_amount") + _part(tax_amount, "tax_amount")
     sale = Transaction(
         tenant=tenant,
         client=_in_tenant(Client, tenant, client_id, "client"),
@@ -399,6 +409,9 @@ def transaction_create(
         status=validate_choice(status, Transaction.Status, "status"),
         total_amount=validate_minor_units(total_amount, "total_amount"),
         refunded_amount=validate_minor_units(refunded_amount, "refunded_amount"),
+        tip_amount=_part(tip_amount, "tip_amount"),
+        tax_amount=_part(tax_amount, "tax_amount"),
+        discount_amount=_part(discount_amount, "discount_amount"),
         currency=validate_currency(currency or tenant.currency),
         source=_validate_source(source),
         external_id=_validate_text(external_id, "external_id", 255),
@@ -407,10 +420,22 @@ def transaction_create(
     with transaction.atomic():
         _save(sale)
         _insert_lines(sale, lines)
+        if sale.refunded_amount:
+            Refund.objects.create(
+                tenant=tenant, transaction=sale, amount=sale.refunded_amount, currency=sale.currency,
+                refunded_at=sale.occurred_at, source=sale.source,
+            )
     return sale
 
 
-_TRANSACTION_FIELDS = {"client_id", "occurred_at", "status", "total_amount", "currency", "source", "external_id"}
+def _part(value: Any, field: str) -> int:
+    return validate_minor_units(value, field)
+
+
+_TRANSACTION_FIELDS = {
+    "client_id", "occurred_at", "status", "total_amount", "tip_amount", "tax_amount", "discount_amount", "currency",
+    "source", "external_id",
+}
 
 
 def transaction_update(
@@ -430,8 +455,9 @@ def transaction_update(
             sale.occurred_at = _validate_instant(changes["occurred_at"], "occurred_at")
         if "status" in changes:
             sale.status = validate_choice(changes["status"], Transaction.Status, "status")
-        if "total_amount" in changes:
-            sale.total_amount = validate_minor_units(changes["total_amount"], "total_amount")
+        for part in ("total_amount", "tip_amount", "tax_amount", "discount_amount"):
+            if part in changes:
+                setattr(sale, part, validate_minor_units(changes[part], part))
         if "currency" in changes:
             sale.currency = validate_currency(changes["currency"])
         if "source" in changes:
@@ -439,18 +465,40 @@ def transaction_update(
         if "external_id" in changes:
             sale.external_id = _validate_text(changes["external_id"], "external_id", 255)
         check_amounts(sale)
+        if "occurred_at" in changes and sale.refunds.filter(refunded_at__lt=sale.occurred_at).exists():
+            raise InvalidParameter("occurred_at", "must not be after the sale's first refund.")
         _save(sale)
+        refunds_follow_sale(sale)
         if lines is not None:
             sale.line_items.all().delete()
             _insert_lines(sale, lines)
     return sale
 
 
+def refunds_follow_sale(sale: Transaction) -> None:
+    """A sale's refunds carry its currency (for index-only reports): keep them in step when
+    a correction or a re-sync changes the sale's currency."""
+    Refund.objects.filter(tenant_id=sale.tenant_id, transaction=sale).exclude(currency=sale.currency).update(
+        currency=sale.currency)
+
+
+def _validate_refund_time(value: Any, sale: Transaction) -> datetime.datetime:
+    refunded_at = _validate_instant(value, "refunded_at")
+    if refunded_at < sale.occurred_at:
+        raise InvalidParameter("refunded_at", "must not be before the sale's occurred_at.")
+    if refunded_at > timezone.now() + REFUND_CLOCK_SKEW:
+        raise InvalidParameter("refunded_at", "must not be in the future.")
+    return refunded_at
+
+
 def transaction_refund(
-    *, tenant: Tenant, transaction_id: uuid.UUID, amount: int | None = None, acting_user: User | None = None
+    *, tenant: Tenant, transaction_id: uuid.UUID, amount: int | None = None,
+    refunded_at: datetime.datetime | None = None, acting_user: User | None = None,
 ) -> Transaction:
-    """Refund `amount` (default: everything not yet refunded). The row is locked, so two
-    refunds at once cannot together exceed the total; fully refunded -> status refunded."""
+    """Refund `amount` (default: everything not yet refunded), dated `refunded_at` (default:
+    now). Writes a Refund row and adds it to the sale's refunded_amount; the sale row is
+    locked, so two refunds at once cannot together exceed the total; fully refunded ->
+    status refunded."""
     _require_context(tenant)
     with transaction.atomic():
         sale = _get_for_update(Transaction, tenant, transaction_id)
@@ -462,9 +510,36 @@ def transaction_refund(
         amount = remaining if amount is None else validate_minor_units(amount, "amount", minimum=1)
         if amount > remaining:
             raise InvalidParameter("amount", f"must not exceed the refundable remainder ({remaining}).")
+        # Default now, but never before the sale (a sale recorded ahead of its time).
+        when = max(timezone.now(), sale.occurred_at) if refunded_at is None else _validate_refund_time(refunded_at, sale)
+        Refund.objects.create(
+            tenant=tenant, transaction=sale, amount=amount, currency=sale.currency, refunded_at=when,
+            source=Provider.MANUAL,
+        )
         sale.refunded_amount += amount
         if sale.refunded_amount == sale.total_amount:
             sale.status = Transaction.Status.REFUNDED
+        sale.save(update_fields=["refunded_amount", "status", "updated_at"])
+    return sale
+
+
+def transaction_refunds_recount(*, tenant: Tenant, sale: Transaction) -> Transaction:
+    """After an importer wrote a sale's refunds: refunded_amount = their sum; status
+    refunded when that is the whole (non-zero) total, completed again when it no longer is.
+    Raises InvalidParameter when the refunds exceed the total (the provider's data
+    disagrees with itself: the caller reports the record)."""
+    _require_context(tenant)
+    refunded = Refund.objects.filter(tenant_id=tenant.id, transaction=sale).aggregate(total=models.Sum("amount"))["total"] or 0
+    if refunded > sale.total_amount:
+        raise InvalidParameter("amount", "the refunds exceed the sale's total.")
+    status = sale.status
+    if status != Transaction.Status.FAILED:
+        full = sale.total_amount > 0 and refunded == sale.total_amount
+        status = Transaction.Status.REFUNDED if full else Transaction.Status.COMPLETED
+    elif refunded:
+        raise InvalidParameter("amount", "a failed transaction cannot have refunds.")
+    if (sale.refunded_amount, sale.status) != (refunded, status):
+        sale.refunded_amount, sale.status = refunded, status
         sale.save(update_fields=["refunded_amount", "status", "updated_at"])
     return sale
 

@@ -24,5 +24,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(api_v1)),
+    # The browsable API's sign-in with a Supabase token (DRF links to rest_framework:login).
+    path("api-auth/", include("tenants.signin_views")),
     path("admin/", admin.site.urls),
 ]

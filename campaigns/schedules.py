@@ -6,6 +6,12 @@ Asia/Kathmandu +05:45, Pacific/Chatham +12:45 ...) is a multiple of 15 minutes, 
 slot boundaries in every zone. A tenant is due when its run time falls in the slot that
 just ended: (slot_end - 15 min, slot_end], slot_end being now floored to the quarter hour
 (a beat that fires a few seconds or minutes late still lands in the right slot).
+
+Catch-up: a tenant whose run time passed earlier TODAY (its local date) without a run, because
+the beat or the fan-out was down over its slot, is due at the next fan-out too. "Without a
+run" is `birthday_last_scheduled_on` before today; the start claims that date, so the late
+run happens once. A run time of a previous local day that was missed is not caught up: the
+next run is today's (a day-old birthday list would greet people a day late).
 """
 
 from __future__ import annotations
@@ -52,8 +58,21 @@ def run_time_in_slot(*, tz: zoneinfo.ZoneInfo, hour: int, minute: int, end: date
     return None
 
 
+def run_date_due(*, tz: zoneinfo.ZoneInfo, hour: int, minute: int, end: datetime.datetime) -> datetime.date | None:
+    """The local date whose run is due at a fan-out for the slot ending at `end`: the run
+    time fell in that slot (`run_time_in_slot`), else it passed earlier on the local date
+    of `end` (catch-up). None when today's run time is still ahead."""
+    in_slot = run_time_in_slot(tz=tz, hour=hour, minute=minute, end=end)
+    if in_slot is not None:
+        return in_slot
+    today = end.astimezone(tz).date()
+    scheduled = datetime.datetime.combine(today, datetime.time(hour, minute), tzinfo=tz)
+    return today if scheduled.astimezone(datetime.UTC) <= end else None
+
+
 def due_birthday_runs(*, now: datetime.datetime) -> list[DueRun]:
-    """Tenants whose daily run time passed in the slot that just ended.
+    """Tenants whose daily run time passed in the slot that just ended, or earlier today
+    with no run yet today (catch-up).
 
     Cross-tenant read, deliberately through `dangerously_support_read_context`: it is ONE
     read-only query (the support role has SELECT and nothing else) over the enabled settings
@@ -66,18 +85,22 @@ def due_birthday_runs(*, now: datetime.datetime) -> list[DueRun]:
     with dangerously_support_read_context(staff_user_id=None):
         rows = list(
             CampaignSettings.objects.filter(birthday_run_enabled=True, tenant__is_active=True)
-            .values_list("tenant_id", "tenant__timezone", "birthday_run_hour", "birthday_run_minute")
+            .values_list("tenant_id", "tenant__timezone", "birthday_run_hour", "birthday_run_minute",
+                         "birthday_last_scheduled_on")
         )
     zones: dict[str, zoneinfo.ZoneInfo] = {}
     due = []
-    for tenant_id, zone_name, hour, minute in rows:
+    for tenant_id, zone_name, hour, minute, last_scheduled_on in rows:
         try:
             tz = zones.get(zone_name) or zones.setdefault(zone_name, zoneinfo.ZoneInfo(zone_name))
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             logger.warning("tenant %s has an unknown time zone %r; no birthday run", tenant_id, zone_name)
             continue
-        local_date = run_time_in_slot(tz=tz, hour=hour, minute=minute, end=end)
-        if local_date is not None:
+        local_date = run_date_due(tz=tz, hour=hour, minute=minute, end=end)
+        # Already started for that date: filtered here, so that after their run time the
+        # tenants already served cost no transaction at each fan-out. (The claim in
+        # scheduled_birthday_runs_start stays the guard against concurrent fan-outs.)
+        if local_date is not None and (last_scheduled_on is None or last_scheduled_on < local_date):
             due.append(DueRun(tenant_id, local_date))
     return due
 

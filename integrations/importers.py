@@ -31,8 +31,15 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from analytics.models import Appointment, Service, ServiceCategory, Transaction, TransactionLineItem
-from analytics.services import check_amounts, validate_choice, validate_currency, validate_minor_units
+from analytics.models import Appointment, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
+from analytics.services import (
+    check_amounts,
+    refunds_follow_sale,
+    transaction_refunds_recount,
+    validate_choice,
+    validate_currency,
+    validate_minor_units,
+)
 from brandvx.errors import InvalidParameter
 from clients.models import Client, ClientExternalId
 from clients.normalize import normalize_email, normalize_phone, parse_birthday
@@ -539,7 +546,10 @@ class SquarePaymentImporter(PageImporter):
         if total.get("amount") is None or not total.get("currency"):
             raise RecordError("payment has no total_money")
         amount = int(total["amount"])
-        refunded = int((raw.get("refunded_money") or {}).get("amount") or 0)
+        existing = self.transactions.get(raw["id"])
+        # Refunds are records of their own, dated by Square (SquareRefundImporter): the
+        # payment's refunded_money is not copied, refunded_amount follows those records.
+        refunded = existing.refunded_amount if existing is not None else 0
         if status == "COMPLETED":
             state = Transaction.Status.REFUNDED if amount > 0 and refunded >= amount else Transaction.Status.COMPLETED
         else:
@@ -552,12 +562,11 @@ class SquarePaymentImporter(PageImporter):
             "occurred_at": parse_timestamp(raw.get("created_at"), "created_at"),
             "status": state,
             "total_amount": amount,
-            "refunded_amount": refunded,
             "currency": total["currency"][:3],
             "client_id": self.client_ids.get(customer_id),
+            **_square_parts(raw, order, amount),
         }
         lines = self._line_items(order, values["currency"])
-        existing = self.transactions.get(raw["id"])
         if existing is not None:
             changes = _changed(existing, values)
             if changes.get("client_id", True) is None:  # a client matched earlier is kept
@@ -570,6 +579,8 @@ class SquarePaymentImporter(PageImporter):
 
             def update() -> str:
                 _apply(existing, changes)
+                if "currency" in changes:
+                    refunds_follow_sale(existing)
                 if lines_changed:
                     self._replace_lines(existing, lines)
                 return UPDATED
@@ -606,6 +617,98 @@ class SquarePaymentImporter(PageImporter):
             TransactionLineItem(tenant=self.tenant, transaction=txn, description=d, quantity=q, amount=a, service_id=s)
             for d, q, a, s in lines
         ])
+
+
+def _square_parts(payment: dict, order: dict, total: int) -> dict:
+    """Tip from the payment; tax and discount from its order when this payment pays the whole
+    order (one tender: with several, the order's tax is not this payment's). Parts that do
+    not fit in the total are left at 0 rather than reported wrong."""
+    tip = int((payment.get("tip_money") or {}).get("amount") or 0)
+    tax = discount = 0
+    if order and len(order.get("tenders") or []) <= 1:
+        tax = int((order.get("total_tax_money") or {}).get("amount") or 0)
+        discount = int((order.get("total_discount_money") or {}).get("amount") or 0)
+    if not 0 <= tip <= total:
+        tip = 0
+    if not 0 <= tax <= total - tip:
+        tax = 0
+    return {"tip_amount": tip, "tax_amount": tax, "discount_amount": max(discount, 0)}
+
+
+# Square refund statuses that mean money goes back (PENDING: issued, not yet settled; counted
+# from the day it was issued, as the owner issued it then). REJECTED and FAILED gave nothing back.
+SQUARE_REFUND_COUNTS = ("PENDING", "COMPLETED")
+
+
+def _recount(tenant: Tenant, sale: Transaction) -> None:
+    try:
+        transaction_refunds_recount(tenant=tenant, sale=sale)
+    except InvalidParameter as exc:
+        raise RecordError(str(exc.detail)) from None
+
+
+class SquareRefundImporter(PageImporter):
+    """Square PaymentRefunds become Refund rows of the payment's sale, dated by their own
+    `created_at` (the day the money went back, as Square's reports show it).
+
+    A refund replaces the estimates the refunds migration left on a Square sale (rows of
+    source square with no external id): Square's dated records are the truth."""
+
+    def __init__(self, *, tenant: Tenant):
+        self.tenant = tenant
+        self.refunds: dict[str, Refund] = {}
+        self.sales: dict[str, Transaction] = {}
+
+    def prefetch(self, records) -> None:
+        self._page = records
+        ids = [self.external_id_of(r) for r in records if self.external_id_of(r)]
+        self.refunds = {r.external_id: r for r in Refund.objects.filter(source="square", external_id__in=ids)}
+        payment_ids = {str(r.get("payment_id")) for r in records if isinstance(r, dict) and r.get("payment_id")}
+        self.sales = {t.external_id: t for t in Transaction.objects.filter(source="square", external_id__in=payment_ids)}
+
+    def plan(self, raw: dict):
+        if not isinstance(raw, dict) or not raw.get("id"):
+            raise RecordError("refund has no id")
+        money = raw.get("amount_money") or {}
+        if money.get("amount") is None or not money.get("currency"):
+            raise RecordError("refund has no amount_money")
+        amount = int(money["amount"])
+        counts = raw.get("status") in SQUARE_REFUND_COUNTS and amount > 0
+        existing = self.refunds.get(raw["id"])
+        sale = self.sales.get(str(raw.get("payment_id") or ""))
+        if sale is None:
+            if existing is None:
+                return SKIPPED  # a payment BrandVX does not have (before the history start)
+            raise RecordError(f"refund {raw['id']} moved to payment {raw.get('payment_id')!r}")
+        values = {"amount": amount, "currency": sale.currency,
+                  "refunded_at": parse_timestamp(raw.get("created_at"), "created_at")}
+        if existing is not None:
+            if not counts:
+                def drop() -> str:
+                    existing.delete()
+                    self.refunds.pop(raw["id"], None)
+                    _recount(self.tenant, sale)
+                    return UPDATED
+                return drop
+            changes = _changed(existing, values)
+            if not changes:
+                return UNCHANGED
+
+            def update() -> str:
+                _apply(existing, changes)
+                _recount(self.tenant, sale)
+                return UPDATED
+            return update
+        if not counts:
+            return SKIPPED
+
+        def create() -> str:
+            Refund.objects.filter(transaction=sale, source="square", external_id="").delete()
+            self.refunds[raw["id"]] = Refund.objects.create(
+                tenant=self.tenant, transaction=sale, source="square", external_id=raw["id"], **values)
+            _recount(self.tenant, sale)
+            return CREATED
+        return create
 
 
 # --- Acuity appointments -> appointments (+ clients, + services per appointment type) ----
@@ -703,7 +806,14 @@ class AcuityAppointmentImporter(PageImporter):
 # --- custom CRM transactions -----------------------------------------------------------------
 
 class CustomTransactionImporter(PageImporter):
-    """Transactions pushed by a custom CRM: amounts already in minor units, like our API."""
+    """Transactions pushed by a custom CRM: amounts already in minor units, like our API.
+
+    Optional per transaction: `tip_amount`, `tax_amount`, `discount_amount` (default 0) and
+    `refunds`: [{"amount", "refunded_at", "external_id"?}], the sale's refunds, each on its
+    own date; when sent, they replace the sale's refunds. Without `refunds`, a
+    `refunded_amount` is one refund dated `refunded_at` (else occurred_at); the API's money
+    rules apply (status "refunded" means refunded_amount equals total_amount). The sale's
+    refunded_amount and status follow its refunds."""
 
     external_id_key = "external_id"
 
@@ -715,7 +825,8 @@ class CustomTransactionImporter(PageImporter):
     def prefetch(self, records) -> None:
         self._page = records
         ids = [self.external_id_of(r) for r in records]
-        self.transactions = {t.external_id: t for t in Transaction.objects.filter(source="custom_crm", external_id__in=ids)}
+        self.transactions = {t.external_id: t for t in Transaction.objects.filter(source="custom_crm", external_id__in=ids)
+                             .prefetch_related("refunds")}
         client_refs = {str(r.get("client_external_id")) for r in records if isinstance(r, dict) and r.get("client_external_id")}
         self.client_ids = dict(ClientExternalId.objects.filter(provider="custom_crm", external_id__in=client_refs)
                                .values_list("external_id", "client_id"))
@@ -727,19 +838,87 @@ class CustomTransactionImporter(PageImporter):
         # The API's validators and money rules, so that a pushed sale is refused exactly when
         # the same sale sent to /api/v1/transactions/ would be.
         with money_rules():
+            amount = validate_minor_units(raw.get("total_amount"), "total_amount")
+            refunded = validate_minor_units(raw.get("refunded_amount", 0), "refunded_amount")
+            status = validate_choice(raw.get("status") or "completed", Transaction.Status, "status")
             values = {
-                "total_amount": validate_minor_units(raw.get("total_amount"), "total_amount"),
-                "refunded_amount": validate_minor_units(raw.get("refunded_amount", 0), "refunded_amount"),
-                "status": validate_choice(raw.get("status") or "completed", Transaction.Status, "status"),
+                "total_amount": amount,
                 "currency": validate_currency(raw.get("currency") or self.tenant.currency),
+                # Completed or refunded follows the refunds (below); failed is the CRM's word.
+                "status": Transaction.Status.FAILED if status == "failed" else Transaction.Status.COMPLETED,
+                "tip_amount": validate_minor_units(raw.get("tip_amount", 0), "tip_amount"),
+                "tax_amount": validate_minor_units(raw.get("tax_amount", 0), "tax_amount"),
+                "discount_amount": validate_minor_units(raw.get("discount_amount", 0), "discount_amount"),
             }
-            check_amounts(Transaction(**values))
-        values.update(
-            occurred_at=parse_timestamp(raw.get("occurred_at"), "occurred_at"),
-            client_id=self.client_ids.get(str(raw.get("client_external_id") or "")),
-        )
+            check_amounts(Transaction(**{**values, "status": status, "refunded_amount": refunded}))
+        occurred_at = parse_timestamp(raw.get("occurred_at"), "occurred_at")
+        values.update(occurred_at=occurred_at, client_id=self.client_ids.get(str(raw.get("client_external_id") or "")))
+        refunds = _custom_refunds(raw, status=status, total=amount, refunded=refunded, occurred_at=occurred_at)
         existing = self.transactions.get(external_id)
         if existing is not None:
-            return _update_plan(existing, values)
-        return lambda: (Transaction.objects.create(tenant=self.tenant, source="custom_crm", external_id=external_id, **values),
-                        CREATED)[1]
+            stored = sorted((r.external_id, r.amount, r.refunded_at) for r in existing.refunds.all())
+            refunds_changed = refunds is not None and stored != sorted(refunds)
+            if existing.status == Transaction.Status.REFUNDED and values["status"] == Transaction.Status.COMPLETED:
+                values["status"] = existing.status  # refunded is derived from the refunds, not sent
+            changes = _changed(existing, values)
+            if not changes and not refunds_changed:
+                return UNCHANGED
+
+            def update() -> str:
+                _apply(existing, changes)
+                if "currency" in changes:
+                    refunds_follow_sale(existing)
+                if refunds_changed:
+                    self._replace_refunds(existing, refunds)
+                return UPDATED
+
+            return update
+
+        def create() -> str:
+            sale = Transaction.objects.create(tenant=self.tenant, source="custom_crm", external_id=external_id, **values)
+            if refunds:
+                self._replace_refunds(sale, refunds)
+            return CREATED
+
+        return create
+
+    def _replace_refunds(self, sale: Transaction, refunds: list[tuple[str, int, datetime.datetime]]) -> None:
+        Refund.objects.filter(transaction=sale).delete()
+        Refund.objects.bulk_create([
+            Refund(tenant=self.tenant, transaction=sale, source="custom_crm", external_id=eid, amount=amount,
+                   currency=sale.currency, refunded_at=when)
+            for eid, amount, when in refunds
+        ])
+        _recount(self.tenant, sale)
+
+
+def _custom_refunds(raw: dict, *, status: str, total: int, refunded: int,
+                    occurred_at: datetime.datetime) -> list[tuple[str, int, datetime.datetime]] | None:
+    """(external id, amount, refunded_at) of each refund sent; None when none were sent and
+    neither the status nor `refunded_amount` says anything about them (the stored refunds
+    are kept). Without a `refunds` list, a `refunded_amount` (all of it for "refunded", as the
+    money rules require) is one refund dated `refunded_at`, else the sale's occurred_at."""
+    sent = raw.get("refunds")
+    if sent is None:
+        if status != "refunded" and not refunded:
+            return None
+        when = parse_timestamp(raw["refunded_at"], "refunded_at") if raw.get("refunded_at") else occurred_at
+        return [("", refunded, when)] if refunded else []
+    if not isinstance(sent, list) or len(sent) > 100:
+        raise RecordError("refunds must be a list of at most 100 refunds")
+    refunds = []
+    for index, item in enumerate(sent):
+        if not isinstance(item, dict):
+            raise RecordError(f"refunds[{index}] is not an object")
+        amount = item.get("amount")
+        if not isinstance(amount, int) or isinstance(amount, bool) or not 0 < amount < 2**63:
+            raise RecordError(f"refunds[{index}].amount must be a positive integer in minor units")
+        when = parse_timestamp(item.get("refunded_at"), f"refunds[{index}].refunded_at")
+        if when < occurred_at:
+            raise RecordError(f"refunds[{index}].refunded_at is before the sale's occurred_at")
+        refunds.append((_clip(item.get("external_id"), 255), amount, when))
+    if status == "failed" and refunds:
+        raise RecordError("a failed transaction cannot have refunds")
+    if sum(amount for _, amount, _ in refunds) > total:
+        raise RecordError("the refunds exceed total_amount")
+    return refunds

@@ -196,6 +196,7 @@ class SyncRun:
         self.square_customers(client)
         self.square_catalog(client)
         self.square_payments(client)
+        self.square_refunds(client)
 
     def square_customers(self, client: SquareClient) -> None:
         state = dict(self.session.cursors.get("customers") or {})
@@ -267,6 +268,31 @@ class SyncRun:
                 state["cursor"] = cursor
                 checkpoint = state if cursor else {"max_created_at": state.get("max_created_at")}
                 self.write_page(key if location_id else "payments", importer, records, checkpoint)
+                if not cursor:
+                    break
+
+    def square_refunds(self, client: SquareClient) -> None:
+        """Refunds after payments (a refund needs its sale), by their own created_at, with
+        the same overlap as payments: a pending refund that completes or fails is read again."""
+        locations = self.session.config.get("location_ids") or [None]
+        for location_id in locations:
+            key = "refunds" if location_id is None else f"refunds:{location_id}"
+            state = dict(self.session.cursors.get(key) or {})
+            if not state.get("cursor"):
+                last = parse_datetime(state.get("max_created_at") or "")
+                history = self.session.config.get("history_start")
+                begin = (last - PAYMENTS_OVERLAP).isoformat() if last else (f"{history}T00:00:00Z" if history else None)
+                state = {"begin_time": begin, "max_created_at": state.get("max_created_at")}
+            cursor = state.get("cursor")
+            importer = importers.SquareRefundImporter(tenant=self.session.tenant)
+            while True:
+                records, cursor = client.list_refunds(begin_time=state.get("begin_time"), cursor=cursor, location_id=location_id)
+                created = [r.get("created_at") for r in records if isinstance(r, dict) and r.get("created_at")]
+                if created:
+                    state["max_created_at"] = max([state.get("max_created_at") or "", *created])
+                state["cursor"] = cursor
+                checkpoint = state if cursor else {"max_created_at": state.get("max_created_at")}
+                self.write_page(key, importer, records, checkpoint)
                 if not cursor:
                     break
 
@@ -404,6 +430,10 @@ def _apply_square_event(session: ConnectionSession, event: WebhookEvent) -> str:
         orders = client.batch_retrieve_orders([payment.get("order_id")]) if payment.get("order_id") else {}
         importer = importers.SquarePaymentImporter(tenant=tenant, orders=orders)
         records = [payment] if payment else []
+    elif kind in ("refund.created", "refund.updated") and event.object_id:
+        refund = client.retrieve_refund(event.object_id)
+        importer = importers.SquareRefundImporter(tenant=tenant)
+        records = [refund] if refund else []
     else:
         return f"ignored: {kind}"
     with tenant_context(session.tenant_id, role="system"):

@@ -21,13 +21,16 @@ class SupabaseJWTAuthentication(BaseAuthentication):
 
 
 class TenantSessionAuthentication(SessionAuthentication):
-    """Django sessions, for the browsable API. Tenant selection errors apply here too."""
+    """The browsable API's session: only one made by the sign-in page (`/api-auth/login/`, a
+    verified Supabase token), until that token expires. A Django login session (the support
+    admin's) is refused with 403 `password_session_refused`, an expired sign-in is 401
+    `session_expired`. CSRF is enforced on every unsafe method."""
 
     def authenticate(self, request):
-        result = super().authenticate(request)
-        if result is None:
-            return None
         resolution = getattr(request._request, "tenant_resolution", None)
-        if resolution is not None and resolution.error is not None:
+        if resolution is None or not resolution.via_session:
+            return None
+        if resolution.error is not None:
             raise resolution.error
-        return result
+        self.enforce_csrf(request)
+        return resolution.user, None

@@ -5,6 +5,10 @@
 2. A malformed tenant id is 400; a tenant without an active membership is 403.
 3. Several memberships and no selection: no tenant; tenant endpoints answer 400 with the
    choices (GET /api/v1/me/ still answers, so a client can offer a picker).
+4. Sessions: only a session made by the API sign-in page (`tenants.signin`, a verified
+   Supabase token) is a caller, until that token's expiry; its tenant is the one chosen on the
+   sign-in page unless `X-Tenant-ID` says otherwise. A Django login session (the support
+   admin's password session) is refused: support works in the admin, never through the API.
 Membership rows come only from the Membership table, never from user_metadata.
 """
 
@@ -13,11 +17,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from django.contrib import auth
 from django.db import transaction
 from rest_framework import status
 
 from brandvx.errors import BrandVXError
-from tenants import auth_failures
+from tenants import auth_failures, signin
 from tenants.context import TenantContext, user_context
 from tenants.models import Membership, User
 from tenants.supabase import TokenInvalid, VerifiedToken, verify_token
@@ -47,11 +52,27 @@ class NoTenant(BrandVXError):
     default_detail = "Your account is not a member of any active tenant."
 
 
+class PasswordSessionRefused(BrandVXError):
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "password_session_refused"
+    default_detail = (
+        "A Django admin session does not reach tenant data through the API. Sign in at "
+        "/api-auth/login/ with a Supabase access token, or send Authorization: Bearer."
+    )
+
+
+class SessionExpired(BrandVXError):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    code = "session_expired"
+    default_detail = "Your sign-in ended when its access token expired; sign in again at /api-auth/login/."
+
+
 @dataclass
 class Resolution:
     """What the middleware found out about the caller. Errors are raised later, by DRF."""
 
     via_bearer: bool = False
+    via_session: bool = False  # a session made by the API sign-in page, or a refused one
     user: User | None = None
     token: VerifiedToken | None = None
     memberships: list[Membership] = field(default_factory=list)
@@ -98,34 +119,58 @@ def resolve_request(request) -> Resolution:
             # and a member behind the same address as a noisy client is never locked out.
             resolution.error = auth_failures.TooManyFailures() if auth_failures.record_and_check(request) else exc
             return resolution
-        _load_user_and_memberships(resolution, token=resolution.token)
+        _load_user_and_memberships(resolution, user_id=resolution.token.user_id, token=resolution.token)
         requested = request.META.get("HTTP_X_TENANT_ID") or resolution.token.tenant_claim
     else:
-        user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated:
+        session = getattr(request, "session", None)
+        if session is None:
             return Resolution()
-        resolution = Resolution(user=user)
-        _load_user_and_memberships(resolution, token=None)
-        requested = request.META.get("HTTP_X_TENANT_ID")
+        signed_in = signin.signed_in(request)
+        if signed_in is None:
+            # Django's own login (django.contrib.auth) is the admin's password session: it is
+            # refused, without loading its user. Checked on the session key alone.
+            if auth.SESSION_KEY in session:
+                return Resolution(via_session=True, error=PasswordSessionRefused())
+            return Resolution()
+        resolution = Resolution(via_session=True)
+        if signed_in.expired:
+            signin.forget(request)
+            resolution.error = SessionExpired()
+            return resolution
+        _load_user_and_memberships(resolution, user_id=signed_in.user_id, token=None)
+        if resolution.user is None:  # the user was deleted since signing in
+            signin.forget(request)
+            return Resolution()
+        requested = request.META.get("HTTP_X_TENANT_ID") or (str(signed_in.tenant_id) if signed_in.tenant_id else None)
     _select_tenant(resolution, requested)
     return resolution
 
 
-def _load_user_and_memberships(resolution: Resolution, *, token: VerifiedToken | None) -> None:
+def resolve_token(token: VerifiedToken, *, requested_tenant: str | None) -> Resolution:
+    """The caller a verified token stands for, with the tenant `requested_tenant` selects
+    (same rules as a request): used by the sign-in page, exactly as a bearer request would."""
+    resolution = Resolution(token=token)
+    _load_user_and_memberships(resolution, user_id=token.user_id, token=token)
+    _select_tenant(resolution, requested_tenant)
+    return resolution
+
+
+def _load_user_and_memberships(resolution: Resolution, *, user_id: uuid.UUID, token: VerifiedToken | None) -> None:
     """One short transaction with the user's context. A member's user row comes with the
-    memberships (one statement); only a user without memberships is looked up on its own."""
-    user_id = token.user_id if token else resolution.user.id
+    memberships (one statement); only a user without memberships is looked up on its own,
+    and created only for a verified token (a session's user was created at sign-in)."""
     with user_context(user_id):
         resolution.memberships = list(
             Membership.objects.filter(user_id=user_id, is_active=True, tenant__is_active=True)
-            .select_related("tenant", *(["user"] if token is not None else []))
+            .select_related("tenant", "user")
             .order_by("tenant__name")
         )
-        if token is not None:
-            if resolution.memberships:
-                resolution.user = resolution.memberships[0].user
-            else:
-                resolution.user = User.objects.filter(id=user_id).first() or _create_user(token)
+        if resolution.memberships:
+            resolution.user = resolution.memberships[0].user
+        else:
+            resolution.user = User.objects.filter(id=user_id).first()
+            if resolution.user is None and token is not None:
+                resolution.user = _create_user(token)
 
 
 def _create_user(token: VerifiedToken) -> User:

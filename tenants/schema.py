@@ -21,4 +21,11 @@ class TenantSessionScheme(OpenApiAuthenticationExtension):
     name = "cookieAuth"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
+        return {
+            "type": "apiKey", "in": "cookie", "name": "sessionid",
+            "description": (
+                "The browsable API's session, made by signing in at /api-auth/login/ with a Supabase "
+                "access token; it ends when that token expires. Unsafe methods need the X-CSRFToken "
+                "header. A Django admin session is refused (403 password_session_refused)."
+            ),
+        }

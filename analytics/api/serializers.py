@@ -7,7 +7,7 @@ import re
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from analytics.models import Appointment, Service, ServiceCategory, Transaction, TransactionLineItem
+from analytics.models import Appointment, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
 from analytics.services import ISO_CURRENCIES
 from brandvx.validation import BoundedDateTimeField, StrictModelSerializer, StrictSerializer
 
@@ -138,22 +138,37 @@ class TransactionLineItemSerializer(StrictModelSerializer):
         read_only_fields = ["id"]
 
 
+class RefundSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Refund
+        fields = ["id", "amount", "currency", "refunded_at", "source", "external_id"]
+        read_only_fields = fields
+
+
 class TransactionSerializer(StrictModelSerializer):
     client = serializers.UUIDField(source="client_id", allow_null=True, required=False)
     occurred_at = BoundedDateTimeField()
-    total_amount = MinorUnitsField(required=False, help_text="Defaults to the sum of the line items.")
-    refunded_amount = MinorUnitsField(required=False, help_text="On create only; later, use the refund action.")
+    total_amount = MinorUnitsField(
+        required=False, help_text="What the client paid, tip and tax included. Defaults to the line items + tip + tax.")
+    refunded_amount = MinorUnitsField(
+        required=False,
+        help_text="On create only (one refund dated at occurred_at); later, use the refund action.")
+    tip_amount = MinorUnitsField(required=False, help_text="Part of total_amount that is a tip (default 0).")
+    tax_amount = MinorUnitsField(required=False, help_text="Part of total_amount that is tax (default 0).")
+    discount_amount = MinorUnitsField(
+        required=False, help_text="Taken off the price, already out of total_amount (default 0).")
     currency = currency_field(required=False, help_text="ISO 4217; defaults to the tenant's.")
     line_items = TransactionLineItemSerializer(
         many=True, required=False, max_length=MAX_LINE_ITEMS,
         help_text=f"At most {MAX_LINE_ITEMS} lines. On update, replaces all lines.",
     )
+    refunds = RefundSerializer(many=True, read_only=True, help_text="Dated refunds; they add up to refunded_amount.")
 
     class Meta:
         model = Transaction
         fields = [
-            "id", "client", "occurred_at", "status", "total_amount", "refunded_amount", "currency", "source",
-            "external_id", "line_items", "created_at", "updated_at",
+            "id", "client", "occurred_at", "status", "total_amount", "refunded_amount", "tip_amount", "tax_amount",
+            "discount_amount", "currency", "source", "external_id", "line_items", "refunds", "created_at", "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
         validators: list = []
@@ -161,6 +176,8 @@ class TransactionSerializer(StrictModelSerializer):
 
 class TransactionRefundSerializer(StrictSerializer):
     amount = MinorUnitsField(required=False, min_value=1, help_text="Minor units; defaults to all that is left.")
+    refunded_at = BoundedDateTimeField(
+        required=False, help_text="When the money went back (default: now); not before the sale, not in the future.")
 
 
 # --- insights (responses only) -----------------------------------------------------------
@@ -181,9 +198,17 @@ class RateFigureSerializer(CountFigureSerializer):
 
 class DashboardCurrencySerializer(serializers.Serializer):
     currency = serializers.CharField()
-    revenue = CountFigureSerializer(help_text="Minor units; completed and refunded sales minus refunds.")
-    transactions = CountFigureSerializer()
-    average_ticket = CountFigureSerializer(help_text="Minor units, rounded half-up.")
+    revenue = CountFigureSerializer(
+        help_text="Minor units: gross_sales - refunds (sales on their date, refunds on theirs; tips and taxes in).")
+    transactions = CountFigureSerializer(help_text="The period's sales, less those fully refunded by its end.")
+    average_ticket = CountFigureSerializer(
+        help_text="Minor units, rounded half-up: those transactions' totals net of their refunds, per transaction.")
+    gross_sales = CountFigureSerializer(help_text="Minor units: total_amount of the period's sales (not failed).")
+    refunds = CountFigureSerializer(help_text="Minor units refunded in the period, whatever the sale's date.")
+    service_revenue = CountFigureSerializer(help_text="Minor units: revenue - tips - taxes.")
+    tips = CountFigureSerializer(help_text="Minor units: the period's tips less the refunds' share of them.")
+    taxes = CountFigureSerializer(help_text="Minor units: the period's taxes less the refunds' share of them.")
+    discounts = CountFigureSerializer(help_text="Minor units taken off the period's transactions (not in revenue).")
 
 
 class DashboardSerializer(serializers.Serializer):
@@ -193,8 +218,10 @@ class DashboardSerializer(serializers.Serializer):
     previous_end = serializers.DateField()
     currencies = DashboardCurrencySerializer(many=True, help_text="Money per currency; the tenant's currency first.")
     transactions = CountFigureSerializer(help_text="All currencies (a count, not money).")
-    new_clients = CountFigureSerializer()
-    active_clients = CountFigureSerializer(help_text="Clients with a completed visit or a purchase.")
+    new_clients = CountFigureSerializer(
+        help_text="Active clients with no completed visit or purchase before the period (first time on record).")
+    active_clients = CountFigureSerializer(
+        help_text="Clients with a completed visit or a purchase (not fully refunded) in the period.")
     returning_client_rate = RateFigureSerializer(help_text="Active clients also active before the period.")
     rebooking_rate = RateFigureSerializer(help_text="Completed visits followed by another booking within 60 days.")
     no_show_rate = RateFigureSerializer(help_text="No-shows / (completed + no-shows).")
@@ -221,7 +248,10 @@ class CurrencyRevenueSerializer(serializers.Serializer):
     currency = serializers.CharField()
     transactions = serializers.IntegerField()
     quantity = serializers.DecimalField(max_digits=None, decimal_places=3, coerce_to_string=False)
-    revenue = serializers.IntegerField()
+    revenue = serializers.IntegerField(help_text="Service revenue: the dashboard's service_revenue.")
+    tips = serializers.IntegerField(help_text="Minor units, apart from service revenue.")
+    taxes = serializers.IntegerField(help_text="Minor units, apart from service revenue.")
+    discounts = serializers.IntegerField(help_text="Minor units taken off the period's transactions.")
     categories = CategoryRevenueSerializer(many=True)
 
 

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from analytics import selectors, services
 from analytics.api import serializers as s
 from analytics.api.filters import AppointmentFilterSet, ServiceFilterSet, TransactionFilterSet
-from analytics.models import Appointment, Service, ServiceCategory, Transaction, TransactionLineItem
+from analytics.models import Appointment, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
 from brandvx.errors import InvalidParameter
 from brandvx.validation import DATE_SCHEMA, RANGE_TEXT, parse_query_date, parse_query_int
 from tenants.views import OWNER_ONLY, TenantAPIView, TenantModelViewSet
@@ -111,7 +111,9 @@ class TransactionViewSet(_ServiceBackedViewSet):
 
     def get_base_queryset(self):
         lines = TransactionLineItem.objects.select_related("service").order_by("description", "id")
-        return super().get_base_queryset().prefetch_related(Prefetch("line_items", queryset=lines))
+        refunds = Refund.objects.order_by("refunded_at", "id")
+        return super().get_base_queryset().prefetch_related(
+            Prefetch("line_items", queryset=lines), Prefetch("refunds", queryset=refunds))
 
     def _create(self, data):
         return services.transaction_create(tenant=self.tenant, acting_user=self.request.user, **data)
@@ -129,13 +131,14 @@ class TransactionViewSet(_ServiceBackedViewSet):
     @extend_schema(request=s.TransactionRefundSerializer, responses=s.TransactionSerializer)
     @action(detail=True, methods=["post"])
     def refund(self, request, pk=None):
-        """Refund part or all (default) of what is left; fully refunded -> status refunded."""
+        """Refund part or all (default) of what is left, dated `refunded_at` (default now): the
+        insights count it on that date, not on the sale's. Fully refunded -> status refunded."""
         sale = self.get_object()
         body = s.TransactionRefundSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.transaction_refund(
             tenant=self.tenant, transaction_id=sale.id, amount=body.validated_data.get("amount"),
-            acting_user=request.user,
+            refunded_at=body.validated_data.get("refunded_at"), acting_user=request.user,
         )
         return Response(self.get_serializer(self.get_queryset().get(id=sale.id)).data)
 
@@ -146,28 +149,24 @@ PERIOD_PARAMETERS = [
     OpenApiParameter(
         "start", DATE_SCHEMA, required=True, description=f"First local date (YYYY-MM-DD, {RANGE_TEXT})."
     ),
-    OpenApiParameter(
-        "end", DATE_SCHEMA, required=True,
-        description=f"Last local date, inclusive: on or after start, and at most {selectors.MAX_RANGE_YEARS} years "
-        f"after it (start 2024-01-01 allows end 2027-01-01).",
-    ),
+    OpenApiParameter("end", DATE_SCHEMA, required=True, description=(
+        "Last local date, inclusive; on or after start and before the same date 3 years after start "
+        f"(the period is shorter than 3 years; {RANGE_TEXT}).")),
 ]
 
 
 def _period(request) -> tuple[datetime.date, datetime.date]:
     start = parse_query_date(request.query_params.get("start"), "start", required=True)
     end = parse_query_date(request.query_params.get("end"), "end", required=True)
-    # Rules between the two dates (no OpenAPI schema can state them); selectors check again.
-    if start > end:
-        raise InvalidParameter("end", "must be on or after start.")
-    if end > selectors.period_end_limit(start):
-        raise InvalidParameter("end", f"the period may be at most {selectors.MAX_RANGE_YEARS} years long (end included).")
+    selectors.validate_period(start, end)  # rules between the two dates: no schema can state them
     return start, end
 
 
 class DashboardView(TenantAPIView):
-    """Revenue, transactions, average ticket, new and active clients, returning-client,
-    rebooking and no-show rates; each with the previous period of equal length."""
+    """Revenue (sales on their date, refunds on theirs), gross sales, refunds, service revenue,
+    tips, taxes, discounts, transactions, average ticket, new and active clients,
+    returning-client, rebooking and no-show rates; each with the previous period of equal
+    length and the change in percent. Every figure is defined in docs/insights.md."""
 
     @extend_schema(parameters=PERIOD_PARAMETERS, responses=s.DashboardSerializer)
     def get(self, request):
@@ -176,7 +175,8 @@ class DashboardView(TenantAPIView):
 
 
 class RevenueByServiceView(TenantAPIView):
-    """Per currency, per category and per service: transactions, quantity, revenue (net of refunds)."""
+    """Per currency, per category and per service: transactions, quantity and service revenue
+    (net of the period's refunds, tips and taxes apart). Definitions: docs/insights.md."""
 
     @extend_schema(parameters=PERIOD_PARAMETERS, responses=s.RevenueByServiceSerializer)
     def get(self, request):
@@ -185,7 +185,8 @@ class RevenueByServiceView(TenantAPIView):
 
 
 class RevenueTimeseriesView(TenantAPIView):
-    """Revenue per day, week or month in the tenant's time zone, zero-filled, per currency."""
+    """Revenue (sales minus refunds, each on its own date) and transactions per day, week or
+    month in the tenant's time zone, zero-filled, per currency. Definitions: docs/insights.md."""
 
     @extend_schema(
         parameters=[
@@ -204,7 +205,8 @@ class RevenueTimeseriesView(TenantAPIView):
 
 
 class TopClientsView(TenantAPIView):
-    """The best clients by revenue in the period, per currency, with visits and last visit."""
+    """The best clients by revenue in the period (their sales minus the period's refunds of
+    them), per currency, with visits and last visit. Definitions: docs/insights.md."""
 
     @extend_schema(
         parameters=[

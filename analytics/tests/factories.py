@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import itertools
 
-from analytics.models import Appointment, Service, ServiceCategory, Transaction, TransactionLineItem
+from analytics.models import Appointment, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
 from clients.models import Client
 from tenants.models import Tenant
 
@@ -36,14 +36,19 @@ def service(tenant: Tenant, name: str, category: ServiceCategory | None = None, 
 def sale(
     tenant: Tenant, when: datetime.datetime, total: int | None = None, *, currency: str = "USD", status: str = "completed",
     refunded: int = 0, client: Client | None = None, lines: list[tuple[Service | None, int | str, int]] | None = None,
+    refunded_at: datetime.datetime | None = None, tip: int = 0, tax: int = 0, discount: int = 0,
 ) -> Transaction:
-    """A transaction; `lines` are (service, quantity, amount). Total defaults to the lines' sum."""
+    """A transaction; `lines` are (service, quantity, amount). Total defaults to the lines' sum.
+    `refunded` is one refund, dated `refunded_at` (default: the sale's time)."""
     lines = lines or []
     total = total if total is not None else sum(amount for _, _, amount in lines)
     row = Transaction.objects.create(
         tenant=tenant, occurred_at=when, total_amount=total, refunded_amount=refunded, currency=currency, status=status,
-        client=client,
+        client=client, tip_amount=tip, tax_amount=tax, discount_amount=discount,
     )
+    if refunded:
+        Refund.objects.create(tenant=tenant, transaction=row, amount=refunded, currency=currency,
+                              refunded_at=refunded_at or when)
     TransactionLineItem.objects.bulk_create([
         TransactionLineItem(tenant=tenant, transaction=row, service=svc, quantity=qty, amount=amount) for svc, qty, amount in lines
     ])

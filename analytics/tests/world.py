@@ -4,7 +4,7 @@ import datetime
 
 from django.utils import timezone
 
-from analytics.models import Appointment, Service, ServiceCategory, Transaction, TransactionLineItem
+from analytics.models import Appointment, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
 from tenants.context import tenant_context
 
 
@@ -21,12 +21,16 @@ def build(world, tenant, owner) -> dict:
         )
         transaction = Transaction.objects.create(
             tenant=tenant, client_id=client_id, occurred_at=now - datetime.timedelta(days=3), total_amount=15000, currency="USD",
-            source="square", external_id=f"PAY-{label}",
+            source="square", external_id=f"PAY-{label}", refunded_amount=1000,
         )
         line = TransactionLineItem.objects.create(tenant=tenant, transaction=transaction, service=service, description="Balayage", amount=15000)
+        refund = Refund.objects.create(
+            tenant=tenant, transaction=transaction, amount=1000, currency="USD", refunded_at=now - datetime.timedelta(days=2),
+            source="square", external_id=f"REF-{label}",
+        )
     return {
         "category_id": category.id, "service_id": service.id, "appointment_id": appointment.id,
-        "transaction_id": transaction.id, "line_item_id": line.id,
+        "transaction_id": transaction.id, "line_item_id": line.id, "refund_id": refund.id,
     }
 
 

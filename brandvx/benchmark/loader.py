@@ -129,7 +129,7 @@ BULK_TABLES = ["clients_client", "clients_clienttag", "clients_clientexternalid"
 RLS_TABLES_LOADED = [
     "tenants_membership", "clients_client", "clients_tag", "clients_clienttag", "clients_clientexternalid",
     "analytics_servicecategory", "analytics_service",
-    "analytics_transaction", "analytics_transactionlineitem", "analytics_appointment",
+    "analytics_transaction", "analytics_transactionlineitem", "analytics_appointment", "analytics_refund",
 ]
 
 
@@ -250,6 +250,15 @@ def load(
             "currency": "'USD'", "source": "(ARRAY['manual','square','acuity'])[1 + n % 3]", "external_id": "''",
             "created_at": "now()", "updated_at": "now()",
         }, f"FROM generate_series(1, {tenants}) AS i, generate_series(1, {n_tx}) AS n")
+        # Their refunds: the fully refunded 3% get one dated refund 0-29 days after the sale.
+        step("refunds", "analytics_refund", {
+            "id": "md5('r:' || i || ':' || n)::uuid", "tenant_id": "md5('t:' || i)::uuid",
+            "transaction_id": "md5('x:' || i || ':' || n)::uuid",
+            "amount": "2000 + ((n * 37 + i) % 180) * 100", "currency": "'USD'",
+            "refunded_at": f"now() - make_interval(secs => ((n::bigint * 15485863 + i * 7919) % ({HISTORY_DAYS} * 86400))::float8)"
+                           " + make_interval(days => n % 30)",
+            "source": "'manual'", "external_id": "''", "created_at": "now()",
+        }, f"FROM generate_series(1, {tenants}) AS i, generate_series(1, {n_tx}) AS n WHERE n % 100 < 3")
         # One line item per transaction, a second on every third; the items add up to the total.
         step("line items", "analytics_transactionlineitem", {
             "id": "md5('l:' || i || ':' || n || ':' || k)::uuid", "tenant_id": "md5('t:' || i)::uuid",

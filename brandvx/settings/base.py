@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by the project (no CDN)
     "django_celery_beat",
     "clients",
     "analytics",
@@ -115,6 +116,16 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/docs/ loads Swagger UI from our own static files (drf-spectacular-sidecar, pinned):
+    # it works offline and never runs a CDN's latest script.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # "Authorize" keeps the pasted bearer token across page reloads (in the browser only).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True},
+    # The schema and the docs page are public and read no credentials: a browser's sessions
+    # (a refused admin session included) never make them fail.
+    "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
     # Bodies are documented as JSON: form and multipart are accepted (the browsable API) with
     # the same strictness, but only an upload documents them (it says so itself).

@@ -8,7 +8,15 @@ import zoneinfo
 import pytest
 from django_celery_beat.models import PeriodicTask
 
-from campaigns.schedules import due_birthday_runs, run_time_in_slot, scheduled_birthday_runs_start, slot_end
+from campaigns.models import CampaignSettings
+from campaigns.schedules import (
+    SLOT,
+    due_birthday_runs,
+    run_date_due,
+    run_time_in_slot,
+    scheduled_birthday_runs_start,
+    slot_end,
+)
 from campaigns.tests.factories import make_settings
 from conftest import make_tenant
 from tenants.context import tenant_context
@@ -39,6 +47,20 @@ def due_keys(salons, now) -> dict[str, datetime.date]:
     return {by_id[run.tenant_id]: run.local_date for run in due_birthday_runs(now=now) if run.tenant_id in by_id}
 
 
+def mark_scheduled(tenant, local_date) -> None:
+    with tenant_context(tenant.id, role="system"):
+        CampaignSettings.objects.filter(tenant_id=tenant.id).update(birthday_last_scheduled_on=local_date)
+
+
+def healthy_until(salons, end: datetime.datetime) -> None:
+    """As if every fan-out up to and including the slot ending at `end` had run."""
+    for tenant in salons.values():
+        with tenant_context(tenant.id, role="system"):
+            row = CampaignSettings.objects.get(tenant_id=tenant.id)
+        ran = run_date_due(tz=tenant.tzinfo, hour=row.birthday_run_hour, minute=row.birthday_run_minute, end=end)
+        mark_scheduled(tenant, ran or end.astimezone(tenant.tzinfo).date() - datetime.timedelta(days=1))
+
+
 def test_the_fanout_beat_entry_exists_once(db):
     tasks = PeriodicTask.objects.filter(task="campaigns.birthday_schedule_fanout")
     assert tasks.count() == 1
@@ -65,17 +87,59 @@ def test_slot_end_floors_to_the_quarter_hour():
     ("2026-03-10T20:15:00", {}),
 ])
 def test_fanout_picks_the_tenants_whose_local_run_time_just_passed(salons, now, expected):
+    healthy_until(salons, slot_end(at(now)) - SLOT)  # every earlier fan-out ran
     assert due_keys(salons, at(now)) == {k: datetime.date.fromisoformat(v) for k, v in expected.items()}
 
 
 def test_each_enabled_tenant_is_due_exactly_once_a_day(salons):
+    healthy_until(salons, at("2026-03-09T23:45:00"))
     counts: dict[str, int] = {}
     slot = at("2026-03-10T00:00:00")
     while slot < at("2026-03-11T00:00:00"):
-        for key in due_keys(salons, slot):
+        for key, local_date in due_keys(salons, slot).items():
             counts[key] = counts.get(key, 0) + 1
+            mark_scheduled(salons[key], local_date)  # what starting the run claims
         slot += datetime.timedelta(minutes=15)
     assert counts == {key: 1 for key in salons if key != "off"}
+
+
+def _jobs(tenant) -> list[dict]:
+    with tenant_context(tenant.id, role="system"):
+        return [job.params["from"] for job in BackgroundJob.objects.filter(kind="campaigns.birthday_batch")]
+
+
+@pytest.mark.parametrize("key,run_utc,local_day", [
+    ("la", "2026-03-10T16:00:00", "2026-03-10"),  # 09:00 PDT
+    ("auckland", "2026-03-10T20:00:00", "2026-03-11"),  # 09:00 NZDT, the next local day
+])
+def test_a_fanout_stopped_across_the_run_time_catches_up_once_on_restart(salons, key, run_utc, local_day):
+    tenant, run_at = salons[key], at(run_utc)
+    healthy_until(salons, run_at - SLOT)
+    scheduled_birthday_runs_start(now=run_at - SLOT)  # the last fan-out before the run time
+    assert _jobs(tenant) == []
+    # The fan-out is down from the run time's slot for an hour: nothing runs.
+    # Restarted later the same local day: the missed run starts, exactly once.
+    started = scheduled_birthday_runs_start(now=run_at + datetime.timedelta(hours=1, minutes=2))
+    assert _jobs(tenant) == [local_day]
+    with tenant_context(tenant.id, role="system"):
+        assert BackgroundJob.objects.get().id in started
+    # A further fan-out (and one much later that day) starts nothing more.
+    scheduled_birthday_runs_start(now=run_at + datetime.timedelta(hours=1, minutes=15))
+    scheduled_birthday_runs_start(now=run_at + datetime.timedelta(hours=10))
+    assert _jobs(tenant) == [local_day]
+
+
+def test_a_missed_run_is_not_caught_up_on_the_next_local_day(salons):
+    la = salons["la"]
+    healthy_until(salons, at("2026-03-10T15:45:00"))  # LA's 10 March run (16:00 UTC) never started
+    # 00:30 on 11 March in Los Angeles: 10 March is over; 11 March's run time is still ahead.
+    assert "la" not in due_keys(salons, at("2026-03-11T07:30:00"))
+    assert run_date_due(tz=la.tzinfo, hour=9, minute=0, end=at("2026-03-11T16:15:00")) == datetime.date(2026, 3, 11)
+
+
+def test_a_tenant_already_run_today_is_not_due_again(salons):
+    healthy_until(salons, at("2026-03-10T16:00:00"))  # LA ran at 09:00 local
+    assert "la" not in due_keys(salons, at("2026-03-10T22:00:00"))
 
 
 def test_run_times_across_midnight_and_dst_changes():

@@ -1,4 +1,4 @@
-"""Square API client: customers, catalog, payments, orders, OAuth token refresh."""
+"""Square API client: customers, catalog, payments, refunds, orders, OAuth token refresh."""
 
 from __future__ import annotations
 
@@ -106,6 +106,16 @@ class SquareClient:
         body = self._get("/v2/payments", {"begin_time": begin_time, "cursor": cursor, "limit": PAGE_LIMIT,
                                            "sort_order": "ASC", "location_id": location_id})
         return body.get("payments") or [], body.get("cursor") or None
+
+    def list_refunds(self, *, begin_time: str | None, cursor: str | None = None,
+                     location_id: str | None = None) -> tuple[list[dict], str | None]:
+        """GET /v2/refunds: PaymentRefund objects by created_at (oldest first)."""
+        body = self._get("/v2/refunds", {"begin_time": begin_time, "cursor": cursor, "limit": PAGE_LIMIT,
+                                          "sort_order": "ASC", "location_id": location_id})
+        return body.get("refunds") or [], body.get("cursor") or None
+
+    def retrieve_refund(self, refund_id: str) -> dict:
+        return self._get(f"/v2/refunds/{refund_id}").get("refund") or {}
 
     def retrieve_payment(self, payment_id: str) -> dict:
         return self._get(f"/v2/payments/{payment_id}").get("payment") or {}

@@ -78,6 +78,18 @@ def square_payment(i: int, *, customer_id: str | None = None, order_id: str | No
     return payment
 
 
+def square_refund(i: int, *, payment_id: str, amount: int, created_at: str, status: str = "COMPLETED", **overrides) -> dict:
+    """A PaymentRefund as GET /v2/refunds returns it."""
+    refund = {
+        "id": f"REF{i:06d}_{payment_id}", "status": status, "location_id": "LOC1",
+        "amount_money": {"amount": amount, "currency": "USD"}, "payment_id": payment_id,
+        "order_id": f"ORDER-{payment_id}", "reason": "Returned product", "created_at": created_at,
+        "updated_at": created_at, "destination_type": "CARD",
+    }
+    refund.update(overrides)
+    return refund
+
+
 def square_order(order_id: str, lines: list[tuple[str, str, int]]) -> dict:
     return {"id": order_id, "location_id": "LOC1", "line_items": [
         {"uid": f"{order_id}-{n}", "name": name, "quantity": "1", "catalog_object_id": catalog_id,
@@ -108,7 +120,7 @@ def paged(pages: list[list[dict]], key: str, *, body: bool = False):
 
 
 def stub_square(rsps: responses.RequestsMock, *, customer_pages=None, search_pages=None, catalog=None,
-                payment_pages=None, orders: dict | None = None, customers: bool = True) -> None:
+                payment_pages=None, orders: dict | None = None, customers: bool = True, refund_pages=None) -> None:
     # responses uses (and drops) the first of several matching stubs: register each URL once.
     if customers:
         rsps.add_callback(responses.GET, f"{SQUARE}/v2/customers", callback=paged(customer_pages or [[]], "customers"))
@@ -116,6 +128,7 @@ def stub_square(rsps: responses.RequestsMock, *, customer_pages=None, search_pag
                       callback=paged(search_pages or [[]], "customers", body=True))
     rsps.add_callback(responses.GET, f"{SQUARE}/v2/catalog/list", callback=paged([catalog or []], "objects"))
     rsps.add_callback(responses.GET, f"{SQUARE}/v2/payments", callback=paged(payment_pages or [[]], "payments"))
+    rsps.add_callback(responses.GET, f"{SQUARE}/v2/refunds", callback=paged(refund_pages or [[]], "refunds"))
     known = orders or {}
 
     def batch(request):

@@ -262,9 +262,11 @@ def test_inactive_membership_is_forbidden():
     assert response.status_code == 403
 
 
-def test_session_authentication_works_for_the_browsable_api():
+def test_a_django_login_session_does_not_reach_the_api():
+    # Only the sign-in page's sessions authenticate (tenants/tests/test_signin.py); a Django
+    # login, even of a member, is the admin's password session and is refused.
     world = TenantWorld()
     client = APIClient()
     client.force_login(world.owner_a)
     response = client.get("/api/v1/me/")
-    assert response.status_code == 200 and response.json()["tenant"]["id"] == str(world.tenant_a.id)
+    assert response.status_code == 403 and response.json()["code"] == "password_session_refused"

@@ -1,0 +1,80 @@
+"""The browsable API's sign-in, kept in the session: who signed in, until when, which tenant.
+
+Salon users have no Django password; they sign in with Supabase. The sign-in page
+(`tenants.signin_views`) verifies a pasted access token exactly like a bearer token and keeps
+here only the user id, the token's expiry and the chosen tenant, never the token itself. The
+session authenticates API calls until that expiry and not a second longer
+(`tenants.resolution`), and the session cookie expires with it.
+
+This is the only session the API accepts: a Django login (the support admin's password
+session) carries no such entry and is refused by the API.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+SESSION_KEY = "brandvx_api_signin"
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user_id: uuid.UUID
+    expires_at: int  # the token's `exp` (seconds since the epoch)
+    tenant_id: uuid.UUID | None
+
+    @property
+    def expired(self) -> bool:
+        return time.time() >= self.expires_at
+
+    @property
+    def expires_at_datetime(self) -> datetime:
+        return datetime.fromtimestamp(self.expires_at, tz=timezone.utc)
+
+
+def signed_in(request) -> SignedIn | None:
+    """The sign-in this request's session holds, expired or not (callers check); None if none."""
+    session = getattr(request, "session", None)
+    data = session.get(SESSION_KEY) if session is not None else None
+    if not isinstance(data, dict):
+        return None
+    try:
+        tenant_id = data.get("tenant_id")
+        return SignedIn(
+            user_id=uuid.UUID(data["user_id"]),
+            expires_at=int(data["exp"]),
+            tenant_id=uuid.UUID(tenant_id) if tenant_id else None,
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def remember(request, *, user_id: uuid.UUID, expires_at: int, tenant_id: uuid.UUID | None) -> None:
+    """Start a sign-in: a new session key (no fixation), and a cookie that dies with the token."""
+    request.session.cycle_key()
+    _store(request, SignedIn(user_id=user_id, expires_at=expires_at, tenant_id=tenant_id))
+    request.session.set_expiry(datetime.fromtimestamp(expires_at, tz=timezone.utc))
+
+
+def choose_tenant(request, tenant_id: uuid.UUID) -> None:
+    current = signed_in(request)
+    if current is None:
+        raise ValueError("not signed in")
+    _store(request, SignedIn(user_id=current.user_id, expires_at=current.expires_at, tenant_id=tenant_id))
+
+
+def forget(request) -> None:
+    """End the sign-in (sign-out, expiry). Anything else in the session stays."""
+    if request.session.pop(SESSION_KEY, None) is not None:
+        request.session.set_expiry(None)
+
+
+def _store(request, value: SignedIn) -> None:
+    request.session[SESSION_KEY] = {
+        "user_id": str(value.user_id),
+        "exp": value.expires_at,
+        "tenant_id": str(value.tenant_id) if value.tenant_id else None,
+    }
