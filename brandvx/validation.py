@@ -99,6 +99,8 @@ class BoundedDateTimeField(serializers.DateTimeField):
 
 # --- strict serializers ----------------------------------------------------------------
 
+FORM_ONLY_KEYS = frozenset({"csrfmiddlewaretoken"})
+
 # Refuses fields the serializer does not accept (unknown or read-only), naming them, instead
 # of dropping them silently; nested strict serializers too. (A comment, not a docstring: the
 # schema would show it as the description of every serializer without its own.)
@@ -107,7 +109,9 @@ class StrictFieldsMixin:
     def to_internal_value(self, data):
         if hasattr(data, "keys"):
             writable = {name for name, field in self.fields.items() if not field.read_only}
-            extra = [key for key in data.keys() if key not in writable]
+            # A browser's form (the browsable API) carries its CSRF token with the fields.
+            ignored = FORM_ONLY_KEYS if isinstance(data, QueryDict) else ()
+            extra = [key for key in data.keys() if key not in writable and key not in ignored]
             if extra:
                 raise serializers.ValidationError({
                     key: ["This field is read-only." if key in self.fields else "Unknown field."] for key in extra

@@ -56,7 +56,7 @@ RULES_THE_SCHEMA_CANNOT_STATE = {
     # an appointment ends after it starts; names and external ids unique in the tenant
     ("invalid_parameter", "total_amount"), ("invalid_parameter", "refunded_amount"),
     ("invalid_parameter", "amount"), ("invalid_parameter", "status"), ("invalid_parameter", "end_at"),
-    ("invalid_parameter", "transaction"),
+    ("invalid_parameter", "transaction"), ("invalid_parameter", "refunded_at"),
     ("invalid_parameter", "name"), ("invalid_parameter", "external_id"),
     # campaigns: the template's placeholders; a template or sender may be required for a channel
     ("invalid_parameter", "birthday_template"), ("invalid_parameter", "channel"),
