@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 
-import psycopg
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
-from psycopg import sql
 
+from tenants import citus_cluster
 from tenants.app_modules import optional_modules
 from tenants.models import Role, Tenant, User
 from tenants.services import tenant_create
@@ -34,10 +33,11 @@ def _maintenance_conninfo() -> dict:
 
 
 def _recreate(name: str, *, create: bool) -> None:
-    with psycopg.connect(**_maintenance_conninfo(), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        if create:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    # On a Citus coordinator the database is made (and dropped) on every node.
+    if create:
+        citus_cluster.create_database(_maintenance_conninfo(), name)
+    else:
+        citus_cluster.drop_database(_maintenance_conninfo(), name)
 
 
 @pytest.fixture(scope="session")

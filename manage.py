@@ -2,9 +2,14 @@
 import os
 import sys
 
+# The benchmarks and load tools live in the `bench` app, which only bench.settings (and the
+# test settings) install: these commands get those settings unless the caller chose others.
+BENCH_COMMANDS = {"benchmark", "loadtest", "bench_birthdays", "bench_square_import"}
+
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brandvx.settings")
+    default = "bench.settings" if len(sys.argv) > 1 and sys.argv[1] in BENCH_COMMANDS else "brandvx.settings"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", default)
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

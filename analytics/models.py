@@ -9,6 +9,7 @@ from django.db.models.functions import Lower
 
 from clients.models import Source
 from tenants.models import TenantModel
+from tenants.sharding import TenantForeignKey
 
 
 # Where a row came from: the same vocabulary as a client's source.
@@ -51,9 +52,11 @@ class ServiceCategory(ImportedModel):
 class Service(ImportedModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
-    category = models.ForeignKey(ServiceCategory, null=True, blank=True, on_delete=models.SET_NULL, related_name="services")
+    category = TenantForeignKey(ServiceCategory, null=True, blank=True, on_delete=models.SET_NULL, related_name="services")
     duration_minutes = models.PositiveIntegerField(default=60)
     price_amount = models.BigIntegerField(default=0, help_text="Minor units (cents).")
+    # Priced at the time of sale (Square VARIABLE_PRICING): price_amount is then 0, not a price.
+    price_is_variable = models.BooleanField(default=False)
     currency = models.CharField(max_length=3)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -78,8 +81,8 @@ class Appointment(ImportedModel):
         NO_SHOW = "no_show"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    client = models.ForeignKey("clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="appointments")
-    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="appointments")
+    client = TenantForeignKey("clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="appointments")
+    service = TenantForeignKey(Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="appointments")
     staff_name = models.CharField(max_length=100, blank=True)
     start_at = models.DateTimeField()
     end_at = models.DateTimeField()
@@ -112,7 +115,7 @@ class Transaction(ImportedModel):
         FAILED = "failed"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    client = models.ForeignKey("clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="transactions")
+    client = TenantForeignKey("clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="transactions")
     occurred_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETED)
     total_amount = models.BigIntegerField(help_text="Minor units (cents): what the client paid, tip and tax included.")
@@ -181,7 +184,7 @@ class Refund(ImportedModel):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # No index of its own: refund_transaction_idx leads with (tenant_id, transaction_id).
-    transaction = models.ForeignKey(Transaction, on_delete=models.CASCADE, related_name="refunds", db_index=False)
+    transaction = TenantForeignKey(Transaction, on_delete=models.CASCADE, related_name="refunds", db_index=False)
     amount = models.BigIntegerField(help_text="Minor units, in the sale's currency.")
     currency = models.CharField(max_length=3)
     refunded_at = models.DateTimeField()
@@ -207,8 +210,8 @@ class Refund(ImportedModel):
 
 class TransactionLineItem(TenantModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    transaction = models.ForeignKey(Transaction, on_delete=models.CASCADE, related_name="line_items")
-    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="line_items")
+    transaction = TenantForeignKey(Transaction, on_delete=models.CASCADE, related_name="line_items")
+    service = TenantForeignKey(Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="line_items")
     description = models.CharField(max_length=255, blank=True)
     quantity = models.DecimalField(max_digits=12, decimal_places=3, default=1)
     amount = models.BigIntegerField(help_text="Line total in minor units, in the transaction's currency.")

@@ -22,8 +22,8 @@ from django.utils import timezone
 from analytics.models import Appointment, Provider, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
 from brandvx.errors import InvalidParameter
 from clients.models import Client
-from tenants.context import current_tenant_id
-from tenants.errors import TenantContextError
+from tenants.changes import record_change
+from tenants.context import require_tenant
 from tenants.models import Tenant, User
 
 # Active ISO 4217 codes a business can be paid in (no precious metals, no testing codes).
@@ -56,12 +56,6 @@ class LineItemInput:
 
 
 # --- validation helpers ------------------------------------------------------------------
-
-def _require_context(tenant: Tenant) -> None:
-    # RLS would refuse the writes anyway; this names the mistake instead of a policy error.
-    if current_tenant_id() != tenant.id:
-        raise TenantContextError("the active tenant context is not the tenant passed to the service")
-
 
 def validate_currency(value: Any, field: str = "currency") -> str:
     if not isinstance(value, str) or value.strip().upper() not in ISO_CURRENCIES:
@@ -166,20 +160,21 @@ def _save(instance: models.Model, *, external_id_field: bool = True) -> None:
 def service_category_create(
     *, tenant: Tenant, name: str, source: str = Provider.MANUAL, external_id: str = "", acting_user: User | None = None
 ) -> ServiceCategory:
-    _require_context(tenant)
+    require_tenant(tenant)
     category = ServiceCategory(
         tenant=tenant, name=_validate_text(name, "name", 100, required=True), source=_validate_source(source),
         external_id=_validate_text(external_id, "external_id", 255),
     )
     with transaction.atomic():
         _save(category)
+        record_change(tenant=tenant, actor=acting_user, action="service_category.created", obj=category)
     return category
 
 
 def service_category_update(
     *, tenant: Tenant, category_id: uuid.UUID, acting_user: User | None = None, **changes: Any
 ) -> ServiceCategory:
-    _require_context(tenant)
+    require_tenant(tenant)
     _check_unknown(changes, {"name", "source", "external_id"})
     with transaction.atomic():
         category = _get_for_update(ServiceCategory, tenant, category_id)
@@ -190,14 +185,17 @@ def service_category_update(
         if "external_id" in changes:
             category.external_id = _validate_text(changes["external_id"], "external_id", 255)
         _save(category)
+        record_change(tenant=tenant, actor=acting_user, action="service_category.updated", obj=category, fields=changes)
     return category
 
 
 def service_category_delete(*, tenant: Tenant, category_id: uuid.UUID, acting_user: User | None = None) -> None:
     """Its services stay, uncategorized (the foreign key is SET NULL)."""
-    _require_context(tenant)
+    require_tenant(tenant)
     with transaction.atomic():
-        _get_for_update(ServiceCategory, tenant, category_id).delete()
+        category = _get_for_update(ServiceCategory, tenant, category_id)
+        record_change(tenant=tenant, actor=acting_user, action="service_category.deleted", obj=category)
+        category.delete()
 
 
 # --- services ----------------------------------------------------------------------------
@@ -234,7 +232,7 @@ def service_create(
     price_amount: int = 0, currency: str | None = None, is_active: bool = True, source: str = Provider.MANUAL,
     external_id: str = "", acting_user: User | None = None,
 ) -> Service:
-    _require_context(tenant)
+    require_tenant(tenant)
     service = Service(tenant=tenant)
     _apply_service_fields(service, tenant, {
         "name": name, "category_id": category_id, "duration_minutes": duration_minutes, "price_amount": price_amount,
@@ -242,24 +240,28 @@ def service_create(
     })
     with transaction.atomic():
         _save(service)
+        record_change(tenant=tenant, actor=acting_user, action="service.created", obj=service)
     return service
 
 
 def service_update(*, tenant: Tenant, service_id: uuid.UUID, acting_user: User | None = None, **changes: Any) -> Service:
-    _require_context(tenant)
+    require_tenant(tenant)
     _check_unknown(changes, _SERVICE_FIELDS)
     with transaction.atomic():
         service = _get_for_update(Service, tenant, service_id)
         _apply_service_fields(service, tenant, changes)
         _save(service)
+        record_change(tenant=tenant, actor=acting_user, action="service.updated", obj=service, fields=changes)
     return service
 
 
 def service_delete(*, tenant: Tenant, service_id: uuid.UUID, acting_user: User | None = None) -> None:
     """Past appointments and sales keep their amounts; their lines become "Other"."""
-    _require_context(tenant)
+    require_tenant(tenant)
     with transaction.atomic():
-        _get_for_update(Service, tenant, service_id).delete()
+        service = _get_for_update(Service, tenant, service_id)
+        record_change(tenant=tenant, actor=acting_user, action="service.deleted", obj=service)
+        service.delete()
 
 
 # --- appointments ------------------------------------------------------------------------
@@ -303,7 +305,7 @@ def appointment_create(
 ) -> Appointment:
     """Book (or record) an appointment. Without an end, the service's duration sets it;
     without a price or currency, the service's (else the tenant's currency) apply."""
-    _require_context(tenant)
+    require_tenant(tenant)
     start_at = _validate_instant(start_at, "start_at")
     service = _in_tenant(Service, tenant, service_id, "service")
     if end_at is None:
@@ -318,25 +320,29 @@ def appointment_create(
     })
     with transaction.atomic():
         _save(appointment)
+        record_change(tenant=tenant, actor=acting_user, action="appointment.created", obj=appointment)
     return appointment
 
 
 def appointment_update(
     *, tenant: Tenant, appointment_id: uuid.UUID, acting_user: User | None = None, **changes: Any
 ) -> Appointment:
-    _require_context(tenant)
+    require_tenant(tenant)
     _check_unknown(changes, _APPOINTMENT_FIELDS)
     with transaction.atomic():
         appointment = _get_for_update(Appointment, tenant, appointment_id)
         _apply_appointment_fields(appointment, tenant, changes)
         _save(appointment)
+        record_change(tenant=tenant, actor=acting_user, action="appointment.updated", obj=appointment, fields=changes)
     return appointment
 
 
 def appointment_delete(*, tenant: Tenant, appointment_id: uuid.UUID, acting_user: User | None = None) -> None:
-    _require_context(tenant)
+    require_tenant(tenant)
     with transaction.atomic():
-        _get_for_update(Appointment, tenant, appointment_id).delete()
+        appointment = _get_for_update(Appointment, tenant, appointment_id)
+        record_change(tenant=tenant, actor=acting_user, action="appointment.deleted", obj=appointment)
+        appointment.delete()
 
 
 # --- transactions ------------------------------------------------------------------------
@@ -396,7 +402,7 @@ def transaction_create(
     A sale recorded with `refunded_amount` already (a past sale entered late) gets one
     refund of that amount dated at the sale: no other date is known, and a later date (the
     day it was typed in) would put the money back into a period it does not belong to."""
-    _require_context(tenant)
+    require_tenant(tenant)
     lines = _build_line_items(tenant, line_items)
     if total_amount is None:
         if not lines:
@@ -425,6 +431,7 @@ def transaction_create(
                 tenant=tenant, transaction=sale, amount=sale.refunded_amount, currency=sale.currency,
                 refunded_at=sale.occurred_at, source=sale.source,
             )
+        record_change(tenant=tenant, actor=acting_user, action="transaction.created", obj=sale)
     return sale
 
 
@@ -444,7 +451,7 @@ def transaction_update(
 ) -> Transaction:
     """Correct a sale. `line_items`, when given, replace all the lines. Refunds go through
     `transaction_refund`, so that refunded_amount only ever grows by a recorded refund."""
-    _require_context(tenant)
+    require_tenant(tenant)
     _check_unknown(changes, _TRANSACTION_FIELDS)
     lines = _build_line_items(tenant, line_items) if line_items is not None else None
     with transaction.atomic():
@@ -472,6 +479,8 @@ def transaction_update(
         if lines is not None:
             sale.line_items.all().delete()
             _insert_lines(sale, lines)
+        record_change(tenant=tenant, actor=acting_user, action="transaction.updated", obj=sale,
+                      fields=[*changes, *(["line_items"] if lines is not None else [])])
     return sale
 
 
@@ -499,7 +508,7 @@ def transaction_refund(
     now). Writes a Refund row and adds it to the sale's refunded_amount; the sale row is
     locked, so two refunds at once cannot together exceed the total; fully refunded ->
     status refunded."""
-    _require_context(tenant)
+    require_tenant(tenant)
     with transaction.atomic():
         sale = _get_for_update(Transaction, tenant, transaction_id)
         if sale.status == Transaction.Status.FAILED:
@@ -520,6 +529,8 @@ def transaction_refund(
         if sale.refunded_amount == sale.total_amount:
             sale.status = Transaction.Status.REFUNDED
         sale.save(update_fields=["refunded_amount", "status", "updated_at"])
+        record_change(tenant=tenant, actor=acting_user, action="transaction.refunded", obj=sale,
+                      fields=["refunded_amount", "status"])
     return sale
 
 
@@ -528,7 +539,7 @@ def transaction_refunds_recount(*, tenant: Tenant, sale: Transaction) -> Transac
     refunded when that is the whole (non-zero) total, completed again when it no longer is.
     Raises InvalidParameter when the refunds exceed the total (the provider's data
     disagrees with itself: the caller reports the record)."""
-    _require_context(tenant)
+    require_tenant(tenant)
     refunded = Refund.objects.filter(tenant_id=tenant.id, transaction=sale).aggregate(total=models.Sum("amount"))["total"] or 0
     if refunded > sale.total_amount:
         raise InvalidParameter("amount", "the refunds exceed the sale's total.")
@@ -545,6 +556,8 @@ def transaction_refunds_recount(*, tenant: Tenant, sale: Transaction) -> Transac
 
 
 def transaction_delete(*, tenant: Tenant, transaction_id: uuid.UUID, acting_user: User | None = None) -> None:
-    _require_context(tenant)
+    require_tenant(tenant)
     with transaction.atomic():
-        _get_for_update(Transaction, tenant, transaction_id).delete()
+        sale = _get_for_update(Transaction, tenant, transaction_id)
+        record_change(tenant=tenant, actor=acting_user, action="transaction.deleted", obj=sale)
+        sale.delete()

@@ -18,7 +18,7 @@ def seed(*, tenant, owner) -> None:
             defaults={
                 "birthday_template": "Happy birthday, {first_name}! Treat yourself this week: {business_name} has a gift waiting for you.",
                 "default_channel": Channel.EMAIL, "birthday_run_enabled": True, "birthday_run_hour": 9,
-                "email_from_address": "hello@demo-salon.test",
+                "email_reply_to": "hello@demo-salon.test",
             },
         )
         today = tenant.today()

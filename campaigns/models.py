@@ -11,6 +11,7 @@ from django.db import models
 from campaigns.templates_text import DEFAULT_BIRTHDAY_TEMPLATE, MAX_TEMPLATE_LENGTH, validate_template
 from tenants.crypto import EncryptedJSONField
 from tenants.models import BackgroundJob, TenantModel
+from tenants.sharding import TenantForeignKey
 
 MAX_DAYS_AHEAD = 366
 
@@ -44,7 +45,10 @@ class CampaignSettings(TenantModel):
     # beat fan-out idempotent (two fan-outs in one slot start one job).
     birthday_last_scheduled_on = models.DateField(null=True, blank=True, editable=False)
     sms_from_number = models.CharField(max_length=20, blank=True, help_text="E.164 number Twilio sends from.")
-    email_from_address = models.EmailField(blank=True, help_text="Defaults to DEFAULT_FROM_EMAIL.")
+    # Never the From of a message: the platform's SMTP sends only as its own verified sender
+    # (DEFAULT_FROM_EMAIL); an address a tenant typed is unverified, so it is only the Reply-To.
+    email_reply_to = models.EmailField(
+        blank=True, help_text="The salon's address: the Reply-To of birthday emails (sent from DEFAULT_FROM_EMAIL).")
     # {"twilio_account_sid": ..., "twilio_auth_token": ...}: ciphertext at rest, write-only in the API.
     sender_credentials = EncryptedJSONField(blank=True, default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -80,7 +84,7 @@ class MessageDraft(TenantModel):
         DISCARDED = "discarded"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="message_drafts")
+    client = TenantForeignKey("clients.Client", on_delete=models.CASCADE, related_name="message_drafts")
     channel = models.CharField(max_length=8, choices=Channel.choices)
     occasion = models.CharField(max_length=20, choices=Occasion.choices, default=Occasion.BIRTHDAY)
     occasion_date = models.DateField(help_text="The day the occasion is celebrated (tenant's local date).")
@@ -98,7 +102,7 @@ class MessageDraft(TenantModel):
     )
     approved_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
-    job = models.ForeignKey(BackgroundJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    job = TenantForeignKey(BackgroundJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

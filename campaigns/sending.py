@@ -6,7 +6,8 @@ If a worker dies between the provider call and the record, the draft stays `send
 rather than risk a second message; support can look at those.
 
 Email goes through Django's email framework (EMAIL_BACKEND / EMAIL_HOST / ... from the
-environment); SMS through Twilio's Messages API with the tenant's own, encrypted credentials.
+environment), always from the platform's sender (DEFAULT_FROM_EMAIL) with the salon's address
+as Reply-To; SMS through Twilio's Messages API with the tenant's own, encrypted credentials.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import smtplib
 import socket
 import uuid
 from dataclasses import dataclass
+from email.utils import formataddr, parseaddr
 
 import requests
 from django.conf import settings
@@ -54,7 +56,7 @@ class Outgoing:
     body: str
     business_name: str
     sms_from: str
-    email_from: str
+    email_reply_to: str
     twilio_sid: str
     twilio_token: str
 
@@ -114,10 +116,20 @@ def _retry_after(response) -> int | None:
         return None
 
 
-def email_send(*, from_email: str, to: str, subject: str, body: str) -> str:
+def platform_sender(business_name: str) -> str:
+    """From of every email: the platform's verified address (DEFAULT_FROM_EMAIL) with the
+    salon's name as display name. A tenant's own address is never the From: the platform's
+    SMTP would send as an address nobody verified (and SPF/DKIM would not cover it)."""
+    _, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    # formataddr quotes or RFC 2047-encodes the name, so no name can inject a header.
+    return formataddr((business_name.replace("\r", " ").replace("\n", " ")[:100], address))
+
+
+def email_send(*, from_email: str, to: str, subject: str, body: str, reply_to: str = "") -> str:
     """Send through the configured Django email backend. Raises ProviderError."""
     try:
-        EmailMessage(subject=subject, body=body, from_email=from_email, to=[to]).send(fail_silently=False)
+        EmailMessage(subject=subject, body=body, from_email=from_email, to=[to],
+                     reply_to=[reply_to] if reply_to else None).send(fail_silently=False)
     except smtplib.SMTPRecipientsRefused:
         raise ProviderError("the mail server refused the recipient address", transient=False) from None
     except smtplib.SMTPResponseException as exc:
@@ -166,7 +178,7 @@ def _claim(tenant_id: uuid.UUID, draft_id: uuid.UUID) -> Outgoing | SendOutcome:
         return Outgoing(
             draft_id=draft.id, channel=draft.channel, to=address, body=draft.body,
             business_name=Tenant.objects.get(id=tenant_id).name,
-            sms_from=campaign.sms_from_number, email_from=campaign.email_from_address or settings.DEFAULT_FROM_EMAIL,
+            sms_from=campaign.sms_from_number, email_reply_to=campaign.email_reply_to,
             twilio_sid=credentials.get("twilio_account_sid", ""), twilio_token=credentials.get("twilio_auth_token", ""),
         )
 
@@ -174,8 +186,8 @@ def _claim(tenant_id: uuid.UUID, draft_id: uuid.UUID) -> Outgoing | SendOutcome:
 def _deliver(outgoing: Outgoing) -> str:
     if outgoing.channel == Channel.EMAIL:
         return email_send(
-            from_email=outgoing.email_from, to=outgoing.to, subject=f"Happy birthday from {outgoing.business_name}",
-            body=outgoing.body,
+            from_email=platform_sender(outgoing.business_name), reply_to=outgoing.email_reply_to, to=outgoing.to,
+            subject=f"Happy birthday from {outgoing.business_name}", body=outgoing.body,
         )
     if not (outgoing.twilio_sid and outgoing.twilio_token and outgoing.sms_from):
         raise ProviderError("SMS is not set up: add the Twilio account SID, auth token and from-number", transient=False)

@@ -18,7 +18,8 @@ from campaigns.templates_text import template_errors
 from clients import consent
 from clients.selectors import birthdays_upcoming
 from tenants import jobs
-from tenants.context import tenant_context
+from tenants.changes import record_change, record_changes
+from tenants.context import require_tenant, tenant_context
 from tenants.models import BackgroundJob, Tenant, User
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class DraftStateConflict(BrandVXError):
 
 def campaign_settings_get(*, tenant: Tenant) -> CampaignSettings:
     """The tenant's settings; an unsaved default row when it never changed them."""
+    require_tenant(tenant)
     found = CampaignSettings.objects.filter(tenant_id=tenant.id).first()
     return found or CampaignSettings(tenant=tenant)
 
@@ -52,6 +54,7 @@ SENDER_SECRET_FIELDS = ("twilio_account_sid", "twilio_auth_token")
 def campaign_settings_update(*, tenant: Tenant, changes: dict, acting_user: User) -> CampaignSettings:
     """Apply validated changes. Secrets are merged into the encrypted field (a blank value
     removes one); the template is checked here so no path can store an unrenderable one."""
+    require_tenant(tenant)
     if "birthday_template" in changes:
         errors = template_errors(changes["birthday_template"])
         if errors:
@@ -69,6 +72,7 @@ def campaign_settings_update(*, tenant: Tenant, changes: dict, acting_user: User
                 setattr(current, name, value)
         current.sender_credentials = credentials
         current.save()
+        record_change(tenant=tenant, actor=acting_user, action="campaign_settings.updated", obj=current, fields=changes)
     return current
 
 
@@ -80,6 +84,7 @@ def birthday_batch_start(
 ) -> BackgroundJob:
     """Queue a batch. The window is fixed now (start defaults to the tenant's today), so a
     retry tomorrow covers the same birthdays; the task is enqueued after commit."""
+    require_tenant(tenant)
     if not 0 <= days_ahead <= MAX_DAYS_AHEAD:
         raise InvalidParameter("days_ahead", f"must be between 0 and {MAX_DAYS_AHEAD}")
     if channel is None:
@@ -246,6 +251,7 @@ def _locked_draft(draft_id: uuid.UUID) -> MessageDraft:
 
 
 def draft_update_body(*, tenant: Tenant, draft_id: uuid.UUID, body: str, acting_user: User) -> MessageDraft:
+    require_tenant(tenant)
     body = (body or "").strip()
     with transaction.atomic():
         draft = _locked_draft(draft_id)
@@ -258,6 +264,7 @@ def draft_update_body(*, tenant: Tenant, draft_id: uuid.UUID, body: str, acting_
             raise InvalidParameter("body", f"is longer than {limit} characters for {draft.channel}")
         draft.body = body
         draft.save(update_fields=["body", "updated_at"])
+        record_change(tenant=tenant, actor=acting_user, action="draft.edited", obj=draft, fields=["body"])
     return draft
 
 
@@ -270,6 +277,7 @@ def _enqueue_send(tenant_id: uuid.UUID, draft_ids: list[uuid.UUID]) -> None:
 
 def draft_approve(*, tenant: Tenant, draft_id: uuid.UUID, acting_user: User) -> MessageDraft:
     """Approve and queue for sending (after commit). Approving an approved draft is a no-op."""
+    require_tenant(tenant)
     with transaction.atomic():
         draft = _locked_draft(draft_id)
         if draft.status == Status.APPROVED:
@@ -278,6 +286,7 @@ def draft_approve(*, tenant: Tenant, draft_id: uuid.UUID, acting_user: User) -> 
             raise DraftStateConflict(f"Only drafts can be approved; this one is {draft.status}.")
         draft.status, draft.approved_by, draft.approved_at = Status.APPROVED, acting_user, timezone.now()
         draft.save(update_fields=["status", "approved_by", "approved_at", "updated_at"])
+        record_change(tenant=tenant, actor=acting_user, action="draft.approved", obj=draft, fields=["status"])
         transaction.on_commit(lambda: _enqueue_send(tenant.id, [draft.id]))
     return draft
 
@@ -286,6 +295,7 @@ def drafts_bulk_approve(*, tenant: Tenant, draft_ids: list[uuid.UUID], acting_us
     """Approve the listed drafts of this tenant that are still drafts. Ids that are not this
     tenant's drafts are never touched and only counted (`not_found`): echoing them back would
     make a foreign id look like something this tenant has."""
+    require_tenant(tenant)
     if len(draft_ids) > MAX_BULK_IDS:
         raise InvalidParameter("ids", f"at most {MAX_BULK_IDS} ids per request")
     wanted = list(dict.fromkeys(draft_ids))
@@ -295,6 +305,8 @@ def drafts_bulk_approve(*, tenant: Tenant, draft_ids: list[uuid.UUID], acting_us
         MessageDraft.objects.filter(tenant_id=tenant.id, id__in=approvable, status=Status.DRAFT).update(
             status=Status.APPROVED, approved_by=acting_user, approved_at=timezone.now(), updated_at=timezone.now()
         )
+        record_changes(tenant=tenant, actor=acting_user, action="draft.approved", object_type="messagedraft",
+                       object_ids=approvable)
         transaction.on_commit(lambda: _enqueue_send(tenant.id, approvable))
     return {
         "approved": approvable,
@@ -308,6 +320,7 @@ def drafts_bulk_approve(*, tenant: Tenant, draft_ids: list[uuid.UUID], acting_us
 
 def draft_discard(*, tenant: Tenant, draft_id: uuid.UUID, acting_user: User) -> MessageDraft:
     """Drop a draft (or an approved one not yet picked up by the sender)."""
+    require_tenant(tenant)
     with transaction.atomic():
         draft = _locked_draft(draft_id)
         if draft.status == Status.DISCARDED:
@@ -316,4 +329,5 @@ def draft_discard(*, tenant: Tenant, draft_id: uuid.UUID, acting_user: User) -> 
             raise DraftStateConflict(f"A {draft.status} message can no longer be discarded.")
         draft.status = Status.DISCARDED
         draft.save(update_fields=["status", "updated_at"])
+        record_change(tenant=tenant, actor=acting_user, action="draft.discarded", obj=draft, fields=["status"])
     return draft

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 
 from brandvx.errors import InvalidParameter
-from clients.normalize import contact_hash, normalize_email, normalize_phone, parse_birthday
+from clients.normalize import contact_hash, normalize_email, parse_birthday, split_phone
 
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "first_name": ("first name", "firstname", "given name", "first"),
@@ -153,12 +153,15 @@ class ImportRow:
     email: str | None = None
     email_hash: str = ""
     phone: str | None = None
+    phone_extension: str | None = None
     phone_hash: str = ""
     birthday: tuple[int, int, int | None] | None = None
     tags: list[str] = field(default_factory=list)
     notes: str | None = None
     email_consent: bool | None = None
     sms_consent: bool | None = None
+    # Optional fields that could not be read: the row is imported without them (FieldDropped).
+    dropped: list = field(default_factory=list)
 
 
 def parse_consent(value: str, field_name: str) -> bool | None:
@@ -207,42 +210,73 @@ def split_tags(value: str) -> list[str]:
 
 
 def clean_row(cells: list[str], layout: CsvLayout, *, country: str) -> ImportRow | None:
-    """The row's values, normalized. None for a row with nothing in it. Raises RowInvalid
-    naming the first bad field."""
+    """The row's values, normalized. None for a row with nothing in it.
+
+    A bad optional field (an email, phone, birthday, tag, consent or over-long name or note
+    that cannot be read) is left out and listed in `row.dropped`: the row is imported without
+    it. Raises RowInvalid only when nothing is left to tell who the row is (or its external
+    id, which identifies it, is unusable)."""
+    from clients.services import FieldDropped  # services imports this module
+
     values = {
         column: (cells[index].strip() if index < len(cells) else "") for column, index in layout.columns.items()
     }
     if not any(values.values()):
         return None
-    row = ImportRow(external_id=values.get("external_id", ""))
-    for name in ("first_name", "last_name", "notes", "external_id"):
-        if len(values.get(name, "")) > MAX_LENGTHS[name]:
-            raise RowInvalid(name, f"longer than {MAX_LENGTHS[name]} characters.")
+    row = ImportRow()
+
+    def drop(field_name: str, reason: str) -> None:
+        row.dropped.append(FieldDropped(field_name, reason))
+
+    if len(values.get("external_id", "")) > MAX_LENGTHS["external_id"]:
+        raise RowInvalid("external_id", f"longer than {MAX_LENGTHS['external_id']} characters.")
+    row.external_id = values.get("external_id", "")
     first, last = values.get("first_name", ""), values.get("last_name", "")
     if not (first or last) and values.get("name"):
         full = " ".join(values["name"].split())
         first, _, last = full.rpartition(" ") if " " in full else (full, "", "")
         if len(first) > MAX_LENGTHS["first_name"] or len(last) > MAX_LENGTHS["last_name"]:
-            raise RowInvalid("name", "longer than 100 characters per part.")
-    row.first_name = first or None
-    row.last_name = last or None
+            drop("name", "longer than 100 characters per part.")
+            first = last = ""
+    for name, value in (("first_name", first), ("last_name", last)):
+        if len(value) > MAX_LENGTHS[name]:
+            drop(name, f"longer than {MAX_LENGTHS[name]} characters.")
+            value = ""
+        setattr(row, name, value or None)
     if values.get("email"):
         try:
             row.email = normalize_email(values["email"])
+            row.email_hash = contact_hash(row.email)
         except ValidationError:
-            raise RowInvalid("email", f"{values['email'][:100]!r} is not an email address.") from None
-        row.email_hash = contact_hash(row.email)
+            drop("email", f"{values['email'][:100]!r} is not an email address.")
     if values.get("phone"):
         try:
-            row.phone = normalize_phone(values["phone"], region=country)
+            phone, extension = split_phone(values["phone"], region=country)
+            row.phone, row.phone_extension = phone, extension or None
+            row.phone_hash = contact_hash(row.phone)
         except ValidationError:
-            raise RowInvalid("phone", f"{values['phone'][:40]!r} is not a valid phone number.") from None
-        row.phone_hash = contact_hash(row.phone)
-    row.birthday = parse_csv_birthday(values.get("birthday", ""), country=country)
-    row.tags = split_tags(values.get("tags", ""))
-    row.notes = values.get("notes") or None
-    row.email_consent = parse_consent(values.get("email_consent", ""), "email_consent")
-    row.sms_consent = parse_consent(values.get("sms_consent", ""), "sms_consent")
+            drop("phone", f"{values['phone'][:40]!r} is not a valid phone number.")
+    try:
+        row.birthday = parse_csv_birthday(values.get("birthday", ""), country=country)
+    except RowInvalid as exc:
+        drop(exc.field, exc.reason)
+    try:
+        row.tags = split_tags(values.get("tags", ""))
+    except RowInvalid as exc:
+        drop(exc.field, exc.reason)
+    notes = values.get("notes") or None
+    if notes and len(notes) > MAX_LENGTHS["notes"]:
+        drop("notes", f"longer than {MAX_LENGTHS['notes']} characters.")
+        notes = None
+    row.notes = notes
+    for name in ("email_consent", "sms_consent"):
+        try:
+            setattr(row, name, parse_consent(values.get(name, ""), name))
+        except RowInvalid as exc:
+            drop(exc.field, exc.reason)
     if not (row.first_name or row.last_name or row.email or row.phone or row.external_id):
+        if row.dropped:
+            first_drop = row.dropped[0]
+            raise RowInvalid(first_drop.field, f"{first_drop.reason} Nothing else tells who the row is.")
         raise RowInvalid("name", "the row has no name, email, phone or external id.")
     return row

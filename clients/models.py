@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from tenants.models import TenantModel
+from tenants.sharding import TenantForeignKey
 
 
 class Source(models.TextChoices):
@@ -27,6 +28,7 @@ class Client(TenantModel):
     last_name = models.CharField(max_length=100, blank=True)
     email = models.CharField(max_length=254, blank=True, help_text="Lower-cased, trimmed.")
     phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +14155550123.")
+    phone_extension = models.CharField(max_length=20, blank=True, help_text="Digits dialled after the number (ext. 42).")
     # SHA-256 of the normalized email / phone: matches one person across sources.
     email_hash = models.CharField(max_length=64, blank=True)
     phone_hash = models.CharField(max_length=64, blank=True)
@@ -46,6 +48,9 @@ class Client(TenantModel):
     email_consent_at = models.DateTimeField(null=True, blank=True)
     sms_consent = models.BooleanField(default=False)
     sms_consent_at = models.DateTimeField(null=True, blank=True)
+    # Set when the provider the client came from deleted it (clients.services.client_provider_deleted):
+    # the client and its history stay, but it leaves the client list, birthdays and campaigns.
+    archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -84,9 +89,12 @@ class ClientExternalId(TenantModel):
     """The id a provider (Square, Acuity, ...) knows a client by: makes imports idempotent."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="external_ids")
+    client = TenantForeignKey(Client, on_delete=models.CASCADE, related_name="external_ids")
     provider = models.CharField(max_length=20, choices=Source.choices)
     external_id = models.CharField(max_length=255)
+    # When the provider created this profile: of several profiles of one provider linked to one
+    # client, the oldest (then the smallest id) owns the client's fields (services.profile_owner).
+    provider_created_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -114,8 +122,8 @@ class ClientTag(TenantModel):
     """Explicit through model, with its own tenant_id (so RLS covers the link table too)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="client_tags")
-    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="client_tags")
+    client = TenantForeignKey(Client, on_delete=models.CASCADE, related_name="client_tags")
+    tag = TenantForeignKey(Tag, on_delete=models.CASCADE, related_name="client_tags")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -131,7 +139,7 @@ class ClientImport(TenantModel):
     personal data that has no use once imported."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    job = models.ForeignKey("tenants.BackgroundJob", on_delete=models.CASCADE, related_name="+", db_index=False)
+    job = TenantForeignKey("tenants.BackgroundJob", on_delete=models.CASCADE, related_name="+", db_index=False)
     filename = models.CharField(max_length=255, blank=True)
     content = models.TextField(help_text="The decoded CSV text (UTF-8, byte order mark removed).")
     size_bytes = models.PositiveIntegerField()

@@ -30,17 +30,24 @@ def normalize_email(value: str | None) -> str:
 
 def normalize_phone(value: str | None, *, region: str = "US") -> str:
     """E.164 ('+14155550123'); '' for blank. `region` is the tenant's country, used when the
-    number has no international prefix. Raises ValidationError when not a valid number."""
+    number has no international prefix. Raises ValidationError when not a valid number.
+    An extension is not part of E.164: `split_phone` returns it too."""
+    return split_phone(value, region=region)[0]
+
+
+def split_phone(value: str | None, *, region: str = "US") -> tuple[str, str]:
+    """(E.164 number, extension) of a phone as written ('+1 415 555 0123 ext. 42' ->
+    ('+14155550123', '42')); ('', '') for blank. Raises ValidationError like normalize_phone."""
     raw = (value or "").strip()
     if not raw:
-        return ""
+        return "", ""
     try:
         number = phonenumbers.parse(raw, region.upper() if region else None)
     except phonenumbers.NumberParseException:
         raise ValidationError(f"{raw!r} is not a phone number.") from None
     if not phonenumbers.is_valid_number(number):
         raise ValidationError(f"{raw!r} is not a valid phone number.")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), number.extension or ""
 
 
 def contact_hash(normalized: str) -> str:

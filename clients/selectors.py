@@ -64,7 +64,8 @@ def birthdays_upcoming(
         raise ValueError(f"days_ahead must be between 0 and {MAX_DAYS_AHEAD}")
     end = start + datetime.timedelta(days=days_ahead)
     queryset = clients if clients is not None else Client.objects.all()
-    queryset = queryset.filter(tenant_id=current_tenant_id(), birthday_mmdd__in=sorted(_window_mmdd(start, end)))
+    queryset = queryset.filter(tenant_id=current_tenant_id(), birthday_mmdd__in=sorted(_window_mmdd(start, end)),
+                               archived_at__isnull=True)  # deleted at their provider: no birthday messages
     upcoming = []
     for client in queryset:
         occurs = next_birthday(client.birthday_month, client.birthday_day, start)

@@ -39,7 +39,7 @@ IMPORT_JOB_KIND = "clients.import_csv"
 CONSENT_CHANNELS = consent.CHANNELS
 # Fields a caller may set on a client; everything else is derived (hashes, consent times).
 WRITABLE_FIELDS = (
-    "first_name", "last_name", "email", "phone", "birthday_month", "birthday_day", "birth_year",
+    "first_name", "last_name", "email", "phone", "phone_extension", "birthday_month", "birthday_day", "birth_year",
     "notes", "source", "email_consent", "sms_consent",
 )
 
@@ -130,6 +130,8 @@ def _apply(client: Client, data: Mapping[str, Any], *, tenant: Tenant) -> set[st
     for name in ("first_name", "last_name"):
         if name in values:
             values[name] = " ".join((values[name] or "").split())
+    if "phone_extension" in values:
+        values["phone_extension"] = "".join((values["phone_extension"] or "").split())[:20]
     if "source" in values and values["source"] not in Source.values:
         errors["source"] = [f"One of: {', '.join(Source.values)}."]
     if errors:
@@ -334,19 +336,40 @@ def client_merge(*, tenant: Tenant, source_id: uuid.UUID, target_id: uuid.UUID, 
 # --- the one client upsert (CSV import, provider imports, custom CRM push) ---------------
 
 @dataclass
+class FieldDropped:
+    """An optional field of an imported record that could not be read: the record is imported
+    without it, and the import's results say which field and why."""
+
+    field: str
+    reason: str
+
+
+@dataclass
 class ContactRecord:
     """A person as an import describes them, normalized (clients.normalize). None (or a
-    blank): the import says nothing about that field, and nothing is erased."""
+    blank): the import says nothing about that field, and nothing is erased.
+
+    `provider_created_at`: when the provider created this profile (decides which of several
+    profiles of one provider owns a client, see profile_owner). `dropped`: the fields the
+    import could not read and left out (reported, never written)."""
 
     external_id: str = ""
     first_name: str | None = None
     last_name: str | None = None
     email: str | None = None
     phone: str | None = None
+    phone_extension: str | None = None
     birthday: tuple[int, int, int | None] | None = None
     notes: str | None = None
     email_consent: bool | None = None
     sms_consent: bool | None = None
+    provider_created_at: datetime.datetime | None = None
+    dropped: list[FieldDropped] = field(default_factory=list)
+
+    @property
+    def identifies_someone(self) -> bool:
+        """Whether anything is left to tell who this is (a record without it fails as a whole)."""
+        return bool(self.first_name or self.last_name or self.email or self.phone or self.external_id)
 
     @property
     def email_hash(self) -> str:
@@ -361,26 +384,60 @@ class ContactRecord:
 class UpsertResult:
     client: Client
     outcome: str  # "created", "updated" or "unchanged"
+    # Of several profiles of `source` linked to this client, the one that owns its fields; ""
+    # when the record's profile is the only one (or the owner itself).
+    owner_external_id: str = ""
+
+
+def _profile_key(external_id: str, created_at: datetime.datetime | None):
+    # Oldest first; a profile whose creation time we do not know after every dated one; then
+    # the smallest id: the same answer on every run, whatever order the provider lists them in.
+    return (created_at is None, created_at or datetime.datetime.min.replace(tzinfo=datetime.UTC), external_id)
+
+
+def profile_owner(profiles: Mapping[str, datetime.datetime | None]) -> str:
+    """The external id that owns a client among its profiles of one provider
+    ({external id: the provider's created_at}): the oldest, then the smallest id."""
+    return min(profiles.items(), key=lambda item: _profile_key(*item))[0] if profiles else ""
+
+
+def client_profiles(client: Client, source: str) -> dict[str, datetime.datetime | None]:
+    """{external id: provider_created_at} of `client`'s profiles of `source`."""
+    if client._state.adding:
+        return {}
+    return dict(ClientExternalId.objects.filter(client=client, provider=source).values_list("external_id", "provider_created_at"))
+
+
+def _owner_for(record: ContactRecord, profiles: Mapping[str, datetime.datetime | None]) -> str:
+    """The owner once `record`'s profile is linked too."""
+    if not record.external_id:
+        return profile_owner(profiles)
+    return profile_owner({**profiles, record.external_id: profiles.get(record.external_id, record.provider_created_at)})
 
 
 def _consent_origin(source: str) -> str:
     return ConsentOrigin.CSV_IMPORT if source == Source.CSV else ConsentOrigin.PROVIDER_IMPORT
 
 
-def client_upsert_changes(client: Client, record: ContactRecord, *, source: str) -> dict[str, Any]:
+def client_upsert_changes(
+    client: Client, record: ContactRecord, *, source: str, profile_owner: bool = True,
+) -> dict[str, Any]:
     """The fields `record` changes on `client`: the one rule for every import.
 
     - The source that created a client keeps it current (its values win); a CSV upload is the
       business's own word and always wins. Another source only fills blanks, so two providers
       that disagree do not flip a field every sync.
+    - Of several profiles of one source linked to one client (two Square customers with one
+      email), only the owner (`profile_owner`: the oldest) keeps it current; the others only
+      fill blanks, so they do not overwrite each other on every sync.
     - A blank or missing value never erases what we have.
     - A record without a birth year keeps the year we know for the same birthday.
     - A note is added once, below what is there (notes typed in the app are never replaced),
       by the owning source, or by any source when the client has none.
     """
-    owns = client._state.adding or source == Source.CSV or client.source == source
+    owns = client._state.adding or source == Source.CSV or (client.source == source and profile_owner)
     changes: dict[str, Any] = {}
-    for name in ("first_name", "last_name", "email", "phone"):
+    for name in ("first_name", "last_name", "email", "phone", "phone_extension"):
         value = getattr(record, name)
         current = getattr(client, name)
         if value not in (None, "") and value != current and (owns or not current):
@@ -397,10 +454,13 @@ def client_upsert_changes(client: Client, record: ContactRecord, *, source: str)
     return changes
 
 
-def client_upsert_is_unchanged(client: Client, record: ContactRecord, *, source: str) -> bool:
+def client_upsert_is_unchanged(client: Client, record: ContactRecord, *, source: str, profile_owner: bool = True) -> bool:
     """True when `client_upsert` of `record` into this (already linked) client would write
-    nothing: lets an importer skip an unchanged record without a query."""
-    if client_upsert_changes(client, record, source=source):
+    nothing: lets an importer skip an unchanged record without a query. `profile_owner`:
+    whether the record's profile owns the client (see client_upsert)."""
+    if client.archived_at is not None:
+        return False  # a live profile of an archived client brings it back
+    if client_upsert_changes(client, record, source=source, profile_owner=profile_owner):
         return False
     origin = _consent_origin(source)
     return not any(
@@ -412,6 +472,7 @@ def client_upsert_is_unchanged(client: Client, record: ContactRecord, *, source:
 def client_upsert(
     *, tenant: Tenant, source: str, record: ContactRecord, link: bool = True, client: Client | None = None,
     match_external_id: bool = True, tags: list[Tag] | tuple[()] = (), now: datetime.datetime | None = None,
+    profiles: Mapping[str, datetime.datetime | None] | None = None,
 ) -> UpsertResult:
     """Find the client `record` describes, or create it, and bring it up to date: the one path
     by which imports (CSV, Square, Acuity, HubSpot, custom CRM) write clients.
@@ -424,6 +485,12 @@ def client_upsert(
     Fields follow `client_upsert_changes`; consent decisions go to the ledger under the
     import rules of clients.consent (an import never undoes a withdrawal). Runs in the
     caller's transaction (a savepoint per record); raises ValidationError naming a field.
+
+    One owner per client per provider: when the client has other profiles of `source`, the
+    oldest profile (`profile_owner`) keeps the client's fields current and the others only
+    fill blanks; the result names the owner for a record that is not it (a duplicate
+    candidate). `profiles`: the client's profiles of `source` when the caller already loaded
+    them. A linked profile of an archived client brings the client back (archived_at cleared).
     """
     _require_tenant(tenant)
     how = "external_id" if client is not None else ""
@@ -436,7 +503,14 @@ def client_upsert(
     created = client is None
     if created:
         client = Client(tenant=tenant, source=source)
-    changed = _apply(client, client_upsert_changes(client, record, source=source), tenant=tenant)
+    owner = ""
+    if link and record.external_id and source != Source.CSV and not created:
+        owner = _owner_for(record, client_profiles(client, source) if profiles is None else profiles)
+    is_owner = owner in ("", record.external_id)
+    changed = _apply(client, client_upsert_changes(client, record, source=source, profile_owner=is_owner), tenant=tenant)
+    if link and record.external_id and client.archived_at is not None:
+        client.archived_at = None
+        changed.add("archived_at")
 
     def record_consent() -> set[str]:
         return consent.consent_record(
@@ -455,7 +529,8 @@ def client_upsert(
         # Not matched by it, so it is not linked yet. ON CONFLICT DO NOTHING: an import
         # running at the same time may have just linked it.
         ClientExternalId.objects.bulk_create(
-            [ClientExternalId(tenant=tenant, client=client, provider=source, external_id=record.external_id)],
+            [ClientExternalId(tenant=tenant, client=client, provider=source, external_id=record.external_id,
+                              provider_created_at=record.provider_created_at)],
             ignore_conflicts=True,
         )
         changed.add("external_id")
@@ -469,7 +544,29 @@ def client_upsert(
                 [ClientTag(tenant=tenant, client=client, tag=tag) for tag in missing], ignore_conflicts=True
             )
             changed.add("tags")
-    return UpsertResult(client=client, outcome="created" if created else ("updated" if changed else "unchanged"))
+    return UpsertResult(client=client, outcome="created" if created else ("updated" if changed else "unchanged"),
+                        owner_external_id="" if is_owner else owner)
+
+
+def client_provider_deleted(*, tenant: Tenant, provider: str, external_id: str, now: datetime.datetime | None = None) -> str:
+    """A provider deleted one of its profiles: unlink it, and archive the client when that
+    profile was all that kept it (the provider created it and no other profile is linked).
+    Its appointments, transactions and history stay. Returns "archived", "unlinked" or
+    "not linked" (we never had it, or already handled)."""
+    _require_tenant(tenant)
+    with transaction.atomic():
+        link = (ClientExternalId.objects.select_for_update().select_related("client")
+                .filter(provider=provider, external_id=external_id).first())
+        if link is None:
+            return "not linked"
+        client = link.client
+        link.delete()
+        if client.source == provider and not ClientExternalId.objects.filter(client=client).exists():
+            if client.archived_at is None:
+                client.archived_at = now or timezone.now()
+                client.save(update_fields=["archived_at", "updated_at"])
+            return "archived"
+    return "unlinked"
 
 
 # --- CSV import --------------------------------------------------------------------------
@@ -511,6 +608,9 @@ def client_import_csv_start(
 
 
 IMPORT_OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")
+# Per row, each optional field that could not be read and was left out (the row is imported
+# without it): counted here and listed in the job's errors with "kind": "field_dropped".
+FIELDS_DROPPED = "fields_dropped"
 
 
 def _import_row(tenant: Tenant, row: csv_format.ImportRow, tags: list[Tag], now: datetime.datetime) -> str:
@@ -518,8 +618,8 @@ def _import_row(tenant: Tenant, row: csv_format.ImportRow, tags: list[Tag], now:
     savepoint; `tags` are the row's tags, already resolved outside it."""
     record = ContactRecord(
         external_id=row.external_id, first_name=row.first_name, last_name=row.last_name, email=row.email,
-        phone=row.phone, birthday=row.birthday, notes=row.notes, email_consent=row.email_consent,
-        sms_consent=row.sms_consent,
+        phone=row.phone, phone_extension=row.phone_extension, birthday=row.birthday, notes=row.notes,
+        email_consent=row.email_consent, sms_consent=row.sms_consent,
     )
     return client_upsert(tenant=tenant, source=Source.CSV, record=record, tags=tags, now=now).outcome
 
@@ -528,7 +628,7 @@ def _import_batch(
     tenant: Tenant, records: list[tuple[int, list[str]]], layout: csv_format.CsvLayout, tag_cache: dict[str, Tag]
 ) -> tuple[dict, list]:
     """Validate every row, resolve the batch's tags, then write row by row."""
-    counts = dict.fromkeys(IMPORT_OUTCOMES, 0)
+    counts = dict.fromkeys((*IMPORT_OUTCOMES, FIELDS_DROPPED), 0)
     errors: list[dict] = []
     now = timezone.now()
     cleaned: list[tuple[int, csv_format.ImportRow]] = []
@@ -542,6 +642,9 @@ def _import_batch(
         if row is None:
             counts["skipped"] += 1
             continue
+        for dropped in row.dropped:
+            counts[FIELDS_DROPPED] += 1
+            errors.append({"row": row_number, "field": dropped.field, "reason": dropped.reason, "kind": "field_dropped"})
         cleaned.append((row_number, row))
     # Tags are created here, outside the rows' savepoints: a row rolled back must not take
     # with it a tag that later rows (and the cache) rely on.
@@ -566,6 +669,8 @@ def _import_batch(
             errors.append({"row": row_number, "field": "", "reason": "The row conflicts with existing data."})
             continue
         counts[outcome] += 1
+    if not counts[FIELDS_DROPPED]:
+        del counts[FIELDS_DROPPED]  # counted when there are any, like a sync's notes
     return counts, errors
 
 

@@ -42,8 +42,10 @@ from analytics.services import (
 )
 from brandvx.errors import InvalidParameter
 from clients.models import Client, ClientExternalId
-from clients.normalize import normalize_email, normalize_phone, parse_birthday
-from clients.services import ContactRecord, client_upsert, client_upsert_is_unchanged
+from clients.normalize import normalize_email, parse_birthday, split_phone
+from clients.services import (
+    ContactRecord, FieldDropped, client_upsert, client_upsert_is_unchanged, profile_owner,
+)
 from integrations.models import CatalogVariation
 from tenants.models import Tenant
 
@@ -70,6 +72,13 @@ class RecordError(Exception):
         self.reason = reason
 
 
+# What a record's outcome can carry besides it, as entries of the job's errors ("kind") and
+# counters of the job ("customers.fields_dropped"): an optional field left out, a profile
+# linked to a client another profile of the provider owns.
+NOTE_COUNTERS = {"field_dropped": "fields_dropped", "duplicate_candidate": "duplicates"}
+OUTCOMES = ("fetched", "created", "updated", "unchanged", "failed", "skipped")
+
+
 @dataclass
 class PageCounts:
     fetched: int = 0
@@ -78,14 +87,20 @@ class PageCounts:
     unchanged: int = 0
     failed: int = 0
     skipped: int = 0
+    fields_dropped: int = 0
+    duplicates: int = 0
     errors: list[dict] = field(default_factory=list)
 
     def add(self, outcome: str) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
 
     def as_counts(self, resource: str) -> dict[str, int]:
-        return {f"{resource}.{name}": getattr(self, name)
-                for name in ("fetched", "created", "updated", "unchanged", "failed", "skipped")}
+        counts = {f"{resource}.{name}": getattr(self, name) for name in OUTCOMES}
+        # Notes are counted when there are any: a page without them reads as before.
+        for name in NOTE_COUNTERS.values():
+            if getattr(self, name):
+                counts[f"{resource}.{name}"] = getattr(self, name)
+        return counts
 
 
 Write = Callable[[], str]
@@ -95,20 +110,23 @@ def import_page(importer, records: list[dict], *, resource: str) -> PageCounts:
     """Plan and write one page inside the caller's transaction, a savepoint per write."""
     counts = PageCounts(fetched=len(records))
     importer.prefetch(records)
+    take_notes = getattr(importer, "take_notes", lambda: [])
     for raw in records:
         external_id = importer.external_id_of(raw)
         writing = False
         try:
             planned = importer.plan(raw)
-            if not callable(planned):
-                counts.add(planned)
-                continue
-            writing = True
-            with transaction.atomic():
-                outcome = planned()
-            importer.committed()
-            counts.add(outcome)
+            if callable(planned):
+                writing = True
+                with transaction.atomic():
+                    planned = planned()
+                importer.committed()
+            counts.add(planned)
+            for note in take_notes():
+                setattr(counts, NOTE_COUNTERS[note["kind"]], getattr(counts, NOTE_COUNTERS[note["kind"]]) + 1)
+                counts.errors.append({"resource": resource, "external_id": external_id, **note})
         except (RecordError, ValidationError, DatabaseError) as exc:
+            take_notes()  # a failed record is reported by its reason alone
             if writing:
                 importer.forget()
             counts.failed += 1
@@ -182,31 +200,48 @@ Contact = ContactRecord
 
 
 def make_contact(*, external_id: str, first_name, last_name, email, phone, birthday, notes="",
-                 email_unsubscribed: bool | None = None, region: str) -> Contact:
+                 email_unsubscribed: bool | None = None, region: str, created_at=None) -> Contact:
+    """The normalized contact of a provider record. An optional field that cannot be read (a
+    phone '555-1234', a birthday in 1899) is left out and listed in `dropped` (the importer
+    reports it); only a record with no name, email or phone left fails as a whole."""
+    dropped: list[FieldDropped] = []
+    normalized_email = normalized_phone = extension = ""
+    parsed_birthday = (None, None, None)
     try:
         normalized_email = normalize_email(email)
     except ValidationError:
-        raise RecordError(f"email {str(email)[:100]!r} is not a valid email address") from None
+        dropped.append(FieldDropped("email", f"{str(email)[:100]!r} is not a valid email address"))
     try:
-        normalized_phone = normalize_phone(phone, region=region)
+        normalized_phone, extension = split_phone(phone, region=region)
     except ValidationError:
-        raise RecordError(f"phone {str(phone)[:40]!r} is not a valid phone number") from None
+        dropped.append(FieldDropped("phone", f"{str(phone)[:40]!r} is not a valid phone number"))
     try:
         parsed_birthday = parse_birthday(birthday)
     except ValidationError as exc:
-        raise RecordError(f"birthday: {exc.messages[0]}") from None
+        dropped.append(FieldDropped("birthday", exc.messages[0]))
     # An unsubscribe is a withdrawal; "not unsubscribed" is a grant of an address we have.
     email_consent = None
     if email_unsubscribed is True:
         email_consent = False
     elif email_unsubscribed is False and normalized_email:
         email_consent = True
-    return Contact(
+    contact = Contact(
         external_id=external_id, first_name=_clip(first_name, 100), last_name=_clip(last_name, 100),
-        email=normalized_email, phone=normalized_phone,
+        email=normalized_email, phone=normalized_phone, phone_extension=extension or None,
         birthday=parsed_birthday if parsed_birthday[0] is not None else None, notes=str(notes or "").strip(),
-        email_consent=email_consent,
+        email_consent=email_consent, provider_created_at=_lenient_timestamp(created_at), dropped=dropped,
     )
+    if not (contact.first_name or contact.last_name or contact.email or contact.phone):
+        reasons = "; ".join(f"{d.field}: {d.reason}" for d in dropped)
+        raise RecordError(f"nothing identifies the person (no name, email or phone){f' ({reasons})' if reasons else ''}")
+    return contact
+
+
+def _lenient_timestamp(value) -> datetime.datetime | None:
+    try:
+        return parse_timestamp(value, "created_at") if value else None
+    except RecordError:
+        return None
 
 
 def contact_from_square(raw: dict, *, region: str) -> Contact:
@@ -221,6 +256,7 @@ def contact_from_square(raw: dict, *, region: str) -> Contact:
         external_id=str(raw["id"]), first_name=first, last_name=last, email=raw.get("email_address"),
         phone=raw.get("phone_number"), birthday=raw.get("birthday"), notes=raw.get("note"),
         email_unsubscribed=unsubscribed if isinstance(unsubscribed, bool) else None, region=region,
+        created_at=raw.get("created_at"),
     )
 
 
@@ -236,7 +272,33 @@ def contact_from_hubspot(raw: dict, *, region: str, birthday_property: str = "")
         external_id=str(raw["id"]), first_name=props.get("firstname"), last_name=props.get("lastname"),
         email=props.get("email"), phone=props.get("phone") or props.get("mobilephone"), birthday=birthday,
         email_unsubscribed={"true": True, "false": False}.get(str(optout).lower()) if optout is not None else None,
-        region=region,
+        region=region, created_at=raw.get("createdAt"),
+    )
+
+
+def acuity_client_key(raw) -> str:
+    """Acuity's clients have no id: a client is known by its email, else its phone, else its
+    name (the same key on every sync, so an unchanged client is recognized)."""
+    if not isinstance(raw, dict):
+        return ""
+    email = str(raw.get("email") or "").strip().lower()
+    if email:
+        return f"email:{email}"[:255]
+    phone = "".join(ch for ch in str(raw.get("phone") or "") if ch.isdigit())
+    if phone:
+        return f"phone:{phone}"[:255]
+    name = " ".join(f"{raw.get('firstName') or ''} {raw.get('lastName') or ''}".lower().split())
+    return f"name:{name}"[:255] if name else ""
+
+
+def contact_from_acuity_client(raw: dict, *, region: str) -> Contact:
+    """GET /clients: {firstName, lastName, email, phone, notes}; no id, no birthday."""
+    key = acuity_client_key(raw)
+    if not key:
+        raise RecordError("client has no name, email or phone")
+    return make_contact(
+        external_id=key, first_name=raw.get("firstName"), last_name=raw.get("lastName"), email=raw.get("email"),
+        phone=raw.get("phone"), birthday=None, notes=raw.get("notes"), region=region,
     )
 
 
@@ -262,6 +324,13 @@ class PageImporter:
 
     external_id_key = "id"
     _page: list = []
+    notes: list[dict]
+
+    def take_notes(self) -> list[dict]:
+        """What this record's outcome carries besides it (see NOTE_COUNTERS), once."""
+        notes = getattr(self, "notes", None) or []
+        self.notes = []
+        return notes
 
     def external_id_of(self, raw) -> str:
         return str(raw.get(self.external_id_key) or "") if isinstance(raw, dict) else ""
@@ -280,33 +349,79 @@ class ClientImporter:
     """Upserts contacts of one provider into clients, linking by ClientExternalId."""
 
     def __init__(self, *, tenant: Tenant, provider: str, to_contact: Callable[[dict], Contact],
-                 skip: Callable[[dict], bool] | None = None):
+                 skip: Callable[[dict], bool] | None = None, key: Callable[[dict], str] | None = None):
         self.tenant = tenant
         self.provider = provider
         self.to_contact = to_contact
         self.skip = skip
+        self.key = key
         self.links: dict[str, Client] = {}
+        # {client id: {external id: provider created_at}}: each linked client's profiles of
+        # this provider, to tell the one that owns it (clients.services.profile_owner).
+        self.profiles: dict[object, dict] = {}
         self._pending: dict[str, Client] = {}
+        self._pending_profiles: dict[object, dict | None] = {}
+        self._notes: list[dict] = []
+        self._undated: set[str] = set()  # linked profiles whose creation time is not stored yet
 
     def external_id_of(self, raw) -> str:
+        if self.key is not None:
+            return self.key(raw)
         if isinstance(raw, dict):
             return str(raw.get("id") or raw.get("external_id") or "")
         return ""
+
+    def take_notes(self) -> list[dict]:
+        notes, self._notes = self._notes, []
+        return notes
 
     def prefetch(self, records: Iterable[dict]) -> None:
         ids = [eid for eid in (self.external_id_of(r) for r in records) if eid and eid not in self.links]
         if ids:
             for link in ClientExternalId.objects.filter(provider=self.provider, external_id__in=ids).select_related("client"):
                 self.links[link.external_id] = link.client
+        self._load_profiles({c.id for c in self.links.values()} - set(self.profiles))
+        # Profiles linked before their creation time was kept get it from this page, all of
+        # them before any record is planned, so the owner is the same whatever the order
+        # (bookkeeping: a record still counts as unchanged when nothing else changes).
+        for raw in records:
+            external_id = self.external_id_of(raw)
+            client = self.links.get(external_id)
+            if client is None or self.profiles.get(client.id, {}).get(external_id, "") is not None:
+                continue
+            try:
+                created_at = self.to_contact(raw).provider_created_at
+            except (RecordError, ValidationError):
+                continue
+            if created_at is not None:
+                self.profiles[client.id][external_id] = created_at
+                self._undated.add(external_id)
+
+    def _load_profiles(self, client_ids) -> None:
+        if not client_ids:
+            return
+        for client_id in client_ids:
+            self.profiles[client_id] = {}
+        rows = ClientExternalId.objects.filter(provider=self.provider, client_id__in=client_ids).values_list(
+            "client_id", "external_id", "provider_created_at")
+        for client_id, external_id, created_at in rows:
+            self.profiles[client_id][external_id] = created_at
 
     def committed(self) -> None:
+        self._undated -= set(self._pending)
         self.links.update(self._pending)
-        self._pending = {}
+        for client_id, profiles in self._pending_profiles.items():
+            if profiles is None:
+                self.profiles.pop(client_id, None)
+            else:
+                self.profiles[client_id] = profiles
+        self._load_profiles({c.id for c in self._pending.values()} - set(self.profiles))
+        self._pending, self._pending_profiles = {}, {}
 
     def forget(self) -> None:
         for external_id in self._pending:
             self.links.pop(external_id, None)
-        self._pending = {}
+        self._pending, self._pending_profiles = {}, {}
 
     def plan(self, raw: dict):
         if self.skip is not None and isinstance(raw, dict) and self.skip(raw):
@@ -314,18 +429,51 @@ class ClientImporter:
         contact = self.to_contact(raw)
         return self.plan_contact(contact)
 
+    def _backfill(self, client: Client, contact: Contact, profiles: dict) -> None:
+        ClientExternalId.objects.filter(provider=self.provider, external_id=contact.external_id).update(
+            provider_created_at=contact.provider_created_at)
+        self._pending[contact.external_id] = client
+        self._pending_profiles[client.id] = profiles
+
+    def _note_dropped(self, contact: Contact) -> None:
+        for dropped in contact.dropped:
+            self._notes.append({"kind": "field_dropped", "field": dropped.field, "reason": dropped.reason})
+
+    def _note_duplicate(self, client: Client, owner: str) -> None:
+        self._notes.append({"kind": "duplicate_candidate", "client_id": str(client.id), "owner_external_id": owner,
+                            "reason": f"the same person as {self.provider} profile {owner}, which owns the client's fields"})
+
     def plan_contact(self, contact: Contact):
+        self._note_dropped(contact)
         client = self.links.get(contact.external_id)
-        if client is not None and client_upsert_is_unchanged(client, contact, source=self.provider):
-            return UNCHANGED
+        profiles = self.profiles.get(client.id) if client is not None else None
+        backfill = contact.external_id in self._undated and profiles is not None
+        if client is not None and profiles is not None:
+            owner = profile_owner(profiles) if contact.external_id in profiles else ""
+            if owner and owner != contact.external_id:
+                self._note_duplicate(client, owner)
+            if client_upsert_is_unchanged(client, contact, source=self.provider,
+                                          profile_owner=owner in ("", contact.external_id)):
+                if not backfill:
+                    return UNCHANGED
+                return lambda: (self._backfill(client, contact, profiles), UNCHANGED)[1]
 
         def write() -> str:
+            if backfill:
+                self._backfill(client, contact, profiles)
             if client is not None:
                 self._pending[contact.external_id] = client  # dropped again if the savepoint fails
             # prefetch() already looked the external id up: an unlinked id is not matched again.
             result = client_upsert(tenant=self.tenant, source=self.provider, record=contact, client=client,
-                                   match_external_id=False)
+                                   match_external_id=False, profiles=profiles)
             self._pending[contact.external_id] = result.client
+            if result.outcome == CREATED:
+                self._pending_profiles[result.client.id] = {contact.external_id: contact.provider_created_at}
+            elif client is None:
+                # Linked now to a client found by email or phone: its profiles are re-read.
+                self._pending_profiles[result.client.id] = None
+                if result.owner_external_id:
+                    self._note_duplicate(result.client, result.owner_external_id)
             return result.outcome
 
         return write
@@ -446,10 +594,13 @@ class SquareCatalogImporter(PageImporter):
         money = first.get("price_money") or {}
         duration_ms = first.get("service_duration")
         category = self.categories.get(item_category_id(data))
+        # VARIABLE_PRICING: priced at the time of sale. Kept as variable, not as a price of 0.
+        variable = first.get("pricing_type") == "VARIABLE_PRICING" or (bool(first) and money.get("amount") is None)
         values = {
             "name": name,
             "category_id": category.id if category else None,
-            "price_amount": int(money.get("amount") or 0),
+            "price_amount": 0 if variable else int(money.get("amount") or 0),
+            "price_is_variable": variable,
             "currency": (money.get("currency") or self.tenant.currency)[:3],
             "duration_minutes": max(1, round(int(duration_ms) / 60000)) if duration_ms else 60,
             "is_active": not raw.get("is_deleted", False),
@@ -475,7 +626,9 @@ class SquareCatalogImporter(PageImporter):
             "item_external_id": item_id,
             "service_id": service.id if service else None,
             "name": _clip(data.get("name"), 200),
-            "price_amount": int(money["amount"]) if money.get("amount") is not None else None,
+            # None: a variable price (VARIABLE_PRICING), set at the time of sale.
+            "price_amount": (int(money["amount"]) if money.get("amount") is not None
+                             and data.get("pricing_type") != "VARIABLE_PRICING" else None),
         }
         existing = self.variations.get(raw["id"])
         if existing is not None:
@@ -717,6 +870,7 @@ class AcuityAppointmentImporter(PageImporter):
     def __init__(self, *, tenant: Tenant, now: datetime.datetime | None = None):
         self.tenant = tenant
         self.now = now or timezone.now()
+        self.notes = []
         self.appointments: dict[str, Appointment] = {}
         self.services: dict[str, Service] = {}
 
@@ -739,18 +893,25 @@ class AcuityAppointmentImporter(PageImporter):
         end = start + datetime.timedelta(minutes=minutes)
         currency = self.tenant.currency
         price = to_minor_units(raw.get("price") or "0", currency)
-        if str(raw.get("canceled")).lower() in ("true", "1"):
-            status = Appointment.Status.CANCELED
-        elif str(raw.get("noShow")).lower() in ("true", "1"):
+        # Acuity records a no-show as a cancellation marked "no-show": canceled AND noShow.
+        if str(raw.get("noShow")).lower() in ("true", "1"):
             status = Appointment.Status.NO_SHOW
+        elif str(raw.get("canceled")).lower() in ("true", "1"):
+            status = Appointment.Status.CANCELED
         elif end <= self.now:
             status = Appointment.Status.COMPLETED
         else:
             status = Appointment.Status.BOOKED
-        contact = make_contact(
-            external_id=f"acuity-appointment-{external_id}", first_name=raw.get("firstName"), last_name=raw.get("lastName"),
-            email=raw.get("email"), phone=raw.get("phone"), birthday=None, region=self.tenant.country,
-        )
+        try:
+            contact = make_contact(
+                external_id=f"acuity-appointment-{external_id}", first_name=raw.get("firstName"),
+                last_name=raw.get("lastName"), email=raw.get("email"), phone=raw.get("phone"), birthday=None,
+                region=self.tenant.country,
+            )
+        except RecordError:
+            contact = None  # nobody to recognize: the appointment is kept without a client
+        else:
+            self.notes.extend({"kind": "field_dropped", "field": d.field, "reason": d.reason} for d in contact.dropped)
         type_id = str(raw.get("appointmentTypeID") or "")
         values = {
             "start_at": start, "end_at": end, "status": status, "price_amount": price, "currency": currency,
@@ -786,9 +947,9 @@ class AcuityAppointmentImporter(PageImporter):
 
         return create
 
-    def _client_for(self, contact: Contact) -> Client | None:
+    def _client_for(self, contact: Contact | None) -> Client | None:
         # Acuity has no client ids: a person is recognized by email or phone only.
-        if not (contact.email or contact.phone):
+        if contact is None or not (contact.email or contact.phone):
             return None
         return client_upsert(tenant=self.tenant, source="acuity", record=contact, link=False).client
 

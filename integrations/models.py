@@ -9,6 +9,7 @@ from django.db import models
 
 from tenants.crypto import EncryptedJSONField
 from tenants.models import Tenant, TenantModel
+from tenants.sharding import TenantForeignKey
 
 
 class Provider(models.TextChoices):
@@ -88,7 +89,7 @@ class CatalogVariation(TenantModel):
     provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.SQUARE)
     external_id = models.CharField(max_length=255)
     item_external_id = models.CharField(max_length=255, blank=True)
-    service = models.ForeignKey("analytics.Service", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    service = TenantForeignKey("analytics.Service", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     name = models.CharField(max_length=200, blank=True)
     price_amount = models.BigIntegerField(null=True, blank=True)
 
@@ -107,9 +108,12 @@ class ConnectionRoute(models.Model):
     tenant-table checks do not mistake it for one). It holds no customer data and no
     secret, only:
 
-    - `square_merchant`: a Square merchant id (unique: one merchant belongs to one tenant;
-      a second tenant claiming it is refused). Webhook processing re-fetches every object
-      with the tenant's own token, so a wrongly claimed merchant id yields nothing.
+    - `square_merchant`: the merchant id Square answered for the connection's own access
+      token (GET /v2/merchants/me, or the OAuth token response), never one a request named.
+      One row per connection: when two tenants hold tokens for the same merchant (two
+      BrandVX accounts of one business), its webhooks go to both, and each re-fetches the
+      object with its own token. So no tenant can keep another out by connecting first, and
+      no answer depends on, or tells about, another tenant's connection.
     - `api_key`: the SHA-256 of a custom CRM connection's API key (the key itself is shown
       once and never stored); compared in constant time after the indexed lookup.
     - `acuity_webhook`: the random token in an Acuity connection's webhook URL. It only picks
@@ -132,7 +136,12 @@ class ConnectionRoute(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["kind", "lookup"], name="connection_route_unique")]
+        constraints = [
+            # Random values we generate (API-key digests, Acuity tokens) route to one connection.
+            models.UniqueConstraint(fields=["kind", "lookup"], condition=~models.Q(kind="square_merchant"),
+                                    name="connection_route_unique"),
+            models.UniqueConstraint(fields=["kind", "lookup", "connection_id"], name="connection_route_unique_per_connection"),
+        ]
         indexes = [models.Index(fields=["connection_id"], name="connection_route_conn_idx")]
 
     def __str__(self) -> str:

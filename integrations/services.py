@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import uuid
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from brandvx.errors import BrandVXError, InvalidParameter
 from integrations import importers
 from integrations.importers import import_page
-from integrations.models import ConnectionRoute, IntegrationConnection, Provider
-from integrations.routing import key_digest, new_api_key, new_webhook_token, route_set
+from integrations.models import ConnectionRoute, IntegrationConnection, Provider, WebhookEvent
+from integrations.routing import key_digest, new_api_key, new_webhook_token, route_clear, route_set
+from tenants.changes import record_change
+from tenants.context import require_tenant, tenant_context
 from tenants.jobs import job_create
 from tenants.models import BackgroundJob, Tenant, User
+
+logger = logging.getLogger("brandvx.integrations")
 
 Status = IntegrationConnection.Status
 Kind = ConnectionRoute.Kind
@@ -28,13 +34,14 @@ CREDENTIAL_KEYS = {
     Provider.CUSTOM_CRM: (set(), set()),
 }
 CONFIG_KEYS = {
-    Provider.SQUARE: {"merchant_id", "location_ids", "history_start"},
+    Provider.SQUARE: {"location_ids", "history_start"},
     Provider.ACUITY: {"history_start", "window_days", "future_days"},
     Provider.HUBSPOT: {"birthday_property"},
     Provider.CUSTOM_CRM: set(),
 }
-# Values we generate and keep in config; clients may not set them.
-GENERATED_CONFIG_KEYS = {"webhook_token"}
+# Values we generate or learn from the provider and keep in config; clients may not set them.
+# `merchant_id` is what Square answered for the connection's own token (square_merchant_record).
+GENERATED_CONFIG_KEYS = {"webhook_token", "merchant_id"}
 SYNC_QUEUED_STALE_AFTER = datetime.timedelta(hours=1)
 JobStatus = BackgroundJob.Status
 CUSTOM_IMPORT_MAX_RECORDS = 1000
@@ -77,6 +84,9 @@ def _validate_config(provider: str, config: dict) -> dict:
     if not isinstance(config, dict):
         raise InvalidParameter("config", "must be an object")
     for key, value in config.items():
+        if key == "merchant_id" and provider == Provider.SQUARE:
+            raise InvalidParameter("config.merchant_id", "is read from Square with the connection's access token; "
+                                   "it cannot be set")
         if key not in CONFIG_KEYS[provider]:
             raise InvalidParameter(f"config.{key}", f"is not a {provider} setting")
         if key == "location_ids" and not (isinstance(value, list) and all(isinstance(v, str) and v for v in value)):
@@ -88,7 +98,7 @@ def _validate_config(provider: str, config: dict) -> dict:
                 datetime.date.fromisoformat(str(value))
             except ValueError:
                 raise InvalidParameter("config.history_start", "must be a date (YYYY-MM-DD)") from None
-        if key in ("merchant_id", "birthday_property") and not (isinstance(value, str) and 0 < len(value) <= 100):
+        if key == "birthday_property" and not (isinstance(value, str) and 0 < len(value) <= 100):
             raise InvalidParameter(f"config.{key}", "must be a non-empty string")
     return config
 
@@ -98,6 +108,7 @@ def connection_create(
 ) -> tuple[IntegrationConnection, dict]:
     """Create a connection. Returns it and the one-time values to show the owner once (a
     custom CRM's API key: only its SHA-256 is stored)."""
+    require_tenant(tenant)
     if provider not in Provider.values:
         raise InvalidParameter("provider", f"must be one of {', '.join(Provider.values)}")
     credentials = _validate_credentials(provider, credentials or {}, partial=False)
@@ -114,8 +125,47 @@ def connection_create(
             raise ConnectionExists() from None
         if provider == Provider.CUSTOM_CRM:
             one_time["api_key"] = _set_api_key(connection)
+        if provider == Provider.SQUARE:
+            _verify_merchant_on_commit(connection)
         _sync_routes(connection)
+        record_change(tenant=tenant, actor=acting_user, action="connection.created", obj=connection)
     return connection, one_time
+
+
+def _verify_merchant_on_commit(connection: IntegrationConnection) -> None:
+    """Ask Square, after commit and outside any transaction, whose token this is. Best
+    effort: if the broker is down the next sync of the connection verifies it instead."""
+    tenant_id, connection_id = str(connection.tenant_id), str(connection.id)
+
+    def enqueue() -> None:
+        from integrations.tasks import verify_square_merchant
+
+        try:
+            verify_square_merchant.delay(tenant_id, connection_id)
+        except Exception:  # the request has committed; the sync will verify the merchant
+            logger.warning("could not enqueue the Square merchant check of connection %s", connection_id, exc_info=True)
+
+    transaction.on_commit(enqueue)
+
+
+def square_merchant_record(*, tenant_id: uuid.UUID, connection_id: uuid.UUID, merchant_id: str, access_token: str) -> bool:
+    """Keep the merchant Square said `access_token` belongs to, and route its webhooks here.
+
+    Called only with Square's own answer (GET /v2/merchants/me, the OAuth token response),
+    never with a value from a request. If the connection's token changed since the question
+    was asked, nothing is written (False): the new token gets its own answer.
+    """
+    with tenant_context(tenant_id, role="system"):
+        connection = IntegrationConnection.objects.select_for_update().filter(
+            id=connection_id, provider=Provider.SQUARE).first()
+        if connection is None or not access_token or (connection.credentials or {}).get("access_token") != access_token:
+            return False
+        if connection.config.get("merchant_id") != merchant_id:
+            connection.config = {**connection.config, "merchant_id": merchant_id}
+            connection.save(update_fields=["config", "updated_at"])
+        route_set(kind=Kind.SQUARE_MERCHANT, lookup=merchant_id, tenant_id=connection.tenant_id,
+                  connection_id=connection.id)
+    return True
 
 
 def _set_api_key(connection: IntegrationConnection) -> str:
@@ -141,11 +191,19 @@ def connection_update(
 
     New credentials clear needs_reauth / error: the owner just reconnected.
     """
+    require_tenant(tenant)
     with transaction.atomic():
         connection = IntegrationConnection.objects.select_for_update().get(id=connection.id)
         fields = ["updated_at"]
         if credentials is not None:
             new = _validate_credentials(connection.provider, credentials, partial=True)
+            token_changed = "access_token" in new and new["access_token"] != connection.credentials.get("access_token")
+            if connection.provider == Provider.SQUARE and token_changed:
+                # A new token may belong to another merchant: unverified until Square says.
+                connection.config = {k: v for k, v in connection.config.items() if k != "merchant_id"}
+                fields.append("config")
+                route_clear(kind=Kind.SQUARE_MERCHANT, connection_id=connection.id)
+                _verify_merchant_on_commit(connection)
             connection.credentials = {**connection.credentials, **new}
             fields.append("credentials")
             if connection.status in (Status.NEEDS_REAUTH, Status.ERROR):
@@ -153,6 +211,9 @@ def connection_update(
                 fields += ["status", "last_error"]
         if config is not None:
             generated = {k: v for k, v in connection.config.items() if k in GENERATED_CONFIG_KEYS}
+            if isinstance(config, dict) and "merchant_id" in config and config["merchant_id"] == generated.get("merchant_id"):
+                # The config as read back (GET, edit, PATCH): the verified id, unchanged.
+                config = {k: v for k, v in config.items() if k != "merchant_id"}
             connection.config = {**_validate_config(connection.provider, config), **generated}
             fields.append("config")
         if status is not None:
@@ -162,6 +223,8 @@ def connection_update(
             fields.append("status")
         connection.save(update_fields=sorted(set(fields)))
         _sync_routes(connection)
+        record_change(tenant=tenant, actor=acting_user, action="connection.updated", obj=connection,
+                      fields=[f for f in fields if f != "updated_at"])
     return connection
 
 
@@ -174,12 +237,16 @@ def connection_rotate_api_key(*, tenant: Tenant, connection: IntegrationConnecti
     """A new custom CRM key; the old one stops working at once."""
     if connection.provider != Provider.CUSTOM_CRM:
         raise InvalidParameter("provider", "only custom CRM connections have an API key")
+    require_tenant(tenant)
     with transaction.atomic():
-        return _set_api_key(connection)
+        api_key = _set_api_key(connection)
+        record_change(tenant=tenant, actor=acting_user, action="connection.api_key_rotated", obj=connection)
+    return api_key
 
 
 def sync_request(*, tenant: Tenant, provider: str, acting_user: User | None) -> BackgroundJob:
     """Queue one sync run of the tenant's connection (202 with the job id)."""
+    require_tenant(tenant)
     from integrations.tasks import enqueue_sync
 
     if provider not in Provider.values:
@@ -217,12 +284,40 @@ def sync_request(*, tenant: Tenant, provider: str, acting_user: User | None) -> 
                           started_by=acting_user, enqueue=enqueue_sync)
 
 
+# --- webhooks ------------------------------------------------------------------------
+
+# Acuity's notifications carry no event id, nonce or timestamp: the same change sent twice and
+# a replay of a captured request are the same bytes. The same notification (action and
+# appointment) within this window of an earlier one is a duplicate: recorded nowhere new,
+# enqueued nothing (the earlier one's fetch reads the appointment's state). Later, it is a new
+# notification: processing re-fetches the appointment with the tenant's own key, so even a
+# replay can only make us read again what is already true, at most once per window.
+ACUITY_REPLAY_WINDOW = datetime.timedelta(minutes=10)
+
+
+def acuity_webhook_event_record(*, tenant_id, action: str, appointment_id: str) -> WebhookEvent | None:
+    """Record an Acuity notification in the current tenant context, or None for a duplicate.
+    A transaction-scoped advisory lock per (tenant, action, appointment) makes two concurrent
+    deliveries of the same notification record one event."""
+    lock_key = f"acuity-webhook:{tenant_id}:{action}:{appointment_id}"
+    with transaction.atomic():
+        with db_connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [lock_key])
+        same = WebhookEvent.objects.filter(provider="acuity", event_type=action, object_id=appointment_id)
+        cutoff = timezone.now() - ACUITY_REPLAY_WINDOW
+        if same.filter(received_at__gte=cutoff).exists():
+            logger.info("acuity webhook %s %s is a duplicate (tenant %s)", action, appointment_id, tenant_id)
+            return None
+        return WebhookEvent.objects.create(
+            tenant_id=tenant_id, provider="acuity", event_id=f"{action}:{appointment_id}:{uuid.uuid4().hex}"[:255],
+            event_type=action, object_type="appointment", object_id=appointment_id,
+        )
+
+
 def custom_crm_import(*, tenant_id: uuid.UUID, connection_id: uuid.UUID, payload: dict) -> dict:
     """Import what a custom CRM pushed: contacts, then transactions (which may refer to the
     contacts by `client_external_id`). Runs in the routed tenant's context; one savepoint
     per record, so bad records are reported and good ones kept."""
-    from tenants.context import tenant_context
-
     if not isinstance(payload, dict):
         raise InvalidParameter("body", "must be a JSON object with `contacts` and/or `transactions`")
     contacts = payload.get("contacts", [])

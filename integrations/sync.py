@@ -36,14 +36,15 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from clients.services import client_provider_deleted
 from integrations import importers
 from integrations.importers import PageCounts, import_page
-from integrations.models import ConnectionRoute, IntegrationConnection, WebhookEvent
+from integrations.models import IntegrationConnection, WebhookEvent
 from integrations.providers.acuity import AcuityClient
 from integrations.providers.base import ProviderError, ProviderRequestError, ReauthRequired, RetryPolicy
 from integrations.providers.hubspot import HubSpotClient
 from integrations.providers.square import SquareClient
-from integrations.routing import route_set
+from integrations.services import square_merchant_record
 from tenants.context import tenant_context
 from tenants.jobs import job_advance, job_finish, job_is_running, job_renew, job_start
 from tenants.models import BackgroundJob
@@ -103,10 +104,10 @@ class Totals:
     by_resource: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def add(self, resource: str, counts: PageCounts) -> None:
-        mine = self.by_resource.setdefault(resource, dict.fromkeys(
-            ("fetched", "created", "updated", "unchanged", "failed", "skipped"), 0))
-        for key in mine:
-            mine[key] += getattr(counts, key)
+        mine = self.by_resource.setdefault(resource, dict.fromkeys(importers.OUTCOMES, 0))
+        for key, value in counts.as_counts(resource).items():
+            name = key.rpartition(".")[2]
+            mine[name] = mine.get(name, 0) + value
 
 
 class ConnectionSession:
@@ -141,9 +142,20 @@ class ConnectionSession:
             connection.credentials = {**connection.credentials, **credentials}
             connection.save(update_fields=["credentials", "updated_at"])
             if credentials.get("merchant_id"):
-                route_set(kind=ConnectionRoute.Kind.SQUARE_MERCHANT, lookup=credentials["merchant_id"],
-                          tenant_id=self.tenant_id, connection_id=self.connection_id)
+                # Square's token response names the merchant the new token belongs to.
+                square_merchant_record(tenant_id=self.tenant_id, connection_id=self.connection_id,
+                                       merchant_id=credentials["merchant_id"], access_token=credentials.get("access_token", ""))
+                self.config = {**self.config, "merchant_id": credentials["merchant_id"]}
         self.credentials = connection.credentials
+
+    def verify_square_merchant(self, client: SquareClient) -> str | None:
+        """Ask Square whose token this is and record the answer (see square_merchant_record)."""
+        merchant_id = client.retrieve_merchant()["id"]
+        if square_merchant_record(tenant_id=self.tenant_id, connection_id=self.connection_id, merchant_id=merchant_id,
+                                  access_token=client.credentials.get("access_token", "")):
+            self.config = {**self.config, "merchant_id": merchant_id}
+            return merchant_id
+        return None
 
     def mark(self, *, status: str, error: str = "", synced: bool = False) -> None:
         with tenant_context(self.tenant_id, role="system"):
@@ -193,6 +205,14 @@ class SyncRun:
 
     def sync_square(self) -> None:
         client = self.session.square()
+        if not self.session.config.get("merchant_id"):
+            # Unverified (the check after connecting did not run or failed): webhooks route
+            # only to a verified merchant. Not needed for the sync itself, so a refusal (a token
+            # without MERCHANT_PROFILE_READ) is logged and the sync goes on.
+            try:
+                self.session.verify_square_merchant(client)
+            except ProviderRequestError as exc:
+                logger.warning("square merchant of connection %s not verified: %s", self.session.connection_id, exc.reason)
         self.square_customers(client)
         self.square_catalog(client)
         self.square_payments(client)
@@ -327,6 +347,20 @@ class SyncRun:
             checkpoint = {"resume_from": nxt.isoformat(), "done_through": state.get("done_through")} if nxt <= horizon else done
             self.write_page("appointments", importer, records, checkpoint)
             start, window = nxt, min(default_window, window * 2)
+        self.acuity_clients(client)
+
+    def acuity_clients(self, client: AcuityClient) -> None:
+        # Clients without appointments, and every client's notes, are only in GET /clients.
+        # Acuity gives them no id: each is linked by its email, else phone, else name.
+        tenant = self.session.tenant
+        records = client.list_clients()
+        importer = importers.ClientImporter(
+            tenant=tenant, provider="acuity", key=importers.acuity_client_key,
+            to_contact=lambda raw: importers.contact_from_acuity_client(raw, region=tenant.country))
+        if not records:
+            self.write_page("clients", importer, [])
+        for start in range(0, len(records), 100):
+            self.write_page("clients", importer, records[start:start + 100])
 
     # --- HubSpot ------------------------------------------------------------------------
 
@@ -420,6 +454,11 @@ def _apply_square_event(session: ConnectionSession, event: WebhookEvent) -> str:
     kind = event.event_type
     client = session.square()
     tenant = session.tenant
+    if kind == "customer.deleted" and event.object_id:
+        # Deleted at Square: unlink the profile; archive the client it alone kept (history kept).
+        with tenant_context(session.tenant_id, role="system"):
+            outcome = client_provider_deleted(tenant=tenant, provider="square", external_id=event.object_id)
+        return f"{outcome}: customer deleted at Square"
     if kind in ("customer.created", "customer.updated") and event.object_id:
         customer = client.retrieve_customer(event.object_id)
         importer = importers.ClientImporter(
@@ -441,7 +480,37 @@ def _apply_square_event(session: ConnectionSession, event: WebhookEvent) -> str:
     return _outcome(counts)
 
 
-def process_acuity_appointment(*, tenant_id, connection_id, appointment_id, policy: RetryPolicy | None = None) -> str:
+def square_merchant_verify(*, tenant_id, connection_id, policy: RetryPolicy | None = None) -> str | None:
+    """The verification a new Square connection (or a new token) gets after commit. Runs
+    with no transaction open: one GET /v2/merchants/me, then a short write."""
+    session = ConnectionSession(tenant_id=tenant_id, connection_id=connection_id, policy=policy)
+    if session.provider != "square" or session.status == Status.DISABLED:
+        return None
+    try:
+        return session.verify_square_merchant(session.square())
+    except ReauthRequired as exc:
+        session.mark(status=Status.NEEDS_REAUTH, error=exc.reason)
+        return None
+
+
+def process_acuity_appointment(*, tenant_id, connection_id, appointment_id, event_id=None,
+                               policy: RetryPolicy | None = None) -> str:
+    outcome = "failed: internal error"
+    try:
+        outcome = _fetch_acuity_appointment(tenant_id=tenant_id, connection_id=connection_id,
+                                            appointment_id=appointment_id, policy=policy)
+    finally:
+        if event_id:
+            _acuity_event_done(tenant_id, event_id, outcome)
+    return outcome
+
+
+def _acuity_event_done(tenant_id, event_id, outcome: str) -> None:
+    with tenant_context(tenant_id, role="system"):
+        WebhookEvent.objects.filter(id=event_id).update(processed=True, processed_at=timezone.now(), outcome=outcome[:255])
+
+
+def _fetch_acuity_appointment(*, tenant_id, connection_id, appointment_id, policy: RetryPolicy | None) -> str:
     session = ConnectionSession(tenant_id=tenant_id, connection_id=connection_id, policy=policy)
     if session.status != Status.ACTIVE:
         return "ignored: connection not active"
@@ -450,6 +519,11 @@ def process_acuity_appointment(*, tenant_id, connection_id, appointment_id, poli
     except ReauthRequired as exc:
         session.mark(status=Status.NEEDS_REAUTH, error=exc.reason)
         return f"failed: {exc.reason}"
+    except ProviderRequestError as exc:
+        if exc.status == 404:
+            # Deleted at Acuity after the notification was sent: nothing to fetch, not an error.
+            return "gone: the appointment no longer exists at Acuity"
+        raise
     importer = importers.AcuityAppointmentImporter(tenant=session.tenant)
     with tenant_context(session.tenant_id, role="system"):
         counts = import_page(importer, [appointment] if appointment else [], resource="appointments")

@@ -17,6 +17,12 @@ def sync_connection(tenant_id: str, job_id: str) -> None:
     sync.run_sync(tenant_id=tenant_id, job_id=job_id)
 
 
+@shared_task(name="integrations.verify_square_merchant")
+def verify_square_merchant(tenant_id: str, connection_id: str) -> None:
+    """Idempotent: asks Square again and writes the same merchant id and route."""
+    sync.square_merchant_verify(tenant_id=tenant_id, connection_id=connection_id)
+
+
 @shared_task(name="integrations.process_square_event")
 def process_square_event(tenant_id: str, event_id: str) -> None:
     """Idempotent: a processed event is skipped, and the object is re-fetched and upserted."""
@@ -24,9 +30,11 @@ def process_square_event(tenant_id: str, event_id: str) -> None:
 
 
 @shared_task(name="integrations.process_acuity_appointment")
-def process_acuity_appointment(tenant_id: str, connection_id: str, appointment_id: str) -> None:
-    """Idempotent: fetches the appointment's current state and upserts it by Acuity id."""
-    sync.process_acuity_appointment(tenant_id=tenant_id, connection_id=connection_id, appointment_id=appointment_id)
+def process_acuity_appointment(tenant_id: str, connection_id: str, appointment_id: str, event_id: str | None = None) -> None:
+    """Idempotent: fetches the appointment's current state and upserts it by Acuity id; the
+    webhook event (absent for tasks queued before events were recorded) is marked processed."""
+    sync.process_acuity_appointment(tenant_id=tenant_id, connection_id=connection_id, appointment_id=appointment_id,
+                                    event_id=event_id)
 
 
 def enqueue_sync(job) -> None:

@@ -67,7 +67,29 @@ def _flush_audit(request) -> None:
         SupportAccess.objects.bulk_create(rows)
 
 
+def without_secret_columns(queryset):
+    """`queryset` with every column the support role may not read (tenants.roles.secret_fields:
+    password hashes, encrypted credentials) deferred, its own and those of the rows a foreign
+    key points at. Those rows are joined here, so that no lazy load fetches them whole: the
+    support role gets "permission denied" for any query naming a secret column."""
+    from tenants.roles import secret_fields
+
+    model = queryset.model
+    deferred = [field.name for field in secret_fields(model)]
+    joined = []
+    for field in model._meta.concrete_fields:
+        if field.many_to_one and field.related_model is not model and secret_fields(field.related_model):
+            joined.append(field.name)
+            deferred += [f"{field.name}__{secret.name}" for secret in secret_fields(field.related_model)]
+    if joined:
+        queryset = queryset.select_related(*joined)
+    return queryset.defer(*deferred) if deferred else queryset
+
+
 class _SupportAutocompleteView(AutocompleteJsonView):
+    def get_queryset(self):
+        return without_secret_columns(super().get_queryset())
+
     def serialize_result(self, obj, to_field_name):
         if _is_tenant_model(type(obj)):
             _record(self.request, obj.tenant_id, SupportAccess.Action.VIEW)
@@ -189,6 +211,14 @@ class SupportModelAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return self._entered(request) and super().has_delete_permission(request, obj)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if isinstance(self.list_select_related, list | tuple):
+            # The changelist adds list_select_related only to a queryset that joins nothing
+            # yet, and without_secret_columns may join the row's users.
+            queryset = queryset.select_related(*self.list_select_related)
+        return without_secret_columns(queryset)
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)

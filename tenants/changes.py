@@ -44,11 +44,17 @@ class Actor:
         return cls(kind=Kind.SYSTEM, label=what)
 
 
+def _actor(actor: Actor | User | None) -> Actor:
+    return actor if isinstance(actor, Actor) else Actor.of(actor)
+
+
 def record_change(
-    *, tenant: Tenant, actor: Actor, action: str, obj: Any = None, object_type: str = "", object_id: Any = None,
-    fields: Iterable[str] = (),
+    *, tenant: Tenant, actor: Actor | User | None, action: str, obj: Any = None, object_type: str = "",
+    object_id: Any = None, fields: Iterable[str] = (),
 ) -> ChangeRecord:
+    """`actor`: an Actor, or the API's acting user (None: the system)."""
     require_tenant(tenant)
+    actor = _actor(actor)
     if obj is not None:
         object_type = object_type or obj._meta.model_name
         object_id = obj.pk if object_id is None else object_id
@@ -58,9 +64,12 @@ def record_change(
     )
 
 
-def record_changes(*, tenant: Tenant, actor: Actor, action: str, object_type: str, object_ids: Iterable[Any]) -> int:
-    """One row per object, in one INSERT (bulk actions: approve many drafts, tag many clients)."""
+def record_changes(
+    *, tenant: Tenant, actor: Actor | User | None, action: str, object_type: str, object_ids: Iterable[Any]
+) -> int:
+    """One row per object, in one INSERT (bulk actions, a provider's page of records)."""
     require_tenant(tenant)
+    actor = _actor(actor)
     rows = [
         ChangeRecord(
             tenant=tenant, actor_kind=actor.kind, actor_user_id=actor.user_id, actor_label=actor.label,

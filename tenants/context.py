@@ -178,19 +178,33 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _set_config_sql(wanted: tuple[str, str, str, str | None], applied: tuple | None) -> str:
+def _set_config_sql(wanted: tuple[str, str, str, str | None], applied: tuple | None, *, citus: bool = False) -> str:
     tenant, user, role, db_role = wanted
     for value in (role, db_role or ""):
         if value and not _ROLE_RE.match(value):
             raise TenantContextError(f"refusing to set an invalid role name {value!r}")
+    previous_db_role = applied[3] if applied else None
+    if applied is _UNKNOWN:
+        previous_db_role = "unknown"
+    if citus:
+        # Citus replays a transaction's SET LOCAL commands on the worker connections it opens
+        # (with citus.propagate_set_commands = 'local'); set_config() would stay on the
+        # coordinator and the shards would see no tenant. Sent as one statement of its own:
+        # folded into a query's string, Citus refuses the query.
+        parts = [
+            "SET LOCAL citus.propagate_set_commands = 'local'",
+            f"SET LOCAL app.tenant_id = {_literal(tenant)}",
+            f"SET LOCAL app.user_id = {_literal(user)}",
+            f"SET LOCAL app.role = {_literal(role)}",
+        ]
+        if db_role or previous_db_role:
+            parts.append(f"SET LOCAL ROLE {_literal(db_role) if db_role else 'NONE'}")
+        return "; ".join(parts)
     parts = [
         f"set_config('app.tenant_id', {_literal(tenant)}, true)",
         f"set_config('app.user_id', {_literal(user)}, true)",
         f"set_config('app.role', {_literal(role)}, true)",
     ]
-    previous_db_role = applied[3] if applied else None
-    if applied is _UNKNOWN:
-        previous_db_role = "unknown"
     if db_role or previous_db_role:
         # SET LOCAL ROLE, as PostgREST does it; 'none' returns to the login (runtime) role.
         parts.append(f"set_config('role', {_literal(db_role or 'none')}, true)")
@@ -227,23 +241,44 @@ def _hook(execute, sql, params, many, context):
             "a query ran with a tenant context but outside a transaction; use tenant_context() "
             "or transaction.atomic()"
         )
-    prefix = _set_config_sql(wanted or ("", "", "", None), applied)
+    citus = getattr(conn, "_brandvx_citus", False)
+    prefix = _set_config_sql(wanted or ("", "", "", None), applied, citus=citus)
     conn._brandvx_applied = wanted
     cursor = context["cursor"].cursor
-    if not many and isinstance(cursor, psycopg.ClientCursor):
+    if not many and not citus and isinstance(cursor, psycopg.ClientCursor):
         # Fold the settings into the statement's own round trip: client-side binding sends
         # both with the simple query protocol; nextset() skips to the statement's own results.
         result = execute(prefix + "; " + sql, params, many, context)
         cursor.nextset()
         return result
-    # executemany and server-side (named) cursors cannot carry a second statement: the
-    # settings go first, as their own statement.
+    if not many and isinstance(cursor, psycopg.ClientCursor):
+        # Citus: the settings as a statement of their own, on the same cursor (so statement
+        # logs see them), then the statement.
+        execute(prefix, None, many, context)
+        return execute(sql, params, many, context)
+    # executemany, server-side (named) cursors and Citus cannot carry a second statement:
+    # the settings go first, as their own statement.
     with conn.connection.cursor() as raw:
         raw.execute(prefix)
     return execute(sql, params, many, context)
 
 
+_citus_databases: dict[tuple, bool] = {}
+
+
+def _is_citus(connection) -> bool:
+    """Whether the connection's database has the citus extension; asked once per database."""
+    key = tuple(connection.settings_dict.get(k) for k in ("HOST", "PORT", "NAME"))
+    if key not in _citus_databases:
+        with connection.connection.cursor() as raw:
+            raw.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')")
+            _citus_databases[key] = raw.fetchone()[0]
+    return _citus_databases[key]
+
+
 def install_hook(sender, connection, **kwargs) -> None:
-    """connection_created receiver: add the hook once per connection wrapper."""
+    """connection_created receiver: add the hook once per connection wrapper, and note which
+    form of the settings statement the database needs."""
+    connection._brandvx_citus = _is_citus(connection)
     if _hook not in connection.execute_wrappers:
         connection.execute_wrappers.insert(0, _hook)

@@ -11,6 +11,8 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from tenants.context import current
+
 
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
@@ -55,14 +57,35 @@ class Tenant(models.Model):
         return (now or timezone.now()).astimezone(self.tzinfo).date()
 
 
+class TenantManager(models.Manager):
+    """Querysets scoped to the active tenant context's tenant, when there is one.
+
+    RLS is the boundary either way; this names the tenant in the query itself, so on Citus
+    every query of a tenant context goes to that tenant's shard (a router query; Citus runs
+    SELECT ... FOR UPDATE only so). Outside a tenant context (support reads, sweeps) nothing
+    is added. Django's base manager (used by save() and deletion) stays unscoped.
+    """
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        ctx = current()
+        if ctx is not None and ctx.tenant_id is not None:
+            queryset = queryset.filter(tenant_id=ctx.tenant_id)
+        return queryset
+
+
 class TenantModel(models.Model):
     """Base for every tenant-scoped table: `tenant_id` NOT NULL and an index leading with it.
 
-    Subclasses must also get `tenants.rls.enable_rls(...)` in a migration; the isolation
+    Subclasses must also get `tenants.rls.enable_rls(...)` and `tenants.sharding.tenant_keys(...)`
+    in a migration, and declare foreign keys to tenant models `tenants.sharding.TenantForeignKey`
+    (the database constraint is the composite one tenant_keys adds); the isolation
     tests discover every table with a `tenant_id` column and fail if RLS is missing.
     """
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, db_index=False, editable=False)
+
+    objects = TenantManager()
 
     class Meta:
         abstract = True

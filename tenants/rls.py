@@ -16,6 +16,8 @@ from django.db import migrations
 
 CURRENT_TENANT = "(select nullif(current_setting('app.tenant_id', true), '')::uuid)"
 CURRENT_USER = "(select nullif(current_setting('app.user_id', true), '')::uuid)"
+# Citus refuses sub-selects in the policies of distributed tables (tenants.sharding).
+CITUS_CURRENT_TENANT = "nullif(current_setting('app.tenant_id', true), '')::uuid"
 
 
 def _ident(name: str) -> str:
@@ -45,9 +47,25 @@ ALTER TABLE {t} DISABLE ROW LEVEL SECURITY;
 """
 
 
+class _RLSRunSQL(migrations.RunSQL):
+    """On a Citus database whose tables are distributed already (a table added after the
+    first `migrate`), the policies take the form Citus accepts. Before distribution they keep
+    the one-node form; distribution rewrites them (tenants.sharding)."""
+
+    def _run_sql(self, schema_editor, sqls):
+        from tenants.sharding import is_citus, schema_is_distributed
+
+        connection = schema_editor.connection
+        if sqls is self.sql and is_citus(connection) and schema_is_distributed(connection):
+            # One statement at a time: Citus passes a multi-statement string on to the workers,
+            # which refuse it.
+            sqls = [s for s in sqls.replace(CURRENT_TENANT, CITUS_CURRENT_TENANT).split(";\n") if s.strip()]
+        super()._run_sql(schema_editor, sqls)
+
+
 def enable_rls(*tables: str) -> migrations.RunSQL:
     """The migration operation for one or more tenant tables (with reverse SQL)."""
-    return migrations.RunSQL(
+    return _RLSRunSQL(
         sql="".join(rls_forward_sql(t) for t in tables),
         reverse_sql="".join(rls_reverse_sql(t) for t in reversed(tables)),
     )

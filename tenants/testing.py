@@ -49,7 +49,8 @@ class StatementLog:
 
     def set_config_count(self, transaction: int | None) -> int:
         """How many statements of that transaction set the tenant settings."""
-        return sum("set_config('app.tenant_id'" in s.sql for s in self.statements if s.transaction == transaction)
+        marks = ("set_config('app.tenant_id'", "SET LOCAL app.tenant_id")
+        return sum(any(m in s.sql for m in marks) for s in self.statements if s.transaction == transaction)
 
 
 @contextlib.contextmanager

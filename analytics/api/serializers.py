@@ -91,10 +91,10 @@ class ServiceSerializer(StrictModelSerializer):
     class Meta:
         model = Service
         fields = [
-            "id", "name", "category", "category_name", "duration_minutes", "price_amount", "currency", "is_active",
-            "source", "external_id", "created_at", "updated_at",
+            "id", "name", "category", "category_name", "duration_minutes", "price_amount", "price_is_variable", "currency",
+            "is_active", "source", "external_id", "created_at", "updated_at",
         ]
-        read_only_fields = ["id", "created_at", "updated_at"]
+        read_only_fields = ["id", "price_is_variable", "created_at", "updated_at"]
         validators: list = []
 
     def get_category_name(self, service) -> str | None:

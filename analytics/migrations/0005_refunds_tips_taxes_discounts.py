@@ -103,7 +103,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='refund',
             name='transaction',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='refunds', to='analytics.transaction'),
+            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='refunds', to='analytics.transaction'),
         ),
         migrations.AddIndex(
             model_name='refund',

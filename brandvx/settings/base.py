@@ -33,7 +33,7 @@ INSTALLED_APPS = [
     "analytics",
     "campaigns",
     "integrations",
-    "brandvx",  # project-wide management commands (benchmark)
+    # The benchmarks (`bench`) are installed only by bench.settings and the test settings.
 ]
 
 MIDDLEWARE = [

@@ -19,6 +19,8 @@ DATABASE_APP_PASSWORD = env_str("DATABASE_APP_PASSWORD", "brandvx_app_dev_passwo
 DATABASE_SUPPORT_ROLE = env_str("DATABASE_SUPPORT_ROLE", "brandvx_support")
 
 _owner = dj_database_url.parse(_database_url, conn_max_age=0)
+# PostgreSQL's backend, adjusted to primary keys (tenant_id, id) (tenants.sharding).
+_owner["ENGINE"] = "tenants.db"
 # `?host=/socket/dir` (the embedded server's URL) belongs in HOST, where tools look for it.
 if "host" in _owner.get("OPTIONS", {}):
     _owner["HOST"] = _owner["OPTIONS"].pop("host")

@@ -35,7 +35,7 @@ class CampaignSettingsSerializer(StrictModelSerializer):
         model = CampaignSettings
         fields = [
             "birthday_template", "default_channel", "birthday_run_enabled", "birthday_run_hour", "birthday_run_minute",
-            "birthday_days_ahead", "birthday_last_scheduled_on", "sms_from_number", "email_from_address",
+            "birthday_days_ahead", "birthday_last_scheduled_on", "sms_from_number", "email_reply_to",
             "twilio_account_sid", "twilio_auth_token", "twilio_configured", "updated_at",
         ]
         read_only_fields = ["birthday_last_scheduled_on", "updated_at"]

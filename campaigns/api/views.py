@@ -55,6 +55,13 @@ class CampaignSettingsView(TenantAPIView):
 
     @extend_schema(request=CampaignSettingsSerializer, responses=CampaignSettingsSerializer)
     def patch(self, request):
+        if "email_from_address" in request.data:
+            # Named, not silently dropped: a client that sets it must learn it has no effect.
+            raise InvalidParameter(
+                "email_from_address",
+                "birthday emails are sent from the platform's verified sender; set email_reply_to to the "
+                "salon's address (replies go there)",
+            )
         serializer = CampaignSettingsSerializer(data=request.data, partial=True)
         if not serializer.is_valid():
             raise _first_error(serializer)

@@ -119,6 +119,23 @@ def test_settings_reject_a_bad_hour_and_staff_cannot_write(world):
     assert staff.patch("/api/v1/campaigns/settings/", {"birthday_run_hour": 8}).status_code == 403
 
 
+
+def test_a_sender_address_cannot_be_set_only_a_reply_to(world):
+    """`email_from_address` is refused (400 naming it): the platform's SMTP sends only from
+    the platform's verified sender; the salon's own address is the Reply-To."""
+    response = world.a.patch("/api/v1/campaigns/settings/", {"email_from_address": "x@evil.test"}, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "invalid_parameter" and response.json()["parameter"] == "email_from_address"
+    assert "email_reply_to" in response.json()["detail"]
+    with tenant_context(world.tenant_a.id, role="system"):
+        assert not CampaignSettings.objects.filter(tenant=world.tenant_a).exists()
+
+    response = world.a.patch("/api/v1/campaigns/settings/", {"email_reply_to": "hello@salon-a.test"}, format="json")
+    assert response.status_code == 200 and response.json()["email_reply_to"] == "hello@salon-a.test"
+    assert "email_from_address" not in response.json()
+    assert world.a.patch("/api/v1/campaigns/settings/", {"email_reply_to": "not an address"},
+                         format="json").json()["parameter"] == "email_reply_to"
+
 def test_settings_are_per_tenant(world):
     world.a.patch("/api/v1/campaigns/settings/", {"birthday_template": "A only {first_name}"})
     assert world.b.get("/api/v1/campaigns/settings/").json()["birthday_template"] != "A only {first_name}"

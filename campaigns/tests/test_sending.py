@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from email.utils import parseaddr
 
 import pytest
 import responses
@@ -98,6 +99,32 @@ def test_email_goes_through_djangos_email_backend(world):
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["ana@example.test"] and mail.outbox[0].subject == "Happy birthday from Salon A"
     assert reload(world.tenant_a, draft).status == "sent"
+
+
+
+def test_email_is_sent_from_the_platform_sender_with_the_salon_as_reply_to(world, settings):
+    """The platform's SMTP never sends as an address the tenant typed: From is the verified
+    platform sender (with the salon's name), the salon's address is only the Reply-To."""
+    settings.DEFAULT_FROM_EMAIL = "BrandVX <birthdays@mail.brandvx.test>"
+    make_settings(world.tenant_a, email_reply_to="x@evil.test")
+    client = make_client(world.tenant_a, email="ana@example.test")
+    draft = make_draft(world.tenant_a, client, status=Status.APPROVED, channel="email", body="Happy birthday, Ana!")
+
+    assert draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id).status == "sent"
+
+    message = mail.outbox[0]
+    assert parseaddr(message.from_email) == ("Salon A", "birthdays@mail.brandvx.test")
+    assert message.reply_to == ["x@evil.test"]
+    assert "evil.test" not in message.message()["From"]
+
+
+def test_email_without_a_salon_address_has_no_reply_to(world, settings):
+    settings.DEFAULT_FROM_EMAIL = "birthdays@mail.brandvx.test"
+    client = make_client(world.tenant_a, email="ana@example.test")
+    draft = make_draft(world.tenant_a, client, status=Status.APPROVED, channel="email", body="Happy birthday, Ana!")
+    assert draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id).status == "sent"
+    assert parseaddr(mail.outbox[0].from_email) == ("Salon A", "birthdays@mail.brandvx.test")
+    assert mail.outbox[0].reply_to == []
 
 
 @responses.activate

@@ -20,7 +20,7 @@ from conftest import TenantWorld
 from tenants.context import tenant_context
 from tenants.models import BackgroundJob
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("committed")]
+pytestmark = [pytest.mark.slow, pytest.mark.citus, pytest.mark.usefixtures("committed")]
 
 ROOT = Path(__file__).resolve().parents[2]
 

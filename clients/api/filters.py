@@ -21,10 +21,14 @@ class ClientFilter(StrictFilterSet):
     has_birthday = django_filters.BooleanFilter(method="filter_has_birthday")
     email_consent = django_filters.BooleanFilter()
     sms_consent = django_filters.BooleanFilter()
+    archived = django_filters.BooleanFilter(
+        method="filter_archived",
+        help_text="true: only clients archived because their provider deleted them; false (the default): only the others.",
+    )
 
     class Meta:
         model = Client
-        fields = ["search", "tag", "source", "birthday_month", "has_birthday", "email_consent", "sms_consent"]
+        fields = ["search", "tag", "source", "birthday_month", "has_birthday", "email_consent", "sms_consent", "archived"]
 
     def filter_search(self, queryset, name, value):
         tenant = getattr(self.request, "tenant", None)
@@ -37,6 +41,9 @@ class ClientFilter(StrictFilterSet):
         month = int(value)  # 1 to 12: checked by the form field
         # A range on birthday_mmdd: served by the (tenant_id, birthday_mmdd) index.
         return queryset.filter(birthday_mmdd__gte=month * 100 + 1, birthday_mmdd__lte=month * 100 + 31)
+
+    def filter_archived(self, queryset, name, value):
+        return queryset.filter(archived_at__isnull=not value)
 
     def filter_has_birthday(self, queryset, name, value):
         return queryset.filter(birthday_mmdd__isnull=not value)

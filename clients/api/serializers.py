@@ -37,9 +37,9 @@ class ClientSerializer(serializers.ModelSerializer):
     class Meta:
         model = Client
         fields = [
-            "id", "first_name", "last_name", "display_name", "email", "phone", "birthday_month", "birthday_day",
-            "birth_year", "birthday", "notes", "source", "email_consent", "email_consent_at", "sms_consent",
-            "sms_consent_at", "tags", "external_ids", "created_at", "updated_at",
+            "id", "first_name", "last_name", "display_name", "email", "phone", "phone_extension", "birthday_month",
+            "birthday_day", "birth_year", "birthday", "notes", "source", "email_consent", "email_consent_at", "sms_consent",
+            "sms_consent_at", "tags", "external_ids", "archived_at", "created_at", "updated_at",
         ]
         read_only_fields = fields
 

@@ -149,7 +149,11 @@ class ClientViewSet(TenantModelViewSet):
     error_statuses = {"import_csv": {503}, "merge": {404}}
 
     def get_base_queryset(self):
-        return selectors.client_list(tenant_id=self.tenant.id)
+        queryset = selectors.client_list(tenant_id=self.tenant.id)
+        if self.action in ("list", "export") and "archived" not in self.request.query_params:
+            # Archived clients (deleted at their provider) leave the lists; their record stays.
+            queryset = queryset.filter(archived_at__isnull=True)
+        return queryset
 
     def get_serializer_class(self):
         if self.action in ("create", "update", "partial_update"):

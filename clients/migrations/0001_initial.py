@@ -48,7 +48,7 @@ class Migration(migrations.Migration):
                 ('provider', models.CharField(choices=[('manual', 'Manual'), ('csv', 'Csv'), ('square', 'Square'), ('acuity', 'Acuity'), ('hubspot', 'Hubspot'), ('custom_crm', 'Custom Crm')], max_length=20)),
                 ('external_id', models.CharField(max_length=255)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('client', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='external_ids', to='clients.client')),
+                ('client', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='external_ids', to='clients.client')),
                 ('tenant', models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to='tenants.tenant')),
             ],
         ),
@@ -66,9 +66,9 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('client', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='client_tags', to='clients.client')),
+                ('client', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='client_tags', to='clients.client')),
                 ('tenant', models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to='tenants.tenant')),
-                ('tag', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='client_tags', to='clients.tag')),
+                ('tag', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='client_tags', to='clients.tag')),
             ],
         ),
         migrations.AddIndex(

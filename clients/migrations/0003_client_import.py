@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
                 ('size_bytes', models.PositiveIntegerField()),
                 ('row_count', models.PositiveIntegerField()),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('job', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.backgroundjob')),
+                ('job', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.backgroundjob')),
                 ('tenant', models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to='tenants.tenant')),
             ],
             options={

@@ -48,14 +48,21 @@ MIXED = (
 )
 
 
-def test_mixed_good_and_bad_rows_keep_the_good_ones(world):
+def test_a_bad_optional_field_is_dropped_and_the_row_kept(world):
     job = run_import(world.tenant_a, MIXED)
     assert job.status == "succeeded" and job.progress_done == job.progress_total == 7
-    assert job.counts == {"created": 2, "updated": 0, "unchanged": 0, "skipped": 1, "failed": 4}
-    assert [(e["row"], e["field"]) for e in job.errors] == [(3, "email"), (5, "birthday"), (6, "phone"), (7, "email_consent")]
-    assert all(e["reason"] for e in job.errors)
+    assert job.counts == {"created": 6, "updated": 0, "unchanged": 0, "skipped": 1, "failed": 0, "fields_dropped": 4}
+    assert [(e["row"], e["field"], e["kind"]) for e in job.errors] == [
+        (3, "email", "field_dropped"), (5, "birthday", "field_dropped"), (6, "phone", "field_dropped"),
+        (7, "email_consent", "field_dropped")]
+    assert "not-an-email" in job.errors[0]["reason"] and "'12'" in job.errors[2]["reason"]
     assert job.params["ignored_columns"] == ["Favourite colour"]
-    amy, fay = clients_of(world.tenant_a)
+    amy, bad, cara, dee, eve, fay = clients_of(world.tenant_a)
+    # Each kept without (only) the field it could not read.
+    assert (bad.first_name, bad.last_name, bad.email) == ("Bad", "Email", "")
+    assert (cara.email, cara.birthday_month) == ("cara@example.com", None)
+    assert (dee.email, dee.phone) == ("dee@example.com", "")
+    assert (eve.birthday_month, eve.birthday_day, eve.email_consent_at) == (12, 31, None)
     assert (amy.email, amy.phone, amy.source) == ("amy@example.com", "+14155550123", "csv")
     assert (amy.birthday_month, amy.birthday_day, amy.birth_year, amy.notes) == (7, 4, 1990, "Likes tea")
     assert amy.email_consent and amy.email_consent_at is not None
@@ -72,10 +79,10 @@ def test_reimport_of_the_same_file_creates_nothing_new(world):
     run_import(world.tenant_a, MIXED)
     before = {c.id: c.updated_at for c in clients_of(world.tenant_a)}
     job = run_import(world.tenant_a, MIXED)
-    assert job.counts == {"created": 0, "updated": 0, "unchanged": 2, "skipped": 1, "failed": 4}
+    assert job.counts == {"created": 0, "updated": 0, "unchanged": 6, "skipped": 1, "failed": 0, "fields_dropped": 4}
     assert {c.id: c.updated_at for c in clients_of(world.tenant_a)} == before
     with tenant_context(world.tenant_a.id, role="system"):
-        assert ClientTag.objects.count() == 2 and ClientExternalId.objects.count() == 2
+        assert ClientTag.objects.count() == 4 and ClientExternalId.objects.count() == 6
 
 
 def test_email_matches_across_case_and_spaces(world):
@@ -228,3 +235,25 @@ def test_an_import_stays_in_its_tenant(world):
     assert mine.id != theirs.id
     with tenant_context(t_b.id, role="system"):
         assert Client.objects.get(id=theirs.id).first_name == theirs.first_name
+
+
+def test_a_row_with_nothing_left_to_identify_it_fails_as_a_whole(world):
+    job = run_import(world.tenant_a, "email,phone,birthday\nnot-an-email,12,1990-01-01\n,555-1234 ext. 9,\n")
+    assert job.counts["failed"] == 2 and job.counts["created"] == 0
+    assert [(e["row"], e["field"]) for e in job.errors] == [(2, "email"), (3, "phone")]
+    assert "Nothing else tells who the row is" in job.errors[0]["reason"]
+    assert clients_of(world.tenant_a) == []
+
+
+def test_a_phone_extension_is_kept(world):
+    job = run_import(world.tenant_a, "name,phone\nAmy Lee,+1 415 555 0123 ext. 42\n")
+    assert job.counts["created"] == 1
+    [amy] = clients_of(world.tenant_a)
+    assert (amy.phone, amy.phone_extension) == ("+14155550123", "42")
+
+
+def test_accents_survive_the_import(world):
+    job = run_import(world.tenant_a, "name,email\nJosé Núñez,jose@example.com\n")
+    assert job.counts["created"] == 1
+    [jose] = clients_of(world.tenant_a)
+    assert (jose.first_name, jose.last_name) == ("José", "Núñez")

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from urllib.parse import parse_qs
 
 from django.conf import settings
@@ -27,10 +28,13 @@ from rest_framework.views import APIView
 
 from brandvx.errors import InvalidParameter
 from integrations.models import ConnectionRoute, IntegrationConnection, WebhookEvent
-from integrations.routing import unscoped_route_find
+from integrations.routing import unscoped_route_find, unscoped_routes_find
+from integrations.services import acuity_webhook_event_record
 from tenants.context import tenant_context
 
 logger = logging.getLogger("brandvx.integrations.webhooks")
+
+ACUITY_ID = re.compile(r"[0-9]{1,20}")  # [0-9], not \d or isdigit(): ASCII digits only
 
 
 def _setting(name: str) -> str:
@@ -78,18 +82,26 @@ class SquareWebhookView(_WebhookView):
         merchant_id, event_id = str(body.get("merchant_id") or ""), str(body.get("event_id") or "")
         if not event_id:
             raise InvalidParameter("event_id", "is required")
-        route = unscoped_route_find(kind=ConnectionRoute.Kind.SQUARE_MERCHANT, lookup=merchant_id)
-        if route is None:
+        routes = unscoped_routes_find(kind=ConnectionRoute.Kind.SQUARE_MERCHANT, lookup=merchant_id)
+        if not routes:
             # 200 so Square stops retrying a merchant we do not serve (any more).
             logger.info("square webhook for unknown merchant %s ignored (event %s)", merchant_id, event_id)
             return Response({"status": "ignored"})
         data = body.get("data") if isinstance(body.get("data"), dict) else {}
+        # Every tenant whose own token Square confirmed for this merchant gets the event (see
+        # models.ConnectionRoute); each re-fetches the object with its own token.
+        outcomes = {self._record(route, body, data, event_id) for route in routes}
+        status = next((s for s in ("accepted", "duplicate") if s in outcomes), "ignored")
+        return Response({"status": status})
+
+    @staticmethod
+    def _record(route, body: dict, data: dict, event_id: str) -> str:
         from integrations.tasks import process_square_event
 
         with tenant_context(route.tenant_id, role="system"):
             if not IntegrationConnection.objects.filter(id=route.connection_id, status="active").exists():
                 logger.info("square webhook for an inactive connection ignored (event %s)", event_id)
-                return Response({"status": "ignored"})
+                return "ignored"
             try:
                 with transaction.atomic():
                     event = WebhookEvent.objects.create(
@@ -98,10 +110,10 @@ class SquareWebhookView(_WebhookView):
                         object_id=str(data.get("id") or "")[:255],
                     )
             except IntegrityError:
-                return Response({"status": "duplicate"})
-            tenant_id = route.tenant_id
-            transaction.on_commit(lambda: process_square_event.delay(str(tenant_id), str(event.id)))
-        return Response({"status": "accepted"})
+                return "duplicate"
+            tenant_id, event_pk = str(route.tenant_id), str(event.id)
+            transaction.on_commit(lambda: process_square_event.delay(tenant_id, event_pk))
+        return "accepted"
 
 
 class AcuityWebhookView(_WebhookView):
@@ -125,11 +137,16 @@ class AcuityWebhookView(_WebhookView):
                 return invalid_signature()
             fields = parse_qs(raw.decode("utf-8", "replace"))
             appointment_id = (fields.get("id") or [""])[0]
-            if not appointment_id.isdigit():
+            action = (fields.get("action") or [""])[0]
+            # ASCII digits only: str.isdigit() also accepts '١٢٣' and '²', which are no Acuity id.
+            if not ACUITY_ID.fullmatch(appointment_id):
                 raise InvalidParameter("id", "must be an Acuity appointment id")
             if connection.status != IntegrationConnection.Status.ACTIVE:
                 return Response({"status": "ignored"})
-            args = (str(route.tenant_id), str(route.connection_id), appointment_id)
+            event = acuity_webhook_event_record(tenant_id=route.tenant_id, action=action[:60], appointment_id=appointment_id)
+            if event is None:
+                return Response({"status": "duplicate"})
+            args = (str(route.tenant_id), str(route.connection_id), appointment_id, str(event.id))
             transaction.on_commit(lambda: process_acuity_appointment.delay(*args))
         return Response({"status": "accepted"})
 

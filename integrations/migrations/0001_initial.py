@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
                 ('item_external_id', models.CharField(blank=True, max_length=255)),
                 ('name', models.CharField(blank=True, max_length=200)),
                 ('price_amount', models.BigIntegerField(blank=True, null=True)),
-                ('service', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='analytics.service')),
+                ('service', models.ForeignKey(db_constraint=False, blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='analytics.service')),
                 ('tenant', models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to='tenants.tenant')),
             ],
             options={

@@ -32,5 +32,11 @@ class AcuityClient:
         active, canceled = active or [], canceled or []
         return [*active, *canceled], len(active) >= max_results or len(canceled) >= max_results
 
+    def list_clients(self) -> list[dict]:
+        """Every client (GET /clients: an array of {firstName, lastName, email, phone, notes};
+        no id, no paging and no "changed since" filter: read whole, unchanged ones cost no write)."""
+        body = self.http.get_json("/clients", auth=self.auth)
+        return [c for c in body if isinstance(c, dict)] if isinstance(body, list) else []
+
     def retrieve_appointment(self, appointment_id: str | int) -> dict:
         return self.http.get_json(f"/appointments/{int(appointment_id)}", auth=self.auth)

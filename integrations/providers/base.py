@@ -12,6 +12,7 @@ Sleeping goes through an injectable callable so tests never wait.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -122,10 +123,16 @@ class HttpClient:
             return response
 
     def get_json(self, path: str, **kwargs):
-        return self.request("GET", path, **kwargs).json()
+        return _json(self.request("GET", path, **kwargs))
 
     def post_json(self, path: str, body: dict, **kwargs):
-        return self.request("POST", path, json=body, **kwargs).json()
+        return _json(self.request("POST", path, json=body, **kwargs))
+
+
+def _json(response: requests.Response):
+    # From the bytes (JSON is UTF-8; json.loads detects UTF-16/32): requests would decode a
+    # `text/*` body sent without a charset as ISO-8859-1 and turn "José" into "JosÃ©".
+    return json.loads(response.content)
 
 
 def _error_text(response: requests.Response) -> str:

@@ -1,4 +1,5 @@
-"""Square API client: customers, catalog, payments, refunds, orders, OAuth token refresh."""
+"""Square API client: the merchant a token belongs to, customers, catalog, payments, refunds,
+orders, OAuth token refresh."""
 
 from __future__ import annotations
 
@@ -84,6 +85,15 @@ class SquareClient:
         return self.http.post_json(path, body, headers=self._headers())
 
     # --- resources ----------------------------------------------------------------------
+
+    def retrieve_merchant(self) -> dict:
+        """GET /v2/merchants/me: the merchant this access token was issued for (needs the
+        MERCHANT_PROFILE_READ permission). The only source of a connection's merchant id: a
+        merchant id a request names proves nothing, Square's answer to the token does."""
+        merchant = self._get("/v2/merchants/me").get("merchant")
+        if not isinstance(merchant, dict) or not isinstance(merchant.get("id"), str) or not merchant["id"]:
+            raise ProviderError("square: /v2/merchants/me answered without a merchant id")
+        return merchant
 
     def list_customers(self, cursor: str | None = None) -> tuple[list[dict], str | None]:
         body = self._get("/v2/customers", {"cursor": cursor, "limit": PAGE_LIMIT, "sort_field": "CREATED_AT", "sort_order": "ASC"})

@@ -119,9 +119,21 @@ def paged(pages: list[list[dict]], key: str, *, body: bool = False):
     return callback
 
 
+def square_merchant(merchant_id: str = "MLQW0A2C3C2DX", **overrides) -> dict:
+    """GET /v2/merchants/me: Square's Merchant object (recorded shape, sandbox values)."""
+    merchant = {
+        "id": merchant_id, "business_name": "Salon Sandbox", "country": "US", "language_code": "en-US",
+        "currency": "USD", "status": "ACTIVE", "main_location_id": "L1XT8WJ4Z2N3P", "created_at": "2023-03-14T17:02:37.221Z",
+    }
+    merchant.update(overrides)
+    return merchant
+
+
 def stub_square(rsps: responses.RequestsMock, *, customer_pages=None, search_pages=None, catalog=None,
-                payment_pages=None, orders: dict | None = None, customers: bool = True, refund_pages=None) -> None:
+                payment_pages=None, orders: dict | None = None, customers: bool = True, refund_pages=None,
+                merchant_id: str = "MLQW0A2C3C2DX") -> None:
     # responses uses (and drops) the first of several matching stubs: register each URL once.
+    rsps.add(responses.GET, f"{SQUARE}/v2/merchants/me", json={"merchant": square_merchant(merchant_id)})
     if customers:
         rsps.add_callback(responses.GET, f"{SQUARE}/v2/customers", callback=paged(customer_pages or [[]], "customers"))
     rsps.add_callback(responses.POST, f"{SQUARE}/v2/customers/search",
@@ -149,8 +161,15 @@ def acuity_appointment(i: int, **overrides) -> dict:
     return appointment
 
 
-def stub_acuity(rsps: responses.RequestsMock, appointments: list[dict]) -> None:
-    """Serves appointments whose date falls in the requested [minDate, maxDate] window."""
+def acuity_client(first: str, last: str, email: str = "", phone: str = "", notes: str = "") -> dict:
+    """GET /clients items: no id, no birthday."""
+    return {"firstName": first, "lastName": last, "email": email, "phone": phone, "notes": notes}
+
+
+def stub_acuity(rsps: responses.RequestsMock, appointments: list[dict], clients: list[dict] | None = None) -> None:
+    """Serves appointments whose date falls in the requested [minDate, maxDate] window, and
+    `clients` at GET /clients."""
+    rsps.add(responses.GET, f"{ACUITY}/clients", json=clients or [])
 
     def callback(request):
         query = parse_qs(urlparse(request.url).query)

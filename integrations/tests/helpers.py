@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from integrations.models import IntegrationConnection
 from integrations.providers.base import RetryPolicy
-from integrations.services import connection_create
+from integrations.services import connection_create, square_merchant_record
 from integrations.sync import run_sync
 from tenants.context import tenant_context
 from tenants.jobs import job_create
@@ -14,6 +14,10 @@ SQUARE_CREDENTIALS = {"access_token": "sq-token-1", "refresh_token": "sq-refresh
 
 
 def connect(tenant, provider: str, credentials: dict | None = None, config: dict | None = None) -> IntegrationConnection:
+    """A connection as the API creates it. `config={"merchant_id": ...}` stands for Square's
+    answer to the token (what the verification records); a request cannot set it."""
+    config = dict(config or {})
+    merchant_id = config.pop("merchant_id", None)
     defaults = {
         "square": SQUARE_CREDENTIALS,
         "acuity": {"user_id": "12345", "api_key": "acuity-key-1"},
@@ -23,8 +27,12 @@ def connect(tenant, provider: str, credentials: dict | None = None, config: dict
     with tenant_context(tenant.id, role="system"):
         connection, _ = connection_create(
             tenant=tenant, provider=provider, credentials=credentials if credentials is not None else defaults[provider],
-            config=config or {}, acting_user=None,
+            config=config, acting_user=None,
         )
+    if merchant_id:
+        square_merchant_record(tenant_id=tenant.id, connection_id=connection.id, merchant_id=merchant_id,
+                               access_token=connection.credentials["access_token"])
+        connection = reload(connection)
     return connection
 
 

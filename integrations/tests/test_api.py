@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+import responses
 from django.db import connections
 
 from clients.models import Client
-from integrations.models import IntegrationConnection
-from integrations.tests.helpers import connect, reload
+from integrations.models import ConnectionRoute, IntegrationConnection
+from integrations.services import square_merchant_record
+from integrations.sync import square_merchant_verify
+from integrations.tests import fakes
+from integrations.tests.helpers import SQUARE_CREDENTIALS, connect, no_wait_policy, reload
 from tenants.context import tenant_context
 from tenants.models import BackgroundJob
 
@@ -19,7 +25,7 @@ URL = "/api/v1/integrations/"
 
 def create_square(api, **extra):
     body = {"provider": "square", "credentials": {"access_token": SECRET, "refresh_token": "refresh-SECRET-2"},
-            "config": {"merchant_id": "MERCH-A", "location_ids": ["LOC1"]}, **extra}
+            "config": {"location_ids": ["LOC1"]}, **extra}
     return api.post(URL, body, format="json")
 
 
@@ -30,7 +36,7 @@ def test_owner_creates_a_connection_and_credentials_are_write_only(world):
     body = response.json()
     assert body["credential_keys"] == ["access_token", "refresh_token"]
     assert "credentials" not in body and SECRET not in response.content.decode()
-    assert body["config"] == {"merchant_id": "MERCH-A", "location_ids": ["LOC1"]} and body["status"] == "active"
+    assert body["config"] == {"location_ids": ["LOC1"]} and body["status"] == "active"
     for path in (URL, f"{URL}{body['id']}/"):
         listed = world.a.get(path)
         assert listed.status_code == 200 and SECRET not in listed.content.decode()
@@ -130,10 +136,70 @@ def test_tenant_b_never_sees_or_touches_tenant_a_connections_and_jobs(world, dja
         assert BackgroundJob.objects.get(id=a_job).params["connection_id"] == str(a_connection.id)
 
 
-def test_a_merchant_already_connected_elsewhere_is_refused(world):
-    connect(world.tenant_b, "square", config={"merchant_id": "MERCH-A"})
-    response = create_square(world.a)
-    assert response.status_code == 409 and response.json()["code"] == "already_connected"
+def test_a_request_cannot_name_the_square_merchant(world):
+    """The merchant id comes from Square, never from the request: naming one is 400 whether
+    or not another tenant uses it (no oracle), and nothing is routed."""
+    connect(world.tenant_b, "square", config={"merchant_id": "MERCH-B"})  # verified for tenant B
+    answers = []
+    for merchant in ("MERCH-B", "MERCH-NOBODY"):
+        response = create_square(world.a, config={"merchant_id": merchant})
+        answers.append((response.status_code, response.json()))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 400 and answers[0][1]["parameter"] == "config.merchant_id"
+
+    connection = connect(world.tenant_a, "square", config={"merchant_id": "MERCH-A"})
+    for merchant in ("MERCH-B", "MERCH-NOBODY"):
+        response = world.a.patch(f"{URL}{connection.id}/", {"config": {"merchant_id": merchant}}, format="json")
+        assert response.status_code == 400 and response.json()["parameter"] == "config.merchant_id"
+    # The config as read back may be sent back: the verified id is kept, not re-claimed.
+    echoed = world.a.patch(f"{URL}{connection.id}/", {"config": {"merchant_id": "MERCH-A", "location_ids": ["L2"]}},
+                           format="json")
+    assert echoed.status_code == 200 and echoed.json()["config"] == {"merchant_id": "MERCH-A", "location_ids": ["L2"]}
+    assert sorted(ConnectionRoute.objects.filter(kind="square_merchant").values_list("lookup", "routed_tenant_id")) == [
+        ("MERCH-A", world.tenant_a.id), ("MERCH-B", world.tenant_b.id)]
+
+
+@responses.activate
+def test_the_merchant_is_what_square_answers_for_the_connections_token(world, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = create_square(world.a, credentials={"access_token": SECRET})
+    assert response.status_code == 201 and "merchant_id" not in response.json()["config"]
+    assert len(callbacks) == 1  # the verification, enqueued after commit
+    connection_id = response.json()["id"]
+    assert not ConnectionRoute.objects.filter(connection_id=connection_id).exists()
+    responses.add(responses.GET, f"{fakes.SQUARE}/v2/merchants/me", json={"merchant": fakes.square_merchant("MLSQ-A")})
+
+    assert square_merchant_verify(tenant_id=world.tenant_a.id, connection_id=connection_id,
+                                  policy=no_wait_policy()) == "MLSQ-A"
+
+    assert responses.calls[0].request.headers["Authorization"] == f"Bearer {SECRET}"
+    assert world.a.get(f"{URL}{connection_id}/").json()["config"]["merchant_id"] == "MLSQ-A"
+    assert list(ConnectionRoute.objects.filter(kind="square_merchant").values_list("lookup", "connection_id")) == [
+        ("MLSQ-A", uuid.UUID(connection_id))]
+
+
+def test_a_new_access_token_unverifies_the_merchant_until_square_answers(world, django_capture_on_commit_callbacks):
+    connection = connect(world.tenant_a, "square", config={"merchant_id": "MERCH-A"})
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = world.a.patch(f"{URL}{connection.id}/", {"credentials": {"access_token": "token-of-another-merchant"}},
+                                 format="json")
+    assert response.status_code == 200 and "merchant_id" not in response.json()["config"]
+    assert len(callbacks) == 1
+    assert not ConnectionRoute.objects.filter(kind="square_merchant").exists()
+    # A verification answered for the old token is not recorded for the new one.
+    assert not square_merchant_record(tenant_id=world.tenant_a.id, connection_id=connection.id, merchant_id="MERCH-A",
+                                      access_token=SQUARE_CREDENTIALS["access_token"])
+    assert "merchant_id" not in reload(connection).config
+
+
+def test_two_tenants_holding_tokens_for_one_merchant_both_connect(world):
+    """Two BrandVX accounts of one business: both verified for the same merchant, neither
+    refused nor told about the other; both routes exist (webhooks fan out, see test_webhooks)."""
+    a = connect(world.tenant_a, "square", config={"merchant_id": "MERCH-SHARED"})
+    b = connect(world.tenant_b, "square", config={"merchant_id": "MERCH-SHARED"})
+    assert world.a.get(f"{URL}{a.id}/").json()["config"] == world.b.get(f"{URL}{b.id}/").json()["config"]
+    assert set(ConnectionRoute.objects.filter(lookup="MERCH-SHARED").values_list("routed_tenant_id", flat=True)) == {
+        world.tenant_a.id, world.tenant_b.id}
 
 
 # --- custom CRM push --------------------------------------------------------------------

@@ -12,8 +12,10 @@ from django.db.models import Sum
 from analytics.models import Appointment, Service, ServiceCategory, Transaction, TransactionLineItem
 from clients.models import Client, ClientExternalId
 from integrations.models import CatalogVariation, ConnectionRoute, IntegrationConnection
+from integrations.providers.base import ProviderError
+from integrations.providers.square import SquareClient
 from integrations.tests import fakes
-from integrations.tests.helpers import connect, reload, resource_counts, sync
+from integrations.tests.helpers import connect, no_wait_policy, reload, resource_counts, sync
 from tenants.context import tenant_context
 
 pytestmark = pytest.mark.django_db
@@ -101,29 +103,59 @@ def test_resync_with_no_changes_creates_and_updates_nothing(world):
 
 
 @responses.activate
-def test_a_malformed_record_mid_page_is_reported_and_the_page_kept(world):
+def test_a_bad_optional_field_is_dropped_and_only_an_unidentifiable_record_fails(world):
     tenant = world.tenant_a
     connection = connect(tenant, "square")
     page = [
         fakes.square_customer(1),
         fakes.square_customer(2, email_address="not-an-email"),
-        fakes.square_customer(3, birthday="2024-02-30"),
+        fakes.square_customer(3, birthday="1899-07-04"),
+        fakes.square_customer(4, phone_number="555-1234"),
         {"given_name": "No id"},
-        fakes.square_customer(4),
+        fakes.square_customer(5, given_name="", family_name="", email_address="nope", phone_number="12"),
     ]
-    fakes.stub_square(responses.mock, customer_pages=[page])
+    fakes.stub_square(responses.mock, customer_pages=[page], search_pages=[page])
 
     job = sync(tenant, connection)
 
     assert job.status == "succeeded"
-    assert resource_counts(job, "customers") | {} == {"fetched": 5, "created": 2, "updated": 0, "unchanged": 0,
-                                                      "failed": 3, "skipped": 0}
-    reasons = {e["external_id"]: e["reason"] for e in job.errors}
-    assert "not a valid email" in reasons["SQCUST000002"]
-    assert "birthday" in reasons["SQCUST000003"]
-    assert reasons[""] == "customer has no id"
+    assert resource_counts(job, "customers") == {"fetched": 6, "created": 4, "updated": 0, "unchanged": 0,
+                                                 "failed": 2, "skipped": 0, "fields_dropped": 3}
+    dropped = {e["external_id"]: (e["field"], e["reason"]) for e in job.errors if e.get("kind") == "field_dropped"}
+    assert dropped["SQCUST000002"][0] == "email" and "not-an-email" in dropped["SQCUST000002"][1]
+    assert dropped["SQCUST000003"][0] == "birthday" and "before 1900" in dropped["SQCUST000003"][1]
+    assert dropped["SQCUST000004"] == ("phone", "'555-1234' is not a valid phone number")
+    failed = {e["external_id"]: e["reason"] for e in job.errors if "kind" not in e}
+    assert failed[""] == "customer has no id"
+    assert failed["SQCUST000005"].startswith("nothing identifies the person")
     with in_tenant(tenant):
-        assert set(ClientExternalId.objects.values_list("external_id", flat=True)) == {"SQCUST000001", "SQCUST000004"}
+        by_id = {c.external_ids.get().external_id: c for c in Client.objects.all()}
+        assert set(by_id) == {"SQCUST000001", "SQCUST000002", "SQCUST000003", "SQCUST000004"}
+        # Imported without (only) the field that could not be read.
+        assert (by_id["SQCUST000002"].first_name, by_id["SQCUST000002"].email) == ("Given2", "")
+        assert by_id["SQCUST000002"].phone == "+14152000002"
+        assert (by_id["SQCUST000003"].email, by_id["SQCUST000003"].birthday_month) == ("person3@example.com", None)
+        assert (by_id["SQCUST000004"].phone, by_id["SQCUST000004"].birthday_month) == ("", 5)
+
+    again = sync(tenant, connection)  # the same records, unchanged: the drops are reported again, nothing written
+
+    counts = resource_counts(again, "customers")
+    assert (counts["created"], counts["updated"], counts["failed"], counts["fields_dropped"]) == (0, 0, 2, 3)
+
+
+@responses.activate
+def test_hubspot_unreadable_birthday_is_dropped_not_the_contact(world):
+    tenant = world.tenant_a
+    connection = connect(tenant, "hubspot", config={"birthday_property": "date_of_birth"})
+    fakes.stub_hubspot(responses.mock, [[fakes.hubspot_contact(1, date_of_birth="09/15/1990")]])
+
+    job = sync(tenant, connection)
+
+    assert resource_counts(job, "contacts")["created"] == 1 and resource_counts(job, "contacts")["fields_dropped"] == 1
+    assert [(e["external_id"], e["field"]) for e in job.errors] == [("501", "birthday")]
+    with in_tenant(tenant):
+        contact = Client.objects.get()
+        assert (contact.email, contact.birthday_month) == ("hub1@example.com", None)
 
 
 @responses.activate
@@ -210,7 +242,7 @@ def test_429_backs_off_and_continues(world):
 @responses.activate
 def test_401_marks_the_connection_needs_reauth_and_stops(world):
     tenant = world.tenant_a
-    connection = connect(tenant, "square")
+    connection = connect(tenant, "square", config={"merchant_id": "M-A"})  # verified: no merchant check
     responses.add(responses.GET, f"{fakes.SQUARE}/v2/customers", status=401,
                   json={"errors": [{"category": "AUTHENTICATION_ERROR", "code": "UNAUTHORIZED"}]})
 
@@ -244,6 +276,33 @@ def test_square_token_is_refreshed_before_expiry_and_persisted(world, settings):
     assert stored["access_token"] == "new-access" and stored["refresh_token"] == "new-refresh"
     assert stored["expires_at"] == "2099-02-01T00:00:00Z"
     assert ConnectionRoute.objects.filter(kind="square_merchant", lookup="MERCHANT-NEW", connection_id=connection.id).exists()
+    assert reload(connection).config["merchant_id"] == "MERCHANT-NEW"  # Square's answer, kept as verified
+
+
+@responses.activate
+def test_a_sync_verifies_an_unverified_merchant_with_the_connections_token(world):
+    tenant = world.tenant_a
+    connection = connect(tenant, "square")
+    fakes.stub_square(responses.mock, merchant_id="MLSQ-SYNCED")
+
+    assert sync(tenant, connection).status == "succeeded"
+
+    me = [c for c in responses.calls if urlparse(c.request.url).path == "/v2/merchants/me"]
+    assert len(me) == 1 and me[0].request.headers["Authorization"] == "Bearer sq-token-1"
+    assert reload(connection).config["merchant_id"] == "MLSQ-SYNCED"
+    assert ConnectionRoute.objects.filter(kind="square_merchant", lookup="MLSQ-SYNCED", connection_id=connection.id).exists()
+    responses.calls.reset()
+    sync(tenant, connection)
+    assert not [c for c in responses.calls if urlparse(c.request.url).path == "/v2/merchants/me"]  # verified once
+
+
+@responses.activate
+def test_square_merchant_lookup_without_an_id_is_a_provider_error():
+    responses.add(responses.GET, f"{fakes.SQUARE}/v2/merchants/me", json={"errors": []})
+    with pytest.raises(ProviderError, match="without a merchant id"):
+        SquareClient({"access_token": "t"}, policy=no_wait_policy()).retrieve_merchant()
+    responses.replace(responses.GET, f"{fakes.SQUARE}/v2/merchants/me", json={"merchant": fakes.square_merchant("ML1")})
+    assert SquareClient({"access_token": "t"}, policy=no_wait_policy()).retrieve_merchant()["id"] == "ML1"
 
 
 @responses.activate

@@ -100,6 +100,20 @@ def test_square_replayed_event_is_accepted_once(world, django_capture_on_commit_
     assert len(events(world.tenant_a)) == 1 and len(callbacks) == 1
 
 
+def test_square_event_goes_to_every_tenant_verified_for_the_merchant(world, django_capture_on_commit_callbacks):
+    connect(world.tenant_a, "square", config={"merchant_id": "M-SHARED"})
+    connect(world.tenant_b, "square", config={"merchant_id": "M-SHARED"})
+    body = square_event("M-SHARED")
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        first = post_square(body, sign(KEY, NOTIFY_URL.encode() + body))
+        replay = post_square(body, sign(KEY, NOTIFY_URL.encode() + body))
+
+    assert first.json()["status"] == "accepted" and replay.json()["status"] == "duplicate"
+    assert [e.event_id for e in events(world.tenant_a)] == [e.event_id for e in events(world.tenant_b)] == ["evt-1"]
+    assert len(callbacks) == 2
+
+
 def test_square_unknown_merchant_is_200_and_ignored(world):
     body = square_event("M-NOBODY")
     response = post_square(body, sign(KEY, NOTIFY_URL.encode() + body))
@@ -159,6 +173,50 @@ def test_acuity_signature_is_checked_with_the_connection_api_key(world, django_c
     assert good.status_code == 200 and good.json()["status"] == "accepted"
     assert [r.status_code for r in (tampered, wrong_key, missing, unknown, bare)] == [401] * 5
     assert len(callbacks) == 1
+
+
+def test_acuity_replay_is_recorded_once_and_answered_duplicate(world, django_capture_on_commit_callbacks):
+    connection = connect(world.tenant_a, "acuity")
+    body = urlencode({"action": "appointment.changed", "id": "1001", "calendarID": "5", "appointmentTypeID": "77"}).encode()
+    other = urlencode({"action": "appointment.canceled", "id": "1001", "calendarID": "5", "appointmentTypeID": "77"}).encode()
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        first = post_acuity(acuity_url(connection), body, sign("acuity-key-1", body))
+        replay = post_acuity(acuity_url(connection), body, sign("acuity-key-1", body))
+        canceled = post_acuity(acuity_url(connection), other, sign("acuity-key-1", other))
+
+    assert [r.json()["status"] for r in (first, replay, canceled)] == ["accepted", "duplicate", "accepted"]
+    recorded = sorted((e.provider, e.event_type, e.object_id, e.processed) for e in events(world.tenant_a))
+    assert recorded == [("acuity", "appointment.canceled", "1001", False), ("acuity", "appointment.changed", "1001", False)]
+    assert len(callbacks) == 2
+    assert events(world.tenant_b) == []
+
+
+@pytest.mark.parametrize("appointment_id", ["١٢٣", "²", "12 3", "", "-5", "0x1f"])
+def test_acuity_ids_are_ascii_digits_only(world, appointment_id, django_capture_on_commit_callbacks):
+    connection = connect(world.tenant_a, "acuity")
+    body = urlencode({"action": "scheduled", "id": appointment_id}).encode()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = post_acuity(acuity_url(connection), body, sign("acuity-key-1", body))
+    assert response.status_code == 400 and response.json()["parameter"] == "id"
+    assert events(world.tenant_a) == [] and callbacks == []
+
+
+@responses.activate
+def test_acuity_event_is_marked_processed_with_its_outcome(world, django_capture_on_commit_callbacks):
+    connection = connect(world.tenant_a, "acuity")
+    body = urlencode({"action": "scheduled", "id": "1001"}).encode()
+    with django_capture_on_commit_callbacks(execute=False):
+        post_acuity(acuity_url(connection), body, sign("acuity-key-1", body))
+    event = events(world.tenant_a)[0]
+    responses.add(responses.GET, f"{fakes.ACUITY}/appointments/1001", json=fakes.acuity_appointment(1))
+
+    outcome = process_acuity_appointment(tenant_id=world.tenant_a.id, connection_id=connection.id, appointment_id="1001",
+                                         event_id=event.id, policy=no_wait_policy())
+
+    assert outcome == "created"
+    processed = events(world.tenant_a)[0]
+    assert processed.processed and processed.outcome == "created"
 
 
 @responses.activate

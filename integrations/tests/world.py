@@ -3,7 +3,7 @@
 from django.utils import timezone
 
 from integrations.models import CatalogVariation, IntegrationConnection, WebhookEvent
-from integrations.services import connection_create
+from integrations.services import connection_create, square_merchant_record
 from tenants.context import tenant_context
 
 
@@ -12,11 +12,14 @@ def build(world, tenant, owner) -> dict:
     secret = f"sq-access-SECRET-{label}-5f1c9e"
     merchant_id = f"MERCHANT-{label}-{tenant.id.hex[:8]}"
     with tenant_context(tenant.id, role="system"):
-        square, _ = connection_create(
-            tenant=tenant, provider="square", acting_user=owner,
+        # Created directly: connection_create would enqueue the merchant check on commit, and
+        # committed worlds would leave those tasks in the broker for the worker tests.
+        square = IntegrationConnection.objects.create(
+            tenant=tenant, provider="square",
             credentials={"access_token": secret, "refresh_token": f"sq-refresh-{label}", "expires_at": "2099-01-01T00:00:00Z"},
-            config={"merchant_id": merchant_id},
         )
+        # What verifying the token with Square records (a request cannot set it).
+        square_merchant_record(tenant_id=tenant.id, connection_id=square.id, merchant_id=merchant_id, access_token=secret)
         crm, one_time = connection_create(tenant=tenant, provider="custom_crm", credentials={}, config={}, acting_user=owner)
         event = WebhookEvent.objects.create(
             tenant=tenant, provider="square", event_id=f"evt-{label}", event_type="customer.updated",

@@ -68,3 +68,23 @@ def test_require_tenant_refuses_a_service_called_for_another_tenant(world):
             require_tenant(world.tenant_b)
         with pytest.raises(TenantContextError):
             record_change(tenant=world.tenant_b, actor=Actor.system("x"), action="x", object_type="t", object_id="1")
+
+
+def test_changes_made_through_the_api_are_recorded_with_their_user(world):
+    created = world.a.post("/api/v1/services/", {"name": "Balayage", "price_amount": 18000, "currency": "USD"}, format="json")
+    assert created.status_code == 201, created.content
+    service_id = created.json()["id"]
+    assert world.a.patch(f"/api/v1/services/{service_id}/", {"price_amount": 19000}, format="json").status_code == 200
+    assert world.a.delete(f"/api/v1/services/{service_id}/").status_code == 204
+    assert world.a.patch("/api/v1/campaigns/settings/", {"birthday_run_hour": 10}, format="json").status_code == 200
+
+    rows = world.a.get("/api/v1/change-log/?object_type=service").json()["results"]
+    assert sorted((r["action"], tuple(r["fields"])) for r in rows) == [
+        ("service.created", ()), ("service.deleted", ()), ("service.updated", ("price_amount",)),
+    ]
+    assert {r["actor_user_id"] for r in rows} == {str(world.owner_a.id)}
+    assert {r["object_id"] for r in rows} == {service_id}
+    settings_rows = world.a.get("/api/v1/change-log/?action=campaign_settings.updated").json()["results"]
+    assert len(settings_rows) == 1 and settings_rows[0]["actor_kind"] == "user"
+    assert settings_rows[0]["fields"] == ["birthday_run_hour"]
+    assert world.b.get("/api/v1/change-log/?object_type=service").json()["results"] == []

@@ -19,7 +19,7 @@ from conftest import build_full_world
 from tenants.context import tenant_context
 from tenants.models import TenantModel
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.citus]
 
 # Routes the walker does not call, and why. Keep reasons honest: each is covered elsewhere.
 EXEMPT: dict[str, str] = {

@@ -30,8 +30,9 @@ class Command(BaseCommand):
         for _app, module in optional_modules("demo"):
             module.seed(tenant=tenant, owner=owner)
         password = secrets.token_urlsafe(12)
-        admin, _ = User.objects.get_or_create(username="admin", defaults={"email": "admin@brandvx.test"})
-        admin.is_staff = admin.is_superuser = True
+        # Created staff: the database refuses to make an existing account staff (tenants 0006).
+        admin, _ = User.objects.get_or_create(
+            username="admin", defaults={"email": "admin@brandvx.test", "is_staff": True, "is_superuser": True})
         admin.set_password(password)
         admin.save()
         token = issue_development_token(user_id=DEMO_OWNER_SUB, tenant_id=tenant.id, minutes=60 * 24, email="owner@demo-salon.test")

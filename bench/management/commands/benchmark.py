@@ -1,0 +1,66 @@
+"""`manage.py benchmark`: the cost of tenant isolation and the throughput of the hot paths.
+
+Creates its own database (brandvx_bench_<pid>) and a temporary BYPASSRLS role on the
+DATABASE_URL server, loads data with set-based SQL, measures, prints a table, drops both.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from bench.loader import SCALES
+
+
+class Command(BaseCommand):
+    help = "Measure the cost of tenant isolation (RLS) and the throughput of the hot paths, side by side."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--scale", choices=sorted(SCALES), default="small",
+                            help="small: a few minutes; large: 1,000 tenants, 1,000,000 clients, 5,000,000 transactions.")
+        parser.add_argument("--tenants", type=int, help="Override the scale's number of tenants.")
+        parser.add_argument("--clients-per-tenant", type=int)
+        parser.add_argument("--transactions-per-tenant", type=int)
+        parser.add_argument("--repeat", type=int, help="Runs per figure (each figure is a median with min and max).")
+        parser.add_argument("--concurrency", type=int, default=8, help="Concurrent clients for the throughput test.")
+        parser.add_argument("--throughput-seconds", type=float, help="Length of each throughput burst.")
+        parser.add_argument("--json", dest="json_path", help="Write every figure (and the plans) as JSON here.")
+        parser.add_argument("--database-url", dest="database_url",
+                            help="Measure on this server instead of DATABASE_URL's (an owner/superuser URL; a Citus "
+                                 "coordinator works: the benchmark database is made on every node and distributed).")
+        parser.add_argument("--keep", action="store_true", help="Keep the benchmark database afterwards.")
+        parser.add_argument("--no-peers", dest="peers", action="store_false",
+                            help="Skip the peers section (django-tenants, django-rls, plain DRF).")
+        parser.add_argument("--reuse-database", dest="database",
+                            help="Measure on a database kept by an earlier run with the same sizes (brandvx_bench_...); "
+                                 "skips loading. Dropped afterwards unless --keep.")
+
+    def handle(self, *args, **options):
+        from bench.report import render
+        from bench.run import Options, run
+
+        for name in ("tenants", "clients_per_tenant", "transactions_per_tenant", "repeat", "concurrency"):
+            if options.get(name) is not None and options[name] < 1:
+                raise CommandError(f"--{name.replace('_', '-')} must be at least 1")
+        bench_options = Options(
+            scale=options["scale"], tenants=options["tenants"], clients_per_tenant=options["clients_per_tenant"],
+            transactions_per_tenant=options["transactions_per_tenant"], repeat=options["repeat"],
+            concurrency=options["concurrency"], throughput_seconds=options["throughput_seconds"], keep=options["keep"],
+            database=options["database"], peers=options["peers"],
+        )
+        if options["database_url"]:
+            from bench.database import point_django_at_server
+
+            point_django_at_server(options["database_url"])
+        results = run(bench_options, log=lambda message: self.stderr.write(message))
+        self.stdout.write(render(results))
+        if options["json_path"]:
+            path = Path(options["json_path"])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(results, indent=2, default=str))
+            self.stderr.write(f"wrote {path}")
+        if results.get("failed"):
+            # A section whose work did not succeed has no figure: the run fails, loudly.
+            raise CommandError("benchmark work failed: " + "; ".join(results["failed"]))

@@ -1,0 +1,60 @@
+"""The peers' client list: the fields and shape of /api/v1/clients/ (clients.api), with
+DRF's ModelSerializer and cursor pagination, tags and external ids prefetched."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from rest_framework import generics, pagination, serializers
+
+
+class CursorPage(pagination.CursorPagination):
+    page_size = 50
+    ordering = ("-created_at", "-id")
+
+
+class ExternalIdSerializer(serializers.Serializer):
+    provider = serializers.CharField()
+    external_id = serializers.CharField()
+
+
+def client_serializer(client_model) -> type[serializers.ModelSerializer]:
+    class ClientSerializer(serializers.ModelSerializer):
+        display_name = serializers.CharField(read_only=True)
+        birthday = serializers.SerializerMethodField()
+        tags = serializers.SerializerMethodField()
+        external_ids = ExternalIdSerializer(many=True, read_only=True)
+
+        class Meta:
+            model = client_model
+            fields = [
+                "id", "first_name", "last_name", "display_name", "email", "phone", "birthday_month", "birthday_day",
+                "birth_year", "birthday", "notes", "source", "email_consent", "email_consent_at", "sms_consent",
+                "sms_consent_at", "tags", "external_ids", "created_at", "updated_at",
+            ]
+            read_only_fields = fields
+
+        def get_birthday(self, client) -> str | None:
+            if client.birthday_month is None:
+                return None
+            if client.birth_year:
+                return f"{client.birth_year:04d}-{client.birthday_month:02d}-{client.birthday_day:02d}"
+            return f"--{client.birthday_month:02d}-{client.birthday_day:02d}"
+
+        def get_tags(self, client) -> list[str]:
+            return sorted((link.tag.name for link in client.client_tags.all()), key=str.lower)
+
+    return ClientSerializer
+
+
+def client_queryset(client_model, client_tag_model, external_id_model, **tenant_filter):
+    """The list's rows and prefetches, filtered by `tenant_filter` (empty: isolation does it)."""
+    return client_model.objects.filter(**tenant_filter).prefetch_related(
+        Prefetch("client_tags", queryset=client_tag_model.objects.filter(**tenant_filter)
+                 .select_related("tag").order_by("tag__name")),
+        Prefetch("external_ids", queryset=external_id_model.objects.filter(**tenant_filter)
+                 .order_by("provider", "external_id")),
+    )
+
+
+class ClientListBase(generics.ListAPIView):
+    pagination_class = CursorPage

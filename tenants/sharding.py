@@ -1,0 +1,365 @@
+"""Keys that shard by tenant, on plain PostgreSQL and on Citus.
+
+The rule (architecture, isolation rule 5): every tenant table's primary key is
+`(tenant_id, id)` and every foreign key between tenant tables is composite,
+`(tenant_id, x_id) REFERENCES x (tenant_id, id)`. So
+
+- a row can never point at another tenant's row: the database refuses it exactly as it
+  refuses a missing id (same error, same moment), and tells nothing about other tenants;
+- the schema distributes on Citus by `tenant_id`, co-located: every join and every foreign
+  key stays inside one shard.
+
+Django keeps seeing `id` as the primary key (UUIDs are globally unique; lookups by pk run
+under RLS, which adds `tenant_id = <current>`, so they use the composite key). Foreign key
+fields between tenant models are `TenantForeignKey`s: no single-column constraint (the
+database constraint is the composite one this module adds, which Django cannot express), and
+every join along them also matches tenant_id.
+
+Converting a tenant model, in one migration of its app (after its CreateModel and RLS):
+
+    from tenants.sharding import tenant_keys
+
+    operations = [
+        ...,
+        tenant_keys("analytics_refund", foreign_keys={"transaction_id": "analytics_transaction"}),
+    ]
+
+with every ForeignKey from that model to a tenant model declared a `TenantForeignKey`, and
+the migration depending on the target apps' tenant-keys migrations (their primary keys must
+already be composite). `tenants/tests/test_sharding.py` reads the catalog and fails for any
+tenant table or foreign key that breaks the rule.
+
+On Citus (the `citus` extension is present) `tenant_keys` also distributes the table before
+adding its foreign keys, because a local table may not reference a distributed one;
+`distribute_schema` (run by `manage.py migrate`) places every other table.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.db import migrations, models, transaction
+from django.db.models.expressions import Col
+from django.db.models.lookups import Exact
+
+# Where each table that has no tenant_id lives on Citus, and why.
+# - Reference tables (a copy on every node): tenant tables have foreign keys to them and
+#   join them inside single-shard queries (tenant resolution joins memberships with tenants
+#   and users). Small, rarely written.
+REFERENCE_TABLES = ("tenants_tenant", "tenants_user")
+# - Everything else stays local to the coordinator: Django's own tables (auth, content types,
+#   sessions, admin log, migrations), django-celery-beat's schedules and the webhook routing
+#   table (integrations_connectionroute, read by tenant-less lookups). Only the admin, beat and
+#   webhook routing read them, never joined with tenant data. Those with a foreign key to a
+#   reference table become Citus "local tables added to metadata" automatically; they still
+#   live on the coordinator only.
+
+# The table every tenant table is co-located with.
+COLOCATION_ANCHOR = "tenants_membership"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def is_citus(connection) -> bool:
+    """Whether the database behind a Django connection has the citus extension."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')")
+        return cursor.fetchone()[0]
+
+
+def _drop_single_column_fks_sql(table: str, *, referencing: bool) -> str:
+    """Drop single-column foreign keys to (referencing=True: pointing at) `table` from tenant
+    tables. Databases migrated before the keys were composite hold Django's own constraints."""
+    side = "confrelid" if referencing else "conrelid"
+    return f"""
+DO $$
+DECLARE fk record;
+BEGIN
+  FOR fk IN
+    SELECT con.conrelid::regclass AS tbl, con.conname
+      FROM pg_constraint con
+     WHERE con.contype = 'f' AND con.{side} = {_literal(table)}::regclass
+       AND cardinality(con.conkey) = 1
+       AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = con.conrelid AND a.attname = 'tenant_id')
+       AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = con.confrelid AND a.attname = 'tenant_id')
+  LOOP
+    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', fk.tbl, fk.conname);
+  END LOOP;
+END $$;
+"""
+
+
+def primary_key_sql(table: str) -> str:
+    """Make the primary key (tenant_id, id), whatever the current one is called."""
+    return f"""
+DO $$
+DECLARE pk record;
+BEGIN
+  SELECT conname, pg_get_constraintdef(oid) AS definition INTO pk
+    FROM pg_constraint WHERE conrelid = {_literal(table)}::regclass AND contype = 'p';
+  IF pk.definition IS DISTINCT FROM 'PRIMARY KEY (tenant_id, id)' THEN
+    IF pk.conname IS NOT NULL THEN
+      EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', {_literal(table)}, pk.conname);
+    END IF;
+    ALTER TABLE {_ident(table)} ADD CONSTRAINT {_ident(table + "_pkey")} PRIMARY KEY (tenant_id, id);
+  END IF;
+END $$;
+"""
+
+
+def fk_name(table: str, column: str) -> str:
+    # PostgreSQL truncates names at 63 bytes; keep it readable and unique per column.
+    return f"{table}_{column}_tenant_fk"[:63]
+
+
+def composite_fk_sql(table: str, column: str, target: str) -> str:
+    name = fk_name(table, column)
+    return f"""
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_constraint WHERE conrelid = {_literal(table)}::regclass AND conname = {_literal(name)}) THEN
+    ALTER TABLE {_ident(table)} ADD CONSTRAINT {_ident(name)}
+      FOREIGN KEY (tenant_id, {_ident(column)}) REFERENCES {_ident(target)} (tenant_id, id)
+      DEFERRABLE INITIALLY DEFERRED;
+  END IF;
+END $$;
+"""
+
+
+def tenant_keys_forward_sql(table: str, foreign_keys: dict[str, str]) -> str:
+    parts = [
+        _drop_single_column_fks_sql(table, referencing=True),
+        _drop_single_column_fks_sql(table, referencing=False),
+        primary_key_sql(table),
+    ]
+    parts += [composite_fk_sql(table, column, target) for column, target in foreign_keys.items()]
+    return "".join(parts)
+
+
+def tenant_keys_reverse_sql(table: str, foreign_keys: dict[str, str]) -> str:
+    t = _ident(table)
+    drops = "".join(f"ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {_ident(fk_name(table, c))};\n" for c in foreign_keys)
+    # Only the primary key is restored: the single-column foreign keys are not (the fields are
+    # db_constraint=False in the migration history).
+    return drops + f"""
+DO $$
+BEGIN
+  IF EXISTS (SELECT FROM pg_constraint con WHERE con.contype = 'f' AND con.confrelid = {_literal(table)}::regclass) THEN
+    RAISE EXCEPTION 'reverse the tenant keys of the tables referencing {table} first';
+  END IF;
+END $$;
+ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {_ident(table + '_pkey')};
+ALTER TABLE {t} ADD CONSTRAINT {_ident(table + '_pkey')} PRIMARY KEY (id);
+"""
+
+
+class TenantKeys(migrations.RunSQL):
+    """Primary key (tenant_id, id) and composite foreign keys for one tenant table.
+
+    Idempotent SQL (safe on databases created before or after the keys became composite). On
+    Citus the table is distributed first: a local table may not reference a distributed one.
+    """
+
+    def __init__(self, table: str, foreign_keys: dict[str, str] | None = None):
+        self.table = table
+        self.foreign_keys = dict(foreign_keys or {})
+        super().__init__(
+            sql=tenant_keys_forward_sql(table, self.foreign_keys),
+            reverse_sql=tenant_keys_reverse_sql(table, self.foreign_keys),
+        )
+
+    def deconstruct(self):
+        return self.__class__.__name__, [self.table], {"foreign_keys": self.foreign_keys}
+
+    def describe(self):
+        return f"Tenant keys of {self.table}: primary key (tenant_id, id), composite foreign keys"
+
+    def _run_sql(self, schema_editor, sqls):
+        connection = schema_editor.connection
+        if sqls is self.sql and is_citus(connection) and schema_is_distributed(connection):
+            # A new tenant table on a database distributed before: the key change first (on
+            # the local table), then distribution, then the foreign keys (a local table may
+            # not reference a distributed one). A first `migrate` distributes at its end.
+            with connection.cursor() as cursor:
+                cursor.execute(_drop_single_column_fks_sql(self.table, referencing=False))
+                cursor.execute(primary_key_sql(self.table))
+            distribute_ready_tenant_tables(connection)
+            with connection.cursor() as cursor:
+                for column, target in self.foreign_keys.items():
+                    cursor.execute(composite_fk_sql(self.table, column, target))
+            return
+        super()._run_sql(schema_editor, sqls)
+
+
+def tenant_keys(table: str, *, foreign_keys: dict[str, str] | None = None) -> TenantKeys:
+    """The migration operation for one tenant table: see the module docstring."""
+    return TenantKeys(table, foreign_keys)
+
+
+# --- the ORM side -----------------------------------------------------------------------
+
+class TenantForeignKey(models.ForeignKey):
+    """A ForeignKey from a tenant model to a tenant model.
+
+    - No single-column database constraint (`db_constraint=False`): the constraint is the
+      composite one `tenant_keys` adds.
+    - Every join along it also matches `tenant_id` (`... ON c.id = s.category_id AND
+      c.tenant_id = s.tenant_id`). The rows are the same (the composite key guarantees it),
+      and on Citus the join is between co-located shards of one tenant: a single-shard router
+      query, including LEFT JOINs, which Citus on PostgreSQL 15/16 otherwise refuses.
+
+    It deconstructs as a plain ForeignKey(db_constraint=False): migrations see no difference.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs["db_constraint"] = False
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, _path, args, kwargs = super().deconstruct()
+        return name, "django.db.models.ForeignKey", args, kwargs
+
+    def get_extra_restriction(self, alias, related_alias):
+        if alias is None or related_alias is None:  # subquery pushdown: the plain join is enough
+            return None
+        tenant = self.model._meta.get_field("tenant")
+        target_tenant = self.related_model._meta.get_field("tenant")
+        return Exact(Col(alias, target_tenant), Col(related_alias, tenant))
+
+
+# --- Citus ------------------------------------------------------------------------------
+
+# Citus refuses a sub-select in a distributed table's policy. The same expression without the
+# sub-select is accepted (current_setting is STABLE: still read once per statement into the
+# index condition of an index scan; per row only in a filter).
+_SUBSELECT_SETTING = re.compile(
+    r"\( SELECT (\(NULLIF\(current_setting\('app\.\w+'::text, true\), ''::text\)\)::uuid) AS \"?nullif\"?\)"
+)
+
+
+def citus_policy_expression(expression: str | None) -> str | None:
+    """A policy expression (as pg_policies shows it) in the form Citus accepts."""
+    if expression is None:
+        return None
+    return _SUBSELECT_SETTING.sub(r"\1", expression)
+
+
+def _rewrite_policies_for_citus(cursor, table: str) -> None:
+    cursor.execute(
+        "SELECT policyname, qual, with_check FROM pg_policies WHERE schemaname = current_schema() AND tablename = %s",
+        [table],
+    )
+    for name, qual, with_check in cursor.fetchall():
+        new_qual, new_check = citus_policy_expression(qual), citus_policy_expression(with_check)
+        if (new_qual, new_check) == (qual, with_check):
+            continue
+        clauses = []
+        if new_qual is not None:
+            clauses.append(f"USING ({new_qual})")
+        if new_check is not None:
+            clauses.append(f"WITH CHECK ({new_check})")
+        cursor.execute(f"ALTER POLICY {_ident(name)} ON {_ident(table)} {' '.join(clauses)}")
+
+
+def _citus_table_type(cursor, table: str) -> str | None:
+    cursor.execute(
+        "SELECT CASE WHEN partmethod = 'h' THEN 'distributed' WHEN repmodel = 't' THEN 'reference' ELSE 'local' END"
+        " FROM pg_dist_partition WHERE logicalrelid = %s::regclass",
+        [table],
+    )
+    row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def tenant_tables(cursor) -> list[str]:
+    cursor.execute(
+        """
+        SELECT c.relname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+         WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')
+           AND a.attname = 'tenant_id' AND NOT a.attisdropped
+         ORDER BY c.relname
+        """
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _has_tenant_primary_key(cursor, table: str) -> bool:
+    cursor.execute(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'p'", [table]
+    )
+    row = cursor.fetchone()
+    return row is not None and row[0] == "PRIMARY KEY (tenant_id, id)"
+
+
+def _foreign_keys_touching(cursor, tables: set[str]) -> list[tuple[str, str, str]]:
+    """(table, constraint, definition) of every foreign key from or to one of `tables`."""
+    cursor.execute(
+        """
+        SELECT con.conrelid::regclass::text, con.confrelid::regclass::text, con.conname, pg_get_constraintdef(con.oid)
+          FROM pg_constraint con
+         WHERE con.contype = 'f' AND con.connamespace = current_schema()::regnamespace
+         ORDER BY 1, 3
+        """
+    )
+    return [(src, name, definition) for src, dst, name, definition in cursor.fetchall() if src in tables or dst in tables]
+
+
+def schema_is_distributed(connection) -> bool:
+    """Whether `migrate` has distributed this Citus database before (tenants is a reference table)."""
+    with connection.cursor() as cursor:
+        return _citus_table_type(cursor, REFERENCE_TABLES[0]) == "reference"
+
+
+def distribute_ready_tenant_tables(connection, *, require_all: bool = False) -> list[str]:
+    """Distribute by tenant_id, co-located, every tenant table not distributed yet whose primary
+    key is (tenant_id, id); make the REFERENCE_TABLES reference tables. Returns the tables it
+    distributed. Idempotent.
+
+    Citus allows no foreign key between a distributed table and a plain local one, and turns a
+    local table with a foreign key to a reference table into a "citus local" table, which may
+    not have policies. So every foreign key from or to the tables being distributed is taken
+    off first, the reference tables and the distributed ones made, and the keys put back.
+    """
+    with connection.cursor() as cursor:
+        pending = [t for t in tenant_tables(cursor) if _citus_table_type(cursor, t) != "distributed"]
+        not_ready = [t for t in pending if not _has_tenant_primary_key(cursor, t)]
+        if require_all and not_ready:
+            raise RuntimeError(
+                f"tenant tables without the primary key (tenant_id, id): {', '.join(not_ready)}; "
+                "add tenants.sharding.tenant_keys(...) to their migrations"
+            )
+        ready = [t for t in pending if t not in not_ready]
+        # The audit log's append-only trigger only raises: safe on shards.
+        cursor.execute("SET LOCAL citus.enable_unsafe_triggers = on")
+        detached = _foreign_keys_touching(cursor, set(ready))
+        for table, name, _ in detached:
+            cursor.execute(f"ALTER TABLE {_ident(table)} DROP CONSTRAINT {_ident(name)}")
+        for table in REFERENCE_TABLES:
+            if _citus_table_type(cursor, table) != "reference":
+                cursor.execute("SELECT create_reference_table(%s)", [table])
+        # The anchor goes first: the others are co-located with it.
+        ready.sort(key=lambda t: t != COLOCATION_ANCHOR)
+        for table in ready:
+            _rewrite_policies_for_citus(cursor, table)
+            anchor = _citus_table_type(cursor, COLOCATION_ANCHOR) == "distributed"
+            colocate = COLOCATION_ANCHOR if anchor and table != COLOCATION_ANCHOR else "default"
+            cursor.execute("SELECT create_distributed_table(%s, 'tenant_id', colocate_with => %s)", [table, colocate])
+        for table, name, definition in detached:
+            cursor.execute(f"ALTER TABLE {_ident(table)} ADD CONSTRAINT {_ident(name)} {definition}")
+        return ready
+
+
+def distribute_schema(connection) -> list[str]:
+    """`manage.py migrate` on a Citus coordinator, after the migrations: every tenant table
+    distributed and co-located, tenants and users reference tables, the rest local (see
+    REFERENCE_TABLES). Nothing on plain PostgreSQL. Safe to run again."""
+    if not is_citus(connection):
+        return []
+    with transaction.atomic(using=connection.alias):
+        return distribute_ready_tenant_tables(connection, require_all=True)

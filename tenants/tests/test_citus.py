@@ -1,0 +1,183 @@
+"""On a real Citus cluster (the session's database is a Citus coordinator): the schema is
+distributed as tenants.sharding says, RLS holds on every worker's shards, the hot requests
+are single-shard router queries, and the API works end to end.
+
+Run by .ci/run as `DATABASE_URL=$CITUS_URL scripts/test -m citus`; skipped elsewhere.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import re
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connections
+
+from conftest import build_full_world
+from tenants.context import _set_config_sql, tenant_context
+from tenants.sharding import REFERENCE_TABLES, is_citus
+
+pytestmark = [pytest.mark.citus, pytest.mark.usefixtures("committed")]
+
+
+@pytest.fixture(autouse=True)
+def _citus_only(committed):
+    if not is_citus(connections["owner"]):
+        pytest.skip("the database is not a Citus coordinator (set DATABASE_URL=$CITUS_URL and run -m citus)")
+
+
+def _placement(cursor) -> dict[str, tuple[str, int]]:
+    cursor.execute("SELECT table_name::text, citus_table_type, colocation_id FROM citus_tables")
+    return {name: (kind, colocation) for name, kind, colocation in cursor.fetchall()}
+
+
+def _tenant_tables(cursor) -> list[str]:
+    from tenants.sharding import tenant_tables
+
+    return tenant_tables(cursor)
+
+
+def test_migrate_distributes_every_tenant_table_colocated_and_is_safe_to_repeat():
+    with connections["owner"].cursor() as cursor:
+        tables = _tenant_tables(cursor)
+        before = _placement(cursor)
+    assert len(tables) >= 17
+    assert {before[t][0] for t in tables} == {"distributed"}, before
+    assert len({before[t][1] for t in tables}) == 1, "tenant tables must be co-located"
+    for table in REFERENCE_TABLES:
+        assert before[table][0] == "reference"
+    call_command("migrate", verbosity=0, interactive=False)
+    with connections["owner"].cursor() as cursor:
+        assert _placement(cursor) == before
+
+
+def _runtime_conninfo(host: str, port: int) -> dict:
+    return {"host": host, "port": str(port), "dbname": settings.DATABASES["owner"]["NAME"],
+            "user": settings.DATABASE_APP_ROLE, "password": settings.DATABASE_APP_PASSWORD,
+            # Workers hide shards from other applications' catalog queries; show them.
+            "options": "-c citus.show_shards_for_app_name_prefixes=*"}
+
+
+def test_every_shard_on_every_worker_has_forced_rls_and_fails_closed():
+    world = build_full_world()
+    with connections["owner"].cursor() as cursor:
+        tables = _tenant_tables(cursor)
+        cursor.execute(
+            "SELECT table_name::text, shard_name, nodename, nodeport FROM citus_shards WHERE citus_table_type = 'distributed'"
+        )
+        shards = cursor.fetchall()
+    nodes = {(host, port) for _, _, host, port in shards}
+    assert len(nodes) >= 2, f"the shards should be spread over the workers: {nodes}"
+    checked_with_rows = set()
+    by_node: dict = {}
+    for table, shard, host, port in shards:
+        if table in tables:
+            by_node.setdefault((host, port), []).append((table, shard))
+    for (host, port), node_shards in by_node.items():
+        with psycopg.connect(**_runtime_conninfo(host, port), autocommit=True) as conn:
+            for table, shard in node_shards:
+                enabled, forced = conn.execute(
+                    "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = %s::regclass", [shard]
+                ).fetchone()
+                assert enabled and forced, f"{shard} on {host}:{port}"
+                # No context: zero rows, and no write.
+                assert conn.execute(f'SELECT count(*) FROM "{shard}"').fetchone()[0] == 0, shard
+                with pytest.raises(psycopg.Error, match="row-level security|permission denied|violates"):
+                    conn.execute(f'INSERT INTO "{shard}" (tenant_id, id) VALUES (%s, gen_random_uuid())',
+                                 [world.tenant_a.id])
+                # With tenant A's context (SET LOCAL on the worker): only A's rows.
+                with conn.transaction():
+                    conn.execute(f"SET LOCAL app.tenant_id = '{world.tenant_a.id}'")
+                    seen = conn.execute(f'SELECT DISTINCT tenant_id FROM "{shard}"').fetchall()
+                assert all(row[0] == world.tenant_a.id for row in seen), shard
+                if seen:
+                    checked_with_rows.add(table)
+    assert len(checked_with_rows) >= len(tables) - 2, f"too few shards held tenant A's rows: {checked_with_rows}"
+
+
+HOT = [
+    ("clients_client", "SELECT id FROM clients_client WHERE tenant_id = %s ORDER BY created_at DESC, id DESC LIMIT 50"),
+    ("birthdays", "SELECT id FROM clients_client WHERE tenant_id = %s AND birthday_mmdd BETWEEN 101 AND 1231"),
+    ("dashboard", "SELECT count(*), sum(total_amount) FROM analytics_transaction WHERE tenant_id = %s"),
+    ("tags", "SELECT t.id, count(ct.id) FROM clients_tag t LEFT JOIN clients_clienttag ct"
+             " ON ct.tag_id = t.id AND ct.tenant_id = t.tenant_id WHERE t.tenant_id = %s GROUP BY t.id"),
+    ("membership", "SELECT m.id FROM tenants_membership m JOIN tenants_tenant t ON t.id = m.tenant_id"
+                   " JOIN tenants_user u ON u.id = m.user_id WHERE m.tenant_id = %s"),
+]
+
+
+@pytest.mark.parametrize(("name", "statement"), HOT, ids=[name for name, _ in HOT])
+def test_hot_queries_are_single_shard_router_queries(name, statement):
+    world = build_full_world()
+    with tenant_context(world.tenant_a.id, role="owner_admin"), connections["default"].cursor() as cursor:
+        cursor.execute("EXPLAIN " + statement, [world.tenant_a.id])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert re.search(r"Task Count: 1\b", plan), plan
+
+
+def test_the_context_statement_is_set_local_on_citus():
+    assert _set_config_sql(("t", "", "staff", None), None, citus=True).startswith(
+        "SET LOCAL citus.propagate_set_commands = 'local'"
+    )
+    assert connections["default"].ensure_connection() is None and connections["default"]._brandvx_citus
+
+
+def test_api_smoke_on_citus():
+    world = build_full_world()
+    a, b = world.a, world.b
+    created = a.post("/api/v1/clients/", {"first_name": "Cit", "last_name": "Us", "email": "citus@example.com",
+                                          "birthday_month": 5, "birthday_day": 3}, format="json")
+    assert created.status_code == 201, created.content
+    client_id = created.json()["id"]
+    listed = a.get("/api/v1/clients/")
+    assert listed.status_code == 200 and client_id in {c["id"] for c in listed.json()["results"]}
+    assert b.get(f"/api/v1/clients/{client_id}/").status_code == 404
+    assert client_id not in {c["id"] for c in b.get("/api/v1/clients/").json()["results"]}
+    tagged = a.post(f"/api/v1/clients/{client_id}/tags/", {"name": "vip"}, format="json")
+    assert tagged.status_code in (200, 201), tagged.content
+    tags = a.get("/api/v1/tags/")
+    assert tags.status_code == 200, tags.content
+    birthdays = a.get("/api/v1/clients/birthdays/", {"days_ahead": 7, "from": "2026-05-01"})
+    assert birthdays.status_code == 200, birthdays.content
+    csv = io.BytesIO(b"first_name,last_name,email\nAda,Lovelace,ada@example.com\nAlan,Turing,alan@example.com\n")
+    csv.name = "clients.csv"
+    imported = a.post("/api/v1/clients/import/", {"file": csv}, format="multipart")
+    assert imported.status_code in (200, 201, 202), imported.content
+    today = datetime.date.today()
+    dashboard = a.get("/api/v1/analytics/dashboard/", {"start": (today - datetime.timedelta(days=90)).isoformat(),
+                                                        "end": today.isoformat()})
+    assert dashboard.status_code == 200, dashboard.content
+
+
+def test_a_tenant_table_added_after_distribution_is_distributed_by_its_migration():
+    """What a later migration of a new tenant model does: tenant_keys, then enable_rls."""
+    from tenants.rls import enable_rls
+    from tenants.sharding import tenant_keys
+
+    owner = connections["owner"]
+    with owner.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE analytics_refund_probe (tenant_id uuid NOT NULL REFERENCES tenants_tenant(id)"
+            " DEFERRABLE INITIALLY DEFERRED, id uuid PRIMARY KEY, transaction_id uuid NOT NULL)"
+        )
+    try:
+        for operation in (tenant_keys("analytics_refund_probe", foreign_keys={"transaction_id": "analytics_transaction"}),
+                          enable_rls("analytics_refund_probe")):
+            with owner.schema_editor() as editor:
+                operation._run_sql(editor, operation.sql)
+        with owner.cursor() as cursor:
+            placement = _placement(cursor)
+            assert placement["analytics_refund_probe"] == placement["analytics_transaction"]
+            cursor.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'analytics_refund_probe'::regclass")
+            definitions = {row[0] for row in cursor.fetchall()}
+            assert "PRIMARY KEY (tenant_id, id)" in definitions
+            assert any("(tenant_id, transaction_id) REFERENCES analytics_transaction(tenant_id, id)" in d for d in definitions)
+            cursor.execute("SELECT relforcerowsecurity FROM pg_class WHERE oid = 'analytics_refund_probe'::regclass")
+            assert cursor.fetchone()[0]
+    finally:
+        with owner.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS analytics_refund_probe")
