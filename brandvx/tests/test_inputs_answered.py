@@ -216,6 +216,16 @@ def test_unknown_fields_are_400_naming_them(full_world, url, method, body):
     assert unknown
 
 
+@pytest.mark.parametrize("url,method", [
+    ("/api/v1/campaigns/settings/", "patch"), ("/api/v1/clients/", "post"), ("/api/v1/transactions/", "post"),
+    ("/api/v1/message-drafts/bulk-approve/", "post"), ("/api/v1/campaigns/birthday-batch/", "post"),
+])
+@pytest.mark.parametrize("body", [b"null", b"[]", b"7", b'"text"'])
+def test_a_json_body_that_is_not_an_object_is_400(full_world, url, method, body):
+    response = getattr(full_world.a, method)(url, body, content_type="application/json")
+    assert response.status_code == 400, response.content
+
+
 def test_a_read_only_field_sent_back_is_named(full_world):
     client_id = full_world.data["a"]["clients"]["client_id"]
     response = full_world.a.patch(f"/api/v1/clients/{client_id}/", {"display_name": "Ada"}, format="json")

@@ -55,7 +55,8 @@ class CampaignSettingsView(TenantAPIView):
 
     @extend_schema(request=CampaignSettingsSerializer, responses=CampaignSettingsSerializer)
     def patch(self, request):
-        if "email_from_address" in request.data:
+        # `null` or a list is valid JSON but no object: the serializer below refuses it with a 400.
+        if isinstance(request.data, dict) and "email_from_address" in request.data:
             # Named, not silently dropped: a client that sets it must learn it has no effect.
             raise InvalidParameter(
                 "email_from_address",
