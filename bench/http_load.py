@@ -42,6 +42,7 @@ class Gunicorn:
             DJANGO_SECURE_SSL_REDIRECT="0",
             DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
             DJANGO_SETTINGS_MODULE="bench.settings",
+            BRANDVX_BENCH_SERVER="1",  # see bench.settings: its servers' secrets
             PYTHONWARNINGS="ignore",
             LOG_LEVEL="WARNING",
         )

@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from integrations.models import CatalogVariation, ConnectionRoute, IntegrationConnection, WebhookEvent
+from tenants.admin_support import SupportModelAdminMixin
 
 
 @admin.register(IntegrationConnection)
@@ -33,7 +34,11 @@ class CatalogVariationAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConnectionRoute)
-class ConnectionRouteAdmin(admin.ModelAdmin):
+class ConnectionRouteAdmin(SupportModelAdminMixin, admin.ModelAdmin):
+    # A route decides which tenant an outside account's webhooks reach: shown (audited for
+    # that tenant), changed only by the connection's own flow, never here.
+    support_tenant_field = "routed_tenant_id"
+    support_read_only = True
     # API-key routes hold a SHA-256 digest, not the key.
     list_display = ("kind", "lookup", "routed_tenant", "connection_id", "created_at")
     list_filter = ("kind",)

@@ -1,24 +1,60 @@
-"""Support admin for the tenant registry and users (not tenant data: see tenants.support)."""
+"""Support admin for the tenant registry, users and memberships (see tenants.admin_support).
 
+The registry and users reach tenants' data, so their pages are audited like tenant data:
+a tenant changes only from inside it (entered, with a reason), and users never change here.
+Support staff are made with `manage.py enroll_support_staff`, never through these pages:
+no admin path sets a password or grants staff status.
+"""
+
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from tenants.admin_support import SupportModelAdminMixin
 from tenants.models import BackgroundJob, Membership, SupportAccess, Tenant, User
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(SupportModelAdminMixin, DjangoUserAdmin):
     list_display = ("id", "email", "username", "is_staff", "is_active", "date_joined")
     search_fields = ("=id", "email", "username")
+    # Read-only for everyone, entered or not: a password or staff status set here would hand
+    # a tenant's account to whoever set it. (The user-change-password page checks this too.)
+    support_read_only = True
+    # No password hash, not even its summary.
+    fieldsets = (
+        (None, {"fields": ("id", "username", "email", "first_name", "last_name")}),
+        ("Platform access", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
     readonly_fields = ("id",)
+    # Not UserChangeForm: it reads the password hash (to describe it), which support may not.
+    form = forms.ModelForm
+
+    def support_tenants_of(self, request, objects) -> set:
+        user_ids = [user.id for user in objects]
+        if not user_ids:
+            return set()
+        return set(Membership.objects.filter(user_id__in=user_ids).values_list("tenant_id", flat=True).distinct())
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(SupportModelAdminMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "timezone", "currency", "country", "is_active", "created_at")
     list_filter = ("is_active", "currency", "country")
     search_fields = ("name", "slug", "=id")
     readonly_fields = ("id", "created_at")
+    support_tenant_field = "id"
+    # The list is the directory support finds a tenant in (name, slug, time zone, currency):
+    # logging a view for every tenant on it whenever it opens would bury the real accesses in
+    # each owner's audit log. A tenant's own page is audited.
+    support_audit_list = False
+
+    def has_add_permission(self, request, *args):
+        return False  # a platform action: `manage.py create_tenant`
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deactivate it from inside (is_active), audited
 
 
 @admin.register(Membership)

@@ -8,7 +8,13 @@ data only after entering that tenant, stating why.
   runtime role, and see and change that tenant only.
 - Auditing: each tenant whose rows a page showed (or changed) gets a `SupportAccess` row:
   who, which tenant, what, when, from where. Tenant owners read them at /api/v1/audit-log/.
-Views of non-tenant models (the tenant registry, users, schedules) run as usual.
+- Platform tables that reach a tenant (the tenant registry, users, webhook routes) get the
+  same treatment through `SupportModelAdminMixin` with their own tenant link; users and
+  routes are never changed through the admin at all. Platform tables that decide who may act
+  (groups and permissions, schedules, sign-in lockouts, OTP devices) are read-only here:
+  they change through management commands (enroll_support_staff) and migrations.
+- Who gets in: an active staff user with the `tenants.support_access` permission and, when
+  DEBUG is off, a verified TOTP device (django-otp). is_staff alone opens nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ import uuid
 from functools import update_wrapper
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
@@ -25,10 +33,27 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
+from tenants.client_address import client_address
 from tenants.context import TenantContext, activate, dangerously_support_read_context, tenant_context
 from tenants.models import SupportAccess, Tenant, TenantModel
 
 SESSION_KEY = "brandvx_support_tenant"
+SUPPORT_PERMISSION = "tenants.support_access"
+# Platform apps whose admin pages only show: changing them decides who can act (groups and
+# permissions, OTP devices, lockouts) or what runs for every tenant (beat schedules).
+READ_ONLY_APPS = {"auth", "django_celery_beat", "axes", "otp_totp"}
+
+
+def otp_required() -> bool:
+    """Two-factor is required for the support admin whenever DEBUG is off; no switch."""
+    return not settings.DEBUG
+
+
+def has_support_access(request) -> bool:
+    user = request.user
+    if not (user.is_active and user.is_staff and user.has_perm(SUPPORT_PERMISSION)):
+        return False
+    return not otp_required() or user.is_verified()
 
 
 def entered_tenant(request) -> dict | None:
@@ -39,13 +64,23 @@ def _is_tenant_model(model) -> bool:
     return model is not None and issubclass(model, TenantModel)
 
 
+def _support_admin(site, model):
+    """The model's admin when its pages show a tenant's rows (tenant models, and platform
+    tables with a tenant link); those run in a support context and are audited."""
+    model_admin = site._registry.get(model) if model is not None else None
+    return model_admin if isinstance(model_admin, SupportModelAdminMixin) else None
+
+
 def _record(request, tenant_id, action: str) -> None:
     if tenant_id:
         request.__dict__.setdefault("_support_accesses", set()).add((str(tenant_id), action))
 
 
-def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+def audit_client_ip(request) -> str | None:
+    """The caller's address (behind trusted proxies too), or None when there is none; also
+    django-axes' AXES_CLIENT_IP_CALLABLE, whose log stores an IP address or nothing."""
+    address = client_address(request)
+    return None if address == "unknown" else address
 
 
 def _flush_audit(request) -> None:
@@ -59,7 +94,7 @@ def _flush_audit(request) -> None:
         SupportAccess(
             tenant_id=tenant_id, staff_user=request.user, action=action,
             reason=entered.get("reason", "") if entered.get("tenant_id") == tenant_id else "",
-            path=request.get_full_path()[:500], remote_addr=_client_ip(request),
+            path=request.get_full_path()[:500], remote_addr=audit_client_ip(request),
         )
         for tenant_id, action in accesses
     ]
@@ -90,10 +125,13 @@ class _SupportAutocompleteView(AutocompleteJsonView):
     def get_queryset(self):
         return without_secret_columns(super().get_queryset())
 
-    def serialize_result(self, obj, to_field_name):
-        if _is_tenant_model(type(obj)):
-            _record(self.request, obj.tenant_id, SupportAccess.Action.VIEW)
-        return super().serialize_result(obj, to_field_name)
+    def get_context_data(self, *, object_list=None, **kwargs):
+        context = super().get_context_data(object_list=object_list, **kwargs)
+        model_admin = _support_admin(self.admin_site, self.object_list.model)
+        if model_admin is not None:
+            for tenant_id in model_admin.support_tenants_of(self.request, list(context["object_list"])):
+                _record(self.request, tenant_id, SupportAccess.Action.VIEW)
+        return context
 
 
 class EnterTenantForm(forms.Form):
@@ -116,7 +154,7 @@ class SupportAdminSite(admin.AdminSite):
             target = model
             if target is None and view.__name__ == "autocomplete_view":
                 target = _autocomplete_model(request)
-            if not _is_tenant_model(target) or not request.user.is_staff:
+            if _support_admin(self, target) is None or not has_support_access(request):
                 return view(request, *args, **kwargs)
             entered = entered_tenant(request)
             if entered:
@@ -136,14 +174,32 @@ class SupportAdminSite(admin.AdminSite):
         update_wrapper(with_support_context, view)
         return super().admin_view(with_support_context, cacheable)
 
+    def has_permission(self, request):
+        return has_support_access(request)
+
+    @property
+    def login_form(self):
+        if otp_required():
+            from django_otp.admin import OTPAdminAuthenticationForm
+
+            return OTPAdminAuthenticationForm
+        return AdminAuthenticationForm
+
+    @property
+    def login_template(self):
+        return "otp/admin111/login.html" if otp_required() else None
+
     def register(self, model_or_iterable, admin_class=None, **options):
-        """Every tenant model's admin gets SupportModelAdminMixin: apps register plain
-        ModelAdmins and cannot forget the read-only default or the audit."""
+        """Every tenant model's admin gets SupportModelAdminMixin, and every admin of a
+        READ_ONLY_APPS model gets PlatformReadOnlyMixin: apps (ours and libraries) register
+        plain ModelAdmins and cannot forget the read-only default or the audit."""
         models_ = model_or_iterable if isinstance(model_or_iterable, (list, tuple)) else [model_or_iterable]
         for model in models_:
             cls = admin_class or admin.ModelAdmin
             if _is_tenant_model(model) and not issubclass(cls, SupportModelAdminMixin):
                 cls = type(cls.__name__, (SupportModelAdminMixin, cls), {"__module__": cls.__module__})
+            elif model._meta.app_label in READ_ONLY_APPS and not issubclass(cls, PlatformReadOnlyMixin):
+                cls = type(cls.__name__, (PlatformReadOnlyMixin, cls), {"__module__": cls.__module__})
             super().register(model, cls, **options)
 
     def autocomplete_view(self, request):
@@ -191,26 +247,58 @@ def _autocomplete_model(request):
         return None
 
 
+class PlatformReadOnlyMixin:
+    """Pages that show, never change: applied by `SupportAdminSite.register` to READ_ONLY_APPS."""
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class SupportModelAdminMixin:
-    """Applied to every ModelAdmin of a tenant model by `SupportAdminSite.register`."""
+    """Applied to every ModelAdmin of a tenant model by `SupportAdminSite.register`; platform
+    admins whose rows belong to a tenant use it too, naming the link in `support_tenant_field`
+    (or overriding `support_tenants_of`). Reading is audited; changing needs the tenant entered."""
+
+    support_tenant_field = "tenant_id"
+    # True: never changed through the admin, entered or not (a platform-level change).
+    support_read_only = False
+    # False only for the tenant directory (TenantAdmin's list: names, to find a tenant).
+    support_audit_list = True
+
+    def support_tenants_of(self, request, objects) -> set:
+        """The tenants whose data `objects` are (one query at most, whatever their number)."""
+        return {getattr(obj, self.support_tenant_field) for obj in objects} - {None}
 
     def _entered(self, request) -> bool:
         return bool(entered_tenant(request))
 
+    def _may_change(self, request, obj) -> bool:
+        if self.support_read_only or not self._entered(request):
+            return False
+        # Inside tenant A, an object of another tenant is out of reach (RLS hides tenant
+        # tables' rows; platform tables are checked here).
+        return obj is None or {str(t) for t in self.support_tenants_of(request, [obj])} <= {entered_tenant(request)["tenant_id"]}
+
     def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_staff
+        return has_support_access(request)
 
     def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_staff
+        return has_support_access(request)
 
     def has_add_permission(self, request, *args):
-        return self._entered(request) and super().has_add_permission(request, *args)
+        return self._may_change(request, None) and super().has_add_permission(request, *args)
 
     def has_change_permission(self, request, obj=None):
-        return self._entered(request) and super().has_change_permission(request, obj)
+        return self._may_change(request, obj) and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        return self._entered(request) and super().has_delete_permission(request, obj)
+        return self._may_change(request, obj) and super().has_delete_permission(request, obj)
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -222,14 +310,17 @@ class SupportModelAdminMixin:
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)
-        for tenant_id in {obj.tenant_id for obj in changelist.result_list}:
+        if not self.support_audit_list:
+            return changelist
+        for tenant_id in self.support_tenants_of(request, changelist.result_list):
             _record(request, tenant_id, SupportAccess.Action.VIEW)
         return changelist
 
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)
         if obj is not None:
-            _record(request, obj.tenant_id, SupportAccess.Action.VIEW)
+            for tenant_id in self.support_tenants_of(request, [obj]):
+                _record(request, tenant_id, SupportAccess.Action.VIEW)
         return obj
 
     def save_model(self, request, obj, form, change):

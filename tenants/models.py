@@ -42,6 +42,8 @@ class Tenant(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # Platform staff need this, not just is_staff, for any page of the support admin.
+        permissions = [("support_access", "Can use the support admin (tenants' data, audited)")]
 
     def __str__(self) -> str:
         return self.name

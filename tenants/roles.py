@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
+
+from tenants.sharding import is_citus
 
 
 def _quote_ident(name: str) -> str:
@@ -184,7 +186,12 @@ def grant_runtime_privileges(sender, using: str = "owner", **kwargs) -> None:
                 statements.append(f"GRANT SELECT ({readable}) ON {qualified} TO {support}")
             else:
                 statements.append(f"GRANT SELECT ON {qualified} TO {support}")
-        cursor.execute(";\n".join(statements))
+        if is_citus(connections[using]):
+            # Distributed, reference and local tables in one transaction: Citus needs the
+            # modifications on one connection per node.
+            statements.insert(0, "SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
+        with transaction.atomic(using=using):
+            cursor.execute(";\n".join(statements))
         # Append-only tables (a model with `append_only = True`: the consent ledger, the change
         # log, the support audit): the runtime role may add and read rows, never change or
         # remove them. (Only those that exist: a migration to an earlier state may have

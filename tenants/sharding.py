@@ -46,11 +46,14 @@ from django.db.models.lookups import Exact
 # - Reference tables (a copy on every node): tenant tables have foreign keys to them and
 #   join them inside single-shard queries (tenant resolution joins memberships with tenants
 #   and users). Small, rarely written.
-REFERENCE_TABLES = ("tenants_tenant", "tenants_user")
+# - integrations_connectionroute (webhook and API-key routing) too: it is read before any
+#   tenant is known, and it has row policies (a tenant writes only its own routes), which
+#   Citus allows on reference tables but not on the "citus local" table it would become
+#   through its foreign key to tenants_tenant.
+REFERENCE_TABLES = ("tenants_tenant", "tenants_user", "integrations_connectionroute")
 # - Everything else stays local to the coordinator: Django's own tables (auth, content types,
-#   sessions, admin log, migrations), django-celery-beat's schedules and the webhook routing
-#   table (integrations_connectionroute, read by tenant-less lookups). Only the admin, beat and
-#   webhook routing read them, never joined with tenant data. Those with a foreign key to a
+#   sessions, admin log, migrations) and django-celery-beat's schedules. Only the admin and
+#   beat read them, never joined with tenant data. Those with a foreign key to a
 #   reference table become Citus "local tables added to metadata" automatically; they still
 #   live on the coordinator only.
 
@@ -337,11 +340,18 @@ def distribute_ready_tenant_tables(connection, *, require_all: bool = False) -> 
         ready = [t for t in pending if t not in not_ready]
         # The audit log's append-only trigger only raises: safe on shards.
         cursor.execute("SET LOCAL citus.enable_unsafe_triggers = on")
-        detached = _foreign_keys_touching(cursor, set(ready))
+        # Foreign keys to reference tables are put back below, in the transaction that
+        # distributed their tables: Citus then needs one connection per node.
+        cursor.execute("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
+        becoming_reference = {t for t in REFERENCE_TABLES if _citus_table_type(cursor, t) != "reference"}
+        detached = _foreign_keys_touching(cursor, set(ready) | becoming_reference)
         for table, name, _ in detached:
             cursor.execute(f"ALTER TABLE {_ident(table)} DROP CONSTRAINT {_ident(name)}")
         for table in REFERENCE_TABLES:
             if _citus_table_type(cursor, table) != "reference":
+                # Reference tables are distributed tables too: same policy form (tenants_tenant
+                # has policies of its own: a tenant row is written only in its context).
+                _rewrite_policies_for_citus(cursor, table)
                 cursor.execute("SELECT create_reference_table(%s)", [table])
         # The anchor goes first: the others are co-located with it.
         ready.sort(key=lambda t: t != COLOCATION_ANCHOR)

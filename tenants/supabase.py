@@ -9,6 +9,7 @@ token "signed" with a public key fails because HS256 is only ever checked with t
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -84,7 +85,7 @@ def verify_token(raw: str) -> VerifiedToken:
     except jwt.PyJWTError:
         raise TokenInvalid("The access token is not a well-formed JWT.", code="malformed_token") from None
     algorithm = header.get("alg")
-    if algorithm == "HS256":
+    if algorithm == "HS256" and settings.SUPABASE_JWT_SECRET:
         pass
     elif algorithm in ASYMMETRIC_ALGORITHMS and settings.SUPABASE_JWKS_URL:
         if not header.get("kid"):
@@ -107,6 +108,11 @@ def verify_token(raw: str) -> VerifiedToken:
 
     if "exp" not in claims:
         raise TokenInvalid("The token has no expiry.", code="invalid_token")
+    _check_age(claims)
+    if claims.get("role") != "authenticated":
+        # Supabase's anon and service_role keys (and anonymous sign-ins' siblings) verify too:
+        # only a signed-in user's token names a user, and only such a token may create one.
+        raise TokenInvalid("Only a signed-in user's token is accepted (role 'authenticated').", code="not_a_user_token")
     subject = claims.get("sub")
     if not subject:
         # Supabase's anon and service_role API keys are JWTs without a subject: not users.
@@ -118,9 +124,20 @@ def verify_token(raw: str) -> VerifiedToken:
     return VerifiedToken(user_id=user_id, email=str(claims.get("email") or ""), claims=claims)
 
 
+def _check_age(claims: dict) -> None:
+    """A maximum age counted from `iat`: `exp` alone is whatever the signer chose."""
+    issued_at = claims.get("iat")
+    if not isinstance(issued_at, (int, float)) or isinstance(issued_at, bool):
+        raise TokenInvalid("The token does not say when it was issued (iat).", code="no_issued_at")
+    age = time.time() - issued_at
+    if age > settings.SUPABASE_JWT_MAX_AGE_SECONDS + settings.SUPABASE_JWT_LEEWAY_SECONDS:
+        raise TokenInvalid("The token is older than the accepted maximum age.", code="token_too_old")
+
+
 def issue_development_token(*, user_id: uuid.UUID, tenant_id: uuid.UUID | None, minutes: int, email: str = "") -> str:
     """An HS256 token shaped like Supabase's, for development and tests."""
-    import time
+    if not settings.SUPABASE_JWT_SECRET:
+        raise ValueError("HS256 is off (SUPABASE_JWKS_URL without SUPABASE_JWT_SECRET): no token can be issued")
 
     now = int(time.time())
     claims = {

@@ -31,6 +31,34 @@ def api_client(user: User | None = None, *, tenant: Tenant | None = None, header
     return client
 
 
+STAFF_PASSWORD = "correct-horse-battery-staple-42"
+
+
+def totp_token(device) -> str:
+    """The current code of a django-otp TOTP device, as the staff member's phone shows it."""
+    from django_otp.oath import TOTP
+
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    return f"{totp.token():0{device.digits}d}"
+
+
+def admin_login(client, user: User, *, password: str = STAFF_PASSWORD):
+    """Sign `user` in at /admin/login/ the way staff do: password plus a TOTP code from a new
+    device. Returns the login response (302 when signed in and verified)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user.set_password(password)
+    user.save()
+    device = TOTPDevice.objects.create(user=user, name="test authenticator", confirmed=True)
+    return client.post(
+        "/admin/login/?next=/admin/",
+        {
+            "username": user.username, "password": password, "otp_device": device.persistent_id,
+            "otp_token": totp_token(device), "next": "/admin/",
+        },
+    )
+
+
 @dataclass
 class CapturedStatement:
     transaction: int | None  # index of the transaction it ran in; None = autocommit

@@ -27,9 +27,9 @@ def client_serializer(client_model) -> type[serializers.ModelSerializer]:
         class Meta:
             model = client_model
             fields = [
-                "id", "first_name", "last_name", "display_name", "email", "phone", "birthday_month", "birthday_day",
-                "birth_year", "birthday", "notes", "source", "email_consent", "email_consent_at", "sms_consent",
-                "sms_consent_at", "tags", "external_ids", "created_at", "updated_at",
+                "id", "first_name", "last_name", "display_name", "email", "phone", "phone_extension", "birthday_month",
+                "birthday_day", "birth_year", "birthday", "notes", "source", "email_consent", "email_consent_at",
+                "sms_consent", "sms_consent_at", "tags", "external_ids", "archived_at", "created_at", "updated_at",
             ]
             read_only_fields = fields
 

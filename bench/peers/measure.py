@@ -37,7 +37,8 @@ class InProcess:
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": target.settings_module, "PYTHONWARNINGS": "ignore",
                "LOG_LEVEL": "WARNING", "DJANGO_DEBUG": "0", "DJANGO_SECURE_SSL_REDIRECT": "0"}
         if target.name == PROJECT:
-            env.update(DATABASE_URL=bench.owner_url(), DJANGO_ALLOWED_HOSTS="testserver,127.0.0.1,localhost")
+            env.update(DATABASE_URL=bench.owner_url(), DJANGO_ALLOWED_HOSTS="testserver,127.0.0.1,localhost",
+                       BRANDVX_BENCH_SERVER="1")  # see bench.settings: its servers' secrets
             env.setdefault("REDIS_URL", settings.REDIS_URL)
             env.setdefault("SUPABASE_JWT_SECRET", settings.SUPABASE_JWT_SECRET)
         else:

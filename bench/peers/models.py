@@ -12,6 +12,8 @@ class ClientBase(models.Model):
     last_name = models.CharField(max_length=100, blank=True)
     email = models.CharField(max_length=254, blank=True)
     phone = models.CharField(max_length=20, blank=True)
+    phone_extension = models.CharField(max_length=20, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
     email_hash = models.CharField(max_length=64, blank=True)
     phone_hash = models.CharField(max_length=64, blank=True)
     birthday_month = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -64,7 +66,7 @@ class ClientExternalIdBase(models.Model):
 
 # Columns copied from the benchmark database, table by table (tenant_id where the peer has it).
 COPIED_COLUMNS = {
-    "client": ["id", "first_name", "last_name", "email", "phone", "email_hash", "phone_hash", "birthday_month",
+    "client": ["id", "first_name", "last_name", "email", "phone", "phone_extension", "archived_at", "email_hash", "phone_hash", "birthday_month",
                "birthday_day", "birth_year", "notes", "source", "email_consent", "email_consent_at", "sms_consent",
                "sms_consent_at", "created_at", "updated_at"],
     "tag": ["id", "name", "created_at"],

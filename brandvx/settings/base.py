@@ -23,6 +23,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_otp",  # staff two-factor (TOTP), required by the support admin when DEBUG is off
+    "django_otp.plugins.otp_totp",
+    "axes",  # staff sign-in attempt limiting (brandvx.settings.auth)
     "corsheaders",
     "rest_framework",
     "django_filters",
@@ -33,6 +36,7 @@ INSTALLED_APPS = [
     "analytics",
     "campaigns",
     "integrations",
+    "brandvx",  # its ready() refuses to start on unsafe settings (brandvx.checks)
     # The benchmarks (`bench`) are installed only by bench.settings and the test settings.
 ]
 
@@ -45,9 +49,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "tenants.middleware.TenantContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "brandvx.urls"

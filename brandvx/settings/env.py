@@ -41,10 +41,16 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+# Every secret's public development value, by variable name: brandvx.checks refuses to run
+# with DEBUG off while any of them is in use (it is in the source, so it is no secret).
+DEVELOPMENT_SECRETS: dict[str, str] = {}
+
+
 def env_secret(name: str, development_default: str) -> tuple[str, bool]:
     """Return (value, is_development_default). Warns when the development value is used."""
+    DEVELOPMENT_SECRETS[name] = development_default
     value = os.environ.get(name)
     if value:
-        return value, False
+        return value, value == development_default
     warnings.warn(f"{name} is not set: using a development value. Never do this in production.", stacklevel=2)
     return development_default, True

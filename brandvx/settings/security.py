@@ -15,9 +15,13 @@ with warnings.catch_warnings():
         "FIELD_ENCRYPTION_KEY", "ZGV2LWJyYW5kdngtZmllbGQta2V5LTMyLWJ5dGVzISE="
     )
 
+# `X-Forwarded-Proto: https` makes a request count as secure only behind a proxy that sets
+# it and strips the client's own: anyone can send the header, so it is trusted only on request.
+if env_bool("DJANGO_TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000)

@@ -12,3 +12,21 @@ DATABASES["default"]["CONN_MAX_AGE"] = 60  # noqa: F405
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 SECURE_SSL_REDIRECT = False
 WHITENOISE_AUTOREFRESH = True  # no collectstatic in tests
+
+# Tests run with DEBUG off, so brandvx.checks applies: test-only values (fixed, because worker
+# processes started by tests must verify the same tokens and decrypt the same credentials),
+# unless the environment gives real ones.
+if SECRET_KEY_IS_DEVELOPMENT_DEFAULT:  # noqa: F405
+    SECRET_KEY = "brandvx-test-only-secret-key-7f3c2a9e51d84b06a2c4e8f1d3b5a7c9"
+    SECRET_KEY_IS_DEVELOPMENT_DEFAULT = False
+if SUPABASE_JWT_SECRET_IS_DEVELOPMENT_DEFAULT:  # noqa: F405
+    SUPABASE_JWT_SECRET = "brandvx-test-only-jwt-secret-3e9d1c7b5a2f48e6"
+    SIMPLE_JWT["SIGNING_KEY"] = SUPABASE_JWT_SECRET  # noqa: F405
+    SUPABASE_JWT_SECRET_IS_DEVELOPMENT_DEFAULT = False
+if FIELD_ENCRYPTION_KEY_IS_DEVELOPMENT_DEFAULT:  # noqa: F405
+    FIELD_ENCRYPTION_KEY = "dGVzdC1vbmx5LWJyYW5kdngtZmllbGQta2V5LTMyYiE="
+    FIELD_ENCRYPTION_KEY_IS_DEVELOPMENT_DEFAULT = False
+# The one exemption, stated: the runtime role is one role of the whole PostgreSQL server, and
+# `migrate` sets its password. Test runs (and a developer's `scripts/run`) share that server;
+# a test-only password would change it under every other process using the development one.
+DEVELOPMENT_SECRETS_ALLOWED = ("DATABASE_APP_PASSWORD",)

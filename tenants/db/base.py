@@ -6,12 +6,17 @@ therefore refused ("column tenant_id must appear in the GROUP BY clause"); witho
 groups by every selected column, which PostgreSQL plans the same way.
 """
 
-from django.db.backends.postgresql import base, features
+from django.db.backends.postgresql import base, features, operations
 
 
 class DatabaseFeatures(features.DatabaseFeatures):
     allows_group_by_selected_pks = False
 
 
+class DatabaseOperations(operations.DatabaseOperations):
+    compiler_module = "tenants.db.compiler"  # multi-row inserts as VALUES on Citus
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     features_class = DatabaseFeatures
+    ops_class = DatabaseOperations

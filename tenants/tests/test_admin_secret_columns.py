@@ -11,6 +11,7 @@ from conftest import build_full_world
 from tenants.admin_support import _is_tenant_model
 from tenants.context import tenant_context
 from tenants.models import User
+from tenants.testing import admin_login
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.django_db
 def support():
     user = User.objects.create(username="support-secrets", email="support@brandvx.test", is_staff=True, is_superuser=True)
     client = HttpClient()
-    client.force_login(user)
+    assert admin_login(client, user).status_code == 302  # password and TOTP code, as staff sign in
     return client
 
 

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from conftest import TenantWorld
 from tenants.context import tenant_context
 from tenants.models import BackgroundJob, Membership, SupportAccess, User
+from tenants.testing import admin_login
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db
 def support():
     user = User.objects.create(username="support", email="support@brandvx.test", is_staff=True, is_superuser=True)
     client = HttpClient()
-    client.force_login(user)
+    assert admin_login(client, user).status_code == 302
     client.user = user
     return client
 
@@ -155,3 +156,129 @@ def test_autocomplete_is_support_scoped_and_audited(support):
     support.post(f"/admin/support/enter/{world.tenant_a.id}/", {"reason": "Ticket 77: fix a booking"})
     names = {row["text"] for row in support.get(url).json()["results"]}
     assert "AdaSalonA SecretSalonA" in names and "AdaSalonB SecretSalonB" not in names
+
+
+# --- the perimeter: support acts only inside an entered tenant (issue 12) -----------------
+
+TAKEOVER_PASSWORD = "attacker-chosen-password-123"
+
+
+def tenant_form(tenant, **changes) -> dict:
+    data = {"name": tenant.name, "slug": tenant.slug, "timezone": tenant.timezone, "currency": tenant.currency,
+            "country": tenant.country, "is_active": "on"}
+    data.update(changes)
+    return data
+
+
+def user_form(user, **changes) -> dict:
+    data = {"username": user.username, "email": user.email, "first_name": "", "last_name": "", "is_active": "on",
+            "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00"}
+    data.update(changes)
+    return data
+
+
+def test_takeover_replay_every_step_is_refused(support):
+    """The attack from issue 12, step by step, by a support superuser."""
+    world = TenantWorld()
+    tenant_a, owner = world.tenant_a, world.owner_a
+    # 1. Rename tenant A without entering it.
+    response = support.post(f"/admin/tenants/tenant/{tenant_a.id}/change/", tenant_form(tenant_a, name="Owned"))
+    assert response.status_code == 403
+    tenant_a.refresh_from_db()
+    assert tenant_a.name == "Salon A"
+    # 2. Set a password and is_staff on A's owner through UserAdmin: refused outside the
+    #    tenant and inside it (entered, with a reason) alike.
+    for entered in (False, True):
+        if entered:
+            support.post(f"/admin/support/enter/{tenant_a.id}/", {"reason": "Ticket 9: owner cannot log in"})
+        password = support.post(f"/admin/tenants/user/{owner.id}/password/",
+                                {"password1": TAKEOVER_PASSWORD, "password2": TAKEOVER_PASSWORD})
+        assert password.status_code == 403
+        change = support.post(f"/admin/tenants/user/{owner.id}/change/", user_form(owner, is_staff="on"))
+        assert change.status_code == 403
+        assert support.post("/admin/tenants/user/add/", {"username": "x", "password1": TAKEOVER_PASSWORD,
+                                                         "password2": TAKEOVER_PASSWORD}).status_code == 403
+    owner.refresh_from_db()
+    assert not owner.is_staff and not owner.check_password(TAKEOVER_PASSWORD)
+    # 3. Log in as the owner with that password: nothing to log in with.
+    attacker = HttpClient()
+    login = attacker.post("/admin/login/", {"username": owner.username, "password": TAKEOVER_PASSWORD})
+    assert login.status_code == 200 and "_auth_user_id" not in attacker.session
+    # A's owner reads the support visit (the entry, with its reason) in the audit log.
+    reasons = {row["reason"] for row in world.a.get("/api/v1/audit-log/").json()["results"]}
+    assert "Ticket 9: owner cannot log in" in reasons
+
+
+def test_takeover_replay_step_4_a_django_session_cannot_change_tenant_data():
+    world = TenantWorld()
+    """4. Change A's campaign settings through the API with the owner's admin (password)
+    session, as if steps 1-3 had worked: the API takes no Django admin session."""
+    session = HttpClient()
+    session.force_login(world.owner_a)
+    response = session.patch("/api/v1/campaigns/settings/", {"birthday_days_ahead": 3}, content_type="application/json")
+    assert response.status_code == 403 and response.json()["code"] == "password_session_refused", response.content
+    assert world.a.get("/api/v1/campaigns/settings/").json()["birthday_days_ahead"] != 3
+
+
+def test_a_tenant_changes_only_from_inside_it_audited(support):
+    world = TenantWorld()
+    support.post(f"/admin/support/enter/{world.tenant_a.id}/", {"reason": "Ticket 12: rename after rebrand"})
+    response = support.post(f"/admin/tenants/tenant/{world.tenant_a.id}/change/", tenant_form(world.tenant_a, name="Salon A2"))
+    assert response.status_code == 302
+    world.tenant_a.refresh_from_db()
+    assert world.tenant_a.name == "Salon A2"
+    assert ("change", "Ticket 12: rename after rebrand") in {(r.action, r.reason) for r in accesses(world.tenant_a)}
+    # Inside A, tenant B is out of reach; adding or deleting tenants is never an admin page.
+    other = support.post(f"/admin/tenants/tenant/{world.tenant_b.id}/change/", tenant_form(world.tenant_b, name="Owned"))
+    assert other.status_code == 403
+    assert support.post("/admin/tenants/tenant/add/", tenant_form(world.tenant_b, name="New", slug="new")).status_code == 403
+    assert support.post(f"/admin/tenants/tenant/{world.tenant_a.id}/delete/", {"post": "yes"}).status_code == 403
+
+
+def test_viewing_a_tenant_or_its_users_is_audited_and_shows_no_password_hash(support):
+    world = TenantWorld()
+    page = support.get(f"/admin/tenants/user/{world.owner_a.id}/change/")
+    assert page.status_code == 200 and world.owner_a.email in page.content.decode()
+    # A staff account has a password: its page shows neither the hash nor its summary.
+    support.user.refresh_from_db()
+    staff_page = support.get(f"/admin/tenants/user/{support.user.id}/change/").content.decode()
+    assert support.user.email in staff_page and support.user.password.split("$")[-1] not in staff_page
+    assert "md5" not in staff_page
+    assert support.get(f"/admin/tenants/tenant/{world.tenant_b.id}/change/").status_code == 200
+    assert ("view", f"/admin/tenants/user/{world.owner_a.id}/change/") in {(r.action, r.path) for r in accesses(world.tenant_a)}
+    assert ("view", f"/admin/tenants/tenant/{world.tenant_b.id}/change/") in {(r.action, r.path) for r in accesses(world.tenant_b)}
+    assert not [r for r in accesses(world.tenant_b) if "/tenants/user/" in r.path]
+
+
+def test_platform_pages_that_decide_access_are_read_only(support):
+    """Beat schedules, groups (permissions), OTP devices, sign-in lockouts and webhook routes
+    are shown, never changed, through the admin."""
+    from django.contrib import admin
+    from django_celery_beat.models import PeriodicTask
+
+    from integrations.models import ConnectionRoute
+
+    read_only = [model for model in admin.site._registry
+                 if model._meta.app_label in {"auth", "django_celery_beat", "axes", "otp_totp"} or model is ConnectionRoute]
+    assert PeriodicTask in read_only and ConnectionRoute in read_only
+    for model in read_only:
+        base = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+        assert support.post(base + "add/", {}).status_code == 403, base
+    task = PeriodicTask.objects.first()
+    assert support.post(f"/admin/django_celery_beat/periodictask/{task.id}/change/", {"name": "x"}).status_code == 403
+    assert support.post(f"/admin/django_celery_beat/periodictask/{task.id}/delete/", {"post": "yes"}).status_code == 403
+    assert PeriodicTask.objects.filter(id=task.id, name=task.name).exists()
+
+
+def test_a_staff_user_without_the_support_permission_gets_no_tenant_data():
+    from conftest import build_full_world
+
+    build_full_world()
+    staff = User.objects.create(username="plain-staff", email="plain@brandvx.test", is_staff=True)
+    client = HttpClient()
+    assert admin_login(client, staff).status_code == 302  # signed in (password and OTP), and yet:
+    for url in ("/admin/", "/admin/clients/client/", "/admin/tenants/user/", "/admin/tenants/tenant/",
+                "/admin/autocomplete/?app_label=analytics&model_name=appointment&field_name=client&term=Ada"):
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/admin/login/"), url
+    assert "SecretSalon" not in client.get("/admin/clients/client/", follow=True).content.decode()

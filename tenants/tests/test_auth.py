@@ -22,6 +22,16 @@ from tenants.testing import api_client, token_for
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def fresh_failure_limit():
+    """The bad-token matrix sends many 401s from one address: each test starts below the
+    failure limit (tested in test_security), or a later case would read 429."""
+    from django.core.cache import cache
+
+    cache.delete("auth-failures:127.0.0.1")
+    yield
+
+
 def claims_for(user_id, **overrides) -> dict:
     now = int(time.time())
     claims = {
@@ -153,7 +163,11 @@ def _public_pem(ec_key) -> bytes:
         ("no_exp", "invalid_token"),
         ("garbage", "malformed_token"),
         ("empty_bearer", "malformed_token"),
-        ("service_role_key", "no_subject"),
+        ("service_role_key", "not_a_user_token"),
+        ("anon_key", "not_a_user_token"),
+        ("anon_role_with_a_subject", "not_a_user_token"),
+        ("no_iat", "no_issued_at"),
+        ("issued_too_long_ago", "token_too_old"),
     ],
 )
 def test_bad_tokens_are_401_with_a_code(case, expected_code, ec_key, jwks):
@@ -193,11 +207,24 @@ def test_bad_tokens_are_401_with_a_code(case, expected_code, ec_key, jwks):
         token, header = None, "Bearer "
     elif case == "service_role_key":
         token = hs256({"iss": "supabase", "role": "service_role", "iat": now, "exp": now + 600, "aud": "authenticated"})
+    elif case == "anon_key":
+        token = hs256({"iss": "supabase", "role": "anon", "iat": now, "exp": now + 600, "aud": "authenticated"})
+    elif case == "anon_role_with_a_subject":
+        token = hs256(claims_for(sub, role="anon"))
+    elif case == "no_iat":
+        token = hs256(claims_for(sub, iat=None))
+    elif case == "issued_too_long_ago":
+        # Still unexpired: the signer chose a long lifetime. The maximum age refuses it anyway.
+        token = hs256(claims_for(sub, iat=now - settings.SUPABASE_JWT_MAX_AGE_SECONDS - 60, exp=now + 3600))
     response = call_me(token, header=header)
     assert response.status_code == 401, response.content
     body = response.json()
     assert body["code"] == expected_code, body
     assert response["WWW-Authenticate"].startswith("Bearer")
+    # No refused token ever links a user.
+    from tenants.models import User
+
+    assert not User.objects.filter(id=sub).exists()
 
 
 def test_issuer_is_checked_when_configured(settings):
@@ -205,6 +232,24 @@ def test_issuer_is_checked_when_configured(settings):
     sub = uuid.uuid4()
     assert call_me(hs256(claims_for(sub, iss="https://other.supabase.co/auth/v1"))).json()["code"] == "invalid_issuer"
     assert call_me(hs256(claims_for(sub, iss="https://project.supabase.co/auth/v1"))).status_code == 200
+
+
+def test_issuer_missing_from_the_token_is_refused_when_configured(settings):
+    settings.SUPABASE_JWT_ISSUER = "https://project.supabase.co/auth/v1"
+    response = call_me(hs256(claims_for(uuid.uuid4())))
+    assert response.status_code == 401 and response.json()["code"] == "invalid_token"
+
+
+def test_with_only_asymmetric_keys_hs256_is_refused_entirely(settings, jwks, ec_key):
+    """SUPABASE_JWKS_URL without SUPABASE_JWT_SECRET: the settings leave no HS256 secret, and a
+    token signed with the (public) development secret is refused, not verified."""
+    world = TenantWorld()
+    development_secret = settings.SUPABASE_JWT_SECRET
+    settings.SUPABASE_JWT_SECRET = None
+    response = call_me(hs256(claims_for(world.owner_a.id), secret=development_secret))
+    assert response.status_code == 401 and response.json()["code"] == "unsupported_algorithm"
+    es = jwt.encode(claims_for(world.owner_a.id), ec_key, algorithm="ES256", headers={"kid": "ec-key-1"})
+    assert call_me(es).status_code == 200
 
 
 def test_missing_header_is_401():

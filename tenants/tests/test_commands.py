@@ -43,6 +43,13 @@ def test_issue_token_refused_when_debug_is_off_with_the_development_secret(setti
         run("issue_token", "--sub", str(uuid.uuid4()))
 
 
+def test_issue_token_refused_when_hs256_is_off(settings):
+    settings.DEBUG = True
+    settings.SUPABASE_JWT_SECRET = None  # SUPABASE_JWKS_URL without an HS256 secret
+    with pytest.raises(CommandError, match="HS256 is off"):
+        run("issue_token", "--sub", str(uuid.uuid4()))
+
+
 def test_issue_token_prints_a_verifiable_token(settings):
     settings.DEBUG = True
     sub, tenant = uuid.uuid4(), uuid.uuid4()

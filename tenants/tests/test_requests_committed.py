@@ -23,7 +23,7 @@ from conftest import make_tenant
 from tenants import context
 from tenants.context import tenant_context
 from tenants.models import SupportAccess, User
-from tenants.testing import api_client, token_for
+from tenants.testing import admin_login, api_client, token_for
 
 pytestmark = pytest.mark.usefixtures("committed")
 
@@ -42,10 +42,8 @@ def support_client():
     user = User.objects.create(
         username=f"support-{uuid.uuid4().hex[:8]}", email="support@brandvx.test", is_staff=True, is_superuser=True
     )
-    user.set_password(PASSWORD)
-    user.save()
     client = HttpClient()
-    response = client.post("/admin/login/?next=/admin/", {"username": user.username, "password": PASSWORD})
+    response = admin_login(client, user, password=PASSWORD)  # password and TOTP code, as staff sign in
     assert response.status_code == 302, response.content[:500]
     client.user = user
     return client

@@ -20,7 +20,7 @@ from conftest import TenantWorld
 from tenants import signin
 from tenants.models import User
 from tenants.services import tenant_create
-from tenants.testing import add_member, token_for
+from tenants.testing import add_member, admin_login, token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -206,7 +206,7 @@ def test_an_admin_password_session_never_reaches_the_api():
     # Even a staff user who is also a member of a tenant: the password session is the admin's.
     add_member(tenant=world.tenant_a, role="owner_admin", user=staff)
     client = Client()
-    client.force_login(staff)
+    assert admin_login(client, staff).status_code == 302  # password and TOTP code, as staff sign in
     assert client.get("/admin/").status_code == 200  # the admin session is real
     for path in ("/api/v1/me/", "/api/v1/clients/", "/api/v1/audit-log/"):
         response = client.get(path)

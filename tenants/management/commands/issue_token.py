@@ -16,6 +16,8 @@ class Command(BaseCommand):
         parser.add_argument("--email", default="")
 
     def handle(self, *args, **options):
+        if not settings.SUPABASE_JWT_SECRET:
+            raise CommandError("Refusing: HS256 is off (SUPABASE_JWKS_URL is set and SUPABASE_JWT_SECRET is not).")
         if not settings.DEBUG and settings.SUPABASE_JWT_SECRET_IS_DEVELOPMENT_DEFAULT:
             raise CommandError(
                 "Refusing: DEBUG is off and SUPABASE_JWT_SECRET is the development default. "

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 import requests
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
 from clients.models import Client
@@ -14,7 +15,7 @@ from clients.tests.factories import ClientFactory
 from conftest import make_tenant
 from tenants.context import tenant_context
 from tenants.models import User
-from tenants.testing import token_for
+from tenants.testing import token_for, totp_token
 
 pytestmark = pytest.mark.browser
 
@@ -36,6 +37,7 @@ def test_support_reads_enters_changes_and_leaves_and_the_owner_sees_it(page, liv
     )
     staff.set_password(PASSWORD)
     staff.save()
+    device = TOTPDevice.objects.create(user=staff, name="Phone", confirmed=True)
     reason = "Ticket 1234: the owner asked us to correct a client's name"
 
     # Log in.
@@ -43,6 +45,14 @@ def test_support_reads_enters_changes_and_leaves_and_the_owner_sees_it(page, liv
     expect(page).to_have_url(f"{live_server.url}/admin/login/?next=/admin/")
     page.get_by_label("Username").fill(staff.username)
     page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    # Two-factor (DEBUG is off): the password checks out, then the form asks for the device
+    # and its current code.
+    expect(page.get_by_text("Please enter your OTP token.")).to_be_visible()
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("OTP Device:").select_option(device.persistent_id)
+    page.get_by_label("OTP Token:").fill(totp_token(device))
+    shot(page, "login-two-factor")
     page.get_by_role("button", name="Log in").click()
 
     # The index.

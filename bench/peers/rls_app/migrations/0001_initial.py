@@ -21,6 +21,8 @@ class Migration(migrations.Migration):
                 ('last_name', models.CharField(blank=True, max_length=100)),
                 ('email', models.CharField(blank=True, max_length=254)),
                 ('phone', models.CharField(blank=True, max_length=20)),
+                ('phone_extension', models.CharField(blank=True, max_length=20)),
+                ('archived_at', models.DateTimeField(blank=True, null=True)),
                 ('email_hash', models.CharField(blank=True, max_length=64)),
                 ('phone_hash', models.CharField(blank=True, max_length=64)),
                 ('birthday_month', models.PositiveSmallIntegerField(blank=True, null=True)),

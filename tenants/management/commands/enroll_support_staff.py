@@ -1,0 +1,67 @@
+"""Make a platform support engineer: staff, the support permission, and a TOTP device.
+
+    python manage.py enroll_support_staff --email sam@brandvx.example
+    python manage.py changepassword <username>        # then set the password
+
+Prints the device's otpauth:// provisioning URI (scan it, or paste it into an authenticator
+app). Run again with --new-device to replace a lost device. Tenant users (anyone with a
+membership) are refused: a salon's account never becomes staff.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Permission
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tenants.context import dangerously_support_read_context
+from tenants.models import Membership, User
+
+
+class Command(BaseCommand):
+    help = "Create or update a support staff user (is_staff + tenants.support_access) and print a TOTP provisioning URI."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--email", required=True)
+        parser.add_argument("--username", default=None, help="defaults to the email")
+        parser.add_argument("--new-device", action="store_true", help="replace the user's TOTP devices")
+
+    def handle(self, *args, **options):
+        email = options["email"].strip().lower()
+        username = options["username"] or email
+        user = User.objects.filter(username=username).first()
+        if user is not None:
+            # Memberships are tenant rows: reading them across tenants is a support read.
+            with dangerously_support_read_context(staff_user_id=None):
+                is_tenant_user = Membership.objects.filter(user_id=user.id).exists()
+            if is_tenant_user:
+                raise CommandError(f"Refusing: {username} is a member of a tenant; support staff are separate accounts.")
+        permission = Permission.objects.get(content_type__app_label="tenants", codename="support_access")
+        if user is not None and not user.is_staff:
+            # Only the database owner may grant staff status (the tenants_user trigger of
+            # tenants 0006): this command is that platform-level action, run from a shell.
+            if User.objects.using("owner").filter(id=user.id).update(is_staff=True) != 1:
+                raise CommandError(f"Could not grant staff status to {username}.")
+            user.is_staff = True
+        with transaction.atomic():
+            if user is None:
+                user = User(username=username, email=email, is_staff=True)
+                user.set_unusable_password()
+                user.save(force_insert=True)
+            user.user_permissions.add(permission)
+            devices = TOTPDevice.objects.filter(user=user)
+            if options["new_device"]:
+                devices.delete()
+            device = devices.filter(confirmed=True).first()
+            created = device is None
+            if created:
+                device = TOTPDevice.objects.create(user=user, name=f"{username} authenticator", confirmed=True)
+        self.stdout.write(f"Support staff: {user.username} ({user.id}), permission tenants.support_access")
+        if created:
+            self.stdout.write("TOTP provisioning URI (add it to an authenticator app; shown once):")
+            self.stdout.write(device.config_url)
+        else:
+            self.stdout.write("A TOTP device exists already; use --new-device to replace it.")
+        if not user.has_usable_password():
+            self.stdout.write(f"Set the password with: python manage.py changepassword {user.username}")
