@@ -57,6 +57,27 @@ _DEFAULT_CODES = {
 }
 
 
+def not_found(request, exception=None):
+    """handler404: a path no route matches (e.g. an id that is not one) answers like the API."""
+    from django.http import JsonResponse
+
+    return JsonResponse({"code": "not_found", "detail": "Not found."}, status=404)
+
+
+def bad_request(request, exception=None):
+    """handler400: what Django refuses before any view (e.g. a body above the upload limit)."""
+    from django.http import JsonResponse
+
+    return JsonResponse({"code": "invalid_request", "detail": "The request could not be read."}, status=400)
+
+
+def server_error(request):
+    """handler500: internals stay in the log."""
+    from django.http import JsonResponse
+
+    return JsonResponse({"code": "error", "detail": BrandVXError.default_detail}, status=500)
+
+
 def exception_handler(exc, context):
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -1,4 +1,12 @@
+import re
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
+
+from brandvx.errors import InvalidParameter
+
+MAX_CURSOR_LENGTH = 1000
 
 
 class DefaultCursorPagination(CursorPagination):
@@ -6,6 +14,11 @@ class DefaultCursorPagination(CursorPagination):
 
     Views choose their order with `cursor_ordering` (unique last key keeps pages stable);
     a view with an OrderingFilter lets the client choose instead.
+
+    Strict, like every parameter: a `page_size` that is not a whole number from 1 to
+    `max_page_size` is a 400 (DRF would silently use the default), and so is a cursor that
+    is not one this server handed out (DRF answers 404, or 500 when its position does not
+    fit the ordering column).
     """
 
     page_size = 50
@@ -19,3 +32,40 @@ class DefaultCursorPagination(CursorPagination):
             ordering = view.cursor_ordering
             return (ordering,) if isinstance(ordering, str) else tuple(ordering)
         return super().get_ordering(request, queryset, view)
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not re.fullmatch(r"[0-9]{1,6}", raw) or not 1 <= int(raw) <= self.max_page_size:
+            raise InvalidParameter(self.page_size_query_param, f"must be a whole number from 1 to {self.max_page_size}.")
+        return int(raw)
+
+    def decode_cursor(self, request):
+        if len(request.query_params.get(self.cursor_query_param) or "") > MAX_CURSOR_LENGTH:
+            raise InvalidParameter(self.cursor_query_param, "is not a cursor from this list; use `next` or `previous`.")
+        try:
+            cursor = super().decode_cursor(request)
+        except NotFound:
+            raise InvalidParameter(self.cursor_query_param, "is not a cursor from this list; use `next` or `previous`.") from None
+        if cursor is not None and cursor.position is not None and "\x00" in cursor.position:
+            raise InvalidParameter(self.cursor_query_param, "is not a cursor from this list; use `next` or `previous`.")
+        return cursor
+
+    def paginate_queryset(self, queryset, request, view=None):
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except (DjangoValidationError, ValueError, TypeError, OverflowError):
+            # A well-formed cursor whose position does not fit the ordering column (a
+            # forged or stale cursor): the ORM refuses the value before any query runs.
+            raise InvalidParameter(self.cursor_query_param, "is not a cursor from this list; use `next` or `previous`.") from None
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size, "default": self.page_size}
+            elif parameter["name"] == self.cursor_query_param:
+                parameter["description"] = "Opaque: the `next` or `previous` link of a page of this list."
+                parameter["schema"] = {"type": "string", "maxLength": MAX_CURSOR_LENGTH}
+        return parameters

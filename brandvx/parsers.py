@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
+from django.conf import settings
+from django.http import QueryDict
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 
 MAX_JSON_DEPTH = 32
 
@@ -43,3 +47,41 @@ class StrictJSONParser(JSONParser):
             raise ParseError("JSON nested too deeply.") from None
         _check(data)
         return data
+
+
+class StrictFormParser(FormParser):
+    """Form bodies with the JSON parser's strictness: NUL characters and bytes that are not
+    UTF-8 (Django would silently replace them) are a 400, not a 500 or a changed value."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        parser_context = parser_context or {}
+        encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
+        raw = stream.read()
+        try:
+            pairs = parse_qsl(raw.decode(encoding), keep_blank_values=True, encoding=encoding, errors="strict")
+        except UnicodeDecodeError:
+            raise ParseError("The form body is not valid UTF-8.") from None
+        for key, value in pairs:
+            _check_text(key)
+            _check_text(value)
+        return QueryDict(raw, encoding=encoding)
+
+
+class StrictMultiPartParser(MultiPartParser):
+    """Multipart bodies with the same strictness for their text fields and file names.
+    Django decodes fields leniently (bad bytes become U+FFFD), so U+FFFD is refused too."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        result = super().parse(stream, media_type, parser_context)
+        texts = []
+        for key, values in result.data.lists():
+            texts.append(key)
+            texts.extend(values)
+        for key, uploads in result.files.lists():
+            texts.append(key)
+            texts.extend(upload.name or "" for upload in uploads)
+        for text in texts:
+            _check_text(text)
+            if "\ufffd" in text:
+                raise ParseError("A form field is not valid UTF-8.")
+        return result

@@ -14,6 +14,11 @@ api_v1 = [
     path("", include("integrations.api.urls")),
 ]
 
+# Errors outside the API views (no route, refused before a view) keep the JSON error shape.
+handler400 = "brandvx.errors.bad_request"
+handler404 = "brandvx.errors.not_found"
+handler500 = "brandvx.errors.server_error"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

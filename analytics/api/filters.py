@@ -12,15 +12,16 @@ import django_filters
 from django.db.models import Exists, OuterRef, QuerySet
 
 from analytics.models import Appointment, Service, Transaction, TransactionLineItem
+from brandvx.validation import BoundedDateFilter, StrictFilterSet
 
 
-class LocalDateRangeFilterSet(django_filters.FilterSet):
+class LocalDateRangeFilterSet(StrictFilterSet):
     """`start` and `end` filter `time_field` by the request tenant's local dates."""
 
     time_field = ""
 
-    start = django_filters.DateFilter(method="filter_start", help_text="Local date (YYYY-MM-DD), inclusive.")
-    end = django_filters.DateFilter(method="filter_end", help_text="Local date (YYYY-MM-DD), inclusive.")
+    start = BoundedDateFilter(method="filter_start", help_text="Local date (YYYY-MM-DD), inclusive.")
+    end = BoundedDateFilter(method="filter_end", help_text="Local date (YYYY-MM-DD), inclusive.")
 
     def _midnight(self, day: datetime.date) -> datetime.datetime:
         return datetime.datetime.combine(day, datetime.time.min, tzinfo=self.request.tenant.tzinfo)
@@ -32,7 +33,7 @@ class LocalDateRangeFilterSet(django_filters.FilterSet):
         return queryset.filter(**{f"{self.time_field}__lt": self._midnight(value + datetime.timedelta(days=1))})
 
 
-class ServiceFilterSet(django_filters.FilterSet):
+class ServiceFilterSet(StrictFilterSet):
     class Meta:
         model = Service
         fields = ["category", "is_active", "currency", "source"]

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import re
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from analytics.models import Appointment, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
+from analytics.services import ISO_CURRENCIES
+from brandvx.validation import BoundedDateTimeField, StrictModelSerializer, StrictSerializer
 
 _INTEGER = re.compile(r"^-?\d+$")
+
+# One amount: at most 10^12 minor units (ten billion dollars); sums of a sale's lines and of
+# a tenant's sales stay far from the bigint limit.
+MAX_MINOR_UNITS = 10**12
+# Lines of one sale: a till receipt, not a ledger (a 20,000-line sale made a 19 MB page).
+MAX_LINE_ITEMS = 200
 
 
 class MinorUnitsField(serializers.IntegerField):
@@ -16,6 +25,12 @@ class MinorUnitsField(serializers.IntegerField):
     must not be guessed at, so anything but a whole number is refused."""
 
     default_error_messages = {"invalid": "Must be an integer amount in minor units (cents), e.g. 1250 for 12.50."}
+    request_only_limits = True  # stored amounts (imports, sums of lines) may exceed what one may send
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("max_value", MAX_MINOR_UNITS)
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not (isinstance(data, int) or (isinstance(data, str) and _INTEGER.match(data))):
@@ -25,7 +40,37 @@ class MinorUnitsField(serializers.IntegerField):
 
 # --- catalog -----------------------------------------------------------------------------
 
-class ServiceCategorySerializer(serializers.ModelSerializer):
+QUANTITY_PATTERN = r"^(?=.*[1-9])[0-9]{1,9}(\.[0-9]{1,3})?$"
+
+
+@extend_schema_field({
+    "oneOf": [
+        {"type": "string", "pattern": QUANTITY_PATTERN, "example": "1.5"},
+        {"type": "integer", "minimum": 1, "maximum": 999_999_999},
+    ],
+    "description": "Positive, at most 3 decimals: a decimal string, or a whole number. Default 1.",
+})
+class QuantityField(serializers.DecimalField):
+    """numeric(12, 3), positive. Fractions come as strings ("1.5"): a JSON float (1.1) is
+    not exact, so only whole JSON numbers are taken as they are."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=12, decimal_places=3, coerce_to_string=True, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or isinstance(data, float) or not (
+            (isinstance(data, int) and 1 <= data <= 999_999_999)
+            or (isinstance(data, str) and re.fullmatch(QUANTITY_PATTERN, data))
+        ):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def currency_field(**kwargs) -> serializers.ChoiceField:
+    return serializers.ChoiceField(choices=sorted(ISO_CURRENCIES), **kwargs)
+
+
+class ServiceCategorySerializer(StrictModelSerializer):
     class Meta:
         model = ServiceCategory
         fields = ["id", "name", "source", "external_id", "created_at"]
@@ -34,11 +79,14 @@ class ServiceCategorySerializer(serializers.ModelSerializer):
         validators: list = []
 
 
-class ServiceSerializer(serializers.ModelSerializer):
+class ServiceSerializer(StrictModelSerializer):
     category = serializers.UUIDField(source="category_id", allow_null=True, required=False)
-    category_name = serializers.CharField(source="category.name", read_only=True, allow_null=True, default=None)
+    # A method, not source="category.name": DRF drops a dotted read-only field from PATCH
+    # responses when the relation is empty, so the documented field would be missing.
+    category_name = serializers.SerializerMethodField()
+    duration_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, required=False)
     price_amount = MinorUnitsField(required=False)
-    currency = serializers.CharField(max_length=3, required=False, help_text="ISO 4217; defaults to the tenant's.")
+    currency = currency_field(required=False, help_text="ISO 4217; defaults to the tenant's.")
 
     class Meta:
         model = Service
@@ -49,15 +97,19 @@ class ServiceSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "price_is_variable", "created_at", "updated_at"]
         validators: list = []
 
+    def get_category_name(self, service) -> str | None:
+        return service.category.name if service.category_id else None
+
 
 # --- appointments ------------------------------------------------------------------------
 
-class AppointmentSerializer(serializers.ModelSerializer):
+class AppointmentSerializer(StrictModelSerializer):
     client = serializers.UUIDField(source="client_id", allow_null=True, required=False)
     service = serializers.UUIDField(source="service_id", allow_null=True, required=False)
-    end_at = serializers.DateTimeField(required=False, help_text="Defaults to start_at + the service's duration.")
+    start_at = BoundedDateTimeField()
+    end_at = BoundedDateTimeField(required=False, help_text="Defaults to start_at + the service's duration.")
     price_amount = MinorUnitsField(required=False, help_text="Defaults to the service's price.")
-    currency = serializers.CharField(max_length=3, required=False)
+    currency = currency_field(required=False)
 
     class Meta:
         model = Appointment
@@ -71,10 +123,14 @@ class AppointmentSerializer(serializers.ModelSerializer):
 
 # --- transactions ------------------------------------------------------------------------
 
-class TransactionLineItemSerializer(serializers.ModelSerializer):
+class TransactionLineItemSerializer(StrictModelSerializer):
     service = serializers.UUIDField(source="service_id", allow_null=True, required=False)
-    service_name = serializers.CharField(source="service.name", read_only=True, allow_null=True, default=None)
+    service_name = serializers.SerializerMethodField()  # see ServiceSerializer.category_name
+    quantity = QuantityField(required=False)
     amount = MinorUnitsField(help_text="Line total in minor units, in the transaction's currency.")
+
+    def get_service_name(self, line) -> str | None:
+        return line.service.name if line.service_id else None
 
     class Meta:
         model = TransactionLineItem
@@ -89,8 +145,9 @@ class RefundSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TransactionSerializer(serializers.ModelSerializer):
+class TransactionSerializer(StrictModelSerializer):
     client = serializers.UUIDField(source="client_id", allow_null=True, required=False)
+    occurred_at = BoundedDateTimeField()
     total_amount = MinorUnitsField(
         required=False, help_text="What the client paid, tip and tax included. Defaults to the line items + tip + tax.")
     refunded_amount = MinorUnitsField(
@@ -100,8 +157,11 @@ class TransactionSerializer(serializers.ModelSerializer):
     tax_amount = MinorUnitsField(required=False, help_text="Part of total_amount that is tax (default 0).")
     discount_amount = MinorUnitsField(
         required=False, help_text="Taken off the price, already out of total_amount (default 0).")
-    currency = serializers.CharField(max_length=3, required=False, help_text="ISO 4217; defaults to the tenant's.")
-    line_items = TransactionLineItemSerializer(many=True, required=False, help_text="On update, replaces all lines.")
+    currency = currency_field(required=False, help_text="ISO 4217; defaults to the tenant's.")
+    line_items = TransactionLineItemSerializer(
+        many=True, required=False, max_length=MAX_LINE_ITEMS,
+        help_text=f"At most {MAX_LINE_ITEMS} lines. On update, replaces all lines.",
+    )
     refunds = RefundSerializer(many=True, read_only=True, help_text="Dated refunds; they add up to refunded_amount.")
 
     class Meta:
@@ -114,9 +174,9 @@ class TransactionSerializer(serializers.ModelSerializer):
         validators: list = []
 
 
-class TransactionRefundSerializer(serializers.Serializer):
+class TransactionRefundSerializer(StrictSerializer):
     amount = MinorUnitsField(required=False, min_value=1, help_text="Minor units; defaults to all that is left.")
-    refunded_at = serializers.DateTimeField(
+    refunded_at = BoundedDateTimeField(
         required=False, help_text="When the money went back (default: now); not before the sale, not in the future.")
 
 

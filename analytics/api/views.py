@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime
-import re
 
 from django.db.models import Prefetch
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
@@ -17,6 +15,7 @@ from analytics.api import serializers as s
 from analytics.api.filters import AppointmentFilterSet, ServiceFilterSet, TransactionFilterSet
 from analytics.models import Appointment, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
 from brandvx.errors import InvalidParameter
+from brandvx.validation import DATE_SCHEMA, RANGE_TEXT, parse_query_date, parse_query_int
 from tenants.views import OWNER_ONLY, TenantAPIView, TenantModelViewSet
 
 
@@ -146,30 +145,20 @@ class TransactionViewSet(_ServiceBackedViewSet):
 
 # --- insights ----------------------------------------------------------------------------
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
 PERIOD_PARAMETERS = [
-    OpenApiParameter("start", OpenApiTypes.DATE, required=True, description="First local date (YYYY-MM-DD)."),
-    OpenApiParameter("end", OpenApiTypes.DATE, required=True, description=(
-        "Last local date, inclusive; before the same date 3 years after start (the period is shorter than 3 years).")),
+    OpenApiParameter(
+        "start", DATE_SCHEMA, required=True, description=f"First local date (YYYY-MM-DD, {RANGE_TEXT})."
+    ),
+    OpenApiParameter("end", DATE_SCHEMA, required=True, description=(
+        "Last local date, inclusive; on or after start and before the same date 3 years after start "
+        f"(the period is shorter than 3 years; {RANGE_TEXT}).")),
 ]
 
 
-def _date_param(request, name: str) -> datetime.date:
-    raw = request.query_params.get(name)
-    if not raw:
-        raise InvalidParameter(name, "is required (YYYY-MM-DD).")
-    try:
-        if not _ISO_DATE.match(raw):
-            raise ValueError
-        return datetime.date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidParameter(name, "must be a date as YYYY-MM-DD.") from None
-
-
 def _period(request) -> tuple[datetime.date, datetime.date]:
-    start, end = _date_param(request, "start"), _date_param(request, "end")
-    selectors.validate_period(start, end)
+    start = parse_query_date(request.query_params.get("start"), "start", required=True)
+    end = parse_query_date(request.query_params.get("end"), "end", required=True)
+    selectors.validate_period(start, end)  # rules between the two dates: no schema can state them
     return start, end
 
 
@@ -202,7 +191,7 @@ class RevenueTimeseriesView(TenantAPIView):
     @extend_schema(
         parameters=[
             *PERIOD_PARAMETERS,
-            OpenApiParameter("interval", str, enum=list(selectors.INTERVALS), description="Default: day."),
+            OpenApiParameter("interval", str, enum=list(selectors.INTERVALS), default="day"),
         ],
         responses=s.RevenueTimeseriesSerializer,
     )
@@ -222,13 +211,16 @@ class TopClientsView(TenantAPIView):
     @extend_schema(
         parameters=[
             *PERIOD_PARAMETERS,
-            OpenApiParameter("limit", int, description=f"1..{selectors.MAX_TOP_CLIENTS}, default 10."),
+            OpenApiParameter(
+                "limit", {"type": "integer", "minimum": 1, "maximum": selectors.MAX_TOP_CLIENTS, "default": 10},
+                description=f"How many clients per currency, 1 to {selectors.MAX_TOP_CLIENTS}.",
+            ),
         ],
         responses=s.TopClientsSerializer,
     )
     def get(self, request):
         start, end = _period(request)
-        raw = request.query_params.get("limit", "10")
-        if not re.fullmatch(r"\d{1,4}", raw) or not 1 <= int(raw) <= selectors.MAX_TOP_CLIENTS:
-            raise InvalidParameter("limit", f"must be an integer between 1 and {selectors.MAX_TOP_CLIENTS}.")
-        return Response(s.TopClientsSerializer(selectors.top_clients(self.tenant, start, end, int(raw))).data)
+        limit = parse_query_int(
+            request.query_params.get("limit"), "limit", minimum=1, maximum=selectors.MAX_TOP_CLIENTS, default=10
+        )
+        return Response(s.TopClientsSerializer(selectors.top_clients(self.tenant, start, end, limit)).data)

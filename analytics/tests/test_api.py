@@ -93,7 +93,7 @@ def test_staff_creates_a_transaction_with_nested_lines(shop):
     staff = shop.client(shop.staff_a, shop.tenant_a)
     mine = ids(shop, "a")
     response = staff.post("/api/v1/transactions/", {
-        "client": str(mine["client_id"]), "occurred_at": "2025-05-01T10:00:00-07:00", "currency": "usd",
+        "client": str(mine["client_id"]), "occurred_at": "2025-05-01T10:00:00-07:00", "currency": "USD",
         "line_items": [
             {"service": str(mine["service_id"]), "quantity": "2", "amount": 30000},
             {"description": "Shampoo", "amount": 2500},
@@ -174,7 +174,7 @@ def test_category_and_service_crud(shop):
     service = shop.a.post("/api/v1/services/", {"name": "Gel", "category": created.json()["id"], "price_amount": 4500})
     assert service.status_code == 201 and service.json()["category_name"] == "Nails"
     patched = shop.a.patch(f"/api/v1/services/{service.json()['id']}/", {"currency": "XYZ"})
-    assert patched.status_code == 400 and patched.json()["parameter"] == "currency"
+    assert patched.status_code == 400 and "currency" in patched.json()["fields"]
     assert shop.a.delete(f"/api/v1/service-categories/{created.json()['id']}/").status_code == 204
     assert shop.a.get(f"/api/v1/services/{service.json()['id']}/").json()["category"] is None
 
@@ -197,9 +197,9 @@ def test_transaction_filters_use_local_dates_client_service_and_status(shop):
     assert by_service == {str(late.id), str(mine["transaction_id"])}
     by_client = listed_ids(shop.a.get("/api/v1/transactions/", {"client": str(mine["client_id"])}))
     assert by_client == {str(mine["transaction_id"])}
-    # Another tenant's client as a filter: refused, not an empty leak-free guess.
+    # Another tenant's client as a filter finds nothing, exactly like an id that names nothing.
     response = shop.a.get("/api/v1/transactions/", {"client": str(ids(shop, "b")["client_id"])})
-    assert response.status_code == 400
+    assert response.status_code == 200 and response.json()["results"] == []
     assert shop.a.get("/api/v1/transactions/", {"start": "31/01/2025"}).status_code == 400
 
 
@@ -268,6 +268,9 @@ def test_timeseries_and_top_clients_endpoint_shapes(shop):
     ({"start": "2025-01-01", "end": "yesterday"}, "end"),
     ({"start": "2025-02-01", "end": "2025-01-31"}, "end"),
     ({"start": "2022-01-01", "end": "2025-01-01"}, "end"),
+    ({"start": "0001-01-01", "end": "0001-01-31"}, "start"),
+    ({"start": "9999-12-01", "end": "9999-12-31"}, "start"),
+    ({"start": "2025-01-01", "end": "9999-12-31"}, "end"),
 ])
 def test_bad_periods_are_400_naming_the_parameter(shop, url, params, parameter):
     response = shop.a.get(url, params)

@@ -100,12 +100,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": [
         "brandvx.parsers.StrictJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "brandvx.parsers.StrictFormParser",
+        "brandvx.parsers.StrictMultiPartParser",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "brandvx.schema.BrandVXAutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["brandvx.validation.StrictFilterBackend"],
     "EXCEPTION_HANDLER": "brandvx.errors.exception_handler",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "brandvx.negotiation.StrictContentNegotiation",
     "DEFAULT_PAGINATION_CLASS": "brandvx.pagination.DefaultCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_RATES": {"auth_failure": "30/min"},
@@ -132,6 +133,9 @@ SPECTACULAR_SETTINGS = {
     # (a refused admin session included) never make them fail.
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Bodies are documented as JSON: form and multipart are accepted (the browsable API) with
+    # the same strictness, but only an upload documents them (it says so itself).
+    "PARSER_WHITELIST": ["brandvx.parsers.StrictJSONParser"],
     # One name per choice set, where several models have a `status` or `channel`.
     "ENUM_NAME_OVERRIDES": {
         "MessageChannelEnum": "campaigns.models.Channel",

@@ -1,13 +1,14 @@
 import django_filters
 
+from brandvx.validation import BoundedDateFromToRangeFilter, StrictFilterSet
 from campaigns.models import Channel, MessageDraft
 
 
-class MessageDraftFilter(django_filters.FilterSet):
+class MessageDraftFilter(StrictFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=MessageDraft.Status.choices)
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
     # ?occasion_date_after=YYYY-MM-DD&occasion_date_before=YYYY-MM-DD (both inclusive)
-    occasion_date = django_filters.DateFromToRangeFilter()
+    occasion_date = BoundedDateFromToRangeFilter()
 
     class Meta:
         model = MessageDraft

@@ -1,31 +1,35 @@
 import re
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
+from brandvx.validation import BoundedDateField, StrictModelSerializer, StrictSerializer
 from campaigns.models import MAX_DAYS_AHEAD, CampaignSettings, Channel, MessageDraft
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
-class BirthdayBatchRequestSerializer(serializers.Serializer):
+class BirthdayBatchRequestSerializer(StrictSerializer):
     days_ahead = serializers.IntegerField(min_value=0, max_value=MAX_DAYS_AHEAD, default=7)
     # `from` is a Python keyword: the field is declared under it in __init__.
     channel = serializers.ChoiceField(choices=Channel.choices, required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["from"] = serializers.DateField(required=False, allow_null=True)
+        self.fields["from"] = BoundedDateField(required=False, allow_null=True)
 
 
 class JobAcceptedSerializer(serializers.Serializer):
     job_id = serializers.UUIDField()
 
 
-class CampaignSettingsSerializer(serializers.ModelSerializer):
+class CampaignSettingsSerializer(StrictModelSerializer):
     # Write-only secrets: what is stored is never echoed; `twilio_configured` says if it is set.
     twilio_account_sid = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=64)
     twilio_auth_token = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=128)
     twilio_configured = serializers.BooleanField(read_only=True)
+    # A tenant that never saved its settings reads the defaults, never stored: no update yet.
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = CampaignSettings
@@ -41,12 +45,11 @@ class CampaignSettingsSerializer(serializers.ModelSerializer):
             "birthday_run_hour": {"min_value": 0, "max_value": 23},
             "birthday_run_minute": {"min_value": 0, "max_value": 59},
             "birthday_days_ahead": {"min_value": 0, "max_value": MAX_DAYS_AHEAD},
+            # A validator, not a validate_ method: the pattern then shows in the schema.
+            "sms_from_number": {"validators": [
+                RegexValidator(E164, message="must be an E.164 number such as +14155550123")
+            ]},
         }
-
-    def validate_sms_from_number(self, value: str) -> str:
-        if value and not E164.match(value):
-            raise serializers.ValidationError("must be an E.164 number such as +14155550123")
-        return value
 
 
 class DraftClientSerializer(serializers.Serializer):
@@ -67,11 +70,11 @@ class MessageDraftSerializer(serializers.ModelSerializer):
         read_only_fields = [name for name in fields if name != "body"]
 
 
-class MessageDraftBodySerializer(serializers.Serializer):
+class MessageDraftBodySerializer(StrictSerializer):
     body = serializers.CharField(max_length=10_000, trim_whitespace=True)
 
 
-class BulkApproveRequestSerializer(serializers.Serializer):
+class BulkApproveRequestSerializer(StrictSerializer):
     ids = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=500)
 
 

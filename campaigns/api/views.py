@@ -29,6 +29,8 @@ def _first_error(serializer) -> InvalidParameter:
 class BirthdayBatchView(TenantAPIView):
     """Queue a birthday batch: one draft per client with a birthday in the window."""
 
+    error_statuses = {"post": {503}}
+
     @extend_schema(request=BirthdayBatchRequestSerializer, responses={202: JobAcceptedSerializer})
     def post(self, request):
         serializer = BirthdayBatchRequestSerializer(data=request.data)
@@ -53,7 +55,8 @@ class CampaignSettingsView(TenantAPIView):
 
     @extend_schema(request=CampaignSettingsSerializer, responses=CampaignSettingsSerializer)
     def patch(self, request):
-        if "email_from_address" in request.data:
+        # `null` or a list is valid JSON but no object: the serializer below refuses it with a 400.
+        if isinstance(request.data, dict) and "email_from_address" in request.data:
             # Named, not silently dropped: a client that sets it must learn it has no effect.
             raise InvalidParameter(
                 "email_from_address",
@@ -76,13 +79,16 @@ class MessageDraftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tena
     serializer_class = MessageDraftSerializer
     filterset_class = MessageDraftFilter
     cursor_ordering = ("occasion_date", "id")
+    error_statuses = {"partial_update": {409}, "approve": {409}, "discard": {409}}
 
     @extend_schema(request=MessageDraftBodySerializer, responses=MessageDraftSerializer)
     def partial_update(self, request, pk=None):
         draft = self.get_object()
-        serializer = MessageDraftBodySerializer(data=request.data)
+        serializer = MessageDraftBodySerializer(data=request.data, partial=True)
         if not serializer.is_valid():
             raise _first_error(serializer)
+        if "body" not in serializer.validated_data:  # PATCH with nothing to change
+            return Response(MessageDraftSerializer(draft).data)
         draft = services.draft_update_body(
             tenant=self.tenant, draft_id=draft.id, body=serializer.validated_data["body"], acting_user=request.user
         )

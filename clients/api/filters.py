@@ -5,15 +5,19 @@ from __future__ import annotations
 import django_filters
 from rest_framework.filters import OrderingFilter
 
+from brandvx.errors import InvalidParameter
+from brandvx.validation import IntegerFilter, StrictFilterSet
 from clients import selectors
 from clients.models import Client, Source
 
 
-class ClientFilter(django_filters.FilterSet):
-    search = django_filters.CharFilter(method="filter_search", help_text="Name, email, or phone in any format.")
-    tag = django_filters.CharFilter(method="filter_tag", help_text="Tag name (any case).")
+class ClientFilter(StrictFilterSet):
+    search = django_filters.CharFilter(
+        method="filter_search", max_length=200, help_text="Name, email, or phone in any format."
+    )
+    tag = django_filters.CharFilter(method="filter_tag", max_length=200, help_text="Tag name (any case).")
     source = django_filters.MultipleChoiceFilter(choices=Source.choices)
-    birthday_month = django_filters.NumberFilter(method="filter_birthday_month", help_text="1 to 12.")
+    birthday_month = IntegerFilter(method="filter_birthday_month", min_value=1, max_value=12, help_text="1 to 12.")
     has_birthday = django_filters.BooleanFilter(method="filter_has_birthday")
     email_consent = django_filters.BooleanFilter()
     sms_consent = django_filters.BooleanFilter()
@@ -34,11 +38,7 @@ class ClientFilter(django_filters.FilterSet):
         return selectors.client_has_tag(queryset, value) if value.strip() else queryset
 
     def filter_birthday_month(self, queryset, name, value):
-        from brandvx.errors import InvalidParameter
-
-        if value != int(value) or not 1 <= value <= 12:
-            raise InvalidParameter("birthday_month", "must be a month number, 1 to 12.")
-        month = int(value)
+        month = int(value)  # 1 to 12: checked by the form field
         # A range on birthday_mmdd: served by the (tenant_id, birthday_mmdd) index.
         return queryset.filter(birthday_mmdd__gte=month * 100 + 1, birthday_mmdd__lte=month * 100 + 31)
 
@@ -50,10 +50,35 @@ class ClientFilter(django_filters.FilterSet):
 
 
 class ClientOrderingFilter(OrderingFilter):
-    """Client-chosen order, with the id appended so equal names still page stably."""
+    """Client-chosen order, with the id appended so equal names still page stably.
+
+    Strict: an unknown or repeated term, or an empty `ordering`, is a 400 (DRF would ignore
+    it and use the default order); the schema lists the terms as an array's enum."""
 
     def get_ordering(self, request, queryset, view):
+        raw = request.query_params.get(self.ordering_param)
+        if raw is not None:
+            terms = [term.strip() for term in raw.split(",")]
+            allowed = self._terms(view)
+            if not raw or any(term not in allowed for term in terms) or len(set(terms)) != len(terms):
+                raise InvalidParameter(
+                    self.ordering_param, f"must be a comma-separated list of: {', '.join(sorted(allowed))}."
+                )
         ordering = super().get_ordering(request, queryset, view)
         if ordering and not any(field.lstrip("-") == "id" for field in ordering):
             ordering = [*ordering, "-id" if ordering[0].startswith("-") else "id"]
         return ordering
+
+    @staticmethod
+    def _terms(view) -> set[str]:
+        fields = list(getattr(view, "ordering_fields", []))
+        return {*fields, *(f"-{field}" for field in fields)}
+
+    def get_schema_operation_parameters(self, view):
+        terms = sorted(self._terms(view))
+        return [{
+            "name": self.ordering_param, "required": False, "in": "query", "style": "form", "explode": False,
+            "description": "Comma-separated sort fields; `-` sorts descending. Ties are broken by id.",
+            "schema": {"type": "array", "items": {"type": "string", "enum": terms}, "minItems": 1,
+                       "maxItems": len(terms), "uniqueItems": True},
+        }]

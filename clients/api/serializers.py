@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+import datetime
+import re
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from brandvx.validation import StrictSerializer
 from clients.models import Client, Source, Tag
+
+BIRTHDAY_PATTERN = r"^([0-9]{4}|-)-[0-9]{2}-[0-9]{2}$"
 
 
 def birthday_text(client: Client) -> str | None:
@@ -44,7 +51,30 @@ class ClientSerializer(serializers.ModelSerializer):
         return sorted((link.tag.name for link in client.client_tags.all()), key=str.lower)
 
 
-class ClientWriteSerializer(serializers.Serializer):
+@extend_schema_field({
+    "type": "string", "nullable": True, "pattern": BIRTHDAY_PATTERN,
+    "description": "YYYY-MM-DD, or --MM-DD when the year is unknown (as read). Sets birthday_month, "
+    "birthday_day and birth_year; sent with them, they must agree. null clears the birthday.",
+})
+class BirthdayField(serializers.Field):
+    """The read shape of a birthday, accepted on write: (year or None, month, day), or None."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not re.fullmatch(BIRTHDAY_PATTERN, data):
+            raise serializers.ValidationError("Must be YYYY-MM-DD or --MM-DD.")
+        year = None if data.startswith("--") else int(data[:4])
+        month, day = int(data[-5:-3]), int(data[-2:])
+        try:
+            datetime.date(year or 2000, month, day)  # 2000: Feb 29 is a valid year-less birthday
+        except ValueError:
+            raise serializers.ValidationError("Is not a calendar date.") from None
+        return (year, month, day)
+
+    def to_representation(self, value):  # pragma: no cover - write-only
+        return value
+
+
+class ClientWriteSerializer(StrictSerializer):
     """Shapes and types only; normalization (email, phone in the tenant's country), birthday
     rules and consent times are the services' job, and their errors name the field too.
     Defaults apply to PUT (a full replacement); PATCH sends only what changes."""
@@ -55,11 +85,31 @@ class ClientWriteSerializer(serializers.Serializer):
     phone = serializers.CharField(max_length=40, allow_blank=True, default="")
     birthday_month = serializers.IntegerField(min_value=1, max_value=12, allow_null=True, default=None)
     birthday_day = serializers.IntegerField(min_value=1, max_value=31, allow_null=True, default=None)
-    birth_year = serializers.IntegerField(min_value=1900, max_value=9999, allow_null=True, default=None)
+    birth_year = serializers.IntegerField(
+        min_value=1900, max_value=datetime.date.today().year, allow_null=True, default=None
+    )
+    birthday = BirthdayField(required=False, allow_null=True)
     notes = serializers.CharField(allow_blank=True, default="", trim_whitespace=False, max_length=10_000)
     source = serializers.ChoiceField(choices=Source.choices, default=Source.MANUAL)
     email_consent = serializers.BooleanField(default=False)
     sms_consent = serializers.BooleanField(default=False)
+
+    def validate(self, attrs):
+        """`birthday` and the split fields are one value: `birthday` fills the split fields;
+        a split field sent with it must say the same (a contradiction is a 400 naming both)."""
+        if "birthday" not in attrs:
+            return attrs
+        birthday = attrs.pop("birthday")
+        year, month, day = birthday if birthday is not None else (None, None, None)
+        implied = {"birth_year": year, "birthday_month": month, "birthday_day": day}
+        sent = getattr(self, "initial_data", {})
+        for name, value in implied.items():
+            if name in sent and attrs.get(name) != value:
+                raise serializers.ValidationError({
+                    "birthday": [f"Contradicts {name}."], name: ["Contradicts birthday."],
+                })
+        attrs.update(implied)
+        return attrs
 
 
 class TagSerializer(serializers.ModelSerializer):
@@ -71,7 +121,7 @@ class TagSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TagNameSerializer(serializers.Serializer):
+class TagNameSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
 
 
@@ -106,7 +156,7 @@ class DuplicatesSerializer(serializers.Serializer):
     groups = DuplicateGroupSerializer(many=True)
 
 
-class MergeRequestSerializer(serializers.Serializer):
+class MergeRequestSerializer(StrictSerializer):
     source = serializers.UUIDField(help_text="Merged away (deleted).")
     target = serializers.UUIDField(help_text="Kept: receives the source's tags, ids and history.")
 
@@ -117,7 +167,7 @@ class MergeResultSerializer(serializers.Serializer):
     conflicts = serializers.DictField(child=serializers.IntegerField())
 
 
-class ImportRequestSerializer(serializers.Serializer):
+class ImportRequestSerializer(StrictSerializer):
     file = serializers.FileField()
 
 

@@ -13,15 +13,15 @@ from contextlib import contextmanager
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 from django.http import StreamingHttpResponse
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import renderers, serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from brandvx.errors import InvalidParameter
+from brandvx.parsers import StrictFormParser, StrictMultiPartParser
+from brandvx.validation import DATE_SCHEMA, RANGE_TEXT, StrictFilterBackend, parse_query_date, parse_query_int
 from clients import consent, selectors, services
 from clients.api import serializers as s
 from clients.api.filters import ClientFilter, ClientOrderingFilter
@@ -123,24 +123,13 @@ IMPORT_DESCRIPTION = (
 
 
 def _days_ahead(request) -> int:
-    raw = request.query_params.get("days_ahead", "7")
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidParameter("days_ahead", f"must be a whole number of days, 0 to {selectors.MAX_DAYS_AHEAD}.") from None
-    if not 0 <= value <= selectors.MAX_DAYS_AHEAD:
-        raise InvalidParameter("days_ahead", f"must be between 0 and {selectors.MAX_DAYS_AHEAD}.")
-    return value
+    return parse_query_int(
+        request.query_params.get("days_ahead"), "days_ahead", minimum=0, maximum=selectors.MAX_DAYS_AHEAD, default=7
+    )
 
 
 def _from_date(request) -> datetime.date:
-    raw = request.query_params.get("from")
-    if not raw:
-        return request.tenant.today()
-    try:
-        return datetime.date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidParameter("from", "must be a date, YYYY-MM-DD.") from None
+    return parse_query_date(request.query_params.get("from"), "from") or request.tenant.today()
 
 
 @extend_schema_view(
@@ -154,9 +143,10 @@ class ClientViewSet(TenantModelViewSet):
     queryset = Client.objects.all()  # the model, for the router and schema; rows: get_base_queryset
     serializer_class = s.ClientSerializer
     filterset_class = ClientFilter
-    filter_backends = [DjangoFilterBackend, ClientOrderingFilter]
+    filter_backends = [StrictFilterBackend, ClientOrderingFilter]
     ordering_fields = ["created_at", "updated_at", "last_name", "first_name"]
     ordering = ["-created_at", "-id"]
+    error_statuses = {"import_csv": {503}, "merge": {404}}
 
     def get_base_queryset(self):
         queryset = selectors.client_list(tenant_id=self.tenant.id)
@@ -211,9 +201,15 @@ class ClientViewSet(TenantModelViewSet):
         data = {"name": link.tag.name, "created": created, "client": self._read(client.id)}
         return Response(s.ClientTagResultSerializer(data).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(
+        request=None, responses={204: None},
+        parameters=[OpenApiParameter("name", {"type": "string", "pattern": "^[^/]+$", "maxLength": 200},
+                                     OpenApiParameter.PATH, description="Tag name (any case).")],
+    )
     @action(detail=True, methods=["delete"], url_path=r"tags/(?P<name>[^/]+)")
     def tag_remove(self, request, pk=None, name=None):
+        if len(name) > 200:
+            raise InvalidParameter("name", "is longer than a tag name can be (200).")
         client = self.get_object()
         services.client_tag_remove(tenant=self.tenant, client_id=client.id, name=name, acting_user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -222,8 +218,13 @@ class ClientViewSet(TenantModelViewSet):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("days_ahead", int, description="0 to 366; default 7."),
-            OpenApiParameter("from", OpenApiTypes.DATE, description="Default: today in the tenant's time zone."),
+            OpenApiParameter(
+                "days_ahead", {"type": "integer", "minimum": 0, "maximum": selectors.MAX_DAYS_AHEAD, "default": 7},
+                description=f"Days after `from` to include, 0 to {selectors.MAX_DAYS_AHEAD}.",
+            ),
+            OpenApiParameter(
+                "from", DATE_SCHEMA, description=f"Default: today in the tenant's time zone ({RANGE_TEXT})."
+            ),
         ],
         responses=s.BirthdaysSerializer,
         filters=True,
@@ -275,7 +276,7 @@ class ClientViewSet(TenantModelViewSet):
         filters=False,
         description=IMPORT_DESCRIPTION,
     )
-    @action(detail=False, methods=["post"], url_path="import", url_name="import", parser_classes=[MultiPartParser, FormParser], filter_backends=[])
+    @action(detail=False, methods=["post"], url_path="import", url_name="import", parser_classes=[StrictMultiPartParser, StrictFormParser], filter_backends=[])
     def import_csv(self, request):
         """Upload a CSV of clients; see IMPORT_DESCRIPTION."""
         upload = request.FILES.get("file")

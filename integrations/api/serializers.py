@@ -1,6 +1,23 @@
+from django.core.validators import MaxLengthValidator
 from rest_framework import serializers
 
+from brandvx.validation import StrictSerializer
 from integrations.models import IntegrationConnection, Provider
+from integrations.services import CUSTOM_IMPORT_MAX_RECORDS
+
+# Credentials and settings are a few short keys per provider; bounded so nobody stores a novel.
+MAX_KEYS = 20
+
+
+def _credentials(**kwargs) -> serializers.DictField:
+    return serializers.DictField(
+        child=serializers.CharField(max_length=4000, allow_blank=True), validators=[MaxLengthValidator(MAX_KEYS)],
+        **kwargs,
+    )
+
+
+def _config(**kwargs) -> serializers.DictField:
+    return serializers.DictField(validators=[MaxLengthValidator(MAX_KEYS)], **kwargs)
 
 
 class IntegrationConnectionSerializer(serializers.ModelSerializer):
@@ -42,15 +59,15 @@ class IntegrationConnectionCreatedSerializer(IntegrationConnectionSerializer):
         read_only_fields = fields
 
 
-class IntegrationConnectionCreateSerializer(serializers.Serializer):
+class IntegrationConnectionCreateSerializer(StrictSerializer):
     provider = serializers.ChoiceField(choices=Provider.choices)
-    credentials = serializers.DictField(write_only=True, required=False, default=dict)
-    config = serializers.DictField(required=False, default=dict)
+    credentials = _credentials(write_only=True, required=False, default=dict)
+    config = _config(required=False, default=dict)
 
 
-class IntegrationConnectionUpdateSerializer(serializers.Serializer):
-    credentials = serializers.DictField(write_only=True, required=False)
-    config = serializers.DictField(required=False)
+class IntegrationConnectionUpdateSerializer(StrictSerializer):
+    credentials = _credentials(write_only=True, required=False)
+    config = _config(required=False)
     status = serializers.ChoiceField(choices=["active", "disabled"], required=False)
 
 
@@ -62,6 +79,10 @@ class JobCreatedSerializer(serializers.Serializer):
     job_id = serializers.UUIDField()
 
 
-class CustomImportSerializer(serializers.Serializer):
-    contacts = serializers.ListField(child=serializers.DictField(), required=False)
-    transactions = serializers.ListField(child=serializers.DictField(), required=False)
+class CustomImportSerializer(StrictSerializer):
+    contacts = serializers.ListField(
+        child=serializers.DictField(), required=False, max_length=CUSTOM_IMPORT_MAX_RECORDS
+    )
+    transactions = serializers.ListField(
+        child=serializers.DictField(), required=False, max_length=CUSTOM_IMPORT_MAX_RECORDS
+    )

@@ -12,6 +12,7 @@ from brandvx.parsers import StrictJSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from brandvx.errors import InvalidParameter
 from integrations import services
 from integrations.api.serializers import (
     ApiKeySerializer,
@@ -22,7 +23,7 @@ from integrations.api.serializers import (
     IntegrationConnectionUpdateSerializer,
     JobCreatedSerializer,
 )
-from integrations.models import IntegrationConnection
+from integrations.models import IntegrationConnection, Provider
 from integrations.routing import unscoped_route_for_api_key
 from tenants.views import OWNER_ONLY, TenantAPIView, TenantGenericViewSet
 
@@ -43,6 +44,7 @@ class IntegrationConnectionViewSet(
     lookup_value_regex = UUID_RE
     cursor_ordering = ("-created_at", "-id")
     filterset_fields = ["provider", "status"]
+    error_statuses = {"create": {409}, "update": {409}, "partial_update": {409}}
 
     @extend_schema(request=IntegrationConnectionCreateSerializer, responses={201: IntegrationConnectionCreatedSerializer})
     def create(self, request, *args, **kwargs):
@@ -83,8 +85,12 @@ class IntegrationSyncView(TenantAPIView):
 
     read_roles = OWNER_ONLY
     write_roles = OWNER_ONLY
+    error_statuses = {"post": {409, 503}}
 
-    @extend_schema(request=None, responses={202: JobCreatedSerializer})
+    @extend_schema(
+        request=None, responses={202: JobCreatedSerializer},
+        parameters=[OpenApiParameter("provider", str, OpenApiParameter.PATH, enum=Provider.values)],
+    )
     def post(self, request, provider: str):
         job = services.sync_request(tenant=self.tenant, provider=provider, acting_user=request.user)
         return Response({"job_id": str(job.id)}, status=status.HTTP_202_ACCEPTED)
@@ -97,9 +103,10 @@ class CustomCrmImportView(APIView):
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
     parser_classes = [StrictJSONParser]
+    error_statuses = {"post": {401, 404}}
 
     @extend_schema(
-        request=CustomImportSerializer, auth=[], responses={200: OpenApiTypes.OBJECT, 401: OpenApiTypes.OBJECT},
+        request=CustomImportSerializer, auth=[], responses={200: OpenApiTypes.OBJECT},
         parameters=[OpenApiParameter("X-BrandVX-Key", str, OpenApiParameter.HEADER, required=True)],
     )
     def post(self, request):
@@ -107,5 +114,9 @@ class CustomCrmImportView(APIView):
         if route is None:
             return Response({"code": "not_authenticated", "detail": "A valid X-BrandVX-Key header is required."},
                             status=status.HTTP_401_UNAUTHORIZED, headers={"WWW-Authenticate": 'APIKey header="X-BrandVX-Key"'})
+        body = CustomImportSerializer(data=request.data)
+        if not body.is_valid():
+            name, messages = next(iter(body.errors.items()))
+            raise InvalidParameter(name, str(messages[0] if isinstance(messages, list) else messages))
         result = services.custom_crm_import(tenant_id=route.tenant_id, connection_id=route.connection_id, payload=request.data)
         return Response(result)

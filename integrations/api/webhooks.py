@@ -58,6 +58,7 @@ class _WebhookView(APIView):
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
     throttle_classes: list = []
+    error_statuses = {"post": {401}}  # a missing or wrong signature
 
 
 

@@ -38,6 +38,7 @@ class BackgroundJobViewSet(TenantReadOnlyViewSet):
     serializer_class = BackgroundJobSerializer
     filterset_fields = ["kind", "status"]
     action_roles = {"cancel": frozenset({"owner_admin", "staff"})}
+    error_statuses = {"cancel": {409}}
 
     @extend_schema(request=None, responses=BackgroundJobSerializer)
     @action(detail=True, methods=["post"])

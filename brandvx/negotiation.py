@@ -1,0 +1,17 @@
+"""Content negotiation that answers a bad `?format=` like every other bad parameter."""
+
+from rest_framework.negotiation import DefaultContentNegotiation
+
+
+class StrictContentNegotiation(DefaultContentNegotiation):
+    """`?format=` naming no renderer of the view is a 400 naming the parameter (DRF: 404).
+    Imported by DRF while `rest_framework.views` loads: no project imports at module level."""
+
+    def filter_renderers(self, renderers, format):
+        from brandvx.errors import InvalidParameter
+
+        matching = [renderer for renderer in renderers if renderer.format == format]
+        if not matching:
+            choices = ", ".join(sorted({renderer.format for renderer in renderers if renderer.format != "api"}))
+            raise InvalidParameter("format", f"must be one of {choices}.")
+        return matching

@@ -1,0 +1,167 @@
+"""The OpenAPI schema, generated so that it tells the truth about every operation.
+
+`BrandVXAutoSchema` (DEFAULT_SCHEMA_CLASS) adds, to every operation, the error responses it
+can give and their body (`Error`: `{code, detail}` plus `parameter`, `fields`, `choices` or
+`reason` where they apply, see brandvx/errors.py), derived from what the view is:
+
+- 400 everywhere (malformed input, characters PostgreSQL cannot store, a bad X-Tenant-ID);
+- 401, 403 and 429 where a caller authenticates (bad token, not a member or role too low,
+  too many failed authentications from the address);
+- 404 where the path names something; 415 where there is a request body;
+- 409 and 503 where the view declares them in `error_statuses` (state conflicts; job queues).
+
+It also puts the limits the server enforces into the parameters: request bodies refuse
+unknown properties (`additionalProperties: false`, brandvx.validation.StrictFieldsMixin),
+dates carry the supported years as a pattern, and filter limits (min_value, max_value,
+max_length on a django-filter filter) become minimum, maximum and maxLength.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework import serializers
+
+from brandvx.validation import DATE_PATTERN, DATETIME_PATTERN, StrictFieldsMixin
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": "Every error: a stable `code`, a human `detail`, and what names the input at fault.",
+    "properties": {
+        "code": {"type": "string", "description": "Stable machine-readable code, e.g. `invalid_parameter`."},
+        "detail": {"type": "string"},
+        "parameter": {"type": "string", "description": "The parameter or field at fault (`invalid_parameter`)."},
+        "fields": {
+            "type": "object", "additionalProperties": {},
+            "description": "Per-field messages (`validation_error`).",
+        },
+        "choices": {
+            "type": "array", "items": {"type": "object", "additionalProperties": {}},
+            "description": "The tenants to choose from (`tenant_required`).",
+        },
+        "reason": {"type": "string", "description": "Why a file was refused (`invalid_parameter` on uploads)."},
+    },
+    "required": ["code", "detail"],
+}
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input: `code` says what, `parameter` or `fields` name the input.",
+    401: "Missing, invalid or expired credentials.",
+    403: "Not a member of the tenant, or the role does not allow this.",
+    404: "Not found in this tenant.",
+    409: "The object's current state does not allow this.",
+    415: "The request body's media type is not accepted.",
+    429: "Too many failed authentications from this address; wait and retry.",
+    503: "A backing service (the job queue) is unavailable; nothing was done. Retry shortly.",
+}
+
+
+class BrandVXAutoSchema(AutoSchema):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._directions: list[str] = []  # of the serializers being mapped (nested ones too)
+
+    def _error_statuses(self) -> set[int]:
+        statuses = {400}
+        if self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer() is not None:
+            statuses.add(415)
+        if any(requirement for requirement in self.get_auth()):
+            statuses |= {401, 403, 429}
+        if "{" in self.path:
+            statuses.add(404)
+        declared = getattr(self.view, "error_statuses", {})
+        action = getattr(self.view, "action", None) or self.method.lower()
+        statuses |= set(declared.get(action, ())) | set(declared.get("*", ()))
+        return statuses
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        component = ResolvedComponent(
+            name="Error", type=ResolvedComponent.SCHEMA, object="Error", schema=ERROR_SCHEMA,
+        )
+        self.registry.register_on_missing(component)
+        media_types = self.map_renderers("media_type") or ["application/json"]
+        for status in sorted(self._error_statuses()):
+            key = str(status)
+            existing = responses.get(key, {})
+            if existing.get("content"):
+                continue
+            responses[key] = {
+                "description": existing.get("description") or ERROR_DESCRIPTIONS.get(status, "Error."),
+                "content": {media_type: {"schema": component.ref} for media_type in media_types},
+            }
+        return responses
+
+    def _get_parameters(self):
+        parameters = super()._get_parameters()
+        for parameter in parameters:
+            _bound_dates(parameter.get("schema", {}))
+        return parameters
+
+    def _insert_field_validators(self, field, schema):
+        """Limits DRF enforces without a validator object, which drf-spectacular misses:
+        non-empty lists, ListSerializer lengths, non-blank strings."""
+        super()._insert_field_validators(field, schema)
+        target = schema
+        if self._directions and self._directions[-1] == "response":
+            # Limits on what may be sent; what is read may predate them (imports, old rows).
+            if getattr(field, "request_only_limits", False):
+                for key in ("minimum", "maximum"):
+                    schema.pop(key, None)
+            return
+        if schema.get("type") == "array":
+            if getattr(field, "allow_empty", True) is False:
+                target["minItems"] = max(target.get("minItems", 0), 1)
+            if isinstance(field, serializers.ListSerializer):
+                if field.max_length is not None:
+                    target["maxItems"] = field.max_length
+                if field.min_length is not None:
+                    target["minItems"] = field.min_length
+        elif (
+            schema.get("type") == "string" and isinstance(field, serializers.CharField)
+            and not field.allow_blank and not field.read_only
+        ):
+            target.setdefault("minLength", 1)
+            if field.trim_whitespace:
+                # Surrounding whitespace is trimmed: the value needs a visible character.
+                target.setdefault("pattern", r"\S")
+
+    def _map_basic_serializer(self, serializer, direction):
+        self._directions.append(direction)
+        try:
+            schema = super()._map_basic_serializer(serializer, direction)
+        finally:
+            self._directions.pop()
+        if direction == "request" and isinstance(serializer, StrictFieldsMixin):
+            schema["additionalProperties"] = False
+        return schema
+
+
+def _bound_dates(schema: dict) -> None:
+    if schema.get("type") == "array":
+        _bound_dates(schema.get("items", {}))
+    elif schema.get("format") == "date":
+        schema.setdefault("pattern", DATE_PATTERN)
+    elif schema.get("format") == "date-time":
+        schema.setdefault("pattern", DATETIME_PATTERN)
+
+
+class StrictFilterExtension(DjangoFilterExtension):
+    """django-filter parameters with the limits their filters enforce."""
+
+    priority = 1
+
+    def resolve_filter_field(self, auto_schema, model, filterset_class, field_name, filter_field):
+        parameters = super().resolve_filter_field(auto_schema, model, filterset_class, field_name, filter_field)
+        extra = getattr(filter_field, "extra", {})
+        for parameter in parameters:
+            schema = parameter["schema"]
+            target = schema["items"] if schema.get("type") == "array" else schema
+            if "min_value" in extra:
+                target["minimum"] = extra["min_value"]
+            if "max_value" in extra:
+                target["maximum"] = extra["max_value"]
+            if "max_length" in extra:
+                target["maxLength"] = extra["max_length"]
+        return parameters

@@ -1,0 +1,292 @@
+"""Input rules shared by every endpoint, each stated once so the OpenAPI schema and the
+server agree: the dates the server can compute with, strict serializers (unknown fields are
+refused), and strict query filters (an empty or malformed value is refused, never ignored).
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+import django_filters
+from django.http import QueryDict
+from django_filters import rest_framework as rest_framework_filters
+from django import forms
+from django.db import models
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from brandvx.errors import InvalidParameter
+
+# --- dates ---------------------------------------------------------------------------------
+# Every date and instant a client sends lies in these years. Far enough for any salon's
+# records; far enough from year 1 and 9999 that a local midnight in any time zone, the next
+# day, a previous period or a birthday window can always be computed (issue 13).
+MIN_YEAR = 1900
+MAX_YEAR = 2999
+MIN_DATE = datetime.date(MIN_YEAR, 1, 1)
+MAX_DATE = datetime.date(MAX_YEAR, 12, 31)
+# The same range as a pattern, so schema-driven clients know it: 1900-2999.
+_YEAR = r"(19[0-9]{2}|2[0-9]{3})"
+_MONTH_DAY = r"(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+DATE_PATTERN = rf"^{_YEAR}-{_MONTH_DAY}$"
+DATETIME_PATTERN = (
+    rf"^{_YEAR}-{_MONTH_DAY}T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{{1,6}})?)?"
+    r"(Z|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])$"
+)
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DATE_SCHEMA = {"type": "string", "format": "date", "pattern": DATE_PATTERN}
+DATETIME_SCHEMA = {"type": "string", "format": "date-time", "pattern": DATETIME_PATTERN}
+RANGE_TEXT = f"years {MIN_YEAR} to {MAX_YEAR}"
+
+
+def date_in_range(value: datetime.date) -> bool:
+    return MIN_DATE <= value <= MAX_DATE
+
+
+def parse_query_date(raw: str | None, name: str, *, required: bool = False) -> datetime.date | None:
+    """A YYYY-MM-DD query parameter inside the supported years; 400 naming it otherwise."""
+    if raw is None or raw == "":
+        if required or raw == "":
+            raise InvalidParameter(name, f"is required as a date, YYYY-MM-DD ({RANGE_TEXT}).")
+        return None
+    try:
+        if not _ISO_DATE.match(raw):
+            raise ValueError
+        value = datetime.date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidParameter(name, f"must be a date as YYYY-MM-DD ({RANGE_TEXT}).") from None
+    if not date_in_range(value):
+        raise InvalidParameter(name, f"must be a date in the {RANGE_TEXT}.")
+    return value
+
+
+def parse_query_int(raw: str | None, name: str, *, minimum: int, maximum: int, default: int) -> int:
+    """A whole-number query parameter in [minimum, maximum]; 400 naming it otherwise."""
+    if raw is None:
+        return default
+    if not re.fullmatch(r"[0-9]{1,9}", raw) or not minimum <= int(raw) <= maximum:
+        raise InvalidParameter(name, f"must be a whole number from {minimum} to {maximum}.")
+    return int(raw)
+
+
+@extend_schema_field(DATE_SCHEMA)
+class BoundedDateField(serializers.DateField):
+    """A date in the supported years (see MIN_YEAR / MAX_YEAR)."""
+
+    def to_internal_value(self, value):
+        day = super().to_internal_value(value)
+        if not date_in_range(day):
+            raise serializers.ValidationError(f"Must be a date in the {RANGE_TEXT}.")
+        return day
+
+
+@extend_schema_field(DATETIME_SCHEMA)
+class BoundedDateTimeField(serializers.DateTimeField):
+    """An instant in the supported years, in UTC and in any local time zone."""
+
+    def to_internal_value(self, value):
+        instant = super().to_internal_value(value)
+        # As written (its own offset); any zone's local time of it is then still computable.
+        try:
+            written = datetime.datetime.fromisoformat(value) if isinstance(value, str) else instant
+        except ValueError:
+            written = instant
+        if not date_in_range(written.date()):
+            raise serializers.ValidationError(f"Must be an instant in the {RANGE_TEXT}.")
+        return instant
+
+
+# --- strict serializers ----------------------------------------------------------------
+
+FORM_ONLY_KEYS = frozenset({"csrfmiddlewaretoken"})
+
+# Refuses fields the serializer does not accept (unknown or read-only), naming them, instead
+# of dropping them silently; nested strict serializers too. (A comment, not a docstring: the
+# schema would show it as the description of every serializer without its own.)
+class StrictFieldsMixin:
+
+    def to_internal_value(self, data):
+        if hasattr(data, "keys"):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            # A browser's form (the browsable API) carries its CSRF token with the fields.
+            ignored = FORM_ONLY_KEYS if isinstance(data, QueryDict) else ()
+            extra = [key for key in data.keys() if key not in writable and key not in ignored]
+            if extra:
+                raise serializers.ValidationError({
+                    key: ["This field is read-only." if key in self.fields else "Unknown field."] for key in extra
+                })
+            if not isinstance(data, QueryDict):
+                # JSON has types: a number where the schema says string (or the reverse) is
+                # refused, not converted. Form bodies are all text and keep DRF's parsing.
+                wrong = {
+                    key: [f"Must be {expected}."] for key, expected in (
+                        (key, _json_type_error(self.fields[key], value)) for key, value in data.items()
+                    ) if expected
+                }
+                if wrong:
+                    raise serializers.ValidationError(wrong)
+        return super().to_internal_value(data)
+
+
+def _json_type_error(field, value) -> str | None:
+    """What `value` should have been for `field`, when its JSON type is wrong; else None."""
+    if value is None:
+        return None  # the field's own allow_null decides
+    checks = (
+        (serializers.BooleanField, bool, "true or false"),
+        (serializers.IntegerField, int, "an integer"),
+        (serializers.CharField, str, "a string"),
+        (serializers.ChoiceField, str, "a string"),
+        (serializers.UUIDField, str, "a string (a UUID)"),
+        (serializers.DateField, str, "a string (a date)"),
+        (serializers.DateTimeField, str, "a string (a date-time)"),
+        (serializers.DictField, dict, "an object"),
+        (serializers.ListField, list, "an array"),
+        (serializers.ListSerializer, list, "an array"),
+    )
+    for field_class, json_type, expected in checks:
+        if isinstance(field, field_class):
+            if json_type is int and isinstance(value, bool):
+                return expected
+            if not isinstance(value, json_type):
+                return expected
+            if isinstance(field, serializers.ListField) and field.child is not None:
+                for item in value:
+                    problem = _json_type_error(field.child, item)
+                    if problem:
+                        return f"an array whose items are each {problem}"
+            return None
+    return None
+
+
+# Bases of every request body serializer. (No docstrings: the schema would show them as
+# the description of every serializer without its own.)
+class StrictSerializer(StrictFieldsMixin, serializers.Serializer):
+    pass
+
+
+class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    pass
+
+
+# --- strict query filters ----------------------------------------------------------------
+
+class BoundedDateFormField(forms.DateField):
+    """YYYY-MM-DD only, inside the supported years."""
+
+    input_formats = ["%Y-%m-%d"]
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None and not date_in_range(value):
+            raise forms.ValidationError(f"Must be a date in the {RANGE_TEXT}.")
+
+
+class BoundedDateFilter(django_filters.DateFilter):
+    field_class = BoundedDateFormField
+
+
+class BoundedDateRangeFormField(django_filters.fields.DateRangeField):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields = (BoundedDateFormField(required=False), BoundedDateFormField(required=False))
+
+    def compress(self, data_list):
+        if data_list:
+            after, before = data_list
+            # Whole days, like the plain field, without its timezone-aware datetime bounds.
+            return slice(after, before)
+        return None
+
+
+class BoundedDateFromToRangeFilter(django_filters.DateFromToRangeFilter):
+    """`<name>_after` / `<name>_before`, both inclusive local dates in the supported years."""
+
+    field_class = BoundedDateRangeFormField
+
+    def filter(self, qs, value):
+        if value:
+            if value.start is not None:
+                qs = qs.filter(**{f"{self.field_name}__gte": value.start})
+            if value.stop is not None:
+                qs = qs.filter(**{f"{self.field_name}__lte": value.stop})
+        return qs
+
+
+class StrictFilterSet(rest_framework_filters.FilterSet):
+    """A FilterSet whose every parameter is validated, never ignored.
+
+    - A typed parameter (number, boolean, date, id, choice) sent empty is a 400, not "no filter".
+    - Foreign keys filter by id: an id that names nothing finds nothing (no 400, no lookup).
+    - Dates must lie in the supported years.
+    Limits given as filter kwargs (min_value, max_value, max_length) are enforced by the form
+    field and shown in the schema (brandvx.schema.StrictFilterExtension).
+    """
+
+    FILTER_DEFAULTS = {
+        **rest_framework_filters.FilterSet.FILTER_DEFAULTS,
+        models.ForeignKey: {"filter_class": django_filters.UUIDFilter},
+        models.OneToOneField: {"filter_class": django_filters.UUIDFilter},
+        models.UUIDField: {"filter_class": django_filters.UUIDFilter},
+        models.DateField: {"filter_class": BoundedDateFilter},
+    }
+
+    @classmethod
+    def filter_for_field(cls, field, field_name, lookup_expr=None):
+        filter_ = super().filter_for_field(field, field_name, lookup_expr)
+        if isinstance(filter_, django_filters.CharFilter) and getattr(field, "max_length", None):
+            filter_.extra.setdefault("max_length", field.max_length)
+        return filter_
+
+    def is_valid(self):
+        valid = super().is_valid()
+        for name, filter_ in self.filters.items():
+            if isinstance(filter_, django_filters.CharFilter):
+                continue  # an empty text filter is a valid (empty) string
+            names = [name] if name in self.data else [f"{name}_{suffix}" for suffix in ("after", "before", "min", "max")]
+            for key in names:
+                values = [value for value in self.data.getlist(key)] if key in self.data else []
+                if any(value == "" for value in values):
+                    self.form.add_error(name if name in self.form.fields else None, f"{key}: must not be empty.")
+                    valid = False
+                elif isinstance(filter_, django_filters.BooleanFilter) and any(v not in ("true", "false") for v in values):
+                    # DRF's widget reads anything else ("null", "10.0") as "no filter".
+                    self.form.add_error(name if name in self.form.fields else None, f"{key}: must be true or false.")
+                    valid = False
+        return valid
+
+
+__all__ = [
+    "MIN_DATE", "MAX_DATE", "DATE_SCHEMA", "DATETIME_SCHEMA", "BoundedDateField", "BoundedDateTimeField",
+    "StrictSerializer", "StrictModelSerializer", "StrictFieldsMixin", "StrictFilterSet", "BoundedDateFilter",
+    "BoundedDateFromToRangeFilter", "parse_query_date", "parse_query_int",
+]
+
+
+@extend_schema_field({"type": "integer"})
+class IntegerFilter(django_filters.NumberFilter):
+    """A whole-number filter (django-filter's NumberFilter takes decimals)."""
+
+    field_class = forms.IntegerField
+
+
+class StrictFilterBackend(rest_framework_filters.DjangoFilterBackend):
+    """DEFAULT_FILTER_BACKENDS: views that only list `filterset_fields` get a StrictFilterSet
+    too, and a bad filter is answered like every bad parameter: `invalid_parameter` naming it
+    (with every bad filter's messages in `fields`)."""
+
+    filterset_base = StrictFilterSet
+
+    def filter_queryset(self, request, queryset, view):
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        if not filterset.is_valid():
+            errors = {name: [str(message) for message in messages] for name, messages in filterset.errors.items()}
+            name = next(iter(errors))
+            error = InvalidParameter(name, " ".join(errors[name]))
+            error.extra["fields"] = errors
+            raise error
+        return filterset.qs
+
