@@ -74,8 +74,11 @@ def committed(django_db_setup, django_db_blocker):
 
 # --- the two-tenant world --------------------------------------------------------------
 
+
 def make_tenant(name: str, *, timezone: str = "UTC") -> tuple[Tenant, User]:
-    owner = User.objects.create(username=f"owner-{name}-{Tenant.objects.count()}", email=f"owner@{name.lower().replace(' ', '-')}.test")
+    owner = User.objects.create(
+        username=f"owner-{name}-{Tenant.objects.count()}", email=f"owner@{name.lower().replace(' ', '-')}.test"
+    )
     tenant = tenant_create(name=name, owner_sub=owner.id, timezone=timezone)
     return tenant, owner
 

@@ -54,7 +54,16 @@ class RefundInline(admin.TabularInline):
 
 @admin.register(Transaction)
 class TransactionAdmin(admin.ModelAdmin):
-    list_display = ["occurred_at", "tenant", "client", "status", "total_amount", "refunded_amount", "currency", "source"]
+    list_display = [
+        "occurred_at",
+        "tenant",
+        "client",
+        "status",
+        "total_amount",
+        "refunded_amount",
+        "currency",
+        "source",
+    ]
     list_filter = ["status", "currency", "source"]
     search_fields = ["external_id", "client__last_name", "client__email"]
     list_select_related = ["tenant", "client"]

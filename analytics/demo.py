@@ -17,7 +17,12 @@ from tenants.models import Tenant, User
 
 CATALOG = {
     "Cuts & Styling": [("Women's cut", 45, 6500), ("Men's cut", 30, 3500), ("Blow-dry", 45, 4500), ("Updo", 60, 8500)],
-    "Color": [("Balayage", 180, 22000), ("Root touch-up", 90, 9500), ("Full highlights", 150, 18000), ("Gloss", 45, 5500)],
+    "Color": [
+        ("Balayage", 180, 22000),
+        ("Root touch-up", 90, 9500),
+        ("Full highlights", 150, 18000),
+        ("Gloss", 45, 5500),
+    ],
     "Treatments": [("Keratin smoothing", 150, 25000), ("Deep conditioning", 30, 3000), ("Scalp treatment", 45, 4500)],
     "Nails": [("Gel manicure", 45, 4500), ("Pedicure", 60, 5500), ("Nail art", 30, 2000)],
     "Brows & Lashes": [("Brow shaping", 20, 2500), ("Lash lift", 60, 8000), ("Brow tint", 20, 2000)],
@@ -26,7 +31,23 @@ CATALOG = {
 # Sold at the desk, with no service: reported as "Other" in revenue by service.
 RETAIL = [("Shampoo", 2800), ("Conditioner", 2800), ("Hair oil", 3600), ("Cuticle oil", 1400)]
 STAFF = ["Maya", "Jordan", "Priya", "Luis", "Sam"]
-FIRST = ["Ava", "Mia", "Noah", "Liam", "Zoe", "Emma", "Lucas", "Ella", "Chloe", "Aria", "Leo", "Ivy", "Nora", "Ruby", "Theo"]
+FIRST = [
+    "Ava",
+    "Mia",
+    "Noah",
+    "Liam",
+    "Zoe",
+    "Emma",
+    "Lucas",
+    "Ella",
+    "Chloe",
+    "Aria",
+    "Leo",
+    "Ivy",
+    "Nora",
+    "Ruby",
+    "Theo",
+]
 LAST = ["Garcia", "Smith", "Nguyen", "Patel", "Kim", "Rossi", "Brown", "Lopez", "Cohen", "Okafor", "Silva", "Martin"]
 
 
@@ -48,9 +69,17 @@ def _refunds(tenant: Tenant, rng: random.Random, sales: list[Transaction]) -> li
     """The sales' refunds as dated records, a few days after the sale (never in the future)."""
     now = datetime.datetime.now(datetime.UTC)
     return [
-        Refund(tenant=tenant, transaction=sale, amount=sale.refunded_amount, currency=sale.currency,
-               refunded_at=min(now, sale.occurred_at + datetime.timedelta(days=rng.randint(0, 20), hours=rng.randint(0, 8))))
-        for sale in sales if sale.refunded_amount
+        Refund(
+            tenant=tenant,
+            transaction=sale,
+            amount=sale.refunded_amount,
+            currency=sale.currency,
+            refunded_at=min(
+                now, sale.occurred_at + datetime.timedelta(days=rng.randint(0, 20), hours=rng.randint(0, 8))
+            ),
+        )
+        for sale in sales
+        if sale.refunded_amount
     ]
 
 
@@ -59,7 +88,9 @@ def _clients(tenant: Tenant, rng: random.Random) -> list[Client]:
     people = []
     for n in range(150):
         first, last = rng.choice(FIRST), rng.choice(LAST)
-        people.append(Client(tenant=tenant, first_name=first, last_name=last, email=f"{first}.{last}.{n}@example.com".lower()))
+        people.append(
+            Client(tenant=tenant, first_name=first, last_name=last, email=f"{first}.{last}.{n}@example.com".lower())
+        )
     Client.objects.bulk_create(people)
     # Spread sign-ups over the year so "new clients" has a history (created_at is auto_now_add).
     now = datetime.datetime.now(datetime.UTC)
@@ -73,7 +104,14 @@ def _catalog(tenant: Tenant) -> list[Service]:
     categories = [ServiceCategory(tenant=tenant, name=name) for name in CATALOG]
     ServiceCategory.objects.bulk_create(categories)
     services = [
-        Service(tenant=tenant, name=name, category=category, duration_minutes=minutes, price_amount=price, currency=tenant.currency)
+        Service(
+            tenant=tenant,
+            name=name,
+            category=category,
+            duration_minutes=minutes,
+            price_amount=price,
+            currency=tenant.currency,
+        )
         for category, items in zip(categories, CATALOG.values(), strict=True)
         for name, minutes, price in items
     ]
@@ -96,15 +134,33 @@ def _year(tenant: Tenant, rng: random.Random, clients: list[Client], services: l
         for _ in range(rng.randint(busy - 2, busy + 1)):
             client = rng.choices(clients, weights)[0] if rng.random() > 0.05 else None  # some walk-ins
             service = rng.choices(services, popular)[0]
-            start = datetime.datetime.combine(day, datetime.time(rng.randint(9, 18), rng.choice((0, 15, 30, 45))), tzinfo=tz)
+            start = datetime.datetime.combine(
+                day, datetime.time(rng.randint(9, 18), rng.choice((0, 15, 30, 45))), tzinfo=tz
+            )
             status = _status(rng, offset)
-            appointments.append(Appointment(
-                tenant=tenant, client=client, service=service, staff_name=rng.choice(STAFF), start_at=start,
-                end_at=start + datetime.timedelta(minutes=service.duration_minutes), status=status,
-                price_amount=service.price_amount, currency=service.currency,
-            ))
+            appointments.append(
+                Appointment(
+                    tenant=tenant,
+                    client=client,
+                    service=service,
+                    staff_name=rng.choice(STAFF),
+                    start_at=start,
+                    end_at=start + datetime.timedelta(minutes=service.duration_minutes),
+                    status=status,
+                    price_amount=service.price_amount,
+                    currency=service.currency,
+                )
+            )
             if status == Appointment.Status.COMPLETED:
-                _sale(tenant, rng, client, service, start + datetime.timedelta(minutes=service.duration_minutes), sales, lines)
+                _sale(
+                    tenant,
+                    rng,
+                    client,
+                    service,
+                    start + datetime.timedelta(minutes=service.duration_minutes),
+                    sales,
+                    lines,
+                )
     return appointments, sales, lines
 
 
@@ -121,11 +177,19 @@ def _status(rng: random.Random, offset: int) -> str:
 
 def _sale(tenant, rng, client, service, when, sales, lines) -> None:
     sale = Transaction(tenant=tenant, client=client, occurred_at=when, currency=service.currency, total_amount=0)
-    items = [TransactionLineItem(tenant=tenant, transaction=sale, service=service, description=service.name, amount=service.price_amount)]
+    items = [
+        TransactionLineItem(
+            tenant=tenant, transaction=sale, service=service, description=service.name, amount=service.price_amount
+        )
+    ]
     if rng.random() < 0.2:
         name, price = rng.choice(RETAIL)
         quantity = rng.choice((1, 1, 2))
-        items.append(TransactionLineItem(tenant=tenant, transaction=sale, description=name, quantity=quantity, amount=price * quantity))
+        items.append(
+            TransactionLineItem(
+                tenant=tenant, transaction=sale, description=name, quantity=quantity, amount=price * quantity
+            )
+        )
     sale.total_amount = sum(item.amount for item in items)
     roll = rng.random()
     if roll < 0.01:

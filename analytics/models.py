@@ -11,7 +11,6 @@ from clients.models import Source
 from tenants.models import TenantModel
 from tenants.sharding import TenantForeignKey
 
-
 # Where a row came from: the same vocabulary as a client's source.
 Provider = Source
 
@@ -52,7 +51,9 @@ class ServiceCategory(ImportedModel):
 class Service(ImportedModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
-    category = TenantForeignKey(ServiceCategory, null=True, blank=True, on_delete=models.SET_NULL, related_name="services")
+    category = TenantForeignKey(
+        ServiceCategory, null=True, blank=True, on_delete=models.SET_NULL, related_name="services"
+    )
     duration_minutes = models.PositiveIntegerField(default=60)
     price_amount = models.BigIntegerField(default=0, help_text="Minor units (cents).")
     # Priced at the time of sale (Square VARIABLE_PRICING): price_amount is then 0, not a price.
@@ -81,7 +82,9 @@ class Appointment(ImportedModel):
         NO_SHOW = "no_show"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    client = TenantForeignKey("clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="appointments")
+    client = TenantForeignKey(
+        "clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="appointments"
+    )
     service = TenantForeignKey(Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="appointments")
     staff_name = models.CharField(max_length=100, blank=True)
     start_at = models.DateTimeField()
@@ -98,12 +101,18 @@ class Appointment(ImportedModel):
         # rebooking within 60 days) need status. Without them every probe is a heap fetch,
         # and a large tenant's year is thousands of random reads among millions of rows.
         indexes = [
-            models.Index(fields=["tenant", "start_at"], include=["status", "client"], name="appointment_tenant_start_idx"),
-            models.Index(fields=["tenant", "client", "start_at"], include=["status"], name="appointment_client_start_idx"),
+            models.Index(
+                fields=["tenant", "start_at"], include=["status", "client"], name="appointment_tenant_start_idx"
+            ),
+            models.Index(
+                fields=["tenant", "client", "start_at"], include=["status"], name="appointment_client_start_idx"
+            ),
         ]
         constraints = [
             _external_id_unique("appointment"),
-            models.CheckConstraint(condition=models.Q(end_at__gte=models.F("start_at")), name="appointment_ends_after_start"),
+            models.CheckConstraint(
+                condition=models.Q(end_at__gte=models.F("start_at")), name="appointment_ends_after_start"
+            ),
             models.CheckConstraint(condition=models.Q(price_amount__gte=0), name="appointment_price_not_negative"),
         ]
 
@@ -115,12 +124,15 @@ class Transaction(ImportedModel):
         FAILED = "failed"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    client = TenantForeignKey("clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="transactions")
+    client = TenantForeignKey(
+        "clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="transactions"
+    )
     occurred_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETED)
     total_amount = models.BigIntegerField(help_text="Minor units (cents): what the client paid, tip and tax included.")
     refunded_amount = models.BigIntegerField(
-        default=0, help_text="Minor units refunded so far: the sum of the sale's Refund rows (kept with them).")
+        default=0, help_text="Minor units refunded so far: the sum of the sale's Refund rows (kept with them)."
+    )
     # Parts of total_amount that are not the services' revenue (tip, tax), and what was taken
     # off the list price (discount, already out of total_amount). See docs/insights.md.
     tip_amount = models.BigIntegerField(default=0, help_text="Minor units of total_amount that are a tip.")
@@ -141,12 +153,21 @@ class Transaction(ImportedModel):
             models.Index(
                 fields=["tenant", "occurred_at"],
                 include=[
-                    "status", "currency", "total_amount", "refunded_amount", "tip_amount", "tax_amount",
-                    "discount_amount", "client", "id",
+                    "status",
+                    "currency",
+                    "total_amount",
+                    "refunded_amount",
+                    "tip_amount",
+                    "tax_amount",
+                    "discount_amount",
+                    "client",
+                    "id",
                 ],
                 name="transaction_tenant_time_idx",
             ),
-            models.Index(fields=["tenant", "client", "occurred_at"], include=["status"], name="transaction_client_time_idx"),
+            models.Index(
+                fields=["tenant", "client", "occurred_at"], include=["status"], name="transaction_client_time_idx"
+            ),
         ]
         constraints = [
             _external_id_unique("transaction"),
@@ -155,7 +176,8 @@ class Transaction(ImportedModel):
             # no writer (an importer, a script) can store a sale the revenue queries miscount.
             models.CheckConstraint(condition=models.Q(total_amount__gte=0), name="transaction_total_not_negative"),
             models.CheckConstraint(
-                condition=models.Q(refunded_amount__lte=models.F("total_amount")), name="transaction_refund_within_total"
+                condition=models.Q(refunded_amount__lte=models.F("total_amount")),
+                name="transaction_refund_within_total",
             ),
             models.CheckConstraint(
                 condition=~models.Q(status="refunded") | models.Q(refunded_amount=models.F("total_amount")),
@@ -194,12 +216,15 @@ class Refund(ImportedModel):
         indexes = [
             # The insights' period scan: index-only (the sale is joined by its id).
             models.Index(
-                fields=["tenant", "refunded_at"], include=["amount", "currency", "transaction"],
+                fields=["tenant", "refunded_at"],
+                include=["amount", "currency", "transaction"],
                 name="refund_tenant_time_idx",
             ),
             # "How much of this sale was refunded by the period's end?"
             models.Index(
-                fields=["tenant", "transaction", "refunded_at"], include=["amount"], name="refund_transaction_idx",
+                fields=["tenant", "transaction", "refunded_at"],
+                include=["amount"],
+                name="refund_transaction_idx",
             ),
         ]
         constraints = [
@@ -221,7 +246,9 @@ class TransactionLineItem(TenantModel):
         # that probe index-only too.
         indexes = [
             models.Index(
-                fields=["tenant", "transaction"], include=["service", "quantity", "amount"], name="line_item_transaction_idx"
+                fields=["tenant", "transaction"],
+                include=["service", "quantity", "amount"],
+                name="line_item_transaction_idx",
             ),
             models.Index(fields=["tenant", "service"], name="line_item_service_idx"),
         ]

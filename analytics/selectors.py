@@ -36,8 +36,7 @@ from typing import Any
 from django.db import connection
 
 from brandvx.errors import InvalidParameter
-from tenants.context import current_tenant_id
-from tenants.errors import TenantContextError
+from tenants.context import require_tenant
 from tenants.models import Tenant
 
 INTERVALS = ("day", "week", "month")
@@ -60,14 +59,18 @@ def _counts_sql(alias: str, until: str) -> str:
     """SQL boolean: sale `alias` is a transaction, i.e. not fully refunded before `until`.
     A sale not fully refunded today was not fully refunded then either: only sales fully
     refunded today are probed."""
-    return (f"({alias}.refunded_amount < {alias}.total_amount OR {alias}.total_amount = 0 "
-            f"OR {_refunded_by(alias, until)} < {alias}.total_amount)")
+    return (
+        f"({alias}.refunded_amount < {alias}.total_amount OR {alias}.total_amount = 0 "
+        f"OR {_refunded_by(alias, until)} < {alias}.total_amount)"
+    )
+
 
 UNCATEGORIZED = "Uncategorized"
 OTHER_SERVICE = "Other"
 
 
 # --- periods -----------------------------------------------------------------------------
+
 
 def _add_years(day: datetime.date, years: int) -> datetime.date:
     try:
@@ -84,7 +87,9 @@ def validate_period(start: datetime.date, end: datetime.date) -> None:
         raise InvalidParameter("end", f"the period may be at most {MAX_RANGE_YEARS} years long.")
 
 
-def local_bounds(tenant: Tenant, start: datetime.date, end: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
+def local_bounds(
+    tenant: Tenant, start: datetime.date, end: datetime.date
+) -> tuple[datetime.datetime, datetime.datetime]:
     """[start 00:00, end + 1 day 00:00) in the tenant's time zone, as UTC instants."""
     tz = tenant.tzinfo
     begin = datetime.datetime.combine(start, datetime.time.min, tzinfo=tz)
@@ -96,11 +101,6 @@ def previous_period(start: datetime.date, end: datetime.date) -> tuple[datetime.
     """The period of equal length (in days) that ends the day before `start`."""
     length = (end - start).days + 1
     return start - datetime.timedelta(days=length), start - datetime.timedelta(days=1)
-
-
-def _require_context(tenant: Tenant) -> None:
-    if current_tenant_id() != tenant.id:
-        raise TenantContextError("the active tenant context is not the tenant asked about")
 
 
 # --- small helpers -----------------------------------------------------------------------
@@ -272,10 +272,16 @@ def dashboard_sql(tenant: Tenant, start: datetime.date, end: datetime.date) -> t
     previous_start, _ = previous_period(start, end)
     previous_from, current_from = local_bounds(tenant, previous_start, start - datetime.timedelta(days=1))
     _, current_to = local_bounds(tenant, start, end)
-    return _positional(_DASHBOARD_SQL + "ORDER BY p.is_current DESC", {
-        "tenant": tenant.id, "previous_from": previous_from, "current_from": current_from, "current_to": current_to,
-        "rebooking_days": REBOOKING_WINDOW_DAYS,
-    })
+    return _positional(
+        _DASHBOARD_SQL + "ORDER BY p.is_current DESC",
+        {
+            "tenant": tenant.id,
+            "previous_from": previous_from,
+            "current_from": current_from,
+            "current_to": current_to,
+            "rebooking_days": REBOOKING_WINDOW_DAYS,
+        },
+    )
 
 
 _MONEY = ("gross", "refunds", "tips", "taxes", "discounts", "transactions", "ticket")
@@ -315,7 +321,7 @@ _NO_MONEY = dict.fromkeys(_MONEY, 0)
 
 def dashboard(tenant: Tenant, start: datetime.date, end: datetime.date) -> dict:
     """The period's figures, each with the previous period of equal length and the change."""
-    _require_context(tenant)
+    require_tenant(tenant)
     validate_period(start, end)
     current_row, previous_row = _run(*dashboard_sql(tenant, start, end))
     current, previous = _period_figures(current_row), _period_figures(previous_row)
@@ -326,12 +332,19 @@ def dashboard(tenant: Tenant, start: datetime.date, end: datetime.date) -> dict:
         before = _currency_figures(previous["by_currency"].get(code, _NO_MONEY))
         currencies.append({"currency": code, **{name: figure(now[name], before[name]) for name in now}})
     return {
-        "start": start, "end": end, "previous_start": previous_start, "previous_end": previous_end,
+        "start": start,
+        "end": end,
+        "previous_start": previous_start,
+        "previous_end": previous_end,
         "currencies": currencies,
         **{
             name: figure(current[name], previous[name])
             for name in (
-                "transactions", "new_clients", "active_clients", "returning_client_rate", "rebooking_rate",
+                "transactions",
+                "new_clients",
+                "active_clients",
+                "returning_client_rate",
+                "rebooking_rate",
                 "no_show_rate",
             )
         },
@@ -402,7 +415,7 @@ def revenue_by_service(tenant: Tenant, start: datetime.date, end: datetime.date)
     """Transactions (distinct, not fully refunded), quantity and service revenue (net of the
     period's refunds, without tips and taxes) per category and per service; tips, taxes and
     discounts apart, per currency."""
-    _require_context(tenant)
+    require_tenant(tenant)
     validate_period(start, end)
     groups: dict[str, dict] = {}
     categories: dict[tuple[str, uuid.UUID | None], dict] = {}
@@ -413,25 +426,49 @@ def revenue_by_service(tenant: Tenant, start: datetime.date, end: datetime.date)
         if level == 3:
             tips, taxes, discounts = (int(part) for part in parts)
             groups[currency] = {
-                "currency": currency, **numbers, "tips": tips, "taxes": taxes, "discounts": discounts, "categories": [],
+                "currency": currency,
+                **numbers,
+                "tips": tips,
+                "taxes": taxes,
+                "discounts": discounts,
+                "categories": [],
             }
         elif level == 1:
             categories[(currency, category_id)] = {
-                "category_id": category_id, "category_name": category_name if category_id else UNCATEGORIZED,
-                **numbers, "services": [],
+                "category_id": category_id,
+                "category_name": category_name if category_id else UNCATEGORIZED,
+                **numbers,
+                "services": [],
             }
         else:
-            services.append((currency, category_id, {
-                "service_id": service_id, "service_name": service_name if service_id else OTHER_SERVICE, **numbers,
-            }))
+            services.append(
+                (
+                    currency,
+                    category_id,
+                    {
+                        "service_id": service_id,
+                        "service_name": service_name if service_id else OTHER_SERVICE,
+                        **numbers,
+                    },
+                )
+            )
     # Rows arrive ordered by revenue within each level, so appending keeps that order.
     for (currency, _), category in categories.items():
         groups[currency]["categories"].append(category)
     for currency, category_id, service in services:
         categories[(currency, category_id)]["services"].append(service)
-    zero = {"transactions": 0, "quantity": Decimal("0"), "revenue": 0, "tips": 0, "taxes": 0, "discounts": 0, "categories": []}
+    zero = {
+        "transactions": 0,
+        "quantity": Decimal("0"),
+        "revenue": 0,
+        "tips": 0,
+        "taxes": 0,
+        "discounts": 0,
+        "categories": [],
+    }
     return {
-        "start": start, "end": end,
+        "start": start,
+        "end": end,
         "currencies": [groups.get(code, {"currency": code, **zero}) for code in _currencies(tenant, set(groups))],
     }
 
@@ -484,15 +521,22 @@ def revenue_timeseries_sql(tenant: Tenant, start: datetime.date, end: datetime.d
     if interval not in INTERVALS:
         raise InvalidParameter("interval", f"must be one of {', '.join(INTERVALS)}.")
     begin, finish = local_bounds(tenant, start, end)
-    return _positional(_TIMESERIES_SQL, {
-        "tenant": tenant.id, "from": begin, "to": finish, "interval": interval, "timezone": tenant.timezone,
-    })
+    return _positional(
+        _TIMESERIES_SQL,
+        {
+            "tenant": tenant.id,
+            "from": begin,
+            "to": finish,
+            "interval": interval,
+            "timezone": tenant.timezone,
+        },
+    )
 
 
 def revenue_timeseries(tenant: Tenant, start: datetime.date, end: datetime.date, interval: str) -> dict:
     """Zero-filled buckets per currency. A bucket is labeled by its first day (a week's
     Monday, a month's 1st); the first and last buckets only hold the period's days."""
-    _require_context(tenant)
+    require_tenant(tenant)
     validate_period(start, end)
     found: dict[tuple[str, datetime.date], tuple[int, int]] = {}
     for currency, bucket, revenue, count in _run(*revenue_timeseries_sql(tenant, start, end, interval)):
@@ -501,10 +545,14 @@ def revenue_timeseries(tenant: Tenant, start: datetime.date, end: datetime.date,
 
     def buckets(code: str) -> list[dict]:
         figures = (found.get((code, day), (0, 0)) for day in starts)
-        return [{"start": day, "revenue": revenue, "transactions": count} for day, (revenue, count) in zip(starts, figures)]
+        return [
+            {"start": day, "revenue": revenue, "transactions": count} for day, (revenue, count) in zip(starts, figures)
+        ]
 
     return {
-        "start": start, "end": end, "interval": interval,
+        "start": start,
+        "end": end,
+        "interval": interval,
         "currencies": [
             {"currency": code, "buckets": buckets(code)}
             for code in _currencies(tenant, {currency for currency, _ in found})
@@ -558,10 +606,17 @@ ORDER BY r.currency = %(tenant_currency)s DESC, r.currency, r.rank
 
 def top_clients_sql(tenant: Tenant, start: datetime.date, end: datetime.date, limit: int) -> tuple[str, list]:
     begin, finish = local_bounds(tenant, start, end)
-    return _positional(_TOP_CLIENTS_SQL, {
-        "tenant": tenant.id, "from": begin, "to": finish, "limit": limit, "timezone": tenant.timezone,
-        "tenant_currency": tenant.currency,
-    })
+    return _positional(
+        _TOP_CLIENTS_SQL,
+        {
+            "tenant": tenant.id,
+            "from": begin,
+            "to": finish,
+            "limit": limit,
+            "timezone": tenant.timezone,
+            "tenant_currency": tenant.currency,
+        },
+    )
 
 
 def _display_name(first: str, last: str, email: str) -> str:
@@ -570,7 +625,7 @@ def _display_name(first: str, last: str, email: str) -> str:
 
 def top_clients(tenant: Tenant, start: datetime.date, end: datetime.date, limit: int) -> dict:
     """The `limit` best clients by revenue in the period, per currency."""
-    _require_context(tenant)
+    require_tenant(tenant)
     validate_period(start, end)
     if not 1 <= limit <= MAX_TOP_CLIENTS:
         raise InvalidParameter("limit", f"must be between 1 and {MAX_TOP_CLIENTS}.")
@@ -578,11 +633,19 @@ def top_clients(tenant: Tenant, start: datetime.date, end: datetime.date, limit:
     for currency, client_id, first, last, email, revenue, count, visits, last_visit in _run(
         *top_clients_sql(tenant, start, end, limit)
     ):
-        groups.setdefault(currency, []).append({
-            "client_id": client_id, "name": _display_name(first, last, email), "revenue": int(revenue),
-            "transactions": count, "visits": visits, "last_visit": last_visit,
-        })
+        groups.setdefault(currency, []).append(
+            {
+                "client_id": client_id,
+                "name": _display_name(first, last, email),
+                "revenue": int(revenue),
+                "transactions": count,
+                "visits": visits,
+                "last_visit": last_visit,
+            }
+        )
     return {
-        "start": start, "end": end, "limit": limit,
+        "start": start,
+        "end": end,
+        "limit": limit,
         "currencies": [{"currency": code, "clients": clients} for code, clients in groups.items()],
     }

@@ -57,6 +57,7 @@ class LineItemInput:
 
 # --- validation helpers ------------------------------------------------------------------
 
+
 def validate_currency(value: Any, field: str = "currency") -> str:
     if not isinstance(value, str) or value.strip().upper() not in ISO_CURRENCIES:
         raise InvalidParameter(field, "must be a 3-letter ISO 4217 currency code, e.g. USD.")
@@ -157,12 +158,15 @@ def _save(instance: models.Model, *, external_id_field: bool = True) -> None:
 
 # --- service categories ------------------------------------------------------------------
 
+
 def service_category_create(
     *, tenant: Tenant, name: str, source: str = Provider.MANUAL, external_id: str = "", acting_user: User | None = None
 ) -> ServiceCategory:
     require_tenant(tenant)
     category = ServiceCategory(
-        tenant=tenant, name=_validate_text(name, "name", 100, required=True), source=_validate_source(source),
+        tenant=tenant,
+        name=_validate_text(name, "name", 100, required=True),
+        source=_validate_source(source),
         external_id=_validate_text(external_id, "external_id", 255),
     )
     with transaction.atomic():
@@ -200,7 +204,16 @@ def service_category_delete(*, tenant: Tenant, category_id: uuid.UUID, acting_us
 
 # --- services ----------------------------------------------------------------------------
 
-_SERVICE_FIELDS = {"name", "category_id", "duration_minutes", "price_amount", "currency", "is_active", "source", "external_id"}
+_SERVICE_FIELDS = {
+    "name",
+    "category_id",
+    "duration_minutes",
+    "price_amount",
+    "currency",
+    "is_active",
+    "source",
+    "external_id",
+}
 
 
 def _apply_service_fields(service: Service, tenant: Tenant, values: Mapping[str, Any]) -> None:
@@ -228,23 +241,43 @@ def _apply_service_fields(service: Service, tenant: Tenant, values: Mapping[str,
 
 
 def service_create(
-    *, tenant: Tenant, name: str, category_id: uuid.UUID | None = None, duration_minutes: int = 60,
-    price_amount: int = 0, currency: str | None = None, is_active: bool = True, source: str = Provider.MANUAL,
-    external_id: str = "", acting_user: User | None = None,
+    *,
+    tenant: Tenant,
+    name: str,
+    category_id: uuid.UUID | None = None,
+    duration_minutes: int = 60,
+    price_amount: int = 0,
+    currency: str | None = None,
+    is_active: bool = True,
+    source: str = Provider.MANUAL,
+    external_id: str = "",
+    acting_user: User | None = None,
 ) -> Service:
     require_tenant(tenant)
     service = Service(tenant=tenant)
-    _apply_service_fields(service, tenant, {
-        "name": name, "category_id": category_id, "duration_minutes": duration_minutes, "price_amount": price_amount,
-        "currency": currency or tenant.currency, "is_active": is_active, "source": source, "external_id": external_id,
-    })
+    _apply_service_fields(
+        service,
+        tenant,
+        {
+            "name": name,
+            "category_id": category_id,
+            "duration_minutes": duration_minutes,
+            "price_amount": price_amount,
+            "currency": currency or tenant.currency,
+            "is_active": is_active,
+            "source": source,
+            "external_id": external_id,
+        },
+    )
     with transaction.atomic():
         _save(service)
         record_change(tenant=tenant, actor=acting_user, action="service.created", obj=service)
     return service
 
 
-def service_update(*, tenant: Tenant, service_id: uuid.UUID, acting_user: User | None = None, **changes: Any) -> Service:
+def service_update(
+    *, tenant: Tenant, service_id: uuid.UUID, acting_user: User | None = None, **changes: Any
+) -> Service:
     require_tenant(tenant)
     _check_unknown(changes, _SERVICE_FIELDS)
     with transaction.atomic():
@@ -267,7 +300,15 @@ def service_delete(*, tenant: Tenant, service_id: uuid.UUID, acting_user: User |
 # --- appointments ------------------------------------------------------------------------
 
 _APPOINTMENT_FIELDS = {
-    "client_id", "service_id", "staff_name", "start_at", "end_at", "status", "price_amount", "currency", "source",
+    "client_id",
+    "service_id",
+    "staff_name",
+    "start_at",
+    "end_at",
+    "status",
+    "price_amount",
+    "currency",
+    "source",
     "external_id",
 }
 
@@ -298,10 +339,19 @@ def _apply_appointment_fields(appointment: Appointment, tenant: Tenant, values: 
 
 
 def appointment_create(
-    *, tenant: Tenant, start_at: datetime.datetime, end_at: datetime.datetime | None = None,
-    client_id: uuid.UUID | None = None, service_id: uuid.UUID | None = None, staff_name: str = "",
-    status: str = Appointment.Status.BOOKED, price_amount: int | None = None, currency: str | None = None,
-    source: str = Provider.MANUAL, external_id: str = "", acting_user: User | None = None,
+    *,
+    tenant: Tenant,
+    start_at: datetime.datetime,
+    end_at: datetime.datetime | None = None,
+    client_id: uuid.UUID | None = None,
+    service_id: uuid.UUID | None = None,
+    staff_name: str = "",
+    status: str = Appointment.Status.BOOKED,
+    price_amount: int | None = None,
+    currency: str | None = None,
+    source: str = Provider.MANUAL,
+    external_id: str = "",
+    acting_user: User | None = None,
 ) -> Appointment:
     """Book (or record) an appointment. Without an end, the service's duration sets it;
     without a price or currency, the service's (else the tenant's currency) apply."""
@@ -311,13 +361,21 @@ def appointment_create(
     if end_at is None:
         end_at = start_at + datetime.timedelta(minutes=service.duration_minutes if service else 60)
     appointment = Appointment(tenant=tenant, start_at=start_at, end_at=end_at)
-    _apply_appointment_fields(appointment, tenant, {
-        "client_id": client_id, "service_id": service_id, "staff_name": staff_name, "end_at": end_at,
-        "status": status,
-        "price_amount": price_amount if price_amount is not None else (service.price_amount if service else 0),
-        "currency": currency or (service.currency if service else tenant.currency),
-        "source": source, "external_id": external_id,
-    })
+    _apply_appointment_fields(
+        appointment,
+        tenant,
+        {
+            "client_id": client_id,
+            "service_id": service_id,
+            "staff_name": staff_name,
+            "end_at": end_at,
+            "status": status,
+            "price_amount": price_amount if price_amount is not None else (service.price_amount if service else 0),
+            "currency": currency or (service.currency if service else tenant.currency),
+            "source": source,
+            "external_id": external_id,
+        },
+    )
     with transaction.atomic():
         _save(appointment)
         record_change(tenant=tenant, actor=acting_user, action="appointment.created", obj=appointment)
@@ -347,6 +405,7 @@ def appointment_delete(*, tenant: Tenant, appointment_id: uuid.UUID, acting_user
 
 # --- transactions ------------------------------------------------------------------------
 
+
 def _build_line_items(tenant: Tenant, items: Iterable[LineItemInput | Mapping[str, Any]]) -> list[TransactionLineItem]:
     lines = []
     for index, item in enumerate(items):
@@ -358,13 +417,15 @@ def _build_line_items(tenant: Tenant, items: Iterable[LineItemInput | Mapping[st
                 raise InvalidParameter(f"line_items[{index}].amount", "is required.")
             item = LineItemInput(**item)
         field = f"line_items[{index}]"
-        lines.append(TransactionLineItem(
-            tenant=tenant,
-            service=_in_tenant(Service, tenant, item.service_id, f"{field}.service"),
-            description=_validate_text(item.description or "", f"{field}.description", 255),
-            quantity=_validate_quantity(item.quantity, f"{field}.quantity"),
-            amount=validate_minor_units(item.amount, f"{field}.amount"),
-        ))
+        lines.append(
+            TransactionLineItem(
+                tenant=tenant,
+                service=_in_tenant(Service, tenant, item.service_id, f"{field}.service"),
+                description=_validate_text(item.description or "", f"{field}.description", 255),
+                quantity=_validate_quantity(item.quantity, f"{field}.quantity"),
+                amount=validate_minor_units(item.amount, f"{field}.amount"),
+            )
+        )
     return lines
 
 
@@ -391,10 +452,21 @@ def _insert_lines(sale: Transaction, lines: list[TransactionLineItem]) -> None:
 
 
 def transaction_create(
-    *, tenant: Tenant, occurred_at: datetime.datetime, currency: str | None = None, total_amount: int | None = None,
-    line_items: Iterable[LineItemInput | Mapping[str, Any]] = (), client_id: uuid.UUID | None = None,
-    status: str = Transaction.Status.COMPLETED, refunded_amount: int = 0, tip_amount: int = 0, tax_amount: int = 0,
-    discount_amount: int = 0, source: str = Provider.MANUAL, external_id: str = "", acting_user: User | None = None,
+    *,
+    tenant: Tenant,
+    occurred_at: datetime.datetime,
+    currency: str | None = None,
+    total_amount: int | None = None,
+    line_items: Iterable[LineItemInput | Mapping[str, Any]] = (),
+    client_id: uuid.UUID | None = None,
+    status: str = Transaction.Status.COMPLETED,
+    refunded_amount: int = 0,
+    tip_amount: int = 0,
+    tax_amount: int = 0,
+    discount_amount: int = 0,
+    source: str = Provider.MANUAL,
+    external_id: str = "",
+    acting_user: User | None = None,
 ) -> Transaction:
     """Record a sale with its lines. Without `total_amount`, the lines' sum plus tip and tax
     is the total (a total may differ from that: discounts taken off the whole sale).
@@ -407,7 +479,9 @@ def transaction_create(
     if total_amount is None:
         if not lines:
             raise InvalidParameter("total_amount", "is required when there are no line items.")
-        total_amount = sum(line.amount for line in lines) + _part(tip_amount, "tip_amount") + _part(tax_amount, "tax_amount")
+        total_amount = (
+            sum(line.amount for line in lines) + _part(tip_amount, "tip_amount") + _part(tax_amount, "tax_amount")
+        )
     sale = Transaction(
         tenant=tenant,
         client=_in_tenant(Client, tenant, client_id, "client"),
@@ -428,8 +502,12 @@ def transaction_create(
         _insert_lines(sale, lines)
         if sale.refunded_amount:
             Refund.objects.create(
-                tenant=tenant, transaction=sale, amount=sale.refunded_amount, currency=sale.currency,
-                refunded_at=sale.occurred_at, source=sale.source,
+                tenant=tenant,
+                transaction=sale,
+                amount=sale.refunded_amount,
+                currency=sale.currency,
+                refunded_at=sale.occurred_at,
+                source=sale.source,
             )
         record_change(tenant=tenant, actor=acting_user, action="transaction.created", obj=sale)
     return sale
@@ -440,14 +518,26 @@ def _part(value: Any, field: str) -> int:
 
 
 _TRANSACTION_FIELDS = {
-    "client_id", "occurred_at", "status", "total_amount", "tip_amount", "tax_amount", "discount_amount", "currency",
-    "source", "external_id",
+    "client_id",
+    "occurred_at",
+    "status",
+    "total_amount",
+    "tip_amount",
+    "tax_amount",
+    "discount_amount",
+    "currency",
+    "source",
+    "external_id",
 }
 
 
 def transaction_update(
-    *, tenant: Tenant, transaction_id: uuid.UUID, line_items: Iterable[LineItemInput | Mapping[str, Any]] | None = None,
-    acting_user: User | None = None, **changes: Any,
+    *,
+    tenant: Tenant,
+    transaction_id: uuid.UUID,
+    line_items: Iterable[LineItemInput | Mapping[str, Any]] | None = None,
+    acting_user: User | None = None,
+    **changes: Any,
 ) -> Transaction:
     """Correct a sale. `line_items`, when given, replace all the lines. Refunds go through
     `transaction_refund`, so that refunded_amount only ever grows by a recorded refund."""
@@ -479,8 +569,13 @@ def transaction_update(
         if lines is not None:
             sale.line_items.all().delete()
             _insert_lines(sale, lines)
-        record_change(tenant=tenant, actor=acting_user, action="transaction.updated", obj=sale,
-                      fields=[*changes, *(["line_items"] if lines is not None else [])])
+        record_change(
+            tenant=tenant,
+            actor=acting_user,
+            action="transaction.updated",
+            obj=sale,
+            fields=[*changes, *(["line_items"] if lines is not None else [])],
+        )
     return sale
 
 
@@ -488,7 +583,8 @@ def refunds_follow_sale(sale: Transaction) -> None:
     """A sale's refunds carry its currency (for index-only reports): keep them in step when
     a correction or a re-sync changes the sale's currency."""
     Refund.objects.filter(tenant_id=sale.tenant_id, transaction=sale).exclude(currency=sale.currency).update(
-        currency=sale.currency)
+        currency=sale.currency
+    )
 
 
 def _validate_refund_time(value: Any, sale: Transaction) -> datetime.datetime:
@@ -501,8 +597,12 @@ def _validate_refund_time(value: Any, sale: Transaction) -> datetime.datetime:
 
 
 def transaction_refund(
-    *, tenant: Tenant, transaction_id: uuid.UUID, amount: int | None = None,
-    refunded_at: datetime.datetime | None = None, acting_user: User | None = None,
+    *,
+    tenant: Tenant,
+    transaction_id: uuid.UUID,
+    amount: int | None = None,
+    refunded_at: datetime.datetime | None = None,
+    acting_user: User | None = None,
 ) -> Transaction:
     """Refund `amount` (default: everything not yet refunded), dated `refunded_at` (default:
     now). Writes a Refund row and adds it to the sale's refunded_amount; the sale row is
@@ -520,17 +620,28 @@ def transaction_refund(
         if amount > remaining:
             raise InvalidParameter("amount", f"must not exceed the refundable remainder ({remaining}).")
         # Default now, but never before the sale (a sale recorded ahead of its time).
-        when = max(timezone.now(), sale.occurred_at) if refunded_at is None else _validate_refund_time(refunded_at, sale)
+        when = (
+            max(timezone.now(), sale.occurred_at) if refunded_at is None else _validate_refund_time(refunded_at, sale)
+        )
         Refund.objects.create(
-            tenant=tenant, transaction=sale, amount=amount, currency=sale.currency, refunded_at=when,
+            tenant=tenant,
+            transaction=sale,
+            amount=amount,
+            currency=sale.currency,
+            refunded_at=when,
             source=Provider.MANUAL,
         )
         sale.refunded_amount += amount
         if sale.refunded_amount == sale.total_amount:
             sale.status = Transaction.Status.REFUNDED
         sale.save(update_fields=["refunded_amount", "status", "updated_at"])
-        record_change(tenant=tenant, actor=acting_user, action="transaction.refunded", obj=sale,
-                      fields=["refunded_amount", "status"])
+        record_change(
+            tenant=tenant,
+            actor=acting_user,
+            action="transaction.refunded",
+            obj=sale,
+            fields=["refunded_amount", "status"],
+        )
     return sale
 
 
@@ -540,7 +651,9 @@ def transaction_refunds_recount(*, tenant: Tenant, sale: Transaction) -> Transac
     Raises InvalidParameter when the refunds exceed the total (the provider's data
     disagrees with itself: the caller reports the record)."""
     require_tenant(tenant)
-    refunded = Refund.objects.filter(tenant_id=tenant.id, transaction=sale).aggregate(total=models.Sum("amount"))["total"] or 0
+    refunded = (
+        Refund.objects.filter(tenant_id=tenant.id, transaction=sale).aggregate(total=models.Sum("amount"))["total"] or 0
+    )
     if refunded > sale.total_amount:
         raise InvalidParameter("amount", "the refunds exceed the sale's total.")
     status = sale.status

@@ -38,7 +38,9 @@ def _no_enqueue(task_path: str):
 
 def birthday_drafts_per_second(tenants: list, *, repeat: int) -> dict:
     try:
-        birthday_batch_start, birthday_batch_run = _import("campaigns.services", "birthday_batch_start", "birthday_batch_run")
+        birthday_batch_start, birthday_batch_run = _import(
+            "campaigns.services", "birthday_batch_start", "birthday_batch_run"
+        )
         (TemplateGenerator,) = _import("campaigns.generators", "TemplateGenerator")
         (MessageDraft,) = _import("campaigns.models", "MessageDraft")
     except ImportError as exc:
@@ -48,7 +50,9 @@ def birthday_drafts_per_second(tenants: list, *, repeat: int) -> dict:
     rates, drafts_made = [], []
     for tenant in tenants[:repeat]:
         with _no_enqueue("campaigns.tasks.birthday_batch"), tenant_context(tenant.id, role="owner_admin"):
-            job = birthday_batch_start(tenant=tenant, acting_user=None, days_ahead=366, start=tenant.today(), channel="email")
+            job = birthday_batch_start(
+                tenant=tenant, acting_user=None, days_ahead=366, start=tenant.today(), channel="email"
+            )
         started = time.perf_counter()
         birthday_batch_run(tenant_id=tenant.id, job_id=job.id, generator=TemplateGenerator())
         seconds = time.perf_counter() - started
@@ -58,12 +62,18 @@ def birthday_drafts_per_second(tenants: list, *, repeat: int) -> dict:
             made = MessageDraft.objects.filter(job_id=job.id).count()
             finished = BackgroundJob.objects.get(id=job.id)
         if finished.status != BackgroundJob.Status.SUCCEEDED or made == 0:
-            raise WorkFailed(f"birthday batch for tenant {tenant.id}: job {finished.status} "
-                             f"({finished.failure_reason or 'no failure reason'}), {made} drafts made")
+            raise WorkFailed(
+                f"birthday batch for tenant {tenant.id}: job {finished.status} "
+                f"({finished.failure_reason or 'no failure reason'}), {made} drafts made"
+            )
         drafts_made.append(made)
         rates.append(made / seconds)
-    return {"available": True, "drafts_per_run": drafts_made, "per_second": summary(rates, 1),
-            "note": "one birthday batch per tenant (366 days ahead, email, template generator)"}
+    return {
+        "available": True,
+        "drafts_per_run": drafts_made,
+        "per_second": summary(rates, 1),
+        "note": "one birthday batch per tenant (366 days ahead, email, template generator)",
+    }
 
 
 def csv_lines(run: int, rows: int, *, salt: str) -> list[str]:
@@ -72,14 +82,18 @@ def csv_lines(run: int, rows: int, *, salt: str) -> list[str]:
     exchange = 200 + (int(salt, 16) + run) % 800
     lines = ["First Name,Last Name,Email,Phone,Birthday"]
     for n in range(rows):
-        lines.append(f"Csv{n},Import{run},csv.{salt}.{run}.{n}@bench.test,+1415{exchange:03d}{n:04d},"
-                     f"1990-{1 + n % 12:02d}-{1 + n % 28:02d}")
+        lines.append(
+            f"Csv{n},Import{run},csv.{salt}.{run}.{n}@bench.test,+1415{exchange:03d}{n:04d},"
+            f"1990-{1 + n % 12:02d}-{1 + n % 28:02d}"
+        )
     return lines
 
 
 def csv_rows_per_second(tenants: list, *, rows: int, repeat: int) -> dict:
     try:
-        client_import_csv_start, client_import_csv = _import("clients.services", "client_import_csv_start", "client_import_csv")
+        client_import_csv_start, client_import_csv = _import(
+            "clients.services", "client_import_csv_start", "client_import_csv"
+        )
     except ImportError as exc:
         return {"available": False, "reason": f"not available: {exc}"}
     if rows > 10_000:
@@ -104,9 +118,15 @@ def csv_rows_per_second(tenants: list, *, rows: int, repeat: int) -> dict:
             finished = BackgroundJob.objects.get(id=job.id)
             created = Client.objects.filter(tenant_id=tenant.id).count() - before
         outcome = {"status": finished.status, "counts": finished.counts, "clients_created": created}
-        if finished.status != BackgroundJob.Status.SUCCEEDED or finished.counts.get("created") != rows or created != rows:
-            raise WorkFailed(f"CSV import for tenant {tenant.id} did not create its {rows} clients: {outcome}; "
-                             f"first errors {finished.errors[:3]}")
+        if (
+            finished.status != BackgroundJob.Status.SUCCEEDED
+            or finished.counts.get("created") != rows
+            or created != rows
+        ):
+            raise WorkFailed(
+                f"CSV import for tenant {tenant.id} did not create its {rows} clients: {outcome}; "
+                f"first errors {finished.errors[:3]}"
+            )
         outcomes.append(outcome)
         rates.append(rows / seconds)
     return {"available": True, "rows_per_run": rows, "outcomes": outcomes, "per_second": summary(rates, 1)}

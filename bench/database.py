@@ -125,7 +125,9 @@ def create(*, name: str | None = None, verbosity: int = 0) -> BenchDatabase:
 def attach(name: str) -> BenchDatabase:
     """Reuse a database an earlier run kept (--keep): skips the minutes of loading."""
     if not name.startswith("brandvx_bench_"):
-        raise ValueError("only a database made by the benchmark (brandvx_bench_...) can be reused: it is dropped after the run")
+        raise ValueError(
+            "only a database made by the benchmark (brandvx_bench_...) can be reused: it is dropped after the run"
+        )
     bench = BenchDatabase(
         name=name,
         bypass_role=f"brandvx_bench_bypass_{os.getpid()}",

@@ -138,7 +138,9 @@ class EndpointHarness:
                     response = getattr(self.client, method)(path, data=data, content_type="application/json")
             finally:
                 conn.execute_wrappers.remove(recorder)
-        capture.set_config_by_log = [log.set_config_count(i) for i in sorted(k for k in log.by_transaction() if k is not None)]
+        capture.set_config_by_log = [
+            log.set_config_count(i) for i in sorted(k for k in log.by_transaction() if k is not None)
+        ]
         return response, capture
 
 

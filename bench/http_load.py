@@ -29,8 +29,16 @@ def free_port() -> int:
 class Gunicorn:
     """One gunicorn (gthread, keep-alive) serving the benchmark database."""
 
-    def __init__(self, bench: BenchDatabase, *, isolation: bool = True, workers: int = 2, threads: int = 4,
-                 peer_settings: str | None = None, peer_database_url: str = ""):
+    def __init__(
+        self,
+        bench: BenchDatabase,
+        *,
+        isolation: bool = True,
+        workers: int = 2,
+        threads: int = 4,
+        peer_settings: str | None = None,
+        peer_database_url: str = "",
+    ):
         """This project on the benchmark database (isolation on or off), or a peer of
         bench/peers/ (`peer_settings`) on its own database."""
         self.port = free_port()
@@ -60,13 +68,31 @@ class Gunicorn:
             env.update(DJANGO_SETTINGS_MODULE=peer_settings, BENCH_PEER_DATABASE_URL=peer_database_url)
             wsgi = "bench.peers.wsgi:application"
         command = [
-            sys.executable, "-m", "gunicorn", wsgi,
-            "--bind", f"127.0.0.1:{self.port}", "--worker-class", "gthread",
-            "--workers", str(workers), "--threads", str(threads), "--keep-alive", "30",
-            "--log-level", "warning", "--timeout", "120",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            wsgi,
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--worker-class",
+            "gthread",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+            "--timeout",
+            "120",
         ]
         self.process = subprocess.Popen(
-            command, env=env, cwd=str(settings.BASE_DIR), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            command,
+            env=env,
+            cwd=str(settings.BASE_DIR),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             start_new_session=True,
         )
 

@@ -10,8 +10,8 @@ The source is reported with every figure.
 from __future__ import annotations
 
 import datetime
-import inspect
 import importlib
+import inspect
 import zoneinfo
 from dataclasses import dataclass, field
 
@@ -29,7 +29,7 @@ class Period:
     timezone: str
 
     @classmethod
-    def last_year(cls, timezone: str) -> "Period":
+    def last_year(cls, timezone: str) -> Period:
         today = datetime.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
         return cls(start=today - datetime.timedelta(days=364), end=today, timezone=timezone)
 
@@ -47,11 +47,22 @@ HOT_QUERIES = [
     # name, endpoint, app function that builds its SQL (module, function)
     ("client_list", "/api/v1/clients/", None),
     ("client_search", f"/api/v1/clients/?search={SEARCH_TERM}", None),
-    ("birthdays", f"/api/v1/clients/birthdays/?days_ahead={BIRTHDAY_DAYS_AHEAD}", ("clients.selectors", "birthdays_upcoming_sql")),
+    (
+        "birthdays",
+        f"/api/v1/clients/birthdays/?days_ahead={BIRTHDAY_DAYS_AHEAD}",
+        ("clients.selectors", "birthdays_upcoming_sql"),
+    ),
     ("dashboard", "/api/v1/analytics/dashboard/?start={start}&end={end}", ("analytics.selectors", "dashboard_sql")),
-    ("revenue_by_service", "/api/v1/analytics/revenue-by-service/?start={start}&end={end}", ("analytics.selectors", "revenue_by_service_sql")),
-    ("revenue_timeseries", "/api/v1/analytics/revenue-timeseries/?start={start}&end={end}&interval=" + TIMESERIES_INTERVAL,
-     ("analytics.selectors", "revenue_timeseries_sql")),
+    (
+        "revenue_by_service",
+        "/api/v1/analytics/revenue-by-service/?start={start}&end={end}",
+        ("analytics.selectors", "revenue_by_service_sql"),
+    ),
+    (
+        "revenue_timeseries",
+        "/api/v1/analytics/revenue-timeseries/?start={start}&end={end}&interval=" + TIMESERIES_INTERVAL,
+        ("analytics.selectors", "revenue_timeseries_sql"),
+    ),
 ]
 
 
@@ -93,7 +104,9 @@ def builtin_sql(name: str, tenant_id: str, period: Period) -> list[str]:
     start, end = _bounds(period)
     prev_start = f"({start} - ({end} - {start}))"
     if name == "client_list":
-        return [f"SELECT {CLIENT_COLUMNS} FROM clients_client WHERE tenant_id = {t} ORDER BY created_at DESC, id DESC LIMIT 51"]
+        return [
+            f"SELECT {CLIENT_COLUMNS} FROM clients_client WHERE tenant_id = {t} ORDER BY created_at DESC, id DESC LIMIT 51"
+        ]
     if name == "client_search":
         like = _lit(f"%{SEARCH_TERM}%")
         return [
@@ -105,6 +118,7 @@ def builtin_sql(name: str, tenant_id: str, period: Period) -> list[str]:
         window = ", ".join(str(v) for v in _window_mmdd(today, BIRTHDAY_DAYS_AHEAD))
         return [f"SELECT {CLIENT_COLUMNS} FROM clients_client WHERE tenant_id = {t} AND birthday_mmdd IN ({window})"]
     if name == "dashboard":
+
         def money(lo: str, hi: str) -> str:
             return (
                 f"(SELECT coalesce(sum(total_amount - refunded_amount), 0), count(*) FROM analytics_transaction "
@@ -151,7 +165,9 @@ def builtin_sql(name: str, tenant_id: str, period: Period) -> list[str]:
     raise KeyError(name)
 
 
-def from_function(module_name: str, function_name: str, *, tenant, period: Period, conn: psycopg.Connection) -> list[str] | None:
+def from_function(
+    module_name: str, function_name: str, *, tenant, period: Period, conn: psycopg.Connection
+) -> list[str] | None:
     """SQL from the app's own builder, if it exists: `(sql, params)` or a list of them."""
     try:
         module = importlib.import_module(module_name)

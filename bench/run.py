@@ -52,8 +52,13 @@ def machine() -> dict:
         memory_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
     except (ValueError, OSError):
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": memory_gb, "python": platform.python_version(),
-            "platform": platform.platform()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": memory_gb,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 def run(options: Options, log: Callable[[str], None]) -> dict:
@@ -62,9 +67,10 @@ def run(options: Options, log: Callable[[str], None]) -> dict:
 
     sizes = options.resolved()
     repeat = sizes["repeat"]
-    started = datetime.datetime.now(datetime.timezone.utc)
-    results: dict = {"meta": {"date": started.isoformat(timespec="seconds"), "scale": options.scale, **sizes,
-                              "machine": machine()}}
+    started = datetime.datetime.now(datetime.UTC)
+    results: dict = {
+        "meta": {"date": started.isoformat(timespec="seconds"), "scale": options.scale, **sizes, "machine": machine()}
+    }
     if options.database:
         log(f"reusing database {options.database} ...")
         bench = database.attach(options.database)
@@ -81,18 +87,29 @@ def run(options: Options, log: Callable[[str], None]) -> dict:
         results["meta"]["connection"] = "unix socket" if str(host).startswith("/") else f"TCP {host}"
         if not bench.bypass_available:
             results["meta"]["baseline"] = bench.bypass_error
-        log(f"{'checking' if options.database else 'loading'} {sizes['tenants']:,} tenants x {sizes['clients_per_tenant']:,} clients x "
-            f"{sizes['transactions_per_tenant']:,} transactions (set-based SQL) ...")
+        log(
+            f"{'checking' if options.database else 'loading'} {sizes['tenants']:,} tenants x {sizes['clients_per_tenant']:,} clients x "
+            f"{sizes['transactions_per_tenant']:,} transactions (set-based SQL) ..."
+        )
         load = loader.describe if options.database else loader.load
         kwargs = {} if options.database else {"log": log}
-        data = load(bench, tenants=sizes["tenants"], clients_per_tenant=sizes["clients_per_tenant"],
-                    transactions_per_tenant=sizes["transactions_per_tenant"], **kwargs)
+        data = load(
+            bench,
+            tenants=sizes["tenants"],
+            clients_per_tenant=sizes["clients_per_tenant"],
+            transactions_per_tenant=sizes["transactions_per_tenant"],
+            **kwargs,
+        )
         # Loading can take minutes: connections opened before it may have been closed since.
         from django.db import connections
 
         for conn in connections.all():
             conn.close()
-        results["data"] = {"rows": data.rows, "seconds": data.seconds, "load_seconds": round(sum(data.seconds.values()), 1)}
+        results["data"] = {
+            "rows": data.rows,
+            "seconds": data.seconds,
+            "load_seconds": round(sum(data.seconds.values()), 1),
+        }
 
         debug_off()
         # Other work on the machine is the main source of noise: say how busy it was.
@@ -100,8 +117,11 @@ def run(options: Options, log: Callable[[str], None]) -> dict:
         tenant_id = data.tenant_id(MEASURED_TENANT)
         tenant = _tenant(tenant_id)
         period = Period.last_year(tenant.timezone)
-        results["meta"]["measured_tenant"] = {"id": tenant_id, "timezone": tenant.timezone,
-                                               "period": [period.start.isoformat(), period.end.isoformat()]}
+        results["meta"]["measured_tenant"] = {
+            "id": tenant_id,
+            "timezone": tenant.timezone,
+            "period": [period.start.isoformat(), period.end.isoformat()],
+        }
         harness = EndpointHarness(bench, tenant_id=tenant_id, user_id=data.owner_id(MEASURED_TENANT))
         runtime = sql_level.connect(bench.runtime_conninfo())
         connections_opened.append(runtime)
@@ -120,7 +140,11 @@ def run(options: Options, log: Callable[[str], None]) -> dict:
         for query in hot:
             entry = {"source": query.source, "statements": len(query.statements), "note": query.note}
             try:
-                entry.update(sql_level.measure(query.statements, tenant_id=tenant_id, runtime=runtime, bypass=bypass, repeat=repeat))
+                entry.update(
+                    sql_level.measure(
+                        query.statements, tenant_id=tenant_id, runtime=runtime, bypass=bypass, repeat=repeat
+                    )
+                )
             except psycopg.Error as exc:
                 runtime.rollback()
                 if bypass is not None:
@@ -131,8 +155,11 @@ def run(options: Options, log: Callable[[str], None]) -> dict:
         log("section 1b: the policy forms (sub-select for one node, bare for Citus) ...")
         with psycopg.connect(**bench.owner_conninfo(), autocommit=True) as owner:
             results["policy_forms"] = sql_level.policy_forms(
-                owner, runtime, {q.name: q.statements for q in hot if q.name in results["sql"] and "ms" in results["sql"][q.name]},
-                tenant_id=tenant_id, repeat=repeat,
+                owner,
+                runtime,
+                {q.name: q.statements for q in hot if q.name in results["sql"] and "ms" in results["sql"][q.name]},
+                tenant_id=tenant_id,
+                repeat=repeat,
             )
 
         log("sections 2-3: endpoints in-process, isolation on vs off, vs their bare SQL ...")
@@ -178,11 +205,14 @@ def run(options: Options, log: Callable[[str], None]) -> dict:
             conn.close()
         log("dropping the benchmark database and role ..." if not options.keep else f"keeping database {bench.name}")
         database.drop(bench, keep=options.keep)
-    results["failed"] = [f"background.{name}: {entry['reason']}" for name, entry in results.get("background", {}).items()
-                         if entry.get("failed")]
+    results["failed"] = [
+        f"background.{name}: {entry['reason']}"
+        for name, entry in results.get("background", {}).items()
+        if entry.get("failed")
+    ]
     if results.get("peers", {}).get("failed"):
         results["failed"].append(f"peers: {results['peers']['reason']}")
-    results["meta"]["seconds"] = round((datetime.datetime.now(datetime.timezone.utc) - started).total_seconds(), 1)
+    results["meta"]["seconds"] = round((datetime.datetime.now(datetime.UTC) - started).total_seconds(), 1)
     return results
 
 
@@ -196,8 +226,17 @@ def _guarded(function: Callable[[], dict]) -> dict:
         return {"available": False, "reason": f"failed: {type(exc).__name__}: {str(exc)[:200]}"}
 
 
-def _peers(bench, harness: EndpointHarness, endpoints: dict, data, options: Options, sizes: dict, *, repeat: int,
-           log: Callable[[str], None]) -> dict:
+def _peers(
+    bench,
+    harness: EndpointHarness,
+    endpoints: dict,
+    data,
+    options: Options,
+    sizes: dict,
+    *,
+    repeat: int,
+    log: Callable[[str], None],
+) -> dict:
     from bench.peers.measure import section
 
     endpoint = endpoints["client_list"]
@@ -205,10 +244,16 @@ def _peers(bench, harness: EndpointHarness, endpoints: dict, data, options: Opti
         return {"available": False, "reason": endpoint.get("reason", "")}
     try:
         return section(
-            bench, tenant_ids=[data.tenant_id(i) for i in range(1, sizes["tenants"] + 1)],
-            measured_tenant_id=harness.tenant_id, token=harness.token, project_path=endpoint["path"],
-            concurrency=options.concurrency, burst=options.throughput_seconds or (2.0 if options.scale == "small" else 4.0),
-            pairs=max(2, min(6, repeat // 5)), repeat=repeat, log=log,
+            bench,
+            tenant_ids=[data.tenant_id(i) for i in range(1, sizes["tenants"] + 1)],
+            measured_tenant_id=harness.tenant_id,
+            token=harness.token,
+            project_path=endpoint["path"],
+            concurrency=options.concurrency,
+            burst=options.throughput_seconds or (2.0 if options.scale == "small" else 4.0),
+            pairs=max(2, min(6, repeat // 5)),
+            repeat=repeat,
+            log=log,
         )
     except Exception as exc:  # noqa: BLE001 - reported as the section's failure, the run goes on
         return {"available": False, "failed": True, "reason": f"FAILED: {type(exc).__name__}: {str(exc)[:1500]}"}
@@ -287,8 +332,15 @@ def _hot_queries(endpoints: dict, *, tenant, tenant_id: str, period: Period, con
         if name == "client_list" and len(query.statements) > 1:
             # The 50-row list statement alone (without the tag and external-id prefetches):
             # the figure issue 8's reference numbers are about.
-            queries.append(HotQuery(name="client_list_statement", endpoint=query.endpoint, source=query.source,
-                                    statements=query.statements[:1], note="first statement of client_list only"))
+            queries.append(
+                HotQuery(
+                    name="client_list_statement",
+                    endpoint=query.endpoint,
+                    source=query.source,
+                    statements=query.statements[:1],
+                    note="first statement of client_list only",
+                )
+            )
     return queries
 
 
@@ -300,12 +352,12 @@ def _measure_endpoints(harness: EndpointHarness, endpoints: dict, *, runtime, re
             continue
         path = endpoint["path"]
         variants = {
-            "isolated": lambda: harness.get(path, isolation=True),
+            "isolated": lambda path=path: harness.get(path, isolation=True),
             "bare_sql": replay_runner(runtime, endpoint["capture"].transactions),
         }
         entry: dict = {"available": True, "path": path}
         if harness.wrapper_off is not None:
-            variants["not_isolated"] = lambda: harness.get(path, isolation=False)
+            variants["not_isolated"] = lambda path=path: harness.get(path, isolation=False)
             on, off = harness.get(path), harness.get(path, isolation=False)
             entry["baseline_status"] = off.status_code
             # Equal bodies: the view filters by tenant itself too (the second belt), so the
@@ -348,19 +400,28 @@ def _throughput(bench, harness: EndpointHarness, endpoints: dict, options: Optio
         p50: dict[str, list[float]] = {name: [] for name in servers}
         from bench.http_load import percentile
 
-        for name, server in servers.items():  # warm-up: workers connect, caches fill
+        for server in servers.values():  # warm-up: workers connect, caches fill
             run_load(server.port, lambda rng: request, concurrency=options.concurrency, seconds=1.0, max_requests=2000)
         for index in range(pairs):
             order = list(servers) if index % 2 == 0 else list(reversed(servers))
             for name in order:
-                result = run_load(servers[name].port, lambda rng: request, concurrency=options.concurrency,
-                                  seconds=burst, max_requests=100_000)
+                result = run_load(
+                    servers[name].port,
+                    lambda rng: request,
+                    concurrency=options.concurrency,
+                    seconds=burst,
+                    max_requests=100_000,
+                )
                 rps[name].append(result.rps)
                 errors[name] += result.errors
                 p50[name].append(percentile(result.latencies_ms, 50))
         return {
-            "available": True, "path": request.path, "concurrency": options.concurrency, "burst_seconds": burst,
-            "pairs": pairs, "workers": "2 gthread x 4 threads, keep-alive",
+            "available": True,
+            "path": request.path,
+            "concurrency": options.concurrency,
+            "burst_seconds": burst,
+            "pairs": pairs,
+            "workers": "2 gthread x 4 threads, keep-alive",
             "rps": {name: summary(values, 1) for name, values in rps.items()},
             "p50_ms": {name: summary(values, 2) for name, values in p50.items()},
             "errors": errors,

@@ -60,7 +60,12 @@ def runner(conn: psycopg.Connection, statements: list[str], *, prefix: str | Non
 
 
 def measure(
-    statements: list[str], *, tenant_id: str, runtime: psycopg.Connection, bypass: psycopg.Connection | None, repeat: int
+    statements: list[str],
+    *,
+    tenant_id: str,
+    runtime: psycopg.Connection,
+    bypass: psycopg.Connection | None,
+    repeat: int,
 ) -> dict:
     prefix = context_prefix(tenant_id)
     fold = True
@@ -112,8 +117,10 @@ def explain(conn: psycopg.Connection, statement: str, *, tenant_id: str) -> dict
             cursor.nextset()
         plan = "\n".join(row[0] for row in cursor.fetchall())
     conn.rollback()
-    indexes = sorted(set(re.findall(r"Index (?:Only )?Scan(?: Backward)? using (\w+)", plan))
-                     | set(re.findall(r"Bitmap Index Scan on (\w+)", plan)))
+    indexes = sorted(
+        set(re.findall(r"Index (?:Only )?Scan(?: Backward)? using (\w+)", plan))
+        | set(re.findall(r"Bitmap Index Scan on (\w+)", plan))
+    )
     seq_scans = sorted(set(re.findall(r"Seq Scan on (\w+)", plan)))
     execution = re.search(r"Execution Time: ([\d.]+) ms", plan)
     planning = re.search(r"Planning Time: ([\d.]+) ms", plan)
@@ -141,8 +148,14 @@ def _set_policy_form(owner: psycopg.Connection, tables: list[str], expression: s
         )
 
 
-def policy_forms(owner: psycopg.Connection, runtime: psycopg.Connection, queries: dict[str, list[str]], *,
-                 tenant_id: str, repeat: int) -> dict:
+def policy_forms(
+    owner: psycopg.Connection,
+    runtime: psycopg.Connection,
+    queries: dict[str, list[str]],
+    *,
+    tenant_id: str,
+    repeat: int,
+) -> dict:
     """Each hot query (one transaction, context folded) under each policy form.
 
     A policy cannot change inside a timed run, so the forms alternate round by round (the
@@ -152,9 +165,12 @@ def policy_forms(owner: psycopg.Connection, runtime: psycopg.Connection, queries
 
     if owner.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')").fetchone()[0]:
         return {}  # Citus refuses the sub-select form on distributed tables: nothing to compare
-    tables = [row[0] for row in owner.execute(
-        "SELECT tablename FROM pg_policies WHERE schemaname = current_schema() AND policyname = 'tenant_isolation'"
-    ).fetchall()]
+    tables = [
+        row[0]
+        for row in owner.execute(
+            "SELECT tablename FROM pg_policies WHERE schemaname = current_schema() AND policyname = 'tenant_isolation'"
+        ).fetchall()
+    ]
     prefix = context_prefix(tenant_id)
     runs = {name: runner(runtime, statements, prefix=prefix, folded=True) for name, statements in queries.items()}
     inner = {name: calibrate(run) for name, run in runs.items()}

@@ -27,7 +27,9 @@ def calibrate(run: Callable[[], object], *, target_seconds: float = 0.004, cap: 
     return max(1, min(cap, int(target_seconds / once)))
 
 
-def interleaved(variants: dict[str, Callable[[], object]], *, repeat: int, inner: int = 1, warmup: int = 2) -> dict[str, list[float]]:
+def interleaved(
+    variants: dict[str, Callable[[], object]], *, repeat: int, inner: int = 1, warmup: int = 2
+) -> dict[str, list[float]]:
     """Milliseconds per call of each variant, one list entry per run; entry i of every list comes
     from the same round. The order inside a round rotates so no variant always goes first."""
     names = list(variants)

@@ -37,7 +37,7 @@ def production_secrets(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     if settings.DEBUG:
         return []
     allowed = set(getattr(settings, "DEVELOPMENT_SECRETS_ALLOWED", ()))
-    errors = []
+    errors: list[checks.CheckMessage] = []
     for variable, setting, check_id in SECRETS:
         value = getattr(settings, setting, None)
         if variable == "SUPABASE_JWT_SECRET" and value is None and settings.SUPABASE_JWKS_URL:

@@ -32,7 +32,10 @@ def _prepare_environment() -> None:
 
 def _manage(*args: str, capture: bool = False) -> str:
     result = subprocess.run(
-        [PYTHON, "manage.py", *args], cwd=ROOT, check=True, text=True,
+        [PYTHON, "manage.py", *args],
+        cwd=ROOT,
+        check=True,
+        text=True,
         stdout=subprocess.PIPE if capture else None,
     )
     return result.stdout or ""
@@ -44,8 +47,27 @@ def run(bind: str = "127.0.0.1:8000") -> int:
     _manage("collectstatic", "--no-input", "--verbosity", "0")
     demo = _manage("seed_demo", capture=True)
     children = [
-        subprocess.Popen([PYTHON, "-m", "gunicorn", "brandvx.wsgi", "--bind", bind, "--workers", "2", "--access-logfile", "-"], cwd=ROOT),
-        subprocess.Popen([PYTHON, "-m", "celery", "-A", "brandvx", "worker", "--loglevel", "INFO", "--concurrency", "2", "-Q", "brandvx"], cwd=ROOT),
+        subprocess.Popen(
+            [PYTHON, "-m", "gunicorn", "brandvx.wsgi", "--bind", bind, "--workers", "2", "--access-logfile", "-"],
+            cwd=ROOT,
+        ),
+        subprocess.Popen(
+            [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "brandvx",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "2",
+                "-Q",
+                "brandvx",
+            ],
+            cwd=ROOT,
+        ),
         subprocess.Popen([PYTHON, "-m", "celery", "-A", "brandvx", "beat", "--loglevel", "INFO"], cwd=ROOT),
     ]
     time.sleep(2)

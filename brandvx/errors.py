@@ -20,7 +20,7 @@ logger = logging.getLogger("brandvx.errors")
 class BrandVXError(exceptions.APIException):
     """Base of our own errors. Subclasses set `status_code`, `code` and `default_detail`."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
     code = "error"
     default_detail = "The request could not be processed."
 
@@ -87,7 +87,10 @@ def exception_handler(exc, context):
     if isinstance(exc, BrandVXError):
         if exc.status_code >= 500:
             logger.error("server error %s: %s", exc.code, exc.detail, exc_info=exc)
-            body = {"code": exc.code, "detail": str(BrandVXError.default_detail if exc.status_code == 500 else exc.detail)}
+            body = {
+                "code": exc.code,
+                "detail": str(BrandVXError.default_detail if exc.status_code == 500 else exc.detail),
+            }
         else:
             body = {"code": exc.code, "detail": str(exc.detail), **exc.extra}
         return Response(body, status=exc.status_code, headers=_auth_headers(exc, context))

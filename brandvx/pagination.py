@@ -38,7 +38,9 @@ class DefaultCursorPagination(CursorPagination):
         if raw is None:
             return self.page_size
         if not re.fullmatch(r"[0-9]{1,6}", raw) or not 1 <= int(raw) <= self.max_page_size:
-            raise InvalidParameter(self.page_size_query_param, f"must be a whole number from 1 to {self.max_page_size}.")
+            raise InvalidParameter(
+                self.page_size_query_param, f"must be a whole number from 1 to {self.max_page_size}."
+            )
         return int(raw)
 
     def decode_cursor(self, request):
@@ -47,8 +49,10 @@ class DefaultCursorPagination(CursorPagination):
         try:
             cursor = super().decode_cursor(request)
         except NotFound:
-            raise InvalidParameter(self.cursor_query_param, "is not a cursor from this list; use `next` or `previous`.") from None
-        if cursor is not None and cursor.position is not None and "\x00" in cursor.position:
+            raise InvalidParameter(
+                self.cursor_query_param, "is not a cursor from this list; use `next` or `previous`."
+            ) from None
+        if cursor is not None and cursor.position is not None and "\x00" in str(cursor.position):
             raise InvalidParameter(self.cursor_query_param, "is not a cursor from this list; use `next` or `previous`.")
         return cursor
 
@@ -58,13 +62,20 @@ class DefaultCursorPagination(CursorPagination):
         except (DjangoValidationError, ValueError, TypeError, OverflowError):
             # A well-formed cursor whose position does not fit the ordering column (a
             # forged or stale cursor): the ORM refuses the value before any query runs.
-            raise InvalidParameter(self.cursor_query_param, "is not a cursor from this list; use `next` or `previous`.") from None
+            raise InvalidParameter(
+                self.cursor_query_param, "is not a cursor from this list; use `next` or `previous`."
+            ) from None
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             if parameter["name"] == self.page_size_query_param:
-                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size, "default": self.page_size}
+                parameter["schema"] = {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": self.max_page_size,
+                    "default": self.page_size,
+                }
             elif parameter["name"] == self.cursor_query_param:
                 parameter["description"] = "Opaque: the `next` or `previous` link of a page of this list."
                 parameter["schema"] = {"type": "string", "maxLength": MAX_CURSOR_LENGTH}

@@ -33,11 +33,13 @@ ERROR_SCHEMA = {
         "detail": {"type": "string"},
         "parameter": {"type": "string", "description": "The parameter or field at fault (`invalid_parameter`)."},
         "fields": {
-            "type": "object", "additionalProperties": {},
+            "type": "object",
+            "additionalProperties": {},
             "description": "Per-field messages (`validation_error`).",
         },
         "choices": {
-            "type": "array", "items": {"type": "object", "additionalProperties": {}},
+            "type": "array",
+            "items": {"type": "object", "additionalProperties": {}},
             "description": "The tenants to choose from (`tenant_required`).",
         },
         "reason": {"type": "string", "description": "Why a file was refused (`invalid_parameter` on uploads)."},
@@ -78,7 +80,10 @@ class BrandVXAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         component = ResolvedComponent(
-            name="Error", type=ResolvedComponent.SCHEMA, object="Error", schema=ERROR_SCHEMA,
+            name="Error",
+            type=ResolvedComponent.SCHEMA,
+            object="Error",
+            schema=ERROR_SCHEMA,
         )
         self.registry.register_on_missing(component)
         media_types = self.map_renderers("media_type") or ["application/json"]
@@ -119,8 +124,10 @@ class BrandVXAutoSchema(AutoSchema):
                 if field.min_length is not None:
                     target["minItems"] = field.min_length
         elif (
-            schema.get("type") == "string" and isinstance(field, serializers.CharField)
-            and not field.allow_blank and not field.read_only
+            schema.get("type") == "string"
+            and isinstance(field, serializers.CharField)
+            and not field.allow_blank
+            and not field.read_only
         ):
             target.setdefault("minLength", 1)
             if field.trim_whitespace:

@@ -9,10 +9,10 @@ import datetime
 import re
 
 import django_filters
-from django.http import QueryDict
-from django_filters import rest_framework as rest_framework_filters
 from django import forms
 from django.db import models
+from django.http import QueryDict
+from django_filters import rest_framework as rest_framework_filters
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -101,11 +101,11 @@ class BoundedDateTimeField(serializers.DateTimeField):
 
 FORM_ONLY_KEYS = frozenset({"csrfmiddlewaretoken"})
 
+
 # Refuses fields the serializer does not accept (unknown or read-only), naming them, instead
 # of dropping them silently; nested strict serializers too. (A comment, not a docstring: the
 # schema would show it as the description of every serializer without its own.)
 class StrictFieldsMixin:
-
     def to_internal_value(self, data):
         if hasattr(data, "keys"):
             writable = {name for name, field in self.fields.items() if not field.read_only}
@@ -113,16 +113,18 @@ class StrictFieldsMixin:
             ignored = FORM_ONLY_KEYS if isinstance(data, QueryDict) else ()
             extra = [key for key in data.keys() if key not in writable and key not in ignored]
             if extra:
-                raise serializers.ValidationError({
-                    key: ["This field is read-only." if key in self.fields else "Unknown field."] for key in extra
-                })
+                raise serializers.ValidationError(
+                    {key: ["This field is read-only." if key in self.fields else "Unknown field."] for key in extra}
+                )
             if not isinstance(data, QueryDict):
                 # JSON has types: a number where the schema says string (or the reverse) is
                 # refused, not converted. Form bodies are all text and keep DRF's parsing.
                 wrong = {
-                    key: [f"Must be {expected}."] for key, expected in (
+                    key: [f"Must be {expected}."]
+                    for key, expected in (
                         (key, _json_type_error(self.fields[key], value)) for key, value in data.items()
-                    ) if expected
+                    )
+                    if expected
                 }
                 if wrong:
                     raise serializers.ValidationError(wrong)
@@ -171,6 +173,7 @@ class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
 
 # --- strict query filters ----------------------------------------------------------------
+
 
 class BoundedDateFormField(forms.DateField):
     """YYYY-MM-DD only, inside the supported years."""
@@ -244,13 +247,17 @@ class StrictFilterSet(rest_framework_filters.FilterSet):
         for name, filter_ in self.filters.items():
             if isinstance(filter_, django_filters.CharFilter):
                 continue  # an empty text filter is a valid (empty) string
-            names = [name] if name in self.data else [f"{name}_{suffix}" for suffix in ("after", "before", "min", "max")]
+            names = (
+                [name] if name in self.data else [f"{name}_{suffix}" for suffix in ("after", "before", "min", "max")]
+            )
             for key in names:
                 values = [value for value in self.data.getlist(key)] if key in self.data else []
                 if any(value == "" for value in values):
                     self.form.add_error(name if name in self.form.fields else None, f"{key}: must not be empty.")
                     valid = False
-                elif isinstance(filter_, django_filters.BooleanFilter) and any(v not in ("true", "false") for v in values):
+                elif isinstance(filter_, django_filters.BooleanFilter) and any(
+                    v not in ("true", "false") for v in values
+                ):
                     # DRF's widget reads anything else ("null", "10.0") as "no filter".
                     self.form.add_error(name if name in self.form.fields else None, f"{key}: must be true or false.")
                     valid = False
@@ -258,9 +265,20 @@ class StrictFilterSet(rest_framework_filters.FilterSet):
 
 
 __all__ = [
-    "MIN_DATE", "MAX_DATE", "DATE_SCHEMA", "DATETIME_SCHEMA", "BoundedDateField", "BoundedDateTimeField",
-    "StrictSerializer", "StrictModelSerializer", "StrictFieldsMixin", "StrictFilterSet", "BoundedDateFilter",
-    "BoundedDateFromToRangeFilter", "parse_query_date", "parse_query_int",
+    "MIN_DATE",
+    "MAX_DATE",
+    "DATE_SCHEMA",
+    "DATETIME_SCHEMA",
+    "BoundedDateField",
+    "BoundedDateTimeField",
+    "StrictSerializer",
+    "StrictModelSerializer",
+    "StrictFieldsMixin",
+    "StrictFilterSet",
+    "BoundedDateFilter",
+    "BoundedDateFromToRangeFilter",
+    "parse_query_date",
+    "parse_query_int",
 ]
 
 
@@ -289,4 +307,3 @@ class StrictFilterBackend(rest_framework_filters.DjangoFilterBackend):
             error.extra["fields"] = errors
             raise error
         return filterset.qs
-

@@ -9,8 +9,16 @@ from campaigns.models import CampaignSettings, MessageDraft
 
 @admin.register(CampaignSettings)
 class CampaignSettingsAdmin(admin.ModelAdmin):
-    list_display = ("tenant", "default_channel", "birthday_run_enabled", "birthday_run_hour", "birthday_run_minute",
-                    "birthday_days_ahead", "birthday_last_scheduled_on", "updated_at")
+    list_display = (
+        "tenant",
+        "default_channel",
+        "birthday_run_enabled",
+        "birthday_run_hour",
+        "birthday_run_minute",
+        "birthday_days_ahead",
+        "birthday_last_scheduled_on",
+        "updated_at",
+    )
     list_filter = ("birthday_run_enabled", "default_channel")
     search_fields = ("tenant__name", "=tenant__id")
     list_select_related = ("tenant",)
@@ -20,13 +28,35 @@ class CampaignSettingsAdmin(admin.ModelAdmin):
 
 @admin.register(MessageDraft)
 class MessageDraftAdmin(admin.ModelAdmin):
-    list_display = ("occasion_date", "client", "channel", "status", "generator", "generator_fallback", "attempts",
-                    "sent_at", "tenant")
+    list_display = (
+        "occasion_date",
+        "client",
+        "channel",
+        "status",
+        "generator",
+        "generator_fallback",
+        "attempts",
+        "sent_at",
+        "tenant",
+    )
     list_filter = ("status", "channel", "occasion", "generator_fallback")
     search_fields = ("=id", "=client__id", "client__last_name", "provider_message_id", "tenant__name")
     list_select_related = ("client", "tenant")
     autocomplete_fields = ("client", "job", "approved_by")
     date_hierarchy = "occasion_date"
-    readonly_fields = ("status", "recipient", "provider_message_id", "attempts", "approved_by", "approved_at", "sent_at",
-                       "job", "generator", "generator_fallback", "generator_fallback_reason", "failure_reason",
-                       "created_at", "updated_at")
+    readonly_fields = (
+        "status",
+        "recipient",
+        "provider_message_id",
+        "attempts",
+        "approved_by",
+        "approved_at",
+        "sent_at",
+        "job",
+        "generator",
+        "generator_fallback",
+        "generator_fallback_reason",
+        "failure_reason",
+        "created_at",
+        "updated_at",
+    )

@@ -17,7 +17,9 @@ def seed(*, tenant, owner) -> None:
             tenant=tenant,
             defaults={
                 "birthday_template": "Happy birthday, {first_name}! Treat yourself this week: {business_name} has a gift waiting for you.",
-                "default_channel": Channel.EMAIL, "birthday_run_enabled": True, "birthday_run_hour": 9,
+                "default_channel": Channel.EMAIL,
+                "birthday_run_enabled": True,
+                "birthday_run_hour": 9,
                 "email_reply_to": "hello@demo-salon.test",
             },
         )
@@ -30,14 +32,27 @@ def seed(*, tenant, owner) -> None:
         statuses = [MessageDraft.Status.DRAFT] * 4 + [MessageDraft.Status.APPROVED, MessageDraft.Status.DISCARDED]
         for client, status in zip(clients, statuses):
             occasion = next_birthday(client.birthday_month, client.birthday_day, today)
-            message = generator.generate(MessageRequest(
-                first_name=client.first_name, last_name=client.last_name, business_name=tenant.name,
-                occasion_date=occasion, channel=Channel.EMAIL, template=settings_row.birthday_template,
-            ))
-            drafts.append(MessageDraft(
-                tenant=tenant, client=client, channel=Channel.EMAIL, occasion_date=occasion, body=message.body,
-                generator=message.generator, status=status,
-                approved_by=owner if status == MessageDraft.Status.APPROVED else None,
-                approved_at=datetime.datetime.now(datetime.UTC) if status == MessageDraft.Status.APPROVED else None,
-            ))
+            message = generator.generate(
+                MessageRequest(
+                    first_name=client.first_name,
+                    last_name=client.last_name,
+                    business_name=tenant.name,
+                    occasion_date=occasion,
+                    channel=Channel.EMAIL,
+                    template=settings_row.birthday_template,
+                )
+            )
+            drafts.append(
+                MessageDraft(
+                    tenant=tenant,
+                    client=client,
+                    channel=Channel.EMAIL,
+                    occasion_date=occasion,
+                    body=message.body,
+                    generator=message.generator,
+                    status=status,
+                    approved_by=owner if status == MessageDraft.Status.APPROVED else None,
+                    approved_at=datetime.datetime.now(datetime.UTC) if status == MessageDraft.Status.APPROVED else None,
+                )
+            )
         MessageDraft.objects.bulk_create(drafts, ignore_conflicts=True)

@@ -63,8 +63,11 @@ class TemplateGenerator:
 
     def generate(self, request: MessageRequest) -> GeneratedMessage:
         body = render_template(
-            request.template, first_name=request.first_name, last_name=request.last_name,
-            business_name=request.business_name, birthday_date=request.occasion_date,
+            request.template,
+            first_name=request.first_name,
+            last_name=request.last_name,
+            business_name=request.business_name,
+            birthday_date=request.occasion_date,
         )
         return GeneratedMessage(body=body, generator=self.name)
 
@@ -77,8 +80,16 @@ class ChatCompletionsGenerator:
     """An OpenAI-compatible `POST {base}/chat/completions`, with the template as the fallback
     for ANY failure: timeout, HTTP error, malformed or empty answer, anything raised."""
 
-    def __init__(self, *, api_url: str, api_key: str, model: str, timeout: float = DEFAULT_LLM_TIMEOUT_SECONDS,
-                 fallback: MessageGenerator | None = None, session: requests.Session | None = None):
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        api_key: str,
+        model: str,
+        timeout: float = DEFAULT_LLM_TIMEOUT_SECONDS,
+        fallback: MessageGenerator | None = None,
+        session: requests.Session | None = None,
+    ):
         self.url = api_url.rstrip("/") + "/chat/completions"
         self.api_key = api_key
         self.model = model
@@ -96,7 +107,9 @@ class ChatCompletionsGenerator:
             reason = _reason(exc)
             logger.warning("LLM generation failed, using the template: %s", reason)
             fallback = self.fallback.generate(request)
-            return GeneratedMessage(body=fallback.body, generator=fallback.generator, fallback=True, fallback_reason=reason)
+            return GeneratedMessage(
+                body=fallback.body, generator=fallback.generator, fallback=True, fallback_reason=reason
+            )
         return GeneratedMessage(body=body, generator=self.name)
 
     def _complete(self, request: MessageRequest) -> str:

@@ -30,7 +30,9 @@ class CampaignSettings(TenantModel):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     birthday_template = models.TextField(
-        default=DEFAULT_BIRTHDAY_TEMPLATE, max_length=MAX_TEMPLATE_LENGTH, validators=[validate_template],
+        default=DEFAULT_BIRTHDAY_TEMPLATE,
+        max_length=MAX_TEMPLATE_LENGTH,
+        validators=[validate_template],
         help_text="Placeholders: {first_name}, {last_name}, {business_name}, {birthday_date}.",
     )
     default_channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.SMS)
@@ -48,7 +50,8 @@ class CampaignSettings(TenantModel):
     # Never the From of a message: the platform's SMTP sends only as its own verified sender
     # (DEFAULT_FROM_EMAIL); an address a tenant typed is unverified, so it is only the Reply-To.
     email_reply_to = models.EmailField(
-        blank=True, help_text="The salon's address: the Reply-To of birthday emails (sent from DEFAULT_FROM_EMAIL).")
+        blank=True, help_text="The salon's address: the Reply-To of birthday emails (sent from DEFAULT_FROM_EMAIL)."
+    )
     # {"twilio_account_sid": ..., "twilio_auth_token": ...}: ciphertext at rest, write-only in the API.
     sender_credentials = EncryptedJSONField(blank=True, default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -59,7 +62,9 @@ class CampaignSettings(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["tenant"], name="campaign_settings_one_per_tenant"),
             models.CheckConstraint(condition=models.Q(birthday_run_hour__lte=23), name="campaign_settings_hour_valid"),
-            models.CheckConstraint(condition=models.Q(birthday_run_minute__lte=59), name="campaign_settings_minute_valid"),
+            models.CheckConstraint(
+                condition=models.Q(birthday_run_minute__lte=59), name="campaign_settings_minute_valid"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -84,9 +84,13 @@ def due_birthday_runs(*, now: datetime.datetime) -> list[DueRun]:
     end = slot_end(now)
     with dangerously_support_read_context(staff_user_id=None):
         rows = list(
-            CampaignSettings.objects.filter(birthday_run_enabled=True, tenant__is_active=True)
-            .values_list("tenant_id", "tenant__timezone", "birthday_run_hour", "birthday_run_minute",
-                         "birthday_last_scheduled_on")
+            CampaignSettings.objects.filter(birthday_run_enabled=True, tenant__is_active=True).values_list(
+                "tenant_id",
+                "tenant__timezone",
+                "birthday_run_hour",
+                "birthday_run_minute",
+                "birthday_last_scheduled_on",
+            )
         )
     zones: dict[str, zoneinfo.ZoneInfo] = {}
     due = []
@@ -116,16 +120,21 @@ def scheduled_birthday_runs_start(*, now: datetime.datetime) -> list[uuid.UUID]:
     for run in due_birthday_runs(now=now):
         try:
             with tenant_context(run.tenant_id, role="system"):
-                claimed = CampaignSettings.objects.filter(tenant_id=run.tenant_id, birthday_run_enabled=True).exclude(
-                    birthday_last_scheduled_on__gte=run.local_date
-                ).update(birthday_last_scheduled_on=run.local_date)
+                claimed = (
+                    CampaignSettings.objects.filter(tenant_id=run.tenant_id, birthday_run_enabled=True)
+                    .exclude(birthday_last_scheduled_on__gte=run.local_date)
+                    .update(birthday_last_scheduled_on=run.local_date)
+                )
                 if not claimed:
                     continue
                 settings_row = CampaignSettings.objects.get(tenant_id=run.tenant_id)
                 job = birthday_batch_start(
-                    tenant=Tenant.objects.get(id=run.tenant_id), acting_user=None,
-                    days_ahead=settings_row.birthday_days_ahead, start=run.local_date,
-                    channel=settings_row.default_channel, scheduled=True,
+                    tenant=Tenant.objects.get(id=run.tenant_id),
+                    acting_user=None,
+                    days_ahead=settings_row.birthday_days_ahead,
+                    start=run.local_date,
+                    channel=settings_row.default_channel,
+                    scheduled=True,
                 )
             started.append(job.id)
         except Exception:  # noqa: BLE001 - one tenant's failure must not stop the others

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime
 import logging
 import smtplib
-import socket
 import uuid
 from dataclasses import dataclass
 from email.utils import formataddr, parseaddr
@@ -70,20 +69,26 @@ class SendOutcome:
 
 # --- providers -----------------------------------------------------------------------------
 
-def twilio_send(*, account_sid: str, auth_token: str, from_number: str, to: str, body: str,
-                session: requests.Session | None = None) -> str:
+
+def twilio_send(
+    *, account_sid: str, auth_token: str, from_number: str, to: str, body: str, session: requests.Session | None = None
+) -> str:
     """POST one message; returns Twilio's message sid. Raises ProviderError."""
     try:
         response = (session or requests).post(
-            TWILIO_MESSAGES_URL.format(sid=account_sid), auth=(account_sid, auth_token),
-            data={"To": to, "From": from_number, "Body": body}, timeout=TWILIO_TIMEOUT,
+            TWILIO_MESSAGES_URL.format(sid=account_sid),
+            auth=(account_sid, auth_token),
+            data={"To": to, "From": from_number, "Body": body},
+            timeout=TWILIO_TIMEOUT,
         )
     except requests.ConnectTimeout:
         raise ProviderError("Twilio did not accept the connection in time", transient=True) from None
     except requests.ReadTimeout:
         # The request reached Twilio; it may have queued the message. Retrying could send it
         # twice, and "at most once" wins: fail it with a reason a person can act on.
-        raise ProviderError("Twilio did not answer in time; the message may or may not have gone out", transient=False) from None
+        raise ProviderError(
+            "Twilio did not answer in time; the message may or may not have gone out", transient=False
+        ) from None
     except requests.ConnectionError:
         raise ProviderError("could not connect to Twilio", transient=True) from None
     try:
@@ -98,8 +103,9 @@ def twilio_send(*, account_sid: str, auth_token: str, from_number: str, to: str,
             raise ProviderError("Twilio answered without a message sid", transient=False)
         return sid
     transient = response.status_code == 429 or response.status_code >= 500
-    raise ProviderError(_twilio_reason(payload, response.status_code), transient=transient,
-                        retry_after=_retry_after(response))
+    raise ProviderError(
+        _twilio_reason(payload, response.status_code), transient=transient, retry_after=_retry_after(response)
+    )
 
 
 def _twilio_reason(payload: dict, status_code: int) -> str:
@@ -128,14 +134,15 @@ def platform_sender(business_name: str) -> str:
 def email_send(*, from_email: str, to: str, subject: str, body: str, reply_to: str = "") -> str:
     """Send through the configured Django email backend. Raises ProviderError."""
     try:
-        EmailMessage(subject=subject, body=body, from_email=from_email, to=[to],
-                     reply_to=[reply_to] if reply_to else None).send(fail_silently=False)
+        EmailMessage(
+            subject=subject, body=body, from_email=from_email, to=[to], reply_to=[reply_to] if reply_to else None
+        ).send(fail_silently=False)
     except smtplib.SMTPRecipientsRefused:
         raise ProviderError("the mail server refused the recipient address", transient=False) from None
     except smtplib.SMTPResponseException as exc:
         # 4xx replies are "try again later", 5xx are final.
         raise ProviderError(f"mail server replied {exc.smtp_code}", transient=400 <= exc.smtp_code < 500) from None
-    except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, socket.timeout, ConnectionError, OSError):
+    except (TimeoutError, smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError, OSError):
         raise ProviderError("could not reach the mail server", transient=True) from None
     except smtplib.SMTPException as exc:
         raise ProviderError(f"mail error ({type(exc).__name__})", transient=False) from None
@@ -144,13 +151,13 @@ def email_send(*, from_email: str, to: str, subject: str, body: str, reply_to: s
 
 # --- the send itself -------------------------------------------------------------------
 
+
 def _claim(tenant_id: uuid.UUID, draft_id: uuid.UUID) -> Outgoing | SendOutcome:
     """approved -> sending, in its own committed transaction. Checks consent *now*: an
     opt-out recorded after approval wins."""
     with tenant_context(tenant_id, role="system"):
         draft = (
-            MessageDraft.objects.select_for_update(of=("self",)).select_related("client")
-            .filter(id=draft_id).first()
+            MessageDraft.objects.select_for_update(of=("self",)).select_related("client").filter(id=draft_id).first()
         )
         if draft is None or draft.status != Status.APPROVED:
             return SendOutcome("skipped", f"not approved ({draft.status if draft else 'missing'})")
@@ -176,24 +183,37 @@ def _claim(tenant_id: uuid.UUID, draft_id: uuid.UUID) -> Outgoing | SendOutcome:
         campaign = CampaignSettings.objects.filter(tenant_id=tenant_id).first() or CampaignSettings()
         credentials = campaign.sender_credentials or {}
         return Outgoing(
-            draft_id=draft.id, channel=draft.channel, to=address, body=draft.body,
+            draft_id=draft.id,
+            channel=draft.channel,
+            to=address,
+            body=draft.body,
             business_name=Tenant.objects.get(id=tenant_id).name,
-            sms_from=campaign.sms_from_number, email_reply_to=campaign.email_reply_to,
-            twilio_sid=credentials.get("twilio_account_sid", ""), twilio_token=credentials.get("twilio_auth_token", ""),
+            sms_from=campaign.sms_from_number,
+            email_reply_to=campaign.email_reply_to,
+            twilio_sid=credentials.get("twilio_account_sid", ""),
+            twilio_token=credentials.get("twilio_auth_token", ""),
         )
 
 
 def _deliver(outgoing: Outgoing) -> str:
     if outgoing.channel == Channel.EMAIL:
         return email_send(
-            from_email=platform_sender(outgoing.business_name), reply_to=outgoing.email_reply_to, to=outgoing.to,
-            subject=f"Happy birthday from {outgoing.business_name}", body=outgoing.body,
+            from_email=platform_sender(outgoing.business_name),
+            reply_to=outgoing.email_reply_to,
+            to=outgoing.to,
+            subject=f"Happy birthday from {outgoing.business_name}",
+            body=outgoing.body,
         )
     if not (outgoing.twilio_sid and outgoing.twilio_token and outgoing.sms_from):
-        raise ProviderError("SMS is not set up: add the Twilio account SID, auth token and from-number", transient=False)
+        raise ProviderError(
+            "SMS is not set up: add the Twilio account SID, auth token and from-number", transient=False
+        )
     return twilio_send(
-        account_sid=outgoing.twilio_sid, auth_token=outgoing.twilio_token, from_number=outgoing.sms_from,
-        to=outgoing.to, body=outgoing.body,
+        account_sid=outgoing.twilio_sid,
+        auth_token=outgoing.twilio_token,
+        from_number=outgoing.sms_from,
+        to=outgoing.to,
+        body=outgoing.body,
     )
 
 
@@ -216,7 +236,10 @@ def draft_send(*, tenant_id: uuid.UUID, draft_id: uuid.UUID, final_attempt: bool
         return SendOutcome("failed", exc.reason)
     with tenant_context(tenant_id, role="system"):
         MessageDraft.objects.filter(id=draft_id, status=Status.SENDING).update(
-            status=Status.SENT, sent_at=timezone.now(), provider_message_id=message_id or "", failure_reason="",
+            status=Status.SENT,
+            sent_at=timezone.now(),
+            provider_message_id=message_id or "",
+            failure_reason="",
             updated_at=timezone.now(),
         )
     return SendOutcome("sent")

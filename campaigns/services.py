@@ -41,6 +41,7 @@ class DraftStateConflict(BrandVXError):
 
 # --- settings ----------------------------------------------------------------------------
 
+
 def campaign_settings_get(*, tenant: Tenant) -> CampaignSettings:
     """The tenant's settings; an unsaved default row when it never changed them."""
     require_tenant(tenant)
@@ -78,9 +79,15 @@ def campaign_settings_update(*, tenant: Tenant, changes: dict, acting_user: User
 
 # --- birthday batches --------------------------------------------------------------------
 
+
 def birthday_batch_start(
-    *, tenant: Tenant, acting_user: User | None, days_ahead: int, start: datetime.date | None = None,
-    channel: str | None = None, scheduled: bool = False,
+    *,
+    tenant: Tenant,
+    acting_user: User | None,
+    days_ahead: int,
+    start: datetime.date | None = None,
+    channel: str | None = None,
+    scheduled: bool = False,
 ) -> BackgroundJob:
     """Queue a batch. The window is fixed now (start defaults to the tenant's today), so a
     retry tomorrow covers the same birthdays; the task is enqueued after commit."""
@@ -99,7 +106,9 @@ def birthday_batch_start(
 
         birthday_batch.delay(str(tenant.id), str(job.id))
 
-    return jobs.job_create(tenant=tenant, kind=BIRTHDAY_BATCH_KIND, params=params, started_by=acting_user, enqueue=enqueue)
+    return jobs.job_create(
+        tenant=tenant, kind=BIRTHDAY_BATCH_KIND, params=params, started_by=acting_user, enqueue=enqueue
+    )
 
 
 @dataclass
@@ -137,19 +146,26 @@ def _plan_batch(*, tenant: Tenant, start: datetime.date, days_ahead: int, channe
         if reason:
             plan.skipped.append({"client_id": str(client.id), "reason": reason})
             continue
-        plan.candidates.append(_Candidate(
-            client_id=client.id, occasion_date=upcoming.date,
-            request=MessageRequest(
-                first_name=client.first_name, last_name=client.last_name, business_name=tenant.name,
-                occasion_date=upcoming.date, channel=channel, template=template,
-            ),
-        ))
+        plan.candidates.append(
+            _Candidate(
+                client_id=client.id,
+                occasion_date=upcoming.date,
+                request=MessageRequest(
+                    first_name=client.first_name,
+                    last_name=client.last_name,
+                    business_name=tenant.name,
+                    occasion_date=upcoming.date,
+                    channel=channel,
+                    template=template,
+                ),
+            )
+        )
     return plan
 
 
 def _chunks(items: list, size: int):
     for index in range(0, len(items), size):
-        yield items[index:index + size]
+        yield items[index : index + size]
 
 
 def birthday_batch_run(*, tenant_id: uuid.UUID, job_id: uuid.UUID, generator: MessageGenerator | None = None) -> None:
@@ -176,8 +192,10 @@ def birthday_batch_run(*, tenant_id: uuid.UUID, job_id: uuid.UUID, generator: Me
             tenant = Tenant.objects.get(id=tenant_id)
             channel = job.params["channel"]
             plan = _plan_batch(
-                tenant=tenant, start=datetime.date.fromisoformat(job.params["from"]),
-                days_ahead=int(job.params["days_ahead"]), channel=channel,
+                tenant=tenant,
+                start=datetime.date.fromisoformat(job.params["from"]),
+                days_ahead=int(job.params["days_ahead"]),
+                channel=channel,
             )
             jobs.job_set_total(job_id=job_id, total=len(plan.candidates) + len(plan.skipped))
             skip_counts: dict[str, int] = {"skipped": len(plan.skipped)}
@@ -205,25 +223,38 @@ def birthday_batch_run(*, tenant_id: uuid.UUID, job_id: uuid.UUID, generator: Me
                     counts["failed"] += 1
                     errors.append({"client_id": str(candidate.client_id), "reason": "generation_failed"})
                     continue
-                drafts.append(MessageDraft(
-                    id=uuid.uuid4(), tenant_id=tenant_id, client_id=candidate.client_id, channel=channel,
-                    occasion=Occasion.BIRTHDAY, occasion_date=candidate.occasion_date, body=message.body,
-                    generator=message.generator, generator_fallback=message.fallback,
-                    generator_fallback_reason=message.fallback_reason, job_id=job_id,
-                ))
+                drafts.append(
+                    MessageDraft(
+                        id=uuid.uuid4(),
+                        tenant_id=tenant_id,
+                        client_id=candidate.client_id,
+                        channel=channel,
+                        occasion=Occasion.BIRTHDAY,
+                        occasion_date=candidate.occasion_date,
+                        body=message.body,
+                        generator=message.generator,
+                        generator_fallback=message.fallback,
+                        generator_fallback_reason=message.fallback_reason,
+                        job_id=job_id,
+                    )
+                )
             with tenant_context(tenant_id, role="system"):
                 if drafts:
                     MessageDraft.objects.bulk_create(drafts, ignore_conflicts=True)
                     # ON CONFLICT DO NOTHING does not say which rows went in: our fresh ids
                     # that exist now are ours; the rest lost a race to another run.
-                    inserted = set(MessageDraft.objects.filter(id__in=[d.id for d in drafts]).values_list("id", flat=True))
+                    inserted = set(
+                        MessageDraft.objects.filter(id__in=[d.id for d in drafts]).values_list("id", flat=True)
+                    )
                     counts["created"] += len(inserted)
                     counts["already_existed"] += len(drafts) - len(inserted)
                 jobs.job_advance(job_id=job_id, done=len(chunk), counts=counts, errors=errors)
     except Exception:
         logger.exception("birthday batch %s failed", job_id)
         with tenant_context(tenant_id, role="system"):
-            jobs.job_finish(job_id=job_id, failure_reason="The batch stopped on an unexpected error; drafts made so far are kept.")
+            jobs.job_finish(
+                job_id=job_id, failure_reason="The batch stopped on an unexpected error; drafts made so far are kept."
+            )
         raise
     with tenant_context(tenant_id, role="system"):
         job = BackgroundJob.objects.get(id=job_id)
@@ -232,13 +263,15 @@ def birthday_batch_run(*, tenant_id: uuid.UUID, job_id: uuid.UUID, generator: Me
 
 def _existing_drafts(chunk: list[_Candidate]) -> dict[tuple[uuid.UUID, datetime.date], uuid.UUID | None]:
     rows = MessageDraft.objects.filter(
-        occasion=Occasion.BIRTHDAY, client_id__in=[c.client_id for c in chunk],
+        occasion=Occasion.BIRTHDAY,
+        client_id__in=[c.client_id for c in chunk],
         occasion_date__in={c.occasion_date for c in chunk},
     ).values_list("client_id", "occasion_date", "job_id")
     return {(client_id, date): job_id for client_id, date, job_id in rows}
 
 
 # --- drafts ------------------------------------------------------------------------------
+
 
 def _locked_draft(draft_id: uuid.UUID) -> MessageDraft:
     # RLS and the tenant filter of the caller's context: another tenant's id is "not found".
@@ -305,15 +338,17 @@ def drafts_bulk_approve(*, tenant: Tenant, draft_ids: list[uuid.UUID], acting_us
         MessageDraft.objects.filter(tenant_id=tenant.id, id__in=approvable, status=Status.DRAFT).update(
             status=Status.APPROVED, approved_by=acting_user, approved_at=timezone.now(), updated_at=timezone.now()
         )
-        record_changes(tenant=tenant, actor=acting_user, action="draft.approved", object_type="messagedraft",
-                       object_ids=approvable)
+        record_changes(
+            tenant=tenant, actor=acting_user, action="draft.approved", object_type="messagedraft", object_ids=approvable
+        )
         transaction.on_commit(lambda: _enqueue_send(tenant.id, approvable))
     return {
         "approved": approvable,
         "not_found": sum(1 for draft_id in wanted if draft_id not in found),
         "not_approvable": [
             {"id": draft_id, "status": found[draft_id].status}
-            for draft_id in wanted if draft_id in found and found[draft_id].status != Status.DRAFT
+            for draft_id in wanted
+            if draft_id in found and found[draft_id].status != Status.DRAFT
         ],
     }
 

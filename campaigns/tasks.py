@@ -31,7 +31,8 @@ def send_message_draft(self, tenant_id: str, draft_id: str) -> str:
     """Idempotent: the draft is claimed (approved -> sending) in a committed conditional
     update before the provider is called; a second run finds it claimed and stops."""
     outcome = sending.draft_send(
-        tenant_id=uuid.UUID(tenant_id), draft_id=uuid.UUID(draft_id),
+        tenant_id=uuid.UUID(tenant_id),
+        draft_id=uuid.UUID(draft_id),
         final_attempt=self.request.retries >= SEND_MAX_RETRIES,
     )
     if outcome.status == "retry":

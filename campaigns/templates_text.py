@@ -34,7 +34,9 @@ def template_errors(template: str) -> list[str]:
         if field is None:
             continue
         if field not in PLACEHOLDERS:
-            errors.append(f"Unknown placeholder {{{field}}}; use one of: " + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS) + ".")
+            errors.append(
+                f"Unknown placeholder {{{field}}}; use one of: " + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS) + "."
+            )
         elif spec or conversion:
             errors.append(f"Placeholder {{{field}}} may not carry a format or conversion.")
     return errors
@@ -50,7 +52,9 @@ def format_birthday_date(value: datetime.date) -> str:
     return f"{value:%B} {value.day}"
 
 
-def render_template(template: str, *, first_name: str, last_name: str, business_name: str, birthday_date: datetime.date) -> str:
+def render_template(
+    template: str, *, first_name: str, last_name: str, business_name: str, birthday_date: datetime.date
+) -> str:
     """Render a template that passed `template_errors` (placeholders only, nothing else)."""
     text = template.format(
         first_name=first_name or "",

@@ -21,15 +21,34 @@ class ClientExternalIdInline(admin.TabularInline):
 
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
-    list_display = ("display_name", "email", "phone", "birthday_month", "birthday_day", "source", "email_consent", "sms_consent", "tenant", "created_at")
+    list_display = (
+        "display_name",
+        "email",
+        "phone",
+        "birthday_month",
+        "birthday_day",
+        "source",
+        "email_consent",
+        "sms_consent",
+        "tenant",
+        "created_at",
+    )
     list_filter = ("source", "email_consent", "sms_consent", "birthday_month")
     search_fields = ("first_name", "last_name", "email", "phone", "=id")
     ordering = ("last_name", "first_name", "id")  # stable pages in the list and autocomplete
     list_select_related = ("tenant",)
     # Consent is derived from the consent ledger (clients.consent): never edited here.
     readonly_fields = (
-        "id", "tenant", "email_hash", "phone_hash", "email_consent", "email_consent_at", "sms_consent", "sms_consent_at",
-        "created_at", "updated_at",
+        "id",
+        "tenant",
+        "email_hash",
+        "phone_hash",
+        "email_consent",
+        "email_consent_at",
+        "sms_consent",
+        "sms_consent_at",
+        "created_at",
+        "updated_at",
     )
     inlines = [ClientTagInline, ClientExternalIdInline]
     date_hierarchy = "created_at"

@@ -87,8 +87,14 @@ def would_record(client: Client | None, channel: str, granted: bool, origin: str
 
 
 def consent_record(
-    *, tenant: Tenant, client: Client, decisions: Mapping[str, bool | None], origin: str, provider: str = "",
-    decided_at: datetime.datetime | None = None, acting_user: User | None = None,
+    *,
+    tenant: Tenant,
+    client: Client,
+    decisions: Mapping[str, bool | None],
+    origin: str,
+    provider: str = "",
+    decided_at: datetime.datetime | None = None,
+    acting_user: User | None = None,
 ) -> set[str]:
     """Append the decisions that are news (see `would_record`) and derive the client's consent
     again. `decisions` maps a channel to True (grant), False (withdrawal) or None (nothing
@@ -98,8 +104,14 @@ def consent_record(
     when = decided_at or timezone.now()
     events = [
         ConsentEvent(
-            tenant=tenant, client_id=client.id, channel=channel, granted=bool(granted), decided_at=when, origin=origin,
-            provider=provider, acting_user_id=acting_user.id if acting_user is not None else None,
+            tenant=tenant,
+            client_id=client.id,
+            channel=channel,
+            granted=bool(granted),
+            decided_at=when,
+            origin=origin,
+            provider=provider,
+            acting_user_id=acting_user.id if acting_user is not None else None,
         )
         for channel, granted in decisions.items()
         if granted is not None and would_record(client, channel, bool(granted), origin)
@@ -117,9 +129,15 @@ def consent_merge(*, tenant: Tenant, target: Client, source: Client) -> set[str]
     the target's consent from all of them. Called by clients.services.client_merge."""
     copies = [
         ConsentEvent(
-            tenant=tenant, client_id=target.id, channel=event.channel, granted=event.granted,
-            decided_at=event.decided_at, origin=event.origin, provider=event.provider,
-            acting_user_id=event.acting_user_id, copied_from=event.id,
+            tenant=tenant,
+            client_id=target.id,
+            channel=event.channel,
+            granted=event.granted,
+            decided_at=event.decided_at,
+            origin=event.origin,
+            provider=event.provider,
+            acting_user_id=event.acting_user_id,
+            copied_from=event.id,
         )
         for event in ConsentEvent.objects.filter(tenant_id=tenant.id, client_id=source.id)
     ]

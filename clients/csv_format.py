@@ -24,7 +24,17 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "last_name": ("last name", "lastname", "surname", "family name", "last"),
     "name": ("name", "full name", "client name", "customer name"),
     "email": ("email", "e-mail", "email address", "e-mail address", "mail"),
-    "phone": ("phone", "mobile", "phone number", "mobile phone", "mobile number", "cell", "cell phone", "telephone", "tel"),
+    "phone": (
+        "phone",
+        "mobile",
+        "phone number",
+        "mobile phone",
+        "mobile number",
+        "cell",
+        "cell phone",
+        "telephone",
+        "tel",
+    ),
     "birthday": ("birthday", "birthdate", "birth date", "date of birth", "dob"),
     "tags": ("tags", "tag", "labels"),
     "notes": ("notes", "note", "comments"),
@@ -136,6 +146,7 @@ def count_records(text: str, layout: CsvLayout, *, max_rows: int) -> int:
 
 # --- one row -----------------------------------------------------------------------------
 
+
 class RowInvalid(Exception):
     def __init__(self, field_name: str, reason: str):
         super().__init__(f"{field_name}: {reason}")
@@ -218,9 +229,7 @@ def clean_row(cells: list[str], layout: CsvLayout, *, country: str) -> ImportRow
     id, which identifies it, is unusable)."""
     from clients.services import FieldDropped  # services imports this module
 
-    values = {
-        column: (cells[index].strip() if index < len(cells) else "") for column, index in layout.columns.items()
-    }
+    values = {column: (cells[index].strip() if index < len(cells) else "") for column, index in layout.columns.items()}
     if not any(values.values()):
         return None
     row = ImportRow()

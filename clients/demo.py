@@ -15,16 +15,71 @@ from tenants.context import tenant_context
 from tenants.models import Tenant, User
 
 FIRST = [
-    "Amy", "Bianca", "Carmen", "Dana", "Elena", "Farah", "Grace", "Hana", "Isla", "Jade", "Keiko", "Lena", "Maya",
-    "Nora", "Olivia", "Priya", "Quinn", "Rosa", "Sofia", "Tara", "Uma", "Vera", "Wendy", "Ximena", "Yara", "Zoe",
-    "Marcus", "Leo", "Theo", "Sam",
+    "Amy",
+    "Bianca",
+    "Carmen",
+    "Dana",
+    "Elena",
+    "Farah",
+    "Grace",
+    "Hana",
+    "Isla",
+    "Jade",
+    "Keiko",
+    "Lena",
+    "Maya",
+    "Nora",
+    "Olivia",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sofia",
+    "Tara",
+    "Uma",
+    "Vera",
+    "Wendy",
+    "Ximena",
+    "Yara",
+    "Zoe",
+    "Marcus",
+    "Leo",
+    "Theo",
+    "Sam",
 ]
 LAST = [
-    "Adams", "Brooks", "Chen", "Diaz", "Evans", "Fischer", "Garcia", "Hughes", "Ito", "Johnson", "Kim", "Lopez",
-    "Martin", "Nguyen", "Okafor", "Patel", "Quintero", "Reyes", "Singh", "Torres", "Usman", "Valdez", "Walker", "Young",
+    "Adams",
+    "Brooks",
+    "Chen",
+    "Diaz",
+    "Evans",
+    "Fischer",
+    "Garcia",
+    "Hughes",
+    "Ito",
+    "Johnson",
+    "Kim",
+    "Lopez",
+    "Martin",
+    "Nguyen",
+    "Okafor",
+    "Patel",
+    "Quintero",
+    "Reyes",
+    "Singh",
+    "Torres",
+    "Usman",
+    "Valdez",
+    "Walker",
+    "Young",
 ]
 TAGS = ["VIP", "Color", "Bridal", "Balayage", "Lapsed", "Student", "Referral", "Lashes"]
-NOTES = ["Prefers morning appointments.", "Sensitive scalp: patch test first.", "Allergic to latex.", "Likes oat milk latte.", ""]
+NOTES = [
+    "Prefers morning appointments.",
+    "Sensitive scalp: patch test first.",
+    "Allergic to latex.",
+    "Likes oat milk latte.",
+    "",
+]
 COUNT = 200
 
 
@@ -55,21 +110,42 @@ def seed(*, tenant: Tenant, owner: User) -> None:
             created = now - datetime.timedelta(days=rng.randint(0, 900), minutes=index)
             source = rng.choices([Source.MANUAL, Source.CSV, Source.SQUARE], weights=[5, 2, 3])[0]
             client = Client(
-                tenant=tenant, first_name=first, last_name=last, email=email, email_hash=contact_hash(email),
-                phone=phone, phone_hash=contact_hash(phone), birthday_month=month, birthday_day=day,
-                birth_year=rng.choice([None, rng.randint(1960, 2005)]), notes=rng.choice(NOTES), source=source,
+                tenant=tenant,
+                first_name=first,
+                last_name=last,
+                email=email,
+                email_hash=contact_hash(email),
+                phone=phone,
+                phone_hash=contact_hash(phone),
+                birthday_month=month,
+                birthday_day=day,
+                birth_year=rng.choice([None, rng.randint(1960, 2005)]),
+                notes=rng.choice(NOTES),
+                source=source,
             )
             # Consent goes through the ledger, like every decision (see clients.consent).
             decisions.extend(
-                ConsentEvent(tenant=tenant, client_id=client.id, channel=channel, granted=True, decided_at=created,
-                             origin=ConsentOrigin.API_USER, acting_user_id=owner.id)
-                for channel, granted in (("email", email_consent), ("sms", sms_consent)) if granted
+                ConsentEvent(
+                    tenant=tenant,
+                    client_id=client.id,
+                    channel=channel,
+                    granted=True,
+                    decided_at=created,
+                    origin=ConsentOrigin.API_USER,
+                    acting_user_id=owner.id,
+                )
+                for channel, granted in (("email", email_consent), ("sms", sms_consent))
+                if granted
             )
             if (client.birthday_month, client.birthday_day) == (2, 29) and client.birth_year:
                 client.birth_year = 2000  # a real leap year
             clients.append(client)
             if source == Source.SQUARE:
-                externals.append(ClientExternalId(tenant=tenant, client=client, provider=Source.SQUARE, external_id=f"SQ-DEMO-{index:04d}"))
+                externals.append(
+                    ClientExternalId(
+                        tenant=tenant, client=client, provider=Source.SQUARE, external_id=f"SQ-DEMO-{index:04d}"
+                    )
+                )
         Client.objects.bulk_create(clients)
         ConsentEvent.objects.bulk_create(decisions)
         consent.consent_refresh(tenant=tenant, client_ids=[client.id for client in clients])

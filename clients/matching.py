@@ -14,7 +14,9 @@ def find_existing_client(
     current tenant context: RLS keeps the search inside the tenant.
     """
     if provider and external_id:
-        link = ClientExternalId.objects.select_related("client").filter(provider=provider, external_id=external_id).first()
+        link = (
+            ClientExternalId.objects.select_related("client").filter(provider=provider, external_id=external_id).first()
+        )
         if link is not None:
             return link.client, "external_id"
     if email_hash:

@@ -28,7 +28,9 @@ class Client(TenantModel):
     last_name = models.CharField(max_length=100, blank=True)
     email = models.CharField(max_length=254, blank=True, help_text="Lower-cased, trimmed.")
     phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +14155550123.")
-    phone_extension = models.CharField(max_length=20, blank=True, help_text="Digits dialled after the number (ext. 42).")
+    phone_extension = models.CharField(
+        max_length=20, blank=True, help_text="Digits dialled after the number (ext. 42)."
+    )
     # SHA-256 of the normalized email / phone: matches one person across sources.
     email_hash = models.CharField(max_length=64, blank=True)
     phone_hash = models.CharField(max_length=64, blank=True)

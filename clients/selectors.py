@@ -64,8 +64,9 @@ def birthdays_upcoming(
         raise ValueError(f"days_ahead must be between 0 and {MAX_DAYS_AHEAD}")
     end = start + datetime.timedelta(days=days_ahead)
     queryset = clients if clients is not None else Client.objects.all()
-    queryset = queryset.filter(tenant_id=current_tenant_id(), birthday_mmdd__in=sorted(_window_mmdd(start, end)),
-                               archived_at__isnull=True)  # deleted at their provider: no birthday messages
+    queryset = queryset.filter(
+        tenant_id=current_tenant_id(), birthday_mmdd__in=sorted(_window_mmdd(start, end)), archived_at__isnull=True
+    )  # deleted at their provider: no birthday messages
     upcoming = []
     for client in queryset:
         occurs = next_birthday(client.birthday_month, client.birthday_day, start)
@@ -78,6 +79,7 @@ def birthdays_upcoming(
 
 
 # --- the client list -----------------------------------------------------------------------
+
 
 def client_list(*, tenant_id=None) -> QuerySet[Client]:
     """Clients of the current tenant with what the list shows (tags, external ids) prefetched.
@@ -108,7 +110,9 @@ def client_search(queryset: QuerySet[Client], query: str, *, region: str) -> Que
     if not query:
         return queryset
     condition = (
-        Q(first_name__icontains=query) | Q(last_name__icontains=query) | Q(full_name__icontains=query)
+        Q(first_name__icontains=query)
+        | Q(last_name__icontains=query)
+        | Q(full_name__icontains=query)
         | Q(email__icontains=query)
     )
     try:
@@ -128,9 +132,11 @@ def client_search(queryset: QuerySet[Client], query: str, *, region: str) -> Que
 
 def client_has_tag(queryset: QuerySet[Client], name: str) -> QuerySet[Client]:
     """Clients carrying the tag `name` (any case). EXISTS, not a join: no duplicate rows."""
-    tagged = ClientTag.objects.filter(client_id=OuterRef("id"), tenant_id=OuterRef("tenant_id")).alias(
-        tag_name=Lower("tag__name")
-    ).filter(tag_name=Lower(Value(" ".join(name.split()))))
+    tagged = (
+        ClientTag.objects.filter(client_id=OuterRef("id"), tenant_id=OuterRef("tenant_id"))
+        .alias(tag_name=Lower("tag__name"))
+        .filter(tag_name=Lower(Value(" ".join(name.split()))))
+    )
     return queryset.filter(Exists(tagged))
 
 
@@ -140,6 +146,7 @@ def tag_counts() -> QuerySet[Tag]:
 
 
 # --- duplicates --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class DuplicateGroup:

@@ -22,9 +22,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from brandvx.errors import BrandVXError
-from clients import csv_format
+from clients import consent, csv_format
 from clients.conf import limit
-from clients import consent
 from clients.matching import find_existing_client
 from clients.models import Client, ClientExternalId, ClientImport, ClientTag, ConsentOrigin, Source, Tag
 from clients.normalize import contact_hash, normalize_email, normalize_phone
@@ -39,8 +38,18 @@ IMPORT_JOB_KIND = "clients.import_csv"
 CONSENT_CHANNELS = consent.CHANNELS
 # Fields a caller may set on a client; everything else is derived (hashes, consent times).
 WRITABLE_FIELDS = (
-    "first_name", "last_name", "email", "phone", "phone_extension", "birthday_month", "birthday_day", "birth_year",
-    "notes", "source", "email_consent", "sms_consent",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "phone_extension",
+    "birthday_month",
+    "birthday_day",
+    "birth_year",
+    "notes",
+    "source",
+    "email_consent",
+    "sms_consent",
 )
 
 
@@ -73,6 +82,7 @@ def _get_client(tenant: Tenant, client_id: uuid.UUID, *, lock: bool = False) -> 
 
 # --- create / update / delete ------------------------------------------------------------
 
+
 def _validate_birthday(client: Client) -> None:
     month, day, year = client.birthday_month, client.birthday_day, client.birth_year
     if month is None and day is None:
@@ -95,8 +105,11 @@ def _validate_birthday(client: Client) -> None:
 
 def _consent_decisions(data: Mapping[str, Any]) -> dict[str, bool | None]:
     """The consent decisions in written data ({"email": True, ...}); recorded by clients.consent."""
-    return {channel: (bool(data[f"{channel}_consent"]) if data.get(f"{channel}_consent") is not None else None)
-            for channel in CONSENT_CHANNELS if f"{channel}_consent" in data}
+    return {
+        channel: (bool(data[f"{channel}_consent"]) if data.get(f"{channel}_consent") is not None else None)
+        for channel in CONSENT_CHANNELS
+        if f"{channel}_consent" in data
+    }
 
 
 def _apply(client: Client, data: Mapping[str, Any], *, tenant: Tenant) -> set[str]:
@@ -143,14 +156,21 @@ def client_create(*, tenant: Tenant, data: Mapping[str, Any], acting_user: User 
     client = Client(tenant=tenant)
     _apply(client, data, tenant=tenant)
     with transaction.atomic():
-        consent.consent_record(tenant=tenant, client=client, decisions=_consent_decisions(data),
-                               origin=ConsentOrigin.API_USER, acting_user=acting_user)
+        consent.consent_record(
+            tenant=tenant,
+            client=client,
+            decisions=_consent_decisions(data),
+            origin=ConsentOrigin.API_USER,
+            acting_user=acting_user,
+        )
         client.save()
         record_change(tenant=tenant, actor=acting_user, action="client.created", obj=client)
     return client
 
 
-def client_update(*, tenant: Tenant, client_id: uuid.UUID, data: Mapping[str, Any], acting_user: User | None = None) -> Client:
+def client_update(
+    *, tenant: Tenant, client_id: uuid.UUID, data: Mapping[str, Any], acting_user: User | None = None
+) -> Client:
     require_tenant(tenant)
     with transaction.atomic():
         # Locked: two edits racing on a consent flag must not both miss the change.
@@ -158,8 +178,13 @@ def client_update(*, tenant: Tenant, client_id: uuid.UUID, data: Mapping[str, An
         changed = _apply(client, data, tenant=tenant)
         if changed:
             client.save(update_fields=[*changed, "updated_at"])
-        changed |= consent.consent_record(tenant=tenant, client=client, decisions=_consent_decisions(data),
-                                          origin=ConsentOrigin.API_USER, acting_user=acting_user)
+        changed |= consent.consent_record(
+            tenant=tenant,
+            client=client,
+            decisions=_consent_decisions(data),
+            origin=ConsentOrigin.API_USER,
+            acting_user=acting_user,
+        )
         if changed:
             record_change(tenant=tenant, actor=acting_user, action="client.updated", obj=client, fields=changed)
     return client
@@ -175,6 +200,7 @@ def client_delete(*, tenant: Tenant, client_id: uuid.UUID, acting_user: User | N
 
 
 # --- tags --------------------------------------------------------------------------------
+
 
 def clean_tag_name(name: str) -> str:
     cleaned = " ".join((name or "").split())
@@ -216,7 +242,9 @@ def _client_tag_add(tenant: Tenant, client: Client, name: str) -> tuple[ClientTa
         return ClientTag.objects.get(tenant_id=tenant.id, client=client, tag=tag), False
 
 
-def client_tag_add(*, tenant: Tenant, client_id: uuid.UUID, name: str, acting_user: User | None = None) -> tuple[ClientTag, bool]:
+def client_tag_add(
+    *, tenant: Tenant, client_id: uuid.UUID, name: str, acting_user: User | None = None
+) -> tuple[ClientTag, bool]:
     """Tag a client; idempotent. Returns (the link, whether it was created now)."""
     require_tenant(tenant)
     with transaction.atomic():
@@ -241,6 +269,7 @@ def client_tag_remove(*, tenant: Tenant, client_id: uuid.UUID, name: str, acting
 
 
 # --- merge -------------------------------------------------------------------------------
+
 
 @dataclass
 class MergeResult:
@@ -283,10 +312,13 @@ def _merge_fields(target: Client, source: Client) -> None:
             setattr(target, f"{name}_hash", getattr(source, f"{name}_hash"))
     if target.birthday_month is None and source.birthday_month is not None:
         target.birthday_month, target.birthday_day, target.birth_year = (
-            source.birthday_month, source.birthday_day, source.birth_year,
+            source.birthday_month,
+            source.birthday_day,
+            source.birth_year,
         )
     elif (
-        target.birth_year is None and source.birth_year is not None
+        target.birth_year is None
+        and source.birth_year is not None
         and (target.birthday_month, target.birthday_day) == (source.birthday_month, source.birthday_day)
     ):
         target.birth_year = source.birth_year
@@ -297,7 +329,9 @@ def _merge_fields(target: Client, source: Client) -> None:
     # decisions into the target's ledger, where a withdrawal outranks an older grant.
 
 
-def client_merge(*, tenant: Tenant, source_id: uuid.UUID, target_id: uuid.UUID, acting_user: User | None = None) -> MergeResult:
+def client_merge(
+    *, tenant: Tenant, source_id: uuid.UUID, target_id: uuid.UUID, acting_user: User | None = None
+) -> MergeResult:
     """Merge `source` into `target` and delete `source`. Everything that points at the source
     (tags, external ids, appointments, transactions, and any relation added later: the
     Client model's reverse relations are walked, not listed) moves to the target."""
@@ -307,7 +341,10 @@ def client_merge(*, tenant: Tenant, source_id: uuid.UUID, target_id: uuid.UUID, 
     with transaction.atomic():
         # Both rows locked, in id order, so two merges of the same pair cannot deadlock.
         locked = {
-            c.id: c for c in Client.objects.select_for_update().filter(tenant_id=tenant.id, id__in=[source_id, target_id]).order_by("id")
+            c.id: c
+            for c in Client.objects.select_for_update()
+            .filter(tenant_id=tenant.id, id__in=[source_id, target_id])
+            .order_by("id")
         }
         if source_id not in locked or target_id not in locked:
             raise ClientNotFound()
@@ -331,14 +368,18 @@ def client_merge(*, tenant: Tenant, source_id: uuid.UUID, target_id: uuid.UUID, 
         target.save()
         consent.consent_merge(tenant=tenant, target=target, source=source)
         record_change(tenant=tenant, actor=acting_user, action="client.merged", obj=target)
-        record_change(tenant=tenant, actor=acting_user, action="client.merged_away", object_type="client",
-                      object_id=source.id)
+        record_change(
+            tenant=tenant, actor=acting_user, action="client.merged_away", object_type="client", object_id=source.id
+        )
         source.delete()
-    logger.info("client merged", extra={"tenant_id": str(tenant.id), "source_id": str(source_id), "target_id": str(target_id)})
+    logger.info(
+        "client merged", extra={"tenant_id": str(tenant.id), "source_id": str(source_id), "target_id": str(target_id)}
+    )
     return result
 
 
 # --- the one client upsert (CSV import, provider imports, custom CRM push) ---------------
+
 
 @dataclass
 class FieldDropped:
@@ -410,7 +451,11 @@ def client_profiles(client: Client, source: str) -> dict[str, datetime.datetime 
     """{external id: provider_created_at} of `client`'s profiles of `source`."""
     if client._state.adding:
         return {}
-    return dict(ClientExternalId.objects.filter(client=client, provider=source).values_list("external_id", "provider_created_at"))
+    return dict(
+        ClientExternalId.objects.filter(client=client, provider=source).values_list(
+            "external_id", "provider_created_at"
+        )
+    )
 
 
 def _owner_for(record: ContactRecord, profiles: Mapping[str, datetime.datetime | None]) -> str:
@@ -425,7 +470,11 @@ def _consent_origin(source: str) -> str:
 
 
 def client_upsert_changes(
-    client: Client, record: ContactRecord, *, source: str, profile_owner: bool = True,
+    client: Client,
+    record: ContactRecord,
+    *,
+    source: str,
+    profile_owner: bool = True,
 ) -> dict[str, Any]:
     """The fields `record` changes on `client`: the one rule for every import.
 
@@ -459,7 +508,9 @@ def client_upsert_changes(
     return changes
 
 
-def client_upsert_is_unchanged(client: Client, record: ContactRecord, *, source: str, profile_owner: bool = True) -> bool:
+def client_upsert_is_unchanged(
+    client: Client, record: ContactRecord, *, source: str, profile_owner: bool = True
+) -> bool:
     """True when `client_upsert` of `record` into this (already linked) client would write
     nothing: lets an importer skip an unchanged record without a query. `profile_owner`:
     whether the record's profile owns the client (see client_upsert)."""
@@ -475,8 +526,15 @@ def client_upsert_is_unchanged(client: Client, record: ContactRecord, *, source:
 
 
 def client_upsert(
-    *, tenant: Tenant, source: str, record: ContactRecord, link: bool = True, client: Client | None = None,
-    match_external_id: bool = True, tags: list[Tag] | tuple[()] = (), now: datetime.datetime | None = None,
+    *,
+    tenant: Tenant,
+    source: str,
+    record: ContactRecord,
+    link: bool = True,
+    client: Client | None = None,
+    match_external_id: bool = True,
+    tags: list[Tag] | tuple[()] = (),
+    now: datetime.datetime | None = None,
     profiles: Mapping[str, datetime.datetime | None] | None = None,
 ) -> UpsertResult:
     """Find the client `record` describes, or create it, and bring it up to date: the one path
@@ -502,8 +560,10 @@ def client_upsert(
     if client is None:
         by_external_id = link and match_external_id and bool(record.external_id)
         client, how = find_existing_client(
-            provider=source if by_external_id else None, external_id=record.external_id if by_external_id else None,
-            email_hash=record.email_hash, phone_hash=record.phone_hash,
+            provider=source if by_external_id else None,
+            external_id=record.external_id if by_external_id else None,
+            email_hash=record.email_hash,
+            phone_hash=record.phone_hash,
         )
     created = client is None
     if created:
@@ -512,15 +572,21 @@ def client_upsert(
     if link and record.external_id and source != Source.CSV and not created:
         owner = _owner_for(record, client_profiles(client, source) if profiles is None else profiles)
     is_owner = owner in ("", record.external_id)
-    changed = _apply(client, client_upsert_changes(client, record, source=source, profile_owner=is_owner), tenant=tenant)
+    changed = _apply(
+        client, client_upsert_changes(client, record, source=source, profile_owner=is_owner), tenant=tenant
+    )
     if link and record.external_id and client.archived_at is not None:
         client.archived_at = None
         changed.add("archived_at")
 
     def record_consent() -> set[str]:
         return consent.consent_record(
-            tenant=tenant, client=client, decisions={"email": record.email_consent, "sms": record.sms_consent},
-            origin=_consent_origin(source), provider=source, decided_at=now,
+            tenant=tenant,
+            client=client,
+            decisions={"email": record.email_consent, "sms": record.sms_consent},
+            origin=_consent_origin(source),
+            provider=source,
+            decided_at=now,
         )
 
     if created:
@@ -534,14 +600,27 @@ def client_upsert(
         # Not matched by it, so it is not linked yet. ON CONFLICT DO NOTHING: an import
         # running at the same time may have just linked it.
         ClientExternalId.objects.bulk_create(
-            [ClientExternalId(tenant=tenant, client=client, provider=source, external_id=record.external_id,
-                              provider_created_at=record.provider_created_at)],
+            [
+                ClientExternalId(
+                    tenant=tenant,
+                    client=client,
+                    provider=source,
+                    external_id=record.external_id,
+                    provider_created_at=record.provider_created_at,
+                )
+            ],
             ignore_conflicts=True,
         )
         changed.add("external_id")
     if tags:
-        carried = set() if created else set(
-            ClientTag.objects.filter(tenant_id=tenant.id, client=client, tag__in=tags).values_list("tag_id", flat=True)
+        carried = (
+            set()
+            if created
+            else set(
+                ClientTag.objects.filter(tenant_id=tenant.id, client=client, tag__in=tags).values_list(
+                    "tag_id", flat=True
+                )
+            )
         )
         missing = [tag for tag in tags if tag.id not in carried]
         if missing:
@@ -550,25 +629,39 @@ def client_upsert(
             )
             changed.add("tags")
     if created or changed:
-        record_change(tenant=tenant, actor=_import_actor(source), action="client.created" if created else "client.updated",
-                      obj=client, fields=() if created else changed)
-    return UpsertResult(client=client, outcome="created" if created else ("updated" if changed else "unchanged"),
-                        owner_external_id="" if is_owner else owner)
+        record_change(
+            tenant=tenant,
+            actor=_import_actor(source),
+            action="client.created" if created else "client.updated",
+            obj=client,
+            fields=() if created else changed,
+        )
+    return UpsertResult(
+        client=client,
+        outcome="created" if created else ("updated" if changed else "unchanged"),
+        owner_external_id="" if is_owner else owner,
+    )
 
 
 def _import_actor(source: str) -> Actor:
     return Actor.system("csv import") if source == Source.CSV else Actor.provider(source)
 
 
-def client_provider_deleted(*, tenant: Tenant, provider: str, external_id: str, now: datetime.datetime | None = None) -> str:
+def client_provider_deleted(
+    *, tenant: Tenant, provider: str, external_id: str, now: datetime.datetime | None = None
+) -> str:
     """A provider deleted one of its profiles: unlink it, and archive the client when that
     profile was all that kept it (the provider created it and no other profile is linked).
     Its appointments, transactions and history stay. Returns "archived", "unlinked" or
     "not linked" (we never had it, or already handled)."""
     require_tenant(tenant)
     with transaction.atomic():
-        link = (ClientExternalId.objects.select_for_update().select_related("client")
-                .filter(provider=provider, external_id=external_id).first())
+        link = (
+            ClientExternalId.objects.select_for_update()
+            .select_related("client")
+            .filter(provider=provider, external_id=external_id)
+            .first()
+        )
         if link is None:
             return "not linked"
         client = link.client
@@ -577,15 +670,22 @@ def client_provider_deleted(*, tenant: Tenant, provider: str, external_id: str, 
             if client.archived_at is None:
                 client.archived_at = now or timezone.now()
                 client.save(update_fields=["archived_at", "updated_at"])
-                record_change(tenant=tenant, actor=Actor.provider(provider), action="client.archived", obj=client,
-                              fields=["archived_at"])
+                record_change(
+                    tenant=tenant,
+                    actor=Actor.provider(provider),
+                    action="client.archived",
+                    obj=client,
+                    fields=["archived_at"],
+                )
             return "archived"
-        record_change(tenant=tenant, actor=Actor.provider(provider), action="client.unlinked", obj=client,
-                      fields=["external_ids"])
+        record_change(
+            tenant=tenant, actor=Actor.provider(provider), action="client.unlinked", obj=client, fields=["external_ids"]
+        )
     return "unlinked"
 
 
 # --- CSV import --------------------------------------------------------------------------
+
 
 def client_import_csv_start(
     *, tenant: Tenant, data: bytes, filename: str = "", acting_user: User | None = None
@@ -609,10 +709,16 @@ def client_import_csv_start(
 
     with transaction.atomic():
         job = jobs.job_create(
-            tenant=tenant, kind=IMPORT_JOB_KIND, started_by=acting_user, enqueue=enqueue,
+            tenant=tenant,
+            kind=IMPORT_JOB_KIND,
+            started_by=acting_user,
+            enqueue=enqueue,
             params={
-                "filename": filename[:255], "rows": rows, "size_bytes": len(data),
-                "columns": {column: index for column, index in layout.columns.items()}, "ignored_columns": layout.ignored,
+                "filename": filename[:255],
+                "rows": rows,
+                "size_bytes": len(data),
+                "columns": {column: index for column, index in layout.columns.items()},
+                "ignored_columns": layout.ignored,
             },
         )
         ClientImport.objects.create(
@@ -633,9 +739,16 @@ def _import_row(tenant: Tenant, row: csv_format.ImportRow, tags: list[Tag], now:
     """Write one cleaned row: 'created', 'updated' or 'unchanged'. Runs in the caller's
     savepoint; `tags` are the row's tags, already resolved outside it."""
     record = ContactRecord(
-        external_id=row.external_id, first_name=row.first_name, last_name=row.last_name, email=row.email,
-        phone=row.phone, phone_extension=row.phone_extension, birthday=row.birthday, notes=row.notes,
-        email_consent=row.email_consent, sms_consent=row.sms_consent,
+        external_id=row.external_id,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        email=row.email,
+        phone=row.phone,
+        phone_extension=row.phone_extension,
+        birthday=row.birthday,
+        notes=row.notes,
+        email_consent=row.email_consent,
+        sms_consent=row.sms_consent,
     )
     return client_upsert(tenant=tenant, source=Source.CSV, record=record, tags=tags, now=now).outcome
 
@@ -660,7 +773,9 @@ def _import_batch(
             continue
         for dropped in row.dropped:
             counts[FIELDS_DROPPED] += 1
-            errors.append({"row": row_number, "field": dropped.field, "reason": dropped.reason, "kind": "field_dropped"})
+            errors.append(
+                {"row": row_number, "field": dropped.field, "reason": dropped.reason, "kind": "field_dropped"}
+            )
         cleaned.append((row_number, row))
     # Tags are created here, outside the rows' savepoints: a row rolled back must not take
     # with it a tag that later rows (and the cache) rely on.

@@ -13,7 +13,17 @@ class IntegrationConnectionAdmin(admin.ModelAdmin):
     search_fields = ("=id", "=tenant__id", "tenant__name")
     list_select_related = ("tenant",)
     exclude = ("credentials",)
-    readonly_fields = ("id", "tenant", "provider", "config", "cursors", "last_sync_at", "last_error", "created_at", "updated_at")
+    readonly_fields = (
+        "id",
+        "tenant",
+        "provider",
+        "config",
+        "cursors",
+        "last_sync_at",
+        "last_error",
+        "created_at",
+        "updated_at",
+    )
 
 
 @admin.register(WebhookEvent)

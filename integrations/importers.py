@@ -44,7 +44,11 @@ from brandvx.errors import InvalidParameter
 from clients.models import Client, ClientExternalId
 from clients.normalize import normalize_email, parse_birthday, split_phone
 from clients.services import (
-    ContactRecord, FieldDropped, client_upsert, client_upsert_is_unchanged, profile_owner,
+    ContactRecord,
+    FieldDropped,
+    client_upsert,
+    client_upsert_is_unchanged,
+    profile_owner,
 )
 from integrations.models import CatalogVariation
 from tenants.models import Tenant
@@ -58,9 +62,29 @@ SKIPPED = "skipped"
 
 # ISO 4217 minor-unit exponents that are not 2.
 _CURRENCY_EXPONENT = {
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0, "RWF": 0,
-    "UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+    "BIF": 0,
+    "CLP": 0,
+    "DJF": 0,
+    "GNF": 0,
+    "ISK": 0,
+    "JPY": 0,
+    "KMF": 0,
+    "KRW": 0,
+    "PYG": 0,
+    "RWF": 0,
+    "UGX": 0,
+    "VND": 0,
+    "VUV": 0,
+    "XAF": 0,
+    "XOF": 0,
+    "XPF": 0,
+    "BHD": 3,
+    "IQD": 3,
+    "JOD": 3,
+    "KWD": 3,
+    "LYD": 3,
+    "OMR": 3,
+    "TND": 3,
 }
 
 
@@ -148,6 +172,7 @@ def _safe_reason(exc: Exception) -> str:
 
 # --- shared conversions ------------------------------------------------------------------
 
+
 @contextlib.contextmanager
 def money_rules():
     """Run analytics' validators (the one owner of the money rules) for one record: their
@@ -199,8 +224,19 @@ def _clip(value, length: int) -> str:
 Contact = ContactRecord
 
 
-def make_contact(*, external_id: str, first_name, last_name, email, phone, birthday, notes="",
-                 email_unsubscribed: bool | None = None, region: str, created_at=None) -> Contact:
+def make_contact(
+    *,
+    external_id: str,
+    first_name,
+    last_name,
+    email,
+    phone,
+    birthday,
+    notes="",
+    email_unsubscribed: bool | None = None,
+    region: str,
+    created_at=None,
+) -> Contact:
     """The normalized contact of a provider record. An optional field that cannot be read (a
     phone '555-1234', a birthday in 1899) is left out and listed in `dropped` (the importer
     reports it); only a record with no name, email or phone left fails as a whole."""
@@ -226,14 +262,23 @@ def make_contact(*, external_id: str, first_name, last_name, email, phone, birth
     elif email_unsubscribed is False and normalized_email:
         email_consent = True
     contact = Contact(
-        external_id=external_id, first_name=_clip(first_name, 100), last_name=_clip(last_name, 100),
-        email=normalized_email, phone=normalized_phone, phone_extension=extension or None,
-        birthday=parsed_birthday if parsed_birthday[0] is not None else None, notes=str(notes or "").strip(),
-        email_consent=email_consent, provider_created_at=_lenient_timestamp(created_at), dropped=dropped,
+        external_id=external_id,
+        first_name=_clip(first_name, 100),
+        last_name=_clip(last_name, 100),
+        email=normalized_email,
+        phone=normalized_phone,
+        phone_extension=extension or None,
+        birthday=parsed_birthday if parsed_birthday[0] is not None else None,
+        notes=str(notes or "").strip(),
+        email_consent=email_consent,
+        provider_created_at=_lenient_timestamp(created_at),
+        dropped=dropped,
     )
     if not (contact.first_name or contact.last_name or contact.email or contact.phone):
         reasons = "; ".join(f"{d.field}: {d.reason}" for d in dropped)
-        raise RecordError(f"nothing identifies the person (no name, email or phone){f' ({reasons})' if reasons else ''}")
+        raise RecordError(
+            f"nothing identifies the person (no name, email or phone){f' ({reasons})' if reasons else ''}"
+        )
     return contact
 
 
@@ -253,9 +298,15 @@ def contact_from_square(raw: dict, *, region: str) -> Contact:
     preferences = raw.get("preferences") or {}
     unsubscribed = preferences.get("email_unsubscribed")
     return make_contact(
-        external_id=str(raw["id"]), first_name=first, last_name=last, email=raw.get("email_address"),
-        phone=raw.get("phone_number"), birthday=raw.get("birthday"), notes=raw.get("note"),
-        email_unsubscribed=unsubscribed if isinstance(unsubscribed, bool) else None, region=region,
+        external_id=str(raw["id"]),
+        first_name=first,
+        last_name=last,
+        email=raw.get("email_address"),
+        phone=raw.get("phone_number"),
+        birthday=raw.get("birthday"),
+        notes=raw.get("note"),
+        email_unsubscribed=unsubscribed if isinstance(unsubscribed, bool) else None,
+        region=region,
         created_at=raw.get("created_at"),
     )
 
@@ -269,10 +320,15 @@ def contact_from_hubspot(raw: dict, *, region: str, birthday_property: str = "")
         birthday = datetime.datetime.fromtimestamp(int(birthday) / 1000, tz=datetime.UTC).date().isoformat()
     optout = props.get("hs_email_optout")
     return make_contact(
-        external_id=str(raw["id"]), first_name=props.get("firstname"), last_name=props.get("lastname"),
-        email=props.get("email"), phone=props.get("phone") or props.get("mobilephone"), birthday=birthday,
+        external_id=str(raw["id"]),
+        first_name=props.get("firstname"),
+        last_name=props.get("lastname"),
+        email=props.get("email"),
+        phone=props.get("phone") or props.get("mobilephone"),
+        birthday=birthday,
         email_unsubscribed={"true": True, "false": False}.get(str(optout).lower()) if optout is not None else None,
-        region=region, created_at=raw.get("createdAt"),
+        region=region,
+        created_at=raw.get("createdAt"),
     )
 
 
@@ -297,8 +353,14 @@ def contact_from_acuity_client(raw: dict, *, region: str) -> Contact:
     if not key:
         raise RecordError("client has no name, email or phone")
     return make_contact(
-        external_id=key, first_name=raw.get("firstName"), last_name=raw.get("lastName"), email=raw.get("email"),
-        phone=raw.get("phone"), birthday=None, notes=raw.get("notes"), region=region,
+        external_id=key,
+        first_name=raw.get("firstName"),
+        last_name=raw.get("lastName"),
+        email=raw.get("email"),
+        phone=raw.get("phone"),
+        birthday=None,
+        notes=raw.get("notes"),
+        region=region,
     )
 
 
@@ -310,9 +372,15 @@ def contact_from_custom(raw: dict, *, region: str) -> Contact:
         raise RecordError("contact has no external_id")
     consent = raw.get("email_consent")
     return make_contact(
-        external_id=external_id, first_name=raw.get("first_name"), last_name=raw.get("last_name"),
-        email=raw.get("email"), phone=raw.get("phone"), birthday=raw.get("birthday"), notes=raw.get("notes"),
-        email_unsubscribed=(not consent) if isinstance(consent, bool) else None, region=region,
+        external_id=external_id,
+        first_name=raw.get("first_name"),
+        last_name=raw.get("last_name"),
+        email=raw.get("email"),
+        phone=raw.get("phone"),
+        birthday=raw.get("birthday"),
+        notes=raw.get("notes"),
+        email_unsubscribed=(not consent) if isinstance(consent, bool) else None,
+        region=region,
     )
 
 
@@ -348,8 +416,15 @@ class PageImporter:
 class ClientImporter:
     """Upserts contacts of one provider into clients, linking by ClientExternalId."""
 
-    def __init__(self, *, tenant: Tenant, provider: str, to_contact: Callable[[dict], Contact],
-                 skip: Callable[[dict], bool] | None = None, key: Callable[[dict], str] | None = None):
+    def __init__(
+        self,
+        *,
+        tenant: Tenant,
+        provider: str,
+        to_contact: Callable[[dict], Contact],
+        skip: Callable[[dict], bool] | None = None,
+        key: Callable[[dict], str] | None = None,
+    ):
         self.tenant = tenant
         self.provider = provider
         self.to_contact = to_contact
@@ -378,7 +453,9 @@ class ClientImporter:
     def prefetch(self, records: Iterable[dict]) -> None:
         ids = [eid for eid in (self.external_id_of(r) for r in records) if eid and eid not in self.links]
         if ids:
-            for link in ClientExternalId.objects.filter(provider=self.provider, external_id__in=ids).select_related("client"):
+            for link in ClientExternalId.objects.filter(provider=self.provider, external_id__in=ids).select_related(
+                "client"
+            ):
                 self.links[link.external_id] = link.client
         self._load_profiles({c.id for c in self.links.values()} - set(self.profiles))
         # Profiles linked before their creation time was kept get it from this page, all of
@@ -403,7 +480,8 @@ class ClientImporter:
         for client_id in client_ids:
             self.profiles[client_id] = {}
         rows = ClientExternalId.objects.filter(provider=self.provider, client_id__in=client_ids).values_list(
-            "client_id", "external_id", "provider_created_at")
+            "client_id", "external_id", "provider_created_at"
+        )
         for client_id, external_id, created_at in rows:
             self.profiles[client_id][external_id] = created_at
 
@@ -431,7 +509,8 @@ class ClientImporter:
 
     def _backfill(self, client: Client, contact: Contact, profiles: dict) -> None:
         ClientExternalId.objects.filter(provider=self.provider, external_id=contact.external_id).update(
-            provider_created_at=contact.provider_created_at)
+            provider_created_at=contact.provider_created_at
+        )
         self._pending[contact.external_id] = client
         self._pending_profiles[client.id] = profiles
 
@@ -440,8 +519,14 @@ class ClientImporter:
             self._notes.append({"kind": "field_dropped", "field": dropped.field, "reason": dropped.reason})
 
     def _note_duplicate(self, client: Client, owner: str) -> None:
-        self._notes.append({"kind": "duplicate_candidate", "client_id": str(client.id), "owner_external_id": owner,
-                            "reason": f"the same person as {self.provider} profile {owner}, which owns the client's fields"})
+        self._notes.append(
+            {
+                "kind": "duplicate_candidate",
+                "client_id": str(client.id),
+                "owner_external_id": owner,
+                "reason": f"the same person as {self.provider} profile {owner}, which owns the client's fields",
+            }
+        )
 
     def plan_contact(self, contact: Contact):
         self._note_dropped(contact)
@@ -452,8 +537,9 @@ class ClientImporter:
             owner = profile_owner(profiles) if contact.external_id in profiles else ""
             if owner and owner != contact.external_id:
                 self._note_duplicate(client, owner)
-            if client_upsert_is_unchanged(client, contact, source=self.provider,
-                                          profile_owner=owner in ("", contact.external_id)):
+            if client_upsert_is_unchanged(
+                client, contact, source=self.provider, profile_owner=owner in ("", contact.external_id)
+            ):
                 if not backfill:
                     return UNCHANGED
                 return lambda: (self._backfill(client, contact, profiles), UNCHANGED)[1]
@@ -464,8 +550,14 @@ class ClientImporter:
             if client is not None:
                 self._pending[contact.external_id] = client  # dropped again if the savepoint fails
             # prefetch() already looked the external id up: an unlinked id is not matched again.
-            result = client_upsert(tenant=self.tenant, source=self.provider, record=contact, client=client,
-                                   match_external_id=False, profiles=profiles)
+            result = client_upsert(
+                tenant=self.tenant,
+                source=self.provider,
+                record=contact,
+                client=client,
+                match_external_id=False,
+                profiles=profiles,
+            )
             self._pending[contact.external_id] = result.client
             if result.outcome == CREATED:
                 self._pending_profiles[result.client.id] = {contact.external_id: contact.provider_created_at}
@@ -505,6 +597,7 @@ def _apply(obj, changes: dict) -> None:
 
 # --- Square catalog -> categories, services, variations ----------------------------------
 
+
 def item_category_id(item_data: dict) -> str:
     """Square's category of an item: reporting_category, else the first category, else the
     legacy category_id."""
@@ -537,7 +630,9 @@ class SquareCatalogImporter(PageImporter):
     def prefetch(self, records) -> None:
         self._page = records
         if not self.categories:
-            self.categories = {c.external_id: c for c in ServiceCategory.objects.filter(source="square").exclude(external_id="")}
+            self.categories = {
+                c.external_id: c for c in ServiceCategory.objects.filter(source="square").exclude(external_id="")
+            }
         if not self.services:
             self.services = {s.external_id: s for s in Service.objects.filter(source="square").exclude(external_id="")}
         ids = [self.external_id_of(r) for r in records if r.get("type") == "ITEM_VARIATION"]
@@ -579,7 +674,8 @@ class SquareCatalogImporter(PageImporter):
             if same_name is not None:
                 raise RecordError(f"category name {name!r} is already used by another source")
             self.categories[raw["id"]] = ServiceCategory.objects.create(
-                tenant=self.tenant, name=name, source="square", external_id=raw["id"])
+                tenant=self.tenant, name=name, source="square", external_id=raw["id"]
+            )
             return CREATED
 
         return create
@@ -612,7 +708,9 @@ class SquareCatalogImporter(PageImporter):
             return _update_plan(existing, values)
 
         def create() -> str:
-            self.services[raw["id"]] = Service.objects.create(tenant=self.tenant, source="square", external_id=raw["id"], **values)
+            self.services[raw["id"]] = Service.objects.create(
+                tenant=self.tenant, source="square", external_id=raw["id"], **values
+            )
             return CREATED
 
         return create
@@ -627,8 +725,11 @@ class SquareCatalogImporter(PageImporter):
             "service_id": service.id if service else None,
             "name": _clip(data.get("name"), 200),
             # None: a variable price (VARIABLE_PRICING), set at the time of sale.
-            "price_amount": (int(money["amount"]) if money.get("amount") is not None
-                             and data.get("pricing_type") != "VARIABLE_PRICING" else None),
+            "price_amount": (
+                int(money["amount"])
+                if money.get("amount") is not None and data.get("pricing_type") != "VARIABLE_PRICING"
+                else None
+            ),
         }
         existing = self.variations.get(raw["id"])
         if existing is not None:
@@ -636,7 +737,8 @@ class SquareCatalogImporter(PageImporter):
 
         def create() -> str:
             self.variations[raw["id"]] = CatalogVariation.objects.create(
-                tenant=self.tenant, provider="square", external_id=raw["id"], **values)
+                tenant=self.tenant, provider="square", external_id=raw["id"], **values
+            )
             return CREATED
 
         return create
@@ -658,6 +760,7 @@ def flatten_catalog(objects: list[dict]) -> list[dict]:
 
 
 # --- Square payments + orders -> transactions ----------------------------------------------
+
 
 class SquarePaymentImporter(PageImporter):
     """Payments become transactions; their order's line items become line items, linked to
@@ -681,12 +784,16 @@ class SquarePaymentImporter(PageImporter):
         customer_ids |= {o.get("customer_id") for o in self.orders.values()}
         customer_ids.discard(None)
         self.client_ids = dict(
-            ClientExternalId.objects.filter(provider="square", external_id__in=customer_ids).values_list("external_id", "client_id")
+            ClientExternalId.objects.filter(provider="square", external_id__in=customer_ids).values_list(
+                "external_id", "client_id"
+            )
         )
         catalog_ids = {li.get("catalog_object_id") for o in self.orders.values() for li in o.get("line_items") or []}
         catalog_ids.discard(None)
         self.variation_services = dict(
-            CatalogVariation.objects.filter(provider="square", external_id__in=catalog_ids).values_list("external_id", "service_id")
+            CatalogVariation.objects.filter(provider="square", external_id__in=catalog_ids).values_list(
+                "external_id", "service_id"
+            )
         )
 
     def plan(self, raw: dict):
@@ -724,8 +831,7 @@ class SquarePaymentImporter(PageImporter):
             changes = _changed(existing, values)
             if changes.get("client_id", True) is None:  # a client matched earlier is kept
                 del changes["client_id"]
-            stored = sorted(
-                (li.description, li.quantity, li.amount, li.service_id) for li in existing.line_items.all())
+            stored = sorted((li.description, li.quantity, li.amount, li.service_id) for li in existing.line_items.all())
             lines_changed = order != {} and stored != sorted(lines)
             if not changes and not lines_changed:
                 return UNCHANGED
@@ -760,16 +866,19 @@ class SquarePaymentImporter(PageImporter):
             money = item.get("total_money") or item.get("base_price_money") or {}
             with money_rules():
                 amount = validate_minor_units(int(money.get("amount") or 0), "line_items.amount")
-            lines.append((name[:255], quantity, amount,
-                          self.variation_services.get(item.get("catalog_object_id"))))
+            lines.append((name[:255], quantity, amount, self.variation_services.get(item.get("catalog_object_id"))))
         return lines
 
     def _replace_lines(self, txn: Transaction, lines: list[tuple]) -> None:
         TransactionLineItem.objects.filter(transaction=txn).delete()
-        TransactionLineItem.objects.bulk_create([
-            TransactionLineItem(tenant=self.tenant, transaction=txn, description=d, quantity=q, amount=a, service_id=s)
-            for d, q, a, s in lines
-        ])
+        TransactionLineItem.objects.bulk_create(
+            [
+                TransactionLineItem(
+                    tenant=self.tenant, transaction=txn, description=d, quantity=q, amount=a, service_id=s
+                )
+                for d, q, a, s in lines
+            ]
+        )
 
 
 def _square_parts(payment: dict, order: dict, total: int) -> dict:
@@ -817,7 +926,9 @@ class SquareRefundImporter(PageImporter):
         ids = [self.external_id_of(r) for r in records if self.external_id_of(r)]
         self.refunds = {r.external_id: r for r in Refund.objects.filter(source="square", external_id__in=ids)}
         payment_ids = {str(r.get("payment_id")) for r in records if isinstance(r, dict) and r.get("payment_id")}
-        self.sales = {t.external_id: t for t in Transaction.objects.filter(source="square", external_id__in=payment_ids)}
+        self.sales = {
+            t.external_id: t for t in Transaction.objects.filter(source="square", external_id__in=payment_ids)
+        }
 
     def plan(self, raw: dict):
         if not isinstance(raw, dict) or not raw.get("id"):
@@ -833,15 +944,20 @@ class SquareRefundImporter(PageImporter):
             if existing is None:
                 return SKIPPED  # a payment BrandVX does not have (before the history start)
             raise RecordError(f"refund {raw['id']} moved to payment {raw.get('payment_id')!r}")
-        values = {"amount": amount, "currency": sale.currency,
-                  "refunded_at": parse_timestamp(raw.get("created_at"), "created_at")}
+        values = {
+            "amount": amount,
+            "currency": sale.currency,
+            "refunded_at": parse_timestamp(raw.get("created_at"), "created_at"),
+        }
         if existing is not None:
             if not counts:
+
                 def drop() -> str:
                     existing.delete()
                     self.refunds.pop(raw["id"], None)
                     _recount(self.tenant, sale)
                     return UPDATED
+
                 return drop
             changes = _changed(existing, values)
             if not changes:
@@ -851,6 +967,7 @@ class SquareRefundImporter(PageImporter):
                 _apply(existing, changes)
                 _recount(self.tenant, sale)
                 return UPDATED
+
             return update
         if not counts:
             return SKIPPED
@@ -858,13 +975,16 @@ class SquareRefundImporter(PageImporter):
         def create() -> str:
             Refund.objects.filter(transaction=sale, source="square", external_id="").delete()
             self.refunds[raw["id"]] = Refund.objects.create(
-                tenant=self.tenant, transaction=sale, source="square", external_id=raw["id"], **values)
+                tenant=self.tenant, transaction=sale, source="square", external_id=raw["id"], **values
+            )
             _recount(self.tenant, sale)
             return CREATED
+
         return create
 
 
 # --- Acuity appointments -> appointments (+ clients, + services per appointment type) ----
+
 
 class AcuityAppointmentImporter(PageImporter):
     def __init__(self, *, tenant: Tenant, now: datetime.datetime | None = None):
@@ -878,7 +998,9 @@ class AcuityAppointmentImporter(PageImporter):
         self._page = records
         ids = [self.external_id_of(r) for r in records if self.external_id_of(r)]
         self.appointments = {a.external_id: a for a in Appointment.objects.filter(source="acuity", external_id__in=ids)}
-        type_ids = {str(r.get("appointmentTypeID")) for r in records if isinstance(r, dict) and r.get("appointmentTypeID")}
+        type_ids = {
+            str(r.get("appointmentTypeID")) for r in records if isinstance(r, dict) and r.get("appointmentTypeID")
+        }
         self.services = {s.external_id: s for s in Service.objects.filter(source="acuity", external_id__in=type_ids)}
 
     def plan(self, raw: dict):
@@ -904,8 +1026,12 @@ class AcuityAppointmentImporter(PageImporter):
             status = Appointment.Status.BOOKED
         try:
             contact = make_contact(
-                external_id=f"acuity-appointment-{external_id}", first_name=raw.get("firstName"),
-                last_name=raw.get("lastName"), email=raw.get("email"), phone=raw.get("phone"), birthday=None,
+                external_id=f"acuity-appointment-{external_id}",
+                first_name=raw.get("firstName"),
+                last_name=raw.get("lastName"),
+                email=raw.get("email"),
+                phone=raw.get("phone"),
+                birthday=None,
                 region=self.tenant.country,
             )
         except RecordError:
@@ -914,7 +1040,11 @@ class AcuityAppointmentImporter(PageImporter):
             self.notes.extend({"kind": "field_dropped", "field": d.field, "reason": d.reason} for d in contact.dropped)
         type_id = str(raw.get("appointmentTypeID") or "")
         values = {
-            "start_at": start, "end_at": end, "status": status, "price_amount": price, "currency": currency,
+            "start_at": start,
+            "end_at": end,
+            "status": status,
+            "price_amount": price,
+            "currency": currency,
             "staff_name": _clip(raw.get("calendar"), 100),
         }
         existing = self.appointments.get(external_id)
@@ -942,7 +1072,13 @@ class AcuityAppointmentImporter(PageImporter):
             client = self._client_for(contact)
             service_row = service or self._service_for(type_id, raw, price, minutes)
             self.appointments[external_id] = Appointment.objects.create(
-                tenant=self.tenant, source="acuity", external_id=external_id, client=client, service=service_row, **values)
+                tenant=self.tenant,
+                source="acuity",
+                external_id=external_id,
+                client=client,
+                service=service_row,
+                **values,
+            )
             return CREATED
 
         return create
@@ -957,14 +1093,21 @@ class AcuityAppointmentImporter(PageImporter):
         if not type_id:
             return None
         service, _ = Service.objects.get_or_create(
-            source="acuity", external_id=type_id,
-            defaults={"tenant": self.tenant, "name": _clip(raw.get("type") or f"Appointment type {type_id}", 200),
-                      "price_amount": price, "duration_minutes": max(1, minutes), "currency": self.tenant.currency},
+            source="acuity",
+            external_id=type_id,
+            defaults={
+                "tenant": self.tenant,
+                "name": _clip(raw.get("type") or f"Appointment type {type_id}", 200),
+                "price_amount": price,
+                "duration_minutes": max(1, minutes),
+                "currency": self.tenant.currency,
+            },
         )
         return service
 
 
 # --- custom CRM transactions -----------------------------------------------------------------
+
 
 class CustomTransactionImporter(PageImporter):
     """Transactions pushed by a custom CRM: amounts already in minor units, like our API.
@@ -986,11 +1129,18 @@ class CustomTransactionImporter(PageImporter):
     def prefetch(self, records) -> None:
         self._page = records
         ids = [self.external_id_of(r) for r in records]
-        self.transactions = {t.external_id: t for t in Transaction.objects.filter(source="custom_crm", external_id__in=ids)
-                             .prefetch_related("refunds")}
-        client_refs = {str(r.get("client_external_id")) for r in records if isinstance(r, dict) and r.get("client_external_id")}
-        self.client_ids = dict(ClientExternalId.objects.filter(provider="custom_crm", external_id__in=client_refs)
-                               .values_list("external_id", "client_id"))
+        self.transactions = {
+            t.external_id: t
+            for t in Transaction.objects.filter(source="custom_crm", external_id__in=ids).prefetch_related("refunds")
+        }
+        client_refs = {
+            str(r.get("client_external_id")) for r in records if isinstance(r, dict) and r.get("client_external_id")
+        }
+        self.client_ids = dict(
+            ClientExternalId.objects.filter(provider="custom_crm", external_id__in=client_refs).values_list(
+                "external_id", "client_id"
+            )
+        )
 
     def plan(self, raw: dict):
         external_id = self.external_id_of(raw)
@@ -1036,7 +1186,9 @@ class CustomTransactionImporter(PageImporter):
             return update
 
         def create() -> str:
-            sale = Transaction.objects.create(tenant=self.tenant, source="custom_crm", external_id=external_id, **values)
+            sale = Transaction.objects.create(
+                tenant=self.tenant, source="custom_crm", external_id=external_id, **values
+            )
             if refunds:
                 self._replace_refunds(sale, refunds)
             return CREATED
@@ -1045,16 +1197,26 @@ class CustomTransactionImporter(PageImporter):
 
     def _replace_refunds(self, sale: Transaction, refunds: list[tuple[str, int, datetime.datetime]]) -> None:
         Refund.objects.filter(transaction=sale).delete()
-        Refund.objects.bulk_create([
-            Refund(tenant=self.tenant, transaction=sale, source="custom_crm", external_id=eid, amount=amount,
-                   currency=sale.currency, refunded_at=when)
-            for eid, amount, when in refunds
-        ])
+        Refund.objects.bulk_create(
+            [
+                Refund(
+                    tenant=self.tenant,
+                    transaction=sale,
+                    source="custom_crm",
+                    external_id=eid,
+                    amount=amount,
+                    currency=sale.currency,
+                    refunded_at=when,
+                )
+                for eid, amount, when in refunds
+            ]
+        )
         _recount(self.tenant, sale)
 
 
-def _custom_refunds(raw: dict, *, status: str, total: int, refunded: int,
-                    occurred_at: datetime.datetime) -> list[tuple[str, int, datetime.datetime]] | None:
+def _custom_refunds(
+    raw: dict, *, status: str, total: int, refunded: int, occurred_at: datetime.datetime
+) -> list[tuple[str, int, datetime.datetime]] | None:
     """(external id, amount, refunded_at) of each refund sent; None when none were sent and
     neither the status nor `refunded_amount` says anything about them (the stored refunds
     are kept). Without a `refunds` list, a `refunded_amount` (all of it for "refunded", as the

@@ -138,9 +138,12 @@ class ConnectionRoute(models.Model):
     class Meta:
         constraints = [
             # Random values we generate (API-key digests, Acuity tokens) route to one connection.
-            models.UniqueConstraint(fields=["kind", "lookup"], condition=~models.Q(kind="square_merchant"),
-                                    name="connection_route_unique"),
-            models.UniqueConstraint(fields=["kind", "lookup", "connection_id"], name="connection_route_unique_per_connection"),
+            models.UniqueConstraint(
+                fields=["kind", "lookup"], condition=~models.Q(kind="square_merchant"), name="connection_route_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "lookup", "connection_id"], name="connection_route_unique_per_connection"
+            ),
         ]
         indexes = [models.Index(fields=["connection_id"], name="connection_route_conn_idx")]
 

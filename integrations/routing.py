@@ -68,8 +68,9 @@ def route_set(*, kind: str, lookup: str, tenant_id: uuid.UUID, connection_id: uu
         ConnectionRoute.objects.filter(kind=kind, connection_id=connection_id).delete()
         try:
             with transaction.atomic():
-                ConnectionRoute.objects.create(kind=kind, lookup=lookup, routed_tenant_id=tenant_id,
-                                               connection_id=connection_id)
+                ConnectionRoute.objects.create(
+                    kind=kind, lookup=lookup, routed_tenant_id=tenant_id, connection_id=connection_id
+                )
         except IntegrityError:
             raise RouteTaken() from None
 
@@ -84,8 +85,11 @@ def unscoped_routes_find(*, kind: str, lookup: str) -> list[Route]:
     connected by several tenants). Returns ids only; enter each tenant next."""
     if not lookup:
         return []
-    rows = ConnectionRoute.objects.filter(kind=kind, lookup=lookup).order_by("created_at", "id").values_list(
-        "routed_tenant_id", "connection_id")
+    rows = (
+        ConnectionRoute.objects.filter(kind=kind, lookup=lookup)
+        .order_by("created_at", "id")
+        .values_list("routed_tenant_id", "connection_id")
+    )
     return [Route(tenant_id=tenant_id, connection_id=connection_id) for tenant_id, connection_id in rows]
 
 
@@ -103,8 +107,11 @@ def unscoped_route_for_api_key(api_key: str) -> Route | None:
     if not api_key or not api_key.startswith(API_KEY_PREFIX) or len(api_key) > 200:
         return None
     digest = key_digest(api_key)
-    row = ConnectionRoute.objects.filter(kind=Kind.API_KEY, lookup=digest).values_list(
-        "lookup", "routed_tenant_id", "connection_id").first()
+    row = (
+        ConnectionRoute.objects.filter(kind=Kind.API_KEY, lookup=digest)
+        .values_list("lookup", "routed_tenant_id", "connection_id")
+        .first()
+    )
     if row is None or not hmac.compare_digest(row[0], digest):
         return None
     return Route(tenant_id=row[1], connection_id=row[2])

@@ -85,8 +85,9 @@ def _validate_config(provider: str, config: dict) -> dict:
         raise InvalidParameter("config", "must be an object")
     for key, value in config.items():
         if key == "merchant_id" and provider == Provider.SQUARE:
-            raise InvalidParameter("config.merchant_id", "is read from Square with the connection's access token; "
-                                   "it cannot be set")
+            raise InvalidParameter(
+                "config.merchant_id", "is read from Square with the connection's access token; it cannot be set"
+            )
         if key not in CONFIG_KEYS[provider]:
             raise InvalidParameter(f"config.{key}", f"is not a {provider} setting")
         if key == "location_ids" and not (isinstance(value, list) and all(isinstance(v, str) and v for v in value)):
@@ -104,7 +105,12 @@ def _validate_config(provider: str, config: dict) -> dict:
 
 
 def connection_create(
-    *, tenant: Tenant, provider: str, credentials: dict, config: dict, acting_user: User | None,
+    *,
+    tenant: Tenant,
+    provider: str,
+    credentials: dict,
+    config: dict,
+    acting_user: User | None,
 ) -> tuple[IntegrationConnection, dict]:
     """Create a connection. Returns it and the one-time values to show the owner once (a
     custom CRM's API key: only its SHA-256 is stored)."""
@@ -120,7 +126,8 @@ def connection_create(
         try:
             with transaction.atomic():
                 connection = IntegrationConnection.objects.create(
-                    tenant=tenant, provider=provider, credentials=credentials, config=config)
+                    tenant=tenant, provider=provider, credentials=credentials, config=config
+                )
         except IntegrityError:
             raise ConnectionExists() from None
         if provider == Provider.CUSTOM_CRM:
@@ -148,7 +155,9 @@ def _verify_merchant_on_commit(connection: IntegrationConnection) -> None:
     transaction.on_commit(enqueue)
 
 
-def square_merchant_record(*, tenant_id: uuid.UUID, connection_id: uuid.UUID, merchant_id: str, access_token: str) -> bool:
+def square_merchant_record(
+    *, tenant_id: uuid.UUID, connection_id: uuid.UUID, merchant_id: str, access_token: str
+) -> bool:
     """Keep the merchant Square said `access_token` belongs to, and route its webhooks here.
 
     Called only with Square's own answer (GET /v2/merchants/me, the OAuth token response),
@@ -156,36 +165,53 @@ def square_merchant_record(*, tenant_id: uuid.UUID, connection_id: uuid.UUID, me
     was asked, nothing is written (False): the new token gets its own answer.
     """
     with tenant_context(tenant_id, role="system"):
-        connection = IntegrationConnection.objects.select_for_update().filter(
-            id=connection_id, provider=Provider.SQUARE).first()
+        connection = (
+            IntegrationConnection.objects.select_for_update().filter(id=connection_id, provider=Provider.SQUARE).first()
+        )
         if connection is None or not access_token or (connection.credentials or {}).get("access_token") != access_token:
             return False
         if connection.config.get("merchant_id") != merchant_id:
             connection.config = {**connection.config, "merchant_id": merchant_id}
             connection.save(update_fields=["config", "updated_at"])
-        route_set(kind=Kind.SQUARE_MERCHANT, lookup=merchant_id, tenant_id=connection.tenant_id,
-                  connection_id=connection.id)
+        route_set(
+            kind=Kind.SQUARE_MERCHANT, lookup=merchant_id, tenant_id=connection.tenant_id, connection_id=connection.id
+        )
     return True
 
 
 def _set_api_key(connection: IntegrationConnection) -> str:
     api_key = new_api_key()
-    route_set(kind=Kind.API_KEY, lookup=key_digest(api_key), tenant_id=connection.tenant_id, connection_id=connection.id)
+    route_set(
+        kind=Kind.API_KEY, lookup=key_digest(api_key), tenant_id=connection.tenant_id, connection_id=connection.id
+    )
     return api_key
 
 
 def _sync_routes(connection: IntegrationConnection) -> None:
     if connection.provider == Provider.SQUARE and connection.config.get("merchant_id"):
-        route_set(kind=Kind.SQUARE_MERCHANT, lookup=connection.config["merchant_id"], tenant_id=connection.tenant_id,
-                  connection_id=connection.id)
+        route_set(
+            kind=Kind.SQUARE_MERCHANT,
+            lookup=connection.config["merchant_id"],
+            tenant_id=connection.tenant_id,
+            connection_id=connection.id,
+        )
     if connection.provider == Provider.ACUITY and connection.config.get("webhook_token"):
-        route_set(kind=Kind.ACUITY_WEBHOOK, lookup=connection.config["webhook_token"], tenant_id=connection.tenant_id,
-                  connection_id=connection.id)
+        route_set(
+            kind=Kind.ACUITY_WEBHOOK,
+            lookup=connection.config["webhook_token"],
+            tenant_id=connection.tenant_id,
+            connection_id=connection.id,
+        )
 
 
 def connection_update(
-    *, tenant: Tenant, connection: IntegrationConnection, credentials: dict | None = None, config: dict | None = None,
-    status: str | None = None, acting_user: User | None,
+    *,
+    tenant: Tenant,
+    connection: IntegrationConnection,
+    credentials: dict | None = None,
+    config: dict | None = None,
+    status: str | None = None,
+    acting_user: User | None,
 ) -> IntegrationConnection:
     """Merge new credentials (only the keys given), replace the config, or re-enable.
 
@@ -211,7 +237,11 @@ def connection_update(
                 fields += ["status", "last_error"]
         if config is not None:
             generated = {k: v for k, v in connection.config.items() if k in GENERATED_CONFIG_KEYS}
-            if isinstance(config, dict) and "merchant_id" in config and config["merchant_id"] == generated.get("merchant_id"):
+            if (
+                isinstance(config, dict)
+                and "merchant_id" in config
+                and config["merchant_id"] == generated.get("merchant_id")
+            ):
                 # The config as read back (GET, edit, PATCH): the verified id, unchanged.
                 config = {k: v for k, v in config.items() if k != "merchant_id"}
             connection.config = {**_validate_config(connection.provider, config), **generated}
@@ -223,12 +253,19 @@ def connection_update(
             fields.append("status")
         connection.save(update_fields=sorted(set(fields)))
         _sync_routes(connection)
-        record_change(tenant=tenant, actor=acting_user, action="connection.updated", obj=connection,
-                      fields=[f for f in fields if f != "updated_at"])
+        record_change(
+            tenant=tenant,
+            actor=acting_user,
+            action="connection.updated",
+            obj=connection,
+            fields=[f for f in fields if f != "updated_at"],
+        )
     return connection
 
 
-def connection_disable(*, tenant: Tenant, connection: IntegrationConnection, acting_user: User | None) -> IntegrationConnection:
+def connection_disable(
+    *, tenant: Tenant, connection: IntegrationConnection, acting_user: User | None
+) -> IntegrationConnection:
     """Stop syncing and ignore webhooks; credentials and history are kept for re-enabling."""
     return connection_update(tenant=tenant, connection=connection, status=Status.DISABLED, acting_user=acting_user)
 
@@ -258,7 +295,9 @@ def sync_request(*, tenant: Tenant, provider: str, acting_user: User | None) -> 
         if provider == Provider.CUSTOM_CRM:
             raise SyncNotAllowed("A custom CRM pushes its data to /api/v1/integrations/custom_crm/import/.")
         if connection.status in (Status.DISABLED, Status.NEEDS_REAUTH):
-            raise SyncNotAllowed(f"The connection is {connection.status}; update it first.", code=f"connection_{connection.status}")
+            raise SyncNotAllowed(
+                f"The connection is {connection.status}; update it first.", code=f"connection_{connection.status}"
+            )
         kind = f"integrations.sync.{provider}"
         # The row lock above serializes two clicks. A running sync blocks while its lease is
         # live; one whose worker stopped renewing it is failed here and this request takes
@@ -269,19 +308,29 @@ def sync_request(*, tenant: Tenant, provider: str, acting_user: User | None) -> 
         active = BackgroundJob.objects.filter(kind=kind, params__connection_id=str(connection.id))
         lapsed = active.filter(status=JobStatus.RUNNING, updated_at__lt=now - lease)
         lapsed.update(
-            status=JobStatus.FAILED, finished_at=now, updated_at=now,
+            status=JobStatus.FAILED,
+            finished_at=now,
+            updated_at=now,
             failure_reason=f"The worker stopped making progress (no lease renewal for {settings.SYNC_LEASE_SECONDS} s); "
-                           "a new sync resumes from the saved position.",
+            "a new sync resumes from the saved position.",
         )
         running = (
             active.filter(status=JobStatus.RUNNING, updated_at__gte=now - lease)
             | active.filter(status=JobStatus.QUEUED, updated_at__gte=now - SYNC_QUEUED_STALE_AFTER)
         ).first()
         if running is not None:
-            raise SyncNotAllowed("A sync of this connection is already queued or running.", code="sync_in_progress",
-                                 extra={"job_id": str(running.id)})
-        return job_create(tenant=tenant, kind=kind, params={"connection_id": str(connection.id)},
-                          started_by=acting_user, enqueue=enqueue_sync)
+            raise SyncNotAllowed(
+                "A sync of this connection is already queued or running.",
+                code="sync_in_progress",
+                extra={"job_id": str(running.id)},
+            )
+        return job_create(
+            tenant=tenant,
+            kind=kind,
+            params={"connection_id": str(connection.id)},
+            started_by=acting_user,
+            enqueue=enqueue_sync,
+        )
 
 
 # --- webhooks ------------------------------------------------------------------------
@@ -309,8 +358,12 @@ def acuity_webhook_event_record(*, tenant_id, action: str, appointment_id: str) 
             logger.info("acuity webhook %s %s is a duplicate (tenant %s)", action, appointment_id, tenant_id)
             return None
         return WebhookEvent.objects.create(
-            tenant_id=tenant_id, provider="acuity", event_id=f"{action}:{appointment_id}:{uuid.uuid4().hex}"[:255],
-            event_type=action, object_type="appointment", object_id=appointment_id,
+            tenant_id=tenant_id,
+            provider="acuity",
+            event_id=f"{action}:{appointment_id}:{uuid.uuid4().hex}"[:255],
+            event_type=action,
+            object_type="appointment",
+            object_id=appointment_id,
         )
 
 
@@ -333,11 +386,19 @@ def custom_crm_import(*, tenant_id: uuid.UUID, connection_id: uuid.UUID, payload
             raise ConnectionNotFound("The custom CRM connection is disabled.")
         tenant = Tenant.objects.get(id=tenant_id)
         client_importer = importers.ClientImporter(
-            tenant=tenant, provider="custom_crm", to_contact=lambda raw: importers.contact_from_custom(raw, region=tenant.country))
-        result = {"contacts": import_page(client_importer, contacts, resource="contacts"),
-                  "transactions": import_page(importers.CustomTransactionImporter(tenant=tenant), transactions,
-                                              resource="transactions")}
-        IntegrationConnection.objects.filter(id=connection_id).update(last_sync_at=timezone.now(), updated_at=timezone.now())
+            tenant=tenant,
+            provider="custom_crm",
+            to_contact=lambda raw: importers.contact_from_custom(raw, region=tenant.country),
+        )
+        result = {
+            "contacts": import_page(client_importer, contacts, resource="contacts"),
+            "transactions": import_page(
+                importers.CustomTransactionImporter(tenant=tenant), transactions, resource="transactions"
+            ),
+        }
+        IntegrationConnection.objects.filter(id=connection_id).update(
+            last_sync_at=timezone.now(), updated_at=timezone.now()
+        )
     return {
         name: {**{k.split(".", 1)[1]: v for k, v in counts.as_counts(name).items()}, "errors": counts.errors}
         for name, counts in result.items()

@@ -32,7 +32,6 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.conf import settings
-
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -47,8 +46,7 @@ from integrations.providers.square import SquareClient
 from integrations.services import square_merchant_record
 from tenants.context import tenant_context
 from tenants.jobs import job_advance, job_finish, job_is_running, job_renew, job_start
-from tenants.models import BackgroundJob
-from tenants.models import Tenant
+from tenants.models import BackgroundJob, Tenant
 
 logger = logging.getLogger("brandvx.integrations")
 
@@ -133,7 +131,9 @@ class ConnectionSession:
             self.cursors.pop(resource, None)
         else:
             self.cursors[resource] = state
-        IntegrationConnection.objects.filter(id=self.connection_id).update(cursors=self.cursors, updated_at=timezone.now())
+        IntegrationConnection.objects.filter(id=self.connection_id).update(
+            cursors=self.cursors, updated_at=timezone.now()
+        )
 
     def save_tokens(self, credentials: dict) -> None:
         """Persist refreshed Square tokens at once: the old refresh token may be spent."""
@@ -143,16 +143,24 @@ class ConnectionSession:
             connection.save(update_fields=["credentials", "updated_at"])
             if credentials.get("merchant_id"):
                 # Square's token response names the merchant the new token belongs to.
-                square_merchant_record(tenant_id=self.tenant_id, connection_id=self.connection_id,
-                                       merchant_id=credentials["merchant_id"], access_token=credentials.get("access_token", ""))
+                square_merchant_record(
+                    tenant_id=self.tenant_id,
+                    connection_id=self.connection_id,
+                    merchant_id=credentials["merchant_id"],
+                    access_token=credentials.get("access_token", ""),
+                )
                 self.config = {**self.config, "merchant_id": credentials["merchant_id"]}
         self.credentials = connection.credentials
 
     def verify_square_merchant(self, client: SquareClient) -> str | None:
         """Ask Square whose token this is and record the answer (see square_merchant_record)."""
         merchant_id = client.retrieve_merchant()["id"]
-        if square_merchant_record(tenant_id=self.tenant_id, connection_id=self.connection_id, merchant_id=merchant_id,
-                                  access_token=client.credentials.get("access_token", "")):
+        if square_merchant_record(
+            tenant_id=self.tenant_id,
+            connection_id=self.connection_id,
+            merchant_id=merchant_id,
+            access_token=client.credentials.get("access_token", ""),
+        ):
             self.config = {**self.config, "merchant_id": merchant_id}
             return merchant_id
         return None
@@ -174,7 +182,9 @@ class ConnectionSession:
         return AcuityClient(self.credentials, policy=self.policy)
 
     def hubspot(self) -> HubSpotClient:
-        return HubSpotClient(self.credentials, birthday_property=self.config.get("birthday_property", ""), policy=self.policy)
+        return HubSpotClient(
+            self.credentials, birthday_property=self.config.get("birthday_property", ""), policy=self.policy
+        )
 
 
 class SyncRun:
@@ -186,7 +196,9 @@ class SyncRun:
 
     # --- the loop's one write step ------------------------------------------------------
 
-    def write_page(self, resource: str, importer, records: list[dict], checkpoint: dict | None | bool = False) -> PageCounts:
+    def write_page(
+        self, resource: str, importer, records: list[dict], checkpoint: dict | None | bool = False
+    ) -> PageCounts:
         """One transaction: the page, its checkpoint (False = leave it), the job's counts."""
         with tenant_context(self.session.tenant_id, role="system"):
             if not job_is_running(job_id=self.job_id):
@@ -212,7 +224,9 @@ class SyncRun:
             try:
                 self.session.verify_square_merchant(client)
             except ProviderRequestError as exc:
-                logger.warning("square merchant of connection %s not verified: %s", self.session.connection_id, exc.reason)
+                logger.warning(
+                    "square merchant of connection %s not verified: %s", self.session.connection_id, exc.reason
+                )
         self.square_customers(client)
         self.square_catalog(client)
         self.square_payments(client)
@@ -222,11 +236,16 @@ class SyncRun:
         state = dict(self.session.cursors.get("customers") or {})
         if not state.get("cursor"):
             # A fresh pass: everything, or what changed since the last finished pass.
-            state = {"since": state.get("updated_since"), "pass_started_at": self.now.isoformat(),
-                     "updated_since": state.get("updated_since")}
+            state = {
+                "since": state.get("updated_since"),
+                "pass_started_at": self.now.isoformat(),
+                "updated_since": state.get("updated_since"),
+            }
         importer = importers.ClientImporter(
-            tenant=self.session.tenant, provider="square",
-            to_contact=lambda raw: importers.contact_from_square(raw, region=self.session.tenant.country))
+            tenant=self.session.tenant,
+            provider="square",
+            to_contact=lambda raw: importers.contact_from_square(raw, region=self.session.tenant.country),
+        )
         since = state.get("since")
         if since:
             since = (parse_datetime(since) - CUSTOMERS_OVERLAP).isoformat()
@@ -245,7 +264,9 @@ class SyncRun:
                 state["cursor"] = cursor = None
                 continue
             state["cursor"] = cursor
-            self.write_page("customers", importer, records, state if cursor else {"updated_since": state["pass_started_at"]})
+            self.write_page(
+                "customers", importer, records, state if cursor else {"updated_since": state["pass_started_at"]}
+            )
             if not cursor:
                 break
 
@@ -265,7 +286,7 @@ class SyncRun:
         if not flat:
             self.write_page("catalog", importer, [])
         for start in range(0, len(flat), 100):
-            self.write_page("catalog", importer, flat[start:start + 100])
+            self.write_page("catalog", importer, flat[start : start + 100])
 
     def square_payments(self, client: SquareClient) -> None:
         locations = self.session.config.get("location_ids") or [None]
@@ -279,8 +300,12 @@ class SyncRun:
                 state = {"begin_time": begin, "max_created_at": state.get("max_created_at")}
             cursor = state.get("cursor")
             while True:
-                records, cursor = client.list_payments(begin_time=state.get("begin_time"), cursor=cursor, location_id=location_id)
-                orders = client.batch_retrieve_orders([r.get("order_id") for r in records if isinstance(r, dict)], location_id)
+                records, cursor = client.list_payments(
+                    begin_time=state.get("begin_time"), cursor=cursor, location_id=location_id
+                )
+                orders = client.batch_retrieve_orders(
+                    [r.get("order_id") for r in records if isinstance(r, dict)], location_id
+                )
                 importer = importers.SquarePaymentImporter(tenant=self.session.tenant, orders=orders)
                 created = [r.get("created_at") for r in records if isinstance(r, dict) and r.get("created_at")]
                 if created:
@@ -306,7 +331,9 @@ class SyncRun:
             cursor = state.get("cursor")
             importer = importers.SquareRefundImporter(tenant=self.session.tenant)
             while True:
-                records, cursor = client.list_refunds(begin_time=state.get("begin_time"), cursor=cursor, location_id=location_id)
+                records, cursor = client.list_refunds(
+                    begin_time=state.get("begin_time"), cursor=cursor, location_id=location_id
+                )
                 created = [r.get("created_at") for r in records if isinstance(r, dict) and r.get("created_at")]
                 if created:
                     state["max_created_at"] = max([state.get("max_created_at") or "", *created])
@@ -344,7 +371,9 @@ class SyncRun:
                 continue
             nxt = end + datetime.timedelta(days=1)
             done = {"done_through": min(today, horizon).isoformat()}
-            checkpoint = {"resume_from": nxt.isoformat(), "done_through": state.get("done_through")} if nxt <= horizon else done
+            checkpoint = (
+                {"resume_from": nxt.isoformat(), "done_through": state.get("done_through")} if nxt <= horizon else done
+            )
             self.write_page("appointments", importer, records, checkpoint)
             start, window = nxt, min(default_window, window * 2)
         self.acuity_clients(client)
@@ -355,12 +384,15 @@ class SyncRun:
         tenant = self.session.tenant
         records = client.list_clients()
         importer = importers.ClientImporter(
-            tenant=tenant, provider="acuity", key=importers.acuity_client_key,
-            to_contact=lambda raw: importers.contact_from_acuity_client(raw, region=tenant.country))
+            tenant=tenant,
+            provider="acuity",
+            key=importers.acuity_client_key,
+            to_contact=lambda raw: importers.contact_from_acuity_client(raw, region=tenant.country),
+        )
         if not records:
             self.write_page("clients", importer, [])
         for start in range(0, len(records), 100):
-            self.write_page("clients", importer, records[start:start + 100])
+            self.write_page("clients", importer, records[start : start + 100])
 
     # --- HubSpot ------------------------------------------------------------------------
 
@@ -370,14 +402,20 @@ class SyncRun:
         client = self.session.hubspot()
         after = (self.session.cursors.get("contacts") or {}).get("after")
         importer = importers.ClientImporter(
-            tenant=self.session.tenant, provider="hubspot",
+            tenant=self.session.tenant,
+            provider="hubspot",
             to_contact=lambda raw: importers.contact_from_hubspot(
-                raw, region=self.session.tenant.country, birthday_property=self.session.config.get("birthday_property", "")),
+                raw,
+                region=self.session.tenant.country,
+                birthday_property=self.session.config.get("birthday_property", ""),
+            ),
             skip=lambda raw: bool(raw.get("archived")),
         )
         while True:
             records, after = client.list_contacts(after)
-            self.write_page("contacts", importer, records, {"after": after} if after else {"completed_at": self.now.isoformat()})
+            self.write_page(
+                "contacts", importer, records, {"after": after} if after else {"completed_at": self.now.isoformat()}
+            )
             if not after:
                 break
 
@@ -385,7 +423,9 @@ class SyncRun:
         raise ProviderError("custom_crm: this connection pushes data to BrandVX; there is nothing to pull")
 
 
-def run_sync(*, tenant_id, job_id, policy: RetryPolicy | None = None, now: datetime.datetime | None = None) -> dict | None:
+def run_sync(
+    *, tenant_id, job_id, policy: RetryPolicy | None = None, now: datetime.datetime | None = None
+) -> dict | None:
     """Run one sync job to the end. Idempotent: a redelivered job resumes from the saved
     checkpoints, and every write is an upsert keyed by the provider's id."""
     job_id = uuid.UUID(str(job_id))
@@ -396,8 +436,9 @@ def run_sync(*, tenant_id, job_id, policy: RetryPolicy | None = None, now: datet
         connection_id = job.params.get("connection_id")
     policy = policy or RetryPolicy()
     lease = Lease(tenant_id=uuid.UUID(str(tenant_id)), job_id=job_id, sleep=policy.sleep)
-    session = ConnectionSession(tenant_id=tenant_id, connection_id=connection_id,
-                                policy=dataclasses.replace(policy, sleep=lease.sleep))
+    session = ConnectionSession(
+        tenant_id=tenant_id, connection_id=connection_id, policy=dataclasses.replace(policy, sleep=lease.sleep)
+    )
     if session.status in (Status.DISABLED, Status.NEEDS_REAUTH):
         with tenant_context(tenant_id, role="system"):
             job_finish(job_id=job_id, failure_reason=f"the connection is {session.status}")
@@ -430,6 +471,7 @@ def run_sync(*, tenant_id, job_id, policy: RetryPolicy | None = None, now: datet
 
 # --- webhook follow-ups (always re-fetch: the provider's current state is the truth) -------
 
+
 def process_square_event(*, tenant_id, event_id, policy: RetryPolicy | None = None) -> str:
     with tenant_context(tenant_id, role="system"):
         event = WebhookEvent.objects.filter(id=event_id).first()
@@ -446,7 +488,9 @@ def process_square_event(*, tenant_id, event_id, policy: RetryPolicy | None = No
             session.mark(status=Status.NEEDS_REAUTH, error=exc.reason)
             outcome = f"failed: {exc.reason}"
     with tenant_context(tenant_id, role="system"):
-        WebhookEvent.objects.filter(id=event.id).update(processed=True, processed_at=timezone.now(), outcome=outcome[:255])
+        WebhookEvent.objects.filter(id=event.id).update(
+            processed=True, processed_at=timezone.now(), outcome=outcome[:255]
+        )
     return outcome
 
 
@@ -462,7 +506,10 @@ def _apply_square_event(session: ConnectionSession, event: WebhookEvent) -> str:
     if kind in ("customer.created", "customer.updated") and event.object_id:
         customer = client.retrieve_customer(event.object_id)
         importer = importers.ClientImporter(
-            tenant=tenant, provider="square", to_contact=lambda raw: importers.contact_from_square(raw, region=tenant.country))
+            tenant=tenant,
+            provider="square",
+            to_contact=lambda raw: importers.contact_from_square(raw, region=tenant.country),
+        )
         records = [customer] if customer else []
     elif kind in ("payment.created", "payment.updated") and event.object_id:
         payment = client.retrieve_payment(event.object_id)
@@ -493,12 +540,14 @@ def square_merchant_verify(*, tenant_id, connection_id, policy: RetryPolicy | No
         return None
 
 
-def process_acuity_appointment(*, tenant_id, connection_id, appointment_id, event_id=None,
-                               policy: RetryPolicy | None = None) -> str:
+def process_acuity_appointment(
+    *, tenant_id, connection_id, appointment_id, event_id=None, policy: RetryPolicy | None = None
+) -> str:
     outcome = "failed: internal error"
     try:
-        outcome = _fetch_acuity_appointment(tenant_id=tenant_id, connection_id=connection_id,
-                                            appointment_id=appointment_id, policy=policy)
+        outcome = _fetch_acuity_appointment(
+            tenant_id=tenant_id, connection_id=connection_id, appointment_id=appointment_id, policy=policy
+        )
     finally:
         if event_id:
             _acuity_event_done(tenant_id, event_id, outcome)
@@ -507,7 +556,9 @@ def process_acuity_appointment(*, tenant_id, connection_id, appointment_id, even
 
 def _acuity_event_done(tenant_id, event_id, outcome: str) -> None:
     with tenant_context(tenant_id, role="system"):
-        WebhookEvent.objects.filter(id=event_id).update(processed=True, processed_at=timezone.now(), outcome=outcome[:255])
+        WebhookEvent.objects.filter(id=event_id).update(
+            processed=True, processed_at=timezone.now(), outcome=outcome[:255]
+        )
 
 
 def _fetch_acuity_appointment(*, tenant_id, connection_id, appointment_id, policy: RetryPolicy | None) -> str:

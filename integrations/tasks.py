@@ -30,11 +30,14 @@ def process_square_event(tenant_id: str, event_id: str) -> None:
 
 
 @shared_task(name="integrations.process_acuity_appointment")
-def process_acuity_appointment(tenant_id: str, connection_id: str, appointment_id: str, event_id: str | None = None) -> None:
+def process_acuity_appointment(
+    tenant_id: str, connection_id: str, appointment_id: str, event_id: str | None = None
+) -> None:
     """Idempotent: fetches the appointment's current state and upserts it by Acuity id; the
     webhook event (absent for tasks queued before events were recorded) is marked processed."""
-    sync.process_acuity_appointment(tenant_id=tenant_id, connection_id=connection_id, appointment_id=appointment_id,
-                                    event_id=event_id)
+    sync.process_acuity_appointment(
+        tenant_id=tenant_id, connection_id=connection_id, appointment_id=appointment_id, event_id=event_id
+    )
 
 
 def enqueue_sync(job) -> None:

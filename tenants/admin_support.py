@@ -27,14 +27,13 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
-from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path
 from django.utils import timezone
 
 from tenants.client_address import client_address
-from tenants.context import TenantContext, activate, dangerously_support_read_context, tenant_context
+from tenants.context import dangerously_support_read_context, tenant_context
 from tenants.models import SupportAccess, Tenant, TenantModel
 
 SESSION_KEY = "brandvx_support_tenant"
@@ -92,9 +91,12 @@ def _flush_audit(request) -> None:
         return
     rows = [
         SupportAccess(
-            tenant_id=tenant_id, staff_user=request.user, action=action,
+            tenant_id=tenant_id,
+            staff_user=request.user,
+            action=action,
             reason=entered.get("reason", "") if entered.get("tenant_id") == tenant_id else "",
-            path=request.get_full_path()[:500], remote_addr=audit_client_ip(request),
+            path=request.get_full_path()[:500],
+            remote_addr=audit_client_ip(request),
         )
         for tenant_id, action in accesses
     ]
@@ -136,7 +138,9 @@ class _SupportAutocompleteView(AutocompleteJsonView):
 
 class EnterTenantForm(forms.Form):
     reason = forms.CharField(
-        min_length=10, max_length=500, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        min_length=10,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         help_text="Why you need to change this tenant's data (ticket number, request). The tenant's owner sees this.",
     )
 
@@ -222,7 +226,9 @@ class SupportAdminSite(admin.AdminSite):
         form = EnterTenantForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             request.session[SESSION_KEY] = {
-                "tenant_id": str(tenant.id), "tenant_name": tenant.name, "reason": form.cleaned_data["reason"],
+                "tenant_id": str(tenant.id),
+                "tenant_name": tenant.name,
+                "reason": form.cleaned_data["reason"],
                 "entered_at": timezone.now().isoformat(),
             }
             _record(request, tenant.id, SupportAccess.Action.ENTER)
@@ -283,7 +289,9 @@ class SupportModelAdminMixin:
             return False
         # Inside tenant A, an object of another tenant is out of reach (RLS hides tenant
         # tables' rows; platform tables are checked here).
-        return obj is None or {str(t) for t in self.support_tenants_of(request, [obj])} <= {entered_tenant(request)["tenant_id"]}
+        return obj is None or {str(t) for t in self.support_tenants_of(request, [obj])} <= {
+            entered_tenant(request)["tenant_id"]
+        }
 
     def has_view_permission(self, request, obj=None):
         return has_support_access(request)

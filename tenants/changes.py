@@ -49,8 +49,14 @@ def _actor(actor: Actor | User | None) -> Actor:
 
 
 def record_change(
-    *, tenant: Tenant, actor: Actor | User | None, action: str, obj: Any = None, object_type: str = "",
-    object_id: Any = None, fields: Iterable[str] = (),
+    *,
+    tenant: Tenant,
+    actor: Actor | User | None,
+    action: str,
+    obj: Any = None,
+    object_type: str = "",
+    object_id: Any = None,
+    fields: Iterable[str] = (),
 ) -> ChangeRecord:
     """`actor`: an Actor, or the API's acting user (None: the system)."""
     require_tenant(tenant)
@@ -60,8 +66,14 @@ def record_change(
         object_id = obj.pk if object_id is None else object_id
     # Annotated: TenantManager (tenants.models) is an untyped Manager, so its methods return Any.
     record: ChangeRecord = ChangeRecord.objects.create(
-        tenant=tenant, actor_kind=actor.kind, actor_user_id=actor.user_id, actor_label=actor.label,
-        action=action, object_type=object_type, object_id=str(object_id or ""), fields=sorted(set(fields)),
+        tenant=tenant,
+        actor_kind=actor.kind,
+        actor_user_id=actor.user_id,
+        actor_label=actor.label,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id or ""),
+        fields=sorted(set(fields)),
     )
     return record
 
@@ -74,8 +86,13 @@ def record_changes(
     actor = _actor(actor)
     rows = [
         ChangeRecord(
-            tenant=tenant, actor_kind=actor.kind, actor_user_id=actor.user_id, actor_label=actor.label,
-            action=action, object_type=object_type, object_id=str(object_id),
+            tenant=tenant,
+            actor_kind=actor.kind,
+            actor_user_id=actor.user_id,
+            actor_label=actor.label,
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id),
         )
         for object_id in object_ids
     ]

@@ -23,7 +23,9 @@ def _has_citus(conn: psycopg.Connection[Any]) -> bool:
 
 
 def _nodes(conn: psycopg.Connection[Any]) -> tuple[tuple[str, int] | None, list[tuple[str, int]]]:
-    rows = conn.execute("SELECT groupid, nodename, nodeport FROM pg_dist_node WHERE noderole = 'primary' ORDER BY nodeid").fetchall()
+    rows = conn.execute(
+        "SELECT groupid, nodename, nodeport FROM pg_dist_node WHERE noderole = 'primary' ORDER BY nodeid"
+    ).fetchall()
     coordinator = next(((host, port) for group, host, port in rows if group == 0), None)
     return coordinator, [(host, port) for group, host, port in rows if group != 0]
 

@@ -151,7 +151,9 @@ def request_context(ctx: TenantContext | None, *, using: str = "default") -> Ite
 
 
 @contextlib.contextmanager
-def dangerously_support_read_context(*, staff_user_id: uuid.UUID | None, using: str = "default") -> Iterator[TenantContext]:
+def dangerously_support_read_context(
+    *, staff_user_id: uuid.UUID | None, using: str = "default"
+) -> Iterator[TenantContext]:
     """Read EVERY tenant's rows, for platform support staff. Read-only, and risky by design.
 
     Switches the transaction to the support database role, which has SELECT on every table,
@@ -160,7 +162,9 @@ def dangerously_support_read_context(*, staff_user_id: uuid.UUID | None, using: 
     show (tenants.admin_support does).
     """
     ctx = TenantContext(
-        tenant_id=None, user_id=_as_uuid(staff_user_id, "staff_user_id"), role="support",
+        tenant_id=None,
+        user_id=_as_uuid(staff_user_id, "staff_user_id"),
+        role="support",
         db_role=settings.DATABASE_SUPPORT_ROLE,
     )
     with transaction.atomic(using=using), activate(ctx):
@@ -248,8 +252,7 @@ def _hook(execute: Callable[..., Any], sql: str, params: Any, many: bool, contex
         # set_config(..., true) outside a transaction would vanish before the query ran, and
         # the query would run unscoped. Refuse loudly instead.
         raise TenantContextError(
-            "a query ran with a tenant context but outside a transaction; use tenant_context() "
-            "or transaction.atomic()"
+            "a query ran with a tenant context but outside a transaction; use tenant_context() or transaction.atomic()"
         )
     citus = getattr(conn, "_brandvx_citus", False)
     prefix = _set_config_sql(wanted or ("", "", "", None), applied, citus=citus)

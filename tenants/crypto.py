@@ -55,7 +55,9 @@ class EncryptedJSONField(_TextField):
     """A dict stored as a Fernet token. Never shown in the admin or the API; the database
     row holds only ciphertext."""
 
-    def from_db_value(self, value: str | None, expression: Expression, connection: BaseDatabaseWrapper) -> dict[str, Any]:
+    def from_db_value(
+        self, value: str | None, expression: Expression, connection: BaseDatabaseWrapper
+    ) -> dict[str, Any]:
         if value is None or value == "":
             return {}
         return decrypt_json(value)

@@ -49,7 +49,11 @@ def broker_check() -> None:
 
 
 def job_create(
-    *, tenant: Tenant, kind: str, params: dict[str, Any] | None = None, started_by: User | None = None,
+    *,
+    tenant: Tenant,
+    kind: str,
+    params: dict[str, Any] | None = None,
+    started_by: User | None = None,
     enqueue: Callable[[BackgroundJob], None] | None = None,
 ) -> BackgroundJob:
     """Create a queued job; `enqueue(job)` runs after commit, so a worker never looks for a
@@ -101,7 +105,13 @@ def job_set_total(*, job_id: uuid.UUID, total: int) -> None:
     BackgroundJob.objects.filter(id=job_id).update(progress_total=total, updated_at=timezone.now())
 
 
-def job_advance(*, job_id: uuid.UUID, done: int = 0, counts: dict[str, int] | None = None, errors: list[dict[str, Any]] | None = None) -> None:
+def job_advance(
+    *,
+    job_id: uuid.UUID,
+    done: int = 0,
+    counts: dict[str, int] | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> None:
     """Add to progress and counts, and append (bounded) error details, in one locked update."""
     job = BackgroundJob.objects.select_for_update().get(id=job_id)
     job.progress_done = F("progress_done") + done
@@ -134,7 +144,12 @@ def job_is_canceled(*, job_id: uuid.UUID) -> bool:
 def job_finish(*, job_id: uuid.UUID, failure_reason: str = "", result: dict[str, Any] | None = None) -> None:
     """Succeed or fail a running job. A canceled job stays canceled."""
     status = Status.FAILED if failure_reason else Status.SUCCEEDED
-    fields: dict[str, Any] = {"status": status, "finished_at": timezone.now(), "updated_at": timezone.now(), "failure_reason": failure_reason}
+    fields: dict[str, Any] = {
+        "status": status,
+        "finished_at": timezone.now(),
+        "updated_at": timezone.now(),
+        "failure_reason": failure_reason,
+    }
     if result is not None:
         fields["result"] = result
     BackgroundJob.objects.filter(id=job_id).exclude(status=Status.CANCELED).update(**fields)
@@ -151,7 +166,9 @@ def job_cancel(*, job_id: uuid.UUID) -> BackgroundJob:
     return job
 
 
-STALE_REASON = "The worker running this job stopped and the job was not redelivered; what it wrote is kept. Start it again."
+STALE_REASON = (
+    "The worker running this job stopped and the job was not redelivered; what it wrote is kept. Start it again."
+)
 
 
 def jobs_fail_stale(*, now: datetime.datetime | None = None) -> int:

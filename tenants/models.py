@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import uuid
 import zoneinfo
+from typing import TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -59,7 +60,10 @@ class Tenant(models.Model):
         return (now or timezone.now()).astimezone(self.tzinfo).date()
 
 
-class TenantManager(models.Manager):
+_M = TypeVar("_M", bound=models.Model)
+
+
+class TenantManager(models.Manager[_M]):
     """Querysets scoped to the active tenant context's tenant, when there is one.
 
     RLS is the boundary either way; this names the tenant in the query itself, so on Citus
@@ -68,7 +72,7 @@ class TenantManager(models.Manager):
     is added. Django's base manager (used by save() and deletion) stays unscoped.
     """
 
-    def get_queryset(self):
+    def get_queryset(self) -> models.QuerySet[_M]:
         queryset = super().get_queryset()
         ctx = current()
         if ctx is not None and ctx.tenant_id is not None:
@@ -175,6 +179,9 @@ class SupportAccess(TenantModel):
     class Meta:
         ordering = ["-occurred_at"]
         indexes = [models.Index(fields=["tenant", "-occurred_at"], name="support_access_tenant_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.action} of {self.tenant_id} by {self.staff_user_id} at {self.occurred_at}"
 
 
 class ChangeRecord(TenantModel):

@@ -211,5 +211,9 @@ def _select_tenant(resolution: Resolution, requested: str | None) -> None:
         resolution.membership = resolution.memberships[0]
     elif resolution.memberships:
         resolution.tenant_error = TenantRequired(
-            extra={"choices": [{"id": str(m.tenant_id), "name": m.tenant.name, "role": m.role} for m in resolution.memberships]}
+            extra={
+                "choices": [
+                    {"id": str(m.tenant_id), "name": m.tenant.name, "role": m.role} for m in resolution.memberships
+                ]
+            }
         )

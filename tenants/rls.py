@@ -73,4 +73,3 @@ def enable_rls(*tables: str) -> migrations.RunSQL:
         sql="".join(rls_forward_sql(t) for t in tables),
         reverse_sql="".join(rls_reverse_sql(t) for t in reversed(tables)),
     )
-

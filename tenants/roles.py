@@ -132,7 +132,8 @@ def secret_fields(model: type[Model]) -> list[Field[Any, Any]]:
 
     user_model = get_user_model()
     return [
-        field for field in model._meta.concrete_fields
+        field
+        for field in model._meta.concrete_fields
         if isinstance(field, EncryptedJSONField) or (field.name == "password" and issubclass(model, user_model))
     ]
 

@@ -28,7 +28,9 @@ class TenantSessionScheme(OpenApiAuthenticationExtension):  # type: ignore[no-un
 
     def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
         return {
-            "type": "apiKey", "in": "cookie", "name": "sessionid",
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "sessionid",
             "description": (
                 "The browsable API's session, made by signing in at /api-auth/login/ with a Supabase "
                 "access token; it ends when that token expires. Unsafe methods need the X-CSRFToken "

@@ -20,7 +20,12 @@ def _unique_slug(name: str) -> str:
 
 
 def tenant_create(
-    *, name: str, owner_sub: uuid.UUID, owner_email: str = "", timezone: str = "UTC", currency: str = "USD",
+    *,
+    name: str,
+    owner_sub: uuid.UUID,
+    owner_email: str = "",
+    timezone: str = "UTC",
+    currency: str = "USD",
     country: str = "US",
 ) -> Tenant:
     """Create a tenant and its first owner_admin (a user linked to the Supabase `sub`)."""
@@ -39,5 +44,7 @@ def membership_add(*, tenant: Tenant, user: User, role: str) -> Membership:
     with tenant_context(tenant.id, role="system"):
         # Annotated: TenantManager (tenants.models) is an untyped Manager, so its methods return Any.
         membership: Membership
-        membership, _ = Membership.objects.update_or_create(tenant=tenant, user=user, defaults={"role": role, "is_active": True})
+        membership, _ = Membership.objects.update_or_create(
+            tenant=tenant, user=user, defaults={"role": role, "is_active": True}
+        )
     return membership

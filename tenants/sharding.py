@@ -155,16 +155,19 @@ def tenant_keys_reverse_sql(table: str, foreign_keys: dict[str, str]) -> str:
     drops = "".join(f"ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {_ident(fk_name(table, c))};\n" for c in foreign_keys)
     # Only the primary key is restored: the single-column foreign keys are not (the fields are
     # db_constraint=False in the migration history).
-    return drops + f"""
+    return (
+        drops
+        + f"""
 DO $$
 BEGIN
   IF EXISTS (SELECT FROM pg_constraint con WHERE con.contype = 'f' AND con.confrelid = {_literal(table)}::regclass) THEN
     RAISE EXCEPTION 'reverse the tenant keys of the tables referencing {table} first';
   END IF;
 END $$;
-ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {_ident(table + '_pkey')};
-ALTER TABLE {t} ADD CONSTRAINT {_ident(table + '_pkey')} PRIMARY KEY (id);
+ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {_ident(table + "_pkey")};
+ALTER TABLE {t} ADD CONSTRAINT {_ident(table + "_pkey")} PRIMARY KEY (id);
 """
+    )
 
 
 class TenantKeys(migrations.RunSQL):
@@ -211,6 +214,7 @@ def tenant_keys(table: str, *, foreign_keys: dict[str, str] | None = None) -> Te
 
 
 # --- the ORM side -----------------------------------------------------------------------
+
 
 class TenantForeignKey(models.ForeignKey[Any, Any]):
     """A ForeignKey from a tenant model to a tenant model.
@@ -320,7 +324,9 @@ def _foreign_keys_touching(cursor: CursorWrapper, tables: set[str]) -> list[tupl
          ORDER BY 1, 3
         """
     )
-    return [(src, name, definition) for src, dst, name, definition in cursor.fetchall() if src in tables or dst in tables]
+    return [
+        (src, name, definition) for src, dst, name, definition in cursor.fetchall() if src in tables or dst in tables
+    ]
 
 
 def schema_is_distributed(connection: BaseDatabaseWrapper) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from django.http import HttpRequest
 
@@ -34,7 +34,7 @@ class SignedIn:
 
     @property
     def expires_at_datetime(self) -> datetime:
-        return datetime.fromtimestamp(self.expires_at, tz=timezone.utc)
+        return datetime.fromtimestamp(self.expires_at, tz=UTC)
 
 
 def signed_in(request: HttpRequest) -> SignedIn | None:
@@ -58,7 +58,7 @@ def remember(request: HttpRequest, *, user_id: uuid.UUID, expires_at: int, tenan
     """Start a sign-in: a new session key (no fixation), and a cookie that dies with the token."""
     request.session.cycle_key()
     _store(request, SignedIn(user_id=user_id, expires_at=expires_at, tenant_id=tenant_id))
-    request.session.set_expiry(datetime.fromtimestamp(expires_at, tz=timezone.utc))
+    request.session.set_expiry(datetime.fromtimestamp(expires_at, tz=UTC))
 
 
 def choose_tenant(request: HttpRequest, tenant_id: uuid.UUID) -> None:

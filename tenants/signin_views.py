@@ -87,7 +87,9 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     # A verified token always has a user: resolve_token creates it on first sight.
     assert resolution.user is not None
     signin.remember(
-        request, user_id=resolution.user.id, expires_at=int(token.claims["exp"]),
+        request,
+        user_id=resolution.user.id,
+        expires_at=int(token.claims["exp"]),
         tenant_id=membership.tenant_id if membership else None,
     )
     if membership is None and len(resolution.memberships) > 1:
@@ -100,7 +102,7 @@ def _verify_submitted_token(request: HttpRequest) -> VerifiedToken:
         return verify_token(_demo_token())
     raw = request.POST.get("token", "").strip()
     if raw.lower().startswith("bearer "):
-        raw = raw[len("bearer "):].strip()
+        raw = raw[len("bearer ") :].strip()
     if not raw:
         raise TokenInvalid("Paste a Supabase access token.", code="missing_token")
     if len(raw) > MAX_TOKEN_LENGTH:
@@ -143,7 +145,10 @@ def choose_tenant(request: HttpRequest) -> HttpResponse:
             signin.choose_tenant(request, chosen)
             return redirect(_next(request))
         return _page(
-            request, "tenants/signin/tenant.html", status=403, resolution=resolution,
+            request,
+            "tenants/signin/tenant.html",
+            status=403,
+            resolution=resolution,
             error=TenantForbidden("Choose one of your own tenants."),
         )
     return _page(request, "tenants/signin/tenant.html", resolution=resolution)

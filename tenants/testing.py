@@ -18,7 +18,9 @@ from tenants.supabase import issue_development_token
 
 
 def token_for(user: User, *, tenant: Tenant | None = None, minutes: int = 10) -> str:
-    return issue_development_token(user_id=user.id, tenant_id=tenant.id if tenant else None, minutes=minutes, email=user.email)
+    return issue_development_token(
+        user_id=user.id, tenant_id=tenant.id if tenant else None, minutes=minutes, email=user.email
+    )
 
 
 def api_client(user: User | None = None, *, tenant: Tenant | None = None, header_tenant: bool = True) -> APIClient:
@@ -53,8 +55,11 @@ def admin_login(client, user: User, *, password: str = STAFF_PASSWORD):
     return client.post(
         "/admin/login/?next=/admin/",
         {
-            "username": user.username, "password": password, "otp_device": device.persistent_id,
-            "otp_token": totp_token(device), "next": "/admin/",
+            "username": user.username,
+            "password": password,
+            "otp_device": device.persistent_id,
+            "otp_token": totp_token(device),
+            "next": "/admin/",
         },
     )
 

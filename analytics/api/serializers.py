@@ -43,13 +43,15 @@ class MinorUnitsField(serializers.IntegerField):
 QUANTITY_PATTERN = r"^(?=.*[1-9])[0-9]{1,9}(\.[0-9]{1,3})?$"
 
 
-@extend_schema_field({
-    "oneOf": [
-        {"type": "string", "pattern": QUANTITY_PATTERN, "example": "1.5"},
-        {"type": "integer", "minimum": 1, "maximum": 999_999_999},
-    ],
-    "description": "Positive, at most 3 decimals: a decimal string, or a whole number. Default 1.",
-})
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "pattern": QUANTITY_PATTERN, "example": "1.5"},
+            {"type": "integer", "minimum": 1, "maximum": 999_999_999},
+        ],
+        "description": "Positive, at most 3 decimals: a decimal string, or a whole number. Default 1.",
+    }
+)
 class QuantityField(serializers.DecimalField):
     """numeric(12, 3), positive. Fractions come as strings ("1.5"): a JSON float (1.1) is
     not exact, so only whole JSON numbers are taken as they are."""
@@ -58,9 +60,13 @@ class QuantityField(serializers.DecimalField):
         super().__init__(max_digits=12, decimal_places=3, coerce_to_string=True, **kwargs)
 
     def to_internal_value(self, data):
-        if isinstance(data, bool) or isinstance(data, float) or not (
-            (isinstance(data, int) and 1 <= data <= 999_999_999)
-            or (isinstance(data, str) and re.fullmatch(QUANTITY_PATTERN, data))
+        if (
+            isinstance(data, bool)
+            or isinstance(data, float)
+            or not (
+                (isinstance(data, int) and 1 <= data <= 999_999_999)
+                or (isinstance(data, str) and re.fullmatch(QUANTITY_PATTERN, data))
+            )
         ):
             self.fail("invalid")
         return super().to_internal_value(data)
@@ -91,8 +97,19 @@ class ServiceSerializer(StrictModelSerializer):
     class Meta:
         model = Service
         fields = [
-            "id", "name", "category", "category_name", "duration_minutes", "price_amount", "price_is_variable", "currency",
-            "is_active", "source", "external_id", "created_at", "updated_at",
+            "id",
+            "name",
+            "category",
+            "category_name",
+            "duration_minutes",
+            "price_amount",
+            "price_is_variable",
+            "currency",
+            "is_active",
+            "source",
+            "external_id",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = ["id", "price_is_variable", "created_at", "updated_at"]
         validators: list = []
@@ -102,6 +119,7 @@ class ServiceSerializer(StrictModelSerializer):
 
 
 # --- appointments ------------------------------------------------------------------------
+
 
 class AppointmentSerializer(StrictModelSerializer):
     client = serializers.UUIDField(source="client_id", allow_null=True, required=False)
@@ -114,14 +132,26 @@ class AppointmentSerializer(StrictModelSerializer):
     class Meta:
         model = Appointment
         fields = [
-            "id", "client", "service", "staff_name", "start_at", "end_at", "status", "price_amount", "currency",
-            "source", "external_id", "created_at", "updated_at",
+            "id",
+            "client",
+            "service",
+            "staff_name",
+            "start_at",
+            "end_at",
+            "status",
+            "price_amount",
+            "currency",
+            "source",
+            "external_id",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
         validators: list = []
 
 
 # --- transactions ------------------------------------------------------------------------
+
 
 class TransactionLineItemSerializer(StrictModelSerializer):
     service = serializers.UUIDField(source="service_id", allow_null=True, required=False)
@@ -149,17 +179,21 @@ class TransactionSerializer(StrictModelSerializer):
     client = serializers.UUIDField(source="client_id", allow_null=True, required=False)
     occurred_at = BoundedDateTimeField()
     total_amount = MinorUnitsField(
-        required=False, help_text="What the client paid, tip and tax included. Defaults to the line items + tip + tax.")
+        required=False, help_text="What the client paid, tip and tax included. Defaults to the line items + tip + tax."
+    )
     refunded_amount = MinorUnitsField(
-        required=False,
-        help_text="On create only (one refund dated at occurred_at); later, use the refund action.")
+        required=False, help_text="On create only (one refund dated at occurred_at); later, use the refund action."
+    )
     tip_amount = MinorUnitsField(required=False, help_text="Part of total_amount that is a tip (default 0).")
     tax_amount = MinorUnitsField(required=False, help_text="Part of total_amount that is tax (default 0).")
     discount_amount = MinorUnitsField(
-        required=False, help_text="Taken off the price, already out of total_amount (default 0).")
+        required=False, help_text="Taken off the price, already out of total_amount (default 0)."
+    )
     currency = currency_field(required=False, help_text="ISO 4217; defaults to the tenant's.")
     line_items = TransactionLineItemSerializer(
-        many=True, required=False, max_length=MAX_LINE_ITEMS,
+        many=True,
+        required=False,
+        max_length=MAX_LINE_ITEMS,
         help_text=f"At most {MAX_LINE_ITEMS} lines. On update, replaces all lines.",
     )
     refunds = RefundSerializer(many=True, read_only=True, help_text="Dated refunds; they add up to refunded_amount.")
@@ -167,8 +201,22 @@ class TransactionSerializer(StrictModelSerializer):
     class Meta:
         model = Transaction
         fields = [
-            "id", "client", "occurred_at", "status", "total_amount", "refunded_amount", "tip_amount", "tax_amount",
-            "discount_amount", "currency", "source", "external_id", "line_items", "refunds", "created_at", "updated_at",
+            "id",
+            "client",
+            "occurred_at",
+            "status",
+            "total_amount",
+            "refunded_amount",
+            "tip_amount",
+            "tax_amount",
+            "discount_amount",
+            "currency",
+            "source",
+            "external_id",
+            "line_items",
+            "refunds",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
         validators: list = []
@@ -177,16 +225,21 @@ class TransactionSerializer(StrictModelSerializer):
 class TransactionRefundSerializer(StrictSerializer):
     amount = MinorUnitsField(required=False, min_value=1, help_text="Minor units; defaults to all that is left.")
     refunded_at = BoundedDateTimeField(
-        required=False, help_text="When the money went back (default: now); not before the sale, not in the future.")
+        required=False, help_text="When the money went back (default: now); not before the sale, not in the future."
+    )
 
 
 # --- insights (responses only) -----------------------------------------------------------
+
 
 class CountFigureSerializer(serializers.Serializer):
     current = serializers.IntegerField()
     previous = serializers.IntegerField()
     change_percent = serializers.DecimalField(
-        max_digits=None, decimal_places=1, coerce_to_string=False, allow_null=True,
+        max_digits=None,
+        decimal_places=1,
+        coerce_to_string=False,
+        allow_null=True,
         help_text="(current - previous) / previous in percent; null when previous is 0.",
     )
 
@@ -199,10 +252,12 @@ class RateFigureSerializer(CountFigureSerializer):
 class DashboardCurrencySerializer(serializers.Serializer):
     currency = serializers.CharField()
     revenue = CountFigureSerializer(
-        help_text="Minor units: gross_sales - refunds (sales on their date, refunds on theirs; tips and taxes in).")
+        help_text="Minor units: gross_sales - refunds (sales on their date, refunds on theirs; tips and taxes in)."
+    )
     transactions = CountFigureSerializer(help_text="The period's sales, less those fully refunded by its end.")
     average_ticket = CountFigureSerializer(
-        help_text="Minor units, rounded half-up: those transactions' totals net of their refunds, per transaction.")
+        help_text="Minor units, rounded half-up: those transactions' totals net of their refunds, per transaction."
+    )
     gross_sales = CountFigureSerializer(help_text="Minor units: total_amount of the period's sales (not failed).")
     refunds = CountFigureSerializer(help_text="Minor units refunded in the period, whatever the sale's date.")
     service_revenue = CountFigureSerializer(help_text="Minor units: revenue - tips - taxes.")
@@ -219,9 +274,11 @@ class DashboardSerializer(serializers.Serializer):
     currencies = DashboardCurrencySerializer(many=True, help_text="Money per currency; the tenant's currency first.")
     transactions = CountFigureSerializer(help_text="All currencies (a count, not money).")
     new_clients = CountFigureSerializer(
-        help_text="Active clients with no completed visit or purchase before the period (first time on record).")
+        help_text="Active clients with no completed visit or purchase before the period (first time on record)."
+    )
     active_clients = CountFigureSerializer(
-        help_text="Clients with a completed visit or a purchase (not fully refunded) in the period.")
+        help_text="Clients with a completed visit or a purchase (not fully refunded) in the period."
+    )
     returning_client_rate = RateFigureSerializer(help_text="Active clients also active before the period.")
     rebooking_rate = RateFigureSerializer(help_text="Completed visits followed by another booking within 60 days.")
     no_show_rate = RateFigureSerializer(help_text="No-shows / (completed + no-shows).")

@@ -6,7 +6,6 @@ import datetime
 
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -73,7 +72,9 @@ class ServiceViewSet(_ServiceBackedViewSet):
         return services.service_create(tenant=self.tenant, acting_user=self.request.user, **data)
 
     def _update(self, instance, data):
-        return services.service_update(tenant=self.tenant, service_id=instance.id, acting_user=self.request.user, **data)
+        return services.service_update(
+            tenant=self.tenant, service_id=instance.id, acting_user=self.request.user, **data
+        )
 
     def _delete(self, instance):
         services.service_delete(tenant=self.tenant, service_id=instance.id, acting_user=self.request.user)
@@ -112,8 +113,11 @@ class TransactionViewSet(_ServiceBackedViewSet):
     def get_base_queryset(self):
         lines = TransactionLineItem.objects.select_related("service").order_by("description", "id")
         refunds = Refund.objects.order_by("refunded_at", "id")
-        return super().get_base_queryset().prefetch_related(
-            Prefetch("line_items", queryset=lines), Prefetch("refunds", queryset=refunds))
+        return (
+            super()
+            .get_base_queryset()
+            .prefetch_related(Prefetch("line_items", queryset=lines), Prefetch("refunds", queryset=refunds))
+        )
 
     def _create(self, data):
         return services.transaction_create(tenant=self.tenant, acting_user=self.request.user, **data)
@@ -137,8 +141,11 @@ class TransactionViewSet(_ServiceBackedViewSet):
         body = s.TransactionRefundSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.transaction_refund(
-            tenant=self.tenant, transaction_id=sale.id, amount=body.validated_data.get("amount"),
-            refunded_at=body.validated_data.get("refunded_at"), acting_user=request.user,
+            tenant=self.tenant,
+            transaction_id=sale.id,
+            amount=body.validated_data.get("amount"),
+            refunded_at=body.validated_data.get("refunded_at"),
+            acting_user=request.user,
         )
         return Response(self.get_serializer(self.get_queryset().get(id=sale.id)).data)
 
@@ -146,12 +153,16 @@ class TransactionViewSet(_ServiceBackedViewSet):
 # --- insights ----------------------------------------------------------------------------
 
 PERIOD_PARAMETERS = [
+    OpenApiParameter("start", DATE_SCHEMA, required=True, description=f"First local date (YYYY-MM-DD, {RANGE_TEXT})."),
     OpenApiParameter(
-        "start", DATE_SCHEMA, required=True, description=f"First local date (YYYY-MM-DD, {RANGE_TEXT})."
+        "end",
+        DATE_SCHEMA,
+        required=True,
+        description=(
+            "Last local date, inclusive; on or after start and before the same date 3 years after start "
+            f"(the period is shorter than 3 years; {RANGE_TEXT})."
+        ),
     ),
-    OpenApiParameter("end", DATE_SCHEMA, required=True, description=(
-        "Last local date, inclusive; on or after start and before the same date 3 years after start "
-        f"(the period is shorter than 3 years; {RANGE_TEXT}).")),
 ]
 
 
@@ -212,7 +223,8 @@ class TopClientsView(TenantAPIView):
         parameters=[
             *PERIOD_PARAMETERS,
             OpenApiParameter(
-                "limit", {"type": "integer", "minimum": 1, "maximum": selectors.MAX_TOP_CLIENTS, "default": 10},
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": selectors.MAX_TOP_CLIENTS, "default": 10},
                 description=f"How many clients per currency, 1 to {selectors.MAX_TOP_CLIENTS}.",
             ),
         ],

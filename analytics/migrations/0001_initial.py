@@ -7,140 +7,332 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('clients', '0002_rls'),
-        ('tenants', '0002_roles_and_rls'),
+        ("clients", "0002_rls"),
+        ("tenants", "0002_roles_and_rls"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ServiceCategory',
+            name="ServiceCategory",
             fields=[
-                ('source', models.CharField(choices=[('manual', 'Manual'), ('csv', 'Csv'), ('square', 'Square'), ('acuity', 'Acuity'), ('hubspot', 'Hubspot'), ('custom_crm', 'Custom Crm')], default='manual', max_length=20)),
-                ('external_id', models.CharField(blank=True, max_length=255)),
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=100)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('tenant', models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to='tenants.tenant')),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("manual", "Manual"),
+                            ("csv", "Csv"),
+                            ("square", "Square"),
+                            ("acuity", "Acuity"),
+                            ("hubspot", "Hubspot"),
+                            ("custom_crm", "Custom Crm"),
+                        ],
+                        default="manual",
+                        max_length=20,
+                    ),
+                ),
+                ("external_id", models.CharField(blank=True, max_length=255)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=100)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to="tenants.tenant"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'service categories',
+                "verbose_name_plural": "service categories",
             },
         ),
         migrations.CreateModel(
-            name='Service',
+            name="Service",
             fields=[
-                ('source', models.CharField(choices=[('manual', 'Manual'), ('csv', 'Csv'), ('square', 'Square'), ('acuity', 'Acuity'), ('hubspot', 'Hubspot'), ('custom_crm', 'Custom Crm')], default='manual', max_length=20)),
-                ('external_id', models.CharField(blank=True, max_length=255)),
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=200)),
-                ('duration_minutes', models.PositiveIntegerField(default=60)),
-                ('price_amount', models.BigIntegerField(default=0, help_text='Minor units (cents).')),
-                ('currency', models.CharField(max_length=3)),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('tenant', models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to='tenants.tenant')),
-                ('category', models.ForeignKey(db_constraint=False, blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='services', to='analytics.servicecategory')),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("manual", "Manual"),
+                            ("csv", "Csv"),
+                            ("square", "Square"),
+                            ("acuity", "Acuity"),
+                            ("hubspot", "Hubspot"),
+                            ("custom_crm", "Custom Crm"),
+                        ],
+                        default="manual",
+                        max_length=20,
+                    ),
+                ),
+                ("external_id", models.CharField(blank=True, max_length=255)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=200)),
+                ("duration_minutes", models.PositiveIntegerField(default=60)),
+                ("price_amount", models.BigIntegerField(default=0, help_text="Minor units (cents).")),
+                ("currency", models.CharField(max_length=3)),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to="tenants.tenant"
+                    ),
+                ),
+                (
+                    "category",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="services",
+                        to="analytics.servicecategory",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Transaction',
+            name="Transaction",
             fields=[
-                ('source', models.CharField(choices=[('manual', 'Manual'), ('csv', 'Csv'), ('square', 'Square'), ('acuity', 'Acuity'), ('hubspot', 'Hubspot'), ('custom_crm', 'Custom Crm')], default='manual', max_length=20)),
-                ('external_id', models.CharField(blank=True, max_length=255)),
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('occurred_at', models.DateTimeField()),
-                ('status', models.CharField(choices=[('completed', 'Completed'), ('refunded', 'Refunded'), ('failed', 'Failed')], default='completed', max_length=16)),
-                ('total_amount', models.BigIntegerField(help_text='Minor units (cents).')),
-                ('refunded_amount', models.BigIntegerField(default=0, help_text='Minor units refunded so far.')),
-                ('currency', models.CharField(max_length=3)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('client', models.ForeignKey(db_constraint=False, blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='transactions', to='clients.client')),
-                ('tenant', models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to='tenants.tenant')),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("manual", "Manual"),
+                            ("csv", "Csv"),
+                            ("square", "Square"),
+                            ("acuity", "Acuity"),
+                            ("hubspot", "Hubspot"),
+                            ("custom_crm", "Custom Crm"),
+                        ],
+                        default="manual",
+                        max_length=20,
+                    ),
+                ),
+                ("external_id", models.CharField(blank=True, max_length=255)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("occurred_at", models.DateTimeField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("completed", "Completed"), ("refunded", "Refunded"), ("failed", "Failed")],
+                        default="completed",
+                        max_length=16,
+                    ),
+                ),
+                ("total_amount", models.BigIntegerField(help_text="Minor units (cents).")),
+                ("refunded_amount", models.BigIntegerField(default=0, help_text="Minor units refunded so far.")),
+                ("currency", models.CharField(max_length=3)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "client",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="transactions",
+                        to="clients.client",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to="tenants.tenant"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='TransactionLineItem',
+            name="TransactionLineItem",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('description', models.CharField(blank=True, max_length=255)),
-                ('quantity', models.DecimalField(decimal_places=3, default=1, max_digits=12)),
-                ('amount', models.BigIntegerField(help_text="Line total in minor units, in the transaction's currency.")),
-                ('service', models.ForeignKey(db_constraint=False, blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='line_items', to='analytics.service')),
-                ('tenant', models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to='tenants.tenant')),
-                ('transaction', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='line_items', to='analytics.transaction')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("description", models.CharField(blank=True, max_length=255)),
+                ("quantity", models.DecimalField(decimal_places=3, default=1, max_digits=12)),
+                (
+                    "amount",
+                    models.BigIntegerField(help_text="Line total in minor units, in the transaction's currency."),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="line_items",
+                        to="analytics.service",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to="tenants.tenant"
+                    ),
+                ),
+                (
+                    "transaction",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="line_items",
+                        to="analytics.transaction",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Appointment',
+            name="Appointment",
             fields=[
-                ('source', models.CharField(choices=[('manual', 'Manual'), ('csv', 'Csv'), ('square', 'Square'), ('acuity', 'Acuity'), ('hubspot', 'Hubspot'), ('custom_crm', 'Custom Crm')], default='manual', max_length=20)),
-                ('external_id', models.CharField(blank=True, max_length=255)),
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('staff_name', models.CharField(blank=True, max_length=100)),
-                ('start_at', models.DateTimeField()),
-                ('end_at', models.DateTimeField()),
-                ('status', models.CharField(choices=[('booked', 'Booked'), ('completed', 'Completed'), ('canceled', 'Canceled'), ('no_show', 'No Show')], default='booked', max_length=16)),
-                ('price_amount', models.BigIntegerField(default=0, help_text='Minor units (cents).')),
-                ('currency', models.CharField(max_length=3)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('client', models.ForeignKey(db_constraint=False, blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='appointments', to='clients.client')),
-                ('tenant', models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to='tenants.tenant')),
-                ('service', models.ForeignKey(db_constraint=False, blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='appointments', to='analytics.service')),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("manual", "Manual"),
+                            ("csv", "Csv"),
+                            ("square", "Square"),
+                            ("acuity", "Acuity"),
+                            ("hubspot", "Hubspot"),
+                            ("custom_crm", "Custom Crm"),
+                        ],
+                        default="manual",
+                        max_length=20,
+                    ),
+                ),
+                ("external_id", models.CharField(blank=True, max_length=255)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("staff_name", models.CharField(blank=True, max_length=100)),
+                ("start_at", models.DateTimeField()),
+                ("end_at", models.DateTimeField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("booked", "Booked"),
+                            ("completed", "Completed"),
+                            ("canceled", "Canceled"),
+                            ("no_show", "No Show"),
+                        ],
+                        default="booked",
+                        max_length=16,
+                    ),
+                ),
+                ("price_amount", models.BigIntegerField(default=0, help_text="Minor units (cents).")),
+                ("currency", models.CharField(max_length=3)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "client",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="appointments",
+                        to="clients.client",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to="tenants.tenant"
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="appointments",
+                        to="analytics.service",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['tenant', 'start_at'], name='appointment_tenant_start_idx'), models.Index(fields=['tenant', 'client', 'start_at'], name='appointment_client_start_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('external_id', ''), _negated=True), fields=('tenant', 'source', 'external_id'), name='appointment_external_id_unique'), models.CheckConstraint(condition=models.Q(('end_at__gte', models.F('start_at'))), name='appointment_ends_after_start')],
+                "indexes": [
+                    models.Index(fields=["tenant", "start_at"], name="appointment_tenant_start_idx"),
+                    models.Index(fields=["tenant", "client", "start_at"], name="appointment_client_start_idx"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("external_id", ""), _negated=True),
+                        fields=("tenant", "source", "external_id"),
+                        name="appointment_external_id_unique",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("end_at__gte", models.F("start_at"))), name="appointment_ends_after_start"
+                    ),
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='servicecategory',
-            constraint=models.UniqueConstraint(models.F('tenant'), django.db.models.functions.text.Lower('name'), name='service_category_unique_name_ci'),
+            model_name="servicecategory",
+            constraint=models.UniqueConstraint(
+                models.F("tenant"),
+                django.db.models.functions.text.Lower("name"),
+                name="service_category_unique_name_ci",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='servicecategory',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id', ''), _negated=True), fields=('tenant', 'source', 'external_id'), name='service_category_external_id_unique'),
+            model_name="servicecategory",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id", ""), _negated=True),
+                fields=("tenant", "source", "external_id"),
+                name="service_category_external_id_unique",
+            ),
         ),
         migrations.AddIndex(
-            model_name='service',
-            index=models.Index(fields=['tenant', 'name'], name='service_tenant_name_idx'),
+            model_name="service",
+            index=models.Index(fields=["tenant", "name"], name="service_tenant_name_idx"),
         ),
         migrations.AddConstraint(
-            model_name='service',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id', ''), _negated=True), fields=('tenant', 'source', 'external_id'), name='service_external_id_unique'),
+            model_name="service",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id", ""), _negated=True),
+                fields=("tenant", "source", "external_id"),
+                name="service_external_id_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='service',
-            constraint=models.CheckConstraint(condition=models.Q(('price_amount__gte', 0)), name='service_price_not_negative'),
+            model_name="service",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("price_amount__gte", 0)), name="service_price_not_negative"
+            ),
         ),
         migrations.AddIndex(
-            model_name='transaction',
-            index=models.Index(fields=['tenant', 'occurred_at'], name='transaction_tenant_time_idx'),
+            model_name="transaction",
+            index=models.Index(fields=["tenant", "occurred_at"], name="transaction_tenant_time_idx"),
         ),
         migrations.AddIndex(
-            model_name='transaction',
-            index=models.Index(fields=['tenant', 'client', 'occurred_at'], name='transaction_client_time_idx'),
+            model_name="transaction",
+            index=models.Index(fields=["tenant", "client", "occurred_at"], name="transaction_client_time_idx"),
         ),
         migrations.AddConstraint(
-            model_name='transaction',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id', ''), _negated=True), fields=('tenant', 'source', 'external_id'), name='transaction_external_id_unique'),
+            model_name="transaction",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id", ""), _negated=True),
+                fields=("tenant", "source", "external_id"),
+                name="transaction_external_id_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='transaction',
-            constraint=models.CheckConstraint(condition=models.Q(('refunded_amount__gte', 0)), name='transaction_refund_not_negative'),
+            model_name="transaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("refunded_amount__gte", 0)), name="transaction_refund_not_negative"
+            ),
         ),
         migrations.AddIndex(
-            model_name='transactionlineitem',
-            index=models.Index(fields=['tenant', 'transaction'], name='line_item_transaction_idx'),
+            model_name="transactionlineitem",
+            index=models.Index(fields=["tenant", "transaction"], name="line_item_transaction_idx"),
         ),
         migrations.AddIndex(
-            model_name='transactionlineitem',
-            index=models.Index(fields=['tenant', 'service'], name='line_item_service_idx'),
+            model_name="transactionlineitem",
+            index=models.Index(fields=["tenant", "service"], name="line_item_service_idx"),
         ),
     ]

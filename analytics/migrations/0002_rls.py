@@ -8,7 +8,10 @@ class Migration(migrations.Migration):
 
     operations = [
         enable_rls(
-            "analytics_servicecategory", "analytics_service", "analytics_appointment", "analytics_transaction",
+            "analytics_servicecategory",
+            "analytics_service",
+            "analytics_appointment",
+            "analytics_transaction",
             "analytics_transactionlineitem",
         )
     ]

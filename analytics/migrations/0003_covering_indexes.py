@@ -11,52 +11,65 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0002_rls'),
-        ('clients', '0002_rls'),
-        ('tenants', '0002_roles_and_rls'),
+        ("analytics", "0002_rls"),
+        ("clients", "0002_rls"),
+        ("tenants", "0002_roles_and_rls"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='appointment',
-            name='appointment_tenant_start_idx',
+            model_name="appointment",
+            name="appointment_tenant_start_idx",
         ),
         migrations.RemoveIndex(
-            model_name='appointment',
-            name='appointment_client_start_idx',
+            model_name="appointment",
+            name="appointment_client_start_idx",
         ),
         migrations.RemoveIndex(
-            model_name='transaction',
-            name='transaction_tenant_time_idx',
+            model_name="transaction",
+            name="transaction_tenant_time_idx",
         ),
         migrations.RemoveIndex(
-            model_name='transaction',
-            name='transaction_client_time_idx',
+            model_name="transaction",
+            name="transaction_client_time_idx",
         ),
         migrations.RemoveIndex(
-            model_name='transactionlineitem',
-            name='line_item_transaction_idx',
+            model_name="transactionlineitem",
+            name="line_item_transaction_idx",
         ),
         migrations.AddIndex(
-            model_name='appointment',
-            index=models.Index(fields=['tenant', 'start_at'], include=('status', 'client'), name='appointment_tenant_start_idx'),
+            model_name="appointment",
+            index=models.Index(
+                fields=["tenant", "start_at"], include=("status", "client"), name="appointment_tenant_start_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='appointment',
-            index=models.Index(fields=['tenant', 'client', 'start_at'], include=('status',), name='appointment_client_start_idx'),
+            model_name="appointment",
+            index=models.Index(
+                fields=["tenant", "client", "start_at"], include=("status",), name="appointment_client_start_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='transaction',
-            index=models.Index(fields=['tenant', 'occurred_at'], include=('status', 'currency', 'total_amount', 'refunded_amount', 'client', 'id'), name='transaction_tenant_time_idx'),
+            model_name="transaction",
+            index=models.Index(
+                fields=["tenant", "occurred_at"],
+                include=("status", "currency", "total_amount", "refunded_amount", "client", "id"),
+                name="transaction_tenant_time_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='transaction',
-            index=models.Index(fields=['tenant', 'client', 'occurred_at'], include=('status',), name='transaction_client_time_idx'),
+            model_name="transaction",
+            index=models.Index(
+                fields=["tenant", "client", "occurred_at"], include=("status",), name="transaction_client_time_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='transactionlineitem',
-            index=models.Index(fields=['tenant', 'transaction'], include=('service', 'quantity', 'amount'), name='line_item_transaction_idx'),
+            model_name="transactionlineitem",
+            index=models.Index(
+                fields=["tenant", "transaction"],
+                include=("service", "quantity", "amount"),
+                name="line_item_transaction_idx",
+            ),
         ),
     ]

@@ -46,36 +46,56 @@ ALTER TABLE analytics_transactionlineitem FORCE ROW LEVEL SECURITY;
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0003_covering_indexes'),
+        ("analytics", "0003_covering_indexes"),
     ]
 
     operations = [
         # Forward only: the fixed rows stay fixed when the constraints are removed.
         migrations.RunSQL(sql=FIX_AND_CHECK, reverse_sql=migrations.RunSQL.noop),
         migrations.AddConstraint(
-            model_name='appointment',
-            constraint=models.CheckConstraint(condition=models.Q(('price_amount__gte', 0)), name='appointment_price_not_negative'),
+            model_name="appointment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("price_amount__gte", 0)), name="appointment_price_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='transaction',
-            constraint=models.CheckConstraint(condition=models.Q(('total_amount__gte', 0)), name='transaction_total_not_negative'),
+            model_name="transaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("total_amount__gte", 0)), name="transaction_total_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='transaction',
-            constraint=models.CheckConstraint(condition=models.Q(('refunded_amount__lte', models.F('total_amount'))), name='transaction_refund_within_total'),
+            model_name="transaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("refunded_amount__lte", models.F("total_amount"))),
+                name="transaction_refund_within_total",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='transaction',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'refunded'), _negated=True), ('refunded_amount', models.F('total_amount')), _connector='OR'), name='transaction_refunded_means_full'),
+            model_name="transaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "refunded"), _negated=True),
+                    ("refunded_amount", models.F("total_amount")),
+                    _connector="OR",
+                ),
+                name="transaction_refunded_means_full",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='transaction',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'failed'), _negated=True), ('refunded_amount', 0), _connector='OR'), name='transaction_failed_no_refund'),
+            model_name="transaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "failed"), _negated=True), ("refunded_amount", 0), _connector="OR"
+                ),
+                name="transaction_failed_no_refund",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='transactionlineitem',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gte', 0)), name='line_item_amount_not_negative'),
+            model_name="transactionlineitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gte", 0)), name="line_item_amount_not_negative"
+            ),
         ),
     ]

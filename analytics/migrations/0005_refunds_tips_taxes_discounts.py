@@ -38,88 +38,148 @@ ALTER TABLE analytics_transaction FORCE ROW LEVEL SECURITY;
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0004_money_check_constraints'),
-        ('clients', '0004_client_import_rls'),
-        ('tenants', '0005_stale_jobs_schedule'),
+        ("analytics", "0004_money_check_constraints"),
+        ("clients", "0004_client_import_rls"),
+        ("tenants", "0005_stale_jobs_schedule"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Refund',
+            name="Refund",
             fields=[
-                ('source', models.CharField(choices=[('manual', 'Manual'), ('csv', 'Csv'), ('square', 'Square'), ('acuity', 'Acuity'), ('hubspot', 'Hubspot'), ('custom_crm', 'Custom Crm')], default='manual', max_length=20)),
-                ('external_id', models.CharField(blank=True, max_length=255)),
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('amount', models.BigIntegerField(help_text="Minor units, in the sale's currency.")),
-                ('currency', models.CharField(max_length=3)),
-                ('refunded_at', models.DateTimeField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("manual", "Manual"),
+                            ("csv", "Csv"),
+                            ("square", "Square"),
+                            ("acuity", "Acuity"),
+                            ("hubspot", "Hubspot"),
+                            ("custom_crm", "Custom Crm"),
+                        ],
+                        default="manual",
+                        max_length=20,
+                    ),
+                ),
+                ("external_id", models.CharField(blank=True, max_length=255)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("amount", models.BigIntegerField(help_text="Minor units, in the sale's currency.")),
+                ("currency", models.CharField(max_length=3)),
+                ("refunded_at", models.DateTimeField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.RemoveIndex(
-            model_name='transaction',
-            name='transaction_tenant_time_idx',
+            model_name="transaction",
+            name="transaction_tenant_time_idx",
         ),
         migrations.AddField(
-            model_name='transaction',
-            name='discount_amount',
-            field=models.BigIntegerField(default=0, help_text='Minor units taken off (not in total_amount).'),
+            model_name="transaction",
+            name="discount_amount",
+            field=models.BigIntegerField(default=0, help_text="Minor units taken off (not in total_amount)."),
         ),
         migrations.AddField(
-            model_name='transaction',
-            name='tax_amount',
-            field=models.BigIntegerField(default=0, help_text='Minor units of total_amount that are tax.'),
+            model_name="transaction",
+            name="tax_amount",
+            field=models.BigIntegerField(default=0, help_text="Minor units of total_amount that are tax."),
         ),
         migrations.AddField(
-            model_name='transaction',
-            name='tip_amount',
-            field=models.BigIntegerField(default=0, help_text='Minor units of total_amount that are a tip.'),
+            model_name="transaction",
+            name="tip_amount",
+            field=models.BigIntegerField(default=0, help_text="Minor units of total_amount that are a tip."),
         ),
         migrations.AlterField(
-            model_name='transaction',
-            name='refunded_amount',
-            field=models.BigIntegerField(default=0, help_text="Minor units refunded so far: the sum of the sale's Refund rows (kept with them)."),
+            model_name="transaction",
+            name="refunded_amount",
+            field=models.BigIntegerField(
+                default=0, help_text="Minor units refunded so far: the sum of the sale's Refund rows (kept with them)."
+            ),
         ),
         migrations.AlterField(
-            model_name='transaction',
-            name='total_amount',
-            field=models.BigIntegerField(help_text='Minor units (cents): what the client paid, tip and tax included.'),
+            model_name="transaction",
+            name="total_amount",
+            field=models.BigIntegerField(help_text="Minor units (cents): what the client paid, tip and tax included."),
         ),
         migrations.AddIndex(
-            model_name='transaction',
-            index=models.Index(fields=['tenant', 'occurred_at'], include=('status', 'currency', 'total_amount', 'refunded_amount', 'tip_amount', 'tax_amount', 'discount_amount', 'client', 'id'), name='transaction_tenant_time_idx'),
+            model_name="transaction",
+            index=models.Index(
+                fields=["tenant", "occurred_at"],
+                include=(
+                    "status",
+                    "currency",
+                    "total_amount",
+                    "refunded_amount",
+                    "tip_amount",
+                    "tax_amount",
+                    "discount_amount",
+                    "client",
+                    "id",
+                ),
+                name="transaction_tenant_time_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='transaction',
-            constraint=models.CheckConstraint(condition=models.Q(('discount_amount__gte', 0), ('tax_amount__gte', 0), ('tip_amount__gte', 0), ('tip_amount__lte', django.db.models.expressions.CombinedExpression(models.F('total_amount'), '-', models.F('tax_amount')))), name='transaction_tip_tax_within_total'),
+            model_name="transaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("discount_amount__gte", 0),
+                    ("tax_amount__gte", 0),
+                    ("tip_amount__gte", 0),
+                    (
+                        "tip_amount__lte",
+                        django.db.models.expressions.CombinedExpression(
+                            models.F("total_amount"), "-", models.F("tax_amount")
+                        ),
+                    ),
+                ),
+                name="transaction_tip_tax_within_total",
+            ),
         ),
         migrations.AddField(
-            model_name='refund',
-            name='tenant',
-            field=models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to='tenants.tenant'),
+            model_name="refund",
+            name="tenant",
+            field=models.ForeignKey(
+                db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to="tenants.tenant"
+            ),
         ),
         migrations.AddField(
-            model_name='refund',
-            name='transaction',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='refunds', to='analytics.transaction'),
+            model_name="refund",
+            name="transaction",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="refunds",
+                to="analytics.transaction",
+            ),
         ),
         migrations.AddIndex(
-            model_name='refund',
-            index=models.Index(fields=['tenant', 'refunded_at'], include=('amount', 'currency', 'transaction'), name='refund_tenant_time_idx'),
+            model_name="refund",
+            index=models.Index(
+                fields=["tenant", "refunded_at"],
+                include=("amount", "currency", "transaction"),
+                name="refund_tenant_time_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='refund',
-            index=models.Index(fields=['tenant', 'transaction', 'refunded_at'], include=('amount',), name='refund_transaction_idx'),
+            model_name="refund",
+            index=models.Index(
+                fields=["tenant", "transaction", "refunded_at"], include=("amount",), name="refund_transaction_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='refund',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id', ''), _negated=True), fields=('tenant', 'source', 'external_id'), name='refund_external_id_unique'),
+            model_name="refund",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id", ""), _negated=True),
+                fields=("tenant", "source", "external_id"),
+                name="refund_external_id_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='refund',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='refund_amount_positive'),
+            model_name="refund",
+            constraint=models.CheckConstraint(condition=models.Q(("amount__gt", 0)), name="refund_amount_positive"),
         ),
         enable_rls("analytics_refund"),
         migrations.RunSQL(COPY_REFUNDS, reverse_sql=migrations.RunSQL.noop),

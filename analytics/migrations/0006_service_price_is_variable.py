@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0005_refunds_tips_taxes_discounts'),
+        ("analytics", "0005_refunds_tips_taxes_discounts"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='service',
-            name='price_is_variable',
+            model_name="service",
+            name="price_is_variable",
             field=models.BooleanField(default=False),
         ),
     ]

@@ -16,6 +16,8 @@ class Migration(migrations.Migration):
             "analytics_transactionlineitem",
             foreign_keys={"transaction_id": "analytics_transaction", "service_id": "analytics_service"},
         ),
-        tenant_keys("analytics_appointment", foreign_keys={"client_id": "clients_client", "service_id": "analytics_service"}),
+        tenant_keys(
+            "analytics_appointment", foreign_keys={"client_id": "clients_client", "service_id": "analytics_service"}
+        ),
         tenant_keys("analytics_refund", foreign_keys={"transaction_id": "analytics_transaction"}),
     ]

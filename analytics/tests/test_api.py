@@ -45,6 +45,7 @@ def listed_ids(response) -> set[str]:
 
 # --- isolation and roles -----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("url,key", OBJECTS)
 def test_tenant_b_cannot_see_or_touch_tenant_a_objects(shop, url, key):
     a_id, b_id = str(ids(shop, "a")[key]), str(ids(shop, "b")[key])
@@ -89,30 +90,45 @@ def test_anonymous_gets_401(shop, url):
 
 # --- writes ------------------------------------------------------------------------------
 
+
 def test_staff_creates_a_transaction_with_nested_lines(shop):
     staff = shop.client(shop.staff_a, shop.tenant_a)
     mine = ids(shop, "a")
-    response = staff.post("/api/v1/transactions/", {
-        "client": str(mine["client_id"]), "occurred_at": "2025-05-01T10:00:00-07:00", "currency": "USD",
-        "line_items": [
-            {"service": str(mine["service_id"]), "quantity": "2", "amount": 30000},
-            {"description": "Shampoo", "amount": 2500},
-        ],
-    })
+    response = staff.post(
+        "/api/v1/transactions/",
+        {
+            "client": str(mine["client_id"]),
+            "occurred_at": "2025-05-01T10:00:00-07:00",
+            "currency": "USD",
+            "line_items": [
+                {"service": str(mine["service_id"]), "quantity": "2", "amount": 30000},
+                {"description": "Shampoo", "amount": 2500},
+            ],
+        },
+    )
     assert response.status_code == 201, response.content
     body = response.json()
-    assert (body["total_amount"], body["currency"], body["status"], body["refunded_amount"]) == (32500, "USD", "completed", 0)
+    assert (body["total_amount"], body["currency"], body["status"], body["refunded_amount"]) == (
+        32500,
+        "USD",
+        "completed",
+        0,
+    )
     assert sorted((line["amount"], line["service_name"]) for line in body["line_items"]) == [
-        (2500, None), (30000, "Balayage-SalonA"),
+        (2500, None),
+        (30000, "Balayage-SalonA"),
     ]
     read = shop.a.get(f"/api/v1/transactions/{body['id']}/").json()
     assert len(read["line_items"]) == 2 and read["client"] == str(mine["client_id"])
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"line_items": [{"service": "B_SERVICE", "amount": 100}]}, "line_items[0].service"),
-    ({"total_amount": 100, "client": "B_CLIENT"}, "client"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"line_items": [{"service": "B_SERVICE", "amount": 100}]}, "line_items[0].service"),
+        ({"total_amount": 100, "client": "B_CLIENT"}, "client"),
+    ],
+)
 def test_ids_of_another_tenant_in_a_body_are_not_found(shop, body, field):
     theirs = ids(shop, "b")
     body = {key: value for key, value in body.items()}
@@ -133,9 +149,13 @@ def test_service_with_another_tenants_category_is_refused(shop):
 
 
 def test_appointment_with_another_tenants_client_is_refused(shop):
-    response = shop.a.post("/api/v1/appointments/", {
-        "start_at": "2025-05-01T10:00:00Z", "client": str(ids(shop, "b")["client_id"]),
-    })
+    response = shop.a.post(
+        "/api/v1/appointments/",
+        {
+            "start_at": "2025-05-01T10:00:00Z",
+            "client": str(ids(shop, "b")["client_id"]),
+        },
+    )
     assert response.status_code == 400 and response.json()["parameter"] == "client"
 
 
@@ -150,12 +170,18 @@ def test_refund_action_partial_then_full(shop):
     staff = shop.client(shop.staff_a, shop.tenant_a)
     sale = ids(shop, "a")["transaction_id"]  # 15000, 1000 of it refunded already
     response = staff.post(f"/api/v1/transactions/{sale}/refund/", {"amount": 5000})
-    assert response.status_code == 200 and (response.json()["refunded_amount"], response.json()["status"]) == (6000, "completed")
+    assert response.status_code == 200 and (response.json()["refunded_amount"], response.json()["status"]) == (
+        6000,
+        "completed",
+    )
     assert [r["amount"] for r in response.json()["refunds"]] == [1000, 5000]
     response = staff.post(f"/api/v1/transactions/{sale}/refund/", {"amount": 10001})
     assert response.status_code == 400 and response.json()["parameter"] == "amount"
     response = staff.post(f"/api/v1/transactions/{sale}/refund/", {})
-    assert response.status_code == 200 and (response.json()["refunded_amount"], response.json()["status"]) == (15000, "refunded")
+    assert response.status_code == 200 and (response.json()["refunded_amount"], response.json()["status"]) == (
+        15000,
+        "refunded",
+    )
     viewer = shop.client(shop.viewer_a, shop.tenant_a)
     assert viewer.post(f"/api/v1/transactions/{sale}/refund/", {}).status_code == 403
 
@@ -180,6 +206,7 @@ def test_category_and_service_crud(shop):
 
 
 # --- filters -----------------------------------------------------------------------------
+
 
 def test_transaction_filters_use_local_dates_client_service_and_status(shop):
     a = shop.tenant_a
@@ -207,11 +234,14 @@ def test_appointment_filters(shop):
     mine = ids(shop, "a")
     assert listed_ids(shop.a.get("/api/v1/appointments/", {"status": "completed"})) == {str(mine["appointment_id"])}
     assert listed_ids(shop.a.get("/api/v1/appointments/", {"status": "no_show"})) == set()
-    assert listed_ids(shop.a.get("/api/v1/appointments/", {"service": str(mine["service_id"])})) == {str(mine["appointment_id"])}
+    assert listed_ids(shop.a.get("/api/v1/appointments/", {"service": str(mine["service_id"])})) == {
+        str(mine["appointment_id"])
+    }
     assert listed_ids(shop.a.get("/api/v1/appointments/", {"end": "2020-01-01"})) == set()
 
 
 # --- insights ----------------------------------------------------------------------------
+
 
 def _period_with_world_data(world) -> dict:
     today = world.tenant_a.today()
@@ -259,38 +289,46 @@ def test_timeseries_and_top_clients_endpoint_shapes(shop):
 
 
 @pytest.mark.parametrize("url", INSIGHTS)
-@pytest.mark.parametrize("params,parameter", [
-    ({"end": "2025-01-31"}, "start"),
-    ({"start": "2025-01-01"}, "end"),
-    ({"start": "2025-1-1", "end": "2025-01-31"}, "start"),
-    ({"start": "20250101", "end": "2025-01-31"}, "start"),
-    ({"start": "2025-02-30", "end": "2025-03-31"}, "start"),
-    ({"start": "2025-01-01", "end": "yesterday"}, "end"),
-    ({"start": "2025-02-01", "end": "2025-01-31"}, "end"),
-    ({"start": "2022-01-01", "end": "2025-01-01"}, "end"),
-    ({"start": "0001-01-01", "end": "0001-01-31"}, "start"),
-    ({"start": "9999-12-01", "end": "9999-12-31"}, "start"),
-    ({"start": "2025-01-01", "end": "9999-12-31"}, "end"),
-])
+@pytest.mark.parametrize(
+    "params,parameter",
+    [
+        ({"end": "2025-01-31"}, "start"),
+        ({"start": "2025-01-01"}, "end"),
+        ({"start": "2025-1-1", "end": "2025-01-31"}, "start"),
+        ({"start": "20250101", "end": "2025-01-31"}, "start"),
+        ({"start": "2025-02-30", "end": "2025-03-31"}, "start"),
+        ({"start": "2025-01-01", "end": "yesterday"}, "end"),
+        ({"start": "2025-02-01", "end": "2025-01-31"}, "end"),
+        ({"start": "2022-01-01", "end": "2025-01-01"}, "end"),
+        ({"start": "0001-01-01", "end": "0001-01-31"}, "start"),
+        ({"start": "9999-12-01", "end": "9999-12-31"}, "start"),
+        ({"start": "2025-01-01", "end": "9999-12-31"}, "end"),
+    ],
+)
 def test_bad_periods_are_400_naming_the_parameter(shop, url, params, parameter):
     response = shop.a.get(url, params)
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_parameter" and response.json()["parameter"] == parameter
 
 
-@pytest.mark.parametrize("url,params,parameter", [
-    ("/api/v1/analytics/revenue-timeseries/", {"interval": "year"}, "interval"),
-    ("/api/v1/analytics/revenue-timeseries/", {"interval": ""}, "interval"),
-    ("/api/v1/analytics/top-clients/", {"limit": "0"}, "limit"),
-    ("/api/v1/analytics/top-clients/", {"limit": "101"}, "limit"),
-    ("/api/v1/analytics/top-clients/", {"limit": "ten"}, "limit"),
-    ("/api/v1/analytics/top-clients/", {"limit": "-1"}, "limit"),
-])
+@pytest.mark.parametrize(
+    "url,params,parameter",
+    [
+        ("/api/v1/analytics/revenue-timeseries/", {"interval": "year"}, "interval"),
+        ("/api/v1/analytics/revenue-timeseries/", {"interval": ""}, "interval"),
+        ("/api/v1/analytics/top-clients/", {"limit": "0"}, "limit"),
+        ("/api/v1/analytics/top-clients/", {"limit": "101"}, "limit"),
+        ("/api/v1/analytics/top-clients/", {"limit": "ten"}, "limit"),
+        ("/api/v1/analytics/top-clients/", {"limit": "-1"}, "limit"),
+    ],
+)
 def test_bad_interval_and_limit(shop, url, params, parameter):
     response = shop.a.get(url, {"start": "2025-01-01", "end": "2025-01-31", **params})
     assert response.status_code == 400 and response.json()["parameter"] == parameter
 
 
 def test_three_full_years_are_accepted(shop):
-    response = shop.a.get("/api/v1/analytics/revenue-timeseries/", {"start": "2022-01-01", "end": "2024-12-31", "interval": "week"})
+    response = shop.a.get(
+        "/api/v1/analytics/revenue-timeseries/", {"start": "2022-01-01", "end": "2024-12-31", "interval": "week"}
+    )
     assert response.status_code == 200

@@ -3,7 +3,7 @@
 import datetime
 
 from analytics import demo, selectors
-from analytics.models import Appointment, ServiceCategory, Service, Transaction
+from analytics.models import Appointment, Service, ServiceCategory, Transaction
 from conftest import make_tenant
 from tenants.context import tenant_context
 

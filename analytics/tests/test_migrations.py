@@ -59,7 +59,9 @@ def test_existing_refunds_become_dated_records_at_the_sale(scratch):
     with scratch.cursor() as cursor:
         cursor.execute(
             "INSERT INTO tenants_tenant (id, name, slug, timezone, currency, country, is_active, created_at) "
-            "VALUES (%s, 'Old Salon', %s, 'America/Los_Angeles', 'USD', 'US', true, now())", [tenant, f"old-{tenant}"])
+            "VALUES (%s, 'Old Salon', %s, 'America/Los_Angeles', 'USD', 'US', true, now())",
+            [tenant, f"old-{tenant}"],
+        )
         # The owner writes the old rows itself (FORCE RLS would hide them from it otherwise).
         cursor.execute("ALTER TABLE analytics_transaction NO FORCE ROW LEVEL SECURITY")
         for sale_id, (status, total, refunded, source) in sales.items():
@@ -71,11 +73,14 @@ def test_existing_refunds_become_dated_records_at_the_sale(scratch):
         cursor.execute("ALTER TABLE analytics_transaction FORCE ROW LEVEL SECURITY")
     _migrate(AFTER)
     with scratch.cursor() as cursor:
-        cursor.execute("SELECT relforcerowsecurity FROM pg_class WHERE relname IN ('analytics_transaction', 'analytics_refund')")
+        cursor.execute(
+            "SELECT relforcerowsecurity FROM pg_class WHERE relname IN ('analytics_transaction', 'analytics_refund')"
+        )
         assert [row[0] for row in cursor.fetchall()] == [True, True]  # FORCE is back on both
         cursor.execute("ALTER TABLE analytics_refund NO FORCE ROW LEVEL SECURITY")
         cursor.execute(
-            "SELECT transaction_id, tenant_id, amount, currency, refunded_at, source, external_id FROM analytics_refund")
+            "SELECT transaction_id, tenant_id, amount, currency, refunded_at, source, external_id FROM analytics_refund"
+        )
         refunds = {row[0]: row[1:] for row in cursor.fetchall()}
         cursor.execute("ALTER TABLE analytics_transaction NO FORCE ROW LEVEL SECURITY")
         cursor.execute("SELECT DISTINCT tip_amount, tax_amount, discount_amount FROM analytics_transaction")

@@ -37,6 +37,7 @@ def month(tenant, year: int, number: int) -> tuple[datetime.date, datetime.date]
 
 # --- a refund counts on its own date -----------------------------------------------------
 
+
 def test_a_refund_in_a_later_month_lowers_that_month_and_leaves_the_sale_month_alone(world):
     a = world.tenant_a  # Los Angeles
     with tenant_context(a.id, role="system"):
@@ -44,8 +45,9 @@ def test_a_refund_in_a_later_month_lowers_that_month_and_leaves_the_sale_month_a
         color = f.service(a, "Color")
         sale = f.sale(a, f.local(a, 2025, 2, 20), client=person, lines=[(color, 1, 10000)])
         before = selectors.dashboard(a, *month(a, 2025, 2))
-        services.transaction_refund(tenant=a, transaction_id=sale.id, amount=3000,
-                                    refunded_at=f.local(a, 2025, 3, 5, 10))
+        services.transaction_refund(
+            tenant=a, transaction_id=sale.id, amount=3000, refunded_at=f.local(a, 2025, 3, 5, 10)
+        )
         february = selectors.dashboard(a, *month(a, 2025, 2))
         march = selectors.dashboard(a, *month(a, 2025, 3))
         series = selectors.revenue_timeseries(a, D(2025, 2, 1), D(2025, 3, 31), "month")
@@ -62,7 +64,8 @@ def test_a_refund_in_a_later_month_lowers_that_month_and_leaves_the_sale_month_a
     assert usd(march)["revenue"]["previous"] == 10000  # the previous period is February
     assert march["active_clients"]["current"] == 0  # a refund makes nobody active
     assert [(b["start"], b["revenue"], b["transactions"]) for b in usd(series)["buckets"]] == [
-        (D(2025, 2, 1), 10000, 1), (D(2025, 3, 1), -3000, 0),
+        (D(2025, 2, 1), 10000, 1),
+        (D(2025, 3, 1), -3000, 0),
     ]
     assert (usd(by_service_feb)["revenue"], usd(by_service_feb)["transactions"]) == (10000, 1)
     march_services = usd(by_service_mar)
@@ -96,7 +99,9 @@ def test_partial_and_full_refunds_in_the_period(world):
         kept, gone = f.client(b, "Kept"), f.client(b, "Gone")
         partial = f.sale(b, f.local(b, 2025, 4, 2), 8000, client=kept)
         full = f.sale(b, f.local(b, 2025, 4, 3), 5000, client=gone)
-        services.transaction_refund(tenant=b, transaction_id=partial.id, amount=2000, refunded_at=f.local(b, 2025, 4, 9))
+        services.transaction_refund(
+            tenant=b, transaction_id=partial.id, amount=2000, refunded_at=f.local(b, 2025, 4, 9)
+        )
         services.transaction_refund(tenant=b, transaction_id=full.id, amount=1000, refunded_at=f.local(b, 2025, 4, 4))
         services.transaction_refund(tenant=b, transaction_id=full.id, refunded_at=f.local(b, 2025, 4, 10))
         april = selectors.dashboard(b, *month(b, 2025, 4))
@@ -109,7 +114,11 @@ def test_partial_and_full_refunds_in_the_period(world):
     assert current(april, "average_ticket") == 6000  # 8000 less its 2000 refund
     assert april["active_clients"]["current"] == 1  # nor does it make its client active
     assert [c["name"] for c in usd(top)["clients"]] == ["Kept Test"]
-    assert (current(early, "revenue"), current(early, "transactions"), current(early, "average_ticket")) == (12000, 2, 6000)
+    assert (current(early, "revenue"), current(early, "transactions"), current(early, "average_ticket")) == (
+        12000,
+        2,
+        6000,
+    )
     assert early["active_clients"]["current"] == 2
 
 
@@ -118,14 +127,18 @@ def test_refund_rows_are_written_with_the_sale_and_validated(world):
     with tenant_context(a.id, role="system"):
         sale = f.sale(a, f.local(a, 2025, 1, 10), 9000)
         with pytest.raises(InvalidParameter) as early:
-            services.transaction_refund(tenant=a, transaction_id=sale.id, amount=100, refunded_at=f.local(a, 2025, 1, 9))
+            services.transaction_refund(
+                tenant=a, transaction_id=sale.id, amount=100, refunded_at=f.local(a, 2025, 1, 9)
+            )
         assert early.value.extra["parameter"] == "refunded_at"
         future = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)
         with pytest.raises(InvalidParameter):
             services.transaction_refund(tenant=a, transaction_id=sale.id, amount=100, refunded_at=future)
         services.transaction_refund(tenant=a, transaction_id=sale.id, amount=4000, refunded_at=f.local(a, 2025, 2, 1))
         services.transaction_refund(tenant=a, transaction_id=sale.id)  # the rest, now
-        rows = list(Refund.objects.filter(transaction=sale).order_by("refunded_at").values_list("amount", "source", "currency"))
+        rows = list(
+            Refund.objects.filter(transaction=sale).order_by("refunded_at").values_list("amount", "source", "currency")
+        )
         sale.refresh_from_db()
     assert rows == [(4000, "manual", "USD"), (5000, "manual", "USD")]
     assert (sale.refunded_amount, sale.status) == (9000, "refunded")
@@ -134,12 +147,15 @@ def test_refund_rows_are_written_with_the_sale_and_validated(world):
 def test_a_sale_recorded_with_a_refund_gets_it_dated_at_the_sale(world):
     a = world.tenant_a
     with tenant_context(a.id, role="system"):
-        sale = services.transaction_create(tenant=a, occurred_at=f.local(a, 2024, 6, 1), total_amount=5000, refunded_amount=1500)
+        sale = services.transaction_create(
+            tenant=a, occurred_at=f.local(a, 2024, 6, 1), total_amount=5000, refunded_amount=1500
+        )
         refund = Refund.objects.get(transaction=sale)
     assert (refund.amount, refund.refunded_at) == (1500, sale.occurred_at)
 
 
 # --- tips, taxes and discounts -----------------------------------------------------------
+
 
 def test_tips_taxes_and_discounts_are_shown_apart_from_service_revenue(world):
     a = world.tenant_a
@@ -147,8 +163,12 @@ def test_tips_taxes_and_discounts_are_shown_apart_from_service_revenue(world):
         cut, color = f.service(a, "Cut"), f.service(a, "Color")
         # Lines at list price 12000; 2000 off the whole sale; then tax 800 and a 1000 tip.
         sale = services.transaction_create(
-            tenant=a, occurred_at=f.local(a, 2025, 6, 10), total_amount=10000 + 800 + 1000, tip_amount=1000,
-            tax_amount=800, discount_amount=2000,
+            tenant=a,
+            occurred_at=f.local(a, 2025, 6, 10),
+            total_amount=10000 + 800 + 1000,
+            tip_amount=1000,
+            tax_amount=800,
+            discount_amount=2000,
             line_items=[{"service_id": cut.id, "amount": 4000}, {"service_id": color.id, "amount": 8000}],
         )
         june = selectors.dashboard(a, *month(a, 2025, 6))
@@ -157,11 +177,16 @@ def test_tips_taxes_and_discounts_are_shown_apart_from_service_revenue(world):
         july = selectors.dashboard(a, *month(a, 2025, 7))
         by_service_july = selectors.revenue_by_service(a, *month(a, 2025, 7))
         with pytest.raises(InvalidParameter) as too_much:
-            services.transaction_create(tenant=a, occurred_at=f.local(a, 2025, 6, 10), total_amount=100, tip_amount=60,
-                                        tax_amount=41)
+            services.transaction_create(
+                tenant=a, occurred_at=f.local(a, 2025, 6, 10), total_amount=100, tip_amount=60, tax_amount=41
+            )
     assert too_much.value.extra["parameter"] == "tip_amount"
     assert {k: current(june, k) for k in ("revenue", "service_revenue", "tips", "taxes", "discounts")} == {
-        "revenue": 11800, "service_revenue": 10000, "tips": 1000, "taxes": 800, "discounts": 2000,
+        "revenue": 11800,
+        "service_revenue": 10000,
+        "tips": 1000,
+        "taxes": 800,
+        "discounts": 2000,
     }
     total = usd(by_service)
     assert (total["revenue"], total["tips"], total["taxes"], total["discounts"]) == (10000, 1000, 800, 2000)
@@ -170,30 +195,52 @@ def test_tips_taxes_and_discounts_are_shown_apart_from_service_revenue(world):
     assert lines == {"Cut": 3333, "Color": 6667}
     # Half refunded in July: half of each part goes back, in July.
     assert {k: current(july, k) for k in ("revenue", "service_revenue", "tips", "taxes", "discounts")} == {
-        "revenue": -5900, "service_revenue": -5000, "tips": -500, "taxes": -400, "discounts": 0,
+        "revenue": -5900,
+        "service_revenue": -5000,
+        "tips": -500,
+        "taxes": -400,
+        "discounts": 0,
     }
     assert (usd(by_service_july)["revenue"], usd(by_service_july)["tips"]) == (-5000, -500)
 
 
 def test_tip_tax_and_discount_through_the_api(world):
-    response = world.a.post("/api/v1/transactions/", {
-        "occurred_at": "2025-06-10T10:00:00Z", "tip_amount": 500, "tax_amount": 300, "discount_amount": 100,
-        "line_items": [{"amount": 4000}],
-    }, format="json")
+    response = world.a.post(
+        "/api/v1/transactions/",
+        {
+            "occurred_at": "2025-06-10T10:00:00Z",
+            "tip_amount": 500,
+            "tax_amount": 300,
+            "discount_amount": 100,
+            "line_items": [{"amount": 4000}],
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.content
     body = response.json()
-    assert (body["total_amount"], body["tip_amount"], body["tax_amount"], body["discount_amount"]) == (4800, 500, 300, 100)
-    refund = world.a.post(f"/api/v1/transactions/{body['id']}/refund/",
-                          {"amount": 800, "refunded_at": "2025-07-01T09:00:00Z"}, format="json")
+    assert (body["total_amount"], body["tip_amount"], body["tax_amount"], body["discount_amount"]) == (
+        4800,
+        500,
+        300,
+        100,
+    )
+    refund = world.a.post(
+        f"/api/v1/transactions/{body['id']}/refund/",
+        {"amount": 800, "refunded_at": "2025-07-01T09:00:00Z"},
+        format="json",
+    )
     assert refund.status_code == 200, refund.content
     assert [(r["amount"], r["refunded_at"]) for r in refund.json()["refunds"]] == [(800, "2025-07-01T09:00:00Z")]
-    bad = world.a.post(f"/api/v1/transactions/{body['id']}/refund/", {"refunded_at": "2025-06-01T00:00:00Z"}, format="json")
+    bad = world.a.post(
+        f"/api/v1/transactions/{body['id']}/refund/", {"refunded_at": "2025-06-01T00:00:00Z"}, format="json"
+    )
     assert bad.status_code == 400 and bad.json()["parameter"] == "refunded_at"
     dashboard = world.a.get("/api/v1/analytics/dashboard/?start=2025-07-01&end=2025-07-31").json()
     assert dashboard["currencies"][0]["refunds"]["current"] == 800
 
 
 # --- sums beyond bigint --------------------------------------------------------------------
+
 
 def test_sums_above_bigint_are_answered_exactly(world):
     a = world.tenant_a
@@ -228,6 +275,7 @@ def test_sums_above_bigint_through_the_api_are_200(world):
 
 
 # --- who counts ------------------------------------------------------------------------------
+
 
 def test_new_clients_are_first_visits_or_purchases_not_imports(world):
     a = world.tenant_a
@@ -285,25 +333,36 @@ def test_a_sale_cannot_be_moved_after_its_refunds(world):
         with pytest.raises(InvalidParameter) as late:
             services.transaction_update(tenant=a, transaction_id=sale.id, occurred_at=f.local(a, 2025, 1, 13))
         assert late.value.extra["parameter"] == "occurred_at"
-        services.transaction_update(tenant=a, transaction_id=sale.id, occurred_at=f.local(a, 2025, 1, 11), currency="EUR")
+        services.transaction_update(
+            tenant=a, transaction_id=sale.id, occurred_at=f.local(a, 2025, 1, 11), currency="EUR"
+        )
         assert Refund.objects.get(transaction=sale).currency == "EUR"  # refunds follow the sale's currency
 
 
-@pytest.mark.parametrize("tenant_key,sale_day,refund_day,refund_hour", [
-    # Los Angeles springs forward on 9 March 2025 (a 23-hour day); 23:30 is still the 9th.
-    ("tenant_a", D(2025, 3, 8), D(2025, 3, 9), 23),
-    # Auckland falls back on 6 April 2025 (a 25-hour day); 00:30 on the 6th is the 5th in UTC.
-    ("tenant_b", D(2025, 4, 5), D(2025, 4, 6), 0),
-])
+@pytest.mark.parametrize(
+    "tenant_key,sale_day,refund_day,refund_hour",
+    [
+        # Los Angeles springs forward on 9 March 2025 (a 23-hour day); 23:30 is still the 9th.
+        ("tenant_a", D(2025, 3, 8), D(2025, 3, 9), 23),
+        # Auckland falls back on 6 April 2025 (a 25-hour day); 00:30 on the 6th is the 5th in UTC.
+        ("tenant_b", D(2025, 4, 5), D(2025, 4, 6), 0),
+    ],
+)
 def test_refund_day_buckets_across_clock_changes(world, tenant_key, sale_day, refund_day, refund_hour):
     tenant = getattr(world, tenant_key)
     with tenant_context(tenant.id, role="system"):
         sale = f.sale(tenant, f.local(tenant, sale_day.year, sale_day.month, sale_day.day, 0, 30), 7000)
-        services.transaction_refund(tenant=tenant, transaction_id=sale.id, amount=2500,
-                                    refunded_at=f.local(tenant, refund_day.year, refund_day.month, refund_day.day, refund_hour, 30))
+        services.transaction_refund(
+            tenant=tenant,
+            transaction_id=sale.id,
+            amount=2500,
+            refunded_at=f.local(tenant, refund_day.year, refund_day.month, refund_day.day, refund_hour, 30),
+        )
         days = selectors.revenue_timeseries(tenant, sale_day, refund_day + datetime.timedelta(days=1), "day")
     assert [(b["start"], b["revenue"], b["transactions"]) for b in usd(days)["buckets"]] == [
-        (sale_day, 7000, 1), (refund_day, -2500, 0), (refund_day + datetime.timedelta(days=1), 0, 0),
+        (sale_day, 7000, 1),
+        (refund_day, -2500, 0),
+        (refund_day + datetime.timedelta(days=1), 0, 0),
     ]
 
 

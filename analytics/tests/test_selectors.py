@@ -82,24 +82,44 @@ def test_empty_period_is_zeros_not_nulls(salon):
         by_service = selectors.revenue_by_service(a, D(2020, 1, 1), D(2020, 1, 31))
         series = selectors.revenue_timeseries(a, D(2020, 1, 1), D(2020, 1, 3), "day")
         top = selectors.top_clients(a, D(2020, 1, 1), D(2020, 1, 31), 10)
-    assert result["currencies"] == [{
-        "currency": "USD",
-        **{name: {"current": 0, "previous": 0, "change_percent": None} for name in (
-            "revenue", "transactions", "average_ticket", "gross_sales", "refunds", "service_revenue", "tips", "taxes",
-            "discounts",
-        )},
-    }]
+    assert result["currencies"] == [
+        {
+            "currency": "USD",
+            **{
+                name: {"current": 0, "previous": 0, "change_percent": None}
+                for name in (
+                    "revenue",
+                    "transactions",
+                    "average_ticket",
+                    "gross_sales",
+                    "refunds",
+                    "service_revenue",
+                    "tips",
+                    "taxes",
+                    "discounts",
+                )
+            },
+        }
+    ]
     for name in ("transactions", "new_clients", "active_clients"):
         assert result[name] == {"current": 0, "previous": 0, "change_percent": None}
     for name in ("returning_client_rate", "rebooking_rate", "no_show_rate"):
         assert result[name] == {"current": Decimal("0.0"), "previous": Decimal("0.0"), "change_percent": None}
     assert by_service["currencies"] == [
-        {"currency": "USD", "transactions": 0, "quantity": Decimal("0"), "revenue": 0, "tips": 0, "taxes": 0,
-         "discounts": 0, "categories": []}
+        {
+            "currency": "USD",
+            "transactions": 0,
+            "quantity": Decimal("0"),
+            "revenue": 0,
+            "tips": 0,
+            "taxes": 0,
+            "discounts": 0,
+            "categories": [],
+        }
     ]
-    assert series["currencies"] == [{"currency": "USD", "buckets": [
-        {"start": D(2020, 1, d), "revenue": 0, "transactions": 0} for d in (1, 2, 3)
-    ]}]
+    assert series["currencies"] == [
+        {"currency": "USD", "buckets": [{"start": D(2020, 1, d), "revenue": 0, "transactions": 0} for d in (1, 2, 3)]}
+    ]
     assert top["currencies"] == [{"currency": "USD", "clients": []}]
 
 
@@ -113,7 +133,9 @@ def test_day_boundary_follows_the_tenant_time_zone(world):
         months = selectors.revenue_timeseries(a, D(2025, 1, 1), D(2025, 2, 28), "month")
         jan31 = selectors.dashboard(a, D(2025, 1, 31), D(2025, 1, 31))
     assert [(x["start"], x["revenue"]) for x in usd(days)["buckets"]] == [
-        (D(2025, 1, 30), 0), (D(2025, 1, 31), 4200), (D(2025, 2, 1), 100),
+        (D(2025, 1, 30), 0),
+        (D(2025, 1, 31), 4200),
+        (D(2025, 2, 1), 100),
     ]
     assert [(x["start"], x["revenue"]) for x in usd(months)["buckets"]] == [(D(2025, 1, 1), 4200), (D(2025, 2, 1), 100)]
     assert usd(jan31)["revenue"]["current"] == 4200
@@ -132,7 +154,9 @@ def test_week_and_month_buckets_are_zero_filled(world):
         weeks = selectors.revenue_timeseries(a, D(2025, 1, 1), D(2025, 1, 14), "week")
         months = selectors.revenue_timeseries(a, D(2025, 1, 15), D(2025, 3, 10), "month")
     assert [(x["start"], x["revenue"]) for x in usd(weeks)["buckets"]] == [
-        (D(2024, 12, 30), 0), (D(2025, 1, 6), 1000), (D(2025, 1, 13), 0),
+        (D(2024, 12, 30), 0),
+        (D(2025, 1, 6), 1000),
+        (D(2025, 1, 13), 0),
     ]
     assert [x["start"] for x in usd(months)["buckets"]] == [D(2025, 1, 1), D(2025, 2, 1), D(2025, 3, 1)]
 
@@ -171,7 +195,8 @@ def test_refunds_are_subtracted_everywhere(world):
     uncategorized = by_name["Uncategorized"]
     assert uncategorized["category_id"] is None and uncategorized["revenue"] == 2500
     assert {s["service_name"]: (s["revenue"], s["quantity"]) for s in uncategorized["services"]} == {
-        "Consultation": (2000, Decimal("2")), "Other": (500, Decimal("1")),
+        "Consultation": (2000, Decimal("2")),
+        "Other": (500, Decimal("1")),
     }
     assert [c["category_name"] for c in total["categories"]] == ["Color", "Cuts", "Uncategorized"]  # by revenue
 
@@ -191,10 +216,12 @@ def test_several_currencies_are_never_summed(world):
     assert {c["currency"]: c["average_ticket"]["current"] for c in dash["currencies"]} == {"USD": 1000, "EUR": 500}
     assert {c["currency"]: c["revenue"] for c in report["currencies"]} == {"USD": 1000, "EUR": 1000}
     assert {c["currency"]: [b["revenue"] for b in c["buckets"]] for c in series["currencies"]} == {
-        "USD": [1000, 0], "EUR": [300, 700],
+        "USD": [1000, 0],
+        "EUR": [300, 700],
     }
     assert [(c["currency"], [x["revenue"] for x in c["clients"]]) for c in top["currencies"]] == [
-        ("USD", [1000]), ("EUR", [300]),
+        ("USD", [1000]),
+        ("EUR", [300]),
     ]
 
 
@@ -235,18 +262,21 @@ def test_tenant_b_sees_none_of_tenant_a(salon):
     assert usd(series)["buckets"] == [{"start": D(2025, 3, 1), "revenue": 0, "transactions": 0}]
 
 
-@pytest.mark.parametrize("make_sql", [
-    lambda t: selectors.dashboard_sql(t, *MARCH),
-    lambda t: selectors.revenue_by_service_sql(t, *MARCH),
-    lambda t: selectors.revenue_timeseries_sql(t, *MARCH, "day"),
-    lambda t: selectors.top_clients_sql(t, *MARCH, 10),
-])
+@pytest.mark.parametrize(
+    "make_sql",
+    [
+        lambda t: selectors.dashboard_sql(t, *MARCH),
+        lambda t: selectors.revenue_by_service_sql(t, *MARCH),
+        lambda t: selectors.revenue_timeseries_sql(t, *MARCH, "day"),
+        lambda t: selectors.top_clients_sql(t, *MARCH, 10),
+    ],
+)
 def test_rls_holds_without_the_where_clause(salon, make_sql):
     """A's own SQL (tenant_id = A in the WHERE) run in B's context returns nothing of A's:
     the policies are the boundary, the explicit filter only the second belt."""
     a, b = salon.tenant_a, salon.tenant_b
     sql, params = make_sql(a)
-    assert f"tenant_id = %s" in sql and a.id in params
+    assert "tenant_id = %s" in sql and a.id in params
     with tenant_context(a.id, role="viewer"), connection.cursor() as cursor:
         cursor.execute(sql, params)
         as_a = cursor.fetchall()
@@ -263,10 +293,13 @@ def test_selectors_refuse_another_tenant_than_the_context(salon):
         selectors.dashboard(salon.tenant_a, *MARCH)
 
 
-@pytest.mark.parametrize("start,end,parameter", [
-    (D(2025, 3, 2), D(2025, 3, 1), "end"),
-    (D(2022, 1, 1), D(2025, 1, 1), "end"),
-])
+@pytest.mark.parametrize(
+    "start,end,parameter",
+    [
+        (D(2025, 3, 2), D(2025, 3, 1), "end"),
+        (D(2022, 1, 1), D(2025, 1, 1), "end"),
+    ],
+)
 def test_bad_periods_name_the_parameter(world, start, end, parameter):
     with pytest.raises(InvalidParameter) as caught:
         selectors.validate_period(start, end)

@@ -39,33 +39,39 @@ def test_transaction_create_with_lines_defaults_total_and_currency(catalog):
     a = catalog.tenant_a
     with tenant_context(a.id, role="staff"):
         sale = services.transaction_create(
-            tenant=a, occurred_at=WHEN, client_id=catalog.client_a.id,
+            tenant=a,
+            occurred_at=WHEN,
+            client_id=catalog.client_a.id,
             line_items=[{"service_id": catalog.service_a.id, "amount": 4500, "quantity": "1.5"}, {"amount": 500}],
         )
         lines = list(sale.line_items.order_by("amount"))
     assert (sale.total_amount, sale.currency, sale.status) == (5000, "USD", "completed")
     assert [(line.service_id, line.quantity, line.amount) for line in lines] == [
-        (None, Decimal("1.000"), 500), (catalog.service_a.id, Decimal("1.500"), 4500),
+        (None, Decimal("1.000"), 500),
+        (catalog.service_a.id, Decimal("1.500"), 4500),
     ]
 
 
-@pytest.mark.parametrize("kwargs,parameter", [
-    ({"currency": "US"}, "currency"),
-    ({"currency": "ABC"}, "currency"),  # three letters, but not ISO 4217
-    ({"total_amount": 12.5}, "total_amount"),
-    ({"total_amount": 12.0}, "total_amount"),
-    ({"total_amount": "1250"}, "total_amount"),
-    ({"total_amount": -1}, "total_amount"),
-    ({"total_amount": True}, "total_amount"),
-    ({"line_items": [{"amount": 10.5}]}, "line_items[0].amount"),
-    ({"line_items": [{"amount": 100, "quantity": 0}]}, "line_items[0].quantity"),
-    ({"line_items": [{"amount": 100, "quantity": "0.0001"}]}, "line_items[0].quantity"),
-    ({"line_items": [{"amount": 100}, {"amount": 1, "service_id": "not-a-uuid"}]}, "line_items[1].service"),
-    ({"total_amount": 100, "refunded_amount": 101}, "refunded_amount"),
-    ({"total_amount": 100, "status": "refunded", "refunded_amount": 50}, "status"),
-    ({"total_amount": 100, "status": "lost"}, "status"),
-    ({"total_amount": None, "line_items": []}, "total_amount"),
-])
+@pytest.mark.parametrize(
+    "kwargs,parameter",
+    [
+        ({"currency": "US"}, "currency"),
+        ({"currency": "ABC"}, "currency"),  # three letters, but not ISO 4217
+        ({"total_amount": 12.5}, "total_amount"),
+        ({"total_amount": 12.0}, "total_amount"),
+        ({"total_amount": "1250"}, "total_amount"),
+        ({"total_amount": -1}, "total_amount"),
+        ({"total_amount": True}, "total_amount"),
+        ({"line_items": [{"amount": 10.5}]}, "line_items[0].amount"),
+        ({"line_items": [{"amount": 100, "quantity": 0}]}, "line_items[0].quantity"),
+        ({"line_items": [{"amount": 100, "quantity": "0.0001"}]}, "line_items[0].quantity"),
+        ({"line_items": [{"amount": 100}, {"amount": 1, "service_id": "not-a-uuid"}]}, "line_items[1].service"),
+        ({"total_amount": 100, "refunded_amount": 101}, "refunded_amount"),
+        ({"total_amount": 100, "status": "refunded", "refunded_amount": 50}, "status"),
+        ({"total_amount": 100, "status": "lost"}, "status"),
+        ({"total_amount": None, "line_items": []}, "total_amount"),
+    ],
+)
 def test_transaction_create_refuses_bad_input_naming_the_field(catalog, kwargs, parameter):
     a = catalog.tenant_a
     with tenant_context(a.id, role="staff"), pytest.raises(InvalidParameter) as caught:
@@ -160,7 +166,9 @@ def test_external_ids_are_unique_per_source_and_the_error_names_the_field(catalo
         services.transaction_create(tenant=a, occurred_at=WHEN, total_amount=1, source="square", external_id="PAY-1")
         services.transaction_create(tenant=a, occurred_at=WHEN, total_amount=1, source="acuity", external_id="PAY-1")
         with pytest.raises(InvalidParameter) as caught:
-            services.transaction_create(tenant=a, occurred_at=WHEN, total_amount=1, source="square", external_id="PAY-1")
+            services.transaction_create(
+                tenant=a, occurred_at=WHEN, total_amount=1, source="square", external_id="PAY-1"
+            )
         assert parameter_of(caught) == "external_id"
         assert Transaction.objects.count() == 2  # the transaction survived the refused insert
     with tenant_context(catalog.tenant_b.id, role="system"):  # another tenant may use the same id
@@ -182,7 +190,9 @@ def test_service_create_and_update(catalog):
     a = catalog.tenant_a
     with tenant_context(a.id, role="staff"):
         nails = services.service_category_create(tenant=a, name="Nails")
-        gel = services.service_create(tenant=a, name="Gel manicure", category_id=nails.id, price_amount=4500, duration_minutes=45)
+        gel = services.service_create(
+            tenant=a, name="Gel manicure", category_id=nails.id, price_amount=4500, duration_minutes=45
+        )
         assert (gel.currency, gel.category_id) == ("USD", nails.id)
         gel = services.service_update(tenant=a, service_id=gel.id, category_id=None, price_amount=5000, is_active=False)
         assert (gel.category_id, gel.price_amount, gel.is_active) == (None, 5000, False)
@@ -212,21 +222,30 @@ def test_appointment_defaults_from_the_service_and_checks_times(catalog):
         assert parameter_of(caught) == "start_at"
 
 
-@pytest.mark.parametrize(("status", "total", "refunded", "constraint"), [
-    ("refunded", 4500, 0, "transaction_refunded_means_full"),
-    ("completed", 4500, 4501, "transaction_refund_within_total"),
-    ("failed", 4500, 100, "transaction_failed_no_refund"),
-    # Two constraints refuse a negative total; PostgreSQL reports whichever it checks first.
-    ("completed", -1, 0, "transaction_total_not_negative transaction_refund_within_total"),
-])
+@pytest.mark.parametrize(
+    ("status", "total", "refunded", "constraint"),
+    [
+        ("refunded", 4500, 0, "transaction_refunded_means_full"),
+        ("completed", 4500, 4501, "transaction_refund_within_total"),
+        ("failed", 4500, 100, "transaction_failed_no_refund"),
+        # Two constraints refuse a negative total; PostgreSQL reports whichever it checks first.
+        ("completed", -1, 0, "transaction_total_not_negative transaction_refund_within_total"),
+    ],
+)
 def test_the_database_refuses_a_sale_that_breaks_the_money_rules(world, status, total, refunded, constraint):
     """The check constraints back analytics.services.check_amounts for writers that skip it."""
     from django.db import IntegrityError, transaction
 
     with tenant_context(world.tenant_a.id, role="system"):
         with pytest.raises(IntegrityError) as caught, transaction.atomic():
-            Transaction.objects.create(tenant=world.tenant_a, occurred_at=WHEN, status=status, total_amount=total,
-                                       refunded_amount=refunded, currency="USD")
+            Transaction.objects.create(
+                tenant=world.tenant_a,
+                occurred_at=WHEN,
+                status=status,
+                total_amount=total,
+                refunded_amount=refunded,
+                currency="USD",
+            )
         assert caught.value.__cause__.diag.constraint_name in constraint.split()
         with pytest.raises(InvalidParameter):
             services.check_amounts(Transaction(status=status, total_amount=total, refunded_amount=refunded))

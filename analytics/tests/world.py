@@ -14,23 +14,49 @@ def build(world, tenant, owner) -> dict:
     now = timezone.now()
     with tenant_context(tenant.id, role="system"):
         category = ServiceCategory.objects.create(tenant=tenant, name=f"Color-{label}")
-        service = Service.objects.create(tenant=tenant, name=f"Balayage-{label}", category=category, price_amount=15000, currency="USD")
+        service = Service.objects.create(
+            tenant=tenant, name=f"Balayage-{label}", category=category, price_amount=15000, currency="USD"
+        )
         appointment = Appointment.objects.create(
-            tenant=tenant, client_id=client_id, service=service, staff_name="Sam", start_at=now - datetime.timedelta(days=3),
-            end_at=now - datetime.timedelta(days=3, hours=-2), status="completed", price_amount=15000, currency="USD",
+            tenant=tenant,
+            client_id=client_id,
+            service=service,
+            staff_name="Sam",
+            start_at=now - datetime.timedelta(days=3),
+            end_at=now - datetime.timedelta(days=3, hours=-2),
+            status="completed",
+            price_amount=15000,
+            currency="USD",
         )
         transaction = Transaction.objects.create(
-            tenant=tenant, client_id=client_id, occurred_at=now - datetime.timedelta(days=3), total_amount=15000, currency="USD",
-            source="square", external_id=f"PAY-{label}", refunded_amount=1000,
+            tenant=tenant,
+            client_id=client_id,
+            occurred_at=now - datetime.timedelta(days=3),
+            total_amount=15000,
+            currency="USD",
+            source="square",
+            external_id=f"PAY-{label}",
+            refunded_amount=1000,
         )
-        line = TransactionLineItem.objects.create(tenant=tenant, transaction=transaction, service=service, description="Balayage", amount=15000)
+        line = TransactionLineItem.objects.create(
+            tenant=tenant, transaction=transaction, service=service, description="Balayage", amount=15000
+        )
         refund = Refund.objects.create(
-            tenant=tenant, transaction=transaction, amount=1000, currency="USD", refunded_at=now - datetime.timedelta(days=2),
-            source="square", external_id=f"REF-{label}",
+            tenant=tenant,
+            transaction=transaction,
+            amount=1000,
+            currency="USD",
+            refunded_at=now - datetime.timedelta(days=2),
+            source="square",
+            external_id=f"REF-{label}",
         )
     return {
-        "category_id": category.id, "service_id": service.id, "appointment_id": appointment.id,
-        "transaction_id": transaction.id, "line_item_id": line.id, "refund_id": refund.id,
+        "category_id": category.id,
+        "service_id": service.id,
+        "appointment_id": appointment.id,
+        "transaction_id": transaction.id,
+        "line_item_id": line.id,
+        "refund_id": refund.id,
     }
 
 

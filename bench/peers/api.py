@@ -27,9 +27,28 @@ def client_serializer(client_model) -> type[serializers.ModelSerializer]:
         class Meta:
             model = client_model
             fields = [
-                "id", "first_name", "last_name", "display_name", "email", "phone", "phone_extension", "birthday_month",
-                "birthday_day", "birth_year", "birthday", "notes", "source", "email_consent", "email_consent_at",
-                "sms_consent", "sms_consent_at", "tags", "external_ids", "archived_at", "created_at", "updated_at",
+                "id",
+                "first_name",
+                "last_name",
+                "display_name",
+                "email",
+                "phone",
+                "phone_extension",
+                "birthday_month",
+                "birthday_day",
+                "birth_year",
+                "birthday",
+                "notes",
+                "source",
+                "email_consent",
+                "email_consent_at",
+                "sms_consent",
+                "sms_consent_at",
+                "tags",
+                "external_ids",
+                "archived_at",
+                "created_at",
+                "updated_at",
             ]
             read_only_fields = fields
 
@@ -49,10 +68,14 @@ def client_serializer(client_model) -> type[serializers.ModelSerializer]:
 def client_queryset(client_model, client_tag_model, external_id_model, **tenant_filter):
     """The list's rows and prefetches, filtered by `tenant_filter` (empty: isolation does it)."""
     return client_model.objects.filter(**tenant_filter).prefetch_related(
-        Prefetch("client_tags", queryset=client_tag_model.objects.filter(**tenant_filter)
-                 .select_related("tag").order_by("tag__name")),
-        Prefetch("external_ids", queryset=external_id_model.objects.filter(**tenant_filter)
-                 .order_by("provider", "external_id")),
+        Prefetch(
+            "client_tags",
+            queryset=client_tag_model.objects.filter(**tenant_filter).select_related("tag").order_by("tag__name"),
+        ),
+        Prefetch(
+            "external_ids",
+            queryset=external_id_model.objects.filter(**tenant_filter).order_by("provider", "external_id"),
+        ),
     )
 
 

@@ -14,8 +14,11 @@ ROOT_URLCONF = "bench.peers.urls"
 WSGI_APPLICATION = "bench.peers.wsgi.application"
 MIDDLEWARE: list[str] = []
 
-DATABASES = {"default": dj_database_url.parse(os.environ.get("BENCH_PEER_DATABASE_URL", "postgresql:///bench_peer"),
-                                              conn_max_age=60)}
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("BENCH_PEER_DATABASE_URL", "postgresql:///bench_peer"), conn_max_age=60
+    )
+}
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 REST_FRAMEWORK = {

@@ -29,9 +29,18 @@ def main() -> None:
         if response.status_code == 200:
             results = json.loads(response.content)["results"]
             rows = len(results)
-        sys.stdout.write(json.dumps({"ms": times, "status": response.status_code, "rows": rows,
-                                     "results": results if ask.get("results") else None,
-                                     "body": "" if response.status_code == 200 else response.content[:300].decode()}) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "ms": times,
+                    "status": response.status_code,
+                    "rows": rows,
+                    "results": results if ask.get("results") else None,
+                    "body": "" if response.status_code == 200 else response.content[:300].decode(),
+                }
+            )
+            + "\n"
+        )
         sys.stdout.flush()
 
 

@@ -34,19 +34,34 @@ class InProcess:
     """A process timing one target's requests with Django's test client (bench.peers.inprocess)."""
 
     def __init__(self, target: Target, bench: BenchDatabase):
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": target.settings_module, "PYTHONWARNINGS": "ignore",
-               "LOG_LEVEL": "WARNING", "DJANGO_DEBUG": "0", "DJANGO_SECURE_SSL_REDIRECT": "0"}
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": target.settings_module,
+            "PYTHONWARNINGS": "ignore",
+            "LOG_LEVEL": "WARNING",
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECURE_SSL_REDIRECT": "0",
+        }
         if target.name == PROJECT:
-            env.update(DATABASE_URL=bench.owner_url(), DJANGO_ALLOWED_HOSTS="testserver,127.0.0.1,localhost",
-                       BRANDVX_BENCH_SERVER="1")  # see bench.settings: its servers' secrets
+            env.update(
+                DATABASE_URL=bench.owner_url(),
+                DJANGO_ALLOWED_HOSTS="testserver,127.0.0.1,localhost",
+                BRANDVX_BENCH_SERVER="1",
+            )  # see bench.settings: its servers' secrets
             env.setdefault("REDIS_URL", settings.REDIS_URL)
             env.setdefault("SUPABASE_JWT_SECRET", settings.SUPABASE_JWT_SECRET)
         else:
             env["BENCH_PEER_DATABASE_URL"] = target.database_url
         self.target = target
-        self.process = subprocess.Popen([sys.executable, "-m", "bench.peers.inprocess"], env=env, text=True,
-                                        cwd=str(settings.BASE_DIR), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.peers.inprocess"],
+            env=env,
+            text=True,
+            cwd=str(settings.BASE_DIR),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
 
     def get(self, n: int, *, results: bool = False) -> dict:
         ask = {"path": self.target.path, "headers": self.target.headers, "n": n, "results": results}
@@ -78,8 +93,19 @@ def _rows_over_http(port: int, target: Target) -> tuple[int, int | None]:
     return response.status, (len(json.loads(body)["results"]) if response.status == 200 else None)
 
 
-def section(bench: BenchDatabase, *, tenant_ids: list[str], measured_tenant_id: str, token: str, project_path: str,
-            concurrency: int, burst: float, pairs: int, repeat: int, log: Callable[[str], None]) -> dict:
+def section(
+    bench: BenchDatabase,
+    *,
+    tenant_ids: list[str],
+    measured_tenant_id: str,
+    token: str,
+    project_path: str,
+    concurrency: int,
+    burst: float,
+    pairs: int,
+    repeat: int,
+    log: Callable[[str], None],
+) -> dict:
     from bench.http_load import Gunicorn, Request, run_load
 
     expected_rows = min(50, _clients_of(bench, measured_tenant_id))
@@ -91,11 +117,20 @@ def section(bench: BenchDatabase, *, tenant_ids: list[str], measured_tenant_id: 
         for peer in setup.PEERS:
             log(f"  peers: creating and loading {peer} ({len(ordered):,} tenants) ...")
             peers.append(setup.create(bench, peer, tenant_ids=ordered))
-        targets = [Target(PROJECT, "bench.settings", project_path,
-                          {"Authorization": f"Bearer {token}", "X-Tenant-ID": measured_tenant_id})]
+        targets = [
+            Target(
+                PROJECT,
+                "bench.settings",
+                project_path,
+                {"Authorization": f"Bearer {token}", "X-Tenant-ID": measured_tenant_id},
+            )
+        ]
         for db in peers:
-            headers = ({"Host": setup.domain(measured_tenant_id)} if db.peer == "django_tenants"
-                       else {"X-Tenant-ID": measured_tenant_id})
+            headers = (
+                {"Host": setup.domain(measured_tenant_id)}
+                if db.peer == "django_tenants"
+                else {"X-Tenant-ID": measured_tenant_id}
+            )
             targets.append(Target(db.peer, db.settings_module, PEER_PATH, headers, db.runtime_url))
         by_name = {t.name: t for t in targets}
 
@@ -108,8 +143,10 @@ def section(bench: BenchDatabase, *, tenant_ids: list[str], measured_tenant_id: 
             first = server.get(3, results=True)  # warm-up: connections, caches
             answers[name] = {"status": first["status"], "rows": first["rows"]}
             if first["status"] != 200 or first["rows"] != expected_rows:
-                raise RuntimeError(f"{name} answered {first['status']} with {first['rows']} rows "
-                                   f"(expected 200 with {expected_rows}): {first['body']}")
+                raise RuntimeError(
+                    f"{name} answered {first['status']} with {first['rows']} rows "
+                    f"(expected 200 with {expected_rows}): {first['body']}"
+                )
             pages[name] = first["results"]
         # The same page: the measured tenant's 50 newest clients, in order. A peer whose
         # isolation leaked (django-rls filters by its policy alone) would show others' rows.
@@ -131,8 +168,9 @@ def section(bench: BenchDatabase, *, tenant_ids: list[str], measured_tenant_id: 
             if target.name == PROJECT:
                 servers[target.name] = Gunicorn(bench, isolation=True)
             else:
-                servers[target.name] = Gunicorn(bench, peer_settings=target.settings_module,
-                                                peer_database_url=target.database_url)
+                servers[target.name] = Gunicorn(
+                    bench, peer_settings=target.settings_module, peer_database_url=target.database_url
+                )
         http_answers = {}
         for name, server in servers.items():
             server.wait_ready(by_name[name].path, by_name[name].headers)
@@ -142,27 +180,42 @@ def section(bench: BenchDatabase, *, tenant_ids: list[str], measured_tenant_id: 
                 raise RuntimeError(f"{name} through gunicorn answered {status} with {rows} rows")
         requests = {name: Request("GET", t.path, t.headers, kind=name) for name, t in by_name.items()}
         for name, server in servers.items():  # warm-up
-            run_load(server.port, lambda rng, r=requests[name]: r, concurrency=concurrency, seconds=1.0, max_requests=2000)
+            run_load(
+                server.port, lambda rng, r=requests[name]: r, concurrency=concurrency, seconds=1.0, max_requests=2000
+            )
         rps: dict[str, list[float]] = {name: [] for name in servers}
         errors = dict.fromkeys(servers, 0)
         for index in range(pairs):
             shift = index % len(names)
             for name in names[shift:] + names[:shift]:
-                result = run_load(servers[name].port, lambda rng, r=requests[name]: r, concurrency=concurrency,
-                                  seconds=burst, max_requests=100_000)
+                result = run_load(
+                    servers[name].port,
+                    lambda rng, r=requests[name]: r,
+                    concurrency=concurrency,
+                    seconds=burst,
+                    max_requests=100_000,
+                )
                 rps[name].append(result.rps)
                 errors[name] += result.errors
         return {
-            "available": True, "expected_rows": expected_rows, "tenants": len(ordered),
-            "answers_in_process": answers, "answers_http": http_answers,
+            "available": True,
+            "expected_rows": expected_rows,
+            "tenants": len(ordered),
+            "answers_in_process": answers,
+            "answers_http": http_answers,
             "paths": {name: t.path for name, t in by_name.items()},
             "in_process_ms": {name: summary(values) for name, values in times.items()},
-            "latency_over_this_project": {name: summary(pair_ratios(times[name], times[PROJECT]))
-                                          for name in names if name != PROJECT},
+            "latency_over_this_project": {
+                name: summary(pair_ratios(times[name], times[PROJECT])) for name in names if name != PROJECT
+            },
             "rps": {name: summary(values, 1) for name, values in rps.items()},
-            "rps_over_this_project": {name: summary(pair_ratios(rps[name], rps[PROJECT]))
-                                      for name in names if name != PROJECT},
-            "errors": errors, "concurrency": concurrency, "burst_seconds": burst, "pairs": pairs,
+            "rps_over_this_project": {
+                name: summary(pair_ratios(rps[name], rps[PROJECT])) for name in names if name != PROJECT
+            },
+            "errors": errors,
+            "concurrency": concurrency,
+            "burst_seconds": burst,
+            "pairs": pairs,
             "workers": "2 gthread x 4 threads, keep-alive",
             "note": "peers do not authenticate; this project verifies a JWT and a membership on every request",
         }

@@ -66,12 +66,35 @@ class ClientExternalIdBase(models.Model):
 
 # Columns copied from the benchmark database, table by table (tenant_id where the peer has it).
 COPIED_COLUMNS = {
-    "client": ["id", "first_name", "last_name", "email", "phone", "phone_extension", "archived_at", "email_hash", "phone_hash", "birthday_month",
-               "birthday_day", "birth_year", "notes", "source", "email_consent", "email_consent_at", "sms_consent",
-               "sms_consent_at", "created_at", "updated_at"],
+    "client": [
+        "id",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "phone_extension",
+        "archived_at",
+        "email_hash",
+        "phone_hash",
+        "birthday_month",
+        "birthday_day",
+        "birth_year",
+        "notes",
+        "source",
+        "email_consent",
+        "email_consent_at",
+        "sms_consent",
+        "sms_consent_at",
+        "created_at",
+        "updated_at",
+    ],
     "tag": ["id", "name", "created_at"],
     "client_tag": ["id", "client_id", "tag_id", "created_at"],
     "client_external_id": ["id", "client_id", "provider", "external_id", "created_at"],
 }
-SOURCE_TABLES = {"client": "clients_client", "tag": "clients_tag", "client_tag": "clients_clienttag",
-                 "client_external_id": "clients_clientexternalid"}
+SOURCE_TABLES = {
+    "client": "clients_client",
+    "tag": "clients_tag",
+    "client_tag": "clients_clienttag",
+    "client_external_id": "clients_clientexternalid",
+}

@@ -14,8 +14,8 @@ def main() -> None:
 
     if "django_tenants" in settings.INSTALLED_APPS:
         call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
-        from bench.peers.tenants_app.shared.models import Domain, Tenant
         from bench.peers.setup import domain, schema
+        from bench.peers.tenants_app.shared.models import Domain, Tenant
 
         tenant_id = sys.argv[1]
         tenant = Tenant(id=tenant_id, name="first", schema_name=schema(tenant_id))

@@ -52,7 +52,9 @@ def create(bench: BenchDatabase, peer: str, *, tenant_ids: list[str]) -> PeerDat
     name = f"{bench.name}_{peer}"
     owner = settings.DATABASES["owner"]
     db = PeerDatabase(
-        peer=peer, settings_module=settings_module, name=name,
+        peer=peer,
+        settings_module=settings_module,
+        name=name,
         owner_url=bench.url(user=owner["USER"], password=owner["PASSWORD"] or "", dbname=name),
         runtime_url=bench.url(user=settings.DATABASE_APP_ROLE, password=settings.DATABASE_APP_PASSWORD, dbname=name),
     )
@@ -60,14 +62,26 @@ def create(bench: BenchDatabase, peer: str, *, tenant_ids: list[str]) -> PeerDat
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings_module, "BENCH_PEER_DATABASE_URL": db.owner_url,
-               "PYTHONWARNINGS": "ignore"}
-        done = subprocess.run([sys.executable, "-m", "bench.peers.prepare", tenant_ids[0]], env=env,
-                              cwd=str(settings.BASE_DIR), capture_output=True, text=True, timeout=600)
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": settings_module,
+            "BENCH_PEER_DATABASE_URL": db.owner_url,
+            "PYTHONWARNINGS": "ignore",
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.peers.prepare", tenant_ids[0]],
+            env=env,
+            cwd=str(settings.BASE_DIR),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"{peer}: preparing its database failed: {done.stderr[-2000:]}")
-        with psycopg.connect(**bench.owner_conninfo(bench.name), autocommit=True) as source, \
-                psycopg.connect(**bench.owner_conninfo(name), autocommit=True) as target:
+        with (
+            psycopg.connect(**bench.owner_conninfo(bench.name), autocommit=True) as source,
+            psycopg.connect(**bench.owner_conninfo(name), autocommit=True) as target,
+        ):
             _copy_to_staging(source, target, tenant_ids)
             if tenant_column:
                 _fill_one_schema(target)
@@ -76,7 +90,9 @@ def create(bench: BenchDatabase, peer: str, *, tenant_ids: list[str]) -> PeerDat
             target.execute("DROP SCHEMA bench_staging CASCADE")
             _grant(target, name, tenant_ids if not tenant_column else [])
             if peer == "django_rls":
-                policies = target.execute("SELECT count(*) FROM pg_policies WHERE policyname = 'tenant_isolation'").fetchone()[0]
+                policies = target.execute(
+                    "SELECT count(*) FROM pg_policies WHERE policyname = 'tenant_isolation'"
+                ).fetchone()[0]
                 if policies != len(TABLE_ORDER):
                     raise RuntimeError(f"django-rls made {policies} policies, expected {len(TABLE_ORDER)}")
             target.execute("VACUUM (ANALYZE)")
@@ -95,45 +111,68 @@ def _copy_to_staging(source: psycopg.Connection, target: psycopg.Connection, ten
     target.execute("CREATE SCHEMA bench_staging")
     target.execute("CREATE TABLE bench_staging.tenant AS SELECT id, name FROM public.tenant WITH NO DATA")
     for table in TABLE_ORDER:
-        target.execute(sql.SQL("CREATE TABLE bench_staging.{} (LIKE public.{}) ").format(
-            sql.Identifier(table), sql.Identifier(table)) if _has_tenant_table(target) else
-            sql.SQL("CREATE TABLE bench_staging.{} (tenant_id uuid, LIKE {}.{})").format(
-                sql.Identifier(table), sql.Identifier(schema(tenant_ids[0])), sql.Identifier(table)))
+        target.execute(
+            sql.SQL("CREATE TABLE bench_staging.{} (LIKE public.{}) ").format(
+                sql.Identifier(table), sql.Identifier(table)
+            )
+            if _has_tenant_table(target)
+            else sql.SQL("CREATE TABLE bench_staging.{} (tenant_id uuid, LIKE {}.{})").format(
+                sql.Identifier(table), sql.Identifier(schema(tenant_ids[0])), sql.Identifier(table)
+            )
+        )
     copies = {"tenant": ("SELECT id, name FROM tenants_tenant WHERE id = ANY(%s)", ["id", "name"])}
     for table in TABLE_ORDER:
         columns = ["tenant_id", *COPIED_COLUMNS[table]]
         copies[table] = (f"SELECT {', '.join(columns)} FROM {SOURCE_TABLES[table]} WHERE tenant_id = ANY(%s)", columns)
     for table, (query, columns) in copies.items():
         select = psycopg.ClientCursor(source).mogrify(query, [tenant_ids])
-        with source.cursor().copy(f"COPY ({select}) TO STDOUT") as out, \
-                target.cursor().copy(sql.SQL("COPY bench_staging.{} ({}) FROM STDIN").format(
-                    sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)))) as into:
+        with (
+            source.cursor().copy(f"COPY ({select}) TO STDOUT") as out,
+            target.cursor().copy(
+                sql.SQL("COPY bench_staging.{} ({}) FROM STDIN").format(
+                    sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+                )
+            ) as into,
+        ):
             for block in out:
                 into.write(block)
 
 
 def _has_tenant_table(conn: psycopg.Connection) -> bool:
     """The one-schema peers have a tenant column on every table."""
-    return conn.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = 'public' "
-                        "AND table_name = 'client' AND column_name = 'tenant_id'").fetchone() is not None
+    return (
+        conn.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = 'public' "
+            "AND table_name = 'client' AND column_name = 'tenant_id'"
+        ).fetchone()
+        is not None
+    )
 
 
 def _fill_one_schema(conn: psycopg.Connection) -> None:
     conn.execute("INSERT INTO public.tenant (id, name) SELECT id, name FROM bench_staging.tenant")
     for table in TABLE_ORDER:
         columns = sql.SQL(", ").join(map(sql.Identifier, ["tenant_id", *COPIED_COLUMNS[table]]))
-        conn.execute(sql.SQL("INSERT INTO public.{} ({}) SELECT {} FROM bench_staging.{}").format(
-            sql.Identifier(table), columns, columns, sql.Identifier(table)))
+        conn.execute(
+            sql.SQL("INSERT INTO public.{} ({}) SELECT {} FROM bench_staging.{}").format(
+                sql.Identifier(table), columns, columns, sql.Identifier(table)
+            )
+        )
 
 
 def _fill_schemas(conn: psycopg.Connection, tenant_ids: list[str]) -> None:
     """A schema per tenant, cloned from the one django-tenants made (tables, indexes,
     constraints), each holding that tenant's rows; tenants and domains in the public schema."""
     template = schema(tenant_ids[0])
-    conn.execute("INSERT INTO public.tenant (id, name, schema_name) SELECT id, name, 't_' || replace(id::text, '-', '') "
-                 "FROM bench_staging.tenant ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name")
-    conn.execute("INSERT INTO public.domain (domain, tenant_id, is_primary) SELECT replace(id::text, '-', '') || %s, id, true "
-                 "FROM bench_staging.tenant ON CONFLICT (domain) DO NOTHING", ["." + DOMAIN_SUFFIX])
+    conn.execute(
+        "INSERT INTO public.tenant (id, name, schema_name) SELECT id, name, 't_' || replace(id::text, '-', '') "
+        "FROM bench_staging.tenant ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name"
+    )
+    conn.execute(
+        "INSERT INTO public.domain (domain, tenant_id, is_primary) SELECT replace(id::text, '-', '') || %s, id, true "
+        "FROM bench_staging.tenant ON CONFLICT (domain) DO NOTHING",
+        ["." + DOMAIN_SUFFIX],
+    )
     for table in TABLE_ORDER:  # one tenant's rows at a time, below: not a scan of everyone's
         conn.execute(sql.SQL("CREATE INDEX ON bench_staging.{} (tenant_id)").format(sql.Identifier(table)))
     for tenant_id in tenant_ids:
@@ -142,12 +181,22 @@ def _fill_schemas(conn: psycopg.Connection, tenant_ids: list[str]) -> None:
             if target != template:
                 conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(target)))
                 for table in TABLE_ORDER:
-                    conn.execute(sql.SQL("CREATE TABLE {}.{} (LIKE {}.{} INCLUDING ALL)").format(
-                        sql.Identifier(target), sql.Identifier(table), sql.Identifier(template), sql.Identifier(table)))
+                    conn.execute(
+                        sql.SQL("CREATE TABLE {}.{} (LIKE {}.{} INCLUDING ALL)").format(
+                            sql.Identifier(target),
+                            sql.Identifier(table),
+                            sql.Identifier(template),
+                            sql.Identifier(table),
+                        )
+                    )
             for table in TABLE_ORDER:
                 columns = sql.SQL(", ").join(map(sql.Identifier, COPIED_COLUMNS[table]))
-                conn.execute(sql.SQL("INSERT INTO {}.{} ({}) SELECT {} FROM bench_staging.{} WHERE tenant_id = %s").format(
-                    sql.Identifier(target), sql.Identifier(table), columns, columns, sql.Identifier(table)), [tenant_id])
+                conn.execute(
+                    sql.SQL("INSERT INTO {}.{} ({}) SELECT {} FROM bench_staging.{} WHERE tenant_id = %s").format(
+                        sql.Identifier(target), sql.Identifier(table), columns, columns, sql.Identifier(table)
+                    ),
+                    [tenant_id],
+                )
 
 
 def _grant(conn: psycopg.Connection, dbname: str, schemas_of: list[str]) -> None:

@@ -34,7 +34,8 @@ def test_csv_import_whose_rows_fail_fails_the_section(committed, monkeypatch):
     # to send: a number phonenumbers refuses) that are both dropped, so nothing identifies them.
     def invalid(run, rows, *, salt):
         return ["First Name,Last Name,Email,Phone,Birthday"] + [
-            f",,csv.{salt}.{n}-at-bench.test,+1415000{n:04d},1990-01-01" for n in range(rows)]
+            f",,csv.{salt}.{n}-at-bench.test,+1415000{n:04d},1990-01-01" for n in range(rows)
+        ]
 
     monkeypatch.setattr(background, "csv_lines", invalid)
     tenant, _ = make_tenant("Bench CSV invalid")
@@ -53,8 +54,9 @@ def test_the_command_fails_when_a_section_failed(monkeypatch):
 
     from bench import run as bench_run
 
-    monkeypatch.setattr(bench_run, "run", lambda options, log: {
-        "meta": {}, "failed": ["background.csv_import: FAILED: no rows"]})
+    monkeypatch.setattr(
+        bench_run, "run", lambda options, log: {"meta": {}, "failed": ["background.csv_import: FAILED: no rows"]}
+    )
     monkeypatch.setattr("bench.report.render", lambda results: "report")
     with pytest.raises(CommandError, match="background.csv_import: FAILED: no rows"):
         call_command("benchmark", "--tenants", "1")

@@ -22,13 +22,19 @@ HOT = ["client_list", "client_search", "birthdays", "dashboard", "revenue_by_ser
 
 def _leftovers() -> tuple[list, list]:
     owner = settings.DATABASES["owner"]
-    with psycopg.connect(**_conninfo(dbname="postgres", user=owner["USER"], password=owner["PASSWORD"]), autocommit=True) as conn:
+    with psycopg.connect(
+        **_conninfo(dbname="postgres", user=owner["USER"], password=owner["PASSWORD"]), autocommit=True
+    ) as conn:
         from os import getpid
 
         # The benchmark's database and its peers' (brandvx_bench_<pid>_<peer>).
-        databases = conn.execute("SELECT datname FROM pg_database WHERE datname = %s OR datname LIKE %s",
-                                 [f"brandvx_bench_{getpid()}", f"brandvx_bench_{getpid()}\\_%"]).fetchall()
-        roles = conn.execute("SELECT rolname FROM pg_roles WHERE rolname = %s", [f"brandvx_bench_bypass_{getpid()}"]).fetchall()
+        databases = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname = %s OR datname LIKE %s",
+            [f"brandvx_bench_{getpid()}", f"brandvx_bench_{getpid()}\\_%"],
+        ).fetchall()
+        roles = conn.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname = %s", [f"brandvx_bench_bypass_{getpid()}"]
+        ).fetchall()
     return databases, roles
 
 
@@ -37,14 +43,27 @@ def results(django_db_setup, django_db_blocker, tmp_path_factory):
     path = tmp_path_factory.mktemp("bench") / "bench.json"
     with django_db_blocker.unblock():
         call_command(
-            "benchmark", "--tenants", "3", "--clients-per-tenant", "50", "--transactions-per-tenant", "50",
-            "--repeat", "3", "--throughput-seconds", "0.3", "--json", str(path),
+            "benchmark",
+            "--tenants",
+            "3",
+            "--clients-per-tenant",
+            "50",
+            "--transactions-per-tenant",
+            "50",
+            "--repeat",
+            "3",
+            "--throughput-seconds",
+            "0.3",
+            "--json",
+            str(path),
         )
     return json.loads(path.read_text())
 
 
 def test_every_section_is_reported(results):
-    assert {"meta", "data", "sql", "endpoints", "round_trips", "throughput", "background", "explain", "peers"} <= set(results)
+    assert {"meta", "data", "sql", "endpoints", "round_trips", "throughput", "background", "explain", "peers"} <= set(
+        results
+    )
     assert results["data"]["rows"]["clients_client"] == 150
     assert results["data"]["rows"]["analytics_transaction"] == 150
     assert set(HOT) <= set(results["sql"])

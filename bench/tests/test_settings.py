@@ -15,23 +15,34 @@ ROOT = settings.BASE_DIR
 def _python(code: str, **env: str) -> subprocess.CompletedProcess:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_SETTINGS_MODULE", "BRANDVX_BENCH_"))}
     environ.update(env)
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120
+    )
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_SETTINGS_MODULE", "BRANDVX_BENCH_"))}
     environ.update(env)
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=environ, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120
+    )
 
 
-OFF_ENV = {"BRANDVX_BENCH_ISOLATION_OFF": "1", "BRANDVX_BENCH_BYPASS_USER": "someone", "BRANDVX_BENCH_BYPASS_PASSWORD": "x"}
-LOAD_OFF = "import django; django.setup(); from django.conf import settings; print(settings.DATABASES['default']['USER'])"
+OFF_ENV = {
+    "BRANDVX_BENCH_ISOLATION_OFF": "1",
+    "BRANDVX_BENCH_BYPASS_USER": "someone",
+    "BRANDVX_BENCH_BYPASS_PASSWORD": "x",
+}
+LOAD_OFF = (
+    "import django; django.setup(); from django.conf import settings; print(settings.DATABASES['default']['USER'])"
+)
 
 
 def test_production_settings_do_not_install_the_bench_app():
-    result = _python("import django; django.setup(); from django.apps import apps; print(apps.is_installed('bench'))",
-                     DJANGO_SETTINGS_MODULE="brandvx.settings")
+    result = _python(
+        "import django; django.setup(); from django.apps import apps; print(apps.is_installed('bench'))",
+        DJANGO_SETTINGS_MODULE="brandvx.settings",
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
 
@@ -39,15 +50,19 @@ def test_production_settings_do_not_install_the_bench_app():
 def test_production_settings_cannot_import_the_isolation_off_settings():
     # Even with every variable the baseline server gets, a process on the production settings
     # cannot pull settings_off in.
-    result = _python("import django; django.setup(); import bench.settings_off",
-                     DJANGO_SETTINGS_MODULE="brandvx.settings", **OFF_ENV)
+    result = _python(
+        "import django; django.setup(); import bench.settings_off", DJANGO_SETTINGS_MODULE="brandvx.settings", **OFF_ENV
+    )
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and "baseline server only" in result.stderr
 
 
 def test_the_isolation_off_settings_load_only_as_the_benchmarks_baseline():
-    refused = _python(LOAD_OFF, DJANGO_SETTINGS_MODULE="bench.settings_off",
-                      **{k: v for k, v in OFF_ENV.items() if k != "BRANDVX_BENCH_ISOLATION_OFF"})
+    refused = _python(
+        LOAD_OFF,
+        DJANGO_SETTINGS_MODULE="bench.settings_off",
+        **{k: v for k, v in OFF_ENV.items() if k != "BRANDVX_BENCH_ISOLATION_OFF"},
+    )
     assert refused.returncode != 0 and "ImproperlyConfigured" in refused.stderr
     # The positive case, so that the refusals above are not just a broken module.
     loaded = _python(LOAD_OFF, DJANGO_SETTINGS_MODULE="bench.settings_off", **OFF_ENV)

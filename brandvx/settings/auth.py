@@ -17,7 +17,9 @@ if SUPABASE_JWKS_URL and SUPABASE_JWT_SECRET_IS_DEVELOPMENT_DEFAULT and not env_
 SUPABASE_JWT_AUDIENCE = env_str("SUPABASE_JWT_AUDIENCE", "authenticated")
 # `iss` is checked when known: SUPABASE_JWT_ISSUER, else derived from the project's SUPABASE_URL.
 SUPABASE_URL = env_str("SUPABASE_URL")
-SUPABASE_JWT_ISSUER = env_str("SUPABASE_JWT_ISSUER") or (f"{SUPABASE_URL.rstrip('/')}/auth/v1" if SUPABASE_URL else None)
+SUPABASE_JWT_ISSUER = env_str("SUPABASE_JWT_ISSUER") or (
+    f"{SUPABASE_URL.rstrip('/')}/auth/v1" if SUPABASE_URL else None
+)
 # Tokens issued (`iat`) longer ago than this are refused, whatever their `exp` says: a leaked
 # long-lived token stops working. Supabase's default lifetime is one hour.
 SUPABASE_JWT_MAX_AGE_SECONDS = env_int("SUPABASE_JWT_MAX_AGE_SECONDS", 24 * 3600)

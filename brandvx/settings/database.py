@@ -1,7 +1,6 @@
 # Database: the owner (migrations) and the runtime role (everything else), from DATABASE_URL.
-from urllib.parse import quote
-
 import warnings
+from urllib.parse import quote
 
 import dj_database_url
 
@@ -53,7 +52,9 @@ def runtime_database_url() -> str:
     host = _runtime.get("HOST") or ""
     netloc_host = "" if host.startswith("/") else host
     port = f":{_runtime['PORT']}" if _runtime.get("PORT") and netloc_host else ""
-    url = f"postgresql://{quote(DATABASE_APP_ROLE)}:{quote(DATABASE_APP_PASSWORD)}@{netloc_host}{port}/{_runtime['NAME']}"
+    url = (
+        f"postgresql://{quote(DATABASE_APP_ROLE)}:{quote(DATABASE_APP_PASSWORD)}@{netloc_host}{port}/{_runtime['NAME']}"
+    )
     if host.startswith("/"):
         url += f"?host={quote(host)}"
     return url

@@ -1,5 +1,11 @@
 # Test overlay: same real PostgreSQL and Redis rules, faster hashing, eager nothing.
+import os
+
 from brandvx.settings import *  # noqa: F401,F403
+
+# Each test run has a queue of its own (worker processes the tests start inherit the variable):
+# tasks left on a shared Redis by an earlier or a parallel run never reach this run's workers.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"brandvx-test-{os.getpid()}")
 
 # The benchmarks and load tools (and their tests) are a test/benchmark-only app.
 INSTALLED_APPS = [*INSTALLED_APPS, "bench"]  # noqa: F405

@@ -17,8 +17,10 @@ from tenants.models import Tenant
 pytestmark = pytest.mark.django_db
 
 ANALYTICS = [
-    "/api/v1/analytics/dashboard/", "/api/v1/analytics/revenue-by-service/",
-    "/api/v1/analytics/revenue-timeseries/", "/api/v1/analytics/top-clients/",
+    "/api/v1/analytics/dashboard/",
+    "/api/v1/analytics/revenue-by-service/",
+    "/api/v1/analytics/revenue-timeseries/",
+    "/api/v1/analytics/top-clients/",
 ]
 
 
@@ -37,6 +39,7 @@ def schema():
 
 
 # --- the schema ----------------------------------------------------------------------------
+
 
 def test_every_operation_documents_its_errors_with_the_error_body(schema):
     checked = 0
@@ -95,12 +98,16 @@ def test_limits_are_in_the_schema(schema):
 
 # --- query parameters ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("url", ANALYTICS)
-@pytest.mark.parametrize("start,end,parameter", [
-    ("0001-01-01", "0001-01-02", "start"),
-    ("9999-12-30", "9999-12-31", "start"),
-    ("2025-01-01", "9999-12-31", "end"),
-])
+@pytest.mark.parametrize(
+    "start,end,parameter",
+    [
+        ("0001-01-01", "0001-01-02", "start"),
+        ("9999-12-30", "9999-12-31", "start"),
+        ("2025-01-01", "9999-12-31", "end"),
+    ],
+)
 def test_analytics_dates_the_server_cannot_compute_are_400(full_world, url, start, end, parameter):
     # Tenant B is in Pacific/Auckland, ahead of UTC: local midnights near year 1 overflowed.
     _error(full_world.b.get(url, {"start": start, "end": end}), parameter=parameter)
@@ -127,22 +134,25 @@ def test_birthdays_far_dates_are_400_naming_from(full_world):
     _error(full_world.a.get("/api/v1/clients/birthdays/", {"days_ahead": 367}), parameter="days_ahead")
 
 
-@pytest.mark.parametrize("url,params,parameter", [
-    ("/api/v1/transactions/", {"end": "9999-12-31"}, "end"),
-    ("/api/v1/appointments/", {"start": "0001-01-01"}, "start"),
-    ("/api/v1/message-drafts/", {"occasion_date_after": "9999-12-31"}, "occasion_date"),
-    ("/api/v1/transactions/", {"status": ""}, "status"),
-    ("/api/v1/transactions/", {"status": "bogus"}, "status"),
-    ("/api/v1/message-drafts/", {"status": "bogus"}, "status"),
-    ("/api/v1/clients/", {"sms_consent": "null"}, "sms_consent"),
-    ("/api/v1/clients/", {"birthday_month": "13"}, "birthday_month"),
-    ("/api/v1/clients/", {"search": "x" * 201}, "search"),
-    ("/api/v1/clients/", {"ordering": "password"}, "ordering"),
-    ("/api/v1/clients/", {"ordering": ""}, "ordering"),
-    ("/api/v1/jobs/", {"page_size": "null"}, "page_size"),
-    ("/api/v1/jobs/", {"page_size": "501"}, "page_size"),
-    ("/api/v1/clients/export/", {"format": "xml"}, "format"),
-])
+@pytest.mark.parametrize(
+    "url,params,parameter",
+    [
+        ("/api/v1/transactions/", {"end": "9999-12-31"}, "end"),
+        ("/api/v1/appointments/", {"start": "0001-01-01"}, "start"),
+        ("/api/v1/message-drafts/", {"occasion_date_after": "9999-12-31"}, "occasion_date"),
+        ("/api/v1/transactions/", {"status": ""}, "status"),
+        ("/api/v1/transactions/", {"status": "bogus"}, "status"),
+        ("/api/v1/message-drafts/", {"status": "bogus"}, "status"),
+        ("/api/v1/clients/", {"sms_consent": "null"}, "sms_consent"),
+        ("/api/v1/clients/", {"birthday_month": "13"}, "birthday_month"),
+        ("/api/v1/clients/", {"search": "x" * 201}, "search"),
+        ("/api/v1/clients/", {"ordering": "password"}, "ordering"),
+        ("/api/v1/clients/", {"ordering": ""}, "ordering"),
+        ("/api/v1/jobs/", {"page_size": "null"}, "page_size"),
+        ("/api/v1/jobs/", {"page_size": "501"}, "page_size"),
+        ("/api/v1/clients/export/", {"format": "xml"}, "format"),
+    ],
+)
 def test_query_values_outside_the_schema_are_400_naming_them(full_world, url, params, parameter):
     _error(full_world.a.get(url, params), parameter=parameter)
 
@@ -153,12 +163,15 @@ def test_an_id_filter_of_another_tenant_finds_nothing(full_world):
     assert response.status_code == 200 and response.json()["results"] == []
 
 
-@pytest.mark.parametrize("cursor", [
-    "garbage!",
-    base64.b64encode(b"p=not-a-date&o=0&r=0").decode(),  # decodes, but the position fits no column
-    base64.b64encode(b"p=%00&o=0&r=0").decode(),  # a NUL PostgreSQL cannot take
-    "A" * 1001,
-])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "garbage!",
+        base64.b64encode(b"p=not-a-date&o=0&r=0").decode(),  # decodes, but the position fits no column
+        base64.b64encode(b"p=%00&o=0&r=0").decode(),  # a NUL PostgreSQL cannot take
+        "A" * 1001,
+    ],
+)
 def test_a_cursor_not_handed_out_is_400_naming_it(full_world, cursor):
     for url in ("/api/v1/jobs/", "/api/v1/transactions/", "/api/v1/clients/"):
         _error(full_world.a.get(url, {"cursor": cursor}), parameter="cursor")
@@ -170,6 +183,7 @@ def test_a_path_that_is_no_route_answers_json_404(full_world):
 
 
 # --- bodies --------------------------------------------------------------------------------
+
 
 def test_an_appointment_at_the_end_of_time_without_end_is_400(full_world):
     response = full_world.a.post("/api/v1/appointments/", {"start_at": "9999-12-31T23:59:59Z"})
@@ -194,32 +208,60 @@ def test_amounts_beyond_the_limit_are_refused(full_world):
     _error(response, parameter="total_amount")
 
 
-@pytest.mark.parametrize("url,method,body", [
-    ("/api/v1/clients/", "post", {"first_name": "Amy", "favourite_colour": "teal"}),
-    ("/api/v1/service-categories/", "post", {"name": "Color", "colour": "red"}),
-    ("/api/v1/services/", "post", {"name": "Cut", "discount": 5}),
-    ("/api/v1/appointments/", "post", {"start_at": "2025-01-01T10:00:00Z", "room": "2"}),
-    ("/api/v1/transactions/", "post", {"occurred_at": "2025-01-01T10:00:00Z", "total_amount": 100, "tip": 5}),
-    ("/api/v1/transactions/", "post", {"occurred_at": "2025-01-01T10:00:00Z", "line_items": [{"amount": 1, "sku": "x"}]}),
-    ("/api/v1/campaigns/settings/", "patch", {"birthday_run_hour": 9, "send_at": "now"}),
-    ("/api/v1/campaigns/birthday-batch/", "post", {"days_ahead": 7, "dry_run": True}),
-    ("/api/v1/message-drafts/bulk-approve/", "post", {"ids": [], "all": True}),
-    ("/api/v1/integrations/", "post", {"provider": "hubspot", "credentials": {}, "owner": "me"}),
-    ("/api/v1/clients/merge/", "post", {"source": "a", "target": "b", "keep": "both"}),
-])
+@pytest.mark.parametrize(
+    "url,method,body",
+    [
+        ("/api/v1/clients/", "post", {"first_name": "Amy", "favourite_colour": "teal"}),
+        ("/api/v1/service-categories/", "post", {"name": "Color", "colour": "red"}),
+        ("/api/v1/services/", "post", {"name": "Cut", "discount": 5}),
+        ("/api/v1/appointments/", "post", {"start_at": "2025-01-01T10:00:00Z", "room": "2"}),
+        ("/api/v1/transactions/", "post", {"occurred_at": "2025-01-01T10:00:00Z", "total_amount": 100, "tip": 5}),
+        (
+            "/api/v1/transactions/",
+            "post",
+            {"occurred_at": "2025-01-01T10:00:00Z", "line_items": [{"amount": 1, "sku": "x"}]},
+        ),
+        ("/api/v1/campaigns/settings/", "patch", {"birthday_run_hour": 9, "send_at": "now"}),
+        ("/api/v1/campaigns/birthday-batch/", "post", {"days_ahead": 7, "dry_run": True}),
+        ("/api/v1/message-drafts/bulk-approve/", "post", {"ids": [], "all": True}),
+        ("/api/v1/integrations/", "post", {"provider": "hubspot", "credentials": {}, "owner": "me"}),
+        ("/api/v1/clients/merge/", "post", {"source": "a", "target": "b", "keep": "both"}),
+    ],
+)
 def test_unknown_fields_are_400_naming_them(full_world, url, method, body):
     response = getattr(full_world.a, method)(url, body, format="json")
     assert response.status_code == 400, response.content
     text = response.content.decode()
-    unknown = next(key for key in ("favourite_colour", "colour", "discount", "room", "tip", "sku", "send_at",
-                                   "dry_run", "all", "owner", "keep") if key in text)
+    unknown = next(
+        key
+        for key in (
+            "favourite_colour",
+            "colour",
+            "discount",
+            "room",
+            "tip",
+            "sku",
+            "send_at",
+            "dry_run",
+            "all",
+            "owner",
+            "keep",
+        )
+        if key in text
+    )
     assert unknown
 
 
-@pytest.mark.parametrize("url,method", [
-    ("/api/v1/campaigns/settings/", "patch"), ("/api/v1/clients/", "post"), ("/api/v1/transactions/", "post"),
-    ("/api/v1/message-drafts/bulk-approve/", "post"), ("/api/v1/campaigns/birthday-batch/", "post"),
-])
+@pytest.mark.parametrize(
+    "url,method",
+    [
+        ("/api/v1/campaigns/settings/", "patch"),
+        ("/api/v1/clients/", "post"),
+        ("/api/v1/transactions/", "post"),
+        ("/api/v1/message-drafts/bulk-approve/", "post"),
+        ("/api/v1/campaigns/birthday-batch/", "post"),
+    ],
+)
 @pytest.mark.parametrize("body", [b"null", b"[]", b"7", b'"text"'])
 def test_a_json_body_that_is_not_an_object_is_400(full_world, url, method, body):
     response = getattr(full_world.a, method)(url, body, content_type="application/json")
@@ -233,12 +275,15 @@ def test_a_read_only_field_sent_back_is_named(full_world):
     assert body["fields"]["display_name"] == ["Unknown field."]
 
 
-@pytest.mark.parametrize("url,body,field", [
-    ("/api/v1/service-categories/", {"name": "Color", "external_id": 0}, "external_id"),
-    ("/api/v1/message-drafts/bulk-approve/", {"ids": [False]}, "ids"),
-    ("/api/v1/campaigns/settings/", {"twilio_auth_token": 0}, "twilio_auth_token"),
-    ("/api/v1/clients/", {"first_name": "Amy", "email_consent": "yes"}, "email_consent"),
-])
+@pytest.mark.parametrize(
+    "url,body,field",
+    [
+        ("/api/v1/service-categories/", {"name": "Color", "external_id": 0}, "external_id"),
+        ("/api/v1/message-drafts/bulk-approve/", {"ids": [False]}, "ids"),
+        ("/api/v1/campaigns/settings/", {"twilio_auth_token": 0}, "twilio_auth_token"),
+        ("/api/v1/clients/", {"first_name": "Amy", "email_consent": "yes"}, "email_consent"),
+    ],
+)
 def test_json_values_of_the_wrong_type_are_refused_not_converted(full_world, url, body, field):
     method = full_world.a.patch if "settings" in url else full_world.a.post
     _error(method(url, body, format="json"), parameter=field)
@@ -246,13 +291,18 @@ def test_json_values_of_the_wrong_type_are_refused_not_converted(full_world, url
 
 # --- form and multipart bodies get the JSON parser's strictness --------------------------------
 
+
 def test_form_bodies_with_nul_or_bad_utf8_are_400(full_world):
     for body in (b"first_name=A%00B", b"first_name=%FF%FE", b"first%00name=A"):
-        response = full_world.a.generic("POST", "/api/v1/clients/", body, content_type="application/x-www-form-urlencoded")
+        response = full_world.a.generic(
+            "POST", "/api/v1/clients/", body, content_type="application/x-www-form-urlencoded"
+        )
         assert response.status_code == 400 and response.json()["code"] == "parse_error", response.content
     # A browser form (the browsable API) sends its CSRF token along: not an unknown field.
     fine = full_world.a.generic(
-        "POST", "/api/v1/clients/", b"first_name=Ren%C3%A9e&csrfmiddlewaretoken=abc",
+        "POST",
+        "/api/v1/clients/",
+        b"first_name=Ren%C3%A9e&csrfmiddlewaretoken=abc",
         content_type="application/x-www-form-urlencoded",
     )
     assert fine.status_code == 201 and fine.json()["first_name"] == "Renée"
@@ -269,10 +319,14 @@ def test_multipart_bodies_with_nul_are_400(full_world):
 
 # --- writes accept what reads show -------------------------------------------------------------
 
-@pytest.mark.parametrize("birthday,split", [
-    ("1990-01-02", (1, 2, 1990)),
-    ("--02-29", (2, 29, None)),
-])
+
+@pytest.mark.parametrize(
+    "birthday,split",
+    [
+        ("1990-01-02", (1, 2, 1990)),
+        ("--02-29", (2, 29, None)),
+    ],
+)
 def test_birthday_is_written_as_it_is_read(full_world, birthday, split):
     created = full_world.a.post("/api/v1/clients/", {"first_name": "Amy", "birthday": birthday}, format="json")
     assert created.status_code == 201, created.content
@@ -290,16 +344,20 @@ def test_a_birthday_contradicting_the_split_fields_is_refused(full_world):
     body = _error(response)
     assert {"birthday", "birthday_month"} <= set(body["fields"])
     agreeing = full_world.a.post(
-        "/api/v1/clients/", {"first_name": "Amy", "birthday": "1990-01-02", "birthday_month": 1, "birth_year": 1990},
+        "/api/v1/clients/",
+        {"first_name": "Amy", "birthday": "1990-01-02", "birthday_month": 1, "birth_year": 1990},
         format="json",
     )
     assert agreeing.status_code == 201 and agreeing.json()["birthday"] == "1990-01-02"
     for bad in ("1990-02-30", "02-03", "--13-01", 19900102):
-        _error(full_world.a.post("/api/v1/clients/", {"first_name": "Amy", "birthday": bad}, format="json"),
-               parameter="birthday")
+        _error(
+            full_world.a.post("/api/v1/clients/", {"first_name": "Amy", "birthday": bad}, format="json"),
+            parameter="birthday",
+        )
 
 
 # --- responses conform -----------------------------------------------------------------------
+
 
 def test_campaign_settings_of_a_fresh_tenant_read_updated_at_null(world):
     response = world.a.get("/api/v1/campaigns/settings/")

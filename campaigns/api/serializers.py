@@ -34,9 +34,19 @@ class CampaignSettingsSerializer(StrictModelSerializer):
     class Meta:
         model = CampaignSettings
         fields = [
-            "birthday_template", "default_channel", "birthday_run_enabled", "birthday_run_hour", "birthday_run_minute",
-            "birthday_days_ahead", "birthday_last_scheduled_on", "sms_from_number", "email_reply_to",
-            "twilio_account_sid", "twilio_auth_token", "twilio_configured", "updated_at",
+            "birthday_template",
+            "default_channel",
+            "birthday_run_enabled",
+            "birthday_run_hour",
+            "birthday_run_minute",
+            "birthday_days_ahead",
+            "birthday_last_scheduled_on",
+            "sms_from_number",
+            "email_reply_to",
+            "twilio_account_sid",
+            "twilio_auth_token",
+            "twilio_configured",
+            "updated_at",
         ]
         read_only_fields = ["birthday_last_scheduled_on", "updated_at"]
         extra_kwargs = {
@@ -46,9 +56,9 @@ class CampaignSettingsSerializer(StrictModelSerializer):
             "birthday_run_minute": {"min_value": 0, "max_value": 59},
             "birthday_days_ahead": {"min_value": 0, "max_value": MAX_DAYS_AHEAD},
             # A validator, not a validate_ method: the pattern then shows in the schema.
-            "sms_from_number": {"validators": [
-                RegexValidator(E164, message="must be an E.164 number such as +14155550123")
-            ]},
+            "sms_from_number": {
+                "validators": [RegexValidator(E164, message="must be an E.164 number such as +14155550123")]
+            },
         }
 
 
@@ -63,9 +73,26 @@ class MessageDraftSerializer(serializers.ModelSerializer):
     class Meta:
         model = MessageDraft
         fields = [
-            "id", "client", "channel", "occasion", "occasion_date", "body", "status", "generator",
-            "generator_fallback", "generator_fallback_reason", "recipient", "failure_reason", "provider_message_id",
-            "attempts", "approved_by", "approved_at", "sent_at", "job", "created_at", "updated_at",
+            "id",
+            "client",
+            "channel",
+            "occasion",
+            "occasion_date",
+            "body",
+            "status",
+            "generator",
+            "generator_fallback",
+            "generator_fallback_reason",
+            "recipient",
+            "failure_reason",
+            "provider_message_id",
+            "attempts",
+            "approved_by",
+            "approved_at",
+            "sent_at",
+            "job",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = [name for name in fields if name != "body"]
 

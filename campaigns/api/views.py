@@ -38,8 +38,11 @@ class BirthdayBatchView(TenantAPIView):
             raise _first_error(serializer)
         data = serializer.validated_data
         job = services.birthday_batch_start(
-            tenant=self.tenant, acting_user=request.user, days_ahead=data["days_ahead"],
-            start=data.get("from"), channel=data.get("channel"),
+            tenant=self.tenant,
+            acting_user=request.user,
+            days_ahead=data["days_ahead"],
+            start=data.get("from"),
+            channel=data.get("channel"),
         )
         return Response({"job_id": job.id}, status=status.HTTP_202_ACCEPTED)
 

@@ -10,67 +10,184 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('clients', '0001_initial'),
-        ('tenants', '0002_roles_and_rls'),
+        ("clients", "0001_initial"),
+        ("tenants", "0002_roles_and_rls"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CampaignSettings',
+            name="CampaignSettings",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('birthday_template', models.TextField(default='Happy birthday, {first_name}! Everyone at {business_name} wishes you a wonderful day.', help_text='Placeholders: {first_name}, {last_name}, {business_name}, {birthday_date}.', max_length=1000, validators=[campaigns.templates_text.validate_template])),
-                ('default_channel', models.CharField(choices=[('sms', 'SMS'), ('email', 'Email')], default='sms', max_length=8)),
-                ('birthday_run_enabled', models.BooleanField(default=False)),
-                ('birthday_run_hour', models.PositiveSmallIntegerField(default=9, validators=[django.core.validators.MaxValueValidator(23)])),
-                ('birthday_run_minute', models.PositiveSmallIntegerField(default=0, validators=[django.core.validators.MaxValueValidator(59)])),
-                ('birthday_days_ahead', models.PositiveSmallIntegerField(default=7, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(366)])),
-                ('birthday_last_scheduled_on', models.DateField(blank=True, editable=False, null=True)),
-                ('sms_from_number', models.CharField(blank=True, help_text='E.164 number Twilio sends from.', max_length=20)),
-                ('email_from_address', models.EmailField(blank=True, help_text='Defaults to DEFAULT_FROM_EMAIL.', max_length=254)),
-                ('sender_credentials', tenants.crypto.EncryptedJSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('tenant', models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to='tenants.tenant')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                (
+                    "birthday_template",
+                    models.TextField(
+                        default="Happy birthday, {first_name}! Everyone at {business_name} wishes you a wonderful day.",
+                        help_text="Placeholders: {first_name}, {last_name}, {business_name}, {birthday_date}.",
+                        max_length=1000,
+                        validators=[campaigns.templates_text.validate_template],
+                    ),
+                ),
+                (
+                    "default_channel",
+                    models.CharField(choices=[("sms", "SMS"), ("email", "Email")], default="sms", max_length=8),
+                ),
+                ("birthday_run_enabled", models.BooleanField(default=False)),
+                (
+                    "birthday_run_hour",
+                    models.PositiveSmallIntegerField(
+                        default=9, validators=[django.core.validators.MaxValueValidator(23)]
+                    ),
+                ),
+                (
+                    "birthday_run_minute",
+                    models.PositiveSmallIntegerField(
+                        default=0, validators=[django.core.validators.MaxValueValidator(59)]
+                    ),
+                ),
+                (
+                    "birthday_days_ahead",
+                    models.PositiveSmallIntegerField(
+                        default=7,
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(366),
+                        ],
+                    ),
+                ),
+                ("birthday_last_scheduled_on", models.DateField(blank=True, editable=False, null=True)),
+                (
+                    "sms_from_number",
+                    models.CharField(blank=True, help_text="E.164 number Twilio sends from.", max_length=20),
+                ),
+                (
+                    "email_from_address",
+                    models.EmailField(blank=True, help_text="Defaults to DEFAULT_FROM_EMAIL.", max_length=254),
+                ),
+                ("sender_credentials", tenants.crypto.EncryptedJSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to="tenants.tenant"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'campaign settings',
-                'constraints': [models.UniqueConstraint(fields=('tenant',), name='campaign_settings_one_per_tenant'), models.CheckConstraint(condition=models.Q(('birthday_run_hour__lte', 23)), name='campaign_settings_hour_valid'), models.CheckConstraint(condition=models.Q(('birthday_run_minute__lte', 59)), name='campaign_settings_minute_valid')],
+                "verbose_name_plural": "campaign settings",
+                "constraints": [
+                    models.UniqueConstraint(fields=("tenant",), name="campaign_settings_one_per_tenant"),
+                    models.CheckConstraint(
+                        condition=models.Q(("birthday_run_hour__lte", 23)), name="campaign_settings_hour_valid"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("birthday_run_minute__lte", 59)), name="campaign_settings_minute_valid"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='MessageDraft',
+            name="MessageDraft",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('channel', models.CharField(choices=[('sms', 'SMS'), ('email', 'Email')], max_length=8)),
-                ('occasion', models.CharField(choices=[('birthday', 'Birthday')], default='birthday', max_length=20)),
-                ('occasion_date', models.DateField(help_text="The day the occasion is celebrated (tenant's local date).")),
-                ('body', models.TextField()),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('approved', 'Approved'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed'), ('discarded', 'Discarded')], default='draft', max_length=12)),
-                ('generator', models.CharField(blank=True, help_text='What wrote the text: template or llm:<model>.', max_length=40)),
-                ('generator_fallback', models.BooleanField(default=False, help_text='The LLM failed and the template was used.')),
-                ('generator_fallback_reason', models.CharField(blank=True, max_length=200)),
-                ('recipient', models.CharField(blank=True, help_text='Address it was sent to (set when sending).', max_length=254)),
-                ('failure_reason', models.TextField(blank=True)),
-                ('provider_message_id', models.CharField(blank=True, max_length=100)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('approved_at', models.DateTimeField(blank=True, null=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('approved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('client', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='message_drafts', to='clients.client')),
-                ('job', models.ForeignKey(db_constraint=False, blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tenants.backgroundjob')),
-                ('tenant', models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to='tenants.tenant')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("channel", models.CharField(choices=[("sms", "SMS"), ("email", "Email")], max_length=8)),
+                ("occasion", models.CharField(choices=[("birthday", "Birthday")], default="birthday", max_length=20)),
+                (
+                    "occasion_date",
+                    models.DateField(help_text="The day the occasion is celebrated (tenant's local date)."),
+                ),
+                ("body", models.TextField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("approved", "Approved"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("discarded", "Discarded"),
+                        ],
+                        default="draft",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "generator",
+                    models.CharField(
+                        blank=True, help_text="What wrote the text: template or llm:<model>.", max_length=40
+                    ),
+                ),
+                (
+                    "generator_fallback",
+                    models.BooleanField(default=False, help_text="The LLM failed and the template was used."),
+                ),
+                ("generator_fallback_reason", models.CharField(blank=True, max_length=200)),
+                (
+                    "recipient",
+                    models.CharField(
+                        blank=True, help_text="Address it was sent to (set when sending).", max_length=254
+                    ),
+                ),
+                ("failure_reason", models.TextField(blank=True)),
+                ("provider_message_id", models.CharField(blank=True, max_length=100)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("approved_at", models.DateTimeField(blank=True, null=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "approved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "client",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="message_drafts",
+                        to="clients.client",
+                    ),
+                ),
+                (
+                    "job",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="tenants.backgroundjob",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to="tenants.tenant"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['tenant', 'occasion_date', 'id'], name='draft_tenant_date_idx'), models.Index(fields=['tenant', 'status', 'occasion_date'], name='draft_tenant_status_idx')],
-                'constraints': [models.UniqueConstraint(fields=('tenant', 'client', 'occasion', 'occasion_date'), name='message_draft_once_per_occasion')],
+                "indexes": [
+                    models.Index(fields=["tenant", "occasion_date", "id"], name="draft_tenant_date_idx"),
+                    models.Index(fields=["tenant", "status", "occasion_date"], name="draft_tenant_status_idx"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("tenant", "client", "occasion", "occasion_date"), name="message_draft_once_per_occasion"
+                    )
+                ],
             },
         ),
     ]

@@ -23,7 +23,9 @@ class Migration(migrations.Migration):
         # A crontab (not an interval) keeps the runs on :00/:15/:30/:45 UTC, which are slot
         # boundaries in every IANA zone in use (all offsets are multiples of 15 minutes).
         periodic_task(
-            name=FANOUT_NAME, task=FANOUT_TASK, crontab={"minute": "*/15"},
+            name=FANOUT_NAME,
+            task=FANOUT_TASK,
+            crontab={"minute": "*/15"},
             description="Starts one birthday batch per tenant whose local run time passed in the last 15 minutes.",
         )
     ]

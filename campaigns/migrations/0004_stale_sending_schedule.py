@@ -10,7 +10,8 @@ class Migration(migrations.Migration):
 
     operations = [
         periodic_task(
-            name="campaigns: fail drafts stuck in sending (hourly)", task="campaigns.fail_stale_sending",
+            name="campaigns: fail drafts stuck in sending (hourly)",
+            task="campaigns.fail_stale_sending",
             crontab={"minute": "37"},
             description="Drafts in 'sending' for over an hour: outcome unknown, marked failed for a person to check.",
         )

@@ -10,9 +10,12 @@ class Migration(migrations.Migration):
     operations = [
         migrations.RenameField("campaignsettings", "email_from_address", "email_reply_to"),
         migrations.AlterField(
-            model_name="campaignsettings", name="email_reply_to",
+            model_name="campaignsettings",
+            name="email_reply_to",
             field=models.EmailField(
-                blank=True, max_length=254,
-                help_text="The salon's address: the Reply-To of birthday emails (sent from DEFAULT_FROM_EMAIL)."),
+                blank=True,
+                max_length=254,
+                help_text="The salon's address: the Reply-To of birthday emails (sent from DEFAULT_FROM_EMAIL).",
+            ),
         ),
     ]

@@ -14,5 +14,7 @@ class Migration(migrations.Migration):
 
     operations = [
         tenant_keys("campaigns_campaignsettings"),
-        tenant_keys("campaigns_messagedraft", foreign_keys={"client_id": "clients_client", "job_id": "tenants_backgroundjob"}),
+        tenant_keys(
+            "campaigns_messagedraft", foreign_keys={"client_id": "clients_client", "job_id": "tenants_backgroundjob"}
+        ),
     ]

@@ -13,19 +13,34 @@ from tenants.context import tenant_context
 _counter = itertools.count()
 
 
-def make_client(tenant, *, birthday: tuple[int, int] | None = (3, 3), email_consent=True, sms_consent=True,
-                email: str | None = None, phone: str | None = None, first_name: str = "Cleo") -> Client:
+def make_client(
+    tenant,
+    *,
+    birthday: tuple[int, int] | None = (3, 3),
+    email_consent=True,
+    sms_consent=True,
+    email: str | None = None,
+    phone: str | None = None,
+    first_name: str = "Cleo",
+) -> Client:
     n = next(_counter)
     with tenant_context(tenant.id, role="system"):
         client = Client.objects.create(
-            tenant=tenant, first_name=first_name, last_name=f"Client{n}",
+            tenant=tenant,
+            first_name=first_name,
+            last_name=f"Client{n}",
             email=f"client{n}@example.test" if email is None else email,
             phone=f"+1415555{n % 10000:04d}" if phone is None else phone,
-            birthday_month=birthday[0] if birthday else None, birthday_day=birthday[1] if birthday else None,
+            birthday_month=birthday[0] if birthday else None,
+            birthday_day=birthday[1] if birthday else None,
         )
         # Consent through the ledger, as a user of the app would record it.
-        consent.consent_record(tenant=tenant, client=client, decisions={"email": email_consent, "sms": sms_consent},
-                               origin=ConsentOrigin.API_USER)
+        consent.consent_record(
+            tenant=tenant,
+            client=client,
+            decisions={"email": email_consent, "sms": sms_consent},
+            origin=ConsentOrigin.API_USER,
+        )
         return client
 
 
@@ -35,10 +50,22 @@ def make_settings(tenant, **fields) -> CampaignSettings:
         return row
 
 
-def make_draft(tenant, client, *, status=MessageDraft.Status.DRAFT, channel=Channel.SMS,
-               occasion_date=datetime.date(2026, 3, 3), body="Happy birthday!") -> MessageDraft:
+def make_draft(
+    tenant,
+    client,
+    *,
+    status=MessageDraft.Status.DRAFT,
+    channel=Channel.SMS,
+    occasion_date=datetime.date(2026, 3, 3),
+    body="Happy birthday!",
+) -> MessageDraft:
     with tenant_context(tenant.id, role="system"):
         return MessageDraft.objects.create(
-            tenant=tenant, client=client, channel=channel, occasion_date=occasion_date, body=body, status=status,
+            tenant=tenant,
+            client=client,
+            channel=channel,
+            occasion_date=occasion_date,
+            body=body,
+            status=status,
             generator="template",
         )

@@ -36,9 +36,12 @@ def status_of(tenant, draft) -> str:
 
 # --- birthday batch ------------------------------------------------------------------------
 
+
 def test_birthday_batch_request_returns_202_and_queues_after_commit(world, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = world.a.post("/api/v1/campaigns/birthday-batch/", {"days_ahead": 10, "from": "2026-12-28", "channel": "email"})
+        response = world.a.post(
+            "/api/v1/campaigns/birthday-batch/", {"days_ahead": 10, "from": "2026-12-28", "channel": "email"}
+        )
     assert response.status_code == 202, response.content
     assert len(callbacks) == 1
     with tenant_context(world.tenant_a.id, role="system"):
@@ -57,10 +60,15 @@ def test_birthday_batch_defaults_to_the_tenants_today_and_channel(world, django_
     assert job.params["channel"] == "sms" and job.params["days_ahead"] == 7
 
 
-@pytest.mark.parametrize("body,parameter", [
-    ({"days_ahead": 400}, "days_ahead"), ({"days_ahead": "x"}, "days_ahead"),
-    ({"channel": "fax"}, "channel"), ({"from": "2026-02-30"}, "from"),
-])
+@pytest.mark.parametrize(
+    "body,parameter",
+    [
+        ({"days_ahead": 400}, "days_ahead"),
+        ({"days_ahead": "x"}, "days_ahead"),
+        ({"channel": "fax"}, "channel"),
+        ({"from": "2026-02-30"}, "from"),
+    ],
+)
 def test_birthday_batch_rejects_bad_input_naming_the_field(world, body, parameter):
     response = world.a.post("/api/v1/campaigns/birthday-batch/", body)
     assert response.status_code == 400
@@ -74,15 +82,23 @@ def test_viewer_cannot_start_a_batch(world):
 
 # --- settings --------------------------------------------------------------------------
 
+
 def test_settings_defaults_then_update_with_write_only_credentials(world):
     response = world.a.get("/api/v1/campaigns/settings/")
     assert response.status_code == 200
     assert response.json()["birthday_run_hour"] == 9 and response.json()["twilio_configured"] is False
-    response = world.a.patch("/api/v1/campaigns/settings/", {
-        "birthday_template": "Hi {first_name}! Love, {business_name} ({birthday_date})",
-        "birthday_run_enabled": True, "birthday_run_hour": 8, "birthday_run_minute": 30,
-        "sms_from_number": "+14155550000", "twilio_account_sid": "AC123", "twilio_auth_token": "shh-secret",
-    })
+    response = world.a.patch(
+        "/api/v1/campaigns/settings/",
+        {
+            "birthday_template": "Hi {first_name}! Love, {business_name} ({birthday_date})",
+            "birthday_run_enabled": True,
+            "birthday_run_hour": 8,
+            "birthday_run_minute": 30,
+            "sms_from_number": "+14155550000",
+            "twilio_account_sid": "AC123",
+            "twilio_auth_token": "shh-secret",
+        },
+    )
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["twilio_configured"] is True and "shh-secret" not in response.content.decode()
@@ -92,15 +108,18 @@ def test_settings_defaults_then_update_with_write_only_credentials(world):
     assert stored.sender_credentials == {"twilio_account_sid": "AC123", "twilio_auth_token": "shh-secret"}
 
 
-@pytest.mark.parametrize("template,fragment", [
-    ("Hi {firstname}!", "Unknown placeholder {firstname}"),
-    ("Hi {first_name!", "Invalid braces"),
-    ("Hi first_name}!", "Invalid braces"),
-    ("Hi {first_name.__class__}", "Unknown placeholder"),
-    ("Hi {first_name:>99999999}", "may not carry a format"),
-    ("Hi {}", "Unknown placeholder {}"),
-    ("   ", "may not be blank"),
-])
+@pytest.mark.parametrize(
+    "template,fragment",
+    [
+        ("Hi {firstname}!", "Unknown placeholder {firstname}"),
+        ("Hi {first_name!", "Invalid braces"),
+        ("Hi first_name}!", "Invalid braces"),
+        ("Hi {first_name.__class__}", "Unknown placeholder"),
+        ("Hi {first_name:>99999999}", "may not carry a format"),
+        ("Hi {}", "Unknown placeholder {}"),
+        ("   ", "may not be blank"),
+    ],
+)
 def test_invalid_templates_are_rejected_naming_the_field(world, template, fragment):
     response = world.a.patch("/api/v1/campaigns/settings/", {"birthday_template": template, "birthday_run_hour": 7})
     assert response.status_code == 400
@@ -119,7 +138,6 @@ def test_settings_reject_a_bad_hour_and_staff_cannot_write(world):
     assert staff.patch("/api/v1/campaigns/settings/", {"birthday_run_hour": 8}).status_code == 403
 
 
-
 def test_a_sender_address_cannot_be_set_only_a_reply_to(world):
     """`email_from_address` is refused (400 naming it): the platform's SMTP sends only from
     the platform's verified sender; the salon's own address is the Reply-To."""
@@ -133,8 +151,13 @@ def test_a_sender_address_cannot_be_set_only_a_reply_to(world):
     response = world.a.patch("/api/v1/campaigns/settings/", {"email_reply_to": "hello@salon-a.test"}, format="json")
     assert response.status_code == 200 and response.json()["email_reply_to"] == "hello@salon-a.test"
     assert "email_from_address" not in response.json()
-    assert world.a.patch("/api/v1/campaigns/settings/", {"email_reply_to": "not an address"},
-                         format="json").json()["parameter"] == "email_reply_to"
+    assert (
+        world.a.patch("/api/v1/campaigns/settings/", {"email_reply_to": "not an address"}, format="json").json()[
+            "parameter"
+        ]
+        == "email_reply_to"
+    )
+
 
 def test_settings_are_per_tenant(world):
     world.a.patch("/api/v1/campaigns/settings/", {"birthday_template": "A only {first_name}"})
@@ -142,6 +165,7 @@ def test_settings_are_per_tenant(world):
 
 
 # --- drafts -----------------------------------------------------------------------------
+
 
 def test_list_filters_by_status_channel_and_date(world, drafts):
     def ids(query):

@@ -19,15 +19,22 @@ from tenants.context import tenant_context
 
 LLM = "https://llm.example.test/v1"
 REQUEST = MessageRequest(
-    first_name="Ana", last_name="Lima", business_name="Salon A", occasion_date=datetime.date(2026, 3, 3),
-    channel="sms", template="Happy birthday {first_name} from {business_name} on {birthday_date}!",
+    first_name="Ana",
+    last_name="Lima",
+    business_name="Salon A",
+    occasion_date=datetime.date(2026, 3, 3),
+    channel="sms",
+    template="Happy birthday {first_name} from {business_name} on {birthday_date}!",
 )
 
 
 def completion(content) -> dict:
     """The shape of an OpenAI chat.completions response (trimmed to what matters)."""
     return {
-        "id": "chatcmpl-123", "object": "chat.completion", "created": 1760000000, "model": "gpt-4o-mini",
+        "id": "chatcmpl-123",
+        "object": "chat.completion",
+        "created": 1760000000,
+        "model": "gpt-4o-mini",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 60, "completion_tokens": 20, "total_tokens": 80},
     }
@@ -39,8 +46,16 @@ def llm() -> ChatCompletionsGenerator:
 
 def test_template_renders_placeholders_and_tidies_missing_names():
     assert TemplateGenerator().generate(REQUEST).body == "Happy birthday Ana from Salon A on March 3!"
-    assert render_template("Happy birthday, {first_name}!", first_name="", last_name="", business_name="X",
-                           birthday_date=datetime.date(2026, 1, 1)) == "Happy birthday!"
+    assert (
+        render_template(
+            "Happy birthday, {first_name}!",
+            first_name="",
+            last_name="",
+            business_name="X",
+            birthday_date=datetime.date(2026, 1, 1),
+        )
+        == "Happy birthday!"
+    )
     assert template_errors("{first_name} {last_name} {business_name} {birthday_date} {{literal}}") == []
 
 
@@ -59,16 +74,19 @@ def test_llm_text_is_used_and_the_request_has_the_right_shape():
     assert "Ana" in body and "Lima" not in body
 
 
-@pytest.mark.parametrize("reply,reason", [
-    (dict(status=500, json={"error": {"message": "boom"}}), "HTTP 500"),
-    (dict(status=429, json={"error": {"message": "rate limited"}}), "HTTP 429"),
-    (dict(json={"choices": []}), "malformed response"),
-    (dict(body="<html>oops</html>"), "malformed response"),
-    (dict(json=completion("")), "empty message"),
-    (dict(json=completion("x" * 400)), "too long"),
-    (dict(body=requests.ReadTimeout("slow")), "timeout"),
-    (dict(body=requests.ConnectionError("down")), "connection error"),
-])
+@pytest.mark.parametrize(
+    "reply,reason",
+    [
+        (dict(status=500, json={"error": {"message": "boom"}}), "HTTP 500"),
+        (dict(status=429, json={"error": {"message": "rate limited"}}), "HTTP 429"),
+        (dict(json={"choices": []}), "malformed response"),
+        (dict(body="<html>oops</html>"), "malformed response"),
+        (dict(json=completion("")), "empty message"),
+        (dict(json=completion("x" * 400)), "too long"),
+        (dict(body=requests.ReadTimeout("slow")), "timeout"),
+        (dict(body=requests.ConnectionError("down")), "connection error"),
+    ],
+)
 @responses.activate
 def test_any_llm_failure_falls_back_to_the_template_and_says_why(reply, reason):
     responses.post(f"{LLM}/chat/completions", **reply)
@@ -97,9 +115,17 @@ def test_a_batch_records_the_fallback_on_the_draft(world, settings):
     make_client(world.tenant_a, birthday=(3, 2))
     make_client(world.tenant_a, birthday=(3, 3))
     with tenant_context(world.tenant_a.id, role="system"):
-        job = birthday_batch_start(tenant=world.tenant_a, acting_user=None, days_ahead=3, start=datetime.date(2026, 3, 1), channel="sms")
+        job = birthday_batch_start(
+            tenant=world.tenant_a, acting_user=None, days_ahead=3, start=datetime.date(2026, 3, 1), channel="sms"
+        )
     birthday_batch_run(tenant_id=world.tenant_a.id, job_id=job.id)
     with tenant_context(world.tenant_a.id, role="system"):
         first, second = MessageDraft.objects.order_by("occasion_date")
-    assert (first.body, first.generator, first.generator_fallback) == ("Happy birthday from the LLM!", "llm:gpt-4o-mini", False)
-    assert second.generator == "template" and second.generator_fallback and second.generator_fallback_reason == "HTTP 503"
+    assert (first.body, first.generator, first.generator_fallback) == (
+        "Happy birthday from the LLM!",
+        "llm:gpt-4o-mini",
+        False,
+    )
+    assert (
+        second.generator == "template" and second.generator_fallback and second.generator_fallback_reason == "HTTP 503"
+    )

@@ -33,8 +33,13 @@ def at(text: str) -> datetime.datetime:
 def salons(world):
     """Salons at 09:00 local in five zones (one disabled), one at 07:45 in Kathmandu."""
     salons = {"la": world.tenant_a, "auckland": world.tenant_b}
-    for key, zone in [("kolkata", "Asia/Kolkata"), ("kathmandu", "Asia/Kathmandu"), ("london", "Europe/London"),
-                      ("kathmandu_early", "Asia/Kathmandu"), ("off", "Asia/Kolkata")]:
+    for key, zone in [
+        ("kolkata", "Asia/Kolkata"),
+        ("kathmandu", "Asia/Kathmandu"),
+        ("london", "Europe/London"),
+        ("kathmandu_early", "Asia/Kathmandu"),
+        ("off", "Asia/Kolkata"),
+    ]:
         salons[key], _ = make_tenant(f"Salon {key}", timezone=zone)
     for key, tenant in salons.items():
         make_settings(tenant, birthday_run_enabled=key != "off", birthday_run_hour=9, birthday_run_minute=0)
@@ -72,20 +77,23 @@ def test_slot_end_floors_to_the_quarter_hour():
     assert slot_end(at("2026-03-10T03:45:00")) == at("2026-03-10T03:45:00")
 
 
-@pytest.mark.parametrize("now,expected", [
-    # Kathmandu is UTC+05:45: 09:00 there is 03:15 UTC; 07:45 there is 02:00 UTC.
-    ("2026-03-10T02:00:00", {"kathmandu_early": "2026-03-10"}),
-    ("2026-03-10T03:15:00", {"kathmandu": "2026-03-10"}),
-    # Kolkata is UTC+05:30 (half hour): 09:00 there is 03:30 UTC. A beat 40 s late still counts.
-    ("2026-03-10T03:30:40", {"kolkata": "2026-03-10"}),
-    ("2026-03-10T03:45:00", {}),
-    # London is still on GMT on 10 March, Los Angeles already on PDT (UTC-7) since 8 March.
-    ("2026-03-10T09:00:00", {"london": "2026-03-10"}),
-    ("2026-03-10T16:00:00", {"la": "2026-03-10"}),
-    # Auckland (UTC+13 in March): 09:00 on the 11th local is 20:00 UTC on the 10th.
-    ("2026-03-10T20:00:00", {"auckland": "2026-03-11"}),
-    ("2026-03-10T20:15:00", {}),
-])
+@pytest.mark.parametrize(
+    "now,expected",
+    [
+        # Kathmandu is UTC+05:45: 09:00 there is 03:15 UTC; 07:45 there is 02:00 UTC.
+        ("2026-03-10T02:00:00", {"kathmandu_early": "2026-03-10"}),
+        ("2026-03-10T03:15:00", {"kathmandu": "2026-03-10"}),
+        # Kolkata is UTC+05:30 (half hour): 09:00 there is 03:30 UTC. A beat 40 s late still counts.
+        ("2026-03-10T03:30:40", {"kolkata": "2026-03-10"}),
+        ("2026-03-10T03:45:00", {}),
+        # London is still on GMT on 10 March, Los Angeles already on PDT (UTC-7) since 8 March.
+        ("2026-03-10T09:00:00", {"london": "2026-03-10"}),
+        ("2026-03-10T16:00:00", {"la": "2026-03-10"}),
+        # Auckland (UTC+13 in March): 09:00 on the 11th local is 20:00 UTC on the 10th.
+        ("2026-03-10T20:00:00", {"auckland": "2026-03-11"}),
+        ("2026-03-10T20:15:00", {}),
+    ],
+)
 def test_fanout_picks_the_tenants_whose_local_run_time_just_passed(salons, now, expected):
     healthy_until(salons, slot_end(at(now)) - SLOT)  # every earlier fan-out ran
     assert due_keys(salons, at(now)) == {k: datetime.date.fromisoformat(v) for k, v in expected.items()}
@@ -108,10 +116,13 @@ def _jobs(tenant) -> list[dict]:
         return [job.params["from"] for job in BackgroundJob.objects.filter(kind="campaigns.birthday_batch")]
 
 
-@pytest.mark.parametrize("key,run_utc,local_day", [
-    ("la", "2026-03-10T16:00:00", "2026-03-10"),  # 09:00 PDT
-    ("auckland", "2026-03-10T20:00:00", "2026-03-11"),  # 09:00 NZDT, the next local day
-])
+@pytest.mark.parametrize(
+    "key,run_utc,local_day",
+    [
+        ("la", "2026-03-10T16:00:00", "2026-03-10"),  # 09:00 PDT
+        ("auckland", "2026-03-10T20:00:00", "2026-03-11"),  # 09:00 NZDT, the next local day
+    ],
+)
 def test_a_fanout_stopped_across_the_run_time_catches_up_once_on_restart(salons, key, run_utc, local_day):
     tenant, run_at = salons[key], at(run_utc)
     healthy_until(salons, run_at - SLOT)
@@ -149,7 +160,8 @@ def test_run_times_across_midnight_and_dst_changes():
     la = zoneinfo.ZoneInfo("America/Los_Angeles")
     # 8 March 2026, 02:30 does not exist in Los Angeles: it runs once, just after the gap.
     hits = [
-        slot for slot in (at("2026-03-08T08:00:00") + datetime.timedelta(minutes=15 * i) for i in range(96))
+        slot
+        for slot in (at("2026-03-08T08:00:00") + datetime.timedelta(minutes=15 * i) for i in range(96))
         if run_time_in_slot(tz=la, hour=2, minute=30, end=slot)
     ]
     assert len(hits) == 1

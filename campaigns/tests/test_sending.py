@@ -11,9 +11,10 @@ from django.core import mail
 
 from campaigns.models import MessageDraft
 from campaigns.sending import MAX_SEND_ATTEMPTS, draft_send
-from campaigns.tasks import send_message_draft, send_backoff
+from campaigns.tasks import send_backoff, send_message_draft
 from campaigns.tests.factories import make_client, make_draft, make_settings
-from clients import consent, services as client_services
+from clients import consent
+from clients import services as client_services
 from clients.models import Client, ConsentOrigin
 from tenants.context import tenant_context
 
@@ -25,20 +26,36 @@ TWILIO = f"https://api.twilio.com/2010-04-01/Accounts/{SID}/Messages.json"
 def twilio_created(sid="SM0123456789abcdef0123456789abcdef") -> dict:
     """Twilio's 201 response to a message create (trimmed)."""
     return {
-        "sid": sid, "account_sid": SID, "to": "+14155550123", "from": "+14155550000", "body": "Happy birthday!",
-        "status": "queued", "num_segments": "1", "direction": "outbound-api", "error_code": None,
-        "error_message": None, "uri": f"/2010-04-01/Accounts/{SID}/Messages/{sid}.json",
+        "sid": sid,
+        "account_sid": SID,
+        "to": "+14155550123",
+        "from": "+14155550000",
+        "body": "Happy birthday!",
+        "status": "queued",
+        "num_segments": "1",
+        "direction": "outbound-api",
+        "error_code": None,
+        "error_message": None,
+        "uri": f"/2010-04-01/Accounts/{SID}/Messages/{sid}.json",
     }
 
 
 def twilio_error(code=21211, message="The 'To' number is not a valid phone number.", status=400) -> dict:
-    return {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
 
 
 @pytest.fixture
 def sms_draft(world):
-    make_settings(world.tenant_a, sms_from_number="+14155550000",
-                  sender_credentials={"twilio_account_sid": SID, "twilio_auth_token": "tok"})
+    make_settings(
+        world.tenant_a,
+        sms_from_number="+14155550000",
+        sender_credentials={"twilio_account_sid": SID, "twilio_auth_token": "tok"},
+    )
     client = make_client(world.tenant_a, phone="+14155550123")
     return make_draft(world.tenant_a, client, status=Status.APPROVED, body="Happy birthday!")
 
@@ -55,7 +72,11 @@ def test_sms_is_sent_once_under_duplicate_delivery(world, sms_draft):
     assert draft_send(tenant_id=world.tenant_a.id, draft_id=sms_draft.id).status == "skipped"
     assert len(responses.calls) == 1
     sent = responses.calls[0].request
-    assert "To=%2B14155550123" in sent.body and "From=%2B14155550000" in sent.body and "Body=Happy+birthday%21" in sent.body
+    assert (
+        "To=%2B14155550123" in sent.body
+        and "From=%2B14155550000" in sent.body
+        and "Body=Happy+birthday%21" in sent.body
+    )
     assert sent.headers["Authorization"].startswith("Basic ")
     draft = reload(world.tenant_a, sms_draft)
     assert draft.status == "sent" and draft.provider_message_id.startswith("SM") and draft.sent_at is not None
@@ -101,7 +122,6 @@ def test_email_goes_through_djangos_email_backend(world):
     assert reload(world.tenant_a, draft).status == "sent"
 
 
-
 def test_email_is_sent_from_the_platform_sender_with_the_salon_as_reply_to(world, settings):
     """The platform's SMTP never sends as an address the tenant typed: From is the verified
     platform sender (with the salon's name), the salon's address is only the Reply-To."""
@@ -130,8 +150,12 @@ def test_email_without_a_salon_address_has_no_reply_to(world, settings):
 @responses.activate
 def test_an_opt_out_after_approval_stops_the_message(world, sms_draft):
     with tenant_context(world.tenant_a.id, role="system"):
-        consent.consent_record(tenant=world.tenant_a, client=Client.objects.get(id=sms_draft.client_id),
-                               decisions={"sms": False}, origin=ConsentOrigin.UNSUBSCRIBE_LINK)
+        consent.consent_record(
+            tenant=world.tenant_a,
+            client=Client.objects.get(id=sms_draft.client_id),
+            decisions={"sms": False},
+            origin=ConsentOrigin.UNSUBSCRIBE_LINK,
+        )
     outcome = draft_send(tenant_id=world.tenant_a.id, draft_id=sms_draft.id)
     assert outcome.status == "failed" and len(responses.calls) == 0
     draft = reload(world.tenant_a, sms_draft)
@@ -199,15 +223,24 @@ def test_an_opted_out_client_gets_nothing_even_after_a_merge_with_an_older_opt_i
     """The client unsubscribed; a duplicate with an older opt-in is merged in. No batch draft,
     and an approved draft fails at the send: no email, no SMS."""
     tenant = world.tenant_a
-    make_settings(tenant, sms_from_number="+14155550000",
-                  sender_credentials={"twilio_account_sid": SID, "twilio_auth_token": "tok"})
+    make_settings(
+        tenant,
+        sms_from_number="+14155550000",
+        sender_credentials={"twilio_account_sid": SID, "twilio_auth_token": "tok"},
+    )
     client = make_client(tenant, email="ana@example.test", phone="+14155550123", birthday=(3, 3))
     duplicate = make_client(tenant, email="", phone="", birthday=None)  # opted in before the unsubscribe
     email_draft = make_draft(tenant, client, status=Status.APPROVED, channel="email")
-    sms_draft = make_draft(tenant, client, status=Status.APPROVED, channel="sms", occasion_date=datetime.date(2026, 3, 4))
+    sms_draft = make_draft(
+        tenant, client, status=Status.APPROVED, channel="sms", occasion_date=datetime.date(2026, 3, 4)
+    )
     with tenant_context(tenant.id, role="system"):
-        consent.consent_record(tenant=tenant, client=client, decisions={"email": False, "sms": False},
-                               origin=ConsentOrigin.UNSUBSCRIBE_LINK)
+        consent.consent_record(
+            tenant=tenant,
+            client=client,
+            decisions={"email": False, "sms": False},
+            origin=ConsentOrigin.UNSUBSCRIBE_LINK,
+        )
     with tenant_context(tenant.id, role="staff"):
         client_services.client_merge(tenant=tenant, source_id=duplicate.id, target_id=client.id)
         merged = Client.objects.get(id=client.id)
@@ -222,4 +255,5 @@ def test_an_opted_out_client_gets_nothing_even_after_a_merge_with_an_older_opt_i
 
         plan = _plan_batch(tenant=tenant, start=datetime.date(2026, 3, 1), days_ahead=7, channel="email")
     assert [c.client_id for c in plan.candidates] == [] and plan.skipped == [
-        {"client_id": str(client.id), "reason": "no_email_consent"}]
+        {"client_id": str(client.id), "reason": "no_email_consent"}
+    ]

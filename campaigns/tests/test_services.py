@@ -19,7 +19,9 @@ START = datetime.date(2026, 3, 1)
 
 def start_job(tenant, owner, *, channel="sms", days_ahead=7, start=START) -> BackgroundJob:
     with tenant_context(tenant.id, role="owner_admin", user_id=owner.id):
-        return birthday_batch_start(tenant=tenant, acting_user=owner, days_ahead=days_ahead, start=start, channel=channel)
+        return birthday_batch_start(
+            tenant=tenant, acting_user=owner, days_ahead=days_ahead, start=start, channel=channel
+        )
 
 
 def job_of(tenant, job_id) -> BackgroundJob:
@@ -69,8 +71,12 @@ def test_batch_creates_drafts_and_skips_with_reasons(world, birthdays):
     job = job_of(world.tenant_a, job.id)
     assert job.status == "succeeded"
     assert job.counts == {
-        "created": 4, "already_existed": 0, "failed": 0, "skipped": 3,
-        "skipped_no_sms_consent": 2, "skipped_no_phone_number": 1,
+        "created": 4,
+        "already_existed": 0,
+        "failed": 0,
+        "skipped": 3,
+        "skipped_no_sms_consent": 2,
+        "skipped_no_phone_number": 1,
     }
     assert (job.progress_total, job.progress_done) == (7, 7)
     skipped = {e["client_id"]: e["reason"] for e in job.errors}
@@ -83,7 +89,12 @@ def test_batch_creates_drafts_and_skips_with_reasons(world, birthdays):
     assert {d.client_id for d in drafts} == {c.id for c in birthdays["ok"]}
     first = drafts[0]
     assert first.body == "Happy birthday Ok2, from Salon A!"
-    assert (first.status, first.channel, first.occasion, first.occasion_date) == ("draft", "sms", "birthday", datetime.date(2026, 3, 2))
+    assert (first.status, first.channel, first.occasion, first.occasion_date) == (
+        "draft",
+        "sms",
+        "birthday",
+        datetime.date(2026, 3, 2),
+    )
     assert first.job_id == job.id and first.generator == "template" and not first.generator_fallback
 
 
@@ -189,8 +200,11 @@ def test_one_message_that_cannot_be_generated_is_counted_as_failed(world, birthd
 
 def test_an_unexpected_error_fails_the_job_instead_of_leaving_it_running(world):
     with tenant_context(world.tenant_a.id, role="system"):
-        job = jobs.job_create(tenant=world.tenant_a, kind=BIRTHDAY_BATCH_KIND,
-                              params={"days_ahead": 7, "from": "not-a-date", "channel": "sms"})
+        job = jobs.job_create(
+            tenant=world.tenant_a,
+            kind=BIRTHDAY_BATCH_KIND,
+            params={"days_ahead": 7, "from": "not-a-date", "channel": "sms"},
+        )
     with pytest.raises(ValueError):
         birthday_batch_run(tenant_id=world.tenant_a.id, job_id=job.id)
     job = job_of(world.tenant_a, job.id)

@@ -34,8 +34,11 @@ def test_batch_generates_outside_transactions(monkeypatch):
         make_client(world.tenant_a, birthday=(8, day))
     with tenant_context(world.tenant_a.id, role="system"):
         # No enqueue: this data is committed, and a real worker must not pick the job up.
-        job = jobs.job_create(tenant=world.tenant_a, kind=BIRTHDAY_BATCH_KIND,
-                              params={"days_ahead": 5, "from": "2026-08-01", "channel": "sms"})
+        job = jobs.job_create(
+            tenant=world.tenant_a,
+            kind=BIRTHDAY_BATCH_KIND,
+            params={"days_ahead": 5, "from": "2026-08-01", "channel": "sms"},
+        )
     monkeypatch.setattr("campaigns.services.BATCH_SIZE", 2)
     birthday_batch_run(tenant_id=world.tenant_a.id, job_id=job.id, generator=TransactionCheckingGenerator())
     assert TransactionCheckingGenerator.calls == 3
@@ -47,8 +50,11 @@ def test_batch_generates_outside_transactions(monkeypatch):
 def test_the_provider_is_called_outside_transactions():
     world = TenantWorld()
     sid = "AC" + "1" * 32
-    make_settings(world.tenant_a, sms_from_number="+14155550000",
-                  sender_credentials={"twilio_account_sid": sid, "twilio_auth_token": "tok"})
+    make_settings(
+        world.tenant_a,
+        sms_from_number="+14155550000",
+        sender_credentials={"twilio_account_sid": sid, "twilio_auth_token": "tok"},
+    )
     draft = make_draft(world.tenant_a, make_client(world.tenant_a), status=MessageDraft.Status.APPROVED)
 
     def twilio(request):
@@ -58,5 +64,7 @@ def test_the_provider_is_called_outside_transactions():
             assert MessageDraft.objects.get(id=draft.id).status == "sending"
         return 201, {}, '{"sid": "SM1", "status": "queued", "error_code": null}'
 
-    responses.add_callback(responses.POST, f"https://api.twilio.com/2010-04-01/Accounts/{sid}/Messages.json", callback=twilio)
+    responses.add_callback(
+        responses.POST, f"https://api.twilio.com/2010-04-01/Accounts/{sid}/Messages.json", callback=twilio
+    )
     assert draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id).status == "sent"

@@ -14,6 +14,7 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings
 
+from brandvx.celery import app as celery_app
 from campaigns.models import MessageDraft
 from campaigns.tests.factories import make_client
 from conftest import TenantWorld
@@ -49,10 +50,29 @@ def start_worker(log_path: Path) -> subprocess.Popen:
     celery = Path(sys.executable).with_name("celery")
     log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(
-        [str(celery), "-A", "brandvx", "worker", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--pool", "solo",
-         "-c", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-         "-n", f"campaigns-test-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            str(celery),
+            "-A",
+            "brandvx",
+            "worker",
+            "-Q",
+            settings.CELERY_TASK_DEFAULT_QUEUE,
+            "--pool",
+            "solo",
+            "-c",
+            "1",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"campaigns-test-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -67,6 +87,8 @@ def stop_worker(worker: subprocess.Popen) -> None:
 
 
 def test_birthday_batch_runs_end_to_end_in_a_real_worker(tmp_path):
+    # This run's queue may hold tasks earlier tests enqueued on commit: the worker gets only ours.
+    celery_app.control.purge()
     world = TenantWorld()
     tenant = world.tenant_a
     for day in (2, 3, 4):
@@ -76,7 +98,9 @@ def test_birthday_batch_runs_end_to_end_in_a_real_worker(tmp_path):
 
     worker = start_worker(tmp_path / "worker.log")
     try:
-        response = world.a.post("/api/v1/campaigns/birthday-batch/", {"days_ahead": 7, "from": "2026-05-01", "channel": "sms"})
+        response = world.a.post(
+            "/api/v1/campaigns/birthday-batch/", {"days_ahead": 7, "from": "2026-05-01", "channel": "sms"}
+        )
         assert response.status_code == 202, response.content
         job_id = response.json()["job_id"]
 

@@ -28,7 +28,16 @@ class ClientFilter(StrictFilterSet):
 
     class Meta:
         model = Client
-        fields = ["search", "tag", "source", "birthday_month", "has_birthday", "email_consent", "sms_consent", "archived"]
+        fields = [
+            "search",
+            "tag",
+            "source",
+            "birthday_month",
+            "has_birthday",
+            "email_consent",
+            "sms_consent",
+            "archived",
+        ]
 
     def filter_search(self, queryset, name, value):
         tenant = getattr(self.request, "tenant", None)
@@ -76,9 +85,20 @@ class ClientOrderingFilter(OrderingFilter):
 
     def get_schema_operation_parameters(self, view):
         terms = sorted(self._terms(view))
-        return [{
-            "name": self.ordering_param, "required": False, "in": "query", "style": "form", "explode": False,
-            "description": "Comma-separated sort fields; `-` sorts descending. Ties are broken by id.",
-            "schema": {"type": "array", "items": {"type": "string", "enum": terms}, "minItems": 1,
-                       "maxItems": len(terms), "uniqueItems": True},
-        }]
+        return [
+            {
+                "name": self.ordering_param,
+                "required": False,
+                "in": "query",
+                "style": "form",
+                "explode": False,
+                "description": "Comma-separated sort fields; `-` sorts descending. Ties are broken by id.",
+                "schema": {
+                    "type": "array",
+                    "items": {"type": "string", "enum": terms},
+                    "minItems": 1,
+                    "maxItems": len(terms),
+                    "uniqueItems": True,
+                },
+            }
+        ]

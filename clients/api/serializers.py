@@ -37,9 +37,28 @@ class ClientSerializer(serializers.ModelSerializer):
     class Meta:
         model = Client
         fields = [
-            "id", "first_name", "last_name", "display_name", "email", "phone", "phone_extension", "birthday_month",
-            "birthday_day", "birth_year", "birthday", "notes", "source", "email_consent", "email_consent_at", "sms_consent",
-            "sms_consent_at", "tags", "external_ids", "archived_at", "created_at", "updated_at",
+            "id",
+            "first_name",
+            "last_name",
+            "display_name",
+            "email",
+            "phone",
+            "phone_extension",
+            "birthday_month",
+            "birthday_day",
+            "birth_year",
+            "birthday",
+            "notes",
+            "source",
+            "email_consent",
+            "email_consent_at",
+            "sms_consent",
+            "sms_consent_at",
+            "tags",
+            "external_ids",
+            "archived_at",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -51,11 +70,15 @@ class ClientSerializer(serializers.ModelSerializer):
         return sorted((link.tag.name for link in client.client_tags.all()), key=str.lower)
 
 
-@extend_schema_field({
-    "type": "string", "nullable": True, "pattern": BIRTHDAY_PATTERN,
-    "description": "YYYY-MM-DD, or --MM-DD when the year is unknown (as read). Sets birthday_month, "
-    "birthday_day and birth_year; sent with them, they must agree. null clears the birthday.",
-})
+@extend_schema_field(
+    {
+        "type": "string",
+        "nullable": True,
+        "pattern": BIRTHDAY_PATTERN,
+        "description": "YYYY-MM-DD, or --MM-DD when the year is unknown (as read). Sets birthday_month, "
+        "birthday_day and birth_year; sent with them, they must agree. null clears the birthday.",
+    }
+)
 class BirthdayField(serializers.Field):
     """The read shape of a birthday, accepted on write: (year or None, month, day), or None."""
 
@@ -105,9 +128,12 @@ class ClientWriteSerializer(StrictSerializer):
         sent = getattr(self, "initial_data", {})
         for name, value in implied.items():
             if name in sent and attrs.get(name) != value:
-                raise serializers.ValidationError({
-                    "birthday": [f"Contradicts {name}."], name: ["Contradicts birthday."],
-                })
+                raise serializers.ValidationError(
+                    {
+                        "birthday": [f"Contradicts {name}."],
+                        name: ["Contradicts birthday."],
+                    }
+                )
         attrs.update(implied)
         return attrs
 

@@ -25,8 +25,8 @@ from brandvx.validation import DATE_SCHEMA, RANGE_TEXT, StrictFilterBackend, par
 from clients import consent, selectors, services
 from clients.api import serializers as s
 from clients.api.filters import ClientFilter, ClientOrderingFilter
-from clients.csv_format import COLUMN_ALIASES, CsvRejected
 from clients.conf import limit
+from clients.csv_format import COLUMN_ALIASES, CsvRejected
 from clients.models import Client, Tag
 from tenants.context import tenant_context
 from tenants.views import TenantModelViewSet, TenantReadOnlyViewSet
@@ -38,7 +38,9 @@ def fields_named():
     try:
         yield
     except DjangoValidationError as exc:
-        raise serializers.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
+        raise serializers.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        ) from None
 
 
 class CSVRenderer(renderers.BaseRenderer):
@@ -53,8 +55,18 @@ class CSVRenderer(renderers.BaseRenderer):
 
 
 EXPORT_COLUMNS = [
-    "first_name", "last_name", "email", "phone", "birthday", "tags", "notes", "source",
-    "email_consent", "sms_consent", "created_at", "brandvx_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "birthday",
+    "tags",
+    "notes",
+    "source",
+    "email_consent",
+    "sms_consent",
+    "created_at",
+    "brandvx_id",
 ]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -73,10 +85,18 @@ def _consent_cell(client: Client, channel: str) -> str:
 
 def _export_line(client: Client) -> list[str]:
     return [
-        _cell(client.first_name), _cell(client.last_name), _cell(client.email), client.phone,
-        s.birthday_text(client) or "", _cell("; ".join(sorted((link.tag.name for link in client.client_tags.all()), key=str.lower))),
-        _cell(client.notes), client.source, _consent_cell(client, "email"), _consent_cell(client, "sms"),
-        client.created_at.isoformat(), str(client.id),
+        _cell(client.first_name),
+        _cell(client.last_name),
+        _cell(client.email),
+        client.phone,
+        s.birthday_text(client) or "",
+        _cell("; ".join(sorted((link.tag.name for link in client.client_tags.all()), key=str.lower))),
+        _cell(client.notes),
+        client.source,
+        _consent_cell(client, "email"),
+        _consent_cell(client, "sms"),
+        client.created_at.isoformat(),
+        str(client.id),
     ]
 
 
@@ -114,8 +134,7 @@ IMPORT_DESCRIPTION = (
     "by external id, then email, then phone; blank cells leave a client's values alone, tags are "
     "added, notes appended once. Header names are matched ignoring case, spaces, `_` and `-`:\n\n"
     + "\n".join(
-        f"- `{column}`: " + ", ".join(f"`{alias}`" for alias in aliases)
-        for column, aliases in COLUMN_ALIASES.items()
+        f"- `{column}`: " + ", ".join(f"`{alias}`" for alias in aliases) for column, aliases in COLUMN_ALIASES.items()
     )
     + "\n\nTags are separated by `;` or `,`; consents are yes/no, true/false or 1/0; birthdays are "
     "YYYY-MM-DD, MM-DD, or M/D/YYYY (D/M/YYYY outside the US)."
@@ -188,7 +207,9 @@ class ClientViewSet(TenantModelViewSet):
 
     # --- tags ---
 
-    @extend_schema(request=s.TagNameSerializer, responses={201: s.ClientTagResultSerializer, 200: s.ClientTagResultSerializer})
+    @extend_schema(
+        request=s.TagNameSerializer, responses={201: s.ClientTagResultSerializer, 200: s.ClientTagResultSerializer}
+    )
     @action(detail=True, methods=["post"], url_path="tags")
     def tags(self, request, pk=None):
         client = self.get_object()
@@ -199,12 +220,21 @@ class ClientViewSet(TenantModelViewSet):
                 tenant=self.tenant, client_id=client.id, name=body.validated_data["name"], acting_user=request.user
             )
         data = {"name": link.tag.name, "created": created, "client": self._read(client.id)}
-        return Response(s.ClientTagResultSerializer(data).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            s.ClientTagResultSerializer(data).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
     @extend_schema(
-        request=None, responses={204: None},
-        parameters=[OpenApiParameter("name", {"type": "string", "pattern": "^[^/]+$", "maxLength": 200},
-                                     OpenApiParameter.PATH, description="Tag name (any case).")],
+        request=None,
+        responses={204: None},
+        parameters=[
+            OpenApiParameter(
+                "name",
+                {"type": "string", "pattern": "^[^/]+$", "maxLength": 200},
+                OpenApiParameter.PATH,
+                description="Tag name (any case).",
+            )
+        ],
     )
     @action(detail=True, methods=["delete"], url_path=r"tags/(?P<name>[^/]+)")
     def tag_remove(self, request, pk=None, name=None):
@@ -219,7 +249,8 @@ class ClientViewSet(TenantModelViewSet):
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "days_ahead", {"type": "integer", "minimum": 0, "maximum": selectors.MAX_DAYS_AHEAD, "default": 7},
+                "days_ahead",
+                {"type": "integer", "minimum": 0, "maximum": selectors.MAX_DAYS_AHEAD, "default": 7},
                 description=f"Days after `from` to include, 0 to {selectors.MAX_DAYS_AHEAD}.",
             ),
             OpenApiParameter(
@@ -238,8 +269,11 @@ class ClientViewSet(TenantModelViewSet):
             start=start, days_ahead=days_ahead, clients=self.filter_queryset(self.get_queryset())
         )
         data = {
-            "start": start, "end": start + datetime.timedelta(days=days_ahead), "days_ahead": days_ahead,
-            "count": len(upcoming), "results": upcoming,
+            "start": start,
+            "end": start + datetime.timedelta(days=days_ahead),
+            "days_ahead": days_ahead,
+            "count": len(upcoming),
+            "results": upcoming,
         }
         return Response(s.BirthdaysSerializer(data).data)
 
@@ -272,11 +306,21 @@ class ClientViewSet(TenantModelViewSet):
 
     @extend_schema(
         request={"multipart/form-data": s.ImportRequestSerializer},
-        responses={202: s.ImportAcceptedSerializer, 400: OpenApiResponse(description="The file is refused; `reason` says why.")},
+        responses={
+            202: s.ImportAcceptedSerializer,
+            400: OpenApiResponse(description="The file is refused; `reason` says why."),
+        },
         filters=False,
         description=IMPORT_DESCRIPTION,
     )
-    @action(detail=False, methods=["post"], url_path="import", url_name="import", parser_classes=[StrictMultiPartParser, StrictFormParser], filter_backends=[])
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        url_name="import",
+        parser_classes=[StrictMultiPartParser, StrictFormParser],
+        filter_backends=[],
+    )
     def import_csv(self, request):
         """Upload a CSV of clients; see IMPORT_DESCRIPTION."""
         upload = request.FILES.get("file")
@@ -284,7 +328,9 @@ class ClientViewSet(TenantModelViewSet):
             raise InvalidParameter("file", "attach the CSV as the multipart field 'file'.")
         if upload.size > limit("CLIENTS_IMPORT_MAX_BYTES"):
             # Refused before reading it into memory.
-            raise CsvRejected("too_large", f"The file is {upload.size} bytes; the limit is {limit('CLIENTS_IMPORT_MAX_BYTES')} bytes.")
+            raise CsvRejected(
+                "too_large", f"The file is {upload.size} bytes; the limit is {limit('CLIENTS_IMPORT_MAX_BYTES')} bytes."
+            )
         job = services.client_import_csv_start(
             tenant=self.tenant, data=upload.read(), filename=upload.name or "", acting_user=request.user
         )
@@ -293,13 +339,18 @@ class ClientViewSet(TenantModelViewSet):
         )
 
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR}, filters=True)
-    @action(detail=False, methods=["get"], renderer_classes=[renderers.JSONRenderer, CSVRenderer], pagination_class=None)
+    @action(
+        detail=False, methods=["get"], renderer_classes=[renderers.JSONRenderer, CSVRenderer], pagination_class=None
+    )
     def export(self, request):
         """The (filtered) client list as CSV, streamed. Columns match the import's, so an
         export can be edited and imported again."""
         queryset = self.filter_queryset(self.get_queryset())
         chunks = export_chunks(
-            queryset, tenant_id=self.tenant.id, role=self.membership.role, user_id=request.user.id,
+            queryset,
+            tenant_id=self.tenant.id,
+            role=self.membership.role,
+            user_id=request.user.id,
             chunk_size=limit("CLIENTS_EXPORT_CHUNK_ROWS"),
         )
         response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")

@@ -8,115 +8,217 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('tenants', '0002_roles_and_rls'),
+        ("tenants", "0002_roles_and_rls"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Client',
+            name="Client",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('first_name', models.CharField(blank=True, max_length=100)),
-                ('last_name', models.CharField(blank=True, max_length=100)),
-                ('email', models.CharField(blank=True, help_text='Lower-cased, trimmed.', max_length=254)),
-                ('phone', models.CharField(blank=True, help_text='E.164, e.g. +14155550123.', max_length=20)),
-                ('email_hash', models.CharField(blank=True, max_length=64)),
-                ('phone_hash', models.CharField(blank=True, max_length=64)),
-                ('birthday_month', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('birthday_day', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('birth_year', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('birthday_mmdd', models.GeneratedField(db_persist=True, expression=django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('birthday_month'), '*', models.Value(100)), '+', models.F('birthday_day')), output_field=models.PositiveSmallIntegerField(null=True))),
-                ('notes', models.TextField(blank=True)),
-                ('source', models.CharField(choices=[('manual', 'Manual'), ('csv', 'Csv'), ('square', 'Square'), ('acuity', 'Acuity'), ('hubspot', 'Hubspot'), ('custom_crm', 'Custom Crm')], default='manual', max_length=20)),
-                ('email_consent', models.BooleanField(default=False)),
-                ('email_consent_at', models.DateTimeField(blank=True, null=True)),
-                ('sms_consent', models.BooleanField(default=False)),
-                ('sms_consent_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('tenant', models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to='tenants.tenant')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("first_name", models.CharField(blank=True, max_length=100)),
+                ("last_name", models.CharField(blank=True, max_length=100)),
+                ("email", models.CharField(blank=True, help_text="Lower-cased, trimmed.", max_length=254)),
+                ("phone", models.CharField(blank=True, help_text="E.164, e.g. +14155550123.", max_length=20)),
+                ("email_hash", models.CharField(blank=True, max_length=64)),
+                ("phone_hash", models.CharField(blank=True, max_length=64)),
+                ("birthday_month", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("birthday_day", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("birth_year", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "birthday_mmdd",
+                    models.GeneratedField(
+                        db_persist=True,
+                        expression=django.db.models.expressions.CombinedExpression(
+                            django.db.models.expressions.CombinedExpression(
+                                models.F("birthday_month"), "*", models.Value(100)
+                            ),
+                            "+",
+                            models.F("birthday_day"),
+                        ),
+                        output_field=models.PositiveSmallIntegerField(null=True),
+                    ),
+                ),
+                ("notes", models.TextField(blank=True)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("manual", "Manual"),
+                            ("csv", "Csv"),
+                            ("square", "Square"),
+                            ("acuity", "Acuity"),
+                            ("hubspot", "Hubspot"),
+                            ("custom_crm", "Custom Crm"),
+                        ],
+                        default="manual",
+                        max_length=20,
+                    ),
+                ),
+                ("email_consent", models.BooleanField(default=False)),
+                ("email_consent_at", models.DateTimeField(blank=True, null=True)),
+                ("sms_consent", models.BooleanField(default=False)),
+                ("sms_consent_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to="tenants.tenant"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ClientExternalId',
+            name="ClientExternalId",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('provider', models.CharField(choices=[('manual', 'Manual'), ('csv', 'Csv'), ('square', 'Square'), ('acuity', 'Acuity'), ('hubspot', 'Hubspot'), ('custom_crm', 'Custom Crm')], max_length=20)),
-                ('external_id', models.CharField(max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('client', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='external_ids', to='clients.client')),
-                ('tenant', models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to='tenants.tenant')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                (
+                    "provider",
+                    models.CharField(
+                        choices=[
+                            ("manual", "Manual"),
+                            ("csv", "Csv"),
+                            ("square", "Square"),
+                            ("acuity", "Acuity"),
+                            ("hubspot", "Hubspot"),
+                            ("custom_crm", "Custom Crm"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("external_id", models.CharField(max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "client",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="external_ids",
+                        to="clients.client",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to="tenants.tenant"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Tag',
+            name="Tag",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=50)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('tenant', models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to='tenants.tenant')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=50)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to="tenants.tenant"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ClientTag',
+            name="ClientTag",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('client', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='client_tags', to='clients.client')),
-                ('tenant', models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to='tenants.tenant')),
-                ('tag', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='client_tags', to='clients.tag')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "client",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="client_tags",
+                        to="clients.client",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to="tenants.tenant"
+                    ),
+                ),
+                (
+                    "tag",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="client_tags",
+                        to="clients.tag",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='client',
-            index=models.Index(fields=['tenant', '-created_at', '-id'], name='client_tenant_created_idx'),
+            model_name="client",
+            index=models.Index(fields=["tenant", "-created_at", "-id"], name="client_tenant_created_idx"),
         ),
         migrations.AddIndex(
-            model_name='client',
-            index=models.Index(fields=['tenant', 'last_name', 'first_name'], name='client_tenant_name_idx'),
+            model_name="client",
+            index=models.Index(fields=["tenant", "last_name", "first_name"], name="client_tenant_name_idx"),
         ),
         migrations.AddIndex(
-            model_name='client',
-            index=models.Index(fields=['tenant', 'email_hash'], name='client_tenant_email_hash_idx'),
+            model_name="client",
+            index=models.Index(fields=["tenant", "email_hash"], name="client_tenant_email_hash_idx"),
         ),
         migrations.AddIndex(
-            model_name='client',
-            index=models.Index(fields=['tenant', 'phone_hash'], name='client_tenant_phone_hash_idx'),
+            model_name="client",
+            index=models.Index(fields=["tenant", "phone_hash"], name="client_tenant_phone_hash_idx"),
         ),
         migrations.AddIndex(
-            model_name='client',
-            index=models.Index(fields=['tenant', 'birthday_mmdd'], name='client_tenant_birthday_idx'),
+            model_name="client",
+            index=models.Index(fields=["tenant", "birthday_mmdd"], name="client_tenant_birthday_idx"),
         ),
         migrations.AddConstraint(
-            model_name='client',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('birthday_day__isnull', True), ('birthday_month__isnull', True)), models.Q(('birthday_day__gte', 1), ('birthday_day__lte', 31), ('birthday_month__gte', 1), ('birthday_month__lte', 12)), _connector='OR'), name='client_birthday_valid'),
+            model_name="client",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("birthday_day__isnull", True), ("birthday_month__isnull", True)),
+                    models.Q(
+                        ("birthday_day__gte", 1),
+                        ("birthday_day__lte", 31),
+                        ("birthday_month__gte", 1),
+                        ("birthday_month__lte", 12),
+                    ),
+                    _connector="OR",
+                ),
+                name="client_birthday_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='client',
-            constraint=models.CheckConstraint(condition=models.Q(('birth_year__isnull', True), ('birthday_month__isnull', False), _connector='OR'), name='client_birth_year_needs_birthday'),
+            model_name="client",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("birth_year__isnull", True), ("birthday_month__isnull", False), _connector="OR"),
+                name="client_birth_year_needs_birthday",
+            ),
         ),
         migrations.AddIndex(
-            model_name='clientexternalid',
-            index=models.Index(fields=['tenant', 'client'], name='client_external_client_idx'),
+            model_name="clientexternalid",
+            index=models.Index(fields=["tenant", "client"], name="client_external_client_idx"),
         ),
         migrations.AddConstraint(
-            model_name='clientexternalid',
-            constraint=models.UniqueConstraint(fields=('tenant', 'provider', 'external_id'), name='client_external_id_unique'),
+            model_name="clientexternalid",
+            constraint=models.UniqueConstraint(
+                fields=("tenant", "provider", "external_id"), name="client_external_id_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='tag',
-            constraint=models.UniqueConstraint(models.F('tenant'), django.db.models.functions.text.Lower('name'), name='tag_unique_name_ci'),
+            model_name="tag",
+            constraint=models.UniqueConstraint(
+                models.F("tenant"), django.db.models.functions.text.Lower("name"), name="tag_unique_name_ci"
+            ),
         ),
         migrations.AddIndex(
-            model_name='clienttag',
-            index=models.Index(fields=['tenant', 'tag'], name='client_tag_tag_idx'),
+            model_name="clienttag",
+            index=models.Index(fields=["tenant", "tag"], name="client_tag_tag_idx"),
         ),
         migrations.AddConstraint(
-            model_name='clienttag',
-            constraint=models.UniqueConstraint(fields=('tenant', 'client', 'tag'), name='client_tag_unique'),
+            model_name="clienttag",
+            constraint=models.UniqueConstraint(fields=("tenant", "client", "tag"), name="client_tag_unique"),
         ),
     ]

@@ -6,27 +6,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clients', '0002_rls'),
-        ('tenants', '0002_roles_and_rls'),
+        ("clients", "0002_rls"),
+        ("tenants", "0002_roles_and_rls"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ClientImport',
+            name="ClientImport",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('filename', models.CharField(blank=True, max_length=255)),
-                ('content', models.TextField(help_text='The decoded CSV text (UTF-8, byte order mark removed).')),
-                ('size_bytes', models.PositiveIntegerField()),
-                ('row_count', models.PositiveIntegerField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('job', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.backgroundjob')),
-                ('tenant', models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to='tenants.tenant')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("filename", models.CharField(blank=True, max_length=255)),
+                ("content", models.TextField(help_text="The decoded CSV text (UTF-8, byte order mark removed).")),
+                ("size_bytes", models.PositiveIntegerField()),
+                ("row_count", models.PositiveIntegerField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "job",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenants.backgroundjob",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to="tenants.tenant"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('tenant', 'job'), name='client_import_unique_job')],
+                "constraints": [models.UniqueConstraint(fields=("tenant", "job"), name="client_import_unique_job")],
             },
         ),
     ]

@@ -6,30 +6,68 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clients', '0004_client_import_rls'),
-        ('tenants', '0005_stale_jobs_schedule'),
+        ("clients", "0004_client_import_rls"),
+        ("tenants", "0005_stale_jobs_schedule"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ConsentEvent',
+            name="ConsentEvent",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('client_id', models.UUIDField()),
-                ('channel', models.CharField(choices=[('email', 'Email'), ('sms', 'Sms')], max_length=8)),
-                ('granted', models.BooleanField(help_text='True: the client agreed; False: the client withdrew (or refused).')),
-                ('decided_at', models.DateTimeField(help_text='When the decision was made (for imports: when we learned it).')),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
-                ('origin', models.CharField(choices=[('api_user', 'A user of the app (API)'), ('csv_import', 'A CSV import'), ('provider_import', 'A provider import (sync, webhook or custom CRM push)'), ('unsubscribe_link', "The client's unsubscribe link"), ('system', 'The system (e.g. the migration of consents recorded before the ledger)')], max_length=20)),
-                ('provider', models.CharField(blank=True, help_text="The import's source (square, csv, ...), if any.", max_length=20)),
-                ('acting_user_id', models.UUIDField(blank=True, null=True)),
-                ('copied_from', models.UUIDField(blank=True, help_text='The event of a merged-away client this row copies (same decision, same time).', null=True)),
-                ('tenant', models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to='tenants.tenant')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("client_id", models.UUIDField()),
+                ("channel", models.CharField(choices=[("email", "Email"), ("sms", "Sms")], max_length=8)),
+                (
+                    "granted",
+                    models.BooleanField(help_text="True: the client agreed; False: the client withdrew (or refused)."),
+                ),
+                (
+                    "decided_at",
+                    models.DateTimeField(help_text="When the decision was made (for imports: when we learned it)."),
+                ),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "origin",
+                    models.CharField(
+                        choices=[
+                            ("api_user", "A user of the app (API)"),
+                            ("csv_import", "A CSV import"),
+                            ("provider_import", "A provider import (sync, webhook or custom CRM push)"),
+                            ("unsubscribe_link", "The client's unsubscribe link"),
+                            ("system", "The system (e.g. the migration of consents recorded before the ledger)"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "provider",
+                    models.CharField(
+                        blank=True, help_text="The import's source (square, csv, ...), if any.", max_length=20
+                    ),
+                ),
+                ("acting_user_id", models.UUIDField(blank=True, null=True)),
+                (
+                    "copied_from",
+                    models.UUIDField(
+                        blank=True,
+                        help_text="The event of a merged-away client this row copies (same decision, same time).",
+                        null=True,
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to="tenants.tenant"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['tenant', 'client_id', 'channel', 'decided_at'], name='consent_event_client_idx')],
+                "indexes": [
+                    models.Index(
+                        fields=["tenant", "client_id", "channel", "decided_at"], name="consent_event_client_idx"
+                    )
+                ],
             },
         ),
     ]

@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clients', '0006_consent_ledger_rls_and_backfill'),
+        ("clients", "0006_consent_ledger_rls_and_backfill"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='client',
-            name='archived_at',
+            model_name="client",
+            name="archived_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='client',
-            name='phone_extension',
-            field=models.CharField(blank=True, help_text='Digits dialled after the number (ext. 42).', max_length=20),
+            model_name="client",
+            name="phone_extension",
+            field=models.CharField(blank=True, help_text="Digits dialled after the number (ext. 42).", max_length=20),
         ),
         migrations.AddField(
-            model_name='clientexternalid',
-            name='provider_created_at',
+            model_name="clientexternalid",
+            name="provider_created_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

@@ -2,7 +2,6 @@
 rows written without it."""
 
 import factory
-
 from django.utils import timezone
 
 from clients import consent
@@ -36,11 +35,19 @@ class ClientFactory(factory.django.DjangoModelFactory):
                 decisions[channel] = (bool(granted), at or timezone.now())
         client = super()._create(model_class, *args, **kwargs)
         if decisions:
-            ConsentEvent.objects.bulk_create([
-                ConsentEvent(tenant=client.tenant, client_id=client.id, channel=channel, granted=granted,
-                             decided_at=at, origin=origin)
-                for channel, (granted, at) in decisions.items()
-            ])
+            ConsentEvent.objects.bulk_create(
+                [
+                    ConsentEvent(
+                        tenant=client.tenant,
+                        client_id=client.id,
+                        channel=channel,
+                        granted=granted,
+                        decided_at=at,
+                        origin=origin,
+                    )
+                    for channel, (granted, at) in decisions.items()
+                ]
+            )
             consent.consent_refresh(tenant=client.tenant, client_ids=[client.id])
             client.refresh_from_db()
         return client

@@ -41,13 +41,23 @@ def ids(response):
 
 @pytest.fixture
 def pair(world):
-    a = make(world.tenant_a, first_name="Amy", last_name="Lee", email="amy@example.com", phone="+14155550123",
-             birthday_month=3, birthday_day=9)
-    b = make(world.tenant_b, first_name="Bea", last_name="Ng", email="amy@example.com", birthday_month=3, birthday_day=10)
+    a = make(
+        world.tenant_a,
+        first_name="Amy",
+        last_name="Lee",
+        email="amy@example.com",
+        phone="+14155550123",
+        birthday_month=3,
+        birthday_day=9,
+    )
+    b = make(
+        world.tenant_b, first_name="Bea", last_name="Ng", email="amy@example.com", birthday_month=3, birthday_day=10
+    )
     return a, b
 
 
 # --- list, search, filters -------------------------------------------------------------
+
 
 def test_lists_show_only_the_callers_tenant(world, pair):
     a, b = pair
@@ -59,8 +69,16 @@ def test_lists_show_only_the_callers_tenant(world, pair):
 
 def test_search_filters_and_ordering(world):
     t = world.tenant_a
-    amy = make(t, first_name="Amy", last_name="Lee", phone="+14155550123", birthday_month=12, birthday_day=31,
-               email_consent=True, source="square")
+    amy = make(
+        t,
+        first_name="Amy",
+        last_name="Lee",
+        phone="+14155550123",
+        birthday_month=12,
+        birthday_day=31,
+        email_consent=True,
+        source="square",
+    )
     bea = make(t, first_name="Bea", last_name="Adams", birthday_month=1, birthday_day=1)
     cat = make(t, first_name="Cat", last_name="Zed")
     tag(t, amy, "VIP")
@@ -86,13 +104,18 @@ def test_cursor_pagination(world):
     first = world.a.get(URL, {"page_size": 2}).json()
     assert len(first["results"]) == 2 and first["next"]
     second = world.a.get(first["next"]).json()
-    assert len(second["results"]) == 2 and not {r["id"] for r in second["results"]} & {r["id"] for r in first["results"]}
+    assert len(second["results"]) == 2 and not {r["id"] for r in second["results"]} & {
+        r["id"] for r in first["results"]
+    }
 
 
 # --- create, read, update, delete ---------------------------------------------------------
 
+
 def test_create_normalizes_and_records_consent(world):
-    response = world.a.post(URL, {"first_name": "Amy", "email": " Amy@Example.com", "phone": "415.555.0123", "sms_consent": True})
+    response = world.a.post(
+        URL, {"first_name": "Amy", "email": " Amy@Example.com", "phone": "415.555.0123", "sms_consent": True}
+    )
     assert response.status_code == 201, response.json()
     body = response.json()
     assert (body["email"], body["phone"], body["sms_consent"]) == ("amy@example.com", "+14155550123", True)
@@ -151,6 +174,7 @@ def test_another_tenants_client_is_404_on_every_detail_route(world, pair):
 
 # --- tags ----------------------------------------------------------------------------------
 
+
 def test_tag_add_is_201_then_200_and_delete_is_404_when_unknown(world):
     client = make(world.tenant_a)
     url = f"{detail(client.id)}tags/"
@@ -186,7 +210,7 @@ BIRTHDAYS = f"{URL}birthdays/"
 
 def test_birthdays_default_to_each_tenants_own_today(world, pair):
     a, b = pair  # A's client: Mar 9; B's client: Mar 10
-    instant = datetime.datetime(2025, 3, 10, 5, 0, tzinfo=datetime.timezone.utc)  # Mar 9 in LA, Mar 10 in Auckland
+    instant = datetime.datetime(2025, 3, 10, 5, 0, tzinfo=datetime.UTC)  # Mar 9 in LA, Mar 10 in Auckland
     with mock.patch("django.utils.timezone.now", return_value=instant):
         seen_a = world.a.get(BIRTHDAYS, {"days_ahead": 0}).json()
         seen_b = world.b.get(BIRTHDAYS, {"days_ahead": 0}).json()
@@ -202,18 +226,27 @@ def test_birthdays_items_wrap_the_year_and_handle_feb_29(world):
     body = world.a.get(BIRTHDAYS, {"days_ahead": 7, "from": "2025-12-28"}).json()
     assert body["end"] == "2026-01-04" and body["count"] == 2
     assert [(i["client"]["id"], i["date"], i["days_until"], i["turning"]) for i in body["results"]] == [
-        (str(dec.id), "2025-12-30", 2, None), (str(jan.id), "2026-01-02", 5, 36),
+        (str(dec.id), "2025-12-30", 2, None),
+        (str(jan.id), "2026-01-02", 5, 36),
     ]
     common = world.a.get(BIRTHDAYS, {"days_ahead": 0, "from": "2025-02-28"}).json()["results"]
     assert [(i["client"]["id"], i["date"], i["turning"]) for i in common] == [(str(leap.id), "2025-02-28", 25)]
     assert world.a.get(BIRTHDAYS, {"days_ahead": 0, "from": "2024-02-28"}).json()["results"] == []
-    assert [i["date"] for i in world.a.get(BIRTHDAYS, {"days_ahead": 0, "from": "2024-02-29"}).json()["results"]] == ["2024-02-29"]
+    assert [i["date"] for i in world.a.get(BIRTHDAYS, {"days_ahead": 0, "from": "2024-02-29"}).json()["results"]] == [
+        "2024-02-29"
+    ]
 
 
-@pytest.mark.parametrize("params, parameter", [
-    ({"days_ahead": -1}, "days_ahead"), ({"days_ahead": 367}, "days_ahead"), ({"days_ahead": "week"}, "days_ahead"),
-    ({"from": "2025-02-30"}, "from"), ({"from": "tomorrow"}, "from"),
-])
+@pytest.mark.parametrize(
+    "params, parameter",
+    [
+        ({"days_ahead": -1}, "days_ahead"),
+        ({"days_ahead": 367}, "days_ahead"),
+        ({"days_ahead": "week"}, "days_ahead"),
+        ({"from": "2025-02-30"}, "from"),
+        ({"from": "tomorrow"}, "from"),
+    ],
+)
 def test_birthdays_bad_parameters_are_400_naming_them(world, params, parameter):
     response = world.a.get(BIRTHDAYS, params)
     assert response.status_code == 400
@@ -231,6 +264,7 @@ def test_birthdays_bounds_are_inclusive_and_filters_apply(world):
 
 
 # --- duplicates and merge ------------------------------------------------------------------
+
 
 def test_duplicates_and_merge(world, pair):
     a, b = pair
@@ -261,6 +295,7 @@ def test_merge_with_another_tenants_ids_is_404(world, pair):
 
 # --- CSV import and export -----------------------------------------------------------------
 
+
 def upload(api, content: bytes, name="clients.csv"):
     file = io.BytesIO(content)
     file.name = name
@@ -270,13 +305,20 @@ def upload(api, content: bytes, name="clients.csv"):
 def test_import_through_the_api_is_a_202_with_a_job(world, django_capture_on_commit_callbacks):
     with mock.patch.object(client_import_csv_task, "delay") as delay:
         with django_capture_on_commit_callbacks(execute=True):
-            response = upload(world.client(world.staff_a, world.tenant_a), b"\xef\xbb\xbfEmail,First Name\nAmy@Example.com,Amy\n")
+            response = upload(
+                world.client(world.staff_a, world.tenant_a), b"\xef\xbb\xbfEmail,First Name\nAmy@Example.com,Amy\n"
+            )
     assert response.status_code == 202, response.json()
     job_id = response.json()["job_id"]
     delay.assert_called_once_with(str(world.tenant_a.id), job_id)
     with tenant_context(world.tenant_a.id, role="system"):
         job = BackgroundJob.objects.get(id=job_id)
-        assert (job.kind, job.status, job.progress_total, job.params["filename"]) == ("clients.import_csv", "queued", 1, "clients.csv")
+        assert (job.kind, job.status, job.progress_total, job.params["filename"]) == (
+            "clients.import_csv",
+            "queued",
+            1,
+            "clients.csv",
+        )
         assert ClientImport.objects.filter(job=job).exists()
     client_import_csv_task.run(str(world.tenant_a.id), job_id)  # what the worker does
     polled = world.a.get(f"/api/v1/jobs/{job_id}/").json()
@@ -284,11 +326,14 @@ def test_import_through_the_api_is_a_202_with_a_job(world, django_capture_on_com
     assert world.b.get(f"/api/v1/jobs/{job_id}/").status_code == 404
 
 
-@pytest.mark.parametrize("content, reason", [
-    ("first_name\nJosé\n".encode("cp1252"), "not_utf8"),
-    (b"", "no_header"),
-    (b"colour,size\nred,7\n", "no_known_column"),
-])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        ("first_name\nJosé\n".encode("cp1252"), "not_utf8"),
+        (b"", "no_header"),
+        (b"colour,size\nred,7\n", "no_known_column"),
+    ],
+)
 def test_import_refuses_bad_files_with_a_reason(world, content, reason):
     response = upload(world.a, content)
     assert response.status_code == 400
@@ -330,8 +375,17 @@ def test_export_streams_the_filtered_list(world, settings, pair):
 
 
 def test_an_export_reimports_as_unchanged(world):
-    make(world.tenant_a, first_name="Amy", last_name="Lee", email="amy@example.com", phone="+14155550123",
-         birthday_month=3, birthday_day=9, birth_year=1990, email_consent=True)
+    make(
+        world.tenant_a,
+        first_name="Amy",
+        last_name="Lee",
+        email="amy@example.com",
+        phone="+14155550123",
+        birthday_month=3,
+        birthday_day=9,
+        birth_year=1990,
+        email_consent=True,
+    )
     exported = read_csv(world.a.get(f"{URL}export/")).encode()
     with tenant_context(world.tenant_a.id, role="owner_admin"):
         from clients.services import client_import_csv_start

@@ -21,26 +21,39 @@ DAY = datetime.timedelta(days=1)
 
 
 def event(granted: bool, at: datetime.datetime, origin: str = ConsentOrigin.API_USER, channel: str = "email"):
-    return ConsentEvent(id=uuid.uuid4(), client_id=uuid.uuid4(), channel=channel, granted=granted, decided_at=at,
-                        recorded_at=T0, origin=origin)
+    return ConsentEvent(
+        id=uuid.uuid4(),
+        client_id=uuid.uuid4(),
+        channel=channel,
+        granted=granted,
+        decided_at=at,
+        recorded_at=T0,
+        origin=origin,
+    )
 
 
-@pytest.mark.parametrize(("events", "expected"), [
-    ([], (None, None)),
-    ([event(True, T0)], (True, T0)),
-    ([event(True, T0), event(False, T0 + DAY)], (False, T0 + DAY)),
-    # An older grant (say, a merged duplicate's) never undoes a withdrawal.
-    ([event(False, T0 + DAY), event(True, T0)], (False, T0 + DAY)),
-    # At the same instant, the withdrawal wins.
-    ([event(False, T0), event(True, T0)], (False, T0)),
-    # A newer grant from an import or a provider does not undo it either...
-    ([event(False, T0), event(True, T0 + DAY, ConsentOrigin.CSV_IMPORT)], (False, T0)),
-    ([event(False, T0, ConsentOrigin.PROVIDER_IMPORT), event(True, T0 + DAY, ConsentOrigin.PROVIDER_IMPORT)], (False, T0)),
-    # ... only a newer explicit grant does.
-    ([event(False, T0, ConsentOrigin.UNSUBSCRIBE_LINK), event(True, T0 + DAY)], (True, T0 + DAY)),
-    # An import's grant stands where nobody withdrew.
-    ([event(True, T0, ConsentOrigin.CSV_IMPORT)], (True, T0)),
-])
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        ([], (None, None)),
+        ([event(True, T0)], (True, T0)),
+        ([event(True, T0), event(False, T0 + DAY)], (False, T0 + DAY)),
+        # An older grant (say, a merged duplicate's) never undoes a withdrawal.
+        ([event(False, T0 + DAY), event(True, T0)], (False, T0 + DAY)),
+        # At the same instant, the withdrawal wins.
+        ([event(False, T0), event(True, T0)], (False, T0)),
+        # A newer grant from an import or a provider does not undo it either...
+        ([event(False, T0), event(True, T0 + DAY, ConsentOrigin.CSV_IMPORT)], (False, T0)),
+        (
+            [event(False, T0, ConsentOrigin.PROVIDER_IMPORT), event(True, T0 + DAY, ConsentOrigin.PROVIDER_IMPORT)],
+            (False, T0),
+        ),
+        # ... only a newer explicit grant does.
+        ([event(False, T0, ConsentOrigin.UNSUBSCRIBE_LINK), event(True, T0 + DAY)], (True, T0 + DAY)),
+        # An import's grant stands where nobody withdrew.
+        ([event(True, T0, ConsentOrigin.CSV_IMPORT)], (True, T0)),
+    ],
+)
 def test_derive(events, expected):
     state = consent.derive(events)["email"]
     assert (state.granted, state.at) == expected
@@ -52,8 +65,10 @@ def test_the_runtime_role_cannot_change_or_remove_a_decision(world):
     with tenant_context(t.id, role="staff"):
         client = ClientFactory(tenant=t, email_consent=True)
         decision = ConsentEvent.objects.get(client_id=client.id)
-        for statement in ("UPDATE clients_consentevent SET granted = false WHERE id = %s",
-                          "DELETE FROM clients_consentevent WHERE id = %s"):
+        for statement in (
+            "UPDATE clients_consentevent SET granted = false WHERE id = %s",
+            "DELETE FROM clients_consentevent WHERE id = %s",
+        ):
             with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
                 with connections["default"].cursor() as cursor:
                     cursor.execute(statement, [decision.id])
@@ -69,8 +84,9 @@ def test_deleting_a_client_keeps_its_decisions(world):
 
 
 def test_the_api_records_a_users_decisions_and_keeps_its_response_shape(world):
-    response = world.a.post("/api/v1/clients/", {"first_name": "Amy", "email": "amy@example.com", "email_consent": True},
-                            format="json")
+    response = world.a.post(
+        "/api/v1/clients/", {"first_name": "Amy", "email": "amy@example.com", "email_consent": True}, format="json"
+    )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["email_consent"] is True and body["email_consent_at"] is not None
@@ -79,8 +95,11 @@ def test_the_api_records_a_users_decisions_and_keeps_its_response_shape(world):
     assert changed.status_code == 200 and changed.json()["email_consent"] is False
     assert changed.json()["email_consent_at"] >= body["email_consent_at"]
     with tenant_context(world.tenant_a.id, role="system"):
-        decisions = list(ConsentEvent.objects.filter(client_id=body["id"]).order_by("decided_at")
-                         .values_list("channel", "granted", "origin", "acting_user_id"))
+        decisions = list(
+            ConsentEvent.objects.filter(client_id=body["id"])
+            .order_by("decided_at")
+            .values_list("channel", "granted", "origin", "acting_user_id")
+        )
     assert decisions == [("email", True, "api_user", world.owner_a.id), ("email", False, "api_user", world.owner_a.id)]
 
 
@@ -94,10 +113,12 @@ def test_a_put_without_consent_records_no_decision_for_a_client_nobody_asked(wor
 def test_merge_keeps_a_withdrawal_over_the_duplicates_older_grant_and_copies_the_history(world):
     t = world.tenant_a
     with tenant_context(t.id, role="staff"):
-        target = ClientFactory(tenant=t, email_consent=False, email_consent_at=T0 + DAY, sms_consent=True,
-                               sms_consent_at=T0)
-        source = ClientFactory(tenant=t, email_consent=True, email_consent_at=T0,
-                               sms_consent=False, sms_consent_at=T0 + 2 * DAY)
+        target = ClientFactory(
+            tenant=t, email_consent=False, email_consent_at=T0 + DAY, sms_consent=True, sms_consent_at=T0
+        )
+        source = ClientFactory(
+            tenant=t, email_consent=True, email_consent_at=T0, sms_consent=False, sms_consent_at=T0 + 2 * DAY
+        )
         services.client_merge(tenant=t, source_id=source.id, target_id=target.id)
         merged = Client.objects.get(id=target.id)
         copies = ConsentEvent.objects.filter(client_id=target.id, copied_from__isnull=False).count()

@@ -43,7 +43,7 @@ MIXED = (
     ",,,,,,,,,\n"
     "Cara,Diaz,cara@example.com,,02-30,,,,C-3,\n"
     "Dee,Ng,dee@example.com,12,,,,,C-4,\n"
-    "Eve,Ito,eve@example.com,,--12-31,\"Bridal, VIP\",,maybe,C-5,\n"
+    'Eve,Ito,eve@example.com,,--12-31,"Bridal, VIP",,maybe,C-5,\n'
     "Fay,Ko,fay@example.com,+44 7911 123456,7/4/1985,,,no,C-6,\n"
 )
 
@@ -53,8 +53,11 @@ def test_a_bad_optional_field_is_dropped_and_the_row_kept(world):
     assert job.status == "succeeded" and job.progress_done == job.progress_total == 7
     assert job.counts == {"created": 6, "updated": 0, "unchanged": 0, "skipped": 1, "failed": 0, "fields_dropped": 4}
     assert [(e["row"], e["field"], e["kind"]) for e in job.errors] == [
-        (3, "email", "field_dropped"), (5, "birthday", "field_dropped"), (6, "phone", "field_dropped"),
-        (7, "email_consent", "field_dropped")]
+        (3, "email", "field_dropped"),
+        (5, "birthday", "field_dropped"),
+        (6, "phone", "field_dropped"),
+        (7, "email_consent", "field_dropped"),
+    ]
     assert "not-an-email" in job.errors[0]["reason"] and "'12'" in job.errors[2]["reason"]
     assert job.params["ignored_columns"] == ["Favourite colour"]
     amy, bad, cara, dee, eve, fay = clients_of(world.tenant_a)
@@ -100,7 +103,12 @@ def test_a_phone_in_three_formats_is_one_client(world):
     job = run_import(world.tenant_a, content)
     assert job.counts == {"created": 1, "updated": 0, "unchanged": 2, "skipped": 0, "failed": 0}
     [amy] = clients_of(world.tenant_a)
-    assert (amy.first_name, amy.last_name, amy.phone, amy.phone_hash) == ("Amy", "Lee", "+14155550123", contact_hash("+14155550123"))
+    assert (amy.first_name, amy.last_name, amy.phone, amy.phone_hash) == (
+        "Amy",
+        "Lee",
+        "+14155550123",
+        contact_hash("+14155550123"),
+    )
 
 
 def test_external_id_is_matched_first(world):
@@ -114,7 +122,7 @@ def test_external_id_is_matched_first(world):
 
 def test_consent_change_from_a_file_is_recorded(world):
     t = world.tenant_a
-    instant = datetime.datetime(2025, 1, 2, 3, 4, tzinfo=datetime.timezone.utc)
+    instant = datetime.datetime(2025, 1, 2, 3, 4, tzinfo=datetime.UTC)
     run_import(t, "email,sms_consent\namy@example.com,\n")
     with mock.patch("django.utils.timezone.now", return_value=instant):
         job = run_import(t, "email,SMS Consent\namy@example.com,TRUE\n")

@@ -13,7 +13,9 @@ D = datetime.date
 
 
 def make(tenant, month, day, year=None, name="x"):
-    return Client.objects.create(tenant=tenant, first_name=name, birthday_month=month, birthday_day=day, birth_year=year)
+    return Client.objects.create(
+        tenant=tenant, first_name=name, birthday_month=month, birthday_day=day, birth_year=year
+    )
 
 
 def test_celebration_date_feb_29():
@@ -45,7 +47,9 @@ def test_feb_29_in_common_and_leap_years():
         common = birthdays_upcoming(start=D(2025, 2, 28), days_ahead=0)
         leap_28 = birthdays_upcoming(start=D(2024, 2, 28), days_ahead=0)
         leap_29 = birthdays_upcoming(start=D(2024, 2, 29), days_ahead=0)
-    assert [i.client.id for i in common] == [leapling.id] and common[0].date == D(2025, 2, 28) and common[0].turning == 25
+    assert (
+        [i.client.id for i in common] == [leapling.id] and common[0].date == D(2025, 2, 28) and common[0].turning == 25
+    )
     assert leap_28 == []
     assert [i.date for i in leap_29] == [D(2024, 2, 29)]
 
@@ -66,7 +70,7 @@ def test_only_the_current_tenant_and_bounds():
 
 def test_tenant_today_differs_by_time_zone():
     world = TenantWorld()  # A: America/Los_Angeles, B: Pacific/Auckland
-    instant = datetime.datetime(2025, 3, 10, 5, 0, tzinfo=datetime.timezone.utc)
+    instant = datetime.datetime(2025, 3, 10, 5, 0, tzinfo=datetime.UTC)
     assert world.tenant_a.today(instant) == D(2025, 3, 9)
     assert world.tenant_b.today(instant) == D(2025, 3, 10)
 
@@ -87,7 +91,9 @@ def test_search_by_name_email_and_phone_in_any_format():
     world = TenantWorld()
     t = world.tenant_a
     with tenant_context(t.id, role="staff"):
-        amy = ClientFactory(tenant=t, first_name="Amy", last_name="Lee", email="amy@example.com", **_phone("+14155550123"))
+        amy = ClientFactory(
+            tenant=t, first_name="Amy", last_name="Lee", email="amy@example.com", **_phone("+14155550123")
+        )
         ClientFactory(tenant=t, first_name="Bea", last_name="Amsel", email="bea@example.com", **_phone("+14155550999"))
 
         def ids(query):

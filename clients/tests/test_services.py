@@ -14,7 +14,7 @@ from tenants.errors import TenantContextError
 
 pytestmark = pytest.mark.django_db
 
-T0 = datetime.datetime(2025, 5, 1, 12, 0, tzinfo=datetime.timezone.utc)
+T0 = datetime.datetime(2025, 5, 1, 12, 0, tzinfo=datetime.UTC)
 
 
 def at(instant):
@@ -24,7 +24,9 @@ def at(instant):
 def test_create_normalizes_contacts_in_the_tenants_country(world):
     t = world.tenant_a
     with tenant_context(t.id, role="staff"):
-        client = services.client_create(tenant=t, data={"first_name": "  Amy  ", "email": " Amy@Example.COM ", "phone": "(415) 555-0123"})
+        client = services.client_create(
+            tenant=t, data={"first_name": "  Amy  ", "email": " Amy@Example.COM ", "phone": "(415) 555-0123"}
+        )
         t.country = "GB"
         british = services.client_create(tenant=t, data={"first_name": "Bea", "phone": "07911 123456"})
     assert (client.first_name, client.email, client.phone) == ("Amy", "amy@example.com", "+14155550123")
@@ -55,10 +57,14 @@ def test_consent_changes_are_recorded_with_their_time(world):
     t1, t2, t3 = T0, T0 + datetime.timedelta(days=1), T0 + datetime.timedelta(days=2)
     with tenant_context(t.id, role="staff"):
         with at(t1):
-            client = services.client_create(tenant=t, data={"first_name": "Amy", "email_consent": True, "sms_consent": False})
+            client = services.client_create(
+                tenant=t, data={"first_name": "Amy", "email_consent": True, "sms_consent": False}
+            )
         assert client.email_consent_at == t1 and client.sms_consent_at is None
         with at(t2):
-            client = services.client_update(tenant=t, client_id=client.id, data={"sms_consent": True, "email_consent": True})
+            client = services.client_update(
+                tenant=t, client_id=client.id, data={"sms_consent": True, "email_consent": True}
+            )
         assert client.sms_consent and client.sms_consent_at == t2
         assert client.email_consent_at == t1, "an unchanged flag keeps the time of the decision"
         with at(t3):
@@ -91,7 +97,9 @@ def test_delete_keeps_the_appointment_history(world):
     t = world.tenant_a
     with tenant_context(t.id, role="staff"):
         client = ClientFactory(tenant=t)
-        visit = Appointment.objects.create(tenant=t, client=client, start_at=T0, end_at=T0, currency="USD", price_amount=5000)
+        visit = Appointment.objects.create(
+            tenant=t, client=client, start_at=T0, end_at=T0, currency="USD", price_amount=5000
+        )
         services.client_delete(tenant=t, client_id=client.id)
         visit.refresh_from_db()
     assert visit.client_id is None and visit.price_amount == 5000
@@ -118,12 +126,28 @@ def test_tag_add_is_idempotent_and_case_insensitive(world):
 def test_merge_moves_everything_and_loses_nothing(world):
     t = world.tenant_a
     with tenant_context(t.id, role="staff"):
-        target = ClientFactory(tenant=t, first_name="Amy", last_name="", email="amy@example.com", notes="Likes tea.",
-                               email_consent=False, email_consent_at=T0)
+        target = ClientFactory(
+            tenant=t,
+            first_name="Amy",
+            last_name="",
+            email="amy@example.com",
+            notes="Likes tea.",
+            email_consent=False,
+            email_consent_at=T0,
+        )
         source = ClientFactory(
-            tenant=t, first_name="Amelia", last_name="Lee", email="amy.lee@work.test", phone="+14155550123",
-            phone_hash=contact_hash("+14155550123"), birthday_month=7, birthday_day=4, birth_year=1991,
-            notes="Allergic to latex.", email_consent=True, email_consent_at=T0 + datetime.timedelta(days=3),
+            tenant=t,
+            first_name="Amelia",
+            last_name="Lee",
+            email="amy.lee@work.test",
+            phone="+14155550123",
+            phone_hash=contact_hash("+14155550123"),
+            birthday_month=7,
+            birthday_day=4,
+            birth_year=1991,
+            notes="Allergic to latex.",
+            email_consent=True,
+            email_consent_at=T0 + datetime.timedelta(days=3),
         )
         for name in ("vip", "color"):
             services.client_tag_add(tenant=t, client_id=source.id, name=name)
@@ -159,7 +183,9 @@ def test_merge_keeps_one_of_two_colliding_rows_and_reports_the_other(world):
         target, source = ClientFactory(tenant=t), ClientFactory(tenant=t)
         MessageDraft.objects.create(tenant=t, client=target, channel="email", occasion_date=day, body="kept")
         MessageDraft.objects.create(tenant=t, client=source, channel="email", occasion_date=day, body="same occasion")
-        moved = MessageDraft.objects.create(tenant=t, client=source, channel="email", occasion_date=day.replace(year=2026), body="x")
+        moved = MessageDraft.objects.create(
+            tenant=t, client=source, channel="email", occasion_date=day.replace(year=2026), body="x"
+        )
         result = services.client_merge(tenant=t, source_id=source.id, target_id=target.id)
         assert result.conflicts == {"campaigns.messagedraft": 1}
         assert result.moved["campaigns.messagedraft"] == 1

@@ -11,7 +11,8 @@ MAX_KEYS = 20
 
 def _credentials(**kwargs) -> serializers.DictField:
     return serializers.DictField(
-        child=serializers.CharField(max_length=4000, allow_blank=True), validators=[MaxLengthValidator(MAX_KEYS)],
+        child=serializers.CharField(max_length=4000, allow_blank=True),
+        validators=[MaxLengthValidator(MAX_KEYS)],
         **kwargs,
     )
 
@@ -31,8 +32,19 @@ class IntegrationConnectionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = IntegrationConnection
-        fields = ["id", "provider", "status", "config", "credential_keys", "webhook_url", "checkpoints",
-                  "last_sync_at", "last_error", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "provider",
+            "status",
+            "config",
+            "credential_keys",
+            "webhook_url",
+            "checkpoints",
+            "last_sync_at",
+            "last_error",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
     def get_credential_keys(self, obj) -> list[str]:
@@ -51,8 +63,11 @@ class IntegrationConnectionSerializer(serializers.ModelSerializer):
 
 
 class IntegrationConnectionCreatedSerializer(IntegrationConnectionSerializer):
-    api_key = serializers.CharField(read_only=True, allow_null=True, help_text=(
-        "Custom CRM only: the key to send as `X-BrandVX-Key`. Shown once; store it now."))
+    api_key = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text=("Custom CRM only: the key to send as `X-BrandVX-Key`. Shown once; store it now."),
+    )
 
     class Meta(IntegrationConnectionSerializer.Meta):
         fields = [*IntegrationConnectionSerializer.Meta.fields, "api_key"]

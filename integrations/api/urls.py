@@ -11,12 +11,22 @@ router.register("integrations", IntegrationConnectionViewSet, basename="integrat
 # Webhooks and the custom CRM push open their own tenant transactions once they know the
 # tenant (non-atomic: no request-wide transaction around the unauthenticated lookup).
 urlpatterns = [
-    path("integrations/custom_crm/import/", transaction.non_atomic_requests(CustomCrmImportView.as_view()),
-         name="custom-crm-import"),
+    path(
+        "integrations/custom_crm/import/",
+        transaction.non_atomic_requests(CustomCrmImportView.as_view()),
+        name="custom-crm-import",
+    ),
     path("integrations/<str:provider>/sync/", IntegrationSyncView.as_view(), name="integration-sync"),
     path("webhooks/square/", transaction.non_atomic_requests(SquareWebhookView.as_view()), name="webhook-square"),
-    path("webhooks/acuity/", transaction.non_atomic_requests(AcuityWebhookWithoutTokenView.as_view()), name="webhook-acuity"),
-    path("webhooks/acuity/<str:token>/", transaction.non_atomic_requests(AcuityWebhookView.as_view()),
-         name="webhook-acuity"),
+    path(
+        "webhooks/acuity/",
+        transaction.non_atomic_requests(AcuityWebhookWithoutTokenView.as_view()),
+        name="webhook-acuity",
+    ),
+    path(
+        "webhooks/acuity/<str:token>/",
+        transaction.non_atomic_requests(AcuityWebhookView.as_view()),
+        name="webhook-acuity",
+    ),
     *router.urls,
 ]

@@ -8,11 +8,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status
 from rest_framework.decorators import action
-from brandvx.parsers import StrictJSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from brandvx.errors import InvalidParameter
+from brandvx.parsers import StrictJSONParser
 from integrations import services
 from integrations.api.serializers import (
     ApiKeySerializer,
@@ -33,7 +33,11 @@ UUID_RE = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-
 
 
 class IntegrationConnectionViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, TenantGenericViewSet,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    TenantGenericViewSet,
 ):
     """Provider connections. Credentials are write-only; only owner_admin may see or change them."""
 
@@ -46,13 +50,18 @@ class IntegrationConnectionViewSet(
     filterset_fields = ["provider", "status"]
     error_statuses = {"create": {409}, "update": {409}, "partial_update": {409}}
 
-    @extend_schema(request=IntegrationConnectionCreateSerializer, responses={201: IntegrationConnectionCreatedSerializer})
+    @extend_schema(
+        request=IntegrationConnectionCreateSerializer, responses={201: IntegrationConnectionCreatedSerializer}
+    )
     def create(self, request, *args, **kwargs):
         form = IntegrationConnectionCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         connection, one_time = services.connection_create(
-            tenant=self.tenant, provider=form.validated_data["provider"], credentials=form.validated_data["credentials"],
-            config=form.validated_data["config"], acting_user=request.user,
+            tenant=self.tenant,
+            provider=form.validated_data["provider"],
+            credentials=form.validated_data["credentials"],
+            config=form.validated_data["config"],
+            acting_user=request.user,
         )
         connection.api_key = one_time.get("api_key")
         body = IntegrationConnectionCreatedSerializer(connection, context=self.get_serializer_context()).data
@@ -63,20 +72,25 @@ class IntegrationConnectionViewSet(
         connection = self.get_object()
         form = IntegrationConnectionUpdateSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
-        connection = services.connection_update(tenant=self.tenant, connection=connection, acting_user=request.user,
-                                                **form.validated_data)
+        connection = services.connection_update(
+            tenant=self.tenant, connection=connection, acting_user=request.user, **form.validated_data
+        )
         return Response(self.get_serializer(connection).data)
 
     @extend_schema(request=None, responses=IntegrationConnectionSerializer)
     @action(detail=True, methods=["post"])
     def disable(self, request, pk=None):
-        connection = services.connection_disable(tenant=self.tenant, connection=self.get_object(), acting_user=request.user)
+        connection = services.connection_disable(
+            tenant=self.tenant, connection=self.get_object(), acting_user=request.user
+        )
         return Response(self.get_serializer(connection).data)
 
     @extend_schema(request=None, responses=ApiKeySerializer)
     @action(detail=True, methods=["post"], url_path="rotate-key")
     def rotate_key(self, request, pk=None):
-        api_key = services.connection_rotate_api_key(tenant=self.tenant, connection=self.get_object(), acting_user=request.user)
+        api_key = services.connection_rotate_api_key(
+            tenant=self.tenant, connection=self.get_object(), acting_user=request.user
+        )
         return Response({"api_key": api_key})
 
 
@@ -88,7 +102,8 @@ class IntegrationSyncView(TenantAPIView):
     error_statuses = {"post": {409, 503}}
 
     @extend_schema(
-        request=None, responses={202: JobCreatedSerializer},
+        request=None,
+        responses={202: JobCreatedSerializer},
         parameters=[OpenApiParameter("provider", str, OpenApiParameter.PATH, enum=Provider.values)],
     )
     def post(self, request, provider: str):
@@ -106,17 +121,24 @@ class CustomCrmImportView(APIView):
     error_statuses = {"post": {401, 404}}
 
     @extend_schema(
-        request=CustomImportSerializer, auth=[], responses={200: OpenApiTypes.OBJECT},
+        request=CustomImportSerializer,
+        auth=[],
+        responses={200: OpenApiTypes.OBJECT},
         parameters=[OpenApiParameter("X-BrandVX-Key", str, OpenApiParameter.HEADER, required=True)],
     )
     def post(self, request):
         route = unscoped_route_for_api_key(request.headers.get("X-BrandVX-Key", ""))
         if route is None:
-            return Response({"code": "not_authenticated", "detail": "A valid X-BrandVX-Key header is required."},
-                            status=status.HTTP_401_UNAUTHORIZED, headers={"WWW-Authenticate": 'APIKey header="X-BrandVX-Key"'})
+            return Response(
+                {"code": "not_authenticated", "detail": "A valid X-BrandVX-Key header is required."},
+                status=status.HTTP_401_UNAUTHORIZED,
+                headers={"WWW-Authenticate": 'APIKey header="X-BrandVX-Key"'},
+            )
         body = CustomImportSerializer(data=request.data)
         if not body.is_valid():
             name, messages = next(iter(body.errors.items()))
             raise InvalidParameter(name, str(messages[0] if isinstance(messages, list) else messages))
-        result = services.custom_crm_import(tenant_id=route.tenant_id, connection_id=route.connection_id, payload=request.data)
+        result = services.custom_crm_import(
+            tenant_id=route.tenant_id, connection_id=route.connection_id, payload=request.data
+        )
         return Response(result)

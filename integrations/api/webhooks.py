@@ -50,8 +50,11 @@ def signature_valid(*, key: str, message: bytes, signature: str) -> bool:
 
 def invalid_signature() -> Response:
     # Answered, not raised: nothing was written, and no transaction is left to roll back.
-    return Response({"code": "invalid_signature", "detail": "The webhook signature is missing or invalid."},
-                    status=401, headers={"WWW-Authenticate": 'Signature realm="webhooks"'})
+    return Response(
+        {"code": "invalid_signature", "detail": "The webhook signature is missing or invalid."},
+        status=401,
+        headers={"WWW-Authenticate": 'Signature realm="webhooks"'},
+    )
 
 
 class _WebhookView(APIView):
@@ -59,7 +62,6 @@ class _WebhookView(APIView):
     permission_classes = [permissions.AllowAny]
     throttle_classes: list = []
     error_statuses = {"post": {401}}  # a missing or wrong signature
-
 
 
 class SquareWebhookView(_WebhookView):
@@ -105,8 +107,11 @@ class SquareWebhookView(_WebhookView):
             try:
                 with transaction.atomic():
                     event = WebhookEvent.objects.create(
-                        tenant_id=route.tenant_id, provider="square", event_id=event_id[:255],
-                        event_type=str(body.get("type") or "")[:100], object_type=str(data.get("type") or "")[:50],
+                        tenant_id=route.tenant_id,
+                        provider="square",
+                        event_id=event_id[:255],
+                        event_type=str(body.get("type") or "")[:100],
+                        object_type=str(data.get("type") or "")[:50],
                         object_id=str(data.get("id") or "")[:255],
                     )
             except IntegrityError:
@@ -143,7 +148,9 @@ class AcuityWebhookView(_WebhookView):
                 raise InvalidParameter("id", "must be an Acuity appointment id")
             if connection.status != IntegrationConnection.Status.ACTIVE:
                 return Response({"status": "ignored"})
-            event = acuity_webhook_event_record(tenant_id=route.tenant_id, action=action[:60], appointment_id=appointment_id)
+            event = acuity_webhook_event_record(
+                tenant_id=route.tenant_id, action=action[:60], appointment_id=appointment_id
+            )
             if event is None:
                 return Response({"status": "duplicate"})
             args = (str(route.tenant_id), str(route.connection_id), appointment_id, str(event.id))
@@ -153,7 +160,10 @@ class AcuityWebhookView(_WebhookView):
 
 @extend_schema_view(
     post=extend_schema(
-        operation_id="webhooks_acuity_without_token", request=None, responses={401: None}, auth=[],
+        operation_id="webhooks_acuity_without_token",
+        request=None,
+        responses={401: None},
+        auth=[],
         description="The contract path without a connection token: always 401. Configure Acuity with the "
         "connection's own `webhook_url` (`/api/v1/webhooks/acuity/<token>/`).",
     )

@@ -7,83 +7,181 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('analytics', '0002_rls'),
-        ('tenants', '0002_roles_and_rls'),
+        ("analytics", "0002_rls"),
+        ("tenants", "0002_roles_and_rls"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CatalogVariation',
+            name="CatalogVariation",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('provider', models.CharField(choices=[('square', 'Square'), ('acuity', 'Acuity Scheduling'), ('hubspot', 'HubSpot'), ('custom_crm', 'Custom CRM')], default='square', max_length=20)),
-                ('external_id', models.CharField(max_length=255)),
-                ('item_external_id', models.CharField(blank=True, max_length=255)),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('price_amount', models.BigIntegerField(blank=True, null=True)),
-                ('service', models.ForeignKey(db_constraint=False, blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='analytics.service')),
-                ('tenant', models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to='tenants.tenant')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                (
+                    "provider",
+                    models.CharField(
+                        choices=[
+                            ("square", "Square"),
+                            ("acuity", "Acuity Scheduling"),
+                            ("hubspot", "HubSpot"),
+                            ("custom_crm", "Custom CRM"),
+                        ],
+                        default="square",
+                        max_length=20,
+                    ),
+                ),
+                ("external_id", models.CharField(max_length=255)),
+                ("item_external_id", models.CharField(blank=True, max_length=255)),
+                ("name", models.CharField(blank=True, max_length=200)),
+                ("price_amount", models.BigIntegerField(blank=True, null=True)),
+                (
+                    "service",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="analytics.service",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to="tenants.tenant"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('tenant', 'provider', 'external_id'), name='catalog_variation_unique')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("tenant", "provider", "external_id"), name="catalog_variation_unique"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ConnectionRoute',
+            name="ConnectionRoute",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('kind', models.CharField(choices=[('square_merchant', 'Square Merchant'), ('api_key', 'Api Key'), ('acuity_webhook', 'Acuity Webhook')], max_length=20)),
-                ('lookup', models.CharField(max_length=255)),
-                ('connection_id', models.UUIDField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('routed_tenant', models.ForeignKey(db_column='routed_tenant_id', on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("square_merchant", "Square Merchant"),
+                            ("api_key", "Api Key"),
+                            ("acuity_webhook", "Acuity Webhook"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("lookup", models.CharField(max_length=255)),
+                ("connection_id", models.UUIDField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "routed_tenant",
+                    models.ForeignKey(
+                        db_column="routed_tenant_id",
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['connection_id'], name='connection_route_conn_idx')],
-                'constraints': [models.UniqueConstraint(fields=('kind', 'lookup'), name='connection_route_unique')],
+                "indexes": [models.Index(fields=["connection_id"], name="connection_route_conn_idx")],
+                "constraints": [models.UniqueConstraint(fields=("kind", "lookup"), name="connection_route_unique")],
             },
         ),
         migrations.CreateModel(
-            name='IntegrationConnection',
+            name="IntegrationConnection",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('provider', models.CharField(choices=[('square', 'Square'), ('acuity', 'Acuity Scheduling'), ('hubspot', 'HubSpot'), ('custom_crm', 'Custom CRM')], max_length=20)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('needs_reauth', 'Needs Reauth'), ('error', 'Error'), ('disabled', 'Disabled')], default='active', max_length=16)),
-                ('credentials', tenants.crypto.EncryptedJSONField(blank=True, default=dict)),
-                ('config', models.JSONField(blank=True, default=dict)),
-                ('cursors', models.JSONField(blank=True, default=dict)),
-                ('last_sync_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('tenant', models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to='tenants.tenant')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                (
+                    "provider",
+                    models.CharField(
+                        choices=[
+                            ("square", "Square"),
+                            ("acuity", "Acuity Scheduling"),
+                            ("hubspot", "HubSpot"),
+                            ("custom_crm", "Custom CRM"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("needs_reauth", "Needs Reauth"),
+                            ("error", "Error"),
+                            ("disabled", "Disabled"),
+                        ],
+                        default="active",
+                        max_length=16,
+                    ),
+                ),
+                ("credentials", tenants.crypto.EncryptedJSONField(blank=True, default=dict)),
+                ("config", models.JSONField(blank=True, default=dict)),
+                ("cursors", models.JSONField(blank=True, default=dict)),
+                ("last_sync_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to="tenants.tenant"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('tenant', 'provider'), name='integration_connection_unique_provider')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("tenant", "provider"), name="integration_connection_unique_provider"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='WebhookEvent',
+            name="WebhookEvent",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('provider', models.CharField(choices=[('square', 'Square'), ('acuity', 'Acuity Scheduling'), ('hubspot', 'HubSpot'), ('custom_crm', 'Custom CRM')], max_length=20)),
-                ('event_id', models.CharField(max_length=255)),
-                ('event_type', models.CharField(blank=True, max_length=100)),
-                ('object_type', models.CharField(blank=True, max_length=50)),
-                ('object_id', models.CharField(blank=True, max_length=255)),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
-                ('processed', models.BooleanField(default=False)),
-                ('processed_at', models.DateTimeField(blank=True, null=True)),
-                ('outcome', models.CharField(blank=True, max_length=255)),
-                ('tenant', models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to='tenants.tenant')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                (
+                    "provider",
+                    models.CharField(
+                        choices=[
+                            ("square", "Square"),
+                            ("acuity", "Acuity Scheduling"),
+                            ("hubspot", "HubSpot"),
+                            ("custom_crm", "Custom CRM"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("event_id", models.CharField(max_length=255)),
+                ("event_type", models.CharField(blank=True, max_length=100)),
+                ("object_type", models.CharField(blank=True, max_length=50)),
+                ("object_id", models.CharField(blank=True, max_length=255)),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
+                ("processed", models.BooleanField(default=False)),
+                ("processed_at", models.DateTimeField(blank=True, null=True)),
+                ("outcome", models.CharField(blank=True, max_length=255)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to="tenants.tenant"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['tenant', '-received_at'], name='webhook_event_tenant_idx')],
-                'constraints': [models.UniqueConstraint(fields=('tenant', 'provider', 'event_id'), name='webhook_event_unique')],
+                "indexes": [models.Index(fields=["tenant", "-received_at"], name="webhook_event_tenant_idx")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("tenant", "provider", "event_id"), name="webhook_event_unique")
+                ],
             },
         ),
     ]

@@ -5,23 +5,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('integrations', '0002_rls'),
-        ('tenants', '0005_stale_jobs_schedule'),
+        ("integrations", "0002_rls"),
+        ("tenants", "0005_stale_jobs_schedule"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='connectionroute',
-            name='connection_route_unique',
+            model_name="connectionroute",
+            name="connection_route_unique",
         ),
         migrations.AddConstraint(
-            model_name='connectionroute',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'square_merchant'), _negated=True), fields=('kind', 'lookup'), name='connection_route_unique'),
+            model_name="connectionroute",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "square_merchant"), _negated=True),
+                fields=("kind", "lookup"),
+                name="connection_route_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='connectionroute',
-            constraint=models.UniqueConstraint(fields=('kind', 'lookup', 'connection_id'), name='connection_route_unique_per_connection'),
+            model_name="connectionroute",
+            constraint=models.UniqueConstraint(
+                fields=("kind", "lookup", "connection_id"), name="connection_route_unique_per_connection"
+            ),
         ),
     ]

@@ -23,10 +23,17 @@ class AcuityClient:
         self.auth = (user_id, api_key)
         self.http = HttpClient(provider="acuity", base_url=base_url or acuity_base_url(), policy=policy)
 
-    def list_appointments(self, *, min_date: datetime.date, max_date: datetime.date, max_results: int = PAGE_MAX) -> tuple[list[dict], bool]:
+    def list_appointments(
+        self, *, min_date: datetime.date, max_date: datetime.date, max_results: int = PAGE_MAX
+    ) -> tuple[list[dict], bool]:
         """Appointments starting in [min_date, max_date] (both inclusive), canceled ones too,
         and whether either list hit `max` (then the window may be truncated: split it)."""
-        params = {"minDate": min_date.isoformat(), "maxDate": max_date.isoformat(), "max": max_results, "direction": "ASC"}
+        params = {
+            "minDate": min_date.isoformat(),
+            "maxDate": max_date.isoformat(),
+            "max": max_results,
+            "direction": "ASC",
+        }
         active = self.http.get_json("/appointments", params=params, auth=self.auth)
         canceled = self.http.get_json("/appointments", params={**params, "canceled": "true"}, auth=self.auth)
         active, canceled = active or [], canceled or []

@@ -76,8 +76,15 @@ class RetryPolicy:
 class HttpClient:
     """requests.Session + base URL + the retry policy. One per provider client."""
 
-    def __init__(self, *, provider: str, base_url: str, policy: RetryPolicy | None = None,
-                 session: requests.Session | None = None, timeout=DEFAULT_TIMEOUT):
+    def __init__(
+        self,
+        *,
+        provider: str,
+        base_url: str,
+        policy: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+        timeout=DEFAULT_TIMEOUT,
+    ):
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self.policy = policy or RetryPolicy()
@@ -113,13 +120,19 @@ class HttpClient:
             if status >= 500:
                 failures += 1
                 if failures > self.policy.max_retries:
-                    raise ProviderUnavailable(f"{self.provider}: HTTP {status} on {method} {path} after {failures} attempts")
+                    raise ProviderUnavailable(
+                        f"{self.provider}: HTTP {status} on {method} {path} after {failures} attempts"
+                    )
                 self.policy.sleep(self.policy.backoff(failures - 1))
                 continue
             if status == 401:
-                raise ReauthRequired(f"{self.provider}: the credentials were rejected (HTTP 401); reconnect the account")
+                raise ReauthRequired(
+                    f"{self.provider}: the credentials were rejected (HTTP 401); reconnect the account"
+                )
             if status >= 400:
-                raise ProviderRequestError(f"{self.provider}: HTTP {status} on {method} {path}: {_error_text(response)}", status)
+                raise ProviderRequestError(
+                    f"{self.provider}: HTTP {status} on {method} {path}: {_error_text(response)}", status
+                )
             return response
 
     def get_json(self, path: str, **kwargs):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from django.conf import settings
 
 from integrations.providers.base import HttpClient, ReauthRequired, RetryPolicy
@@ -16,8 +15,14 @@ def hubspot_base_url() -> str:
 
 
 class HubSpotClient:
-    def __init__(self, credentials: dict, *, birthday_property: str = "", policy: RetryPolicy | None = None,
-                 base_url: str | None = None):
+    def __init__(
+        self,
+        credentials: dict,
+        *,
+        birthday_property: str = "",
+        policy: RetryPolicy | None = None,
+        base_url: str | None = None,
+    ):
         token = credentials.get("access_token") or credentials.get("private_app_token")
         if not token:
             raise ReauthRequired("hubspot: no private app token is stored; reconnect the account")

@@ -26,8 +26,14 @@ class SquareClient:
     """Stateless apart from the tokens. `on_tokens` persists refreshed tokens (the caller
     writes them in a short tenant transaction, outside any fetch)."""
 
-    def __init__(self, credentials: dict, *, policy: RetryPolicy | None = None,
-                 on_tokens: Callable[[dict], None] | None = None, base_url: str | None = None):
+    def __init__(
+        self,
+        credentials: dict,
+        *,
+        policy: RetryPolicy | None = None,
+        on_tokens: Callable[[dict], None] | None = None,
+        base_url: str | None = None,
+    ):
         self.credentials = dict(credentials)
         self.on_tokens = on_tokens
         self.http = HttpClient(provider="square", base_url=base_url or square_base_url(), policy=policy)
@@ -56,8 +62,12 @@ class SquareClient:
             raise ProviderError("square: SQUARE_APPLICATION_ID / SQUARE_APPLICATION_SECRET are not configured")
         body = self.http.post_json(
             "/oauth2/token",
-            {"client_id": client_id, "client_secret": client_secret, "grant_type": "refresh_token",
-             "refresh_token": self.credentials["refresh_token"]},
+            {
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "grant_type": "refresh_token",
+                "refresh_token": self.credentials["refresh_token"],
+            },
             headers={"Square-Version": SQUARE_VERSION},
         )
         if not body.get("access_token"):
@@ -78,8 +88,9 @@ class SquareClient:
             self.refresh_tokens()
 
     def _get(self, path: str, params: dict | None = None) -> dict:
-        return self.http.get_json(path, params={k: v for k, v in (params or {}).items() if v not in (None, "")},
-                                  headers=self._headers())
+        return self.http.get_json(
+            path, params={k: v for k, v in (params or {}).items() if v not in (None, "")}, headers=self._headers()
+        )
 
     def _post(self, path: str, body: dict) -> dict:
         return self.http.post_json(path, body, headers=self._headers())
@@ -96,12 +107,16 @@ class SquareClient:
         return merchant
 
     def list_customers(self, cursor: str | None = None) -> tuple[list[dict], str | None]:
-        body = self._get("/v2/customers", {"cursor": cursor, "limit": PAGE_LIMIT, "sort_field": "CREATED_AT", "sort_order": "ASC"})
+        body = self._get(
+            "/v2/customers", {"cursor": cursor, "limit": PAGE_LIMIT, "sort_field": "CREATED_AT", "sort_order": "ASC"}
+        )
         return body.get("customers") or [], body.get("cursor") or None
 
     def search_customers_updated_since(self, since: str, cursor: str | None = None) -> tuple[list[dict], str | None]:
         query = {"filter": {"updated_at": {"start_at": since}}, "sort": {"field": "CREATED_AT", "order": "ASC"}}
-        body = self._post("/v2/customers/search", {"limit": PAGE_LIMIT, "query": query, **({"cursor": cursor} if cursor else {})})
+        body = self._post(
+            "/v2/customers/search", {"limit": PAGE_LIMIT, "query": query, **({"cursor": cursor} if cursor else {})}
+        )
         return body.get("customers") or [], body.get("cursor") or None
 
     def retrieve_customer(self, customer_id: str) -> dict:
@@ -111,17 +126,35 @@ class SquareClient:
         body = self._get("/v2/catalog/list", {"cursor": cursor, "types": "ITEM,ITEM_VARIATION,CATEGORY"})
         return body.get("objects") or [], body.get("cursor") or None
 
-    def list_payments(self, *, begin_time: str | None, cursor: str | None = None,
-                      location_id: str | None = None) -> tuple[list[dict], str | None]:
-        body = self._get("/v2/payments", {"begin_time": begin_time, "cursor": cursor, "limit": PAGE_LIMIT,
-                                           "sort_order": "ASC", "location_id": location_id})
+    def list_payments(
+        self, *, begin_time: str | None, cursor: str | None = None, location_id: str | None = None
+    ) -> tuple[list[dict], str | None]:
+        body = self._get(
+            "/v2/payments",
+            {
+                "begin_time": begin_time,
+                "cursor": cursor,
+                "limit": PAGE_LIMIT,
+                "sort_order": "ASC",
+                "location_id": location_id,
+            },
+        )
         return body.get("payments") or [], body.get("cursor") or None
 
-    def list_refunds(self, *, begin_time: str | None, cursor: str | None = None,
-                     location_id: str | None = None) -> tuple[list[dict], str | None]:
+    def list_refunds(
+        self, *, begin_time: str | None, cursor: str | None = None, location_id: str | None = None
+    ) -> tuple[list[dict], str | None]:
         """GET /v2/refunds: PaymentRefund objects by created_at (oldest first)."""
-        body = self._get("/v2/refunds", {"begin_time": begin_time, "cursor": cursor, "limit": PAGE_LIMIT,
-                                          "sort_order": "ASC", "location_id": location_id})
+        body = self._get(
+            "/v2/refunds",
+            {
+                "begin_time": begin_time,
+                "cursor": cursor,
+                "limit": PAGE_LIMIT,
+                "sort_order": "ASC",
+                "location_id": location_id,
+            },
+        )
         return body.get("refunds") or [], body.get("cursor") or None
 
     def retrieve_refund(self, refund_id: str) -> dict:
@@ -135,7 +168,7 @@ class SquareClient:
         orders: dict[str, dict] = {}
         ids = sorted({i for i in order_ids if i})
         for start in range(0, len(ids), 100):
-            body = {"order_ids": ids[start:start + 100]}
+            body = {"order_ids": ids[start : start + 100]}
             if location_id:
                 body["location_id"] = location_id
             for order in self._post("/v2/orders/batch-retrieve", body).get("orders") or []:

@@ -38,29 +38,74 @@ def square_catalog() -> list[dict]:
     """A category, an item with two variations (nested, as Square returns them), and one
     item whose category is only in the legacy `category_id`."""
     return [
-        {"type": "CATEGORY", "id": "CAT_COLOR", "updated_at": "2024-01-01T00:00:00Z", "version": 1,
-         "category_data": {"name": "Color"}},
+        {
+            "type": "CATEGORY",
+            "id": "CAT_COLOR",
+            "updated_at": "2024-01-01T00:00:00Z",
+            "version": 1,
+            "category_data": {"name": "Color"},
+        },
         {"type": "CATEGORY", "id": "CAT_CUTS", "version": 1, "category_data": {"name": "Cuts"}},
-        {"type": "ITEM", "id": "ITEM_BALAYAGE", "version": 1, "item_data": {
-            "name": "Balayage", "product_type": "APPOINTMENTS_SERVICE",
-            "reporting_category": {"id": "CAT_COLOR"}, "categories": [{"id": "CAT_CUTS"}],
-            "variations": [
-                {"type": "ITEM_VARIATION", "id": "VAR_BALAYAGE_SHORT", "item_variation_data": {
-                    "item_id": "ITEM_BALAYAGE", "name": "Short", "price_money": {"amount": 15000, "currency": "USD"},
-                    "service_duration": 7200000}},
-                {"type": "ITEM_VARIATION", "id": "VAR_BALAYAGE_LONG", "item_variation_data": {
-                    "item_id": "ITEM_BALAYAGE", "name": "Long", "price_money": {"amount": 20000, "currency": "USD"},
-                    "service_duration": 9000000}},
-            ]}},
-        {"type": "ITEM", "id": "ITEM_TRIM", "version": 1, "item_data": {
-            "name": "Trim", "category_id": "CAT_CUTS",
-            "variations": [{"type": "ITEM_VARIATION", "id": "VAR_TRIM", "item_variation_data": {
-                "item_id": "ITEM_TRIM", "name": "Regular", "price_money": {"amount": 4000, "currency": "USD"},
-                "service_duration": 1800000}}]}},
+        {
+            "type": "ITEM",
+            "id": "ITEM_BALAYAGE",
+            "version": 1,
+            "item_data": {
+                "name": "Balayage",
+                "product_type": "APPOINTMENTS_SERVICE",
+                "reporting_category": {"id": "CAT_COLOR"},
+                "categories": [{"id": "CAT_CUTS"}],
+                "variations": [
+                    {
+                        "type": "ITEM_VARIATION",
+                        "id": "VAR_BALAYAGE_SHORT",
+                        "item_variation_data": {
+                            "item_id": "ITEM_BALAYAGE",
+                            "name": "Short",
+                            "price_money": {"amount": 15000, "currency": "USD"},
+                            "service_duration": 7200000,
+                        },
+                    },
+                    {
+                        "type": "ITEM_VARIATION",
+                        "id": "VAR_BALAYAGE_LONG",
+                        "item_variation_data": {
+                            "item_id": "ITEM_BALAYAGE",
+                            "name": "Long",
+                            "price_money": {"amount": 20000, "currency": "USD"},
+                            "service_duration": 9000000,
+                        },
+                    },
+                ],
+            },
+        },
+        {
+            "type": "ITEM",
+            "id": "ITEM_TRIM",
+            "version": 1,
+            "item_data": {
+                "name": "Trim",
+                "category_id": "CAT_CUTS",
+                "variations": [
+                    {
+                        "type": "ITEM_VARIATION",
+                        "id": "VAR_TRIM",
+                        "item_variation_data": {
+                            "item_id": "ITEM_TRIM",
+                            "name": "Regular",
+                            "price_money": {"amount": 4000, "currency": "USD"},
+                            "service_duration": 1800000,
+                        },
+                    }
+                ],
+            },
+        },
     ]
 
 
-def square_payment(i: int, *, customer_id: str | None = None, order_id: str | None = None, amount: int = 15000, **overrides) -> dict:
+def square_payment(
+    i: int, *, customer_id: str | None = None, order_id: str | None = None, amount: int = 15000, **overrides
+) -> dict:
     payment = {
         "id": f"PAY{i:06d}",
         "created_at": f"2024-04-{1 + i % 28:02d}T15:00:00.000Z",
@@ -78,24 +123,43 @@ def square_payment(i: int, *, customer_id: str | None = None, order_id: str | No
     return payment
 
 
-def square_refund(i: int, *, payment_id: str, amount: int, created_at: str, status: str = "COMPLETED", **overrides) -> dict:
+def square_refund(
+    i: int, *, payment_id: str, amount: int, created_at: str, status: str = "COMPLETED", **overrides
+) -> dict:
     """A PaymentRefund as GET /v2/refunds returns it."""
     refund = {
-        "id": f"REF{i:06d}_{payment_id}", "status": status, "location_id": "LOC1",
-        "amount_money": {"amount": amount, "currency": "USD"}, "payment_id": payment_id,
-        "order_id": f"ORDER-{payment_id}", "reason": "Returned product", "created_at": created_at,
-        "updated_at": created_at, "destination_type": "CARD",
+        "id": f"REF{i:06d}_{payment_id}",
+        "status": status,
+        "location_id": "LOC1",
+        "amount_money": {"amount": amount, "currency": "USD"},
+        "payment_id": payment_id,
+        "order_id": f"ORDER-{payment_id}",
+        "reason": "Returned product",
+        "created_at": created_at,
+        "updated_at": created_at,
+        "destination_type": "CARD",
     }
     refund.update(overrides)
     return refund
 
 
 def square_order(order_id: str, lines: list[tuple[str, str, int]]) -> dict:
-    return {"id": order_id, "location_id": "LOC1", "line_items": [
-        {"uid": f"{order_id}-{n}", "name": name, "quantity": "1", "catalog_object_id": catalog_id,
-         "variation_name": "Short", "base_price_money": {"amount": amount, "currency": "USD"},
-         "total_money": {"amount": amount, "currency": "USD"}}
-        for n, (name, catalog_id, amount) in enumerate(lines)]}
+    return {
+        "id": order_id,
+        "location_id": "LOC1",
+        "line_items": [
+            {
+                "uid": f"{order_id}-{n}",
+                "name": name,
+                "quantity": "1",
+                "catalog_object_id": catalog_id,
+                "variation_name": "Short",
+                "base_price_money": {"amount": amount, "currency": "USD"},
+                "total_money": {"amount": amount, "currency": "USD"},
+            }
+            for n, (name, catalog_id, amount) in enumerate(lines)
+        ],
+    }
 
 
 def _cursor_index(request, *, body: bool = False) -> int:
@@ -122,22 +186,38 @@ def paged(pages: list[list[dict]], key: str, *, body: bool = False):
 def square_merchant(merchant_id: str = "MLQW0A2C3C2DX", **overrides) -> dict:
     """GET /v2/merchants/me: Square's Merchant object (recorded shape, sandbox values)."""
     merchant = {
-        "id": merchant_id, "business_name": "Salon Sandbox", "country": "US", "language_code": "en-US",
-        "currency": "USD", "status": "ACTIVE", "main_location_id": "L1XT8WJ4Z2N3P", "created_at": "2023-03-14T17:02:37.221Z",
+        "id": merchant_id,
+        "business_name": "Salon Sandbox",
+        "country": "US",
+        "language_code": "en-US",
+        "currency": "USD",
+        "status": "ACTIVE",
+        "main_location_id": "L1XT8WJ4Z2N3P",
+        "created_at": "2023-03-14T17:02:37.221Z",
     }
     merchant.update(overrides)
     return merchant
 
 
-def stub_square(rsps: responses.RequestsMock, *, customer_pages=None, search_pages=None, catalog=None,
-                payment_pages=None, orders: dict | None = None, customers: bool = True, refund_pages=None,
-                merchant_id: str = "MLQW0A2C3C2DX") -> None:
+def stub_square(
+    rsps: responses.RequestsMock,
+    *,
+    customer_pages=None,
+    search_pages=None,
+    catalog=None,
+    payment_pages=None,
+    orders: dict | None = None,
+    customers: bool = True,
+    refund_pages=None,
+    merchant_id: str = "MLQW0A2C3C2DX",
+) -> None:
     # responses uses (and drops) the first of several matching stubs: register each URL once.
     rsps.add(responses.GET, f"{SQUARE}/v2/merchants/me", json={"merchant": square_merchant(merchant_id)})
     if customers:
         rsps.add_callback(responses.GET, f"{SQUARE}/v2/customers", callback=paged(customer_pages or [[]], "customers"))
-    rsps.add_callback(responses.POST, f"{SQUARE}/v2/customers/search",
-                      callback=paged(search_pages or [[]], "customers", body=True))
+    rsps.add_callback(
+        responses.POST, f"{SQUARE}/v2/customers/search", callback=paged(search_pages or [[]], "customers", body=True)
+    )
     rsps.add_callback(responses.GET, f"{SQUARE}/v2/catalog/list", callback=paged([catalog or []], "objects"))
     rsps.add_callback(responses.GET, f"{SQUARE}/v2/payments", callback=paged(payment_pages or [[]], "payments"))
     rsps.add_callback(responses.GET, f"{SQUARE}/v2/refunds", callback=paged(refund_pages or [[]], "refunds"))
@@ -152,10 +232,24 @@ def stub_square(rsps: responses.RequestsMock, *, customer_pages=None, search_pag
 
 def acuity_appointment(i: int, **overrides) -> dict:
     appointment = {
-        "id": 1000 + i, "firstName": f"Given{i}", "lastName": "Doe", "email": f"person{i}@example.com",
-        "phone": "", "datetime": "2024-05-02T10:15:00-0700", "endTime": "11:15am", "duration": "60",
-        "price": "85.50", "amountPaid": "0.00", "paid": "no", "type": "Color consult", "appointmentTypeID": 77,
-        "calendar": "Sam", "calendarID": 5, "timezone": "America/Los_Angeles", "canceled": False, "noShow": False,
+        "id": 1000 + i,
+        "firstName": f"Given{i}",
+        "lastName": "Doe",
+        "email": f"person{i}@example.com",
+        "phone": "",
+        "datetime": "2024-05-02T10:15:00-0700",
+        "endTime": "11:15am",
+        "duration": "60",
+        "price": "85.50",
+        "amountPaid": "0.00",
+        "paid": "no",
+        "type": "Color consult",
+        "appointmentTypeID": 77,
+        "calendar": "Sam",
+        "calendarID": 5,
+        "timezone": "America/Los_Angeles",
+        "canceled": False,
+        "noShow": False,
     }
     appointment.update(overrides)
     return appointment
@@ -182,11 +276,22 @@ def stub_acuity(rsps: responses.RequestsMock, appointments: list[dict], clients:
 
 
 def hubspot_contact(i: int, **properties) -> dict:
-    props = {"firstname": f"Hub{i}", "lastname": "Spot", "email": f"hub{i}@example.com", "phone": None,
-             "date_of_birth": "1988-02-29", "hs_email_optout": "false"}
+    props = {
+        "firstname": f"Hub{i}",
+        "lastname": "Spot",
+        "email": f"hub{i}@example.com",
+        "phone": None,
+        "date_of_birth": "1988-02-29",
+        "hs_email_optout": "false",
+    }
     props.update(properties)
-    return {"id": str(500 + i), "properties": props, "createdAt": "2024-01-01T00:00:00Z",
-            "updatedAt": "2024-01-02T00:00:00Z", "archived": False}
+    return {
+        "id": str(500 + i),
+        "properties": props,
+        "createdAt": "2024-01-01T00:00:00Z",
+        "updatedAt": "2024-01-02T00:00:00Z",
+        "archived": False,
+    }
 
 
 def stub_hubspot(rsps: responses.RequestsMock, pages: list[list[dict]]) -> None:

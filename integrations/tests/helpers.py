@@ -10,10 +10,16 @@ from tenants.context import tenant_context
 from tenants.jobs import job_create
 from tenants.models import BackgroundJob
 
-SQUARE_CREDENTIALS = {"access_token": "sq-token-1", "refresh_token": "sq-refresh-1", "expires_at": "2099-01-01T00:00:00Z"}
+SQUARE_CREDENTIALS = {
+    "access_token": "sq-token-1",
+    "refresh_token": "sq-refresh-1",
+    "expires_at": "2099-01-01T00:00:00Z",
+}
 
 
-def connect(tenant, provider: str, credentials: dict | None = None, config: dict | None = None) -> IntegrationConnection:
+def connect(
+    tenant, provider: str, credentials: dict | None = None, config: dict | None = None
+) -> IntegrationConnection:
     """A connection as the API creates it. `config={"merchant_id": ...}` stands for Square's
     answer to the token (what the verification records); a request cannot set it."""
     config = dict(config or {})
@@ -26,12 +32,19 @@ def connect(tenant, provider: str, credentials: dict | None = None, config: dict
     }
     with tenant_context(tenant.id, role="system"):
         connection, _ = connection_create(
-            tenant=tenant, provider=provider, credentials=credentials if credentials is not None else defaults[provider],
-            config=config, acting_user=None,
+            tenant=tenant,
+            provider=provider,
+            credentials=credentials if credentials is not None else defaults[provider],
+            config=config,
+            acting_user=None,
         )
     if merchant_id:
-        square_merchant_record(tenant_id=tenant.id, connection_id=connection.id, merchant_id=merchant_id,
-                               access_token=connection.credentials["access_token"])
+        square_merchant_record(
+            tenant_id=tenant.id,
+            connection_id=connection.id,
+            merchant_id=merchant_id,
+            access_token=connection.credentials["access_token"],
+        )
         connection = reload(connection)
     return connection
 
@@ -42,8 +55,9 @@ def no_wait_policy(sleeps: list | None = None, **kwargs) -> RetryPolicy:
 
 def sync(tenant, connection, *, sleeps: list | None = None, now=None, **policy) -> BackgroundJob:
     with tenant_context(tenant.id, role="system"):
-        job = job_create(tenant=tenant, kind=f"integrations.sync.{connection.provider}",
-                         params={"connection_id": str(connection.id)})
+        job = job_create(
+            tenant=tenant, kind=f"integrations.sync.{connection.provider}", params={"connection_id": str(connection.id)}
+        )
     run_sync(tenant_id=tenant.id, job_id=job.id, policy=no_wait_policy(sleeps, **policy), now=now)
     with tenant_context(tenant.id, role="system"):
         return BackgroundJob.objects.get(id=job.id)

@@ -24,8 +24,12 @@ URL = "/api/v1/integrations/"
 
 
 def create_square(api, **extra):
-    body = {"provider": "square", "credentials": {"access_token": SECRET, "refresh_token": "refresh-SECRET-2"},
-            "config": {"location_ids": ["LOC1"]}, **extra}
+    body = {
+        "provider": "square",
+        "credentials": {"access_token": SECRET, "refresh_token": "refresh-SECRET-2"},
+        "config": {"location_ids": ["LOC1"]},
+        **extra,
+    }
     return api.post(URL, body, format="json")
 
 
@@ -46,7 +50,9 @@ def test_owner_creates_a_connection_and_credentials_are_write_only(world):
 def test_credentials_are_ciphertext_in_the_database_row(world):
     connection = connect(world.tenant_a, "square", credentials={"access_token": SECRET})
     with tenant_context(world.tenant_a.id, role="owner_admin"), connections["default"].cursor() as cursor:
-        cursor.execute("SELECT credentials, config::text FROM integrations_integrationconnection WHERE id = %s", [connection.id])
+        cursor.execute(
+            "SELECT credentials, config::text FROM integrations_integrationconnection WHERE id = %s", [connection.id]
+        )
         raw, config = cursor.fetchone()
     assert SECRET not in raw and SECRET not in config
     assert raw.startswith("gAAAA")  # a Fernet token
@@ -57,7 +63,10 @@ def test_bad_input_names_the_field(world):
     cases = [
         ({"provider": "square", "credentials": {}}, "credentials.access_token"),
         ({"provider": "square", "credentials": {"access_token": "x", "password": "y"}}, "credentials.password"),
-        ({"provider": "acuity", "credentials": {"user_id": "1", "api_key": "k"}, "config": {"window_days": 0}}, "config.window_days"),
+        (
+            {"provider": "acuity", "credentials": {"user_id": "1", "api_key": "k"}, "config": {"window_days": 0}},
+            "config.window_days",
+        ),
         ({"provider": "hubspot", "credentials": {"access_token": "x"}, "config": {"colour": "red"}}, "config.colour"),
     ]
     for body, parameter in cases:
@@ -123,11 +132,16 @@ def test_tenant_b_never_sees_or_touches_tenant_a_connections_and_jobs(world, dja
 
     listed = world.b.get(URL)
     assert [c["id"] for c in listed.json()["results"]] == [str(b_connection.id)]
-    for method, path in (("get", f"{URL}{a_connection.id}/"), ("patch", f"{URL}{a_connection.id}/"),
-                         ("post", f"{URL}{a_connection.id}/disable/"), ("post", f"{URL}{a_connection.id}/rotate-key/"),
-                         ("get", f"/api/v1/jobs/{a_job}/")):
-        response = getattr(world.b, method)(path, {"credentials": {"access_token": "stolen"}} if method == "patch" else None,
-                                            format="json")
+    for method, path in (
+        ("get", f"{URL}{a_connection.id}/"),
+        ("patch", f"{URL}{a_connection.id}/"),
+        ("post", f"{URL}{a_connection.id}/disable/"),
+        ("post", f"{URL}{a_connection.id}/rotate-key/"),
+        ("get", f"/api/v1/jobs/{a_job}/"),
+    ):
+        response = getattr(world.b, method)(
+            path, {"credentials": {"access_token": "stolen"}} if method == "patch" else None, format="json"
+        )
         assert response.status_code == 404, (method, path, response.status_code)
     jobs = world.b.get("/api/v1/jobs/").json()["results"]
     assert [j["id"] for j in jobs] == [b_job]
@@ -152,11 +166,14 @@ def test_a_request_cannot_name_the_square_merchant(world):
         response = world.a.patch(f"{URL}{connection.id}/", {"config": {"merchant_id": merchant}}, format="json")
         assert response.status_code == 400 and response.json()["parameter"] == "config.merchant_id"
     # The config as read back may be sent back: the verified id is kept, not re-claimed.
-    echoed = world.a.patch(f"{URL}{connection.id}/", {"config": {"merchant_id": "MERCH-A", "location_ids": ["L2"]}},
-                           format="json")
+    echoed = world.a.patch(
+        f"{URL}{connection.id}/", {"config": {"merchant_id": "MERCH-A", "location_ids": ["L2"]}}, format="json"
+    )
     assert echoed.status_code == 200 and echoed.json()["config"] == {"merchant_id": "MERCH-A", "location_ids": ["L2"]}
     assert sorted(ConnectionRoute.objects.filter(kind="square_merchant").values_list("lookup", "routed_tenant_id")) == [
-        ("MERCH-A", world.tenant_a.id), ("MERCH-B", world.tenant_b.id)]
+        ("MERCH-A", world.tenant_a.id),
+        ("MERCH-B", world.tenant_b.id),
+    ]
 
 
 @responses.activate
@@ -169,26 +186,34 @@ def test_the_merchant_is_what_square_answers_for_the_connections_token(world, dj
     assert not ConnectionRoute.objects.filter(connection_id=connection_id).exists()
     responses.add(responses.GET, f"{fakes.SQUARE}/v2/merchants/me", json={"merchant": fakes.square_merchant("MLSQ-A")})
 
-    assert square_merchant_verify(tenant_id=world.tenant_a.id, connection_id=connection_id,
-                                  policy=no_wait_policy()) == "MLSQ-A"
+    assert (
+        square_merchant_verify(tenant_id=world.tenant_a.id, connection_id=connection_id, policy=no_wait_policy())
+        == "MLSQ-A"
+    )
 
     assert responses.calls[0].request.headers["Authorization"] == f"Bearer {SECRET}"
     assert world.a.get(f"{URL}{connection_id}/").json()["config"]["merchant_id"] == "MLSQ-A"
     assert list(ConnectionRoute.objects.filter(kind="square_merchant").values_list("lookup", "connection_id")) == [
-        ("MLSQ-A", uuid.UUID(connection_id))]
+        ("MLSQ-A", uuid.UUID(connection_id))
+    ]
 
 
 def test_a_new_access_token_unverifies_the_merchant_until_square_answers(world, django_capture_on_commit_callbacks):
     connection = connect(world.tenant_a, "square", config={"merchant_id": "MERCH-A"})
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = world.a.patch(f"{URL}{connection.id}/", {"credentials": {"access_token": "token-of-another-merchant"}},
-                                 format="json")
+        response = world.a.patch(
+            f"{URL}{connection.id}/", {"credentials": {"access_token": "token-of-another-merchant"}}, format="json"
+        )
     assert response.status_code == 200 and "merchant_id" not in response.json()["config"]
     assert len(callbacks) == 1
     assert not ConnectionRoute.objects.filter(kind="square_merchant").exists()
     # A verification answered for the old token is not recorded for the new one.
-    assert not square_merchant_record(tenant_id=world.tenant_a.id, connection_id=connection.id, merchant_id="MERCH-A",
-                                      access_token=SQUARE_CREDENTIALS["access_token"])
+    assert not square_merchant_record(
+        tenant_id=world.tenant_a.id,
+        connection_id=connection.id,
+        merchant_id="MERCH-A",
+        access_token=SQUARE_CREDENTIALS["access_token"],
+    )
     assert "merchant_id" not in reload(connection).config
 
 
@@ -199,7 +224,9 @@ def test_two_tenants_holding_tokens_for_one_merchant_both_connect(world):
     b = connect(world.tenant_b, "square", config={"merchant_id": "MERCH-SHARED"})
     assert world.a.get(f"{URL}{a.id}/").json()["config"] == world.b.get(f"{URL}{b.id}/").json()["config"]
     assert set(ConnectionRoute.objects.filter(lookup="MERCH-SHARED").values_list("routed_tenant_id", flat=True)) == {
-        world.tenant_a.id, world.tenant_b.id}
+        world.tenant_a.id,
+        world.tenant_b.id,
+    }
 
 
 # --- custom CRM push --------------------------------------------------------------------
@@ -221,13 +248,23 @@ def test_custom_crm_push_with_the_connection_key(world):
     key = custom_crm_key(world.a)
     payload = {
         "contacts": [
-            {"external_id": "crm-1", "first_name": "Ana", "email": "ana@example.com", "birthday": "1990-07-04",
-             "email_consent": True},
+            {
+                "external_id": "crm-1",
+                "first_name": "Ana",
+                "email": "ana@example.com",
+                "birthday": "1990-07-04",
+                "email_consent": True,
+            },
             {"external_id": "crm-2", "email": "broken"},
             {"external_id": "crm-3", "first_name": "Bo", "phone": "+14155550142"},
         ],
         "transactions": [
-            {"external_id": "t-1", "client_external_id": "crm-1", "occurred_at": "2024-05-01T10:00:00Z", "total_amount": 4500},
+            {
+                "external_id": "t-1",
+                "client_external_id": "crm-1",
+                "occurred_at": "2024-05-01T10:00:00Z",
+                "total_amount": 4500,
+            },
             {"external_id": "t-2", "occurred_at": "yesterday", "total_amount": 100},
         ],
     }
@@ -275,14 +312,16 @@ def test_custom_crm_push_refuses_a_refund_the_api_would_refuse_and_keeps_the_rec
 
     key = custom_crm_key(world.a)
     sale = {"occurred_at": "2024-05-01T10:00:00Z", "total_amount": 4500}
-    payload = {"transactions": [
-        {**sale, "external_id": "t-good-1"},
-        {**sale, "external_id": "t-refunded-zero", "status": "refunded", "refunded_amount": 0},
-        {**sale, "external_id": "t-refunded-implicit", "status": "refunded"},
-        {**sale, "external_id": "t-over", "refunded_amount": 4501},
-        {**sale, "external_id": "t-good-2", "status": "refunded", "refunded_amount": 4500},
-        {**sale, "external_id": "t-partial", "refunded_amount": 500},
-    ]}
+    payload = {
+        "transactions": [
+            {**sale, "external_id": "t-good-1"},
+            {**sale, "external_id": "t-refunded-zero", "status": "refunded", "refunded_amount": 0},
+            {**sale, "external_id": "t-refunded-implicit", "status": "refunded"},
+            {**sale, "external_id": "t-over", "refunded_amount": 4501},
+            {**sale, "external_id": "t-good-2", "status": "refunded", "refunded_amount": 4500},
+            {**sale, "external_id": "t-partial", "refunded_amount": 500},
+        ]
+    }
 
     response = APIClient().post(IMPORT_URL, payload, format="json", HTTP_X_BRANDVX_KEY=key)
 
@@ -293,8 +332,11 @@ def test_custom_crm_push_refuses_a_refund_the_api_would_refuse_and_keeps_the_rec
     assert set(refused) == {"t-refunded-zero", "t-refunded-implicit", "t-over"}
     assert refused["t-refunded-zero"].startswith("status: refunded means fully refunded")
     assert refused["t-over"] == "refunded_amount: must not exceed total_amount."
-    api_answer = world.a.post("/api/v1/transactions/", {**sale, "occurred_at": "2024-05-01T10:00:00Z",
-                                                        "status": "refunded", "refunded_amount": 0}, format="json")
+    api_answer = world.a.post(
+        "/api/v1/transactions/",
+        {**sale, "occurred_at": "2024-05-01T10:00:00Z", "status": "refunded", "refunded_amount": 0},
+        format="json",
+    )
     assert api_answer.status_code == 400 and api_answer.json()["parameter"] == "status"
     with tenant_context(world.tenant_a.id, role="system"):
         stored = dict(Transaction.objects.values_list("external_id", "refunded_amount"))

@@ -21,8 +21,10 @@ OLDER = datetime.datetime(2024, 1, 10, 9, tzinfo=datetime.UTC)
 
 def square_import(tenant, *customers) -> importers.PageCounts:
     importer = importers.ClientImporter(
-        tenant=tenant, provider="square",
-        to_contact=lambda raw: importers.contact_from_square(raw, region=tenant.country))
+        tenant=tenant,
+        provider="square",
+        to_contact=lambda raw: importers.contact_from_square(raw, region=tenant.country),
+    )
     with tenant_context(tenant.id, role="system"):
         return importers.import_page(importer, list(customers), resource="customers")
 
@@ -38,8 +40,9 @@ def test_a_merge_after_a_provider_unsubscribe_keeps_the_client_opted_out(world, 
     an older opt-in, is merged with the client (either way round): still opted out."""
     t = world.tenant_a
     with tenant_context(t.id, role="staff"):
-        duplicate = ClientFactory(tenant=t, first_name="Ana", email="ana.old@example.com",
-                                  email_consent=True, email_consent_at=OLDER)
+        duplicate = ClientFactory(
+            tenant=t, first_name="Ana", email="ana.old@example.com", email_consent=True, email_consent_at=OLDER
+        )
     subscribed = fakes.square_customer(1, email_address="ana@example.com")
     assert square_import(t, subscribed).created == 1
     square_client = only_client(t, email="ana@example.com")
@@ -68,7 +71,9 @@ def test_an_unsubscribe_is_recorded_once_with_its_origin(world):
     assert square_import(t, {**customer, "version": 2}).unchanged == 1
     client = only_client(t, email=customer["email_address"])
     with tenant_context(t.id, role="system"):
-        events = list(ConsentEvent.objects.filter(client_id=client.id).values_list("channel", "granted", "origin", "provider"))
+        events = list(
+            ConsentEvent.objects.filter(client_id=client.id).values_list("channel", "granted", "origin", "provider")
+        )
     assert events == [("email", False, "provider_import", "square")]
     assert not client.email_consent and client.email_consent_at is not None
 
@@ -93,10 +98,12 @@ def test_the_custom_crm_push_uses_the_same_upsert_and_consent_rule(world):
     connection = connect(t, "custom_crm")
     with tenant_context(t.id, role="staff"):
         ClientFactory(tenant=t, first_name="Bo", email="bo@example.com", email_consent=False, email_consent_at=OLDER)
-    payload = {"contacts": [
-        {"external_id": "crm-1", "email": "BO@example.com ", "first_name": "Robert", "email_consent": True},
-        {"external_id": "crm-2", "email": "cy@example.com", "email_consent": True},
-    ]}
+    payload = {
+        "contacts": [
+            {"external_id": "crm-1", "email": "BO@example.com ", "first_name": "Robert", "email_consent": True},
+            {"external_id": "crm-2", "email": "cy@example.com", "email_consent": True},
+        ]
+    }
 
     result = custom_crm_import(tenant_id=t.id, connection_id=connection.id, payload=payload)
 

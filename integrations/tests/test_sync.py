@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 def customers_pages(total: int, size: int = 100) -> list[list[dict]]:
     people = [fakes.square_customer(i) for i in range(total)]
-    return [people[i:i + size] for i in range(0, total, size)]
+    return [people[i : i + size] for i in range(0, total, size)]
 
 
 def in_tenant(tenant):
@@ -34,19 +34,31 @@ def in_tenant(tenant):
 def test_square_full_sync_pages_to_the_end_and_links_sales_to_services(world):
     tenant = world.tenant_a
     connection = connect(tenant, "square")
-    orders = {"ORD1": fakes.square_order("ORD1", [("Balayage", "VAR_BALAYAGE_SHORT", 15000), ("Trim", "VAR_TRIM", 4000)])}
+    orders = {
+        "ORD1": fakes.square_order("ORD1", [("Balayage", "VAR_BALAYAGE_SHORT", 15000), ("Trim", "VAR_TRIM", 4000)])
+    }
     fakes.stub_square(
-        responses.mock, customer_pages=customers_pages(205), catalog=fakes.square_catalog(),
-        payment_pages=[[fakes.square_payment(1, customer_id="SQCUST000001", order_id="ORD1", amount=19000)],
-                       [fakes.square_payment(2, status="APPROVED"), fakes.square_payment(3, status="FAILED")]],
+        responses.mock,
+        customer_pages=customers_pages(205),
+        catalog=fakes.square_catalog(),
+        payment_pages=[
+            [fakes.square_payment(1, customer_id="SQCUST000001", order_id="ORD1", amount=19000)],
+            [fakes.square_payment(2, status="APPROVED"), fakes.square_payment(3, status="FAILED")],
+        ],
         orders=orders,
     )
 
     job = sync(tenant, connection)
 
     assert job.status == "succeeded", job.failure_reason
-    assert resource_counts(job, "customers") == {"fetched": 205, "created": 205, "updated": 0, "unchanged": 0,
-                                                 "failed": 0, "skipped": 0}
+    assert resource_counts(job, "customers") == {
+        "fetched": 205,
+        "created": 205,
+        "updated": 0,
+        "unchanged": 0,
+        "failed": 0,
+        "skipped": 0,
+    }
     customer_calls = [c for c in responses.calls if urlparse(c.request.url).path == "/v2/customers"]
     assert len(customer_calls) == 3  # every page, then no cursor: stop
     with in_tenant(tenant):
@@ -83,8 +95,14 @@ def test_resync_with_no_changes_creates_and_updates_nothing(world):
     orders = {"ORD1": fakes.square_order("ORD1", [("Balayage", "VAR_BALAYAGE_SHORT", 15000)])}
     payments = [[fakes.square_payment(1, customer_id="SQCUST000001", order_id="ORD1")]]
     # The incremental search returns everything again (as an overlap would): all unchanged.
-    fakes.stub_square(responses.mock, customer_pages=pages, search_pages=pages, catalog=fakes.square_catalog(),
-                      payment_pages=payments, orders=orders)
+    fakes.stub_square(
+        responses.mock,
+        customer_pages=pages,
+        search_pages=pages,
+        catalog=fakes.square_catalog(),
+        payment_pages=payments,
+        orders=orders,
+    )
     first = sync(tenant, connection)
     assert first.status == "succeeded"
 
@@ -119,8 +137,15 @@ def test_a_bad_optional_field_is_dropped_and_only_an_unidentifiable_record_fails
     job = sync(tenant, connection)
 
     assert job.status == "succeeded"
-    assert resource_counts(job, "customers") == {"fetched": 6, "created": 4, "updated": 0, "unchanged": 0,
-                                                 "failed": 2, "skipped": 0, "fields_dropped": 3}
+    assert resource_counts(job, "customers") == {
+        "fetched": 6,
+        "created": 4,
+        "updated": 0,
+        "unchanged": 0,
+        "failed": 2,
+        "skipped": 0,
+        "fields_dropped": 3,
+    }
     dropped = {e["external_id"]: (e["field"], e["reason"]) for e in job.errors if e.get("kind") == "field_dropped"}
     assert dropped["SQCUST000002"][0] == "email" and "not-an-email" in dropped["SQCUST000002"][1]
     assert dropped["SQCUST000003"][0] == "birthday" and "before 1900" in dropped["SQCUST000003"][1]
@@ -163,11 +188,14 @@ def test_database_refusal_of_one_record_keeps_the_rest_of_the_page(world):
     """A record the database refuses (a savepoint rolls it back) does not poison the page."""
     tenant = world.tenant_a
     connection = connect(tenant, "square")
-    fakes.stub_square(responses.mock, catalog=[
-        {"type": "CATEGORY", "id": "C1", "category_data": {"name": "Color"}},
-        {"type": "CATEGORY", "id": "C2", "category_data": {"name": "COLOR"}},  # same name, case-insensitive
-        {"type": "CATEGORY", "id": "C3", "category_data": {"name": "Nails"}},
-    ])
+    fakes.stub_square(
+        responses.mock,
+        catalog=[
+            {"type": "CATEGORY", "id": "C1", "category_data": {"name": "Color"}},
+            {"type": "CATEGORY", "id": "C2", "category_data": {"name": "COLOR"}},  # same name, case-insensitive
+            {"type": "CATEGORY", "id": "C3", "category_data": {"name": "Nails"}},
+        ],
+    )
 
     job = sync(tenant, connection)
 
@@ -224,10 +252,16 @@ def test_429_backs_off_and_continues(world):
     tenant = world.tenant_a
     connection = connect(tenant, "hubspot")
     good = fakes.hubspot_contact(1)
-    responses.add(responses.GET, f"{fakes.HUBSPOT}/crm/v3/objects/contacts", status=429,
-                  json={"status": "error", "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"},
-                  headers={"Retry-After": "3"})
-    responses.add(responses.GET, f"{fakes.HUBSPOT}/crm/v3/objects/contacts", status=429, json={"errorType": "RATE_LIMIT"})
+    responses.add(
+        responses.GET,
+        f"{fakes.HUBSPOT}/crm/v3/objects/contacts",
+        status=429,
+        json={"status": "error", "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"},
+        headers={"Retry-After": "3"},
+    )
+    responses.add(
+        responses.GET, f"{fakes.HUBSPOT}/crm/v3/objects/contacts", status=429, json={"errorType": "RATE_LIMIT"}
+    )
     responses.add(responses.GET, f"{fakes.HUBSPOT}/crm/v3/objects/contacts", json={"results": [good]})
     sleeps: list[float] = []
 
@@ -243,8 +277,12 @@ def test_429_backs_off_and_continues(world):
 def test_401_marks_the_connection_needs_reauth_and_stops(world):
     tenant = world.tenant_a
     connection = connect(tenant, "square", config={"merchant_id": "M-A"})  # verified: no merchant check
-    responses.add(responses.GET, f"{fakes.SQUARE}/v2/customers", status=401,
-                  json={"errors": [{"category": "AUTHENTICATION_ERROR", "code": "UNAUTHORIZED"}]})
+    responses.add(
+        responses.GET,
+        f"{fakes.SQUARE}/v2/customers",
+        status=401,
+        json={"errors": [{"category": "AUTHENTICATION_ERROR", "code": "UNAUTHORIZED"}]},
+    )
 
     job = sync(tenant, connection)
 
@@ -258,24 +296,45 @@ def test_square_token_is_refreshed_before_expiry_and_persisted(world, settings):
     settings.SQUARE_APPLICATION_ID = "sq0idp-app"
     settings.SQUARE_APPLICATION_SECRET = "sq0csp-secret"
     tenant = world.tenant_a
-    connection = connect(tenant, "square", credentials={
-        "access_token": "old-access", "refresh_token": "old-refresh", "expires_at": "2000-01-01T00:00:00Z"})
-    responses.add(responses.POST, f"{fakes.SQUARE}/oauth2/token", json={
-        "access_token": "new-access", "token_type": "bearer", "expires_at": "2099-02-01T00:00:00Z",
-        "merchant_id": "MERCHANT-NEW", "refresh_token": "new-refresh"})
+    connection = connect(
+        tenant,
+        "square",
+        credentials={
+            "access_token": "old-access",
+            "refresh_token": "old-refresh",
+            "expires_at": "2000-01-01T00:00:00Z",
+        },
+    )
+    responses.add(
+        responses.POST,
+        f"{fakes.SQUARE}/oauth2/token",
+        json={
+            "access_token": "new-access",
+            "token_type": "bearer",
+            "expires_at": "2099-02-01T00:00:00Z",
+            "merchant_id": "MERCHANT-NEW",
+            "refresh_token": "new-refresh",
+        },
+    )
     fakes.stub_square(responses.mock, customer_pages=[[fakes.square_customer(1)]])
 
     job = sync(tenant, connection)
 
     assert job.status == "succeeded", job.failure_reason
     refresh = json.loads(responses.calls[0].request.body)
-    assert refresh == {"client_id": "sq0idp-app", "client_secret": "sq0csp-secret", "grant_type": "refresh_token",
-                       "refresh_token": "old-refresh"}
+    assert refresh == {
+        "client_id": "sq0idp-app",
+        "client_secret": "sq0csp-secret",
+        "grant_type": "refresh_token",
+        "refresh_token": "old-refresh",
+    }
     assert responses.calls[1].request.headers["Authorization"] == "Bearer new-access"
     stored = reload(connection).credentials
     assert stored["access_token"] == "new-access" and stored["refresh_token"] == "new-refresh"
     assert stored["expires_at"] == "2099-02-01T00:00:00Z"
-    assert ConnectionRoute.objects.filter(kind="square_merchant", lookup="MERCHANT-NEW", connection_id=connection.id).exists()
+    assert ConnectionRoute.objects.filter(
+        kind="square_merchant", lookup="MERCHANT-NEW", connection_id=connection.id
+    ).exists()
     assert reload(connection).config["merchant_id"] == "MERCHANT-NEW"  # Square's answer, kept as verified
 
 
@@ -290,7 +349,9 @@ def test_a_sync_verifies_an_unverified_merchant_with_the_connections_token(world
     me = [c for c in responses.calls if urlparse(c.request.url).path == "/v2/merchants/me"]
     assert len(me) == 1 and me[0].request.headers["Authorization"] == "Bearer sq-token-1"
     assert reload(connection).config["merchant_id"] == "MLSQ-SYNCED"
-    assert ConnectionRoute.objects.filter(kind="square_merchant", lookup="MLSQ-SYNCED", connection_id=connection.id).exists()
+    assert ConnectionRoute.objects.filter(
+        kind="square_merchant", lookup="MLSQ-SYNCED", connection_id=connection.id
+    ).exists()
     responses.calls.reset()
     sync(tenant, connection)
     assert not [c for c in responses.calls if urlparse(c.request.url).path == "/v2/merchants/me"]  # verified once
@@ -311,8 +372,14 @@ def test_square_and_acuity_produce_one_client_for_one_person(world):
     square, acuity = connect(tenant, "square"), connect(tenant, "acuity", config={"history_start": "2024-04-01"})
     fakes.stub_square(responses.mock, customer_pages=[[fakes.square_customer(1, phone_number="")]])
     # Acuity knows the same person by a differently written email and a phone number.
-    fakes.stub_acuity(responses.mock, [fakes.acuity_appointment(1, email=" Person1@Example.COM ", phone="(415) 555-0199",
-                                                                firstName="Someone", lastName="Else")])
+    fakes.stub_acuity(
+        responses.mock,
+        [
+            fakes.acuity_appointment(
+                1, email=" Person1@Example.COM ", phone="(415) 555-0199", firstName="Someone", lastName="Else"
+            )
+        ],
+    )
 
     assert sync(tenant, square).status == "succeeded"
     job = sync(tenant, acuity)
@@ -336,7 +403,9 @@ def test_acuity_windows_exact_prices_statuses_and_resync(world):
         fakes.acuity_appointment(2, datetime="2024-03-15T09:00:00-0700", price="120", email="two@example.com"),
         fakes.acuity_appointment(3, datetime="2024-03-16T09:00:00-0700", price="19.999", email="three@example.com"),
         fakes.acuity_appointment(4, datetime="2024-06-01T12:00:00-0700", canceled=True, email="four@example.com"),
-        fakes.acuity_appointment(5, datetime="2024-06-02T12:00:00-0700", email="", phone="", firstName="Walk", lastName="In"),
+        fakes.acuity_appointment(
+            5, datetime="2024-06-02T12:00:00-0700", email="", phone="", firstName="Walk", lastName="In"
+        ),
     ]
     fakes.stub_acuity(responses.mock, appointments)
 
@@ -367,16 +436,25 @@ def test_acuity_windows_exact_prices_statuses_and_resync(world):
 def test_hubspot_contacts_page_to_the_end_with_a_configurable_birthday(world):
     tenant = world.tenant_a
     connection = connect(tenant, "hubspot", config={"birthday_property": "date_of_birth"})
-    fakes.stub_hubspot(responses.mock, [
-        [fakes.hubspot_contact(1), fakes.hubspot_contact(2, hs_email_optout="true")],
-        [fakes.hubspot_contact(3, date_of_birth=None), {**fakes.hubspot_contact(4), "archived": True}],
-    ])
+    fakes.stub_hubspot(
+        responses.mock,
+        [
+            [fakes.hubspot_contact(1), fakes.hubspot_contact(2, hs_email_optout="true")],
+            [fakes.hubspot_contact(3, date_of_birth=None), {**fakes.hubspot_contact(4), "archived": True}],
+        ],
+    )
 
     job = sync(tenant, connection)
 
     assert job.status == "succeeded", job.failure_reason
-    assert resource_counts(job, "contacts") == {"fetched": 4, "created": 3, "updated": 0, "unchanged": 0, "failed": 0,
-                                                "skipped": 1}
+    assert resource_counts(job, "contacts") == {
+        "fetched": 4,
+        "created": 3,
+        "updated": 0,
+        "unchanged": 0,
+        "failed": 0,
+        "skipped": 1,
+    }
     with in_tenant(tenant):
         first = Client.objects.get(email="hub1@example.com")
         assert (first.birthday_month, first.birthday_day, first.birth_year) == (2, 29, 1988)

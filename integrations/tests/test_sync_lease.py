@@ -30,7 +30,7 @@ class WorkerKilled(BaseException):
 
 def customer_pages(total: int, size: int = 100) -> list[list[dict]]:
     people = [fakes.square_customer(i) for i in range(total)]
-    return [people[i:i + size] for i in range(0, total, size)]
+    return [people[i : i + size] for i in range(0, total, size)]
 
 
 def stub_customers(pages, *, kill_at_cursor: str | None = None):

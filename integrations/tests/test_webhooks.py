@@ -38,10 +38,15 @@ def sign(key: str, message: bytes) -> str:
 
 
 def square_event(merchant: str, event_id: str = "evt-1", customer_id: str = "SQCUST000001") -> bytes:
-    return json.dumps({
-        "merchant_id": merchant, "type": "customer.updated", "event_id": event_id, "created_at": "2024-05-01T00:00:00Z",
-        "data": {"type": "customer", "id": customer_id, "object": {"customer": {"id": customer_id}}},
-    }).encode()
+    return json.dumps(
+        {
+            "merchant_id": merchant,
+            "type": "customer.updated",
+            "event_id": event_id,
+            "created_at": "2024-05-01T00:00:00Z",
+            "data": {"type": "customer", "id": customer_id, "object": {"customer": {"id": customer_id}}},
+        }
+    ).encode()
 
 
 def post_square(body: bytes, signature: str | None):
@@ -63,7 +68,8 @@ def test_square_valid_signature_records_and_enqueues(world, django_capture_on_co
 
     assert response.status_code == 200 and response.json()["status"] == "accepted"
     assert [(e.event_id, e.event_type, e.object_id, e.processed) for e in events(world.tenant_a)] == [
-        ("evt-1", "customer.updated", "SQCUST000001", False)]
+        ("evt-1", "customer.updated", "SQCUST000001", False)
+    ]
     assert len(callbacks) == 1
     assert events(world.tenant_b) == []
 
@@ -128,8 +134,11 @@ def test_square_event_processing_refetches_and_upserts(world, django_capture_on_
     with django_capture_on_commit_callbacks(execute=False):
         post_square(body, sign(KEY, NOTIFY_URL.encode() + body))
     event = events(world.tenant_a)[0]
-    responses.add(responses.GET, f"{fakes.SQUARE}/v2/customers/SQCUST000001",
-                  json={"customer": fakes.square_customer(1, given_name="Fresh")})
+    responses.add(
+        responses.GET,
+        f"{fakes.SQUARE}/v2/customers/SQCUST000001",
+        json={"customer": fakes.square_customer(1, given_name="Fresh")},
+    )
 
     outcome = process_square_event(tenant_id=world.tenant_a.id, event_id=event.id, policy=no_wait_policy())
 
@@ -142,13 +151,16 @@ def test_square_event_processing_refetches_and_upserts(world, django_capture_on_
 
 # --- Acuity -----------------------------------------------------------------------------
 
+
 def acuity_url(connection) -> str:
     return f"/api/v1/webhooks/acuity/{connection.config['webhook_token']}/"
 
 
 def post_acuity(path: str, body: bytes, signature: str | None):
     headers = {"HTTP_X_ACUITY_SIGNATURE": signature} if signature is not None else {}
-    return APIClient(enforce_csrf_checks=True).post(path, body, content_type="application/x-www-form-urlencoded", **headers)
+    return APIClient(enforce_csrf_checks=True).post(
+        path, body, content_type="application/x-www-form-urlencoded", **headers
+    )
 
 
 def test_acuity_webhook_url_is_shown_on_the_connection(world):
@@ -177,8 +189,12 @@ def test_acuity_signature_is_checked_with_the_connection_api_key(world, django_c
 
 def test_acuity_replay_is_recorded_once_and_answered_duplicate(world, django_capture_on_commit_callbacks):
     connection = connect(world.tenant_a, "acuity")
-    body = urlencode({"action": "appointment.changed", "id": "1001", "calendarID": "5", "appointmentTypeID": "77"}).encode()
-    other = urlencode({"action": "appointment.canceled", "id": "1001", "calendarID": "5", "appointmentTypeID": "77"}).encode()
+    body = urlencode(
+        {"action": "appointment.changed", "id": "1001", "calendarID": "5", "appointmentTypeID": "77"}
+    ).encode()
+    other = urlencode(
+        {"action": "appointment.canceled", "id": "1001", "calendarID": "5", "appointmentTypeID": "77"}
+    ).encode()
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         first = post_acuity(acuity_url(connection), body, sign("acuity-key-1", body))
@@ -187,7 +203,10 @@ def test_acuity_replay_is_recorded_once_and_answered_duplicate(world, django_cap
 
     assert [r.json()["status"] for r in (first, replay, canceled)] == ["accepted", "duplicate", "accepted"]
     recorded = sorted((e.provider, e.event_type, e.object_id, e.processed) for e in events(world.tenant_a))
-    assert recorded == [("acuity", "appointment.canceled", "1001", False), ("acuity", "appointment.changed", "1001", False)]
+    assert recorded == [
+        ("acuity", "appointment.canceled", "1001", False),
+        ("acuity", "appointment.changed", "1001", False),
+    ]
     assert len(callbacks) == 2
     assert events(world.tenant_b) == []
 
@@ -211,8 +230,13 @@ def test_acuity_event_is_marked_processed_with_its_outcome(world, django_capture
     event = events(world.tenant_a)[0]
     responses.add(responses.GET, f"{fakes.ACUITY}/appointments/1001", json=fakes.acuity_appointment(1))
 
-    outcome = process_acuity_appointment(tenant_id=world.tenant_a.id, connection_id=connection.id, appointment_id="1001",
-                                         event_id=event.id, policy=no_wait_policy())
+    outcome = process_acuity_appointment(
+        tenant_id=world.tenant_a.id,
+        connection_id=connection.id,
+        appointment_id="1001",
+        event_id=event.id,
+        policy=no_wait_policy(),
+    )
 
     assert outcome == "created"
     processed = events(world.tenant_a)[0]
@@ -224,10 +248,12 @@ def test_acuity_webhook_processing_fetches_and_upserts_the_appointment(world):
     connection = connect(world.tenant_a, "acuity")
     responses.add(responses.GET, f"{fakes.ACUITY}/appointments/1001", json=fakes.acuity_appointment(1))
 
-    outcome = process_acuity_appointment(tenant_id=world.tenant_a.id, connection_id=connection.id, appointment_id="1001",
-                                         policy=no_wait_policy())
-    again = process_acuity_appointment(tenant_id=world.tenant_a.id, connection_id=connection.id, appointment_id="1001",
-                                       policy=no_wait_policy())
+    outcome = process_acuity_appointment(
+        tenant_id=world.tenant_a.id, connection_id=connection.id, appointment_id="1001", policy=no_wait_policy()
+    )
+    again = process_acuity_appointment(
+        tenant_id=world.tenant_a.id, connection_id=connection.id, appointment_id="1001", policy=no_wait_policy()
+    )
 
     assert (outcome, again) == ("created", "unchanged")
     assert responses.calls[0].request.headers["Authorization"].startswith("Basic ")

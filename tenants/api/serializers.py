@@ -33,8 +33,21 @@ class BackgroundJobSerializer(serializers.ModelSerializer[BackgroundJob]):
     class Meta:
         model = BackgroundJob
         fields = [
-            "id", "kind", "status", "progress", "counts", "errors", "errors_truncated", "params", "result",
-            "failure_reason", "started_by", "created_at", "started_at", "finished_at", "updated_at",
+            "id",
+            "kind",
+            "status",
+            "progress",
+            "counts",
+            "errors",
+            "errors_truncated",
+            "params",
+            "result",
+            "failure_reason",
+            "started_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -46,7 +59,17 @@ class BackgroundJobSerializer(serializers.ModelSerializer[BackgroundJob]):
 class ChangeRecordSerializer(serializers.ModelSerializer[ChangeRecord]):
     class Meta:
         model = ChangeRecord
-        fields = ["id", "occurred_at", "actor_kind", "actor_user_id", "actor_label", "action", "object_type", "object_id", "fields"]
+        fields = [
+            "id",
+            "occurred_at",
+            "actor_kind",
+            "actor_user_id",
+            "actor_label",
+            "action",
+            "object_type",
+            "object_id",
+            "fields",
+        ]
         read_only_fields = fields
 
 

@@ -1,14 +1,25 @@
+from __future__ import annotations
+
+from typing import Any
+
 from django.db import connections
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions
 from rest_framework.decorators import action
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tenants import jobs
-from tenants.api.serializers import BackgroundJobSerializer, ChangeRecordSerializer, MeSerializer, SupportAccessSerializer
+from tenants.api.serializers import (
+    BackgroundJobSerializer,
+    ChangeRecordSerializer,
+    MeSerializer,
+    SupportAccessSerializer,
+)
 from tenants.models import BackgroundJob, ChangeRecord, SupportAccess
+from tenants.resolution import attached_resolution
 from tenants.views import OWNER_ONLY, RequestContextMixin, TenantReadOnlyViewSet
 
 
@@ -18,12 +29,13 @@ class MeView(RequestContextMixin, APIView):
     permission_classes = [permissions.IsAuthenticated]
 
     @extend_schema(responses=MeSerializer)
-    def get(self, request):
-        resolution = request._request.tenant_resolution
+    def get(self, request: Request) -> Response:
+        resolution = attached_resolution(request._request)
+        assert resolution is not None  # IsAuthenticated passed: the middleware resolved the caller
         membership = resolution.membership
         data = {
             "id": request.user.id,
-            "email": request.user.email,
+            "email": getattr(request.user, "email", ""),
             "tenant": membership.tenant if membership else None,
             "role": membership.role if membership else None,
             "memberships": resolution.memberships,
@@ -31,7 +43,7 @@ class MeView(RequestContextMixin, APIView):
         return Response(MeSerializer(data).data)
 
 
-class BackgroundJobViewSet(TenantReadOnlyViewSet):
+class BackgroundJobViewSet(TenantReadOnlyViewSet[BackgroundJob]):
     """Background jobs of the current tenant, for polling: status, progress, counts, errors."""
 
     queryset = BackgroundJob.objects.all()
@@ -42,13 +54,13 @@ class BackgroundJobViewSet(TenantReadOnlyViewSet):
 
     @extend_schema(request=None, responses=BackgroundJobSerializer)
     @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None):
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
         job = self.get_object()
         job = jobs.job_cancel(job_id=job.id)
         return Response(BackgroundJobSerializer(job).data)
 
 
-class SupportAccessViewSet(TenantReadOnlyViewSet):
+class SupportAccessViewSet(TenantReadOnlyViewSet[SupportAccess]):
     """Every access of platform support staff to this tenant's data (owner_admin only)."""
 
     queryset = SupportAccess.objects.select_related("staff_user")
@@ -58,7 +70,7 @@ class SupportAccessViewSet(TenantReadOnlyViewSet):
     cursor_ordering = ("-occurred_at", "-id")
 
 
-class ChangeRecordViewSet(TenantReadOnlyViewSet):
+class ChangeRecordViewSet(TenantReadOnlyViewSet[ChangeRecord]):
     """Who changed what in this tenant's data: users, provider syncs, system jobs and support
     staff inside the tenant (owner_admin only). Append-only; field names, never values."""
 
@@ -69,9 +81,9 @@ class ChangeRecordViewSet(TenantReadOnlyViewSet):
     cursor_ordering = ("-occurred_at", "-id")
 
 
-def healthz(request):
+def healthz(request: HttpRequest) -> JsonResponse:
     """Database and broker reachability, without authentication. 503 if either is down."""
-    checks = {}
+    checks: dict[str, Any] = {}
     try:
         with connections["default"].cursor() as cursor:
             cursor.execute("SELECT 1")

@@ -13,7 +13,9 @@ class Migration(migrations.Migration):
 
     operations = [
         periodic_task(
-            name="tenants: fail stale background jobs (hourly)", task="tenants.fail_stale_jobs", crontab={"minute": "7"},
+            name="tenants: fail stale background jobs (hourly)",
+            task="tenants.fail_stale_jobs",
+            crontab={"minute": "7"},
             description="Marks running jobs with no progress for longer than a redelivery could take as failed.",
         )
     ]

@@ -8,29 +8,52 @@ from tenants.rls import enable_rls
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenants', '0006_platform_tables_least_privilege'),
+        ("tenants", "0006_platform_tables_least_privilege"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ChangeRecord',
+            name="ChangeRecord",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('occurred_at', models.DateTimeField(auto_now_add=True)),
-                ('actor_kind', models.CharField(choices=[('user', 'User'), ('provider', 'Provider'), ('system', 'System'), ('support', 'Support')], max_length=16)),
-                ('actor_user_id', models.UUIDField(blank=True, null=True)),
-                ('actor_label', models.CharField(blank=True, help_text="The user's e-mail, the provider, or the job.", max_length=254)),
-                ('action', models.CharField(help_text='e.g. client.created, client.updated, draft.approved', max_length=64)),
-                ('object_type', models.CharField(max_length=64)),
-                ('object_id', models.CharField(max_length=64)),
-                ('fields', models.JSONField(blank=True, default=list, help_text='Names of the fields that changed.')),
-                ('tenant', models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to='tenants.tenant')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("occurred_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "actor_kind",
+                    models.CharField(
+                        choices=[
+                            ("user", "User"),
+                            ("provider", "Provider"),
+                            ("system", "System"),
+                            ("support", "Support"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("actor_user_id", models.UUIDField(blank=True, null=True)),
+                (
+                    "actor_label",
+                    models.CharField(
+                        blank=True, help_text="The user's e-mail, the provider, or the job.", max_length=254
+                    ),
+                ),
+                (
+                    "action",
+                    models.CharField(help_text="e.g. client.created, client.updated, draft.approved", max_length=64),
+                ),
+                ("object_type", models.CharField(max_length=64)),
+                ("object_id", models.CharField(max_length=64)),
+                ("fields", models.JSONField(blank=True, default=list, help_text="Names of the fields that changed.")),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to="tenants.tenant"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-occurred_at'],
-                'indexes': [models.Index(fields=['tenant', '-occurred_at', '-id'], name='change_tenant_occurred_idx')],
+                "ordering": ["-occurred_at"],
+                "indexes": [models.Index(fields=["tenant", "-occurred_at", "-id"], name="change_tenant_occurred_idx")],
             },
         ),
         enable_rls("tenants_changerecord"),

@@ -4,14 +4,16 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenants', '0008_tenant_keys'),
+        ("tenants", "0008_tenant_keys"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='tenant',
-            options={'ordering': ['name'], 'permissions': [('support_access', "Can use the support admin (tenants' data, audited)")]},
+            name="tenant",
+            options={
+                "ordering": ["name"],
+                "permissions": [("support_access", "Can use the support admin (tenants' data, audited)")],
+            },
         ),
     ]

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def support():
-    user = User.objects.create(username="support-secrets", email="support@brandvx.test", is_staff=True, is_superuser=True)
+    user = User.objects.create(
+        username="support-secrets", email="support@brandvx.test", is_staff=True, is_superuser=True
+    )
     client = HttpClient()
     assert admin_login(client, user).status_code == 302  # password and TOTP code, as staff sign in
     return client

@@ -35,11 +35,20 @@ def test_forty_wrong_passwords_then_the_right_one_is_refused():
     user.save()
     device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
     client = HttpClient()
-    codes = [client.post("/admin/login/", {"username": user.username, "password": f"guess-{i}"}).status_code for i in range(40)]
+    codes = [
+        client.post("/admin/login/", {"username": user.username, "password": f"guess-{i}"}).status_code
+        for i in range(40)
+    ]
     assert codes[0] == 200 and codes[-1] == 429  # wrong password form, then locked out
-    right = client.post("/admin/login/", {
-        "username": user.username, "password": STAFF_PASSWORD, "otp_device": device.persistent_id, "otp_token": totp_token(device),
-    })
+    right = client.post(
+        "/admin/login/",
+        {
+            "username": user.username,
+            "password": STAFF_PASSWORD,
+            "otp_device": device.persistent_id,
+            "otp_token": totp_token(device),
+        },
+    )
     assert right.status_code == 429
     assert "_auth_user_id" not in client.session and not signed_in(client)
     # From another address too: the account is locked, not only where the guesses came from.
@@ -69,8 +78,15 @@ def test_two_factor_is_required_when_debug_is_off(settings):
     # The password alone does not sign in.
     response = client.post("/admin/login/", {"username": user.username, "password": STAFF_PASSWORD})
     assert response.status_code == 200 and not signed_in(client)
-    wrong = client.post("/admin/login/", {"username": user.username, "password": STAFF_PASSWORD,
-                                          "otp_device": device.persistent_id, "otp_token": "000000" if totp_token(device) != "000000" else "111111"})
+    wrong = client.post(
+        "/admin/login/",
+        {
+            "username": user.username,
+            "password": STAFF_PASSWORD,
+            "otp_device": device.persistent_id,
+            "otp_token": "000000" if totp_token(device) != "000000" else "111111",
+        },
+    )
     assert wrong.status_code == 200 and not signed_in(client)
     # A session from a password-only sign-in (any other login path) is not verified either.
     password_only = HttpClient()
@@ -98,8 +114,15 @@ def test_enroll_support_staff_prints_a_provisioning_uri_that_signs_in():
     user.set_password(STAFF_PASSWORD)
     user.save()
     client = HttpClient()
-    response = client.post("/admin/login/", {"username": user.username, "password": STAFF_PASSWORD,
-                                             "otp_device": device.persistent_id, "otp_token": totp_token(device)})
+    response = client.post(
+        "/admin/login/",
+        {
+            "username": user.username,
+            "password": STAFF_PASSWORD,
+            "otp_device": device.persistent_id,
+            "otp_token": totp_token(device),
+        },
+    )
     assert response.status_code == 302 and signed_in(client)
     # Again: the device stays (no new secret printed) unless --new-device.
     again = io.StringIO()

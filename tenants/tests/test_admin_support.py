@@ -117,9 +117,7 @@ def test_every_admin_changelist_works_and_makes_no_query_per_row(support):
     from conftest import build_full_world
 
     build_full_world()
-    urls = {
-        model: f"/admin/{model._meta.app_label}/{model._meta.model_name}/" for model in admin.site._registry
-    }
+    urls = {model: f"/admin/{model._meta.app_label}/{model._meta.model_name}/" for model in admin.site._registry}
     counts = {}
     for model, url in urls.items():
         with CaptureQueriesContext(connection) as queries:
@@ -164,15 +162,28 @@ TAKEOVER_PASSWORD = "attacker-chosen-password-123"
 
 
 def tenant_form(tenant, **changes) -> dict:
-    data = {"name": tenant.name, "slug": tenant.slug, "timezone": tenant.timezone, "currency": tenant.currency,
-            "country": tenant.country, "is_active": "on"}
+    data = {
+        "name": tenant.name,
+        "slug": tenant.slug,
+        "timezone": tenant.timezone,
+        "currency": tenant.currency,
+        "country": tenant.country,
+        "is_active": "on",
+    }
     data.update(changes)
     return data
 
 
 def user_form(user, **changes) -> dict:
-    data = {"username": user.username, "email": user.email, "first_name": "", "last_name": "", "is_active": "on",
-            "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00"}
+    data = {
+        "username": user.username,
+        "email": user.email,
+        "first_name": "",
+        "last_name": "",
+        "is_active": "on",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+    }
     data.update(changes)
     return data
 
@@ -191,13 +202,20 @@ def test_takeover_replay_every_step_is_refused(support):
     for entered in (False, True):
         if entered:
             support.post(f"/admin/support/enter/{tenant_a.id}/", {"reason": "Ticket 9: owner cannot log in"})
-        password = support.post(f"/admin/tenants/user/{owner.id}/password/",
-                                {"password1": TAKEOVER_PASSWORD, "password2": TAKEOVER_PASSWORD})
+        password = support.post(
+            f"/admin/tenants/user/{owner.id}/password/",
+            {"password1": TAKEOVER_PASSWORD, "password2": TAKEOVER_PASSWORD},
+        )
         assert password.status_code == 403
         change = support.post(f"/admin/tenants/user/{owner.id}/change/", user_form(owner, is_staff="on"))
         assert change.status_code == 403
-        assert support.post("/admin/tenants/user/add/", {"username": "x", "password1": TAKEOVER_PASSWORD,
-                                                         "password2": TAKEOVER_PASSWORD}).status_code == 403
+        assert (
+            support.post(
+                "/admin/tenants/user/add/",
+                {"username": "x", "password1": TAKEOVER_PASSWORD, "password2": TAKEOVER_PASSWORD},
+            ).status_code
+            == 403
+        )
     owner.refresh_from_db()
     assert not owner.is_staff and not owner.check_password(TAKEOVER_PASSWORD)
     # 3. Log in as the owner with that password: nothing to log in with.
@@ -223,15 +241,22 @@ def test_takeover_replay_step_4_a_django_session_cannot_change_tenant_data():
 def test_a_tenant_changes_only_from_inside_it_audited(support):
     world = TenantWorld()
     support.post(f"/admin/support/enter/{world.tenant_a.id}/", {"reason": "Ticket 12: rename after rebrand"})
-    response = support.post(f"/admin/tenants/tenant/{world.tenant_a.id}/change/", tenant_form(world.tenant_a, name="Salon A2"))
+    response = support.post(
+        f"/admin/tenants/tenant/{world.tenant_a.id}/change/", tenant_form(world.tenant_a, name="Salon A2")
+    )
     assert response.status_code == 302
     world.tenant_a.refresh_from_db()
     assert world.tenant_a.name == "Salon A2"
     assert ("change", "Ticket 12: rename after rebrand") in {(r.action, r.reason) for r in accesses(world.tenant_a)}
     # Inside A, tenant B is out of reach; adding or deleting tenants is never an admin page.
-    other = support.post(f"/admin/tenants/tenant/{world.tenant_b.id}/change/", tenant_form(world.tenant_b, name="Owned"))
+    other = support.post(
+        f"/admin/tenants/tenant/{world.tenant_b.id}/change/", tenant_form(world.tenant_b, name="Owned")
+    )
     assert other.status_code == 403
-    assert support.post("/admin/tenants/tenant/add/", tenant_form(world.tenant_b, name="New", slug="new")).status_code == 403
+    assert (
+        support.post("/admin/tenants/tenant/add/", tenant_form(world.tenant_b, name="New", slug="new")).status_code
+        == 403
+    )
     assert support.post(f"/admin/tenants/tenant/{world.tenant_a.id}/delete/", {"post": "yes"}).status_code == 403
 
 
@@ -245,8 +270,12 @@ def test_viewing_a_tenant_or_its_users_is_audited_and_shows_no_password_hash(sup
     assert support.user.email in staff_page and support.user.password.split("$")[-1] not in staff_page
     assert "md5" not in staff_page
     assert support.get(f"/admin/tenants/tenant/{world.tenant_b.id}/change/").status_code == 200
-    assert ("view", f"/admin/tenants/user/{world.owner_a.id}/change/") in {(r.action, r.path) for r in accesses(world.tenant_a)}
-    assert ("view", f"/admin/tenants/tenant/{world.tenant_b.id}/change/") in {(r.action, r.path) for r in accesses(world.tenant_b)}
+    assert ("view", f"/admin/tenants/user/{world.owner_a.id}/change/") in {
+        (r.action, r.path) for r in accesses(world.tenant_a)
+    }
+    assert ("view", f"/admin/tenants/tenant/{world.tenant_b.id}/change/") in {
+        (r.action, r.path) for r in accesses(world.tenant_b)
+    }
     assert not [r for r in accesses(world.tenant_b) if "/tenants/user/" in r.path]
 
 
@@ -258,8 +287,11 @@ def test_platform_pages_that_decide_access_are_read_only(support):
 
     from integrations.models import ConnectionRoute
 
-    read_only = [model for model in admin.site._registry
-                 if model._meta.app_label in {"auth", "django_celery_beat", "axes", "otp_totp"} or model is ConnectionRoute]
+    read_only = [
+        model
+        for model in admin.site._registry
+        if model._meta.app_label in {"auth", "django_celery_beat", "axes", "otp_totp"} or model is ConnectionRoute
+    ]
     assert PeriodicTask in read_only and ConnectionRoute in read_only
     for model in read_only:
         base = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
@@ -277,8 +309,13 @@ def test_a_staff_user_without_the_support_permission_gets_no_tenant_data():
     staff = User.objects.create(username="plain-staff", email="plain@brandvx.test", is_staff=True)
     client = HttpClient()
     assert admin_login(client, staff).status_code == 302  # signed in (password and OTP), and yet:
-    for url in ("/admin/", "/admin/clients/client/", "/admin/tenants/user/", "/admin/tenants/tenant/",
-                "/admin/autocomplete/?app_label=analytics&model_name=appointment&field_name=client&term=Ada"):
+    for url in (
+        "/admin/",
+        "/admin/clients/client/",
+        "/admin/tenants/user/",
+        "/admin/tenants/tenant/",
+        "/admin/autocomplete/?app_label=analytics&model_name=appointment&field_name=client&term=Ada",
+    ):
         response = client.get(url)
         assert response.status_code == 302 and response["Location"].startswith("/admin/login/"), url
     assert "SecretSalon" not in client.get("/admin/clients/client/", follow=True).content.decode()

@@ -100,7 +100,9 @@ def test_audit_log_is_owner_only_and_scoped():
     world = TenantWorld()
     staff_user = User.objects.create(username="agent", email="agent@brandvx.test", is_staff=True)
     with tenant_context(world.tenant_a.id, role="system"):
-        access = SupportAccess.objects.create(tenant=world.tenant_a, staff_user=staff_user, action="view", reason="ticket 42")
+        access = SupportAccess.objects.create(
+            tenant=world.tenant_a, staff_user=staff_user, action="view", reason="ticket 42"
+        )
     body = world.a.get("/api/v1/audit-log/").json()
     assert [row["id"] for row in body["results"]] == [str(access.id)]
     assert body["results"][0]["staff_email"] == "agent@brandvx.test"

@@ -35,8 +35,14 @@ def fresh_failure_limit():
 def claims_for(user_id, **overrides) -> dict:
     now = int(time.time())
     claims = {
-        "sub": str(user_id), "aud": "authenticated", "role": "authenticated", "iat": now, "exp": now + 600,
-        "email": "someone@example.com", "app_metadata": {}, "user_metadata": {},
+        "sub": str(user_id),
+        "aud": "authenticated",
+        "role": "authenticated",
+        "iat": now,
+        "exp": now + 600,
+        "email": "someone@example.com",
+        "app_metadata": {},
+        "user_metadata": {},
     }
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
@@ -127,7 +133,13 @@ def test_first_token_for_a_new_sub_creates_the_user_without_memberships():
     sub = uuid.uuid4()
     response = call_me(hs256(claims_for(sub)))
     assert response.status_code == 200
-    assert response.json() == {"id": str(sub), "email": "someone@example.com", "tenant": None, "role": None, "memberships": []}
+    assert response.json() == {
+        "id": str(sub),
+        "email": "someone@example.com",
+        "tenant": None,
+        "role": None,
+        "memberships": [],
+    }
 
 
 def test_valid_es256_and_rs256_tokens_via_jwks(jwks, ec_key, rsa_key):
@@ -192,7 +204,11 @@ def test_bad_tokens_are_401_with_a_code(case, expected_code, ec_key, jwks):
         def b64(data: bytes) -> str:
             return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
-        signing_input = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "ec-key-1"}).encode()) + "." + b64(json.dumps(claims_for(sub)).encode())
+        signing_input = (
+            b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "ec-key-1"}).encode())
+            + "."
+            + b64(json.dumps(claims_for(sub)).encode())
+        )
         signature = hmac.new(_public_pem(ec_key), signing_input.encode(), hashlib.sha256).digest()
         token = signing_input + "." + b64(signature)
     elif case == "no_sub":
@@ -272,7 +288,9 @@ def test_tenant_selection_rules():
     token = hs256(claims_for(world.owner_a.id, app_metadata={"tenant_id": str(world.tenant_a.id)}))
     assert call_me(token).json()["tenant"]["id"] == str(world.tenant_a.id)
     # user_metadata is never used for authorization
-    token = hs256(claims_for(world.owner_a.id, user_metadata={"tenant_id": str(world.tenant_b.id), "role": "owner_admin"}))
+    token = hs256(
+        claims_for(world.owner_a.id, user_metadata={"tenant_id": str(world.tenant_b.id), "role": "owner_admin"})
+    )
     assert call_me(token).json()["tenant"]["id"] == str(world.tenant_a.id)
 
 

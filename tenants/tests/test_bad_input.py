@@ -26,10 +26,13 @@ def still_serving(client) -> None:
 def test_deeply_nested_json_is_400(setup):
     world, client = setup
     body = "[" * 100_000 + "]" * 100_000
-    response = client.post("/api/v1/jobs/00000000-0000-0000-0000-000000000000/cancel/", body, content_type="application/json")
+    response = client.post(
+        "/api/v1/jobs/00000000-0000-0000-0000-000000000000/cancel/", body, content_type="application/json"
+    )
     assert response.status_code in (400, 404)
-    from brandvx.parsers import StrictJSONParser
     import io
+
+    from brandvx.parsers import StrictJSONParser
 
     with pytest.raises(Exception) as excinfo:
         StrictJSONParser().parse(io.BytesIO(("[" * 50 + "]" * 50).encode()), "application/json", {})
@@ -69,7 +72,7 @@ def test_oversized_body_is_rejected_not_a_500(setup, settings):
     world, client = setup
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
     response = client.post(
-        f"/api/v1/jobs/00000000-0000-0000-0000-000000000000/cancel/", {"x": "y" * 5000}, format="json"
+        "/api/v1/jobs/00000000-0000-0000-0000-000000000000/cancel/", {"x": "y" * 5000}, format="json"
     )
     assert 400 <= response.status_code < 500
     still_serving(client)
@@ -101,7 +104,15 @@ def test_invalid_cursor_is_400_naming_it(setup):
 
 
 @pytest.mark.parametrize(
-    "value", ["'; DROP TABLE tenants_backgroundjob; --", "{{ 7*7 }}", "${7*7}", "%s%s%s%n", "<script>alert(1)</script>", "\\x00"]
+    "value",
+    [
+        "'; DROP TABLE tenants_backgroundjob; --",
+        "{{ 7*7 }}",
+        "${7*7}",
+        "%s%s%s%n",
+        "<script>alert(1)</script>",
+        "\\x00",
+    ],
 )
 def test_metacharacters_in_filters_are_just_text(setup, value):
     world, client = setup

@@ -15,13 +15,29 @@ pytestmark = pytest.mark.django_db
 
 def test_the_owner_reads_who_changed_what_and_no_one_else_does(world):
     with tenant_context(world.tenant_a.id, role="owner_admin"):
-        record_change(tenant=world.tenant_a, actor=Actor.of(world.staff_a), action="client.updated",
-                      object_type="client", object_id="c-1", fields=["last_name", "first_name", "first_name"])
-        record_changes(tenant=world.tenant_a, actor=Actor.provider("square"), action="client.created",
-                       object_type="client", object_ids=["c-2", "c-3"])
+        record_change(
+            tenant=world.tenant_a,
+            actor=Actor.of(world.staff_a),
+            action="client.updated",
+            object_type="client",
+            object_id="c-1",
+            fields=["last_name", "first_name", "first_name"],
+        )
+        record_changes(
+            tenant=world.tenant_a,
+            actor=Actor.provider("square"),
+            action="client.created",
+            object_type="client",
+            object_ids=["c-2", "c-3"],
+        )
     with tenant_context(world.tenant_b.id, role="owner_admin"):
-        record_change(tenant=world.tenant_b, actor=Actor.system("birthday schedule"), action="draft.created",
-                      object_type="messagedraft", object_id="d-1")
+        record_change(
+            tenant=world.tenant_b,
+            actor=Actor.system("birthday schedule"),
+            action="draft.created",
+            object_type="messagedraft",
+            object_id="d-1",
+        )
 
     rows = world.a.get("/api/v1/change-log/").json()["results"]
     assert sorted((r["object_id"], r["action"], r["actor_kind"], r["actor_label"]) for r in rows) == [
@@ -40,7 +56,9 @@ def test_the_owner_reads_who_changed_what_and_no_one_else_does(world):
 def test_rows_cannot_be_changed_or_deleted_by_the_application(world):
     staff = User.objects.create(username="support-x", is_staff=True)
     with tenant_context(world.tenant_a.id, role="owner_admin"):
-        record = record_change(tenant=world.tenant_a, actor=Actor.system("test"), action="x", object_type="t", object_id="1")
+        record = record_change(
+            tenant=world.tenant_a, actor=Actor.system("test"), action="x", object_type="t", object_id="1"
+        )
         access = SupportAccess.objects.create(tenant=world.tenant_a, staff_user=staff, action="view")
     for statement in (
         ChangeRecord.objects.filter(id=record.id).update,
@@ -71,7 +89,9 @@ def test_require_tenant_refuses_a_service_called_for_another_tenant(world):
 
 
 def test_changes_made_through_the_api_are_recorded_with_their_user(world):
-    created = world.a.post("/api/v1/services/", {"name": "Balayage", "price_amount": 18000, "currency": "USD"}, format="json")
+    created = world.a.post(
+        "/api/v1/services/", {"name": "Balayage", "price_amount": 18000, "currency": "USD"}, format="json"
+    )
     assert created.status_code == 201, created.content
     service_id = created.json()["id"]
     assert world.a.patch(f"/api/v1/services/{service_id}/", {"price_amount": 19000}, format="json").status_code == 200
@@ -80,7 +100,9 @@ def test_changes_made_through_the_api_are_recorded_with_their_user(world):
 
     rows = world.a.get("/api/v1/change-log/?object_type=service").json()["results"]
     assert sorted((r["action"], tuple(r["fields"])) for r in rows) == [
-        ("service.created", ()), ("service.deleted", ()), ("service.updated", ("price_amount",)),
+        ("service.created", ()),
+        ("service.deleted", ()),
+        ("service.updated", ("price_amount",)),
     ]
     assert {r["actor_user_id"] for r in rows} == {str(world.owner_a.id)}
     assert {r["object_id"] for r in rows} == {service_id}
@@ -98,8 +120,13 @@ def test_client_changes_name_the_user_or_the_provider(world):
     client_id = created.json()["id"]
     assert world.a.patch(f"/api/v1/clients/{client_id}/", {"last_name": "Lopez"}, format="json").status_code == 200
     with tenant_context(world.tenant_a.id, role="system"):
-        client_upsert(tenant=world.tenant_a, source="square", record=ContactRecord(
-            external_id="SQ1", first_name="Ana", email="ana@example.com", notes="Prefers mornings"))
+        client_upsert(
+            tenant=world.tenant_a,
+            source="square",
+            record=ContactRecord(
+                external_id="SQ1", first_name="Ana", email="ana@example.com", notes="Prefers mornings"
+            ),
+        )
 
     rows = world.a.get(f"/api/v1/change-log/?object_id={client_id}").json()["results"]
     assert sorted((r["action"], r["actor_kind"], r["actor_label"]) for r in rows) == [

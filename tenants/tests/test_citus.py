@@ -56,10 +56,15 @@ def test_migrate_distributes_every_tenant_table_colocated_and_is_safe_to_repeat(
 
 
 def _runtime_conninfo(host: str, port: int) -> dict:
-    return {"host": host, "port": str(port), "dbname": settings.DATABASES["owner"]["NAME"],
-            "user": settings.DATABASE_APP_ROLE, "password": settings.DATABASE_APP_PASSWORD,
-            # Workers hide shards from other applications' catalog queries; show them.
-            "options": "-c citus.show_shards_for_app_name_prefixes=*"}
+    return {
+        "host": host,
+        "port": str(port),
+        "dbname": settings.DATABASES["owner"]["NAME"],
+        "user": settings.DATABASE_APP_ROLE,
+        "password": settings.DATABASE_APP_PASSWORD,
+        # Workers hide shards from other applications' catalog queries; show them.
+        "options": "-c citus.show_shards_for_app_name_prefixes=*",
+    }
 
 
 def test_every_shard_on_every_worker_has_forced_rls_and_fails_closed():
@@ -87,8 +92,9 @@ def test_every_shard_on_every_worker_has_forced_rls_and_fails_closed():
                 # No context: zero rows, and no write.
                 assert conn.execute(f'SELECT count(*) FROM "{shard}"').fetchone()[0] == 0, shard
                 with pytest.raises(psycopg.Error, match="row-level security|permission denied|violates"):
-                    conn.execute(f'INSERT INTO "{shard}" (tenant_id, id) VALUES (%s, gen_random_uuid())',
-                                 [world.tenant_a.id])
+                    conn.execute(
+                        f'INSERT INTO "{shard}" (tenant_id, id) VALUES (%s, gen_random_uuid())', [world.tenant_a.id]
+                    )
                 # With tenant A's context (SET LOCAL on the worker): only A's rows.
                 with conn.transaction():
                     conn.execute(f"SET LOCAL app.tenant_id = '{world.tenant_a.id}'")
@@ -103,10 +109,16 @@ HOT = [
     ("clients_client", "SELECT id FROM clients_client WHERE tenant_id = %s ORDER BY created_at DESC, id DESC LIMIT 50"),
     ("birthdays", "SELECT id FROM clients_client WHERE tenant_id = %s AND birthday_mmdd BETWEEN 101 AND 1231"),
     ("dashboard", "SELECT count(*), sum(total_amount) FROM analytics_transaction WHERE tenant_id = %s"),
-    ("tags", "SELECT t.id, count(ct.id) FROM clients_tag t LEFT JOIN clients_clienttag ct"
-             " ON ct.tag_id = t.id AND ct.tenant_id = t.tenant_id WHERE t.tenant_id = %s GROUP BY t.id"),
-    ("membership", "SELECT m.id FROM tenants_membership m JOIN tenants_tenant t ON t.id = m.tenant_id"
-                   " JOIN tenants_user u ON u.id = m.user_id WHERE m.tenant_id = %s"),
+    (
+        "tags",
+        "SELECT t.id, count(ct.id) FROM clients_tag t LEFT JOIN clients_clienttag ct"
+        " ON ct.tag_id = t.id AND ct.tenant_id = t.tenant_id WHERE t.tenant_id = %s GROUP BY t.id",
+    ),
+    (
+        "membership",
+        "SELECT m.id FROM tenants_membership m JOIN tenants_tenant t ON t.id = m.tenant_id"
+        " JOIN tenants_user u ON u.id = m.user_id WHERE m.tenant_id = %s",
+    ),
 ]
 
 
@@ -129,8 +141,11 @@ def test_the_context_statement_is_set_local_on_citus():
 def test_api_smoke_on_citus():
     world = build_full_world()
     a, b = world.a, world.b
-    created = a.post("/api/v1/clients/", {"first_name": "Cit", "last_name": "Us", "email": "citus@example.com",
-                                          "birthday_month": 5, "birthday_day": 3}, format="json")
+    created = a.post(
+        "/api/v1/clients/",
+        {"first_name": "Cit", "last_name": "Us", "email": "citus@example.com", "birthday_month": 5, "birthday_day": 3},
+        format="json",
+    )
     assert created.status_code == 201, created.content
     client_id = created.json()["id"]
     listed = a.get("/api/v1/clients/")
@@ -148,8 +163,10 @@ def test_api_smoke_on_citus():
     imported = a.post("/api/v1/clients/import/", {"file": csv}, format="multipart")
     assert imported.status_code in (200, 201, 202), imported.content
     today = datetime.date.today()
-    dashboard = a.get("/api/v1/analytics/dashboard/", {"start": (today - datetime.timedelta(days=90)).isoformat(),
-                                                        "end": today.isoformat()})
+    dashboard = a.get(
+        "/api/v1/analytics/dashboard/",
+        {"start": (today - datetime.timedelta(days=90)).isoformat(), "end": today.isoformat()},
+    )
     assert dashboard.status_code == 200, dashboard.content
 
 
@@ -165,17 +182,23 @@ def test_a_tenant_table_added_after_distribution_is_distributed_by_its_migration
             " DEFERRABLE INITIALLY DEFERRED, id uuid PRIMARY KEY, transaction_id uuid NOT NULL)"
         )
     try:
-        for operation in (tenant_keys("analytics_refund_probe", foreign_keys={"transaction_id": "analytics_transaction"}),
-                          enable_rls("analytics_refund_probe")):
+        for operation in (
+            tenant_keys("analytics_refund_probe", foreign_keys={"transaction_id": "analytics_transaction"}),
+            enable_rls("analytics_refund_probe"),
+        ):
             with owner.schema_editor() as editor:
                 operation._run_sql(editor, operation.sql)
         with owner.cursor() as cursor:
             placement = _placement(cursor)
             assert placement["analytics_refund_probe"] == placement["analytics_transaction"]
-            cursor.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'analytics_refund_probe'::regclass")
+            cursor.execute(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'analytics_refund_probe'::regclass"
+            )
             definitions = {row[0] for row in cursor.fetchall()}
             assert "PRIMARY KEY (tenant_id, id)" in definitions
-            assert any("(tenant_id, transaction_id) REFERENCES analytics_transaction(tenant_id, id)" in d for d in definitions)
+            assert any(
+                "(tenant_id, transaction_id) REFERENCES analytics_transaction(tenant_id, id)" in d for d in definitions
+            )
             cursor.execute("SELECT relforcerowsecurity FROM pg_class WHERE oid = 'analytics_refund_probe'::regclass")
             assert cursor.fetchone()[0]
     finally:

@@ -19,7 +19,17 @@ def run(*args) -> str:
 
 def test_create_tenant_prints_the_uuid_last_and_makes_an_owner():
     sub = uuid.uuid4()
-    output = run("create_tenant", "--name", "Glow Studio", "--owner-sub", str(sub), "--owner-email", "o@glow.test", "--timezone", "Europe/London")
+    output = run(
+        "create_tenant",
+        "--name",
+        "Glow Studio",
+        "--owner-sub",
+        str(sub),
+        "--owner-email",
+        "o@glow.test",
+        "--timezone",
+        "Europe/London",
+    )
     tenant_id = uuid.UUID(output.strip().splitlines()[-1])
     tenant = Tenant.objects.get(id=tenant_id)
     assert tenant.timezone == "Europe/London" and tenant.slug == "glow-studio"
@@ -60,8 +70,8 @@ def test_issue_token_prints_a_verifiable_token(settings):
 
 
 def test_seed_demo_is_idempotent_and_prints_how_to_log_in():
-    from clients.models import Client
     from analytics.models import Transaction
+    from clients.models import Client
 
     first = run("seed_demo")
     assert "Admin login: admin / " in first and "Authorization: Bearer " in first

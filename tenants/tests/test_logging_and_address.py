@@ -53,14 +53,17 @@ def test_a_task_called_with_job_id_logs_with_it():
     task_ended(task_id="celery-2")
 
 
-@pytest.mark.parametrize("hops, forwarded, expected", [
-    (0, "198.51.100.7", "10.0.0.1"),  # no proxy configured: the header is the caller's claim
-    (1, "198.51.100.7", "198.51.100.7"),
-    (1, "6.6.6.6, 198.51.100.7", "198.51.100.7"),  # a spoofed left part is ignored
-    (2, "198.51.100.7, 203.0.113.9", "198.51.100.7"),
-    (2, "203.0.113.9", "10.0.0.1"),  # fewer entries than proxies: not through them all
-    (1, "not-an-address", "10.0.0.1"),
-])
+@pytest.mark.parametrize(
+    "hops, forwarded, expected",
+    [
+        (0, "198.51.100.7", "10.0.0.1"),  # no proxy configured: the header is the caller's claim
+        (1, "198.51.100.7", "198.51.100.7"),
+        (1, "6.6.6.6, 198.51.100.7", "198.51.100.7"),  # a spoofed left part is ignored
+        (2, "198.51.100.7, 203.0.113.9", "198.51.100.7"),
+        (2, "203.0.113.9", "10.0.0.1"),  # fewer entries than proxies: not through them all
+        (1, "not-an-address", "10.0.0.1"),
+    ],
+)
 def test_client_address_trusts_only_configured_proxies(settings, hops, forwarded, expected):
     settings.TRUSTED_PROXY_COUNT = hops
     request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=forwarded)

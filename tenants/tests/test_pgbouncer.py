@@ -146,7 +146,9 @@ def test_interleaved_tenants_through_one_pooled_server_connection(through_pgboun
                         problems.append(f"thread {index} as {key}: raw count {count}")
                 # And a statement with no tenant at all, in between.
                 with connection.cursor() as cursor:
-                    cursor.execute("SELECT count(*), coalesce(current_setting('app.tenant_id', true), '') FROM tenants_backgroundjob")
+                    cursor.execute(
+                        "SELECT count(*), coalesce(current_setting('app.tenant_id', true), '') FROM tenants_backgroundjob"
+                    )
                     count, setting = cursor.fetchone()
                     if count != 0 or setting != "":
                         problems.append(f"thread {index} without tenant: {count} rows, setting {setting!r}")

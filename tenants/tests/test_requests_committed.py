@@ -81,10 +81,19 @@ def test_entering_a_tenant_redirects_to_a_working_index_and_changes_are_audited(
         name: "0" if name.endswith(("TOTAL_FORMS", "INITIAL_FORMS", "MIN_NUM_FORMS")) else "1000"
         for name in re.findall(r'name="([\w-]+-(?:TOTAL|INITIAL|MIN_NUM|MAX_NUM)_FORMS)"', form)
     }
-    changed = support_client.post(change_url, {
-        "first_name": "Renamed", "last_name": target.last_name, "email": target.email, "phone": "",
-        "notes": "", "source": target.source, "_save": "Save", **inline_management,
-    })
+    changed = support_client.post(
+        change_url,
+        {
+            "first_name": "Renamed",
+            "last_name": target.last_name,
+            "email": target.email,
+            "phone": "",
+            "notes": "",
+            "source": target.source,
+            "_save": "Save",
+            **inline_management,
+        },
+    )
     assert changed.status_code == 302, changed.content[:3000]
     _assert_page(support_client.get("/admin/support/leave/", follow=True))
 
@@ -98,16 +107,22 @@ def test_entering_a_tenant_redirects_to_a_working_index_and_changes_are_audited(
     assert any(row["reason"] == reason for row in log.json()["results"])
 
 
-@pytest.mark.parametrize("path", [
-    "/api/v1/webhooks/square/",
-    "/api/v1/webhooks/acuity/not-a-token/",
-    "/api/v1/integrations/custom_crm/import/",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/webhooks/square/",
+        "/api/v1/webhooks/acuity/not-a-token/",
+        "/api/v1/integrations/custom_crm/import/",
+    ],
+)
 def test_a_bearer_token_on_non_tenant_endpoints_is_ignored_not_a_500(path):
     tenant, owner, _clients = _salon("webhook")
     response = HttpClient().post(
-        path, json.dumps({"hello": "world"}), content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {token_for(owner)}", HTTP_X_TENANT_ID=str(tenant.id),
+        path,
+        json.dumps({"hello": "world"}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token_for(owner)}",
+        HTTP_X_TENANT_ID=str(tenant.id),
     )
     # Each of these authenticates by its own means (a signature, a URL token, an API key):
     # the bearer token neither helps nor breaks it.

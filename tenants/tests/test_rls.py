@@ -188,16 +188,25 @@ def test_isolation_check_detects_a_disabled_policy():
 # --- tables without RLS: what the runtime role may do, and why ---------------------------
 
 ALL_WRITES = {"SELECT", "INSERT", "UPDATE", "DELETE"}
-BEAT = ({"SELECT", "INSERT", "UPDATE"}, "celery beat records each run (last_run_at, total_run_count, the change "
-        "marker) and installs its default entries; schedules are created and removed by migrations, as the owner")
+BEAT = (
+    {"SELECT", "INSERT", "UPDATE"},
+    "celery beat records each run (last_run_at, total_run_count, the change "
+    "marker) and installs its default entries; schedules are created and removed by migrations, as the owner",
+)
 # Every table without a tenant_id, with what the runtime role may do on it and why. A table
 # missing here fails the test: decide what the application needs and write down why.
 PLATFORM_TABLES: dict[str, tuple[set[str], str]] = {
-    "tenants_tenant": (ALL_WRITES, "RLS (own_tenant_*): a tenant row is inserted, changed or deleted only inside that "
-                       "tenant's own context; the registry is readable before a tenant is chosen"),
-    "tenants_user": ({"SELECT", "INSERT", "UPDATE"}, "the first token of a Supabase `sub` links a user; staff sign-in "
-                     "updates last_login and staff passwords; the user_guard trigger refuses granting staff or "
-                     "superuser status and setting a non-staff password; users are never deleted"),
+    "tenants_tenant": (
+        ALL_WRITES,
+        "RLS (own_tenant_*): a tenant row is inserted, changed or deleted only inside that "
+        "tenant's own context; the registry is readable before a tenant is chosen",
+    ),
+    "tenants_user": (
+        {"SELECT", "INSERT", "UPDATE"},
+        "the first token of a Supabase `sub` links a user; staff sign-in "
+        "updates last_login and staff passwords; the user_guard trigger refuses granting staff or "
+        "superuser status and setting a non-staff password; users are never deleted",
+    ),
     "tenants_user_groups": ({"SELECT", "INSERT", "DELETE"}, "the admin manages staff groups (rows are never updated)"),
     "tenants_user_user_permissions": ({"SELECT", "INSERT", "DELETE"}, "the admin manages staff permissions"),
     "auth_group": (ALL_WRITES, "the admin manages staff groups"),
@@ -213,16 +222,28 @@ PLATFORM_TABLES: dict[str, tuple[set[str], str]] = {
     "django_celery_beat_intervalschedule": BEAT,
     "django_celery_beat_solarschedule": BEAT,
     "django_celery_beat_clockedschedule": BEAT,
-    "integrations_connectionroute": ({"SELECT", "INSERT", "DELETE"}, "RLS (route_*): read before any tenant is known "
-                                     "(webhooks, the custom CRM push); inserted and deleted only in the routed "
-                                     "tenant's context; never re-pointed (no UPDATE)"),
+    "integrations_connectionroute": (
+        {"SELECT", "INSERT", "DELETE"},
+        "RLS (route_*): read before any tenant is known "
+        "(webhooks, the custom CRM push); inserted and deleted only in the routed "
+        "tenant's context; never re-pointed (no UPDATE)",
+    ),
     # Staff sign-in hardening, when installed: attempts are recorded and reset, devices enrolled,
     # their counters updated and static tokens consumed.
-    **{table: (ALL_WRITES, "django-axes records and resets sign-in failures") for table in (
-        "axes_accessattempt", "axes_accessattemptexpiration", "axes_accessfailurelog", "axes_accesslog")},
-    **{table: (ALL_WRITES, "django-otp: staff enrol devices; verifying updates counters and consumes tokens")
-       for table in ("otp_totp_totpdevice", "otp_static_staticdevice", "otp_static_statictoken",
-                     "otp_hotp_hotpdevice", "otp_email_emaildevice")},
+    **dict.fromkeys(
+        ("axes_accessattempt", "axes_accessattemptexpiration", "axes_accessfailurelog", "axes_accesslog"),
+        (ALL_WRITES, "django-axes records and resets sign-in failures"),
+    ),
+    **dict.fromkeys(
+        (
+            "otp_totp_totpdevice",
+            "otp_static_staticdevice",
+            "otp_static_statictoken",
+            "otp_hotp_hotpdevice",
+            "otp_email_emaildevice",
+        ),
+        (ALL_WRITES, "django-otp: staff enrol devices; verifying updates counters and consumes tokens"),
+    ),
 }
 
 
@@ -256,11 +277,15 @@ def test_tables_without_rls_grant_the_runtime_role_only_what_is_listed():
     problems = []
     for table in tables:
         if table not in PLATFORM_TABLES:
-            problems.append(f"{table}: no RLS and not listed in PLATFORM_TABLES (say what the runtime role needs, and why)")
+            problems.append(
+                f"{table}: no RLS and not listed in PLATFORM_TABLES (say what the runtime role needs, and why)"
+            )
             continue
         granted = table_privileges(settings.DATABASE_APP_ROLE, table)
         if granted != PLATFORM_TABLES[table][0]:
-            problems.append(f"{table}: the runtime role has {sorted(granted)}, listed {sorted(PLATFORM_TABLES[table][0])}")
+            problems.append(
+                f"{table}: the runtime role has {sorted(granted)}, listed {sorted(PLATFORM_TABLES[table][0])}"
+            )
     for table in tenant_tables():
         assert "TRUNCATE" not in table_privileges(settings.DATABASE_APP_ROLE, table), table
     assert not problems, "\n".join(problems)
@@ -291,8 +316,12 @@ def test_the_runtime_role_changes_a_tenant_row_only_inside_that_tenant():
     assert _runtime_statement("DELETE FROM tenants_tenant WHERE id = %s", [b], tenant=a) == 0
     assert _runtime_statement(rename, [a], tenant=a) == 1  # its own row, in its own context
     with pytest.raises(DatabaseError, match="row-level security"):
-        _runtime_statement("INSERT INTO tenants_tenant (id, name, slug, timezone, currency, country, is_active, created_at) "
-                           "VALUES (%s, 'Rogue', 'rogue', 'UTC', 'USD', 'US', true, now())", [uuid.uuid4()], tenant=a)
+        _runtime_statement(
+            "INSERT INTO tenants_tenant (id, name, slug, timezone, currency, country, is_active, created_at) "
+            "VALUES (%s, 'Rogue', 'rogue', 'UTC', 'USD', 'US', true, now())",
+            [uuid.uuid4()],
+            tenant=a,
+        )
     with connections["owner"].cursor() as cursor:
         cursor.execute("SELECT name FROM tenants_tenant WHERE id = %s", [b])
         assert cursor.fetchone()[0] == "Salon B"
@@ -309,7 +338,10 @@ def test_the_runtime_role_cannot_make_staff_set_tenant_passwords_or_delete_users
     with pytest.raises(DatabaseError, match="passwords are set only on staff accounts"):
         _runtime_statement("UPDATE tenants_user SET password = 'pbkdf2_sha256$1$x$y' WHERE id = %s", [owner_a])
     # What the application does need still works.
-    assert _runtime_statement("UPDATE tenants_user SET last_login = now(), email = 'new@a.test' WHERE id = %s", [owner_a]) == 1
+    assert (
+        _runtime_statement("UPDATE tenants_user SET last_login = now(), email = 'new@a.test' WHERE id = %s", [owner_a])
+        == 1
+    )
     staff = User.objects.create(username=f"agent-{uuid.uuid4().hex[:6]}", email="agent@brandvx.test", is_staff=True)
     assert _runtime_statement("UPDATE tenants_user SET password = 'pbkdf2_sha256$1$x$y' WHERE id = %s", [staff.id]) == 1
 
@@ -319,31 +351,45 @@ def test_the_runtime_role_writes_only_its_own_tenants_routes_and_never_repoints_
     a, b = world.tenant_a.id, world.tenant_b.id
     b_connection = world.data["b"]["integrations"]["connection_id"]
     with pytest.raises(DatabaseError, match="permission denied"):
-        _runtime_statement("UPDATE integrations_connectionroute SET routed_tenant_id = %s WHERE routed_tenant_id = %s",
-                           [a, b], tenant=a)
-    assert _runtime_statement("DELETE FROM integrations_connectionroute WHERE routed_tenant_id = %s", [b], tenant=a) == 0
+        _runtime_statement(
+            "UPDATE integrations_connectionroute SET routed_tenant_id = %s WHERE routed_tenant_id = %s",
+            [a, b],
+            tenant=a,
+        )
+    assert (
+        _runtime_statement("DELETE FROM integrations_connectionroute WHERE routed_tenant_id = %s", [b], tenant=a) == 0
+    )
     assert _runtime_statement("DELETE FROM integrations_connectionroute WHERE routed_tenant_id = %s", [b]) == 0
     with pytest.raises(DatabaseError, match="row-level security"):
-        _runtime_statement("INSERT INTO integrations_connectionroute (id, kind, lookup, routed_tenant_id, connection_id, "
-                           "created_at) VALUES (%s, 'square_merchant', 'M-STOLEN', %s, %s, now())",
-                           [uuid.uuid4(), b, b_connection], tenant=a)
-    assert _runtime_statement("DELETE FROM integrations_connectionroute WHERE routed_tenant_id = %s", [a], tenant=a) >= 1
+        _runtime_statement(
+            "INSERT INTO integrations_connectionroute (id, kind, lookup, routed_tenant_id, connection_id, "
+            "created_at) VALUES (%s, 'square_merchant', 'M-STOLEN', %s, %s, now())",
+            [uuid.uuid4(), b, b_connection],
+            tenant=a,
+        )
+    assert (
+        _runtime_statement("DELETE FROM integrations_connectionroute WHERE routed_tenant_id = %s", [a], tenant=a) >= 1
+    )
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE django_admin_log SET change_message = ''",
-    "DELETE FROM django_admin_log",
-    "INSERT INTO django_content_type (app_label, model) VALUES ('x', 'y')",
-    "DELETE FROM auth_permission",
-    "DELETE FROM django_celery_beat_periodictask",
-    "INSERT INTO django_migrations (app, name, applied) VALUES ('x', 'y', now())",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE django_admin_log SET change_message = ''",
+        "DELETE FROM django_admin_log",
+        "INSERT INTO django_content_type (app_label, model) VALUES ('x', 'y')",
+        "DELETE FROM auth_permission",
+        "DELETE FROM django_celery_beat_periodictask",
+        "INSERT INTO django_migrations (app, name, applied) VALUES ('x', 'y', now())",
+    ],
+)
 def test_the_runtime_role_is_refused_what_it_does_not_need(statement):
     with pytest.raises(DatabaseError, match="permission denied"):
         _runtime_statement(statement)
 
 
 # --- the support role reads no secrets -------------------------------------------------------
+
 
 def test_the_support_role_cannot_read_password_hashes_sessions_or_credentials():
     from tenants.context import dangerously_support_read_context
@@ -361,7 +407,9 @@ def test_the_support_role_cannot_read_password_hashes_sessions_or_credentials():
                 cursor.execute(sql)
     # What support pages need is still readable, in every tenant.
     with dangerously_support_read_context(staff_user_id=None), connections["default"].cursor() as cursor:
-        cursor.execute("SELECT count(DISTINCT tenant_id) FROM integrations_integrationconnection WHERE config IS NOT NULL")
+        cursor.execute(
+            "SELECT count(DISTINCT tenant_id) FROM integrations_integrationconnection WHERE config IS NOT NULL"
+        )
         assert cursor.fetchone()[0] >= 2
         cursor.execute("SELECT count(*) FROM tenants_user WHERE email <> '' AND is_active")
         assert cursor.fetchone()[0] >= 2

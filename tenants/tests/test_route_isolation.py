@@ -41,12 +41,25 @@ def _foreign_bodies(a: dict) -> dict[str, tuple[dict | None, set[int]]]:
         "client-merge": ({"source": client, "target": client}, {404}),
         "client-list": (None, set()),
         "appointment-list": (
-            {"client": client, "service": service, "start_at": "2030-01-01T10:00:00Z", "end_at": "2030-01-01T11:00:00Z",
-             "price_amount": 100, "currency": "USD"}, {400, 404},
+            {
+                "client": client,
+                "service": service,
+                "start_at": "2030-01-01T10:00:00Z",
+                "end_at": "2030-01-01T11:00:00Z",
+                "price_amount": 100,
+                "currency": "USD",
+            },
+            {400, 404},
         ),
         "transaction-list": (
-            {"client": client, "occurred_at": "2030-01-01T10:00:00Z", "total_amount": 100, "currency": "USD",
-             "line_items": [{"service": service, "amount": 100, "quantity": "1"}]}, {400, 404},
+            {
+                "client": client,
+                "occurred_at": "2030-01-01T10:00:00Z",
+                "total_amount": 100,
+                "currency": "USD",
+                "line_items": [{"service": service, "amount": 100, "quantity": "1"}],
+            },
+            {400, 404},
         ),
         "service-list": ({"name": "Cut", "category": category, "price_amount": 100, "currency": "USD"}, {400, 404}),
         "service-category-list": (None, set()),
@@ -91,7 +104,9 @@ def methods_of(pattern: URLPattern) -> list[str]:
     view_class = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
     if view_class is None:
         return ["get"]
-    return sorted(m for m in view_class.http_method_names if m not in ("options", "head", "trace") and hasattr(view_class, m))
+    return sorted(
+        m for m in view_class.http_method_names if m not in ("options", "head", "trace") and hasattr(view_class, m)
+    )
 
 
 def model_of(pattern: URLPattern):
@@ -147,8 +162,11 @@ def test_every_route_refuses_tenant_b_on_tenant_a_data():
     foreign_bodies = _foreign_bodies(a_data)
     today = datetime.date.today()
     query = {
-        "start": (today - datetime.timedelta(days=700)).isoformat(), "end": today.isoformat(),
-        "interval": "month", "days_ahead": "366", "limit": "100",
+        "start": (today - datetime.timedelta(days=700)).isoformat(),
+        "end": today.isoformat(),
+        "interval": "month",
+        "days_ahead": "366",
+        "limit": "100",
     }
     before = snapshot(world.tenant_a)
     problems: list[str] = []
@@ -163,7 +181,9 @@ def test_every_route_refuses_tenant_b_on_tenant_a_data():
             if kwarg in ("pk", "id"):
                 model = model_of(pattern)
                 if model is None:
-                    problems.append(f"{name}: cannot tell which model {kwarg!r} refers to; add it to EXEMPT with a reason")
+                    problems.append(
+                        f"{name}: cannot tell which model {kwarg!r} refers to; add it to EXEMPT with a reason"
+                    )
                     break
                 object_id = a_object_id(model, world.tenant_a)
                 if object_id is None:
@@ -209,7 +229,9 @@ def test_every_route_refuses_tenant_b_on_tenant_a_data():
                 if model is not None and response.status_code == 200 and issubclass(model, TenantModel):
                     own_id = a_object_id(model, world.tenant_b)
                     if own_id and own_id not in body and "results" in body:
-                        problems.append(f"GET {url} ({name}) as B does not show B's own {model.__name__}: the check is vacuous")
+                        problems.append(
+                            f"GET {url} ({name}) as B does not show B's own {model.__name__}: the check is vacuous"
+                        )
             else:
                 if name not in foreign_bodies:
                     problems.append(
@@ -223,7 +245,9 @@ def test_every_route_refuses_tenant_b_on_tenant_a_data():
                 response = getattr(client, method)(url, body, format="json")
                 exercised += 1
                 if response.status_code not in allowed:
-                    problems.append(f"{method.upper()} {url} ({name}) with A's ids: {response.status_code} {response.content[:300]!r}")
+                    problems.append(
+                        f"{method.upper()} {url} ({name}) with A's ids: {response.status_code} {response.content[:300]!r}"
+                    )
                 leaked = {m for m in a_markers if m in body_text(response)}
                 if leaked:
                     problems.append(f"{method.upper()} {url} ({name}) leaked A's values {sorted(leaked)}")

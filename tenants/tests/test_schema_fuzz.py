@@ -20,10 +20,9 @@ import threading
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
+import schemathesis  # pinned in requirements-dev.txt: the fuzzing must run, not skip
 from django.core.wsgi import get_wsgi_application
 from django.db import connections
-
-import schemathesis  # pinned in requirements-dev.txt: the fuzzing must run, not skip
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 
@@ -42,27 +41,41 @@ RULES_THE_SCHEMA_CANNOT_STATE = {
     ("invalid_parameter", "end"),
     # clients: a birth year needs the month and day; month and day come together; Feb 30 is
     # no date; the year is not in the future (the schema's maximum is fixed when it is built)
-    ("validation_error", "birth_year"), ("validation_error", "birthday_month"),
-    ("validation_error", "birthday_day"), ("validation_error", "birthday"),
+    ("validation_error", "birth_year"),
+    ("validation_error", "birthday_month"),
+    ("validation_error", "birthday_day"),
+    ("validation_error", "birthday"),
     # clients: an email or phone must be one (normalized for the tenant's country)
-    ("validation_error", "email"), ("validation_error", "phone"),
+    ("validation_error", "email"),
+    ("validation_error", "phone"),
     # clients import: the file's content must be a UTF-8 CSV with known columns
     ("invalid_parameter", "file"),
     # clients merge: source and target must differ
-    ("validation_error", "non_field_errors"), ("merge_invalid", None),
+    ("validation_error", "non_field_errors"),
+    ("merge_invalid", None),
     # ids in a body that name nothing of this tenant
-    ("invalid_parameter", "client"), ("invalid_parameter", "service"), ("invalid_parameter", "category"),
+    ("invalid_parameter", "client"),
+    ("invalid_parameter", "service"),
+    ("invalid_parameter", "category"),
     # analytics: a sale needs a total or lines; refunds/amounts against the sale's state;
     # an appointment ends after it starts; names and external ids unique in the tenant
-    ("invalid_parameter", "total_amount"), ("invalid_parameter", "refunded_amount"),
-    ("invalid_parameter", "amount"), ("invalid_parameter", "status"), ("invalid_parameter", "end_at"),
-    ("invalid_parameter", "transaction"), ("invalid_parameter", "refunded_at"),
-    ("invalid_parameter", "name"), ("invalid_parameter", "external_id"),
+    ("invalid_parameter", "total_amount"),
+    ("invalid_parameter", "refunded_amount"),
+    ("invalid_parameter", "amount"),
+    ("invalid_parameter", "status"),
+    ("invalid_parameter", "end_at"),
+    ("invalid_parameter", "transaction"),
+    ("invalid_parameter", "refunded_at"),
+    ("invalid_parameter", "name"),
+    ("invalid_parameter", "external_id"),
     # campaigns: the template's placeholders; a template or sender may be required for a channel
-    ("invalid_parameter", "birthday_template"), ("invalid_parameter", "channel"),
+    ("invalid_parameter", "birthday_template"),
+    ("invalid_parameter", "channel"),
     # integrations: credentials and config keys depend on the provider; only a custom CRM
     # has an API key
-    ("invalid_parameter", "credentials"), ("invalid_parameter", "config"), ("invalid_parameter", "provider"),
+    ("invalid_parameter", "credentials"),
+    ("invalid_parameter", "config"),
+    ("invalid_parameter", "provider"),
 }
 
 
@@ -115,23 +128,26 @@ def served_api(committed, settings):
 def test_every_operation_passes_every_schemathesis_check(served_api):
     base_url, world = served_api
     token = token_for(world.owner_a, minutes=60)
-    config = SchemathesisConfig.from_dict({
-        "seed": SEED,
-        "workers": 1,
-        "cache": {"enabled": False},  # nothing written to the working tree; runs repeat exactly
-        "headers": {"X-Tenant-ID": str(world.tenant_a.id)},
-        # The bearer goes only where the schema asks for it (not to the signed webhooks).
-        "auth": {"openapi": {"SupabaseJWT": {"bearer": token}}},
-        "generation": {
-            "max-examples": MAX_EXAMPLES, "database": "none",
-            # NUL is refused everywhere by design (PostgreSQL cannot store it); see the API
-            # description. Strings with NUL are tested by the regression tests instead.
-            "allow-x00": False,
-        },
-        # The cursor is opaque: only a value from a page's `next`/`previous` is valid, which
-        # no schema can generate. Any other value is a 400 naming `cursor` (regression test).
-        "parameters": {"cursor": ""},
-    })
+    config = SchemathesisConfig.from_dict(
+        {
+            "seed": SEED,
+            "workers": 1,
+            "cache": {"enabled": False},  # nothing written to the working tree; runs repeat exactly
+            "headers": {"X-Tenant-ID": str(world.tenant_a.id)},
+            # The bearer goes only where the schema asks for it (not to the signed webhooks).
+            "auth": {"openapi": {"SupabaseJWT": {"bearer": token}}},
+            "generation": {
+                "max-examples": MAX_EXAMPLES,
+                "database": "none",
+                # NUL is refused everywhere by design (PostgreSQL cannot store it); see the API
+                # description. Strings with NUL are tested by the regression tests instead.
+                "allow-x00": False,
+            },
+            # The cursor is opaque: only a value from a page's `next`/`previous` is valid, which
+            # no schema can generate. Any other value is a 400 naming `cursor` (regression test).
+            "parameters": {"cursor": ""},
+        }
+    )
     config.projects.override.checks.update(included_check_names=["all"])
     schema = schemathesis.openapi.from_url(f"{base_url}/api/schema/?format=json", config=config)
 

@@ -67,14 +67,24 @@ def test_check_deploy_reports_every_unsafe_secret_as_an_error():
         env.pop(variable)
     env.pop("SUPABASE_URL")  # no issuer: a warning
     result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode != 0
     for check_id in ("brandvx.E001", "brandvx.E002", "brandvx.E003", "brandvx.E004", "brandvx.W001"):
         assert check_id in result.stderr, result.stderr
     # A management command other than `check` refuses to start at all.
     migrate = subprocess.run(
-        [sys.executable, "manage.py", "showmigrations", "tenants"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        [sys.executable, "manage.py", "showmigrations", "tenants"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert migrate.returncode != 0 and "Refusing to start" in migrate.stderr
 
@@ -104,13 +114,20 @@ def test_issuer_comes_from_supabase_url_and_proxy_header_is_trusted_only_when_co
     env = production_env()
     assert run_python(code, env).stdout.strip() == "https://project.supabase.co/auth/v1 None"
     env["DJANGO_TRUST_X_FORWARDED_PROTO"] = "1"
-    assert run_python(code, env).stdout.strip() == "https://project.supabase.co/auth/v1 ('HTTP_X_FORWARDED_PROTO', 'https')"
+    assert (
+        run_python(code, env).stdout.strip()
+        == "https://project.supabase.co/auth/v1 ('HTTP_X_FORWARDED_PROTO', 'https')"
+    )
 
 
 def test_check_deploy_passes_with_production_settings():
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=production_env(), capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=production_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -121,7 +138,9 @@ def test_production_settings_are_hardened():
         "print(s.DEBUG, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS > 0, "
         "s.SECURE_SSL_REDIRECT, s.CORS_ALLOWED_ORIGINS)"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=production_env(), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=production_env(), capture_output=True, text=True, timeout=60
+    )
     assert result.stdout.strip() == "False True True True True ['https://app.brandvx.example']", result.stderr
 
 
@@ -129,7 +148,9 @@ def test_production_settings_are_hardened():
 def test_cors_answers_only_configured_origins(settings):
     settings.CORS_ALLOWED_ORIGINS = ["https://app.brandvx.example"]
     client = APIClient()
-    allowed = client.options("/api/v1/me/", HTTP_ORIGIN="https://app.brandvx.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET")
+    allowed = client.options(
+        "/api/v1/me/", HTTP_ORIGIN="https://app.brandvx.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET"
+    )
     assert allowed["Access-Control-Allow-Origin"] == "https://app.brandvx.example"
     other = client.options("/api/v1/me/", HTTP_ORIGIN="https://evil.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET")
     assert "Access-Control-Allow-Origin" not in other
@@ -159,6 +180,10 @@ def test_a_valid_token_is_not_locked_out_by_failures_from_its_address(settings):
     settings.AUTH_FAILURE_LIMIT = 1
     cache.delete("auth-failures:10.9.8.9")
     client = APIClient(REMOTE_ADDR="10.9.8.9")
-    assert [client.get("/api/v1/me/", HTTP_AUTHORIZATION="Bearer nonsense").status_code for _ in range(3)] == [401, 429, 429]
+    assert [client.get("/api/v1/me/", HTTP_AUTHORIZATION="Bearer nonsense").status_code for _ in range(3)] == [
+        401,
+        429,
+        429,
+    ]
     assert client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {token_for(world.owner_a)}").status_code == 200
     cache.delete("auth-failures:10.9.8.9")

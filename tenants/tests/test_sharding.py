@@ -62,14 +62,18 @@ def test_every_foreign_key_between_tenant_tables_includes_tenant_id():
     assert ("analytics_appointment", "clients_client") in found
     assert ("clients_clienttag", "clients_tag") in found
     for table, target, pairs in keys:
-        assert ("tenant_id", "tenant_id") in pairs, f"{table} -> {target} {pairs}: the foreign key must include tenant_id"
+        assert ("tenant_id", "tenant_id") in pairs, (
+            f"{table} -> {target} {pairs}: the foreign key must include tenant_id"
+        )
 
 
 def test_every_foreign_key_between_tenant_models_is_a_composite_key_in_the_database():
     """A model's ForeignKey to a tenant model is a TenantForeignKey (no single-column
     constraint, joins on tenant_id too), and the composite key exists in the database."""
-    keys = {(table, dict(pairs).get("tenant_id"), tuple(c for c, _ in pairs if c != "tenant_id")) for table, _, pairs in
-            tenant_foreign_keys()}
+    keys = {
+        (table, dict(pairs).get("tenant_id"), tuple(c for c, _ in pairs if c != "tenant_id"))
+        for table, _, pairs in tenant_foreign_keys()
+    }
     checked = 0
     for model in apps.get_models():
         if not issubclass(model, TenantModel):
@@ -166,7 +170,9 @@ def test_tenant_querysets_name_the_context_tenant_and_only_inside_a_context():
     world = build_full_world()
     with tenant_context(world.tenant_a.id, role="system"):
         scoped = where(BackgroundJob.objects.filter(kind="x"))
-    assert '"tenants_backgroundjob"."tenant_id" = ' in scoped and world.tenant_a.id.hex in scoped.replace("-", ""), scoped
+    assert '"tenants_backgroundjob"."tenant_id" = ' in scoped and world.tenant_a.id.hex in scoped.replace("-", ""), (
+        scoped
+    )
     assert "tenant_id" not in where(BackgroundJob.objects.filter(kind="x"))
     with dangerously_support_read_context(staff_user_id=None):
         assert "tenant_id" not in where(BackgroundJob.objects.filter(kind="x"))

@@ -32,8 +32,12 @@ PICKER = "/api-auth/tenant/"
 def _token(user: User, *, exp: int, tenant=None, secret: str | None = None) -> str:
     now = int(time.time())
     claims = {
-        "sub": str(user.id), "aud": django_settings.SUPABASE_JWT_AUDIENCE, "role": "authenticated",
-        "iat": now - 10, "exp": exp, "email": user.email,
+        "sub": str(user.id),
+        "aud": django_settings.SUPABASE_JWT_AUDIENCE,
+        "role": "authenticated",
+        "iat": now - 10,
+        "exp": exp,
+        "email": user.email,
         "app_metadata": {"tenant_id": str(tenant.id)} if tenant else {},
     }
     return jwt.encode(claims, secret or django_settings.SUPABASE_JWT_SECRET, algorithm="HS256")
@@ -71,7 +75,9 @@ def test_the_browsable_api_links_to_the_sign_in_page_and_shows_the_tenant():
     world = TenantWorld()
     client = Client()
     anonymous = client.get("/api/v1/clients/", HTTP_ACCEPT="text/html")
-    assert anonymous.status_code == 401 and "href='/api-auth/login/?next=/api/v1/clients/'" in anonymous.content.decode()
+    assert (
+        anonymous.status_code == 401 and "href='/api-auth/login/?next=/api/v1/clients/'" in anonymous.content.decode()
+    )
     sign_in(client, token_for(world.owner_a))
     page = client.get("/api/v1/me/", HTTP_ACCEPT="text/html").content.decode()
     assert "Salon A (owner_admin)" in page and world.owner_a.email in page
@@ -84,7 +90,11 @@ def test_the_browsable_api_links_to_the_sign_in_page_and_shows_the_tenant():
         (lambda user: "not-a-jwt", 401, "malformed_token"),
         (lambda user: "", 401, "missing_token"),
         (lambda user: _token(user, exp=int(time.time()) - 3600), 401, "token_expired"),
-        (lambda user: _token(user, exp=int(time.time()) + 600, secret="another-secret-of-enough-length-0123"), 401, "invalid_signature"),
+        (
+            lambda user: _token(user, exp=int(time.time()) + 600, secret="another-secret-of-enough-length-0123"),
+            401,
+            "invalid_signature",
+        ),
     ],
 )
 def test_sign_in_refuses_bad_tokens_with_a_form_error(make_token, status, code):
@@ -232,7 +242,9 @@ def test_a_token_sign_in_does_not_open_the_admin():
 def test_demo_sign_in_only_with_debug(settings):
     from tenants.management.commands.seed_demo import DEMO_OWNER_SUB
 
-    tenant = tenant_create(name="Demo Salon", owner_sub=DEMO_OWNER_SUB, owner_email="owner@demo-salon.test", timezone="UTC")
+    tenant = tenant_create(
+        name="Demo Salon", owner_sub=DEMO_OWNER_SUB, owner_email="owner@demo-salon.test", timezone="UTC"
+    )
     client = Client()
     assert 'id="demo-signin"' not in client.get(LOGIN).content.decode()
     refused = client.post(LOGIN, {"demo": "1"})

@@ -18,6 +18,7 @@ import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from brandvx.celery import app as celery_app
 from clients.models import Client
 from conftest import TenantWorld
 from tenants.context import tenant_context
@@ -48,10 +49,31 @@ def start_worker(name: str) -> subprocess.Popen:
         CELERY_UNACKED_RESTORE_THROTTLE="1",
     )
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "brandvx", "worker", "-Q", "brandvx", "--pool", "solo",
-         "--concurrency", "1", "--without-gossip", "--without-mingle", "--without-heartbeat",
-         "--loglevel", "WARNING", "-n", f"{name}@%h"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "brandvx",
+            "worker",
+            "-Q",
+            settings.CELERY_TASK_DEFAULT_QUEUE,
+            "--pool",
+            "solo",
+            "--concurrency",
+            "1",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel",
+            "WARNING",
+            "-n",
+            f"{name}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -61,11 +83,16 @@ def job_state(tenant, job_id):
 
 
 def test_killed_worker_job_is_redelivered_and_completes_without_duplicates():
+    # This run's queue may hold tasks earlier tests enqueued on commit (a Square connection's
+    # merchant check, which would wait on an unreachable Square): the worker gets only ours.
+    celery_app.control.purge()
     world = TenantWorld()
     rows = 4000
     csv = "first_name,last_name,email\n" + "".join(f"Client{i},Test,c{i}@kill.test\n" for i in range(rows))
     upload = SimpleUploadedFile("clients.csv", csv.encode(), content_type="text/csv")
-    response = api_client(world.owner_a, tenant=world.tenant_a).post("/api/v1/clients/import/", {"file": upload}, format="multipart")
+    response = api_client(world.owner_a, tenant=world.tenant_a).post(
+        "/api/v1/clients/import/", {"file": upload}, format="multipart"
+    )
     assert response.status_code == 202, response.content
     job_id = response.json()["job_id"]
 

@@ -11,7 +11,11 @@ def build(world, tenant, owner) -> dict:
         username="support-agent", email="support@brandvx.test", is_staff=True
     )
     with tenant_context(tenant.id, role="system"):
-        job = BackgroundJob.objects.create(tenant=tenant, kind="world.example", params={"note": f"job of {tenant.name}"})
-        access = SupportAccess.objects.create(tenant=tenant, staff_user=staff, action="view", reason=f"ticket for {tenant.name}")
+        job = BackgroundJob.objects.create(
+            tenant=tenant, kind="world.example", params={"note": f"job of {tenant.name}"}
+        )
+        access = SupportAccess.objects.create(
+            tenant=tenant, staff_user=staff, action="view", reason=f"ticket for {tenant.name}"
+        )
         change = record_change(tenant=tenant, actor=Actor.of(owner), action="job.created", obj=job)
     return {"job_id": job.id, "support_access_id": access.id, "change_record_id": change.id}

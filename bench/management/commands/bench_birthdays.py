@@ -83,7 +83,9 @@ class Command(BaseCommand):
             # One transaction per tenant: an interrupted load never leaves a tenant without clients.
             with transaction.atomic():
                 tenant = tenant_create(
-                    name=f"{prefix}-{index:05d}", owner_sub=uuid.uuid4(), timezone=zones[index % len(zones)],
+                    name=f"{prefix}-{index:05d}",
+                    owner_sub=uuid.uuid4(),
+                    timezone=zones[index % len(zones)],
                 )
                 self._load_clients(tenant, index, clients, rng)
             existing.append(tenant.id)
@@ -96,11 +98,17 @@ class Command(BaseCommand):
             rows = []
             for n in range(clients):
                 day_of_year = datetime.date(2024, 1, 1) + datetime.timedelta(days=rng.randrange(366))
-                rows.append(Client(
-                    tenant=tenant, first_name=f"Client{n}", last_name=f"Bench{index}",
-                    email=f"c{n}.t{index}@bench.test", birthday_month=day_of_year.month,
-                    birthday_day=day_of_year.day, email_consent=True,
-                ))
+                rows.append(
+                    Client(
+                        tenant=tenant,
+                        first_name=f"Client{n}",
+                        last_name=f"Bench{index}",
+                        email=f"c{n}.t{index}@bench.test",
+                        birthday_month=day_of_year.month,
+                        birthday_day=day_of_year.day,
+                        email_consent=True,
+                    )
+                )
             Client.objects.bulk_create(rows, batch_size=1000)
 
     def _reset(self, tenant_ids: list[uuid.UUID]) -> None:
@@ -113,10 +121,28 @@ class Command(BaseCommand):
     def _start_worker(self, index: int) -> subprocess.Popen:
         celery = Path(sys.executable).with_name("celery")
         return subprocess.Popen(
-            [str(celery), "-A", "brandvx", "worker", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--pool", "solo",
-             "-c", "1", "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
-             "-n", f"bench{index}-{os.getpid()}@%h"],
-            cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                str(celery),
+                "-A",
+                "brandvx",
+                "worker",
+                "-Q",
+                settings.CELERY_TASK_DEFAULT_QUEUE,
+                "--pool",
+                "solo",
+                "-c",
+                "1",
+                "--loglevel",
+                "WARNING",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"bench{index}-{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env=dict(os.environ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
     def _wait_ready(self, count: int) -> None:
@@ -125,7 +151,10 @@ class Command(BaseCommand):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             replies = app.control.ping(timeout=1.0) or []
-            if sum(1 for reply in replies for name in reply if name.startswith("bench") and f"-{os.getpid()}@" in name) >= count:
+            if (
+                sum(1 for reply in replies for name in reply if name.startswith("bench") and f"-{os.getpid()}@" in name)
+                >= count
+            ):
                 return
         raise CommandError("workers did not come up within 60 s")
 
@@ -136,14 +165,20 @@ class Command(BaseCommand):
             with tenant_context(tenant_id, role="system"):
                 tenant = Tenant.objects.get(id=tenant_id)
                 job = birthday_batch_start(
-                    tenant=tenant, acting_user=None, days_ahead=days_ahead, start=datetime.date(2026, 1, 1), channel="email"
+                    tenant=tenant,
+                    acting_user=None,
+                    days_ahead=days_ahead,
+                    start=datetime.date(2026, 1, 1),
+                    channel="email",
                 )
             job_ids.append(job.id)
         deadline = started + timeout
         while time.monotonic() < deadline:
             # The benchmark's own cross-tenant read (read-only support role), one query per poll.
             with dangerously_support_read_context(staff_user_id=None):
-                open_jobs = BackgroundJob.objects.filter(id__in=job_ids).exclude(status__in=BackgroundJob.FINISHED).count()
+                open_jobs = (
+                    BackgroundJob.objects.filter(id__in=job_ids).exclude(status__in=BackgroundJob.FINISHED).count()
+                )
             if not open_jobs:
                 break
             time.sleep(0.2)

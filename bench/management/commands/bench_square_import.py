@@ -40,11 +40,14 @@ class Command(BaseCommand):
         tenant = tenant_create(name=f"bench-square-{uuid.uuid4().hex[:8]}", owner_sub=uuid.uuid4())
         with tenant_context(tenant.id, role="system"):
             connection, _ = connection_create(
-                tenant=tenant, provider="square", acting_user=None,
+                tenant=tenant,
+                provider="square",
+                acting_user=None,
                 credentials={"access_token": "bench", "refresh_token": "bench", "expires_at": "2099-01-01T00:00:00Z"},
-                config={})
+                config={},
+            )
         people = [fakes.square_customer(i) for i in range(customers)]
-        pages = [people[i:i + 100] for i in range(0, len(people), 100)]
+        pages = [people[i : i + 100] for i in range(0, len(people), 100)]
         figures = {"customers": customers, "pages": len(pages)}
         try:
             with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
@@ -64,7 +67,9 @@ class Command(BaseCommand):
 
     def _run(self, tenant: Tenant, connection) -> dict:
         with tenant_context(tenant.id, role="system"):
-            job = job_create(tenant=tenant, kind="integrations.sync.square", params={"connection_id": str(connection.id)})
+            job = job_create(
+                tenant=tenant, kind="integrations.sync.square", params={"connection_id": str(connection.id)}
+            )
         started = time.perf_counter()
         run_sync(tenant_id=tenant.id, job_id=job.id, policy=RetryPolicy(sleep=lambda s: None))
         seconds = time.perf_counter() - started
@@ -72,8 +77,10 @@ class Command(BaseCommand):
             job = BackgroundJob.objects.get(id=job.id)
         counts = {k.split(".", 1)[1]: v for k, v in job.counts.items() if k.startswith("customers.")}
         return {
-            "status": job.status, "seconds": round(seconds, 2),
-            "records_per_second": round(counts.get("fetched", 0) / seconds, 1) if seconds else None, **counts,
+            "status": job.status,
+            "seconds": round(seconds, 2),
+            "records_per_second": round(counts.get("fetched", 0) / seconds, 1) if seconds else None,
+            **counts,
         }
 
     def _cleanup(self, tenant: Tenant) -> None:

@@ -18,8 +18,12 @@ class Command(BaseCommand):
     help = "Measure the cost of tenant isolation (RLS) and the throughput of the hot paths, side by side."
 
     def add_arguments(self, parser):
-        parser.add_argument("--scale", choices=sorted(SCALES), default="small",
-                            help="small: a few minutes; large: 1,000 tenants, 1,000,000 clients, 5,000,000 transactions.")
+        parser.add_argument(
+            "--scale",
+            choices=sorted(SCALES),
+            default="small",
+            help="small: a few minutes; large: 1,000 tenants, 1,000,000 clients, 5,000,000 transactions.",
+        )
         parser.add_argument("--tenants", type=int, help="Override the scale's number of tenants.")
         parser.add_argument("--clients-per-tenant", type=int)
         parser.add_argument("--transactions-per-tenant", type=int)
@@ -27,15 +31,25 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=8, help="Concurrent clients for the throughput test.")
         parser.add_argument("--throughput-seconds", type=float, help="Length of each throughput burst.")
         parser.add_argument("--json", dest="json_path", help="Write every figure (and the plans) as JSON here.")
-        parser.add_argument("--database-url", dest="database_url",
-                            help="Measure on this server instead of DATABASE_URL's (an owner/superuser URL; a Citus "
-                                 "coordinator works: the benchmark database is made on every node and distributed).")
+        parser.add_argument(
+            "--database-url",
+            dest="database_url",
+            help="Measure on this server instead of DATABASE_URL's (an owner/superuser URL; a Citus "
+            "coordinator works: the benchmark database is made on every node and distributed).",
+        )
         parser.add_argument("--keep", action="store_true", help="Keep the benchmark database afterwards.")
-        parser.add_argument("--no-peers", dest="peers", action="store_false",
-                            help="Skip the peers section (django-tenants, django-rls, plain DRF).")
-        parser.add_argument("--reuse-database", dest="database",
-                            help="Measure on a database kept by an earlier run with the same sizes (brandvx_bench_...); "
-                                 "skips loading. Dropped afterwards unless --keep.")
+        parser.add_argument(
+            "--no-peers",
+            dest="peers",
+            action="store_false",
+            help="Skip the peers section (django-tenants, django-rls, plain DRF).",
+        )
+        parser.add_argument(
+            "--reuse-database",
+            dest="database",
+            help="Measure on a database kept by an earlier run with the same sizes (brandvx_bench_...); "
+            "skips loading. Dropped afterwards unless --keep.",
+        )
 
     def handle(self, *args, **options):
         from bench.report import render
@@ -45,10 +59,16 @@ class Command(BaseCommand):
             if options.get(name) is not None and options[name] < 1:
                 raise CommandError(f"--{name.replace('_', '-')} must be at least 1")
         bench_options = Options(
-            scale=options["scale"], tenants=options["tenants"], clients_per_tenant=options["clients_per_tenant"],
-            transactions_per_tenant=options["transactions_per_tenant"], repeat=options["repeat"],
-            concurrency=options["concurrency"], throughput_seconds=options["throughput_seconds"], keep=options["keep"],
-            database=options["database"], peers=options["peers"],
+            scale=options["scale"],
+            tenants=options["tenants"],
+            clients_per_tenant=options["clients_per_tenant"],
+            transactions_per_tenant=options["transactions_per_tenant"],
+            repeat=options["repeat"],
+            concurrency=options["concurrency"],
+            throughput_seconds=options["throughput_seconds"],
+            keep=options["keep"],
+            database=options["database"],
+            peers=options["peers"],
         )
         if options["database_url"]:
             from bench.database import point_django_at_server

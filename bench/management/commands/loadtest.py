@@ -56,7 +56,9 @@ def _set_config_cost_us(bench) -> dict:
 
     conn = sql_level.connect(bench.runtime_conninfo())
     try:
-        measured = sql_level.measure(["SELECT 1"], tenant_id=LoadedData.tenant_id(1), runtime=conn, bypass=conn, repeat=200)
+        measured = sql_level.measure(
+            ["SELECT 1"], tenant_id=LoadedData.tenant_id(1), runtime=conn, bypass=conn, repeat=200
+        )
     finally:
         conn.close()
     return measured["added_us_set_config"]
@@ -72,14 +74,24 @@ def run_loadtest(options: dict, log) -> dict:
     from bench.queries import Period
     from bench.run import _tenant, machine
 
-    results: dict = {"meta": {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                              "machine": machine(), **{k: options[k] for k in ("seconds", "concurrency", "tenants", "workers")}}}
+    results: dict = {
+        "meta": {
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "machine": machine(),
+            **{k: options[k] for k in ("seconds", "concurrency", "tenants", "workers")},
+        }
+    }
     log("creating the load-test database ...")
     bench = database.create()
     harness = server = None
     try:
-        loader.load(bench, tenants=options["tenants"], clients_per_tenant=options["clients_per_tenant"],
-                    transactions_per_tenant=options["transactions_per_tenant"], log=log)
+        loader.load(
+            bench,
+            tenants=options["tenants"],
+            clients_per_tenant=options["clients_per_tenant"],
+            transactions_per_tenant=options["transactions_per_tenant"],
+            log=log,
+        )
         debug_off()
         from tenants.supabase import issue_development_token
 
@@ -97,15 +109,23 @@ def run_loadtest(options: dict, log) -> dict:
             path = template.format(term="garcia", start=period.start, end=period.end)
             ok, reason = harness.available(path)
             if ok:
-                body = {"first_name": "Probe", "last_name": "Client", "email": "probe@bench.test"} if method == "POST" else None
+                body = (
+                    {"first_name": "Probe", "last_name": "Client", "email": "probe@bench.test"}
+                    if method == "POST"
+                    else None
+                )
                 response, capture = harness.capture(path, method=method.lower(), data=body)
                 ok = response.status_code in (200, 201)
                 reason = "" if ok else f"answered {response.status_code}"
             if not ok:
                 per_kind[kind] = {"available": False, "reason": reason}
                 continue
-            per_kind[kind] = {"available": True, "statements": capture.statements, "transactions": len(capture.transactions),
-                              "set_config_per_transaction": capture.context_statements()}
+            per_kind[kind] = {
+                "available": True,
+                "statements": capture.statements,
+                "transactions": len(capture.transactions),
+                "set_config_per_transaction": capture.context_statements(),
+            }
             mix.append((kind, weight, method, template))
         if not mix:
             raise CommandError("no endpoint of the mix is available")
@@ -127,16 +147,27 @@ def run_loadtest(options: dict, log) -> dict:
                 headers["Content-Type"] = "application/json"
             return Request(method, path, headers, body=body, kind=kind)
 
-        log(f"starting gunicorn and running the mix for {options['seconds']}s with {options['concurrency']} clients ...")
+        log(
+            f"starting gunicorn and running the mix for {options['seconds']}s with {options['concurrency']} clients ..."
+        )
         server = Gunicorn(bench, isolation=True, workers=options["workers"])
         first = tenants[0]
-        status = server.wait_ready("/api/v1/clients/", {"Authorization": f"Bearer {first[2]}", "X-Tenant-ID": str(first[0].id)})
+        status = server.wait_ready(
+            "/api/v1/clients/", {"Authorization": f"Bearer {first[2]}", "X-Tenant-ID": str(first[0].id)}
+        )
         if status != 200:
             raise CommandError(f"gunicorn answered {status} to the client list")
-        run_load(server.port, next_request, concurrency=options["concurrency"], seconds=1.0, max_requests=500)  # warm-up
+        run_load(
+            server.port, next_request, concurrency=options["concurrency"], seconds=1.0, max_requests=500
+        )  # warm-up
         load_before = [round(x, 2) for x in os.getloadavg()]
-        result = run_load(server.port, next_request, concurrency=options["concurrency"], seconds=options["seconds"],
-                          max_requests=options["max_requests"])
+        result = run_load(
+            server.port,
+            next_request,
+            concurrency=options["concurrency"],
+            seconds=options["seconds"],
+            max_requests=options["max_requests"],
+        )
         results["meta"]["loadavg"] = {"before": load_before, "after": [round(x, 2) for x in os.getloadavg()]}
         mean_ms = sum(result.latencies_ms) / len(result.latencies_ms) if result.latencies_ms else 0
         # Share of request time spent on the context: transactions per request x one folded set_config.
@@ -144,18 +175,35 @@ def run_loadtest(options: dict, log) -> dict:
         transactions = sum(per_kind[m[0]]["transactions"] * m[1] for m in mix) / total_weight
         share = (transactions * (cost["median"] or 0) / 1000) / mean_ms if mean_ms else None
         results.update(
-            requests=result.requests, errors=result.errors, error_samples=result.error_samples,
-            seconds=round(result.seconds, 2), rps=round(result.rps, 1),
-            latency_ms={"mean": round(mean_ms, 2), "p50": percentile(result.latencies_ms, 50),
-                        "p95": percentile(result.latencies_ms, 95), "p99": percentile(result.latencies_ms, 99)},
-            by_kind={kind: {**per_kind[kind], "requests": len(values), "p50": percentile(values, 50),
-                            "p95": percentile(values, 95), "p99": percentile(values, 99)}
-                     for kind, values in result.by_kind.items()},
+            requests=result.requests,
+            errors=result.errors,
+            error_samples=result.error_samples,
+            seconds=round(result.seconds, 2),
+            rps=round(result.rps, 1),
+            latency_ms={
+                "mean": round(mean_ms, 2),
+                "p50": percentile(result.latencies_ms, 50),
+                "p95": percentile(result.latencies_ms, 95),
+                "p99": percentile(result.latencies_ms, 99),
+            },
+            by_kind={
+                kind: {
+                    **per_kind[kind],
+                    "requests": len(values),
+                    "p50": percentile(values, 50),
+                    "p95": percentile(values, 95),
+                    "p99": percentile(values, 99),
+                }
+                for kind, values in result.by_kind.items()
+            },
             unavailable={k: v for k, v in per_kind.items() if not v["available"]},
-            context={"transactions_per_request": round(transactions, 2),
-                     "set_config_per_transaction_max": max(max(v["set_config_per_transaction"], default=0)
-                                                           for v in per_kind.values() if v["available"]),
-                     "share_of_request_time": round(share, 4) if share is not None else None},
+            context={
+                "transactions_per_request": round(transactions, 2),
+                "set_config_per_transaction_max": max(
+                    max(v["set_config_per_transaction"], default=0) for v in per_kind.values() if v["available"]
+                ),
+                "share_of_request_time": round(share, 4) if share is not None else None,
+            },
         )
     finally:
         if server is not None:
@@ -181,8 +229,10 @@ def render(results: dict) -> str:
         f"   {'kind':<16}{'requests':>9}{'p50':>9}{'p95':>9}{'p99':>9}{'statements':>12}{'transactions':>14}  set_config/tx",
     ]
     for kind, k in results["by_kind"].items():
-        lines.append(f"   {kind:<16}{k['requests']:>9}{k['p50']:>9}{k['p95']:>9}{k['p99']:>9}{k['statements']:>12}"
-                     f"{k['transactions']:>14}  {k['set_config_per_transaction']}")
+        lines.append(
+            f"   {kind:<16}{k['requests']:>9}{k['p50']:>9}{k['p95']:>9}{k['p99']:>9}{k['statements']:>12}"
+            f"{k['transactions']:>14}  {k['set_config_per_transaction']}"
+        )
     for kind, k in results.get("unavailable", {}).items():
         lines.append(f"   {kind:<16}not available: {k['reason']}")
     c = results["context"]

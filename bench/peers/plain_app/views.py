@@ -13,5 +13,5 @@ class ClientList(ClientListBase):
         try:
             tenant_id = uuid.UUID(self.request.headers.get("X-Tenant-ID", ""))
         except ValueError:
-            raise ValidationError({"code": "invalid_tenant", "detail": "X-Tenant-ID is not a UUID."})
+            raise ValidationError({"code": "invalid_tenant", "detail": "X-Tenant-ID is not a UUID."}) from None
         return client_queryset(Client, ClientTag, ClientExternalId, tenant_id=tenant_id)

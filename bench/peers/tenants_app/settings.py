@@ -3,8 +3,13 @@
 from bench.peers.base_settings import *  # noqa: F401,F403
 from bench.peers.base_settings import DATABASES
 
-SHARED_APPS = ["django_tenants", "django.contrib.contenttypes", "django.contrib.auth", "rest_framework",
-               "bench.peers.tenants_app.shared"]
+SHARED_APPS = [
+    "django_tenants",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "rest_framework",
+    "bench.peers.tenants_app.shared",
+]
 TENANT_APPS = ["bench.peers.tenants_app"]
 INSTALLED_APPS = SHARED_APPS + TENANT_APPS
 TENANT_MODEL = "shared.Tenant"

@@ -25,8 +25,12 @@ class Command(BaseCommand):
             raise CommandError("--owner-sub must be a UUID") from None
         try:
             tenant = tenant_create(
-                name=options["name"], owner_sub=owner_sub, owner_email=options["owner_email"],
-                timezone=options["timezone"], currency=options["currency"].upper(), country=options["country"].upper(),
+                name=options["name"],
+                owner_sub=owner_sub,
+                owner_email=options["owner_email"],
+                timezone=options["timezone"],
+                currency=options["currency"].upper(),
+                country=options["country"].upper(),
             )
         except ValidationError as exc:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None

@@ -10,8 +10,10 @@ membership) are refused: a salon's account never becomes staff.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import Permission
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -20,14 +22,16 @@ from tenants.models import Membership, User
 
 
 class Command(BaseCommand):
-    help = "Create or update a support staff user (is_staff + tenants.support_access) and print a TOTP provisioning URI."
+    help = (
+        "Create or update a support staff user (is_staff + tenants.support_access) and print a TOTP provisioning URI."
+    )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--email", required=True)
         parser.add_argument("--username", default=None, help="defaults to the email")
         parser.add_argument("--new-device", action="store_true", help="replace the user's TOTP devices")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         email = options["email"].strip().lower()
         username = options["username"] or email
         user = User.objects.filter(username=username).first()
@@ -36,7 +40,9 @@ class Command(BaseCommand):
             with dangerously_support_read_context(staff_user_id=None):
                 is_tenant_user = Membership.objects.filter(user_id=user.id).exists()
             if is_tenant_user:
-                raise CommandError(f"Refusing: {username} is a member of a tenant; support staff are separate accounts.")
+                raise CommandError(
+                    f"Refusing: {username} is a member of a tenant; support staff are separate accounts."
+                )
         permission = Permission.objects.get(content_type__app_label="tenants", codename="support_access")
         if user is not None and not user.is_staff:
             # Only the database owner may grant staff status (the tenants_user trigger of

@@ -23,8 +23,12 @@ class Command(BaseCommand):
         tenant = Tenant.objects.filter(slug=DEMO_SLUG).first()
         if tenant is None:
             tenant = tenant_create(
-                name="Demo Salon", owner_sub=DEMO_OWNER_SUB, owner_email="owner@demo-salon.test",
-                timezone="America/New_York", currency="USD", country="US",
+                name="Demo Salon",
+                owner_sub=DEMO_OWNER_SUB,
+                owner_email="owner@demo-salon.test",
+                timezone="America/New_York",
+                currency="USD",
+                country="US",
             )
         owner = User.objects.get(id=DEMO_OWNER_SUB)
         # Every app's seed is idempotent: an existing demo tenant gets what newer apps add.
@@ -33,10 +37,13 @@ class Command(BaseCommand):
         password = secrets.token_urlsafe(12)
         # Created staff: the database refuses to make an existing account staff (tenants 0006).
         admin, _ = User.objects.get_or_create(
-            username="admin", defaults={"email": "admin@brandvx.test", "is_staff": True, "is_superuser": True})
+            username="admin", defaults={"email": "admin@brandvx.test", "is_staff": True, "is_superuser": True}
+        )
         admin.set_password(password)
         admin.save()
-        token = issue_development_token(user_id=DEMO_OWNER_SUB, tenant_id=tenant.id, minutes=60 * 24, email="owner@demo-salon.test")
+        token = issue_development_token(
+            user_id=DEMO_OWNER_SUB, tenant_id=tenant.id, minutes=60 * 24, email="owner@demo-salon.test"
+        )
         self.stdout.write(f"Demo tenant: {tenant.name} ({tenant.id})")
         self.stdout.write(f"Admin login: admin / {password}")
         if settings.SUPABASE_JWT_SECRET_IS_DEVELOPMENT_DEFAULT:

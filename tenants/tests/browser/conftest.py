@@ -23,8 +23,13 @@ import pytest
 
 CHROMIUM = os.environ.get("BRANDVX_CHROMIUM") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 SCREENSHOTS = os.environ.get("BRANDVX_SCREENSHOTS")  # a folder: save a screenshot of each step there
 

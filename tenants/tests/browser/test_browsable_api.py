@@ -16,7 +16,9 @@ pytestmark = pytest.mark.browser
 
 def _client(tenant, first_name: str, last_name: str) -> Client:
     with tenant_context(tenant.id, role="system"):
-        return Client.objects.create(tenant=tenant, first_name=first_name, last_name=last_name, email=f"{first_name.lower()}@example.test")
+        return Client.objects.create(
+            tenant=tenant, first_name=first_name, last_name=last_name, email=f"{first_name.lower()}@example.test"
+        )
 
 
 def test_a_salon_user_signs_in_with_a_token_uses_the_api_and_signs_out(page, live_server, shot):

@@ -33,7 +33,10 @@ def test_support_reads_enters_changes_and_leaves_and_the_owner_sees_it(page, liv
     tenant, owner, clients = _salon("Aurora")
     other, other_owner, other_clients = _salon("Borealis")
     staff = User.objects.create(
-        username=f"support-{uuid.uuid4().hex[:6]}", email="support-browser@brandvx.test", is_staff=True, is_superuser=True
+        username=f"support-{uuid.uuid4().hex[:6]}",
+        email="support-browser@brandvx.test",
+        is_staff=True,
+        is_superuser=True,
     )
     staff.set_password(PASSWORD)
     staff.save()
@@ -118,11 +121,19 @@ def test_support_reads_enters_changes_and_leaves_and_the_owner_sees_it(page, liv
     assert {row["staff_email"] for row in rows} == {staff.email}
     actions = {row["action"] for row in rows}
     assert {"view", "enter", "change"} <= actions
-    assert any(row["action"] == "view" and row["path"] == f"/admin/clients/client/?tenant__id__exact={tenant.id}" for row in rows), rows
+    assert any(
+        row["action"] == "view" and row["path"] == f"/admin/clients/client/?tenant__id__exact={tenant.id}"
+        for row in rows
+    ), rows
     assert any(row["action"] == "enter" and row["reason"] == reason for row in rows)
-    assert any(row["action"] == "change" and row["path"].startswith(f"/admin/clients/client/{target.id}/change/") for row in rows), rows
+    assert any(
+        row["action"] == "change" and row["path"].startswith(f"/admin/clients/client/{target.id}/change/")
+        for row in rows
+    ), rows
     # The other tenant's owner sees nothing of it: its clients never appeared on a page.
     other_log = requests.get(
-        f"{live_server.url}/api/v1/audit-log/", headers={"Authorization": f"Bearer {token_for(other_owner)}"}, timeout=10
+        f"{live_server.url}/api/v1/audit-log/",
+        headers={"Authorization": f"Bearer {token_for(other_owner)}"},
+        timeout=10,
     )
     assert other_log.status_code == 200 and other_log.json()["results"] == []

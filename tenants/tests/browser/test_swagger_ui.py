@@ -46,6 +46,8 @@ def test_swagger_ui_renders_from_local_assets_and_tries_me_with_a_bearer_token(p
     assert answer.value.request.headers["authorization"] == f"Bearer {token}"
     live = operation.locator(".live-responses-table .response .response-col_status").first
     expect(live).to_have_text("200")
-    body = json.loads(operation.locator(".live-responses-table .response-col_description pre.microlight").first.inner_text())
+    body = json.loads(
+        operation.locator(".live-responses-table .response-col_description pre.microlight").first.inner_text()
+    )
     assert body["id"] == str(world.owner_a.id) and body["tenant"]["id"] == str(world.tenant_a.id)
     shot(page, "tried")

@@ -6,109 +6,140 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Client',
+            name="Client",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('first_name', models.CharField(blank=True, max_length=100)),
-                ('last_name', models.CharField(blank=True, max_length=100)),
-                ('email', models.CharField(blank=True, max_length=254)),
-                ('phone', models.CharField(blank=True, max_length=20)),
-                ('phone_extension', models.CharField(blank=True, max_length=20)),
-                ('archived_at', models.DateTimeField(blank=True, null=True)),
-                ('email_hash', models.CharField(blank=True, max_length=64)),
-                ('phone_hash', models.CharField(blank=True, max_length=64)),
-                ('birthday_month', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('birthday_day', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('birth_year', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('notes', models.TextField(blank=True)),
-                ('source', models.CharField(default='manual', max_length=20)),
-                ('email_consent', models.BooleanField(default=False)),
-                ('email_consent_at', models.DateTimeField(blank=True, null=True)),
-                ('sms_consent', models.BooleanField(default=False)),
-                ('sms_consent_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField()),
-                ('updated_at', models.DateTimeField()),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("first_name", models.CharField(blank=True, max_length=100)),
+                ("last_name", models.CharField(blank=True, max_length=100)),
+                ("email", models.CharField(blank=True, max_length=254)),
+                ("phone", models.CharField(blank=True, max_length=20)),
+                ("phone_extension", models.CharField(blank=True, max_length=20)),
+                ("archived_at", models.DateTimeField(blank=True, null=True)),
+                ("email_hash", models.CharField(blank=True, max_length=64)),
+                ("phone_hash", models.CharField(blank=True, max_length=64)),
+                ("birthday_month", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("birthday_day", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("birth_year", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("notes", models.TextField(blank=True)),
+                ("source", models.CharField(default="manual", max_length=20)),
+                ("email_consent", models.BooleanField(default=False)),
+                ("email_consent_at", models.DateTimeField(blank=True, null=True)),
+                ("sms_consent", models.BooleanField(default=False)),
+                ("sms_consent_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField()),
+                ("updated_at", models.DateTimeField()),
             ],
             options={
-                'db_table': 'client',
+                "db_table": "client",
             },
         ),
         migrations.CreateModel(
-            name='Tenant',
+            name="Tenant",
             fields=[
-                ('id', models.UUIDField(primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=200)),
+                ("id", models.UUIDField(primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=200)),
             ],
             options={
-                'db_table': 'tenant',
+                "db_table": "tenant",
             },
         ),
         migrations.CreateModel(
-            name='Tag',
+            name="Tag",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=50)),
-                ('created_at', models.DateTimeField()),
-                ('tenant', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, to='rls_app.tenant')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=50)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "tenant",
+                    models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, to="rls_app.tenant"),
+                ),
             ],
             options={
-                'db_table': 'tag',
+                "db_table": "tag",
             },
         ),
         migrations.CreateModel(
-            name='ClientTag',
+            name="ClientTag",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField()),
-                ('client', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='client_tags', to='rls_app.client')),
-                ('tag', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='client_tags', to='rls_app.tag')),
-                ('tenant', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, to='rls_app.tenant')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "client",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="client_tags",
+                        to="rls_app.client",
+                    ),
+                ),
+                (
+                    "tag",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="client_tags",
+                        to="rls_app.tag",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, to="rls_app.tenant"),
+                ),
             ],
             options={
-                'db_table': 'client_tag',
+                "db_table": "client_tag",
             },
         ),
         migrations.CreateModel(
-            name='ClientExternalId',
+            name="ClientExternalId",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('provider', models.CharField(max_length=20)),
-                ('external_id', models.CharField(max_length=255)),
-                ('created_at', models.DateTimeField()),
-                ('client', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='external_ids', to='rls_app.client')),
-                ('tenant', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, to='rls_app.tenant')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("provider", models.CharField(max_length=20)),
+                ("external_id", models.CharField(max_length=255)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "client",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="external_ids",
+                        to="rls_app.client",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, to="rls_app.tenant"),
+                ),
             ],
             options={
-                'db_table': 'client_external_id',
+                "db_table": "client_external_id",
             },
         ),
         migrations.AddField(
-            model_name='client',
-            name='tenant',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, to='rls_app.tenant'),
+            model_name="client",
+            name="tenant",
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, to="rls_app.tenant"),
         ),
         migrations.AddIndex(
-            model_name='tag',
-            index=models.Index(fields=['tenant', 'name'], name='tag_tenant_name_idx'),
+            model_name="tag",
+            index=models.Index(fields=["tenant", "name"], name="tag_tenant_name_idx"),
         ),
         migrations.AddConstraint(
-            model_name='clienttag',
-            constraint=models.UniqueConstraint(fields=('tenant', 'client', 'tag'), name='client_tag_unique'),
+            model_name="clienttag",
+            constraint=models.UniqueConstraint(fields=("tenant", "client", "tag"), name="client_tag_unique"),
         ),
         migrations.AddIndex(
-            model_name='clientexternalid',
-            index=models.Index(fields=['tenant', 'client'], name='client_external_client_idx'),
+            model_name="clientexternalid",
+            index=models.Index(fields=["tenant", "client"], name="client_external_client_idx"),
         ),
         migrations.AddIndex(
-            model_name='client',
-            index=models.Index(fields=['tenant', '-created_at', '-id'], name='client_tenant_created_idx'),
+            model_name="client",
+            index=models.Index(fields=["tenant", "-created_at", "-id"], name="client_tenant_created_idx"),
         ),
     ]

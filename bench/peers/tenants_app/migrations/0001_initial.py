@@ -6,79 +6,101 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Client',
+            name="Client",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('first_name', models.CharField(blank=True, max_length=100)),
-                ('last_name', models.CharField(blank=True, max_length=100)),
-                ('email', models.CharField(blank=True, max_length=254)),
-                ('phone', models.CharField(blank=True, max_length=20)),
-                ('phone_extension', models.CharField(blank=True, max_length=20)),
-                ('archived_at', models.DateTimeField(blank=True, null=True)),
-                ('email_hash', models.CharField(blank=True, max_length=64)),
-                ('phone_hash', models.CharField(blank=True, max_length=64)),
-                ('birthday_month', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('birthday_day', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('birth_year', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('notes', models.TextField(blank=True)),
-                ('source', models.CharField(default='manual', max_length=20)),
-                ('email_consent', models.BooleanField(default=False)),
-                ('email_consent_at', models.DateTimeField(blank=True, null=True)),
-                ('sms_consent', models.BooleanField(default=False)),
-                ('sms_consent_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField()),
-                ('updated_at', models.DateTimeField()),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("first_name", models.CharField(blank=True, max_length=100)),
+                ("last_name", models.CharField(blank=True, max_length=100)),
+                ("email", models.CharField(blank=True, max_length=254)),
+                ("phone", models.CharField(blank=True, max_length=20)),
+                ("phone_extension", models.CharField(blank=True, max_length=20)),
+                ("archived_at", models.DateTimeField(blank=True, null=True)),
+                ("email_hash", models.CharField(blank=True, max_length=64)),
+                ("phone_hash", models.CharField(blank=True, max_length=64)),
+                ("birthday_month", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("birthday_day", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("birth_year", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("notes", models.TextField(blank=True)),
+                ("source", models.CharField(default="manual", max_length=20)),
+                ("email_consent", models.BooleanField(default=False)),
+                ("email_consent_at", models.DateTimeField(blank=True, null=True)),
+                ("sms_consent", models.BooleanField(default=False)),
+                ("sms_consent_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField()),
+                ("updated_at", models.DateTimeField()),
             ],
             options={
-                'db_table': 'client',
-                'indexes': [models.Index(fields=['-created_at', '-id'], name='client_created_idx')],
+                "db_table": "client",
+                "indexes": [models.Index(fields=["-created_at", "-id"], name="client_created_idx")],
             },
         ),
         migrations.CreateModel(
-            name='Tag',
+            name="Tag",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=50)),
-                ('created_at', models.DateTimeField()),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=50)),
+                ("created_at", models.DateTimeField()),
             ],
             options={
-                'db_table': 'tag',
-                'indexes': [models.Index(fields=['name'], name='tag_name_idx')],
+                "db_table": "tag",
+                "indexes": [models.Index(fields=["name"], name="tag_name_idx")],
             },
         ),
         migrations.CreateModel(
-            name='ClientExternalId',
+            name="ClientExternalId",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('provider', models.CharField(max_length=20)),
-                ('external_id', models.CharField(max_length=255)),
-                ('created_at', models.DateTimeField()),
-                ('client', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='external_ids', to='tenants_app.client')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("provider", models.CharField(max_length=20)),
+                ("external_id", models.CharField(max_length=255)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "client",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="external_ids",
+                        to="tenants_app.client",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'client_external_id',
-                'indexes': [models.Index(fields=['client'], name='client_external_client_idx')],
+                "db_table": "client_external_id",
+                "indexes": [models.Index(fields=["client"], name="client_external_client_idx")],
             },
         ),
         migrations.CreateModel(
-            name='ClientTag',
+            name="ClientTag",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField()),
-                ('client', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='client_tags', to='tenants_app.client')),
-                ('tag', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='client_tags', to='tenants_app.tag')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "client",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="client_tags",
+                        to="tenants_app.client",
+                    ),
+                ),
+                (
+                    "tag",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="client_tags",
+                        to="tenants_app.tag",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'client_tag',
-                'constraints': [models.UniqueConstraint(fields=('client', 'tag'), name='client_tag_unique')],
+                "db_table": "client_tag",
+                "constraints": [models.UniqueConstraint(fields=("client", "tag"), name="client_tag_unique")],
             },
         ),
     ]
