@@ -288,16 +288,23 @@ class SyncRun:
         for start in range(0, len(flat), 100):
             self.write_page("catalog", importer, flat[start : start + 100])
 
+    def _created_at_state(self, key: str) -> dict:
+        """Where a listing ordered by created_at (payments, refunds) resumes: its saved cursor,
+        else the last high-water mark less the overlap (late captures and refunds), else the
+        configured history start."""
+        state = dict(self.session.cursors.get(key) or {})
+        if not state.get("cursor"):
+            last = parse_datetime(state.get("max_created_at") or "")
+            history = self.session.config.get("history_start")
+            begin = (last - PAYMENTS_OVERLAP).isoformat() if last else (f"{history}T00:00:00Z" if history else None)
+            state = {"begin_time": begin, "max_created_at": state.get("max_created_at")}
+        return state
+
     def square_payments(self, client: SquareClient) -> None:
         locations = self.session.config.get("location_ids") or [None]
         for location_id in locations:
             key = "payments" if location_id is None else f"payments:{location_id}"
-            state = dict(self.session.cursors.get(key) or {})
-            if not state.get("cursor"):
-                last = parse_datetime(state.get("max_created_at") or "")
-                history = self.session.config.get("history_start")
-                begin = (last - PAYMENTS_OVERLAP).isoformat() if last else (f"{history}T00:00:00Z" if history else None)
-                state = {"begin_time": begin, "max_created_at": state.get("max_created_at")}
+            state = self._created_at_state(key)
             cursor = state.get("cursor")
             while True:
                 records, cursor = client.list_payments(
@@ -322,12 +329,7 @@ class SyncRun:
         locations = self.session.config.get("location_ids") or [None]
         for location_id in locations:
             key = "refunds" if location_id is None else f"refunds:{location_id}"
-            state = dict(self.session.cursors.get(key) or {})
-            if not state.get("cursor"):
-                last = parse_datetime(state.get("max_created_at") or "")
-                history = self.session.config.get("history_start")
-                begin = (last - PAYMENTS_OVERLAP).isoformat() if last else (f"{history}T00:00:00Z" if history else None)
-                state = {"begin_time": begin, "max_created_at": state.get("max_created_at")}
+            state = self._created_at_state(key)
             cursor = state.get("cursor")
             importer = importers.SquareRefundImporter(tenant=self.session.tenant)
             while True:

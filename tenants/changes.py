@@ -48,6 +48,21 @@ def _actor(actor: Actor | User | None) -> Actor:
     return actor if isinstance(actor, Actor) else Actor.of(actor)
 
 
+def _record(
+    tenant: Tenant, actor: Actor, action: str, object_type: str, object_id: Any, fields: Iterable[str]
+) -> ChangeRecord:
+    return ChangeRecord(
+        tenant=tenant,
+        actor_kind=actor.kind,
+        actor_user_id=actor.user_id,
+        actor_label=actor.label,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id or ""),
+        fields=sorted(set(fields)),
+    )
+
+
 def record_change(
     *,
     tenant: Tenant,
@@ -60,21 +75,11 @@ def record_change(
 ) -> ChangeRecord:
     """`actor`: an Actor, or the API's acting user (None: the system)."""
     require_tenant(tenant)
-    actor = _actor(actor)
     if obj is not None:
         object_type = object_type or obj._meta.model_name
         object_id = obj.pk if object_id is None else object_id
-    # Annotated: TenantManager (tenants.models) is an untyped Manager, so its methods return Any.
-    record: ChangeRecord = ChangeRecord.objects.create(
-        tenant=tenant,
-        actor_kind=actor.kind,
-        actor_user_id=actor.user_id,
-        actor_label=actor.label,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id or ""),
-        fields=sorted(set(fields)),
-    )
+    record = _record(tenant, _actor(actor), action, object_type, object_id, fields)
+    record.save(force_insert=True)
     return record
 
 
@@ -83,18 +88,7 @@ def record_changes(
 ) -> int:
     """One row per object, in one INSERT (bulk actions, a provider's page of records)."""
     require_tenant(tenant)
-    actor = _actor(actor)
-    rows = [
-        ChangeRecord(
-            tenant=tenant,
-            actor_kind=actor.kind,
-            actor_user_id=actor.user_id,
-            actor_label=actor.label,
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
-        )
-        for object_id in object_ids
-    ]
+    who = _actor(actor)
+    rows = [_record(tenant, who, action, object_type, object_id, ()) for object_id in object_ids]
     ChangeRecord.objects.bulk_create(rows)
     return len(rows)
