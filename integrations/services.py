@@ -12,8 +12,8 @@ from django.db import connection as db_connection
 from django.utils import timezone
 
 from brandvx.errors import BrandVXError, InvalidParameter
-from integrations import importers
-from integrations.importers import import_page
+from integrations.importers.base import ClientImporter, import_page
+from integrations.importers.custom_crm import CustomTransactionImporter, contact_from_custom
 from integrations.models import ConnectionRoute, IntegrationConnection, Provider, WebhookEvent
 from integrations.routing import key_digest, new_api_key, new_webhook_token, route_clear, route_set
 from tenants.changes import record_change
@@ -385,15 +385,15 @@ def custom_crm_import(*, tenant_id: uuid.UUID, connection_id: uuid.UUID, payload
         if connection is None or connection.status == Status.DISABLED:
             raise ConnectionNotFound("The custom CRM connection is disabled.")
         tenant = Tenant.objects.get(id=tenant_id)
-        client_importer = importers.ClientImporter(
+        client_importer = ClientImporter(
             tenant=tenant,
             provider="custom_crm",
-            to_contact=lambda raw: importers.contact_from_custom(raw, region=tenant.country),
+            to_contact=lambda raw: contact_from_custom(raw, region=tenant.country),
         )
         result = {
             "contacts": import_page(client_importer, contacts, resource="contacts"),
             "transactions": import_page(
-                importers.CustomTransactionImporter(tenant=tenant), transactions, resource="transactions"
+                CustomTransactionImporter(tenant=tenant), transactions, resource="transactions"
             ),
         }
         IntegrationConnection.objects.filter(id=connection_id).update(

@@ -36,8 +36,16 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from clients.services import client_provider_deleted
-from integrations import importers
-from integrations.importers import PageCounts, import_page
+from integrations.importers.acuity import AcuityAppointmentImporter, acuity_client_key, contact_from_acuity_client
+from integrations.importers.base import OUTCOMES, ClientImporter, PageCounts, import_page
+from integrations.importers.hubspot import contact_from_hubspot
+from integrations.importers.square import (
+    SquareCatalogImporter,
+    SquarePaymentImporter,
+    SquareRefundImporter,
+    contact_from_square,
+    flatten_catalog,
+)
 from integrations.models import IntegrationConnection, WebhookEvent
 from integrations.providers.acuity import AcuityClient
 from integrations.providers.base import ProviderError, ProviderRequestError, ReauthRequired, RetryPolicy
@@ -102,7 +110,7 @@ class Totals:
     by_resource: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def add(self, resource: str, counts: PageCounts) -> None:
-        mine = self.by_resource.setdefault(resource, dict.fromkeys(importers.OUTCOMES, 0))
+        mine = self.by_resource.setdefault(resource, dict.fromkeys(OUTCOMES, 0))
         for key, value in counts.as_counts(resource).items():
             name = key.rpartition(".")[2]
             mine[name] = mine.get(name, 0) + value
@@ -241,10 +249,10 @@ class SyncRun:
                 "pass_started_at": self.now.isoformat(),
                 "updated_since": state.get("updated_since"),
             }
-        importer = importers.ClientImporter(
+        importer = ClientImporter(
             tenant=self.session.tenant,
             provider="square",
-            to_contact=lambda raw: importers.contact_from_square(raw, region=self.session.tenant.country),
+            to_contact=lambda raw: contact_from_square(raw, region=self.session.tenant.country),
         )
         since = state.get("since")
         if since:
@@ -280,9 +288,9 @@ class SyncRun:
             objects.extend(page)
             if not cursor:
                 break
-        flat = importers.flatten_catalog(objects)
+        flat = flatten_catalog(objects)
         items = {o["id"]: o for o in flat if o.get("type") == "ITEM"}
-        importer = importers.SquareCatalogImporter(tenant=self.session.tenant, items_by_id=items)
+        importer = SquareCatalogImporter(tenant=self.session.tenant, items_by_id=items)
         if not flat:
             self.write_page("catalog", importer, [])
         for start in range(0, len(flat), 100):
@@ -313,7 +321,7 @@ class SyncRun:
                 orders = client.batch_retrieve_orders(
                     [r.get("order_id") for r in records if isinstance(r, dict)], location_id
                 )
-                importer = importers.SquarePaymentImporter(tenant=self.session.tenant, orders=orders)
+                importer = SquarePaymentImporter(tenant=self.session.tenant, orders=orders)
                 created = [r.get("created_at") for r in records if isinstance(r, dict) and r.get("created_at")]
                 if created:
                     state["max_created_at"] = max([state.get("max_created_at") or "", *created])
@@ -331,7 +339,7 @@ class SyncRun:
             key = "refunds" if location_id is None else f"refunds:{location_id}"
             state = self._created_at_state(key)
             cursor = state.get("cursor")
-            importer = importers.SquareRefundImporter(tenant=self.session.tenant)
+            importer = SquareRefundImporter(tenant=self.session.tenant)
             while True:
                 records, cursor = client.list_refunds(
                     begin_time=state.get("begin_time"), cursor=cursor, location_id=location_id
@@ -361,7 +369,7 @@ class SyncRun:
         else:
             history = parse_date(str(self.session.config.get("history_start") or ""))
             start = history or today - datetime.timedelta(days=ACUITY_DEFAULT_HISTORY_DAYS)
-        importer = importers.AcuityAppointmentImporter(tenant=tenant, now=self.now)
+        importer = AcuityAppointmentImporter(tenant=tenant, now=self.now)
         window = default_window
         while start <= horizon:
             end = min(start + datetime.timedelta(days=window - 1), horizon)
@@ -385,11 +393,11 @@ class SyncRun:
         # Acuity gives them no id: each is linked by its email, else phone, else name.
         tenant = self.session.tenant
         records = client.list_clients()
-        importer = importers.ClientImporter(
+        importer = ClientImporter(
             tenant=tenant,
             provider="acuity",
-            key=importers.acuity_client_key,
-            to_contact=lambda raw: importers.contact_from_acuity_client(raw, region=tenant.country),
+            key=acuity_client_key,
+            to_contact=lambda raw: contact_from_acuity_client(raw, region=tenant.country),
         )
         if not records:
             self.write_page("clients", importer, [])
@@ -403,10 +411,10 @@ class SyncRun:
         # each run walks every contact, resuming from `after` when a run failed half way.
         client = self.session.hubspot()
         after = (self.session.cursors.get("contacts") or {}).get("after")
-        importer = importers.ClientImporter(
+        importer = ClientImporter(
             tenant=self.session.tenant,
             provider="hubspot",
-            to_contact=lambda raw: importers.contact_from_hubspot(
+            to_contact=lambda raw: contact_from_hubspot(
                 raw,
                 region=self.session.tenant.country,
                 birthday_property=self.session.config.get("birthday_property", ""),
@@ -507,20 +515,20 @@ def _apply_square_event(session: ConnectionSession, event: WebhookEvent) -> str:
         return f"{outcome}: customer deleted at Square"
     if kind in ("customer.created", "customer.updated") and event.object_id:
         customer = client.retrieve_customer(event.object_id)
-        importer = importers.ClientImporter(
+        importer = ClientImporter(
             tenant=tenant,
             provider="square",
-            to_contact=lambda raw: importers.contact_from_square(raw, region=tenant.country),
+            to_contact=lambda raw: contact_from_square(raw, region=tenant.country),
         )
         records = [customer] if customer else []
     elif kind in ("payment.created", "payment.updated") and event.object_id:
         payment = client.retrieve_payment(event.object_id)
         orders = client.batch_retrieve_orders([payment.get("order_id")]) if payment.get("order_id") else {}
-        importer = importers.SquarePaymentImporter(tenant=tenant, orders=orders)
+        importer = SquarePaymentImporter(tenant=tenant, orders=orders)
         records = [payment] if payment else []
     elif kind in ("refund.created", "refund.updated") and event.object_id:
         refund = client.retrieve_refund(event.object_id)
-        importer = importers.SquareRefundImporter(tenant=tenant)
+        importer = SquareRefundImporter(tenant=tenant)
         records = [refund] if refund else []
     else:
         return f"ignored: {kind}"
@@ -577,7 +585,7 @@ def _fetch_acuity_appointment(*, tenant_id, connection_id, appointment_id, polic
             # Deleted at Acuity after the notification was sent: nothing to fetch, not an error.
             return "gone: the appointment no longer exists at Acuity"
         raise
-    importer = importers.AcuityAppointmentImporter(tenant=session.tenant)
+    importer = AcuityAppointmentImporter(tenant=session.tenant)
     with tenant_context(session.tenant_id, role="system"):
         counts = import_page(importer, [appointment] if appointment else [], resource="appointments")
     return _outcome(counts)

@@ -8,7 +8,7 @@ the sale's `occurred_at`. Not at `updated_at`: that is the time of the row's las
 using it would move money out of periods the owner has already been shown. Dated at the
 sale, every report of existing data stays exactly what it was. The rows keep the sale's
 source with no external id, so a later Square sync replaces them with Square's dated
-refunds (integrations.importers.SquareRefundImporter).
+refunds (integrations.importers.square.SquareRefundImporter).
 
 The copy reads every tenant's rows: FORCE ROW LEVEL SECURITY is lifted for the owner inside
 this migration's transaction only (ALTER TABLE holds its lock until the commit, so no other

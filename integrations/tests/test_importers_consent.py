@@ -10,7 +10,8 @@ import pytest
 from clients import services as client_services
 from clients.models import Client, ConsentEvent
 from clients.tests.factories import ClientFactory
-from integrations import importers
+from integrations.importers.base import ClientImporter, PageCounts, import_page
+from integrations.importers.square import contact_from_square
 from integrations.tests import fakes
 from tenants.context import tenant_context
 
@@ -19,14 +20,14 @@ pytestmark = pytest.mark.django_db
 OLDER = datetime.datetime(2024, 1, 10, 9, tzinfo=datetime.UTC)
 
 
-def square_import(tenant, *customers) -> importers.PageCounts:
-    importer = importers.ClientImporter(
+def square_import(tenant, *customers) -> PageCounts:
+    importer = ClientImporter(
         tenant=tenant,
         provider="square",
-        to_contact=lambda raw: importers.contact_from_square(raw, region=tenant.country),
+        to_contact=lambda raw: contact_from_square(raw, region=tenant.country),
     )
     with tenant_context(tenant.id, role="system"):
-        return importers.import_page(importer, list(customers), resource="customers")
+        return import_page(importer, list(customers), resource="customers")
 
 
 def only_client(tenant, **filters) -> Client:
