@@ -13,8 +13,8 @@ from celery import shared_task
 from django.utils import timezone
 
 from campaigns import sending
+from campaigns.batches import birthday_batch_run
 from campaigns.schedules import scheduled_birthday_runs_start
-from campaigns.services import birthday_batch_run
 
 SEND_MAX_RETRIES = sending.MAX_SEND_ATTEMPTS - 1
 

@@ -10,9 +10,10 @@ import requests
 import responses
 
 from campaigns import generators
+from campaigns.batches import birthday_batch_run
 from campaigns.generators import ChatCompletionsGenerator, MessageRequest, TemplateGenerator, message_generator
 from campaigns.models import MessageDraft
-from campaigns.services import birthday_batch_run, birthday_batch_start
+from campaigns.services import birthday_batch_start
 from campaigns.templates_text import render_template, template_errors
 from campaigns.tests.factories import make_client
 from tenants.context import tenant_context

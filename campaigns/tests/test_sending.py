@@ -251,7 +251,7 @@ def test_an_opted_out_client_gets_nothing_even_after_a_merge_with_an_older_opt_i
     assert outcomes == ["failed", "failed"]
     assert len(mail.outbox) == 0 and len(responses.calls) == 0
     with tenant_context(tenant.id, role="system"):
-        from campaigns.services import _plan_batch
+        from campaigns.batches import _plan_batch
 
         plan = _plan_batch(tenant=tenant, start=datetime.date(2026, 3, 1), days_ahead=7, channel="email")
     assert [c.client_id for c in plan.candidates] == [] and plan.skipped == [

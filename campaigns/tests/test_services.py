@@ -6,9 +6,10 @@ import datetime
 
 import pytest
 
+from campaigns.batches import birthday_batch_run
 from campaigns.generators import TemplateGenerator
 from campaigns.models import MessageDraft
-from campaigns.services import BIRTHDAY_BATCH_KIND, birthday_batch_run, birthday_batch_start
+from campaigns.services import BIRTHDAY_BATCH_KIND, birthday_batch_start
 from campaigns.tests.factories import make_client, make_settings
 from tenants import jobs
 from tenants.context import tenant_context
@@ -127,7 +128,7 @@ def test_a_second_batch_for_the_same_window_creates_nothing(world, birthdays):
 
 
 def test_a_retry_after_dying_mid_way_completes_without_duplicates(world, birthdays, monkeypatch):
-    monkeypatch.setattr("campaigns.services.BATCH_SIZE", 2)
+    monkeypatch.setattr("campaigns.batches.BATCH_SIZE", 2)
     job = start_job(world.tenant_a, world.owner_a)
     with pytest.raises(SystemExit):
         birthday_batch_run(tenant_id=world.tenant_a.id, job_id=job.id, generator=CrashingGenerator(good=3))
@@ -145,7 +146,7 @@ def test_a_retry_after_dying_mid_way_completes_without_duplicates(world, birthda
 
 
 def test_a_canceled_job_stops_between_batches(world, birthdays, monkeypatch):
-    monkeypatch.setattr("campaigns.services.BATCH_SIZE", 2)
+    monkeypatch.setattr("campaigns.batches.BATCH_SIZE", 2)
     job = start_job(world.tenant_a, world.owner_a)
 
     class CancelAfterFirstBatch(TemplateGenerator):

@@ -7,10 +7,11 @@ import pytest
 import responses
 from django.db import connection
 
+from campaigns.batches import birthday_batch_run
 from campaigns.generators import TemplateGenerator
 from campaigns.models import MessageDraft
 from campaigns.sending import draft_send
-from campaigns.services import BIRTHDAY_BATCH_KIND, birthday_batch_run
+from campaigns.services import BIRTHDAY_BATCH_KIND
 from campaigns.tests.factories import make_client, make_draft, make_settings
 from conftest import TenantWorld
 from tenants import jobs
@@ -39,7 +40,7 @@ def test_batch_generates_outside_transactions(monkeypatch):
             kind=BIRTHDAY_BATCH_KIND,
             params={"days_ahead": 5, "from": "2026-08-01", "channel": "sms"},
         )
-    monkeypatch.setattr("campaigns.services.BATCH_SIZE", 2)
+    monkeypatch.setattr("campaigns.batches.BATCH_SIZE", 2)
     birthday_batch_run(tenant_id=world.tenant_a.id, job_id=job.id, generator=TransactionCheckingGenerator())
     assert TransactionCheckingGenerator.calls == 3
     with tenant_context(world.tenant_a.id, role="system"):

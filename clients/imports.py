@@ -1,0 +1,144 @@
+"""The CSV import's runner: what the worker does with an uploaded file (the job is started by
+services.client_import_csv_start). Batches of rows, each batch one tenant transaction with a
+savepoint per row; every row goes through services.client_upsert."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clients import csv_format
+from clients.conf import limit
+from clients.models import ClientImport, Source, Tag
+from clients.services import ContactRecord, client_upsert, tag_get_or_create
+from tenants import jobs
+from tenants.context import tenant_context
+from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+
+IMPORT_OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")
+# Per row, each optional field that could not be read and was left out (the row is imported
+# without it): counted here and listed in the job's errors with "kind": "field_dropped".
+FIELDS_DROPPED = "fields_dropped"
+
+
+def _import_row(tenant: Tenant, row: csv_format.ImportRow, tags: list[Tag], now: datetime.datetime) -> str:
+    """Write one cleaned row: 'created', 'updated' or 'unchanged'. Runs in the caller's
+    savepoint; `tags` are the row's tags, already resolved outside it."""
+    record = ContactRecord(
+        external_id=row.external_id,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        email=row.email,
+        phone=row.phone,
+        phone_extension=row.phone_extension,
+        birthday=row.birthday,
+        notes=row.notes,
+        email_consent=row.email_consent,
+        sms_consent=row.sms_consent,
+    )
+    return client_upsert(tenant=tenant, source=Source.CSV, record=record, tags=tags, now=now).outcome
+
+
+def _import_batch(
+    tenant: Tenant, records: list[tuple[int, list[str]]], layout: csv_format.CsvLayout, tag_cache: dict[str, Tag]
+) -> tuple[dict, list]:
+    """Validate every row, resolve the batch's tags, then write row by row."""
+    counts = dict.fromkeys((*IMPORT_OUTCOMES, FIELDS_DROPPED), 0)
+    errors: list[dict] = []
+    now = timezone.now()
+    cleaned: list[tuple[int, csv_format.ImportRow]] = []
+    for row_number, cells in records:
+        try:
+            row = csv_format.clean_row(cells, layout, country=tenant.country)
+        except csv_format.RowInvalid as exc:
+            counts["failed"] += 1
+            errors.append({"row": row_number, "field": exc.field, "reason": exc.reason})
+            continue
+        if row is None:
+            counts["skipped"] += 1
+            continue
+        for dropped in row.dropped:
+            counts[FIELDS_DROPPED] += 1
+            errors.append(
+                {"row": row_number, "field": dropped.field, "reason": dropped.reason, "kind": "field_dropped"}
+            )
+        cleaned.append((row_number, row))
+    # Tags are created here, outside the rows' savepoints: a row rolled back must not take
+    # with it a tag that later rows (and the cache) rely on.
+    for _number, row in cleaned:
+        for name in row.tags:
+            if name.lower() not in tag_cache:
+                tag_cache[name.lower()] = tag_get_or_create(tenant=tenant, name=name)
+    for row_number, row in cleaned:
+        tags = list({tag_cache[name.lower()].id: tag_cache[name.lower()] for name in row.tags}.values())
+        try:
+            # One savepoint per row: a failed statement aborts only this row, not the batch.
+            with transaction.atomic():
+                outcome = _import_row(tenant, row, tags, now)
+        except ValidationError as exc:
+            field_name, messages = next(iter(exc.message_dict.items()))
+            counts["failed"] += 1
+            errors.append({"row": row_number, "field": field_name, "reason": messages[0]})
+            continue
+        except IntegrityError:
+            logger.warning("client import row refused by the database", exc_info=True, extra={"row": row_number})
+            counts["failed"] += 1
+            errors.append({"row": row_number, "field": "", "reason": "The row conflicts with existing data."})
+            continue
+        counts[outcome] += 1
+    if not counts[FIELDS_DROPPED]:
+        del counts[FIELDS_DROPPED]  # counted when there are any, like a sync's notes
+    return counts, errors
+
+
+def client_import_csv(*, tenant: Tenant, job_id: uuid.UUID) -> None:
+    """Run an import job: rows in batches, one transaction per batch (rows written, progress
+    and counts together), one savepoint per row.
+
+    Idempotent: rows are matched (external id, then email hash, then phone hash) before a
+    client is created, and each batch commits with `progress_done`, so a redelivered task
+    resumes after the last committed batch and a re-run of a file creates nothing new.
+    Opens its own tenant contexts: call it outside a transaction (or in a test's).
+    """
+    with tenant_context(tenant.id, role="system"):
+        job = jobs.job_start(job_id=job_id)
+        if job is None:
+            return  # finished or canceled already
+        upload = ClientImport.objects.filter(tenant_id=tenant.id, job_id=job_id).first()
+        if upload is None:
+            jobs.job_finish(job_id=job_id, failure_reason="The uploaded file is no longer available; upload it again.")
+            return
+        text, resume_after = upload.content, job.progress_done
+    layout = csv_format.read_layout(text)
+    batch_size = limit("CLIENTS_IMPORT_BATCH_ROWS")
+    records = csv_format.iter_records(text, layout)
+    for _ in range(resume_after):
+        next(records, None)
+    failure = ""
+    tag_cache: dict[str, Tag] = {}
+    while True:
+        batch = [record for _, record in zip(range(batch_size), records)]
+        if not batch:
+            break
+        try:
+            with tenant_context(tenant.id, role="system"):
+                if jobs.job_is_canceled(job_id=job_id):
+                    return  # what was written so far is kept; the upload stays with the job
+                counts, errors = _import_batch(tenant, batch, layout, tag_cache)
+                jobs.job_advance(job_id=job_id, done=len(batch), counts=counts, errors=errors)
+        except Exception:
+            logger.exception("client import batch failed", extra={"job_id": str(job_id), "row": batch[0][0]})
+            failure = f"The import stopped at row {batch[0][0]} after an internal error; rows before it were imported."
+            break
+    with tenant_context(tenant.id, role="system"):
+        jobs.job_finish(job_id=job_id, failure_reason=failure)
+        # The file held personal data; once imported it has no further use.
+        ClientImport.objects.filter(tenant_id=tenant.id, job_id=job_id).delete()
