@@ -367,6 +367,34 @@ def acuity_webhook_event_record(*, tenant_id, action: str, appointment_id: str) 
         )
 
 
+def square_webhook_event_record(*, tenant_id, connection_id, body: dict, event_id: str) -> str:
+    """Record a Square notification for one routed tenant and queue its processing (after
+    commit): "accepted", "duplicate" (Square's event id was seen: a retry or a replay) or
+    "ignored" (the connection is not active)."""
+    from integrations.tasks import process_square_event
+
+    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    with tenant_context(tenant_id, role="system"):
+        if not IntegrationConnection.objects.filter(id=connection_id, status="active").exists():
+            logger.info("square webhook for an inactive connection ignored (event %s)", event_id)
+            return "ignored"
+        try:
+            with transaction.atomic():
+                event = WebhookEvent.objects.create(
+                    tenant_id=tenant_id,
+                    provider="square",
+                    event_id=event_id[:255],
+                    event_type=str(body.get("type") or "")[:100],
+                    object_type=str(data.get("type") or "")[:50],
+                    object_id=str(data.get("id") or "")[:255],
+                )
+        except IntegrityError:
+            return "duplicate"
+        tenant, event_pk = str(tenant_id), str(event.id)
+        transaction.on_commit(lambda: process_square_event.delay(tenant, event_pk))
+    return "accepted"
+
+
 def custom_crm_import(*, tenant_id: uuid.UUID, connection_id: uuid.UUID, payload: dict) -> dict:
     """Import what a custom CRM pushed: contacts, then transactions (which may refer to the
     contacts by `client_external_id`). Runs in the routed tenant's context; one savepoint

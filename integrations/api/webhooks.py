@@ -20,16 +20,16 @@ import re
 from urllib.parse import parse_qs
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import permissions
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from brandvx.errors import InvalidParameter
-from integrations.models import ConnectionRoute, IntegrationConnection, WebhookEvent
+from integrations import services
+from integrations.models import ConnectionRoute, IntegrationConnection
 from integrations.routing import unscoped_route_find, unscoped_routes_find
-from integrations.services import acuity_webhook_event_record
 from tenants.context import tenant_context
 
 logger = logging.getLogger("brandvx.integrations.webhooks")
@@ -89,36 +89,16 @@ class SquareWebhookView(_WebhookView):
             # 200 so Square stops retrying a merchant we do not serve (any more).
             logger.info("square webhook for unknown merchant %s ignored (event %s)", merchant_id, event_id)
             return Response({"status": "ignored"})
-        data = body.get("data") if isinstance(body.get("data"), dict) else {}
         # Every tenant whose own token Square confirmed for this merchant gets the event (see
         # models.ConnectionRoute); each re-fetches the object with its own token.
-        outcomes = {self._record(route, body, data, event_id) for route in routes}
+        outcomes = {
+            services.square_webhook_event_record(
+                tenant_id=route.tenant_id, connection_id=route.connection_id, body=body, event_id=event_id
+            )
+            for route in routes
+        }
         status = next((s for s in ("accepted", "duplicate") if s in outcomes), "ignored")
         return Response({"status": status})
-
-    @staticmethod
-    def _record(route, body: dict, data: dict, event_id: str) -> str:
-        from integrations.tasks import process_square_event
-
-        with tenant_context(route.tenant_id, role="system"):
-            if not IntegrationConnection.objects.filter(id=route.connection_id, status="active").exists():
-                logger.info("square webhook for an inactive connection ignored (event %s)", event_id)
-                return "ignored"
-            try:
-                with transaction.atomic():
-                    event = WebhookEvent.objects.create(
-                        tenant_id=route.tenant_id,
-                        provider="square",
-                        event_id=event_id[:255],
-                        event_type=str(body.get("type") or "")[:100],
-                        object_type=str(data.get("type") or "")[:50],
-                        object_id=str(data.get("id") or "")[:255],
-                    )
-            except IntegrityError:
-                return "duplicate"
-            tenant_id, event_pk = str(route.tenant_id), str(event.id)
-            transaction.on_commit(lambda: process_square_event.delay(tenant_id, event_pk))
-        return "accepted"
 
 
 class AcuityWebhookView(_WebhookView):
@@ -148,7 +128,7 @@ class AcuityWebhookView(_WebhookView):
                 raise InvalidParameter("id", "must be an Acuity appointment id")
             if connection.status != IntegrationConnection.Status.ACTIVE:
                 return Response({"status": "ignored"})
-            event = acuity_webhook_event_record(
+            event = services.acuity_webhook_event_record(
                 tenant_id=route.tenant_id, action=action[:60], appointment_id=appointment_id
             )
             if event is None:
