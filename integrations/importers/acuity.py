@@ -62,6 +62,8 @@ def contact_from_acuity_client(raw: dict, *, region: str) -> Contact:
 
 
 class AcuityAppointmentImporter(PageImporter):
+    source = "acuity"
+
     def __init__(self, *, tenant: Tenant, now: datetime.datetime | None = None):
         self.tenant = tenant
         self.now = now or timezone.now()

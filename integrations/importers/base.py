@@ -37,6 +37,7 @@ from brandvx.errors import InvalidParameter
 from clients.models import Client, ClientExternalId
 from clients.normalize import normalize_email, parse_birthday, split_phone
 from clients.services import ContactRecord, FieldDropped, client_upsert, client_upsert_is_unchanged, profile_owner
+from tenants.changes import Actor, record_changes
 from tenants.models import Tenant
 
 logger = logging.getLogger("brandvx.integrations")
@@ -119,6 +120,7 @@ Write = Callable[[], str]
 def import_page(importer, records: list[dict], *, resource: str) -> PageCounts:
     """Plan and write one page inside the caller's transaction, a savepoint per write."""
     counts = PageCounts(fetched=len(records))
+    changed: dict[str, list[str]] = {}
     importer.prefetch(records)
     take_notes = getattr(importer, "take_notes", lambda: [])
     for raw in records:
@@ -132,6 +134,8 @@ def import_page(importer, records: list[dict], *, resource: str) -> PageCounts:
                     planned = planned()
                 importer.committed()
             counts.add(planned)
+            if planned in (CREATED, UPDATED):
+                changed.setdefault(planned, []).append(external_id)
             for note in take_notes():
                 setattr(counts, NOTE_COUNTERS[note["kind"]], getattr(counts, NOTE_COUNTERS[note["kind"]]) + 1)
                 counts.errors.append({"resource": resource, "external_id": external_id, **note})
@@ -146,6 +150,18 @@ def import_page(importer, records: list[dict], *, resource: str) -> PageCounts:
                 logger.warning("%s %s was not saved: %s", resource, external_id, exc)
                 reason = _safe_reason(exc)
             counts.errors.append({"resource": resource, "external_id": external_id, "reason": reason})
+    # Who changed what: one change record per created or updated object, in one INSERT per
+    # outcome, in the page's transaction (clients record theirs in clients.services.client_upsert).
+    source = getattr(importer, "source", "")
+    for outcome, external_ids in changed.items():
+        if source:
+            record_changes(
+                tenant=importer.tenant,
+                actor=Actor.provider(source),
+                action=f"{resource}.{outcome}",
+                object_type=resource,
+                object_ids=external_ids,
+            )
     return counts
 
 
@@ -282,6 +298,8 @@ class PageImporter:
     record may have left a half-applied object in the importer's maps."""
 
     external_id_key = "id"
+    # The provider whose data this is: the actor of the change records a page leaves.
+    source = ""
     _page: list = []
     notes: list[dict]
 

@@ -64,6 +64,8 @@ class CustomTransactionImporter(PageImporter):
     rules apply (status "refunded" means refunded_amount equals total_amount). The sale's
     refunded_amount and status follow its refunds."""
 
+    source = "custom_crm"
+
     external_id_key = "external_id"
 
     def __init__(self, *, tenant: Tenant):

@@ -69,6 +69,8 @@ class SquareCatalogImporter(PageImporter):
     """Writes catalog objects of one type at a time: CATEGORY, then ITEM, then ITEM_VARIATION
     (the caller orders the pages), so references resolve within the run."""
 
+    source = "square"
+
     def __init__(self, *, tenant: Tenant, items_by_id: dict[str, dict]):
         self.tenant = tenant
         self.items_by_id = items_by_id
@@ -221,6 +223,8 @@ class SquarePaymentImporter(PageImporter):
     """Payments become transactions; their order's line items become line items, linked to
     services through catalog_object_id -> variation -> item -> Service."""
 
+    source = "square"
+
     def __init__(self, *, tenant: Tenant, orders: dict[str, dict] | None = None):
         self.tenant = tenant
         self.orders = orders or {}
@@ -363,6 +367,8 @@ class SquareRefundImporter(PageImporter):
 
     A refund replaces the estimates the refunds migration left on a Square sale (rows of
     source square with no external id): Square's dated records are the truth."""
+
+    source = "square"
 
     def __init__(self, *, tenant: Tenant):
         self.tenant = tenant
