@@ -6,9 +6,15 @@ Support staff are made with `manage.py enroll_support_staff`, never through thes
 no admin path sets a password or grants staff status.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.http import HttpRequest
 
 from tenants.admin_support import SupportModelAdminMixin
 from tenants.models import BackgroundJob, Membership, SupportAccess, Tenant, User
@@ -31,7 +37,7 @@ class UserAdmin(SupportModelAdminMixin, DjangoUserAdmin):
     # Not UserChangeForm: it reads the password hash (to describe it), which support may not.
     form = forms.ModelForm
 
-    def support_tenants_of(self, request, objects) -> set:
+    def support_tenants_of(self, request: HttpRequest, objects: Iterable[User]) -> set[Any]:
         user_ids = [user.id for user in objects]
         if not user_ids:
             return set()
@@ -50,10 +56,10 @@ class TenantAdmin(SupportModelAdminMixin, admin.ModelAdmin):
     # each owner's audit log. A tenant's own page is audited.
     support_audit_list = False
 
-    def has_add_permission(self, request, *args):
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False  # a platform action: `manage.py create_tenant`
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # deactivate it from inside (is_active), audited
 
 
@@ -82,11 +88,11 @@ class SupportAccessAdmin(admin.ModelAdmin):
     search_fields = ("staff_user__email", "tenant__name", "reason")
     list_select_related = ("staff_user", "tenant")
 
-    def has_add_permission(self, request, *args):
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False  # written by the support site itself
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 from django.conf import settings
@@ -34,7 +35,7 @@ class TokenInvalid(BrandVXError):
 class VerifiedToken:
     user_id: uuid.UUID
     email: str
-    claims: dict
+    claims: dict[str, Any]
 
     @property
     def tenant_claim(self) -> str | None:
@@ -59,15 +60,15 @@ def _jwks_client(url: str) -> jwt.PyJWKClient:
 
 
 def _backend(algorithm: str) -> TokenBackend:
-    common = dict(
-        audience=settings.SUPABASE_JWT_AUDIENCE,
-        issuer=settings.SUPABASE_JWT_ISSUER,
-        leeway=settings.SUPABASE_JWT_LEEWAY_SECONDS,
-    )
+    audience: str | None = settings.SUPABASE_JWT_AUDIENCE
+    issuer: str | None = settings.SUPABASE_JWT_ISSUER
+    leeway: int = settings.SUPABASE_JWT_LEEWAY_SECONDS
     if algorithm == "HS256":
-        return TokenBackend("HS256", signing_key=settings.SUPABASE_JWT_SECRET, **common)
-    backend = TokenBackend(algorithm, **common)
-    backend.jwks_client = _jwks_client(settings.SUPABASE_JWKS_URL)
+        secret: str = settings.SUPABASE_JWT_SECRET
+        return TokenBackend("HS256", signing_key=secret, audience=audience, issuer=issuer, leeway=leeway)
+    backend = TokenBackend(algorithm, audience=audience, issuer=issuer, leeway=leeway)
+    # verify_token sends asymmetric tokens here only when SUPABASE_JWKS_URL is set.
+    backend.jwks_client = _jwks_client(str(settings.SUPABASE_JWKS_URL))
     return backend
 
 
@@ -94,7 +95,8 @@ def verify_token(raw: str) -> VerifiedToken:
         raise TokenInvalid(f"Tokens signed with {algorithm!r} are not accepted.", code="unsupported_algorithm")
 
     try:
-        claims = _backend(algorithm).decode(raw, verify=True)
+        # simplejwt's stub says Token; the backend decodes the encoded string it is given.
+        claims = _backend(algorithm).decode(raw, verify=True)  # type: ignore[arg-type]
     except TokenBackendExpiredToken:
         raise TokenInvalid("The access token has expired.", code="token_expired") from None
     except TokenBackendError as exc:
@@ -124,7 +126,7 @@ def verify_token(raw: str) -> VerifiedToken:
     return VerifiedToken(user_id=user_id, email=str(claims.get("email") or ""), claims=claims)
 
 
-def _check_age(claims: dict) -> None:
+def _check_age(claims: dict[str, Any]) -> None:
     """A maximum age counted from `iat`: `exp` alone is whatever the signer chose."""
     issued_at = claims.get("iat")
     if not isinstance(issued_at, (int, float)) or isinstance(issued_at, bool):

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import connections
 from rest_framework.test import APIClient
@@ -36,7 +38,7 @@ def api_client(user: User | None = None, *, tenant: Tenant | None = None, header
 STAFF_PASSWORD = "correct-horse-battery-staple-42"
 
 
-def totp_token(device) -> str:
+def totp_token(device: Any) -> str:
     """The current code of a django-otp TOTP device, as the staff member's phone shows it."""
     from django_otp.oath import TOTP
 
@@ -44,7 +46,7 @@ def totp_token(device) -> str:
     return f"{totp.token():0{device.digits}d}"
 
 
-def admin_login(client, user: User, *, password: str = STAFF_PASSWORD):
+def admin_login(client: Any, user: User, *, password: str = STAFF_PASSWORD) -> Any:
     """Sign `user` in at /admin/login/ the way staff do: password plus a TOTP code from a new
     device. Returns the login response (302 when signed in and verified)."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -87,7 +89,7 @@ class StatementLog:
 
 
 @contextlib.contextmanager
-def capture_statements(alias: str = "default"):
+def capture_statements(alias: str = "default") -> Iterator[StatementLog]:
     """Record every statement sent on `alias` as the server receives it (after the tenant
     hook has added its settings), grouped by the transaction it ran in."""
     from psycopg.pq import TransactionStatus
@@ -96,7 +98,7 @@ def capture_statements(alias: str = "default"):
     state = {"transaction": -1}
     conn = connections[alias]
 
-    def recorder(execute, sql, params, many, context):
+    def recorder(execute: Any, sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
         pg = context["connection"].connection
         if context["connection"].get_autocommit():
             index = None

@@ -11,10 +11,12 @@ pytestmark = pytest.mark.django_db
 def test_a_custom_crm_push_records_its_sales_with_the_provider_as_actor(world):
     key = world.a.post("/api/v1/integrations/", {"provider": "custom_crm"}, format="json").json()["api_key"]
     crm = APIClient()
-    body = {"transactions": [
-        {"external_id": "T1", "occurred_at": "2025-01-30T20:00:00Z", "total_amount": 12000},
-        {"external_id": "T2", "occurred_at": "2025-01-30T21:00:00Z", "total_amount": 3000},
-    ]}
+    body = {
+        "transactions": [
+            {"external_id": "T1", "occurred_at": "2025-01-30T20:00:00Z", "total_amount": 12000},
+            {"external_id": "T2", "occurred_at": "2025-01-30T21:00:00Z", "total_amount": 3000},
+        ]
+    }
     first = crm.post("/api/v1/integrations/custom_crm/import/", body, format="json", HTTP_X_BRANDVX_KEY=key)
     assert first.status_code == 200, first.content
     again = crm.post("/api/v1/integrations/custom_crm/import/", body, format="json", HTTP_X_BRANDVX_KEY=key)
