@@ -38,9 +38,8 @@ def _no_enqueue(task_path: str):
 
 def birthday_drafts_per_second(tenants: list, *, repeat: int) -> dict:
     try:
-        birthday_batch_start, birthday_batch_run = _import(
-            "campaigns.services", "birthday_batch_start", "birthday_batch_run"
-        )
+        (birthday_batch_start,) = _import("campaigns.services", "birthday_batch_start")
+        (birthday_batch_run,) = _import("campaigns.batches", "birthday_batch_run")
         (TemplateGenerator,) = _import("campaigns.generators", "TemplateGenerator")
         (MessageDraft,) = _import("campaigns.models", "MessageDraft")
     except ImportError as exc:
@@ -91,9 +90,8 @@ def csv_lines(run: int, rows: int, *, salt: str) -> list[str]:
 
 def csv_rows_per_second(tenants: list, *, rows: int, repeat: int) -> dict:
     try:
-        client_import_csv_start, client_import_csv = _import(
-            "clients.services", "client_import_csv_start", "client_import_csv"
-        )
+        (client_import_csv_start,) = _import("clients.services", "client_import_csv_start")
+        (client_import_csv,) = _import("clients.imports", "client_import_csv")
     except ImportError as exc:
         return {"available": False, "reason": f"not available: {exc}"}
     if rows > 10_000:
