@@ -1,4 +1,4 @@
-"""Section 6: background work, through the apps' own services (when they exist).
+"""Section 6: background work, through the apps' own services and job runners.
 
 A figure is reported only for work that was done: each run checks its outcome (the job
 succeeded, every CSV row created a client, the batch made drafts) and raises WorkFailed
@@ -19,14 +19,6 @@ class WorkFailed(RuntimeError):
     """The measured work did not succeed: the section must fail, not report a rate."""
 
 
-def _import(module: str, *names: str):
-    loaded = importlib.import_module(module)
-    missing = [n for n in names if not hasattr(loaded, n)]
-    if missing:
-        raise ImportError(f"{module} has no {', '.join(missing)}")
-    return [getattr(loaded, n) for n in names]
-
-
 @contextlib.contextmanager
 def _no_enqueue(task_path: str):
     """The benchmark runs the job itself: nothing goes to the broker."""
@@ -37,13 +29,11 @@ def _no_enqueue(task_path: str):
 
 
 def birthday_drafts_per_second(tenants: list, *, repeat: int) -> dict:
-    try:
-        (birthday_batch_start,) = _import("campaigns.services", "birthday_batch_start")
-        (birthday_batch_run,) = _import("campaigns.batches", "birthday_batch_run")
-        (TemplateGenerator,) = _import("campaigns.generators", "TemplateGenerator")
-        (MessageDraft,) = _import("campaigns.models", "MessageDraft")
-    except ImportError as exc:
-        return {"available": False, "reason": f"not available: {exc}"}
+    # Imported here: this module loads before Django's apps are ready.
+    from campaigns.batches import birthday_batch_run
+    from campaigns.generators import TemplateGenerator
+    from campaigns.models import MessageDraft
+    from campaigns.services import birthday_batch_start
     from tenants.context import tenant_context
 
     rates, drafts_made = [], []
@@ -89,11 +79,9 @@ def csv_lines(run: int, rows: int, *, salt: str) -> list[str]:
 
 
 def csv_rows_per_second(tenants: list, *, rows: int, repeat: int) -> dict:
-    try:
-        (client_import_csv_start,) = _import("clients.services", "client_import_csv_start")
-        (client_import_csv,) = _import("clients.imports", "client_import_csv")
-    except ImportError as exc:
-        return {"available": False, "reason": f"not available: {exc}"}
+    from clients.imports import client_import_csv
+    from clients.services import client_import_csv_start
+
     if rows > 10_000:
         raise ValueError("at most 10,000 CSV rows per run (one phone exchange each)")
     import secrets

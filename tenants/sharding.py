@@ -75,10 +75,10 @@ def _literal(value: str) -> str:
 
 
 def is_citus(connection: BaseDatabaseWrapper) -> bool:
-    """Whether the database behind a Django connection has the citus extension."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')")
-        return bool(cursor.fetchone()[0])
+    """Whether the database behind a Django connection has the citus extension: what
+    tenants.context asked (once per database) when the connection opened."""
+    connection.ensure_connection()
+    return bool(getattr(connection, "_brandvx_citus", False))
 
 
 def _drop_single_column_fks_sql(table: str, *, referencing: bool) -> str:
