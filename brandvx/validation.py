@@ -289,6 +289,18 @@ class IntegerFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
 
 
+# The parameters a filter named `name` reads: its name, or a range's two ends.
+_RANGE_SUFFIXES = ("after", "before", "min", "max")
+
+
+def _names_a_filter(filterset_class, query_params) -> bool:
+    for key in query_params:
+        name = key.rsplit("_", 1)[0] if key.endswith(_RANGE_SUFFIXES) else key
+        if key in filterset_class.base_filters or name in filterset_class.base_filters:
+            return True
+    return False
+
+
 class StrictFilterBackend(rest_framework_filters.DjangoFilterBackend):
     """DEFAULT_FILTER_BACKENDS: views that only list `filterset_fields` get a StrictFilterSet
     too, and a bad filter is answered like every bad parameter: `invalid_parameter` naming it
@@ -297,6 +309,11 @@ class StrictFilterBackend(rest_framework_filters.DjangoFilterBackend):
     filterset_base = StrictFilterSet
 
     def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is None or not _names_a_filter(filterset_class, request.query_params):
+            # No parameter any filter reads: nothing to filter or validate, so no FilterSet is
+            # built (django-filter deep-copies every filter into a new form per request).
+            return queryset
         filterset = self.get_filterset(request, queryset, view)
         if filterset is None:
             return queryset

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from django.db.models import Q, QuerySet
 
 from clients import consent
-from clients.api.serializers import birthday_text
 from clients.models import Client
 from tenants.context import tenant_context
 
@@ -48,7 +47,7 @@ def _export_line(client: Client) -> list[str]:
         _cell(client.last_name),
         _cell(client.email),
         client.phone,
-        birthday_text(client) or "",
+        client.birthday_text or "",
         _cell("; ".join(sorted((link.tag.name for link in client.client_tags.all()), key=str.lower))),
         _cell(client.notes),
         client.source,

@@ -20,6 +20,21 @@ class Source(models.TextChoices):
     CUSTOM_CRM = "custom_crm"
 
 
+def display_name_of(first_name: str, last_name: str, email: str, phone: str) -> str:
+    """How a client is named on screen: the name, else the email, else the phone."""
+    name = f"{first_name} {last_name}".strip()
+    return name or email or phone or "(no name)"
+
+
+def birthday_text_of(birth_year: int | None, month: int | None, day: int | None) -> str | None:
+    """ISO date when the year is known, else the ISO 8601 '--MM-DD' form; None without a birthday."""
+    if month is None:
+        return None
+    if birth_year:
+        return f"{birth_year:04d}-{month:02d}-{day:02d}"
+    return f"--{month:02d}-{day:02d}"
+
+
 class Client(TenantModel):
     """A person the business serves. Contact fields are stored normalized (see services)."""
 
@@ -83,8 +98,11 @@ class Client(TenantModel):
 
     @property
     def display_name(self) -> str:
-        name = f"{self.first_name} {self.last_name}".strip()
-        return name or self.email or self.phone or "(no name)"
+        return display_name_of(self.first_name, self.last_name, self.email, self.phone)
+
+    @property
+    def birthday_text(self) -> str | None:
+        return birthday_text_of(self.birth_year, self.birthday_month, self.birthday_day)
 
 
 class ClientExternalId(TenantModel):

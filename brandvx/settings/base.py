@@ -104,6 +104,8 @@ REST_FRAMEWORK = {
         "brandvx.parsers.StrictMultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "brandvx.schema.BrandVXAutoSchema",
+    # DRF's JSON, byte for byte, written by orjson; then the browsable API.
+    "DEFAULT_RENDERER_CLASSES": ["brandvx.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["brandvx.validation.StrictFilterBackend"],
     "EXCEPTION_HANDLER": "brandvx.errors.exception_handler",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "brandvx.negotiation.StrictContentNegotiation",

@@ -107,6 +107,13 @@ class ClientViewSet(TenantModelViewSet):
     def _read(self, client_id):
         return self.get_queryset().get(id=client_id)
 
+    def list(self, request, *args, **kwargs):
+        """The (filtered, ordered) clients, a page at a time; read as rows (ClientSerializer's
+        JSON, built by client_json)."""
+        rows = selectors.client_rows(self.filter_queryset(self.get_queryset()), tenant_id=self.tenant.id)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response([s.client_json(row) for row in page])
+
     def create(self, request, *args, **kwargs):
         data = self._write_data(request, partial=False)
         with fields_named():
@@ -191,16 +198,25 @@ class ClientViewSet(TenantModelViewSet):
         birthdays fall on Feb 28 in common years. The list filters apply too."""
         days_ahead, start = _days_ahead(request), _from_date(request)
         upcoming = selectors.birthdays_upcoming(
-            start=start, days_ahead=days_ahead, clients=self.filter_queryset(self.get_queryset())
+            start=start, days_ahead=days_ahead, clients=self.filter_queryset(self.get_queryset()), as_rows=True
         )
+        # BirthdaysSerializer's shape, built from rows (see client_json).
         data = {
             "start": start,
             "end": start + datetime.timedelta(days=days_ahead),
             "days_ahead": days_ahead,
             "count": len(upcoming),
-            "results": upcoming,
+            "results": [
+                {
+                    "client": s.client_json(item.client),
+                    "date": item.date,
+                    "days_until": item.days_until,
+                    "turning": item.turning,
+                }
+                for item in upcoming
+            ],
         }
-        return Response(s.BirthdaysSerializer(data).data)
+        return Response(data)
 
     @extend_schema(responses=s.DuplicatesSerializer, filters=False)
     @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])

@@ -17,6 +17,7 @@ from tenants.api.serializers import (
     ChangeRecordSerializer,
     MeSerializer,
     SupportAccessSerializer,
+    me_json,
 )
 from tenants.models import BackgroundJob, ChangeRecord, SupportAccess
 from tenants.resolution import attached_resolution
@@ -32,15 +33,14 @@ class MeView(RequestContextMixin, APIView):
     def get(self, request: Request) -> Response:
         resolution = attached_resolution(request._request)
         assert resolution is not None  # IsAuthenticated passed: the middleware resolved the caller
-        membership = resolution.membership
-        data = {
-            "id": request.user.id,
-            "email": getattr(request.user, "email", ""),
-            "tenant": membership.tenant if membership else None,
-            "role": membership.role if membership else None,
-            "memberships": resolution.memberships,
-        }
-        return Response(MeSerializer(data).data)
+        return Response(
+            me_json(
+                user_id=request.user.id,
+                email=getattr(request.user, "email", ""),
+                membership=resolution.membership,
+                memberships=resolution.memberships,
+            )
+        )
 
 
 class BackgroundJobViewSet(TenantReadOnlyViewSet[BackgroundJob]):
