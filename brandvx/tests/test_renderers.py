@@ -9,6 +9,7 @@ import pytest
 from django.utils.translation import gettext_lazy
 from rest_framework import renderers
 from rest_framework.exceptions import ErrorDetail
+from rest_framework.serializers import Serializer
 from rest_framework.utils.serializer_helpers import ReturnDict, ReturnList
 
 from brandvx.renderers import JSONRenderer
@@ -32,7 +33,7 @@ SAMPLES = {
     # the same shortest form; only exponents differ in spelling (1e-7 / 1e-07), never the value.
     "numbers": [0, -1, 2**63 - 1, 1.5, 0.1, 33.3, 100.0, -2.75, True, False, None],
     "int keys": {1: "one", 2: "two"},
-    "nested": ReturnDict({"results": ReturnList([{"a": 1}], serializer=None)}, serializer=None),
+    "nested": ReturnDict({"results": ReturnList([{"a": 1}], serializer=Serializer())}, serializer=Serializer()),
     "empty": [{}, [], ""],
     "tuple": (1, "two"),
 }
