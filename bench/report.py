@@ -1,4 +1,4 @@
-"""The printed table, and the goals of issue 8 checked against the figures."""
+"""The printed table, and the goals of issues 8 and 15 checked against the figures."""
 
 from __future__ import annotations
 
@@ -91,6 +91,70 @@ def goals(results: dict) -> list[tuple[str, str, str]]:
             verdict(None if ratio is None else ratio >= 0.95),
         )
     )
+    return checks
+
+
+LISTS = ("client_list", "client_search", "birthdays")
+
+
+def speed_goals(results: dict) -> list[tuple[str, str, str]]:
+    """Issue 15's targets: (goal, figure, PASS/MISS/n/a)."""
+    checks: list[tuple[str, str, str]] = []
+
+    def verdict(ok: bool | None) -> str:
+        return "n/a" if ok is None else ("PASS" if ok else "MISS")
+
+    def median(entry: dict | None) -> float | None:
+        return (entry or {}).get("median")
+
+    endpoints = results.get("endpoints", {})
+    for names, limit in ((LISTS, 2.0), (ANALYTICS, 1.3)):
+        for name in names:
+            ratio = median(endpoints.get(name, {}).get("endpoint_over_bare_sql"))
+            checks.append(
+                (
+                    f"endpoint {name} / bare SQL <= {limit}",
+                    f"{ratio:.2f}" if ratio else "n/a",
+                    verdict(None if ratio is None else ratio <= limit),
+                )
+            )
+    for name in (*LISTS, *ANALYTICS):
+        ratio = median(endpoints.get(name, {}).get("isolated_over_not_isolated"))
+        checks.append(
+            (
+                f"endpoint {name}: isolated/not isolated <= 1.05",
+                f"{ratio:.3f}" if ratio else "n/a",
+                verdict(None if ratio is None else ratio <= 1.05),
+            )
+        )
+    me = median(results.get("me", {}).get("ms"))
+    checks.append(
+        (
+            "authenticated GET /api/v1/me/ in-process <= 1.5 ms",
+            f"{me:.3f} ms" if me else "n/a",
+            verdict(me and me <= 1.5),
+        )
+    )
+    rps = median(results.get("throughput", {}).get("rps", {}).get("isolated"))
+    before = results["meta"].get("baseline_rps")
+    checks.append(
+        (
+            "client-list throughput >= 2x before (--baseline-rps)",
+            f"{rps:.1f} vs {before:.1f} req/s ({rps / before:.2f}x)" if rps and before else "n/a",
+            verdict(None if not (rps and before) else rps >= 2 * before),
+        )
+    )
+    peers = results.get("peers", {})
+    if peers.get("available"):
+        ratios = {name: median(r) for name, r in peers.get("rps_over_this_project", {}).items()}
+        worst = max(ratios.values(), default=None)
+        checks.append(
+            (
+                "client-list throughput >= every peer's (peer / this project <= 1)",
+                ", ".join(f"{name} {ratio:.2f}" for name, ratio in ratios.items() if ratio is not None) or "n/a",
+                verdict(None if worst is None else worst <= 1.0),
+            )
+        )
     return checks
 
 
@@ -254,7 +318,14 @@ def render(results: dict) -> str:
         if sources - {"endpoint"}
         else "SQL source: the statements each endpoint's view transaction sent, captured in-process",
     ]
+    me = results.get("me", {})
+    if me:
+        lines += ["", "Authenticated GET /api/v1/me/ in-process (token, membership, context, DRF; no query of its own)"]
+        lines.append(f"   {_m(me.get('ms'))} ms" if me.get("available") else f"   {me.get('reason')}")
     lines += ["", "Goals (issue 8)"]
     for goal, figure, verdict in goals(results):
+        lines.append(f"   {verdict:<5}{goal:<76}{figure}")
+    lines += ["", "Goals (issue 15: speed)"]
+    for goal, figure, verdict in speed_goals(results):
         lines.append(f"   {verdict:<5}{goal:<76}{figure}")
     return "\n".join(lines)

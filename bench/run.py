@@ -29,6 +29,7 @@ class Options:
     keep: bool = False
     database: str | None = None  # reuse a database kept by an earlier run (--keep)
     peers: bool = True  # the peers section (bench/peers/)
+    baseline_rps: float | None = None  # client-list req/s before a change (--baseline-rps)
 
     def resolved(self) -> dict:
         scale = loader.SCALES[self.scale]
@@ -69,7 +70,13 @@ def run(options: Options, log: Callable[[str], None]) -> dict:
     repeat = sizes["repeat"]
     started = datetime.datetime.now(datetime.UTC)
     results: dict = {
-        "meta": {"date": started.isoformat(timespec="seconds"), "scale": options.scale, **sizes, "machine": machine()}
+        "meta": {
+            "date": started.isoformat(timespec="seconds"),
+            "scale": options.scale,
+            **sizes,
+            "machine": machine(),
+            "baseline_rps": options.baseline_rps,
+        }
     }
     if options.database:
         log(f"reusing database {options.database} ...")
@@ -164,6 +171,7 @@ def run(options: Options, log: Callable[[str], None]) -> dict:
 
         log("sections 2-3: endpoints in-process, isolation on vs off, vs their bare SQL ...")
         results["endpoints"] = _measure_endpoints(harness, endpoints, runtime=runtime, repeat=repeat)
+        results["me"] = _measure_me(harness, repeat=repeat)
 
         log("section 5: throughput through gunicorn on loopback ...")
         results["throughput"] = _throughput(bench, harness, endpoints, options, repeat=repeat)
@@ -375,6 +383,16 @@ def _measure_endpoints(harness: EndpointHarness, endpoints: dict, *, runtime, re
             entry["isolated_over_not_isolated"] = summary(pair_ratios(times["isolated"], times["not_isolated"]))
         results[name] = entry
     return results
+
+
+def _measure_me(harness: EndpointHarness, *, repeat: int) -> dict:
+    """Authenticated GET /api/v1/me/ in-process: the floor every request stands on (token,
+    membership, context, DRF), with nothing of its own to query. Each run is the mean of 10."""
+    response = harness.get("/api/v1/me/")
+    if response.status_code != 200:
+        return {"available": False, "reason": f"answered {response.status_code}"}
+    times = interleaved({"me": lambda: harness.get("/api/v1/me/")}, repeat=repeat, inner=10, warmup=3)
+    return {"available": True, "ms": summary(times["me"])}
 
 
 def _throughput(bench, harness: EndpointHarness, endpoints: dict, options: Options, *, repeat: int) -> dict:

@@ -61,9 +61,19 @@ def results(django_db_setup, django_db_blocker, tmp_path_factory):
 
 
 def test_every_section_is_reported(results):
-    assert {"meta", "data", "sql", "endpoints", "round_trips", "throughput", "background", "explain", "peers"} <= set(
-        results
-    )
+    assert {
+        "meta",
+        "data",
+        "sql",
+        "endpoints",
+        "me",
+        "round_trips",
+        "throughput",
+        "background",
+        "explain",
+        "peers",
+    } <= set(results)
+    assert results["me"]["available"] and results["me"]["ms"]["median"] > 0
     assert results["data"]["rows"]["clients_client"] == 150
     assert results["data"]["rows"]["analytics_transaction"] == 150
     assert set(HOT) <= set(results["sql"])

@@ -30,6 +30,12 @@ class Command(BaseCommand):
         parser.add_argument("--repeat", type=int, help="Runs per figure (each figure is a median with min and max).")
         parser.add_argument("--concurrency", type=int, default=8, help="Concurrent clients for the throughput test.")
         parser.add_argument("--throughput-seconds", type=float, help="Length of each throughput burst.")
+        parser.add_argument(
+            "--baseline-rps",
+            type=float,
+            help="Client-list requests/s measured before a change on the same machine and scale: "
+            "the goal 'throughput >= 2x before' is checked against it.",
+        )
         parser.add_argument("--json", dest="json_path", help="Write every figure (and the plans) as JSON here.")
         parser.add_argument(
             "--database-url",
@@ -69,6 +75,7 @@ class Command(BaseCommand):
             keep=options["keep"],
             database=options["database"],
             peers=options["peers"],
+            baseline_rps=options["baseline_rps"],
         )
         if options["database_url"]:
             from bench.database import point_django_at_server
