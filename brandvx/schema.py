@@ -119,10 +119,13 @@ class BrandVXAutoSchema(AutoSchema):
             if getattr(field, "allow_empty", True) is False:
                 target["minItems"] = max(target.get("minItems", 0), 1)
             if isinstance(field, serializers.ListSerializer):
-                if field.max_length is not None:
-                    target["maxItems"] = field.max_length
-                if field.min_length is not None:
-                    target["minItems"] = field.min_length
+                # DRF sets both on every ListSerializer; djangorestframework-stubs omits them.
+                max_length: int | None = getattr(field, "max_length", None)
+                min_length: int | None = getattr(field, "min_length", None)
+                if max_length is not None:
+                    target["maxItems"] = max_length
+                if min_length is not None:
+                    target["minItems"] = min_length
         elif (
             schema.get("type") == "string"
             and isinstance(field, serializers.CharField)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from typing import TYPE_CHECKING, Any
 
 import django_filters
 from django import forms
@@ -17,6 +18,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from brandvx.errors import InvalidParameter
+
+if TYPE_CHECKING:
+    # StrictFieldsMixin's base for the type checker only (self.fields, the super() call); at
+    # run time it stays a plain mixin.
+    _SerializerBase = serializers.Serializer[Any]
+else:
+    _SerializerBase = object
 
 # --- dates ---------------------------------------------------------------------------------
 # Every date and instant a client sends lies in these years. Far enough for any salon's
@@ -105,7 +113,7 @@ FORM_ONLY_KEYS = frozenset({"csrfmiddlewaretoken"})
 # Refuses fields the serializer does not accept (unknown or read-only), naming them, instead
 # of dropping them silently; nested strict serializers too. (A comment, not a docstring: the
 # schema would show it as the description of every serializer without its own.)
-class StrictFieldsMixin:
+class StrictFieldsMixin(_SerializerBase):
     def to_internal_value(self, data):
         if hasattr(data, "keys"):
             writable = {name for name, field in self.fields.items() if not field.read_only}
@@ -153,7 +161,7 @@ def _json_type_error(field, value) -> str | None:
                 return expected
             if not isinstance(value, json_type):
                 return expected
-            if isinstance(field, serializers.ListField) and field.child is not None:
+            if isinstance(field, serializers.ListField) and field.child is not None and isinstance(value, list):
                 for item in value:
                     problem = _json_type_error(field.child, item)
                     if problem:

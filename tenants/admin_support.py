@@ -20,21 +20,41 @@ data only after entering that tenant, stating why.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable
 from functools import update_wrapper
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import URLPattern, URLResolver, path
 from django.utils import timezone
 
 from tenants.client_address import client_address
 from tenants.context import dangerously_support_read_context, tenant_context
 from tenants.models import SupportAccess, Tenant, TenantModel
+
+if TYPE_CHECKING:
+    from django.contrib.admin.views.main import ChangeList
+    from django.contrib.auth.forms import AuthenticationForm
+
+    from tenants.models import User
+
+    # The mixins' base for the type checker only: their super() calls reach ModelAdmin's
+    # methods. At run time they stay plain classes (ModelAdmin is not subscriptable there).
+    _ModelAdminBase = admin.ModelAdmin[Any]
+else:
+    _ModelAdminBase = object
+
+_M = TypeVar("_M", bound=Model)
+_View = TypeVar("_View", bound=Callable[..., HttpResponseBase])
 
 SESSION_KEY = "brandvx_support_tenant"
 SUPPORT_PERMISSION = "tenants.support_access"
@@ -48,51 +68,62 @@ def otp_required() -> bool:
     return not settings.DEBUG
 
 
-def has_support_access(request) -> bool:
+class _OTPUser(Protocol):
+    """request.user once django_otp's OTPMiddleware has run: it adds is_verified()."""
+
+    def is_verified(self) -> bool: ...
+
+
+def has_support_access(request: HttpRequest) -> bool:
     user = request.user
     if not (user.is_active and user.is_staff and user.has_perm(SUPPORT_PERMISSION)):
         return False
-    return not otp_required() or user.is_verified()
+    return not otp_required() or cast("_OTPUser", user).is_verified()
 
 
-def entered_tenant(request) -> dict | None:
-    return request.session.get(SESSION_KEY) if hasattr(request, "session") else None
+def entered_tenant(request: HttpRequest) -> dict[str, Any] | None:
+    """The tenant the staff member entered (the session's record), or None."""
+    entered: dict[str, Any] | None = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
+    return entered
 
 
-def _is_tenant_model(model) -> bool:
+def _is_tenant_model(model: type[Model] | None) -> bool:
     return model is not None and issubclass(model, TenantModel)
 
 
-def _support_admin(site, model):
+def _support_admin(site: admin.AdminSite, model: type[Model] | None) -> SupportModelAdminMixin | None:
     """The model's admin when its pages show a tenant's rows (tenant models, and platform
     tables with a tenant link); those run in a support context and are audited."""
     model_admin = site._registry.get(model) if model is not None else None
     return model_admin if isinstance(model_admin, SupportModelAdminMixin) else None
 
 
-def _record(request, tenant_id, action: str) -> None:
+def _record(request: HttpRequest, tenant_id: uuid.UUID | str | None, action: str) -> None:
     if tenant_id:
         request.__dict__.setdefault("_support_accesses", set()).add((str(tenant_id), action))
 
 
-def audit_client_ip(request) -> str | None:
+def audit_client_ip(request: HttpRequest) -> str | None:
     """The caller's address (behind trusted proxies too), or None when there is none; also
     django-axes' AXES_CLIENT_IP_CALLABLE, whose log stores an IP address or nothing."""
     address = client_address(request)
     return None if address == "unknown" else address
 
 
-def _flush_audit(request) -> None:
+def _flush_audit(request: HttpRequest) -> None:
     """Write the gathered accesses in one INSERT. The support role may append audit rows
     (as itself: a policy checks staff_user_id) and write nothing else."""
     entered = entered_tenant(request) or {}
     accesses = sorted(request.__dict__.pop("_support_accesses", set()))
     if not accesses:
         return
+    # A signed-in staff member: only requests that passed has_support_access (or the site's
+    # own permission check) gather accesses.
+    staff_user = cast("User", request.user)
     rows = [
         SupportAccess(
             tenant_id=tenant_id,
-            staff_user=request.user,
+            staff_user=staff_user,
             action=action,
             reason=entered.get("reason", "") if entered.get("tenant_id") == tenant_id else "",
             path=request.get_full_path()[:500],
@@ -104,7 +135,7 @@ def _flush_audit(request) -> None:
         SupportAccess.objects.bulk_create(rows)
 
 
-def without_secret_columns(queryset):
+def without_secret_columns(queryset: QuerySet[_M]) -> QuerySet[_M]:
     """`queryset` with every column the support role may not read (tenants.roles.secret_fields:
     password hashes, encrypted credentials) deferred, its own and those of the rows a foreign
     key points at. Those rows are joined here, so that no lazy load fetches them whole: the
@@ -115,19 +146,25 @@ def without_secret_columns(queryset):
     deferred = [field.name for field in secret_fields(model)]
     joined = []
     for field in model._meta.concrete_fields:
-        if field.many_to_one and field.related_model is not model and secret_fields(field.related_model):
+        related = field.related_model  # set on every many-to-one field
+        if field.many_to_one and related is not None and related is not model and secret_fields(related):
             joined.append(field.name)
-            deferred += [f"{field.name}__{secret.name}" for secret in secret_fields(field.related_model)]
+            deferred += [f"{field.name}__{secret.name}" for secret in secret_fields(related)]
     if joined:
         queryset = queryset.select_related(*joined)
     return queryset.defer(*deferred) if deferred else queryset
 
 
 class _SupportAutocompleteView(AutocompleteJsonView):
-    def get_queryset(self):
+    # Narrower than the base's: as_view(admin_site=...) always sets it, and get() sets
+    # object_list from get_queryset (a queryset, not any paginatable sequence).
+    admin_site: admin.AdminSite
+    object_list: QuerySet[Any]
+
+    def get_queryset(self) -> QuerySet[Any]:
         return without_secret_columns(super().get_queryset())
 
-    def get_context_data(self, *, object_list=None, **kwargs):
+    def get_context_data(self, *, object_list: Any = None, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(object_list=object_list, **kwargs)
         model_admin = _support_admin(self.admin_site, self.object_list.model)
         if model_admin is not None:
@@ -150,11 +187,11 @@ class SupportAdminSite(admin.AdminSite):
     site_title = "BrandVX support"
     index_title = "Tenants and their data"
 
-    def admin_view(self, view, cacheable=False):
+    def admin_view(self, view: _View, cacheable: bool = False) -> _View:
         model_admin = getattr(view, "__self__", None)
-        model = getattr(model_admin, "model", None)
+        model: type[Model] | None = getattr(model_admin, "model", None)
 
-        def with_support_context(request, *args, **kwargs):
+        def with_support_context(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             target = model
             if target is None and view.__name__ == "autocomplete_view":
                 target = _autocomplete_model(request)
@@ -176,52 +213,67 @@ class SupportAdminSite(admin.AdminSite):
             return response
 
         update_wrapper(with_support_context, view)
-        return super().admin_view(with_support_context, cacheable)
+        # The wrapper takes the view's arguments and returns its response.
+        return cast(_View, super().admin_view(with_support_context, cacheable))
 
-    def has_permission(self, request):
+    def has_permission(self, request: HttpRequest) -> bool:
         return has_support_access(request)
 
+    # Properties where AdminSite has plain attributes: which form and template depends on
+    # DEBUG when the page is served. Nothing sets them on this site.
     @property
-    def login_form(self):
+    def login_form(self) -> type[AuthenticationForm]:  # type: ignore[override]  # read-only on purpose
         if otp_required():
             from django_otp.admin import OTPAdminAuthenticationForm
 
-            return OTPAdminAuthenticationForm
+            otp_form: type[AuthenticationForm] = OTPAdminAuthenticationForm
+            return otp_form
         return AdminAuthenticationForm
 
     @property
-    def login_template(self):
+    def login_template(self) -> str | None:  # type: ignore[override]  # read-only on purpose
         return "otp/admin111/login.html" if otp_required() else None
 
-    def register(self, model_or_iterable, admin_class=None, **options):
+    def register(
+        self,
+        model_or_iterable: type[Model] | Iterable[type[Model]],
+        admin_class: type[admin.ModelAdmin[Any]] | None = None,
+        **options: Any,
+    ) -> None:
         """Every tenant model's admin gets SupportModelAdminMixin, and every admin of a
         READ_ONLY_APPS model gets PlatformReadOnlyMixin: apps (ours and libraries) register
         plain ModelAdmins and cannot forget the read-only default or the audit."""
-        models_ = model_or_iterable if isinstance(model_or_iterable, (list, tuple)) else [model_or_iterable]
+        # A list or tuple is several models; anything else is one (as Django's own register).
+        models_: Iterable[type[Model]] = (
+            model_or_iterable
+            if isinstance(model_or_iterable, (list, tuple))
+            else [cast("type[Model]", model_or_iterable)]
+        )
         for model in models_:
-            cls = admin_class or admin.ModelAdmin
+            cls: type[admin.ModelAdmin[Any]] = admin_class or admin.ModelAdmin
             if _is_tenant_model(model) and not issubclass(cls, SupportModelAdminMixin):
                 cls = type(cls.__name__, (SupportModelAdminMixin, cls), {"__module__": cls.__module__})
             elif model._meta.app_label in READ_ONLY_APPS and not issubclass(cls, PlatformReadOnlyMixin):
                 cls = type(cls.__name__, (PlatformReadOnlyMixin, cls), {"__module__": cls.__module__})
             super().register(model, cls, **options)
 
-    def autocomplete_view(self, request):
-        return _SupportAutocompleteView.as_view(admin_site=self)(request)
+    def autocomplete_view(self, request: HttpRequest) -> HttpResponse:
+        # The view answers a JsonResponse (an HttpResponse), as Django's own autocomplete_view.
+        return cast(HttpResponse, _SupportAutocompleteView.as_view(admin_site=self)(request))
 
-    def each_context(self, request):
+    def each_context(self, request: HttpRequest) -> dict[str, Any]:
         context = super().each_context(request)
         context["support_tenant"] = entered_tenant(request)
         return context
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLResolver | URLPattern]:
         return [
             path("support/enter/<uuid:tenant_id>/", self.admin_view(self.enter_tenant_view), name="support_enter"),
             path("support/leave/", self.admin_view(self.leave_tenant_view), name="support_leave"),
             *super().get_urls(),
         ]
 
-    def enter_tenant_view(self, request, tenant_id: uuid.UUID):
+    def enter_tenant_view(self, request: HttpRequest, tenant_id: uuid.UUID) -> HttpResponse:
         tenant = get_object_or_404(Tenant, id=tenant_id)
         form = EnterTenantForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
@@ -238,13 +290,13 @@ class SupportAdminSite(admin.AdminSite):
         context = {**self.each_context(request), "title": f"Enter {tenant.name}", "tenant": tenant, "form": form}
         return TemplateResponse(request, "admin/support/enter_tenant.html", context)
 
-    def leave_tenant_view(self, request):
+    def leave_tenant_view(self, request: HttpRequest) -> HttpResponse:
         request.session.pop(SESSION_KEY, None)
         messages.info(request, "You left the tenant; support access is read-only again.")
         return redirect("admin:index")
 
 
-def _autocomplete_model(request):
+def _autocomplete_model(request: HttpRequest) -> type[Model] | None:
     from django.apps import apps
 
     try:
@@ -253,20 +305,20 @@ def _autocomplete_model(request):
         return None
 
 
-class PlatformReadOnlyMixin:
+class PlatformReadOnlyMixin(_ModelAdminBase):
     """Pages that show, never change: applied by `SupportAdminSite.register` to READ_ONLY_APPS."""
 
-    def has_add_permission(self, request, *args):
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
-class SupportModelAdminMixin:
+class SupportModelAdminMixin(_ModelAdminBase):
     """Applied to every ModelAdmin of a tenant model by `SupportAdminSite.register`; platform
     admins whose rows belong to a tenant use it too, naming the link in `support_tenant_field`
     (or overriding `support_tenants_of`). Reading is audited; changing needs the tenant entered."""
@@ -277,38 +329,37 @@ class SupportModelAdminMixin:
     # False only for the tenant directory (TenantAdmin's list: names, to find a tenant).
     support_audit_list = True
 
-    def support_tenants_of(self, request, objects) -> set:
+    def support_tenants_of(self, request: HttpRequest, objects: Iterable[Any]) -> set[Any]:
         """The tenants whose data `objects` are (one query at most, whatever their number)."""
         return {getattr(obj, self.support_tenant_field) for obj in objects} - {None}
 
-    def _entered(self, request) -> bool:
+    def _entered(self, request: HttpRequest) -> bool:
         return bool(entered_tenant(request))
 
-    def _may_change(self, request, obj) -> bool:
+    def _may_change(self, request: HttpRequest, obj: Any) -> bool:
         if self.support_read_only or not self._entered(request):
             return False
         # Inside tenant A, an object of another tenant is out of reach (RLS hides tenant
         # tables' rows; platform tables are checked here).
-        return obj is None or {str(t) for t in self.support_tenants_of(request, [obj])} <= {
-            entered_tenant(request)["tenant_id"]
-        }
+        entered = entered_tenant(request) or {}
+        return obj is None or {str(t) for t in self.support_tenants_of(request, [obj])} <= {entered["tenant_id"]}
 
-    def has_view_permission(self, request, obj=None):
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return has_support_access(request)
 
-    def has_module_permission(self, request):
+    def has_module_permission(self, request: HttpRequest) -> bool:
         return has_support_access(request)
 
-    def has_add_permission(self, request, *args):
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return self._may_change(request, None) and super().has_add_permission(request, *args)
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._may_change(request, obj) and super().has_change_permission(request, obj)
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._may_change(request, obj) and super().has_delete_permission(request, obj)
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         queryset = super().get_queryset(request)
         if isinstance(self.list_select_related, list | tuple):
             # The changelist adds list_select_related only to a queryset that joins nothing
@@ -316,7 +367,7 @@ class SupportModelAdminMixin:
             queryset = queryset.select_related(*self.list_select_related)
         return without_secret_columns(queryset)
 
-    def get_changelist_instance(self, request):
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
         changelist = super().get_changelist_instance(request)
         if not self.support_audit_list:
             return changelist
@@ -324,14 +375,14 @@ class SupportModelAdminMixin:
             _record(request, tenant_id, SupportAccess.Action.VIEW)
         return changelist
 
-    def get_object(self, request, object_id, from_field=None):
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Model | None:
         obj = super().get_object(request, object_id, from_field)
         if obj is not None:
             for tenant_id in self.support_tenants_of(request, [obj]):
                 _record(request, tenant_id, SupportAccess.Action.VIEW)
         return obj
 
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj: Any, form: forms.ModelForm[Any], change: bool) -> None:
         entered = entered_tenant(request)
         if not change and entered and hasattr(obj, "tenant_id") and not obj.tenant_id:
             obj.tenant_id = uuid.UUID(entered["tenant_id"])

@@ -64,7 +64,8 @@ def _backend(algorithm: str) -> TokenBackend:
     issuer: str | None = settings.SUPABASE_JWT_ISSUER
     leeway: int = settings.SUPABASE_JWT_LEEWAY_SECONDS
     if algorithm == "HS256":
-        secret: str = settings.SUPABASE_JWT_SECRET
+        # Set: verify_token sends HS256 tokens here only when it is (None: HS256 is off).
+        secret: str | None = settings.SUPABASE_JWT_SECRET
         return TokenBackend("HS256", signing_key=secret, audience=audience, issuer=issuer, leeway=leeway)
     backend = TokenBackend(algorithm, audience=audience, issuer=issuer, leeway=leeway)
     # verify_token sends asymmetric tokens here only when SUPABASE_JWKS_URL is set.

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from .env import env_int, env_secret, env_str
 
+SUPABASE_JWT_SECRET: str | None  # None: no HS256 secret at all (below)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     SUPABASE_JWT_SECRET, SUPABASE_JWT_SECRET_IS_DEVELOPMENT_DEFAULT = env_secret(

@@ -29,13 +29,15 @@ _owner["ENGINE"] = "tenants.db"
 # `?host=/socket/dir` (the embedded server's URL) belongs in HOST, where tools look for it.
 if "host" in _owner.get("OPTIONS", {}):
     _owner["HOST"] = _owner["OPTIONS"].pop("host")
-_runtime = dict(_owner)
+_runtime = _owner.copy()
 _runtime.update(
-    USER=DATABASE_APP_ROLE,
-    PASSWORD=DATABASE_APP_PASSWORD,
-    CONN_MAX_AGE=env_int("DATABASE_CONN_MAX_AGE", 60),
-    CONN_HEALTH_CHECKS=True,
-    ATOMIC_REQUESTS=True,
+    {
+        "USER": DATABASE_APP_ROLE,
+        "PASSWORD": DATABASE_APP_PASSWORD,
+        "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
+        "CONN_HEALTH_CHECKS": True,
+        "ATOMIC_REQUESTS": True,
+    }
 )
 
 DATABASES = {

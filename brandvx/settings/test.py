@@ -3,6 +3,14 @@ import os
 
 from brandvx.settings import *  # noqa: F401,F403
 
+# Named as well as star-imported: they are reassigned below (and mypy does not count a star
+# import as their definition).
+from brandvx.settings import (
+    FIELD_ENCRYPTION_KEY_IS_DEVELOPMENT_DEFAULT,
+    SECRET_KEY_IS_DEVELOPMENT_DEFAULT,
+    SUPABASE_JWT_SECRET_IS_DEVELOPMENT_DEFAULT,
+)
+
 # Each test run has a queue of its own (worker processes the tests start inherit the variable):
 # tasks left on a shared Redis by an earlier or a parallel run never reach this run's workers.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"brandvx-test-{os.getpid()}")
@@ -22,14 +30,14 @@ WHITENOISE_AUTOREFRESH = True  # no collectstatic in tests
 # Tests run with DEBUG off, so brandvx.checks applies: test-only values (fixed, because worker
 # processes started by tests must verify the same tokens and decrypt the same credentials),
 # unless the environment gives real ones.
-if SECRET_KEY_IS_DEVELOPMENT_DEFAULT:  # noqa: F405
+if SECRET_KEY_IS_DEVELOPMENT_DEFAULT:
     SECRET_KEY = "brandvx-test-only-secret-key-7f3c2a9e51d84b06a2c4e8f1d3b5a7c9"
     SECRET_KEY_IS_DEVELOPMENT_DEFAULT = False
-if SUPABASE_JWT_SECRET_IS_DEVELOPMENT_DEFAULT:  # noqa: F405
+if SUPABASE_JWT_SECRET_IS_DEVELOPMENT_DEFAULT:
     SUPABASE_JWT_SECRET = "brandvx-test-only-jwt-secret-3e9d1c7b5a2f48e6"
     SIMPLE_JWT["SIGNING_KEY"] = SUPABASE_JWT_SECRET  # noqa: F405
     SUPABASE_JWT_SECRET_IS_DEVELOPMENT_DEFAULT = False
-if FIELD_ENCRYPTION_KEY_IS_DEVELOPMENT_DEFAULT:  # noqa: F405
+if FIELD_ENCRYPTION_KEY_IS_DEVELOPMENT_DEFAULT:
     FIELD_ENCRYPTION_KEY = "dGVzdC1vbmx5LWJyYW5kdngtZmllbGQta2V5LTMyYiE="
     FIELD_ENCRYPTION_KEY_IS_DEVELOPMENT_DEFAULT = False
 # The one exemption, stated: the runtime role is one role of the whole PostgreSQL server, and
