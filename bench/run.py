@@ -181,11 +181,13 @@ def run(options: Options, log: Callable[[str], None]) -> dict:
             results["peers"] = _peers(bench, harness, endpoints, data, options, sizes, repeat=repeat, log=log)
 
         log("section 6: background work ...")
-        # Tenants other than the measured one, picked at random: a reused database keeps the
-        # drafts of earlier runs, and a tenant whose drafts exist already makes none.
+        # Tenants other than the measured one, picked at random among those without drafts: a
+        # reused database keeps the drafts of earlier runs, and such a tenant makes none.
         import random
 
-        candidates = list(range(2, sizes["tenants"] + 1))
+        with psycopg.connect(**bench.owner_conninfo(), autocommit=True) as owner:
+            drafted = {str(row[0]) for row in owner.execute("SELECT DISTINCT tenant_id FROM campaigns_messagedraft")}
+        candidates = [i for i in range(2, sizes["tenants"] + 1) if data.tenant_id(i) not in drafted]
         picked = random.sample(candidates, min(3, len(candidates)))
         others = [_tenant(data.tenant_id(i)) for i in picked]
         runs = max(1, min(3, len(others)))
