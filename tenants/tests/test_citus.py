@@ -131,6 +131,22 @@ def test_hot_queries_are_single_shard_router_queries(name, statement):
     assert re.search(r"Task Count: 1\b", plan), plan
 
 
+def test_the_client_list_statement_with_its_tags_and_ids_is_a_single_shard_router_query():
+    """The list's own statement (selectors.client_rows: tags and external ids aggregated in
+    correlated subqueries) as the ORM writes it, not a hand-written stand-in."""
+    from clients import selectors
+    from clients.models import Client
+
+    world = build_full_world()
+    tenant_id = world.tenant_a.id
+    with tenant_context(tenant_id, role="owner_admin"), connections["default"].cursor() as cursor:
+        rows = selectors.client_rows(Client.objects.filter(tenant_id=tenant_id), tenant_id=tenant_id)
+        sql, params = rows.order_by("-created_at", "-id")[:51].query.sql_with_params()
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert re.search(r"Task Count: 1\b", plan), plan
+
+
 def test_the_context_statement_is_set_local_on_citus():
     assert _set_config_sql(("t", "", "staff", None), None, citus=True).startswith(
         "SET LOCAL citus.propagate_set_commands = 'local'"
