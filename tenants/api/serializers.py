@@ -55,7 +55,17 @@ def me_json(
     }
 
 
+def job_progress(total: int, done: int) -> dict[str, Any]:
+    """A job's progress as the API shows it: the counts and the percentage done (one decimal),
+    None while the total is unknown."""
+    percent = round(100 * done / total, 1) if total else None
+    return {"total": total, "done": done, "percent": percent}
+
+
 class BackgroundJobSerializer(serializers.ModelSerializer[BackgroundJob]):
+    """A job as read. The job list builds the same JSON from rows with job_json(); this class
+    stays its schema and serializes single jobs. tests/test_job_rows.py holds the two equal."""
+
     progress = serializers.SerializerMethodField()
 
     class Meta:
@@ -80,8 +90,50 @@ class BackgroundJobSerializer(serializers.ModelSerializer[BackgroundJob]):
         read_only_fields = fields
 
     def get_progress(self, job: BackgroundJob) -> dict[str, Any]:
-        percent = round(100 * job.progress_done / job.progress_total, 1) if job.progress_total else None
-        return {"total": job.progress_total, "done": job.progress_done, "percent": percent}
+        return job_progress(job.progress_total, job.progress_done)
+
+
+# What the API shows of a job, read as rows (job_json). `started_by` is the user's id.
+JOB_ROW_FIELDS = (
+    "id",
+    "kind",
+    "status",
+    "progress_total",
+    "progress_done",
+    "counts",
+    "errors",
+    "errors_truncated",
+    "params",
+    "result",
+    "failure_reason",
+    "started_by",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "updated_at",
+)
+
+
+def job_json(row: dict[str, Any]) -> dict[str, Any]:
+    """BackgroundJobSerializer's output for a row of JOB_ROW_FIELDS, in one step. Ids and
+    times are left as Python values: the renderer writes them as the serializer's fields would."""
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "status": row["status"],
+        "progress": job_progress(row["progress_total"], row["progress_done"]),
+        "counts": row["counts"],
+        "errors": row["errors"],
+        "errors_truncated": row["errors_truncated"],
+        "params": row["params"],
+        "result": row["result"],
+        "failure_reason": row["failure_reason"],
+        "started_by": row["started_by"],
+        "created_at": row["created_at"],
+        "started_at": row["started_at"],
+        "finished_at": row["finished_at"],
+        "updated_at": row["updated_at"],
+    }
 
 
 class ChangeRecordSerializer(serializers.ModelSerializer[ChangeRecord]):

@@ -13,10 +13,12 @@ from rest_framework.views import APIView
 
 from tenants import jobs
 from tenants.api.serializers import (
+    JOB_ROW_FIELDS,
     BackgroundJobSerializer,
     ChangeRecordSerializer,
     MeSerializer,
     SupportAccessSerializer,
+    job_json,
     me_json,
 )
 from tenants.models import BackgroundJob, ChangeRecord, SupportAccess
@@ -51,6 +53,15 @@ class BackgroundJobViewSet(TenantReadOnlyViewSet[BackgroundJob]):
     filterset_fields = ["kind", "status"]
     action_roles = {"cancel": frozenset({"owner_admin", "staff"})}
     error_statuses = {"cancel": {409}}
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The (filtered) jobs, a page at a time, read as rows (BackgroundJobSerializer's JSON,
+        built by job_json)."""
+        rows = self.filter_queryset(self.get_queryset()).values(*JOB_ROW_FIELDS)
+        page = self.paginate_queryset(rows)
+        if page is None:  # no pagination class
+            return Response([job_json(row) for row in rows])
+        return self.get_paginated_response([job_json(row) for row in page])
 
     @extend_schema(request=None, responses=BackgroundJobSerializer)
     @action(detail=True, methods=["post"])
