@@ -7,6 +7,7 @@ from brandvx.errors import InvalidParameter
 from campaigns import services
 from campaigns.api.filters import MessageDraftFilter
 from campaigns.api.serializers import (
+    DRAFT_ROW_FIELDS,
     BirthdayBatchRequestSerializer,
     BulkApproveRequestSerializer,
     BulkApproveResultSerializer,
@@ -14,6 +15,7 @@ from campaigns.api.serializers import (
     JobAcceptedSerializer,
     MessageDraftBodySerializer,
     MessageDraftSerializer,
+    draft_json,
 )
 from campaigns.models import MessageDraft
 from tenants.views import OWNER_ONLY, TenantAPIView, TenantGenericViewSet
@@ -83,6 +85,13 @@ class MessageDraftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tena
     filterset_class = MessageDraftFilter
     cursor_ordering = ("occasion_date", "id")
     error_statuses = {"partial_update": {409}, "approve": {409}, "discard": {409}}
+
+    def list(self, request, *args, **kwargs):
+        """The (filtered) drafts, a page at a time, read as rows with their client's name
+        (MessageDraftSerializer's JSON, built by draft_json)."""
+        rows = self.filter_queryset(self.get_queryset()).values(*DRAFT_ROW_FIELDS)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response([draft_json(row) for row in page])
 
     @extend_schema(request=MessageDraftBodySerializer, responses=MessageDraftSerializer)
     def partial_update(self, request, pk=None):
