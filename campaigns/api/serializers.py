@@ -68,11 +68,10 @@ class DraftClientSerializer(serializers.Serializer):
     name = serializers.CharField(source="display_name")
 
 
+# The draft list builds MessageDraftSerializer's JSON from rows with draft_json(); the class
+# stays its schema and serializes single drafts (tests/test_draft_rows.py holds the two equal).
+# A comment, not a docstring: the schema would take a docstring as the component's description.
 class MessageDraftSerializer(serializers.ModelSerializer):
-    """A draft as read. The draft list builds the same JSON from rows with draft_json(); this
-    class stays its schema and serializes single drafts. tests/test_draft_rows.py holds the
-    two equal."""
-
     client = DraftClientSerializer(read_only=True)
 
     class Meta:

@@ -86,9 +86,10 @@ class MessageDraftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tena
     cursor_ordering = ("occasion_date", "id")
     error_statuses = {"partial_update": {409}, "approve": {409}, "discard": {409}}
 
+    # The (filtered) drafts, a page at a time, read as rows with their client's name
+    # (MessageDraftSerializer's JSON, built by draft_json). A comment, not a docstring: the
+    # schema would take it as the operation's description.
     def list(self, request, *args, **kwargs):
-        """The (filtered) drafts, a page at a time, read as rows with their client's name
-        (MessageDraftSerializer's JSON, built by draft_json)."""
         rows = self.filter_queryset(self.get_queryset()).values(*DRAFT_ROW_FIELDS)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response([draft_json(row) for row in page])

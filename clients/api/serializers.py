@@ -164,11 +164,10 @@ class ClientWriteSerializer(StrictSerializer):
         return attrs
 
 
+# The tag list builds TagSerializer's JSON from rows with tag_json(); the class stays its schema
+# and serializes single tags (tests/test_tag_rows.py holds the two equal). A comment, not a
+# docstring: the schema would take a docstring as the component's description.
 class TagSerializer(serializers.ModelSerializer):
-    """A tag with its number of clients (selectors.tag_counts). The tag list builds the same
-    JSON from rows with tag_json(); this class stays its schema and serializes single tags.
-    tests/test_tag_rows.py holds the two to the same output."""
-
     client_count = serializers.IntegerField(read_only=True)
 
     class Meta:

@@ -310,8 +310,9 @@ class TagViewSet(TenantReadOnlyViewSet):
     def get_base_queryset(self):
         return selectors.tag_counts()
 
+    # The tags, a page at a time, read as rows (TagSerializer's JSON, built by tag_json). A
+    # comment, not a docstring: the schema would take a docstring as the operation's description.
     def list(self, request, *args, **kwargs):
-        """The tags, a page at a time, read as rows (TagSerializer's JSON, built by tag_json)."""
         rows = self.filter_queryset(self.get_queryset()).values(*s.TAG_ROW_FIELDS)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response([s.tag_json(row) for row in page])

@@ -62,10 +62,10 @@ def job_progress(total: int, done: int) -> dict[str, Any]:
     return {"total": total, "done": done, "percent": percent}
 
 
+# The job list builds BackgroundJobSerializer's JSON from rows with job_json(); the class stays
+# its schema and serializes single jobs (tests/test_job_rows.py holds the two equal). A comment,
+# not a docstring: the schema would take a docstring as the component's description.
 class BackgroundJobSerializer(serializers.ModelSerializer[BackgroundJob]):
-    """A job as read. The job list builds the same JSON from rows with job_json(); this class
-    stays its schema and serializes single jobs. tests/test_job_rows.py holds the two equal."""
-
     progress = serializers.SerializerMethodField()
 
     class Meta:

@@ -54,9 +54,9 @@ class BackgroundJobViewSet(TenantReadOnlyViewSet[BackgroundJob]):
     action_roles = {"cancel": frozenset({"owner_admin", "staff"})}
     error_statuses = {"cancel": {409}}
 
+    # The (filtered) jobs, a page at a time, read as rows (BackgroundJobSerializer's JSON, built
+    # by job_json). A comment, not a docstring: the schema would take it as the description.
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """The (filtered) jobs, a page at a time, read as rows (BackgroundJobSerializer's JSON,
-        built by job_json)."""
         rows = self.filter_queryset(self.get_queryset()).values(*JOB_ROW_FIELDS)
         page = self.paginate_queryset(rows)
         if page is None:  # no pagination class
