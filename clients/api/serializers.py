@@ -17,12 +17,11 @@ class ExternalIdSerializer(serializers.Serializer):
     external_id = serializers.CharField()
 
 
+# Lists (the client list, search, birthdays) build the same JSON from rows with client_json();
+# this class stays the schema of both and serializes single clients. tests/test_client_rows.py
+# holds the two to the same output. (A comment: the docstring is the schema's description.)
 class ClientSerializer(serializers.ModelSerializer):
-    """A client as read. Writes go through ClientWriteSerializer and the services.
-
-    Lists (the client list, search, birthdays) build the same JSON from rows with
-    client_json(); this class stays the schema of both and serializes single clients.
-    tests/test_client_rows.py holds the two to the same output."""
+    """A client as read. Writes go through ClientWriteSerializer and the services."""
 
     display_name = serializers.CharField(read_only=True)
     birthday = serializers.SerializerMethodField()

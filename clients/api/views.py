@@ -107,9 +107,10 @@ class ClientViewSet(TenantModelViewSet):
     def _read(self, client_id):
         return self.get_queryset().get(id=client_id)
 
+    # The (filtered, ordered) clients, a page at a time, read as rows (ClientSerializer's JSON,
+    # built by client_json). A comment, not a docstring: the schema would take a docstring as
+    # the operation's description.
     def list(self, request, *args, **kwargs):
-        """The (filtered, ordered) clients, a page at a time; read as rows (ClientSerializer's
-        JSON, built by client_json)."""
         rows = selectors.client_rows(self.filter_queryset(self.get_queryset()), tenant_id=self.tenant.id)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response([s.client_json(row) for row in page])

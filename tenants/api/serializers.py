@@ -19,9 +19,8 @@ class MembershipSerializer(serializers.ModelSerializer[Membership]):
         fields = ["tenant", "role"]
 
 
+# The schema of GET /me/; the view builds the same JSON with me_json (tests/test_me_json.py).
 class MeSerializer(serializers.Serializer[Any]):
-    """The schema of GET /me/; the view builds the same JSON with me_json (tested equal)."""
-
     id = serializers.UUIDField()
     email = serializers.EmailField(allow_blank=True)
     tenant = TenantSerializer(allow_null=True)
