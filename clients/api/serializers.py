@@ -88,7 +88,7 @@ def client_json(row: dict) -> dict:
         "sms_consent": row["sms_consent"],
         "sms_consent_at": row["sms_consent_at"],
         "tags": sorted(row["tag_names"], key=str.lower),
-        "external_ids": row["external_id_list"],
+        "external_ids": [{"provider": provider, "external_id": value} for provider, value in row["external_id_pairs"]],
         "archived_at": row["archived_at"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],

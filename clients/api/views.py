@@ -93,7 +93,10 @@ class ClientViewSet(TenantModelViewSet):
     error_statuses = {"import_csv": {503}, "merge": {404}}
 
     def get_base_queryset(self):
-        queryset = selectors.client_list(tenant_id=self.tenant.id)
+        if self.action in ("list", "birthdays"):
+            queryset = Client.objects.all()  # read as rows (client_rows): nothing to prefetch
+        else:
+            queryset = selectors.client_list(tenant_id=self.tenant.id)
         if self.action in ("list", "export") and "archived" not in self.request.query_params:
             # Archived clients (deleted at their provider) leave the lists; their record stays.
             queryset = queryset.filter(archived_at__isnull=True)

@@ -6,7 +6,10 @@ therefore refused ("column tenant_id must appear in the GROUP BY clause"); witho
 groups by every selected column, which PostgreSQL plans the same way.
 """
 
+import select
+
 from django.db.backends.postgresql import base, features, operations
+from psycopg.pq import TransactionStatus
 
 
 class DatabaseFeatures(features.DatabaseFeatures):
@@ -20,3 +23,26 @@ class DatabaseOperations(operations.DatabaseOperations):
 class DatabaseWrapper(base.DatabaseWrapper):
     features_class = DatabaseFeatures
     ops_class = DatabaseOperations
+
+    def is_usable(self) -> bool:
+        """CONN_HEALTH_CHECKS without a round trip when nothing is wrong.
+
+        Django checks a persistent connection at its first use in each request by sending
+        `SELECT 1`: a round trip on every request, as long as the query it guards. Here the
+        socket is looked at first: a connection the server (or PgBouncer) has closed, or is
+        closing, has something to read while it is idle (the termination notice, or EOF).
+        Nothing to read: the connection is usable, no query. Something: Django's own check
+        runs (it consumes a harmless notice, or fails and the connection is replaced). A
+        silently dead network is caught by neither (SELECT 1 would wait for TCP to give up)."""
+        if self.connection is not None and self._idle_and_quiet():
+            return True
+        usable: bool = super().is_usable()
+        return usable
+
+    def _idle_and_quiet(self) -> bool:
+        connection = self.connection  # a psycopg Connection
+        if connection.closed or connection.broken or connection.info.transaction_status != TransactionStatus.IDLE:
+            return False
+        poller = select.poll()
+        poller.register(connection.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+        return not poller.poll(0)  # nothing to read, no hang-up

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.db import OperationalError, close_old_connections, connection, connections
 from django.test import override_settings
@@ -15,14 +17,21 @@ DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
 
 def terminate_app_backends() -> int:
-    """What a database restart does to the application: every connection it had is gone."""
+    """What a database restart does to the application: every connection it had is gone (the
+    backends have exited, as they have by the time a restarted server takes requests)."""
     with activate(None), connections["owner"].cursor() as cursor:
         cursor.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = %s AND datname = current_database() "
-            "AND pid <> pg_backend_pid()",
+            "SELECT array_agg(pid) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE usename = %s AND datname = current_database() AND pid <> pg_backend_pid()",
             [connection.settings_dict["USER"]],
         )
-        return cursor.fetchone()[0]
+        pids = cursor.fetchone()[0] or []
+        for _ in range(500):
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [pids])
+            if cursor.fetchone()[0] == 0:
+                break
+            time.sleep(0.01)
+        return len(pids)
 
 
 @pytest.mark.usefixtures("committed")
@@ -39,6 +48,27 @@ def test_requests_succeed_after_the_database_drops_every_connection():
     response = client.get("/api/v1/me/")
     assert response.status_code == 200, response.content
     assert client.get("/api/v1/jobs/").status_code == 200
+
+
+@pytest.mark.usefixtures("committed")
+def test_the_health_check_sends_no_query_to_a_healthy_connection(monkeypatch):
+    """tenants.db checks the socket first: SELECT 1 only when something arrived while idle."""
+    world = TenantWorld()
+    client = api_client(world.owner_a, tenant=world.tenant_a)
+    assert client.get("/api/v1/me/").status_code == 200
+    from django.db.backends.postgresql.base import DatabaseWrapper as DjangoWrapper
+
+    checks = []  # Django's own check (SELECT 1), which tenants.db's is_usable calls only when needed
+    real_is_usable = DjangoWrapper.is_usable
+    monkeypatch.setattr(DjangoWrapper, "is_usable", lambda self: checks.append(1) or real_is_usable(self))
+    close_old_connections()  # a request boundary: the next use is health-checked
+    backend = connection.connection.info.backend_pid
+    assert client.get("/api/v1/me/").status_code == 200
+    assert checks == [] and connection.connection.info.backend_pid == backend  # no query, same connection
+    terminate_app_backends()
+    close_old_connections()
+    assert client.get("/api/v1/me/").status_code == 200
+    assert checks == [1] and connection.connection.info.backend_pid != backend  # noticed, replaced
 
 
 @pytest.mark.usefixtures("committed")
