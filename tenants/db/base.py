@@ -6,9 +6,12 @@ therefore refused ("column tenant_id must appear in the GROUP BY clause"); witho
 groups by every selected column, which PostgreSQL plans the same way.
 """
 
+import datetime
 import select
+from typing import Any
 
 from django.db.backends.postgresql import base, features, operations
+from django.db.backends.postgresql.psycopg_any import BaseTzLoader
 from psycopg.pq import TransactionStatus
 
 
@@ -20,9 +23,34 @@ class DatabaseOperations(operations.DatabaseOperations):
     compiler_module = "tenants.db.compiler"  # multi-row inserts as VALUES on Citus
 
 
+class UtcTimestamptzLoader(BaseTzLoader):  # type: ignore[misc]  # psycopg_any is untyped
+    """Django's timestamptz loader for a connection in UTC (TIME_ZONE = "UTC"), parsing with
+    `datetime.fromisoformat` (C) instead of psycopg's pure-Python parser that Django's loader
+    calls: a client list page reads 150 timestamps, and this is 3-4x faster per value. Whatever
+    it does not read as a UTC time (infinity, BC dates, another offset) goes to Django's loader."""
+
+    timezone = datetime.UTC
+
+    def load(self, data: Any) -> Any:
+        try:
+            value = datetime.datetime.fromisoformat(bytes(data).decode())
+        except ValueError:
+            return super().load(data)
+        if value.tzinfo is not datetime.UTC:
+            return super().load(data)
+        return value
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     features_class = DatabaseFeatures
     ops_class = DatabaseOperations
+
+    def get_new_connection(self, conn_params: Any) -> Any:
+        connection = super().get_new_connection(conn_params)
+        if self.timezone is datetime.UTC:
+            # Django's loader for this timezone, faster (create_cursor keeps it: same timezone).
+            connection.adapters.register_loader("timestamptz", UtcTimestamptzLoader)
+        return connection
 
     def is_usable(self) -> bool:
         """CONN_HEALTH_CHECKS without a round trip when nothing is wrong.
