@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import datetime
+import functools
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -153,17 +154,24 @@ def client_rows(queryset: QuerySet[Client], *, tenant_id=None) -> QuerySet[Any]:
     subqueries carry the tenant as a constant, like the prefetches: the tenant-leading
     indexes serve them, and on Citus every table is pruned to one shard."""
     tenant_id = tenant_id or current_tenant_id()
-    tags = ClientTag.objects.filter(tenant_id=tenant_id, client_id=OuterRef("id")).values("tag__name")
+    return queryset.prefetch_related(None).values(*CLIENT_ROW_FIELDS, **_row_aggregates(str(tenant_id)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _row_aggregates(tenant_id: str) -> dict[str, ArraySubquery]:
+    """client_rows' two subqueries for one tenant, built once per process and tenant: they
+    are expressions, copied by every query that uses them, and building them costs as much as
+    compiling them. (`_base_manager`: the tenant is named here, whatever the context.)"""
+    tags = ClientTag._base_manager.filter(tenant_id=tenant_id, client_id=OuterRef("id")).values("tag__name")
     external_ids = (
-        ClientExternalId.objects.filter(tenant_id=tenant_id, client_id=OuterRef("id"))
+        ClientExternalId._base_manager.filter(tenant_id=tenant_id, client_id=OuterRef("id"))
         .order_by("provider", "external_id")
         .values(pair=_Pair("provider", "external_id"))
     )
-    return queryset.prefetch_related(None).values(
-        *CLIENT_ROW_FIELDS,
-        tag_names=ArraySubquery(tags),
-        external_id_pairs=ArraySubquery(external_ids, output_field=ArrayField(ArrayField(CharField()))),
-    )
+    return {
+        "tag_names": ArraySubquery(tags),
+        "external_id_pairs": ArraySubquery(external_ids, output_field=ArrayField(ArrayField(CharField()))),
+    }
 
 
 _DIGITS_RE = re.compile(r"\D")
