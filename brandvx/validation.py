@@ -250,6 +250,20 @@ class StrictFilterSet(rest_framework_filters.FilterSet):
             filter_.extra.setdefault("max_length", field.max_length)
         return filter_
 
+    def get_form_class(self):
+        """django-filter builds the form class, and every form field of it, again for every
+        request; here once per FilterSet class. Sharing is safe: a form deep-copies its fields
+        per instance, and no field depends on the request (a filter whose choices do, e.g. a
+        ModelChoiceFilter with a callable queryset, keeps django-filter's per-request form)."""
+        cls = type(self)
+        cached = cls.__dict__.get("_shared_form_class")
+        if cached is not None:
+            return cached
+        form_class = super().get_form_class()
+        if not any(isinstance(f, django_filters.filters.QuerySetRequestMixin) for f in self.filters.values()):
+            cls._shared_form_class = form_class
+        return form_class
+
     def is_valid(self):
         valid = super().is_valid()
         for name, filter_ in self.filters.items():
