@@ -15,6 +15,7 @@ from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db.models import CharField, Count, Exists, Func, OuterRef, Prefetch, Q, QuerySet, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat, Lower
 
 from clients.conf import limit
@@ -153,15 +154,17 @@ def client_rows(queryset: QuerySet[Client], *, tenant_id=None) -> QuerySet[Any]:
     instance, no second query, and only text arrays, which psycopg reads natively. The
     subqueries carry the tenant as a constant, like the prefetches: the tenant-leading
     indexes serve them, and on Citus every table is pruned to one shard."""
-    tenant_id = tenant_id or current_tenant_id()
-    return queryset.prefetch_related(None).values(*CLIENT_ROW_FIELDS, **_row_aggregates(str(tenant_id)))
+    tenant_id = str(tenant_id or current_tenant_id())
+    if queryset.query.base_table in (None, Client._meta.db_table):
+        aggregates = _compiled_row_aggregates(tenant_id)
+    else:  # the clients table under another alias: let the ORM place the outer reference
+        aggregates = _row_aggregates(tenant_id)
+    return queryset.prefetch_related(None).values(*CLIENT_ROW_FIELDS, **aggregates)
 
 
-@functools.lru_cache(maxsize=1024)
 def _row_aggregates(tenant_id: str) -> dict[str, ArraySubquery]:
-    """client_rows' two subqueries for one tenant, built once per process and tenant: they
-    are expressions, copied by every query that uses them, and building them costs as much as
-    compiling them. (`_base_manager`: the tenant is named here, whatever the context.)"""
+    """client_rows' two subqueries for one tenant, as ORM expressions. (`_base_manager`: the
+    tenant is named here, whatever the context.)"""
     tags = ClientTag._base_manager.filter(tenant_id=tenant_id, client_id=OuterRef("id")).values("tag__name")
     external_ids = (
         ClientExternalId._base_manager.filter(tenant_id=tenant_id, client_id=OuterRef("id"))
@@ -172,6 +175,23 @@ def _row_aggregates(tenant_id: str) -> dict[str, ArraySubquery]:
         "tag_names": ArraySubquery(tags),
         "external_id_pairs": ArraySubquery(external_ids, output_field=ArrayField(ArrayField(CharField()))),
     }
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled_row_aggregates(tenant_id: str) -> dict[str, RawSQL]:
+    """_row_aggregates compiled by the ORM once per process and tenant, for a query whose
+    clients table has its own name as alias (every list's): building and compiling the two
+    correlated subqueries on every request cost as much as the rest of the list's SQL work.
+    The SQL is the ORM's own (tests/test_client_rows.py compares both forms' rows)."""
+    outer = Client._base_manager.all().query
+    compiler = outer.get_compiler(using="default")
+    compiled = {}
+    for name, expression in _row_aggregates(tenant_id).items():
+        resolved = expression.resolve_expression(outer)
+        sql, params = resolved.as_sql(compiler, compiler.connection)
+        compiled[name] = RawSQL(sql, tuple(params), output_field=resolved.output_field)
+    assert outer.base_table == Client._meta.db_table  # the alias the outer references name
+    return compiled
 
 
 _DIGITS_RE = re.compile(r"\D")

@@ -9,7 +9,7 @@ from django.utils import timezone
 from brandvx.renderers import JSONRenderer
 from clients import selectors
 from clients.api.serializers import ClientSerializer, client_json
-from clients.models import ClientExternalId, Source
+from clients.models import Client, ClientExternalId, Source
 from clients.services import client_provider_deleted, client_tag_add
 from clients.tests.factories import ClientFactory
 from tenants.context import tenant_context
@@ -83,3 +83,20 @@ def test_birthdays_endpoint_gives_the_serializers_shape(world, varied):
     detail = world.a.get(f"/api/v1/clients/{body['results'][0]['client']['id']}/").json()
     assert body["results"][0]["client"] == detail
     assert set(body) == {"start", "end", "days_ahead", "count", "results"}
+
+
+def test_compiled_and_orm_subqueries_give_the_same_rows(varied):
+    """client_rows uses the subqueries compiled once per tenant; the ORM's own expressions
+    (its path when the clients table is aliased) must read the same rows, with a join too."""
+    from django.db.models import Count
+
+    tenant, client_ids = varied
+    with tenant_context(tenant.id, role="owner_admin"):
+        for queryset in (
+            Client.objects.filter(id__in=client_ids).order_by("id"),
+            Client.objects.filter(id__in=client_ids).annotate(n=Count("client_tags")).order_by("id"),
+        ):
+            compiled = list(selectors.client_rows(queryset))
+            orm = list(queryset.values(*selectors.CLIENT_ROW_FIELDS, **selectors._row_aggregates(str(tenant.id))))
+            assert len(compiled) == 4 and compiled == orm
+            assert any(row["tag_names"] for row in compiled) and any(row["external_id_pairs"] for row in compiled)
