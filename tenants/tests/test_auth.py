@@ -7,6 +7,7 @@ import json
 import threading
 import time
 import uuid
+from typing import Any, cast
 
 import jwt
 import pytest
@@ -49,12 +50,12 @@ def claims_for(user_id, **overrides) -> dict:
 
 
 def hs256(claims: dict, secret: str | None = None) -> str:
-    return jwt.encode(claims, secret or settings.SUPABASE_JWT_SECRET, algorithm="HS256")
+    return jwt.encode(claims, secret or cast(str, settings.SUPABASE_JWT_SECRET), algorithm="HS256")
 
 
 def call_me(token: str | None = None, *, header: str | None = None, tenant: str | None = None):
     client = APIClient()
-    extra = {}
+    extra: dict[str, Any] = {}
     if header is not None:
         extra["HTTP_AUTHORIZATION"] = header
     elif token is not None:

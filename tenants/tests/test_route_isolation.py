@@ -99,8 +99,9 @@ def api_patterns() -> list[tuple[str, URLPattern]]:
 
 def methods_of(pattern: URLPattern) -> list[str]:
     callback = pattern.callback
-    if getattr(callback, "actions", None):
-        return sorted(m for m in callback.actions if m not in ("options", "head"))
+    actions = getattr(callback, "actions", None)  # a viewset's view function carries its actions
+    if actions:
+        return sorted(m for m in actions if m not in ("options", "head"))
     view_class = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
     if view_class is None:
         return ["get"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from typing import cast
 
 import jwt
 import pytest
@@ -40,12 +41,14 @@ def _token(user: User, *, exp: int, tenant=None, secret: str | None = None) -> s
         "email": user.email,
         "app_metadata": {"tenant_id": str(tenant.id)} if tenant else {},
     }
-    return jwt.encode(claims, secret or django_settings.SUPABASE_JWT_SECRET, algorithm="HS256")
+    return jwt.encode(claims, secret or cast(str, django_settings.SUPABASE_JWT_SECRET), algorithm="HS256")
 
 
 def _csrf(client: Client, url: str = LOGIN) -> str:
     page = client.get(url)
-    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
+    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode())
+    assert found is not None, "the page has no CSRF token"
+    return found.group(1)
 
 
 def sign_in(client: Client, token: str, *, next_url: str = "/api/v1/me/"):

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import cast
 from urllib.parse import quote
 
 import pytest
@@ -42,7 +43,7 @@ def start_worker(name: str) -> subprocess.Popen:
     env = dict(os.environ)
     env.update(
         DATABASE_URL=owner_database_url(),
-        REDIS_URL=settings.REDIS_URL,
+        REDIS_URL=cast(str, settings.REDIS_URL),
         DJANGO_SETTINGS_MODULE="brandvx.settings",
         CELERY_VISIBILITY_TIMEOUT="3",  # redeliver a dead worker's task after 3 s, not 45 min
         CELERY_UNACKED_RESTORE_INTERVAL="1",
