@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench import background, database, loader, sql_level
-from bench.endpoints import CONTEXT_MARK, EndpointHarness, debug_off, is_context_statement, replay_runner, strip_context
+from bench.endpoints import EndpointHarness, debug_off, is_context_statement, replay_runner, strip_context
 from bench.queries import HOT_QUERIES, HotQuery, Period, builtin_sql, endpoint_path, from_function
 from bench.timing import interleaved, pair_ratios, summary
 
@@ -320,12 +320,11 @@ def _hot_queries(endpoints: dict, *, tenant, tenant_id: str, period: Period, con
         endpoint = endpoints[name]
         query = HotQuery(name=name, endpoint=endpoint["path"])
         if endpoint.get("available"):
-            # The view's statements: the request's transaction (ATOMIC_REQUESTS) from the one
-            # that carries the tenant's context on (before it: the membership lookup). On Citus
-            # the context is a statement of its own, left out.
-            view = endpoint["capture"].transactions[-1]
-            first = max(i for i, s in enumerate(view) if s.startswith(CONTEXT_MARK) or is_context_statement(s))
-            query.statements = [strip_context(s) for s in view[first:] if not is_context_statement(s)]
+            # The view's statements: the request's transaction (ATOMIC_REQUESTS) after the
+            # membership lookup, its first statement (which carries the one context statement).
+            # On Citus the context is a statement of its own, left out.
+            view = [s for s in endpoint["capture"].transactions[-1] if not is_context_statement(s)]
+            query.statements = [strip_context(s) for s in view[1:]]
             query.source = "endpoint"
         else:
             built = None

@@ -17,17 +17,17 @@ import psycopg
 from bench.timing import calibrate, interleaved, pair_differences_us, pair_ratios, summary
 
 
-def context_prefix(tenant_id: str, role: str = "owner_admin") -> str:
+def context_prefix(tenant_id: str) -> str:
     # The one place that writes the settings is tenants.context: use its SQL, not a copy.
     from tenants.context import _set_config_sql
 
-    return _set_config_sql((tenant_id, "", role, None), None)
+    return _set_config_sql((tenant_id, "", None), None)
 
 
-def citus_context_prefix(tenant_id: str, role: str = "owner_admin") -> str:
+def citus_context_prefix(tenant_id: str) -> str:
     from tenants.context import _set_config_sql
 
-    return _set_config_sql((tenant_id, "", role, None), None, citus=True)
+    return _set_config_sql((tenant_id, "", None), None, citus=True)
 
 
 def connect(conninfo: dict) -> psycopg.Connection:

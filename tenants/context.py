@@ -1,8 +1,11 @@
 """The tenant context: who is acting, for which tenant, with which role.
 
 One Python-side context variable holds it; one database hook turns it into PostgreSQL's
-transaction-local settings (`app.tenant_id`, `app.user_id`, `app.role`) that the RLS
-policies read. Nothing outside this module writes those settings.
+transaction-local settings (`app.tenant_id`, `app.user_id`) that the RLS policies read.
+Nothing outside this module writes those settings. The role stays in Python: no policy reads
+it (roles are enforced by the views, tenants.views), and leaving it out of the database lets
+a request's membership lookup and its view share one context statement (see
+`membership_lookup_context`).
 
 The invariant the hook keeps: *every statement runs with the settings equal to the
 context active in Python at that moment*, at the cost of at most one `set_config`
@@ -46,18 +49,21 @@ class TenantContext:
     role: str
     # A database role to switch to for this context (the support role); None = runtime role.
     db_role: str | None = None
+    # Only for membership_lookup_context: the tenant a request names, not verified yet. Sent
+    # to the database with the user (so the view's context, once verified, is already there)
+    # but never the Python-side tenant: current_tenant_id() does not see it.
+    pending_tenant_id: uuid.UUID | None = None
 
     def __post_init__(self) -> None:
         if self.role not in CONTEXT_ROLES and self.role != "":
             raise TenantContextError(f"unknown context role {self.role!r}")
+        if self.pending_tenant_id is not None and self.tenant_id is not None:
+            raise TenantContextError("a context has a tenant or a pending one, not both")
 
-    def settings_tuple(self) -> tuple[str, str, str, str | None]:
-        return (
-            str(self.tenant_id) if self.tenant_id else "",
-            str(self.user_id) if self.user_id else "",
-            self.role,
-            self.db_role,
-        )
+    def settings_tuple(self) -> tuple[str, str, str | None]:
+        """What the database is told: the tenant (or the pending one), the user, the db role."""
+        tenant = self.tenant_id or self.pending_tenant_id
+        return (str(tenant) if tenant else "", str(self.user_id) if self.user_id else "", self.db_role)
 
 
 _current: contextvars.ContextVar[TenantContext | None] = contextvars.ContextVar("brandvx_tenant_context", default=None)
@@ -133,6 +139,28 @@ def user_context(user_id: uuid.UUID, *, using: str = "default") -> Iterator[Tena
 
 
 @contextlib.contextmanager
+def membership_lookup_context(
+    user_id: uuid.UUID, *, requested_tenant_id: uuid.UUID | None, using: str = "default"
+) -> Iterator[TenantContext]:
+    """user_context for a request's membership lookup, carrying the tenant the request names
+    (header, claim or sign-in choice) to the database before it is verified.
+
+    When the caller is a member of it, the view's context (that tenant, that user) is what
+    the database already holds: the request needs one context statement, not two. When the
+    caller is not, the view gets no context, and the hook resets the settings before any
+    later statement. Only the lookup runs in this block: one fixed statement filtered by the
+    user (tenants.resolution.active_memberships), and the user's row. RLS lets it read the
+    user's own memberships (the self-read policy) whatever tenant is pending, and Python code
+    sees no tenant here (current_tenant_id() raises).
+    """
+    ctx = TenantContext(
+        tenant_id=None, user_id=_as_uuid(user_id, "user_id"), role="", pending_tenant_id=requested_tenant_id
+    )
+    with transaction.atomic(using=using, savepoint=False), activate(ctx):
+        yield ctx
+
+
+@contextlib.contextmanager
 def request_context(ctx: TenantContext | None, *, using: str = "default") -> Iterator[TenantContext | None]:
     """The context of a request being served, for the block that runs (and renders) the view.
 
@@ -189,15 +217,14 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-_Settings = tuple[str, str, str, str | None]  # TenantContext.settings_tuple()
+_Settings = tuple[str, str, str | None]  # TenantContext.settings_tuple()
 
 
 def _set_config_sql(wanted: _Settings, applied: _Settings | None, *, citus: bool = False) -> str:
-    tenant, user, role, db_role = wanted
-    for value in (role, db_role or ""):
-        if value and not _ROLE_RE.match(value):
-            raise TenantContextError(f"refusing to set an invalid role name {value!r}")
-    previous_db_role = applied[3] if applied else None
+    tenant, user, db_role = wanted
+    if db_role and not _ROLE_RE.match(db_role):
+        raise TenantContextError(f"refusing to set an invalid role name {db_role!r}")
+    previous_db_role = applied[2] if applied else None
     if applied is _UNKNOWN:
         previous_db_role = "unknown"
     if citus:
@@ -209,7 +236,6 @@ def _set_config_sql(wanted: _Settings, applied: _Settings | None, *, citus: bool
             "SET LOCAL citus.propagate_set_commands = 'local'",
             f"SET LOCAL app.tenant_id = {_literal(tenant)}",
             f"SET LOCAL app.user_id = {_literal(user)}",
-            f"SET LOCAL app.role = {_literal(role)}",
         ]
         if db_role or previous_db_role:
             parts.append(f"SET LOCAL ROLE {_literal(db_role) if db_role else 'NONE'}")
@@ -217,7 +243,6 @@ def _set_config_sql(wanted: _Settings, applied: _Settings | None, *, citus: bool
     parts = [
         f"set_config('app.tenant_id', {_literal(tenant)}, true)",
         f"set_config('app.user_id', {_literal(user)}, true)",
-        f"set_config('app.role', {_literal(role)}, true)",
     ]
     if db_role or previous_db_role:
         # SET LOCAL ROLE, as PostgREST does it; 'none' returns to the login (runtime) role.
@@ -225,7 +250,7 @@ def _set_config_sql(wanted: _Settings, applied: _Settings | None, *, citus: bool
     return "SELECT " + ", ".join(parts)
 
 
-_UNKNOWN: _Settings = ("?", "?", "?", "?")  # never equal to a real context's settings
+_UNKNOWN: _Settings = ("?", "?", "?")  # never equal to a real context's settings
 
 
 def _hook(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
@@ -255,7 +280,7 @@ def _hook(execute: Callable[..., Any], sql: str, params: Any, many: bool, contex
             "a query ran with a tenant context but outside a transaction; use tenant_context() or transaction.atomic()"
         )
     citus = getattr(conn, "_brandvx_citus", False)
-    prefix = _set_config_sql(wanted or ("", "", "", None), applied, citus=citus)
+    prefix = _set_config_sql(wanted or ("", "", None), applied, citus=citus)
     conn._brandvx_applied = wanted
     cursor = context["cursor"].cursor
     if not many and not citus and isinstance(cursor, psycopg.ClientCursor):

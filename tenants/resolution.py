@@ -28,7 +28,7 @@ from rest_framework import status
 
 from brandvx.errors import BrandVXError
 from tenants import auth_failures, signin
-from tenants.context import TenantContext, user_context
+from tenants.context import TenantContext, membership_lookup_context
 from tenants.models import Membership, Tenant, User
 from tenants.supabase import TokenInvalid, VerifiedToken, verify_token
 
@@ -132,8 +132,10 @@ def resolve_request(request: HttpRequest) -> Resolution:
             # and a member behind the same address as a noisy client is never locked out.
             resolution.error = auth_failures.TooManyFailures() if auth_failures.record_and_check(request) else exc
             return resolution
-        _load_user_and_memberships(resolution, user_id=resolution.token.user_id, token=resolution.token)
         requested = request.META.get("HTTP_X_TENANT_ID") or resolution.token.tenant_claim
+        _load_user_and_memberships(
+            resolution, user_id=resolution.token.user_id, token=resolution.token, requested=requested
+        )
     else:
         session = getattr(request, "session", None)
         if session is None:
@@ -150,11 +152,11 @@ def resolve_request(request: HttpRequest) -> Resolution:
             signin.forget(request)
             resolution.error = SessionExpired()
             return resolution
-        _load_user_and_memberships(resolution, user_id=signed_in.user_id, token=None)
+        requested = request.META.get("HTTP_X_TENANT_ID") or (str(signed_in.tenant_id) if signed_in.tenant_id else None)
+        _load_user_and_memberships(resolution, user_id=signed_in.user_id, token=None, requested=requested)
         if resolution.user is None:  # the user was deleted since signing in
             signin.forget(request)
             return Resolution()
-        requested = request.META.get("HTTP_X_TENANT_ID") or (str(signed_in.tenant_id) if signed_in.tenant_id else None)
     _select_tenant(resolution, requested)
     return resolution
 
@@ -163,16 +165,20 @@ def resolve_token(token: VerifiedToken, *, requested_tenant: str | None) -> Reso
     """The caller a verified token stands for, with the tenant `requested_tenant` selects
     (same rules as a request): used by the sign-in page, exactly as a bearer request would."""
     resolution = Resolution(token=token)
-    _load_user_and_memberships(resolution, user_id=token.user_id, token=token)
+    _load_user_and_memberships(resolution, user_id=token.user_id, token=token, requested=requested_tenant)
     _select_tenant(resolution, requested_tenant)
     return resolution
 
 
-def _load_user_and_memberships(resolution: Resolution, *, user_id: uuid.UUID, token: VerifiedToken | None) -> None:
-    """One short transaction with the user's context. A member's user row comes with the
-    memberships (one statement); only a user without memberships is looked up on its own,
-    and created only for a verified token (a session's user was created at sign-in)."""
-    with user_context(user_id):
+def _load_user_and_memberships(
+    resolution: Resolution, *, user_id: uuid.UUID, token: VerifiedToken | None, requested: str | None
+) -> None:
+    """The user's memberships, in the request's transaction (or a short one of its own). A
+    member's user row comes with the memberships (one statement); only a user without
+    memberships is looked up on its own, and created only for a verified token (a session's
+    user was created at sign-in). The tenant the request names rides along to the database
+    (membership_lookup_context): once verified, the view needs no second context statement."""
+    with membership_lookup_context(user_id, requested_tenant_id=_uuid_or_none(requested)):
         resolution.memberships = active_memberships(user_id)
         if resolution.memberships:
             resolution.user = resolution.memberships[0].user
@@ -266,6 +272,14 @@ def active_memberships(user_id: uuid.UUID) -> list[Membership]:
         assert isinstance(membership, Membership)
         memberships.append(membership)
     return memberships
+
+
+def _uuid_or_none(value: str | None) -> uuid.UUID | None:
+    # A malformed id is reported by _select_tenant (400); here it only means "no tenant yet".
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
 
 
 def _create_user(token: VerifiedToken) -> User:

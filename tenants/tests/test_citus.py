@@ -148,7 +148,7 @@ def test_the_client_list_statement_with_its_tags_and_ids_is_a_single_shard_route
 
 
 def test_the_context_statement_is_set_local_on_citus():
-    assert _set_config_sql(("t", "", "staff", None), None, citus=True).startswith(
+    assert _set_config_sql(("t", "", None), None, citus=True).startswith(
         "SET LOCAL citus.propagate_set_commands = 'local'"
     )
     assert connections["default"].ensure_connection() is None and connections["default"]._brandvx_citus

@@ -10,7 +10,9 @@ from conftest import TenantWorld
 from tenants.context import (
     TenantContext,
     activate,
+    current_tenant_id,
     dangerously_support_read_context,
+    membership_lookup_context,
     tenant_context,
 )
 from tenants.errors import TenantContextError
@@ -153,3 +155,37 @@ def test_support_role_appends_audit_rows_only_as_itself():
             SupportAccess.objects.create(tenant=world.tenant_a, staff_user=other, action="view")
     with tenant_context(world.tenant_b.id, role="owner_admin"):
         assert list(SupportAccess.objects.values_list("staff_user_id", flat=True)) == [staff.id]
+
+
+def test_a_request_sets_the_context_once_for_the_lookup_and_the_view():
+    """The tenant the request names rides with the membership lookup's context statement; once
+    verified, it is what the view needs: one context statement in the request's transaction."""
+    world = TenantWorld()
+    client = api_client(world.owner_a, tenant=world.tenant_a)
+    for path in ("/api/v1/clients/", "/api/v1/jobs/", "/api/v1/tags/"):
+        with capture_statements() as log:
+            response = client.get(path)
+        assert response.status_code == 200, response.content
+        transactions = [key for key in log.by_transaction() if key is not None]
+        assert len(transactions) == 1, log.by_transaction()
+        assert log.set_config_count(transactions[0]) == 1, log.by_transaction()
+
+
+def test_a_tenant_the_caller_does_not_belong_to_is_never_the_views_context():
+    world = TenantWorld()
+    # Owner A names tenant B: the lookup carries B to the database, finds no membership there
+    # (403), and nothing of B is read.
+    response = api_client(world.owner_a, tenant=world.tenant_b).get("/api/v1/clients/")
+    assert response.status_code == 403 and response.json()["code"] == "not_a_member"
+    with transaction.atomic():
+        with membership_lookup_context(world.owner_a.id, requested_tenant_id=world.tenant_b.id):
+            with pytest.raises(TenantContextError):
+                current_tenant_id()  # Python code sees no tenant while it is pending
+            assert Membership.objects.filter(user=world.owner_a).count() == 1  # own rows only
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT current_setting('app.tenant_id', true)")
+                assert cursor.fetchone()[0] == str(world.tenant_b.id)  # pending, in the database
+        # The lookup's context is gone: the next statement runs with empty settings again.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('app.tenant_id', true)")
+            assert cursor.fetchone()[0] == ""
