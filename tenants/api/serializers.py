@@ -92,24 +92,12 @@ class BackgroundJobSerializer(serializers.ModelSerializer[BackgroundJob]):
         return job_progress(job.progress_total, job.progress_done)
 
 
-# What the API shows of a job, read as rows (job_json). `started_by` is the user's id.
-JOB_ROW_FIELDS = (
-    "id",
-    "kind",
-    "status",
-    "progress_total",
-    "progress_done",
-    "counts",
-    "errors",
-    "errors_truncated",
-    "params",
-    "result",
-    "failure_reason",
-    "started_by",
-    "created_at",
-    "started_at",
-    "finished_at",
-    "updated_at",
+# What the API shows of a job, read as rows (job_json): the serializer's fields, `progress` as its
+# two counts; `started_by` is the user's id.
+JOB_ROW_FIELDS = tuple(
+    column
+    for name in BackgroundJobSerializer.Meta.fields
+    for column in (("progress_total", "progress_done") if name == "progress" else (name,))
 )
 
 
