@@ -27,12 +27,9 @@ from rest_framework import renderers
 from rest_framework.utils.encoders import JSONEncoder
 
 _ORJSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
-_DRF_DEFAULT = JSONEncoder().default
+# What orjson does not know (Decimal, lazy text, querysets, ...): DRF's encoder's answer.
+_drf_default = JSONEncoder().default
 _LINE_SEPARATOR, _PARAGRAPH_SEPARATOR = "\u2028".encode(), "\u2029".encode()
-
-
-def _default(value: Any) -> Any:
-    return _DRF_DEFAULT(value)
 
 
 class JSONRenderer(renderers.JSONRenderer):
@@ -42,7 +39,7 @@ class JSONRenderer(renderers.JSONRenderer):
         if self.get_indent(accepted_media_type or "", renderer_context or {}) is not None:
             return super().render(data, accepted_media_type, renderer_context)
         try:
-            rendered = orjson.dumps(data, default=_default, option=_ORJSON_OPTIONS)
+            rendered = orjson.dumps(data, default=_drf_default, option=_ORJSON_OPTIONS)
         except TypeError:  # orjson.JSONEncodeError: e.g. an integer past 64 bits
             return super().render(data, accepted_media_type, renderer_context)
         if _LINE_SEPARATOR in rendered or _PARAGRAPH_SEPARATOR in rendered:

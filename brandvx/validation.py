@@ -336,9 +336,9 @@ class StrictFilterBackend(rest_framework_filters.DjangoFilterBackend):
             # No parameter any filter reads: nothing to filter or validate, so no FilterSet is
             # built (django-filter deep-copies every filter into a new form per request).
             return queryset
-        filterset = self.get_filterset(request, queryset, view)
-        if filterset is None:
-            return queryset
+        # The class found above (for `filterset_fields` views django-filter makes a new one on
+        # each call): not get_filterset, which would look it up again.
+        filterset = filterset_class(**self.get_filterset_kwargs(request, queryset, view))
         if not filterset.is_valid():
             errors = {name: [str(message) for message in messages] for name, messages in filterset.errors.items()}
             name = next(iter(errors))

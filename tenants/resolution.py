@@ -216,7 +216,7 @@ class _Part:
 
 
 @functools.cache
-def _memberships_statement(vendor: str) -> tuple[str, tuple[_Part, _Part, _Part]]:
+def _memberships_statement() -> tuple[str, tuple[_Part, _Part, _Part]]:
     """SELECT membership, tenant and user columns of a user's active memberships in active
     tenants, by tenant name: what `Membership.objects.filter(user_id=..., is_active=True,
     tenant__is_active=True).select_related("tenant", "user").order_by("tenant__name")` sends,
@@ -258,7 +258,7 @@ def active_memberships(user_id: uuid.UUID) -> list[Membership]:
     """The user's active memberships of active tenants, by tenant name, each with its tenant
     and user loaded (as select_related would). Run inside the user's context."""
     connection = connections["default"]
-    sql, (membership_part, tenant_part, user_part) = _memberships_statement(connection.vendor)
+    sql, (membership_part, tenant_part, user_part) = _memberships_statement()
     with connection.cursor() as cursor:
         cursor.execute(sql, [user_id])
         rows = cursor.fetchall()
