@@ -6,6 +6,7 @@ refused), and strict query filters (an empty or malformed value is refused, neve
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -315,12 +316,31 @@ class IntegerFilter(django_filters.NumberFilter):
 _RANGE_SUFFIXES = ("after", "before", "min", "max")
 
 
-def _names_a_filter(filterset_class, query_params) -> bool:
+def _named_filters(filterset_class, query_params) -> frozenset[str]:
+    """The filters of `filterset_class` that some parameter of the request names."""
+    names = set()
     for key in query_params:
-        name = key.rsplit("_", 1)[0] if key.endswith(_RANGE_SUFFIXES) else key
-        if key in filterset_class.base_filters or name in filterset_class.base_filters:
-            return True
-    return False
+        if key in filterset_class.base_filters:
+            names.add(key)
+        elif key.endswith(_RANGE_SUFFIXES) and key.rsplit("_", 1)[0] in filterset_class.base_filters:
+            names.add(key.rsplit("_", 1)[0])
+    return frozenset(names)
+
+
+@functools.lru_cache(maxsize=1024)
+def _narrowed(filterset_class, names: frozenset[str]):
+    """`filterset_class` with only the filters `names`: what a request naming those filters
+    needs. A filter no parameter names filters nothing (its value is empty), so the rows are
+    the same; but django-filter deep-copies every filter and every form field for each
+    request, and a list's search named one filter of eight. Made once per class and set of
+    names (its form class is then shared too, StrictFilterSet.get_form_class)."""
+    if names == frozenset(filterset_class.base_filters):
+        return filterset_class
+    narrowed = type(filterset_class)(
+        filterset_class.__name__, (filterset_class,), {"__module__": filterset_class.__module__}
+    )
+    narrowed.base_filters = {name: f for name, f in filterset_class.base_filters.items() if name in names}
+    return narrowed
 
 
 class StrictFilterBackend(rest_framework_filters.DjangoFilterBackend):
@@ -332,12 +352,16 @@ class StrictFilterBackend(rest_framework_filters.DjangoFilterBackend):
 
     def filter_queryset(self, request, queryset, view):
         filterset_class = self.get_filterset_class(view, queryset)
-        if filterset_class is None or not _names_a_filter(filterset_class, request.query_params):
+        names = _named_filters(filterset_class, request.query_params) if filterset_class is not None else None
+        if not names:
             # No parameter any filter reads: nothing to filter or validate, so no FilterSet is
             # built (django-filter deep-copies every filter into a new form per request).
             return queryset
-        # The class found above (for `filterset_fields` views django-filter makes a new one on
-        # each call): not get_filterset, which would look it up again.
+        if filterset_class is getattr(view, "filterset_class", None):
+            # Only the named filters. (Not for a `filterset_fields` view: django-filter makes
+            # its class anew on each call, so there is nothing to reuse; it is used as made,
+            # not looked up again.)
+            filterset_class = _narrowed(filterset_class, names)
         filterset = filterset_class(**self.get_filterset_kwargs(request, queryset, view))
         if not filterset.is_valid():
             errors = {name: [str(message) for message in messages] for name, messages in filterset.errors.items()}

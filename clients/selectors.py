@@ -65,16 +65,17 @@ def birthdays_upcoming(
 
     `start` is a local date of the tenant (callers default it to `tenant.today()`). The
     comparison is on month and day only: a birthday is a date in a past year. Each result's
-    `client` is a Client, or with `as_rows` a row of client_rows() (what the API shows).
+    `client` is a Client, or with `as_rows` a row of client_rows() (what the API shows);
+    with `as_rows`, `clients` (when given) is a queryset of such rows (tenant_client_rows).
     """
     if not 0 <= days_ahead <= MAX_DAYS_AHEAD:
         raise ValueError(f"days_ahead must be between 0 and {MAX_DAYS_AHEAD}")
     end = start + datetime.timedelta(days=days_ahead)
-    queryset = clients if clients is not None else Client.objects.all()
-    queryset = queryset.filter(
+    if clients is None:
+        clients = tenant_client_rows(current_tenant_id()) if as_rows else Client.objects.all()
+    records: Any = clients.filter(
         tenant_id=current_tenant_id(), birthday_mmdd__in=sorted(_window_mmdd(start, end)), archived_at__isnull=True
     )  # deleted at their provider: no birthday messages
-    records: Any = client_rows(queryset) if as_rows else queryset
     get = itemgetter if as_rows else attrgetter
     month_day_year = get("birthday_month", "birthday_day", "birth_year")
     order = get("last_name", "first_name", "id")
@@ -160,6 +161,20 @@ def client_rows(queryset: QuerySet[Client], *, tenant_id=None) -> QuerySet[Any]:
     else:  # the clients table under another alias: let the ORM place the outer reference
         aggregates = _row_aggregates(tenant_id)
     return queryset.prefetch_related(None).values(*CLIENT_ROW_FIELDS, **aggregates)
+
+
+def tenant_client_rows(tenant_id) -> QuerySet[Any]:
+    """Every client of the tenant as rows (client_rows of all its clients), to filter, order
+    and slice like any queryset of clients: the base of the lists. The queryset is built once
+    per process and tenant (values() with its two subqueries cost about as much as the rest
+    of a list's Python work); each call returns a new copy of it."""
+    return _tenant_client_rows(str(tenant_id)).all()
+
+
+@functools.lru_cache(maxsize=1024)
+def _tenant_client_rows(tenant_id: str) -> QuerySet[Any]:
+    # Never evaluated itself (no result cache to share): callers get copies (.all()).
+    return client_rows(Client._base_manager.filter(tenant_id=tenant_id), tenant_id=tenant_id)
 
 
 def _row_aggregates(tenant_id: str) -> dict[str, ArraySubquery]:

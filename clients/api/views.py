@@ -94,7 +94,7 @@ class ClientViewSet(TenantModelViewSet):
 
     def get_base_queryset(self):
         if self.action in ("list", "birthdays"):
-            queryset = Client.objects.all()  # read as rows (client_rows): nothing to prefetch
+            queryset = selectors.tenant_client_rows(self.tenant.id)  # rows (client_json): nothing to prefetch
         else:
             queryset = selectors.client_list(tenant_id=self.tenant.id)
         if self.action in ("list", "export") and "archived" not in self.request.query_params:
@@ -114,8 +114,7 @@ class ClientViewSet(TenantModelViewSet):
     # built by client_json). A comment, not a docstring: the schema would take a docstring as
     # the operation's description.
     def list(self, request, *args, **kwargs):
-        rows = selectors.client_rows(self.filter_queryset(self.get_queryset()), tenant_id=self.tenant.id)
-        page = self.paginate_queryset(rows)
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response([s.client_json(row) for row in page])
 
     def create(self, request, *args, **kwargs):

@@ -94,6 +94,11 @@ def test_search_filters_and_ordering(world):
     assert ids(api.get(URL, {"ordering": "last_name"})) == [str(bea.id), str(amy.id), str(cat.id)]
     bad = api.get(URL, {"birthday_month": 13})
     assert bad.status_code == 400 and bad.json()["parameter"] == "birthday_month"
+    # Several filters at once (each request validates only the filters it names).
+    assert ids(api.get(URL, {"tag": "vip", "search": "Amy"})) == [str(amy.id)]
+    assert ids(api.get(URL, {"tag": "vip", "email_consent": "false"})) == [str(cat.id)]
+    bad = api.get(URL, {"tag": "vip", "has_birthday": ""})
+    assert bad.status_code == 400 and bad.json()["parameter"] == "has_birthday"
     item = api.get(detail(amy.id)).json()
     assert item["tags"] == ["VIP"] and item["birthday"] == "--12-31" and item["display_name"] == "Amy Lee"
 

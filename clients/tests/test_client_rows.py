@@ -100,3 +100,20 @@ def test_compiled_and_orm_subqueries_give_the_same_rows(varied):
             orm = list(queryset.values(*selectors.CLIENT_ROW_FIELDS, **selectors._row_aggregates(str(tenant.id))))
             assert len(compiled) == 4 and compiled == orm
             assert any(row["tag_names"] for row in compiled) and any(row["external_id_pairs"] for row in compiled)
+
+
+def test_the_tenant_rows_base_is_shared_but_never_evaluated(world, varied):
+    """tenant_client_rows hands out copies of one queryset per tenant: evaluating or
+    filtering a copy leaves the shared one as it was, and each tenant has its own."""
+    tenant, client_ids = varied
+    with tenant_context(tenant.id, role="owner_admin"):
+        first = selectors.tenant_client_rows(tenant.id)
+        assert len(list(first.filter(id__in=client_ids))) == 4
+        shared = selectors._tenant_client_rows(str(tenant.id))
+        where = str(shared.query).split(' FROM "clients_client" ', 1)[1]
+        assert shared._result_cache is None and where == 'WHERE "clients_client"."tenant_id" = ' + str(tenant.id)
+        second = selectors.tenant_client_rows(tenant.id)
+        assert second is not shared and second is not first
+        assert {row["id"] for row in second.filter(id__in=client_ids)} == set(client_ids)
+    other = selectors._tenant_client_rows(str(world.tenant_b.id))
+    assert other is not shared and str(world.tenant_b.id) in str(other.query)
