@@ -37,6 +37,13 @@ def test_window_wraps_the_new_year_and_sorts_by_date():
     assert [item.client.id for item in result] == [dec30.id, jan2.id]
     assert result[1].date == D(2026, 1, 2) and result[1].days_until == 5 and result[1].turning == 36
     assert result[0].turning is None
+    with tenant_context(t.id, role="system"):
+        rows = birthdays_upcoming(start=D(2025, 12, 28), days_ahead=7, as_rows=True)
+    # The same birthdays, each client as a row of the list (tenant_client_rows).
+    assert [(item.client["id"], item.date, item.turning) for item in rows] == [
+        (item.client.id, item.date, item.turning) for item in result
+    ]
+    assert rows[1].client["first_name"] == "Jan" and rows[1].client["tag_names"] == []
 
 
 def test_feb_29_in_common_and_leap_years():
