@@ -73,9 +73,11 @@ def birthdays_upcoming(
     end = start + datetime.timedelta(days=days_ahead)
     if clients is None:
         clients = tenant_client_rows(current_tenant_id()) if as_rows else Client.objects.all()
+    # Archived clients were deleted at their provider: no birthday messages. No ORDER BY: the
+    # birthdays are sorted below, by date.
     records: Any = clients.filter(
         tenant_id=current_tenant_id(), birthday_mmdd__in=sorted(_window_mmdd(start, end)), archived_at__isnull=True
-    )  # deleted at their provider: no birthday messages
+    ).order_by()
     get = itemgetter if as_rows else attrgetter
     month_day_year = get("birthday_month", "birthday_day", "birth_year")
     order = get("last_name", "first_name", "id")
