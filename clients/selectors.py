@@ -22,6 +22,7 @@ from clients.conf import limit
 from clients.models import Client, ClientExternalId, ClientTag, Tag
 from clients.normalize import contact_hash, normalize_email, normalize_phone
 from tenants.context import current_tenant_id
+from tenants.models import for_tenant
 
 MAX_DAYS_AHEAD = 366
 
@@ -75,9 +76,11 @@ def birthdays_upcoming(
         clients = tenant_client_rows(current_tenant_id()) if as_rows else Client.objects.all()
     # Archived clients were deleted at their provider: no birthday messages. No ORDER BY: the
     # birthdays are sorted below, by date.
-    records: Any = clients.filter(
-        tenant_id=current_tenant_id(), birthday_mmdd__in=sorted(_window_mmdd(start, end)), archived_at__isnull=True
-    ).order_by()
+    records: Any = (
+        for_tenant(clients, current_tenant_id())
+        .filter(birthday_mmdd__in=sorted(_window_mmdd(start, end)), archived_at__isnull=True)
+        .order_by()
+    )
     get = itemgetter if as_rows else attrgetter
     month_day_year = get("birthday_month", "birthday_day", "birth_year")
     order = get("last_name", "first_name", "id")
@@ -107,14 +110,14 @@ def client_list(*, tenant_id=None) -> QuerySet[Client]:
     The prefetches carry the tenant too: it is the second belt behind RLS, and it lets them
     use the tenant-leading indexes instead of a client_id-only scan."""
     tenant_id = tenant_id or current_tenant_id()
-    return Client.objects.filter(tenant_id=tenant_id).prefetch_related(
+    return for_tenant(Client.objects.all(), tenant_id).prefetch_related(
         Prefetch(
             "client_tags",
-            queryset=ClientTag.objects.filter(tenant_id=tenant_id).select_related("tag").order_by("tag__name"),
+            queryset=for_tenant(ClientTag.objects.all(), tenant_id).select_related("tag").order_by("tag__name"),
         ),
         Prefetch(
             "external_ids",
-            queryset=ClientExternalId.objects.filter(tenant_id=tenant_id).order_by("provider", "external_id"),
+            queryset=for_tenant(ClientExternalId.objects.all(), tenant_id).order_by("provider", "external_id"),
         ),
     )
 
@@ -165,18 +168,22 @@ def client_rows(queryset: QuerySet[Client], *, tenant_id=None) -> QuerySet[Any]:
     return queryset.prefetch_related(None).values(*CLIENT_ROW_FIELDS, **aggregates)
 
 
-def tenant_client_rows(tenant_id) -> QuerySet[Any]:
-    """Every client of the tenant as rows (client_rows of all its clients), to filter, order
-    and slice like any queryset of clients: the base of the lists. The queryset is built once
-    per process and tenant (values() with its two subqueries cost about as much as the rest
-    of a list's Python work); each call returns a new copy of it."""
-    return _tenant_client_rows(str(tenant_id)).all()
+def tenant_client_rows(tenant_id, *, archived: bool = True) -> QuerySet[Any]:
+    """The tenant's clients as rows (client_rows), to filter, order and slice like any
+    queryset of clients: the base of the lists. Every client, or with `archived=False` only
+    those not archived. The queryset is built once per process, tenant and choice (values()
+    with its two subqueries cost about as much as the rest of a list's Python work); each
+    call returns a new copy of it."""
+    return _tenant_client_rows(str(tenant_id), archived).all()
 
 
 @functools.lru_cache(maxsize=1024)
-def _tenant_client_rows(tenant_id: str) -> QuerySet[Any]:
+def _tenant_client_rows(tenant_id: str, archived: bool) -> QuerySet[Any]:
     # Never evaluated itself (no result cache to share): callers get copies (.all()).
-    return client_rows(Client._base_manager.filter(tenant_id=tenant_id), tenant_id=tenant_id)
+    clients = for_tenant(Client._base_manager.all(), tenant_id)
+    if not archived:
+        clients = clients.filter(archived_at__isnull=True)
+    return client_rows(clients, tenant_id=tenant_id)
 
 
 def _row_aggregates(tenant_id: str) -> dict[str, ArraySubquery]:
@@ -254,7 +261,7 @@ def client_has_tag(queryset: QuerySet[Client], name: str) -> QuerySet[Client]:
 
 def tag_counts() -> QuerySet[Tag]:
     """Tags of the current tenant, each with the number of clients carrying it."""
-    return Tag.objects.filter(tenant_id=current_tenant_id()).annotate(client_count=Count("client_tags"))
+    return for_tenant(Tag.objects.all(), current_tenant_id()).annotate(client_count=Count("client_tags"))
 
 
 # --- duplicates --------------------------------------------------------------------------
@@ -274,7 +281,7 @@ def client_duplicates(*, max_groups: int | None = None) -> list[DuplicateGroup]:
     """
     max_groups = max_groups or limit("CLIENTS_DUPLICATE_GROUPS_MAX")
     tenant_id = current_tenant_id()
-    base = Client.objects.filter(tenant_id=tenant_id)
+    base = for_tenant(Client.objects.all(), tenant_id)
     shared: dict[str, QuerySet] = {}
     for kind in ("email", "phone"):
         column = f"{kind}_hash"

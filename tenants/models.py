@@ -11,6 +11,10 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.expressions import Col
+from django.db.models.lookups import Exact
+from django.db.models.sql import Query
+from django.db.models.sql.where import AND
 
 from tenants.context import current
 
@@ -63,6 +67,45 @@ class Tenant(models.Model):
 _M = TypeVar("_M", bound=models.Model)
 
 
+def for_tenant(queryset: models.QuerySet[_M], tenant_id: uuid.UUID | str) -> models.QuerySet[_M]:
+    """`queryset` limited to one tenant's rows: `tenant_id = <tenant>` is added unless every
+    row it can return must already satisfy exactly that condition.
+
+    The manager, the tenant views and the selectors each name the tenant; a queryset that
+    passes through several of them (a view's base from a selector, in a tenant context)
+    would otherwise carry the same condition two or three times, and pay for building and
+    compiling each copy on every request.
+    """
+    tenant_uuid = tenant_id if isinstance(tenant_id, uuid.UUID) else uuid.UUID(str(tenant_id))
+    if _requires_tenant(queryset.query, tenant_uuid):
+        return queryset
+    return queryset.filter(tenant_id=tenant_uuid)
+
+
+def _requires_tenant(query: Query, tenant_id: uuid.UUID) -> bool:
+    """True when the query's WHERE is an AND (not negated) of terms, one of which is
+    `<its own table>.tenant_id = tenant_id` with a plain value. Nothing else is read as the
+    condition: not a term inside an OR or a NOT, not another table's (a join's) column, not
+    an expression on the right."""
+    where = query.where
+    if not where.children or where.connector != AND or where.negated or query.combinator:
+        return False
+    # The first alias is the query's own table (not Query.base_table: a cached property, which
+    # read before the query has a table would keep None for good).
+    base_table = next(iter(query.alias_map), None)
+    for term in where.children:
+        if (
+            isinstance(term, Exact)
+            and isinstance(term.lhs, Col)
+            and term.lhs.alias == base_table
+            and term.lhs.target.attname == "tenant_id"
+            and isinstance(term.rhs, uuid.UUID)
+            and term.rhs == tenant_id
+        ):
+            return True
+    return False
+
+
 class TenantManager(models.Manager[_M]):
     """Querysets scoped to the active tenant context's tenant, when there is one.
 
@@ -76,7 +119,7 @@ class TenantManager(models.Manager[_M]):
         queryset = super().get_queryset()
         ctx = current()
         if ctx is not None and ctx.tenant_id is not None:
-            queryset = queryset.filter(tenant_id=ctx.tenant_id)
+            queryset = for_tenant(queryset, ctx.tenant_id)
         return queryset
 
 

@@ -22,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from tenants.context import request_context
-from tenants.models import Membership, Role, Tenant
+from tenants.models import Membership, Role, Tenant, for_tenant
 from tenants.resolution import Resolution, attached_resolution
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ class TenantGenericViewSet(TenantScopedMixin, viewsets.GenericViewSet[_M]):
         queryset = self.get_base_queryset()
         if getattr(self, "swagger_fake_view", False):  # schema generation: no request tenant
             return queryset.none()
-        return queryset.filter(tenant_id=self.tenant.id)
+        return for_tenant(queryset, self.tenant.id)
 
 
 class TenantModelViewSet(

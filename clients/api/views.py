@@ -93,14 +93,14 @@ class ClientViewSet(TenantModelViewSet):
     error_statuses = {"import_csv": {503}, "merge": {404}}
 
     def get_base_queryset(self):
+        # Archived clients (deleted at their provider) leave the lists; their record stays.
+        hide_archived = self.action in ("list", "export") and "archived" not in self.request.query_params
         if self.action in ("list", "birthdays"):
-            queryset = selectors.tenant_client_rows(self.tenant.id)  # rows (client_json): nothing to prefetch
-        else:
-            queryset = selectors.client_list(tenant_id=self.tenant.id)
-        if self.action in ("list", "export") and "archived" not in self.request.query_params:
-            # Archived clients (deleted at their provider) leave the lists; their record stays.
-            queryset = queryset.filter(archived_at__isnull=True)
-        return queryset
+            # Rows (client_json): nothing to prefetch. The birthdays leave out archived clients
+            # themselves (selectors.birthdays_upcoming).
+            return selectors.tenant_client_rows(self.tenant.id, archived=not hide_archived)
+        queryset = selectors.client_list(tenant_id=self.tenant.id)
+        return queryset.filter(archived_at__isnull=True) if hide_archived else queryset
 
     def get_serializer_class(self):
         if self.action in ("create", "update", "partial_update"):

@@ -43,9 +43,9 @@ def varied(world):
             ClientExternalId.objects.create(tenant=tenant, client=full, provider=provider, external_id=external)
         bare = ClientFactory(tenant=tenant, first_name="", last_name="", email="", phone="+14155550999")
         no_year = ClientFactory(tenant=tenant, first_name="Ann", birthday_month=12, birthday_day=31)
-        archived = ClientFactory(tenant=tenant, first_name="Gone", email="gone@example.com")
+        archived = ClientFactory(tenant=tenant, first_name="Gone", email="gone@example.com", source=Source.SQUARE)
         ClientExternalId.objects.create(tenant=tenant, client=archived, provider="square", external_id="SQ-GONE")
-        client_provider_deleted(tenant=tenant, provider="square", external_id="SQ-GONE")
+        assert client_provider_deleted(tenant=tenant, provider="square", external_id="SQ-GONE") == "archived"
     return tenant, [full.id, bare.id, no_year.id, archived.id]
 
 
@@ -109,11 +109,29 @@ def test_the_tenant_rows_base_is_shared_but_never_evaluated(world, varied):
     with tenant_context(tenant.id, role="owner_admin"):
         first = selectors.tenant_client_rows(tenant.id)
         assert len(list(first.filter(id__in=client_ids))) == 4
-        shared = selectors._tenant_client_rows(str(tenant.id))
+        shared = selectors._tenant_client_rows(str(tenant.id), True)
         where = str(shared.query).split(' FROM "clients_client" ', 1)[1]
         assert shared._result_cache is None and where == 'WHERE "clients_client"."tenant_id" = ' + str(tenant.id)
         second = selectors.tenant_client_rows(tenant.id)
         assert second is not shared and second is not first
         assert {row["id"] for row in second.filter(id__in=client_ids)} == set(client_ids)
-    other = selectors._tenant_client_rows(str(world.tenant_b.id))
+        active = selectors._tenant_client_rows(str(tenant.id), False)
+        assert active is not shared
+        assert str(active.query).endswith(f'"tenant_id" = {tenant.id} AND "clients_client"."archived_at" IS NULL)')
+    other = selectors._tenant_client_rows(str(world.tenant_b.id), True)
     assert other is not shared and str(world.tenant_b.id) in str(other.query)
+
+
+def test_the_list_leaves_out_archived_clients_unless_asked(world, varied):
+    tenant, client_ids = varied
+    archived_id = str(client_ids[3])
+
+    def listed(**params):
+        response = world.a.get("/api/v1/clients/", params)
+        assert response.status_code == 200, response.content
+        return {item["id"] for item in response.json()["results"]}
+
+    default = listed()
+    assert archived_id not in default and default == {str(i) for i in client_ids[:3]}
+    assert listed(archived="false") == default
+    assert listed(archived="true") == {archived_id}

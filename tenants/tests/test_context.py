@@ -189,3 +189,27 @@ def test_a_tenant_the_caller_does_not_belong_to_is_never_the_views_context():
         with connection.cursor() as cursor:
             cursor.execute("SELECT current_setting('app.tenant_id', true)")
             assert cursor.fetchone()[0] == ""
+
+
+def test_each_view_statement_names_the_tenant_of_its_table_once():
+    """The manager, the tenant views and the selectors each name the tenant (tenants.models.
+    for_tenant): a queryset passing through several of them carries the condition once."""
+    world = TenantWorld()
+    client = api_client(world.owner_a, tenant=world.tenant_a)
+    created = client.post("/api/v1/clients/", {"first_name": "Ann", "birthday": "1990-12-01"}, format="json")
+    assert created.status_code == 201, created.content
+    for path, table in (
+        ("/api/v1/clients/", "clients_client"),
+        ("/api/v1/clients/?search=ann&archived=true", "clients_client"),
+        ("/api/v1/clients/birthdays/?days_ahead=30", "clients_client"),
+        (f"/api/v1/clients/{created.json()['id']}/", "clients_client"),
+        ("/api/v1/tags/", "clients_tag"),
+        ("/api/v1/jobs/", "tenants_backgroundjob"),
+    ):
+        with capture_statements() as log:
+            response = client.get(path)
+        assert response.status_code == 200, response.content
+        views = [s.sql for s in log.statements if f'FROM "{table}"' in s.sql]
+        assert views, (path, log.by_transaction())
+        for sql in views:
+            assert sql.count(f'"{table}"."tenant_id" = %s') == 1, (path, sql)
