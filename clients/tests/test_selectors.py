@@ -115,6 +115,23 @@ def test_search_by_name_email_and_phone_in_any_format():
         assert ids("nobody") == set()
 
 
+def test_search_finds_a_name_in_the_first_the_last_or_across_both():
+    world = TenantWorld()
+    t = world.tenant_a
+    with tenant_context(t.id, role="staff"):
+        only_first = ClientFactory(tenant=t, first_name="Bo", last_name="", email="one@example.com")
+        only_last = ClientFactory(tenant=t, first_name="", last_name="Ng", email="two@example.com")
+        both = ClientFactory(tenant=t, first_name="Zoë", last_name="Öberg", email="three@example.com")
+
+        def ids(query):
+            return {c.id for c in client_search(client_list(), query, region=t.country)}
+
+        assert ids("bo") == {only_first.id}
+        assert ids("NG") == {only_last.id}
+        assert ids("zoë ö") == ids("Ë ÖB") == ids("öberg") == {both.id}
+        assert ids("bo ng") == set()  # two clients' names are never joined
+
+
 def test_tag_filter_and_counts_stay_in_the_tenant():
     world = TenantWorld()
     with tenant_context(world.tenant_b.id, role="staff"):
