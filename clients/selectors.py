@@ -168,20 +168,20 @@ def client_rows(queryset: QuerySet[Client], *, tenant_id=None) -> QuerySet[Any]:
     return queryset.prefetch_related(None).values(*CLIENT_ROW_FIELDS, **aggregates)
 
 
-def tenant_client_rows(tenant_id, *, archived: bool = True) -> QuerySet[Any]:
+def tenant_client_rows(tenant_id, *, include_archived: bool = True) -> QuerySet[Any]:
     """The tenant's clients as rows (client_rows), to filter, order and slice like any
-    queryset of clients: the base of the lists. Every client, or with `archived=False` only
-    those not archived. The queryset is built once per process, tenant and choice (values()
+    queryset of clients: the base of the lists. Every client, or with `include_archived=False`
+    only those not archived. The queryset is built once per process, tenant and choice (values()
     with its two subqueries cost about as much as the rest of a list's Python work); each
     call returns a new copy of it."""
-    return _tenant_client_rows(str(tenant_id), archived).all()
+    return _tenant_client_rows(str(tenant_id), include_archived).all()
 
 
-@functools.lru_cache(maxsize=1024)
-def _tenant_client_rows(tenant_id: str, archived: bool) -> QuerySet[Any]:
+@functools.lru_cache(maxsize=2048)  # two per tenant: with and without the archived
+def _tenant_client_rows(tenant_id: str, include_archived: bool) -> QuerySet[Any]:
     # Never evaluated itself (no result cache to share): callers get copies (.all()).
     clients = for_tenant(Client._base_manager.all(), tenant_id)
-    if not archived:
+    if not include_archived:
         clients = clients.filter(archived_at__isnull=True)
     return client_rows(clients, tenant_id=tenant_id)
 

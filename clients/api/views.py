@@ -98,7 +98,7 @@ class ClientViewSet(TenantModelViewSet):
         if self.action in ("list", "birthdays"):
             # Rows (client_json): nothing to prefetch. The birthdays leave out archived clients
             # themselves (selectors.birthdays_upcoming).
-            return selectors.tenant_client_rows(self.tenant.id, archived=not hide_archived)
+            return selectors.tenant_client_rows(self.tenant.id, include_archived=not hide_archived)
         queryset = selectors.client_list(tenant_id=self.tenant.id)
         return queryset.filter(archived_at__isnull=True) if hide_archived else queryset
 
