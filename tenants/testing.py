@@ -15,6 +15,7 @@ from typing import Any
 from django.db import connections
 from rest_framework.test import APIClient
 
+from brandvx.renderers import JSONRenderer
 from tenants.models import Tenant, User
 from tenants.supabase import issue_development_token
 
@@ -33,6 +34,28 @@ def api_client(user: User | None = None, *, tenant: Tenant | None = None, header
         if tenant is not None and header_tenant:
             client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}", HTTP_X_TENANT_ID=str(tenant.id))
     return client
+
+
+def every_page(client: Any, url: str) -> list[dict[str, Any]]:
+    """Every item of a paginated list, following `next` until the last page."""
+    items: list[dict[str, Any]] = []
+    next_url: str | None = url
+    while next_url:
+        response = client.get(next_url)
+        assert response.status_code == 200, response.content
+        items += response.data["results"]
+        next_url = response.data["next"]
+    return items
+
+
+def assert_items_match_details(client: Any, items: list[dict[str, Any]], detail_url: str) -> None:
+    """Each list item is, byte for byte, what its detail endpoint (`detail_url` with `{id}`)
+    answers."""
+    render = JSONRenderer().render
+    for item in items:
+        detail = client.get(detail_url.format(id=item["id"]))
+        assert detail.status_code == 200
+        assert render(item) == detail.content
 
 
 STAFF_PASSWORD = "correct-horse-battery-staple-42"

@@ -14,6 +14,7 @@ from campaigns.tests.factories import make_client, make_draft
 from clients.models import Client
 from tenants.context import tenant_context
 from tenants.models import BackgroundJob
+from tenants.testing import assert_items_match_details, every_page
 
 pytestmark = pytest.mark.django_db
 
@@ -73,18 +74,9 @@ def test_draft_rows_give_the_serializers_json(world, drafts):
 
 
 def test_draft_list_and_detail_endpoints_agree_on_every_page(world, drafts):
-    render = JSONRenderer().render
-    listed, url = [], "/api/v1/message-drafts/?page_size=2"
-    while url:
-        response = world.a.get(url)
-        assert response.status_code == 200
-        listed += response.data["results"]
-        url = response.data["next"]
+    listed = every_page(world.a, "/api/v1/message-drafts/?page_size=2")
     assert sorted(str(item["id"]) for item in listed) == sorted(str(draft_id) for draft_id in drafts)
-    for item in listed:
-        detail = world.a.get(f"/api/v1/message-drafts/{item['id']}/")
-        assert detail.status_code == 200
-        assert render(item) == detail.content
+    assert_items_match_details(world.a, listed, "/api/v1/message-drafts/{id}/")
 
 
 def test_draft_list_filters_still_apply(world, drafts):

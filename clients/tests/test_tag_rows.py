@@ -10,6 +10,7 @@ from clients.models import Tag
 from clients.services import client_tag_add
 from clients.tests.factories import ClientFactory
 from tenants.context import tenant_context
+from tenants.testing import assert_items_match_details, every_page
 
 pytestmark = pytest.mark.django_db
 
@@ -43,15 +44,6 @@ def test_tag_rows_give_the_serializers_json(tags):
 
 
 def test_tag_list_and_detail_endpoints_agree_on_every_page(world, tags):
-    render = JSONRenderer().render
-    listed, url = [], "/api/v1/tags/?page_size=2"
-    while url:
-        response = world.a.get(url)
-        assert response.status_code == 200
-        listed += response.data["results"]
-        url = response.data["next"]
+    listed = every_page(world.a, "/api/v1/tags/?page_size=2")
     assert sorted(item["name"] for item in listed) == sorted(["Brunch", "unused", "vip", "Zed", "émigré"])
-    for item in listed:
-        detail = world.a.get(f"/api/v1/tags/{item['id']}/")
-        assert detail.status_code == 200
-        assert render(item) == detail.content
+    assert_items_match_details(world.a, listed, "/api/v1/tags/{id}/")

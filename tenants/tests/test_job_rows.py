@@ -12,6 +12,7 @@ from brandvx.renderers import JSONRenderer
 from tenants.api.serializers import JOB_ROW_FIELDS, BackgroundJobSerializer, job_json, job_progress
 from tenants.context import tenant_context
 from tenants.models import BackgroundJob
+from tenants.testing import assert_items_match_details, every_page
 
 pytestmark = pytest.mark.django_db
 
@@ -67,18 +68,9 @@ def test_job_rows_give_the_serializers_json(world, jobs):
 
 
 def test_job_list_and_detail_endpoints_agree(world, jobs):
-    render = JSONRenderer().render
-    listed, url = [], "/api/v1/jobs/?page_size=3"
-    while url:
-        response = world.a.get(url)
-        assert response.status_code == 200
-        listed += response.data["results"]
-        url = response.data["next"]
+    listed = every_page(world.a, "/api/v1/jobs/?page_size=3")
     assert sorted(str(item["id"]) for item in listed) == sorted(str(job_id) for job_id in jobs)
-    for item in listed:
-        detail = world.a.get(f"/api/v1/jobs/{item['id']}/")
-        assert detail.status_code == 200
-        assert render(item) == detail.content
+    assert_items_match_details(world.a, listed, "/api/v1/jobs/{id}/")
 
 
 def test_job_list_filters_still_apply(world, jobs):
