@@ -1,10 +1,16 @@
-"""Admin for campaign data. Plain ModelAdmins: the lead switches them to the support base
-(tenants.admin_support), under which they read across tenants, audited. The encrypted sender
-credentials are never shown."""
+"""Admin for campaign data (support staff, tenants.admin_support: read across tenants,
+audited; changed only inside an entered tenant). The encrypted sender credentials are never
+shown."""
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
 
+from campaigns import services
 from campaigns.models import CampaignSettings, MessageDraft
+from tenants.admin_support import SupportModelAdminMixin, support_tenant
 
 
 @admin.register(CampaignSettings)
@@ -26,8 +32,29 @@ class CampaignSettingsAdmin(admin.ModelAdmin):
     readonly_fields = ("birthday_last_scheduled_on", "created_at", "updated_at")
 
 
+class MessageDraftAdminForm(forms.ModelForm):
+    def clean_body(self) -> str:
+        """The service's rules (campaigns.services.draft_update_body), beside the field."""
+        body = (self.cleaned_data.get("body") or "").strip()
+        if "body" in self.changed_data:
+            draft = self.instance
+            if draft.status != MessageDraft.Status.DRAFT:
+                raise forms.ValidationError(f"Only drafts can be edited; this one is {draft.status}.")
+            if not body:
+                raise forms.ValidationError("The text may not be blank.")
+            limit = services.MAX_BODY_LENGTH[draft.channel]
+            if len(body) > limit:
+                raise forms.ValidationError(f"At most {limit} characters for {draft.channel}.")
+        return body
+
+
 @admin.register(MessageDraft)
-class MessageDraftAdmin(admin.ModelAdmin):
+class MessageDraftAdmin(SupportModelAdminMixin, admin.ModelAdmin):
+    """A draft's text is the one thing changed here (support staff and superusers alike, and
+    only while it is a draft); approving, discarding and sending are the owner's, through
+    the API."""
+
+    form = MessageDraftAdminForm
     list_display = (
         "occasion_date",
         "client",
@@ -42,9 +69,14 @@ class MessageDraftAdmin(admin.ModelAdmin):
     list_filter = ("status", "channel", "occasion", "generator_fallback")
     search_fields = ("=id", "=client__id", "client__last_name", "provider_message_id", "tenant__name")
     list_select_related = ("client", "tenant")
-    autocomplete_fields = ("client", "job", "approved_by")
     date_hierarchy = "occasion_date"
-    readonly_fields = (
+    fields = (
+        "tenant",
+        "client",
+        "channel",
+        "occasion",
+        "occasion_date",
+        "body",
         "status",
         "recipient",
         "provider_message_id",
@@ -60,3 +92,19 @@ class MessageDraftAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
+    readonly_fields = tuple(name for name in fields if name != "body")
+    support_editable_fields = ("body",)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False  # drafts are written by birthday batches
+
+    def save_model(self, request: HttpRequest, obj: MessageDraft, form: forms.ModelForm, change: bool) -> None:
+        # Through the service, as the API: a ChangeRecord "draft.edited" naming the staff member.
+        if "body" in form.changed_data:
+            services.draft_update_body(
+                tenant=support_tenant(request),
+                draft_id=obj.id,
+                body=form.cleaned_data["body"],
+                acting_user=request.user,
+            )
+        obj.refresh_from_db()

@@ -1,26 +1,65 @@
-"""Admin for client data. Plain ModelAdmins: admin queries run without a tenant context (and
-so see no rows) until the lead switches these to the support-admin base class."""
+"""Admin for client data (support staff, tenants.admin_support).
 
+Across tenants every page is read-only and audited. Inside an entered tenant, support staff
+(the "Support" group) may change a client's contact fields and notes and add or remove its
+tags; a superuser may also change its birthday and source. Changes go through
+clients.services, as the API's do (normalized contacts, their hashes, a ChangeRecord naming
+the staff member). Consent is derived from the consent ledger (clients.consent): never
+edited here. The contact hashes are never shown.
+"""
+
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 
+from clients import services
 from clients.models import Client, ClientExternalId, ClientImport, ClientTag, ConsentEvent, Tag
+from tenants.admin_support import SupportModelAdminMixin, support_tenant
+from tenants.changes import record_change
+from tenants.context import current_tenant_id
+from tenants.models import Tenant
+
+# What the admin may write through clients.services (consent is not among them).
+ADMIN_FIELDS = tuple(name for name in services.WRITABLE_FIELDS if name not in ("email_consent", "sms_consent"))
 
 
 class ClientTagInline(admin.TabularInline):
     model = ClientTag
     extra = 0
     autocomplete_fields = ("tag",)
+    fields = ("tag", "created_at")  # the tenant is the entered one (set on save)
     readonly_fields = ("created_at",)
 
 
 class ClientExternalIdInline(admin.TabularInline):
     model = ClientExternalId
     extra = 0
+    fields = ("provider", "external_id", "provider_created_at", "created_at")
     readonly_fields = ("created_at",)
 
 
+class ClientAdminForm(forms.ModelForm):
+    def clean(self) -> dict[str, Any]:
+        """The service's own checks (a valid e-mail and phone, a real birthday), as field
+        errors beside the fields, before anything is saved."""
+        cleaned = super().clean() or {}
+        data = {name: cleaned.get(name) for name in self.changed_data if name in ADMIN_FIELDS}
+        if data:
+            tenant = Tenant.objects.get(id=current_tenant_id())
+            try:
+                services.client_check(tenant=tenant, client=self.instance, data=data)
+            except ValidationError as error:
+                for field, messages in error.message_dict.items():
+                    self.add_error(field if field in self.fields else None, messages)
+        return cleaned
+
+
 @admin.register(Client)
-class ClientAdmin(admin.ModelAdmin):
+class ClientAdmin(SupportModelAdminMixin, admin.ModelAdmin):
+    form = ClientAdminForm
     list_display = (
         "display_name",
         "email",
@@ -37,21 +76,55 @@ class ClientAdmin(admin.ModelAdmin):
     search_fields = ("first_name", "last_name", "email", "phone", "=id")
     ordering = ("last_name", "first_name", "id")  # stable pages in the list and autocomplete
     list_select_related = ("tenant",)
-    # Consent is derived from the consent ledger (clients.consent): never edited here.
+    fieldsets = (
+        (None, {"fields": ("id", "tenant", "first_name", "last_name", "email", "phone", "phone_extension", "notes")}),
+        ("Birthday", {"fields": ("birthday_month", "birthday_day", "birth_year")}),
+        (
+            "Consent (from the consent ledger; never edited here)",
+            {"fields": ("email_consent", "email_consent_at", "sms_consent", "sms_consent_at")},
+        ),
+        ("Record", {"fields": ("source", "archived_at", "created_at", "updated_at")}),
+    )
+    exclude = ("email_hash", "phone_hash")  # matching keys, not for people to read
     readonly_fields = (
         "id",
         "tenant",
-        "email_hash",
-        "phone_hash",
         "email_consent",
         "email_consent_at",
         "sms_consent",
         "sms_consent_at",
+        "archived_at",
         "created_at",
         "updated_at",
     )
+    support_editable_fields = ("first_name", "last_name", "email", "phone", "phone_extension", "notes")
     inlines = [ClientTagInline, ClientExternalIdInline]
     date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False  # clients come from the API, imports and providers
+
+    def save_model(self, request: HttpRequest, obj: Client, form: forms.ModelForm, change: bool) -> None:
+        # Through the service, as the API: normalized, hashed, and a ChangeRecord
+        # ("client.updated", the staff member, the reason they entered with).
+        data = {name: form.cleaned_data[name] for name in form.changed_data if name in ADMIN_FIELDS}
+        if data:
+            services.client_update(
+                tenant=support_tenant(request), client_id=obj.id, data=data, acting_user=request.user
+            )
+        obj.refresh_from_db()
+
+    def support_record_formset(self, request: HttpRequest, parent: Any, formset: Any) -> None:
+        if formset.model is not ClientTag:
+            super().support_record_formset(request, parent, formset)
+            return
+        # As the API records tags: one row per tag added or removed.
+        tenant = support_tenant(request)
+        removed = len(formset.deleted_objects) + len(formset.changed_objects)
+        added = len(formset.new_objects) + len(formset.changed_objects)
+        for action, count in (("client.tag_removed", removed), ("client.tag_added", added)):
+            for _ in range(count):
+                record_change(tenant=tenant, actor=request.user, action=action, obj=parent, fields=["tags"])
 
 
 @admin.register(ClientExternalId)
@@ -71,11 +144,13 @@ class TagAdmin(admin.ModelAdmin):
 
 
 @admin.register(ClientTag)
-class ClientTagAdmin(admin.ModelAdmin):
+class ClientTagAdmin(SupportModelAdminMixin, admin.ModelAdmin):
     list_display = ("client", "tag", "tenant", "created_at")
     search_fields = ("tag__name", "=client__id")
     list_select_related = ("client", "tag", "tenant")
     autocomplete_fields = ("client", "tag")
+    fields = ("client", "tag")  # the tenant is the entered one (set on save)
+    support_editable_fields = ("client", "tag")
 
 
 @admin.register(ClientImport)

@@ -8,6 +8,7 @@ inside a request), so a failure leaves nothing half-written.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import logging
 import uuid
@@ -149,6 +150,12 @@ def _apply(client: Client, data: Mapping[str, Any], *, tenant: Tenant) -> set[st
             changed.add(name)
     _validate_birthday(client)
     return changed
+
+
+def client_check(*, tenant: Tenant, client: Client, data: Mapping[str, Any]) -> None:
+    """Raise the ValidationError (naming fields) that client_update would raise for `data`;
+    changes nothing. For forms that validate before saving (the support admin)."""
+    _apply(copy.copy(client), data, tenant=tenant)
 
 
 def client_create(*, tenant: Tenant, data: Mapping[str, Any], acting_user: User | None = None) -> Client:

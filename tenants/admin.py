@@ -64,12 +64,39 @@ class TenantAdmin(SupportModelAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(SupportModelAdminMixin, admin.ModelAdmin):
+    """Who belongs to a tenant, and as what. Memberships are made by `create_tenant` and the
+    owner's own flows, never here: no page adds one, so no staff account or other tenant's
+    user becomes a member through the admin. Support staff only read them; a superuser
+    inside the tenant may change the role of an existing member who is not staff, and the
+    ChangeRecord and the audit row say who got which role, by whom and why."""
+
     list_display = ("user", "tenant", "role", "is_active", "created_at")
     list_filter = ("role", "is_active")
     search_fields = ("user__email", "=user__id", "tenant__name", "=tenant__id")
     list_select_related = ("user", "tenant")
-    autocomplete_fields = ("user",)
+    fields = ("tenant", "user", "role", "is_active", "created_at")
+    readonly_fields = ("tenant", "user", "is_active", "created_at")
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if not request.user.is_superuser:
+            return False
+        if obj is not None and obj.user.is_staff:
+            return False  # a platform account never holds a tenant role
+        return super().has_change_permission(request, obj)
+
+    def support_change_detail(self, request: HttpRequest, obj: Any, form: forms.ModelForm[Any], change: bool) -> str:
+        if "role" not in form.changed_data:
+            return ""
+        return (
+            f"{obj.user.email or obj.user.username} (user {obj.user_id}): role {form.initial.get('role')} → {obj.role}"
+        )
 
 
 @admin.register(BackgroundJob)

@@ -6,11 +6,17 @@ a change that rolls back leaves no record, and no change commits without one.
 
     record_change(tenant=tenant, actor=Actor.of(acting_user), action="client.updated",
                   obj=client, fields=["first_name"])
+
+Support staff change a tenant's data only inside it, with a reason (tenants.admin_support):
+the admin runs their request in `change_reason(reason)`, and every record written meanwhile,
+by the admin or by the services it calls, carries that reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -19,6 +25,18 @@ from tenants.context import require_tenant
 from tenants.models import ChangeRecord, Tenant, User
 
 Kind = ChangeRecord.ActorKind
+
+_reason: ContextVar[str] = ContextVar("brandvx_change_reason", default="")
+
+
+@contextlib.contextmanager
+def change_reason(reason: str) -> Iterator[None]:
+    """Every ChangeRecord written in the block says why (support's reason for entering)."""
+    token = _reason.set(reason)
+    try:
+        yield
+    finally:
+        _reason.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +67,13 @@ def _actor(actor: Actor | User | None) -> Actor:
 
 
 def _record(
-    tenant: Tenant, actor: Actor, action: str, object_type: str, object_id: Any, fields: Iterable[str]
+    tenant: Tenant,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: Any,
+    fields: Iterable[str],
+    detail: str = "",
 ) -> ChangeRecord:
     return ChangeRecord(
         tenant=tenant,
@@ -60,6 +84,8 @@ def _record(
         object_type=object_type,
         object_id=str(object_id or ""),
         fields=sorted(set(fields)),
+        reason=_reason.get()[:500],
+        detail=detail[:500],
     )
 
 
@@ -72,13 +98,15 @@ def record_change(
     object_type: str = "",
     object_id: Any = None,
     fields: Iterable[str] = (),
+    detail: str = "",
 ) -> ChangeRecord:
-    """`actor`: an Actor, or the API's acting user (None: the system)."""
+    """`actor`: an Actor, or the API's acting user (None: the system). `detail`: what the
+    change was when that is no personal data (a member's new role); usually empty."""
     require_tenant(tenant)
     if obj is not None:
         object_type = object_type or obj._meta.model_name
         object_id = obj.pk if object_id is None else object_id
-    record = _record(tenant, _actor(actor), action, object_type, object_id, fields)
+    record = _record(tenant, _actor(actor), action, object_type, object_id, fields, detail)
     record.save(force_insert=True)
     return record
 

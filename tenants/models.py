@@ -210,17 +210,22 @@ class SupportAccess(TenantModel):
         VIEW = "view"
         ENTER = "enter"
         CHANGE = "change"
+        LEAVE = "leave"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     staff_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     action = models.CharField(max_length=16, choices=Action.choices)
     reason = models.TextField(blank=True)
     path = models.CharField(max_length=500, blank=True)
+    detail = models.CharField(
+        max_length=500, blank=True, help_text="What a change was, when it is no personal data (a member's new role)."
+    )
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
     occurred_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-occurred_at"]
+        verbose_name_plural = "support accesses"
         indexes = [models.Index(fields=["tenant", "-occurred_at"], name="support_access_tenant_idx")]
 
     def __str__(self) -> str:
@@ -252,6 +257,10 @@ class ChangeRecord(TenantModel):
     object_type = models.CharField(max_length=64)
     object_id = models.CharField(max_length=64)
     fields = models.JSONField(default=list, blank=True, help_text="Names of the fields that changed.")
+    reason = models.CharField(max_length=500, blank=True, help_text="Support's stated reason for entering the tenant.")
+    detail = models.CharField(
+        max_length=500, blank=True, help_text="What the change was, when it is no personal data (a member's new role)."
+    )
 
     class Meta:
         ordering = ["-occurred_at"]

@@ -69,6 +69,62 @@ def totp_token(device: Any) -> str:
     return f"{totp.token():0{device.digits}d}"
 
 
+@dataclass(frozen=True)
+class SupportEngineer:
+    user: User
+    password: str
+    totp_secret: str  # base32, from the otpauth:// URI the command printed
+
+    def totp_code(self) -> str:
+        """The code the engineer's authenticator app shows now, from the provisioning URI."""
+        import base64
+
+        from django_otp.oath import TOTP
+
+        key = base64.b32decode(self.totp_secret + "=" * (-len(self.totp_secret) % 8))
+        return f"{TOTP(key).token():06d}"
+
+
+def enroll_support_engineer(email: str, *, password: str = STAFF_PASSWORD) -> SupportEngineer:
+    """A support engineer made as the README says: `manage.py enroll_support_staff --email
+    EMAIL` (the otpauth:// URI it prints is what the engineer's authenticator app holds),
+    then `manage.py changepassword EMAIL` (its two password prompts answered with `password`)."""
+    import io
+    import re
+    from unittest import mock
+    from urllib.parse import parse_qs, urlsplit
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("enroll_support_staff", "--email", email, stdout=out)
+    found = re.search(r"otpauth://totp/\S+", out.getvalue())
+    assert found, out.getvalue()
+    secret = parse_qs(urlsplit(found.group(0)).query)["secret"][0]
+    user = User.objects.get(username=email.strip().lower())
+    with mock.patch("getpass.getpass", return_value=password):  # the keyboard, not the command
+        call_command("changepassword", user.username, stdout=io.StringIO())
+    user.refresh_from_db()
+    return SupportEngineer(user=user, password=password, totp_secret=secret)
+
+
+def support_login(client: Any, engineer: SupportEngineer) -> Any:
+    """Sign the engineer in at /admin/login/ with password, device and current code."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.get(user=engineer.user)
+    return client.post(
+        "/admin/login/?next=/admin/",
+        {
+            "username": engineer.user.username,
+            "password": engineer.password,
+            "otp_device": device.persistent_id,
+            "otp_token": engineer.totp_code(),
+            "next": "/admin/",
+        },
+    )
+
+
 def admin_login(client: Any, user: User, *, password: str = STAFF_PASSWORD) -> Any:
     """Sign `user` in at /admin/login/ the way staff do: password plus a TOTP code from a new
     device. Returns the login response (302 when signed in and verified)."""

@@ -68,6 +68,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 30)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "tenants.admin_support.audit_client_ip"  # logged with each attempt
+AXES_LOCKOUT_CALLABLE = "tenants.admin_support.lockout_response"  # the 429 page, with the time left
 # Two-factor for staff (django-otp, TOTP): the support admin requires a verified device
 # whenever DEBUG is off (tenants.admin_support); enrol with `manage.py enroll_support_staff`.
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "BrandVX support")

@@ -136,6 +136,8 @@ class ChangeRecordSerializer(serializers.ModelSerializer[ChangeRecord]):
             "object_type",
             "object_id",
             "fields",
+            "reason",
+            "detail",
         ]
         read_only_fields = fields
 
@@ -145,5 +147,5 @@ class SupportAccessSerializer(serializers.ModelSerializer[SupportAccess]):
 
     class Meta:
         model = SupportAccess
-        fields = ["id", "staff_user", "staff_email", "action", "reason", "path", "remote_addr", "occurred_at"]
+        fields = ["id", "staff_user", "staff_email", "action", "reason", "path", "detail", "remote_addr", "occurred_at"]
         read_only_fields = fields

@@ -280,8 +280,8 @@ def test_viewing_a_tenant_or_its_users_is_audited_and_shows_no_password_hash(sup
 
 
 def test_platform_pages_that_decide_access_are_read_only(support):
-    """Beat schedules, groups (permissions), OTP devices, sign-in lockouts and webhook routes
-    are shown, never changed, through the admin."""
+    """Groups (permissions), OTP devices, sign-in lockouts and webhook routes are shown, never
+    changed, through the admin; beat schedules are never added or deleted."""
     from django.contrib import admin
     from django_celery_beat.models import PeriodicTask
 
@@ -297,9 +297,16 @@ def test_platform_pages_that_decide_access_are_read_only(support):
         base = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
         assert support.post(base + "add/", {}).status_code == 403, base
     task = PeriodicTask.objects.first()
-    assert support.post(f"/admin/django_celery_beat/periodictask/{task.id}/change/", {"name": "x"}).status_code == 403
+    # Beat schedules: a superuser may change one (audited: test_admin_support_staff), never
+    # delete one; support staff neither (no action either).
     assert support.post(f"/admin/django_celery_beat/periodictask/{task.id}/delete/", {"post": "yes"}).status_code == 403
     assert PeriodicTask.objects.filter(id=task.id, name=task.name).exists()
+    for model in read_only:
+        if model._meta.app_label != "django_celery_beat":
+            obj = model.objects.first()
+            if obj is not None:
+                change = f"/admin/{model._meta.app_label}/{model._meta.model_name}/{obj.pk}/change/"
+                assert support.post(change, {}).status_code == 403, change
 
 
 def test_a_staff_user_without_the_support_permission_gets_no_tenant_data():

@@ -1,4 +1,8 @@
-"""Make a platform support engineer: staff, the support permission, and a TOTP device.
+"""Make a platform support engineer: staff, the "Support" group, and a TOTP device.
+
+The group (created, or reset to exactly SUPPORT_GROUP_PERMISSIONS, on every run) holds the
+support permission and what support may change inside an entered tenant: a client's contact
+fields and notes, its tags, a message draft's text. Never a superuser.
 
     python manage.py enroll_support_staff --email sam@brandvx.example
     python manage.py changepassword <username>        # then set the password
@@ -12,18 +16,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from tenants.admin_support import SUPPORT_GROUP, SUPPORT_GROUP_PERMISSIONS
 from tenants.context import dangerously_support_read_context
 from tenants.models import Membership, User
 
 
 class Command(BaseCommand):
     help = (
-        "Create or update a support staff user (is_staff + tenants.support_access) and print a TOTP provisioning URI."
+        "Create or update a support staff user (is_staff, the Support group with tenants.support_access) "
+        "and print a TOTP provisioning URI."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -43,7 +49,9 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"Refusing: {username} is a member of a tenant; support staff are separate accounts."
                 )
-        permission = Permission.objects.get(content_type__app_label="tenants", codename="support_access")
+        if user is not None and user.is_superuser:
+            raise CommandError(f"Refusing: {username} is a superuser; support staff are separate accounts.")
+        permissions = support_group_permissions()
         if user is not None and not user.is_staff:
             # Only the database owner may grant staff status (the tenants_user trigger of
             # tenants 0006): this command is that platform-level action, run from a shell.
@@ -55,7 +63,9 @@ class Command(BaseCommand):
                 user = User(username=username, email=email, is_staff=True)
                 user.set_unusable_password()
                 user.save(force_insert=True)
-            user.user_permissions.add(permission)
+            group, _ = Group.objects.get_or_create(name=SUPPORT_GROUP)
+            group.permissions.set(permissions)  # exactly these, whatever the group held
+            user.groups.add(group)
             devices = TOTPDevice.objects.filter(user=user)
             if options["new_device"]:
                 devices.delete()
@@ -63,7 +73,7 @@ class Command(BaseCommand):
             created = device is None
             if created:
                 device = TOTPDevice.objects.create(user=user, name=f"{username} authenticator", confirmed=True)
-        self.stdout.write(f"Support staff: {user.username} ({user.id}), permission tenants.support_access")
+        self.stdout.write(f"Support staff: {user.username} ({user.id}), group {SUPPORT_GROUP}")
         if created:
             self.stdout.write("TOTP provisioning URI (add it to an authenticator app; shown once):")
             self.stdout.write(device.config_url)
@@ -71,3 +81,19 @@ class Command(BaseCommand):
             self.stdout.write("A TOTP device exists already; use --new-device to replace it.")
         if not user.has_usable_password():
             self.stdout.write(f"Set the password with: python manage.py changepassword {user.username}")
+
+
+def support_group_permissions() -> list[Permission]:
+    """The Permission rows of SUPPORT_GROUP_PERMISSIONS ("app_label.codename"); a missing one
+    (an app not migrated) is an error, not a smaller grant."""
+    wanted = [name.split(".", 1) for name in SUPPORT_GROUP_PERMISSIONS]
+    found = {
+        f"{p.content_type.app_label}.{p.codename}": p
+        for p in Permission.objects.select_related("content_type").filter(
+            codename__in=[codename for _, codename in wanted]
+        )
+    }
+    missing = [name for name in SUPPORT_GROUP_PERMISSIONS if name not in found]
+    if missing:
+        raise CommandError(f"Missing permissions (run migrate first): {', '.join(missing)}")
+    return [found[name] for name in SUPPORT_GROUP_PERMISSIONS]
