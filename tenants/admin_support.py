@@ -11,8 +11,10 @@ data only after entering that tenant, stating why.
 - Platform tables that reach a tenant (the tenant registry, users, webhook routes) get the
   same treatment through `SupportModelAdminMixin` with their own tenant link; users and
   routes are never changed through the admin at all. Platform tables that decide who may act
-  (groups and permissions, schedules, sign-in lockouts, OTP devices) are read-only here:
-  they change through management commands (enroll_support_staff) and migrations.
+  (groups and permissions, sign-in lockouts, OTP devices) are read-only here, with no bulk
+  action: they change through management commands (enroll_support_staff) and migrations.
+  Beat schedules too, except that a superuser may change one (never add or delete), each
+  change in Django's admin log.
 - What support may change inside an entered tenant: what the "Support" group grants
   (SUPPORT_GROUP_PERMISSIONS: a client's contact fields and notes, its tags, a draft's
   text), and in those forms only the fields the model's admin names in
