@@ -358,3 +358,50 @@ def test_a_locked_out_sign_in_gets_a_readable_page_with_the_time_left(settings):
     text = locked.content.decode()
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     assert "Sign-in locked" in text and f"Try again in {minutes} minutes" in text, text
+
+
+# --- superusers inside a tenant: every write recorded ---------------------------------------
+
+
+def test_a_superusers_admin_writes_are_in_the_owners_change_log_with_the_reason():
+    tenant, owner, client, draft, tag = salon()
+    root = superuser_client()
+    enter(root, tenant, "Ticket 31: rebrand and tidy the tags")
+    form = client_form(client, birthday_month="2", birthday_day="31", birth_year="", source="manual")
+    invalid = root.post(f"/admin/clients/client/{client.id}/change/", form)
+    assert invalid.status_code == 200 and "is not a date" in invalid.content.decode()  # the service's check
+    tenant_page = {
+        "name": "Rebranded",
+        "slug": tenant.slug,
+        "timezone": tenant.timezone,
+        "currency": tenant.currency,
+        "country": tenant.country,
+        "is_active": "on",
+    }
+    assert root.post(f"/admin/tenants/tenant/{tenant.id}/change/", tenant_page).status_code == 302
+    bulk_delete = {"action": "delete_selected", "_selected_action": [str(tag.id)], "post": "yes"}
+    assert root.post("/admin/clients/tag/", bulk_delete).status_code == 302
+    with tenant_context(tenant.id, role="owner_admin"):
+        assert not Tag.objects.filter(id=tag.id).exists()
+        assert Client.objects.get(id=client.id).birthday_month == 12
+    rows = {(row["action"], row["object_id"]): row for row in change_log(tenant, owner)}
+    assert set(rows) == {("tenant.updated", str(tenant.id)), ("tag.deleted", str(tag.id))}
+    assert rows[("tenant.updated", str(tenant.id))]["fields"] == ["name"]
+    for row in rows.values():
+        assert (row["actor_kind"], row["actor_label"], row["reason"]) == (
+            "support",
+            root.user.email,
+            "Ticket 31: rebrand and tidy the tags",
+        )
+
+
+def test_no_admin_list_filter_names_a_secret_column():
+    from django.contrib import admin
+
+    from tenants.admin_support import _secret_lookup
+
+    for model, model_admin in admin.site._registry.items():
+        for entry in model_admin.list_filter:
+            name = entry[0] if isinstance(entry, tuple) else entry
+            if isinstance(name, str):
+                assert not _secret_lookup(model, name), f"{model.__name__}: {name}"
