@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from typing import cast
 
 import pytest
 import requests
@@ -27,7 +28,9 @@ pytestmark = pytest.mark.browser
 def _salon(label: str):
     tenant, owner = make_tenant(f"{label} {uuid.uuid4().hex[:6]}")
     with tenant_context(tenant.id, role="system"):
-        clients = [ClientFactory(tenant=tenant, first_name=f"{label}{i}", last_name="Client") for i in range(2)]
+        clients = [
+            cast(Client, ClientFactory(tenant=tenant, first_name=f"{label}{i}", last_name="Client")) for i in range(2)
+        ]
         draft = MessageDraft.objects.create(
             tenant=tenant,
             client=clients[0],
