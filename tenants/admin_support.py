@@ -169,6 +169,7 @@ def lockout_response(
     context = {
         **admin.site.each_context(request),
         "title": "Sign-in locked",
+        "is_nav_sidebar_enabled": False,  # signed out: there is nothing to navigate to
         "minutes_left": max(1, math.ceil(left.total_seconds() / 60)),
         "until": until,
     }

@@ -176,3 +176,35 @@ def test_support_reads_enters_changes_and_leaves_and_the_owner_sees_it(page, liv
         timeout=10,
     )
     assert other_log.status_code == 200 and other_log.json()["results"] == []
+
+
+def test_a_locked_out_sign_in_reads_why_and_how_long(page, live_server, shot, settings):
+    """After ADMIN_LOGIN_FAILURE_LIMIT wrong passwords, the sign-in page answers 429 with a
+    page that says what happened and the minutes left (django-axes' bare text before)."""
+    from axes.models import AccessAttempt
+
+    engineer = enroll_support_engineer(f"support-{uuid.uuid4().hex[:6]}@brandvx.example")
+    try:
+        page.goto("/admin/login/")
+        for _ in range(settings.AXES_FAILURE_LIMIT):
+            page.get_by_label("Username").fill(engineer.user.username)
+            page.get_by_label("Password").fill("not the password")
+            page.get_by_role("button", name="Log in").click()
+            if page.get_by_text("Sign-in locked").count():
+                break
+        expect(page.get_by_role("heading", name="Sign-in locked")).to_be_visible()
+        minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+        expect(page.get_by_text(f"Try again in {minutes} minutes")).to_be_visible()
+        shot(page, "locked")
+        # Even the right password is refused now, with the same page.
+        page.goto("/admin/login/")
+        page.get_by_label("Username").fill(engineer.user.username)
+        page.get_by_label("Password").fill(engineer.password)
+        with page.expect_response(lambda r: r.url.endswith("/admin/login/") and r.request.method == "POST") as sent:
+            page.get_by_role("button", name="Log in").click()
+        assert sent.value.status == 429
+        expect(page.get_by_role("heading", name="Sign-in locked")).to_be_visible()
+    finally:
+        # The lock covers this address (the live server's callers): lift it for later tests.
+        AccessAttempt.objects.filter(username=engineer.user.username).delete()
+        AccessAttempt.objects.filter(ip_address="127.0.0.1").delete()
