@@ -314,9 +314,7 @@ class InsightSpan(TenantModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["tenant", "sale_day", "refund_day", "currency"], name="insight_span_unique"
-            )
+            models.UniqueConstraint(fields=["tenant", "sale_day", "refund_day", "currency"], name="insight_span_unique")
         ]
 
 
