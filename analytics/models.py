@@ -331,3 +331,41 @@ class InsightVisitDay(TenantModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "day"], name="insight_visit_day_unique")]
+
+
+class InsightClientDay(TenantModel):
+    """One client's activity on one local day: what makes them active in a period (a
+    completed visit, or a sale that is a transaction of any period holding it: `permanent`),
+    what a sale fully refunded later still makes them until its full refund day
+    (`refunded_in_full_on`, the latest of that day's such sales), and whether the day counts
+    as a visit or purchase "before a period" (`earlier_custom`: completed visits and sales
+    whose status is completed). No foreign key to the client: the triggers drop the row when
+    the client's sales and visits leave the day (an erasure sets them to no client)."""
+
+    id = models.BigAutoField(primary_key=True)
+    client_id = models.UUIDField()
+    day = models.DateField()
+    permanent = models.BigIntegerField()
+    earlier_custom = models.BigIntegerField()
+    refunded_in_full_on = models.DateField(null=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "client_id", "day"], name="insight_client_day_unique")]
+        indexes = [
+            models.Index(
+                fields=["tenant", "day"],
+                include=["client_id", "permanent", "refunded_in_full_on"],
+                name="insight_client_day_day_idx",
+            )
+        ]
+
+
+class InsightClient(TenantModel):
+    """Each client's first completed visit or purchase on record (its local day)."""
+
+    id = models.BigAutoField(primary_key=True)
+    client_id = models.UUIDField()
+    first_day = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "client_id"], name="insight_client_unique")]

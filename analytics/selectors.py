@@ -409,67 +409,38 @@ WHERE v.tenant_id = %(tenant)s AND v.day >= %(previous_start)s AND v.day <= %(en
 GROUP BY 1
 """
 
-# Active, new and returning clients are distinct counts over the period: still read from the
-# period's rows (see docs/insights.md: what is not kept yet).
-_DASHBOARD_CLIENTS_SQL = f"""
-WITH sales AS (
-    SELECT t.occurred_at >= %(current_from)s AS is_current, t.client_id, t.total_amount,
-           CASE WHEN t.refunded_amount = 0 THEN 0
-                ELSE {_refunded_by("t", "CASE WHEN t.occurred_at >= %(current_from)s THEN %(current_to)s ELSE %(current_from)s END")}
-           END AS refunded_by_end
-    FROM analytics_transaction t
-    WHERE t.tenant_id = %(tenant)s
-      AND t.occurred_at >= %(previous_from)s AND t.occurred_at < %(current_to)s
-      AND t.status IN {_REVENUE_STATUSES} AND t.client_id IS NOT NULL
-),
-active AS (
-    SELECT is_current, client_id FROM sales WHERE NOT (total_amount > 0 AND refunded_by_end >= total_amount)
-    UNION
-    SELECT a.start_at >= %(current_from)s, a.client_id
-    FROM analytics_appointment a
-    WHERE a.tenant_id = %(tenant)s
-      AND a.start_at >= %(previous_from)s AND a.start_at < %(current_to)s
-      AND a.status = 'completed' AND a.client_id IS NOT NULL
+# Active clients: those with a client-day in the period that makes them active by the
+# period's end (a permanent one, or a sale refunded in full only after the period's end);
+# returning ones had their first visit or purchase before the period.
+_DASHBOARD_CLIENTS_SQL = """
+WITH active AS (
+    SELECT DISTINCT c.day >= %(start)s AS is_current, c.client_id
+    FROM analytics_insightclientday c
+    WHERE c.tenant_id = %(tenant)s AND c.day >= %(previous_start)s AND c.day <= %(end)s
+      AND (c.permanent > 0
+           OR c.refunded_in_full_on > CASE WHEN c.day >= %(start)s THEN %(end)s ELSE %(previous_end)s END)
 )
-SELECT ac.is_current, count(*) AS active_clients,
-       count(*) FILTER (WHERE EXISTS (
-           SELECT 1 FROM analytics_transaction p
-           WHERE p.tenant_id = %(tenant)s AND p.client_id = ac.client_id
-             AND p.occurred_at < CASE WHEN ac.is_current THEN %(current_from)s ELSE %(previous_from)s END
-             AND p.status = 'completed'
-       ) OR EXISTS (
-           SELECT 1 FROM analytics_appointment p
-           WHERE p.tenant_id = %(tenant)s AND p.client_id = ac.client_id
-             AND p.start_at < CASE WHEN ac.is_current THEN %(current_from)s ELSE %(previous_from)s END
-             AND p.status = 'completed'
-       )) AS returning_clients
-FROM active ac
-GROUP BY ac.is_current
+SELECT a.is_current, count(*),
+       count(*) FILTER (WHERE f.first_day < CASE WHEN a.is_current THEN %(start)s ELSE %(previous_start)s END)
+FROM active a
+LEFT JOIN analytics_insightclient f ON f.tenant_id = %(tenant)s AND f.client_id = a.client_id
+GROUP BY a.is_current
 """
 
 
 def _dashboard_rows_from_aggregates(tenant: Tenant, start: datetime.date, end: datetime.date) -> list[tuple]:
     """The two rows `dashboard_sql` returns (current, previous), from the aggregates."""
     previous_start, previous_end = previous_period(start, end)
-    previous_from, current_from = local_bounds(tenant, previous_start, previous_end)
-    _, current_to = local_bounds(tenant, start, end)
-    days = {"tenant": tenant.id, "start": start, "end": end, "previous_start": previous_start}
-    money = _run(*_positional(_DASHBOARD_MONEY_SQL, {**days, "previous_end": previous_end}))
-    visits = {row[0]: row[1:] for row in _run(*_positional(_DASHBOARD_VISITS_SQL, days))}
-    clients = {
-        row[0]: row[1:]
-        for row in _run(
-            *_positional(
-                _DASHBOARD_CLIENTS_SQL,
-                {
-                    "tenant": tenant.id,
-                    "previous_from": previous_from,
-                    "current_from": current_from,
-                    "current_to": current_to,
-                },
-            )
-        )
+    days = {
+        "tenant": tenant.id,
+        "start": start,
+        "end": end,
+        "previous_start": previous_start,
+        "previous_end": previous_end,
     }
+    money = _run(*_positional(_DASHBOARD_MONEY_SQL, days))
+    visits = {row[0]: row[1:] for row in _run(*_positional(_DASHBOARD_VISITS_SQL, days))}
+    clients = {row[0]: row[1:] for row in _run(*_positional(_DASHBOARD_CLIENTS_SQL, days))}
     rows = []
     for is_current in (True, False):
         figures = [dict(zip(("currency", *_MONEY), values[1:])) for values in money if values[0] == is_current]

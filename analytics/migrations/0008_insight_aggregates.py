@@ -149,6 +149,66 @@ BEGIN
 END
 $$;
 
+-- The given (client, local day) pairs (insightclientday), then those clients' first visit or
+-- purchase (insightclient). A sale fully refunded (its refunds reach a non-zero total) is a
+-- transaction of the periods ending before the local day its refunds reached the total.
+CREATE OR REPLACE FUNCTION analytics_insight_refresh_clients(p_tenant uuid, p_clients uuid[], p_days date[])
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    tz text := analytics_insight_zone(p_tenant);
+BEGIN
+    IF tz IS NULL OR coalesce(cardinality(p_clients), 0) = 0 THEN
+        RETURN;
+    END IF;
+    DELETE FROM analytics_insightclientday c
+    USING (SELECT DISTINCT * FROM unnest(p_clients, p_days) AS x(client_id, day) WHERE x.client_id IS NOT NULL) x
+    WHERE c.tenant_id = p_tenant AND c.client_id = x.client_id AND c.day = x.day;
+    INSERT INTO analytics_insightclientday (tenant_id, client_id, day, permanent, earlier_custom, refunded_in_full_on)
+    SELECT p_tenant, x.client_id, x.day, e.permanent, e.earlier_custom, e.refunded_in_full_on
+    FROM (SELECT DISTINCT * FROM unnest(p_clients, p_days) AS x(client_id, day) WHERE x.client_id IS NOT NULL) x
+    CROSS JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE ev.full_day IS NULL) AS permanent,
+               count(*) FILTER (WHERE ev.earlier) AS earlier_custom,
+               max(ev.full_day) AS refunded_in_full_on
+        FROM (
+            SELECT t.status = 'completed' AS earlier,
+                   CASE WHEN t.total_amount > 0 AND t.refunded_amount <> 0 THEN (
+                       SELECT min(r.day) FROM (
+                           SELECT g.day, sum(g.amount) OVER (ORDER BY g.day) AS refunded_by
+                           FROM (SELECT (rf.refunded_at AT TIME ZONE tz)::date AS day, sum(rf.amount) AS amount
+                                 FROM analytics_refund rf
+                                 WHERE rf.tenant_id = p_tenant AND rf.transaction_id = t.id
+                                 GROUP BY 1) g
+                       ) r
+                       WHERE r.refunded_by >= t.total_amount)
+                   END AS full_day
+            FROM analytics_transaction t
+            WHERE t.tenant_id = p_tenant AND t.client_id = x.client_id
+              AND t.occurred_at >= (x.day::timestamp AT TIME ZONE tz) - interval '1 day'
+              AND t.occurred_at < ((x.day + 1)::timestamp AT TIME ZONE tz) + interval '1 day'
+              AND (t.occurred_at AT TIME ZONE tz)::date = x.day
+              AND t.status IN ('completed', 'refunded')
+            UNION ALL
+            SELECT true, NULL::date
+            FROM analytics_appointment a
+            WHERE a.tenant_id = p_tenant AND a.client_id = x.client_id
+              AND a.start_at >= (x.day::timestamp AT TIME ZONE tz) - interval '1 day'
+              AND a.start_at < ((x.day + 1)::timestamp AT TIME ZONE tz) + interval '1 day'
+              AND (a.start_at AT TIME ZONE tz)::date = x.day
+              AND a.status = 'completed'
+        ) ev
+        HAVING count(*) > 0
+    ) e;
+    DELETE FROM analytics_insightclient WHERE tenant_id = p_tenant AND client_id = ANY (p_clients);
+    INSERT INTO analytics_insightclient (tenant_id, client_id, first_day)
+    SELECT p_tenant, c.client_id, min(c.day)
+    FROM analytics_insightclientday c
+    WHERE c.tenant_id = p_tenant AND c.client_id = ANY (p_clients) AND c.earlier_custom > 0
+    GROUP BY c.client_id;
+END
+$$;
+
 -- Every aggregate of one tenant, from its rows, bucketed in p_timezone.
 CREATE OR REPLACE FUNCTION analytics_insight_rebuild(p_tenant uuid, p_timezone text) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -156,6 +216,8 @@ BEGIN
     DELETE FROM analytics_insightday WHERE tenant_id = p_tenant;
     DELETE FROM analytics_insightspan WHERE tenant_id = p_tenant;
     DELETE FROM analytics_insightvisitday WHERE tenant_id = p_tenant;
+    DELETE FROM analytics_insightclientday WHERE tenant_id = p_tenant;
+    DELETE FROM analytics_insightclient WHERE tenant_id = p_tenant;
     INSERT INTO analytics_insightstate (tenant_id, timezone, rebuilt_at)
     VALUES (p_tenant, p_timezone, now())
     ON CONFLICT (tenant_id) DO UPDATE SET timezone = excluded.timezone, rebuilt_at = excluded.rebuilt_at;
@@ -169,6 +231,14 @@ BEGIN
     PERFORM analytics_insight_refresh_visits(p_tenant, ARRAY(
         SELECT DISTINCT (a.start_at AT TIME ZONE p_timezone)::date FROM analytics_appointment a
         WHERE a.tenant_id = p_tenant AND a.status IN ('completed', 'no_show')));
+    PERFORM analytics_insight_refresh_clients(p_tenant, array_agg(x.client_id), array_agg(x.day))
+    FROM (
+        SELECT t.client_id, (t.occurred_at AT TIME ZONE p_timezone)::date AS day FROM analytics_transaction t
+        WHERE t.tenant_id = p_tenant AND t.client_id IS NOT NULL AND t.status IN ('completed', 'refunded')
+        UNION
+        SELECT a.client_id, (a.start_at AT TIME ZONE p_timezone)::date FROM analytics_appointment a
+        WHERE a.tenant_id = p_tenant AND a.client_id IS NOT NULL AND a.status = 'completed'
+    ) x;
 END
 $$;
 
@@ -194,24 +264,28 @@ LANGUAGE plpgsql AS $$
 DECLARE
     tenants uuid[];
     keys uuid[];
+    people uuid[];
     instants timestamptz[];
     changed record;
     tz text;
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        SELECT array_agg(tenant_id), array_agg(id), array_agg(occurred_at) INTO tenants, keys, instants
+        SELECT array_agg(tenant_id), array_agg(id), array_agg(client_id), array_agg(occurred_at)
+        INTO tenants, keys, people, instants
         FROM insight_new_rows;
     ELSIF TG_OP = 'DELETE' THEN
-        SELECT array_agg(tenant_id), array_agg(id), array_agg(occurred_at) INTO tenants, keys, instants
+        SELECT array_agg(tenant_id), array_agg(id), array_agg(client_id), array_agg(occurred_at)
+        INTO tenants, keys, people, instants
         FROM insight_old_rows;
     ELSE
-        SELECT array_agg(x.tenant_id), array_agg(x.id), array_agg(x.occurred_at) INTO tenants, keys, instants
-        FROM (SELECT tenant_id, id, occurred_at FROM insight_old_rows
-              UNION ALL SELECT tenant_id, id, occurred_at FROM insight_new_rows) x;
+        SELECT array_agg(x.tenant_id), array_agg(x.id), array_agg(x.client_id), array_agg(x.occurred_at)
+        INTO tenants, keys, people, instants
+        FROM (SELECT tenant_id, id, client_id, occurred_at FROM insight_old_rows
+              UNION ALL SELECT tenant_id, id, client_id, occurred_at FROM insight_new_rows) x;
     END IF;
     FOR changed IN
-        SELECT u.tenant_id, array_agg(u.id) AS ids, array_agg(u.at) AS instants
-        FROM unnest(tenants, keys, instants) AS u(tenant_id, id, at) GROUP BY u.tenant_id
+        SELECT u.tenant_id, array_agg(u.id) AS ids, array_agg(u.client_id) AS clients, array_agg(u.at) AS instants
+        FROM unnest(tenants, keys, people, instants) AS u(tenant_id, id, client_id, at) GROUP BY u.tenant_id
     LOOP
         IF analytics_insight_ready(changed.tenant_id) THEN
             tz := analytics_insight_zone(changed.tenant_id);
@@ -223,6 +297,8 @@ BEGIN
                 WHERE r.tenant_id = changed.tenant_id AND r.transaction_id = ANY (changed.ids)));
             PERFORM analytics_insight_refresh_spans(changed.tenant_id, ARRAY(
                 SELECT DISTINCT (i AT TIME ZONE tz)::date FROM unnest(changed.instants) i));
+            PERFORM analytics_insight_refresh_clients(changed.tenant_id, changed.clients, ARRAY(
+                SELECT (i AT TIME ZONE tz)::date FROM unnest(changed.instants) WITH ORDINALITY AS u(i, n) ORDER BY n));
         END IF;
     END LOOP;
     RETURN NULL;
@@ -261,6 +337,10 @@ BEGIN
             PERFORM analytics_insight_refresh_spans(changed.tenant_id, ARRAY(
                 SELECT DISTINCT (t.occurred_at AT TIME ZONE tz)::date FROM analytics_transaction t
                 WHERE t.tenant_id = changed.tenant_id AND t.id = ANY (changed.sales)));
+            PERFORM analytics_insight_refresh_clients(changed.tenant_id, array_agg(t.client_id),
+                                                      array_agg((t.occurred_at AT TIME ZONE tz)::date))
+            FROM analytics_transaction t
+            WHERE t.tenant_id = changed.tenant_id AND t.id = ANY (changed.sales) AND t.client_id IS NOT NULL;
         END IF;
     END LOOP;
     RETURN NULL;
@@ -305,6 +385,8 @@ BEGIN
                  AND a.start_at >= ((c.start_at AT TIME ZONE 'UTC') - interval '60 days') AT TIME ZONE 'UTC'
                  AND a.status = 'completed'
                 WHERE c.client_id IS NOT NULL));
+            PERFORM analytics_insight_refresh_clients(changed.tenant_id, changed.clients, ARRAY(
+                SELECT (i AT TIME ZONE tz)::date FROM unnest(changed.instants) WITH ORDINALITY AS u(i, n) ORDER BY n));
         END IF;
     END LOOP;
     RETURN NULL;
@@ -346,6 +428,7 @@ def drop_triggers(apps, schema_editor):
             "analytics_insight_appointment_changed()",
             "analytics_insight_ready(uuid)",
             "analytics_insight_rebuild(uuid, text)",
+            "analytics_insight_refresh_clients(uuid, uuid[], date[])",
             "analytics_insight_refresh_visits(uuid, date[])",
             "analytics_insight_refresh_spans(uuid, date[])",
             "analytics_insight_refresh_money(uuid, date[])",
@@ -450,12 +533,65 @@ class Migration(migrations.Migration):
                 "constraints": [models.UniqueConstraint(fields=("tenant", "day"), name="insight_visit_day_unique")],
             },
         ),
+        migrations.CreateModel(
+            name="InsightClient",
+            fields=[
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("client_id", models.UUIDField()),
+                ("first_day", models.DateField()),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to="tenants.tenant"
+                    ),
+                ),
+            ],
+            options={
+                "constraints": [models.UniqueConstraint(fields=("tenant", "client_id"), name="insight_client_unique")],
+            },
+        ),
+        migrations.CreateModel(
+            name="InsightClientDay",
+            fields=[
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("client_id", models.UUIDField()),
+                ("day", models.DateField()),
+                ("permanent", models.BigIntegerField()),
+                ("earlier_custom", models.BigIntegerField()),
+                ("refunded_in_full_on", models.DateField(null=True)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_index=False, editable=False, on_delete=django.db.models.deletion.CASCADE, to="tenants.tenant"
+                    ),
+                ),
+            ],
+            options={
+                "indexes": [
+                    models.Index(
+                        fields=["tenant", "day"],
+                        include=("client_id", "permanent", "refunded_in_full_on"),
+                        name="insight_client_day_day_idx",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("tenant", "client_id", "day"), name="insight_client_day_unique")
+                ],
+            },
+        ),
         enable_rls(
-            "analytics_insightstate", "analytics_insightday", "analytics_insightspan", "analytics_insightvisitday"
+            "analytics_insightstate",
+            "analytics_insightday",
+            "analytics_insightspan",
+            "analytics_insightvisitday",
+            "analytics_insightclientday",
+            "analytics_insightclient",
         ),
         tenant_keys("analytics_insightstate"),
         tenant_keys("analytics_insightday"),
         tenant_keys("analytics_insightspan"),
         tenant_keys("analytics_insightvisitday"),
+        tenant_keys("analytics_insightclientday"),
+        tenant_keys("analytics_insightclient"),
         migrations.RunPython(create_triggers, drop_triggers),
     ]

@@ -23,7 +23,15 @@ from hypothesis import strategies as st
 from rest_framework.renderers import JSONRenderer
 
 from analytics import aggregates, selectors, services
-from analytics.models import InsightDay, InsightSpan, InsightState, InsightVisitDay, Transaction
+from analytics.models import (
+    InsightClient,
+    InsightClientDay,
+    InsightDay,
+    InsightSpan,
+    InsightState,
+    InsightVisitDay,
+    Transaction,
+)
 from analytics.tests import factories as f
 from brandvx.errors import InvalidParameter
 from tenants.context import tenant_context
@@ -106,7 +114,7 @@ operations = st.lists(
     max_size=18,
 )
 periods = st.lists(
-    st.tuples(st.integers(0, 75), st.integers(0, 80)), min_size=1, max_size=3
+    st.tuples(st.integers(0, 75), st.integers(0, 80)), min_size=1, max_size=2
 )  # (start offset in days from the window's first day, length - 1)
 
 
@@ -284,6 +292,12 @@ def _rows(tenant: Tenant) -> dict:
                 "currency", "sale_day", "refund_day", "refunded", "full_sales", "full_discounts"
             )
         ),
+        "clients": sorted(
+            InsightClientDay.objects.filter(tenant_id=tenant.id).values_list(
+                "client_id", "day", "permanent", "earlier_custom", "refunded_in_full_on"
+            )
+        ),
+        "first": sorted(InsightClient.objects.filter(tenant_id=tenant.id).values_list("client_id", "first_day")),
         "visits": sorted(
             InsightVisitDay.objects.filter(tenant_id=tenant.id).values_list(
                 "day", "completed", "no_shows", "rebookable", "rebooked"
@@ -312,8 +326,16 @@ def test_a_tenants_first_write_builds_its_aggregates_and_every_write_keeps_them(
         ]
         assert kept["spans"] == [("USD", D(2025, 3, 9), D(2025, 4, 2), 2500, 0, 0)]
         assert kept["visits"] == [(D(2025, 3, 10), 1, 0, 1, 1)]
+        assert kept["clients"] == [(person.id, D(2025, 3, 9), 1, 1, None), (person.id, D(2025, 3, 10), 1, 1, None)]
+        assert kept["first"] == [(person.id, D(2025, 3, 9))]
+        # Refunded in full on April 9th: active through periods ending before it, and no
+        # longer earlier custom (its status is refunded now).
+        services.transaction_refund(tenant=a, transaction_id=sale.id, refunded_at=f.local(a, 2025, 4, 9))
+        assert _rows(a)["clients"][0] == (person.id, D(2025, 3, 9), 0, 0, D(2025, 4, 9))
+        assert _rows(a)["first"] == [(person.id, D(2025, 3, 10))]
         services.transaction_delete(tenant=a, transaction_id=sale.id)
         assert _rows(a)["days"] == [] and _rows(a)["spans"] == []
+        assert _rows(a)["clients"] == [(person.id, D(2025, 3, 10), 1, 1, None)]
 
 
 def test_the_aggregates_are_the_tenants_own(world):
