@@ -112,8 +112,9 @@ def main() -> None:
     options = parser.parse_args()
     tenants = {}
     for label, sales in (("big", options.sales), ("small", options.small_sales)):
-        tenant = tenant_create(name=f"insights-{label}-{uuid.uuid4().hex[:6]}", owner_sub=uuid.uuid4(),
-                               timezone="America/New_York")
+        tenant = tenant_create(
+            name=f"insights-{label}-{uuid.uuid4().hex[:6]}", owner_sub=uuid.uuid4(), timezone="America/New_York"
+        )
         seconds = load(tenant, sales, max(200, sales // 5), max(400, sales * 2 // 5))
         print(f"loaded {label}: {sales} sales in {seconds:.1f}s (triggers included)")
         tenants[label] = tenant
@@ -127,8 +128,10 @@ def main() -> None:
                     same = fast(tenant, start, today, *extra) == raw(tenant, start, today, *extra)
                     fast_ms = median_ms(lambda: fast(tenant, start, today, *extra), options.repeat)
                     raw_ms = median_ms(lambda: raw(tenant, start, today, *extra), options.repeat)
-                    print(f"{label:5} {span:5} {name:20} raw {raw_ms:8.2f} ms   aggregates {fast_ms:7.2f} ms"
-                          f"   identical={same}")
+                    print(
+                        f"{label:5} {span:5} {name:20} raw {raw_ms:8.2f} ms   aggregates {fast_ms:7.2f} ms"
+                        f"   identical={same}"
+                    )
 
 
 if __name__ == "__main__":
