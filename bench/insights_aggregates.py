@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import statistics
 import sys
 import time
@@ -126,8 +127,9 @@ def main() -> None:
                 assert selectors.aggregates_ready(tenant)
                 for name, (fast, raw, extra) in INSIGHTS.items():
                     same = fast(tenant, start, today, *extra) == raw(tenant, start, today, *extra)
-                    fast_ms = median_ms(lambda: fast(tenant, start, today, *extra), options.repeat)
-                    raw_ms = median_ms(lambda: raw(tenant, start, today, *extra), options.repeat)
+                    arguments = (tenant, start, today, *extra)
+                    fast_ms = median_ms(functools.partial(fast, *arguments), options.repeat)
+                    raw_ms = median_ms(functools.partial(raw, *arguments), options.repeat)
                     print(
                         f"{label:5} {span:5} {name:20} raw {raw_ms:8.2f} ms   aggregates {fast_ms:7.2f} ms"
                         f"   identical={same}"
