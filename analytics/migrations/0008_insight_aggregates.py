@@ -200,11 +200,14 @@ BEGIN
         ) ev
         HAVING count(*) > 0
     ) e;
-    DELETE FROM analytics_insightclient WHERE tenant_id = p_tenant AND client_id = ANY (p_clients);
+    -- IN (SELECT unnest(..)): a hashed set; "= ANY (array)" would compare each row with the
+    -- whole array (a bulk import names tens of thousands of clients).
+    DELETE FROM analytics_insightclient
+    WHERE tenant_id = p_tenant AND client_id IN (SELECT unnest(p_clients));
     INSERT INTO analytics_insightclient (tenant_id, client_id, first_day)
     SELECT p_tenant, c.client_id, min(c.day)
     FROM analytics_insightclientday c
-    WHERE c.tenant_id = p_tenant AND c.client_id = ANY (p_clients) AND c.earlier_custom > 0
+    WHERE c.tenant_id = p_tenant AND c.client_id IN (SELECT unnest(p_clients)) AND c.earlier_custom > 0
     GROUP BY c.client_id;
 END
 $$;
@@ -294,7 +297,7 @@ BEGIN
                 UNION
                 -- Their refunds' tip and tax shares follow the sale's amounts.
                 SELECT (r.refunded_at AT TIME ZONE tz)::date FROM analytics_refund r
-                WHERE r.tenant_id = changed.tenant_id AND r.transaction_id = ANY (changed.ids)));
+                WHERE r.tenant_id = changed.tenant_id AND r.transaction_id IN (SELECT unnest(changed.ids))));
             PERFORM analytics_insight_refresh_spans(changed.tenant_id, ARRAY(
                 SELECT DISTINCT (i AT TIME ZONE tz)::date FROM unnest(changed.instants) i));
             PERFORM analytics_insight_refresh_clients(changed.tenant_id, changed.clients, ARRAY(
@@ -336,11 +339,11 @@ BEGIN
                 SELECT DISTINCT (i AT TIME ZONE tz)::date FROM unnest(changed.instants) i));
             PERFORM analytics_insight_refresh_spans(changed.tenant_id, ARRAY(
                 SELECT DISTINCT (t.occurred_at AT TIME ZONE tz)::date FROM analytics_transaction t
-                WHERE t.tenant_id = changed.tenant_id AND t.id = ANY (changed.sales)));
+                WHERE t.tenant_id = changed.tenant_id AND t.id IN (SELECT unnest(changed.sales))));
             PERFORM analytics_insight_refresh_clients(changed.tenant_id, array_agg(t.client_id),
                                                       array_agg((t.occurred_at AT TIME ZONE tz)::date))
             FROM analytics_transaction t
-            WHERE t.tenant_id = changed.tenant_id AND t.id = ANY (changed.sales) AND t.client_id IS NOT NULL;
+            WHERE t.tenant_id = changed.tenant_id AND t.id IN (SELECT unnest(changed.sales)) AND t.client_id IS NOT NULL;
         END IF;
     END LOOP;
     RETURN NULL;
