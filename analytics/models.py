@@ -253,3 +253,119 @@ class TransactionLineItem(TenantModel):
             models.Index(fields=["tenant", "service"], name="line_item_service_idx"),
         ]
         constraints = [models.CheckConstraint(condition=models.Q(amount__gte=0), name="line_item_amount_not_negative")]
+
+
+# --- insight aggregates (docs/insights.md, "How the figures are kept") --------------------
+#
+# Written only by the database: triggers on the tables above recompute the local days a
+# write touches, in the same transaction (migration 0008). Never written from Python, except
+# by `analytics.aggregates.rebuild` (which calls the same SQL function).
+
+
+class InsightState(TenantModel):
+    """The time zone the aggregates of a tenant are bucketed in. When the tenant's time zone
+    differs (it was changed and the aggregates not yet rebuilt), the insights are answered
+    from the rows (the raw path) until `rebuild_insight_aggregates` runs."""
+
+    id = models.BigAutoField(primary_key=True)
+    timezone = models.CharField(max_length=64)
+    rebuilt_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="insight_state_one_per_tenant")]
+
+
+class InsightDay(TenantModel):
+    """One local day and currency: its sales (revenue statuses) and the refunds dated on it.
+
+    Tip and tax shares of refunds are the exact numeric fractions the raw path sums
+    (`amount * tip / total`), summed: numeric addition is exact, so the period's sum and its
+    one rounding are the raw path's."""
+
+    id = models.BigAutoField(primary_key=True)
+    day = models.DateField()
+    currency = models.CharField(max_length=3)
+    sales = models.BigIntegerField()
+    gross = models.DecimalField(max_digits=1000, decimal_places=0)
+    sale_tips = models.DecimalField(max_digits=1000, decimal_places=0)
+    sale_taxes = models.DecimalField(max_digits=1000, decimal_places=0)
+    discounts = models.DecimalField(max_digits=1000, decimal_places=0)
+    refunds = models.DecimalField(max_digits=1000, decimal_places=0)
+    # Unconstrained numeric in the database (exact fractions); see the migration.
+    refund_tips = models.DecimalField(max_digits=1000, decimal_places=500)
+    refund_taxes = models.DecimalField(max_digits=1000, decimal_places=500)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "day", "currency"], name="insight_day_unique")]
+
+
+class InsightSpan(TenantModel):
+    """Refunds of one local day's sales, by the local day they were given back: what a
+    period's end has refunded of its own sales (the average ticket), and which sales were
+    fully refunded by then (not transactions)."""
+
+    id = models.BigAutoField(primary_key=True)
+    currency = models.CharField(max_length=3)
+    sale_day = models.DateField()
+    refund_day = models.DateField()
+    refunded = models.DecimalField(max_digits=1000, decimal_places=0)
+    full_sales = models.BigIntegerField()
+    full_discounts = models.DecimalField(max_digits=1000, decimal_places=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "sale_day", "refund_day", "currency"], name="insight_span_unique")
+        ]
+
+
+class InsightVisitDay(TenantModel):
+    """One local day's completed visits, no-shows and rebooked visits (a property of the
+    visit alone: another booking of its client within 60 days)."""
+
+    id = models.BigAutoField(primary_key=True)
+    day = models.DateField()
+    completed = models.BigIntegerField()
+    no_shows = models.BigIntegerField()
+    rebookable = models.BigIntegerField()
+    rebooked = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "day"], name="insight_visit_day_unique")]
+
+
+class InsightClientDay(TenantModel):
+    """One client's activity on one local day: what makes them active in a period (a
+    completed visit, or a sale that is a transaction of any period holding it: `permanent`),
+    what a sale fully refunded later still makes them until its full refund day
+    (`refunded_in_full_on`, the latest of that day's such sales), and whether the day counts
+    as a visit or purchase "before a period" (`earlier_custom`: completed visits and sales
+    whose status is completed). No foreign key to the client: the triggers drop the row when
+    the client's sales and visits leave the day (an erasure sets them to no client)."""
+
+    id = models.BigAutoField(primary_key=True)
+    client_id = models.UUIDField()
+    day = models.DateField()
+    permanent = models.BigIntegerField()
+    earlier_custom = models.BigIntegerField()
+    refunded_in_full_on = models.DateField(null=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "client_id", "day"], name="insight_client_day_unique")]
+        indexes = [
+            models.Index(
+                fields=["tenant", "day"],
+                include=["client_id", "permanent", "refunded_in_full_on"],
+                name="insight_client_day_day_idx",
+            )
+        ]
+
+
+class InsightClient(TenantModel):
+    """Each client's first completed visit or purchase on record (its local day)."""
+
+    id = models.BigAutoField(primary_key=True)
+    client_id = models.UUIDField()
+    first_day = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "client_id"], name="insight_client_unique")]

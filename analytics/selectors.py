@@ -320,10 +320,28 @@ _NO_MONEY = dict.fromkeys(_MONEY, 0)
 
 
 def dashboard(tenant: Tenant, start: datetime.date, end: datetime.date) -> dict:
-    """The period's figures, each with the previous period of equal length and the change."""
+    """The period's figures, each with the previous period of equal length and the change.
+    From the aggregates when they are ready for the tenant's time zone, else from the rows:
+    the same answer either way (docs/insights.md, "How the figures are kept")."""
     require_tenant(tenant)
     validate_period(start, end)
-    current_row, previous_row = _run(*dashboard_sql(tenant, start, end))
+    if aggregates_ready(tenant):
+        rows = _dashboard_rows_from_aggregates(tenant, start, end)
+    else:
+        rows = _run(*dashboard_sql(tenant, start, end))
+    return _dashboard_answer(tenant, start, end, rows)
+
+
+def dashboard_raw(tenant: Tenant, start: datetime.date, end: datetime.date) -> dict:
+    """The dashboard from the rows alone (one statement over the period's sales, refunds and
+    visits): the definition the aggregates are checked against."""
+    require_tenant(tenant)
+    validate_period(start, end)
+    return _dashboard_answer(tenant, start, end, _run(*dashboard_sql(tenant, start, end)))
+
+
+def _dashboard_answer(tenant: Tenant, start: datetime.date, end: datetime.date, rows: list[tuple]) -> dict:
+    current_row, previous_row = rows
     current, previous = _period_figures(current_row), _period_figures(previous_row)
     previous_start, previous_end = previous_period(start, end)
     currencies = []
@@ -349,6 +367,89 @@ def dashboard(tenant: Tenant, start: datetime.date, end: datetime.date) -> dict:
             )
         },
     }
+
+
+# --- the aggregate path ------------------------------------------------------------------
+# analytics_insightday / _insightspan / _insightvisitday are kept by triggers (migration
+# analytics 0008) per local day of the time zone in analytics_insightstate. A period of local
+# dates is a set of whole local days, so no edge day is read from the rows.
+
+
+def aggregates_ready(tenant: Tenant) -> bool:
+    """The tenant's aggregates exist and are bucketed in its current time zone (a time zone
+    change leaves them in the old one until `rebuild_insight_aggregates` runs)."""
+    rows = _run("SELECT timezone FROM analytics_insightstate WHERE tenant_id = %s", [tenant.id])
+    return bool(rows) and rows[0][0] == tenant.timezone
+
+
+_DASHBOARD_MONEY_SQL = """
+WITH money AS (
+    SELECT d.day >= %(start)s AS is_current, d.currency, d.gross, d.refunds, d.sale_tips - d.refund_tips AS tips,
+           d.sale_taxes - d.refund_taxes AS taxes, d.discounts, d.sales AS transactions, d.gross AS ticket
+    FROM analytics_insightday d
+    WHERE d.tenant_id = %(tenant)s AND d.day >= %(previous_start)s AND d.day <= %(end)s
+    UNION ALL
+    -- Each period's own sales fully refunded by its end are not transactions (nor their
+    -- discounts), and what was refunded of its sales by its end is out of the ticket.
+    SELECT s.sale_day >= %(start)s, s.currency, 0, 0, 0, 0, -s.full_discounts, -s.full_sales, -s.refunded
+    FROM analytics_insightspan s
+    WHERE s.tenant_id = %(tenant)s AND s.sale_day >= %(previous_start)s AND s.sale_day <= %(end)s
+      AND s.refund_day <= CASE WHEN s.sale_day >= %(start)s THEN %(end)s ELSE %(previous_end)s END
+)
+SELECT m.is_current, m.currency, sum(m.gross), sum(m.refunds), coalesce(round(sum(m.tips)), 0),
+       coalesce(round(sum(m.taxes)), 0), sum(m.discounts), sum(m.transactions), sum(m.ticket)
+FROM money m
+GROUP BY m.is_current, m.currency
+"""
+
+_DASHBOARD_VISITS_SQL = """
+SELECT v.day >= %(start)s, sum(v.completed), sum(v.no_shows), sum(v.rebookable), sum(v.rebooked)
+FROM analytics_insightvisitday v
+WHERE v.tenant_id = %(tenant)s AND v.day >= %(previous_start)s AND v.day <= %(end)s
+GROUP BY 1
+"""
+
+# Active clients: those with a client-day in the period that makes them active by the
+# period's end (a permanent one, or a sale refunded in full only after the period's end);
+# returning ones had their first visit or purchase before the period.
+_DASHBOARD_CLIENTS_SQL = """
+WITH active AS (
+    SELECT DISTINCT c.day >= %(start)s AS is_current, c.client_id
+    FROM analytics_insightclientday c
+    WHERE c.tenant_id = %(tenant)s AND c.day >= %(previous_start)s AND c.day <= %(end)s
+      AND (c.permanent > 0
+           OR c.refunded_in_full_on > CASE WHEN c.day >= %(start)s THEN %(end)s ELSE %(previous_end)s END)
+)
+SELECT a.is_current, count(*),
+       count(*) FILTER (WHERE f.first_day < CASE WHEN a.is_current THEN %(start)s ELSE %(previous_start)s END)
+FROM active a
+LEFT JOIN analytics_insightclient f ON f.tenant_id = %(tenant)s AND f.client_id = a.client_id
+GROUP BY a.is_current
+"""
+
+
+def _dashboard_rows_from_aggregates(tenant: Tenant, start: datetime.date, end: datetime.date) -> list[tuple]:
+    """The two rows `dashboard_sql` returns (current, previous), from the aggregates."""
+    previous_start, previous_end = previous_period(start, end)
+    days = {
+        "tenant": tenant.id,
+        "start": start,
+        "end": end,
+        "previous_start": previous_start,
+        "previous_end": previous_end,
+    }
+    money = _run(*_positional(_DASHBOARD_MONEY_SQL, days))
+    visits = {row[0]: row[1:] for row in _run(*_positional(_DASHBOARD_VISITS_SQL, days))}
+    clients = {row[0]: row[1:] for row in _run(*_positional(_DASHBOARD_CLIENTS_SQL, days))}
+    rows = []
+    for is_current in (True, False):
+        figures = [dict(zip(("currency", *_MONEY), values[1:])) for values in money if values[0] == is_current]
+        active, returning = clients.get(is_current, (0, 0))
+        completed, no_shows, rebookable, rebooked = (int(n or 0) for n in visits.get(is_current, (0, 0, 0, 0)))
+        rows.append(
+            (is_current, figures, active - returning, active, returning, completed, no_shows, rebookable, rebooked)
+        )
+    return rows
 
 
 # --- revenue by service ------------------------------------------------------------------
@@ -533,14 +634,45 @@ def revenue_timeseries_sql(tenant: Tenant, start: datetime.date, end: datetime.d
     )
 
 
+_TIMESERIES_AGGREGATES_SQL = """
+SELECT m.currency, date_trunc(%(interval)s, m.day::timestamp)::date AS bucket, sum(m.revenue), sum(m.transactions)
+FROM (
+    SELECT d.currency, d.day, d.gross - d.refunds AS revenue, d.sales AS transactions
+    FROM analytics_insightday d
+    WHERE d.tenant_id = %(tenant)s AND d.day >= %(start)s AND d.day <= %(end)s
+    UNION ALL
+    -- The period's sales fully refunded by the end of the requested period.
+    SELECT s.currency, s.sale_day, 0, -s.full_sales
+    FROM analytics_insightspan s
+    WHERE s.tenant_id = %(tenant)s AND s.sale_day >= %(start)s AND s.sale_day <= %(end)s AND s.refund_day <= %(end)s
+) m
+GROUP BY 1, 2
+"""
+
+
 def revenue_timeseries(tenant: Tenant, start: datetime.date, end: datetime.date, interval: str) -> dict:
     """Zero-filled buckets per currency. A bucket is labeled by its first day (a week's
-    Monday, a month's 1st); the first and last buckets only hold the period's days."""
+    Monday, a month's 1st); the first and last buckets only hold the period's days.
+    From the aggregates when they are ready, else from the rows (the same answer)."""
+    return _revenue_timeseries(tenant, start, end, interval, raw=False)
+
+
+def revenue_timeseries_raw(tenant: Tenant, start: datetime.date, end: datetime.date, interval: str) -> dict:
+    """The time series from the rows alone: the definition the aggregates are checked against."""
+    return _revenue_timeseries(tenant, start, end, interval, raw=True)
+
+
+def _revenue_timeseries(tenant: Tenant, start: datetime.date, end: datetime.date, interval: str, *, raw: bool) -> dict:
     require_tenant(tenant)
     validate_period(start, end)
+    sql, params = revenue_timeseries_sql(tenant, start, end, interval)
+    if not raw and aggregates_ready(tenant):
+        sql, params = _positional(
+            _TIMESERIES_AGGREGATES_SQL, {"tenant": tenant.id, "start": start, "end": end, "interval": interval}
+        )
     found: dict[tuple[str, datetime.date], tuple[int, int]] = {}
-    for currency, bucket, revenue, count in _run(*revenue_timeseries_sql(tenant, start, end, interval)):
-        found[(currency, bucket)] = (int(revenue), count)
+    for currency, bucket, revenue, count in _run(sql, params):
+        found[(currency, bucket)] = (int(revenue), int(count))
     starts = _bucket_starts(start, end, interval)
 
     def buckets(code: str) -> list[dict]:

@@ -245,6 +245,11 @@ RLS_TABLES_LOADED = [
     "analytics_transactionlineitem",
     "analytics_appointment",
     "analytics_refund",
+    # Written by the insight triggers (and the rebuild below) during the load.
+    "analytics_insightstate",
+    "analytics_insightday",
+    "analytics_insightspan",
+    "analytics_insightvisitday",
 ]
 
 
@@ -529,6 +534,12 @@ def load(
             conn.execute(definition)
         seconds["indexes"] = round(time.perf_counter() - started, 2)
         log(f"  rebuilt {len(dropped)} indexes in {seconds['indexes']:.1f}s")
+        # The insight aggregates (docs/insights.md): the triggers that keep them are off in
+        # replica mode, so every tenant's are built here, from its rows.
+        started = time.perf_counter()
+        conn.execute("SELECT analytics_insight_rebuild(id, timezone) FROM tenants_tenant")
+        seconds["insight_aggregates"] = round(time.perf_counter() - started, 2)
+        log(f"  built the insight aggregates in {seconds['insight_aggregates']:.1f}s")
         for table in RLS_TABLES_LOADED:
             conn.execute(f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY')
         if superuser:
