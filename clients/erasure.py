@@ -50,22 +50,32 @@ MIN_NAME_LENGTH = 2
 
 @dataclass(frozen=True)
 class PersonNeedles:
-    """What identifies the person in free text: literal strings, and names (whole words)."""
+    """What identifies the person in free text: literal strings (e-mail, phone forms), the full
+    name, and the single names (each matched as a whole word).
+
+    Single names are searched only in free text (text and JSON columns: notes, job parameters,
+    errors and results, stored webhook events, uploads), not in short named values (varchar:
+    a staff member's name on an appointment, a service, a tag), where a client called Rose
+    would otherwise erase the "Rose gold toner" service and every appointment of a stylist
+    called Rose."""
 
     literals: tuple[str, ...]
-    names: tuple[str, ...]
+    full_names: tuple[str, ...]
+    single_names: tuple[str, ...]
 
-    def python_pattern(self) -> re.Pattern[str]:
-        parts = [re.escape(s) for s in self.literals] + [rf"\b{re.escape(n)}\b" for n in self.names]
+    def python_pattern(self, *, free_text: bool = True) -> re.Pattern[str]:
+        names = self.full_names + (self.single_names if free_text else ())
+        parts = [re.escape(s) for s in self.literals] + [rf"\b{re.escape(n)}\b" for n in names]
         return re.compile("|".join(parts), re.IGNORECASE)
 
-    def postgres_pattern(self) -> str:
+    def postgres_pattern(self, *, free_text: bool = True) -> str:
         # PostgreSQL's advanced regular expressions: `\` before a non-alphanumeric character
         # means that character; \m and \M are the word boundaries.
         def escape(text: str) -> str:
             return "".join(c if c.isalnum() or c == " " else "\\" + c for c in text)
 
-        parts = [escape(s) for s in self.literals] + [rf"\m{escape(n)}\M" for n in self.names]
+        names = self.full_names + (self.single_names if free_text else ())
+        parts = [escape(s) for s in self.literals] + [rf"\m{escape(n)}\M" for n in names]
         return "|".join(parts)
 
 
@@ -83,12 +93,16 @@ def person_needles(client: Client) -> PersonNeedles:
         except phonenumbers.NumberParseException:
             pass
     full = " ".join(part for part in (client.first_name, client.last_name) if part)
-    names = [full] if full else []
-    names += [n for n in {*client.first_name.split(), *client.last_name.split()} if len(n) >= MIN_NAME_LENGTH]
-    # Longest first, so a full name is replaced as a whole before its parts.
+    singles = {n for n in (*client.first_name.split(), *client.last_name.split()) if len(n) >= MIN_NAME_LENGTH}
+
+    def longest_first(values: Iterable[str]) -> tuple[str, ...]:
+        # A full name is replaced as a whole before its parts.
+        return tuple(sorted(set(values), key=len, reverse=True))
+
     return PersonNeedles(
-        literals=tuple(sorted(set(literals), key=len, reverse=True)),
-        names=tuple(sorted(set(names), key=len, reverse=True)),
+        literals=longest_first(literals),
+        full_names=longest_first([full] if " " in full else []),
+        single_names=longest_first(singles | ({full} if full and " " not in full else set())),
     )
 
 
@@ -135,14 +149,24 @@ def redact_person(
 ) -> dict[str, int]:
     """Replace the person's identifiers in every free-text column of the tenant's tables by
     `[erased]`. Returns {table: rows changed}."""
-    pg_pattern = needles.postgres_pattern()
-    py_pattern = needles.python_pattern()
+    # free text (text, JSON) -> its patterns; None when there is nothing to look for (an empty
+    # pattern would match every row).
+    patterns = {
+        free: (needles.postgres_pattern(free_text=free), needles.python_pattern(free_text=free))
+        if needles.literals or needles.full_names or (free and needles.single_names)
+        else None
+        for free in (True, False)
+    }
     changed: dict[str, int] = {}
     for model in redactable_models(exclude):
         text_fields, json_fields = _free_text_fields(model)
         rows: set[Any] = set()
         base = model._base_manager.filter(tenant_id=tenant.id)
         for f in text_fields:
+            found = patterns[isinstance(f, models.TextField)]
+            if found is None:
+                continue
+            pg_pattern = found[0]
             hits = base.filter(**{f"{f.attname}__iregex": pg_pattern})
             rows |= set(hits.values_list("pk", flat=True))
             hits.update(
@@ -152,7 +176,8 @@ def redact_person(
                     )
                 }
             )
-        for f in json_fields:
+        for f in json_fields if patterns[True] else ():
+            pg_pattern, py_pattern = patterns[True]
             hits = base.annotate(_as_text=Cast(f.attname, models.TextField())).filter(_as_text__iregex=pg_pattern)
             for pk, value in hits.values_list("pk", f.attname):
                 model._base_manager.filter(tenant_id=tenant.id, pk=pk).update(

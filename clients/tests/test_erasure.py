@@ -322,3 +322,36 @@ def test_export_holds_everything_about_the_client_and_is_audited(full_world):
     with tenant_context(world.tenant_a.id, role="system"):
         record = ChangeRecord.objects.get(action="client.exported")
         assert record.object_id == str(client.id) and record.actor_user_id == world.owner_a.id
+
+
+def test_single_names_are_erased_from_free_text_only_not_from_the_businesss_named_things(full_world):
+    """A client called Rose: a stylist called Rose keeps her appointments' staff name and the
+    "Rose gold toner" service keeps its name; a job's error about Rose is erased."""
+    from analytics.models import Service
+
+    world = full_world
+    tenant = world.tenant_a
+    with tenant_context(tenant.id, role="owner_admin"):
+        rose = services.client_create(tenant=tenant, data={"first_name": "Rose", "last_name": "Tarn"})
+        other = services.client_create(tenant=tenant, data={"first_name": "Ivy"})
+        now = timezone.now()
+        Appointment.objects.create(
+            tenant=tenant, client=other, staff_name="Rose", start_at=now, end_at=now, price_amount=0, currency="USD"
+        )
+        Service.objects.create(tenant=tenant, name="Rose gold toner", price_amount=100, currency="USD")
+        BackgroundJob.objects.create(tenant=tenant, kind="test.rose", errors=[{"reason": "Rose: no phone"}])
+        erasure.client_erase(tenant=tenant, client_id=rose.id)
+        assert Appointment.objects.get(client=other).staff_name == "Rose"
+        assert Service.objects.filter(name="Rose gold toner").exists()
+        assert BackgroundJob.objects.get(kind="test.rose").errors == [{"reason": "[erased]: no phone"}]
+
+
+def test_a_client_with_nothing_to_search_for_changes_no_other_row(full_world):
+    world = full_world
+    tenant = world.tenant_a
+    with tenant_context(tenant.id, role="owner_admin"):
+        nameless = Client.objects.create(tenant=tenant, notes="walk-in")
+        jobs_before = list(BackgroundJob.objects.order_by("id").values_list("params", "errors"))
+        result = erasure.client_erase(tenant=tenant, client_id=nameless.id)
+        assert result.redacted == {} and result.suppressed == []
+        assert list(BackgroundJob.objects.order_by("id").values_list("params", "errors")) == jobs_before

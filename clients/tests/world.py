@@ -1,8 +1,8 @@
 """The clients app's contribution to the two-tenant world."""
 
 from clients import consent
-from clients.suppression import suppress
 from clients.models import Client, ClientExternalId, ClientImport, ClientTag, ConsentOrigin, Tag
+from clients.suppression import suppress
 from tenants.context import tenant_context
 from tenants.models import BackgroundJob
 
