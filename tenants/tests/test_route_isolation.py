@@ -71,6 +71,11 @@ def _foreign_bodies(a: dict) -> dict[str, tuple[dict | None, set[int]]]:
         "campaigns-settings": (None, set()),
         # Starts a sync of the caller's own connection; the provider is not an object id.
         "integration-sync": (None, set()),
+        # The caller's own business: its deletion (confirmed by its own name), the deletion's
+        # cancellation, its export. No object id anywhere (test_lifecycle, test_tenant_export).
+        "tenant-delete": (None, set()),
+        "tenant-delete-cancel": (None, set()),
+        "tenant-export": (None, set()),
     }
 
 
@@ -80,6 +85,9 @@ def _kwarg_values(a: dict) -> dict[str, str]:
         "name": str(a.get("clients", {}).get("tag_name", "")),
         "tag_name": str(a.get("clients", {}).get("tag_name", "")),
         "provider": "square",
+        # A job of tenant A's named in B's download URL (not an export: the download of A's
+        # export as B is tenants/tests/test_tenant_export.py).
+        "job_id": str(a.get("tenants", {}).get("job_id", "")),
     }
 
 
