@@ -38,6 +38,14 @@ class InvalidParameter(BrandVXError):
         super().__init__(f"{parameter}: {detail}", extra={"parameter": parameter})
 
 
+class ConfirmationMismatch(BrandVXError):
+    """An irreversible action (an erasure, a business's deletion) whose `confirm` does not
+    repeat what it acts on."""
+
+    code = "confirmation_mismatch"
+    default_detail = "`confirm` must repeat exactly what the request acts on; nothing was done."
+
+
 class ServiceUnavailable(BrandVXError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     code = "service_unavailable"

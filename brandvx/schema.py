@@ -53,7 +53,9 @@ ERROR_DESCRIPTIONS = {
     403: "Not a member of the tenant, or the role does not allow this.",
     404: "Not found in this tenant.",
     409: "The object's current state does not allow this.",
+    410: "Gone: no longer available (an export older than its availability).",
     415: "The request body's media type is not accepted.",
+    423: "The business is scheduled for deletion and read-only (`tenant_pending_deletion`).",
     429: "Too many failed authentications from this address; wait and retry.",
     503: "A backing service (the job queue) is unavailable; nothing was done. Retry shortly.",
 }
@@ -70,6 +72,11 @@ class BrandVXAutoSchema(AutoSchema):
             statuses.add(415)
         if any(requirement for requirement in self.get_auth()):
             statuses |= {401, 403, 429}
+            # tenants.views: a business pending deletion is read-only to its tenant endpoints
+            # (those that have the attribute), but the ones that set it.
+            pending_deletion_refused = getattr(self.view, "allowed_while_pending_deletion", None) is False
+            if self.method in ("POST", "PUT", "PATCH", "DELETE") and pending_deletion_refused:
+                statuses.add(423)
         if "{" in self.path:
             statuses.add(404)
         declared = getattr(self.view, "error_statuses", {})

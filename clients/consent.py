@@ -12,6 +12,8 @@ The rules:
   imported grant): only a newer grant made by a user of the app (`api_user`) re-grants;
 - an import records only what changes something: a withdrawal unless the client is already
   withdrawn, a grant only when the client has no decision at all on that channel;
+- an import never grants consent to a person on the suppression list (an erased client:
+  clients.suppression), whatever it says;
 - a user of the app records a decision when it differs from the current consent (a "no" on a
   client nobody has asked is the default, not a decision: a PUT that leaves the flag false
   records nothing).
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from clients.models import Client, ConsentChannel, ConsentEvent, ConsentOrigin
+from clients.suppression import is_suppressed
 from tenants.models import Tenant, User
 
 CHANNELS = tuple(ConsentChannel.values)
@@ -116,12 +119,20 @@ def consent_record(
         for channel, granted in decisions.items()
         if granted is not None and would_record(client, channel, bool(granted), origin)
     ]
+    if origin in IMPORT_ORIGINS and any(e.granted for e in events) and _suppressed(tenant, client):
+        # The person asked to be forgotten (clients.erasure): no import grants them consent
+        # again, whatever it says. Withdrawals still count.
+        events = [event for event in events if not event.granted]
     if not events:
         return set()
     ConsentEvent.objects.bulk_create(events)
     if client._state.adding:
         return _set_derived(client, events)
     return _refresh(tenant, [client])[client.id]
+
+
+def _suppressed(tenant: Tenant, client: Client) -> bool:
+    return is_suppressed(tenant=tenant, email=client.email, phone=client.phone)
 
 
 def consent_merge(*, tenant: Tenant, target: Client, source: Client) -> set[str]:

@@ -221,3 +221,28 @@ class ConsentEvent(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.channel} {'granted' if self.granted else 'withdrawn'} at {self.decided_at:%Y-%m-%d %H:%M} ({self.origin})"
+
+
+class Suppression(TenantModel):
+    """A person who asked to be forgotten (clients.erasure): a keyed hash of their normalized
+    e-mail or E.164 phone, nothing readable. An import never grants consent to an address on
+    this list again (clients.consent.consent_record); the next import of that person makes a
+    client without consent. The key is derived from the server's secret (clients.suppression),
+    so the list cannot be matched against a dictionary of addresses without it."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email"
+        PHONE = "phone"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "kind", "digest"], name="suppression_unique_digest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.digest[:12]}…"

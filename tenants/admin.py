@@ -49,7 +49,8 @@ class TenantAdmin(SupportModelAdminMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "timezone", "currency", "country", "is_active", "created_at")
     list_filter = ("is_active", "currency", "country")
     search_fields = ("name", "slug", "=id")
-    readonly_fields = ("id", "created_at")
+    # A deletion is scheduled and canceled by the tenant's owner (the API), never here.
+    readonly_fields = ("id", "created_at", "deletion_requested_at", "deletion_due_at")
     support_tenant_field = "id"
     # The list is the directory support finds a tenant in (name, slug, time zone, currency):
     # logging a view for every tenant on it whenever it opens would bury the real accesses in

@@ -44,6 +44,10 @@ class Tenant(models.Model):
     country = models.CharField(max_length=2, default="US", help_text="ISO 3166 code; default phone region.")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A deletion the owner asked for (tenants.lifecycle): the tenant is read-only until
+    # `deletion_due_at`, when beat purges it, unless the owner cancels first.
+    deletion_requested_at = models.DateTimeField(null=True, blank=True)
+    deletion_due_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -52,6 +56,10 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def pending_deletion(self) -> bool:
+        return self.deletion_due_at is not None
 
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:
@@ -268,3 +276,22 @@ class ChangeRecord(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type}:{self.object_id} by {self.actor_kind}:{self.actor_label}"
+
+
+class TenantTombstone(models.Model):
+    """What is left of a purged tenant (tenants.lifecycle): its id, a keyed hash of its name
+    and the dates. Not tenant data (no tenant_id column: the tenant is gone): written by the
+    purge, as the database owner; read-only to the application."""
+
+    id = models.UUIDField(primary_key=True, editable=False, help_text="The purged tenant's id.")
+    name_hash = models.CharField(max_length=64)
+    tenant_created_at = models.DateTimeField()
+    deletion_requested_at = models.DateTimeField(null=True, blank=True)
+    purged_at = models.DateTimeField()
+    purged_by = models.CharField(max_length=254, help_text="beat (a scheduled deletion) or the support engineer.")
+
+    class Meta:
+        ordering = ["-purged_at"]
+
+    def __str__(self) -> str:
+        return f"tenant {self.id} purged {self.purged_at:%Y-%m-%d}"

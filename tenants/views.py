@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from tenants.context import request_context
+from tenants.lifecycle import TenantPendingDeletion
 from tenants.models import Membership, Role, Tenant, for_tenant
 from tenants.resolution import Resolution, attached_resolution
 
@@ -85,6 +86,9 @@ class TenantScopedMixin(RequestContextMixin):
     read_roles: frozenset[str] = ALL_ROLES
     write_roles: frozenset[str] = WRITE_ROLES
     action_roles: dict[str, frozenset[str]] = {}
+    # A business whose deletion is scheduled is read-only (tenants.lifecycle): writes answer
+    # 423, except on the views that set this (cancel the deletion, export the data).
+    allowed_while_pending_deletion: bool = False
 
     tenant: Tenant
     membership: Membership
@@ -100,6 +104,13 @@ class TenantScopedMixin(RequestContextMixin):
             request.tenant = self.tenant  # type: ignore[attr-defined]
             request.membership = self.membership  # type: ignore[attr-defined]
         super().initial(request, *args, **kwargs)
+        if (
+            request.method not in permissions.SAFE_METHODS
+            and getattr(self, "tenant", None) is not None
+            and self.tenant.deletion_due_at is not None
+            and not self.allowed_while_pending_deletion
+        ):
+            raise TenantPendingDeletion()
 
 
 class TenantAPIView(TenantScopedMixin, APIView):

@@ -44,7 +44,9 @@ DATABASES = {
     # Everything the application does at runtime goes through this alias.
     "default": _runtime,
     # The owner: used by `migrate` (tenants' command defaults to it) and by tests that
-    # must look behind RLS. Never used by application code.
+    # must look behind RLS. Application code uses it only where the runtime role must not
+    # be able to: purging a whole tenant and the audit logs' retention (tenants.lifecycle,
+    # tenants.retention), both inside the tenant's context.
     "owner": _owner,
 }
 

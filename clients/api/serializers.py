@@ -239,3 +239,24 @@ class ImportAcceptedSerializer(serializers.Serializer):
     job_id = serializers.UUIDField()
     status = serializers.CharField()
     rows = serializers.IntegerField()
+
+
+class EraseRequestSerializer(StrictSerializer):
+    confirm = serializers.CharField(
+        max_length=64, help_text="The client's id again: erasure cannot be undone, so the body must name it."
+    )
+
+
+class ErasureResultSerializer(serializers.Serializer):
+    client_id = serializers.UUIDField()
+    suppressed = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The addresses (`email`, `phone`) whose keyed hash is now on the suppression list.",
+    )
+    deleted = serializers.DictField(child=serializers.IntegerField(), help_text="Rows removed, per table.")
+    unlinked = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Rows kept without their client (appointments, sales), per table."
+    )
+    redacted = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Rows whose free text named the person, now `[erased]`, per table."
+    )

@@ -15,17 +15,17 @@ from rest_framework import renderers, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from brandvx.errors import InvalidParameter
+from brandvx.errors import ConfirmationMismatch, InvalidParameter
 from brandvx.parsers import StrictFormParser, StrictMultiPartParser
 from brandvx.validation import DATE_SCHEMA, RANGE_TEXT, StrictFilterBackend, parse_query_date, parse_query_int
-from clients import selectors, services
+from clients import erasure, selectors, services
 from clients.api import serializers as s
 from clients.api.filters import ClientFilter, ClientOrderingFilter
 from clients.conf import limit
 from clients.csv_format import COLUMN_ALIASES, CsvRejected
 from clients.exports import export_chunks
 from clients.models import Client, Tag
-from tenants.views import TenantModelViewSet, TenantReadOnlyViewSet
+from tenants.views import OWNER_ONLY, TenantModelViewSet, TenantReadOnlyViewSet
 
 
 @contextmanager
@@ -91,6 +91,7 @@ class ClientViewSet(TenantModelViewSet):
     ordering_fields = ["created_at", "updated_at", "last_name", "first_name"]
     ordering = ["-created_at", "-id"]
     error_statuses = {"import_csv": {503}, "merge": {404}}
+    action_roles = {"erase": OWNER_ONLY, "data_export": OWNER_ONLY}
 
     def get_base_queryset(self):
         # Archived clients (deleted at their provider) leave the lists; their record stays.
@@ -301,6 +302,40 @@ class ClientViewSet(TenantModelViewSet):
         filename = f"clients-{request.tenant.today().isoformat()}.csv"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
+
+    # --- data rights ---
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, filters=False, operation_id="v1_clients_data_export")
+    @action(detail=True, methods=["get"], url_path="export", url_name="data-export", filter_backends=[])
+    def data_export(self, request, pk=None):
+        """Everything held about this client, as one JSON document (owner_admin): the profile,
+        tags, consent decisions, appointments, sales with their line items and refunds,
+        message drafts, external ids and the change records about the client. The export is
+        recorded in the change log (`client.exported`)."""
+        client = self.get_object()
+        document = erasure.client_data_export(tenant=self.tenant, client_id=client.id, acting_user=request.user)
+        response = Response(document)
+        response["Content-Disposition"] = f'attachment; filename="client-{client.id}.json"'
+        return response
+
+    @extend_schema(request=s.EraseRequestSerializer, responses=s.ErasureResultSerializer, filters=False)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def erase(self, request, pk=None):
+        """Erase this client for good (owner_admin), in one transaction: the client, its tags,
+        external ids and message drafts are deleted; appointments and sales stay without a
+        client; every free text of the tenant that names the person (job parameters and
+        errors, stored webhook events, ...) is rewritten to `[erased]`; a keyed hash of the
+        e-mail and phone goes on the suppression list, so no import (CSV or provider) grants
+        them consent again. `confirm` must repeat the client's id (400
+        `confirmation_mismatch` otherwise). Recorded in the change log as `client.erased`,
+        with no personal data."""
+        client = self.get_object()
+        body = s.EraseRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        if body.validated_data["confirm"].strip().lower() != str(client.id):
+            raise ConfirmationMismatch(extra={"parameter": "confirm"})
+        result = erasure.client_erase(tenant=self.tenant, client_id=client.id, acting_user=request.user)
+        return Response(s.ErasureResultSerializer(result).data)
 
 
 class TagViewSet(TenantReadOnlyViewSet):

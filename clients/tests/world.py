@@ -2,6 +2,7 @@
 
 from clients import consent
 from clients.models import Client, ClientExternalId, ClientImport, ClientTag, ConsentOrigin, Tag
+from clients.suppression import suppress
 from tenants.context import tenant_context
 from tenants.models import BackgroundJob
 
@@ -42,6 +43,8 @@ def build(world, tenant, owner) -> dict:
             size_bytes=20,
             row_count=1,
         )
+        # Someone erased earlier: on the suppression list.
+        suppress(tenant=tenant, email=f"gone@{label.lower()}.test", phone="")
     return {
         "client_id": client.id,
         "tag_id": tag.id,

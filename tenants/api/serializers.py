@@ -2,6 +2,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from brandvx.validation import StrictSerializer
 from tenants.models import BackgroundJob, ChangeRecord, Membership, SupportAccess, Tenant
 
 
@@ -149,3 +150,22 @@ class SupportAccessSerializer(serializers.ModelSerializer[SupportAccess]):
         model = SupportAccess
         fields = ["id", "staff_user", "staff_email", "action", "reason", "path", "detail", "remote_addr", "occurred_at"]
         read_only_fields = fields
+
+
+class TenantDeleteRequestSerializer(StrictSerializer):
+    confirm = serializers.CharField(
+        max_length=200, help_text="The business's name, exactly: the deletion removes every row of the business."
+    )
+
+
+class TenantDeletionSerializer(serializers.Serializer[Any]):
+    deletion_requested_at = serializers.DateTimeField(allow_null=True)
+    deletion_due_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When every row of the business is purged (null: no deletion scheduled). Read-only until then.",
+    )
+
+
+class TenantExportAcceptedSerializer(serializers.Serializer[Any]):
+    job_id = serializers.UUIDField()
+    status = serializers.CharField()

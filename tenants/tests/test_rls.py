@@ -215,6 +215,10 @@ PLATFORM_TABLES: dict[str, tuple[set[str], str]] = {
     "django_content_type": ({"SELECT"}, "created by migrate, as the owner"),
     "django_migrations": ({"SELECT"}, "written by migrate, as the owner"),
     "django_admin_log": ({"SELECT", "INSERT"}, "the admin's change history: append-only"),
+    "tenants_tenanttombstone": (
+        {"SELECT"},
+        "what a purged tenant leaves (id, name hash, dates): written by the purge, as the owner (tenants.lifecycle)",
+    ),
     "django_session": (ALL_WRITES, "staff admin sessions: created at sign-in, saved, deleted at sign-out and expiry"),
     "django_celery_beat_periodictask": BEAT,
     "django_celery_beat_periodictasks": BEAT,

@@ -53,6 +53,9 @@ RULES_THE_SCHEMA_CANNOT_STATE = {
     # clients merge: source and target must differ
     ("validation_error", "non_field_errors"),
     ("merge_invalid", None),
+    # data rights: `confirm` must repeat the client's id (from the path) or the business's
+    # name (stored data): an irreversible action is confirmed by repeating what it acts on
+    ("confirmation_mismatch", "confirm"),
     # ids in a body that name nothing of this tenant
     ("invalid_parameter", "client"),
     ("invalid_parameter", "service"),
