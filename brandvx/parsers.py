@@ -19,9 +19,11 @@ MAX_JSON_DEPTH = 32
 
 # A JSON string (escapes included); possessive, so a long one is skipped in linear time.
 _JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
-# Brackets as signed steps (+1 opens, -1 closes); every other byte is deleted.
-_STEPS = bytes.maketrans(b"[]{}", b"\x01\xff\x01\xff")
+# Brackets only, every opening one as "[" and every closing one as "]"; or as signed steps.
+_SAME = bytes.maketrans(b"{}", b"[]")
+_STEPS = bytes.maketrans(b"[]", b"\x01\xff")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_CHUNK = 1 << 16
 
 
 def nested_deeper_than(raw: bytes | str, limit: int) -> bool:
@@ -32,8 +34,31 @@ def nested_deeper_than(raw: bytes | str, limit: int) -> bool:
         raw = raw.encode("utf-8", "surrogatepass")
     if raw.count(b"[") + raw.count(b"{") <= limit:
         return False  # too few brackets to nest that deep: the usual body, at C speed
-    steps = _JSON_STRING.sub(b"", raw).translate(_STEPS, _NOT_BRACKETS)
-    return max(accumulate(array("b", steps)), default=0) > limit
+    brackets = _JSON_STRING.sub(b"", raw).translate(_SAME, _NOT_BRACKETS)
+    # Each round removes every innermost pair ("[]"), at C speed: a text nested at most `limit`
+    # deep is empty after `limit` rounds (a large but flat body after one or two), and a
+    # well-formed one that is not empty then is deeper than `limit`.
+    rounds = 0
+    while rounds < limit:
+        shorter = brackets.replace(b"[]", b"")
+        if not shorter:
+            return False
+        if len(shorter) == len(brackets):
+            break  # malformed: no pair left to remove
+        brackets, rounds = shorter, rounds + 1
+    if rounds == limit and brackets.count(b"[") == brackets.count(b"]"):
+        return True
+    # Malformed (unbalanced, or stuck early): a round lowers the deepest level by one at most,
+    # so what is left, `rounds` levels deeper, bounds the depth from above (conservative, and
+    # the parser refuses such a text anyway). Counted chunk by chunk: a deep text stops early.
+    depth = rounds
+    steps = brackets.translate(_STEPS)
+    for start in range(0, len(steps), _CHUNK):
+        chunk = array("b", steps[start : start + _CHUNK])
+        if max(accumulate(chunk, initial=depth)) > limit:
+            return True
+        depth += sum(chunk)
+    return False
 
 
 class DuplicateKey(ParseError):
