@@ -49,8 +49,8 @@ class Gunicorn:
             DJANGO_DEBUG="0",
             DJANGO_SECURE_SSL_REDIRECT="0",
             DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+            # bench.settings accepts the repository's values inside the run (BRANDVX_BENCH_RUN).
             DJANGO_SETTINGS_MODULE="bench.settings",
-            BRANDVX_BENCH_SERVER="1",  # see bench.settings: its servers' secrets
             PYTHONWARNINGS="ignore",
             LOG_LEVEL="WARNING",
         )

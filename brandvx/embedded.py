@@ -33,14 +33,18 @@ def postgres_url() -> str:
     return server.get_uri()
 
 
-def stop_postgres() -> None:
-    if not (PG_DIR / "postmaster.pid").exists():
-        return
+def stop_postgres() -> str:
+    """Stop the embedded PostgreSQL; say what was stopped (or that it was not running)."""
+    pid_file = PG_DIR / "postmaster.pid"
+    if not pid_file.exists():
+        return f"Embedded PostgreSQL: not running ({PG_DIR})"
+    pid = pid_file.read_text().split("\n", 1)[0].strip()
     # pgserver creates one function per PostgreSQL binary when _commands is imported
     # (setattr in its _init()), so the name is invisible to a type checker.
     from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
     pg_ctl(["-w", "stop", "-m", "fast"], pgdata=PG_DIR, user=_pg_system_user())
+    return f"Embedded PostgreSQL: stopped (pid {pid}, data in {PG_DIR})"
 
 
 def _pg_system_user() -> str:
@@ -107,14 +111,22 @@ def redis_url() -> str:
     return url
 
 
-def stop_redis() -> None:
+def stop_redis() -> str:
+    """Stop the embedded Redis; say what was stopped (or that it was not running)."""
     pid_file = REDIS_DIR / "redis.pid"
+    url_file = REDIS_DIR / "url"
+    url = url_file.read_text().strip() if url_file.exists() else ""
+    said = f"Embedded Redis: not running ({REDIS_DIR})"
     if pid_file.exists():
         try:
-            os.kill(int(pid_file.read_text().strip()), 15)
+            pid = int(pid_file.read_text().strip())
+            os.kill(pid, 15)
+            said = f"Embedded Redis: stopped (pid {pid}{', ' + url if url else ''})"
         except (ProcessLookupError, ValueError):
             pass
-    (REDIS_DIR / "url").unlink(missing_ok=True)
+        pid_file.unlink(missing_ok=True)
+    url_file.unlink(missing_ok=True)
+    return said
 
 
 def wipe() -> None:

@@ -115,7 +115,8 @@ def exception_handler(exc, context):
         exc_code = getattr(detail, "code", None)
         if exc_code and exc_code not in ("invalid", "error"):
             code = exc_code
-        response.data = {"code": code, "detail": str(detail)}
+        # `extra`: what a non-BrandVXError of ours adds (brandvx.parsers.DuplicateKey: `parameter`).
+        response.data = {"code": code, "detail": str(detail), **getattr(exc, "extra", {})}
     return response
 
 

@@ -2,28 +2,112 @@
 
 from __future__ import annotations
 
+import json
+import re
+from array import array
+from itertools import accumulate
+from typing import Any
 from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.http import QueryDict
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.utils import json as drf_json
 
 MAX_JSON_DEPTH = 32
 
+# A JSON string (escapes included); possessive, so a long one is skipped in linear time.
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
+# Brackets only, every opening one as "[" and every closing one as "]"; or as signed steps.
+_SAME = bytes.maketrans(b"{}", b"[]")
+_STEPS = bytes.maketrans(b"[]", b"\x01\xff")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_CHUNK = 1 << 16
 
-def _check(value, depth: int = 0) -> None:
-    if depth > MAX_JSON_DEPTH:
-        raise ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.")
+
+def nested_deeper_than(raw: bytes | str, limit: int) -> bool:
+    """Whether a JSON text opens more than `limit` arrays/objects inside each other: a scan of
+    its brackets outside strings, before any parsing (the parser's recursion is never reached
+    with 50,000 levels). Malformed text is answered conservatively; the parser refuses it anyway."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogatepass")
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False  # too few brackets to nest that deep: the usual body, at C speed
+    brackets = _JSON_STRING.sub(b"", raw).translate(_SAME, _NOT_BRACKETS)
+    # Each round removes every innermost pair ("[]"), at C speed: a text nested at most `limit`
+    # deep is empty after `limit` rounds (a large but flat body after one or two), and a
+    # well-formed one that is not empty then is deeper than `limit`.
+    rounds = 0
+    while rounds < limit:
+        shorter = brackets.replace(b"[]", b"")
+        if not shorter:
+            return False
+        if len(shorter) == len(brackets):
+            break  # malformed: no pair left to remove
+        brackets, rounds = shorter, rounds + 1
+    if rounds == limit and brackets.count(b"[") == brackets.count(b"]"):
+        return True
+    # Malformed (unbalanced, or stuck early): a round lowers the deepest level by one at most,
+    # so what is left, `rounds` levels deeper, bounds the depth from above (conservative, and
+    # the parser refuses such a text anyway). Counted chunk by chunk: a deep text stops early.
+    depth = rounds
+    steps = brackets.translate(_STEPS)
+    for start in range(0, len(steps), _CHUNK):
+        chunk = array("b", steps[start : start + _CHUNK])
+        if max(accumulate(chunk, initial=depth)) > limit:
+            return True
+        depth += sum(chunk)
+    return False
+
+
+class DuplicateKey(ParseError):
+    """400 `duplicate_key`, with the key as `parameter` (brandvx.errors adds `extra`). A
+    ParseError, not a BrandVXError: brandvx.errors imports DRF's views, which import parsers."""
+
+    def __init__(self, key: str):
+        super().__init__(f"A JSON object names the key {key!r} twice.", code="duplicate_key")
+        self.extra = {"parameter": key}
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads would keep the last value silently: which one a reader meant is unknowable.
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def strict_json_loads(raw: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """JSON as the API accepts it: nesting bounded before parsing, no duplicate keys, no NUL
+    or lone surrogate in any string (PostgreSQL refuses both). ParseError / DuplicateKey (400)."""
+    if nested_deeper_than(raw, max_depth):
+        raise ParseError(f"JSON nested deeper than {max_depth} levels.")
+    try:
+        # NaN and Infinity are refused, as DRF's own parser does (STRICT_JSON).
+        data = json.loads(raw, object_pairs_hook=_object_without_duplicates, parse_constant=drf_json.strict_constant)
+    except RecursionError:
+        raise ParseError("JSON nested too deeply.") from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise ParseError(f"JSON parse error - {exc}") from None
+    _check(data, limit=max_depth)
+    return data
+
+
+def _check(value, depth: int = 0, limit: int = MAX_JSON_DEPTH) -> None:
+    if depth > limit:
+        raise ParseError(f"JSON nested deeper than {limit} levels.")
     if isinstance(value, str):
         _check_text(value)
     elif isinstance(value, dict):
         for key, item in value.items():
             _check_text(key)
-            _check(item, depth + 1)
+            _check(item, depth + 1, limit)
     elif isinstance(value, list):
         for item in value:
-            _check(item, depth + 1)
+            _check(item, depth + 1, limit)
 
 
 def _check_text(text: str) -> None:
@@ -37,16 +121,19 @@ def _check_text(text: str) -> None:
 
 
 class StrictJSONParser(JSONParser):
-    """JSON, minus what PostgreSQL would reject later with a 500: NUL characters, lone
-    surrogates, and nesting deep enough to exhaust the recursion limit."""
+    """JSON, minus what PostgreSQL would reject later with a 500 (NUL characters, lone
+    surrogates), nesting deeper than MAX_JSON_DEPTH (refused before parsing), and objects that
+    name a key twice (400 `duplicate_key`: json would keep the last one silently)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
+        parser_context = parser_context or {}
+        encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
+        raw = stream.read() if stream is not None else b""
         try:
-            data = super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise ParseError("JSON nested too deeply.") from None
-        _check(data)
-        return data
+            text = raw.decode(encoding)
+        except (LookupError, UnicodeError) as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
+        return strict_json_loads(text)
 
 
 class StrictFormParser(FormParser):

@@ -53,6 +53,14 @@ def date_in_range(value: datetime.date) -> bool:
     return MIN_DATE <= value <= MAX_DATE
 
 
+def instant_in_range(value: datetime.datetime, *, written: datetime.datetime | None = None) -> bool:
+    """An instant in the supported years both as written (its own offset) and in UTC, where it
+    is stored: 1900-01-01T00:00:00+14:00 is 1899-12-31 in UTC, and refused. A naive value is
+    taken as UTC."""
+    utc = value.astimezone(datetime.UTC) if value.tzinfo is not None else value
+    return date_in_range(utc.date()) and date_in_range((written or value).date())
+
+
 def parse_query_date(raw: str | None, name: str, *, required: bool = False) -> datetime.date | None:
     """A YYYY-MM-DD query parameter inside the supported years; 400 naming it otherwise."""
     if raw is None or raw == "":
@@ -101,8 +109,8 @@ class BoundedDateTimeField(serializers.DateTimeField):
             written = datetime.datetime.fromisoformat(value) if isinstance(value, str) else instant
         except ValueError:
             written = instant
-        if not date_in_range(written.date()):
-            raise serializers.ValidationError(f"Must be an instant in the {RANGE_TEXT}.")
+        if not instant_in_range(instant, written=written):
+            raise serializers.ValidationError(f"Must be an instant in the {RANGE_TEXT}, in UTC and as written.")
         return instant
 
 
@@ -294,6 +302,7 @@ __all__ = [
     "DATETIME_SCHEMA",
     "BoundedDateField",
     "BoundedDateTimeField",
+    "instant_in_range",
     "StrictSerializer",
     "StrictModelSerializer",
     "StrictFieldsMixin",

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from django.conf import settings
 from django.db import transaction
 from psycopg.pq import TransactionStatus
 
+from brandvx.settings.env import ROLE_NAME  # the settings validate role names with the same pattern
 from tenants.errors import TenantContextError
 
 if TYPE_CHECKING:
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
     from tenants.models import Tenant
 
-_ROLE_RE = re.compile(r"^[a-z_]{1,40}$")
 
 # Roles a context may carry: membership roles, plus `system` for background work that a
 # tenant's own configuration started (beat schedules, syncs) and `support` for staff.
@@ -222,7 +221,7 @@ _Settings = tuple[str, str, str | None]  # TenantContext.settings_tuple()
 
 def _set_config_sql(wanted: _Settings, applied: _Settings | None, *, citus: bool = False) -> str:
     tenant, user, db_role = wanted
-    if db_role and not _ROLE_RE.match(db_role):
+    if db_role and not ROLE_NAME.fullmatch(db_role):
         raise TenantContextError(f"refusing to set an invalid role name {db_role!r}")
     previous_db_role = applied[2] if applied else None
     if applied is _UNKNOWN:

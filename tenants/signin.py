@@ -2,8 +2,9 @@
 
 Salon users have no Django password; they sign in with Supabase. The sign-in page
 (`tenants.signin_views`) verifies a pasted access token exactly like a bearer token and keeps
-here only the user id, the token's expiry and the chosen tenant, never the token itself. The
-session authenticates API calls until that expiry and not a second longer
+here only the user id, when the sign-in ends and the chosen tenant, never the token itself. It
+ends at the token's expiry or at its maximum age (`iat` + SUPABASE_JWT_MAX_AGE_SECONDS),
+whichever comes first: the session authenticates API calls until then and not a second longer
 (`tenants.resolution`), and the session cookie expires with it.
 
 This is the only session the API accepts: a Django login (the support admin's password
@@ -16,7 +17,9 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 
 SESSION_KEY = "brandvx_api_signin"
@@ -25,7 +28,7 @@ SESSION_KEY = "brandvx_api_signin"
 @dataclass(frozen=True)
 class SignedIn:
     user_id: uuid.UUID
-    expires_at: int  # the token's `exp` (seconds since the epoch)
+    expires_at: int  # session_end(): the token's `exp` or its maximum age, the earlier
     tenant_id: uuid.UUID | None
 
     @property
@@ -52,6 +55,13 @@ def signed_in(request: HttpRequest) -> SignedIn | None:
         )
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def session_end(claims: dict[str, Any]) -> int:
+    """When a sign-in made with a verified token's `claims` ends: the earliest of the token's
+    `exp` and `iat` + SUPABASE_JWT_MAX_AGE_SECONDS, the moment the same token stops working as
+    a bearer token (`token_too_old`). A session never outlives its token's limits."""
+    return int(min(claims["exp"], claims["iat"] + settings.SUPABASE_JWT_MAX_AGE_SECONDS))
 
 
 def remember(request: HttpRequest, *, user_id: uuid.UUID, expires_at: int, tenant_id: uuid.UUID | None) -> None:

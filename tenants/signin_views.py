@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import rotate_token
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -89,9 +90,12 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     signin.remember(
         request,
         user_id=resolution.user.id,
-        expires_at=int(token.claims["exp"]),
+        expires_at=signin.session_end(token.claims),
         tenant_id=membership.tenant_id if membership else None,
     )
+    # A new CSRF token for the new sign-in: one planted before it (a `csrftoken` cookie set by
+    # someone else) stops working.
+    rotate_token(request)
     if membership is None and len(resolution.memberships) > 1:
         return redirect(_with_next("rest_framework:tenant", _next(request)))
     return redirect(_next(request))
@@ -162,6 +166,7 @@ def sign_out(request: HttpRequest) -> HttpResponse:
         return _page(request, "tenants/signin/logout.html")
     signin.forget(request)
     request.session.cycle_key()
+    rotate_token(request)
     return redirect(_with_next("rest_framework:login", _next(request)) + "&signed_out=1")
 
 

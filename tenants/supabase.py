@@ -141,6 +141,13 @@ def _verify(raw: str) -> VerifiedToken:
         if isinstance(cause, jwt.PyJWKClientError):
             raise TokenInvalid("The token's signing key is unknown.", code="unknown_key") from None
         raise TokenInvalid() from None
+    except (jwt.PyJWTError, TypeError, ValueError):
+        # The key the `kid` names does not fit the header's algorithm (an RSA algorithm with an
+        # EC key, an `oct` or P-384 key in the set, a set with no usable key): PyJWT raises
+        # InvalidKeyError, PyJWKError / PyJWKSetError or a bare TypeError from cryptography.
+        # Only this one call is covered, and only these types: a 401 that the failure limiter
+        # counts, never a 500 before authentication.
+        raise TokenInvalid("The token's signing key does not fit its algorithm.", code="key_mismatch") from None
 
     if "exp" not in claims:
         raise TokenInvalid("The token has no expiry.", code="invalid_token")

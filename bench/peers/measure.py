@@ -46,8 +46,7 @@ class InProcess:
             env.update(
                 DATABASE_URL=bench.owner_url(),
                 DJANGO_ALLOWED_HOSTS="testserver,127.0.0.1,localhost",
-                BRANDVX_BENCH_SERVER="1",
-            )  # see bench.settings: its servers' secrets
+            )  # bench.settings accepts the repository's values inside the run (BRANDVX_BENCH_RUN)
             env.setdefault("REDIS_URL", settings.REDIS_URL)
             env.setdefault("SUPABASE_JWT_SECRET", settings.SUPABASE_JWT_SECRET)
         else:

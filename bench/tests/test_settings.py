@@ -42,6 +42,7 @@ def test_production_settings_do_not_install_the_bench_app():
     result = _python(
         "import django; django.setup(); from django.apps import apps; print(apps.is_installed('bench'))",
         DJANGO_SETTINGS_MODULE="brandvx.settings",
+        DJANGO_DEBUG="1",  # a development machine: production would refuse the development values
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
@@ -51,7 +52,10 @@ def test_production_settings_cannot_import_the_isolation_off_settings():
     # Even with every variable the baseline server gets, a process on the production settings
     # cannot pull settings_off in.
     result = _python(
-        "import django; django.setup(); import bench.settings_off", DJANGO_SETTINGS_MODULE="brandvx.settings", **OFF_ENV
+        "import django; django.setup(); import bench.settings_off",
+        DJANGO_SETTINGS_MODULE="brandvx.settings",
+        DJANGO_DEBUG="1",
+        **OFF_ENV,
     )
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and "baseline server only" in result.stderr
@@ -71,7 +75,7 @@ def test_the_isolation_off_settings_load_only_as_the_benchmarks_baseline():
 
 
 def test_the_bench_commands_exist_only_with_the_bench_settings():
-    production = _manage("benchmark", "--help", DJANGO_SETTINGS_MODULE="brandvx.settings")
+    production = _manage("benchmark", "--help", DJANGO_SETTINGS_MODULE="brandvx.settings", DJANGO_DEBUG="1")
     assert production.returncode != 0 and "Unknown command: 'benchmark'" in production.stderr
     for command in ("benchmark", "loadtest", "bench_birthdays", "bench_square_import"):
         # manage.py picks bench.settings for them when no settings module is given.

@@ -7,9 +7,7 @@ from .env import env_int, env_secret, env_str
 SUPABASE_JWT_SECRET: str | None  # None: no HS256 secret at all (below)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    SUPABASE_JWT_SECRET, SUPABASE_JWT_SECRET_IS_DEVELOPMENT_DEFAULT = env_secret(
-        "SUPABASE_JWT_SECRET", "brandvx-development-jwt-secret-not-for-production-use"
-    )
+    SUPABASE_JWT_SECRET, SUPABASE_JWT_SECRET_IS_DEVELOPMENT_DEFAULT = env_secret("SUPABASE_JWT_SECRET")
 SUPABASE_JWKS_URL = env_str("SUPABASE_JWKS_URL")
 # A project that signs only with asymmetric keys (JWKS) and sets no HS256 secret accepts no
 # HS256 token at all: the development secret is public and must never verify anything.

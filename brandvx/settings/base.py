@@ -2,17 +2,16 @@
 import warnings
 from pathlib import Path
 
-from .env import env_bool, env_list, env_secret
+from .env import env_debug, env_list, env_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 LOCAL_DIR = BASE_DIR / ".local"  # embedded services' data; git-ignored
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    SECRET_KEY, SECRET_KEY_IS_DEVELOPMENT_DEFAULT = env_secret(
-        "DJANGO_SECRET_KEY", "dev-insecure-brandvx-secret-key-change-me-0123456789abcdef"
-    )
-DEBUG = env_bool("DJANGO_DEBUG", default=True)
+    SECRET_KEY, SECRET_KEY_IS_DEVELOPMENT_DEFAULT = env_secret("DJANGO_SECRET_KEY")
+# On only with DJANGO_DEBUG=1 exactly (scripts/run sets it); anything else is production.
+DEBUG = env_debug()
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [

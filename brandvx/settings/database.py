@@ -4,7 +4,7 @@ from urllib.parse import quote
 
 import dj_database_url
 
-from .env import env_int, env_secret, env_str
+from .env import env_int, env_role, env_secret, env_str
 
 _database_url = env_str("DATABASE_URL")
 if _database_url is None:
@@ -14,14 +14,12 @@ if _database_url is None:
 
 # The runtime role: NOSUPERUSER NOBYPASSRLS, owns no table. Created by `migrate`
 # (tenants/migrations/0001), so RLS applies to every query the application makes.
-DATABASE_APP_ROLE = env_str("DATABASE_APP_ROLE", "brandvx_app")
+DATABASE_APP_ROLE = env_role("DATABASE_APP_ROLE", "brandvx_app")  # a clear error at start when malformed
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    DATABASE_APP_PASSWORD, DATABASE_APP_PASSWORD_IS_DEVELOPMENT_DEFAULT = env_secret(
-        "DATABASE_APP_PASSWORD", "brandvx_app_dev_password"
-    )
+    DATABASE_APP_PASSWORD, DATABASE_APP_PASSWORD_IS_DEVELOPMENT_DEFAULT = env_secret("DATABASE_APP_PASSWORD")
 # Read-only role that platform support switches to (SET LOCAL ROLE) for cross-tenant reads.
-DATABASE_SUPPORT_ROLE = env_str("DATABASE_SUPPORT_ROLE", "brandvx_support")
+DATABASE_SUPPORT_ROLE = env_role("DATABASE_SUPPORT_ROLE", "brandvx_support")
 
 _owner = dj_database_url.parse(_database_url, conn_max_age=0)
 # PostgreSQL's backend, adjusted to primary keys (tenant_id, id) (tenants.sharding).

@@ -11,9 +11,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     # Fernet keys (comma-separated: the first encrypts, all decrypt, for rotation).
-    FIELD_ENCRYPTION_KEY, FIELD_ENCRYPTION_KEY_IS_DEVELOPMENT_DEFAULT = env_secret(
-        "FIELD_ENCRYPTION_KEY", "ZGV2LWJyYW5kdngtZmllbGQta2V5LTMyLWJ5dGVzISE="
-    )
+    FIELD_ENCRYPTION_KEY, FIELD_ENCRYPTION_KEY_IS_DEVELOPMENT_DEFAULT = env_secret("FIELD_ENCRYPTION_KEY")
 
 # `X-Forwarded-Proto: https` makes a request count as secure only behind a proxy that sets
 # it and strips the client's own: anyone can send the header, so it is trusted only on request.

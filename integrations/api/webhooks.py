@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import logging
 import re
 from urllib.parse import parse_qs
@@ -23,10 +22,12 @@ from django.conf import settings
 from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import permissions
+from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from brandvx.errors import InvalidParameter
+from brandvx.parsers import strict_json_loads
 from integrations import services
 from integrations.models import ConnectionRoute, IntegrationConnection
 from integrations.routing import unscoped_route_find, unscoped_routes_find
@@ -35,6 +36,24 @@ from tenants.context import tenant_context
 logger = logging.getLogger("brandvx.integrations.webhooks")
 
 ACUITY_ID = re.compile(r"[0-9]{1,20}")  # [0-9], not \d or isdigit(): ASCII digits only
+# Acuity's actions: scheduled, rescheduled, canceled, changed, order.completed; lower-case
+# ASCII words only (no NUL, nothing PostgreSQL refuses), stored on the WebhookEvent.
+ACUITY_ACTION = re.compile(r"[a-z][a-z_.]{0,59}")
+# Provider bodies nest a few levels; anything deeper than this is refused before parsing.
+WEBHOOK_MAX_JSON_DEPTH = 64
+
+
+def _acuity_fields(raw: bytes) -> dict[str, list[str]]:
+    """The signed form body's fields, strictly: UTF-8, no NUL or lone surrogate (400)."""
+    try:
+        fields = parse_qs(raw.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidParameter("body", "is not UTF-8 form data") from None
+    for key, values in fields.items():
+        for text in (key, *values):
+            if "\x00" in text or any("\ud800" <= char <= "\udfff" for char in text):
+                raise InvalidParameter(key if text is not key else "body", "contains a NUL or invalid character")
+    return fields
 
 
 def _setting(name: str) -> str:
@@ -75,10 +94,13 @@ class SquareWebhookView(_WebhookView):
         signature = request.headers.get("x-square-hmacsha256-signature", "")
         if not signature_valid(key=key, message=url.encode() + raw, signature=signature):
             return invalid_signature()
+        # Signed, yet still refused with 400 (never a 500): nesting deeper than
+        # WEBHOOK_MAX_JSON_DEPTH (counted before parsing), a key named twice, NUL characters or
+        # lone surrogates in any string (PostgreSQL stores neither; event_id is stored).
         try:
-            body = json.loads(raw)
-        except ValueError:
-            raise InvalidParameter("body", "is not JSON") from None
+            body = strict_json_loads(raw, max_depth=WEBHOOK_MAX_JSON_DEPTH)
+        except ParseError as exc:
+            raise InvalidParameter("body", f"is not acceptable JSON: {exc.detail}") from None
         if not isinstance(body, dict):
             raise InvalidParameter("body", "must be a JSON object")
         merchant_id, event_id = str(body.get("merchant_id") or ""), str(body.get("event_id") or "")
@@ -120,9 +142,11 @@ class AcuityWebhookView(_WebhookView):
             api_key = str((connection.credentials if connection else {}).get("api_key") or "")
             if not signature_valid(key=api_key, message=raw, signature=signature):
                 return invalid_signature()
-            fields = parse_qs(raw.decode("utf-8", "replace"))
+            fields = _acuity_fields(raw)
             appointment_id = (fields.get("id") or [""])[0]
             action = (fields.get("action") or [""])[0]
+            if not ACUITY_ACTION.fullmatch(action):
+                raise InvalidParameter("action", "must be an Acuity action (e.g. scheduled)")
             # ASCII digits only: str.isdigit() also accepts '١٢٣' and '²', which are no Acuity id.
             if not ACUITY_ID.fullmatch(appointment_id):
                 raise InvalidParameter("id", "must be an Acuity appointment id")

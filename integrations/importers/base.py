@@ -34,6 +34,7 @@ from django.utils.dateparse import parse_datetime
 from analytics.models import Transaction
 from analytics.services import transaction_refunds_recount
 from brandvx.errors import InvalidParameter
+from brandvx.validation import RANGE_TEXT, instant_in_range
 from clients.models import Client, ClientExternalId
 from clients.normalize import normalize_email, parse_birthday, split_phone
 from clients.services import ContactRecord, FieldDropped, client_upsert, client_upsert_is_unchanged, profile_owner
@@ -213,6 +214,9 @@ def parse_timestamp(value, what: str) -> datetime.datetime:
         raise RecordError(f"{what} {raw!r} is not a timestamp")
     if timezone.is_naive(parsed):
         raise RecordError(f"{what} {raw!r} has no UTC offset")
+    if not instant_in_range(parsed):
+        # The API's range (brandvx.validation), in UTC as stored: the custom CRM push too.
+        raise RecordError(f"{what} {raw!r} is outside the {RANGE_TEXT}")
     return parsed
 
 

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import uuid
 from urllib.parse import urlencode
 
 import pytest
@@ -20,7 +21,8 @@ from integrations.tests import fakes
 from integrations.tests.helpers import connect, no_wait_policy
 from tenants.context import tenant_context
 
-pytestmark = pytest.mark.django_db
+# Every test here takes `world` (the test database, in a test transaction) except the
+# hostile-body ones at the end, which run committed, as a provider's request does.
 
 KEY = "square-signature-key-123"
 NOTIFY_URL = "https://api.brandvx.test/api/v1/webhooks/square/"
@@ -260,3 +262,89 @@ def test_acuity_webhook_processing_fetches_and_upserts_the_appointment(world):
     with tenant_context(world.tenant_a.id, role="system"):
         appointment = Appointment.objects.get()
         assert appointment.price_amount == 8550 and appointment.client.email == "person1@example.com"
+
+
+# --- signed but hostile bodies (issue 24): 400 after the signature check, never a 500 ---------
+# Run without a test transaction: what PostgreSQL refuses (a NUL, a lone surrogate) meets it
+# exactly as under a real server.
+
+DEEP = 50_000
+
+
+def _committed_tenant():
+    from conftest import make_tenant
+
+    tenant, _owner = make_tenant(f"Hooks {uuid.uuid4().hex[:8]}")
+    return tenant
+
+
+def _square_body(merchant: str, event_id_json: str = '"evt-ok"', data_json: str = "{}") -> bytes:
+    return (
+        f'{{"merchant_id": "{merchant}", "type": "customer.updated", "event_id": {event_id_json}, '
+        f'"created_at": "2024-05-01T00:00:00Z", "data": {data_json}}}'
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("case", "event_id_json", "data_json"),
+    [
+        ("NUL in event_id", '"evt-\\u0000-1"', "{}"),
+        ("lone surrogate in event_id", '"evt-\\ud800"', "{}"),
+        ("lone surrogate in a key", '"evt-ok"', '{"\\udfff": 1}'),
+        ("NUL deep in the data", '"evt-ok"', '{"object": {"note": "a\\u0000b"}}'),
+        ("50,000 levels of nesting", '"evt-ok"', "[" * DEEP + "]" * DEEP),
+        ("65 levels of nesting", '"evt-ok"', "[" * 64 + "]" * 64),
+        ("a key named twice", '"evt-ok", "event_id": "evt-other"', "{}"),
+    ],
+)
+def test_signed_square_bodies_with_nul_surrogates_or_deep_nesting_are_400(committed, case, event_id_json, data_json):
+    tenant = _committed_tenant()
+    merchant = f"MERCHANT-{uuid.uuid4().hex[:10]}"
+    connect(tenant, "square", config={"merchant_id": merchant})
+    body = _square_body(merchant, event_id_json, data_json)
+    response = APIClient(raise_request_exception=False).post(
+        SQUARE_PATH,
+        body,
+        content_type="application/json",
+        HTTP_X_SQUARE_HMACSHA256_SIGNATURE=sign(KEY, NOTIFY_URL.encode() + body),
+    )
+    assert response.status_code == 400, (case, response.status_code, response.content[:300])
+    assert response.json()["code"] == "invalid_parameter" and response.json()["parameter"] == "body", response.json()
+    assert events(tenant) == []
+    # Unsigned, the same body is a 401: the signature is checked first.
+    unsigned = APIClient(raise_request_exception=False).post(SQUARE_PATH, body, content_type="application/json")
+    assert unsigned.status_code == 401
+
+
+def test_a_signed_square_body_at_the_nesting_limit_is_accepted(committed):
+    tenant = _committed_tenant()
+    merchant = f"MERCHANT-{uuid.uuid4().hex[:10]}"
+    connect(tenant, "square", config={"merchant_id": merchant})
+    body = _square_body(merchant, '"evt-deep-ok"', "[" * 63 + "]" * 63)  # 64 levels with the envelope
+    response = post_square(body, sign(KEY, NOTIFY_URL.encode() + body))
+    assert response.status_code == 200 and response.json()["status"] == "accepted", response.content[:300]
+    assert [event.event_id for event in events(tenant)] == ["evt-deep-ok"]
+
+
+@pytest.mark.parametrize(
+    ("body", "parameter"),
+    [
+        (b"action=sch%00eduled&id=1001", "action"),
+        (b"action=scheduled&id=1001&calendarID=5%00", "calendarID"),
+        (b"action=scheduled&id=1001&note=%ED%A0%80", "body"),  # a UTF-8-encoded lone surrogate
+        (b"action=scheduled&id=1001&note=%FF", "body"),
+        (b"action=Scheduled%20%3Cb%3E&id=1001", "action"),
+    ],
+)
+def test_signed_acuity_bodies_with_nul_or_bad_text_are_400(committed, body, parameter):
+    tenant = _committed_tenant()
+    connection = connect(tenant, "acuity")
+    response = APIClient(raise_request_exception=False).post(
+        acuity_url(connection),
+        body,
+        content_type="application/x-www-form-urlencoded",
+        HTTP_X_ACUITY_SIGNATURE=sign("acuity-key-1", body),
+    )
+    assert response.status_code == 400, (body, response.status_code, response.content[:300])
+    assert response.json()["code"] == "invalid_parameter" and response.json()["parameter"] == parameter
+    assert events(tenant) == []

@@ -334,3 +334,90 @@ def test_a_django_login_session_does_not_reach_the_api():
     client.force_login(world.owner_a)
     response = client.get("/api/v1/me/")
     assert response.status_code == 403 and response.json()["code"] == "password_session_refused"
+
+
+# --- JWKS keys that do not fit the token's algorithm (issue 24): 401, counted, never a 500 ---
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unsigned(header: dict, claims: dict) -> str:
+    """A token with any header and a signature of the right shape that verifies nothing."""
+    return f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}.{_b64(b'x' * 64)}"
+
+
+@pytest.fixture
+def mixed_jwks(settings, ec_key, rsa_key):
+    """A key set with what Supabase could publish beside its signing keys, each under a kid."""
+    p384 = ec.generate_private_key(ec.SECP384R1())
+    ec_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ec_key.public_key()))
+    ec_jwk.update(kid="ec-key-1", alg="ES256", use="sig")
+    rsa_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key()))
+    rsa_jwk.update(kid="rsa-key-1", alg="RS256", use="sig")
+    p384_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(p384.public_key()))
+    p384_jwk.update(kid="p384-key", use="sig")
+    oct_jwk = {"kty": "oct", "kid": "oct-key", "k": _b64(b"a-shared-secret-of-thirty-two-by"), "alg": "HS256"}
+    oct_no_alg = {"kty": "oct", "kid": "oct-no-alg", "k": _b64(b"another-shared-secret-32-bytes!!")}
+    keys = [ec_jwk, rsa_jwk, p384_jwk, oct_jwk, oct_no_alg]
+    with JWKSServer(keys) as server:
+        settings.SUPABASE_JWKS_URL = server.url
+        supabase._jwks_clients.clear()
+        yield {"p384": p384}
+    supabase._jwks_clients.clear()
+
+
+def _mismatched_tokens(ec_key, rsa_key, p384) -> dict[str, str]:
+    claims = claims_for(uuid.uuid4())
+    return {
+        # Signed for real with the header's algorithm, but naming another type's kid.
+        "RS256 header, EC key's kid": jwt.encode(claims, rsa_key, algorithm="RS256", headers={"kid": "ec-key-1"}),
+        "ES256 header, RSA key's kid": jwt.encode(claims, ec_key, algorithm="ES256", headers={"kid": "rsa-key-1"}),
+        "RS256 header, an oct key's kid": _unsigned({"alg": "RS256", "typ": "JWT", "kid": "oct-key"}, claims),
+        "ES256 header, an oct key without alg": _unsigned({"alg": "ES256", "typ": "JWT", "kid": "oct-no-alg"}, claims),
+        "ES256 header, the P-384 key's kid": _unsigned({"alg": "ES256", "typ": "JWT", "kid": "p384-key"}, claims),
+        "ES384 token from the P-384 key": jwt.encode(claims, p384, algorithm="ES384", headers={"kid": "p384-key"}),
+        "RS256 header, the P-384 key's kid": _unsigned({"alg": "RS256", "typ": "JWT", "kid": "p384-key"}, claims),
+    }
+
+
+def test_every_jwks_key_and_algorithm_mismatch_is_a_401(mixed_jwks, ec_key, rsa_key):
+    for case, token in _mismatched_tokens(ec_key, rsa_key, mixed_jwks["p384"]).items():
+        from django.core.cache import cache
+
+        cache.delete("auth-failures:127.0.0.1")
+        response = call_me(token)
+        assert response.status_code == 401, (case, response.content)
+        assert response.json()["code"] in (
+            "key_mismatch",
+            "invalid_signature",
+            "unknown_key",
+            "unsupported_algorithm",
+        ), (
+            case,
+            response.json(),
+        )
+    # The well-formed tokens of the same set still pass.
+    good = jwt.encode(claims_for(uuid.uuid4()), ec_key, algorithm="ES256", headers={"kid": "ec-key-1"})
+    assert call_me(good).status_code == 200
+
+
+def test_jwks_mismatches_count_in_the_failure_limit(settings, mixed_jwks, ec_key, rsa_key):
+    settings.AUTH_FAILURE_LIMIT = 3
+    tokens = list(_mismatched_tokens(ec_key, rsa_key, mixed_jwks["p384"]).values())
+    codes = [call_me(token).status_code for token in tokens[:5]]
+    assert codes == [401, 401, 401, 429, 429], codes
+
+
+def test_a_key_set_with_no_usable_key_is_a_401(settings, ec_key):
+    unusable = [{"kty": "OKP", "crv": "X25519", "kid": "x", "x": _b64(b"k" * 32)}, {"kty": "nonsense", "kid": "y"}]
+    with JWKSServer(unusable) as server:
+        settings.SUPABASE_JWKS_URL = server.url
+        supabase._jwks_clients.clear()
+        token = jwt.encode(claims_for(uuid.uuid4()), ec_key, algorithm="ES256", headers={"kid": "x"})
+        response = call_me(token)
+    supabase._jwks_clients.clear()
+    assert response.status_code == 401, response.content

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from conftest import TenantWorld
@@ -121,3 +123,59 @@ def test_metacharacters_in_filters_are_just_text(setup, value):
     response = client.get("/api/v1/jobs/", {"status": value})
     assert response.status_code == 400  # not one of the statuses, said so
     still_serving(client)
+
+
+# --- nesting is bounded before parsing (issue 24) ------------------------------------------
+
+
+def _depth(value) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(item) for item in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(item) for item in value), default=0)
+    return 0
+
+
+_JSON_TREES = st.recursive(
+    st.one_of(st.integers(), st.text(alphabet='[]{}"\\ab', max_size=6)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(st.text(alphabet='[]{}"\\k', max_size=4), children, max_size=3)
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_JSON_TREES, limit=st.integers(min_value=0, max_value=8))
+def test_the_bracket_scan_measures_the_depth_of_well_formed_json_exactly(value, limit):
+    """Brackets inside strings (escaped quotes included) do not count; the answer is exact."""
+    import json
+
+    from brandvx.parsers import nested_deeper_than
+
+    raw = json.dumps(value)
+    assert nested_deeper_than(raw.encode(), limit) == (_depth(value) > limit), raw
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.text(alphabet='[]{}"\\,1', max_size=80), limit=st.integers(min_value=0, max_value=6))
+def test_the_bracket_scan_never_under_reports_a_malformed_text(raw, limit):
+    from brandvx.parsers import nested_deeper_than
+
+    depth = deepest = 0
+    for char in raw.replace('"', ""):  # without strings: a lower bound of what a parser would open
+        depth += {"[": 1, "{": 1, "]": -1, "}": -1}.get(char, 0)
+        deepest = max(deepest, depth)
+    if '"' not in raw and deepest > limit:
+        assert nested_deeper_than(raw.encode(), limit)
+
+
+def test_fifty_thousand_levels_are_refused_before_parsing():
+    import io
+
+    from brandvx.parsers import StrictJSONParser
+
+    body = ("[" * 50_000 + "]" * 50_000).encode()
+    with pytest.raises(Exception) as excinfo:
+        StrictJSONParser().parse(io.BytesIO(body), "application/json", {})
+    assert "nested deeper than 32 levels" in str(excinfo.value)

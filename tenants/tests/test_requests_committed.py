@@ -160,3 +160,93 @@ def test_a_tenant_request_leaves_no_context_and_no_open_transaction_behind():
     assert response.status_code == 200 and response.json()["tenant"]["id"] == str(tenant.id)
     assert context.current() is None
     assert connection.get_autocommit() and not connection.in_atomic_block
+
+
+# --- the browser sign-in, replayed as a browser does it (issue 24) -----------------------------
+
+SIGN_IN = "/api-auth/login/"
+SIGN_OUT = "/api-auth/logout/"
+
+
+def _form_token(client: HttpClient, url: str) -> str:
+    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', client.get(url).content.decode())
+    assert found is not None, f"{url} has no CSRF token"
+    return found.group(1)
+
+
+def _hs256(owner: User, *, iat: int, exp: int) -> str:
+    import jwt
+    from django.conf import settings
+
+    claims = {"sub": str(owner.id), "aud": "authenticated", "role": "authenticated", "iat": iat, "exp": exp}
+    return jwt.encode(claims, str(settings.SUPABASE_JWT_SECRET), algorithm="HS256")
+
+
+def test_a_browser_sign_in_ends_at_the_tokens_maximum_age_even_with_the_cookie_kept(settings):
+    """The red team's replay: a token issued 23h59m ago that `exp`ires in a year gave a session
+    cookie of a year, still answering after the same token as a bearer was `token_too_old`."""
+    import time
+
+    import time_machine
+
+    _tenant, owner, _clients = _salon("MaxAge")
+    now = int(time.time())
+    max_age = settings.SUPABASE_JWT_MAX_AGE_SECONDS
+    token = _hs256(owner, iat=now - max_age + 60, exp=now + 365 * 86400)
+    browser = HttpClient(enforce_csrf_checks=True)
+    signed_in = browser.post(SIGN_IN, {"token": token, "csrfmiddlewaretoken": _form_token(browser, SIGN_IN)})
+    assert signed_in.status_code == 302, signed_in.content[:500]
+    # The cookie dies with the token's age limit (60 s left), not with its exp a year away.
+    assert 0 < int(signed_in.cookies["sessionid"]["max-age"]) <= 61
+    assert browser.get("/api/v1/me/").status_code == 200
+    with time_machine.travel(now + 62, tick=False):
+        bearer = api_client()
+        bearer.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        too_old = bearer.get("/api/v1/me/")
+        assert too_old.status_code == 401 and too_old.json()["code"] == "token_too_old"
+        # The same browser, its cookie kept (the test client never drops one): no answer either.
+        kept = browser.get("/api/v1/me/")
+        assert kept.status_code == 401, kept.content[:500]
+        assert browser.get("/api/v1/clients/").status_code == 401
+
+
+def test_a_browser_sign_in_ends_at_the_tokens_exp_when_that_comes_first(settings):
+    import time
+
+    import time_machine
+
+    _tenant, owner, _clients = _salon("Exp")
+    now = int(time.time())
+    token = _hs256(owner, iat=now - 10, exp=now + 120)
+    browser = HttpClient(enforce_csrf_checks=True)
+    signed_in = browser.post(SIGN_IN, {"token": token, "csrfmiddlewaretoken": _form_token(browser, SIGN_IN)})
+    assert signed_in.status_code == 302 and 0 < int(signed_in.cookies["sessionid"]["max-age"]) <= 121
+    with time_machine.travel(now + 119, tick=False):
+        assert browser.get("/api/v1/me/").status_code == 200
+    with time_machine.travel(now + 121, tick=False):
+        assert browser.get("/api/v1/me/").status_code == 401
+
+
+def test_sign_in_and_sign_out_rotate_the_csrf_token():
+    """A `csrftoken` cookie planted before the victim signs in (from a sibling subdomain, say)
+    still passed the CSRF check after the sign-in: the attacker knew the token."""
+    _tenant, owner, _clients = _salon("Csrf")
+    browser = HttpClient(enforce_csrf_checks=True)
+    planted = "Plant3dCsrfSecretKnownToAttacker"  # 32 characters: a well-formed CSRF secret
+    browser.cookies["csrftoken"] = planted
+    response = browser.post(
+        SIGN_IN,
+        {"token": token_for(owner), "csrfmiddlewaretoken": _form_token(browser, SIGN_IN), "next": "/api/v1/me/"},
+    )
+    assert response.status_code == 302, response.content[:500]
+    rotated = browser.cookies["csrftoken"].value
+    assert rotated != planted
+    body = {"first_name": "Forged", "last_name": "Request"}
+    forged = browser.post("/api/v1/clients/", body, content_type="application/json", HTTP_X_CSRFTOKEN=planted)
+    assert forged.status_code == 403 and forged.json()["detail"].startswith("CSRF Failed"), forged.content
+    mine = browser.post("/api/v1/clients/", body, content_type="application/json", HTTP_X_CSRFTOKEN=rotated)
+    assert mine.status_code == 201, mine.content
+    # Signing out rotates it again: a token read while signed in is worth nothing afterwards.
+    signed_out = browser.post(SIGN_OUT, {"csrfmiddlewaretoken": _form_token(browser, SIGN_OUT)})
+    assert signed_out.status_code == 302
+    assert browser.cookies["csrftoken"].value not in (rotated, planted)

@@ -45,6 +45,7 @@ def start_worker(name: str) -> subprocess.Popen:
         DATABASE_URL=owner_database_url(),
         REDIS_URL=cast(str, settings.REDIS_URL),
         DJANGO_SETTINGS_MODULE="brandvx.settings",
+        DJANGO_DEBUG="1",  # the development values, as before: DEBUG is on only when asked for
         CELERY_VISIBILITY_TIMEOUT="3",  # redeliver a dead worker's task after 3 s, not 45 min
         CELERY_UNACKED_RESTORE_INTERVAL="1",
         CELERY_UNACKED_RESTORE_THROTTLE="1",

@@ -5,7 +5,7 @@ import uuid
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from tenants.app_modules import optional_modules
 from tenants.models import Tenant, User
@@ -18,6 +18,13 @@ DEMO_SLUG = "demo-salon"
 
 class Command(BaseCommand):
     help = "Create the demo tenant and its demo data (idempotent), reset the admin password, print a token."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--base-url",
+            default="http://127.0.0.1:8000",
+            help="where the server answers (scripts/run passes its real address), for the printed curl line",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         tenant = Tenant.objects.filter(slug=DEMO_SLUG).first()
@@ -49,4 +56,5 @@ class Command(BaseCommand):
         if settings.SUPABASE_JWT_SECRET_IS_DEVELOPMENT_DEFAULT:
             self.stdout.write(f"SUPABASE_JWT_SECRET (development default): {settings.SUPABASE_JWT_SECRET}")
         self.stdout.write("Demo bearer token (24 h, owner_admin of the demo tenant):")
-        self.stdout.write(f"  curl -H 'Authorization: Bearer {token}' http://127.0.0.1:8000/api/v1/me/")
+        base_url = str(options["base_url"]).rstrip("/")
+        self.stdout.write(f"  curl -H 'Authorization: Bearer {token}' {base_url}/api/v1/me/")
