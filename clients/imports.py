@@ -142,23 +142,31 @@ def _import_batch(
     return counts, errors
 
 
-def client_import_csv(*, tenant: Tenant, job_id: uuid.UUID) -> None:
-    """Run an import job: rows in batches, one transaction per batch (rows written, progress
-    and counts together), one savepoint per row.
+def client_import_csv(*, tenant: Tenant, job_id: uuid.UUID, chunk_rows: int | None = None) -> bool:
+    """Run an import job, or one chunk of it: rows in batches, one transaction per batch
+    (rows written set-based, progress and counts together).
+
+    `chunk_rows`: stop after about that many rows and return True when rows remain: the
+    caller (clients.tasks) enqueues the next chunk, which resumes at the job's committed
+    `progress_done` with its counts and errors carried over, so other tenants' tasks run in
+    between. None: the whole file (the benchmark; tests). Returns False once the job is
+    finished, canceled (checked before each batch: a cancel stops at the next batch, or the
+    next chunk), or failed.
 
     Idempotent: rows are matched (external id, then email hash, then phone hash) before a
     client is created, and each batch commits with `progress_done`, so a redelivered task
-    resumes after the last committed batch and a re-run of a file creates nothing new.
-    Opens its own tenant contexts: call it outside a transaction (or in a test's).
+    (a worker killed mid-chunk) resumes after the last committed batch and a re-run of a file
+    creates nothing new. Opens its own tenant contexts: call it outside a transaction (or in a
+    test's).
     """
     with tenant_context(tenant.id, role="system"):
         job = jobs.job_start(job_id=job_id)
         if job is None:
-            return  # finished or canceled already
+            return False  # finished or canceled already
         upload = ClientImport.objects.filter(tenant_id=tenant.id, job_id=job_id).first()
         if upload is None:
             jobs.job_finish(job_id=job_id, failure_reason="The uploaded file is no longer available; upload it again.")
-            return
+            return False
         text, resume_after = upload.content, job.progress_done
     layout = csv_format.read_layout(text)
     batch_size = limit("CLIENTS_IMPORT_BATCH_ROWS")
@@ -167,21 +175,30 @@ def client_import_csv(*, tenant: Tenant, job_id: uuid.UUID) -> None:
         next(records, None)
     failure = ""
     tag_cache: dict[str, Tag] = {}
+    done = 0
     while True:
-        batch = [record for _, record in zip(range(batch_size), records)]
+        size = batch_size if chunk_rows is None else min(batch_size, chunk_rows - done)
+        if size <= 0:
+            # The chunk is over: another one if the file goes on.
+            if next(records, None) is not None:
+                return True
+            break
+        batch = [record for _, record in zip(range(size), records)]
         if not batch:
             break
         try:
             with tenant_context(tenant.id, role="system"):
                 if jobs.job_is_canceled(job_id=job_id):
-                    return  # what was written so far is kept; the upload stays with the job
+                    return False  # what was written so far is kept; the upload stays with the job
                 counts, errors = _import_batch(tenant, batch, layout, tag_cache)
                 jobs.job_advance(job_id=job_id, done=len(batch), counts=counts, errors=errors)
         except Exception:
             logger.exception("client import batch failed", extra={"job_id": str(job_id), "row": batch[0][0]})
             failure = f"The import stopped at row {batch[0][0]} after an internal error; rows before it were imported."
             break
+        done += len(batch)
     with tenant_context(tenant.id, role="system"):
         jobs.job_finish(job_id=job_id, failure_reason=failure)
         # The file held personal data; once imported it has no further use.
         ClientImport.objects.filter(tenant_id=tenant.id, job_id=job_id).delete()
+    return False
