@@ -72,6 +72,8 @@ def copy_insert(
     if not rows:
         return 0
     table = model._meta.db_table
+    if _on_citus():
+        return _insert_values(table, columns, rows, conflict_ignore=conflict_ignore)
     with connection.cursor() as cursor:
         stage = _stage(cursor, table, columns, rows)
         column_list = sql.SQL(", ").join(sql.Identifier(column) for column in columns)
@@ -86,6 +88,38 @@ def copy_insert(
             )
         )
         return int(cursor.rowcount)
+
+
+def _on_citus() -> bool:
+    from tenants.sharding import is_citus
+
+    return is_citus(connection)
+
+
+# PostgreSQL's limit on a statement's parameters is 65,535.
+_MAX_PARAMETERS = 60_000
+
+
+def _insert_values(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, conflict_ignore: bool) -> int:
+    """Citus: multi-row INSERT ... VALUES (a router statement to the tenant's shard). An
+    INSERT ... SELECT from a coordinator-local table is pulled to the coordinator and sent to
+    the shards with COPY, which Citus refuses under RLS ("COPY FROM not supported with
+    row-level security")."""
+    per_statement = max(1, _MAX_PARAMETERS // len(columns))
+    row_sql = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() * len(columns)))
+    inserted = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            query = sql.SQL("INSERT INTO {table} ({columns}) VALUES {rows}{conflict}").format(
+                table=sql.Identifier(table),
+                columns=sql.SQL(", ").join(sql.Identifier(column) for column in columns),
+                rows=sql.SQL(", ").join([row_sql] * len(chunk)),
+                conflict=sql.SQL(" ON CONFLICT DO NOTHING" if conflict_ignore else ""),
+            )
+            cursor.execute(_text(query), [value for row in chunk for value in row])
+            inserted += int(cursor.rowcount)
+    return inserted
 
 
 def copy_update(

@@ -33,9 +33,7 @@ HEADER = "First Name,Email,Phone,Customer ID,Email Consent,SMS Consent,Birthday,
 
 rows = st.lists(
     st.tuples(*(st.sampled_from(choices) for choices in (NAMES, EMAILS, PHONES, IDS, CONSENTS, CONSENTS))).flatmap(
-        lambda head: st.tuples(
-            st.just(head), st.sampled_from(BIRTHDAYS), st.sampled_from(NOTES), st.sampled_from(TAGS)
-        )
+        lambda head: st.tuples(st.just(head), st.sampled_from(BIRTHDAYS), st.sampled_from(NOTES), st.sampled_from(TAGS))
     ),
     min_size=1,
     max_size=12,
@@ -53,7 +51,9 @@ def seed(tenant):
     """Clients the file may match: by email (two with one email: the older wins), by phone,
     and one withdrawn from email by a user of the app."""
     with tenant_context(tenant.id, role="system"):
-        old = ClientFactory(tenant=tenant, first_name="Old", last_name="", email="amy@example.com", notes="Typed in the app")
+        old = ClientFactory(
+            tenant=tenant, first_name="Old", last_name="", email="amy@example.com", notes="Typed in the app"
+        )
         Client.objects.filter(id=old.id).update(created_at=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC))
         ClientFactory(tenant=tenant, first_name="Newer", last_name="", email="amy@example.com")
         ClientFactory(
@@ -130,7 +130,12 @@ def _uuid(text: str):
         return text
 
 
-@settings(max_examples=30, deadline=None, phases=[Phase.explicit, Phase.generate], suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=30,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(first=rows, second=rows)
 def test_set_based_and_row_by_row_imports_write_the_same(db, first, second):
     """Two files in a row (the second meets what the first created) into two fresh tenants
