@@ -260,11 +260,21 @@ def load(
     clients_per_tenant: int,
     transactions_per_tenant: int,
     log: Callable[[str], None] = lambda message: None,
+    big_tenant: tuple[int, int] | None = None,
+    history_days: int = HISTORY_DAYS,
 ) -> LoadedData:
+    """`big_tenant`: (clients, transactions) of tenant 1 instead of the per-tenant sizes
+    (`--scale big-tenant`); `history_days`: how far back the sales go."""
     rows: dict[str, int] = {}
     seconds: dict[str, float] = {}
     n_clients, n_tx = clients_per_tenant, transactions_per_tenant
     n_appointments = max(1, transactions_per_tenant // 2)
+    nc, nt, na = str(n_clients), str(n_tx), str(n_appointments)
+    if big_tenant is not None:
+        big_clients, big_tx = big_tenant
+        nc = f"(CASE WHEN i = 1 THEN {big_clients} ELSE {n_clients} END)"
+        nt = f"(CASE WHEN i = 1 THEN {big_tx} ELSE {n_tx} END)"
+        na = f"(CASE WHEN i = 1 THEN {max(1, big_tx // 2)} ELSE {n_appointments} END)"
     first, last = _sql_array(FIRST_NAMES), _sql_array(LAST_NAMES)
     zones = _sql_array(TIMEZONES)
     with psycopg.connect(**bench.owner_conninfo(), autocommit=True) as conn:
@@ -300,7 +310,7 @@ def load(
                 "currency": "'USD'",
                 "country": "'US'",
                 "is_active": "true",
-                "created_at": f"now() - interval '{HISTORY_DAYS + 30} days'",
+                "created_at": f"now() - interval '{history_days + 30} days'",
             },
             f"FROM generate_series(1, {tenants}) AS i",
         )
@@ -394,10 +404,10 @@ def load(
                 "email_consent_at": "CASE WHEN n % 3 <> 0 THEN now() END",
                 "sms_consent": "n % 4 = 0",
                 "sms_consent_at": "CASE WHEN n % 4 = 0 THEN now() END",
-                "created_at": f"now() - make_interval(secs => ((n * 7919 + i * 104729) % ({HISTORY_DAYS} * 86400))::float8)",
+                "created_at": f"now() - make_interval(secs => ((n * 7919 + i * 104729) % ({history_days} * 86400))::float8)",
                 "updated_at": "now()",
             },
-            f"""FROM generate_series(1, {tenants}) AS i, generate_series(1, {n_clients}) AS n,
+            f"""FROM generate_series(1, {tenants}) AS i, generate_series(1, {nc}) AS n,
         LATERAL (SELECT
             lower(({first})[1 + (n * 7 + i) % {len(FIRST_NAMES)}] || '.' || ({last})[1 + (n * 13 + i * 3) % {len(LAST_NAMES)}])
                 || '.' || n || '@example.com' AS email,
@@ -428,7 +438,7 @@ def load(
                 "tag_id": "md5('tag:' || i || ':' || k)::uuid",
                 "created_at": "now()",
             },
-            f"""FROM generate_series(1, {tenants}) AS i, generate_series(1, {n_clients}) AS n,
+            f"""FROM generate_series(1, {tenants}) AS i, generate_series(1, {nc}) AS n,
         LATERAL (SELECT 1 + n % {len(TAGS)} AS k WHERE n % 3 = 0
                  UNION ALL SELECT 1 + (n + 1) % {len(TAGS)} WHERE n % 5 = 0) AS x""",
         )
@@ -443,7 +453,7 @@ def load(
                 "external_id": "upper(provider) || '-' || i || '-' || n",
                 "created_at": "now()",
             },
-            f"""FROM generate_series(1, {tenants}) AS i, generate_series(1, {n_clients}) AS n,
+            f"""FROM generate_series(1, {tenants}) AS i, generate_series(1, {nc}) AS n,
         LATERAL (SELECT (ARRAY['manual','csv','square','acuity'])[1 + (n + i) % 4] AS provider) AS x
         WHERE provider IN ('square', 'acuity')""",
         )
@@ -455,8 +465,8 @@ def load(
             {
                 "id": "md5('x:' || i || ':' || n)::uuid",
                 "tenant_id": "md5('t:' || i)::uuid",
-                "client_id": f"CASE WHEN n % 10 = 0 THEN NULL ELSE md5('c:' || i || ':' || (1 + (n * 7) % {n_clients}))::uuid END",
-                "occurred_at": f"now() - make_interval(secs => ((n::bigint * 15485863 + i * 7919) % ({HISTORY_DAYS} * 86400))::float8)",
+                "client_id": f"CASE WHEN n % 10 = 0 THEN NULL ELSE md5('c:' || i || ':' || (1 + (n * 7) % {nc}))::uuid END",
+                "occurred_at": f"now() - make_interval(secs => ((n::bigint * 15485863 + i * 7919) % ({history_days} * 86400))::float8)",
                 "status": "CASE WHEN n % 100 < 3 THEN 'refunded' WHEN n % 100 = 3 THEN 'failed' ELSE 'completed' END",
                 "total_amount": "2000 + ((n * 37 + i) % 180) * 100",
                 "refunded_amount": "CASE WHEN n % 100 < 3 THEN 2000 + ((n * 37 + i) % 180) * 100 ELSE 0 END",
@@ -466,7 +476,7 @@ def load(
                 "created_at": "now()",
                 "updated_at": "now()",
             },
-            f"FROM generate_series(1, {tenants}) AS i, generate_series(1, {n_tx}) AS n",
+            f"FROM generate_series(1, {tenants}) AS i, generate_series(1, {nt}) AS n",
         )
         # Their refunds: the fully refunded 3% get one dated refund 0-29 days after the sale.
         step(
@@ -478,13 +488,13 @@ def load(
                 "transaction_id": "md5('x:' || i || ':' || n)::uuid",
                 "amount": "2000 + ((n * 37 + i) % 180) * 100",
                 "currency": "'USD'",
-                "refunded_at": f"now() - make_interval(secs => ((n::bigint * 15485863 + i * 7919) % ({HISTORY_DAYS} * 86400))::float8)"
+                "refunded_at": f"now() - make_interval(secs => ((n::bigint * 15485863 + i * 7919) % ({history_days} * 86400))::float8)"
                 " + make_interval(days => n % 30)",
                 "source": "'manual'",
                 "external_id": "''",
                 "created_at": "now()",
             },
-            f"FROM generate_series(1, {tenants}) AS i, generate_series(1, {n_tx}) AS n WHERE n % 100 < 3",
+            f"FROM generate_series(1, {tenants}) AS i, generate_series(1, {nt}) AS n WHERE n % 100 < 3",
         )
         # One line item per transaction, a second on every third; the items add up to the total.
         step(
@@ -499,7 +509,7 @@ def load(
                 "quantity": "1",
                 "amount": "CASE WHEN n % 3 = 0 AND k = 1 THEN total * 6 / 10 WHEN n % 3 = 0 THEN total - total * 6 / 10 ELSE total END",
             },
-            f"""FROM generate_series(1, {tenants}) AS i, generate_series(1, {n_tx}) AS n,
+            f"""FROM generate_series(1, {tenants}) AS i, generate_series(1, {nt}) AS n,
         LATERAL (SELECT 2000 + ((n * 37 + i) % 180) * 100 AS total) AS x,
         LATERAL generate_series(1, CASE WHEN n % 3 = 0 THEN 2 ELSE 1 END) AS k""",
         )
@@ -510,7 +520,7 @@ def load(
             {
                 "id": "md5('a:' || i || ':' || n)::uuid",
                 "tenant_id": "md5('t:' || i)::uuid",
-                "client_id": f"md5('c:' || i || ':' || (1 + (n * 11) % {n_clients}))::uuid",
+                "client_id": f"md5('c:' || i || ':' || (1 + (n * 11) % {nc}))::uuid",
                 "service_id": f"md5('s:' || i || ':' || (1 + n % {len(SERVICES) - 1}))::uuid",
                 "staff_name": "(ARRAY['Sam','Alex','Jordan','Riley'])[1 + n % 4]",
                 "start_at": "start_at",
@@ -524,9 +534,9 @@ def load(
                 "created_at": "now()",
                 "updated_at": "now()",
             },
-            f"""FROM generate_series(1, {tenants}) AS i, generate_series(1, {n_appointments}) AS n,
+            f"""FROM generate_series(1, {tenants}) AS i, generate_series(1, {na}) AS n,
         LATERAL (SELECT now() + interval '30 days'
-                 - make_interval(secs => ((n::bigint * 104723 + i * 31) % (({HISTORY_DAYS} + 30) * 86400))::float8) AS start_at) AS x""",
+                 - make_interval(secs => ((n::bigint * 104723 + i * 31) % (({history_days} + 30) * 86400))::float8) AS start_at) AS x""",
         )
 
         started = time.perf_counter()

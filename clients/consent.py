@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from clients.models import Client, ConsentChannel, ConsentEvent, ConsentOrigin
 from clients.suppression import is_suppressed
+from tenants.bulk import copy_insert
 from tenants.models import Tenant, User
 
 CHANNELS = tuple(ConsentChannel.values)
@@ -104,8 +105,28 @@ def consent_record(
     said). Returns the client fields that changed: saved for a saved client; for a client not
     saved yet (a creation), set on the instance for the caller's save, since such a client has
     no earlier decisions (the ledger has no foreign key, so its rows may come first)."""
-    when = decided_at or timezone.now()
-    events = [
+    events = _news(tenant, client, decisions, origin, provider, decided_at or timezone.now(), acting_user)
+    if origin in IMPORT_ORIGINS and any(e.granted for e in events) and _suppressed(tenant, client):
+        events = _without_grants(events)
+    if not events:
+        return set()
+    ConsentEvent.objects.bulk_create(events)
+    if client._state.adding:
+        return _set_derived(client, events)
+    return _refresh(tenant, [client])[client.id]
+
+
+def _news(
+    tenant: Tenant,
+    client: Client,
+    decisions: Mapping[str, bool | None],
+    origin: str,
+    provider: str,
+    when: datetime.datetime,
+    acting_user: User | None,
+) -> list[ConsentEvent]:
+    """The events of `decisions` that are news for the client (`would_record`), unsaved."""
+    return [
         ConsentEvent(
             tenant=tenant,
             client_id=client.id,
@@ -119,20 +140,81 @@ def consent_record(
         for channel, granted in decisions.items()
         if granted is not None and would_record(client, channel, bool(granted), origin)
     ]
-    if origin in IMPORT_ORIGINS and any(e.granted for e in events) and _suppressed(tenant, client):
-        # The person asked to be forgotten (clients.erasure): no import grants them consent
-        # again, whatever it says. Withdrawals still count.
-        events = [event for event in events if not event.granted]
+
+
+# --- set-based (bulk imports): the same rules, many clients, one write --------------------
+
+
+def consent_events_of(*, tenant: Tenant, client_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[ConsentEvent]]:
+    """Every event of these clients, by client (one query): what `consent_decide` derives from."""
+    events: dict[uuid.UUID, list[ConsentEvent]] = {client_id: [] for client_id in client_ids}
+    if events:
+        for event in ConsentEvent.objects.filter(tenant_id=tenant.id, client_id__in=list(events)):
+            events[event.client_id].append(event)
+    return events
+
+
+def consent_decide(
+    *,
+    tenant: Tenant,
+    client: Client,
+    known_events: list[ConsentEvent],
+    decisions: Mapping[str, bool | None],
+    origin: str,
+    provider: str = "",
+    decided_at: datetime.datetime,
+    suppressed: bool,
+) -> tuple[list[ConsentEvent], set[str]]:
+    """`consent_record` without writing, for set-based writers: the events to append (also
+    added to `known_events`, the client's events so far: none for a client not saved yet) and
+    the client's consent fields changed, set on the instance. The caller writes the events
+    with `consent_events_write` and the client's fields with the client, in one transaction.
+    `suppressed`: whether the client's e-mail or phone is on the suppression list (the caller
+    asks `clients.suppression.suppressed` once for the whole batch)."""
+    events = _news(tenant, client, decisions, origin, provider, decided_at, None)
+    if suppressed and origin in IMPORT_ORIGINS:
+        events = _without_grants(events)
     if not events:
-        return set()
-    ConsentEvent.objects.bulk_create(events)
-    if client._state.adding:
-        return _set_derived(client, events)
-    return _refresh(tenant, [client])[client.id]
+        return [], set()
+    for event in events:
+        event.recorded_at = decided_at  # derive orders same-instant decisions by it
+    known_events.extend(events)
+    return events, _set_derived(client, known_events)
+
+
+def consent_events_write(events: list[ConsentEvent]) -> int:
+    """Append many events in one statement (COPY into a staging table, one INSERT ... SELECT)."""
+    return copy_insert(
+        ConsentEvent,
+        EVENT_COLUMNS,
+        [
+            (e.id, e.tenant_id, e.client_id, e.channel, e.granted, e.decided_at, e.recorded_at, e.origin, e.provider)
+            for e in events
+        ],
+    )
+
+
+EVENT_COLUMNS = (
+    "id",
+    "tenant_id",
+    "client_id",
+    "channel",
+    "granted",
+    "decided_at",
+    "recorded_at",
+    "origin",
+    "provider",
+)
 
 
 def _suppressed(tenant: Tenant, client: Client) -> bool:
     return is_suppressed(tenant=tenant, email=client.email, phone=client.phone)
+
+
+def _without_grants(events: list[ConsentEvent]) -> list[ConsentEvent]:
+    # The person asked to be forgotten (clients.erasure): no import grants them consent again,
+    # whatever it says. Withdrawals still count.
+    return [event for event in events if not event.granted]
 
 
 def consent_merge(*, tenant: Tenant, target: Client, source: Client) -> set[str]:

@@ -1,6 +1,7 @@
 """The CSV import's runner: what the worker does with an uploaded file (the job is started by
-services.client_import_csv_start). Batches of rows, each batch one tenant transaction with a
-savepoint per row; every row goes through services.client_upsert."""
+services.client_import_csv_start). Batches of rows, each batch one tenant transaction: its rows
+read and checked in Python (csv_format), then written set-based by
+services.client_upsert_many (COPY into a temporary table, one INSERT / UPDATE per table)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from django.utils import timezone
 from clients import csv_format
 from clients.conf import limit
 from clients.models import ClientImport, Source, Tag
-from clients.services import ContactRecord, client_upsert, tag_get_or_create
+from clients.services import ContactRecord, client_upsert, client_upsert_many, tag_get_or_create
 from tenants import jobs
 from tenants.context import tenant_context
 from tenants.models import Tenant
@@ -29,10 +30,8 @@ IMPORT_OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")
 FIELDS_DROPPED = "fields_dropped"
 
 
-def _import_row(tenant: Tenant, row: csv_format.ImportRow, tags: list[Tag], now: datetime.datetime) -> str:
-    """Write one cleaned row: 'created', 'updated' or 'unchanged'. Runs in the caller's
-    savepoint; `tags` are the row's tags, already resolved outside it."""
-    record = ContactRecord(
+def _record(row: csv_format.ImportRow) -> ContactRecord:
+    return ContactRecord(
         external_id=row.external_id,
         first_name=row.first_name,
         last_name=row.last_name,
@@ -44,16 +43,13 @@ def _import_row(tenant: Tenant, row: csv_format.ImportRow, tags: list[Tag], now:
         email_consent=row.email_consent,
         sms_consent=row.sms_consent,
     )
-    return client_upsert(tenant=tenant, source=Source.CSV, record=record, tags=tags, now=now).outcome
 
 
-def _import_batch(
-    tenant: Tenant, records: list[tuple[int, list[str]]], layout: csv_format.CsvLayout, tag_cache: dict[str, Tag]
-) -> tuple[dict, list]:
-    """Validate every row, resolve the batch's tags, then write row by row."""
-    counts = dict.fromkeys((*IMPORT_OUTCOMES, FIELDS_DROPPED), 0)
-    errors: list[dict] = []
-    now = timezone.now()
+def _validate(
+    tenant: Tenant, records: list[tuple[int, list[str]]], layout: csv_format.CsvLayout, counts: dict, errors: list
+) -> list[tuple[int, csv_format.ImportRow]]:
+    """Read every row of the batch (csv_format.clean_row): failed and skipped rows are counted,
+    dropped fields listed; the rows to write are returned with their numbers."""
     cleaned: list[tuple[int, csv_format.ImportRow]] = []
     for row_number, cells in records:
         try:
@@ -71,51 +67,106 @@ def _import_batch(
                 {"row": row_number, "field": dropped.field, "reason": dropped.reason, "kind": "field_dropped"}
             )
         cleaned.append((row_number, row))
-    # Tags are created here, outside the rows' savepoints: a row rolled back must not take
-    # with it a tag that later rows (and the cache) rely on.
-    for _number, row in cleaned:
-        for name in row.tags:
-            if name.lower() not in tag_cache:
-                tag_cache[name.lower()] = tag_get_or_create(tenant=tenant, name=name)
+    return cleaned
+
+
+def _validation_failure(row_number: int, exc: ValidationError) -> dict:
+    field_name, messages = next(iter(exc.message_dict.items()))
+    return {"row": row_number, "field": field_name, "reason": messages[0]}
+
+
+def _write_set_based(
+    tenant: Tenant, cleaned: list[tuple[int, csv_format.ImportRow]], tag_cache: dict[str, Tag], now: datetime.datetime
+) -> list[tuple[int, str | ValidationError]]:
+    items = [
+        (_record(row), list({tag_cache[name.lower()].id: tag_cache[name.lower()] for name in row.tags}.values()))
+        for _number, row in cleaned
+    ]
+    outcomes = client_upsert_many(tenant=tenant, source=Source.CSV, items=items, now=now)
+    return [(number, outcome) for (number, _row), outcome in zip(cleaned, outcomes, strict=True)]
+
+
+def _write_row_by_row(
+    tenant: Tenant, cleaned: list[tuple[int, csv_format.ImportRow]], tag_cache: dict[str, Tag], now: datetime.datetime
+) -> list[tuple[int, str | ValidationError | IntegrityError]]:
+    """The fallback when the database refuses the batch's set-based write (a row conflicts
+    with data written at the same time): each row alone, in its own savepoint."""
+    results: list[tuple[int, str | ValidationError | IntegrityError]] = []
     for row_number, row in cleaned:
         tags = list({tag_cache[name.lower()].id: tag_cache[name.lower()] for name in row.tags}.values())
         try:
             # One savepoint per row: a failed statement aborts only this row, not the batch.
             with transaction.atomic():
-                outcome = _import_row(tenant, row, tags, now)
-        except ValidationError as exc:
-            field_name, messages = next(iter(exc.message_dict.items()))
+                outcome = client_upsert(tenant=tenant, source=Source.CSV, record=_record(row), tags=tags, now=now)
+            results.append((row_number, outcome.outcome))
+        except (ValidationError, IntegrityError) as exc:
+            if isinstance(exc, IntegrityError):
+                logger.warning("client import row refused by the database", exc_info=True, extra={"row": row_number})
+            results.append((row_number, exc))
+    return results
+
+
+def _import_batch(
+    tenant: Tenant, records: list[tuple[int, list[str]]], layout: csv_format.CsvLayout, tag_cache: dict[str, Tag]
+) -> tuple[dict, list]:
+    """Validate every row, resolve the batch's tags, then write the batch set-based
+    (services.client_upsert_many); row by row only if the database refuses that."""
+    counts = dict.fromkeys((*IMPORT_OUTCOMES, FIELDS_DROPPED), 0)
+    errors: list[dict] = []
+    now = timezone.now()
+    cleaned = _validate(tenant, records, layout, counts, errors)
+    # Tags are created here, before the rows are written: a row that fails must not take with
+    # it a tag that later rows (and the cache) rely on.
+    for _number, row in cleaned:
+        for name in row.tags:
+            if name.lower() not in tag_cache:
+                tag_cache[name.lower()] = tag_get_or_create(tenant=tenant, name=name)
+    results: list[tuple[int, str | ValidationError | IntegrityError]]
+    try:
+        with transaction.atomic():
+            results = list(_write_set_based(tenant, cleaned, tag_cache, now))
+    except IntegrityError:
+        logger.warning("client import batch refused set-based; writing it row by row", exc_info=True)
+        results = _write_row_by_row(tenant, cleaned, tag_cache, now)
+    for row_number, outcome in results:
+        if isinstance(outcome, ValidationError):
             counts["failed"] += 1
-            errors.append({"row": row_number, "field": field_name, "reason": messages[0]})
-            continue
-        except IntegrityError:
-            logger.warning("client import row refused by the database", exc_info=True, extra={"row": row_number})
+            errors.append(_validation_failure(row_number, outcome))
+        elif isinstance(outcome, IntegrityError):
             counts["failed"] += 1
             errors.append({"row": row_number, "field": "", "reason": "The row conflicts with existing data."})
-            continue
-        counts[outcome] += 1
+        else:
+            counts[outcome] += 1
     if not counts[FIELDS_DROPPED]:
         del counts[FIELDS_DROPPED]  # counted when there are any, like a sync's notes
     return counts, errors
 
 
-def client_import_csv(*, tenant: Tenant, job_id: uuid.UUID) -> None:
-    """Run an import job: rows in batches, one transaction per batch (rows written, progress
-    and counts together), one savepoint per row.
+def client_import_csv(*, tenant: Tenant, job_id: uuid.UUID, chunk_rows: int | None = None) -> bool:
+    """Run an import job, or one chunk of it: rows in batches, one transaction per batch
+    (rows written set-based, progress and counts together).
+
+    `chunk_rows`: stop after about that many rows and return True when rows remain: the
+    caller (clients.tasks) enqueues the next chunk, which resumes at the job's committed
+    `progress_done` with its counts and errors carried over, so other tenants' tasks run in
+    between. None: the whole file (the benchmark; tests). Returns False once the job is
+    finished, canceled (checked before each batch: a cancel stops at the next batch, or the
+    next chunk), or failed.
 
     Idempotent: rows are matched (external id, then email hash, then phone hash) before a
     client is created, and each batch commits with `progress_done`, so a redelivered task
-    resumes after the last committed batch and a re-run of a file creates nothing new.
-    Opens its own tenant contexts: call it outside a transaction (or in a test's).
+    (a worker killed mid-chunk) resumes after the last committed batch and a re-run of a file
+    creates nothing new. Opens its own tenant contexts: call it outside a transaction (or in a
+    test's).
     """
     with tenant_context(tenant.id, role="system"):
         job = jobs.job_start(job_id=job_id)
         if job is None:
-            return  # finished or canceled already
+            return False  # finished or canceled already
         upload = ClientImport.objects.filter(tenant_id=tenant.id, job_id=job_id).first()
         if upload is None:
             jobs.job_finish(job_id=job_id, failure_reason="The uploaded file is no longer available; upload it again.")
-            return
+            return False
         text, resume_after = upload.content, job.progress_done
     layout = csv_format.read_layout(text)
     batch_size = limit("CLIENTS_IMPORT_BATCH_ROWS")
@@ -124,21 +175,30 @@ def client_import_csv(*, tenant: Tenant, job_id: uuid.UUID) -> None:
         next(records, None)
     failure = ""
     tag_cache: dict[str, Tag] = {}
+    done = 0
     while True:
-        batch = [record for _, record in zip(range(batch_size), records)]
+        size = batch_size if chunk_rows is None else min(batch_size, chunk_rows - done)
+        if size <= 0:
+            # The chunk is over: another one if the file goes on.
+            if next(records, None) is not None:
+                return True
+            break
+        batch = [record for _, record in zip(range(size), records)]
         if not batch:
             break
         try:
             with tenant_context(tenant.id, role="system"):
                 if jobs.job_is_canceled(job_id=job_id):
-                    return  # what was written so far is kept; the upload stays with the job
+                    return False  # what was written so far is kept; the upload stays with the job
                 counts, errors = _import_batch(tenant, batch, layout, tag_cache)
                 jobs.job_advance(job_id=job_id, done=len(batch), counts=counts, errors=errors)
         except Exception:
             logger.exception("client import batch failed", extra={"job_id": str(job_id), "row": batch[0][0]})
             failure = f"The import stopped at row {batch[0][0]} after an internal error; rows before it were imported."
             break
+        done += len(batch)
     with tenant_context(tenant.id, role="system"):
         jobs.job_finish(job_id=job_id, failure_reason=failure)
         # The file held personal data; once imported it has no further use.
         ClientImport.objects.filter(tenant_id=tenant.id, job_id=job_id).delete()
+    return False

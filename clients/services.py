@@ -12,7 +12,7 @@ import copy
 import datetime
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,13 +23,14 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from brandvx.errors import BrandVXError
-from clients import consent, csv_format
+from clients import consent, csv_format, suppression
 from clients.conf import limit
 from clients.matching import find_existing_client
 from clients.models import Client, ClientExternalId, ClientImport, ClientTag, ConsentOrigin, Source, Tag
 from clients.normalize import contact_hash, normalize_email, normalize_phone
 from tenants import jobs
-from tenants.changes import Actor, record_change
+from tenants.bulk import copy_insert, copy_update
+from tenants.changes import Actor, record_change, record_changes_each
 from tenants.context import require_tenant
 from tenants.models import BackgroundJob, Tenant, User
 
@@ -113,22 +114,28 @@ def _consent_decisions(data: Mapping[str, Any]) -> dict[str, bool | None]:
     }
 
 
-def _apply(client: Client, data: Mapping[str, Any], *, tenant: Tenant) -> set[str]:
-    """Set the given fields on `client` (normalizing contacts). Consent keys are not set here:
-    the caller records them in the ledger (clients.consent) once the client is saved.
-    Returns the names of the fields that changed. Raises ValidationError naming fields."""
+def _apply(client: Client, data: Mapping[str, Any], *, tenant: Tenant, normalized: bool = False) -> set[str]:
+    """Set the given fields on `client` (normalizing contacts; `normalized`: the email and
+    phone are normalized already, as a ContactRecord's are: only their hashes are computed).
+    Consent keys are not set here: the caller records them in the ledger (clients.consent)
+    once the client is saved. Returns the names of the fields that changed. Raises
+    ValidationError naming fields."""
     unknown = set(data) - set(WRITABLE_FIELDS)
     if unknown:
         raise ValueError(f"not writable client fields: {sorted(unknown)}")
     errors: dict[str, list[str]] = {}
     values = {k: v for k, v in data.items() if k not in ("email_consent", "sms_consent")}
-    if "email" in values:
+    if normalized:
+        for name in ("email", "phone"):
+            if name in values:
+                values[f"{name}_hash"] = contact_hash(values[name])
+    elif "email" in values:
         try:
             values["email"] = normalize_email(values["email"])
             values["email_hash"] = contact_hash(values["email"])
         except ValidationError:
             errors["email"] = ["Enter a valid email address."]
-    if "phone" in values:
+    if "phone" in values and not normalized:
         try:
             values["phone"] = normalize_phone(values["phone"], region=tenant.country)
             values["phone_hash"] = contact_hash(values["phone"])
@@ -647,6 +654,242 @@ def client_upsert(
         client=client,
         outcome="created" if created else ("updated" if changed else "unchanged"),
         owner_external_id="" if is_owner else owner,
+    )
+
+
+# Client columns the set-based upsert writes (a created client: all of them; an updated one:
+# those it changes, plus updated_at).
+_UPSERT_COLUMNS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "phone_extension",
+    "email_hash",
+    "phone_hash",
+    "birthday_month",
+    "birthday_day",
+    "birth_year",
+    "notes",
+    "source",
+    "email_consent",
+    "email_consent_at",
+    "sms_consent",
+    "sms_consent_at",
+    "archived_at",
+    "created_at",
+    "updated_at",
+)
+
+
+@dataclass
+class _Pool:
+    """The clients a batch of records may match, in memory, kept as the batch changes them:
+    what `find_existing_client` would find for each record, in order, had the records before
+    it been written one by one."""
+
+    clients: dict[uuid.UUID, Client] = field(default_factory=dict)
+    links: dict[str, Client] = field(default_factory=dict)  # the source's external id -> client
+    by_email: dict[str, list[Client]] = field(default_factory=dict)
+    by_phone: dict[str, list[Client]] = field(default_factory=dict)
+
+    def add(self, client: Client) -> Client:
+        client = self.clients.setdefault(client.id, client)
+        self.index(client)
+        return client
+
+    def index(self, client: Client) -> None:
+        for hash_value, index in ((client.email_hash, self.by_email), (client.phone_hash, self.by_phone)):
+            if hash_value and client not in index.setdefault(hash_value, []):
+                index[hash_value].append(client)
+
+    @staticmethod
+    def _oldest(candidates: list[Client], attribute: str, hash_value: str) -> Client | None:
+        alive = [c for c in candidates if getattr(c, attribute) == hash_value]
+        return min(alive, key=lambda c: c.created_at) if alive else None
+
+    def find(self, record: ContactRecord) -> tuple[Client | None, str]:
+        """`clients.matching.find_existing_client`'s order: external id, email, phone."""
+        if record.external_id and record.external_id in self.links:
+            return self.links[record.external_id], "external_id"
+        if record.email_hash:
+            client = self._oldest(self.by_email.get(record.email_hash, []), "email_hash", record.email_hash)
+            if client is not None:
+                return client, "email"
+        if record.phone_hash:
+            client = self._oldest(self.by_phone.get(record.phone_hash, []), "phone_hash", record.phone_hash)
+            if client is not None:
+                return client, "phone"
+        return None, ""
+
+
+def client_upsert_many(
+    *,
+    tenant: Tenant,
+    source: str,
+    items: list[tuple[ContactRecord, list[Tag]]],
+    now: datetime.datetime,
+) -> list[str | ValidationError]:
+    """`client_upsert` of many records at once, written set-based: the same matching, the same
+    field rules (`client_upsert_changes`), the same consent rules (clients.consent) and the
+    same change records, decided in memory record by record (a record sees what the records
+    before it did, as if they had been written one by one), then written with one statement
+    per table (tenants.bulk: COPY into a temporary table, INSERT ... SELECT / UPDATE ... FROM).
+
+    Returns, per item, its outcome ("created", "updated", "unchanged") or the ValidationError
+    that failed it (nothing of that record is written). For the CSV import only: a provider's
+    several profiles per client (profile owners) are decided by `client_upsert`. Runs in the
+    caller's transaction; an IntegrityError leaves nothing written (the caller's savepoint)."""
+    require_tenant(tenant)
+    if source != Source.CSV:
+        raise ValueError("client_upsert_many decides CSV records only (no provider profile owners)")
+    pool = _Pool()
+    external_ids = {record.external_id for record, _ in items if record.external_id}
+    email_hashes = {record.email_hash for record, _ in items if record.email}
+    phone_hashes = {record.phone_hash for record, _ in items if record.phone}
+    if external_ids:
+        for link in ClientExternalId.objects.select_related("client").filter(
+            tenant_id=tenant.id, provider=source, external_id__in=external_ids
+        ):
+            pool.links[link.external_id] = pool.add(link.client)
+    if email_hashes or phone_hashes:
+        for client in Client.objects.filter(
+            models.Q(email_hash__in=email_hashes) | models.Q(phone_hash__in=phone_hashes), tenant_id=tenant.id
+        ):
+            pool.add(client)
+    existing = set(pool.clients)
+    deciding = any(record.email_consent is not None or record.sms_consent is not None for record, _ in items)
+    known_events = consent.consent_events_of(tenant=tenant, client_ids=existing if deciding else ())
+    # Who is on the suppression list (clients.erasure), asked once for the batch: every address
+    # a client may end with (the record's own or the one it already has).
+    suppressed_emails: set[str] = set()
+    suppressed_phones: set[str] = set()
+    if deciding:
+        emails = {r.email for r, _ in items if r.email} | {c.email for c in pool.clients.values() if c.email}
+        phones = {r.phone for r, _ in items if r.phone} | {c.phone for c in pool.clients.values() if c.phone}
+        people = [(email, "") for email in emails] + [("", phone) for phone in phones]
+        for email, phone in suppression.suppressed(tenant=tenant, people=people):
+            if email:
+                suppressed_emails.add(email)
+            if phone:
+                suppressed_phones.add(phone)
+    tag_ids = {tag.id for _, tags in items for tag in tags}
+    carried: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    if tag_ids and existing:
+        carried = set(
+            ClientTag.objects.filter(tenant_id=tenant.id, client_id__in=existing, tag_id__in=tag_ids).values_list(
+                "client_id", "tag_id"
+            )
+        )
+    origin = _consent_origin(source)
+    created_ids: list[uuid.UUID] = []
+    dirty: dict[uuid.UUID, set[str]] = {}
+    new_links: list[tuple[Any, ...]] = []
+    new_tags: list[tuple[Any, ...]] = []
+    new_events: list[Any] = []
+    changes: list[tuple[str, str, Any, Iterable[str]]] = []
+    results: list[str | ValidationError] = []
+    step = datetime.timedelta(microseconds=1)
+    for n, (record, tags) in enumerate(items):
+        client, how = pool.find(record)
+        created = client is None
+        if client is None:
+            client = Client(tenant=tenant, source=source, created_at=now + n * step, updated_at=now + n * step)
+            before = None
+        else:
+            before = dict(client.__dict__)
+        try:
+            changes_of_record = client_upsert_changes(client, record, source=source)
+            changed = _apply(client, changes_of_record, tenant=tenant, normalized=True)
+        except ValidationError as exc:
+            if before is not None:
+                client.__dict__.update(before)  # as the row's savepoint would have rolled back
+            results.append(exc)
+            continue
+        if created:
+            pool.add(client)
+            created_ids.append(client.id)
+        else:
+            pool.index(client)
+        if record.external_id and client.archived_at is not None:
+            client.archived_at = None
+            changed.add("archived_at")
+        events, consent_changed = consent.consent_decide(
+            tenant=tenant,
+            client=client,
+            known_events=known_events.setdefault(client.id, []),
+            decisions={"email": record.email_consent, "sms": record.sms_consent},
+            origin=origin,
+            provider=source,
+            decided_at=now,
+            suppressed=client.email in suppressed_emails or client.phone in suppressed_phones,
+        )
+        new_events.extend(events)
+        changed |= consent_changed
+        if not created and changed:
+            dirty.setdefault(client.id, set()).update(changed & set(_UPSERT_COLUMNS))
+        if record.external_id and how != "external_id":
+            new_links.append(
+                (uuid.uuid4(), tenant.id, client.id, source, record.external_id, record.provider_created_at, now)
+            )
+            pool.links[record.external_id] = client
+            changed.add("external_id")
+        missing = [tag for tag in tags if (client.id, tag.id) not in carried]
+        if missing:
+            for tag in missing:
+                carried.add((client.id, tag.id))
+                new_tags.append((tenant.id, client.id, tag.id))
+            changed.add("tags")
+        if created:
+            changes.append(("client.created", "client", client.id, ()))
+        elif changed:
+            changes.append(("client.updated", "client", client.id, changed))
+        results.append("created" if created else ("updated" if changed else "unchanged"))
+    _upsert_write(tenant, pool, created_ids, dirty, now)
+    copy_insert(
+        ClientExternalId,
+        ("id", "tenant_id", "client_id", "provider", "external_id", "provider_created_at", "created_at"),
+        new_links,
+        conflict_ignore=True,  # an import running at the same time may have just linked it
+    )
+    _client_tags_write(new_tags, now)
+    consent.consent_events_write(new_events)
+    record_changes_each(tenant=tenant, actor=_import_actor(source), entries=changes, occurred_at=now)
+    return results
+
+
+def _upsert_write(
+    tenant: Tenant,
+    pool: _Pool,
+    created_ids: list[uuid.UUID],
+    dirty: dict[uuid.UUID, set[str]],
+    now: datetime.datetime,
+) -> None:
+    def values(client: Client) -> tuple[Any, ...]:
+        return tuple(getattr(client, column) for column in _UPSERT_COLUMNS)
+
+    copy_insert(
+        Client, ("id", "tenant_id", *_UPSERT_COLUMNS), [(c, tenant.id, *values(pool.clients[c])) for c in created_ids]
+    )
+    updated = [(client_id, fields) for client_id, fields in dirty.items() if fields]
+    for client_id, _fields in updated:
+        pool.clients[client_id].updated_at = now
+    copy_update(
+        Client,
+        ("tenant_id", "id"),
+        _UPSERT_COLUMNS,
+        [((tenant.id, client_id, *values(pool.clients[client_id])), fields) for client_id, fields in updated],
+        always=("updated_at",),
+    )
+
+
+def _client_tags_write(rows: list[tuple[Any, ...]], now: datetime.datetime) -> None:
+    """(tenant id, client id, tag id) links, ON CONFLICT DO NOTHING (an import at the same time)."""
+    copy_insert(
+        ClientTag,
+        ("id", "tenant_id", "client_id", "tag_id", "created_at"),
+        [(uuid.uuid4(), *row, now) for row in rows],
+        conflict_ignore=True,
     )
 
 

@@ -15,12 +15,15 @@ by the admin or by the services it calls, carries that reason.
 from __future__ import annotations
 
 import contextlib
+import datetime
+import json
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from tenants.bulk import copy_insert
 from tenants.context import require_tenant
 from tenants.models import ChangeRecord, Tenant, User
 
@@ -120,3 +123,55 @@ def record_changes(
     rows = [_record(tenant, who, action, object_type, object_id, ()) for object_id in object_ids]
     ChangeRecord.objects.bulk_create(rows)
     return len(rows)
+
+
+def record_changes_each(
+    *,
+    tenant: Tenant,
+    actor: Actor | User | None,
+    entries: Iterable[tuple[str, str, Any, Iterable[str]]],
+    occurred_at: datetime.datetime,
+) -> int:
+    """Many records, each (action, object type, object id, fields), written set-based (COPY
+    into a staging table, one INSERT ... SELECT): the bulk imports' writer. `occurred_at`: the
+    first record's time; each next one is a microsecond later, so the log keeps their order."""
+    require_tenant(tenant)
+    who = _actor(actor)
+    step = datetime.timedelta(microseconds=1)
+    rows = []
+    for n, (action, object_type, object_id, fields) in enumerate(entries):
+        record = _record(tenant, who, action, object_type, object_id, fields)
+        rows.append(
+            (
+                record.id,
+                tenant.id,
+                occurred_at + n * step,
+                record.actor_kind,
+                record.actor_user_id,
+                record.actor_label,
+                record.action,
+                record.object_type,
+                record.object_id,
+                json.dumps(record.fields),
+                record.reason,
+                record.detail,
+            )
+        )
+    return copy_insert(
+        ChangeRecord,
+        (
+            "id",
+            "tenant_id",
+            "occurred_at",
+            "actor_kind",
+            "actor_user_id",
+            "actor_label",
+            "action",
+            "object_type",
+            "object_id",
+            "fields",
+            "reason",
+            "detail",
+        ),
+        rows,
+    )

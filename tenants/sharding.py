@@ -389,3 +389,76 @@ def distribute_schema(connection: BaseDatabaseWrapper) -> list[str]:
         return []
     with transaction.atomic(using=connection.alias):
         return distribute_ready_tenant_tables(connection, require_all=True)
+
+
+# --- a big tenant on its own shard ----------------------------------------------------------
+
+
+def tenant_shard(connection: BaseDatabaseWrapper, tenant_id: str) -> dict[str, Any]:
+    """Where a tenant's rows live on Citus: the anchor table's shard holding them, its hash
+    range, its node, and whether the shard holds this tenant alone (min = max)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT s.shardid, s.shardminvalue::bigint, s.shardmaxvalue::bigint, p.nodename, p.nodeport
+              FROM pg_dist_shard s JOIN pg_dist_placement pl USING (shardid)
+              JOIN pg_dist_node p ON p.groupid = pl.groupid
+             WHERE s.shardid = get_shard_id_for_distribution_column(%s, %s::uuid)
+            """,
+            [COLOCATION_ANCHOR, str(tenant_id)],
+        )
+        shard_id, low, high, node, port = cursor.fetchone()
+    return {"shard_id": shard_id, "range": (low, high), "node": f"{node}:{port}", "isolated": low == high}
+
+
+def split_blockers(connection: BaseDatabaseWrapper) -> list[str]:
+    """The co-located tenant tables' stored generated columns ("table.column"): Citus 13.2's
+    shard split (isolate_tenant_to_new_shard, citus_split_shard_by_split_points) copies rows
+    with `worker_split_copy`, which misplaces the columns of such a table (the distribution
+    column arrives NULL, or the worker crashes), so `isolate_tenant` refuses up front."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT c.relname || '.' || a.attname
+              FROM pg_dist_partition p JOIN pg_class c ON c.oid = p.logicalrelid
+              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+             WHERE a.attgenerated = 's'
+               AND p.colocationid = (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = %s::regclass)
+             ORDER BY 1
+            """,
+            [COLOCATION_ANCHOR],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def isolate_tenant(
+    connection: BaseDatabaseWrapper, tenant_id: str, *, transfer_mode: str = "block_writes"
+) -> dict[str, Any]:
+    """Give one tenant shards of its own on Citus: `isolate_tenant_to_new_shard` on the anchor
+    table with CASCADE, so every co-located tenant table splits the same way (its rows stay
+    joinable inside one shard, and every statement naming the tenant still routes to one
+    shard). The tenant's hash value gets a shard of its own; the rest of the old range stays
+    in two shards beside it, on the same node (move it with `citus_move_shard_placement`).
+    Idempotent: a tenant already alone in its shard is left as it is. Needs the owner's
+    connection (a Citus superuser operation); `transfer_mode`: Citus's shard_transfer_mode
+    ('block_writes' holds writes to the tenant's old shard while it splits; 'auto' and
+    'force_logical' need wal_level = logical)."""
+    if not is_citus(connection):
+        raise RuntimeError("not a Citus coordinator: tenants are isolated by RLS alone on plain PostgreSQL")
+    before = tenant_shard(connection, tenant_id)
+    if before["isolated"]:
+        return {**before, "changed": False}
+    generated = split_blockers(connection)
+    if generated:
+        raise RuntimeError(
+            "Citus cannot split these tables: a stored generated column ("
+            + ", ".join(generated)
+            + ") makes worker_split_copy fail or crash the worker in Citus 13.2 (seen with 13.2.2 on "
+            "PostgreSQL 15: 'the partition column value cannot be NULL'). Nothing was changed."
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT isolate_tenant_to_new_shard(%s, %s::uuid, 'CASCADE', shard_transfer_mode => %s::citus.shard_transfer_mode)",
+            [COLOCATION_ANCHOR, str(tenant_id), transfer_mode],
+        )
+    return {**tenant_shard(connection, tenant_id), "changed": True}

@@ -82,4 +82,4 @@ def test_the_bench_commands_exist_only_with_the_bench_settings():
         result = _manage(command, "--help")
         assert result.returncode == 0, (command, result.stderr)
         assert "usage: manage.py " + command in result.stdout
-    assert "--scale {large,small}" in _manage("benchmark", "--help").stdout
+    assert "--scale {large,small,big-tenant}" in _manage("benchmark", "--help").stdout

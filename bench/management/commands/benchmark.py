@@ -20,9 +20,20 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument(
             "--scale",
-            choices=sorted(SCALES),
+            choices=[*sorted(SCALES), "big-tenant"],
             default="small",
-            help="small: a few minutes; large: 1,000 tenants, 1,000,000 clients, 5,000,000 transactions.",
+            help="small: a few minutes; large: 1,000 tenants, 1,000,000 clients, 5,000,000 transactions; "
+            "big-tenant: one tenant of 100,000 clients and 1,000,000 sales over 3 years beside 100 small "
+            "ones (bench/big_tenant.py; sizes: --big-clients, --big-transactions, --tenants, --csv-rows).",
+        )
+        parser.add_argument("--big-clients", type=int, default=100_000, help="big-tenant: the big tenant's clients.")
+        parser.add_argument(
+            "--big-transactions", type=int, default=1_000_000, help="big-tenant: the big tenant's sales."
+        )
+        parser.add_argument(
+            "--csv-rows",
+            default="10000,100000",
+            help="big-tenant: the CSV imports measured, rows per file (comma-separated).",
         )
         parser.add_argument("--tenants", type=int, help="Override the scale's number of tenants.")
         parser.add_argument("--clients-per-tenant", type=int)
@@ -61,9 +72,24 @@ class Command(BaseCommand):
         from bench.report import render
         from bench.run import Options, run
 
-        for name in ("tenants", "clients_per_tenant", "transactions_per_tenant", "repeat", "concurrency"):
+        for name in (
+            "tenants",
+            "clients_per_tenant",
+            "transactions_per_tenant",
+            "repeat",
+            "concurrency",
+            "big_clients",
+            "big_transactions",
+        ):
             if options.get(name) is not None and options[name] < 1:
                 raise CommandError(f"--{name.replace('_', '-')} must be at least 1")
+        if options["database_url"]:
+            from bench.database import point_django_at_server
+
+            point_django_at_server(options["database_url"])
+        if options["scale"] == "big-tenant":
+            self._big_tenant(options)
+            return
         bench_options = Options(
             scale=options["scale"],
             tenants=options["tenants"],
@@ -77,10 +103,6 @@ class Command(BaseCommand):
             peers=options["peers"],
             baseline_rps=options["baseline_rps"],
         )
-        if options["database_url"]:
-            from bench.database import point_django_at_server
-
-            point_django_at_server(options["database_url"])
         results = run(bench_options, log=lambda message: self.stderr.write(message))
         self.stdout.write(render(results))
         if options["json_path"]:
@@ -91,3 +113,34 @@ class Command(BaseCommand):
         if results.get("failed"):
             # A section whose work did not succeed has no figure: the run fails, loudly.
             raise CommandError("benchmark work failed: " + "; ".join(results["failed"]))
+
+    def _big_tenant(self, options):
+        from bench import big_tenant
+
+        try:
+            csv_rows = tuple(int(rows) for rows in options["csv_rows"].split(",") if rows.strip())
+        except ValueError:
+            raise CommandError("--csv-rows: comma-separated row counts, e.g. 10000,100000") from None
+        if any(rows < 1 for rows in csv_rows):
+            raise CommandError("--csv-rows: each count must be at least 1")
+        bench_options = big_tenant.BigTenantOptions(
+            small_tenants=options["tenants"] or 100,
+            clients_per_tenant=options["clients_per_tenant"] or 200,
+            transactions_per_tenant=options["transactions_per_tenant"] or 500,
+            big_clients=options["big_clients"],
+            big_transactions=options["big_transactions"],
+            csv_rows=csv_rows,
+            repeat=options["repeat"] or 15,
+            keep=options["keep"],
+        )
+        if bench_options.small_tenants < 1 + len(csv_rows):
+            raise CommandError(
+                f"--tenants: at least {1 + len(csv_rows)} small tenants (one per CSV import, and one measured)"
+            )
+        results = big_tenant.run(bench_options, log=lambda message: self.stderr.write(message))
+        self.stdout.write(big_tenant.render(results))
+        if options["json_path"]:
+            path = Path(options["json_path"])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(results, indent=2, default=str))
+            self.stderr.write(f"wrote {path}")

@@ -1,0 +1,257 @@
+"""`manage.py benchmark --scale big-tenant`: does a big tenant cost more per request than a small one?
+
+One tenant (tenant 1) with `--big-clients` clients (100,000) and `--big-transactions` sales
+(1,000,000) over three years, beside 100 small tenants; loaded as the owner with set-based
+SQL (bench.loader). Measured in-process through the real endpoints, isolation on:
+- every insight endpoint under /api/v1/analytics/ (whatever the analytics app offers: the
+  routes are read from the URL conf, not listed here) over the last month and the last year,
+  for the big tenant and a small one;
+- the client list, search and upcoming birthdays for both;
+- the CSV import (the job runner, as a worker runs it) of 10,000 and 100,000 new clients.
+
+The JSON section `big_tenant` holds only medians (`insights`, `lists`, `csv_import`), so a
+script can check the targets; the rest (sizes, load times, skipped endpoints) is in `meta`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import time
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bench import background, database, loader
+from bench.endpoints import EndpointHarness, debug_off
+from bench.queries import BIRTHDAY_DAYS_AHEAD, SEARCH_TERM
+from bench.timing import interleaved, summary
+
+BIG, SMALL = 1, 2  # loader tenant numbers: tenant 1 is the big one
+HISTORY_DAYS = 3 * 365
+LISTS = {
+    "client_list": "/api/v1/clients/",
+    "client_search": f"/api/v1/clients/?search={SEARCH_TERM}",
+    "birthdays": f"/api/v1/clients/birthdays/?days_ahead={BIRTHDAY_DAYS_AHEAD}",
+}
+
+
+@dataclass
+class BigTenantOptions:
+    small_tenants: int = 100
+    clients_per_tenant: int = 200
+    transactions_per_tenant: int = 500
+    big_clients: int = 100_000
+    big_transactions: int = 1_000_000
+    csv_rows: tuple[int, ...] = (10_000, 100_000)
+    repeat: int = 15
+    keep: bool = False
+
+
+def insight_routes() -> list[tuple[str, str]]:
+    """(name, path) of every GET route under /api/v1/analytics/ without path parameters."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    found: list[tuple[str, str]] = []
+
+    def walk(patterns, prefix: str) -> None:
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, route)
+            elif isinstance(pattern, URLPattern) and "<" not in route and "(?P" not in route:
+                path = "/" + route.lstrip("^").rstrip("$")
+                if path.startswith("/api/v1/analytics/"):
+                    name = path.removeprefix("/api/v1/analytics/").strip("/").replace("-", "_").replace("/", "_")
+                    found.append((name, path))
+
+    walk(get_resolver().url_patterns, "")
+    return sorted(set(found))
+
+
+def periods(timezone: str) -> dict[str, tuple[datetime.date, datetime.date]]:
+    today = datetime.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
+    return {
+        "month": (today - datetime.timedelta(days=29), today),
+        "year": (today - datetime.timedelta(days=364), today),
+    }
+
+
+def csv_content(rows: int, *, salt: int) -> bytes:
+    """`rows` valid, new clients: unique emails, US numbers phonenumbers accepts (+1 415 2XX
+    XXXX, one exchange per 10,000 rows), birthdays, a tag on every fifth and email consent."""
+    lines = ["First Name,Last Name,Email,Phone,Birthday,Tags,Email Consent"]
+    for n in range(rows):
+        exchange = 200 + (salt * 11 + n // 10_000) % 800
+        lines.append(
+            f"Big{n},Import{salt},big.{salt}.{n}@bench.test,+1415{exchange:03d}{n % 10_000:04d},"
+            f"1990-{1 + n % 12:02d}-{1 + n % 28:02d},{'VIP' if n % 5 == 0 else ''},{'yes' if n % 3 else ''}"
+        )
+    return ("\n".join(lines) + "\n").encode()
+
+
+def csv_import(tenant_id: str, rows: int, *, salt: int) -> dict:
+    """One import of `rows` new clients, timed from the job's start to its end."""
+    from django.conf import settings
+
+    from clients.imports import client_import_csv
+    from clients.services import client_import_csv_start
+    from tenants.context import tenant_context
+    from tenants.models import BackgroundJob, Tenant
+
+    data = csv_content(rows, salt=salt)
+    saved = {name: getattr(settings, name, None) for name in ("CLIENTS_IMPORT_MAX_ROWS", "CLIENTS_IMPORT_MAX_BYTES")}
+    settings.CLIENTS_IMPORT_MAX_ROWS, settings.CLIENTS_IMPORT_MAX_BYTES = rows, len(data)
+    try:
+        with (
+            background._no_enqueue("clients.tasks.client_import_csv_task"),
+            tenant_context(tenant_id, role="owner_admin"),
+        ):
+            tenant = Tenant.objects.get(id=tenant_id)
+            job = client_import_csv_start(tenant=tenant, data=data, filename=f"big-{rows}.csv")
+        started = time.perf_counter()
+        client_import_csv(tenant=tenant, job_id=job.id)
+        seconds = time.perf_counter() - started
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                delattr(settings, name)
+            else:
+                setattr(settings, name, value)
+    with tenant_context(tenant_id, role="owner_admin"):
+        finished = BackgroundJob.objects.get(id=job.id)
+    created = finished.counts.get("created", 0)
+    if finished.status != BackgroundJob.Status.SUCCEEDED or created != rows:
+        raise background.WorkFailed(
+            f"CSV import of {rows} rows: job {finished.status}, counts {finished.counts}, errors {finished.errors[:3]}"
+        )
+    return {"rows_per_second": round(rows / seconds, 1), "created": created, "seconds": round(seconds, 2)}
+
+
+def run(options: BigTenantOptions, log: Callable[[str], None]) -> dict:
+    from django.conf import settings
+
+    started = datetime.datetime.now(datetime.UTC)
+    results: dict = {"meta": {"date": started.isoformat(timespec="seconds"), "scale": "big-tenant"}}
+    log("creating the benchmark database and migrating ...")
+    bench = database.create()
+    results["meta"]["database"] = bench.name
+    harnesses: list[EndpointHarness] = []
+    try:
+        tenants = options.small_tenants + 1
+        log(
+            f"loading 1 tenant of {options.big_clients:,} clients and {options.big_transactions:,} sales over 3 years "
+            f"beside {options.small_tenants} of {options.clients_per_tenant:,} clients and "
+            f"{options.transactions_per_tenant:,} sales (set-based SQL) ..."
+        )
+        data = loader.load(
+            bench,
+            tenants=tenants,
+            clients_per_tenant=options.clients_per_tenant,
+            transactions_per_tenant=options.transactions_per_tenant,
+            big_tenant=(options.big_clients, options.big_transactions),
+            history_days=HISTORY_DAYS,
+            log=log,
+        )
+        from django.db import connections
+
+        for conn in connections.all():
+            conn.close()
+        results["meta"].update(
+            big={"clients": options.big_clients, "transactions": options.big_transactions},
+            small={
+                "tenants": options.small_tenants,
+                "clients": options.clients_per_tenant,
+                "transactions": options.transactions_per_tenant,
+            },
+            history_days=HISTORY_DAYS,
+            repeat=options.repeat,
+            load_seconds=round(sum(data.seconds.values()), 1),
+            loadavg_at_start=[round(x, 2) for x in os.getloadavg()],
+            connection=str(settings.DATABASES["owner"].get("HOST") or "local socket"),
+        )
+        debug_off()
+        big = EndpointHarness(bench, tenant_id=data.tenant_id(BIG), user_id=data.owner_id(BIG))
+        small = EndpointHarness(bench, tenant_id=data.tenant_id(SMALL), user_id=data.owner_id(SMALL))
+        harnesses += [big, small]
+        section: dict = {"insights": {}, "lists": {}, "csv_import": {}}
+        skipped: dict[str, str] = {}
+
+        def medians(path_big: str, path_small: str) -> dict:
+            for harness, path in ((big, path_big), (small, path_small)):
+                response = harness.get(path)
+                if response.status_code != 200:
+                    raise background.WorkFailed(f"{path} answered {response.status_code}: {response.content[:200]!r}")
+            times = interleaved(
+                {"big": lambda: big.get(path_big), "small": lambda: small.get(path_small)},
+                repeat=options.repeat,
+                warmup=2,
+            )
+            return {"big_ms": summary(times["big"])["median"], "small_ms": summary(times["small"])["median"]}
+
+        from tenants.context import tenant_context
+        from tenants.models import Tenant
+
+        zones = {}
+        for number in (BIG, SMALL):
+            with tenant_context(data.tenant_id(number), role="owner_admin"):
+                zones[number] = Tenant.objects.get(id=data.tenant_id(number)).timezone
+        log("insights: every analytics endpoint, a month and a year, big tenant and small ...")
+        for name, path in insight_routes():
+            entry = {}
+            try:
+                for period in ("month", "year"):
+                    paths = []
+                    for number in (BIG, SMALL):
+                        start, end = periods(zones[number])[period]
+                        paths.append(f"{path}?start={start.isoformat()}&end={end.isoformat()}")
+                    entry[period] = medians(*paths)
+            except background.WorkFailed as exc:
+                skipped[name] = str(exc)[:300]
+                continue
+            section["insights"][name] = entry
+            log(f"  {name}: {entry}")
+        log("lists: client list, search, birthdays ...")
+        for name, path in LISTS.items():
+            section["lists"][name] = medians(path, path)
+            log(f"  {name}: {section['lists'][name]}")
+        # The imports go to small tenants of their own (3, 4, ...), measured last: they add clients.
+        for index, rows in enumerate(options.csv_rows):
+            log(f"CSV import of {rows:,} rows ...")
+            figure = csv_import(data.tenant_id(3 + index), rows, salt=index + 1)
+            section["csv_import"][str(rows)] = {k: figure[k] for k in ("rows_per_second", "created")}
+            results["meta"].setdefault("csv_import_seconds", {})[str(rows)] = figure["seconds"]
+            log(f"  {figure}")
+        results["big_tenant"] = section
+        results["meta"]["insights_skipped"] = skipped
+        results["meta"]["seconds"] = round((datetime.datetime.now(datetime.UTC) - started).total_seconds(), 1)
+    finally:
+        for harness in harnesses:
+            harness.restore()
+        database.drop(bench, keep=options.keep)
+    return results
+
+
+def render(results: dict) -> str:
+    section = results.get("big_tenant", {})
+    meta = results.get("meta", {})
+    lines = [
+        f"big tenant: {meta.get('big')} beside {meta.get('small')}; loaded in {meta.get('load_seconds')} s; "
+        f"load average at start {meta.get('loadavg_at_start')}",
+        "",
+        f"{'insight':<28}{'period':<8}{'big ms':>10}{'small ms':>10}{'big/small':>11}",
+    ]
+    for name, entry in section.get("insights", {}).items():
+        for period, figure in entry.items():
+            ratio = figure["big_ms"] / figure["small_ms"] if figure["small_ms"] else float("nan")
+            lines.append(f"{name:<28}{period:<8}{figure['big_ms']:>10.2f}{figure['small_ms']:>10.2f}{ratio:>11.2f}")
+    lines += ["", f"{'list':<36}{'big ms':>10}{'small ms':>10}{'big/small':>11}"]
+    for name, figure in section.get("lists", {}).items():
+        ratio = figure["big_ms"] / figure["small_ms"] if figure["small_ms"] else float("nan")
+        lines.append(f"{name:<36}{figure['big_ms']:>10.2f}{figure['small_ms']:>10.2f}{ratio:>11.2f}")
+    lines += ["", f"{'CSV import rows':<20}{'rows/s':>12}{'created':>10}"]
+    for rows, figure in section.get("csv_import", {}).items():
+        lines.append(f"{rows:<20}{figure['rows_per_second']:>12.1f}{figure['created']:>10}")
+    for name, reason in meta.get("insights_skipped", {}).items():
+        lines.append(f"skipped insight {name}: {reason}")
+    return "\n".join(lines) + "\n"
