@@ -18,6 +18,7 @@ SECRETS = (
     ("SUPABASE_JWT_SECRET", "SUPABASE_JWT_SECRET", "brandvx.E002"),
     ("FIELD_ENCRYPTION_KEY", "FIELD_ENCRYPTION_KEY", "brandvx.E003"),
     ("DATABASE_APP_PASSWORD", "DATABASE_APP_PASSWORD", "brandvx.E004"),
+    ("PUBLIC_BASE_URL", "PUBLIC_BASE_URL", "brandvx.E005"),  # no secret, but links and signatures need it
 )
 
 

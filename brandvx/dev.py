@@ -43,6 +43,8 @@ def _manage(*args: str, capture: bool = False) -> str:
 
 def run(bind: str = "127.0.0.1:8000") -> int:
     _prepare_environment()
+    # Unsubscribe links and Twilio's callbacks point here (every child process inherits it).
+    os.environ.setdefault("PUBLIC_BASE_URL", f"http://{bind}")
     _manage("migrate", "--no-input")
     _manage("collectstatic", "--no-input", "--verbosity", "0")
     demo = _manage("seed_demo", capture=True)

@@ -44,3 +44,5 @@ if FIELD_ENCRYPTION_KEY_IS_DEVELOPMENT_DEFAULT:
 # `migrate` sets its password. Test runs (and a developer's `scripts/run`) share that server;
 # a test-only password would change it under every other process using the development one.
 DEVELOPMENT_SECRETS_ALLOWED = ("DATABASE_APP_PASSWORD",)
+# Links and Twilio signatures are built on it; Django's test client is http://testserver.
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or "http://testserver"

@@ -43,6 +43,8 @@ class CampaignSettingsSerializer(StrictModelSerializer):
             "birthday_days_ahead",
             "birthday_last_scheduled_on",
             "sms_from_number",
+            "sms_window_start",
+            "sms_window_end",
             "email_reply_to",
             "twilio_account_sid",
             "twilio_auth_token",
@@ -94,6 +96,9 @@ class MessageDraftSerializer(serializers.ModelSerializer):
             "approved_by",
             "approved_at",
             "sent_at",
+            "send_after",
+            "delivery_status",
+            "delivered_at",
             "job",
             "created_at",
             "updated_at",
@@ -140,6 +145,9 @@ def draft_json(row: dict) -> dict:
         "approved_by": row["approved_by"],
         "approved_at": row["approved_at"],
         "sent_at": row["sent_at"],
+        "send_after": row["send_after"],
+        "delivery_status": row["delivery_status"],
+        "delivered_at": row["delivered_at"],
         "job": row["job"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
@@ -158,3 +166,8 @@ class BulkApproveResultSerializer(serializers.Serializer):
     approved = serializers.ListField(child=serializers.UUIDField())
     not_found = serializers.IntegerField(help_text="How many ids are not drafts of this tenant (ignored).")
     not_approvable = serializers.ListField(child=serializers.DictField())
+    deferred = serializers.ListField(
+        child=serializers.UUIDField(),
+        help_text="Approved SMS drafts held by quiet hours until `send_after` (the window's next start).",
+    )
+    send_after = serializers.DateTimeField(allow_null=True, help_text="When the deferred drafts are sent.")
