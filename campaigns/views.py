@@ -25,9 +25,8 @@ CHANNEL_NAMES = {"email": "emails", "sms": "text messages"}
 @never_cache
 @require_http_methods(["GET", "POST"])
 def unsubscribe_page(request: HttpRequest, token: str) -> HttpResponse:
-    headers = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
     if not unsubscribe.allowed(client_address(request)):
-        response = render(request, "campaigns/unsubscribe.html", {"state": "limited"}, status=429, headers=headers)
+        response = _page(request, {"state": "limited"}, status=429)
         response["Retry-After"] = "60"
         return response
     subject = unsubscribe.token_read(token)
@@ -35,10 +34,18 @@ def unsubscribe_page(request: HttpRequest, token: str) -> HttpResponse:
     if subject is not None:
         found = unsubscribe.unsubscribe(subject) if request.method == "POST" else unsubscribe.subject_find(subject)
     if found is None:
-        return render(request, "campaigns/unsubscribe.html", {"state": "not_found"}, status=404, headers=headers)
+        return _page(request, {"state": "not_found"}, status=404)
     context = {
         "state": "done" if request.method == "POST" else "confirm",
         "business_name": found.business_name,
         "channel_name": CHANNEL_NAMES.get(found.channel, "messages"),
     }
-    return render(request, "campaigns/unsubscribe.html", context, headers=headers)
+    return _page(request, context)
+
+
+def _page(request: HttpRequest, context: dict, status: int = 200) -> HttpResponse:
+    response = render(request, "campaigns/unsubscribe.html", context, status=status)
+    # The token is in the URL: no referrer carries it elsewhere, no search engine keeps it.
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex"
+    return response
