@@ -17,6 +17,8 @@ class CampaignSettingsAdmin(admin.ModelAdmin):
         "birthday_run_minute",
         "birthday_days_ahead",
         "birthday_last_scheduled_on",
+        "sms_window_start",
+        "sms_window_end",
         "updated_at",
     )
     list_filter = ("birthday_run_enabled", "default_channel")
@@ -33,13 +35,15 @@ class MessageDraftAdmin(admin.ModelAdmin):
         "client",
         "channel",
         "status",
+        "delivery_status",
         "generator",
         "generator_fallback",
         "attempts",
         "sent_at",
+        "delivered_at",
         "tenant",
     )
-    list_filter = ("status", "channel", "occasion", "generator_fallback")
+    list_filter = ("status", "delivery_status", "channel", "occasion", "generator_fallback")
     search_fields = ("=id", "=client__id", "client__last_name", "provider_message_id", "tenant__name")
     list_select_related = ("client", "tenant")
     autocomplete_fields = ("client", "job", "approved_by")
@@ -52,6 +56,9 @@ class MessageDraftAdmin(admin.ModelAdmin):
         "approved_by",
         "approved_at",
         "sent_at",
+        "send_after",
+        "delivery_status",
+        "delivered_at",
         "job",
         "generator",
         "generator_fallback",

@@ -17,7 +17,7 @@ from anymail.webhooks.sendgrid import SendGridTrackingWebhookView
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions
 from rest_framework.parsers import FormParser
 from rest_framework.response import Response
@@ -36,6 +36,11 @@ EMAIL_TRACKING_VIEWS = {
     "mailjet": MailjetTrackingWebhookView,
     "brevo": BrevoTrackingWebhookView,
 }
+
+
+SIGNATURE_REFUSED = OpenApiResponse(
+    description="X-Twilio-Signature is missing or not the tenant's own over PUBLIC_BASE_URL + path; nothing recorded."
+)
 
 
 def forbidden() -> Response:
@@ -67,7 +72,7 @@ class TwilioSmsWebhookView(_TwilioWebhookView):
 
     @extend_schema(
         request={"application/x-www-form-urlencoded": OpenApiTypes.OBJECT},
-        responses={(200, "text/xml"): OpenApiTypes.STR},
+        responses={(200, "text/xml"): OpenApiTypes.STR, 403: SIGNATURE_REFUSED},
         parameters=[OpenApiParameter("X-Twilio-Signature", str, OpenApiParameter.HEADER, required=True)],
         auth=[],
     )
@@ -92,7 +97,7 @@ class TwilioStatusWebhookView(_TwilioWebhookView):
 
     @extend_schema(
         request={"application/x-www-form-urlencoded": OpenApiTypes.OBJECT},
-        responses={204: None},
+        responses={204: None, 403: SIGNATURE_REFUSED},
         parameters=[OpenApiParameter("X-Twilio-Signature", str, OpenApiParameter.HEADER, required=True)],
         auth=[],
     )
@@ -121,7 +126,13 @@ class EmailTrackingWebhookView(APIView):
 
     @extend_schema(
         request={"application/json": OpenApiTypes.OBJECT},
-        responses={200: None},
+        responses={
+            200: None,
+            403: OpenApiResponse(
+                description="The basic auth is missing or wrong (or no secret is set); nothing recorded."
+            ),
+            404: OpenApiResponse(description="Not an email provider this endpoint serves."),
+        },
         parameters=[OpenApiParameter("esp", str, OpenApiParameter.PATH, enum=sorted(EMAIL_TRACKING_VIEWS))],
         auth=[],
     )

@@ -71,9 +71,12 @@ NEXT_START = datetime.datetime(2026, 12, 4, 17, 0, tzinfo=UTC)  # 09:00 in Los A
 
 def test_the_default_window_is_nine_to_eight(world):
     response = world.a.get("/api/v1/campaigns/settings/").json()
-    assert (response["sms_window_start"], response["sms_window_end"]) == ("09:00:00", "20:00:00")
+    assert (response["sms_window_start"], response["sms_window_end"]) == ("09:00", "20:00")
     changed = world.a.patch("/api/v1/campaigns/settings/", {"sms_window_start": "08:30", "sms_window_end": "21:00"})
-    assert changed.status_code == 200 and changed.json()["sms_window_end"] == "21:00:00"
+    assert changed.status_code == 200 and changed.json()["sms_window_end"] == "21:00"
+    for bad in ("9:00", "24:00", "08:30:00", "08:30Z", 830):
+        refused = world.a.patch("/api/v1/campaigns/settings/", {"sms_window_start": bad}, format="json")
+        assert refused.status_code == 400 and refused.json()["parameter"] == "sms_window_start", bad
 
 
 def test_an_sms_approved_at_night_is_deferred_with_202_and_email_is_not(

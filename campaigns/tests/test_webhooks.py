@@ -287,6 +287,12 @@ def test_status_callbacks_move_the_draft_forward_only(twilio_world):
     status_callback(world.tenant_a, sid, "sent", token=TOKEN_A)
     status_callback(world.tenant_a, sid, "undelivered", token=TOKEN_A)
     assert delivery_of(world.tenant_a, draft) == ("delivered", delivered_at)
+    # The API shows it and filters on it.
+    listed = world.a.get("/api/v1/message-drafts/", {"delivery_status": "delivered"}).json()["results"]
+    assert [d["id"] for d in listed] == [str(draft.id)] and listed[0]["delivered_at"] is not None
+    assert (
+        world.a.get("/api/v1/message-drafts/", {"delivery_status": ["undelivered", "failed"]}).json()["results"] == []
+    )
 
 
 def test_an_undelivered_or_failed_text_is_recorded(twilio_world):
