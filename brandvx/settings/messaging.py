@@ -15,7 +15,8 @@ PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000" if DEBUG el
 TWILIO_BASE_URL = env_str("TWILIO_BASE_URL", "https://api.twilio.com").rstrip("/")
 
 # Console backend when EMAIL_HOST is unset: development never sends real email by accident.
-# An ESP: EMAIL_BACKEND=anymail.backends.<esp>.EmailBackend (e.g. postmark, sendgrid, mailgun)
+# An ESP: EMAIL_BACKEND=anymail.backends.<esp>.EmailBackend (postmark, mailjet or brevo: the
+# ESPs whose tracking webhook campaigns.api.webhooks serves)
 # with its ANYMAIL_* settings below.
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
@@ -33,7 +34,7 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)  # a hung SMTP server must not hold a worker
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "BrandVX <no-reply@localhost>")
 # django-anymail: every ANYMAIL_<NAME> variable is anymail's <NAME> setting, e.g.
-# ANYMAIL_POSTMARK_SERVER_TOKEN, ANYMAIL_SENDGRID_API_KEY, and ANYMAIL_WEBHOOK_SECRET
+# ANYMAIL_POSTMARK_SERVER_TOKEN, ANYMAIL_MAILJET_API_KEY, and ANYMAIL_WEBHOOK_SECRET
 # ("user:password", the basic auth its tracking webhooks must carry).
 ANYMAIL = {name.removeprefix("ANYMAIL_"): value for name, value in os.environ.items() if name.startswith("ANYMAIL_")}
 
