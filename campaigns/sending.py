@@ -6,8 +6,12 @@ If a worker dies between the provider call and the record, the draft stays `send
 rather than risk a second message; support can look at those.
 
 Email goes through Django's email framework (EMAIL_BACKEND / EMAIL_HOST / ... from the
-environment), always from the platform's sender (DEFAULT_FROM_EMAIL) with the salon's address
-as Reply-To; SMS through Twilio's Messages API with the tenant's own, encrypted credentials.
+environment: SMTP, console, or an ESP through django-anymail), always from the platform's
+sender (DEFAULT_FROM_EMAIL) with the salon's address as Reply-To, and always with its
+unsubscribe link (List-Unsubscribe / List-Unsubscribe-Post and in the text); SMS through the
+`twilio` library's client (at TWILIO_BASE_URL) with the tenant's own, encrypted credentials
+and a StatusCallback. An SMS outside the tenant's quiet hours is not claimed: it gets
+`send_after` and stays approved (campaigns.send_due_drafts queues it when the window opens).
 """
 
 from __future__ import annotations
