@@ -109,6 +109,21 @@ def production_secrets(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     return errors
 
 
+@checks.register(checks.Tags.security)
+def public_base_url_set(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    # No secret, but unsubscribe links and Twilio's webhook signatures are built on it.
+    if settings.DEBUG or getattr(settings, "PUBLIC_BASE_URL", None):
+        return []
+    return [
+        checks.Error(
+            "PUBLIC_BASE_URL is missing, and DEBUG is off.",
+            hint="Set PUBLIC_BASE_URL to the address the platform is reached at (https://...): the "
+            "links in birthday messages and Twilio's webhook signatures use it.",
+            id="brandvx.E006",
+        )
+    ]
+
+
 @checks.register(checks.Tags.security, deploy=True)
 def token_issuer_checked(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     if settings.SUPABASE_JWT_ISSUER:
@@ -126,7 +141,7 @@ def refuse_unsafe_start() -> None:
     """Raise ImproperlyConfigured listing every failed production-secret check."""
     from django.core.exceptions import ImproperlyConfigured
 
-    errors = production_secrets()
+    errors = production_secrets() + public_base_url_set()
     if errors:
         lines = "\n".join(f"  {error.id}: {error.msg} {error.hint}" for error in errors)
         raise ImproperlyConfigured(f"Refusing to start with DEBUG off and unsafe settings:\n{lines}")

@@ -122,6 +122,8 @@ def run(bind: str | None = None) -> int:
         print(f"scripts/run: {exc}", file=sys.stderr)
         return 1
     _prepare_environment()
+    # Unsubscribe links and Twilio's callbacks point here (every child process inherits it).
+    os.environ.setdefault("PUBLIC_BASE_URL", f"http://{bind}")
     _manage("migrate", "--no-input")
     _manage("collectstatic", "--no-input", "--verbosity", "0")
     demo = _manage("seed_demo", "--base-url", f"http://{host}:{port}", capture=True)

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from campaigns.views import unsubscribe_page
 from tenants.api.views import healthz
 
 api_v1 = [
@@ -24,6 +25,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(api_v1)),
+    # One-click unsubscribe links in birthday messages (RFC 8058); the token is the authority.
+    path("u/<str:token>/", unsubscribe_page, name="unsubscribe"),
     # The browsable API's sign-in with a Supabase token (DRF links to rest_framework:login).
     path("api-auth/", include("tenants.signin_views")),
     path("admin/", admin.site.urls),

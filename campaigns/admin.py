@@ -23,6 +23,8 @@ class CampaignSettingsAdmin(admin.ModelAdmin):
         "birthday_run_minute",
         "birthday_days_ahead",
         "birthday_last_scheduled_on",
+        "sms_window_start",
+        "sms_window_end",
         "updated_at",
     )
     list_filter = ("birthday_run_enabled", "default_channel")
@@ -60,13 +62,15 @@ class MessageDraftAdmin(SupportModelAdminMixin, admin.ModelAdmin):
         "client",
         "channel",
         "status",
+        "delivery_status",
         "generator",
         "generator_fallback",
         "attempts",
         "sent_at",
+        "delivered_at",
         "tenant",
     )
-    list_filter = ("status", "channel", "occasion", "generator_fallback")
+    list_filter = ("status", "delivery_status", "channel", "occasion", "generator_fallback")
     search_fields = ("=id", "=client__id", "client__last_name", "provider_message_id", "tenant__name")
     list_select_related = ("client", "tenant")
     date_hierarchy = "occasion_date"
@@ -84,6 +88,9 @@ class MessageDraftAdmin(SupportModelAdminMixin, admin.ModelAdmin):
         "approved_by",
         "approved_at",
         "sent_at",
+        "send_after",
+        "delivery_status",
+        "delivered_at",
         "job",
         "generator",
         "generator_fallback",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 
 from django.conf import settings
@@ -52,6 +53,12 @@ class CampaignSettings(TenantModel):
     email_reply_to = models.EmailField(
         blank=True, help_text="The salon's address: the Reply-To of birthday emails (sent from DEFAULT_FROM_EMAIL)."
     )
+    # Quiet hours: SMS goes out only between these local times (the tenant's time zone); an
+    # approved text outside them waits for the next start (MessageDraft.send_after). A start
+    # after the end spans midnight (22:00-06:00); equal times mean no quiet hours. E-mail is
+    # never deferred.
+    sms_window_start = models.TimeField(default=datetime.time(9, 0), help_text="Earliest local time to send SMS.")
+    sms_window_end = models.TimeField(default=datetime.time(20, 0), help_text="Latest local time to send SMS.")
     # {"twilio_account_sid": ..., "twilio_auth_token": ...}: ciphertext at rest, write-only in the API.
     sender_credentials = EncryptedJSONField(blank=True, default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -74,6 +81,17 @@ class CampaignSettings(TenantModel):
     def twilio_configured(self) -> bool:
         creds = self.sender_credentials or {}
         return bool(creds.get("twilio_account_sid") and creds.get("twilio_auth_token") and self.sms_from_number)
+
+
+class DeliveryStatus(models.TextChoices):
+    """What the provider says became of a sent message (empty until it is sent)."""
+
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
 
 
 class MessageDraft(TenantModel):
@@ -107,6 +125,10 @@ class MessageDraft(TenantModel):
     )
     approved_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # An approved SMS outside the quiet-hours window waits until this time (then a worker sends it).
+    send_after = models.DateTimeField(null=True, blank=True)
+    delivery_status = models.CharField(max_length=12, choices=DeliveryStatus.choices, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
     job = TenantForeignKey(BackgroundJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -122,6 +144,8 @@ class MessageDraft(TenantModel):
         indexes = [
             models.Index(fields=["tenant", "occasion_date", "id"], name="draft_tenant_date_idx"),
             models.Index(fields=["tenant", "status", "occasion_date"], name="draft_tenant_status_idx"),
+            # Status callbacks find their draft by the provider's message id.
+            models.Index(fields=["tenant", "provider_message_id"], name="draft_tenant_provider_id_idx"),
         ]
 
     def __str__(self) -> str:

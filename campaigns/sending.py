@@ -6,8 +6,12 @@ If a worker dies between the provider call and the record, the draft stays `send
 rather than risk a second message; support can look at those.
 
 Email goes through Django's email framework (EMAIL_BACKEND / EMAIL_HOST / ... from the
-environment), always from the platform's sender (DEFAULT_FROM_EMAIL) with the salon's address
-as Reply-To; SMS through Twilio's Messages API with the tenant's own, encrypted credentials.
+environment: SMTP, console, or an ESP through django-anymail), always from the platform's
+sender (DEFAULT_FROM_EMAIL) with the salon's address as Reply-To, and always with its
+unsubscribe link (List-Unsubscribe / List-Unsubscribe-Post and in the text); SMS through the
+`twilio` library's client (at TWILIO_BASE_URL) with the tenant's own, encrypted credentials
+and a StatusCallback. An SMS outside the tenant's quiet hours is not claimed: it gets
+`send_after` and stays approved (campaigns.send_due_drafts queues it when the window opens).
 """
 
 from __future__ import annotations
@@ -20,11 +24,18 @@ from dataclasses import dataclass
 from email.utils import formataddr, parseaddr
 
 import requests
+from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.utils import timezone
+from twilio.base import values as twilio_values
+from twilio.base.exceptions import TwilioException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client as TwilioClient
 
-from campaigns.models import CampaignSettings, Channel, MessageDraft
+from campaigns.models import CampaignSettings, Channel, DeliveryStatus, MessageDraft
+from campaigns.quiet_hours import sms_window_next_start
+from campaigns.unsubscribe import unsubscribe_url
 from clients import consent
 from tenants.context import dangerously_ids_by_tenant, tenant_context
 from tenants.models import Tenant
@@ -32,7 +43,7 @@ from tenants.models import Tenant
 logger = logging.getLogger(__name__)
 
 Status = MessageDraft.Status
-TWILIO_MESSAGES_URL = "https://api.twilio.com/2010-04-01/Accounts/{sid}/Messages.json"
+TWILIO_DEFAULT_ROOT = "https://api.twilio.com"  # what the twilio library builds its URLs on
 TWILIO_TIMEOUT = (5, 20)  # connect, read (seconds)
 MAX_SEND_ATTEMPTS = 5
 
@@ -49,6 +60,8 @@ class ProviderError(Exception):
 
 @dataclass(frozen=True)
 class Outgoing:
+    tenant_id: uuid.UUID
+    client_id: uuid.UUID
     draft_id: uuid.UUID
     channel: str
     to: str
@@ -62,7 +75,7 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class SendOutcome:
-    status: str  # sent / failed / skipped / retry
+    status: str  # sent / failed / skipped / retry / deferred
     reason: str = ""
     retry_after: int | None = None
 
@@ -70,16 +83,42 @@ class SendOutcome:
 # --- providers -----------------------------------------------------------------------------
 
 
+class _TwilioHttp(TwilioHttpClient):
+    """The twilio library's requests client with a (connect, read) timeout, pointed at
+    TWILIO_BASE_URL, remembering the last answer's headers (Twilio's Retry-After)."""
+
+    def __init__(self) -> None:
+        super().__init__(pool_connections=False)
+        # The base class checks a number; requests also takes (connect, read).
+        self.timeout = TWILIO_TIMEOUT  # type: ignore[assignment]
+        self.last_headers: dict = {}
+
+    def request(self, method, url, *args, **kwargs):
+        if url.startswith(TWILIO_DEFAULT_ROOT + "/"):
+            url = settings.TWILIO_BASE_URL + url[len(TWILIO_DEFAULT_ROOT) :]
+        response = super().request(method, url, *args, **kwargs)
+        self.last_headers = dict(response.headers or {})
+        return response
+
+
+def twilio_client(account_sid: str, auth_token: str) -> TwilioClient:
+    """A twilio Client for one tenant's account, whose API root is TWILIO_BASE_URL."""
+    return TwilioClient(account_sid, auth_token, http_client=_TwilioHttp())
+
+
+def status_callback_url(tenant_id: uuid.UUID) -> str:
+    """Where Twilio posts a message's delivery status (and the URL its signature covers)."""
+    return f"{settings.PUBLIC_BASE_URL}/api/v1/webhooks/twilio/{tenant_id}/status/"
+
+
 def twilio_send(
-    *, account_sid: str, auth_token: str, from_number: str, to: str, body: str, session: requests.Session | None = None
+    *, account_sid: str, auth_token: str, from_number: str, to: str, body: str, status_callback: str = ""
 ) -> str:
-    """POST one message; returns Twilio's message sid. Raises ProviderError."""
+    """Create one message through the twilio library; returns Twilio's message sid. Raises ProviderError."""
+    client = twilio_client(account_sid, auth_token)
     try:
-        response = (session or requests).post(
-            TWILIO_MESSAGES_URL.format(sid=account_sid),
-            auth=(account_sid, auth_token),
-            data={"To": to, "From": from_number, "Body": body},
-            timeout=TWILIO_TIMEOUT,
+        message = client.messages.create(
+            to=to, from_=from_number, body=body, status_callback=status_callback or twilio_values.unset
         )
     except requests.ConnectTimeout:
         raise ProviderError("Twilio did not accept the connection in time", transient=True) from None
@@ -91,31 +130,31 @@ def twilio_send(
         ) from None
     except requests.ConnectionError:
         raise ProviderError("could not connect to Twilio", transient=True) from None
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = {}
-    if response.status_code in (200, 201):
-        if payload.get("status") == "failed" or payload.get("error_code"):
-            raise ProviderError(_twilio_reason(payload, response.status_code), transient=False)
-        sid = payload.get("sid")
-        if not sid:
-            raise ProviderError("Twilio answered without a message sid", transient=False)
-        return sid
-    transient = response.status_code == 429 or response.status_code >= 500
-    raise ProviderError(
-        _twilio_reason(payload, response.status_code), transient=transient, retry_after=_retry_after(response)
-    )
+    except TwilioException as exc:
+        status_code = int(getattr(exc, "status", 0) or 0)
+        code = getattr(exc, "code", None)
+        message_text = getattr(exc, "msg", "") or getattr(exc, "detail", "") or str(exc) or "no message"
+        reason = f"Twilio HTTP {status_code}" + (f", error {code}" if code and code != status_code else "")
+        http = client.http_client
+        raise ProviderError(
+            f"{reason}: {message_text}",
+            transient=status_code == 429 or status_code >= 500,
+            retry_after=_retry_after(getattr(http, "last_headers", {})),
+        ) from None
+    if message.status == "failed" or message.error_code:
+        raise ProviderError(
+            f"Twilio error {message.error_code or ''}: {message.error_message or 'failed'}".replace(
+                "error :", "error:"
+            ),
+            transient=False,
+        )
+    if not message.sid:
+        raise ProviderError("Twilio answered without a message sid", transient=False)
+    return message.sid
 
 
-def _twilio_reason(payload: dict, status_code: int) -> str:
-    code = payload.get("error_code") or payload.get("code")
-    message = payload.get("error_message") or payload.get("message") or "no message"
-    return f"Twilio HTTP {status_code}" + (f", error {code}" if code else "") + f": {message}"
-
-
-def _retry_after(response) -> int | None:
-    value = response.headers.get("Retry-After")
+def _retry_after(headers: dict) -> int | None:
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
     try:
         return max(1, min(int(value), 3600)) if value else None
     except ValueError:
@@ -131,12 +170,31 @@ def platform_sender(business_name: str) -> str:
     return formataddr((business_name.replace("\r", " ").replace("\n", " ")[:100], address))
 
 
-def email_send(*, from_email: str, to: str, subject: str, body: str, reply_to: str = "") -> str:
-    """Send through the configured Django email backend. Raises ProviderError."""
+def email_send(
+    *,
+    from_email: str,
+    to: str,
+    subject: str,
+    body: str,
+    reply_to: str = "",
+    headers: dict[str, str] | None = None,
+    metadata: dict[str, str] | None = None,
+) -> str:
+    """Send through the configured Django email backend (SMTP, console, or an ESP through
+    django-anymail, which also sends `metadata` and returns the ESP's message id). Raises
+    ProviderError."""
+    message = EmailMessage(
+        subject=subject,
+        body=body,
+        from_email=from_email,
+        to=[to],
+        reply_to=[reply_to] if reply_to else None,
+        headers=headers or {},
+    )
+    if metadata:
+        message.metadata = metadata  # type: ignore[attr-defined]  # anymail's attribute; SMTP ignores it
     try:
-        EmailMessage(
-            subject=subject, body=body, from_email=from_email, to=[to], reply_to=[reply_to] if reply_to else None
-        ).send(fail_silently=False)
+        message.send(fail_silently=False)
     except smtplib.SMTPRecipientsRefused:
         raise ProviderError("the mail server refused the recipient address", transient=False) from None
     except smtplib.SMTPResponseException as exc:
@@ -146,7 +204,22 @@ def email_send(*, from_email: str, to: str, subject: str, body: str, reply_to: s
         raise ProviderError("could not reach the mail server", transient=True) from None
     except smtplib.SMTPException as exc:
         raise ProviderError(f"mail error ({type(exc).__name__})", transient=False) from None
-    return ""  # SMTP gives no message id we could keep
+    except AnymailRecipientsRefused:
+        raise ProviderError("the email provider refused the recipient address", transient=False) from None
+    except AnymailAPIError as exc:
+        code = getattr(exc, "status_code", None) or 0
+        raise ProviderError(
+            f"email provider error (HTTP {code or 'none'})", transient=code == 429 or code >= 500 or not code
+        ) from None
+    except AnymailError as exc:
+        raise ProviderError(f"email provider error ({type(exc).__name__})", transient=False) from None
+    status = getattr(message, "anymail_status", None)
+    return str(getattr(status, "message_id", None) or "")  # SMTP gives no message id we could keep
+
+
+def email_with_unsubscribe(body: str, url: str) -> str:
+    """The visible opt-out every commercial email needs (CAN-SPAM), under the approved text."""
+    return f"{body}\n\n--\nNo more birthday emails from us? Unsubscribe: {url}\n"
 
 
 # --- the send itself -------------------------------------------------------------------
@@ -175,14 +248,24 @@ def _claim(tenant_id: uuid.UUID, draft_id: uuid.UUID) -> Outgoing | SendOutcome:
                 status=Status.FAILED, failure_reason=reason, updated_at=timezone.now()
             )
             return SendOutcome("failed", reason)
+        campaign = CampaignSettings.objects.filter(tenant_id=tenant_id).first() or CampaignSettings()
+        if draft.channel == Channel.SMS:
+            wait_until = sms_wait_until(campaign, Tenant.objects.get(id=tenant_id), draft.send_after)
+            if wait_until is not None:
+                # Quiet hours: stays approved; campaigns.send_due_drafts queues it at the start.
+                MessageDraft.objects.filter(id=draft_id, status=Status.APPROVED).update(
+                    send_after=wait_until, updated_at=timezone.now()
+                )
+                return SendOutcome("deferred", f"quiet hours: sent after {wait_until.isoformat()}")
         claimed = MessageDraft.objects.filter(id=draft_id, status=Status.APPROVED).update(
             status=Status.SENDING, recipient=address, attempts=draft.attempts + 1, updated_at=timezone.now()
         )
         if not claimed:
             return SendOutcome("skipped", "claimed by another worker")
-        campaign = CampaignSettings.objects.filter(tenant_id=tenant_id).first() or CampaignSettings()
         credentials = campaign.sender_credentials or {}
         return Outgoing(
+            tenant_id=tenant_id,
+            client_id=client.id,
             draft_id=draft.id,
             channel=draft.channel,
             to=address,
@@ -195,14 +278,36 @@ def _claim(tenant_id: uuid.UUID, draft_id: uuid.UUID) -> Outgoing | SendOutcome:
         )
 
 
+def sms_wait_until(
+    campaign: CampaignSettings,
+    tenant: Tenant,
+    send_after: datetime.datetime | None,
+    now: datetime.datetime | None = None,
+) -> datetime.datetime | None:
+    """When an SMS may go out if not now: a later `send_after`, or the next start of the
+    tenant's quiet-hours window; None when it may go now."""
+    now = now or timezone.now()
+    if send_after is not None and send_after > now:
+        return send_after
+    return sms_window_next_start(
+        now=now, tz=tenant.tzinfo, start=campaign.sms_window_start, end=campaign.sms_window_end
+    )
+
+
 def _deliver(outgoing: Outgoing) -> str:
     if outgoing.channel == Channel.EMAIL:
+        link = unsubscribe_url(tenant_id=outgoing.tenant_id, client_id=outgoing.client_id, channel=Channel.EMAIL)
         return email_send(
             from_email=platform_sender(outgoing.business_name),
             reply_to=outgoing.email_reply_to,
             to=outgoing.to,
             subject=f"Happy birthday from {outgoing.business_name}",
-            body=outgoing.body,
+            body=email_with_unsubscribe(outgoing.body, link),
+            # RFC 2369 and RFC 8058: mail clients show an unsubscribe button that POSTs
+            # `List-Unsubscribe=One-Click` to the link.
+            headers={"List-Unsubscribe": f"<{link}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+            # Echoed back by the ESP's tracking webhooks (campaigns.delivery).
+            metadata={"tenant_id": str(outgoing.tenant_id), "draft_id": str(outgoing.draft_id)},
         )
     if not (outgoing.twilio_sid and outgoing.twilio_token and outgoing.sms_from):
         raise ProviderError(
@@ -214,6 +319,7 @@ def _deliver(outgoing: Outgoing) -> str:
         from_number=outgoing.sms_from,
         to=outgoing.to,
         body=outgoing.body,
+        status_callback=status_callback_url(outgoing.tenant_id),
     )
 
 
@@ -238,6 +344,7 @@ def draft_send(*, tenant_id: uuid.UUID, draft_id: uuid.UUID, final_attempt: bool
         MessageDraft.objects.filter(id=draft_id, status=Status.SENDING).update(
             status=Status.SENT,
             sent_at=timezone.now(),
+            delivery_status=DeliveryStatus.SENT,
             provider_message_id=message_id or "",
             failure_reason="",
             updated_at=timezone.now(),
@@ -266,3 +373,18 @@ def drafts_fail_stale_sending(*, now: datetime.datetime | None = None) -> int:
                 status=Status.FAILED, failure_reason=UNKNOWN_OUTCOME, updated_at=timezone.now()
             )
     return failed
+
+
+def drafts_send_due(*, now: datetime.datetime | None = None) -> int:
+    """Queue the approved SMS drafts whose quiet-hours wait is over (beat, every 5 minutes).
+    The scan reads across tenants (read-only support role); the send claims each draft in its
+    own tenant's context, so a draft queued twice is sent once."""
+    from campaigns.tasks import send_message_draft
+
+    due = MessageDraft.objects.filter(status=Status.APPROVED, send_after__lte=now or timezone.now())
+    queued = 0
+    for tenant_id, draft_ids in dangerously_ids_by_tenant(due).items():
+        for draft_id in draft_ids:
+            send_message_draft.delay(str(tenant_id), str(draft_id))
+            queued += 1
+    return queued

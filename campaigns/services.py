@@ -143,8 +143,19 @@ def _enqueue_send(tenant_id: uuid.UUID, draft_ids: list[uuid.UUID]) -> None:
         send_message_draft.delay(str(tenant_id), str(draft_id))
 
 
+def _quiet_hours_wait(tenant: Tenant, channel: str) -> datetime.datetime | None:
+    """When an SMS approved now may go out, if not now (quiet hours); e-mail is never deferred."""
+    if channel != Channel.SMS:
+        return None
+    from campaigns.sending import sms_wait_until
+
+    return sms_wait_until(campaign_settings_get(tenant=tenant), tenant, None)
+
+
 def draft_approve(*, tenant: Tenant, draft_id: uuid.UUID, acting_user: User) -> MessageDraft:
-    """Approve and queue for sending (after commit). Approving an approved draft is a no-op."""
+    """Approve and queue for sending (after commit); an SMS outside the tenant's quiet-hours
+    window gets `send_after` (its next start) and is queued then by campaigns.send_due_drafts.
+    Approving an approved draft is a no-op."""
     require_tenant(tenant)
     with transaction.atomic():
         draft = _locked_draft(draft_id)
@@ -153,9 +164,11 @@ def draft_approve(*, tenant: Tenant, draft_id: uuid.UUID, acting_user: User) -> 
         if draft.status != Status.DRAFT:
             raise DraftStateConflict(f"Only drafts can be approved; this one is {draft.status}.")
         draft.status, draft.approved_by, draft.approved_at = Status.APPROVED, acting_user, timezone.now()
-        draft.save(update_fields=["status", "approved_by", "approved_at", "updated_at"])
+        draft.send_after = _quiet_hours_wait(tenant, draft.channel)
+        draft.save(update_fields=["status", "approved_by", "approved_at", "send_after", "updated_at"])
         record_change(tenant=tenant, actor=acting_user, action="draft.approved", obj=draft, fields=["status"])
-        transaction.on_commit(lambda: _enqueue_send(tenant.id, [draft.id]))
+        if draft.send_after is None:
+            transaction.on_commit(lambda: _enqueue_send(tenant.id, [draft.id]))
     return draft
 
 
@@ -170,15 +183,25 @@ def drafts_bulk_approve(*, tenant: Tenant, draft_ids: list[uuid.UUID], acting_us
     with transaction.atomic():
         found = {d.id: d for d in MessageDraft.objects.select_for_update().filter(tenant_id=tenant.id, id__in=wanted)}
         approvable = [draft_id for draft_id in wanted if draft_id in found and found[draft_id].status == Status.DRAFT]
-        MessageDraft.objects.filter(tenant_id=tenant.id, id__in=approvable, status=Status.DRAFT).update(
-            status=Status.APPROVED, approved_by=acting_user, approved_at=timezone.now(), updated_at=timezone.now()
-        )
+        sms_wait = _quiet_hours_wait(tenant, Channel.SMS)
+        deferred = [d for d in approvable if sms_wait is not None and found[d].channel == Channel.SMS]
+        now_ids = [d for d in approvable if d not in set(deferred)]
+        for ids, send_after in ((now_ids, None), (deferred, sms_wait)):
+            MessageDraft.objects.filter(tenant_id=tenant.id, id__in=ids, status=Status.DRAFT).update(
+                status=Status.APPROVED,
+                approved_by=acting_user,
+                approved_at=timezone.now(),
+                send_after=send_after,
+                updated_at=timezone.now(),
+            )
         record_changes(
             tenant=tenant, actor=acting_user, action="draft.approved", object_type="messagedraft", object_ids=approvable
         )
-        transaction.on_commit(lambda: _enqueue_send(tenant.id, approvable))
+        transaction.on_commit(lambda: _enqueue_send(tenant.id, now_ids))
     return {
         "approved": approvable,
+        "deferred": deferred,
+        "send_after": sms_wait if deferred else None,
         "not_found": sum(1 for draft_id in wanted if draft_id not in found),
         "not_approvable": [
             {"id": draft_id, "status": found[draft_id].status}

@@ -57,3 +57,10 @@ def birthday_schedule_fanout() -> int:
 def fail_stale_sending() -> int:
     """Hourly (beat). Idempotent: only drafts still in `sending` past the cutoff match."""
     return sending.drafts_fail_stale_sending()
+
+
+@shared_task(name="campaigns.send_due_drafts")
+def send_due_drafts() -> int:
+    """Every 5 minutes (beat): queue approved SMS drafts whose quiet-hours wait is over.
+    Idempotent: the send claims each draft (approved -> sending) once."""
+    return sending.drafts_send_due()

@@ -9,7 +9,12 @@ The rules:
 - the latest decision stands (by `decided_at`; at the same instant a withdrawal wins);
 - a withdrawal is never undone by an older grant (the order above), nor by a grant that is
   not an explicit decision of the person's (an import, a provider, a merge of a duplicate's
-  imported grant): only a newer grant made by a user of the app (`api_user`) re-grants;
+  imported grant): only a newer grant made by a user of the app (`api_user`) or by the person
+  themselves (`sms_reply`: START after STOP) re-grants;
+- the person's own reply (`sms_reply`: STOP or START) is recorded whenever it is news, a STOP
+  even from a client nobody asked (so no later import can grant what the person refused);
+  an unsubscribe link, a hard bounce or a spam complaint (`unsubscribe_link`,
+  `provider_bounce`, `provider_complaint`) only ever withdraw;
 - an import records only what changes something: a withdrawal unless the client is already
   withdrawn, a grant only when the client has no decision at all on that channel;
 - an import never grants consent to a person on the suppression list (an erased client:
@@ -39,7 +44,11 @@ from tenants.models import Tenant, User
 
 CHANNELS = tuple(ConsentChannel.values)
 # Grants that may undo a withdrawal when newer: a person's decision told to a user of the app.
-EXPLICIT_GRANT_ORIGINS = frozenset({ConsentOrigin.API_USER})
+EXPLICIT_GRANT_ORIGINS = frozenset({ConsentOrigin.API_USER, ConsentOrigin.SMS_REPLY})
+# Origins that only ever withdraw (a grant from them is never recorded).
+WITHDRAWAL_ONLY_ORIGINS = frozenset(
+    {ConsentOrigin.UNSUBSCRIBE_LINK, ConsentOrigin.PROVIDER_BOUNCE, ConsentOrigin.PROVIDER_COMPLAINT}
+)
 IMPORT_ORIGINS = frozenset({ConsentOrigin.CSV_IMPORT, ConsentOrigin.PROVIDER_IMPORT, ConsentOrigin.SYSTEM})
 
 
@@ -85,8 +94,10 @@ def would_record(client: Client | None, channel: str, granted: bool, origin: str
     state = current(client, channel).granted if client is not None else None
     if origin in IMPORT_ORIGINS:
         return (state is None) if granted else (state is not False)
-    if origin == ConsentOrigin.UNSUBSCRIBE_LINK:
+    if origin in WITHDRAWAL_ONLY_ORIGINS:
         return not granted and state is not False
+    if origin == ConsentOrigin.SMS_REPLY:
+        return (state is not True) if granted else (state is not False)
     return granted != bool(state)  # a user of the app
 
 

@@ -185,6 +185,9 @@ class ConsentOrigin(models.TextChoices):
     CSV_IMPORT = "csv_import", "A CSV import"
     PROVIDER_IMPORT = "provider_import", "A provider import (sync, webhook or custom CRM push)"
     UNSUBSCRIBE_LINK = "unsubscribe_link", "The client's unsubscribe link"
+    SMS_REPLY = "sms_reply", "The client's text reply (STOP / START)"
+    PROVIDER_BOUNCE = "provider_bounce", "The email provider reported a hard bounce"
+    PROVIDER_COMPLAINT = "provider_complaint", "The email provider reported a spam complaint"
     SYSTEM = "system", "The system (e.g. the migration of consents recorded before the ledger)"
 
 

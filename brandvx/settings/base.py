@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served by the project (no CDN)
     "django_celery_beat",
+    "anymail",  # ESP sending and its tracking webhooks (brandvx.settings.messaging)
     "clients",
     "analytics",
     "campaigns",

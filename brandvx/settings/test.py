@@ -81,3 +81,5 @@ else:
         "the test settings run only in the test suite (scripts/test: pytest and the processes it "
         "starts), mypy and `manage.py spectacular`, never as a server or worker."
     )
+# Links and Twilio signatures are built on it; Django's test client is http://testserver.
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or "http://testserver"

@@ -1,15 +1,16 @@
 import django_filters
 
 from brandvx.validation import BoundedDateFromToRangeFilter, StrictFilterSet
-from campaigns.models import Channel, MessageDraft
+from campaigns.models import Channel, DeliveryStatus, MessageDraft
 
 
 class MessageDraftFilter(StrictFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=MessageDraft.Status.choices)
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
+    delivery_status = django_filters.MultipleChoiceFilter(choices=DeliveryStatus.choices)
     # ?occasion_date_after=YYYY-MM-DD&occasion_date_before=YYYY-MM-DD (both inclusive)
     occasion_date = BoundedDateFromToRangeFilter()
 
     class Meta:
         model = MessageDraft
-        fields = ["status", "channel", "occasion", "occasion_date", "client", "job"]
+        fields = ["status", "delivery_status", "channel", "occasion", "occasion_date", "client", "job"]

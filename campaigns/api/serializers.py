@@ -1,13 +1,28 @@
 import re
 
 from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from brandvx.validation import BoundedDateField, StrictModelSerializer, StrictSerializer
-from campaigns.models import MAX_DAYS_AHEAD, CampaignSettings, Channel, MessageDraft
+from campaigns.models import MAX_DAYS_AHEAD, CampaignSettings, Channel, DeliveryStatus, MessageDraft
 from clients.models import display_name_of
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+HH_MM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+# OpenAPI's `format: time` is RFC 3339's full-time, with an offset; these are local wall-clock
+# times of the tenant's time zone, so they are HH:MM strings, read and written the same way.
+@extend_schema_field({"type": "string", "pattern": HH_MM, "example": "09:00"})
+class LocalTimeField(serializers.TimeField):
+    def __init__(self, **kwargs):
+        super().__init__(format="%H:%M", input_formats=["%H:%M"], **kwargs)
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str) or not re.fullmatch(HH_MM, value):
+            self.fail("invalid", format="HH:MM")
+        return super().to_internal_value(value)
 
 
 class BirthdayBatchRequestSerializer(StrictSerializer):
@@ -29,6 +44,14 @@ class CampaignSettingsSerializer(StrictModelSerializer):
     twilio_account_sid = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=64)
     twilio_auth_token = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=128)
     twilio_configured = serializers.BooleanField(read_only=True)
+    sms_window_start = LocalTimeField(
+        required=False, help_text="Earliest local time (tenant's time zone) to send SMS, HH:MM. Default 09:00."
+    )
+    sms_window_end = LocalTimeField(
+        required=False,
+        help_text="Latest local time to send SMS, HH:MM (default 20:00); before the start: the window spans "
+        "midnight; equal to it: no quiet hours.",
+    )
     # A tenant that never saved its settings reads the defaults, never stored: no update yet.
     updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
@@ -43,6 +66,8 @@ class CampaignSettingsSerializer(StrictModelSerializer):
             "birthday_days_ahead",
             "birthday_last_scheduled_on",
             "sms_from_number",
+            "sms_window_start",
+            "sms_window_end",
             "email_reply_to",
             "twilio_account_sid",
             "twilio_auth_token",
@@ -73,6 +98,12 @@ class DraftClientSerializer(serializers.Serializer):
 # A comment, not a docstring: the schema would take a docstring as the component's description.
 class MessageDraftSerializer(serializers.ModelSerializer):
     client = DraftClientSerializer(read_only=True)
+    delivery_status = serializers.ChoiceField(
+        choices=DeliveryStatus.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="What the provider says became of the message; empty until it is sent.",
+    )
 
     class Meta:
         model = MessageDraft
@@ -94,6 +125,9 @@ class MessageDraftSerializer(serializers.ModelSerializer):
             "approved_by",
             "approved_at",
             "sent_at",
+            "send_after",
+            "delivery_status",
+            "delivered_at",
             "job",
             "created_at",
             "updated_at",
@@ -140,6 +174,9 @@ def draft_json(row: dict) -> dict:
         "approved_by": row["approved_by"],
         "approved_at": row["approved_at"],
         "sent_at": row["sent_at"],
+        "send_after": row["send_after"],
+        "delivery_status": row["delivery_status"],
+        "delivered_at": row["delivered_at"],
         "job": row["job"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
@@ -158,3 +195,8 @@ class BulkApproveResultSerializer(serializers.Serializer):
     approved = serializers.ListField(child=serializers.UUIDField())
     not_found = serializers.IntegerField(help_text="How many ids are not drafts of this tenant (ignored).")
     not_approvable = serializers.ListField(child=serializers.DictField())
+    deferred = serializers.ListField(
+        child=serializers.UUIDField(),
+        help_text="Approved SMS drafts held by quiet hours until `send_after` (the window's next start).",
+    )
+    send_after = serializers.DateTimeField(allow_null=True, help_text="When the deferred drafts are sent.")

@@ -107,11 +107,20 @@ class MessageDraftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tena
         )
         return Response(MessageDraftSerializer(draft).data)
 
-    @extend_schema(request=None, responses=MessageDraftSerializer)
+    @extend_schema(
+        request=None,
+        responses={200: MessageDraftSerializer, 202: MessageDraftSerializer},
+        description="Approve a draft and queue it for sending: 200. An SMS approved outside the tenant's "
+        "quiet-hours window (campaign settings `sms_window_start`/`sms_window_end`) is approved and held: "
+        "202, with `send_after` (the window's next start), when a worker sends it.",
+    )
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         draft = services.draft_approve(tenant=self.tenant, draft_id=self.get_object().id, acting_user=request.user)
-        return Response(MessageDraftSerializer(draft).data)
+        deferred = draft.status == MessageDraft.Status.APPROVED and draft.send_after is not None
+        return Response(
+            MessageDraftSerializer(draft).data, status=status.HTTP_202_ACCEPTED if deferred else status.HTTP_200_OK
+        )
 
     @extend_schema(request=None, responses=MessageDraftSerializer)
     @action(detail=True, methods=["post"])

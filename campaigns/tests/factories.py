@@ -11,6 +11,9 @@ from clients.models import Client, ConsentOrigin
 from tenants.context import tenant_context
 
 _counter = itertools.count()
+# Campaign settings with no quiet hours (equal start and end): for tests about sending itself,
+# which must send at whatever hour they run. Quiet hours have their own tests.
+NO_QUIET_HOURS = {"sms_window_start": datetime.time(0, 0), "sms_window_end": datetime.time(0, 0)}
 
 
 def make_client(

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from campaigns.models import CampaignSettings, MessageDraft
-from campaigns.tests.factories import make_client, make_draft
+from campaigns.tests.factories import NO_QUIET_HOURS, make_client, make_draft, make_settings
 from tenants.context import tenant_context
 from tenants.models import BackgroundJob
 
@@ -18,6 +18,7 @@ Status = MessageDraft.Status
 
 @pytest.fixture
 def drafts(world):
+    make_settings(world.tenant_a, **NO_QUIET_HOURS)  # approvals here send at once (quiet hours: test_quiet_hours)
     a1 = make_client(world.tenant_a, first_name="Ana")
     a2 = make_client(world.tenant_a, first_name="Bo")
     b1 = make_client(world.tenant_b, first_name="Cy")

@@ -12,7 +12,7 @@ from django.core import mail
 from campaigns.models import MessageDraft
 from campaigns.sending import MAX_SEND_ATTEMPTS, draft_send
 from campaigns.tasks import send_backoff, send_message_draft
-from campaigns.tests.factories import make_client, make_draft, make_settings
+from campaigns.tests.factories import NO_QUIET_HOURS, make_client, make_draft, make_settings
 from clients import consent
 from clients import services as client_services
 from clients.models import Client, ConsentOrigin
@@ -55,6 +55,7 @@ def sms_draft(world):
         world.tenant_a,
         sms_from_number="+14155550000",
         sender_credentials={"twilio_account_sid": SID, "twilio_auth_token": "tok"},
+        **NO_QUIET_HOURS,
     )
     client = make_client(world.tenant_a, phone="+14155550123")
     return make_draft(world.tenant_a, client, status=Status.APPROVED, body="Happy birthday!")
@@ -169,7 +170,9 @@ def test_a_provider_refusal_fails_the_draft_with_the_reason(world, sms_draft):
     assert outcome.status == "failed"
     draft = reload(world.tenant_a, sms_draft)
     assert draft.status == "failed"
-    assert draft.failure_reason == "Twilio HTTP 400, error 21211: The 'To' number is not a valid phone number."
+    assert draft.failure_reason == (
+        "Twilio HTTP 400, error 21211: Unable to create record: The 'To' number is not a valid phone number."
+    )
 
 
 @responses.activate
@@ -207,6 +210,7 @@ def test_backoff_grows_and_is_capped():
 
 
 def test_sms_without_twilio_setup_fails_without_calling_anyone(world):
+    make_settings(world.tenant_a, **NO_QUIET_HOURS)
     client = make_client(world.tenant_a)
     draft = make_draft(world.tenant_a, client, status=Status.APPROVED, occasion_date=datetime.date(2026, 5, 5))
     outcome = draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id)

@@ -12,7 +12,7 @@ from campaigns.generators import TemplateGenerator
 from campaigns.models import MessageDraft
 from campaigns.sending import draft_send
 from campaigns.services import BIRTHDAY_BATCH_KIND
-from campaigns.tests.factories import make_client, make_draft, make_settings
+from campaigns.tests.factories import NO_QUIET_HOURS, make_client, make_draft, make_settings
 from conftest import TenantWorld
 from tenants import jobs
 from tenants.context import tenant_context
@@ -55,6 +55,7 @@ def test_the_provider_is_called_outside_transactions():
         world.tenant_a,
         sms_from_number="+14155550000",
         sender_credentials={"twilio_account_sid": sid, "twilio_auth_token": "tok"},
+        **NO_QUIET_HOURS,
     )
     draft = make_draft(world.tenant_a, make_client(world.tenant_a), status=MessageDraft.Status.APPROVED)
 

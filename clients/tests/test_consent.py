@@ -52,6 +52,31 @@ def event(granted: bool, at: datetime.datetime, origin: str = ConsentOrigin.API_
         ([event(False, T0, ConsentOrigin.UNSUBSCRIBE_LINK), event(True, T0 + DAY)], (True, T0 + DAY)),
         # An import's grant stands where nobody withdrew.
         ([event(True, T0, ConsentOrigin.CSV_IMPORT)], (True, T0)),
+        # The person's own START after their STOP is a newer explicit grant (issue 25)...
+        (
+            [event(False, T0, ConsentOrigin.SMS_REPLY), event(True, T0 + DAY, ConsentOrigin.SMS_REPLY)],
+            (True, T0 + DAY),
+        ),
+        # ... and so it undoes a salon user's or a link's withdrawal too, when newer;
+        (
+            [event(False, T0, ConsentOrigin.UNSUBSCRIBE_LINK), event(True, T0 + DAY, ConsentOrigin.SMS_REPLY)],
+            (True, T0 + DAY),
+        ),
+        # an older START does not undo a STOP,
+        (
+            [event(True, T0, ConsentOrigin.SMS_REPLY), event(False, T0 + DAY, ConsentOrigin.SMS_REPLY)],
+            (False, T0 + DAY),
+        ),
+        # and an import's grant after a STOP, a bounce or a complaint does not either.
+        ([event(False, T0, ConsentOrigin.SMS_REPLY), event(True, T0 + DAY, ConsentOrigin.CSV_IMPORT)], (False, T0)),
+        (
+            [event(False, T0, ConsentOrigin.PROVIDER_BOUNCE), event(True, T0 + DAY, ConsentOrigin.PROVIDER_IMPORT)],
+            (False, T0),
+        ),
+        (
+            [event(False, T0, ConsentOrigin.PROVIDER_COMPLAINT), event(True, T0 + DAY, ConsentOrigin.CSV_IMPORT)],
+            (False, T0),
+        ),
     ],
 )
 def test_derive(events, expected):
@@ -136,3 +161,49 @@ def test_consent_fields_are_only_what_the_ledger_derives(world):
         assert consent.consent_refresh(tenant=t, client_ids=[client.id]) == 1
         client.refresh_from_db()
     assert (client.email_consent, client.email_consent_at) == (False, T0)
+
+
+def _sms_origins(t, client) -> list[tuple[bool, str]]:
+    return list(
+        ConsentEvent.objects.filter(client_id=client.id, channel="sms")
+        .order_by("recorded_at", "decided_at")
+        .values_list("granted", "origin")
+    )
+
+
+def test_a_stop_from_a_client_nobody_asked_is_recorded_and_no_import_grants_over_it(world):
+    t = world.tenant_a
+    with tenant_context(t.id, role="system"):
+        client = ClientFactory(tenant=t, phone="+14155550177")
+        assert consent.current(client, "sms").granted is None
+        assert consent.consent_record(tenant=t, client=client, decisions={"sms": False}, origin=ConsentOrigin.SMS_REPLY)
+        client.refresh_from_db()
+        assert consent.current(client, "sms").granted is False
+        # An import's grant is not news for a client who said STOP: nothing recorded.
+        consent.consent_record(tenant=t, client=client, decisions={"sms": True}, origin=ConsentOrigin.CSV_IMPORT)
+        client.refresh_from_db()
+        assert client.sms_consent is False
+        assert _sms_origins(t, client) == [(False, "sms_reply")]
+
+
+def test_start_after_stop_grants_again_and_repeats_record_nothing(world):
+    t = world.tenant_a
+    with tenant_context(t.id, role="system"):
+        client = ClientFactory(tenant=t, phone="+14155550178")
+        for granted in (True, False, False, True, True):
+            consent.consent_record(tenant=t, client=client, decisions={"sms": granted}, origin=ConsentOrigin.SMS_REPLY)
+        client.refresh_from_db()
+        assert client.sms_consent is True and consent.allows(client, "sms")
+        assert _sms_origins(t, client) == [(True, "sms_reply"), (False, "sms_reply"), (True, "sms_reply")]
+
+
+@pytest.mark.parametrize("origin", [ConsentOrigin.PROVIDER_BOUNCE, ConsentOrigin.PROVIDER_COMPLAINT])
+def test_a_bounce_or_complaint_only_withdraws(world, origin):
+    t = world.tenant_a
+    with tenant_context(t.id, role="system"):
+        client = ClientFactory(tenant=t, email_consent=True)
+        assert not consent.consent_record(tenant=t, client=client, decisions={"email": True}, origin=origin)
+        assert consent.consent_record(tenant=t, client=client, decisions={"email": False}, origin=origin)
+        client.refresh_from_db()
+        assert client.email_consent is False
+        assert not consent.consent_record(tenant=t, client=client, decisions={"email": False}, origin=origin)

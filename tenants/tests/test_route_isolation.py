@@ -26,6 +26,12 @@ EXEMPT: dict[str, str] = {
     "webhook-square": "no user auth: signature-verified, tenant found by merchant id (integrations tests)",
     "webhook-acuity": "no user auth: signature-verified per connection (integrations tests)",
     "custom-crm-import": "authenticated by a connection API key, not a user token (integrations tests)",
+    "webhook-twilio-sms": "no user auth: signed with the tenant's own Twilio token; tenant B's signed STOP "
+    "for a number of tenant A changes nothing (campaigns/tests/test_webhooks.py)",
+    "webhook-twilio-status": "no user auth: signed with the tenant's own Twilio token; tenant B's callback "
+    "for tenant A's message sid changes nothing (campaigns/tests/test_webhooks.py)",
+    "webhook-email": "no user auth: the ESP's basic auth (anymail); an event naming another tenant's draft "
+    "changes nothing (campaigns/tests/test_webhooks.py)",
 }
 
 # POST on collection routes: a body naming tenant A's objects, and the statuses that are

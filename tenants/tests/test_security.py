@@ -35,6 +35,7 @@ def production_env() -> dict:
         FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode(),
         DATABASE_APP_PASSWORD=secrets.token_urlsafe(24),
         CORS_ALLOWED_ORIGINS="https://app.brandvx.example",
+        PUBLIC_BASE_URL="https://api.brandvx.example",
     )
     for name in ("SUPABASE_JWKS_URL", "SUPABASE_JWT_ISSUER", "DJANGO_TRUST_X_FORWARDED_PROTO"):
         env.pop(name, None)
@@ -61,6 +62,14 @@ def test_production_refuses_to_start_on_a_missing_or_development_secret(variable
     assert result.returncode != 0
     assert "Refusing to start with DEBUG off" in result.stderr and variable in result.stderr, result.stderr[-2000:]
     assert run_python("import brandvx.wsgi", production_env()).returncode == 0
+
+
+def test_production_refuses_to_start_without_a_public_base_url():
+    env = production_env()
+    env.pop("PUBLIC_BASE_URL")
+    result = run_python("import brandvx.wsgi", env)
+    assert result.returncode != 0
+    assert "brandvx.E006" in result.stderr and "PUBLIC_BASE_URL" in result.stderr, result.stderr[-2000:]
 
 
 def test_check_deploy_reports_every_unsafe_secret_as_an_error():

@@ -10,7 +10,7 @@ from tenants.sharding import tenant_keys
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("clients", "0008_tenant_keys"),
+        ("clients", "0009_consent_origins_replies_and_bounces"),
         ("tenants", "0009_tenant_support_access_permission"),
     ]
 
