@@ -4,7 +4,9 @@ Salon users have no Django password; they sign in with Supabase. The sign-in pag
 (`tenants.signin_views`) verifies a pasted access token exactly like a bearer token and keeps
 here only the user id, the token's expiry and the chosen tenant, never the token itself. The
 session authenticates API calls until that expiry and not a second longer
-(`tenants.resolution`), and the session cookie expires with it.
+(`tenants.resolution`). The session cookie outlives it by EXPIRED_NOTICE_SECONDS, so that the
+first page asked for after the expiry can say that the sign-in expired (401
+`session_expired`, with a link to the sign-in) instead of "no credentials".
 
 This is the only session the API accepts: a Django login (the support admin's password
 session) carries no such entry and is refused by the API.
@@ -20,6 +22,9 @@ from datetime import UTC, datetime
 from django.http import HttpRequest
 
 SESSION_KEY = "brandvx_api_signin"
+# How long after the token's expiry the browser keeps the cookie: only to tell the person that
+# the sign-in expired. The session authenticates nothing after the expiry.
+EXPIRED_NOTICE_SECONDS = 12 * 3600
 
 
 @dataclass(frozen=True)
@@ -55,10 +60,11 @@ def signed_in(request: HttpRequest) -> SignedIn | None:
 
 
 def remember(request: HttpRequest, *, user_id: uuid.UUID, expires_at: int, tenant_id: uuid.UUID | None) -> None:
-    """Start a sign-in: a new session key (no fixation), and a cookie that dies with the token."""
+    """Start a sign-in: a new session key (no fixation), and a cookie that outlives the token
+    only long enough to say it expired."""
     request.session.cycle_key()
     _store(request, SignedIn(user_id=user_id, expires_at=expires_at, tenant_id=tenant_id))
-    request.session.set_expiry(datetime.fromtimestamp(expires_at, tz=UTC))
+    request.session.set_expiry(datetime.fromtimestamp(expires_at + EXPIRED_NOTICE_SECONDS, tz=UTC))
 
 
 def choose_tenant(request: HttpRequest, tenant_id: uuid.UUID) -> None:

@@ -33,7 +33,7 @@ from django.utils.dateparse import parse_datetime
 
 from analytics.models import Transaction
 from analytics.services import transaction_refunds_recount
-from brandvx.errors import InvalidParameter
+from brandvx.errors import Conflict, InvalidParameter
 from clients.models import Client, ClientExternalId
 from clients.normalize import normalize_email, parse_birthday, split_phone
 from clients.services import ContactRecord, FieldDropped, client_upsert, client_upsert_is_unchanged, profile_owner
@@ -178,10 +178,11 @@ def _safe_reason(exc: Exception) -> str:
 @contextlib.contextmanager
 def money_rules():
     """Run analytics' validators (the one owner of the money rules) for one record: their
-    InvalidParameter becomes this record's RecordError, so the rest of the page is kept."""
+    InvalidParameter (or a uniqueness Conflict) becomes this record's RecordError, so the rest
+    of the page is kept."""
     try:
         yield
-    except InvalidParameter as exc:
+    except (InvalidParameter, Conflict) as exc:
         raise RecordError(str(exc.detail)) from None
 
 
