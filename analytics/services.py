@@ -20,7 +20,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from analytics.models import Appointment, Provider, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
-from brandvx.errors import InvalidParameter
+from brandvx.errors import Conflict, InvalidParameter
 from clients.models import Client
 from tenants.changes import record_change
 from tenants.context import require_tenant
@@ -150,9 +150,9 @@ def _save(instance: models.Model, *, external_id_field: bool = True) -> None:
     except IntegrityError as exc:
         constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "") or ""
         if "external_id" in constraint and external_id_field:
-            raise InvalidParameter("external_id", "is already used by another record from this source.") from None
+            raise Conflict("external_id", "is already used by another record from this source.") from None
         if "unique_name" in constraint:
-            raise InvalidParameter("name", "is already used in this tenant.") from None
+            raise Conflict("name", "is already used in this tenant.") from None
         raise
 
 
@@ -612,10 +612,10 @@ def transaction_refund(
     with transaction.atomic():
         sale = _get_for_update(Transaction, tenant, transaction_id)
         if sale.status == Transaction.Status.FAILED:
-            raise InvalidParameter("transaction", "a failed transaction cannot be refunded.")
+            raise Conflict("transaction", "a failed transaction cannot be refunded.")
         remaining = sale.total_amount - sale.refunded_amount
         if remaining <= 0:
-            raise InvalidParameter("amount", "the transaction is already fully refunded.")
+            raise Conflict("amount", "the transaction is already fully refunded.")
         amount = remaining if amount is None else validate_minor_units(amount, "amount", minimum=1)
         if amount > remaining:
             raise InvalidParameter("amount", f"must not exceed the refundable remainder ({remaining}).")

@@ -46,6 +46,19 @@ class ConfirmationMismatch(BrandVXError):
     default_detail = "`confirm` must repeat exactly what the request acts on; nothing was done."
 
 
+class Conflict(BrandVXError):
+    """409: the request is well formed but contradicts what is stored: a value that must be
+    unique is already used ("name is already used"), or the object's state does not allow it
+    ("already fully refunded"). `parameter` names the input at fault."""
+
+    status_code = status.HTTP_409_CONFLICT
+    code = "conflict"
+    default_detail = "The request conflicts with the current state of the data."
+
+    def __init__(self, parameter: str, detail: str):
+        super().__init__(f"{parameter}: {detail}", extra={"parameter": parameter})
+
+
 class ServiceUnavailable(BrandVXError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     code = "service_unavailable"

@@ -1,12 +1,23 @@
 import re
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import NoReverseMatch, reverse
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 
 from brandvx.errors import InvalidParameter
 
 MAX_CURSOR_LENGTH = 1000
+# Each row of a page links to its detail (issue 23): added to every paginated list's items, in
+# the schema as in the answer. (Detail answers do not carry it: the detail is where it leads.)
+ROW_LINK_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "url": {"type": "string", "format": "uri", "readOnly": True, "description": "This row's detail endpoint."}
+    },
+    "required": ["url"],
+}
+_ID_MARKER = "00000000-0000-0000-0000-000000000000"
 
 
 class DefaultCursorPagination(CursorPagination):
@@ -56,7 +67,36 @@ class DefaultCursorPagination(CursorPagination):
             raise InvalidParameter(self.cursor_query_param, "is not a cursor from this list; use `next` or `previous`.")
         return cursor
 
+    def get_paginated_response(self, data):
+        """The page, each row with its `url`: one string join per row, from a prefix made once
+        per request (the rows are dicts, built from rows or by a serializer)."""
+        prefix = self._detail_prefix()
+        if prefix is not None:
+            for item in data:
+                item["url"] = f"{prefix}{item['id']}/"
+        return super().get_paginated_response(data)
+
+    def _detail_prefix(self) -> str | None:
+        basename = getattr(getattr(self, "view", None), "basename", None)
+        if not basename:
+            return None
+        try:
+            path = reverse(f"{basename}-detail", kwargs={"pk": _ID_MARKER})
+        except NoReverseMatch:
+            return None
+        head, _, tail = path.partition(_ID_MARKER)
+        if tail != "/":
+            return None
+        request = getattr(self, "request", None)  # set by paginate_queryset
+        return request.build_absolute_uri(head) if request is not None else head
+
+    def get_paginated_response_schema(self, schema):
+        if schema.get("items"):
+            schema = {**schema, "items": {"allOf": [schema["items"], ROW_LINK_SCHEMA]}}
+        return super().get_paginated_response_schema(schema)
+
     def paginate_queryset(self, queryset, request, view=None):
+        self.view = view
         try:
             return super().paginate_queryset(queryset, request, view)
         except (DjangoValidationError, ValueError, TypeError, OverflowError):

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 from django.conf import settings
 from django.http import QueryDict
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import DataAndFiles, FormParser, JSONParser, MultiPartParser
 from rest_framework.utils import json as drf_json
 
 MAX_JSON_DEPTH = 32
@@ -136,9 +136,25 @@ class StrictJSONParser(JSONParser):
         return strict_json_loads(text)
 
 
+def without_blanks(data: QueryDict) -> QueryDict:
+    """A form's fields minus those left blank. Forms come from browsers (the browsable API; the
+    API's documented bodies are JSON), and a browser sends every input, typed in or not: a
+    blank field means "not given", never an empty value. So a blank `birthday` beside a typed
+    month and day is absent, not a contradiction, and a blank optional field takes its
+    default (as an absent JSON key does)."""
+    kept = QueryDict(mutable=True, encoding=data.encoding)
+    for key, values in data.lists():
+        filled = [value for value in values if value != ""]
+        if filled:
+            kept.setlist(key, filled)
+    kept._mutable = False
+    return kept
+
+
 class StrictFormParser(FormParser):
     """Form bodies with the JSON parser's strictness: NUL characters and bytes that are not
-    UTF-8 (Django would silently replace them) are a 400, not a 500 or a changed value."""
+    UTF-8 (Django would silently replace them) are a 400, not a 500 or a changed value.
+    Blank fields are left out (`without_blanks`)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         parser_context = parser_context or {}
@@ -151,12 +167,13 @@ class StrictFormParser(FormParser):
         for key, value in pairs:
             _check_text(key)
             _check_text(value)
-        return QueryDict(raw, encoding=encoding)
+        return without_blanks(QueryDict(raw, encoding=encoding))
 
 
 class StrictMultiPartParser(MultiPartParser):
     """Multipart bodies with the same strictness for their text fields and file names.
-    Django decodes fields leniently (bad bytes become U+FFFD), so U+FFFD is refused too."""
+    Django decodes fields leniently (bad bytes become U+FFFD), so U+FFFD is refused too.
+    Blank text fields are left out (`without_blanks`), as for a form body."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         result = super().parse(stream, media_type, parser_context)
@@ -171,4 +188,4 @@ class StrictMultiPartParser(MultiPartParser):
             _check_text(text)
             if "\ufffd" in text:
                 raise ParseError("A form field is not valid UTF-8.")
-        return result
+        return DataAndFiles(without_blanks(result.data), result.files)

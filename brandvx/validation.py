@@ -175,6 +175,11 @@ def _json_type_error(field, value) -> str | None:
                     problem = _json_type_error(field.child, item)
                     if problem:
                         return f"an array whose items are each {problem}"
+            if isinstance(field, serializers.DictField) and field.child is not None and isinstance(value, dict):
+                for item in value.values():
+                    problem = _json_type_error(field.child, item)
+                    if problem:
+                        return f"an object whose values are each {problem}"
             return None
     return None
 
@@ -268,6 +273,11 @@ class StrictFilterSet(rest_framework_filters.FilterSet):
         cached = cls.__dict__.get("_shared_form_class")
         if cached is not None:
             return cached
+        for name, filter_ in self.filters.items():
+            # django-filter labels a filter that is no model field (a `method` filter)
+            # "[invalid name]": the browsable API's Filters pop-up shows its name instead.
+            if "[invalid name]" in str(filter_.label):
+                filter_.label = name.replace("_", " ").capitalize()
         form_class = super().get_form_class()
         if not any(isinstance(f, django_filters.filters.QuerySetRequestMixin) for f in self.filters.values()):
             cls._shared_form_class = form_class

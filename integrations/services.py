@@ -12,6 +12,7 @@ from django.db import connection as db_connection
 from django.utils import timezone
 
 from brandvx.errors import BrandVXError, InvalidParameter
+from brandvx.validation import parse_query_date
 from integrations.importers.base import ClientImporter, import_page
 from integrations.importers.custom_crm import CustomTransactionImporter, contact_from_custom
 from integrations.models import ConnectionRoute, IntegrationConnection, Provider, WebhookEvent
@@ -92,13 +93,11 @@ def _validate_config(provider: str, config: dict) -> dict:
             raise InvalidParameter(f"config.{key}", f"is not a {provider} setting")
         if key == "location_ids" and not (isinstance(value, list) and all(isinstance(v, str) and v for v in value)):
             raise InvalidParameter("config.location_ids", "must be a list of Square location ids")
-        if key in ("window_days", "future_days") and not (isinstance(value, int) and 1 <= value <= 366):
+        if key in ("window_days", "future_days") and not (type(value) is int and 1 <= value <= 366):
             raise InvalidParameter(f"config.{key}", "must be a whole number of days between 1 and 366")
         if key == "history_start":
-            try:
-                datetime.date.fromisoformat(str(value))
-            except ValueError:
-                raise InvalidParameter("config.history_start", "must be a date (YYYY-MM-DD)") from None
+            # A date as the schema states it: YYYY-MM-DD in the supported years.
+            parse_query_date(value if isinstance(value, str) else "?", "config.history_start", required=True)
         if key == "birthday_property" and not (isinstance(value, str) and 0 < len(value) <= 100):
             raise InvalidParameter(f"config.{key}", "must be a non-empty string")
     return config

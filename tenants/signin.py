@@ -5,7 +5,9 @@ Salon users have no Django password; they sign in with Supabase. The sign-in pag
 here only the user id, when the sign-in ends and the chosen tenant, never the token itself. It
 ends at the token's expiry or at its maximum age (`iat` + SUPABASE_JWT_MAX_AGE_SECONDS),
 whichever comes first: the session authenticates API calls until then and not a second longer
-(`tenants.resolution`), and the session cookie expires with it.
+(`tenants.resolution`). The session cookie outlives it by EXPIRED_NOTICE_SECONDS, so that the
+first page asked for after the end can say that the sign-in expired (401 `session_expired`,
+with a link to the sign-in) instead of "no credentials".
 
 This is the only session the API accepts: a Django login (the support admin's password
 session) carries no such entry and is refused by the API.
@@ -23,6 +25,9 @@ from django.conf import settings
 from django.http import HttpRequest
 
 SESSION_KEY = "brandvx_api_signin"
+# How long after the token's expiry the browser keeps the cookie: only to tell the person that
+# the sign-in expired. The session authenticates nothing after the expiry.
+EXPIRED_NOTICE_SECONDS = 12 * 3600
 
 
 @dataclass(frozen=True)
@@ -65,10 +70,11 @@ def session_end(claims: dict[str, Any]) -> int:
 
 
 def remember(request: HttpRequest, *, user_id: uuid.UUID, expires_at: int, tenant_id: uuid.UUID | None) -> None:
-    """Start a sign-in: a new session key (no fixation), and a cookie that dies with the token."""
+    """Start a sign-in: a new session key (no fixation), and a cookie that outlives the token
+    only long enough to say it expired."""
     request.session.cycle_key()
     _store(request, SignedIn(user_id=user_id, expires_at=expires_at, tenant_id=tenant_id))
-    request.session.set_expiry(datetime.fromtimestamp(expires_at, tz=UTC))
+    request.session.set_expiry(datetime.fromtimestamp(expires_at + EXPIRED_NOTICE_SECONDS, tz=UTC))
 
 
 def choose_tenant(request: HttpRequest, tenant_id: uuid.UUID) -> None:

@@ -50,10 +50,14 @@ def every_page(client: Any, url: str) -> list[dict[str, Any]]:
 
 def assert_items_match_details(client: Any, items: list[dict[str, Any]], detail_url: str) -> None:
     """Each list item is, byte for byte, what its detail endpoint (`detail_url` with `{id}`)
-    answers."""
+    answers, plus the `url` a list row carries, which is that detail endpoint."""
     render = JSONRenderer().render
-    for item in items:
-        detail = client.get(detail_url.format(id=item["id"]))
+    for listed in items:
+        item = dict(listed)
+        url = item.pop("url", None)
+        path = detail_url.format(id=item["id"])
+        assert url is not None and str(url).endswith(path), (url, path)
+        detail = client.get(path)
         assert detail.status_code == 200
         assert render(item) == detail.content
 

@@ -21,6 +21,7 @@ from rest_framework import mixins, permissions, viewsets
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from brandvx.query import check_query_parameters
 from tenants.context import request_context
 from tenants.lifecycle import TenantPendingDeletion
 from tenants.models import Membership, Role, Tenant, for_tenant
@@ -71,6 +72,13 @@ class RequestContextMixin(_APIViewBase):
     own, per chunk (the client CSV export does).
     """
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Every endpoint refuses query parameters its operation does not document (400
+        # `unknown_parameter`, brandvx.query), once the caller may call it at all (401 and 403
+        # first).
+        super().initial(request, *args, **kwargs)
+        check_query_parameters(request)
+
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         with request_context(_resolution(request).context):
             response = super().dispatch(request, *args, **kwargs)
@@ -94,6 +102,9 @@ class TenantScopedMixin(RequestContextMixin):
     membership: Membership
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # What APIView.initial sets first; an error raised below is then rendered in the
+        # format asked for (the browsable API's page for a browser), not the default JSON.
+        self.format_kwarg = self.get_format_suffix(**kwargs)
         self.perform_authentication(request)
         resolution = _resolution(request._request)
         if request.user and request.user.is_authenticated:

@@ -222,6 +222,12 @@ class TransactionSerializer(StrictModelSerializer):
         validators: list = []
 
 
+class TransactionUpdateSerializer(TransactionSerializer):
+    refunded_amount = MinorUnitsField(
+        read_only=True, help_text="Changed only by the refund action (POST .../refund/), never by an update."
+    )
+
+
 class TransactionRefundSerializer(StrictSerializer):
     amount = MinorUnitsField(required=False, min_value=1, help_text="Minor units; defaults to all that is left.")
     refunded_at = BoundedDateTimeField(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 from django.db.models import Prefetch
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -19,7 +19,11 @@ from tenants.views import OWNER_ONLY, TenantAPIView, TenantModelViewSet
 
 
 class _ServiceBackedViewSet(TenantModelViewSet):
-    """CRUD whose writes go through analytics.services (validation, tenant checks)."""
+    """CRUD whose writes go through analytics.services (validation, tenant checks). A value
+    that must be unique and is already used (a name, a source's external id) is a 409
+    `conflict` (brandvx.errors.Conflict)."""
+
+    error_statuses = {"create": {409}, "update": {409}, "partial_update": {409}}
 
     def _create(self, data: dict):
         raise NotImplementedError
@@ -100,6 +104,10 @@ class AppointmentViewSet(_ServiceBackedViewSet):
         services.appointment_delete(tenant=self.tenant, appointment_id=instance.id, acting_user=self.request.user)
 
 
+@extend_schema_view(
+    update=extend_schema(request=s.TransactionUpdateSerializer, responses=s.TransactionSerializer),
+    partial_update=extend_schema(request=s.TransactionUpdateSerializer, responses=s.TransactionSerializer),
+)
 class TransactionViewSet(_ServiceBackedViewSet):
     """Sales with their line items; filter by local dates (`start`, `end`), client,
     service, status. Deleting a sale is for owners; a refund is an action, not an edit."""
@@ -109,6 +117,15 @@ class TransactionViewSet(_ServiceBackedViewSet):
     filterset_class = TransactionFilterSet
     cursor_ordering = ("-occurred_at", "-id")
     action_roles = {"destroy": OWNER_ONLY}
+    # A refund of what is already refunded, or of a failed sale: the sale's state (409).
+    error_statuses = {**_ServiceBackedViewSet.error_statuses, "refund": {409}}
+
+    def get_serializer_class(self):
+        # On update, refunded_amount is read-only (a refund is the refund action): the schema
+        # says so, and the server refuses it by name.
+        if self.action in ("update", "partial_update"):
+            return s.TransactionUpdateSerializer
+        return s.TransactionSerializer
 
     def get_base_queryset(self):
         lines = TransactionLineItem.objects.select_related("service").order_by("description", "id")
@@ -123,8 +140,6 @@ class TransactionViewSet(_ServiceBackedViewSet):
         return services.transaction_create(tenant=self.tenant, acting_user=self.request.user, **data)
 
     def _update(self, instance, data):
-        if "refunded_amount" in data:
-            raise InvalidParameter("refunded_amount", "use the refund action to refund a transaction.")
         return services.transaction_update(
             tenant=self.tenant, transaction_id=instance.id, acting_user=self.request.user, **data
         )
@@ -132,7 +147,9 @@ class TransactionViewSet(_ServiceBackedViewSet):
     def _delete(self, instance):
         services.transaction_delete(tenant=self.tenant, transaction_id=instance.id, acting_user=self.request.user)
 
-    @extend_schema(request=s.TransactionRefundSerializer, responses=s.TransactionSerializer)
+    @extend_schema(
+        summary="Refund a transaction", request=s.TransactionRefundSerializer, responses=s.TransactionSerializer
+    )
     @action(detail=True, methods=["post"])
     def refund(self, request, pk=None):
         """Refund part or all (default) of what is left, dated `refunded_at` (default now): the
@@ -179,7 +196,11 @@ class DashboardView(TenantAPIView):
     returning-client, rebooking and no-show rates; each with the previous period of equal
     length and the change in percent. Every figure is defined in docs/insights.md."""
 
-    @extend_schema(parameters=PERIOD_PARAMETERS, responses=s.DashboardSerializer)
+    @extend_schema(
+        summary="The period's key figures, beside the previous period's",
+        parameters=PERIOD_PARAMETERS,
+        responses=s.DashboardSerializer,
+    )
     def get(self, request):
         start, end = _period(request)
         # The selector's dict is the response: its values already have the types and rounding
@@ -192,7 +213,9 @@ class RevenueByServiceView(TenantAPIView):
     """Per currency, per category and per service: transactions, quantity and service revenue
     (net of the period's refunds, tips and taxes apart). Definitions: docs/insights.md."""
 
-    @extend_schema(parameters=PERIOD_PARAMETERS, responses=s.RevenueByServiceSerializer)
+    @extend_schema(
+        summary="Revenue per service and category", parameters=PERIOD_PARAMETERS, responses=s.RevenueByServiceSerializer
+    )
     def get(self, request):
         start, end = _period(request)
         return Response(selectors.revenue_by_service(self.tenant, start, end))
@@ -203,6 +226,7 @@ class RevenueTimeseriesView(TenantAPIView):
     month in the tenant's time zone, zero-filled, per currency. Definitions: docs/insights.md."""
 
     @extend_schema(
+        summary="Revenue and transactions per day, week or month",
         parameters=[
             *PERIOD_PARAMETERS,
             OpenApiParameter("interval", str, enum=list(selectors.INTERVALS), default="day"),
@@ -222,6 +246,7 @@ class TopClientsView(TenantAPIView):
     them), per currency, with visits and last visit. Definitions: docs/insights.md."""
 
     @extend_schema(
+        summary="The best clients by revenue",
         parameters=[
             *PERIOD_PARAMETERS,
             OpenApiParameter(

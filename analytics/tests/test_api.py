@@ -184,19 +184,42 @@ def test_refund_action_partial_then_full(shop):
     )
     viewer = shop.client(shop.viewer_a, shop.tenant_a)
     assert viewer.post(f"/api/v1/transactions/{sale}/refund/", {}).status_code == 403
+    # Nothing left to refund: the sale's state conflicts with the request (409, issue 23).
+    again = staff.post(f"/api/v1/transactions/{sale}/refund/", {})
+    assert again.status_code == 409, again.content
+    assert again.json()["code"] == "conflict" and again.json()["parameter"] == "amount"
+    assert "already fully refunded" in again.json()["detail"]
+
+
+def test_refunding_a_failed_sale_is_a_conflict(shop):
+    sale = ids(shop, "a")["transaction_id"]
+    failed = shop.a.post(
+        "/api/v1/transactions/",
+        {"occurred_at": "2026-01-05T10:00:00Z", "total_amount": 500, "status": "failed"},
+    )
+    assert failed.status_code == 201, failed.content
+    response = shop.a.post(f"/api/v1/transactions/{failed.json()['id']}/refund/", {})
+    assert response.status_code == 409 and response.json()["code"] == "conflict"
+    assert response.json()["parameter"] == "transaction"
+    assert shop.a.get(f"/api/v1/transactions/{sale}/").status_code == 200
 
 
 def test_patching_refunded_amount_is_refused(shop):
     sale = ids(shop, "a")["transaction_id"]
     response = shop.a.patch(f"/api/v1/transactions/{sale}/", {"refunded_amount": 10})
-    assert response.status_code == 400 and response.json()["parameter"] == "refunded_amount"
+    # Read-only on update (the schema says so too): refused by name.
+    assert response.status_code == 400 and response.json()["fields"] == {
+        "refunded_amount": ["This field is read-only."]
+    }
 
 
 def test_category_and_service_crud(shop):
     created = shop.a.post("/api/v1/service-categories/", {"name": "Nails"})
     assert created.status_code == 201
     duplicate = shop.a.post("/api/v1/service-categories/", {"name": "NAILS"})
-    assert duplicate.status_code == 400 and duplicate.json()["parameter"] == "name"
+    # A name already used: 409 `conflict` naming it (400 before issue 23).
+    assert duplicate.status_code == 409 and duplicate.json()["parameter"] == "name"
+    assert duplicate.json()["code"] == "conflict" and "already used" in duplicate.json()["detail"]
     service = shop.a.post("/api/v1/services/", {"name": "Gel", "category": created.json()["id"], "price_amount": 4500})
     assert service.status_code == 201 and service.json()["category_name"] == "Nails"
     patched = shop.a.patch(f"/api/v1/services/{service.json()['id']}/", {"currency": "XYZ"})
@@ -332,3 +355,42 @@ def test_three_full_years_are_accepted(shop):
         "/api/v1/analytics/revenue-timeseries/", {"start": "2022-01-01", "end": "2024-12-31", "interval": "week"}
     )
     assert response.status_code == 200
+
+
+def test_uniqueness_conflicts_are_409_on_create_and_update(shop):
+    url = "/api/v1/service-categories/"
+    first = shop.a.post(url, {"name": "Balayage"})
+    second = shop.a.post(url, {"name": "Gloss"})
+    assert first.status_code == second.status_code == 201
+    taken = shop.a.post(url, {"name": "balayage"})
+    assert taken.status_code == 409 and taken.json() == {
+        "code": "conflict",
+        "detail": "name: is already used in this tenant.",
+        "parameter": "name",
+    }
+    renamed = shop.a.patch(f"{url}{second.json()['id']}/", {"name": "Balayage"})
+    assert renamed.status_code == 409 and renamed.json()["parameter"] == "name"
+    # The same name in another tenant is no conflict.
+    assert shop.b.post(url, {"name": "Balayage"}).status_code == 201
+
+
+def test_the_schema_documents_the_409s_and_refunded_amount_read_only_on_update():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    paths = schema["paths"]
+    for path, method in (
+        ("/api/v1/service-categories/", "post"),
+        ("/api/v1/service-categories/{id}/", "put"),
+        ("/api/v1/services/{id}/", "patch"),
+        ("/api/v1/transactions/", "post"),
+        ("/api/v1/transactions/{id}/refund/", "post"),
+    ):
+        assert "409" in paths[path][method]["responses"], (method, path)
+    components = schema["components"]["schemas"]
+    for method, name in (("put", "TransactionUpdateRequest"), ("patch", "PatchedTransactionUpdateRequest")):
+        body = paths["/api/v1/transactions/{id}/"][method]["requestBody"]["content"]["application/json"]["schema"]
+        assert body == {"$ref": f"#/components/schemas/{name}"}
+        assert "refunded_amount" not in components[name]["properties"]
+        assert components[name]["additionalProperties"] is False
+    assert "refunded_amount" in components["TransactionRequest"]["properties"]  # on create it is allowed

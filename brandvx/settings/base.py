@@ -105,7 +105,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "brandvx.schema.BrandVXAutoSchema",
     # DRF's JSON, byte for byte, written by orjson; then the browsable API.
-    "DEFAULT_RENDERER_CLASSES": ["brandvx.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["brandvx.renderers.JSONRenderer", "brandvx.renderers.BrowsableAPIRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["brandvx.validation.StrictFilterBackend"],
     "EXCEPTION_HANDLER": "brandvx.errors.exception_handler",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "brandvx.negotiation.StrictContentNegotiation",
@@ -124,6 +124,20 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Operations grouped by area (brandvx.schema.AREA_TAGS), in this order.
+    "TAGS": [
+        {"name": "clients", "description": "Clients, tags, birthdays, duplicates and merges, CSV import and export."},
+        {
+            "name": "analytics",
+            "description": "Services, appointments, sales and refunds, and the insights computed from them.",
+        },
+        {"name": "campaigns", "description": "Birthday messages: settings, batches and the drafts to approve."},
+        {"name": "integrations", "description": "Provider connections, syncs, webhooks and the custom CRM push."},
+        {
+            "name": "account",
+            "description": "The API root, who you are and in which tenant, background jobs, the audit and change logs.",
+        },
+    ],
     # /api/docs/ loads Swagger UI from our own static files (drf-spectacular-sidecar, pinned):
     # it works offline and never runs a CDN's latest script.
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -144,5 +158,7 @@ SPECTACULAR_SETTINGS = {
         "MessageDraftStatusEnum": "campaigns.models.MessageDraft.Status",
         "JobStatusEnum": "tenants.models.BackgroundJob.Status",
         "IntegrationConnectionStatusEnum": "integrations.models.IntegrationConnection.Status",
+        "TransactionStatusEnum": "analytics.models.Transaction.Status",
+        "ProviderEnum": "integrations.models.Provider",
     },
 }

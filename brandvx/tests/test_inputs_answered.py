@@ -74,7 +74,10 @@ def test_every_request_body_refuses_unknown_properties(schema):
         for method, operation in operations.items():
             for media in operation.get("requestBody", {}).get("content", {}).values():
                 name = media["schema"]["$ref"].rsplit("/", 1)[-1]
-                assert components[name].get("additionalProperties") is False, f"{method} {path}: {name}"
+                # A body with one shape per case (`oneOf`, e.g. per provider): each case refuses them.
+                cases = [components[case["$ref"].rsplit("/", 1)[-1]] for case in components[name].get("oneOf", [])]
+                for case in cases or [components[name]]:
+                    assert case.get("additionalProperties") is False, f"{method} {path}: {name}"
                 bodies += 1
     assert bodies > 20
 

@@ -54,11 +54,13 @@ class CampaignSettingsView(TenantAPIView):
 
     write_roles = OWNER_ONLY
 
-    @extend_schema(responses=CampaignSettingsSerializer)
+    @extend_schema(summary="Read the campaign settings", responses=CampaignSettingsSerializer)
     def get(self, request):
         return Response(CampaignSettingsSerializer(services.campaign_settings_get(tenant=self.tenant)).data)
 
-    @extend_schema(request=CampaignSettingsSerializer, responses=CampaignSettingsSerializer)
+    @extend_schema(
+        summary="Change the campaign settings", request=CampaignSettingsSerializer, responses=CampaignSettingsSerializer
+    )
     def patch(self, request):
         # `null` or a list is valid JSON but no object: the serializer below refuses it with a 400.
         if isinstance(request.data, dict) and "email_from_address" in request.data:
@@ -128,7 +130,11 @@ class MessageDraftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tena
         draft = services.draft_discard(tenant=self.tenant, draft_id=self.get_object().id, acting_user=request.user)
         return Response(MessageDraftSerializer(draft).data)
 
-    @extend_schema(request=BulkApproveRequestSerializer, responses=BulkApproveResultSerializer)
+    @extend_schema(
+        summary="Approve several message drafts",
+        request=BulkApproveRequestSerializer,
+        responses=BulkApproveResultSerializer,
+    )
     @action(detail=False, methods=["post"], url_path="bulk-approve")
     def bulk_approve(self, request):
         serializer = BulkApproveRequestSerializer(data=request.data)

@@ -118,7 +118,15 @@ class BirthdayField(serializers.Field):
             raise serializers.ValidationError("Is not a calendar date.") from None
         return (year, month, day)
 
-    def to_representation(self, value):  # pragma: no cover - write-only
+    def get_attribute(self, instance):
+        # What a form or the browsable API's "Raw data" shows for a client being edited: the
+        # birthday as read, which agrees with the split fields beside it (sent back unchanged,
+        # it is accepted).
+        if isinstance(instance, Client):
+            return instance.birthday_text
+        return super().get_attribute(instance)
+
+    def to_representation(self, value):
         return value
 
 
@@ -155,7 +163,7 @@ class ClientWriteSerializer(StrictSerializer):
             if name in sent and attrs.get(name) != value:
                 raise serializers.ValidationError(
                     {
-                        "birthday": [f"Contradicts {name}."],
+                        "birthday": [f"Contradicts {name}: change both, or leave one of them out."],
                         name: ["Contradicts birthday."],
                     }
                 )
@@ -233,6 +241,20 @@ class MergeResultSerializer(serializers.Serializer):
 
 class ImportRequestSerializer(StrictSerializer):
     file = serializers.FileField()
+
+
+class ImportColumnSerializer(serializers.Serializer):
+    column = serializers.CharField(help_text="What the column fills.")
+    headers = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Header names read as this column (any case; spaces, `_`, `-` ignored).",
+    )
+
+
+class ImportFormatSerializer(serializers.Serializer):
+    columns = ImportColumnSerializer(many=True)
+    max_bytes = serializers.IntegerField(help_text="The largest file accepted.")
+    max_rows = serializers.IntegerField(help_text="The most rows a file may have.")
 
 
 class ImportAcceptedSerializer(serializers.Serializer):

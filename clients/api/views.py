@@ -106,6 +106,8 @@ class ClientViewSet(TenantModelViewSet):
     def get_serializer_class(self):
         if self.action in ("create", "update", "partial_update"):
             return s.ClientWriteSerializer
+        if self.action == "import_csv":
+            return s.ImportRequestSerializer  # the browsable API's upload form: a file field
         return s.ClientSerializer
 
     def _read(self, client_id):
@@ -144,7 +146,9 @@ class ClientViewSet(TenantModelViewSet):
     # --- tags ---
 
     @extend_schema(
-        request=s.TagNameSerializer, responses={201: s.ClientTagResultSerializer, 200: s.ClientTagResultSerializer}
+        summary="Add a tag to a client",
+        request=s.TagNameSerializer,
+        responses={201: s.ClientTagResultSerializer, 200: s.ClientTagResultSerializer},
     )
     @action(detail=True, methods=["post"], url_path="tags")
     def tags(self, request, pk=None):
@@ -161,6 +165,7 @@ class ClientViewSet(TenantModelViewSet):
         )
 
     @extend_schema(
+        summary="Remove a tag from a client",
         request=None,
         responses={204: None},
         parameters=[
@@ -250,6 +255,15 @@ class ClientViewSet(TenantModelViewSet):
     # --- CSV ---
 
     @extend_schema(
+        methods=["GET"],
+        summary="How to import clients: the CSV columns and limits",
+        responses=s.ImportFormatSerializer,
+        filters=False,
+        description=IMPORT_DESCRIPTION,
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Import clients from a CSV file",
         request={"multipart/form-data": s.ImportRequestSerializer},
         responses={
             202: s.ImportAcceptedSerializer,
@@ -260,14 +274,28 @@ class ClientViewSet(TenantModelViewSet):
     )
     @action(
         detail=False,
-        methods=["post"],
+        methods=["get", "post"],
         url_path="import",
         url_name="import",
+        name="Import clients (CSV)",
         parser_classes=[StrictMultiPartParser, StrictFormParser],
         filter_backends=[],
     )
     def import_csv(self, request):
-        """Upload a CSV of clients; see IMPORT_DESCRIPTION."""
+        # GET: the columns and limits (and, in the browsable API, the upload form with its
+        # file field); POST: the upload. The page's text is IMPORT_DESCRIPTION (set below).
+        if request.method == "GET":
+            return Response(
+                s.ImportFormatSerializer(
+                    {
+                        "columns": [
+                            {"column": column, "headers": list(aliases)} for column, aliases in COLUMN_ALIASES.items()
+                        ],
+                        "max_bytes": limit("CLIENTS_IMPORT_MAX_BYTES"),
+                        "max_rows": limit("CLIENTS_IMPORT_MAX_ROWS"),
+                    }
+                ).data
+            )
         upload = request.FILES.get("file")
         if upload is None:
             raise InvalidParameter("file", "attach the CSV as the multipart field 'file'.")
@@ -336,6 +364,11 @@ class ClientViewSet(TenantModelViewSet):
             raise ConfirmationMismatch(extra={"parameter": "confirm"})
         result = erasure.client_erase(tenant=self.tenant, client_id=client.id, acting_user=request.user)
         return Response(s.ErasureResultSerializer(result).data)
+
+
+# The browsable API shows an action's description (DRF takes it from the docstring): the
+# import page describes its columns.
+ClientViewSet.import_csv.kwargs["description"] = IMPORT_DESCRIPTION
 
 
 class TagViewSet(TenantReadOnlyViewSet):

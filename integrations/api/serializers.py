@@ -1,7 +1,7 @@
 from django.core.validators import MaxLengthValidator
 from rest_framework import serializers
 
-from brandvx.validation import StrictSerializer
+from brandvx.validation import BoundedDateField, StrictSerializer
 from integrations.models import IntegrationConnection, Provider
 from integrations.services import CUSTOM_IMPORT_MAX_RECORDS
 
@@ -101,3 +101,96 @@ class CustomImportSerializer(StrictSerializer):
     transactions = serializers.ListField(
         child=serializers.DictField(), required=False, max_length=CUSTOM_IMPORT_MAX_RECORDS
     )
+
+
+# --- the create body as the schema states it: per provider (issue 23) -----------------------
+# The server checks each provider's keys (integrations.services._validate_credentials and
+# _validate_config); these serializers only describe them, one `oneOf` branch per provider,
+# told apart by `provider` (a discriminator). IntegrationConnectionCreateSerializer still
+# parses the body.
+
+
+def _secret(**kwargs) -> serializers.CharField:
+    return serializers.CharField(max_length=4000, **kwargs)
+
+
+class SquareCredentialsSerializer(StrictSerializer):
+    access_token = _secret(help_text="A Square OAuth access token (or a personal access token).")
+    refresh_token = _secret(required=False)
+    expires_at = _secret(required=False, help_text="When the access token expires, as Square says it.")
+
+
+class SquareConfigSerializer(StrictSerializer):
+    location_ids = serializers.ListField(
+        child=serializers.CharField(trim_whitespace=False), required=False, help_text="Only these locations' payments."
+    )
+    history_start = BoundedDateField(required=False, help_text="Import history from this date on.")
+
+
+class AcuityCredentialsSerializer(StrictSerializer):
+    user_id = _secret()
+    api_key = _secret()
+
+
+class AcuityConfigSerializer(StrictSerializer):
+    history_start = BoundedDateField(required=False)
+    window_days = serializers.IntegerField(min_value=1, max_value=366, required=False)
+    future_days = serializers.IntegerField(min_value=1, max_value=366, required=False)
+
+
+class HubSpotCredentialsSerializer(StrictSerializer):
+    access_token = _secret(help_text="A HubSpot private app access token.")
+
+
+class HubSpotConfigSerializer(StrictSerializer):
+    birthday_property = serializers.CharField(max_length=100, trim_whitespace=False, required=False)
+
+
+class NoKeysSerializer(StrictSerializer):
+    """Nothing to set: the custom CRM authenticates with the API key the answer shows once."""
+
+
+def _create_branch(name: str, provider: str, credentials, config, *, credentials_required: bool):
+    return type(
+        name,
+        (StrictSerializer,),
+        {
+            "__module__": __name__,
+            "__doc__": f"Connect {Provider(provider).label}.",
+            "provider": serializers.ChoiceField(choices=[provider]),
+            "credentials": credentials(required=credentials_required, write_only=True),
+            "config": config(required=False),
+        },
+    )
+
+
+CONNECTION_CREATE_BRANCHES = {
+    Provider.SQUARE.value: _create_branch(
+        "SquareConnectionCreateSerializer",
+        "square",
+        SquareCredentialsSerializer,
+        SquareConfigSerializer,
+        credentials_required=True,
+    ),
+    Provider.ACUITY.value: _create_branch(
+        "AcuityConnectionCreateSerializer",
+        "acuity",
+        AcuityCredentialsSerializer,
+        AcuityConfigSerializer,
+        credentials_required=True,
+    ),
+    Provider.HUBSPOT.value: _create_branch(
+        "HubSpotConnectionCreateSerializer",
+        "hubspot",
+        HubSpotCredentialsSerializer,
+        HubSpotConfigSerializer,
+        credentials_required=True,
+    ),
+    Provider.CUSTOM_CRM.value: _create_branch(
+        "CustomCrmConnectionCreateSerializer",
+        "custom_crm",
+        NoKeysSerializer,
+        NoKeysSerializer,
+        credentials_required=False,
+    ),
+}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import mixins, permissions, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -13,8 +13,10 @@ from rest_framework.views import APIView
 
 from brandvx.errors import InvalidParameter
 from brandvx.parsers import StrictJSONParser
+from brandvx.query import StrictQueryParametersMixin
 from integrations import services
 from integrations.api.serializers import (
+    CONNECTION_CREATE_BRANCHES,
     ApiKeySerializer,
     CustomImportSerializer,
     IntegrationConnectionCreatedSerializer,
@@ -51,7 +53,12 @@ class IntegrationConnectionViewSet(
     error_statuses = {"create": {409}, "update": {409}, "partial_update": {409}}
 
     @extend_schema(
-        request=IntegrationConnectionCreateSerializer, responses={201: IntegrationConnectionCreatedSerializer}
+        request=PolymorphicProxySerializer(
+            component_name="IntegrationConnectionCreate",
+            serializers=CONNECTION_CREATE_BRANCHES,
+            resource_type_field_name="provider",
+        ),
+        responses={201: IntegrationConnectionCreatedSerializer},
     )
     def create(self, request, *args, **kwargs):
         form = IntegrationConnectionCreateSerializer(data=request.data)
@@ -85,7 +92,7 @@ class IntegrationConnectionViewSet(
         )
         return Response(self.get_serializer(connection).data)
 
-    @extend_schema(request=None, responses=ApiKeySerializer)
+    @extend_schema(summary="Replace the custom CRM's API key", request=None, responses=ApiKeySerializer)
     @action(detail=True, methods=["post"], url_path="rotate-key")
     def rotate_key(self, request, pk=None):
         api_key = services.connection_rotate_api_key(
@@ -111,7 +118,7 @@ class IntegrationSyncView(TenantAPIView):
         return Response({"job_id": str(job.id)}, status=status.HTTP_202_ACCEPTED)
 
 
-class CustomCrmImportView(APIView):
+class CustomCrmImportView(StrictQueryParametersMixin, APIView):
     """A custom CRM pushes contacts (and transactions). Authenticated by the connection's API
     key in the `X-BrandVX-Key` header (never the query string); the key picks the tenant."""
 

@@ -28,6 +28,7 @@ from rest_framework.views import APIView
 
 from brandvx.errors import InvalidParameter
 from brandvx.parsers import strict_json_loads
+from brandvx.query import StrictQueryParametersMixin
 from integrations import services
 from integrations.models import ConnectionRoute, IntegrationConnection
 from integrations.routing import unscoped_route_find, unscoped_routes_find
@@ -76,7 +77,7 @@ def invalid_signature() -> Response:
     )
 
 
-class _WebhookView(APIView):
+class _WebhookView(StrictQueryParametersMixin, APIView):
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
     throttle_classes: list = []
@@ -84,7 +85,7 @@ class _WebhookView(APIView):
 
 
 class SquareWebhookView(_WebhookView):
-    @extend_schema(request=None, responses={200: None}, auth=[])
+    @extend_schema(summary="Receive a Square webhook event", request=None, responses={200: None}, auth=[])
     def post(self, request):
         raw = request.body
         key = _setting("SQUARE_WEBHOOK_SIGNATURE_KEY")
@@ -128,7 +129,7 @@ class AcuityWebhookView(_WebhookView):
     (`/api/v1/webhooks/acuity/<token>/`, shown on the connection). The token only picks the
     connection; the X-Acuity-Signature made with that account's API key authenticates."""
 
-    @extend_schema(request=None, responses={200: None}, auth=[])
+    @extend_schema(summary="Receive an Acuity webhook event", request=None, responses={200: None}, auth=[])
     def post(self, request, token: str = ""):
         raw = request.body
         signature = request.headers.get("X-Acuity-Signature", "")

@@ -33,7 +33,7 @@ from django.utils.dateparse import parse_datetime
 
 from analytics.models import Transaction
 from analytics.services import transaction_refunds_recount
-from brandvx.errors import InvalidParameter
+from brandvx.errors import Conflict, InvalidParameter
 from brandvx.validation import RANGE_TEXT, instant_in_range
 from clients.models import Client, ClientExternalId
 from clients.normalize import normalize_email, parse_birthday, split_phone
@@ -179,10 +179,11 @@ def _safe_reason(exc: Exception) -> str:
 @contextlib.contextmanager
 def money_rules():
     """Run analytics' validators (the one owner of the money rules) for one record: their
-    InvalidParameter becomes this record's RecordError, so the rest of the page is kept."""
+    InvalidParameter (or a uniqueness Conflict) becomes this record's RecordError, so the rest
+    of the page is kept."""
     try:
         yield
-    except InvalidParameter as exc:
+    except (InvalidParameter, Conflict) as exc:
         raise RecordError(str(exc.detail)) from None
 
 

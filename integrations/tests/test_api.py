@@ -293,7 +293,9 @@ def test_custom_crm_push_refuses_a_missing_wrong_or_query_string_key(world):
     body = {"contacts": [{"external_id": "x", "first_name": "X"}]}
     assert api.post(IMPORT_URL, body, format="json").status_code == 401
     assert api.post(IMPORT_URL, body, format="json", HTTP_X_BRANDVX_KEY=key + "x").status_code == 401
-    assert api.post(f"{IMPORT_URL}?api_key={key}", body, format="json").status_code == 401
+    # A key in the query string is no key: the parameter itself is refused (unknown_parameter).
+    in_query = api.post(f"{IMPORT_URL}?api_key={key}", body, format="json")
+    assert in_query.status_code == 400 and in_query.json()["parameter"] == "api_key"
     # A user's token is not a key either.
     assert world.a.post(IMPORT_URL, body, format="json").status_code == 401
     rotated = world.a.post(f"{URL}{world.a.get(URL).json()['results'][0]['id']}/rotate-key/").json()["api_key"]
@@ -341,3 +343,32 @@ def test_custom_crm_push_refuses_a_refund_the_api_would_refuse_and_keeps_the_rec
     with tenant_context(world.tenant_a.id, role="system"):
         stored = dict(Transaction.objects.values_list("external_id", "refunded_amount"))
     assert stored == {"t-good-1": 0, "t-good-2": 4500, "t-partial": 500}
+
+
+def test_the_create_schema_states_each_providers_credentials_and_config():
+    """Issue 23: `credentials`/`config` per provider, one `oneOf` branch each, told apart by
+    `provider`; each branch refuses keys another provider takes."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    components = schema["components"]["schemas"]
+    body = schema["paths"]["/api/v1/integrations/"]["post"]["requestBody"]
+    assert body["required"] is True
+    create = components["IntegrationConnectionCreateRequest"]
+    assert create["discriminator"]["propertyName"] == "provider"
+    assert set(create["discriminator"]["mapping"]) == {"square", "acuity", "hubspot", "custom_crm"}
+    assert len(create["oneOf"]) == 4
+
+    def branch(name):
+        return components[create["discriminator"]["mapping"][name].rsplit("/", 1)[1]]
+
+    def properties(ref_or_schema):
+        schema_ = ref_or_schema.get("allOf", [ref_or_schema])[0]
+        return components[schema_["$ref"].rsplit("/", 1)[1]] if "$ref" in schema_ else schema_
+
+    acuity_credentials = properties(branch("acuity")["properties"]["credentials"])
+    assert set(acuity_credentials["required"]) == {"user_id", "api_key"}
+    assert acuity_credentials["additionalProperties"] is False
+    square_config = properties(branch("square")["properties"]["config"])
+    assert set(square_config["properties"]) == {"location_ids", "history_start"}
+    assert "credentials" not in branch("custom_crm").get("required", [])

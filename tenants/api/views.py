@@ -37,7 +37,7 @@ class MeView(RequestContextMixin, APIView):
 
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(responses=MeSerializer)
+    @extend_schema(summary="Who you are, the tenant this call acts in, and your memberships", responses=MeSerializer)
     def get(self, request: Request) -> Response:
         resolution = attached_resolution(request._request)
         assert resolution is not None  # IsAuthenticated passed: the middleware resolved the caller
