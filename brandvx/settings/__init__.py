@@ -8,3 +8,4 @@ from .logging import *  # noqa: F401,F403
 from .security import *  # noqa: F401,F403
 from .integrations import *  # noqa: F401,F403
 from .messaging import *  # noqa: F401,F403
+from .fairness import *  # noqa: F401,F403

@@ -145,4 +145,8 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "tenants.models.BackgroundJob.Status",
         "IntegrationConnectionStatusEnum": "integrations.models.IntegrationConnection.Status",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "brandvx.schema.rate_limit_postprocessing_hook",  # issue 28: RateLimit-*, 429, 503
+    ],
 }

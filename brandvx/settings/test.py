@@ -44,3 +44,10 @@ if FIELD_ENCRYPTION_KEY_IS_DEVELOPMENT_DEFAULT:
 # `migrate` sets its password. Test runs (and a developer's `scripts/run`) share that server;
 # a test-only password would change it under every other process using the development one.
 DEVELOPMENT_SECRETS_ALLOWED = ("DATABASE_APP_PASSWORD",)
+
+# Rate limits high enough that no test trips them by accident (the route walker, the schema
+# fuzzer); tests of the limits set their own (tenants/tests/test_ratelimit.py). The limiter
+# still runs on every tenant request, headers and all.
+TENANT_API_RATE = os.environ.get("TENANT_API_RATE", "100000/60s")
+TENANT_API_BURST = os.environ.get("TENANT_API_BURST", "100000/1s")
+TENANT_USER_API_RATE = os.environ.get("TENANT_USER_API_RATE", "100000/60s")
