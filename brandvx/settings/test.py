@@ -1,6 +1,8 @@
 # Test overlay: same real PostgreSQL and Redis rules, faster hashing, eager nothing.
 import os
 
+from kombu import Queue
+
 from brandvx.settings import *  # noqa: F401,F403
 
 # Named as well as star-imported: they are reassigned below (and mypy does not count a star
@@ -14,6 +16,11 @@ from brandvx.settings import (
 # Each test run has a queue of its own (worker processes the tests start inherit the variable):
 # tasks left on a shared Redis by an earlier or a parallel run never reach this run's workers.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"brandvx-test-{os.getpid()}")
+CELERY_SEND_QUEUE, CELERY_BULK_QUEUE, BRANDVX_QUEUES, CELERY_TASK_ROUTES = queues_and_routes(  # noqa: F405
+    CELERY_TASK_DEFAULT_QUEUE,
+    fair=TENANT_FAIR_SCHEDULING,  # noqa: F405
+)
+CELERY_TASK_QUEUES = [Queue(name) for name in BRANDVX_QUEUES]
 
 # The benchmarks and load tools (and their tests) are a test/benchmark-only app.
 INSTALLED_APPS = [*INSTALLED_APPS, "bench"]  # noqa: F405
