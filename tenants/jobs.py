@@ -205,7 +205,7 @@ def jobs_fail_stale(*, now: datetime.datetime | None = None) -> int:
 # chunk and ends: the worker is free for whichever task is next in the queue, another
 # tenant's included. A chunk runs only while it holds one of its tenant's
 # TENANT_MAX_RUNNING_TASKS slots in Redis; without one it goes back to the queue after
-# TENANT_TASK_RETRY_SECONDS instead of holding a worker. A slot is a redis-py Lock with an
+# TENANT_TASK_RETRY_MS milliseconds instead of holding a worker. A slot is a redis-py Lock with an
 # expiry (TENANT_TASK_LEASE_SECONDS): a killed worker's slot frees itself.
 #
 # Guarantees, with at-least-once delivery (acks_late):
@@ -299,7 +299,7 @@ def job_run_chunk(
         return job_run_all_chunks(tenant_id=tenant_id, job_id=job_id, step=step)
     with tenant_slot(tenant_id) as slot:
         if slot is None:
-            task.apply_async(args=(str(tenant_id), str(job_id), chunk), countdown=settings.TENANT_TASK_RETRY_SECONDS)
+            task.apply_async(args=(str(tenant_id), str(job_id), chunk), countdown=settings.TENANT_TASK_RETRY_MS / 1000)
             return "deferred"
         outcome, next_chunk = _chunk_once(tenant_id=tenant_id, job_id=job_id, chunk=chunk, step=step)
     if outcome == "continued":

@@ -14,10 +14,10 @@ DATABASE_TASK_STATEMENT_TIMEOUT_MS = env_int("DATABASE_TASK_STATEMENT_TIMEOUT_MS
 
 # tenants.jobs: chunked background work. Running chunks per tenant (a Redis lease each, which
 # expires after TENANT_TASK_LEASE_SECONDS if its worker dies), the delay before a chunk over
-# the cap tries again, and the items one chunk handles.
+# the cap tries again (milliseconds), and the items one chunk handles.
 TENANT_MAX_RUNNING_TASKS = env_int("TENANT_MAX_RUNNING_TASKS", 1)
 TENANT_TASK_LEASE_SECONDS = env_int("TENANT_TASK_LEASE_SECONDS", 300)
-TENANT_TASK_RETRY_SECONDS = env_int("TENANT_TASK_RETRY_SECONDS", 2)
+TENANT_TASK_RETRY_MS = env_int("TENANT_TASK_RETRY_MS", 1000)
 JOB_CHUNK_SIZE = env_int("JOB_CHUNK_SIZE", 1_000)
 # Off: no per-tenant cap and jobs run in one task from start to end, as before issue 28 (the
 # benchmark's "before"; not for production).

@@ -81,7 +81,7 @@ def test_a_chunk_over_the_tenant_cap_goes_back_to_the_queue_and_other_tenants_ru
         task = Published()
         assert run(job_a, 0, task) == "deferred"
         assert task.calls == [
-            ((str(world.tenant_a.id), str(job_a.id), 0), {"countdown": settings.TENANT_TASK_RETRY_SECONDS})
+            ((str(world.tenant_a.id), str(job_a.id), 0), {"countdown": settings.TENANT_TASK_RETRY_MS / 1000})
         ]
         assert job_state(world.tenant_a, job_a.id)["status"] == "queued" and drafts(world.tenant_a) == 0
         assert run(job_b, 0) == "finished"  # B has its own slot
