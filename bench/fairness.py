@@ -316,9 +316,12 @@ def http_phases(world: World, bench: Any, options: FairnessOptions) -> dict:
             conn.request("GET", "/api/v1/clients/", headers=a_headers)
             response = conn.getresponse()
             response.read()
-            statuses[response.status] = statuses.get(response.status, 0) + 1
+            with lock:
+                statuses[response.status] = statuses.get(response.status, 0) + 1
             next_at += interval
             time.sleep(max(0.0, next_at - time.perf_counter()))
+
+    lock = threading.Lock()
 
     def phase(port: int, *, flood: bool) -> dict:
         latencies: list[float] = []
@@ -329,7 +332,8 @@ def http_phases(world: World, bench: Any, options: FairnessOptions) -> dict:
         stop_at = start_at + options.http_seconds
         threads = [threading.Thread(target=b_reader, args=(port, start_at, stop_at, latencies))]
         if flood:
-            threads += [threading.Thread(target=a_flood, args=(port, stop_at, statuses, 4)) for _ in range(4)]
+            # Enough connections that A reaches its target even when each answer is slow.
+            threads += [threading.Thread(target=a_flood, args=(port, stop_at, statuses, 16)) for _ in range(16)]
         for thread in threads:
             thread.start()
         for thread in threads:

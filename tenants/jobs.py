@@ -205,7 +205,9 @@ def jobs_fail_stale(*, now: datetime.datetime | None = None) -> int:
 # chunk and ends: the worker is free for whichever task is next in the queue, another
 # tenant's included. A chunk runs only while it holds one of its tenant's
 # TENANT_MAX_RUNNING_TASKS slots in Redis; without one it goes back to the queue after
-# TENANT_TASK_RETRY_MS milliseconds instead of holding a worker. A slot is a redis-py Lock with an
+# TENANT_TASK_RETRY_MS milliseconds instead of holding a worker, unless no task at all waits
+# in the bulk queue (TENANT_SLOT_LENDING): then it runs, since it takes nobody's turn, and the
+# next task to arrive waits at most for that one chunk. A slot is a redis-py Lock with an
 # expiry (TENANT_TASK_LEASE_SECONDS): a killed worker's slot frees itself.
 #
 # Guarantees, with at-least-once delivery (acks_late):
@@ -298,14 +300,26 @@ def job_run_chunk(
     if not settings.TENANT_FAIR_SCHEDULING:
         return job_run_all_chunks(tenant_id=tenant_id, job_id=job_id, step=step)
     with tenant_slot(tenant_id) as slot:
-        if slot is None:
+        if slot is None and not _bulk_queue_idle():
             task.apply_async(args=(str(tenant_id), str(job_id), chunk), countdown=settings.TENANT_TASK_RETRY_MS / 1000)
             return "deferred"
+        # With a slot; or over the cap while no task waits in the bulk queue: a worker nobody
+        # else asks for is lent (work-conserving), and the next task queued finds it back.
         outcome, next_chunk = _chunk_once(tenant_id=tenant_id, job_id=job_id, chunk=chunk, step=step)
     if outcome == "continued":
         # After the slot is released: the next chunk competes for it like any other task.
         task.apply_async(args=(str(tenant_id), str(job_id), next_chunk))
     return outcome
+
+
+def _bulk_queue_idle() -> bool:
+    """No task waits in the bulk queue (kombu's Redis list of that name), and lending is on."""
+    if not settings.TENANT_SLOT_LENDING:
+        return False
+    try:
+        return not _redis().llen(settings.CELERY_BULK_QUEUE)
+    except redis.exceptions.RedisError:
+        return False
 
 
 def job_run_all_chunks(*, tenant_id: uuid.UUID | str, job_id: uuid.UUID | str, step: ChunkStep) -> str:

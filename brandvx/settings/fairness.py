@@ -19,6 +19,8 @@ TENANT_MAX_RUNNING_TASKS = env_int("TENANT_MAX_RUNNING_TASKS", 1)
 TENANT_TASK_LEASE_SECONDS = env_int("TENANT_TASK_LEASE_SECONDS", 300)
 TENANT_TASK_RETRY_MS = env_int("TENANT_TASK_RETRY_MS", 1000)
 JOB_CHUNK_SIZE = env_int("JOB_CHUNK_SIZE", 1_000)
+# A chunk over the cap runs anyway when no task waits in the bulk queue (an idle worker is lent).
+TENANT_SLOT_LENDING = env_bool("TENANT_SLOT_LENDING", True)
 # Off: no per-tenant cap and jobs run in one task from start to end, as before issue 28 (the
 # benchmark's "before"; not for production).
 TENANT_FAIR_SCHEDULING = env_bool("TENANT_FAIR_SCHEDULING", True)

@@ -8,8 +8,10 @@ import time
 
 import pytest
 
+from brandvx.celery import app as celery_app
 from campaigns import batches
 from campaigns.models import MessageDraft
+from campaigns.tasks import birthday_batch
 from campaigns.tests.chunking import job_state, load_birthday_clients, queue_batch
 from conftest import TenantWorld
 from tenants import jobs
@@ -77,6 +79,8 @@ def test_a_chunk_over_the_tenant_cap_goes_back_to_the_queue_and_other_tenants_ru
     job_a, job_b = queue_batch(world.tenant_a, month=7), queue_batch(world.tenant_b, month=7)
     held = jobs.tenant_slot_acquire(world.tenant_a.id)  # a chunk of A is running elsewhere
     assert held is not None
+    waiting = queue_batch(world.tenant_b, month=1)
+    birthday_batch.apply_async(args=(str(world.tenant_b.id), str(waiting.id)))  # another task waits
     try:
         task = Published()
         assert run(job_a, 0, task) == "deferred"
@@ -88,7 +92,23 @@ def test_a_chunk_over_the_tenant_cap_goes_back_to_the_queue_and_other_tenants_ru
         assert drafts(world.tenant_b) == 5
     finally:
         jobs.tenant_slot_release(held)
+        celery_app.control.purge()
     assert run(job_a, 0) == "continued"
+
+
+def test_over_the_cap_an_idle_worker_is_lent_while_no_task_waits(chunks_of_10, settings):
+    settings.TENANT_MAX_RUNNING_TASKS = 1
+    world = TenantWorld()
+    load_birthday_clients(world.tenant_a, 15, month=5, tag="a")
+    job = queue_batch(world.tenant_a, month=5)
+    celery_app.control.purge()  # the bulk queue is empty: nobody else is waiting
+    held = jobs.tenant_slot_acquire(world.tenant_a.id)
+    try:
+        assert run(job, 0) == "continued"
+        settings.TENANT_SLOT_LENDING = False
+        assert run(job, 1) == "deferred"
+    finally:
+        jobs.tenant_slot_release(held)
 
 
 def test_a_killed_workers_slot_frees_itself(settings):
