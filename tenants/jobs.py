@@ -220,7 +220,8 @@ def jobs_fail_stale(*, now: datetime.datetime | None = None) -> int:
 #   batch in flight always did), and no chunk follows;
 # - a chain broken between a chunk's commit and the publish of the next one (the worker died
 #   in that instant) is carried on by the redelivered chunk once the job has not moved for
-#   a lease.
+#   a lease (until then the redelivery looks again every lease; a duplicate of a live chain
+#   ends when the job does).
 
 
 @dataclasses.dataclass
@@ -292,7 +293,8 @@ def job_run_chunk(
     """The body of a chunk task: run chunk `chunk` of the job (if it is still its turn and the
     tenant has a free slot), then enqueue the next one with `task`, whose arguments are
     (tenant_id, job_id, chunk). Returns what happened: "deferred" (no free slot: enqueued again
-    with a countdown), "continued", "finished", "canceled" or "stale" (nothing to do).
+    with a countdown), "continued", "finished", "canceled", "stale" (nothing to do) or "recheck"
+    (a late delivery of a committed chunk: looked at again a lease later).
 
     With TENANT_FAIR_SCHEDULING off, the whole job runs in this one task, with no slot (the
     behaviour before issue 28, kept for the benchmark's comparison)."""
@@ -309,6 +311,8 @@ def job_run_chunk(
     if outcome == "continued":
         # After the slot is released: the next chunk competes for it like any other task.
         task.apply_async(args=(str(tenant_id), str(job_id), next_chunk))
+    elif outcome == "recheck":
+        task.apply_async(args=(str(tenant_id), str(job_id), next_chunk), countdown=settings.TENANT_TASK_LEASE_SECONDS)
     return outcome
 
 
@@ -344,11 +348,13 @@ def _chunk_once(*, tenant_id: uuid.UUID, job_id: uuid.UUID, chunk: int | None, s
         if chunk is None:
             chunk = at
         elif chunk < at:
-            # A late delivery of a chunk that committed. If the job is moving, its chain is
-            # alive: stop. If not, the chain died between that commit and the next publish.
+            # A late delivery of a chunk that committed: either a duplicate (the next chunk was
+            # published) or the chain died between that commit and the publish. Only time
+            # tells: while the job has moved within a lease, look again a lease later; once
+            # it has not, the chain is dead and this delivery carries it on.
             idle = (timezone.now() - job.updated_at).total_seconds()
             if job.status == Status.RUNNING and idle < settings.TENANT_TASK_LEASE_SECONDS:
-                return "stale", 0
+                return "recheck", chunk
             chunk = at
         elif chunk > at:
             return "stale", 0
