@@ -4,7 +4,7 @@ import sys
 
 # The benchmarks and load tools live in the `bench` app, which only bench.settings (and the
 # test settings) install: these commands get those settings unless the caller chose others.
-BENCH_COMMANDS = {"benchmark", "loadtest", "bench_birthdays", "bench_square_import"}
+BENCH_COMMANDS = {"benchmark", "benchmark_fairness", "loadtest", "bench_birthdays", "bench_square_import"}
 
 
 def main() -> None:

@@ -56,6 +56,10 @@ class Gunicorn:
         )
         env.setdefault("REDIS_URL", settings.REDIS_URL)
         env.setdefault("SUPABASE_JWT_SECRET", settings.SUPABASE_JWT_SECRET)
+        # The tenant rate limiter runs (its cost is part of every figure) but never refuses a
+        # throughput burst; the fairness section sets its own rate (bench.fairness).
+        for name in ("TENANT_API_RATE", "TENANT_API_BURST", "TENANT_USER_API_RATE"):
+            env.setdefault(name, "100000000/60s")
         if not isolation:
             env.update(
                 DJANGO_SETTINGS_MODULE="bench.settings_off",

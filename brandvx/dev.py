@@ -133,22 +133,14 @@ def run(bind: str | None = None) -> int:
             [PYTHON, "-m", "gunicorn", "brandvx.wsgi", "--bind", bind, "--workers", "2", "--access-logfile", "-"],
             cwd=ROOT,
         ),
-        subprocess.Popen(
-            [
-                PYTHON,
-                "-m",
-                "celery",
-                "-A",
-                "brandvx",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                "2",
-                "-Q",
-                "brandvx",
-            ],
-            cwd=ROOT,
+        # One worker per queue (issue 28): sending never waits behind bulk jobs.
+        *(
+            subprocess.Popen(
+                [PYTHON, "-m", "celery", "-A", "brandvx", "worker", "--loglevel", "INFO"]
+                + ["--concurrency", concurrency, "-Q", queue, "-n", f"{queue}@%h"],
+                cwd=ROOT,
+            )
+            for queue, concurrency in (("brandvx-send", "1"), ("brandvx", "1"), ("brandvx-bulk", "2"))
         ),
         subprocess.Popen([PYTHON, "-m", "celery", "-A", "brandvx", "beat", "--loglevel", "INFO"], cwd=ROOT),
     ]

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DatabaseError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -65,6 +67,20 @@ class ServiceUnavailable(BrandVXError):
     default_detail = "A backing service is unavailable; try again shortly."
 
 
+class StatementTimeout(BrandVXError):
+    """A statement ran past its statement_timeout (DATABASE_STATEMENT_TIMEOUT_MS, set with the
+    tenant context): the request did too much at once, or waited on a lock too long."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "statement_timeout"
+    default_detail = "The request took too long in the database and was stopped; nothing was changed. Retry, or ask for less (a shorter period, a smaller page)."
+
+
+def _statement_timed_out(exc: BaseException) -> bool:
+    # Django wraps psycopg's error; 57014 is query_canceled (statement_timeout, or a cancel).
+    return isinstance(exc, DatabaseError) and isinstance(exc.__cause__, psycopg.errors.QueryCanceled)
+
+
 _DEFAULT_CODES = {
     400: "invalid_request",
     401: "not_authenticated",
@@ -104,9 +120,21 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif _statement_timed_out(exc):
+        request = context.get("request")
+        logger.warning(
+            "statement timeout: tenant %s, %s %s: %s",
+            getattr(request, "tenant", None) and request.tenant.id,
+            getattr(request, "method", ""),
+            getattr(request, "path", ""),
+            exc,
+        )
+        exc = StatementTimeout()
 
     if isinstance(exc, BrandVXError):
-        if exc.status_code >= 500:
+        if isinstance(exc, StatementTimeout):
+            body = {"code": exc.code, "detail": str(exc.detail)}
+        elif exc.status_code >= 500:
             logger.error("server error %s: %s", exc.code, exc.detail, exc_info=exc)
             body = {
                 "code": exc.code,
@@ -137,5 +165,5 @@ def _auth_headers(exc, context) -> dict:
     if exc.status_code == 401:
         return {"WWW-Authenticate": 'Bearer realm="api"'}
     if exc.status_code == 429:
-        return {"Retry-After": "60"}
+        return {"Retry-After": str(getattr(exc, "wait", 60))}
     return {}

@@ -275,3 +275,64 @@ class StrictFilterExtension(DjangoFilterExtension):
             if "max_length" in extra:
                 target["maxLength"] = extra["max_length"]
         return parameters
+
+
+# --- fair share (issue 28): rate-limit headers and the statement timeout ------------------
+
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": "Requests allowed in the window of the limit closest to running out "
+    "(the tenant's sustained rate, its burst, or the caller's own share within the tenant).",
+    "RateLimit-Remaining": "Requests left in that window.",
+    "RateLimit-Reset": "Seconds until that window frees a request.",
+    "RateLimit-Policy": "Every limit that applies, as `<requests>;w=<seconds>`, comma-separated.",
+}
+RATE_LIMITED_DESCRIPTION = (
+    "Too many requests: `rate_limited` when the tenant (or you within it) is over its rate limit "
+    "(wait `Retry-After` seconds), `too_many_auth_failures` after repeated failed authentications "
+    "from this address."
+)
+STATEMENT_TIMEOUT_DESCRIPTION = (
+    "`statement_timeout`: the request ran too long in the database and was stopped, nothing was "
+    "changed; retry, or ask for less. `service_unavailable`: a backing service (the job queue) is "
+    "unavailable."
+)
+
+
+def rate_limit_postprocessing_hook(result, generator, request, public):
+    """drf-spectacular POSTPROCESSING_HOOKS entry: on every operation of a tenant endpoint
+    (a view throttled by tenants.ratelimit.TenantRateThrottle), every response documents the
+    RateLimit-* headers (but 401 and 403, refused before the limiter), 429 documents `rate_limited` with Retry-After, and 503 documents
+    `statement_timeout` (tenants.context sets the timeout on every tenant request)."""
+    from tenants.ratelimit import TenantRateThrottle
+
+    limited: set[tuple[str, str]] = set()
+    for path, _regex, method, callback in getattr(generator, "endpoints", None) or []:
+        view_class = getattr(callback, "cls", None)
+        if view_class and TenantRateThrottle in getattr(view_class, "throttle_classes", ()):
+            limited.add((path, method.lower()))
+    error_ref = {"$ref": "#/components/schemas/Error"}
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if (path, method) not in limited:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status in ("429", "503"):
+                media = {"application/json": {"schema": error_ref}}
+                responses.setdefault(status, {"description": "", "content": media})
+            responses["429"]["description"] = RATE_LIMITED_DESCRIPTION
+            responses["503"]["description"] = STATEMENT_TIMEOUT_DESCRIPTION
+            for status, response in responses.items():
+                if status in ("401", "403"):
+                    continue  # refused before the limiter counts the request: no headers
+                headers = response.setdefault("headers", {})
+                for name in RATE_LIMIT_HEADERS:
+                    headers[name] = {"$ref": f"#/components/headers/{name}"}
+                if status == "429":
+                    headers["Retry-After"] = {"$ref": "#/components/headers/Retry-After"}
+    if limited:
+        components = result.setdefault("components", {}).setdefault("headers", {})
+        for name, description in RATE_LIMIT_HEADERS.items():
+            kind = "string" if name == "RateLimit-Policy" else "integer"
+            components[name] = {"schema": {"type": kind}, "description": description}
+        components["Retry-After"] = {"schema": {"type": "integer"}, "description": "Seconds to wait before retrying."}
+    return result

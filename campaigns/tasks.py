@@ -13,17 +13,20 @@ from celery import shared_task
 from django.utils import timezone
 
 from campaigns import sending
-from campaigns.batches import birthday_batch_run
+from campaigns.batches import birthday_batch_step
 from campaigns.schedules import scheduled_birthday_runs_start
+from tenants import jobs
 
 SEND_MAX_RETRIES = sending.MAX_SEND_ATTEMPTS - 1
 
 
-@shared_task(name="campaigns.birthday_batch")
-def birthday_batch(tenant_id: str, job_id: str) -> None:
-    """Idempotent: drafts are inserted ON CONFLICT DO NOTHING on (tenant, client, occasion,
-    occasion_date); a finished or canceled job is not started again."""
-    birthday_batch_run(tenant_id=uuid.UUID(tenant_id), job_id=uuid.UUID(job_id))
+@shared_task(name="campaigns.birthday_batch", bind=True)
+def birthday_batch(self, tenant_id: str, job_id: str, chunk: int = 0) -> str:
+    """One chunk of a birthday batch (bulk queue), then the next is enqueued (tenants.jobs).
+    Idempotent: drafts are inserted ON CONFLICT DO NOTHING on (tenant, client, occasion,
+    occasion_date), a chunk's drafts and its checkpoint commit together, and a finished or
+    canceled job is not started again."""
+    return jobs.job_run_chunk(task=self, tenant_id=tenant_id, job_id=job_id, chunk=chunk, step=birthday_batch_step())
 
 
 @shared_task(name="campaigns.send_message_draft", bind=True, max_retries=SEND_MAX_RETRIES)

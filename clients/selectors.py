@@ -6,6 +6,7 @@ import calendar
 import datetime
 import functools
 import re
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from operator import attrgetter, itemgetter
@@ -99,6 +100,48 @@ def birthdays_upcoming(
 
     upcoming.sort(key=by_date_then_name)
     return upcoming
+
+
+@dataclass(frozen=True)
+class BirthdayPage:
+    birthdays: list[UpcomingBirthday]  # sorted as birthdays_upcoming sorts
+    scanned: int  # clients of the window read for this page (>= len(birthdays))
+    after_id: uuid.UUID | None  # where the next page starts; None: this was the last
+
+
+def _birthday_window(start: datetime.date, days_ahead: int) -> QuerySet[Client]:
+    if not 0 <= days_ahead <= MAX_DAYS_AHEAD:
+        raise ValueError(f"days_ahead must be between 0 and {MAX_DAYS_AHEAD}")
+    end = start + datetime.timedelta(days=days_ahead)
+    return for_tenant(Client.objects.all(), current_tenant_id()).filter(
+        birthday_mmdd__in=sorted(_window_mmdd(start, end)), archived_at__isnull=True
+    )
+
+
+def birthdays_upcoming_count(*, start: datetime.date, days_ahead: int) -> int:
+    """How many clients birthdays_upcoming_page will scan for this window, all pages."""
+    return _birthday_window(start, days_ahead).count()
+
+
+def birthdays_upcoming_page(
+    *, start: datetime.date, days_ahead: int, after_id: uuid.UUID | None, size: int
+) -> BirthdayPage:
+    """One page of birthdays_upcoming, in client id order, for jobs that work in chunks
+    (campaigns.batches): the next `size` clients of the window after client `after_id`.
+    Keyset, not offsets: a client added or removed between two pages neither shifts nor
+    repeats the others."""
+    page = _birthday_window(start, days_ahead)
+    if after_id is not None:
+        page = page.filter(id__gt=after_id)
+    ids = list(page.order_by("id").values_list("id", flat=True)[:size])
+    if not ids:
+        return BirthdayPage(birthdays=[], scanned=0, after_id=None)
+    birthdays = birthdays_upcoming(
+        start=start,
+        days_ahead=days_ahead,
+        clients=for_tenant(Client.objects.all(), current_tenant_id()).filter(id__in=ids),
+    )
+    return BirthdayPage(birthdays=birthdays, scanned=len(ids), after_id=ids[-1] if len(ids) == size else None)
 
 
 # --- the client list -----------------------------------------------------------------------

@@ -74,6 +74,15 @@ class SyncStopped(Exception):
     """The run's job is no longer running: canceled, or taken over after its lease lapsed."""
 
 
+class ChunkSpent(Exception):
+    """This task wrote its chunk (`budget` records) and stopped after a page whose checkpoint
+    resumes mid-pass: the job goes on in the next task, from the saved checkpoints."""
+
+
+# A checkpoint that resumes a pass where it stopped (rather than ending it or leaving it).
+_RESUME_KEYS = ("cursor", "resume_from", "after")
+
+
 def totals_from_counts(counts: dict[str, int]) -> dict[str, dict[str, int]]:
     """`job.counts` ("customers.created": 3, ...) as the per-resource totals of `job.result`."""
     by_resource: dict[str, dict[str, int]] = {}
@@ -196,11 +205,15 @@ class ConnectionSession:
 
 
 class SyncRun:
-    def __init__(self, *, session: ConnectionSession, job_id, now: datetime.datetime | None = None):
+    def __init__(
+        self, *, session: ConnectionSession, job_id, now: datetime.datetime | None = None, budget: int | None = None
+    ):
         self.session = session
         self.job_id = uuid.UUID(str(job_id))
         self.now = now or timezone.now()
         self.totals = Totals()
+        self.budget = budget  # records this task may write before handing over (None: all)
+        self.written = 0
 
     # --- the loop's one write step ------------------------------------------------------
 
@@ -216,6 +229,12 @@ class SyncRun:
                 self.session.save_cursor(resource, checkpoint)
             job_advance(job_id=self.job_id, done=len(records), counts=counts.as_counts(resource), errors=counts.errors)
         self.totals.add(resource, counts)
+        self.written += len(records)
+        # Hand over only where the next task resumes this very pass: after a page that ends a
+        # pass (or has no checkpoint, like the catalog) it would start a resource again.
+        resumable = isinstance(checkpoint, dict) and any(checkpoint.get(key) for key in _RESUME_KEYS)
+        if self.budget is not None and self.written >= self.budget and resumable:
+            raise ChunkSpent()
         return counts
 
     def run(self) -> None:
@@ -434,9 +453,16 @@ class SyncRun:
 
 
 def run_sync(
-    *, tenant_id, job_id, policy: RetryPolicy | None = None, now: datetime.datetime | None = None
+    *,
+    tenant_id,
+    job_id,
+    policy: RetryPolicy | None = None,
+    now: datetime.datetime | None = None,
+    budget: int | None = None,
 ) -> dict | None:
-    """Run one sync job to the end. Idempotent: a redelivered job resumes from the saved
+    """Run one sync job to the end, or (with `budget`) until it has written about that many
+    records: then it returns {"continue": True} with the job still running, and the next call
+    resumes from the saved checkpoints. Idempotent: a redelivered job resumes from the saved
     checkpoints, and every write is an upsert keyed by the provider's id."""
     job_id = uuid.UUID(str(job_id))
     with tenant_context(tenant_id, role="system"):
@@ -453,10 +479,12 @@ def run_sync(
         with tenant_context(tenant_id, role="system"):
             job_finish(job_id=job_id, failure_reason=f"the connection is {session.status}")
         return None
-    run = SyncRun(session=session, job_id=job_id, now=now)
+    run = SyncRun(session=session, job_id=job_id, now=now, budget=budget)
     failure = ""
     try:
         run.run()
+    except ChunkSpent:
+        return {"continue": True}
     except SyncStopped:
         logger.info("sync job %s stopped: canceled or taken over", job_id)
         return run.totals.by_resource

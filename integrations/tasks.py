@@ -5,16 +5,34 @@ Delivery is at-least-once (acks_late): each task is safe to run twice, as said b
 
 from __future__ import annotations
 
+import uuid
+
 from celery import shared_task
+from django.conf import settings
 
 from integrations import sync
+from tenants import jobs
 
 
-@shared_task(name="integrations.sync")
-def sync_connection(tenant_id: str, job_id: str) -> None:
-    """Idempotent: job_start refuses a finished job; a redelivered running job resumes from
-    the checkpoints saved with each page, and every write is an upsert by provider id."""
-    sync.run_sync(tenant_id=tenant_id, job_id=job_id)
+@shared_task(name="integrations.sync", bind=True)
+def sync_connection(self, tenant_id: str, job_id: str) -> str:
+    """One chunk of a sync (bulk queue): with one of the tenant's running-task slots
+    (tenants.jobs), up to JOB_CHUNK_SIZE records, then the next chunk is enqueued.
+    Idempotent: job_start refuses a finished job; a redelivered or continued running job
+    resumes from the checkpoints saved with each page, and every write is an upsert by
+    provider id."""
+    if not settings.TENANT_FAIR_SCHEDULING:
+        sync.run_sync(tenant_id=tenant_id, job_id=job_id)
+        return "finished"
+    with jobs.tenant_slot(uuid.UUID(tenant_id)) as slot:
+        if slot is None:
+            self.apply_async(args=(tenant_id, job_id), countdown=settings.TENANT_TASK_RETRY_MS / 1000)
+            return "deferred"
+        outcome = sync.run_sync(tenant_id=tenant_id, job_id=job_id, budget=settings.JOB_CHUNK_SIZE)
+    if outcome and outcome.get("continue"):
+        self.apply_async(args=(tenant_id, job_id))  # after the slot is released
+        return "continued"
+    return "finished"
 
 
 @shared_task(name="integrations.verify_square_merchant")

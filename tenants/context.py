@@ -52,6 +52,9 @@ class TenantContext:
     # to the database with the user (so the view's context, once verified, is already there)
     # but never the Python-side tenant: current_tenant_id() does not see it.
     pending_tenant_id: uuid.UUID | None = None
+    # The statement_timeout of this context's statements; None = a request's
+    # (DATABASE_STATEMENT_TIMEOUT_MS). tenant_context() gives background work a longer one.
+    statement_timeout_ms: int | None = None
 
     def __post_init__(self) -> None:
         if self.role not in CONTEXT_ROLES and self.role != "":
@@ -59,10 +62,19 @@ class TenantContext:
         if self.pending_tenant_id is not None and self.tenant_id is not None:
             raise TenantContextError("a context has a tenant or a pending one, not both")
 
-    def settings_tuple(self) -> tuple[str, str, str | None]:
-        """What the database is told: the tenant (or the pending one), the user, the db role."""
+    def settings_tuple(self) -> tuple[str, str, str | None, str]:
+        """What the database is told: the tenant (or the pending one), the user, the db role,
+        the statement timeout (milliseconds)."""
         tenant = self.tenant_id or self.pending_tenant_id
-        return (str(tenant) if tenant else "", str(self.user_id) if self.user_id else "", self.db_role)
+        timeout = self.statement_timeout_ms
+        if timeout is None:
+            timeout = settings.DATABASE_STATEMENT_TIMEOUT_MS
+        return (
+            str(tenant) if tenant else "",
+            str(self.user_id) if self.user_id else "",
+            self.db_role,
+            str(int(timeout)),
+        )
 
 
 _current: contextvars.ContextVar[TenantContext | None] = contextvars.ContextVar("brandvx_tenant_context", default=None)
@@ -111,14 +123,28 @@ def _as_uuid(value: uuid.UUID | str | None, what: str) -> uuid.UUID | None:
 
 @contextlib.contextmanager
 def tenant_context(
-    tenant_id: uuid.UUID | str, *, role: str, user_id: uuid.UUID | str | None = None, using: str = "default"
+    tenant_id: uuid.UUID | str,
+    *,
+    role: str,
+    user_id: uuid.UUID | str | None = None,
+    using: str = "default",
+    statement_timeout_ms: int | None = None,
 ) -> Iterator[TenantContext]:
     """Enter a tenant for code that is not a request: Celery tasks, commands, the shell.
 
     Opens a transaction (the settings are transaction-local) and sets the context; both end
     together. The role must be stated: background work has no membership to borrow one from.
+    Statements get the background statement_timeout (DATABASE_TASK_STATEMENT_TIMEOUT_MS)
+    unless `statement_timeout_ms` says otherwise (0: none).
     """
-    ctx = TenantContext(tenant_id=_as_uuid(tenant_id, "tenant_id"), user_id=_as_uuid(user_id, "user_id"), role=role)
+    if statement_timeout_ms is None:
+        statement_timeout_ms = settings.DATABASE_TASK_STATEMENT_TIMEOUT_MS
+    ctx = TenantContext(
+        tenant_id=_as_uuid(tenant_id, "tenant_id"),
+        user_id=_as_uuid(user_id, "user_id"),
+        role=role,
+        statement_timeout_ms=statement_timeout_ms,
+    )
     if ctx.tenant_id is None:
         raise TenantContextError("tenant_context needs a tenant id")
     with transaction.atomic(using=using), activate(ctx):
@@ -216,11 +242,17 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-_Settings = tuple[str, str, str | None]  # TenantContext.settings_tuple()
+_Settings = tuple[str, str, str | None, str]  # TenantContext.settings_tuple()
 
 
-def _set_config_sql(wanted: _Settings, applied: _Settings | None, *, citus: bool = False) -> str:
-    tenant, user, db_role = wanted
+def _set_config_sql(
+    wanted: tuple[str, str, str | None] | _Settings, applied: _Settings | None, *, citus: bool = False
+) -> str:
+    """The context statement. `wanted` may leave out the statement timeout (then unchanged)."""
+    tenant, user, db_role = wanted[:3]
+    timeout = wanted[3] if len(wanted) > 3 else ""
+    if timeout and not timeout.isdigit():
+        raise TenantContextError(f"refusing to set an invalid statement timeout {timeout!r}")
     if db_role and not ROLE_NAME.fullmatch(db_role):
         raise TenantContextError(f"refusing to set an invalid role name {db_role!r}")
     previous_db_role = applied[2] if applied else None
@@ -238,6 +270,9 @@ def _set_config_sql(wanted: _Settings, applied: _Settings | None, *, citus: bool
         ]
         if db_role or previous_db_role:
             parts.append(f"SET LOCAL ROLE {_literal(db_role) if db_role else 'NONE'}")
+        if timeout:
+            # Propagated to the shards with the rest: each shard's statement is bounded too.
+            parts.append(f"SET LOCAL statement_timeout = {timeout}")
         return "; ".join(parts)
     parts = [
         f"set_config('app.tenant_id', {_literal(tenant)}, true)",
@@ -246,10 +281,14 @@ def _set_config_sql(wanted: _Settings, applied: _Settings | None, *, citus: bool
     if db_role or previous_db_role:
         # SET LOCAL ROLE, as PostgREST does it; 'none' returns to the login (runtime) role.
         parts.append(f"set_config('role', {_literal(db_role or 'none')}, true)")
+    if timeout:
+        # Takes effect for the statement this one is folded with: PostgreSQL (13+) starts each
+        # statement's timer of a multi-statement query separately, with the value then current.
+        parts.append(f"set_config('statement_timeout', {_literal(timeout)}, true)")
     return "SELECT " + ", ".join(parts)
 
 
-_UNKNOWN: _Settings = ("?", "?", "?")  # never equal to a real context's settings
+_UNKNOWN: _Settings = ("?", "?", "?", "?")  # never equal to a real context's settings
 
 
 def _hook(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
@@ -279,7 +318,8 @@ def _hook(execute: Callable[..., Any], sql: str, params: Any, many: bool, contex
             "a query ran with a tenant context but outside a transaction; use tenant_context() or transaction.atomic()"
         )
     citus = getattr(conn, "_brandvx_citus", False)
-    prefix = _set_config_sql(wanted or ("", "", None), applied, citus=citus)
+    # No context: the settings are cleared; the statement timeout stays what it was.
+    prefix = _set_config_sql(wanted or ("", "", None, ""), applied, citus=citus)
     conn._brandvx_applied = wanted
     cursor = context["cursor"].cursor
     if not many and not citus and isinstance(cursor, psycopg.ClientCursor):

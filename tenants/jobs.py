@@ -7,12 +7,16 @@ sees them while the job runs.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import redis
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -191,3 +195,200 @@ def jobs_fail_stale(*, now: datetime.datetime | None = None) -> int:
     if failed:
         logger.warning("failed %d stale background job(s)", failed)
     return failed
+
+
+# --- chunked jobs and each tenant's share of the workers (issue 28) ------------------------
+#
+# A long job runs as a chain of chunk tasks on the bulk queue. Each chunk does a bounded
+# amount of work (about JOB_CHUNK_SIZE items), commits its writes together with the job's
+# progress and its checkpoint (the next chunk's number and cursor), then enqueues the next
+# chunk and ends: the worker is free for whichever task is next in the queue, another
+# tenant's included. A chunk runs only while it holds one of its tenant's
+# TENANT_MAX_RUNNING_TASKS slots in Redis; without one it goes back to the queue after
+# TENANT_TASK_RETRY_MS milliseconds instead of holding a worker, unless no task at all waits
+# in the bulk queue (TENANT_SLOT_LENDING): then it runs, since it takes nobody's turn, and the
+# next task to arrive waits at most for that one chunk. A slot is a redis-py Lock with an
+# expiry (TENANT_TASK_LEASE_SECONDS): a killed worker's slot frees itself.
+#
+# Guarantees, with at-least-once delivery (acks_late):
+# - a chunk's writes and its checkpoint commit together: a chunk killed before its commit is
+#   redelivered and redone from the same checkpoint; one that committed is never redone (the
+#   checkpoint has moved: a late duplicate of it finds a newer chunk number and stops);
+# - two deliveries of the same chunk at once: the checkpoint row is locked and compared at
+#   commit, the second one's writes are rolled back;
+# - cancel (job_cancel) is seen at the next chunk: the chunk in flight keeps its writes (as a
+#   batch in flight always did), and no chunk follows;
+# - a chain broken between a chunk's commit and the publish of the next one (the worker died
+#   in that instant) is carried on by the redelivered chunk once the job has not moved for
+#   a lease (until then the redelivery looks again every lease; a duplicate of a live chain
+#   ends when the job does).
+
+
+@dataclasses.dataclass
+class Chunk:
+    """What one chunk did, returned by a job's step. `write` (optional) holds the chunk's
+    writes: it runs inside the transaction that saves the checkpoint, with the job row locked,
+    and may still add to `counts` and `errors`. `cursor` (JSON) is where the next chunk starts;
+    `finished` ends the job (succeeded, with `result`)."""
+
+    done: int = 0
+    counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    errors: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    cursor: Any = None
+    finished: bool = False
+    total: int | None = None
+    result: dict[str, Any] | None = None
+    write: Callable[[], None] | None = None
+
+
+# A chunked job's work: given the job (read in its tenant, no transaction left open) and the
+# cursor the previous chunk saved (None for the first), do one chunk. Runs with no
+# transaction open: enter tenant_context() for reads, return the writes as Chunk.write.
+ChunkStep = Callable[[BackgroundJob, Any], Chunk]
+
+CHUNK_FAILURE_REASON = "The job stopped on an unexpected error; what it wrote so far is kept."
+
+_redis_client: redis.Redis | None = None
+
+
+def _redis() -> redis.Redis:
+    global _redis_client
+    if _redis_client is None:
+        _redis_client = redis.Redis.from_url(str(settings.REDIS_URL), socket_timeout=5, socket_connect_timeout=5)
+    return _redis_client
+
+
+def tenant_slot_acquire(tenant_id: uuid.UUID) -> Any | None:
+    """One of the tenant's TENANT_MAX_RUNNING_TASKS running-chunk slots, or None if all are
+    taken. The slot (a redis-py Lock) expires after TENANT_TASK_LEASE_SECONDS."""
+    client = _redis()
+    for index in range(max(1, settings.TENANT_MAX_RUNNING_TASKS)):
+        lock = client.lock(f"brandvx:tenant-slot:{tenant_id}:{index}", timeout=settings.TENANT_TASK_LEASE_SECONDS)
+        if lock.acquire(blocking=False):
+            return lock
+    return None
+
+
+def tenant_slot_release(slot: Any) -> None:
+    try:
+        slot.release()
+    except redis.exceptions.LockError:
+        # It expired (the chunk outlived its lease) and may be someone else's now: leave it.
+        logger.warning("a tenant slot expired before its chunk ended; raise TENANT_TASK_LEASE_SECONDS")
+
+
+@contextmanager
+def tenant_slot(tenant_id: uuid.UUID) -> Iterator[Any | None]:
+    slot = tenant_slot_acquire(tenant_id)
+    try:
+        yield slot
+    finally:
+        if slot is not None:
+            tenant_slot_release(slot)
+
+
+def job_run_chunk(
+    *, task: Any, tenant_id: uuid.UUID | str, job_id: uuid.UUID | str, chunk: int, step: ChunkStep
+) -> str:
+    """The body of a chunk task: run chunk `chunk` of the job (if it is still its turn and the
+    tenant has a free slot), then enqueue the next one with `task`, whose arguments are
+    (tenant_id, job_id, chunk). Returns what happened: "deferred" (no free slot: enqueued again
+    with a countdown), "continued", "finished", "canceled", "stale" (nothing to do) or "recheck"
+    (a late delivery of a committed chunk: looked at again a lease later).
+
+    With TENANT_FAIR_SCHEDULING off, the whole job runs in this one task, with no slot (the
+    behaviour before issue 28, kept for the benchmark's comparison)."""
+    tenant_id, job_id = uuid.UUID(str(tenant_id)), uuid.UUID(str(job_id))
+    if not settings.TENANT_FAIR_SCHEDULING:
+        return job_run_all_chunks(tenant_id=tenant_id, job_id=job_id, step=step)
+    with tenant_slot(tenant_id) as slot:
+        if slot is None and not _bulk_queue_idle():
+            task.apply_async(args=(str(tenant_id), str(job_id), chunk), countdown=settings.TENANT_TASK_RETRY_MS / 1000)
+            return "deferred"
+        # With a slot; or over the cap while no task waits in the bulk queue: a worker nobody
+        # else asks for is lent (work-conserving), and the next task queued finds it back.
+        outcome, next_chunk = _chunk_once(tenant_id=tenant_id, job_id=job_id, chunk=chunk, step=step)
+    if outcome == "continued":
+        # After the slot is released: the next chunk competes for it like any other task.
+        task.apply_async(args=(str(tenant_id), str(job_id), next_chunk))
+    elif outcome == "recheck":
+        task.apply_async(args=(str(tenant_id), str(job_id), next_chunk), countdown=settings.TENANT_TASK_LEASE_SECONDS)
+    return outcome
+
+
+def _bulk_queue_idle() -> bool:
+    """No task waits in the bulk queue (kombu's Redis list of that name), and lending is on."""
+    if not settings.TENANT_SLOT_LENDING:
+        return False
+    try:
+        return not _redis().llen(settings.CELERY_BULK_QUEUE)
+    except redis.exceptions.RedisError:
+        return False
+
+
+def job_run_all_chunks(*, tenant_id: uuid.UUID | str, job_id: uuid.UUID | str, step: ChunkStep) -> str:
+    """Run a chunked job to its end in this process, chunk after chunk, each committed as in a
+    worker (tests, the benchmark, management commands). Resumes from the saved checkpoint."""
+    tenant_id, job_id = uuid.UUID(str(tenant_id)), uuid.UUID(str(job_id))
+    chunk = None
+    while True:
+        outcome, chunk = _chunk_once(tenant_id=tenant_id, job_id=job_id, chunk=chunk, step=step)
+        if outcome != "continued":
+            return outcome
+
+
+def _chunk_once(*, tenant_id: uuid.UUID, job_id: uuid.UUID, chunk: int | None, step: ChunkStep) -> tuple[str, int]:
+    """One chunk: check it is its turn, run the step, commit writes + progress + checkpoint.
+    `chunk` None: whatever chunk the checkpoint says is next."""
+    with tenant_context(tenant_id, role="system"):
+        job: BackgroundJob | None = BackgroundJob.objects.filter(id=job_id).first()
+        if job is None or job.status in BackgroundJob.FINISHED:
+            return "stale", 0  # finished, canceled, or not this tenant's job (RLS): nothing to do
+        at = int(job.checkpoint.get("chunk", 0))
+        if chunk is None:
+            chunk = at
+        elif chunk < at:
+            # A late delivery of a chunk that committed: either a duplicate (the next chunk was
+            # published) or the chain died between that commit and the publish. Only time
+            # tells: while the job has moved within a lease, look again a lease later; once
+            # it has not, the chain is dead and this delivery carries it on.
+            idle = (timezone.now() - job.updated_at).total_seconds()
+            if job.status == Status.RUNNING and idle < settings.TENANT_TASK_LEASE_SECONDS:
+                return "recheck", chunk
+            chunk = at
+        elif chunk > at:
+            return "stale", 0
+        if job.status == Status.QUEUED:
+            job = job_start(job_id=job_id)
+            if job is None:
+                return "stale", 0
+        cursor = job.checkpoint.get("cursor")
+    try:
+        outcome = step(job, cursor)
+    except SoftTimeLimitExceeded:
+        raise  # out of time: the redelivery redoes this chunk from the same checkpoint
+    except Exception:
+        logger.exception("chunk %s of job %s failed", chunk, job_id)
+        with tenant_context(tenant_id, role="system"):
+            job_finish(job_id=job_id, failure_reason=CHUNK_FAILURE_REASON)
+        raise
+    with tenant_context(tenant_id, role="system"):
+        locked: BackgroundJob = BackgroundJob.objects.select_for_update().get(id=job_id)
+        if int(locked.checkpoint.get("chunk", 0)) != chunk:
+            return "stale", 0  # another delivery committed this chunk first: ours is dropped
+        if locked.status not in (Status.RUNNING, Status.CANCELED):
+            return "stale", 0  # failed (stale sweep) or finished by another run meanwhile
+        if outcome.write is not None:
+            outcome.write()
+        job_advance(job_id=job_id, done=outcome.done, counts=outcome.counts, errors=outcome.errors)
+        fields: dict[str, Any] = {"checkpoint": {"chunk": chunk + 1, "cursor": outcome.cursor}}
+        if outcome.total is not None:
+            fields["progress_total"] = outcome.total
+        BackgroundJob.objects.filter(id=job_id).update(updated_at=timezone.now(), **fields)
+        if locked.status == Status.CANCELED:
+            return "canceled", 0  # the chunk in flight is kept; none follows
+        if outcome.finished:
+            counts = BackgroundJob.objects.values_list("counts", flat=True).get(id=job_id)
+            job_finish(job_id=job_id, result=outcome.result if outcome.result is not None else {"counts": counts})
+            return "finished", 0
+    return "continued", chunk + 1

@@ -194,6 +194,9 @@ class BackgroundJob(TenantModel):
     errors_truncated = models.PositiveIntegerField(default=0)
     params = models.JSONField(default=dict, blank=True)
     result = models.JSONField(default=dict, blank=True)
+    # A chunked job's position (tenants.jobs.job_run_chunk): the next chunk's number and where
+    # it starts. Written in the transaction of the chunk it follows, never shown by the API.
+    checkpoint = models.JSONField(default=dict, blank=True)
     failure_reason = models.TextField(blank=True)
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)

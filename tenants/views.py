@@ -19,12 +19,14 @@ from django.http import HttpRequest, HttpResponseBase
 from django.template.response import SimpleTemplateResponse
 from rest_framework import mixins, permissions, viewsets
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from brandvx.query import check_query_parameters
 from tenants.context import request_context
 from tenants.lifecycle import TenantPendingDeletion
 from tenants.models import Membership, Role, Tenant, for_tenant
+from tenants.ratelimit import TenantRateThrottle, response_headers
 from tenants.resolution import Resolution, attached_resolution
 
 if TYPE_CHECKING:
@@ -88,9 +90,11 @@ class RequestContextMixin(_APIViewBase):
 
 
 class TenantScopedMixin(RequestContextMixin):
-    """Resolves the tenant once per request and checks the member's role."""
+    """Resolves the tenant once per request, checks the member's role and counts the request
+    against the tenant's rate limits (tenants.ratelimit), whose headers every answer carries."""
 
     permission_classes: Sequence[_PermissionClass] = [permissions.IsAuthenticated, TenantRolePermission]
+    throttle_classes = [TenantRateThrottle]
     read_roles: frozenset[str] = ALL_ROLES
     write_roles: frozenset[str] = WRITE_ROLES
     action_roles: dict[str, frozenset[str]] = {}
@@ -122,6 +126,12 @@ class TenantScopedMixin(RequestContextMixin):
             and not self.allowed_while_pending_deletion
         ):
             raise TenantPendingDeletion()
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        for name, value in response_headers(request._request).items():
+            response[name] = value
+        return response
 
 
 class TenantAPIView(TenantScopedMixin, APIView):

@@ -9,3 +9,4 @@ from .security import *  # noqa: F401,F403
 from .integrations import *  # noqa: F401,F403
 from .messaging import *  # noqa: F401,F403
 from .data_rights import *  # noqa: F401,F403
+from .fairness import *  # noqa: F401,F403

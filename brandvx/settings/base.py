@@ -161,4 +161,8 @@ SPECTACULAR_SETTINGS = {
         "TransactionStatusEnum": "analytics.models.Transaction.Status",
         "ProviderEnum": "integrations.models.Provider",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "brandvx.schema.rate_limit_postprocessing_hook",  # issue 28: RateLimit-*, 429, 503
+    ],
 }

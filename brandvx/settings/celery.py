@@ -1,5 +1,7 @@
 # Celery and the cache: Redis from REDIS_URL (an embedded Redis when unset).
-from .env import env_int, env_str
+from kombu import Queue
+
+from .env import env_bool, env_int, env_str
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL is None:
@@ -30,6 +32,39 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "brandvx")
+
+# Queues by urgency (issue 28), so sending never waits behind bulk work: `<default>-send` for
+# messages and webhook follow-ups, `<default>` for everything short, `<default>-bulk` for
+# long jobs (imports, syncs, batches, exports), which run in chunks (tenants.jobs). Each
+# queue gets its own worker (scripts/run, README). With TENANT_FAIR_SCHEDULING off every task
+# goes to the default queue, as before (the benchmark's "before").
+_SEND_TASKS = [
+    "campaigns.send_message_draft",
+    "campaigns.send_due_drafts",
+    "integrations.process_square_event",
+    "integrations.process_acuity_appointment",
+]
+_BULK_TASKS = [
+    "clients.import_csv",
+    "campaigns.birthday_batch",
+    "integrations.sync",
+    "tenants.export",
+    "tenants.purge_due_tenants",
+]
+
+
+def queues_and_routes(default_queue: str, *, fair: bool) -> tuple[str, str, list[str], dict[str, dict[str, str]]]:
+    """(send queue, bulk queue, every queue, CELERY_TASK_ROUTES) around the default queue."""
+    send, bulk = f"{default_queue}-send", f"{default_queue}-bulk"
+    routes = {name: {"queue": send} for name in _SEND_TASKS} | {name: {"queue": bulk} for name in _BULK_TASKS}
+    return send, bulk, [send, default_queue, bulk], routes if fair else {}
+
+
+CELERY_SEND_QUEUE, CELERY_BULK_QUEUE, BRANDVX_QUEUES, CELERY_TASK_ROUTES = queues_and_routes(
+    CELERY_TASK_DEFAULT_QUEUE, fair=env_bool("TENANT_FAIR_SCHEDULING", True)
+)
+# Declared, so a worker started without -Q consumes all three and purge() empties all three.
+CELERY_TASK_QUEUES = [Queue(name) for name in BRANDVX_QUEUES]
 
 CACHES = {
     "default": {

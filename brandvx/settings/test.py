@@ -3,6 +3,8 @@ import os
 import sys
 from pathlib import Path
 
+from kombu import Queue
+
 from brandvx.settings import *  # noqa: F401,F403
 
 # Named as well as star-imported: they are reassigned below (and mypy does not count a star
@@ -18,6 +20,11 @@ from brandvx.settings.env import inside_own_run, mark_own_run
 # Each test run has a queue of its own (worker processes the tests start inherit the variable):
 # tasks left on a shared Redis by an earlier or a parallel run never reach this run's workers.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"brandvx-test-{os.getpid()}")
+CELERY_SEND_QUEUE, CELERY_BULK_QUEUE, BRANDVX_QUEUES, CELERY_TASK_ROUTES = queues_and_routes(  # noqa: F405
+    CELERY_TASK_DEFAULT_QUEUE,
+    fair=TENANT_FAIR_SCHEDULING,  # noqa: F405
+)
+CELERY_TASK_QUEUES = [Queue(name) for name in BRANDVX_QUEUES]
 
 # The benchmarks and load tools (and their tests) are a test/benchmark-only app.
 INSTALLED_APPS = [*INSTALLED_APPS, "bench"]  # noqa: F405
@@ -83,3 +90,10 @@ else:
     )
 # Links and Twilio signatures are built on it; Django's test client is http://testserver.
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or "http://testserver"
+
+# Rate limits high enough that no test trips them by accident (the route walker, the schema
+# fuzzer); tests of the limits set their own (tenants/tests/test_ratelimit.py). The limiter
+# still runs on every tenant request, headers and all.
+TENANT_API_RATE = os.environ.get("TENANT_API_RATE", "100000/60s")
+TENANT_API_BURST = os.environ.get("TENANT_API_BURST", "100000/1s")
+TENANT_USER_API_RATE = os.environ.get("TENANT_USER_API_RATE", "100000/60s")

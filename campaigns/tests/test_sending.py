@@ -254,10 +254,18 @@ def test_an_opted_out_client_gets_nothing_even_after_a_merge_with_an_older_opt_i
 
     assert outcomes == ["failed", "failed"]
     assert len(mail.outbox) == 0 and len(responses.calls) == 0
-    with tenant_context(tenant.id, role="system"):
-        from campaigns.batches import _plan_batch
+    # A birthday batch over the window skips the client, and says why.
+    from campaigns.batches import birthday_batch_run
+    from campaigns.services import BIRTHDAY_BATCH_KIND
+    from tenants import jobs
+    from tenants.models import BackgroundJob
 
-        plan = _plan_batch(tenant=tenant, start=datetime.date(2026, 3, 1), days_ahead=7, channel="email")
-    assert [c.client_id for c in plan.candidates] == [] and plan.skipped == [
-        {"client_id": str(client.id), "reason": "no_email_consent"}
-    ]
+    with tenant_context(tenant.id, role="system"):
+        job = jobs.job_create(
+            tenant=tenant, kind=BIRTHDAY_BATCH_KIND, params={"days_ahead": 7, "from": "2026-03-01", "channel": "email"}
+        )
+    birthday_batch_run(tenant_id=tenant.id, job_id=job.id)
+    with tenant_context(tenant.id, role="system"):
+        job = BackgroundJob.objects.get(id=job.id)
+    assert job.counts["created"] == 0 and job.counts["skipped"] == 1
+    assert job.errors == [{"client_id": str(client.id), "reason": "no_email_consent"}]

@@ -56,7 +56,7 @@ def start_worker(log_path: Path) -> subprocess.Popen:
             "brandvx",
             "worker",
             "-Q",
-            settings.CELERY_TASK_DEFAULT_QUEUE,
+            ",".join(settings.BRANDVX_QUEUES),
             "--pool",
             "solo",
             "-c",

@@ -59,7 +59,7 @@ def start_worker(name: str) -> subprocess.Popen:
             "brandvx",
             "worker",
             "-Q",
-            settings.CELERY_TASK_DEFAULT_QUEUE,
+            ",".join(settings.BRANDVX_QUEUES),
             "--pool",
             "solo",
             "--concurrency",

@@ -127,7 +127,7 @@ class Command(BaseCommand):
                 "brandvx",
                 "worker",
                 "-Q",
-                settings.CELERY_TASK_DEFAULT_QUEUE,
+                ",".join(settings.BRANDVX_QUEUES),
                 "--pool",
                 "solo",
                 "-c",

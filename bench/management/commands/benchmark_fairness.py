@@ -1,0 +1,47 @@
+"""manage.py benchmark_fairness: one tenant's load against another's share (issue 28)."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = (
+        "Measure fairness between tenants: background jobs (one worker, concurrency 2) before and "
+        "after the chunks/queues/cap, and a tenant's API latency while another sends 5x its rate."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--jobs", type=int, default=6, help="tenant A's birthday batches")
+        parser.add_argument("--items", type=int, default=20_000, help="clients per batch of tenant A")
+        parser.add_argument("--chunk", type=int, default=1_000, help="JOB_CHUNK_SIZE of the fair round")
+        parser.add_argument("--http-seconds", type=float, default=10.0, help="length of each HTTP phase")
+        parser.add_argument("--caps", type=int, nargs="+", default=[1, 2], help="TENANT_MAX_RUNNING_TASKS to try")
+        parser.add_argument("--no-background", dest="background", action="store_false")
+        parser.add_argument("--no-http", dest="http", action="store_false")
+        parser.add_argument("--json", dest="json_path", help="write every figure as JSON here")
+
+    def handle(self, *args, **options):
+        from bench.fairness import FairnessOptions, render, run
+
+        if options["jobs"] < 1 or options["items"] < 1 or options["chunk"] < 1:
+            raise CommandError("--jobs, --items and --chunk must be at least 1")
+        results = run(
+            FairnessOptions(
+                jobs=options["jobs"],
+                items=options["items"],
+                chunk=options["chunk"],
+                http_seconds=options["http_seconds"],
+                caps=tuple(options["caps"]),
+                background=options["background"],
+                http=options["http"],
+                log=lambda line: self.stderr.write(line),
+            )
+        )
+        self.stdout.write(render(results))
+        if options["json_path"]:
+            with open(options["json_path"], "w") as handle:
+                json.dump(results, handle, indent=2, default=str)
+            self.stdout.write(f"wrote {options['json_path']}")
