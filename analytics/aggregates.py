@@ -15,6 +15,14 @@ from tenants.models import Tenant
 from tenants.sharding import is_citus
 
 
+def aggregate_tables() -> list[str]:
+    """The tables the triggers keep (empty on Citus, where nothing keeps them)."""
+    from analytics.models import InsightClient, InsightClientDay, InsightDay, InsightSpan, InsightState, InsightVisitDay
+
+    models = (InsightState, InsightDay, InsightSpan, InsightVisitDay, InsightClientDay, InsightClient)
+    return [model._meta.db_table for model in models]
+
+
 class AggregatesUnavailable(Exception):
     """On Citus the aggregates are not kept (no triggers): the insights use the rows."""
 
