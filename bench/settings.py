@@ -42,6 +42,8 @@ if _THIS_PROCESS_IS_A_BENCH_COMMAND or inside_own_run("BRANDVX_BENCH_RUN") or in
         variable: repository_values(variable)
         for variable in ("DJANGO_SECRET_KEY", "SUPABASE_JWT_SECRET", "FIELD_ENCRYPTION_KEY", "DATABASE_APP_PASSWORD")
     }
+    # Its servers answer on loopback only; nothing they send links back to them.
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1"
 else:
     OWN_RUNS_ONLY = (
         "the benchmark settings run with DEBUG off only inside a benchmark command "

@@ -107,6 +107,9 @@ def name_hash(name: str) -> str:
     return salted_hmac("brandvx.tenants.tombstone", name.strip().lower(), algorithm="sha256").hexdigest()
 
 
+PURGE_PASSES = 5
+
+
 def _deletion_order(cursor: CursorWrapper, tables: list[str]) -> list[str]:
     """Tenant tables, each after every tenant table that references it (children first)."""
     cursor.execute(
@@ -185,10 +188,20 @@ def dangerously_purge_tenant(
             cursor.execute("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
         set_local(cursor, "app.purge_tenant_id", str(tenant_uuid))
         tables = tenant_tables(cursor)
-        for table in _deletion_order(cursor, tables):
-            cursor.execute(f"DELETE FROM {_quote(table)} WHERE tenant_id = %s", [tenant_uuid])
-            if cursor.rowcount:
-                result.deleted[table] = cursor.rowcount
+        order = _deletion_order(cursor, tables)
+        # Triggers may write rows while others go (the insight aggregates are recomputed when
+        # sales and visits are deleted): passes until one deletes nothing.
+        for _ in range(PURGE_PASSES):
+            deleted_in_pass = 0
+            for table in order:
+                cursor.execute(f"DELETE FROM {_quote(table)} WHERE tenant_id = %s", [tenant_uuid])
+                if cursor.rowcount:
+                    result.deleted[table] = result.deleted.get(table, 0) + cursor.rowcount
+                    deleted_in_pass += cursor.rowcount
+            if not deleted_in_pass:
+                break
+        else:
+            raise RuntimeError(f"tenant {tenant_uuid}: rows still appear after {PURGE_PASSES} purge passes")
         for table, column in _rows_pointing_at_tenant(cursor, set(tables)):
             cursor.execute(f"DELETE FROM {_quote(table)} WHERE {_quote(column)} = %s", [tenant_uuid])
             if cursor.rowcount:

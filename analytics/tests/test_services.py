@@ -10,7 +10,7 @@ import pytest
 from analytics import services
 from analytics.models import Transaction
 from analytics.tests import factories as f
-from brandvx.errors import InvalidParameter
+from brandvx.errors import Conflict, InvalidParameter
 from tenants.context import tenant_context
 from tenants.errors import TenantContextError
 
@@ -118,7 +118,7 @@ def test_full_refund_marks_the_transaction_refunded(catalog):
         sale = services.transaction_create(tenant=a, occurred_at=WHEN, total_amount=8000)
         sale = services.transaction_refund(tenant=a, transaction_id=sale.id)
         assert (sale.refunded_amount, sale.status) == (8000, "refunded")
-        with pytest.raises(InvalidParameter) as caught:
+        with pytest.raises(Conflict) as caught:
             services.transaction_refund(tenant=a, transaction_id=sale.id, amount=1)
         assert parameter_of(caught) == "amount"
 
@@ -138,7 +138,7 @@ def test_partial_refunds_add_up_and_cannot_exceed_the_total(catalog):
         sale = services.transaction_refund(tenant=a, transaction_id=sale.id, amount=5000)
         assert (sale.refunded_amount, sale.status) == (8000, "refunded")
         failed = services.transaction_create(tenant=a, occurred_at=WHEN, total_amount=10, status="failed")
-        with pytest.raises(InvalidParameter) as caught:
+        with pytest.raises(Conflict) as caught:
             services.transaction_refund(tenant=a, transaction_id=failed.id)
         assert parameter_of(caught) == "transaction"
 
@@ -165,7 +165,7 @@ def test_external_ids_are_unique_per_source_and_the_error_names_the_field(catalo
     with tenant_context(a.id, role="system"):
         services.transaction_create(tenant=a, occurred_at=WHEN, total_amount=1, source="square", external_id="PAY-1")
         services.transaction_create(tenant=a, occurred_at=WHEN, total_amount=1, source="acuity", external_id="PAY-1")
-        with pytest.raises(InvalidParameter) as caught:
+        with pytest.raises(Conflict) as caught:
             services.transaction_create(
                 tenant=a, occurred_at=WHEN, total_amount=1, source="square", external_id="PAY-1"
             )
@@ -181,7 +181,7 @@ def test_category_names_are_unique_ignoring_case(catalog):
     a = catalog.tenant_a
     with tenant_context(a.id, role="staff"):
         services.service_category_create(tenant=a, name="Color")
-        with pytest.raises(InvalidParameter) as caught:
+        with pytest.raises(Conflict) as caught:
             services.service_category_create(tenant=a, name="color ")
     assert parameter_of(caught) == "name"
 

@@ -16,7 +16,15 @@ from brandvx.query import documented_query_parameters
 
 pytestmark = pytest.mark.django_db
 
-PATH_VALUES = {"id": str(uuid.uuid4()), "provider": "square", "name": "vip", "token": "t0ken"}
+PATH_VALUES = {
+    "id": str(uuid.uuid4()),
+    "job_id": str(uuid.uuid4()),
+    "provider": "square",
+    "name": "vip",
+    "token": "t0ken",
+    "tenant_id": str(uuid.uuid4()),
+    "esp": "postmark",
+}
 
 
 @pytest.fixture(scope="module")

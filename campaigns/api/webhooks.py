@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from twilio.twiml.messaging_response import MessagingResponse
 
+from brandvx.query import StrictQueryParametersMixin
 from campaigns import delivery
 from tenants.context import tenant_context
 
@@ -46,7 +47,7 @@ def forbidden() -> Response:
     return Response({"code": "invalid_signature", "detail": "The webhook signature is missing or invalid."}, status=403)
 
 
-class _TwilioWebhookView(APIView):
+class _TwilioWebhookView(StrictQueryParametersMixin, APIView):
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
     throttle_classes: list = []
@@ -112,7 +113,7 @@ class TwilioStatusWebhookView(_TwilioWebhookView):
         return Response(status=204)
 
 
-class EmailTrackingWebhookView(APIView):
+class EmailTrackingWebhookView(StrictQueryParametersMixin, APIView):
     """The ESP's tracking webhook, parsed and authenticated by django-anymail (basic auth with
     ANYMAIL_WEBHOOK_SECRET in the URL given to the ESP). A hard bounce or a spam complaint
     withdraws the client's e-mail consent; delivery statuses reach the draft."""
