@@ -46,7 +46,7 @@ def nested_deeper_than(raw: bytes | str, limit: int) -> bool:
         if len(shorter) == len(brackets):
             break  # malformed: no pair left to remove
         brackets, rounds = shorter, rounds + 1
-    if rounds == limit and brackets.count(b"[") == brackets.count(b"]"):
+    if rounds == limit and brackets and brackets.count(b"[") == brackets.count(b"]"):
         return True
     # Malformed (unbalanced, or stuck early): a round lowers the deepest level by one at most,
     # so what is left, `rounds` levels deeper, bounds the depth from above (conservative, and
