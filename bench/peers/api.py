@@ -11,6 +11,17 @@ class CursorPage(pagination.CursorPagination):
     page_size = 50
     ordering = ("-created_at", "-id")
 
+    def get_paginated_response(self, data):
+        # Each row links to its detail, as this project's list rows do (brandvx.pagination):
+        # the same body, the same work per row.
+        prefix = self.request.build_absolute_uri(PROJECT_CLIENTS_PATH)
+        for item in data:
+            item["url"] = f"{prefix}{item['id']}/"
+        return super().get_paginated_response(data)
+
+
+PROJECT_CLIENTS_PATH = "/api/v1/clients/"
+
 
 class ExternalIdSerializer(serializers.Serializer):
     provider = serializers.CharField()
