@@ -19,11 +19,11 @@ from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.core import signing
 from limits import parse
-from limits.storage import RedisStorage
 from limits.strategies import FixedWindowRateLimiter
 
 from clients import consent
 from clients.models import Client, ConsentChannel, ConsentOrigin
+from tenants import ratelimit
 from tenants.context import tenant_context
 from tenants.crypto import fernet
 from tenants.models import Tenant
@@ -36,6 +36,7 @@ _CHANNELS_BY_CODE = {code: channel for channel, code in _CHANNEL_CODES.items()}
 # Per caller address (tenants.client_address): a link is clicked once or twice; a scanner or
 # someone guessing tokens is stopped.
 RATE = "30/minute"
+_RATE_ITEM = parse(RATE)
 
 
 @dataclass(frozen=True)
@@ -101,12 +102,13 @@ _limiter: FixedWindowRateLimiter | None = None
 
 def allowed(address: str) -> bool:
     """Count one request from `address`; False when it is over RATE. Redis down: allowed
-    (an unsubscribe must not depend on the limiter), logged."""
+    (an unsubscribe must not depend on the limiter), logged. On the API limiter's Redis
+    storage (tenants.ratelimit: one pool, short timeouts), under a namespace of its own."""
     global _limiter
     try:
         if _limiter is None:
-            _limiter = FixedWindowRateLimiter(RedisStorage(settings.REDIS_URL, key_prefix="brandvx-unsubscribe"))
-        return _limiter.hit(parse(RATE), base64.urlsafe_b64encode(address.encode()).decode())
+            _limiter = FixedWindowRateLimiter(ratelimit.storage())
+        return _limiter.hit(_RATE_ITEM, "unsubscribe", base64.urlsafe_b64encode(address.encode()).decode())
     except Exception:
         logger.warning("unsubscribe limiter: Redis unavailable", exc_info=True)
         return True

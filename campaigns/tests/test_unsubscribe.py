@@ -216,7 +216,9 @@ def test_unsubscribe_is_rate_limited_per_address(world):
     from campaigns.unsubscribe import allowed
 
     allowed("warm-up")  # builds the limiter
-    unsubscribe._limiter.clear(parse(unsubscribe.RATE), base64.urlsafe_b64encode(address.encode()).decode())
+    unsubscribe._limiter.clear(
+        parse(unsubscribe.RATE), "unsubscribe", base64.urlsafe_b64encode(address.encode()).decode()
+    )
     statuses = [browser(address).get(f"/u/{token}/").status_code for _ in range(limit + 1)]
     assert statuses[:limit] == [200] * limit and statuses[limit] == 429
     # Another address is not affected.
