@@ -6,9 +6,11 @@ each insight over the last year and the last month, medians of --repeat runs, bo
 under RLS as the runtime role. Use a throw-away database:
 
     createdb -h 127.0.0.1 -U postgres brandvx_insights_bench
-    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/brandvx_insights_bench \
-        DJANGO_SETTINGS_MODULE=brandvx.settings.test python manage.py migrate
-    DATABASE_URL=... DJANGO_SETTINGS_MODULE=brandvx.settings.test python bench/insights_aggregates.py
+    export DATABASE_URL=postgresql://postgres@127.0.0.1:5432/brandvx_insights_bench DJANGO_DEBUG=1
+    python manage.py migrate
+    python bench/insights_aggregates.py --sales 100000 --repeat 9
+
+(the development settings: the test settings refuse to run outside the test suite)
 """
 
 from __future__ import annotations
