@@ -352,7 +352,9 @@ def postmark_event(kind: str, *, draft: MessageDraft, tenant_id, message_id: str
         "Details": "smtp;550 5.1.1 The email account that you tried to reach does not exist.",
         "Email": email,
         "From": "no-reply@brandvx.test",
-        "BouncedAt": "2026-12-03T16:33:54.9070259Z",
+        # When the ESP saw it: after the message was sent (the client's consent was given when
+        # the fixture made it), as a real bounce always is.
+        "BouncedAt": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z"),
         "DumpAvailable": False,
         "Inactive": True,
         "CanActivate": True,
