@@ -15,8 +15,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 
-from tenants import citus_cluster
 from tenants.app_modules import optional_modules
+from tenants.db import citus_cluster
 from tenants.models import Role, Tenant, User
 from tenants.services import tenant_create
 from tenants.testing import add_member, api_client

@@ -1,5 +1,5 @@
 """Support views of the catalog, appointments and sales (plain ModelAdmins for now: the
-lead switches them to the tenants.admin_support base, which enters a support context)."""
+lead switches them to the tenants.support.site base, which enters a support context)."""
 
 from django.contrib import admin
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from django.db import connection, transaction
 
 from tenants.context import require_tenant
+from tenants.db.sharding import is_citus
 from tenants.models import Tenant
-from tenants.sharding import is_citus
 
 
 def aggregate_tables() -> list[str]:

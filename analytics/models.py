@@ -8,8 +8,8 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from clients.models import Source
+from tenants.db.sharding import TenantForeignKey
 from tenants.models import TenantModel
-from tenants.sharding import TenantForeignKey
 
 # Where a row came from: the same vocabulary as a client's source.
 Provider = Source

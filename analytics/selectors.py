@@ -35,7 +35,7 @@ from typing import Any
 
 from django.db import connection
 
-from brandvx.errors import InvalidParameter
+from common.errors import InvalidInput
 from tenants.context import require_tenant
 from tenants.models import Tenant
 
@@ -82,9 +82,9 @@ def _add_years(day: datetime.date, years: int) -> datetime.date:
 def validate_period(start: datetime.date, end: datetime.date) -> None:
     """The rules for every insight's period; errors name the parameter."""
     if start > end:
-        raise InvalidParameter("end", "must be on or after start.")
+        raise InvalidInput("end", "must be on or after start.")
     if end >= _add_years(start, MAX_RANGE_YEARS):
-        raise InvalidParameter("end", f"the period may be at most {MAX_RANGE_YEARS} years long.")
+        raise InvalidInput("end", f"the period may be at most {MAX_RANGE_YEARS} years long.")
 
 
 def local_bounds(
@@ -620,7 +620,7 @@ def revenue_timeseries_sql(tenant: Tenant, start: datetime.date, end: datetime.d
     SQL with generate_series x currencies misleads the planner's row estimates into
     JIT-compiling a 3 ms query for 200 ms.)"""
     if interval not in INTERVALS:
-        raise InvalidParameter("interval", f"must be one of {', '.join(INTERVALS)}.")
+        raise InvalidInput("interval", f"must be one of {', '.join(INTERVALS)}.")
     begin, finish = local_bounds(tenant, start, end)
     return _positional(
         _TIMESERIES_SQL,
@@ -760,7 +760,7 @@ def top_clients(tenant: Tenant, start: datetime.date, end: datetime.date, limit:
     require_tenant(tenant)
     validate_period(start, end)
     if not 1 <= limit <= MAX_TOP_CLIENTS:
-        raise InvalidParameter("limit", f"must be between 1 and {MAX_TOP_CLIENTS}.")
+        raise InvalidInput("limit", f"must be between 1 and {MAX_TOP_CLIENTS}.")
     groups: dict[str, list] = {tenant.currency: []}
     for currency, client_id, first, last, email, revenue, count, visits, last_visit in _run(
         *top_clients_sql(tenant, start, end, limit)

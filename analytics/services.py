@@ -20,8 +20,8 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from analytics.models import Appointment, Provider, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
-from brandvx.errors import Conflict, InvalidParameter
 from clients.models import Client
+from common.errors import Conflict, InvalidInput
 from tenants.changes import record_change
 from tenants.context import require_tenant
 from tenants.models import Tenant, User
@@ -60,18 +60,18 @@ class LineItemInput:
 
 def validate_currency(value: Any, field: str = "currency") -> str:
     if not isinstance(value, str) or value.strip().upper() not in ISO_CURRENCIES:
-        raise InvalidParameter(field, "must be a 3-letter ISO 4217 currency code, e.g. USD.")
+        raise InvalidInput(field, "must be a 3-letter ISO 4217 currency code, e.g. USD.")
     return value.strip().upper()
 
 
 def validate_minor_units(value: Any, field: str, *, minimum: int = 0) -> int:
     # bool is an int in Python; 12.0 and "1250" are refused so that nobody sends dollars.
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidParameter(field, "must be an integer amount in minor units (cents), e.g. 1250 for 12.50.")
+        raise InvalidInput(field, "must be an integer amount in minor units (cents), e.g. 1250 for 12.50.")
     if value < minimum:
-        raise InvalidParameter(field, f"must be at least {minimum}.")
+        raise InvalidInput(field, f"must be at least {minimum}.")
     if value >= 2**63:
-        raise InvalidParameter(field, "is too large.")
+        raise InvalidInput(field, "is too large.")
     return value
 
 
@@ -81,38 +81,38 @@ def _validate_quantity(value: Any, field: str) -> Decimal:
     except InvalidOperation:
         quantity = None
     if quantity is None or not quantity.is_finite() or quantity <= 0 or quantity > MAX_QUANTITY:
-        raise InvalidParameter(field, "must be a positive number with at most 3 decimals.")
+        raise InvalidInput(field, "must be a positive number with at most 3 decimals.")
     if quantity != quantity.quantize(Decimal("0.001")):
-        raise InvalidParameter(field, "must have at most 3 decimals.")
+        raise InvalidInput(field, "must have at most 3 decimals.")
     return quantity
 
 
 def _validate_source(value: Any) -> str:
     if value not in Provider.values:
-        raise InvalidParameter("source", f"must be one of {', '.join(Provider.values)}.")
+        raise InvalidInput("source", f"must be one of {', '.join(Provider.values)}.")
     return value
 
 
 def validate_choice(value: Any, choices: type[models.TextChoices], field: str) -> str:
     if value not in choices.values:
-        raise InvalidParameter(field, f"must be one of {', '.join(choices.values)}.")
+        raise InvalidInput(field, f"must be one of {', '.join(choices.values)}.")
     return value
 
 
 def _validate_text(value: Any, field: str, max_length: int, *, required: bool = False) -> str:
     if not isinstance(value, str):
-        raise InvalidParameter(field, "must be a string.")
+        raise InvalidInput(field, "must be a string.")
     value = value.strip()
     if required and not value:
-        raise InvalidParameter(field, "must not be blank.")
+        raise InvalidInput(field, "must not be blank.")
     if len(value) > max_length:
-        raise InvalidParameter(field, f"must be at most {max_length} characters.")
+        raise InvalidInput(field, f"must be at most {max_length} characters.")
     return value
 
 
 def _validate_instant(value: Any, field: str) -> datetime.datetime:
     if not isinstance(value, datetime.datetime) or value.tzinfo is None:
-        raise InvalidParameter(field, "must be a date-time with a time zone offset.")
+        raise InvalidInput(field, "must be a date-time with a time zone offset.")
     return value
 
 
@@ -124,10 +124,10 @@ def _in_tenant(model: type[models.Model], tenant: Tenant, value: Any, field: str
     try:
         object_id = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
     except ValueError:
-        raise InvalidParameter(field, "not found.") from None
+        raise InvalidInput(field, "not found.") from None
     found = model.objects.filter(tenant_id=tenant.id, id=object_id).first()
     if found is None:
-        raise InvalidParameter(field, "not found.")
+        raise InvalidInput(field, "not found.")
     return found
 
 
@@ -139,7 +139,7 @@ def _get_for_update(model: type[models.Model], tenant: Tenant, object_id: Any) -
 def _check_unknown(changes: Mapping[str, Any], allowed: Iterable[str]) -> None:
     unknown = set(changes) - set(allowed)
     if unknown:
-        raise InvalidParameter(sorted(unknown)[0], "cannot be changed.")
+        raise InvalidInput(sorted(unknown)[0], "cannot be changed.")
 
 
 def _save(instance: models.Model, *, external_id_field: bool = True) -> None:
@@ -224,7 +224,7 @@ def _apply_service_fields(service: Service, tenant: Tenant, values: Mapping[str,
     if "duration_minutes" in values:
         duration = values["duration_minutes"]
         if isinstance(duration, bool) or not isinstance(duration, int) or not 0 < duration <= 24 * 60:
-            raise InvalidParameter("duration_minutes", "must be a whole number of minutes between 1 and 1440.")
+            raise InvalidInput("duration_minutes", "must be a whole number of minutes between 1 and 1440.")
         service.duration_minutes = duration
     if "price_amount" in values:
         service.price_amount = validate_minor_units(values["price_amount"], "price_amount")
@@ -232,7 +232,7 @@ def _apply_service_fields(service: Service, tenant: Tenant, values: Mapping[str,
         service.currency = validate_currency(values["currency"])
     if "is_active" in values:
         if not isinstance(values["is_active"], bool):
-            raise InvalidParameter("is_active", "must be true or false.")
+            raise InvalidInput("is_active", "must be true or false.")
         service.is_active = values["is_active"]
     if "source" in values:
         service.source = _validate_source(values["source"])
@@ -335,7 +335,7 @@ def _apply_appointment_fields(appointment: Appointment, tenant: Tenant, values: 
     if "external_id" in values:
         appointment.external_id = _validate_text(values["external_id"], "external_id", 255)
     if appointment.end_at < appointment.start_at:
-        raise InvalidParameter("end_at", "must not be before start_at.")
+        raise InvalidInput("end_at", "must not be before start_at.")
 
 
 def appointment_create(
@@ -412,9 +412,9 @@ def _build_line_items(tenant: Tenant, items: Iterable[LineItemInput | Mapping[st
         if isinstance(item, Mapping):
             unknown = set(item) - {"amount", "service_id", "description", "quantity"}
             if unknown:
-                raise InvalidParameter(f"line_items[{index}].{sorted(unknown)[0]}", "is not a line item field.")
+                raise InvalidInput(f"line_items[{index}].{sorted(unknown)[0]}", "is not a line item field.")
             if "amount" not in item:
-                raise InvalidParameter(f"line_items[{index}].amount", "is required.")
+                raise InvalidInput(f"line_items[{index}].amount", "is required.")
             item = LineItemInput(**item)
         field = f"line_items[{index}]"
         lines.append(
@@ -433,16 +433,16 @@ def check_amounts(sale: Transaction) -> None:
     """The money rules of a sale, for every writer (this API and every importer); the
     database's check constraints hold the same rules."""
     if sale.total_amount < 0 or sale.refunded_amount < 0:
-        raise InvalidParameter("total_amount" if sale.total_amount < 0 else "refunded_amount", "must not be negative.")
+        raise InvalidInput("total_amount" if sale.total_amount < 0 else "refunded_amount", "must not be negative.")
     # tip + tax may not exceed the total (compared without the sum: it could overflow).
     if sale.tip_amount > sale.total_amount - sale.tax_amount:
-        raise InvalidParameter("tip_amount", "tip_amount + tax_amount must not exceed total_amount.")
+        raise InvalidInput("tip_amount", "tip_amount + tax_amount must not exceed total_amount.")
     if sale.refunded_amount > sale.total_amount:
-        raise InvalidParameter("refunded_amount", "must not exceed total_amount.")
+        raise InvalidInput("refunded_amount", "must not exceed total_amount.")
     if sale.status == Transaction.Status.REFUNDED and sale.refunded_amount != sale.total_amount:
-        raise InvalidParameter("status", "refunded means fully refunded: refunded_amount must equal total_amount.")
+        raise InvalidInput("status", "refunded means fully refunded: refunded_amount must equal total_amount.")
     if sale.status == Transaction.Status.FAILED and sale.refunded_amount:
-        raise InvalidParameter("refunded_amount", "a failed transaction cannot have refunds.")
+        raise InvalidInput("refunded_amount", "a failed transaction cannot have refunds.")
 
 
 def _insert_lines(sale: Transaction, lines: list[TransactionLineItem]) -> None:
@@ -478,7 +478,7 @@ def transaction_create(
     lines = _build_line_items(tenant, line_items)
     if total_amount is None:
         if not lines:
-            raise InvalidParameter("total_amount", "is required when there are no line items.")
+            raise InvalidInput("total_amount", "is required when there are no line items.")
         total_amount = (
             sum(line.amount for line in lines) + _part(tip_amount, "tip_amount") + _part(tax_amount, "tax_amount")
         )
@@ -563,7 +563,7 @@ def transaction_update(
             sale.external_id = _validate_text(changes["external_id"], "external_id", 255)
         check_amounts(sale)
         if "occurred_at" in changes and sale.refunds.filter(refunded_at__lt=sale.occurred_at).exists():
-            raise InvalidParameter("occurred_at", "must not be after the sale's first refund.")
+            raise InvalidInput("occurred_at", "must not be after the sale's first refund.")
         _save(sale)
         refunds_follow_sale(sale)
         if lines is not None:
@@ -590,9 +590,9 @@ def refunds_follow_sale(sale: Transaction) -> None:
 def _validate_refund_time(value: Any, sale: Transaction) -> datetime.datetime:
     refunded_at = _validate_instant(value, "refunded_at")
     if refunded_at < sale.occurred_at:
-        raise InvalidParameter("refunded_at", "must not be before the sale's occurred_at.")
+        raise InvalidInput("refunded_at", "must not be before the sale's occurred_at.")
     if refunded_at > timezone.now() + REFUND_CLOCK_SKEW:
-        raise InvalidParameter("refunded_at", "must not be in the future.")
+        raise InvalidInput("refunded_at", "must not be in the future.")
     return refunded_at
 
 
@@ -618,7 +618,7 @@ def transaction_refund(
             raise Conflict("amount", "the transaction is already fully refunded.")
         amount = remaining if amount is None else validate_minor_units(amount, "amount", minimum=1)
         if amount > remaining:
-            raise InvalidParameter("amount", f"must not exceed the refundable remainder ({remaining}).")
+            raise InvalidInput("amount", f"must not exceed the refundable remainder ({remaining}).")
         # Default now, but never before the sale (a sale recorded ahead of its time).
         when = (
             max(timezone.now(), sale.occurred_at) if refunded_at is None else _validate_refund_time(refunded_at, sale)
@@ -648,20 +648,20 @@ def transaction_refund(
 def transaction_refunds_recount(*, tenant: Tenant, sale: Transaction) -> Transaction:
     """After an importer wrote a sale's refunds: refunded_amount = their sum; status
     refunded when that is the whole (non-zero) total, completed again when it no longer is.
-    Raises InvalidParameter when the refunds exceed the total (the provider's data
+    Raises InvalidInput when the refunds exceed the total (the provider's data
     disagrees with itself: the caller reports the record)."""
     require_tenant(tenant)
     refunded = (
         Refund.objects.filter(tenant_id=tenant.id, transaction=sale).aggregate(total=models.Sum("amount"))["total"] or 0
     )
     if refunded > sale.total_amount:
-        raise InvalidParameter("amount", "the refunds exceed the sale's total.")
+        raise InvalidInput("amount", "the refunds exceed the sale's total.")
     status = sale.status
     if status != Transaction.Status.FAILED:
         full = sale.total_amount > 0 and refunded == sale.total_amount
         status = Transaction.Status.REFUNDED if full else Transaction.Status.COMPLETED
     elif refunded:
-        raise InvalidParameter("amount", "a failed transaction cannot have refunds.")
+        raise InvalidInput("amount", "a failed transaction cannot have refunds.")
     if (sale.refunded_amount, sale.status) != (refunded, status):
         sale.refunded_amount, sale.status = refunded, status
         sale.save(update_fields=["refunded_amount", "status", "updated_at"])

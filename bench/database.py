@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.db import connections
 from psycopg import sql
 
-from tenants import citus_cluster
+from tenants.db import citus_cluster
 
 ALIASES = ("default", "owner")
 

@@ -52,7 +52,7 @@ def strip_context(statement: str) -> str:
 
 class EndpointHarness:
     def __init__(self, bench: BenchDatabase, *, tenant_id: str, user_id: str, email: str = ""):
-        from tenants.supabase import issue_development_token
+        from tenants.auth.supabase import issue_development_token
 
         self.bench = bench
         self.tenant_id = tenant_id

@@ -11,7 +11,7 @@ HTTP: gunicorn (bench.http_load) with the tenant limits in force; tenant B reads
 list in a closed loop, alone and then while tenant A sends 5x its sustained rate (and, for
 contrast, the same with the limiter switched off). B's p50/p99 are reported for each.
 
-Limiter cost: the median time of one tenants.ratelimit.hit() (one Redis round trip), and the
+Limiter cost: the median time of one tenants.auth.ratelimit.hit() (one Redis round trip), and the
 in-process client list with the limiter on and off, interleaved.
 """
 
@@ -276,8 +276,8 @@ def http_phases(world: World, bench: Any, options: FairnessOptions) -> dict:
     import http.client
 
     from bench.http_load import Gunicorn
-    from tenants.ratelimit import parse_rate
-    from tenants.supabase import issue_development_token
+    from tenants.auth.ratelimit import parse_rate
+    from tenants.auth.supabase import issue_development_token
 
     def headers(user, tenant):
         token = issue_development_token(user_id=user.id, tenant_id=tenant.id, minutes=120)
@@ -380,8 +380,8 @@ def limiter_cost(world: World, *, rounds: int = 300) -> dict:
     from django.test import Client as DjangoClient
     from django.test.utils import override_settings
 
-    from tenants import ratelimit
-    from tenants.supabase import issue_development_token
+    from tenants.auth import ratelimit
+    from tenants.auth.supabase import issue_development_token
 
     hits = []
     with override_settings(TENANT_API_RATE="100000000/60s", TENANT_API_BURST="100000000/1s"):

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from brandvx.query import StrictQueryParametersMixin
+from common.query import StrictQueryParametersMixin
 
 # (key in the answer, URL name): the resources, in the order a person meets them.
 RESOURCES = (

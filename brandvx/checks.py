@@ -84,7 +84,7 @@ def production_secrets(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     for variable, setting, check_id in SECRETS:
         value = getattr(settings, setting, None)
         if variable == "SUPABASE_JWT_SECRET" and value is None and settings.SUPABASE_JWKS_URL:
-            continue  # asymmetric keys only: HS256 is refused altogether (tenants.supabase)
+            continue  # asymmetric keys only: HS256 is refused altogether (tenants.auth.supabase)
         if not value:
             problem = "is missing"
         else:

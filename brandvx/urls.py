@@ -19,9 +19,9 @@ api_v1: list[URLPattern | URLResolver] = [
 ]
 
 # Errors outside the API views (no route, refused before a view) keep the JSON error shape.
-handler400 = "brandvx.errors.bad_request"
-handler404 = "brandvx.errors.not_found"
-handler500 = "brandvx.errors.server_error"
+handler400 = "common.http_errors.bad_request"
+handler404 = "common.http_errors.not_found"
+handler500 = "common.http_errors.server_error"
 
 urlpatterns = [
     # The way in: the API root, which links every resource and the documentation.
@@ -34,6 +34,6 @@ urlpatterns = [
     # One-click unsubscribe links in birthday messages (RFC 8058); the token is the authority.
     path("u/<str:token>/", unsubscribe_page, name="unsubscribe"),
     # The browsable API's sign-in with a Supabase token (DRF links to rest_framework:login).
-    path("api-auth/", include("tenants.signin_views")),
+    path("api-auth/", include("tenants.auth.signin_views")),
     path("admin/", admin.site.urls),
 ]

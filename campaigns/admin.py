@@ -1,4 +1,4 @@
-"""Admin for campaign data (support staff, tenants.admin_support: read across tenants,
+"""Admin for campaign data (support staff, tenants.support.site: read across tenants,
 audited; changed only inside an entered tenant). The encrypted sender credentials are never
 shown."""
 
@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 from campaigns import services
 from campaigns.models import CampaignSettings, MessageDraft
-from tenants.admin_support import SupportModelAdminMixin, support_tenant
+from tenants.support.site import SupportModelAdminMixin, support_tenant
 
 
 @admin.register(CampaignSettings)

@@ -10,9 +10,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from campaigns.templates_text import DEFAULT_BIRTHDAY_TEMPLATE, MAX_TEMPLATE_LENGTH, validate_template
-from tenants.crypto import EncryptedJSONField
+from tenants.db.crypto import EncryptedJSONField
+from tenants.db.sharding import TenantForeignKey
 from tenants.models import BackgroundJob, TenantModel
-from tenants.sharding import TenantForeignKey
 
 MAX_DAYS_AHEAD = 366
 

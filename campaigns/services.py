@@ -9,9 +9,9 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
-from brandvx.errors import BrandVXError, InvalidParameter
 from campaigns.models import MAX_DAYS_AHEAD, CampaignSettings, Channel, MessageDraft
 from campaigns.templates_text import template_errors
+from common.errors import Conflict, InvalidInput
 from tenants import jobs
 from tenants.changes import record_change, record_changes
 from tenants.context import require_tenant
@@ -27,8 +27,7 @@ MAX_BULK_IDS = 500
 Status = MessageDraft.Status
 
 
-class DraftStateConflict(BrandVXError):
-    status_code = 409
+class DraftStateConflict(Conflict):
     code = "draft_state_conflict"
     default_detail = "The draft is not in a state that allows this."
 
@@ -53,7 +52,7 @@ def campaign_settings_update(*, tenant: Tenant, changes: dict, acting_user: User
     if "birthday_template" in changes:
         errors = template_errors(changes["birthday_template"])
         if errors:
-            raise InvalidParameter("birthday_template", " ".join(errors))
+            raise InvalidInput("birthday_template", " ".join(errors))
     with transaction.atomic():
         current, _ = CampaignSettings.objects.select_for_update().get_or_create(tenant=tenant)
         credentials = dict(current.sender_credentials or {})
@@ -87,11 +86,11 @@ def birthday_batch_start(
     retry tomorrow covers the same birthdays; the task is enqueued after commit."""
     require_tenant(tenant)
     if not 0 <= days_ahead <= MAX_DAYS_AHEAD:
-        raise InvalidParameter("days_ahead", f"must be between 0 and {MAX_DAYS_AHEAD}")
+        raise InvalidInput("days_ahead", f"must be between 0 and {MAX_DAYS_AHEAD}")
     if channel is None:
         channel = campaign_settings_get(tenant=tenant).default_channel
     if channel not in Channel.values:
-        raise InvalidParameter("channel", f"must be one of {', '.join(Channel.values)}")
+        raise InvalidInput("channel", f"must be one of {', '.join(Channel.values)}")
     start = start or tenant.today()
     params = {"days_ahead": days_ahead, "from": start.isoformat(), "channel": channel, "scheduled": scheduled}
 
@@ -124,12 +123,12 @@ def draft_update_body(*, tenant: Tenant, draft_id: uuid.UUID, body: str, acting_
     with transaction.atomic():
         draft = _locked_draft(draft_id)
         if draft.status != Status.DRAFT:
-            raise DraftStateConflict(f"Only drafts can be edited; this one is {draft.status}.")
+            raise DraftStateConflict(message=f"Only drafts can be edited; this one is {draft.status}.")
         limit = MAX_BODY_LENGTH[draft.channel]
         if not body:
-            raise InvalidParameter("body", "may not be blank")
+            raise InvalidInput("body", "may not be blank")
         if len(body) > limit:
-            raise InvalidParameter("body", f"is longer than {limit} characters for {draft.channel}")
+            raise InvalidInput("body", f"is longer than {limit} characters for {draft.channel}")
         draft.body = body
         draft.save(update_fields=["body", "updated_at"])
         record_change(tenant=tenant, actor=acting_user, action="draft.edited", obj=draft, fields=["body"])
@@ -162,7 +161,7 @@ def draft_approve(*, tenant: Tenant, draft_id: uuid.UUID, acting_user: User) -> 
         if draft.status == Status.APPROVED:
             return draft
         if draft.status != Status.DRAFT:
-            raise DraftStateConflict(f"Only drafts can be approved; this one is {draft.status}.")
+            raise DraftStateConflict(message=f"Only drafts can be approved; this one is {draft.status}.")
         draft.status, draft.approved_by, draft.approved_at = Status.APPROVED, acting_user, timezone.now()
         draft.send_after = _quiet_hours_wait(tenant, draft.channel)
         draft.save(update_fields=["status", "approved_by", "approved_at", "send_after", "updated_at"])
@@ -178,7 +177,7 @@ def drafts_bulk_approve(*, tenant: Tenant, draft_ids: list[uuid.UUID], acting_us
     make a foreign id look like something this tenant has."""
     require_tenant(tenant)
     if len(draft_ids) > MAX_BULK_IDS:
-        raise InvalidParameter("ids", f"at most {MAX_BULK_IDS} ids per request")
+        raise InvalidInput("ids", f"at most {MAX_BULK_IDS} ids per request")
     wanted = list(dict.fromkeys(draft_ids))
     with transaction.atomic():
         found = {d.id: d for d in MessageDraft.objects.select_for_update().filter(tenant_id=tenant.id, id__in=wanted)}
@@ -219,7 +218,7 @@ def draft_discard(*, tenant: Tenant, draft_id: uuid.UUID, acting_user: User) -> 
         if draft.status == Status.DISCARDED:
             return draft
         if draft.status not in (Status.DRAFT, Status.APPROVED, Status.FAILED):
-            raise DraftStateConflict(f"A {draft.status} message can no longer be discarded.")
+            raise DraftStateConflict(message=f"A {draft.status} message can no longer be discarded.")
         draft.status = Status.DISCARDED
         draft.save(update_fields=["status", "updated_at"])
         record_change(tenant=tenant, actor=acting_user, action="draft.discarded", obj=draft, fields=["status"])

@@ -3,7 +3,7 @@ a POST to it records.
 
 The token names the tenant, the client and the channel; it is the only authority (no
 sign-in, no tenant header), never expires, and reveals nothing readable: the 33 bytes are
-encrypted with the field key (tenants.crypto, Fernet: authenticated, rotated with the key
+encrypted with the field key (tenants.db.crypto, Fernet: authenticated, rotated with the key
 list) and the result is signed by django.core.signing with its own salt, so a token made for
 anything else (another salt, another key) is refused before any decryption.
 """
@@ -23,9 +23,9 @@ from limits.strategies import FixedWindowRateLimiter
 
 from clients import consent
 from clients.models import Client, ConsentChannel, ConsentOrigin
-from tenants import ratelimit
+from tenants.auth import ratelimit
 from tenants.context import tenant_context
-from tenants.crypto import fernet
+from tenants.db.crypto import fernet
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 SALT = "campaigns.unsubscribe"
 _CHANNEL_CODES = {ConsentChannel.EMAIL.value: b"e", ConsentChannel.SMS.value: b"s"}
 _CHANNELS_BY_CODE = {code: channel for channel, code in _CHANNEL_CODES.items()}
-# Per caller address (tenants.client_address): a link is clicked once or twice; a scanner or
+# Per caller address (tenants.auth.client_address): a link is clicked once or twice; a scanner or
 # someone guessing tokens is stopped.
 RATE = "30/minute"
 _RATE_ITEM = parse(RATE)
@@ -103,7 +103,7 @@ _limiter: FixedWindowRateLimiter | None = None
 def allowed(address: str) -> bool:
     """Count one request from `address`; False when it is over RATE. Redis down: allowed
     (an unsubscribe must not depend on the limiter), logged. On the API limiter's Redis
-    storage (tenants.ratelimit: one pool, short timeouts), under a namespace of its own."""
+    storage (tenants.auth.ratelimit: one pool, short timeouts), under a namespace of its own."""
     global _limiter
     try:
         if _limiter is None:

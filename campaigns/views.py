@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from campaigns import unsubscribe
-from tenants.client_address import client_address
+from tenants.auth.client_address import client_address
 
 CHANNEL_NAMES = {"email": "emails", "sms": "text messages"}
 

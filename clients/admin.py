@@ -1,4 +1,4 @@
-"""Admin for client data (support staff, tenants.admin_support).
+"""Admin for client data (support staff, tenants.support.site).
 
 Across tenants every page is read-only and audited. Inside an entered tenant, support staff
 (the "Support" group) may change a client's contact fields and notes and add or remove its
@@ -17,10 +17,10 @@ from django.http import HttpRequest
 
 from clients import services
 from clients.models import Client, ClientExternalId, ClientImport, ClientTag, ConsentEvent, Tag
-from tenants.admin_support import SupportModelAdminMixin, support_tenant
 from tenants.changes import record_change
 from tenants.context import current_tenant_id
 from tenants.models import Tenant
+from tenants.support.site import SupportModelAdminMixin, support_tenant
 
 # What the admin may write through clients.services (consent is not among them).
 ADMIN_FIELDS = tuple(name for name in services.WRITABLE_FIELDS if name not in ("email_consent", "sms_consent"))

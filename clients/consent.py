@@ -39,7 +39,7 @@ from django.utils import timezone
 
 from clients.models import Client, ConsentChannel, ConsentEvent, ConsentOrigin
 from clients.suppression import is_suppressed
-from tenants.bulk import copy_insert
+from tenants.db.bulk import copy_insert
 from tenants.models import Tenant, User
 
 CHANNELS = tuple(ConsentChannel.values)

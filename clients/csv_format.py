@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 
-from brandvx.errors import InvalidParameter
 from clients.normalize import contact_hash, normalize_email, parse_birthday, split_phone
+from common.errors import InvalidInput
 
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "first_name": ("first name", "firstname", "given name", "first"),
@@ -58,7 +58,7 @@ def header_key(name: str) -> str:
 _ALIAS_INDEX = {header_key(alias): column for column, aliases in COLUMN_ALIASES.items() for alias in (column, *aliases)}
 
 
-class CsvRejected(InvalidParameter):
+class CsvRejected(InvalidInput):
     """The upload as a whole is refused: 400 naming the parameter `file`, with a stable `reason`."""
 
     def __init__(self, reason: str, detail: str):

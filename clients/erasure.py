@@ -38,7 +38,7 @@ from clients.models import Client, ClientTag, ConsentEvent
 from clients.suppression import suppress
 from tenants.changes import record_change
 from tenants.context import require_tenant
-from tenants.crypto import EncryptedJSONField
+from tenants.db.crypto import EncryptedJSONField
 from tenants.models import ChangeRecord, Tenant, TenantModel, User
 
 REDACTED = "[erased]"

@@ -7,8 +7,8 @@ import uuid
 from django.db import models
 from django.db.models.functions import Lower
 
+from tenants.db.sharding import TenantForeignKey
 from tenants.models import TenantModel
-from tenants.sharding import TenantForeignKey
 
 
 class Source(models.TextChoices):
@@ -195,7 +195,7 @@ class ConsentEvent(TenantModel):
     """One consent decision: a grant or a withdrawal, on one channel, with its time and origin.
 
     Append-only: the runtime role may INSERT and SELECT, never UPDATE or DELETE
-    (`append_only` is read by tenants.roles, which revokes them after every migrate). A
+    (`append_only` is read by tenants.db.roles, which revokes them after every migrate). A
     client's current consent is derived from these rows by clients.consent, the only writer
     of the client's consent fields. `client_id` is no foreign key on purpose: the record of a
     decision outlives a merge (the merged-away client's events are copied, not moved) and a

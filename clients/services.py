@@ -22,16 +22,16 @@ from django.db.models import Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from brandvx.errors import BrandVXError
 from clients import consent, csv_format, suppression
 from clients.conf import limit
 from clients.matching import find_existing_client
 from clients.models import Client, ClientExternalId, ClientImport, ClientTag, ConsentOrigin, Source, Tag
 from clients.normalize import contact_hash, normalize_email, normalize_phone
+from common.errors import InvalidInput, NotFound
 from tenants import jobs
-from tenants.bulk import copy_insert, copy_update
 from tenants.changes import Actor, record_change, record_changes_each
 from tenants.context import require_tenant
+from tenants.db.bulk import copy_insert, copy_update
 from tenants.models import BackgroundJob, Tenant, User
 
 logger = logging.getLogger("brandvx.clients")
@@ -55,19 +55,17 @@ WRITABLE_FIELDS = (
 )
 
 
-class ClientNotFound(BrandVXError):
-    status_code = 404
+class ClientNotFound(NotFound):
     code = "not_found"
     default_detail = "No such client."
 
 
-class TagNotFound(BrandVXError):
-    status_code = 404
+class TagNotFound(NotFound):
     code = "tag_not_found"
     default_detail = "The client has no such tag."
 
 
-class MergeInvalid(BrandVXError):
+class MergeInvalid(InvalidInput):
     code = "invalid_merge"
     default_detail = "These clients cannot be merged."
 
@@ -351,7 +349,7 @@ def client_merge(
     Client model's reverse relations are walked, not listed) moves to the target."""
     require_tenant(tenant)
     if source_id == target_id:
-        raise MergeInvalid("A client cannot be merged into itself.", extra={"parameter": "target"})
+        raise MergeInvalid("target", "A client cannot be merged into itself.")
     with transaction.atomic():
         # Both rows locked, in id order, so two merges of the same pair cannot deadlock.
         locked = {
@@ -734,7 +732,7 @@ def client_upsert_many(
     field rules (`client_upsert_changes`), the same consent rules (clients.consent) and the
     same change records, decided in memory record by record (a record sees what the records
     before it did, as if they had been written one by one), then written with one statement
-    per table (tenants.bulk: COPY into a temporary table, INSERT ... SELECT / UPDATE ... FROM).
+    per table (tenants.db.bulk: COPY into a temporary table, INSERT ... SELECT / UPDATE ... FROM).
 
     Returns, per item, its outcome ("created", "updated", "unchanged") or the ValidationError
     that failed it (nothing of that record is written). For the CSV import only: a provider's

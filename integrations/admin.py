@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from integrations.models import CatalogVariation, ConnectionRoute, IntegrationConnection, WebhookEvent
-from tenants.admin_support import SupportModelAdminMixin
+from tenants.support.site import SupportModelAdminMixin
 
 
 @admin.register(IntegrationConnection)

@@ -7,9 +7,9 @@ import uuid
 
 from django.db import models
 
-from tenants.crypto import EncryptedJSONField
+from tenants.db.crypto import EncryptedJSONField
+from tenants.db.sharding import TenantForeignKey
 from tenants.models import Tenant, TenantModel
-from tenants.sharding import TenantForeignKey
 
 
 class Provider(models.TextChoices):

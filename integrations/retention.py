@@ -1,4 +1,4 @@
-"""Retention of stored webhook events (tenants.retention runs it daily, per tenant).
+"""Retention of stored webhook events (tenants.jobs.retention runs it daily, per tenant).
 
 A webhook event is kept WEBHOOK_RETENTION_DAYS (30) after it was received: long enough to
 drop the provider's replays and redeliveries (Square retries for 3 days) and to read what

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
-from brandvx.errors import BrandVXError
+from common.errors import Conflict
 from integrations.models import ConnectionRoute
 
 Kind = ConnectionRoute.Kind
@@ -24,8 +24,7 @@ API_KEY_PREFIX = "bvx_crm_"
 SHARED_KINDS = {Kind.SQUARE_MERCHANT}
 
 
-class RouteTaken(BrandVXError):
-    status_code = 409
+class RouteTaken(Conflict):
     code = "already_connected"
     default_detail = "This provider account is already connected to another BrandVX account."
 

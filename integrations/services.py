@@ -11,8 +11,8 @@ from django.db import IntegrityError, transaction
 from django.db import connection as db_connection
 from django.utils import timezone
 
-from brandvx.errors import BrandVXError, InvalidParameter
-from brandvx.validation import parse_query_date
+from common.errors import Conflict, InvalidInput, NotFound
+from common.validation import parse_query_date
 from integrations.importers.base import ClientImporter, import_page
 from integrations.importers.custom_crm import CustomTransactionImporter, contact_from_custom
 from integrations.models import ConnectionRoute, IntegrationConnection, Provider, WebhookEvent
@@ -48,58 +48,55 @@ JobStatus = BackgroundJob.Status
 CUSTOM_IMPORT_MAX_RECORDS = 1000
 
 
-class ConnectionExists(BrandVXError):
-    status_code = 409
+class ConnectionExists(Conflict):
     code = "connection_exists"
     default_detail = "This provider is already connected; update the existing connection."
 
 
-class SyncNotAllowed(BrandVXError):
-    status_code = 409
+class SyncNotAllowed(Conflict):
     code = "sync_not_allowed"
     default_detail = "This connection cannot sync now."
 
 
-class ConnectionNotFound(BrandVXError):
-    status_code = 404
+class ConnectionNotFound(NotFound):
     code = "not_found"
     default_detail = "No connection for this provider."
 
 
 def _validate_credentials(provider: str, credentials: dict, *, partial: bool) -> dict:
     if not isinstance(credentials, dict):
-        raise InvalidParameter("credentials", "must be an object")
+        raise InvalidInput("credentials", "must be an object")
     required, optional = CREDENTIAL_KEYS[provider]
     for key, value in credentials.items():
         if key not in required | optional:
-            raise InvalidParameter(f"credentials.{key}", f"is not a {provider} credential")
+            raise InvalidInput(f"credentials.{key}", f"is not a {provider} credential")
         if not isinstance(value, str | int) or isinstance(value, bool) or str(value).strip() == "":
-            raise InvalidParameter(f"credentials.{key}", "must be a non-empty string")
+            raise InvalidInput(f"credentials.{key}", "must be a non-empty string")
     if not partial:
         for key in sorted(required - set(credentials)):
-            raise InvalidParameter(f"credentials.{key}", "is required")
+            raise InvalidInput(f"credentials.{key}", "is required")
     return {key: str(value).strip() for key, value in credentials.items()}
 
 
 def _validate_config(provider: str, config: dict) -> dict:
     if not isinstance(config, dict):
-        raise InvalidParameter("config", "must be an object")
+        raise InvalidInput("config", "must be an object")
     for key, value in config.items():
         if key == "merchant_id" and provider == Provider.SQUARE:
-            raise InvalidParameter(
+            raise InvalidInput(
                 "config.merchant_id", "is read from Square with the connection's access token; it cannot be set"
             )
         if key not in CONFIG_KEYS[provider]:
-            raise InvalidParameter(f"config.{key}", f"is not a {provider} setting")
+            raise InvalidInput(f"config.{key}", f"is not a {provider} setting")
         if key == "location_ids" and not (isinstance(value, list) and all(isinstance(v, str) and v for v in value)):
-            raise InvalidParameter("config.location_ids", "must be a list of Square location ids")
+            raise InvalidInput("config.location_ids", "must be a list of Square location ids")
         if key in ("window_days", "future_days") and not (type(value) is int and 1 <= value <= 366):
-            raise InvalidParameter(f"config.{key}", "must be a whole number of days between 1 and 366")
+            raise InvalidInput(f"config.{key}", "must be a whole number of days between 1 and 366")
         if key == "history_start":
             # A date as the schema states it: YYYY-MM-DD in the supported years.
             parse_query_date(value if isinstance(value, str) else "?", "config.history_start", required=True)
         if key == "birthday_property" and not (isinstance(value, str) and 0 < len(value) <= 100):
-            raise InvalidParameter(f"config.{key}", "must be a non-empty string")
+            raise InvalidInput(f"config.{key}", "must be a non-empty string")
     return config
 
 
@@ -115,7 +112,7 @@ def connection_create(
     custom CRM's API key: only its SHA-256 is stored)."""
     require_tenant(tenant)
     if provider not in Provider.values:
-        raise InvalidParameter("provider", f"must be one of {', '.join(Provider.values)}")
+        raise InvalidInput("provider", f"must be one of {', '.join(Provider.values)}")
     credentials = _validate_credentials(provider, credentials or {}, partial=False)
     config = dict(_validate_config(provider, config or {}))
     one_time: dict = {}
@@ -247,7 +244,7 @@ def connection_update(
             fields.append("config")
         if status is not None:
             if status not in (Status.ACTIVE, Status.DISABLED):
-                raise InvalidParameter("status", "may only be set to active or disabled")
+                raise InvalidInput("status", "may only be set to active or disabled")
             connection.status = status
             fields.append("status")
         connection.save(update_fields=sorted(set(fields)))
@@ -272,7 +269,7 @@ def connection_disable(
 def connection_rotate_api_key(*, tenant: Tenant, connection: IntegrationConnection, acting_user: User | None) -> str:
     """A new custom CRM key; the old one stops working at once."""
     if connection.provider != Provider.CUSTOM_CRM:
-        raise InvalidParameter("provider", "only custom CRM connections have an API key")
+        raise InvalidInput("provider", "only custom CRM connections have an API key")
     require_tenant(tenant)
     with transaction.atomic():
         api_key = _set_api_key(connection)
@@ -286,16 +283,17 @@ def sync_request(*, tenant: Tenant, provider: str, acting_user: User | None) -> 
     from integrations.tasks import enqueue_sync
 
     if provider not in Provider.values:
-        raise InvalidParameter("provider", f"must be one of {', '.join(Provider.values)}")
+        raise InvalidInput("provider", f"must be one of {', '.join(Provider.values)}")
     with transaction.atomic():
         connection = IntegrationConnection.objects.select_for_update().filter(provider=provider).first()
         if connection is None:
             raise ConnectionNotFound()
         if provider == Provider.CUSTOM_CRM:
-            raise SyncNotAllowed("A custom CRM pushes its data to /api/v1/integrations/custom_crm/import/.")
+            raise SyncNotAllowed(message="A custom CRM pushes its data to /api/v1/integrations/custom_crm/import/.")
         if connection.status in (Status.DISABLED, Status.NEEDS_REAUTH):
             raise SyncNotAllowed(
-                f"The connection is {connection.status}; update it first.", code=f"connection_{connection.status}"
+                message=f"The connection is {connection.status}; update it first.",
+                code=f"connection_{connection.status}",
             )
         kind = f"integrations.sync.{provider}"
         # The row lock above serializes two clicks. A running sync blocks while its lease is
@@ -319,7 +317,7 @@ def sync_request(*, tenant: Tenant, provider: str, acting_user: User | None) -> 
         ).first()
         if running is not None:
             raise SyncNotAllowed(
-                "A sync of this connection is already queued or running.",
+                message="A sync of this connection is already queued or running.",
                 code="sync_in_progress",
                 extra={"job_id": str(running.id)},
             )
@@ -399,18 +397,18 @@ def custom_crm_import(*, tenant_id: uuid.UUID, connection_id: uuid.UUID, payload
     contacts by `client_external_id`). Runs in the routed tenant's context; one savepoint
     per record, so bad records are reported and good ones kept."""
     if not isinstance(payload, dict):
-        raise InvalidParameter("body", "must be a JSON object with `contacts` and/or `transactions`")
+        raise InvalidInput("body", "must be a JSON object with `contacts` and/or `transactions`")
     contacts = payload.get("contacts", [])
     transactions = payload.get("transactions", [])
     for name, value in (("contacts", contacts), ("transactions", transactions)):
         if not isinstance(value, list):
-            raise InvalidParameter(name, "must be a list")
+            raise InvalidInput(name, "must be a list")
     if len(contacts) + len(transactions) > CUSTOM_IMPORT_MAX_RECORDS:
-        raise InvalidParameter("body", f"at most {CUSTOM_IMPORT_MAX_RECORDS} records per request")
+        raise InvalidInput("body", f"at most {CUSTOM_IMPORT_MAX_RECORDS} records per request")
     with tenant_context(tenant_id, role="system"):
         connection = IntegrationConnection.objects.filter(id=connection_id).first()
         if connection is None or connection.status == Status.DISABLED:
-            raise ConnectionNotFound("The custom CRM connection is disabled.")
+            raise ConnectionNotFound(detail="The custom CRM connection is disabled.")
         tenant = Tenant.objects.get(id=tenant_id)
         client_importer = ClientImporter(
             tenant=tenant,

@@ -1,4 +1,4 @@
-"""Support admin for the tenant registry, users and memberships (see tenants.admin_support).
+"""Support admin for the tenant registry, users and memberships (see tenants.support.site).
 
 The registry and users reach tenants' data, so their pages are audited like tenant data:
 a tenant changes only from inside it (entered, with a reason), and users never change here.
@@ -16,8 +16,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 
-from tenants.admin_support import SupportModelAdminMixin
 from tenants.models import BackgroundJob, Membership, SupportAccess, Tenant, User
+from tenants.support.site import SupportModelAdminMixin
 
 
 @admin.register(User)

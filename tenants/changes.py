@@ -7,7 +7,7 @@ a change that rolls back leaves no record, and no change commits without one.
     record_change(tenant=tenant, actor=Actor.of(acting_user), action="client.updated",
                   obj=client, fields=["first_name"])
 
-Support staff change a tenant's data only inside it, with a reason (tenants.admin_support):
+Support staff change a tenant's data only inside it, with a reason (tenants.support.site):
 the admin runs their request in `change_reason(reason)`, and every record written meanwhile,
 by the admin or by the services it calls, carries that reason.
 """
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from tenants.bulk import copy_insert
 from tenants.context import require_tenant
+from tenants.db.bulk import copy_insert
 from tenants.models import ChangeRecord, Tenant, User
 
 Kind = ChangeRecord.ActorKind

@@ -1,11 +1,12 @@
-"""The tenants app's errors; `brandvx.errors` maps them to HTTP."""
+"""The tenants app's errors; `common.http_errors` maps them to HTTP."""
 
-from brandvx.errors import BrandVXError
+from typing import ClassVar
+
+from common.errors import DomainError
 
 
-class TenantContextError(BrandVXError):
-    """A programming error around the tenant context (never shown to clients in detail)."""
+class TenantContextError(DomainError):
+    """A programming error around the tenant context (a 500: never shown to clients in detail)."""
 
-    status_code = 500
-    code = "tenant_context_error"
-    default_detail = "Internal tenant context error."
+    code: ClassVar[str] = "tenant_context_error"
+    default_detail: ClassVar[str] = "Internal tenant context error."

@@ -9,7 +9,7 @@ the files agree with each other), and the job's result names the file, its size 
 
 The tables are every table with a `tenant_id` column, found in the catalog (a table added
 later is exported without a change here). Encrypted secret columns (provider and Twilio
-credentials: tenants.roles.secret_columns_by_table) are left out. `manifest.json` holds the
+credentials: tenants.db.roles.secret_columns_by_table) are left out. `manifest.json` holds the
 format's version, the tenant, the time, each app's latest migration (the schema the rows
 follow) and each file's row count.
 """
@@ -28,13 +28,13 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from brandvx.errors import BrandVXError
+from common.errors import Gone, NotFound
 from tenants import jobs
 from tenants.changes import record_change
 from tenants.context import require_tenant, tenant_context
+from tenants.db.roles import secret_columns_by_table
+from tenants.db.sharding import tenant_tables
 from tenants.models import BackgroundJob, Tenant, User
-from tenants.roles import secret_columns_by_table
-from tenants.sharding import tenant_tables
 
 logger = logging.getLogger("brandvx.tenants.exports")
 
@@ -43,14 +43,12 @@ EXPORT_FORMAT_VERSION = 1
 _FETCH_ROWS = 2000
 
 
-class ExportNotAvailable(BrandVXError):
-    status_code = 404
+class ExportNotAvailable(NotFound):
     code = "not_found"
     default_detail = "No such export in this tenant (or it has not finished yet)."
 
 
-class ExportExpired(BrandVXError):
-    status_code = 410
+class ExportExpired(Gone):
     code = "export_expired"
     default_detail = "This export is no longer available; start a new one."
 

@@ -29,17 +29,16 @@ from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from brandvx.errors import BrandVXError
+from common.errors import Conflict, Locked
 from tenants.changes import record_change
 from tenants.context import require_tenant, tenant_context
+from tenants.db.sharding import is_citus, tenant_tables
 from tenants.models import Tenant, TenantTombstone, User
-from tenants.sharding import is_citus, tenant_tables
 
 logger = logging.getLogger("brandvx.tenants.lifecycle")
 
 
-class TenantPendingDeletion(BrandVXError):
-    status_code = 423
+class TenantPendingDeletion(Locked):
     code = "tenant_pending_deletion"
     default_detail = (
         "This business is scheduled for deletion and is read-only until then. Its owner can cancel the "
@@ -47,8 +46,7 @@ class TenantPendingDeletion(BrandVXError):
     )
 
 
-class DeletionState(BrandVXError):
-    status_code = 409
+class DeletionState(Conflict):
     code = "deletion_state"
     default_detail = "The business's deletion is not in a state that allows this."
 
@@ -63,7 +61,7 @@ def tenant_deletion_request(
     with transaction.atomic():
         locked = Tenant.objects.select_for_update().get(id=tenant.id)
         if locked.deletion_due_at is not None:
-            raise DeletionState(f"The deletion is scheduled already, for {locked.deletion_due_at.isoformat()}.")
+            raise DeletionState(message=f"The deletion is scheduled already, for {locked.deletion_due_at.isoformat()}.")
         locked.deletion_requested_at = now
         locked.deletion_due_at = now + datetime.timedelta(days=settings.TENANT_DELETION_GRACE_DAYS)
         locked.save(update_fields=["deletion_requested_at", "deletion_due_at"])
@@ -83,7 +81,7 @@ def tenant_deletion_cancel(*, tenant: Tenant, acting_user: User | None = None) -
     with transaction.atomic():
         locked = Tenant.objects.select_for_update().get(id=tenant.id)
         if locked.deletion_due_at is None:
-            raise DeletionState("No deletion is scheduled.")
+            raise DeletionState(message="No deletion is scheduled.")
         locked.deletion_requested_at = locked.deletion_due_at = None
         locked.save(update_fields=["deletion_requested_at", "deletion_due_at"])
         record_change(

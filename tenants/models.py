@@ -16,6 +16,7 @@ from django.db.models.lookups import Exact
 from django.db.models.sql import Query
 from django.db.models.sql.where import AND
 
+from common.errors import InvalidInput, NotFound
 from tenants.context import current
 
 
@@ -75,19 +76,50 @@ class Tenant(models.Model):
 _M = TypeVar("_M", bound=models.Model)
 
 
-def for_tenant(queryset: models.QuerySet[_M], tenant_id: uuid.UUID | str) -> models.QuerySet[_M]:
+def for_tenant(queryset: models.QuerySet[_M], tenant: Tenant | uuid.UUID | str) -> models.QuerySet[_M]:
     """`queryset` limited to one tenant's rows: `tenant_id = <tenant>` is added unless every
-    row it can return must already satisfy exactly that condition.
+    row it can return must already satisfy exactly that condition. The one way a statement in
+    a service or selector names its tenant (brandvx/tests/test_conventions.py checks it).
 
     The manager, the tenant views and the selectors each name the tenant; a queryset that
     passes through several of them (a view's base from a selector, in a tenant context)
     would otherwise carry the same condition two or three times, and pay for building and
     compiling each copy on every request.
     """
+    tenant_id = tenant.id if isinstance(tenant, Tenant) else tenant
     tenant_uuid = tenant_id if isinstance(tenant_id, uuid.UUID) else uuid.UUID(str(tenant_id))
     if _requires_tenant(queryset.query, tenant_uuid):
         return queryset
     return queryset.filter(tenant_id=tenant_uuid)
+
+
+def get_in_tenant(
+    queryset: models.QuerySet[_M] | type[_M],
+    object_id: object,
+    *,
+    tenant: Tenant,
+    field: str | None = None,
+    lock: bool = False,
+) -> _M:
+    """The tenant's object with id `object_id`: the one "find this id in the tenant" of every
+    app. A malformed id, a missing one and another tenant's answer alike, so the answer reveals
+    nothing: `NotFound` (404) when the path named the object, or `InvalidInput` naming `field`
+    (400) when an input of the request carried the id (a sale's `client`)."""
+    if isinstance(queryset, type):
+        queryset = queryset._default_manager.all()
+    try:
+        object_uuid = object_id if isinstance(object_id, uuid.UUID) else uuid.UUID(str(object_id))
+    except ValueError:
+        object_uuid = None
+    found = None
+    if object_uuid is not None:
+        selected = for_tenant(queryset, tenant).filter(pk=object_uuid)
+        found = (selected.select_for_update() if lock else selected).first()
+    if found is None:
+        if field is not None:
+            raise InvalidInput(field, "not found.")
+        raise NotFound(f"No such {queryset.model._meta.verbose_name} in this tenant.")
+    return found
 
 
 def _requires_tenant(query: Query, tenant_id: uuid.UUID) -> bool:
@@ -134,8 +166,8 @@ class TenantManager(models.Manager[_M]):
 class TenantModel(models.Model):
     """Base for every tenant-scoped table: `tenant_id` NOT NULL and an index leading with it.
 
-    Subclasses must also get `tenants.rls.enable_rls(...)` and `tenants.sharding.tenant_keys(...)`
-    in a migration, and declare foreign keys to tenant models `tenants.sharding.TenantForeignKey`
+    Subclasses must also get `tenants.db.rls.enable_rls(...)` and `tenants.db.sharding.tenant_keys(...)`
+    in a migration, and declare foreign keys to tenant models `tenants.db.sharding.TenantForeignKey`
     (the database constraint is the composite one tenant_keys adds); the isolation
     tests discover every table with a `tenant_id` column and fail if RLS is missing.
     """
@@ -215,7 +247,7 @@ class BackgroundJob(TenantModel):
 class SupportAccess(TenantModel):
     """Append-only audit of platform staff touching a tenant's data (read or write)."""
 
-    append_only = True  # tenants.roles revokes UPDATE and DELETE (and migration 0002's trigger refuses them)
+    append_only = True  # tenants.db.roles revokes UPDATE and DELETE (and migration 0002's trigger refuses them)
 
     class Action(models.TextChoices):
         VIEW = "view"
@@ -249,7 +281,7 @@ class ChangeRecord(TenantModel):
     tenant's owner reads it at /api/v1/change-log/. Field names only, never values: the log
     must not become a second copy of clients' personal data."""
 
-    append_only = True  # tenants.roles revokes UPDATE and DELETE from the runtime role
+    append_only = True  # tenants.db.roles revokes UPDATE and DELETE from the runtime role
 
     class ActorKind(models.TextChoices):
         USER = "user"

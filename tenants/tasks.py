@@ -25,7 +25,7 @@ def purge_due_tenants() -> int:
 def purge_expired_details() -> dict[str, int]:
     """Daily (beat). Idempotent: each rule clears or deletes what is older than its cutoff;
     a second run finds nothing left to do."""
-    from tenants.retention import retention_sweep
+    from tenants.jobs.retention import retention_sweep
 
     return retention_sweep()
 

@@ -15,9 +15,9 @@ from typing import Any
 from django.db import connections
 from rest_framework.test import APIClient
 
-from brandvx.renderers import JSONRenderer
+from common.renderers import JSONRenderer
+from tenants.auth.supabase import issue_development_token
 from tenants.models import Tenant, User
-from tenants.supabase import issue_development_token
 
 
 def token_for(user: User, *, tenant: Tenant | None = None, minutes: int = 10) -> str:

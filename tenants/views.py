@@ -22,12 +22,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from brandvx.query import check_query_parameters
+from common.query import check_query_parameters
+from tenants.auth.ratelimit import TenantRateThrottle, response_headers
 from tenants.context import request_context
+from tenants.context.resolution import Resolution, attached_resolution
 from tenants.lifecycle import TenantPendingDeletion
 from tenants.models import Membership, Role, Tenant, for_tenant
-from tenants.ratelimit import TenantRateThrottle, response_headers
-from tenants.resolution import Resolution, attached_resolution
 
 if TYPE_CHECKING:
     from rest_framework.permissions import _PermissionClass  # a stub-only alias
@@ -60,7 +60,7 @@ class TenantRolePermission(permissions.BasePermission):
 def _resolution(request: HttpRequest) -> Resolution:
     resolution = attached_resolution(request)
     if resolution is None:
-        raise ImproperlyConfigured("tenants.middleware.TenantContextMiddleware did not run for this request")
+        raise ImproperlyConfigured("tenants.context.middleware.TenantContextMiddleware did not run for this request")
     return resolution
 
 
@@ -76,7 +76,7 @@ class RequestContextMixin(_APIViewBase):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # Every endpoint refuses query parameters its operation does not document (400
-        # `unknown_parameter`, brandvx.query), once the caller may call it at all (401 and 403
+        # `unknown_parameter`, common.query), once the caller may call it at all (401 and 403
         # first).
         super().initial(request, *args, **kwargs)
         check_query_parameters(request)
@@ -91,7 +91,7 @@ class RequestContextMixin(_APIViewBase):
 
 class TenantScopedMixin(RequestContextMixin):
     """Resolves the tenant once per request, checks the member's role and counts the request
-    against the tenant's rate limits (tenants.ratelimit), whose headers every answer carries."""
+    against the tenant's rate limits (tenants.auth.ratelimit), whose headers every answer carries."""
 
     permission_classes: Sequence[_PermissionClass] = [permissions.IsAuthenticated, TenantRolePermission]
     throttle_classes = [TenantRateThrottle]

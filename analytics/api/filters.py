@@ -12,7 +12,7 @@ import django_filters
 from django.db.models import Exists, OuterRef, QuerySet
 
 from analytics.models import Appointment, Service, Transaction, TransactionLineItem
-from brandvx.validation import BoundedDateFilter, StrictFilterSet
+from common.validation import BoundedDateFilter, StrictFilterSet
 
 
 class LocalDateRangeFilterSet(StrictFilterSet):

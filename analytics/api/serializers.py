@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from analytics.models import Appointment, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
 from analytics.services import ISO_CURRENCIES
-from brandvx.validation import BoundedDateTimeField, StrictModelSerializer, StrictSerializer
+from common.validation import BoundedDateTimeField, StrictModelSerializer, StrictSerializer
 
 _INTEGER = re.compile(r"^-?\d+$")
 

@@ -13,15 +13,15 @@ from analytics import selectors, services
 from analytics.api import serializers as s
 from analytics.api.filters import AppointmentFilterSet, ServiceFilterSet, TransactionFilterSet
 from analytics.models import Appointment, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
-from brandvx.errors import InvalidParameter
-from brandvx.validation import DATE_SCHEMA, RANGE_TEXT, parse_query_date, parse_query_int
+from common.errors import InvalidInput
+from common.validation import DATE_SCHEMA, RANGE_TEXT, parse_query_date, parse_query_int
 from tenants.views import OWNER_ONLY, TenantAPIView, TenantModelViewSet
 
 
 class _ServiceBackedViewSet(TenantModelViewSet):
     """CRUD whose writes go through analytics.services (validation, tenant checks). A value
     that must be unique and is already used (a name, a source's external id) is a 409
-    `conflict` (brandvx.errors.Conflict)."""
+    `conflict` (common.errors.Conflict)."""
 
     error_statuses = {"create": {409}, "update": {409}, "partial_update": {409}}
 
@@ -237,7 +237,7 @@ class RevenueTimeseriesView(TenantAPIView):
         start, end = _period(request)
         interval = request.query_params.get("interval", "day")
         if interval not in selectors.INTERVALS:
-            raise InvalidParameter("interval", f"must be one of {', '.join(selectors.INTERVALS)}.")
+            raise InvalidInput("interval", f"must be one of {', '.join(selectors.INTERVALS)}.")
         return Response(selectors.revenue_timeseries(self.tenant, start, end, interval))
 
 

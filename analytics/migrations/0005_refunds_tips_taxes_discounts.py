@@ -20,7 +20,7 @@ import django.db.models.expressions
 import uuid
 from django.db import migrations, models
 
-from tenants.rls import enable_rls
+from tenants.db.rls import enable_rls
 
 COPY_REFUNDS = """
 ALTER TABLE analytics_transaction NO FORCE ROW LEVEL SECURITY;

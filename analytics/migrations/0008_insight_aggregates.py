@@ -13,8 +13,8 @@ setting calls unsafe): there the state table stays empty and every insight takes
 import django.db.models.deletion
 from django.db import migrations, models
 
-from tenants.rls import enable_rls
-from tenants.sharding import is_citus, tenant_keys
+from tenants.db.rls import enable_rls
+from tenants.db.sharding import is_citus, tenant_keys
 
 
 SQL = r"""

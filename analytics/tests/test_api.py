@@ -138,12 +138,16 @@ def test_ids_of_another_tenant_in_a_body_are_not_found(shop, body, field):
         body["line_items"][0]["service"] = str(theirs["service_id"])
     response = shop.a.post("/api/v1/transactions/", {"occurred_at": "2025-05-01T10:00:00Z", **body})
     assert response.status_code == 400
-    assert response.json() == {"code": "invalid_parameter", "parameter": field, "detail": f"{field}: not found."}
+    assert response.json() == {
+        "code": "validation_error",
+        "detail": f"{field}: not found.",
+        "fields": {field: ["not found."]},
+    }
 
 
 def test_service_with_another_tenants_category_is_refused(shop):
     response = shop.a.post("/api/v1/services/", {"name": "Gloss", "category": str(ids(shop, "b")["category_id"])})
-    assert response.status_code == 400 and response.json()["parameter"] == "category"
+    assert response.status_code == 400 and response.json()["fields"].keys() == {"category"}
     with tenant_context(shop.tenant_a.id, role="system"):
         assert not Service.objects.filter(name="Gloss").exists()
 
@@ -156,7 +160,7 @@ def test_appointment_with_another_tenants_client_is_refused(shop):
             "client": str(ids(shop, "b")["client_id"]),
         },
     )
-    assert response.status_code == 400 and response.json()["parameter"] == "client"
+    assert response.status_code == 400 and response.json()["fields"].keys() == {"client"}
 
 
 @pytest.mark.parametrize("amount", [12.5, 12.0, "12.50", "abc"])
@@ -176,7 +180,7 @@ def test_refund_action_partial_then_full(shop):
     )
     assert [r["amount"] for r in response.json()["refunds"]] == [1000, 5000]
     response = staff.post(f"/api/v1/transactions/{sale}/refund/", {"amount": 10001})
-    assert response.status_code == 400 and response.json()["parameter"] == "amount"
+    assert response.status_code == 400 and response.json()["fields"].keys() == {"amount"}
     response = staff.post(f"/api/v1/transactions/{sale}/refund/", {})
     assert response.status_code == 200 and (response.json()["refunded_amount"], response.json()["status"]) == (
         15000,
@@ -187,7 +191,7 @@ def test_refund_action_partial_then_full(shop):
     # Nothing left to refund: the sale's state conflicts with the request (409, issue 23).
     again = staff.post(f"/api/v1/transactions/{sale}/refund/", {})
     assert again.status_code == 409, again.content
-    assert again.json()["code"] == "conflict" and again.json()["parameter"] == "amount"
+    assert again.json()["code"] == "conflict" and again.json()["fields"].keys() == {"amount"}
     assert "already fully refunded" in again.json()["detail"]
 
 
@@ -200,7 +204,7 @@ def test_refunding_a_failed_sale_is_a_conflict(shop):
     assert failed.status_code == 201, failed.content
     response = shop.a.post(f"/api/v1/transactions/{failed.json()['id']}/refund/", {})
     assert response.status_code == 409 and response.json()["code"] == "conflict"
-    assert response.json()["parameter"] == "transaction"
+    assert response.json()["fields"].keys() == {"transaction"}
     assert shop.a.get(f"/api/v1/transactions/{sale}/").status_code == 200
 
 
@@ -218,7 +222,7 @@ def test_category_and_service_crud(shop):
     assert created.status_code == 201
     duplicate = shop.a.post("/api/v1/service-categories/", {"name": "NAILS"})
     # A name already used: 409 `conflict` naming it (400 before issue 23).
-    assert duplicate.status_code == 409 and duplicate.json()["parameter"] == "name"
+    assert duplicate.status_code == 409 and duplicate.json()["fields"].keys() == {"name"}
     assert duplicate.json()["code"] == "conflict" and "already used" in duplicate.json()["detail"]
     service = shop.a.post("/api/v1/services/", {"name": "Gel", "category": created.json()["id"], "price_amount": 4500})
     assert service.status_code == 201 and service.json()["category_name"] == "Nails"
@@ -331,7 +335,7 @@ def test_timeseries_and_top_clients_endpoint_shapes(shop):
 def test_bad_periods_are_400_naming_the_parameter(shop, url, params, parameter):
     response = shop.a.get(url, params)
     assert response.status_code == 400
-    assert response.json()["code"] == "invalid_parameter" and response.json()["parameter"] == parameter
+    assert response.json()["code"] == "validation_error" and response.json()["fields"].keys() == {parameter}
 
 
 @pytest.mark.parametrize(
@@ -347,7 +351,7 @@ def test_bad_periods_are_400_naming_the_parameter(shop, url, params, parameter):
 )
 def test_bad_interval_and_limit(shop, url, params, parameter):
     response = shop.a.get(url, {"start": "2025-01-01", "end": "2025-01-31", **params})
-    assert response.status_code == 400 and response.json()["parameter"] == parameter
+    assert response.status_code == 400 and response.json()["fields"].keys() == {parameter}
 
 
 def test_three_full_years_are_accepted(shop):
@@ -366,10 +370,10 @@ def test_uniqueness_conflicts_are_409_on_create_and_update(shop):
     assert taken.status_code == 409 and taken.json() == {
         "code": "conflict",
         "detail": "name: is already used in this tenant.",
-        "parameter": "name",
+        "fields": {"name": ["is already used in this tenant."]},
     }
     renamed = shop.a.patch(f"{url}{second.json()['id']}/", {"name": "Balayage"})
-    assert renamed.status_code == 409 and renamed.json()["parameter"] == "name"
+    assert renamed.status_code == 409 and renamed.json()["fields"].keys() == {"name"}
     # The same name in another tenant is no conflict.
     assert shop.b.post(url, {"name": "Balayage"}).status_code == 201
 

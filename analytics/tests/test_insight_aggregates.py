@@ -33,7 +33,7 @@ from analytics.models import (
     Transaction,
 )
 from analytics.tests import factories as f
-from brandvx.errors import Conflict, InvalidParameter
+from common.errors import Conflict, InvalidInput
 from tenants.context import tenant_context
 from tenants.models import Tenant
 
@@ -230,7 +230,7 @@ def _apply(tenant: Tenant, window: datetime.datetime, ops: list[tuple], people: 
                 # The aggregates are still in the old zone: not used until the rebuild.
                 assert selectors.aggregates_ready(tenant) == (op[1] == _state_zone(tenant))
                 aggregates.rebuild(tenant)
-        except (InvalidParameter, Conflict):
+        except (InvalidInput, Conflict):
             # A correction the rules refuse (a sale moved after its first refund, a full
             # refund asked again...): nothing was written, the history goes on.
             pass

@@ -10,8 +10,8 @@ from django.utils import timezone
 from analytics import demo, selectors
 from analytics.api import serializers as s
 from analytics.tests.factories import sale
-from brandvx.renderers import JSONRenderer
 from clients.models import Client
+from common.renderers import JSONRenderer
 from conftest import make_tenant
 from tenants.context import tenant_context
 from tenants.testing import api_client

@@ -10,7 +10,7 @@ from django.db import connection
 
 from analytics import selectors, services
 from analytics.tests import factories as f
-from brandvx.errors import InvalidParameter
+from common.errors import InvalidInput
 from tenants.context import tenant_context
 from tenants.errors import TenantContextError
 
@@ -301,9 +301,9 @@ def test_selectors_refuse_another_tenant_than_the_context(salon):
     ],
 )
 def test_bad_periods_name_the_parameter(world, start, end, parameter):
-    with pytest.raises(InvalidParameter) as caught:
+    with pytest.raises(InvalidInput) as caught:
         selectors.validate_period(start, end)
-    assert caught.value.extra == {"parameter": parameter}
+    assert caught.value.fields.keys() == {parameter}
 
 
 def test_three_years_is_the_longest_period(world):

@@ -10,7 +10,7 @@ import pytest
 from analytics import services
 from analytics.models import Transaction
 from analytics.tests import factories as f
-from brandvx.errors import Conflict, InvalidParameter
+from common.errors import Conflict, InvalidInput
 from tenants.context import tenant_context
 from tenants.errors import TenantContextError
 
@@ -18,7 +18,7 @@ WHEN = datetime.datetime(2025, 5, 1, 18, tzinfo=datetime.UTC)
 
 
 def parameter_of(caught) -> str:
-    return caught.value.extra["parameter"]
+    return next(iter(caught.value.fields))
 
 
 @pytest.fixture
@@ -74,7 +74,7 @@ def test_transaction_create_with_lines_defaults_total_and_currency(catalog):
 )
 def test_transaction_create_refuses_bad_input_naming_the_field(catalog, kwargs, parameter):
     a = catalog.tenant_a
-    with tenant_context(a.id, role="staff"), pytest.raises(InvalidParameter) as caught:
+    with tenant_context(a.id, role="staff"), pytest.raises(InvalidInput) as caught:
         services.transaction_create(tenant=a, occurred_at=WHEN, **{"total_amount": 100, **kwargs})
     assert parameter_of(caught) == parameter
 
@@ -90,18 +90,18 @@ def test_ids_of_another_tenant_are_not_found(catalog):
     """Another tenant's service, client or category: the same "not found" as a random id."""
     a = catalog.tenant_a
     with tenant_context(a.id, role="staff"):
-        with pytest.raises(InvalidParameter) as caught:
+        with pytest.raises(InvalidInput) as caught:
             services.transaction_create(
                 tenant=a, occurred_at=WHEN, line_items=[{"amount": 100, "service_id": catalog.service_b.id}]
             )
         assert parameter_of(caught) == "line_items[0].service" and "not found" in str(caught.value.detail)
-        with pytest.raises(InvalidParameter) as caught:
+        with pytest.raises(InvalidInput) as caught:
             services.transaction_create(tenant=a, occurred_at=WHEN, total_amount=1, client_id=catalog.client_b.id)
         assert parameter_of(caught) == "client"
-        with pytest.raises(InvalidParameter) as caught:
+        with pytest.raises(InvalidInput) as caught:
             services.appointment_create(tenant=a, start_at=WHEN, service_id=catalog.service_b.id)
         assert parameter_of(caught) == "service"
-        with pytest.raises(InvalidParameter) as caught:
+        with pytest.raises(InvalidInput) as caught:
             services.service_create(tenant=a, name="Gloss", category_id=catalog.category_b.id)
         assert parameter_of(caught) == "category"
         assert not Transaction.objects.exists()
@@ -129,11 +129,11 @@ def test_partial_refunds_add_up_and_cannot_exceed_the_total(catalog):
         sale = services.transaction_create(tenant=a, occurred_at=WHEN, total_amount=8000)
         sale = services.transaction_refund(tenant=a, transaction_id=sale.id, amount=3000)
         assert (sale.refunded_amount, sale.status) == (3000, "completed")
-        with pytest.raises(InvalidParameter) as caught:
+        with pytest.raises(InvalidInput) as caught:
             services.transaction_refund(tenant=a, transaction_id=sale.id, amount=5001)
         assert parameter_of(caught) == "amount"
         for bad in (0, -5, 10.0):
-            with pytest.raises(InvalidParameter):
+            with pytest.raises(InvalidInput):
                 services.transaction_refund(tenant=a, transaction_id=sale.id, amount=bad)
         sale = services.transaction_refund(tenant=a, transaction_id=sale.id, amount=5000)
         assert (sale.refunded_amount, sale.status) == (8000, "refunded")
@@ -152,10 +152,10 @@ def test_transaction_update_replaces_lines_and_keeps_refund_consistent(catalog):
             tenant=a, transaction_id=sale.id, line_items=[{"amount": 300, "service_id": catalog.service_a.id}]
         )
         assert [line.amount for line in sale.line_items.all()] == [300]
-        with pytest.raises(InvalidParameter) as caught:
+        with pytest.raises(InvalidInput) as caught:
             services.transaction_update(tenant=a, transaction_id=sale.id, total_amount=200)
         assert parameter_of(caught) == "refunded_amount"
-        with pytest.raises(InvalidParameter) as caught:
+        with pytest.raises(InvalidInput) as caught:
             services.transaction_update(tenant=a, transaction_id=sale.id, refunded_amount=0)
         assert parameter_of(caught) == "refunded_amount"
 
@@ -196,10 +196,10 @@ def test_service_create_and_update(catalog):
         assert (gel.currency, gel.category_id) == ("USD", nails.id)
         gel = services.service_update(tenant=a, service_id=gel.id, category_id=None, price_amount=5000, is_active=False)
         assert (gel.category_id, gel.price_amount, gel.is_active) == (None, 5000, False)
-        with pytest.raises(InvalidParameter) as caught:
+        with pytest.raises(InvalidInput) as caught:
             services.service_update(tenant=a, service_id=gel.id, price_amount=49.99)
         assert parameter_of(caught) == "price_amount"
-        with pytest.raises(InvalidParameter) as caught:
+        with pytest.raises(InvalidInput) as caught:
             services.service_update(tenant=a, service_id=gel.id, tenant_id=catalog.tenant_b.id)
         assert parameter_of(caught) == "tenant_id"
 
@@ -214,10 +214,10 @@ def test_appointment_defaults_from_the_service_and_checks_times(catalog):
         assert (booked.price_amount, booked.currency, booked.status) == (5000, "USD", "booked")
         booked = services.appointment_update(tenant=a, appointment_id=booked.id, status="no_show")
         assert booked.status == "no_show"
-        with pytest.raises(InvalidParameter) as caught:
+        with pytest.raises(InvalidInput) as caught:
             services.appointment_update(tenant=a, appointment_id=booked.id, end_at=WHEN - datetime.timedelta(hours=1))
         assert parameter_of(caught) == "end_at"
-        with pytest.raises(InvalidParameter) as caught:
+        with pytest.raises(InvalidInput) as caught:
             services.appointment_create(tenant=a, start_at=datetime.datetime(2025, 5, 1, 9))  # naive
         assert parameter_of(caught) == "start_at"
 
@@ -247,5 +247,5 @@ def test_the_database_refuses_a_sale_that_breaks_the_money_rules(world, status, 
                 currency="USD",
             )
         assert caught.value.__cause__.diag.constraint_name in constraint.split()
-        with pytest.raises(InvalidParameter):
+        with pytest.raises(InvalidInput):
             services.check_amounts(Transaction(status=status, total_amount=total, refunded_amount=refunded))

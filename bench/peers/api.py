@@ -12,7 +12,7 @@ class CursorPage(pagination.CursorPagination):
     ordering = ("-created_at", "-id")
 
     def get_paginated_response(self, data):
-        # Each row links to its detail, as this project's list rows do (brandvx.pagination):
+        # Each row links to its detail, as this project's list rows do (common.pagination):
         # the same body, the same work per row.
         prefix = self.request.build_absolute_uri(PROJECT_CLIENTS_PATH)
         for item in data:

@@ -49,7 +49,7 @@ AUTH_FAILURE_WINDOW_SECONDS = env_int("AUTH_FAILURE_WINDOW_SECONDS", 60)
 
 # Reverse proxies in front of the application that append to X-Forwarded-For (0 = none:
 # the header is ignored). The client address for limits and the audit is the entry this many
-# places from the right end (tenants.client_address).
+# places from the right end (tenants.auth.client_address).
 TRUSTED_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 0)
 
 # Staff sign-in (/admin/login/): django-axes counts failed passwords in the database (platform
@@ -65,10 +65,10 @@ AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 30))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "tenants.admin_support.audit_client_ip"  # logged with each attempt
-AXES_LOCKOUT_CALLABLE = "tenants.admin_support.lockout_response"  # the 429 page, with the time left
+AXES_CLIENT_IP_CALLABLE = "tenants.support.site.audit_client_ip"  # logged with each attempt
+AXES_LOCKOUT_CALLABLE = "tenants.support.site.lockout_response"  # the 429 page, with the time left
 # Two-factor for staff (django-otp, TOTP): the support admin requires a verified device
-# whenever DEBUG is off (tenants.admin_support); enrol with `manage.py enroll_support_staff`.
+# whenever DEBUG is off (tenants.support.site); enrol with `manage.py enroll_support_staff`.
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "BrandVX support")
 # The admin never shows a device's secret (key, QR code): a colleague could clone the factor.
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True

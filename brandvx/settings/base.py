@@ -42,7 +42,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "brandvx.middleware.RejectBadInputMiddleware",
+    "common.middleware.RejectBadInputMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -50,7 +50,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "tenants.middleware.TenantContextMiddleware",
+    "tenants.context.middleware.TenantContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
@@ -94,22 +94,22 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "tenants.authentication.SupabaseJWTAuthentication",
-        "tenants.authentication.TenantSessionAuthentication",
+        "tenants.auth.authentication.SupabaseJWTAuthentication",
+        "tenants.auth.authentication.TenantSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": [
-        "brandvx.parsers.StrictJSONParser",
-        "brandvx.parsers.StrictFormParser",
-        "brandvx.parsers.StrictMultiPartParser",
+        "common.parsers.StrictJSONParser",
+        "common.parsers.StrictFormParser",
+        "common.parsers.StrictMultiPartParser",
     ],
-    "DEFAULT_SCHEMA_CLASS": "brandvx.schema.BrandVXAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "common.schema.BrandVXAutoSchema",
     # DRF's JSON, byte for byte, written by orjson; then the browsable API.
-    "DEFAULT_RENDERER_CLASSES": ["brandvx.renderers.JSONRenderer", "brandvx.renderers.BrowsableAPIRenderer"],
-    "DEFAULT_FILTER_BACKENDS": ["brandvx.validation.StrictFilterBackend"],
-    "EXCEPTION_HANDLER": "brandvx.errors.exception_handler",
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "brandvx.negotiation.StrictContentNegotiation",
-    "DEFAULT_PAGINATION_CLASS": "brandvx.pagination.DefaultCursorPagination",
+    "DEFAULT_RENDERER_CLASSES": ["common.renderers.JSONRenderer", "common.renderers.BrowsableAPIRenderer"],
+    "DEFAULT_FILTER_BACKENDS": ["common.validation.StrictFilterBackend"],
+    "EXCEPTION_HANDLER": "common.http_errors.exception_handler",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "common.negotiation.StrictContentNegotiation",
+    "DEFAULT_PAGINATION_CLASS": "common.pagination.DefaultCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_RATES": {"auth_failure": "30/min"},
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -124,7 +124,7 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    # Operations grouped by area (brandvx.schema.AREA_TAGS), in this order.
+    # Operations grouped by area (common.schema.AREA_TAGS), in this order.
     "TAGS": [
         {"name": "clients", "description": "Clients, tags, birthdays, duplicates and merges, CSV import and export."},
         {
@@ -151,7 +151,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Bodies are documented as JSON: form and multipart are accepted (the browsable API) with
     # the same strictness, but only an upload documents them (it says so itself).
-    "PARSER_WHITELIST": ["brandvx.parsers.StrictJSONParser"],
+    "PARSER_WHITELIST": ["common.parsers.StrictJSONParser"],
     # One name per choice set, where several models have a `status` or `channel`.
     "ENUM_NAME_OVERRIDES": {
         "MessageChannelEnum": "campaigns.models.Channel",
@@ -163,6 +163,6 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "brandvx.schema.rate_limit_postprocessing_hook",  # issue 28: RateLimit-*, 429, 503
+        "common.schema.rate_limit_postprocessing_hook",  # issue 28: RateLimit-*, 429, 503
     ],
 }

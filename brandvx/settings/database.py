@@ -22,7 +22,7 @@ with warnings.catch_warnings():
 DATABASE_SUPPORT_ROLE = env_role("DATABASE_SUPPORT_ROLE", "brandvx_support")
 
 _owner = dj_database_url.parse(_database_url, conn_max_age=0)
-# PostgreSQL's backend, adjusted to primary keys (tenant_id, id) (tenants.sharding).
+# PostgreSQL's backend, adjusted to primary keys (tenant_id, id) (tenants.db.sharding).
 _owner["ENGINE"] = "tenants.db"
 # `?host=/socket/dir` (the embedded server's URL) belongs in HOST, where tools look for it.
 if "host" in _owner.get("OPTIONS", {}):
@@ -44,7 +44,7 @@ DATABASES = {
     # The owner: used by `migrate` (tenants' command defaults to it) and by tests that
     # must look behind RLS. Application code uses it only where the runtime role must not
     # be able to: purging a whole tenant and the audit logs' retention (tenants.lifecycle,
-    # tenants.retention), both inside the tenant's context.
+    # tenants.jobs.retention), both inside the tenant's context.
     "owner": _owner,
 }
 

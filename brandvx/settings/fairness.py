@@ -1,7 +1,7 @@
 # Fair share (issue 28): per-tenant API rate limits, bounded statements, per-tenant task caps.
 from .env import env_bool, env_int, env_str
 
-# tenants.ratelimit: rates in the `limits` notation ("600/minute", "60 per second") or "600/60s".
+# tenants.auth.ratelimit: rates in the `limits` notation ("600/minute", "60 per second") or "600/60s".
 TENANT_API_RATE = env_str("TENANT_API_RATE", "600/60s")
 TENANT_API_BURST = env_str("TENANT_API_BURST", "60/1s")
 TENANT_USER_API_RATE = env_str("TENANT_USER_API_RATE", "300/60s")

@@ -1,5 +1,5 @@
 # Logging: structured enough to find a tenant's request; never a token or a credential.
-# Every record carries tenant_id, user_id and job_id (tenants.logging.ContextFilter).
+# Every record carries tenant_id, user_id and job_id (tenants.context.logging.ContextFilter).
 from .env import env_str
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
@@ -8,7 +8,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "context": {"()": "tenants.logging.ContextFilter"},
+        "context": {"()": "tenants.context.logging.ContextFilter"},
     },
     "formatters": {
         "plain": {

@@ -40,7 +40,7 @@ def test_a_json_body_that_names_a_key_twice_is_400(path, body, key):
     assert response.json() == {
         "code": "duplicate_key",
         "detail": f"A JSON object names the key {key!r} twice.",
-        "parameter": key,
+        "fields": {key: ["is named twice in one JSON object."]},
     }
     assert api.get(path).json()["results"] == before  # nothing was written
 

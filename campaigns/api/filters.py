@@ -1,7 +1,7 @@
 import django_filters
 
-from brandvx.validation import BoundedDateFromToRangeFilter, StrictFilterSet
 from campaigns.models import Channel, DeliveryStatus, MessageDraft
+from common.validation import BoundedDateFromToRangeFilter, StrictFilterSet
 
 
 class MessageDraftFilter(StrictFilterSet):

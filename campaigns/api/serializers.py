@@ -4,9 +4,9 @@ from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from brandvx.validation import BoundedDateField, StrictModelSerializer, StrictSerializer
 from campaigns.models import MAX_DAYS_AHEAD, CampaignSettings, Channel, DeliveryStatus, MessageDraft
 from clients.models import display_name_of
+from common.validation import BoundedDateField, StrictModelSerializer, StrictSerializer
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 HH_MM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
@@ -76,7 +76,7 @@ class CampaignSettingsSerializer(StrictModelSerializer):
         ]
         read_only_fields = ["birthday_last_scheduled_on", "updated_at"]
         extra_kwargs = {
-            # Checked by the service, which names the field in a 400 `invalid_parameter`.
+            # Checked by the service, which names the field in a 400 `validation_error`.
             "birthday_template": {"validators": []},
             "birthday_run_hour": {"min_value": 0, "max_value": 23},
             "birthday_run_minute": {"min_value": 0, "max_value": 59},

@@ -3,7 +3,6 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from brandvx.errors import InvalidParameter
 from campaigns import services
 from campaigns.api.filters import MessageDraftFilter
 from campaigns.api.serializers import (
@@ -18,14 +17,15 @@ from campaigns.api.serializers import (
     draft_json,
 )
 from campaigns.models import MessageDraft
+from common.errors import InvalidInput
 from tenants.views import OWNER_ONLY, TenantAPIView, TenantGenericViewSet
 
 
-def _first_error(serializer) -> InvalidParameter:
-    """A 400 that names the first bad field, in the project's `invalid_parameter` shape."""
+def _first_error(serializer) -> InvalidInput:
+    """A 400 that names the first bad field, in the project's `validation_error` shape."""
     name, messages = next(iter(serializer.errors.items()))
     message = messages[0] if isinstance(messages, list) and messages else messages
-    return InvalidParameter(name, str(message))
+    return InvalidInput(name, str(message))
 
 
 class BirthdayBatchView(TenantAPIView):
@@ -65,7 +65,7 @@ class CampaignSettingsView(TenantAPIView):
         # `null` or a list is valid JSON but no object: the serializer below refuses it with a 400.
         if isinstance(request.data, dict) and "email_from_address" in request.data:
             # Named, not silently dropped: a client that sets it must learn it has no effect.
-            raise InvalidParameter(
+            raise InvalidInput(
                 "email_from_address",
                 "birthday emails are sent from the platform's verified sender; set email_reply_to to the "
                 "salon's address (replies go there)",

@@ -23,8 +23,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from twilio.twiml.messaging_response import MessagingResponse
 
-from brandvx.query import StrictQueryParametersMixin
 from campaigns import delivery
+from common.query import StrictQueryParametersMixin
 from tenants.context import tenant_context
 
 logger = logging.getLogger("brandvx.campaigns.webhooks")

@@ -3,7 +3,7 @@
 import campaigns.templates_text
 import django.core.validators
 import django.db.models.deletion
-import tenants.crypto
+import tenants.db.crypto
 import uuid
 from django.conf import settings
 from django.db import migrations, models
@@ -68,7 +68,7 @@ class Migration(migrations.Migration):
                     "email_from_address",
                     models.EmailField(blank=True, help_text="Defaults to DEFAULT_FROM_EMAIL.", max_length=254),
                 ),
-                ("sender_credentials", tenants.crypto.EncryptedJSONField(blank=True, default=dict)),
+                ("sender_credentials", tenants.db.crypto.EncryptedJSONField(blank=True, default=dict)),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
                 ("updated_at", models.DateTimeField(auto_now=True)),
                 (

@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from tenants.rls import enable_rls
+from tenants.db.rls import enable_rls
 
 
 class Migration(migrations.Migration):

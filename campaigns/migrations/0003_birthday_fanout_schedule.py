@@ -7,7 +7,7 @@ its unique name, so re-running the migration (or a fresh database) is safe.
 
 from django.db import migrations
 
-from tenants.beat import periodic_task
+from tenants.jobs.beat import periodic_task
 
 FANOUT_NAME = "campaigns: daily birthday runs (fan-out every 15 minutes)"
 FANOUT_TASK = "campaigns.birthday_schedule_fanout"

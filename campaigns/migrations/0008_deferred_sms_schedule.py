@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from tenants.beat import periodic_task
+from tenants.jobs.beat import periodic_task
 
 
 class Migration(migrations.Migration):

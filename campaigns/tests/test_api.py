@@ -73,7 +73,7 @@ def test_birthday_batch_defaults_to_the_tenants_today_and_channel(world, django_
 def test_birthday_batch_rejects_bad_input_naming_the_field(world, body, parameter):
     response = world.a.post("/api/v1/campaigns/birthday-batch/", body)
     assert response.status_code == 400
-    assert response.json()["code"] == "invalid_parameter" and response.json()["parameter"] == parameter
+    assert response.json()["code"] == "validation_error" and response.json()["fields"].keys() == {parameter}
 
 
 def test_viewer_cannot_start_a_batch(world):
@@ -124,16 +124,16 @@ def test_settings_defaults_then_update_with_write_only_credentials(world):
 def test_invalid_templates_are_rejected_naming_the_field(world, template, fragment):
     response = world.a.patch("/api/v1/campaigns/settings/", {"birthday_template": template, "birthday_run_hour": 7})
     assert response.status_code == 400
-    assert response.json()["parameter"] == "birthday_template" and fragment in response.json()["detail"]
+    assert response.json()["fields"].keys() == {"birthday_template"} and fragment in response.json()["detail"]
     with tenant_context(world.tenant_a.id, role="system"):
         assert not CampaignSettings.objects.filter(tenant=world.tenant_a).exists()
 
 
 def test_settings_reject_a_bad_hour_and_staff_cannot_write(world):
     response = world.a.patch("/api/v1/campaigns/settings/", {"birthday_run_hour": 24})
-    assert response.status_code == 400 and response.json()["parameter"] == "birthday_run_hour"
+    assert response.status_code == 400 and response.json()["fields"].keys() == {"birthday_run_hour"}
     response = world.a.patch("/api/v1/campaigns/settings/", {"sms_from_number": "0415 555"})
-    assert response.status_code == 400 and response.json()["parameter"] == "sms_from_number"
+    assert response.status_code == 400 and response.json()["fields"].keys() == {"sms_from_number"}
     staff = world.client(world.staff_a, world.tenant_a)
     assert staff.get("/api/v1/campaigns/settings/").status_code == 200
     assert staff.patch("/api/v1/campaigns/settings/", {"birthday_run_hour": 8}).status_code == 403
@@ -144,7 +144,7 @@ def test_a_sender_address_cannot_be_set_only_a_reply_to(world):
     the platform's verified sender; the salon's own address is the Reply-To."""
     response = world.a.patch("/api/v1/campaigns/settings/", {"email_from_address": "x@evil.test"}, format="json")
     assert response.status_code == 400, response.content
-    assert response.json()["code"] == "invalid_parameter" and response.json()["parameter"] == "email_from_address"
+    assert response.json()["code"] == "validation_error" and response.json()["fields"].keys() == {"email_from_address"}
     assert "email_reply_to" in response.json()["detail"]
     with tenant_context(world.tenant_a.id, role="system"):
         assert not CampaignSettings.objects.filter(tenant=world.tenant_a).exists()
@@ -152,12 +152,8 @@ def test_a_sender_address_cannot_be_set_only_a_reply_to(world):
     response = world.a.patch("/api/v1/campaigns/settings/", {"email_reply_to": "hello@salon-a.test"}, format="json")
     assert response.status_code == 200 and response.json()["email_reply_to"] == "hello@salon-a.test"
     assert "email_from_address" not in response.json()
-    assert (
-        world.a.patch("/api/v1/campaigns/settings/", {"email_reply_to": "not an address"}, format="json").json()[
-            "parameter"
-        ]
-        == "email_reply_to"
-    )
+    refused = world.a.patch("/api/v1/campaigns/settings/", {"email_reply_to": "not an address"}, format="json")
+    assert refused.json()["fields"].keys() == {"email_reply_to"}
 
 
 def test_settings_are_per_tenant(world):
@@ -187,7 +183,7 @@ def test_edit_body_only_while_draft(world, drafts):
     url = f"/api/v1/message-drafts/{drafts['a_sms'].id}/"
     response = world.a.patch(url, {"body": "  Happy birthday, Ana!  "})
     assert response.status_code == 200 and response.json()["body"] == "Happy birthday, Ana!"
-    assert world.a.patch(url, {"body": ""}).json()["parameter"] == "body"
+    assert world.a.patch(url, {"body": ""}).json()["fields"].keys() == {"body"}
     response = world.a.patch(f"/api/v1/message-drafts/{drafts['a_sent'].id}/", {"body": "too late"})
     assert response.status_code == 409 and response.json()["code"] == "draft_state_conflict"
     assert world.a.put(url, {"body": "x"}).status_code == 405
@@ -222,7 +218,7 @@ def test_bulk_approve_ignores_other_tenants_ids(world, drafts, django_capture_on
     assert status_of(world.tenant_b, drafts["b"]) == "draft"
     assert status_of(world.tenant_a, drafts["a_sms"]) == "approved"
     response = world.a.post("/api/v1/message-drafts/bulk-approve/", {"ids": ["not-a-uuid"]})
-    assert response.status_code == 400 and response.json()["parameter"] == "ids"
+    assert response.status_code == 400 and response.json()["fields"].keys() == {"ids"}
 
 
 def test_other_tenants_drafts_are_404_and_never_listed(world, drafts):

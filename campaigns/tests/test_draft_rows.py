@@ -7,11 +7,11 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from brandvx.renderers import JSONRenderer
 from campaigns.api.serializers import DRAFT_ROW_FIELDS, MessageDraftSerializer, draft_json
 from campaigns.models import Channel, MessageDraft
 from campaigns.tests.factories import make_client, make_draft
 from clients.models import Client
+from common.renderers import JSONRenderer
 from tenants.context import tenant_context
 from tenants.models import BackgroundJob
 from tenants.testing import assert_items_match_details, every_page

@@ -76,7 +76,7 @@ def test_the_default_window_is_nine_to_eight(world):
     assert changed.status_code == 200 and changed.json()["sms_window_end"] == "21:00"
     for bad in ("9:00", "24:00", "08:30:00", "08:30Z", 830):
         refused = world.a.patch("/api/v1/campaigns/settings/", {"sms_window_start": bad}, format="json")
-        assert refused.status_code == 400 and refused.json()["parameter"] == "sms_window_start", bad
+        assert refused.status_code == 400 and refused.json()["fields"].keys() == {"sms_window_start"}, bad
 
 
 def test_an_sms_approved_at_night_is_deferred_with_202_and_email_is_not(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import django_filters
 from rest_framework.filters import OrderingFilter
 
-from brandvx.errors import InvalidParameter
-from brandvx.validation import IntegerFilter, StrictFilterSet
 from clients import selectors
 from clients.models import Client, Source
+from common.errors import InvalidInput
+from common.validation import IntegerFilter, StrictFilterSet
 
 
 class ClientFilter(StrictFilterSet):
@@ -70,7 +70,7 @@ class ClientOrderingFilter(OrderingFilter):
             terms = [term.strip() for term in raw.split(",")]
             allowed = self._terms(view)
             if not raw or any(term not in allowed for term in terms) or len(set(terms)) != len(terms):
-                raise InvalidParameter(
+                raise InvalidInput(
                     self.ordering_param, f"must be a comma-separated list of: {', '.join(sorted(allowed))}."
                 )
         ordering = super().get_ordering(request, queryset, view)

@@ -6,8 +6,8 @@ import re
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from brandvx.validation import StrictSerializer
 from clients.models import Client, Source, Tag, birthday_text_of, display_name_of
+from common.validation import StrictSerializer
 
 BIRTHDAY_PATTERN = r"^([0-9]{4}|-)-[0-9]{2}-[0-9]{2}$"
 

@@ -15,9 +15,6 @@ from rest_framework import renderers, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from brandvx.errors import ConfirmationMismatch, InvalidParameter
-from brandvx.parsers import StrictFormParser, StrictMultiPartParser
-from brandvx.validation import DATE_SCHEMA, RANGE_TEXT, StrictFilterBackend, parse_query_date, parse_query_int
 from clients import erasure, selectors, services
 from clients.api import serializers as s
 from clients.api.filters import ClientFilter, ClientOrderingFilter
@@ -25,6 +22,9 @@ from clients.conf import limit
 from clients.csv_format import COLUMN_ALIASES, CsvRejected
 from clients.exports import export_chunks
 from clients.models import Client, Tag
+from common.errors import ConfirmationMismatch, InvalidInput
+from common.parsers import StrictFormParser, StrictMultiPartParser
+from common.validation import DATE_SCHEMA, RANGE_TEXT, StrictFilterBackend, parse_query_date, parse_query_int
 from tenants.views import OWNER_ONLY, TenantModelViewSet, TenantReadOnlyViewSet
 
 
@@ -180,7 +180,7 @@ class ClientViewSet(TenantModelViewSet):
     @action(detail=True, methods=["delete"], url_path=r"tags/(?P<name>[^/]+)")
     def tag_remove(self, request, pk=None, name=None):
         if len(name) > 200:
-            raise InvalidParameter("name", "is longer than a tag name can be (200).")
+            raise InvalidInput("name", "is longer than a tag name can be (200).")
         client = self.get_object()
         services.client_tag_remove(tenant=self.tenant, client_id=client.id, name=name, acting_user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -298,7 +298,7 @@ class ClientViewSet(TenantModelViewSet):
             )
         upload = request.FILES.get("file")
         if upload is None:
-            raise InvalidParameter("file", "attach the CSV as the multipart field 'file'.")
+            raise InvalidInput("file", "attach the CSV as the multipart field 'file'.")
         if upload.size > limit("CLIENTS_IMPORT_MAX_BYTES"):
             # Refused before reading it into memory.
             raise CsvRejected(
@@ -361,7 +361,7 @@ class ClientViewSet(TenantModelViewSet):
         body = s.EraseRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         if body.validated_data["confirm"].strip().lower() != str(client.id):
-            raise ConfirmationMismatch(extra={"parameter": "confirm"})
+            raise ConfirmationMismatch()
         result = erasure.client_erase(tenant=self.tenant, client_id=client.id, acting_user=request.user)
         return Response(s.ErasureResultSerializer(result).data)
 

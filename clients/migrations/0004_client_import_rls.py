@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from tenants.rls import enable_rls
+from tenants.db.rls import enable_rls
 
 
 class Migration(migrations.Migration):

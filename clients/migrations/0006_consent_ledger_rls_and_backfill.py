@@ -18,7 +18,7 @@ TABLE holds an exclusive lock until commit; no other session sees the table with
 from django.conf import settings
 from django.db import migrations
 
-from tenants.rls import enable_rls
+from tenants.db.rls import enable_rls
 
 
 def _app_role() -> str:
@@ -48,7 +48,7 @@ class Migration(migrations.Migration):
 
     operations = [
         enable_rls("clients_consentevent"),
-        # Append-only for the application (tenants.roles repeats the REVOKE after every
+        # Append-only for the application (tenants.db.roles repeats the REVOKE after every
         # migrate, since its post_migrate grant covers all tables).
         migrations.RunSQL(
             sql=f"REVOKE UPDATE, DELETE, TRUNCATE ON clients_consentevent FROM {_app_role()};",

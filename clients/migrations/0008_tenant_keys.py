@@ -1,8 +1,8 @@
-"""Tenant keys: primary keys (tenant_id, id) and composite foreign keys (tenants.sharding)."""
+"""Tenant keys: primary keys (tenant_id, id) and composite foreign keys (tenants.db.sharding)."""
 
 from django.db import migrations
 
-from tenants.sharding import tenant_keys
+from tenants.db.sharding import tenant_keys
 
 
 class Migration(migrations.Migration):

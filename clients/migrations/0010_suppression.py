@@ -4,8 +4,8 @@ import django.db.models.deletion
 import uuid
 from django.db import migrations, models
 
-from tenants.rls import enable_rls
-from tenants.sharding import tenant_keys
+from tenants.db.rls import enable_rls
+from tenants.db.sharding import tenant_keys
 
 
 class Migration(migrations.Migration):

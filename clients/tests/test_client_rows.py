@@ -6,12 +6,12 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from brandvx.renderers import JSONRenderer
 from clients import selectors
 from clients.api.serializers import ClientSerializer, client_json
 from clients.models import Client, ClientExternalId, Source
 from clients.services import client_provider_deleted, client_tag_add
 from clients.tests.factories import ClientFactory
+from common.renderers import JSONRenderer
 from tenants.context import tenant_context
 
 pytestmark = pytest.mark.django_db

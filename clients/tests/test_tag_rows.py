@@ -3,12 +3,12 @@ both must give the same JSON, byte for byte (issue 15)."""
 
 import pytest
 
-from brandvx.renderers import JSONRenderer
 from clients import selectors
 from clients.api.serializers import TAG_ROW_FIELDS, TagSerializer, tag_json
 from clients.models import Tag
 from clients.services import client_tag_add
 from clients.tests.factories import ClientFactory
+from common.renderers import JSONRenderer
 from tenants.context import tenant_context
 from tenants.testing import assert_items_match_details, every_page
 

@@ -1,7 +1,7 @@
 from django.core.validators import MaxLengthValidator
 from rest_framework import serializers
 
-from brandvx.validation import BoundedDateField, StrictSerializer
+from common.validation import BoundedDateField, StrictSerializer
 from integrations.models import IntegrationConnection, Provider
 from integrations.services import CUSTOM_IMPORT_MAX_RECORDS
 

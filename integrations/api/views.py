@@ -11,9 +11,9 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from brandvx.errors import InvalidParameter
-from brandvx.parsers import StrictJSONParser
-from brandvx.query import StrictQueryParametersMixin
+from common.errors import InvalidInput
+from common.parsers import StrictJSONParser
+from common.query import StrictQueryParametersMixin
 from integrations import services
 from integrations.api.serializers import (
     CONNECTION_CREATE_BRANCHES,
@@ -144,7 +144,7 @@ class CustomCrmImportView(StrictQueryParametersMixin, APIView):
         body = CustomImportSerializer(data=request.data)
         if not body.is_valid():
             name, messages = next(iter(body.errors.items()))
-            raise InvalidParameter(name, str(messages[0] if isinstance(messages, list) else messages))
+            raise InvalidInput(name, str(messages[0] if isinstance(messages, list) else messages))
         result = services.custom_crm_import(
             tenant_id=route.tenant_id, connection_id=route.connection_id, payload=request.data
         )

@@ -26,9 +26,9 @@ from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from brandvx.errors import InvalidParameter
-from brandvx.parsers import strict_json_loads
-from brandvx.query import StrictQueryParametersMixin
+from common.errors import InvalidInput
+from common.parsers import strict_json_loads
+from common.query import StrictQueryParametersMixin
 from integrations import services
 from integrations.models import ConnectionRoute, IntegrationConnection
 from integrations.routing import unscoped_route_find, unscoped_routes_find
@@ -49,11 +49,11 @@ def _acuity_fields(raw: bytes) -> dict[str, list[str]]:
     try:
         fields = parse_qs(raw.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict")
     except UnicodeDecodeError:
-        raise InvalidParameter("body", "is not UTF-8 form data") from None
+        raise InvalidInput("body", "is not UTF-8 form data") from None
     for key, values in fields.items():
         for text in (key, *values):
             if "\x00" in text or any("\ud800" <= char <= "\udfff" for char in text):
-                raise InvalidParameter(key if text is not key else "body", "contains a NUL or invalid character")
+                raise InvalidInput(key if text is not key else "body", "contains a NUL or invalid character")
     return fields
 
 
@@ -101,12 +101,12 @@ class SquareWebhookView(_WebhookView):
         try:
             body = strict_json_loads(raw, max_depth=WEBHOOK_MAX_JSON_DEPTH)
         except ParseError as exc:
-            raise InvalidParameter("body", f"is not acceptable JSON: {exc.detail}") from None
+            raise InvalidInput("body", f"is not acceptable JSON: {exc.detail}") from None
         if not isinstance(body, dict):
-            raise InvalidParameter("body", "must be a JSON object")
+            raise InvalidInput("body", "must be a JSON object")
         merchant_id, event_id = str(body.get("merchant_id") or ""), str(body.get("event_id") or "")
         if not event_id:
-            raise InvalidParameter("event_id", "is required")
+            raise InvalidInput("event_id", "is required")
         routes = unscoped_routes_find(kind=ConnectionRoute.Kind.SQUARE_MERCHANT, lookup=merchant_id)
         if not routes:
             # 200 so Square stops retrying a merchant we do not serve (any more).
@@ -147,10 +147,10 @@ class AcuityWebhookView(_WebhookView):
             appointment_id = (fields.get("id") or [""])[0]
             action = (fields.get("action") or [""])[0]
             if not ACUITY_ACTION.fullmatch(action):
-                raise InvalidParameter("action", "must be an Acuity action (e.g. scheduled)")
+                raise InvalidInput("action", "must be an Acuity action (e.g. scheduled)")
             # ASCII digits only: str.isdigit() also accepts '١٢٣' and '²', which are no Acuity id.
             if not ACUITY_ID.fullmatch(appointment_id):
-                raise InvalidParameter("id", "must be an Acuity appointment id")
+                raise InvalidInput("id", "must be an Acuity appointment id")
             if connection.status != IntegrationConnection.Status.ACTIVE:
                 return Response({"status": "ignored"})
             event = services.acuity_webhook_event_record(

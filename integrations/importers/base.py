@@ -33,11 +33,11 @@ from django.utils.dateparse import parse_datetime
 
 from analytics.models import Transaction
 from analytics.services import transaction_refunds_recount
-from brandvx.errors import Conflict, InvalidParameter
-from brandvx.validation import RANGE_TEXT, instant_in_range
 from clients.models import Client, ClientExternalId
 from clients.normalize import normalize_email, parse_birthday, split_phone
 from clients.services import ContactRecord, FieldDropped, client_upsert, client_upsert_is_unchanged, profile_owner
+from common.errors import Conflict, InvalidInput
+from common.validation import RANGE_TEXT, instant_in_range
 from tenants.changes import Actor, record_changes
 from tenants.models import Tenant
 
@@ -179,11 +179,11 @@ def _safe_reason(exc: Exception) -> str:
 @contextlib.contextmanager
 def money_rules():
     """Run analytics' validators (the one owner of the money rules) for one record: their
-    InvalidParameter (or a uniqueness Conflict) becomes this record's RecordError, so the rest
+    InvalidInput (or a uniqueness Conflict) becomes this record's RecordError, so the rest
     of the page is kept."""
     try:
         yield
-    except (InvalidParameter, Conflict) as exc:
+    except (InvalidInput, Conflict) as exc:
         raise RecordError(str(exc.detail)) from None
 
 
@@ -216,7 +216,7 @@ def parse_timestamp(value, what: str) -> datetime.datetime:
     if timezone.is_naive(parsed):
         raise RecordError(f"{what} {raw!r} has no UTC offset")
     if not instant_in_range(parsed):
-        # The API's range (brandvx.validation), in UTC as stored: the custom CRM push too.
+        # The API's range (common.validation), in UTC as stored: the custom CRM push too.
         raise RecordError(f"{what} {raw!r} is outside the {RANGE_TEXT}")
     return parsed
 
@@ -512,5 +512,5 @@ def _apply(obj, changes: dict) -> None:
 def _recount(tenant: Tenant, sale: Transaction) -> None:
     try:
         transaction_refunds_recount(tenant=tenant, sale=sale)
-    except InvalidParameter as exc:
+    except InvalidInput as exc:
         raise RecordError(str(exc.detail)) from None

@@ -1,11 +1,11 @@
 """Routing rows are read before any tenant is known (that is their purpose), but written only
 in the routed tenant's own context: a tenant's context can add or remove its own routes and
-no one else's. Never updated (tenants.roles grants no UPDATE): a route is replaced, not
+no one else's. Never updated (tenants.db.roles grants no UPDATE): a route is replaced, not
 re-pointed. Not FORCEd: the owner (migrations, tenant deletion by an operator) is not filtered."""
 
 from django.db import migrations
 
-from tenants.rls import CURRENT_TENANT
+from tenants.db.rls import CURRENT_TENANT
 
 
 class Migration(migrations.Migration):

@@ -2,7 +2,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from brandvx.validation import StrictSerializer
+from common.validation import StrictSerializer
 from tenants.models import BackgroundJob, ChangeRecord, Membership, SupportAccess, Tenant
 
 

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from brandvx.errors import ConfirmationMismatch
+from common.errors import ConfirmationMismatch
 from tenants import exports, jobs, lifecycle
 from tenants.api.serializers import (
     JOB_ROW_FIELDS,
@@ -27,8 +27,8 @@ from tenants.api.serializers import (
     job_json,
     me_json,
 )
+from tenants.context.resolution import attached_resolution
 from tenants.models import BackgroundJob, ChangeRecord, SupportAccess, User
-from tenants.resolution import attached_resolution
 from tenants.views import OWNER_ONLY, RequestContextMixin, TenantAPIView, TenantReadOnlyViewSet
 
 
@@ -129,7 +129,7 @@ class TenantDeleteView(TenantLifecycleView):
         body = TenantDeleteRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         if body.validated_data["confirm"] != self.tenant.name:
-            raise ConfirmationMismatch(extra={"parameter": "confirm"})
+            raise ConfirmationMismatch()
         tenant = lifecycle.tenant_deletion_request(tenant=self.tenant, acting_user=self.acting_user)
         return Response(TenantDeletionSerializer(_deletion(tenant)).data, status=202)
 

@@ -2,8 +2,8 @@
 
 from django.db import migrations
 
-from tenants.rls import CURRENT_USER, enable_rls
-from tenants.roles import ensure_roles
+from tenants.db.rls import CURRENT_USER, enable_rls
+from tenants.db.roles import ensure_roles
 
 
 class Migration(migrations.Migration):

@@ -7,7 +7,7 @@ leaving the read-only support context.
 from django.conf import settings
 from django.db import migrations
 
-from tenants.rls import CURRENT_USER
+from tenants.db.rls import CURRENT_USER
 
 
 def _support() -> str:

@@ -1,5 +1,5 @@
 """The tenant registry and the users table are not tenant tables, but the runtime role may
-not write them freely (tenants.roles.RUNTIME_PLATFORM_PRIVILEGES has the grants):
+not write them freely (tenants.db.roles.RUNTIME_PLATFORM_PRIVILEGES has the grants):
 
 - tenants_tenant: every role reads the registry (a tenant is chosen before any context
   exists), but a tenant row is inserted, changed or deleted only inside that tenant's own
@@ -13,7 +13,7 @@ not write them freely (tenants.roles.RUNTIME_PLATFORM_PRIVILEGES has the grants)
 
 from django.db import migrations
 
-from tenants.rls import CURRENT_TENANT
+from tenants.db.rls import CURRENT_TENANT
 
 TENANT_POLICIES = f"""
 ALTER TABLE tenants_tenant ENABLE ROW LEVEL SECURITY;

@@ -4,7 +4,7 @@ import django.db.models.deletion
 import uuid
 from django.db import migrations, models
 
-from tenants.rls import enable_rls
+from tenants.db.rls import enable_rls
 
 
 class Migration(migrations.Migration):

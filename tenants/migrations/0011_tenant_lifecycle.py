@@ -4,12 +4,12 @@ remove a purged tenant's rows, and the beat entries of the purge and of retentio
 
 from django.db import migrations, models
 
-from tenants.beat import periodic_task
+from tenants.jobs.beat import periodic_task
 
 # The audit log stays append-only for everyone, except two deletions by the tables' owner:
 # the purge of a whole tenant, in a transaction that names that tenant in
 # app.purge_tenant_id (tenants.lifecycle.dangerously_purge_tenant), and the retention of
-# rows older than app.audit_retention_cutoff (tenants.retention).
+# rows older than app.audit_retention_cutoff (tenants.jobs.retention).
 PURGEABLE_TRIGGER = """
 CREATE OR REPLACE FUNCTION tenants_supportaccess_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -1,5 +1,5 @@
 """The support admin still works when the support database role cannot read password hashes
-or encrypted credentials (tenants.roles): every read-only page of tenant data defers them."""
+or encrypted credentials (tenants.db.roles): every read-only page of tenant data defers them."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from django.contrib import admin
 from django.test import Client as HttpClient
 
 from conftest import build_full_world
-from tenants.admin_support import _is_tenant_model
 from tenants.context import tenant_context
 from tenants.models import User
+from tenants.support.site import _is_tenant_model
 from tenants.testing import admin_login
 
 pytestmark = pytest.mark.django_db

@@ -108,7 +108,7 @@ def client_form(client: Client, **changes) -> dict:
 def test_enroll_support_staff_grants_the_support_group_exactly_and_idempotently():
     from django.contrib.auth.models import Group
 
-    from tenants.admin_support import SUPPORT_GROUP, SUPPORT_GROUP_PERMISSIONS
+    from tenants.support.site import SUPPORT_GROUP, SUPPORT_GROUP_PERMISSIONS
 
     engineer = enroll_support_engineer(f"support-{uuid.uuid4().hex[:8]}@brandvx.example")
     group = Group.objects.get(name=SUPPORT_GROUP)
@@ -398,7 +398,7 @@ def test_a_superusers_admin_writes_are_in_the_owners_change_log_with_the_reason(
 def test_no_admin_list_filter_names_a_secret_column():
     from django.contrib import admin
 
-    from tenants.admin_support import _secret_lookup
+    from tenants.support.site import _secret_lookup
 
     for model, model_admin in admin.site._registry.items():
         for entry in model_admin.list_filter:

@@ -81,13 +81,13 @@ def test_canceled_job_stays_canceled_and_is_not_restarted():
 def test_job_create_refuses_with_503_when_the_broker_is_down(settings):
     world = TenantWorld()
     from brandvx.celery import app
-    from brandvx.errors import ServiceUnavailable
+    from common.errors import Unavailable
 
     enqueued = []
     original = app.conf.broker_url
     app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens there
     try:
-        with pytest.raises(ServiceUnavailable), tenant_context(world.tenant_a.id, role="owner_admin"):
+        with pytest.raises(Unavailable), tenant_context(world.tenant_a.id, role="owner_admin"):
             jobs.job_create(tenant=world.tenant_a, kind="test.kind", enqueue=enqueued.append)
     finally:
         app.conf.broker_url = original
@@ -118,7 +118,7 @@ def test_audit_log_is_append_only():
     staff_user = User.objects.create(username="agent2", email="agent2@brandvx.test", is_staff=True)
     with tenant_context(world.tenant_a.id, role="system"):
         access = SupportAccess.objects.create(tenant=world.tenant_a, staff_user=staff_user, action="view")
-        # The runtime role has no UPDATE or DELETE on it (tenants.roles, `append_only`).
+        # The runtime role has no UPDATE or DELETE on it (tenants.db.roles, `append_only`).
         with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
             SupportAccess.objects.filter(id=access.id).update(reason="rewritten")
         with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():

@@ -17,7 +17,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from conftest import TenantWorld
-from tenants import supabase
+from tenants.auth import supabase
 from tenants.testing import api_client, token_for
 
 pytestmark = pytest.mark.django_db

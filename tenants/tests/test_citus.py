@@ -1,5 +1,5 @@
 """On a real Citus cluster (the session's database is a Citus coordinator): the schema is
-distributed as tenants.sharding says, RLS holds on every worker's shards, the hot requests
+distributed as tenants.db.sharding says, RLS holds on every worker's shards, the hot requests
 are single-shard router queries, and the API works end to end.
 
 Run by .ci/run as `DATABASE_URL=$CITUS_URL scripts/test -m citus`; skipped elsewhere.
@@ -20,7 +20,7 @@ from django.db import connections
 from analytics.aggregates import aggregate_tables
 from conftest import build_full_world
 from tenants.context import _set_config_sql, tenant_context
-from tenants.sharding import REFERENCE_TABLES, is_citus
+from tenants.db.sharding import REFERENCE_TABLES, is_citus
 
 pytestmark = [pytest.mark.citus, pytest.mark.usefixtures("committed")]
 
@@ -37,7 +37,7 @@ def _placement(cursor) -> dict[str, tuple[str, int]]:
 
 
 def _tenant_tables(cursor) -> list[str]:
-    from tenants.sharding import tenant_tables
+    from tenants.db.sharding import tenant_tables
 
     return tenant_tables(cursor)
 
@@ -196,8 +196,8 @@ def test_api_smoke_on_citus():
 
 def test_a_tenant_table_added_after_distribution_is_distributed_by_its_migration():
     """What a later migration of a new tenant model does: tenant_keys, then enable_rls."""
-    from tenants.rls import enable_rls
-    from tenants.sharding import tenant_keys
+    from tenants.db.rls import enable_rls
+    from tenants.db.sharding import tenant_keys
 
     owner = connections["owner"]
     with owner.cursor() as cursor:
@@ -254,10 +254,10 @@ def _hot_request_statements(api, tenant_id) -> dict[str, list[str]]:
             {"start": (today - datetime.timedelta(days=365)).isoformat(), "end": today.isoformat()},
         ),
     }
-    # The membership lookup (tenants.resolution) is by user, across the user's tenants: a
+    # The membership lookup (tenants.context.resolution) is by user, across the user's tenants: a
     # multi-shard statement by design, the same for every request; the views' statements are
     # what this checks.
-    from tenants.resolution import _memberships_statement
+    from tenants.context.resolution import _memberships_statement
 
     lookup = _memberships_statement()[0].split(" WHERE ")[0]
     statements = {}
@@ -296,7 +296,7 @@ def test_isolate_tenant_refuses_what_citus_cannot_split_and_changes_nothing():
     (or crashing a worker), and the tenant's placement and API are unchanged."""
     from django.core.management.base import CommandError
 
-    from tenants.sharding import split_blockers, tenant_shard
+    from tenants.db.sharding import split_blockers, tenant_shard
 
     world = build_full_world()
     created = world.a.post("/api/v1/clients/", {"first_name": "Amy", "email": "amy@big.example"}, format="json")

@@ -5,7 +5,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from tenants.sharding import is_citus
+from tenants.db.sharding import is_citus
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from brandvx.renderers import JSONRenderer
+from common.renderers import JSONRenderer
 from tenants.api.serializers import JOB_ROW_FIELDS, BackgroundJobSerializer, job_json, job_progress
 from tenants.context import tenant_context
 from tenants.models import BackgroundJob

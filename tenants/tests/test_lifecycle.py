@@ -17,9 +17,9 @@ from analytics.aggregates import aggregate_tables
 from clients.models import Client
 from conftest import build_full_world
 from tenants.context import tenant_context
+from tenants.db.sharding import is_citus
 from tenants.lifecycle import name_hash, tenant_deletion_request, tenants_purge_due
 from tenants.models import ChangeRecord, Tenant, TenantTombstone
-from tenants.sharding import is_citus
 
 DELETE, CANCEL = "/api/v1/tenant/delete/", "/api/v1/tenant/delete/cancel/"
 

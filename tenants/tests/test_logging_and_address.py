@@ -8,9 +8,9 @@ import uuid
 import pytest
 from django.test import RequestFactory
 
-from tenants.client_address import client_address
+from tenants.auth.client_address import client_address
 from tenants.context import TenantContext, activate
-from tenants.logging import ContextFilter, job_id_scope, task_ended, task_started
+from tenants.context.logging import ContextFilter, job_id_scope, task_ended, task_started
 
 
 def _record(**extra) -> logging.LogRecord:

@@ -8,7 +8,7 @@ import pytest
 from limits.strategies import SlidingWindowCounterRateLimiter
 
 from conftest import TenantWorld
-from tenants import ratelimit
+from tenants.auth import ratelimit
 from tenants.testing import api_client
 
 pytestmark = pytest.mark.usefixtures("committed")

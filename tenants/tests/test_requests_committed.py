@@ -21,9 +21,9 @@ from django.test import Client as HttpClient
 from clients.tests.factories import ClientFactory
 from conftest import make_tenant
 from tenants import context
+from tenants.auth.signin import EXPIRED_NOTICE_SECONDS
 from tenants.context import tenant_context
 from tenants.models import SupportAccess, User
-from tenants.signin import EXPIRED_NOTICE_SECONDS
 from tenants.testing import admin_login, api_client, token_for
 
 pytestmark = pytest.mark.usefixtures("committed")

@@ -1,4 +1,4 @@
-"""The membership lookup (tenants.resolution.active_memberships) writes its SQL once from
+"""The membership lookup (tenants.context.resolution.active_memberships) writes its SQL once from
 the models' metadata: it must find exactly what the ORM queryset it replaces finds."""
 
 import pytest
@@ -6,8 +6,8 @@ from django.db.models import Model
 
 from conftest import make_tenant
 from tenants.context import tenant_context, user_context
+from tenants.context.resolution import active_memberships
 from tenants.models import Membership, Tenant
-from tenants.resolution import active_memberships
 from tenants.testing import add_member
 
 pytestmark = pytest.mark.django_db

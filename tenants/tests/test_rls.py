@@ -12,8 +12,8 @@ from django.db import DatabaseError, connections, transaction
 from analytics.aggregates import aggregate_tables
 from conftest import build_full_world
 from tenants.context import tenant_context
+from tenants.db.sharding import is_citus
 from tenants.models import User
-from tenants.sharding import is_citus
 
 # Committed data: the owner connection (used to look behind RLS) must see what the runtime
 # role wrote, so these tests do not run inside a wrapping test transaction.
@@ -427,7 +427,7 @@ def test_the_support_role_cannot_read_password_hashes_sessions_or_credentials():
 
 def test_every_secret_column_is_hidden_from_the_support_role():
     """Discovered from the models: every encrypted field and the password hash."""
-    from tenants.roles import secret_columns_by_table
+    from tenants.db.roles import secret_columns_by_table
 
     secrets = secret_columns_by_table()
     assert secrets["tenants_user"] == {"password"}

@@ -38,7 +38,7 @@ SEED = 20261130
 # positive_data_acceptance check. Anything else the schema allows must be accepted.
 RULES_THE_SCHEMA_CANNOT_STATE = {
     # analytics: end on or after start, at most 3 years after it (two parameters)
-    ("invalid_parameter", "end"),
+    ("validation_error", "end"),
     # clients: a birth year needs the month and day; month and day come together; Feb 30 is
     # no date; the year is not in the future (the schema's maximum is fixed when it is built)
     ("validation_error", "birth_year"),
@@ -49,7 +49,7 @@ RULES_THE_SCHEMA_CANNOT_STATE = {
     ("validation_error", "email"),
     ("validation_error", "phone"),
     # clients import: the file's content must be a UTF-8 CSV with known columns
-    ("invalid_parameter", "file"),
+    ("validation_error", "file"),
     # clients merge: source and target must differ
     ("validation_error", "non_field_errors"),
     ("merge_invalid", None),
@@ -57,28 +57,28 @@ RULES_THE_SCHEMA_CANNOT_STATE = {
     # name (stored data): an irreversible action is confirmed by repeating what it acts on
     ("confirmation_mismatch", "confirm"),
     # ids in a body that name nothing of this tenant
-    ("invalid_parameter", "client"),
-    ("invalid_parameter", "service"),
-    ("invalid_parameter", "category"),
+    ("validation_error", "client"),
+    ("validation_error", "service"),
+    ("validation_error", "category"),
     # analytics: a sale needs a total or lines; refunds/amounts against the sale's state;
     # an appointment ends after it starts; names and external ids unique in the tenant
-    ("invalid_parameter", "total_amount"),
-    ("invalid_parameter", "refunded_amount"),
-    ("invalid_parameter", "amount"),
-    ("invalid_parameter", "status"),
-    ("invalid_parameter", "end_at"),
-    ("invalid_parameter", "transaction"),
-    ("invalid_parameter", "refunded_at"),
-    ("invalid_parameter", "name"),
-    ("invalid_parameter", "external_id"),
+    ("validation_error", "total_amount"),
+    ("validation_error", "refunded_amount"),
+    ("validation_error", "amount"),
+    ("validation_error", "status"),
+    ("validation_error", "end_at"),
+    ("validation_error", "transaction"),
+    ("validation_error", "refunded_at"),
+    ("validation_error", "name"),
+    ("validation_error", "external_id"),
     # campaigns: the template's placeholders; a template or sender may be required for a channel
-    ("invalid_parameter", "birthday_template"),
-    ("invalid_parameter", "channel"),
+    ("validation_error", "birthday_template"),
+    ("validation_error", "channel"),
     # integrations: credentials and config keys depend on the provider; only a custom CRM
     # has an API key
-    ("invalid_parameter", "credentials"),
-    ("invalid_parameter", "config"),
-    ("invalid_parameter", "provider"),
+    ("validation_error", "credentials"),
+    ("validation_error", "config"),
+    ("validation_error", "provider"),
 }
 
 
@@ -90,13 +90,14 @@ def _is_rule_the_schema_cannot_state(response) -> bool:
     except ValueError:
         return False
     code = body.get("code")
-    if code == "validation_error":
-        names = list((body.get("fields") or {}).keys()) or [None]
-    else:
+    names = list((body.get("fields") or {}).keys()) or [""]
+
+    def stated(name: str) -> bool:
         # "line_items[0].service" names `service`, "credentials.api_key" names `credentials`.
-        path = (body.get("parameter") or "").split(".")
+        path = name.split(".")
         return any((code, part.split("[")[0] or None) in RULES_THE_SCHEMA_CANNOT_STATE for part in (path[0], path[-1]))
-    return all((code, name) in RULES_THE_SCHEMA_CANNOT_STATE for name in names)
+
+    return all(stated(name) for name in names)
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -1,4 +1,4 @@
-"""The shardable schema (tenants.sharding), read from the catalog, not listed by hand.
+"""The shardable schema (tenants.db.sharding), read from the catalog, not listed by hand.
 
 Every tenant table's primary key is (tenant_id, id), and every foreign key between tenant
 tables carries tenant_id on both sides: a new model that forgets it fails here. And a row of
@@ -15,8 +15,8 @@ from django.db import IntegrityError, InternalError, connections
 
 from conftest import build_full_world
 from tenants.context import tenant_context
+from tenants.db.sharding import TenantForeignKey
 from tenants.models import TenantModel
-from tenants.sharding import TenantForeignKey
 
 pytestmark = [pytest.mark.citus, pytest.mark.usefixtures("committed")]
 
@@ -83,10 +83,10 @@ def test_every_foreign_key_between_tenant_models_is_a_composite_key_in_the_datab
             if field.name == "tenant" or target is None or not issubclass(target, TenantModel):
                 continue
             label = f"{model._meta.label}.{field.name}"
-            assert isinstance(field, TenantForeignKey), f"{label}: declare it a tenants.sharding.TenantForeignKey"
+            assert isinstance(field, TenantForeignKey), f"{label}: declare it a tenants.db.sharding.TenantForeignKey"
             assert not field.db_constraint
             assert (model._meta.db_table, "tenant_id", (field.column,)) in keys, (
-                f"{label}: no composite foreign key (tenant_id, {field.column}); add tenants.sharding.tenant_keys"
+                f"{label}: no composite foreign key (tenant_id, {field.column}); add tenants.db.sharding.tenant_keys"
             )
             checked += 1
     assert checked >= 10

@@ -18,7 +18,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from conftest import TenantWorld
-from tenants import signin
+from tenants.auth import signin
 from tenants.models import User
 from tenants.services import tenant_create
 from tenants.testing import add_member, admin_login, token_for

@@ -72,7 +72,7 @@ def test_a_request_past_the_timeout_answers_503_and_logs_the_tenant(settings, ca
     table = Client._meta.db_table
     owner = connections["owner"]
     started = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="brandvx.errors"), transaction.atomic(using="owner"):
+    with caplog.at_level(logging.WARNING, logger="common.errors"), transaction.atomic(using="owner"):
         with owner.cursor() as cursor:
             cursor.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')
         response = client.get("/api/v1/clients/")

@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from tenants import jobs
 from tenants.context import tenant_context
+from tenants.db.sharding import tenant_tables
 from tenants.exports import EXPORT_JOB_KIND, export_path, tenant_export_run
 from tenants.models import BackgroundJob, ChangeRecord
-from tenants.sharding import tenant_tables
 
 pytestmark = pytest.mark.django_db
 

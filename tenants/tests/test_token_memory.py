@@ -1,4 +1,4 @@
-"""A verified token is remembered briefly (tenants.supabase.REMEMBER_SECONDS): its signature is
+"""A verified token is remembered briefly (tenants.auth.supabase.REMEMBER_SECONDS): its signature is
 not checked again, but its expiry and age are, and a change of settings forgets it."""
 
 import time
@@ -8,8 +8,8 @@ from unittest import mock
 import pytest
 from django.test import override_settings
 
-from tenants import supabase
-from tenants.supabase import TokenInvalid, issue_development_token, verify_token
+from tenants.auth import supabase
+from tenants.auth.supabase import TokenInvalid, issue_development_token, verify_token
 
 
 @pytest.fixture(autouse=True)

@@ -93,7 +93,7 @@ def run_loadtest(options: dict, log) -> dict:
             log=log,
         )
         debug_off()
-        from tenants.supabase import issue_development_token
+        from tenants.auth.supabase import issue_development_token
 
         tenants = []
         for index in range(1, options["tenants"] + 1):

@@ -21,9 +21,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tenants.admin_support import SUPPORT_GROUP, SUPPORT_GROUP_PERMISSIONS
 from tenants.context import dangerously_support_read_context
 from tenants.models import Membership, User
+from tenants.support.site import SUPPORT_GROUP, SUPPORT_GROUP_PERMISSIONS
 
 
 class Command(BaseCommand):

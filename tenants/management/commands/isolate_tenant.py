@@ -8,8 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
+from tenants.db.sharding import is_citus, isolate_tenant
 from tenants.models import Tenant
-from tenants.sharding import is_citus, isolate_tenant
 
 
 class Command(BaseCommand):

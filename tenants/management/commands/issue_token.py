@@ -4,7 +4,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tenants.supabase import issue_development_token
+from tenants.auth.supabase import issue_development_token
 
 
 class Command(BaseCommand):

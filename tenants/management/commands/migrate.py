@@ -3,7 +3,7 @@
 The default alias connects as the runtime role, which may not create or alter tables; the
 owner alias (DATABASE_URL as given) does. Django's own migrate is unchanged otherwise. When
 the database has the `citus` extension, every tenant table ends distributed by tenant_id and
-co-located, tenants and users are reference tables, the rest local (tenants.sharding);
+co-located, tenants and users are reference tables, the rest local (tenants.db.sharding);
 re-running it changes nothing. On plain PostgreSQL nothing more happens.
 """
 
@@ -13,8 +13,8 @@ from django.core.management.base import CommandParser
 from django.core.management.commands.migrate import Command as DjangoMigrateCommand
 from django.db import connections
 
-from tenants.roles import grant_runtime_privileges
-from tenants.sharding import distribute_schema
+from tenants.db.roles import grant_runtime_privileges
+from tenants.db.sharding import distribute_schema
 
 
 class Command(DjangoMigrateCommand):

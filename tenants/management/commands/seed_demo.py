@@ -8,9 +8,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from tenants.app_modules import optional_modules
+from tenants.auth.supabase import issue_development_token
 from tenants.models import Tenant, User
 from tenants.services import tenant_create
-from tenants.supabase import issue_development_token
 
 DEMO_OWNER_SUB = uuid.UUID("00000000-0000-4000-8000-000000000001")
 DEMO_SLUG = "demo-salon"

@@ -1,8 +1,9 @@
 """The OpenAPI schema, generated so that it tells the truth about every operation.
 
 `BrandVXAutoSchema` (DEFAULT_SCHEMA_CLASS) adds, to every operation, the error responses it
-can give and their body (`Error`: `{code, detail}` plus `parameter`, `fields`, `choices` or
-`reason` where they apply, see brandvx/errors.py), derived from what the view is:
+can give and their body (`Error`: `{code, detail}` plus `fields` when inputs are at fault, and
+`choices`, `reason` or `job_id` where they apply; see common/errors.py and
+common/http_errors.py), derived from what the view is:
 
 - 400 everywhere (malformed input, characters PostgreSQL cannot store, a bad X-Tenant-ID);
 - 401, 403 and 429 where a caller authenticates (bad token, not a member or role too low,
@@ -16,7 +17,7 @@ that Swagger UI offers the field to a person in several salons; it groups operat
 (declared, or derived from what the operation does).
 
 It also puts the limits the server enforces into the parameters: request bodies refuse
-unknown properties (`additionalProperties: false`, brandvx.validation.StrictFieldsMixin),
+unknown properties (`additionalProperties: false`, common.validation.StrictFieldsMixin),
 dates carry the supported years as a pattern, and filter limits (min_value, max_value,
 max_length on a django-filter filter) become minimum, maximum and maxLength.
 """
@@ -32,38 +33,48 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer
 from rest_framework import serializers
 
-from brandvx.validation import DATE_PATTERN, DATETIME_PATTERN, StrictFieldsMixin
+from common.validation import DATE_PATTERN, DATETIME_PATTERN, StrictFieldsMixin
 
 ERROR_SCHEMA = {
     "type": "object",
     "description": "Every error: a stable `code`, a human `detail`, and what names the input at fault.",
     "properties": {
-        "code": {"type": "string", "description": "Stable machine-readable code, e.g. `invalid_parameter`."},
-        "detail": {"type": "string"},
-        "parameter": {"type": "string", "description": "The parameter or field at fault (`invalid_parameter`)."},
+        "code": {
+            "type": "string",
+            "description": (
+                "Stable machine-readable code: `validation_error`, `unknown_parameter`, `duplicate_key`, "
+                "`confirmation_mismatch`, `not_found`, `conflict` (or a more precise 409 code), `not_authenticated`, "
+                "`invalid_token`, `permission_denied`, `rate_limited`, `statement_timeout`, `service_unavailable`, ..."
+            ),
+        },
+        "detail": {"type": "string", "description": "One sentence for a person."},
         "fields": {
             "type": "object",
             "additionalProperties": {},
-            "description": "Per-field messages (`validation_error`).",
+            "description": (
+                "The inputs at fault (body fields or query parameters), each with its messages: "
+                "`{name: [message, ...]}`; nested for nested input."
+            ),
         },
         "choices": {
             "type": "array",
             "items": {"type": "object", "additionalProperties": {}},
             "description": "The tenants to choose from (`tenant_required`).",
         },
-        "reason": {"type": "string", "description": "Why a file was refused (`invalid_parameter` on uploads)."},
+        "reason": {"type": "string", "description": "Why a file was refused (`validation_error` on uploads)."},
+        "job_id": {"type": "string", "description": "The job already running (`sync_in_progress`)."},
     },
     "required": ["code", "detail"],
 }
 
 ERROR_DESCRIPTIONS = {
-    400: "Invalid input: `code` says what, `parameter` or `fields` name the input.",
+    400: "Invalid input: `code` says what, `fields` names each input at fault.",
     401: "Missing, invalid or expired credentials.",
     403: "Not a member of the tenant, or the role does not allow this.",
     404: "Not found in this tenant.",
     409: (
         "Conflict with what is stored: a value that must be unique is already used (`conflict`, "
-        "`parameter` names it), or the object's state does not allow this (e.g. already refunded)."
+        "`fields` names it), or the object's state does not allow this (e.g. already refunded)."
     ),
     410: "Gone: no longer available (an export older than its availability).",
     415: "The request body's media type is not accepted.",
@@ -300,10 +311,10 @@ STATEMENT_TIMEOUT_DESCRIPTION = (
 
 def rate_limit_postprocessing_hook(result, generator, request, public):
     """drf-spectacular POSTPROCESSING_HOOKS entry: on every operation of a tenant endpoint
-    (a view throttled by tenants.ratelimit.TenantRateThrottle), every response documents the
+    (a view throttled by tenants.auth.ratelimit.TenantRateThrottle), every response documents the
     RateLimit-* headers (but 401 and 403, refused before the limiter), 429 documents `rate_limited` with Retry-After, and 503 documents
     `statement_timeout` (tenants.context sets the timeout on every tenant request)."""
-    from tenants.ratelimit import TenantRateThrottle
+    from tenants.auth.ratelimit import TenantRateThrottle
 
     limited: set[tuple[str, str]] = set()
     for path, _regex, method, callback in getattr(generator, "endpoints", None) or []:

@@ -5,7 +5,7 @@ Every table with a `tenant_id` column gets:
 - `tenant_isolation`: USING and WITH CHECK on the current tenant. The setting is read once
   per statement (the sub-select is an InitPlan) and `nullif(.., '')` makes an unset or
   cleared context compare to NULL: zero rows, no writes. Fail closed.
-- `support_read`: SELECT for the support role only (see tenants.roles). The runtime role is
+- `support_read`: SELECT for the support role only (see tenants.db.roles). The runtime role is
   NOINHERIT, so this policy never applies to ordinary requests and does not slow them.
 """
 
@@ -16,11 +16,11 @@ from typing import Any
 from django.db import migrations
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
-from tenants.roles import role_setting
+from tenants.db.roles import role_setting
 
 CURRENT_TENANT = "(select nullif(current_setting('app.tenant_id', true), '')::uuid)"
 CURRENT_USER = "(select nullif(current_setting('app.user_id', true), '')::uuid)"
-# Citus refuses sub-selects in the policies of distributed tables (tenants.sharding).
+# Citus refuses sub-selects in the policies of distributed tables (tenants.db.sharding).
 CITUS_CURRENT_TENANT = "nullif(current_setting('app.tenant_id', true), '')::uuid"
 
 
@@ -54,10 +54,10 @@ ALTER TABLE {t} DISABLE ROW LEVEL SECURITY;
 class _RLSRunSQL(migrations.RunSQL):
     """On a Citus database whose tables are distributed already (a table added after the
     first `migrate`), the policies take the form Citus accepts. Before distribution they keep
-    the one-node form; distribution rewrites them (tenants.sharding)."""
+    the one-node form; distribution rewrites them (tenants.db.sharding)."""
 
     def _run_sql(self, schema_editor: BaseDatabaseSchemaEditor, sqls: Any) -> None:
-        from tenants.sharding import is_citus, schema_is_distributed
+        from tenants.db.sharding import is_citus, schema_is_distributed
 
         connection = schema_editor.connection
         if sqls is self.sql and isinstance(sqls, str) and is_citus(connection) and schema_is_distributed(connection):

@@ -9,8 +9,8 @@ from rest_framework.request import Request
 
 if TYPE_CHECKING:
     # Only for typing: DRF imports this module while rest_framework.views is still loading,
-    # and tenants.resolution (through brandvx.errors) imports rest_framework.views.
-    from tenants.resolution import Resolution
+    # and tenants.context.resolution (through common.errors) imports rest_framework.views.
+    from tenants.context.resolution import Resolution
 
 
 class SupabaseJWTAuthentication(BaseAuthentication):

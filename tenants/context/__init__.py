@@ -174,7 +174,7 @@ def membership_lookup_context(
     the database already holds: the request needs one context statement, not two. When the
     caller is not, the view gets no context, and the hook resets the settings before any
     later statement. Only the lookup runs in this block: one fixed statement filtered by the
-    user (tenants.resolution.active_memberships), and the user's row. RLS lets it read the
+    user (tenants.context.resolution.active_memberships), and the user's row. RLS lets it read the
     user's own memberships (the self-read policy) whatever tenant is pending, and Python code
     sees no tenant here (current_tenant_id() raises).
     """
@@ -212,7 +212,7 @@ def dangerously_support_read_context(
     Switches the transaction to the support database role, which has SELECT on every table,
     INSERT on the audit log (as itself) and nothing else, and whose policies allow reading
     all tenants. Callers must write a `SupportAccess` row for each tenant whose data they
-    show (tenants.admin_support does).
+    show (tenants.support.site does).
     """
     ctx = TenantContext(
         tenant_id=None,

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from brandvx.errors import BrandVXError, ServiceUnavailable
+from common.errors import Conflict, Unavailable
 from tenants.context import dangerously_ids_by_tenant, tenant_context
 from tenants.models import BackgroundJob, Tenant, User
 
@@ -30,14 +30,13 @@ Status = BackgroundJob.Status
 logger = logging.getLogger(__name__)
 
 
-class JobNotCancelable(BrandVXError):
-    status_code = 409
+class JobNotCancelable(Conflict):
     code = "job_finished"
     default_detail = "The job has already finished."
 
 
 def broker_check() -> None:
-    """Raise ServiceUnavailable (503) when the broker cannot be reached right now.
+    """Raise Unavailable (503) when the broker cannot be reached right now.
 
     Checked before a job row is written: a job that can never be enqueued must not be left
     behind, "queued" forever, for the UI to poll.
@@ -49,7 +48,7 @@ def broker_check() -> None:
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
     except Exception:
         logger.warning("broker unreachable; refusing to create a job", exc_info=True)
-        raise ServiceUnavailable("The job queue is unavailable; nothing was started. Try again shortly.") from None
+        raise Unavailable("The job queue is unavailable; nothing was started. Try again shortly.") from None
 
 
 def job_create(

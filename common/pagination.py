@@ -5,7 +5,7 @@ from django.urls import NoReverseMatch, reverse
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 
-from brandvx.errors import InvalidParameter
+from common.errors import InvalidInput
 
 MAX_CURSOR_LENGTH = 1000
 # Each row of a page links to its detail (issue 23): added to every paginated list's items, in
@@ -49,22 +49,20 @@ class DefaultCursorPagination(CursorPagination):
         if raw is None:
             return self.page_size
         if not re.fullmatch(r"[0-9]{1,6}", raw) or not 1 <= int(raw) <= self.max_page_size:
-            raise InvalidParameter(
-                self.page_size_query_param, f"must be a whole number from 1 to {self.max_page_size}."
-            )
+            raise InvalidInput(self.page_size_query_param, f"must be a whole number from 1 to {self.max_page_size}.")
         return int(raw)
 
     def decode_cursor(self, request):
         if len(request.query_params.get(self.cursor_query_param) or "") > MAX_CURSOR_LENGTH:
-            raise InvalidParameter(self.cursor_query_param, "is not a cursor from this list; use `next` or `previous`.")
+            raise InvalidInput(self.cursor_query_param, "is not a cursor from this list; use `next` or `previous`.")
         try:
             cursor = super().decode_cursor(request)
         except NotFound:
-            raise InvalidParameter(
+            raise InvalidInput(
                 self.cursor_query_param, "is not a cursor from this list; use `next` or `previous`."
             ) from None
         if cursor is not None and cursor.position is not None and "\x00" in str(cursor.position):
-            raise InvalidParameter(self.cursor_query_param, "is not a cursor from this list; use `next` or `previous`.")
+            raise InvalidInput(self.cursor_query_param, "is not a cursor from this list; use `next` or `previous`.")
         return cursor
 
     def get_paginated_response(self, data):
@@ -102,7 +100,7 @@ class DefaultCursorPagination(CursorPagination):
         except (DjangoValidationError, ValueError, TypeError, OverflowError):
             # A well-formed cursor whose position does not fit the ordering column (a
             # forged or stale cursor): the ORM refuses the value before any query runs.
-            raise InvalidParameter(
+            raise InvalidInput(
                 self.cursor_query_param, "is not a cursor from this list; use `next` or `previous`."
             ) from None
 

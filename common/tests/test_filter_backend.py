@@ -3,8 +3,8 @@ names none: the same rows and the same errors as the whole FilterSet, less work.
 
 from django.http import QueryDict
 
-from brandvx.validation import _named_filters, _narrowed
 from clients.api.filters import ClientFilter
+from common.validation import _named_filters, _narrowed
 
 
 def test_the_named_filters_are_found_by_name_and_by_range_suffix():

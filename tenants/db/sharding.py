@@ -17,7 +17,7 @@ every join along them also matches tenant_id.
 
 Converting a tenant model, in one migration of its app (after its CreateModel and RLS):
 
-    from tenants.sharding import tenant_keys
+    from tenants.db.sharding import tenant_keys
 
     operations = [
         ...,
@@ -351,7 +351,7 @@ def distribute_ready_tenant_tables(connection: BaseDatabaseWrapper, *, require_a
         if require_all and not_ready:
             raise RuntimeError(
                 f"tenant tables without the primary key (tenant_id, id): {', '.join(not_ready)}; "
-                "add tenants.sharding.tenant_keys(...) to their migrations"
+                "add tenants.db.sharding.tenant_keys(...) to their migrations"
             )
         ready = [t for t in pending if t not in not_ready]
         # The audit log's append-only trigger only raises: safe on shards.

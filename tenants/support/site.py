@@ -47,8 +47,8 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path
 from django.utils import timezone
 
+from tenants.auth.client_address import client_address
 from tenants.changes import change_reason
-from tenants.client_address import client_address
 from tenants.context import dangerously_support_read_context, tenant_context
 from tenants.models import SupportAccess, Tenant, TenantModel
 
@@ -211,11 +211,11 @@ def _flush_audit(request: HttpRequest) -> None:
 
 
 def without_secret_columns(queryset: QuerySet[_M]) -> QuerySet[_M]:
-    """`queryset` with every column the support role may not read (tenants.roles.secret_fields:
+    """`queryset` with every column the support role may not read (tenants.db.roles.secret_fields:
     password hashes, encrypted credentials) deferred, its own and those of the rows a foreign
     key points at. Those rows are joined here, so that no lazy load fetches them whole: the
     support role gets "permission denied" for any query naming a secret column."""
-    from tenants.roles import secret_fields
+    from tenants.db.roles import secret_fields
 
     model = queryset.model
     deferred = [field.name for field in secret_fields(model)]
@@ -444,10 +444,10 @@ class PlatformScheduleMixin(PlatformReadOnlyMixin):
 
 def _secret_lookup(model: type[Model], lookup: str) -> bool:
     """Whether an admin lookup (`credentials__isnull`, `staff_user__password__startswith`)
-    reaches a column the support role may not read (tenants.roles.secret_fields)."""
+    reaches a column the support role may not read (tenants.db.roles.secret_fields)."""
     from django.core.exceptions import FieldDoesNotExist
 
-    from tenants.roles import secret_fields
+    from tenants.db.roles import secret_fields
 
     current: type[Model] | None = model
     for part in lookup.split("__"):

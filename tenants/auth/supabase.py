@@ -21,12 +21,12 @@ from rest_framework import status
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
 
-from brandvx.errors import BrandVXError
+from common.http_errors import HttpError
 
 ASYMMETRIC_ALGORITHMS = ("ES256", "RS256")
 
 
-class TokenInvalid(BrandVXError):
+class TokenInvalid(HttpError):
     status_code = status.HTTP_401_UNAUTHORIZED
     code = "invalid_token"
     default_detail = "The access token is invalid."

@@ -18,7 +18,7 @@ from django_filters import rest_framework as rest_framework_filters
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from brandvx.errors import InvalidParameter
+from common.errors import InvalidInput
 
 if TYPE_CHECKING:
     # StrictFieldsMixin's base for the type checker only (self.fields, the super() call); at
@@ -65,16 +65,16 @@ def parse_query_date(raw: str | None, name: str, *, required: bool = False) -> d
     """A YYYY-MM-DD query parameter inside the supported years; 400 naming it otherwise."""
     if raw is None or raw == "":
         if required or raw == "":
-            raise InvalidParameter(name, f"is required as a date, YYYY-MM-DD ({RANGE_TEXT}).")
+            raise InvalidInput(name, f"is required as a date, YYYY-MM-DD ({RANGE_TEXT}).")
         return None
     try:
         if not _ISO_DATE.match(raw):
             raise ValueError
         value = datetime.date.fromisoformat(raw)
     except ValueError:
-        raise InvalidParameter(name, f"must be a date as YYYY-MM-DD ({RANGE_TEXT}).") from None
+        raise InvalidInput(name, f"must be a date as YYYY-MM-DD ({RANGE_TEXT}).") from None
     if not date_in_range(value):
-        raise InvalidParameter(name, f"must be a date in the {RANGE_TEXT}.")
+        raise InvalidInput(name, f"must be a date in the {RANGE_TEXT}.")
     return value
 
 
@@ -83,7 +83,7 @@ def parse_query_int(raw: str | None, name: str, *, minimum: int, maximum: int, d
     if raw is None:
         return default
     if not re.fullmatch(r"[0-9]{1,9}", raw) or not minimum <= int(raw) <= maximum:
-        raise InvalidParameter(name, f"must be a whole number from {minimum} to {maximum}.")
+        raise InvalidInput(name, f"must be a whole number from {minimum} to {maximum}.")
     return int(raw)
 
 
@@ -246,7 +246,7 @@ class StrictFilterSet(rest_framework_filters.FilterSet):
     - Foreign keys filter by id: an id that names nothing finds nothing (no 400, no lookup).
     - Dates must lie in the supported years.
     Limits given as filter kwargs (min_value, max_value, max_length) are enforced by the form
-    field and shown in the schema (brandvx.schema.StrictFilterExtension).
+    field and shown in the schema (common.schema.StrictFilterExtension).
     """
 
     FILTER_DEFAULTS = {
@@ -385,7 +385,5 @@ class StrictFilterBackend(rest_framework_filters.DjangoFilterBackend):
         if not filterset.is_valid():
             errors = {name: [str(message) for message in messages] for name, messages in filterset.errors.items()}
             name = next(iter(errors))
-            error = InvalidParameter(name, " ".join(errors[name]))
-            error.extra["fields"] = errors
-            raise error
+            raise InvalidInput(name, " ".join(errors[name]), fields=errors)
         return filterset.qs

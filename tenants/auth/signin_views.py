@@ -2,7 +2,7 @@
 DRF's pages link to them ("Log in" in the navigation bar).
 
 - /api-auth/login/: paste a Supabase access token. It is verified by `verify_token` and
-  resolved by `tenants.resolution` exactly as a bearer token would be (failures count in the
+  resolved by `tenants.context.resolution` exactly as a bearer token would be (failures count in the
   same per-address limiter). With DEBUG on, a button signs in as the demo owner
   (`manage.py seed_demo`) with a freshly issued development token.
 - /api-auth/tenant/: the tenant picker, when the user belongs to several tenants.
@@ -26,12 +26,13 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from brandvx.errors import BrandVXError
-from tenants import auth_failures, signin
+from common.http_errors import HttpError
+from tenants.auth import failures as auth_failures
+from tenants.auth import signin
+from tenants.auth.supabase import TokenInvalid, VerifiedToken, issue_development_token, verify_token
 from tenants.context import user_context
+from tenants.context.resolution import Resolution, TenantForbidden, attached_resolution, resolve_token
 from tenants.models import Membership
-from tenants.resolution import Resolution, TenantForbidden, attached_resolution, resolve_token
-from tenants.supabase import TokenInvalid, VerifiedToken, issue_development_token, verify_token
 
 app_name = "rest_framework"  # DRF's templates link to rest_framework:login / :logout
 
@@ -53,7 +54,7 @@ def _with_next(name: str, next_url: str) -> str:
 
 
 def _current(request: HttpRequest) -> Resolution | None:
-    """The request's resolution (tenants.middleware attaches it) when it is a live sign-in."""
+    """The request's resolution (tenants.context.middleware attaches it) when it is a live sign-in."""
     resolution = attached_resolution(request)
     if resolution is None or not resolution.via_session or resolution.error is not None or resolution.user is None:
         return None
@@ -80,7 +81,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         resolution = resolve_token(token, requested_tenant=token.tenant_claim)
         if resolution.error is not None:
             raise resolution.error
-    except BrandVXError as exc:
+    except HttpError as exc:
         if isinstance(exc, TokenInvalid) and auth_failures.record_and_check(request):
             exc = auth_failures.TooManyFailures()
         return _page(request, "tenants/signin/login.html", status=exc.status_code, error=exc)
@@ -114,7 +115,7 @@ def _verify_submitted_token(request: HttpRequest) -> VerifiedToken:
     return verify_token(raw)
 
 
-class DemoUnavailable(BrandVXError):
+class DemoUnavailable(HttpError):
     status_code = 404
     code = "demo_unavailable"
     default_detail = "Demo sign-in is available only with DEBUG on, after `python manage.py seed_demo`."

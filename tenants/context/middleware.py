@@ -18,7 +18,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.functional import SimpleLazyObject
 
-from tenants.resolution import resolve_request
+from tenants.context.resolution import resolve_request
 
 
 class TenantContextMiddleware:
@@ -26,6 +26,6 @@ class TenantContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        # Read back with tenants.resolution.attached_resolution (HttpRequest declares no such attribute).
+        # Read back with tenants.context.resolution.attached_resolution (HttpRequest declares no such attribute).
         request.tenant_resolution = SimpleLazyObject(lambda: resolve_request(request))  # type: ignore[attr-defined]
         return self.get_response(request)

@@ -1,6 +1,6 @@
 """Rate limiting of failed token authentications, per client address, in the shared cache.
 
-The address is `tenants.client_address.client_address`: behind trusted proxies, the
+The address is `tenants.auth.client_address.client_address`: behind trusted proxies, the
 caller's, not the proxy's (one address for everyone would lock every salon out at once).
 
 Past the limit, a failed authentication is answered 429 (with Retry-After) instead of 401,
@@ -17,13 +17,13 @@ from django.core.cache import cache
 from django.http import HttpRequest
 from rest_framework import status
 
-from brandvx.errors import BrandVXError
-from tenants.client_address import client_address
+from common.http_errors import HttpError
+from tenants.auth.client_address import client_address
 
 logger = logging.getLogger(__name__)
 
 
-class TooManyFailures(BrandVXError):
+class TooManyFailures(HttpError):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     code = "too_many_auth_failures"
     default_detail = "Too many failed authentications from this address; wait a minute and try again."

@@ -1,4 +1,4 @@
-"""brandvx.renderers.JSONRenderer writes what DRF's JSONRenderer writes, byte for byte."""
+"""common.renderers.JSONRenderer writes what DRF's JSONRenderer writes, byte for byte."""
 
 import datetime
 import decimal
@@ -12,7 +12,7 @@ from rest_framework.exceptions import ErrorDetail
 from rest_framework.serializers import Serializer
 from rest_framework.utils.serializer_helpers import ReturnDict, ReturnList
 
-from brandvx.renderers import JSONRenderer
+from common.renderers import JSONRenderer
 
 UTC = datetime.UTC
 SAMPLES = {

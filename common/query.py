@@ -1,8 +1,8 @@
 """Unknown query parameters are refused, on every endpoint, by one rule: a query parameter
 is known when the endpoint's OpenAPI operation documents it (its filters, `cursor` and
 `page_size` where it pages, `ordering` where it sorts, and its own parameters), or when it is
-`format` (the renderer, checked by brandvx.negotiation). Anything else is a 400
-`unknown_parameter` naming it, as unknown body fields are (brandvx.validation): a typo such as
+`format` (the renderer, checked by common.negotiation). Anything else is a 400
+`unknown_parameter` naming it, as unknown body fields are (common.validation): a typo such as
 `?consent=email` for `?email_consent=true` must not answer every client.
 
 The documented names come from the schema itself (drf-spectacular's generator, the same code
@@ -20,7 +20,7 @@ from typing import Any
 
 from rest_framework.request import Request
 
-from brandvx.errors import BrandVXError
+from common.http_errors import HttpError
 
 # Accepted everywhere: the renderer (`?format=json`, `?format=api`), validated by the content
 # negotiation; not part of an operation's documented parameters.
@@ -29,7 +29,7 @@ ALWAYS_KNOWN = frozenset({"format"})
 _lock = threading.Lock()
 
 
-class UnknownParameter(BrandVXError):
+class UnknownParameter(HttpError):
     code = "unknown_parameter"
     default_detail = "The request names a query parameter this endpoint does not have."
 
@@ -37,7 +37,7 @@ class UnknownParameter(BrandVXError):
         listed = ", ".join(sorted(known - ALWAYS_KNOWN)) or "none"
         super().__init__(
             f"{parameter}: is not a parameter of this endpoint (its parameters: {listed}).",
-            extra={"parameter": parameter},
+            fields={parameter: ["is not a parameter of this endpoint."]},
         )
 
 

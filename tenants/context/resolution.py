@@ -5,7 +5,7 @@
 2. A malformed tenant id is 400; a tenant without an active membership is 403.
 3. Several memberships and no selection: no tenant; tenant endpoints answer 400 with the
    choices (GET /api/v1/me/ still answers, so a client can offer a picker).
-4. Sessions: only a session made by the API sign-in page (`tenants.signin`, a verified
+4. Sessions: only a session made by the API sign-in page (`tenants.auth.signin`, a verified
    Supabase token) is a caller, until that token's expiry; its tenant is the one chosen on the
    sign-in page unless `X-Tenant-ID` says otherwise. A Django login session (the support
    admin's password session) is refused: support works in the admin, never through the API.
@@ -26,38 +26,39 @@ from django.db.models import Field, Model
 from django.http import HttpRequest
 from rest_framework import status
 
-from brandvx.errors import BrandVXError
-from tenants import auth_failures, signin
+from common.http_errors import HttpError
+from tenants.auth import failures as auth_failures
+from tenants.auth import signin
+from tenants.auth.supabase import TokenInvalid, VerifiedToken, verify_token
 from tenants.context import TenantContext, membership_lookup_context
 from tenants.models import Membership, Tenant, User
-from tenants.supabase import TokenInvalid, VerifiedToken, verify_token
 
 
-class TenantSelectionInvalid(BrandVXError):
+class TenantSelectionInvalid(HttpError):
     status_code = status.HTTP_400_BAD_REQUEST
     code = "invalid_tenant_id"
     default_detail = "The tenant id is not a valid UUID."
 
 
-class TenantForbidden(BrandVXError):
+class TenantForbidden(HttpError):
     status_code = status.HTTP_403_FORBIDDEN
     code = "not_a_member"
     default_detail = "You are not an active member of this tenant."
 
 
-class TenantRequired(BrandVXError):
+class TenantRequired(HttpError):
     status_code = status.HTTP_400_BAD_REQUEST
     code = "tenant_required"
     default_detail = "Choose a tenant with the X-Tenant-ID header."
 
 
-class NoTenant(BrandVXError):
+class NoTenant(HttpError):
     status_code = status.HTTP_403_FORBIDDEN
     code = "no_membership"
     default_detail = "Your account is not a member of any active tenant."
 
 
-class PasswordSessionRefused(BrandVXError):
+class PasswordSessionRefused(HttpError):
     status_code = status.HTTP_403_FORBIDDEN
     code = "password_session_refused"
     default_detail = (
@@ -66,7 +67,7 @@ class PasswordSessionRefused(BrandVXError):
     )
 
 
-class SessionExpired(BrandVXError):
+class SessionExpired(HttpError):
     status_code = status.HTTP_401_UNAUTHORIZED
     code = "session_expired"
     default_detail = "Your sign-in ended when its access token expired; sign in again at /api-auth/login/."
@@ -82,8 +83,8 @@ class Resolution:
     token: VerifiedToken | None = None
     memberships: list[Membership] = field(default_factory=list)
     membership: Membership | None = None
-    error: BrandVXError | None = None  # authentication or explicit-selection error
-    tenant_error: BrandVXError | None = None  # raised only by endpoints that need a tenant
+    error: HttpError | None = None  # authentication or explicit-selection error
+    tenant_error: HttpError | None = None  # raised only by endpoints that need a tenant
 
     @property
     def context(self) -> TenantContext | None:

@@ -20,7 +20,7 @@ from django.db import connections, transaction
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.models import Field, Model
 
-from tenants.sharding import is_citus
+from tenants.db.sharding import is_citus
 
 
 def _quote_ident(name: str) -> str:
@@ -128,7 +128,7 @@ def secret_fields(model: type[Model]) -> list[Field[Any, Any]]:
     Twilio credentials) and the user model's password hash."""
     from django.contrib.auth import get_user_model
 
-    from tenants.crypto import EncryptedJSONField
+    from tenants.db.crypto import EncryptedJSONField
 
     user_model = get_user_model()
     return [

@@ -10,7 +10,7 @@ from drf_spectacular.openapi import AutoSchema
 
 
 class SupabaseJWTScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
-    target_class = "tenants.authentication.SupabaseJWTAuthentication"
+    target_class = "tenants.auth.authentication.SupabaseJWTAuthentication"
     name = "SupabaseJWT"
 
     def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
@@ -23,7 +23,7 @@ class SupabaseJWTScheme(OpenApiAuthenticationExtension):  # type: ignore[no-unty
 
 
 class TenantSessionScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
-    target_class = "tenants.authentication.TenantSessionAuthentication"
+    target_class = "tenants.auth.authentication.TenantSessionAuthentication"
     name = "cookieAuth"
 
     def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:

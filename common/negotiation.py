@@ -8,10 +8,10 @@ class StrictContentNegotiation(DefaultContentNegotiation):
     Imported by DRF while `rest_framework.views` loads: no project imports at module level."""
 
     def filter_renderers(self, renderers, format):
-        from brandvx.errors import InvalidParameter
+        from common.errors import InvalidInput
 
         matching = [renderer for renderer in renderers if renderer.format == format]
         if not matching:
             choices = ", ".join(sorted({renderer.format for renderer in renderers if renderer.format != "api"}))
-            raise InvalidParameter("format", f"must be one of {choices}.")
+            raise InvalidInput("format", f"must be one of {choices}.")
         return matching

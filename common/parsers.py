@@ -62,12 +62,12 @@ def nested_deeper_than(raw: bytes | str, limit: int) -> bool:
 
 
 class DuplicateKey(ParseError):
-    """400 `duplicate_key`, with the key as `parameter` (brandvx.errors adds `extra`). A
-    ParseError, not a BrandVXError: brandvx.errors imports DRF's views, which import parsers."""
+    """400 `duplicate_key`, naming the key in `fields` (common.http_errors reads `fields`). A
+    ParseError, not an HttpError: common.http_errors imports DRF's views, which import parsers."""
 
     def __init__(self, key: str):
         super().__init__(f"A JSON object names the key {key!r} twice.", code="duplicate_key")
-        self.extra = {"parameter": key}
+        self.fields = {key: ["is named twice in one JSON object."]}
 
 
 def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -1,4 +1,6 @@
-"""One small error hierarchy, mapped to JSON `{code, detail}` by one DRF exception handler.
+"""The edge: every error becomes one JSON body, `{code, detail[, fields]}`, in one DRF exception
+handler (and Django's handler400/404/500). Domain errors (`common.errors`) get their status
+here, once.
 
 Clients get a stable `code` and a human message; internals (SQL, tracebacks) stay in the
 server log.
@@ -16,64 +18,49 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-logger = logging.getLogger("brandvx.errors")
+from common import errors
+
+logger = logging.getLogger("common.errors")
 
 
-class BrandVXError(exceptions.APIException):
-    """Base of our own errors. Subclasses set `status_code`, `code` and `default_detail`."""
+class HttpError(exceptions.APIException):
+    """Errors of the HTTP perimeter itself (authentication, tenant selection, rate limits,
+    request parsing), raised before or around a view, where the status is the point. Services
+    and selectors raise `common.errors` instead. Subclasses set `status_code`, `code` and
+    `default_detail`."""
 
     status_code: int = status.HTTP_400_BAD_REQUEST
     code = "error"
     default_detail = "The request could not be processed."
 
-    def __init__(self, detail: str | None = None, *, code: str | None = None, extra: dict | None = None):
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        fields: dict[str, list[str]] | None = None,
+        extra: dict | None = None,
+    ):
         super().__init__(detail or self.default_detail, code or self.code)
         self.code = code or self.code
-        self.extra = extra or {}
+        self.fields = fields or {}
+        self.extra = extra or {}  # documented keys of its own (e.g. `choices` of tenant_required)
 
 
-class InvalidParameter(BrandVXError):
-    code = "invalid_parameter"
-    default_detail = "A parameter is invalid."
-
-    def __init__(self, parameter: str, detail: str):
-        super().__init__(f"{parameter}: {detail}", extra={"parameter": parameter})
-
-
-class ConfirmationMismatch(BrandVXError):
-    """An irreversible action (an erasure, a business's deletion) whose `confirm` does not
-    repeat what it acts on."""
-
-    code = "confirmation_mismatch"
-    default_detail = "`confirm` must repeat exactly what the request acts on; nothing was done."
+# Each kind of domain error answers with one status (most specific class first).
+DOMAIN_STATUS: tuple[tuple[type[errors.DomainError], int], ...] = (
+    (errors.InvalidInput, status.HTTP_400_BAD_REQUEST),
+    (errors.NotFound, status.HTTP_404_NOT_FOUND),
+    (errors.Conflict, status.HTTP_409_CONFLICT),
+    (errors.Gone, status.HTTP_410_GONE),
+    (errors.Locked, status.HTTP_423_LOCKED),
+    (errors.Unavailable, status.HTTP_503_SERVICE_UNAVAILABLE),
+    (errors.DomainError, status.HTTP_500_INTERNAL_SERVER_ERROR),
+)
 
 
-class Conflict(BrandVXError):
-    """409: the request is well formed but contradicts what is stored: a value that must be
-    unique is already used ("name is already used"), or the object's state does not allow it
-    ("already fully refunded"). `parameter` names the input at fault."""
-
-    status_code = status.HTTP_409_CONFLICT
-    code = "conflict"
-    default_detail = "The request conflicts with the current state of the data."
-
-    def __init__(self, parameter: str, detail: str):
-        super().__init__(f"{parameter}: {detail}", extra={"parameter": parameter})
-
-
-class ServiceUnavailable(BrandVXError):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    code = "service_unavailable"
-    default_detail = "A backing service is unavailable; try again shortly."
-
-
-class StatementTimeout(BrandVXError):
-    """A statement ran past its statement_timeout (DATABASE_STATEMENT_TIMEOUT_MS, set with the
-    tenant context): the request did too much at once, or waited on a lock too long."""
-
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    code = "statement_timeout"
-    default_detail = "The request took too long in the database and was stopped; nothing was changed. Retry, or ask for less (a shorter period, a smaller page)."
+def domain_status(exc: errors.DomainError) -> int:
+    return next(code for kind, code in DOMAIN_STATUS if isinstance(exc, kind))
 
 
 def _statement_timed_out(exc: BaseException) -> bool:
@@ -112,7 +99,7 @@ def server_error(request):
     """handler500: internals stay in the log."""
     from django.http import JsonResponse
 
-    return JsonResponse({"code": "error", "detail": BrandVXError.default_detail}, status=500)
+    return JsonResponse({"code": "error", "detail": errors.DomainError.default_detail}, status=500)
 
 
 def exception_handler(exc, context):
@@ -129,20 +116,23 @@ def exception_handler(exc, context):
             getattr(request, "path", ""),
             exc,
         )
-        exc = StatementTimeout()
+        exc = errors.StatementTimeout()
 
-    if isinstance(exc, BrandVXError):
-        if isinstance(exc, StatementTimeout):
-            body = {"code": exc.code, "detail": str(exc.detail)}
-        elif exc.status_code >= 500:
+    if isinstance(exc, errors.DomainError):
+        status_code = domain_status(exc)
+        if status_code == 500:
             logger.error("server error %s: %s", exc.code, exc.detail, exc_info=exc)
-            body = {
-                "code": exc.code,
-                "detail": str(BrandVXError.default_detail if exc.status_code == 500 else exc.detail),
-            }
-        else:
-            body = {"code": exc.code, "detail": str(exc.detail), **exc.extra}
-        return Response(body, status=exc.status_code, headers=_auth_headers(exc, context))
+            return Response({"code": exc.code, "detail": errors.DomainError.default_detail}, status=500)
+        return Response(error_body(exc.code, exc.detail, exc.fields, exc.extra), status=status_code)
+
+    if isinstance(exc, HttpError):
+        if exc.status_code >= 500:
+            logger.error("server error %s: %s", exc.code, exc.detail, exc_info=exc)
+        return Response(
+            error_body(exc.code, str(exc.detail), exc.fields, exc.extra),
+            status=exc.status_code,
+            headers=_auth_headers(exc),
+        )
 
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -150,18 +140,29 @@ def exception_handler(exc, context):
     data = response.data
     code = _DEFAULT_CODES.get(response.status_code, "error")
     if isinstance(exc, exceptions.ValidationError):
-        response.data = {"code": "validation_error", "detail": "The request has invalid fields.", "fields": data}
+        response.data = error_body("validation_error", errors.InvalidInput.default_detail, data)
     else:
         detail = data.get("detail", data) if isinstance(data, dict) else data
         exc_code = getattr(detail, "code", None)
         if exc_code and exc_code not in ("invalid", "error"):
             code = exc_code
-        # `extra`: what a non-BrandVXError of ours adds (brandvx.parsers.DuplicateKey: `parameter`).
-        response.data = {"code": code, "detail": str(detail), **getattr(exc, "extra", {})}
+        # `fields`: what a DRF exception of ours names (common.parsers.DuplicateKey).
+        response.data = error_body(code, str(detail), getattr(exc, "fields", None))
     return response
 
 
-def _auth_headers(exc, context) -> dict:
+def error_body(code: str, detail: str, fields: object = None, extra: dict | None = None) -> dict:
+    """The one error shape: `code`, `detail`, and `fields` ({input: [messages]}) when inputs
+    are at fault; an error may add documented keys of its own (`extra`)."""
+    body: dict = {"code": code, "detail": detail}
+    if fields:
+        body["fields"] = fields
+    if extra:
+        body.update(extra)
+    return body
+
+
+def _auth_headers(exc: HttpError) -> dict:
     if exc.status_code == 401:
         return {"WWW-Authenticate": 'Bearer realm="api"'}
     if exc.status_code == 429:

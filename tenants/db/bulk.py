@@ -91,7 +91,7 @@ def copy_insert(
 
 
 def _on_citus() -> bool:
-    from tenants.sharding import is_citus
+    from tenants.db.sharding import is_citus
 
     return is_citus(connection)
 

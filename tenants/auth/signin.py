@@ -1,11 +1,11 @@
 """The browsable API's sign-in, kept in the session: who signed in, until when, which tenant.
 
 Salon users have no Django password; they sign in with Supabase. The sign-in page
-(`tenants.signin_views`) verifies a pasted access token exactly like a bearer token and keeps
+(`tenants.auth.signin_views`) verifies a pasted access token exactly like a bearer token and keeps
 here only the user id, when the sign-in ends and the chosen tenant, never the token itself. It
 ends at the token's expiry or at its maximum age (`iat` + SUPABASE_JWT_MAX_AGE_SECONDS),
 whichever comes first: the session authenticates API calls until then and not a second longer
-(`tenants.resolution`). The session cookie outlives it by EXPIRED_NOTICE_SECONDS, so that the
+(`tenants.context.resolution`). The session cookie outlives it by EXPIRED_NOTICE_SECONDS, so that the
 first page asked for after the end can say that the sign-in expired (401 `session_expired`,
 with a link to the sign-in) instead of "no credentials".
 

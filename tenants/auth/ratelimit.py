@@ -41,7 +41,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from brandvx.errors import BrandVXError
+from common.http_errors import HttpError
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def parse_rate(text: str) -> RateLimitItem:
     return parse(text)
 
 
-class RateLimited(BrandVXError):
+class RateLimited(HttpError):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     code = "rate_limited"
     default_detail = "Too many requests for this tenant; slow down and retry after the time given in Retry-After."
