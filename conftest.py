@@ -18,8 +18,8 @@ from django.db import connections
 from tenants.app_modules import optional_modules
 from tenants.db import citus_cluster
 from tenants.models import Role, Tenant, User
-from tenants.services import tenant_create
 from tenants.testing import add_member, api_client
+from tenants.tests.factories import TenantFactory, UserFactory
 
 
 def _maintenance_conninfo() -> dict:
@@ -76,11 +76,10 @@ def committed(django_db_setup, django_db_blocker):
 
 
 def make_tenant(name: str, *, timezone: str = "UTC") -> tuple[Tenant, User]:
-    owner = User.objects.create(
+    owner = UserFactory(
         username=f"owner-{name}-{Tenant.objects.count()}", email=f"owner@{name.lower().replace(' ', '-')}.test"
     )
-    tenant = tenant_create(name=name, owner_sub=owner.id, timezone=timezone)
-    return tenant, owner
+    return TenantFactory(name=name, timezone=timezone, owner=owner), owner
 
 
 class TenantWorld:

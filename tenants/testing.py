@@ -7,7 +7,6 @@ running application imports this module.
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -200,10 +199,10 @@ def capture_statements(alias: str = "default") -> Iterator[StatementLog]:
 
 
 def add_member(*, tenant: Tenant, role: str = "staff", user: User | None = None) -> User:
-    from tenants.services import membership_add
+    from tenants.tests.factories import MembershipFactory, UserFactory
 
-    user = user or User.objects.create(username=f"user-{uuid.uuid4()}", email=f"{uuid.uuid4().hex[:8]}@example.com")
-    membership_add(tenant=tenant, user=user, role=role)
+    user = user or UserFactory.create()
+    MembershipFactory.create(tenant=tenant, user=user, role=role)
     return user
 
 
