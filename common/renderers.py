@@ -65,9 +65,8 @@ class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
 
     @staticmethod
     def _without_tenant(view: Any) -> bool:
-        from tenants.views import TenantScopedMixin
-
-        return isinstance(view, TenantScopedMixin) and not hasattr(view, "membership")
+        # `tenant_scoped`: set by tenants.views.TenantScopedMixin (common knows no app).
+        return getattr(view, "tenant_scoped", False) and not hasattr(view, "membership")
 
     def _failed(self, request: Any, method: str) -> bool:
         response = (getattr(self, "renderer_context", None) or {}).get("response")

@@ -130,9 +130,8 @@ class BrandVXAutoSchema(AutoSchema):
 
     def get_override_parameters(self):
         parameters = list(super().get_override_parameters())
-        from tenants.views import RequestContextMixin  # the views that resolve a tenant
-
-        if isinstance(self.view, RequestContextMixin):
+        # `resolves_tenant`: set by tenants.views.RequestContextMixin (common knows no app).
+        if getattr(self.view, "resolves_tenant", False):
             parameters.append(TENANT_HEADER)
         return parameters
 
@@ -314,12 +313,12 @@ def rate_limit_postprocessing_hook(result, generator, request, public):
     (a view throttled by tenants.auth.ratelimit.TenantRateThrottle), every response documents the
     RateLimit-* headers (but 401 and 403, refused before the limiter), 429 documents `rate_limited` with Retry-After, and 503 documents
     `statement_timeout` (tenants.context sets the timeout on every tenant request)."""
-    from tenants.auth.ratelimit import TenantRateThrottle
-
     limited: set[tuple[str, str]] = set()
     for path, _regex, method, callback in getattr(generator, "endpoints", None) or []:
         view_class = getattr(callback, "cls", None)
-        if view_class and TenantRateThrottle in getattr(view_class, "throttle_classes", ()):
+        throttles = getattr(view_class, "throttle_classes", ()) if view_class else ()
+        # `sends_rate_limit_headers`: set by tenants.auth.ratelimit.TenantRateThrottle.
+        if any(getattr(throttle, "sends_rate_limit_headers", False) for throttle in throttles):
             limited.add((path, method.lower()))
     error_ref = {"$ref": "#/components/schemas/Error"}
     for path, operations in result.get("paths", {}).items():

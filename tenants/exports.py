@@ -61,13 +61,10 @@ def tenant_export_start(*, tenant: Tenant, acting_user: User | None = None) -> B
     """Queue the export job (enqueued after commit; 503 when the broker is down)."""
     require_tenant(tenant)
 
-    def enqueue(job: BackgroundJob) -> None:
-        from tenants.tasks import tenant_export_task
-
-        tenant_export_task.delay(str(tenant.id), str(job.id))
-
     with transaction.atomic():
-        job = jobs.job_create(tenant=tenant, kind=EXPORT_JOB_KIND, started_by=acting_user, enqueue=enqueue)
+        job = jobs.job_create(
+            tenant=tenant, kind=EXPORT_JOB_KIND, started_by=acting_user, enqueue=jobs.task_by_name("tenants.export")
+        )
         record_change(tenant=tenant, actor=acting_user, action="tenant.export_started", obj=job)
     return job
 

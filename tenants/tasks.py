@@ -1,8 +1,13 @@
 """Celery entry points of the tenants app."""
 
+import uuid
+
 from celery import shared_task
 
 from tenants import jobs
+from tenants.exports import tenant_export_run
+from tenants.jobs.retention import retention_sweep
+from tenants.lifecycle import tenants_purge_due
 
 
 # Celery ships no type information: its decorators are untyped to mypy.
@@ -16,8 +21,6 @@ def fail_stale_jobs() -> int:
 def purge_due_tenants() -> int:
     """Hourly (beat). Idempotent: a purged tenant is gone, and a failed purge rolled back
     whole (one transaction), so the next run starts it again."""
-    from tenants.lifecycle import tenants_purge_due
-
     return len(tenants_purge_due())
 
 
@@ -25,8 +28,6 @@ def purge_due_tenants() -> int:
 def purge_expired_details() -> dict[str, int]:
     """Daily (beat). Idempotent: each rule clears or deletes what is older than its cutoff;
     a second run finds nothing left to do."""
-    from tenants.jobs.retention import retention_sweep
-
     return retention_sweep()
 
 
@@ -35,8 +36,4 @@ def tenant_export_task(tenant_id: str, job_id: str) -> None:
     """Write a business's export (tenants.exports). Idempotent: a redelivered task restarts
     the job and writes the whole file again (to a temporary name, renamed when complete); a
     finished or canceled job is left alone."""
-    import uuid
-
-    from tenants.exports import tenant_export_run
-
     tenant_export_run(tenant_id=uuid.UUID(tenant_id), job_id=uuid.UUID(job_id))

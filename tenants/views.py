@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model, QuerySet
@@ -74,6 +74,8 @@ class RequestContextMixin(_APIViewBase):
     own, per chunk (the client CSV export does).
     """
 
+    resolves_tenant: ClassVar[bool] = True  # read by common.schema (the X-Tenant-ID header)
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # Every endpoint refuses query parameters its operation does not document (400
         # `unknown_parameter`, common.query), once the caller may call it at all (401 and 403
@@ -93,6 +95,7 @@ class TenantScopedMixin(RequestContextMixin):
     """Resolves the tenant once per request, checks the member's role and counts the request
     against the tenant's rate limits (tenants.auth.ratelimit), whose headers every answer carries."""
 
+    tenant_scoped: ClassVar[bool] = True  # read by common.renderers
     permission_classes: Sequence[_PermissionClass] = [permissions.IsAuthenticated, TenantRolePermission]
     throttle_classes = [TenantRateThrottle]
     read_roles: frozenset[str] = ALL_ROLES

@@ -31,7 +31,7 @@ import math
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import redis
 from django.conf import settings
@@ -193,6 +193,8 @@ class TenantRateThrottle(BaseThrottle):
     """DRF throttle of every tenant endpoint (tenants.views.TenantScopedMixin); runs after the
     tenant is resolved. Refuses with RateLimited (429 `rate_limited`), and leaves the decision
     on the request for the response headers (TenantScopedMixin.finalize_response)."""
+
+    sends_rate_limit_headers: ClassVar[bool] = True  # read by common.schema
 
     def allow_request(self, request: Request, view: Any) -> bool:
         tenant = getattr(request, "tenant", None)

@@ -102,7 +102,7 @@ def test_the_download_is_the_owners_audited_and_expires_after_seven_days(full_wo
 def test_starting_an_export_queues_a_job_for_the_owner_only(full_world):
     world = full_world
     assert world.client(world.staff_a, world.tenant_a).post("/api/v1/tenant/export/").status_code == 403
-    with mock.patch("tenants.tasks.tenant_export_task.delay") as delay:
+    with mock.patch("brandvx.celery.app.send_task") as delay:
         response = world.a.post("/api/v1/tenant/export/")
     assert response.status_code == 202
     job_id = response.json()["job_id"]
