@@ -45,12 +45,9 @@ class DomainError(Exception):
         super().__init__(self.detail)
 
 
-class InvalidInput(DomainError):
-    """400: an input is malformed or out of range. `field` names it (a body field or a query
-    parameter); `None` when the request as a whole is at fault."""
-
-    code: ClassVar[str] = "validation_error"
-    default_detail: ClassVar[str] = "The request has invalid fields."
+class _NamingAnInput(DomainError):
+    """An error about one input: `Error(field, message)` names it in `fields` (and the detail
+    reads "field: message"); `Error(message=...)` is about the request as a whole."""
 
     def __init__(self, field: str | None = None, message: str | None = None, **kwargs: Any) -> None:
         if field is not None and message is not None:
@@ -58,6 +55,14 @@ class InvalidInput(DomainError):
             super().__init__(f"{field}: {message}", **kwargs)
         else:
             super().__init__(message, **kwargs)
+
+
+class InvalidInput(_NamingAnInput):
+    """400: an input is malformed or out of range. `field` names it (a body field or a query
+    parameter); `None` when the request as a whole is at fault."""
+
+    code: ClassVar[str] = "validation_error"
+    default_detail: ClassVar[str] = "The request has invalid fields."
 
 
 class ConfirmationMismatch(InvalidInput):
@@ -79,20 +84,13 @@ class NotFound(DomainError):
     default_detail: ClassVar[str] = "Not found."
 
 
-class Conflict(DomainError):
+class Conflict(_NamingAnInput):
     """409: the request is well formed but contradicts what is stored: a value that must be
     unique is already used ("name is already used"), or the object's state does not allow it
     ("already fully refunded"). `field` names the input at fault, when one is."""
 
     code: ClassVar[str] = "conflict"
     default_detail: ClassVar[str] = "The request conflicts with the current state of the data."
-
-    def __init__(self, field: str | None = None, message: str | None = None, **kwargs: Any) -> None:
-        if field is not None and message is not None:
-            kwargs.setdefault("fields", {field: message})
-            super().__init__(f"{field}: {message}", **kwargs)
-        else:
-            super().__init__(message, **kwargs)
 
 
 class Gone(DomainError):
