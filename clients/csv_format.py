@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 
 from brandvx.errors import InvalidParameter
 from clients.normalize import contact_hash, normalize_email, parse_birthday, split_phone
+from clients.records import FieldDropped
 
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "first_name": ("first name", "firstname", "given name", "first"),
@@ -227,8 +228,6 @@ def clean_row(cells: list[str], layout: CsvLayout, *, country: str) -> ImportRow
     that cannot be read) is left out and listed in `row.dropped`: the row is imported without
     it. Raises RowInvalid only when nothing is left to tell who the row is (or its external
     id, which identifies it, is unusable)."""
-    from clients.services import FieldDropped  # services imports this module
-
     values = {column: (cells[index].strip() if index < len(cells) else "") for column, index in layout.columns.items()}
     if not any(values.values()):
         return None

@@ -28,6 +28,7 @@ from clients.conf import limit
 from clients.matching import find_existing_client
 from clients.models import Client, ClientExternalId, ClientImport, ClientTag, ConsentOrigin, Source, Tag
 from clients.normalize import contact_hash, normalize_email, normalize_phone
+from clients.records import ContactRecord, FieldDropped
 from tenants import jobs
 from tenants.bulk import copy_insert, copy_update
 from tenants.changes import Actor, record_change, record_changes_each
@@ -393,51 +394,6 @@ def client_merge(
 
 
 # --- the one client upsert (CSV import, provider imports, custom CRM push) ---------------
-
-
-@dataclass
-class FieldDropped:
-    """An optional field of an imported record that could not be read: the record is imported
-    without it, and the import's results say which field and why."""
-
-    field: str
-    reason: str
-
-
-@dataclass
-class ContactRecord:
-    """A person as an import describes them, normalized (clients.normalize). None (or a
-    blank): the import says nothing about that field, and nothing is erased.
-
-    `provider_created_at`: when the provider created this profile (decides which of several
-    profiles of one provider owns a client, see profile_owner). `dropped`: the fields the
-    import could not read and left out (reported, never written)."""
-
-    external_id: str = ""
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    phone_extension: str | None = None
-    birthday: tuple[int, int, int | None] | None = None
-    notes: str | None = None
-    email_consent: bool | None = None
-    sms_consent: bool | None = None
-    provider_created_at: datetime.datetime | None = None
-    dropped: list[FieldDropped] = field(default_factory=list)
-
-    @property
-    def identifies_someone(self) -> bool:
-        """Whether anything is left to tell who this is (a record without it fails as a whole)."""
-        return bool(self.first_name or self.last_name or self.email or self.phone or self.external_id)
-
-    @property
-    def email_hash(self) -> str:
-        return contact_hash(self.email or "")
-
-    @property
-    def phone_hash(self) -> str:
-        return contact_hash(self.phone or "")
 
 
 @dataclass
@@ -977,3 +933,16 @@ def client_import_csv_start(
         BackgroundJob.objects.filter(id=job.id).update(progress_total=rows)
         job.progress_total = rows
     return job
+
+
+def client_profiles_date(*, tenant: Tenant, source: str, created_at: Mapping[str, datetime.datetime]) -> int:
+    """Give profiles of `source` linked before their creation time was kept the one a
+    provider now sends ({external id: created_at}); a profile that has one keeps it. It only
+    decides which profile owns a client (see client_upsert). Returns how many were dated."""
+    require_tenant(tenant)
+    dated = 0
+    for external_id, when in created_at.items():
+        dated += ClientExternalId.objects.filter(
+            provider=source, external_id=external_id, provider_created_at__isnull=True
+        ).update(provider_created_at=when)
+    return dated
