@@ -763,9 +763,7 @@ def transaction_upsert_from_provider(
         return UNCHANGED
     with transaction.atomic():
         sale = (
-            Transaction.objects.select_for_update()
-            .filter(source=record.source, external_id=record.external_id)
-            .first()
+            Transaction.objects.select_for_update().filter(source=record.source, external_id=record.external_id).first()
         )
         created = sale is None
         if sale is None:

@@ -28,7 +28,7 @@ from clients.conf import limit
 from clients.matching import find_existing_client
 from clients.models import Client, ClientExternalId, ClientImport, ClientTag, ConsentOrigin, Source, Tag
 from clients.normalize import contact_hash, normalize_email, normalize_phone
-from clients.records import ContactRecord, FieldDropped
+from clients.records import ContactRecord
 from tenants import jobs
 from tenants.bulk import copy_insert, copy_update
 from tenants.changes import Actor, record_change, record_changes_each
@@ -946,3 +946,25 @@ def client_profiles_date(*, tenant: Tenant, source: str, created_at: Mapping[str
             provider=source, external_id=external_id, provider_created_at__isnull=True
         ).update(provider_created_at=when)
     return dated
+
+
+def client_get(*, tenant: Tenant, client_id: uuid.UUID, lock: bool = False) -> Client:
+    """The tenant's client `client_id` (locked for update with `lock`), or ClientNotFound."""
+    return _get_client(tenant, client_id, lock=lock)
+
+
+def client_consent_record(
+    *,
+    tenant: Tenant,
+    client: Client,
+    decisions: Mapping[str, bool | None],
+    origin: str,
+    provider: str = "",
+    decided_at: datetime.datetime | None = None,
+) -> set[str]:
+    """Record consent decisions another app learned (a STOP reply, a bounce, an unsubscribe
+    link) in the client's consent ledger, under the ledger's rules (clients.consent:
+    `consent_record`). Returns the client fields that changed."""
+    return consent.consent_record(
+        tenant=tenant, client=client, decisions=decisions, origin=origin, provider=provider, decided_at=decided_at
+    )

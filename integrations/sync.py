@@ -46,12 +46,12 @@ from integrations.importers.square import (
     contact_from_square,
     flatten_catalog,
 )
+from integrations.merchants import square_merchant_record
 from integrations.models import IntegrationConnection, WebhookEvent
 from integrations.providers.acuity import AcuityClient
 from integrations.providers.base import ProviderError, ProviderRequestError, ReauthRequired, RetryPolicy
 from integrations.providers.hubspot import HubSpotClient
 from integrations.providers.square import SquareClient
-from integrations.services import square_merchant_record
 from tenants.context import tenant_context
 from tenants.jobs import job_advance, job_finish, job_is_running, job_renew, job_start
 from tenants.models import BackgroundJob, Tenant

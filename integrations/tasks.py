@@ -1,4 +1,8 @@
-"""Celery entry points. They take ids, enter the tenant themselves, and call the engine.
+"""Celery entry points. They take ids (never rows) and call the sync engine
+(integrations.sync), which enters the tenant's context itself for each short transaction
+(a page, a checkpoint, a mark), so that no transaction is open while a provider answers.
+Nothing here touches the database; services enqueue these tasks, and neither the engine nor
+the importers import this module back.
 
 Delivery is at-least-once (acks_late): each task is safe to run twice, as said below.
 """

@@ -157,9 +157,7 @@ class AcuityAppointmentImporter(ImporterBase):
         self.appointments.pop(self.external_id_of(raw), None)
 
     def import_record(self, raw: Raw) -> str:
-        mapped = appointment_from_acuity(
-            raw, currency=self.tenant.currency, region=self.tenant.country, now=self.now
-        )
+        mapped = appointment_from_acuity(raw, currency=self.tenant.currency, region=self.tenant.country, now=self.now)
         if mapped.contact is not None:
             self.note_dropped(mapped.contact)
         record = mapped.appointment

@@ -38,8 +38,7 @@ from django.utils.dateparse import parse_datetime
 from brandvx.errors import Conflict, InvalidParameter
 from brandvx.validation import RANGE_TEXT, instant_in_range
 from clients.models import Client, ClientExternalId
-from clients.normalize import normalize_email, parse_birthday, split_phone
-from clients.records import ContactRecord, FieldDropped
+from clients.records import ContactRecord, contact_record
 from clients.services import client_profiles_date, client_upsert
 from tenants.changes import Actor, record_changes
 from tenants.models import Tenant
@@ -273,6 +272,7 @@ def clip(value: object, length: int) -> str:
 
 # --- contacts ----------------------------------------------------------------------------
 
+
 def make_contact(
     *,
     external_id: str,
@@ -286,45 +286,24 @@ def make_contact(
     region: str,
     created_at: object = None,
 ) -> ContactRecord:
-    """The normalized contact of a provider record. An optional field that cannot be read (a
-    phone '555-1234', a birthday in 1899) is left out and listed in `dropped` (the importer
-    reports it); only a record with no name, email or phone left fails as a whole."""
-    dropped: list[FieldDropped] = []
-    normalized_email = normalized_phone = extension = ""
-    parsed_birthday = (None, None, None)
-    try:
-        normalized_email = normalize_email(email)
-    except ValidationError:
-        dropped.append(FieldDropped("email", f"{str(email)[:100]!r} is not a valid email address"))
-    try:
-        normalized_phone, extension = split_phone(phone, region=region)
-    except ValidationError:
-        dropped.append(FieldDropped("phone", f"{str(phone)[:40]!r} is not a valid phone number"))
-    try:
-        parsed_birthday = parse_birthday(birthday)
-    except ValidationError as exc:
-        dropped.append(FieldDropped("birthday", exc.messages[0]))
-    # An unsubscribe is a withdrawal; "not unsubscribed" is a grant of an address we have.
-    email_consent = None
-    if email_unsubscribed is True:
-        email_consent = False
-    elif email_unsubscribed is False and normalized_email:
-        email_consent = True
-    contact = ContactRecord(
+    """The normalized contact of a provider record (clients.records.contact_record): an
+    optional field that cannot be read (a phone '555-1234', a birthday in 1899) is left out
+    and listed in `dropped` (the importer reports it); only a record with no name, email or
+    phone left fails as a whole."""
+    contact = contact_record(
         external_id=external_id,
-        first_name=clip(first_name, 100),
-        last_name=clip(last_name, 100),
-        email=normalized_email,
-        phone=normalized_phone,
-        phone_extension=extension or None,
-        birthday=parsed_birthday if parsed_birthday[0] is not None else None,
-        notes=str(notes or "").strip(),
-        email_consent=email_consent,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        phone=phone,
+        birthday=birthday,
+        notes=notes,
+        email_unsubscribed=email_unsubscribed,
+        region=region,
         provider_created_at=_lenient_timestamp(created_at),
-        dropped=dropped,
     )
     if not (contact.first_name or contact.last_name or contact.email or contact.phone):
-        reasons = "; ".join(f"{d.field}: {d.reason}" for d in dropped)
+        reasons = "; ".join(f"{d.field}: {d.reason}" for d in contact.dropped)
         raise RecordError(
             f"nothing identifies the person (no name, email or phone){f' ({reasons})' if reasons else ''}"
         )

@@ -291,7 +291,6 @@ def _square_parts(payment: Raw, order: Raw, total: int) -> dict[str, int]:
 SQUARE_REFUND_COUNTS = ("PENDING", "COMPLETED")
 
 
-
 class SquarePaymentImporter(ImporterBase):
     """Payments become sales (analytics.services.transaction_upsert_from_provider)."""
 

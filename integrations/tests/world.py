@@ -2,8 +2,9 @@
 
 from django.utils import timezone
 
+from integrations.merchants import square_merchant_record
 from integrations.models import CatalogVariation, IntegrationConnection, WebhookEvent
-from integrations.services import connection_create, square_merchant_record
+from integrations.services import connection_create
 from tenants.context import tenant_context
 
 
