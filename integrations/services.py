@@ -9,6 +9,7 @@ import hmac
 import logging
 import re
 import uuid
+from typing import Any
 from urllib.parse import parse_qs
 
 from django.conf import settings
@@ -34,13 +35,13 @@ Status = IntegrationConnection.Status
 Kind = ConnectionRoute.Kind
 
 # Which credential keys each provider takes (required ones first) and which config keys.
-CREDENTIAL_KEYS = {
+CREDENTIAL_KEYS: dict[str, tuple[set[str], set[str]]] = {
     Provider.SQUARE: ({"access_token"}, {"refresh_token", "expires_at"}),
     Provider.ACUITY: ({"user_id", "api_key"}, set()),
     Provider.HUBSPOT: ({"access_token"}, set()),
     Provider.CUSTOM_CRM: (set(), set()),
 }
-CONFIG_KEYS = {
+CONFIG_KEYS: dict[str, set[str]] = {
     Provider.SQUARE: {"location_ids", "history_start"},
     Provider.ACUITY: {"history_start", "window_days", "future_days"},
     Provider.HUBSPOT: {"birthday_property"},
@@ -72,7 +73,7 @@ class ConnectionNotFound(BrandVXError):
     default_detail = "No connection for this provider."
 
 
-def _validate_credentials(provider: str, credentials: dict, *, partial: bool) -> dict:
+def _validate_credentials(provider: str, credentials: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     if not isinstance(credentials, dict):
         raise InvalidParameter("credentials", "must be an object")
     required, optional = CREDENTIAL_KEYS[provider]
@@ -87,7 +88,7 @@ def _validate_credentials(provider: str, credentials: dict, *, partial: bool) ->
     return {key: str(value).strip() for key, value in credentials.items()}
 
 
-def _validate_config(provider: str, config: dict) -> dict:
+def _validate_config(provider: str, config: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise InvalidParameter("config", "must be an object")
     for key, value in config.items():
@@ -113,10 +114,10 @@ def connection_create(
     *,
     tenant: Tenant,
     provider: str,
-    credentials: dict,
-    config: dict,
+    credentials: dict[str, Any],
+    config: dict[str, Any],
     acting_user: User | None,
-) -> tuple[IntegrationConnection, dict]:
+) -> tuple[IntegrationConnection, dict[str, Any]]:
     """Create a connection. Returns it and the one-time values to show the owner once (a
     custom CRM's API key: only its SHA-256 is stored)."""
     require_tenant(tenant)
@@ -124,7 +125,7 @@ def connection_create(
         raise InvalidParameter("provider", f"must be one of {', '.join(Provider.values)}")
     credentials = _validate_credentials(provider, credentials or {}, partial=False)
     config = dict(_validate_config(provider, config or {}))
-    one_time: dict = {}
+    one_time: dict[str, Any] = {}
     with transaction.atomic():
         if provider == Provider.ACUITY:
             config["webhook_token"] = new_webhook_token()
@@ -187,8 +188,8 @@ def connection_update(
     *,
     tenant: Tenant,
     connection: IntegrationConnection,
-    credentials: dict | None = None,
-    config: dict | None = None,
+    credentials: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
     status: str | None = None,
     acting_user: User | None,
 ) -> IntegrationConnection:
@@ -325,7 +326,7 @@ ACUITY_ID = re.compile(r"[0-9]{1,20}")  # [0-9], not \d or isdigit(): ASCII digi
 ACUITY_ACTION = re.compile(r"[a-z][a-z_.]{0,59}")
 
 
-def acuity_webhook_event_record(*, tenant_id, action: str, appointment_id: str) -> WebhookEvent | None:
+def acuity_webhook_event_record(*, tenant_id: uuid.UUID, action: str, appointment_id: str) -> WebhookEvent | None:
     """Record an Acuity notification in the current tenant context, or None for a duplicate.
     A transaction-scoped advisory lock per (tenant, action, appointment) makes two concurrent
     deliveries of the same notification record one event."""
@@ -397,11 +398,13 @@ def acuity_webhook_receive(*, tenant_id: uuid.UUID, connection_id: uuid.UUID, bo
     return "accepted"
 
 
-def square_webhook_event_record(*, tenant_id, connection_id, body: dict, event_id: str) -> str:
+def square_webhook_event_record(
+    *, tenant_id: uuid.UUID, connection_id: uuid.UUID, body: dict[str, Any], event_id: str
+) -> str:
     """Record a Square notification for one routed tenant and queue its processing (after
     commit): "accepted", "duplicate" (Square's event id was seen: a retry or a replay) or
     "ignored" (the connection is not active)."""
-    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    data = body["data"] if isinstance(body.get("data"), dict) else {}
     with tenant_context(tenant_id, role="system"):
         if not IntegrationConnection.objects.filter(id=connection_id, status="active").exists():
             logger.info("square webhook for an inactive connection ignored (event %s)", event_id)
@@ -423,7 +426,7 @@ def square_webhook_event_record(*, tenant_id, connection_id, body: dict, event_i
     return "accepted"
 
 
-def custom_crm_import(*, tenant_id: uuid.UUID, connection_id: uuid.UUID, payload: dict) -> dict:
+def custom_crm_import(*, tenant_id: uuid.UUID, connection_id: uuid.UUID, payload: dict[str, Any]) -> dict[str, Any]:
     """Import what a custom CRM pushed: contacts, then transactions (which may refer to the
     contacts by `client_external_id`). Runs in the routed tenant's context; one savepoint
     per record, so bad records are reported and good ones kept."""

@@ -49,7 +49,7 @@ def module_name(path: Path) -> str:
 
 def imports_in(source: str, module: str, *, is_package: bool = False) -> list[Import]:
     """Every import of a module's source, at any depth (inside functions too), absolute."""
-    found = []
+    found: list[Import] = []
     package = module if is_package else module.rpartition(".")[0]
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):

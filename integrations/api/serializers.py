@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.validators import MaxLengthValidator
 from rest_framework import serializers
 
@@ -50,7 +52,7 @@ class IntegrationConnectionSerializer(serializers.ModelSerializer):
     def get_credential_keys(self, obj) -> list[str]:
         return sorted(key for key, value in (obj.credentials or {}).items() if value not in ("", None))
 
-    def get_config(self, obj) -> dict:
+    def get_config(self, obj) -> dict[str, Any]:
         return {k: v for k, v in (obj.config or {}).items() if k != "webhook_token"}
 
     def get_webhook_url(self, obj) -> str | None:

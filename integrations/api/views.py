@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
@@ -122,7 +123,7 @@ class CustomCrmImportView(StrictQueryParametersMixin, APIView):
     """A custom CRM pushes contacts (and transactions). Authenticated by the connection's API
     key in the `X-BrandVX-Key` header (never the query string); the key picks the tenant."""
 
-    authentication_classes: list = []
+    authentication_classes: list[Any] = []
     permission_classes = [permissions.AllowAny]
     parser_classes = [StrictJSONParser]
     error_statuses = {"post": {401, 404}}

@@ -12,6 +12,7 @@ Both endpoints answer fast: they record and enqueue; a task fetches and upserts.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -47,9 +48,9 @@ def invalid_signature() -> Response:
 
 
 class _WebhookView(StrictQueryParametersMixin, APIView):
-    authentication_classes: list = []
+    authentication_classes: list[Any] = []
     permission_classes = [permissions.AllowAny]
-    throttle_classes: list = []
+    throttle_classes: list[Any] = []
     error_statuses = {"post": {401}}  # a missing or wrong signature
 
 

@@ -65,14 +65,20 @@ def sale_from_custom(raw: Raw, *, currency: str, client_ids: Mapping[str, uuid.U
         amount = validate_minor_units(raw.get("total_amount"), "total_amount")
         refunded = validate_minor_units(raw.get("refunded_amount", 0), "refunded_amount")
         status = validate_choice(raw.get("status") or "completed", Transaction.Status, "status")
-        values = {
-            "total_amount": amount,
-            "currency": validate_currency(raw.get("currency") or currency),
-            "tip_amount": validate_minor_units(raw.get("tip_amount", 0), "tip_amount"),
-            "tax_amount": validate_minor_units(raw.get("tax_amount", 0), "tax_amount"),
-            "discount_amount": validate_minor_units(raw.get("discount_amount", 0), "discount_amount"),
-        }
-        check_amounts(Transaction(**values, status=status, refunded_amount=refunded))
+        sale_currency = validate_currency(raw.get("currency") or currency)
+        tip = validate_minor_units(raw.get("tip_amount", 0), "tip_amount")
+        tax = validate_minor_units(raw.get("tax_amount", 0), "tax_amount")
+        discount = validate_minor_units(raw.get("discount_amount", 0), "discount_amount")
+        check_amounts(
+            Transaction(
+                total_amount=amount,
+                tip_amount=tip,
+                tax_amount=tax,
+                discount_amount=discount,
+                status=status,
+                refunded_amount=refunded,
+            )
+        )
     occurred_at = parse_timestamp(raw.get("occurred_at"), "occurred_at")
     return SaleRecord(
         source=SOURCE,
@@ -81,10 +87,10 @@ def sale_from_custom(raw: Raw, *, currency: str, client_ids: Mapping[str, uuid.U
         # Completed or refunded follows the refunds; failed is the CRM's word.
         status="failed" if status == "failed" else "completed",
         total_amount=amount,
-        currency=str(values["currency"]),
-        tip_amount=int(values["tip_amount"]),
-        tax_amount=int(values["tax_amount"]),
-        discount_amount=int(values["discount_amount"]),
+        currency=sale_currency,
+        tip_amount=tip,
+        tax_amount=tax,
+        discount_amount=discount,
         client_id=client_ids.get(str(raw.get("client_external_id") or "")),
         keep_client=False,
         refunds=_custom_refunds(raw, status=status, total=amount, refunded=refunded, occurred_at=occurred_at),

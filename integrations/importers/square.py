@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from typing import TypedDict
 
 from analytics.models import Refund, Service, ServiceCategory, Transaction
 from analytics.records import CategoryRecord, RefundRecord, SaleLine, SaleRecord, ServiceRecord
@@ -176,24 +177,24 @@ class SquareCatalogImporter(ImporterBase):
                 self.categories[external_id] = category
                 return outcome
             if kind == "ITEM":
-                category = self.categories.get(item_category_id(raw.get("item_data") or {}))
+                item_category = self.categories.get(item_category_id(raw.get("item_data") or {}))
                 record = service_from_square_item(
-                    raw, category_id=category.id if category else None, currency=self.tenant.currency
+                    raw, category_id=item_category.id if item_category else None, currency=self.tenant.currency
                 )
-                outcome, service = service_upsert_from_provider(
+                item_outcome, service = service_upsert_from_provider(
                     tenant=self.tenant, record=record, existing=self.services.get(external_id)
                 )
                 self.services[external_id] = service
-                return outcome
+                return item_outcome
         if kind == "ITEM_VARIATION":
             item = self.services.get(str((raw.get("item_variation_data") or {}).get("item_id") or ""))
-            outcome, variation = catalog_variation_upsert(
+            variation_outcome, variation = catalog_variation_upsert(
                 tenant=self.tenant,
                 record=variation_from_square(raw, service_id=item.id if item else None),
                 existing=self.variations.get(external_id),
             )
             self.variations[external_id] = variation
-            return outcome
+            return variation_outcome
         return SKIPPED
 
 
@@ -210,6 +211,12 @@ def flatten_catalog(objects: list[Raw]) -> list[Raw]:
                 seen.setdefault(variation["id"], {"type": "ITEM_VARIATION", **variation})
     order = {"CATEGORY": 0, "ITEM": 1, "ITEM_VARIATION": 2}
     return sorted(seen.values(), key=lambda o: order.get(o.get("type"), 3))
+
+
+class SquareParts(TypedDict):
+    tip_amount: int
+    tax_amount: int
+    discount_amount: int
 
 
 # --- Square payments + orders -> sales ---------------------------------------------------
@@ -270,7 +277,7 @@ def _line_items(order: Raw, variation_services: Mapping[str, uuid.UUID | None]) 
     return tuple(lines)
 
 
-def _square_parts(payment: Raw, order: Raw, total: int) -> dict[str, int]:
+def _square_parts(payment: Raw, order: Raw, total: int) -> SquareParts:
     """Tip from the payment; tax and discount from its order when this payment pays the whole
     order (one tender: with several, the order's tax is not this payment's). Parts that do
     not fit in the total are left at 0 rather than reported wrong."""
@@ -283,7 +290,7 @@ def _square_parts(payment: Raw, order: Raw, total: int) -> dict[str, int]:
         tip = 0
     if not 0 <= tax <= total - tip:
         tax = 0
-    return {"tip_amount": tip, "tax_amount": tax, "discount_amount": max(discount, 0)}
+    return SquareParts(tip_amount=tip, tax_amount=tax, discount_amount=max(discount, 0))
 
 
 # Square refund statuses that mean money goes back (PENDING: issued, not yet settled; counted
