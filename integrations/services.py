@@ -426,7 +426,7 @@ def square_webhook_event_record(
     return "accepted"
 
 
-def custom_crm_import(*, tenant_id: uuid.UUID, connection_id: uuid.UUID, payload: dict[str, Any]) -> dict[str, Any]:
+def custom_crm_import(*, tenant_id: uuid.UUID, connection_id: uuid.UUID, payload: object) -> dict[str, Any]:
     """Import what a custom CRM pushed: contacts, then transactions (which may refer to the
     contacts by `client_external_id`). Runs in the routed tenant's context; one savepoint
     per record, so bad records are reported and good ones kept."""

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import uuid
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 
 from integrations import sync
 from tenants import jobs
+from tenants.models import BackgroundJob
 
 
 @shared_task(name="integrations.sync", bind=True)
-def sync_connection(self, tenant_id: str, job_id: str) -> str:
+def sync_connection(self: Task, tenant_id: str, job_id: str) -> str:
     """One chunk of a sync (bulk queue): with one of the tenant's running-task slots
     (tenants.jobs), up to JOB_CHUNK_SIZE records, then the next chunk is enqueued.
     Idempotent: job_start refuses a finished job; a redelivered or continued running job
@@ -62,5 +63,5 @@ def process_acuity_appointment(
     )
 
 
-def enqueue_sync(job) -> None:
+def enqueue_sync(job: BackgroundJob) -> None:
     sync_connection.delay(str(job.tenant_id), str(job.id))

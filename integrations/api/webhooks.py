@@ -18,6 +18,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import permissions
 from rest_framework.exceptions import ParseError
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -56,7 +57,7 @@ class _WebhookView(StrictQueryParametersMixin, APIView):
 
 class SquareWebhookView(_WebhookView):
     @extend_schema(summary="Receive a Square webhook event", request=None, responses={200: None}, auth=[])
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         raw = request.body
         key = _setting("SQUARE_WEBHOOK_SIGNATURE_KEY")
         url = _setting("SQUARE_WEBHOOK_NOTIFICATION_URL")
@@ -100,7 +101,7 @@ class AcuityWebhookView(_WebhookView):
     connection; the X-Acuity-Signature made with that account's API key authenticates."""
 
     @extend_schema(summary="Receive an Acuity webhook event", request=None, responses={200: None}, auth=[])
-    def post(self, request, token: str = ""):
+    def post(self, request: Request, token: str = "") -> Response:
         raw = request.body
         signature = request.headers.get("X-Acuity-Signature", "")
         route = unscoped_route_find(kind=ConnectionRoute.Kind.ACUITY_WEBHOOK, lookup=token)
