@@ -478,23 +478,6 @@ def client_upsert_changes(
     return changes
 
 
-def client_upsert_is_unchanged(
-    client: Client, record: ContactRecord, *, source: str, profile_owner: bool = True
-) -> bool:
-    """True when `client_upsert` of `record` into this (already linked) client would write
-    nothing: lets an importer skip an unchanged record without a query. `profile_owner`:
-    whether the record's profile owns the client (see client_upsert)."""
-    if client.archived_at is not None:
-        return False  # a live profile of an archived client brings it back
-    if client_upsert_changes(client, record, source=source, profile_owner=profile_owner):
-        return False
-    origin = _consent_origin(source)
-    return not any(
-        granted is not None and consent.would_record(client, channel, granted, origin)
-        for channel, granted in (("email", record.email_consent), ("sms", record.sms_consent))
-    )
-
-
 def client_upsert(
     *,
     tenant: Tenant,
@@ -523,7 +506,8 @@ def client_upsert(
     oldest profile (`profile_owner`) keeps the client's fields current and the others only
     fill blanks; the result names the owner for a record that is not it (a duplicate
     candidate). `profiles`: the client's profiles of `source` when the caller already loaded
-    them. A linked profile of an archived client brings the client back (archived_at cleared).
+    them; with `client` and `profiles` given, a record that changes nothing costs no query
+    (outcome "unchanged": what a provider import's re-sync relies on). A linked profile of an archived client brings the client back (archived_at cleared).
     """
     require_tenant(tenant)
     how = "external_id" if client is not None else ""

@@ -1,0 +1,85 @@
+"""The importers map; the domains write. A page re-imported unchanged writes nothing (no
+INSERT, UPDATE or DELETE: only its read and its records' savepoints), whichever domain owns
+the rows, and the mappers turn provider records into typed records without a database."""
+
+from __future__ import annotations
+
+import datetime
+import re
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from analytics.records import SaleLine
+from integrations.importers.base import ClientImporter, RecordError, import_page
+from integrations.importers.custom_crm import sale_from_custom
+from integrations.importers.square import (
+    SquarePaymentImporter,
+    contact_from_square,
+    refund_from_square,
+    sale_from_square_payment,
+)
+from integrations.tests import fakes
+from tenants.context import tenant_context
+
+pytestmark = pytest.mark.django_db
+
+WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
+
+
+def writes(queries: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries if WRITE.match(q["sql"])]
+
+
+def test_an_unchanged_page_of_customers_and_payments_writes_nothing(world):
+    tenant = world.tenant_a
+    customers = [fakes.square_customer(n) for n in range(1, 6)]
+    payments = [fakes.square_payment(n) for n in range(1, 4)]
+
+    def customers_page():
+        importer = ClientImporter(
+            tenant=tenant, provider="square", to_contact=lambda raw: contact_from_square(raw, region=tenant.country)
+        )
+        return import_page(importer, customers, resource="customers")
+
+    def payments_page():
+        return import_page(SquarePaymentImporter(tenant=tenant), payments, resource="payments")
+
+    with tenant_context(tenant.id, role="system"):
+        assert (customers_page().created, payments_page().created) == (5, 3)
+        with CaptureQueriesContext(connection) as queries:
+            again = (customers_page().unchanged, payments_page().unchanged)
+    assert again == (5, 3)
+    assert writes(queries) == []
+
+
+def test_the_mappers_give_typed_records_without_the_database():
+    client_id, service_id = uuid.uuid4(), uuid.uuid4()
+    payment = fakes.square_payment(1, customer_id="CUST1")
+    order = {
+        "line_items": [{"name": "Cut", "quantity": "1", "total_money": {"amount": 9000}, "catalog_object_id": "V1"}]
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        # No query may run: a mapper that touches the database fails here.
+        patch.setattr(connection, "cursor", lambda *a, **k: pytest.fail("a mapper touched the database"))
+        sale = sale_from_square_payment(
+            payment, order=order, client_ids={"CUST1": client_id}, variation_services={"V1": service_id}
+        )
+        refund = refund_from_square(
+            fakes.square_refund(1, payment_id=payment["id"], amount=500, created_at="2024-04-20T01:00:00Z")
+        )
+        pushed = sale_from_custom(
+            {"external_id": "T1", "total_amount": 1000, "occurred_at": "2025-01-02T10:00:00Z", "refunded_amount": 200},
+            currency="USD",
+            client_ids={},
+        )
+        with pytest.raises(RecordError):
+            sale_from_custom({"external_id": "T2", "total_amount": 12.5}, currency="USD", client_ids={})
+    assert sale is not None and sale.client_id == client_id and sale.source == "square"
+    assert sale.lines == (SaleLine(description="Cut", quantity=Decimal("1.000"), amount=9000, service_id=service_id),)
+    assert (refund.sale_external_id, refund.amount, refund.counts) == (payment["id"], 500, True)
+    assert pushed.refunds is not None and [r.amount for r in pushed.refunds] == [200]
+    assert pushed.refunds[0].refunded_at == datetime.datetime(2025, 1, 2, 10, tzinfo=datetime.UTC)
