@@ -786,6 +786,8 @@ def transaction_upsert_from_provider(
             changes, lines, refunds = _sale_changes(sale, record)
             if not (changes or lines or refunds):
                 return UNCHANGED
+            if not refunds:  # the money rules against the refunds it keeps, read under the lock
+                _check_sale_record(record, refunded=sale.refunded_amount)
             if refunds:
                 # Refunded or completed follows the new refunds (recounted below).
                 changes["status"] = _sale_status(record, 0)
