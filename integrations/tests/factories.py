@@ -10,7 +10,7 @@ from django.utils import timezone
 from integrations.models import CatalogVariation, IntegrationConnection, Provider, WebhookEvent
 
 
-class IntegrationConnectionFactory(factory.django.DjangoModelFactory):
+class IntegrationConnectionFactory(factory.django.DjangoModelFactory[IntegrationConnection]):
     class Meta:
         model = IntegrationConnection
 
@@ -25,7 +25,7 @@ class IntegrationConnectionFactory(factory.django.DjangoModelFactory):
     config = factory.LazyFunction(dict)
 
 
-class WebhookEventFactory(factory.django.DjangoModelFactory):
+class WebhookEventFactory(factory.django.DjangoModelFactory[WebhookEvent]):
     """A received event; its object type is the first word of its event type
     ("refund.updated" -> "refund"). `processed=True` also dates it."""
 
@@ -41,7 +41,7 @@ class WebhookEventFactory(factory.django.DjangoModelFactory):
     processed_at = factory.LazyAttribute(lambda o: timezone.now() if o.processed else None)
 
 
-class CatalogVariationFactory(factory.django.DjangoModelFactory):
+class CatalogVariationFactory(factory.django.DjangoModelFactory[CatalogVariation]):
     class Meta:
         model = CatalogVariation
 

@@ -119,7 +119,7 @@ def test_square_refunds_replace_the_migrated_estimate_and_a_failed_refund_is_rem
         responses.GET, f"{fakes.SQUARE}/v2/refunds/REF000001_PAY000001", json={"refund": {**exact, "status": "FAILED"}}
     )
     with in_tenant(tenant):
-        event = WebhookEventFactory(tenant=tenant, event_type="refund.updated", object_id="REF000001_PAY000001")
+        event = WebhookEventFactory.create(tenant=tenant, event_type="refund.updated", object_id="REF000001_PAY000001")
     assert process_square_event(tenant_id=tenant.id, event_id=event.id, policy=no_wait_policy()) == "updated"
     assert refunds_of(tenant, "PAY000001") == []
     with in_tenant(tenant):

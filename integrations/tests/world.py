@@ -14,7 +14,7 @@ def build(world, tenant, owner) -> dict:
     with tenant_context(tenant.id, role="system"):
         # Created directly: connection_create would enqueue the merchant check on commit, and
         # committed worlds would leave those tasks in the broker for the worker tests.
-        square = IntegrationConnectionFactory(
+        square = IntegrationConnectionFactory.create(
             tenant=tenant,
             provider="square",
             credentials={
@@ -30,14 +30,14 @@ def build(world, tenant, owner) -> dict:
         crm, one_time = connection_create(
             tenant=tenant, provider="custom_crm", credentials={}, config={}, acting_user=owner
         )
-        event = WebhookEventFactory(
+        event = WebhookEventFactory.create(
             tenant=tenant,
             event_id=f"evt-{label}",
             event_type="customer.updated",
             object_id=f"CUST-{label}",
             processed=True,
         )
-        variation = CatalogVariationFactory(
+        variation = CatalogVariationFactory.create(
             tenant=tenant,
             external_id=f"VAR-{label}",
             item_external_id=f"ITEM-{label}",
