@@ -155,6 +155,7 @@ class AcuityAppointmentImporter(ImporterBase):
 
     def forget(self, raw: Raw) -> None:
         self.appointments.pop(self.external_id_of(raw), None)
+        self.services = {}  # a service created by a rolled-back record is gone too
 
     def import_record(self, raw: Raw) -> str:
         mapped = appointment_from_acuity(raw, currency=self.tenant.currency, region=self.tenant.country, now=self.now)

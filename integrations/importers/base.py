@@ -10,8 +10,9 @@ to its owner's one door: clients.services.client_upsert (the CSV import's too) a
 `*_upsert_from_provider` / `refund_upsert` services of analytics, which say whether a
 record created, updated or left a row unchanged (an unchanged record costs no write).
 
-`import_page` runs one page inside the caller's tenant transaction, each record in its own
-savepoint, so a record the database refuses is reported and the rest of the page is kept.
+`import_page` runs one page inside the caller's tenant transaction: in one savepoint, and
+when a record fails, again record by record, each in its own savepoint, so a record the
+database refuses is reported and the rest of the page is kept.
 
 Contacts follow the client upsert's rules: one matching rule (external id, then email hash,
 then phone hash), one field rule (the source that created a client keeps it current, others
@@ -129,7 +130,8 @@ class PageImporter(Protocol):
     - `prefetch(records)`: read, in a few queries, what the page's records already have;
     - `import_record(raw)`: map the record (RecordError for a malformed one) and hand it to
       the owning domain's service; returns the outcome (created, updated, unchanged, skipped);
-    - `forget(raw)`: the record's savepoint was rolled back: drop what was cached of it;
+    - `forget(raw)`: the record's (or the page's) savepoint was rolled back: drop what was
+      cached of it, so that the next prefetch reads it again;
     - `take_notes()`: what the last record's outcome carries besides it (NOTE_COUNTERS), once.
     """
 
@@ -172,31 +174,23 @@ class ImporterBase:
 
 
 def import_page(importer: PageImporter, records: list[Raw], *, resource: str) -> PageCounts:
-    """Import one page inside the caller's transaction, a savepoint per record."""
-    counts = PageCounts(fetched=len(records))
-    changed: dict[str, list[str]] = {}
+    """Import one page inside the caller's transaction.
+
+    First the whole page in one savepoint: a page of unchanged records then costs its
+    prefetch and nothing else (the owners' services tell "unchanged" without a query). If a
+    record fails, that savepoint is rolled back, the importer forgets what it cached, and the
+    page is imported again record by record, each in its own savepoint, so a record the
+    database refuses is reported and the rest of the page is kept."""
     importer.prefetch(records)
-    for raw in records:
-        external_id = importer.external_id_of(raw)
-        try:
-            with transaction.atomic():
-                outcome = importer.import_record(raw)
-            counts.add(outcome)
-            if outcome in (CREATED, UPDATED):
-                changed.setdefault(outcome, []).append(external_id)
-            for note in importer.take_notes():
-                setattr(counts, NOTE_COUNTERS[note["kind"]], getattr(counts, NOTE_COUNTERS[note["kind"]]) + 1)
-                counts.errors.append({"resource": resource, "external_id": external_id, **note})
-        except (RecordError, ValidationError, DatabaseError) as exc:
-            importer.take_notes()  # a failed record is reported by its reason alone
+    try:
+        with transaction.atomic():
+            counts, changed = _import_records(importer, records, resource=resource, one_by_one=False)
+    except (RecordError, ValidationError, DatabaseError):
+        importer.take_notes()
+        for raw in records:
             importer.forget(raw)
-            counts.failed += 1
-            if isinstance(exc, RecordError):
-                reason = exc.reason
-            else:
-                logger.warning("%s %s was not saved: %s", resource, external_id, exc)
-                reason = _safe_reason(exc)
-            counts.errors.append({"resource": resource, "external_id": external_id, "reason": reason})
+        importer.prefetch(records)
+        counts, changed = _import_records(importer, records, resource=resource, one_by_one=True)
     # Who changed what: one change record per created or updated object, in one INSERT per
     # outcome, in the page's transaction (clients record theirs in clients.services.client_upsert).
     if importer.change_source:
@@ -209,6 +203,42 @@ def import_page(importer: PageImporter, records: list[Raw], *, resource: str) ->
                 object_ids=external_ids,
             )
     return counts
+
+
+def _import_records(
+    importer: PageImporter, records: list[Raw], *, resource: str, one_by_one: bool
+) -> tuple[PageCounts, dict[str, list[str]]]:
+    """The page's records in order; `one_by_one`: each in its own savepoint, a failure
+    counted and reported (else a failure is raised: the caller rolls the page back)."""
+    counts = PageCounts(fetched=len(records))
+    changed: dict[str, list[str]] = {}
+    for raw in records:
+        external_id = importer.external_id_of(raw)
+        try:
+            if one_by_one:
+                with transaction.atomic():
+                    outcome = importer.import_record(raw)
+            else:
+                outcome = importer.import_record(raw)
+            counts.add(outcome)
+            if outcome in (CREATED, UPDATED):
+                changed.setdefault(outcome, []).append(external_id)
+            for note in importer.take_notes():
+                setattr(counts, NOTE_COUNTERS[note["kind"]], getattr(counts, NOTE_COUNTERS[note["kind"]]) + 1)
+                counts.errors.append({"resource": resource, "external_id": external_id, **note})
+        except (RecordError, ValidationError, DatabaseError) as exc:
+            if not one_by_one:
+                raise
+            importer.take_notes()  # a failed record is reported by its reason alone
+            importer.forget(raw)
+            counts.failed += 1
+            if isinstance(exc, RecordError):
+                reason = exc.reason
+            else:
+                logger.warning("%s %s was not saved: %s", resource, external_id, exc)
+                reason = _safe_reason(exc)
+            counts.errors.append({"resource": resource, "external_id": external_id, "reason": reason})
+    return counts, changed
 
 
 def _safe_reason(exc: Exception) -> str:
