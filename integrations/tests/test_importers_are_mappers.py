@@ -85,3 +85,29 @@ def test_the_mappers_give_typed_records_without_the_database():
     assert (refund.sale_external_id, refund.amount, refund.counts) == (payment["id"], 500, True)
     assert pushed.refunds is not None and [r.amount for r in pushed.refunds] == [200]
     assert pushed.refunds[0].refunded_at == datetime.datetime(2025, 1, 2, 10, tzinfo=datetime.UTC)
+
+
+def test_a_record_the_database_refuses_fails_alone_and_the_rest_of_the_page_is_kept(world):
+    """The page goes first in one savepoint; the refused record rolls it back, and the page
+    is imported again record by record: the others are written once, and counted once."""
+    from analytics.models import Transaction
+    from integrations.services import custom_crm_import
+    from integrations.tests.helpers import connect
+
+    tenant = world.tenant_a
+    connection = connect(tenant, "custom_crm")
+    sale = {"total_amount": 4500, "currency": "USD", "occurred_at": "2024-05-01T10:00:00Z"}
+    payload = {
+        "transactions": [
+            {**sale, "external_id": "t-1"},
+            {**sale, "external_id": "t-" + "x" * 300},  # longer than the column: the database says no
+            {**sale, "external_id": "t-2", "refunded_amount": 500},
+        ]
+    }
+
+    body = custom_crm_import(tenant_id=tenant.id, connection_id=connection.id, payload=payload)["transactions"]
+
+    assert (body["created"], body["failed"]) == (2, 1), body
+    assert body["errors"][0]["reason"] == "the database refused the record (DataError)"
+    with tenant_context(tenant.id, role="system"):
+        assert dict(Transaction.objects.values_list("external_id", "refunded_amount")) == {"t-1": 0, "t-2": 500}
