@@ -20,6 +20,18 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from analytics.models import Appointment, Provider, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
+from analytics.records import (
+    CREATED,
+    SKIPPED,
+    UNCHANGED,
+    UPDATED,
+    AppointmentRecord,
+    CategoryRecord,
+    Outcome,
+    RefundRecord,
+    SaleRecord,
+    ServiceRecord,
+)
 from clients.models import Client
 from common.errors import Conflict, InvalidInput
 from tenants.changes import record_change
@@ -605,9 +617,9 @@ def transaction_refund(
     acting_user: User | None = None,
 ) -> Transaction:
     """Refund `amount` (default: everything not yet refunded), dated `refunded_at` (default:
-    now). Writes a Refund row and adds it to the sale's refunded_amount; the sale row is
-    locked, so two refunds at once cannot together exceed the total; fully refunded ->
-    status refunded."""
+    now). Writes a Refund row; the sale's refunded_amount and status are recounted from its
+    refunds (`_refunds_recount`, as for a provider's refunds). The sale row is locked, so two
+    refunds at once cannot together exceed the total; fully refunded -> status refunded."""
     require_tenant(tenant)
     with transaction.atomic():
         sale = _get_for_update(Transaction, tenant, transaction_id)
@@ -631,10 +643,7 @@ def transaction_refund(
             refunded_at=when,
             source=Provider.MANUAL,
         )
-        sale.refunded_amount += amount
-        if sale.refunded_amount == sale.total_amount:
-            sale.status = Transaction.Status.REFUNDED
-        sale.save(update_fields=["refunded_amount", "status", "updated_at"])
+        _refunds_recount(sale)
         record_change(
             tenant=tenant,
             actor=acting_user,
@@ -645,15 +654,31 @@ def transaction_refund(
     return sale
 
 
-def transaction_refunds_recount(*, tenant: Tenant, sale: Transaction) -> Transaction:
-    """After an importer wrote a sale's refunds: refunded_amount = their sum; status
-    refunded when that is the whole (non-zero) total, completed again when it no longer is.
-    Raises InvalidInput when the refunds exceed the total (the provider's data
-    disagrees with itself: the caller reports the record)."""
+def transaction_delete(*, tenant: Tenant, transaction_id: uuid.UUID, acting_user: User | None = None) -> None:
     require_tenant(tenant)
-    refunded = (
-        Refund.objects.filter(tenant_id=tenant.id, transaction=sale).aggregate(total=models.Sum("amount"))["total"] or 0
-    )
+    with transaction.atomic():
+        sale = _get_for_update(Transaction, tenant, transaction_id)
+        record_change(tenant=tenant, actor=acting_user, action="transaction.deleted", obj=sale)
+        sale.delete()
+
+
+# --- provider imports: the one door for sales, refunds, the catalog and appointments -------
+#
+# Importers (integrations) map a provider's record to a value of analytics.records and hand
+# it here; these functions are the only writers of what providers send. `existing`: the row
+# the caller prefetched for a page (by source and external id), so that an unchanged record
+# is told without a query; every write reads its row again, locked, in its own savepoint.
+
+
+def _refunds_recount(sale: Transaction) -> None:
+    """The one rule for a sale's refunded_amount and status, on every path (the API's refund,
+    a provider's refunds, a pushed sale's refund list): the sum of the sale's Refund rows,
+    and refunded when that is the whole (non-zero) total, completed when it is not (a failed
+    sale stays failed and may have none). The caller holds the sale's row lock (every writer
+    of a sale's refunds takes it first), so concurrent writers take turns, and a refund
+    delivered twice (an upsert by its external id) is counted once. Raises InvalidInput
+    when the refunds exceed the total (the provider's data disagrees with itself)."""
+    refunded = Refund.objects.filter(transaction=sale).aggregate(total=models.Sum("amount"))["total"] or 0
     if refunded > sale.total_amount:
         raise InvalidInput("amount", "the refunds exceed the sale's total.")
     status = sale.status
@@ -665,12 +690,334 @@ def transaction_refunds_recount(*, tenant: Tenant, sale: Transaction) -> Transac
     if (sale.refunded_amount, sale.status) != (refunded, status):
         sale.refunded_amount, sale.status = refunded, status
         sale.save(update_fields=["refunded_amount", "status", "updated_at"])
-    return sale
 
 
-def transaction_delete(*, tenant: Tenant, transaction_id: uuid.UUID, acting_user: User | None = None) -> None:
+def _sale_status(record: SaleRecord, refunded: int) -> str:
+    if record.status == "failed":
+        return Transaction.Status.FAILED
+    full = record.total_amount > 0 and refunded >= record.total_amount
+    return Transaction.Status.REFUNDED if full else Transaction.Status.COMPLETED
+
+
+def _sale_changes(sale: Transaction, record: SaleRecord) -> tuple[dict[str, Any], bool, bool]:
+    """What `record` changes on the stored `sale`: its fields, whether its lines and whether
+    its refunds are replaced. Reads the sale's lines and refunds (prefetched or not)."""
+    values: dict[str, Any] = {
+        "occurred_at": record.occurred_at,
+        "total_amount": record.total_amount,
+        "currency": record.currency,
+        "tip_amount": record.tip_amount,
+        "tax_amount": record.tax_amount,
+        "discount_amount": record.discount_amount,
+    }
+    if record.client_id is not None or not record.keep_client:
+        values["client_id"] = record.client_id
+    changes = {name: value for name, value in values.items() if getattr(sale, name) != value}
+    lines = record.lines is not None and sorted(
+        (li.description, li.quantity, li.amount, str(li.service_id or "")) for li in sale.line_items.all()
+    ) != sorted(line.key() for line in record.lines)
+    refunds = record.refunds is not None and sorted(
+        (r.external_id, r.amount, r.refunded_at) for r in sale.refunds.all()
+    ) != sorted(refund.key() for refund in record.refunds)
+    if not refunds and _sale_status(record, sale.refunded_amount) != sale.status:
+        changes["status"] = _sale_status(record, sale.refunded_amount)
+    return changes, lines, refunds
+
+
+def _check_sale_record(record: SaleRecord, *, refunded: int) -> None:
+    _validate_source(record.source)
+    validate_currency(record.currency)
+    for part in ("total_amount", "tip_amount", "tax_amount", "discount_amount"):
+        validate_minor_units(getattr(record, part), part)
+    for index, line in enumerate(record.lines or ()):
+        validate_minor_units(line.amount, f"line_items[{index}].amount")
+    check_amounts(
+        Transaction(
+            total_amount=record.total_amount,
+            refunded_amount=refunded,
+            tip_amount=record.tip_amount,
+            tax_amount=record.tax_amount,
+            status=_sale_status(record, refunded),
+        )
+    )
+
+
+def transaction_upsert_from_provider(
+    *, tenant: Tenant, record: SaleRecord, existing: Transaction | None = None
+) -> Outcome:
+    """Create or bring up to date the sale a provider sent (by source and external id).
+
+    Its lines are replaced when the record lists them and they differ; its refunds are
+    replaced when it lists them (a pushed sale's refunds), else kept (a provider's refunds
+    are records of their own: `refund_upsert`). The status follows the refunds
+    (`_refunds_recount`); a sale whose currency changes takes its refunds along. Raises
+    InvalidInput (the money rules of `check_amounts`) for a record that breaks them."""
     require_tenant(tenant)
+    refunded = (
+        sum(refund.amount for refund in record.refunds)
+        if record.refunds is not None
+        else (existing.refunded_amount if existing is not None else 0)
+    )
+    _check_sale_record(record, refunded=refunded)
+    if existing is not None and _sale_changes(existing, record) == ({}, False, False):
+        return UNCHANGED
     with transaction.atomic():
-        sale = _get_for_update(Transaction, tenant, transaction_id)
-        record_change(tenant=tenant, actor=acting_user, action="transaction.deleted", obj=sale)
-        sale.delete()
+        sale = (
+            Transaction.objects.select_for_update().filter(source=record.source, external_id=record.external_id).first()
+        )
+        created = sale is None
+        if sale is None:
+            sale = Transaction(
+                tenant=tenant,
+                source=record.source,
+                external_id=record.external_id,
+                occurred_at=record.occurred_at,
+                total_amount=record.total_amount,
+                currency=record.currency,
+                tip_amount=record.tip_amount,
+                tax_amount=record.tax_amount,
+                discount_amount=record.discount_amount,
+                client_id=record.client_id,
+                status=_sale_status(record, 0),
+            )
+            _save(sale)
+            changes, lines, refunds = {}, record.lines is not None, bool(record.refunds)
+        else:
+            changes, lines, refunds = _sale_changes(sale, record)
+            if not (changes or lines or refunds):
+                return UNCHANGED
+            if not refunds:  # the money rules against the refunds it keeps, read under the lock
+                _check_sale_record(record, refunded=sale.refunded_amount)
+            if refunds:
+                # Refunded or completed follows the new refunds (recounted below).
+                changes["status"] = _sale_status(record, 0)
+            for name, value in changes.items():
+                setattr(sale, name, value)
+            if refunds:
+                sale.refunded_amount = 0  # the old refunds go first; the recount sets it again
+                changes["refunded_amount"] = 0
+            if changes:
+                sale.save(update_fields=[*changes, "updated_at"])
+            if "currency" in changes:
+                refunds_follow_sale(sale)
+        if lines and record.lines is not None:
+            TransactionLineItem.objects.filter(transaction=sale).delete()
+            TransactionLineItem.objects.bulk_create(
+                [
+                    TransactionLineItem(
+                        tenant=tenant,
+                        transaction=sale,
+                        description=line.description,
+                        quantity=line.quantity,
+                        amount=line.amount,
+                        service_id=line.service_id,
+                    )
+                    for line in record.lines
+                ]
+            )
+        if refunds and record.refunds is not None:
+            Refund.objects.filter(transaction=sale).delete()
+            Refund.objects.bulk_create(
+                [
+                    Refund(
+                        tenant=tenant,
+                        transaction=sale,
+                        source=record.source,
+                        external_id=refund.external_id,
+                        amount=refund.amount,
+                        currency=sale.currency,
+                        refunded_at=refund.refunded_at,
+                    )
+                    for refund in record.refunds
+                ]
+            )
+            _refunds_recount(sale)
+    return CREATED if created else UPDATED
+
+
+def refund_upsert(*, tenant: Tenant, record: RefundRecord, existing: Refund | None = None) -> Outcome:
+    """Create, update or remove (a refund that gave nothing back after all) a provider's
+    refund of one of its sales, then recount the sale (`_refunds_recount`) under its row lock.
+    A provider's dated refund replaces the estimates of its sale (rows of its source without
+    an external id, left by the refunds migration). "skipped": a refund of a sale we do not
+    have, or one that never gave money back. Raises Conflict when a refund we have names a
+    sale we do not have (or another one), InvalidInput when the refunds exceed the sale."""
+    require_tenant(tenant)
+    if record.counts:
+        validate_minor_units(record.amount, "amount", minimum=1)
+    if (
+        existing is not None
+        and record.counts
+        and (existing.amount, existing.refunded_at) == (record.amount, record.refunded_at)
+    ):
+        return UNCHANGED
+    with transaction.atomic():
+        sale = (
+            Transaction.objects.select_for_update()
+            .filter(source=record.source, external_id=record.sale_external_id)
+            .first()
+        )
+        refund = Refund.objects.filter(source=record.source, external_id=record.external_id).first()
+        if sale is None or (refund is not None and refund.transaction_id != sale.id):
+            if refund is None:
+                return SKIPPED  # a sale we do not have (before the history start)
+            raise Conflict("transaction", f"refund {record.external_id} moved to sale {record.sale_external_id!r}.")
+        if not record.counts:
+            if refund is None:
+                return SKIPPED
+            refund.delete()
+            _refunds_recount(sale)
+            return UPDATED
+        if refund is None:
+            Refund.objects.filter(transaction=sale, source=record.source, external_id="").delete()
+            Refund.objects.create(
+                tenant=tenant,
+                transaction=sale,
+                source=record.source,
+                external_id=record.external_id,
+                amount=record.amount,
+                currency=sale.currency,
+                refunded_at=record.refunded_at,
+            )
+            _refunds_recount(sale)
+            return CREATED
+        values = {"amount": record.amount, "currency": sale.currency, "refunded_at": record.refunded_at}
+        changes = {name: value for name, value in values.items() if getattr(refund, name) != value}
+        if not changes:
+            return UNCHANGED
+        for name, value in changes.items():
+            setattr(refund, name, value)
+        refund.save(update_fields=list(changes))
+        _refunds_recount(sale)
+    return UPDATED
+
+
+def service_category_upsert_from_provider(
+    *, tenant: Tenant, record: CategoryRecord, existing: ServiceCategory | None = None
+) -> tuple[Outcome, ServiceCategory]:
+    """A provider's category, by source and external id. A category of the same name entered
+    by hand is adopted, not duplicated (names are unique per tenant, case-insensitively);
+    one of another provider raises Conflict."""
+    require_tenant(tenant)
+    name = _validate_text(record.name, "name", 100, required=True)
+    if existing is not None and existing.name == name:
+        return UNCHANGED, existing
+    with transaction.atomic():
+        category = existing or (
+            ServiceCategory.objects.filter(source=record.source, external_id=record.external_id).first()
+        )
+        if category is not None:
+            if category.name == name:
+                return UNCHANGED, category
+            category.name = name
+            _save(category)
+            return UPDATED, category
+        same_name = ServiceCategory.objects.filter(name__iexact=name).first()
+        if same_name is not None and same_name.external_id == "":
+            same_name.source, same_name.external_id = _validate_source(record.source), record.external_id
+            _save(same_name)
+            return UPDATED, same_name
+        if same_name is not None:
+            raise Conflict("name", f"category name {name!r} is already used by another source.")
+        category = ServiceCategory(tenant=tenant, name=name, source=record.source, external_id=record.external_id)
+        _save(category)
+    return CREATED, category
+
+
+def _service_values(record: ServiceRecord) -> dict[str, Any]:
+    return {
+        "name": _validate_text(record.name, "name", 200, required=True),
+        "category_id": record.category_id,
+        "price_amount": validate_minor_units(record.price_amount, "price_amount"),
+        "price_is_variable": record.price_is_variable,
+        "currency": validate_currency(record.currency),
+        "duration_minutes": record.duration_minutes,
+        "is_active": record.is_active,
+    }
+
+
+def service_upsert_from_provider(
+    *, tenant: Tenant, record: ServiceRecord, existing: Service | None = None
+) -> tuple[Outcome, Service]:
+    """A provider's service (a Square item), by source and external id: created, or brought
+    up to date with every field the provider sends."""
+    require_tenant(tenant)
+    values = _service_values(record)
+    if existing is not None and all(getattr(existing, name) == value for name, value in values.items()):
+        return UNCHANGED, existing
+    with transaction.atomic():
+        service = existing or Service.objects.filter(source=record.source, external_id=record.external_id).first()
+        if service is None:
+            service = Service(tenant=tenant, source=_validate_source(record.source), external_id=record.external_id)
+            for name, value in values.items():
+                setattr(service, name, value)
+            _save(service)
+            return CREATED, service
+        changes = {name: value for name, value in values.items() if getattr(service, name) != value}
+        if not changes:
+            return UNCHANGED, service
+        for name, value in changes.items():
+            setattr(service, name, value)
+        service.save(update_fields=[*changes, "updated_at"])
+    return UPDATED, service
+
+
+def service_find_or_create_from_provider(*, tenant: Tenant, record: ServiceRecord) -> Service:
+    """The provider's service (an Acuity appointment type) by source and external id, created
+    from `record` the first time; an existing one is left as the business keeps it."""
+    require_tenant(tenant)
+    values = _service_values(record)
+    service, _ = Service.objects.get_or_create(
+        source=_validate_source(record.source), external_id=record.external_id, defaults={"tenant": tenant, **values}
+    )
+    return service
+
+
+def appointment_upsert_from_provider(
+    *,
+    tenant: Tenant,
+    record: AppointmentRecord,
+    existing: Appointment | None = None,
+    client_id: uuid.UUID | None = None,
+    service_id: uuid.UUID | None = None,
+) -> Outcome:
+    """A provider's appointment, by source and external id. `service_id`: its service when
+    known (set when it differs); `client_id`: the client it is for, set on one that has none
+    (a client linked by hand or earlier is kept)."""
+    require_tenant(tenant)
+    values: dict[str, Any] = {
+        "start_at": _validate_instant(record.start_at, "start_at"),
+        "end_at": _validate_instant(record.end_at, "end_at"),
+        "status": validate_choice(record.status, Appointment.Status, "status"),
+        "price_amount": validate_minor_units(record.price_amount, "price_amount"),
+        "currency": validate_currency(record.currency),
+        "staff_name": _validate_text(record.staff_name, "staff_name", 100),
+    }
+    if record.end_at < record.start_at:
+        raise InvalidInput("end_at", "must not be before start_at.")
+    with transaction.atomic():
+        appointment = existing or (
+            Appointment.objects.filter(source=record.source, external_id=record.external_id).first()
+        )
+        if appointment is None:
+            appointment = Appointment(
+                tenant=tenant,
+                source=_validate_source(record.source),
+                external_id=record.external_id,
+                client_id=client_id,
+                service_id=service_id,
+                **values,
+            )
+            _save(appointment)
+            return CREATED
+        changes = {name: value for name, value in values.items() if getattr(appointment, name) != value}
+        if service_id is not None and appointment.service_id != service_id:
+            changes["service_id"] = service_id
+        if client_id is not None and appointment.client_id is None:
+            changes["client_id"] = client_id
+        if not changes:
+            return UNCHANGED
+        for name, value in changes.items():
+            setattr(appointment, name, value)
+        appointment.save(update_fields=[*changes, "updated_at"])
+    return UPDATED

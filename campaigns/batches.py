@@ -18,8 +18,7 @@ from django.conf import settings
 from campaigns.generators import MessageGenerator, MessageRequest, message_generator
 from campaigns.models import Channel, MessageDraft, Occasion
 from campaigns.services import campaign_settings_get
-from clients import consent
-from clients.selectors import birthdays_upcoming_count, birthdays_upcoming_page
+from clients.selectors import birthdays_upcoming_count, birthdays_upcoming_page, client_consent_allows
 from tenants import jobs
 from tenants.context import tenant_context
 from tenants.models import BackgroundJob, Tenant
@@ -31,7 +30,7 @@ BATCH_SIZE: int | None = None
 
 
 def _skip_reason(client, channel: str) -> str | None:
-    if not consent.allows(client, channel):
+    if not client_consent_allows(client, channel):
         return f"no_{channel}_consent"
     if channel == Channel.EMAIL:
         if not client.email:

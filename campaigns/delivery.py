@@ -18,8 +18,8 @@ from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from campaigns.models import CampaignSettings, Channel, DeliveryStatus, MessageDraft
-from clients import consent
 from clients.models import Client, ConsentOrigin
+from clients.services import client_consent_record
 from tenants.context import tenant_context
 from tenants.models import Tenant
 
@@ -96,7 +96,7 @@ def sms_reply_record(*, tenant_id: uuid.UUID, from_number: str, body: str) -> Re
     matched = list(Client.objects.select_for_update().filter(phone=from_number)) if from_number else []
     if action in ("opt_out", "opt_in"):
         for client in matched:
-            consent.consent_record(
+            client_consent_record(
                 tenant=tenant,
                 client=client,
                 decisions={Channel.SMS: action == "opt_in"},
@@ -178,7 +178,7 @@ def email_event_record(event, esp_name: str) -> str:
         if status is not None and draft.status == MessageDraft.Status.SENT:
             _apply_status(draft, status, event.timestamp)
         if origin is not None and not _is_soft_bounce(event):
-            consent.consent_record(
+            client_consent_record(
                 tenant=Tenant.objects.get(id=tenant_id),
                 client=draft.client,
                 decisions={Channel.EMAIL: False},

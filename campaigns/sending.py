@@ -36,7 +36,7 @@ from twilio.rest import Client as TwilioClient
 from campaigns.models import CampaignSettings, Channel, DeliveryStatus, MessageDraft
 from campaigns.quiet_hours import sms_window_next_start
 from campaigns.unsubscribe import unsubscribe_url
-from clients import consent
+from clients.selectors import client_consent_allows
 from tenants.context import dangerously_ids_by_tenant, tenant_context
 from tenants.models import Tenant
 
@@ -237,7 +237,7 @@ def _claim(tenant_id: uuid.UUID, draft_id: uuid.UUID) -> Outgoing | SendOutcome:
         client = draft.client
         address = client.email if draft.channel == Channel.EMAIL else client.phone
         reason = ""
-        if not consent.allows(client, draft.channel):
+        if not client_consent_allows(client, draft.channel):
             reason = f"The client opted out of {draft.get_channel_display()} after the message was approved."
         elif not address:
             reason = f"The client has no {'email address' if draft.channel == Channel.EMAIL else 'phone number'}."

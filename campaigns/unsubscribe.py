@@ -21,8 +21,8 @@ from django.core import signing
 from limits import parse
 from limits.strategies import FixedWindowRateLimiter
 
-from clients import consent
 from clients.models import Client, ConsentChannel, ConsentOrigin
+from clients.services import client_consent_record
 from tenants.auth import ratelimit
 from tenants.context import tenant_context
 from tenants.db.crypto import fernet
@@ -91,7 +91,7 @@ def unsubscribe(subject: Subject) -> Found | None:
         client = Client.objects.select_for_update().filter(id=subject.client_id).first()
         if tenant is None or client is None:
             return None
-        consent.consent_record(
+        client_consent_record(
             tenant=tenant, client=client, decisions={subject.channel: False}, origin=ConsentOrigin.UNSUBSCRIBE_LINK
         )
         return Found(tenant.name, subject.channel)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 
 from clients.normalize import contact_hash, normalize_email, parse_birthday, split_phone
+from clients.records import FieldDropped
 from common.errors import InvalidInput
 
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -227,8 +228,6 @@ def clean_row(cells: list[str], layout: CsvLayout, *, country: str) -> ImportRow
     that cannot be read) is left out and listed in `row.dropped`: the row is imported without
     it. Raises RowInvalid only when nothing is left to tell who the row is (or its external
     id, which identifies it, is unusable)."""
-    from clients.services import FieldDropped  # services imports this module
-
     values = {column: (cells[index].strip() if index < len(cells) else "") for column, index in layout.columns.items()}
     if not any(values.values()):
         return None

@@ -201,11 +201,11 @@ class ErasureResult:
 def client_erase(*, tenant: Tenant, client_id: uuid.UUID, acting_user: User | None = None) -> ErasureResult:
     """Erase a client (see the module docstring), in one transaction. ClientNotFound (404)
     when the tenant has no such client."""
-    from clients.services import _get_client
+    from clients.services import client_get
 
     require_tenant(tenant)
     with transaction.atomic():
-        client = _get_client(tenant, client_id, lock=True)
+        client = client_get(tenant=tenant, client_id=client_id, lock=True)
         result = ErasureResult(client_id=client.id)
         result.suppressed = [kind for kind, value in (("email", client.email), ("phone", client.phone)) if value]
         suppress(tenant=tenant, email=client.email, phone=client.phone)
@@ -248,10 +248,10 @@ def client_data_export(*, tenant: Tenant, client_id: uuid.UUID, acting_user: Use
     and refunds, message drafts, external ids; found from the model's relations, not listed)
     and the change records about them. Recorded as a `client.exported` change (the access is
     audited; the record holds no value)."""
-    from clients.services import _get_client
+    from clients.services import client_get
 
     require_tenant(tenant)
-    client = _get_client(tenant, client_id)
+    client = client_get(tenant=tenant, client_id=client_id)
     document: dict[str, Any] = {
         "format": "brandvx.client_export",
         "version": EXPORT_FORMAT_VERSION,

@@ -16,7 +16,8 @@ from django.utils import timezone
 from clients import csv_format
 from clients.conf import limit
 from clients.models import ClientImport, Source, Tag
-from clients.services import ContactRecord, client_upsert, client_upsert_many, tag_get_or_create
+from clients.records import ContactRecord
+from clients.services import client_upsert, client_upsert_many, tag_get_or_create
 from tenants import jobs
 from tenants.context import tenant_context
 from tenants.models import Tenant

@@ -27,6 +27,7 @@ from clients.conf import limit
 from clients.matching import find_existing_client
 from clients.models import Client, ClientExternalId, ClientImport, ClientTag, ConsentOrigin, Source, Tag
 from clients.normalize import contact_hash, normalize_email, normalize_phone
+from clients.records import ContactRecord
 from common.errors import InvalidInput, NotFound
 from tenants import jobs
 from tenants.changes import Actor, record_change, record_changes_each
@@ -394,51 +395,6 @@ def client_merge(
 
 
 @dataclass
-class FieldDropped:
-    """An optional field of an imported record that could not be read: the record is imported
-    without it, and the import's results say which field and why."""
-
-    field: str
-    reason: str
-
-
-@dataclass
-class ContactRecord:
-    """A person as an import describes them, normalized (clients.normalize). None (or a
-    blank): the import says nothing about that field, and nothing is erased.
-
-    `provider_created_at`: when the provider created this profile (decides which of several
-    profiles of one provider owns a client, see profile_owner). `dropped`: the fields the
-    import could not read and left out (reported, never written)."""
-
-    external_id: str = ""
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    phone_extension: str | None = None
-    birthday: tuple[int, int, int | None] | None = None
-    notes: str | None = None
-    email_consent: bool | None = None
-    sms_consent: bool | None = None
-    provider_created_at: datetime.datetime | None = None
-    dropped: list[FieldDropped] = field(default_factory=list)
-
-    @property
-    def identifies_someone(self) -> bool:
-        """Whether anything is left to tell who this is (a record without it fails as a whole)."""
-        return bool(self.first_name or self.last_name or self.email or self.phone or self.external_id)
-
-    @property
-    def email_hash(self) -> str:
-        return contact_hash(self.email or "")
-
-    @property
-    def phone_hash(self) -> str:
-        return contact_hash(self.phone or "")
-
-
-@dataclass
 class UpsertResult:
     client: Client
     outcome: str  # "created", "updated" or "unchanged"
@@ -520,23 +476,6 @@ def client_upsert_changes(
     return changes
 
 
-def client_upsert_is_unchanged(
-    client: Client, record: ContactRecord, *, source: str, profile_owner: bool = True
-) -> bool:
-    """True when `client_upsert` of `record` into this (already linked) client would write
-    nothing: lets an importer skip an unchanged record without a query. `profile_owner`:
-    whether the record's profile owns the client (see client_upsert)."""
-    if client.archived_at is not None:
-        return False  # a live profile of an archived client brings it back
-    if client_upsert_changes(client, record, source=source, profile_owner=profile_owner):
-        return False
-    origin = _consent_origin(source)
-    return not any(
-        granted is not None and consent.would_record(client, channel, granted, origin)
-        for channel, granted in (("email", record.email_consent), ("sms", record.sms_consent))
-    )
-
-
 def client_upsert(
     *,
     tenant: Tenant,
@@ -565,7 +504,8 @@ def client_upsert(
     oldest profile (`profile_owner`) keeps the client's fields current and the others only
     fill blanks; the result names the owner for a record that is not it (a duplicate
     candidate). `profiles`: the client's profiles of `source` when the caller already loaded
-    them. A linked profile of an archived client brings the client back (archived_at cleared).
+    them; with `client` and `profiles` given, a record that changes nothing costs no query
+    (outcome "unchanged": what a provider import's re-sync relies on). A linked profile of an archived client brings the client back (archived_at cleared).
     """
     require_tenant(tenant)
     how = "external_id" if client is not None else ""
@@ -975,3 +915,38 @@ def client_import_csv_start(
         BackgroundJob.objects.filter(id=job.id).update(progress_total=rows)
         job.progress_total = rows
     return job
+
+
+def client_profiles_date(*, tenant: Tenant, source: str, created_at: Mapping[str, datetime.datetime]) -> int:
+    """Give profiles of `source` linked before their creation time was kept the one a
+    provider now sends ({external id: created_at}); a profile that has one keeps it. It only
+    decides which profile owns a client (see client_upsert). Returns how many were dated."""
+    require_tenant(tenant)
+    dated = 0
+    for external_id, when in created_at.items():
+        dated += ClientExternalId.objects.filter(
+            provider=source, external_id=external_id, provider_created_at__isnull=True
+        ).update(provider_created_at=when)
+    return dated
+
+
+def client_get(*, tenant: Tenant, client_id: uuid.UUID, lock: bool = False) -> Client:
+    """The tenant's client `client_id` (locked for update with `lock`), or ClientNotFound."""
+    return _get_client(tenant, client_id, lock=lock)
+
+
+def client_consent_record(
+    *,
+    tenant: Tenant,
+    client: Client,
+    decisions: Mapping[str, bool | None],
+    origin: str,
+    provider: str = "",
+    decided_at: datetime.datetime | None = None,
+) -> set[str]:
+    """Record consent decisions another app learned (a STOP reply, a bounce, an unsubscribe
+    link) in the client's consent ledger, under the ledger's rules (clients.consent:
+    `consent_record`). Returns the client fields that changed."""
+    return consent.consent_record(
+        tenant=tenant, client=client, decisions=decisions, origin=origin, provider=provider, decided_at=decided_at
+    )

@@ -7,13 +7,14 @@ happened to it; then the row goes, with whatever of the notification it holds.""
 from __future__ import annotations
 
 import datetime
+import uuid
 
 from django.conf import settings
 
 from integrations.models import WebhookEvent
 
 
-def sweep(tenant_id, now: datetime.datetime) -> dict[str, int]:
+def sweep(tenant_id: uuid.UUID, now: datetime.datetime) -> dict[str, int]:
     """In the tenant's context: delete its webhook events older than the retention."""
     cutoff = now - datetime.timedelta(days=settings.WEBHOOK_RETENTION_DAYS)
     deleted, _ = WebhookEvent.objects.filter(tenant_id=tenant_id, received_at__lt=cutoff).delete()

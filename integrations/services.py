@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
+import hashlib
+import hmac
 import logging
+import re
 import uuid
+from typing import Any
+from urllib.parse import parse_qs
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -13,6 +19,7 @@ from django.utils import timezone
 
 from common.errors import Conflict, InvalidInput, NotFound
 from common.validation import parse_query_date
+from integrations import tasks
 from integrations.importers.base import ClientImporter, import_page
 from integrations.importers.custom_crm import CustomTransactionImporter, contact_from_custom
 from integrations.models import ConnectionRoute, IntegrationConnection, Provider, WebhookEvent
@@ -28,13 +35,13 @@ Status = IntegrationConnection.Status
 Kind = ConnectionRoute.Kind
 
 # Which credential keys each provider takes (required ones first) and which config keys.
-CREDENTIAL_KEYS = {
+CREDENTIAL_KEYS: dict[str, tuple[set[str], set[str]]] = {
     Provider.SQUARE: ({"access_token"}, {"refresh_token", "expires_at"}),
     Provider.ACUITY: ({"user_id", "api_key"}, set()),
     Provider.HUBSPOT: ({"access_token"}, set()),
     Provider.CUSTOM_CRM: (set(), set()),
 }
-CONFIG_KEYS = {
+CONFIG_KEYS: dict[str, set[str]] = {
     Provider.SQUARE: {"location_ids", "history_start"},
     Provider.ACUITY: {"history_start", "window_days", "future_days"},
     Provider.HUBSPOT: {"birthday_property"},
@@ -63,7 +70,7 @@ class ConnectionNotFound(NotFound):
     default_detail = "No connection for this provider."
 
 
-def _validate_credentials(provider: str, credentials: dict, *, partial: bool) -> dict:
+def _validate_credentials(provider: str, credentials: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     if not isinstance(credentials, dict):
         raise InvalidInput("credentials", "must be an object")
     required, optional = CREDENTIAL_KEYS[provider]
@@ -78,7 +85,7 @@ def _validate_credentials(provider: str, credentials: dict, *, partial: bool) ->
     return {key: str(value).strip() for key, value in credentials.items()}
 
 
-def _validate_config(provider: str, config: dict) -> dict:
+def _validate_config(provider: str, config: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise InvalidInput("config", "must be an object")
     for key, value in config.items():
@@ -104,10 +111,10 @@ def connection_create(
     *,
     tenant: Tenant,
     provider: str,
-    credentials: dict,
-    config: dict,
+    credentials: dict[str, Any],
+    config: dict[str, Any],
     acting_user: User | None,
-) -> tuple[IntegrationConnection, dict]:
+) -> tuple[IntegrationConnection, dict[str, Any]]:
     """Create a connection. Returns it and the one-time values to show the owner once (a
     custom CRM's API key: only its SHA-256 is stored)."""
     require_tenant(tenant)
@@ -115,7 +122,7 @@ def connection_create(
         raise InvalidInput("provider", f"must be one of {', '.join(Provider.values)}")
     credentials = _validate_credentials(provider, credentials or {}, partial=False)
     config = dict(_validate_config(provider, config or {}))
-    one_time: dict = {}
+    one_time: dict[str, Any] = {}
     with transaction.atomic():
         if provider == Provider.ACUITY:
             config["webhook_token"] = new_webhook_token()
@@ -141,38 +148,12 @@ def _verify_merchant_on_commit(connection: IntegrationConnection) -> None:
     tenant_id, connection_id = str(connection.tenant_id), str(connection.id)
 
     def enqueue() -> None:
-        from integrations.tasks import verify_square_merchant
-
         try:
-            verify_square_merchant.delay(tenant_id, connection_id)
+            tasks.verify_square_merchant.delay(tenant_id, connection_id)
         except Exception:  # the request has committed; the sync will verify the merchant
             logger.warning("could not enqueue the Square merchant check of connection %s", connection_id, exc_info=True)
 
     transaction.on_commit(enqueue)
-
-
-def square_merchant_record(
-    *, tenant_id: uuid.UUID, connection_id: uuid.UUID, merchant_id: str, access_token: str
-) -> bool:
-    """Keep the merchant Square said `access_token` belongs to, and route its webhooks here.
-
-    Called only with Square's own answer (GET /v2/merchants/me, the OAuth token response),
-    never with a value from a request. If the connection's token changed since the question
-    was asked, nothing is written (False): the new token gets its own answer.
-    """
-    with tenant_context(tenant_id, role="system"):
-        connection = (
-            IntegrationConnection.objects.select_for_update().filter(id=connection_id, provider=Provider.SQUARE).first()
-        )
-        if connection is None or not access_token or (connection.credentials or {}).get("access_token") != access_token:
-            return False
-        if connection.config.get("merchant_id") != merchant_id:
-            connection.config = {**connection.config, "merchant_id": merchant_id}
-            connection.save(update_fields=["config", "updated_at"])
-        route_set(
-            kind=Kind.SQUARE_MERCHANT, lookup=merchant_id, tenant_id=connection.tenant_id, connection_id=connection.id
-        )
-    return True
 
 
 def _set_api_key(connection: IntegrationConnection) -> str:
@@ -204,8 +185,8 @@ def connection_update(
     *,
     tenant: Tenant,
     connection: IntegrationConnection,
-    credentials: dict | None = None,
-    config: dict | None = None,
+    credentials: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
     status: str | None = None,
     acting_user: User | None,
 ) -> IntegrationConnection:
@@ -280,8 +261,6 @@ def connection_rotate_api_key(*, tenant: Tenant, connection: IntegrationConnecti
 def sync_request(*, tenant: Tenant, provider: str, acting_user: User | None) -> BackgroundJob:
     """Queue one sync run of the tenant's connection (202 with the job id)."""
     require_tenant(tenant)
-    from integrations.tasks import enqueue_sync
-
     if provider not in Provider.values:
         raise InvalidInput("provider", f"must be one of {', '.join(Provider.values)}")
     with transaction.atomic():
@@ -326,7 +305,7 @@ def sync_request(*, tenant: Tenant, provider: str, acting_user: User | None) -> 
             kind=kind,
             params={"connection_id": str(connection.id)},
             started_by=acting_user,
-            enqueue=enqueue_sync,
+            enqueue=tasks.enqueue_sync,
         )
 
 
@@ -339,9 +318,13 @@ def sync_request(*, tenant: Tenant, provider: str, acting_user: User | None) -> 
 # notification: processing re-fetches the appointment with the tenant's own key, so even a
 # replay can only make us read again what is already true, at most once per window.
 ACUITY_REPLAY_WINDOW = datetime.timedelta(minutes=10)
+ACUITY_ID = re.compile(r"[0-9]{1,20}")  # [0-9], not \d or isdigit(): ASCII digits only
+# Acuity's actions: scheduled, rescheduled, canceled, changed, order.completed; lower-case
+# ASCII words only (no NUL, nothing PostgreSQL refuses), stored on the WebhookEvent.
+ACUITY_ACTION = re.compile(r"[a-z][a-z_.]{0,59}")
 
 
-def acuity_webhook_event_record(*, tenant_id, action: str, appointment_id: str) -> WebhookEvent | None:
+def acuity_webhook_event_record(*, tenant_id: uuid.UUID, action: str, appointment_id: str) -> WebhookEvent | None:
     """Record an Acuity notification in the current tenant context, or None for a duplicate.
     A transaction-scoped advisory lock per (tenant, action, appointment) makes two concurrent
     deliveries of the same notification record one event."""
@@ -364,13 +347,62 @@ def acuity_webhook_event_record(*, tenant_id, action: str, appointment_id: str) 
         )
 
 
-def square_webhook_event_record(*, tenant_id, connection_id, body: dict, event_id: str) -> str:
+def signature_valid(*, key: str, message: bytes, signature: str) -> bool:
+    if not key or not signature:
+        return False
+    expected = base64.b64encode(hmac.new(key.encode(), message, hashlib.sha256).digest()).decode()
+    return hmac.compare_digest(expected.encode(), signature.strip().encode())
+
+
+def _acuity_fields(raw: bytes) -> dict[str, list[str]]:
+    """The signed form body's fields, strictly: UTF-8, no NUL or lone surrogate (400)."""
+    try:
+        fields = parse_qs(raw.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidInput("body", "is not UTF-8 form data") from None
+    for key, values in fields.items():
+        for text in (key, *values):
+            if "\x00" in text or any("\ud800" <= char <= "\udfff" for char in text):
+                raise InvalidInput(key if text is not key else "body", "contains a NUL or invalid character")
+    return fields
+
+
+def acuity_webhook_receive(*, tenant_id: uuid.UUID, connection_id: uuid.UUID, body: bytes, signature: str) -> str:
+    """Take an Acuity notification for the connection its URL's token routed to: check its
+    X-Acuity-Signature with that account's API key, record it and queue its processing
+    (after commit). "accepted", "duplicate" (the same notification within the replay
+    window), "ignored" (the connection is not active) or "invalid_signature" (nothing
+    recorded). Raises InvalidInput for a signed body that is no Acuity notification."""
+    with tenant_context(tenant_id, role="system"):
+        connection = IntegrationConnection.objects.filter(id=connection_id).first()
+        api_key = str((connection.credentials if connection else {}).get("api_key") or "")
+        if connection is None or not signature_valid(key=api_key, message=body, signature=signature):
+            return "invalid_signature"
+        fields = _acuity_fields(body)
+        appointment_id = (fields.get("id") or [""])[0]
+        action = (fields.get("action") or [""])[0]
+        if not ACUITY_ACTION.fullmatch(action):
+            raise InvalidInput("action", "must be an Acuity action (e.g. scheduled)")
+        # ASCII digits only: str.isdigit() also accepts '١٢٣' and '²', which are no Acuity id.
+        if not ACUITY_ID.fullmatch(appointment_id):
+            raise InvalidInput("id", "must be an Acuity appointment id")
+        if connection.status != Status.ACTIVE:
+            return "ignored"
+        event = acuity_webhook_event_record(tenant_id=tenant_id, action=action[:60], appointment_id=appointment_id)
+        if event is None:
+            return "duplicate"
+        args = (str(tenant_id), str(connection_id), appointment_id, str(event.id))
+        transaction.on_commit(lambda: tasks.process_acuity_appointment.delay(*args))
+    return "accepted"
+
+
+def square_webhook_event_record(
+    *, tenant_id: uuid.UUID, connection_id: uuid.UUID, body: dict[str, Any], event_id: str
+) -> str:
     """Record a Square notification for one routed tenant and queue its processing (after
     commit): "accepted", "duplicate" (Square's event id was seen: a retry or a replay) or
     "ignored" (the connection is not active)."""
-    from integrations.tasks import process_square_event
-
-    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    data = body["data"] if isinstance(body.get("data"), dict) else {}
     with tenant_context(tenant_id, role="system"):
         if not IntegrationConnection.objects.filter(id=connection_id, status="active").exists():
             logger.info("square webhook for an inactive connection ignored (event %s)", event_id)
@@ -388,11 +420,11 @@ def square_webhook_event_record(*, tenant_id, connection_id, body: dict, event_i
         except IntegrityError:
             return "duplicate"
         tenant, event_pk = str(tenant_id), str(event.id)
-        transaction.on_commit(lambda: process_square_event.delay(tenant, event_pk))
+        transaction.on_commit(lambda: tasks.process_square_event.delay(tenant, event_pk))
     return "accepted"
 
 
-def custom_crm_import(*, tenant_id: uuid.UUID, connection_id: uuid.UUID, payload: dict) -> dict:
+def custom_crm_import(*, tenant_id: uuid.UUID, connection_id: uuid.UUID, payload: object) -> dict[str, Any]:
     """Import what a custom CRM pushed: contacts, then transactions (which may refer to the
     contacts by `client_external_id`). Runs in the routed tenant's context; one savepoint
     per record, so bad records are reported and good ones kept."""

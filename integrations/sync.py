@@ -29,7 +29,9 @@ import dataclasses
 import datetime
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from django.conf import settings
 from django.utils import timezone
@@ -37,7 +39,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from clients.services import client_provider_deleted
 from integrations.importers.acuity import AcuityAppointmentImporter, acuity_client_key, contact_from_acuity_client
-from integrations.importers.base import OUTCOMES, ClientImporter, PageCounts, import_page
+from integrations.importers.base import OUTCOMES, ClientImporter, PageCounts, PageImporter, import_page
 from integrations.importers.hubspot import contact_from_hubspot
 from integrations.importers.square import (
     SquareCatalogImporter,
@@ -46,17 +48,19 @@ from integrations.importers.square import (
     contact_from_square,
     flatten_catalog,
 )
+from integrations.merchants import square_merchant_record
 from integrations.models import IntegrationConnection, WebhookEvent
 from integrations.providers.acuity import AcuityClient
 from integrations.providers.base import ProviderError, ProviderRequestError, ReauthRequired, RetryPolicy
 from integrations.providers.hubspot import HubSpotClient
 from integrations.providers.square import SquareClient
-from integrations.services import square_merchant_record
 from tenants.context import tenant_context
 from tenants.jobs import job_advance, job_finish, job_is_running, job_renew, job_start
 from tenants.models import BackgroundJob, Tenant
 
 logger = logging.getLogger("brandvx.integrations")
+
+Id = uuid.UUID | str  # a task passes ids as strings
 
 Status = IntegrationConnection.Status
 
@@ -96,7 +100,7 @@ def totals_from_counts(counts: dict[str, int]) -> dict[str, dict[str, int]]:
 class Lease:
     """Keeps a running sync's lease on its job alive through long waits."""
 
-    def __init__(self, *, tenant_id: uuid.UUID, job_id: uuid.UUID, sleep):
+    def __init__(self, *, tenant_id: uuid.UUID, job_id: uuid.UUID, sleep: Callable[[float], None]):
         self.tenant_id = tenant_id
         self.job_id = job_id
         self._sleep = sleep
@@ -129,7 +133,7 @@ class ConnectionSession:
     """What a run or a webhook task needs about one connection, loaded in one short
     transaction so that every fetch afterwards runs with no transaction open."""
 
-    def __init__(self, *, tenant_id, connection_id, policy: RetryPolicy | None = None):
+    def __init__(self, *, tenant_id: Id, connection_id: Id, policy: RetryPolicy | None = None):
         self.tenant_id = uuid.UUID(str(tenant_id))
         self.connection_id = uuid.UUID(str(connection_id))
         self.policy = policy
@@ -142,7 +146,7 @@ class ConnectionSession:
         self.config = connection.config or {}
         self.cursors = dict(connection.cursors or {})
 
-    def save_cursor(self, resource: str, state: dict | None) -> None:
+    def save_cursor(self, resource: str, state: dict[str, Any] | None) -> None:
         """Call inside the page's transaction (so data and checkpoint commit together)."""
         if state is None:
             self.cursors.pop(resource, None)
@@ -152,7 +156,7 @@ class ConnectionSession:
             cursors=self.cursors, updated_at=timezone.now()
         )
 
-    def save_tokens(self, credentials: dict) -> None:
+    def save_tokens(self, credentials: dict[str, Any]) -> None:
         """Persist refreshed Square tokens at once: the old refresh token may be spent."""
         with tenant_context(self.tenant_id, role="system"):
             connection = IntegrationConnection.objects.select_for_update().get(id=self.connection_id)
@@ -171,7 +175,7 @@ class ConnectionSession:
 
     def verify_square_merchant(self, client: SquareClient) -> str | None:
         """Ask Square whose token this is and record the answer (see square_merchant_record)."""
-        merchant_id = client.retrieve_merchant()["id"]
+        merchant_id = str(client.retrieve_merchant()["id"])
         if square_merchant_record(
             tenant_id=self.tenant_id,
             connection_id=self.connection_id,
@@ -206,7 +210,12 @@ class ConnectionSession:
 
 class SyncRun:
     def __init__(
-        self, *, session: ConnectionSession, job_id, now: datetime.datetime | None = None, budget: int | None = None
+        self,
+        *,
+        session: ConnectionSession,
+        job_id: Id,
+        now: datetime.datetime | None = None,
+        budget: int | None = None,
     ):
         self.session = session
         self.job_id = uuid.UUID(str(job_id))
@@ -218,7 +227,11 @@ class SyncRun:
     # --- the loop's one write step ------------------------------------------------------
 
     def write_page(
-        self, resource: str, importer, records: list[dict], checkpoint: dict | None | bool = False
+        self,
+        resource: str,
+        importer: PageImporter,
+        records: list[dict[str, Any]],
+        checkpoint: dict[str, Any] | None | Literal[False] = False,
     ) -> PageCounts:
         """One transaction: the page, its checkpoint (False = leave it), the job's counts."""
         with tenant_context(self.session.tenant_id, role="system"):
@@ -275,7 +288,7 @@ class SyncRun:
         )
         since = state.get("since")
         if since:
-            since = (parse_datetime(since) - CUSTOMERS_OVERLAP).isoformat()
+            since = (_stored_instant(since) - CUSTOMERS_OVERLAP).isoformat()
         cursor = state.get("cursor")
         while True:
             try:
@@ -315,7 +328,7 @@ class SyncRun:
         for start in range(0, len(flat), 100):
             self.write_page("catalog", importer, flat[start : start + 100])
 
-    def _created_at_state(self, key: str) -> dict:
+    def _created_at_state(self, key: str) -> dict[str, Any]:
         """Where a listing ordered by created_at (payments, refunds) resumes: its saved cursor,
         else the last high-water mark less the overlap (late captures and refunds), else the
         configured history start."""
@@ -338,12 +351,12 @@ class SyncRun:
                     begin_time=state.get("begin_time"), cursor=cursor, location_id=location_id
                 )
                 orders = client.batch_retrieve_orders(
-                    [r.get("order_id") for r in records if isinstance(r, dict)], location_id
+                    [str(r["order_id"]) for r in records if isinstance(r, dict) and r.get("order_id")], location_id
                 )
                 importer = SquarePaymentImporter(tenant=self.session.tenant, orders=orders)
-                created = [r.get("created_at") for r in records if isinstance(r, dict) and r.get("created_at")]
+                created = [str(r["created_at"]) for r in records if isinstance(r, dict) and r.get("created_at")]
                 if created:
-                    state["max_created_at"] = max([state.get("max_created_at") or "", *created])
+                    state["max_created_at"] = max([str(state.get("max_created_at") or ""), *created])
                 state["cursor"] = cursor
                 checkpoint = state if cursor else {"max_created_at": state.get("max_created_at")}
                 self.write_page(key if location_id else "payments", importer, records, checkpoint)
@@ -363,9 +376,9 @@ class SyncRun:
                 records, cursor = client.list_refunds(
                     begin_time=state.get("begin_time"), cursor=cursor, location_id=location_id
                 )
-                created = [r.get("created_at") for r in records if isinstance(r, dict) and r.get("created_at")]
+                created = [str(r["created_at"]) for r in records if isinstance(r, dict) and r.get("created_at")]
                 if created:
-                    state["max_created_at"] = max([state.get("max_created_at") or "", *created])
+                    state["max_created_at"] = max([str(state.get("max_created_at") or ""), *created])
                 state["cursor"] = cursor
                 checkpoint = state if cursor else {"max_created_at": state.get("max_created_at")}
                 self.write_page(key, importer, records, checkpoint)
@@ -381,10 +394,11 @@ class SyncRun:
         today = tenant.today(self.now)
         horizon = today + datetime.timedelta(days=int(self.session.config.get("future_days") or ACUITY_FUTURE_DAYS))
         default_window = max(1, int(self.session.config.get("window_days") or ACUITY_WINDOW_DAYS))
+        start: datetime.date
         if state.get("resume_from"):
-            start = parse_date(state["resume_from"])
+            start = _stored_date(state["resume_from"])
         elif state.get("done_through"):
-            start = parse_date(state["done_through"]) - datetime.timedelta(days=ACUITY_OVERLAP_DAYS)
+            start = _stored_date(state["done_through"]) - datetime.timedelta(days=ACUITY_OVERLAP_DAYS)
         else:
             history = parse_date(str(self.session.config.get("history_start") or ""))
             start = history or today - datetime.timedelta(days=ACUITY_DEFAULT_HISTORY_DAYS)
@@ -454,12 +468,12 @@ class SyncRun:
 
 def run_sync(
     *,
-    tenant_id,
-    job_id,
+    tenant_id: Id,
+    job_id: Id,
     policy: RetryPolicy | None = None,
     now: datetime.datetime | None = None,
     budget: int | None = None,
-) -> dict | None:
+) -> dict[str, Any] | None:
     """Run one sync job to the end, or (with `budget`) until it has written about that many
     records: then it returns {"continue": True} with the job still running, and the next call
     resumes from the saved checkpoints. Idempotent: a redelivered job resumes from the saved
@@ -510,7 +524,7 @@ def run_sync(
 # --- webhook follow-ups (always re-fetch: the provider's current state is the truth) -------
 
 
-def process_square_event(*, tenant_id, event_id, policy: RetryPolicy | None = None) -> str:
+def process_square_event(*, tenant_id: Id, event_id: Id, policy: RetryPolicy | None = None) -> str:
     with tenant_context(tenant_id, role="system"):
         event = WebhookEvent.objects.filter(id=event_id).first()
         if event is None or event.processed:
@@ -541,6 +555,7 @@ def _apply_square_event(session: ConnectionSession, event: WebhookEvent) -> str:
         with tenant_context(session.tenant_id, role="system"):
             outcome = client_provider_deleted(tenant=tenant, provider="square", external_id=event.object_id)
         return f"{outcome}: customer deleted at Square"
+    importer: PageImporter
     if kind in ("customer.created", "customer.updated") and event.object_id:
         customer = client.retrieve_customer(event.object_id)
         importer = ClientImporter(
@@ -551,7 +566,7 @@ def _apply_square_event(session: ConnectionSession, event: WebhookEvent) -> str:
         records = [customer] if customer else []
     elif kind in ("payment.created", "payment.updated") and event.object_id:
         payment = client.retrieve_payment(event.object_id)
-        orders = client.batch_retrieve_orders([payment.get("order_id")]) if payment.get("order_id") else {}
+        orders = client.batch_retrieve_orders([str(payment["order_id"])]) if payment.get("order_id") else {}
         importer = SquarePaymentImporter(tenant=tenant, orders=orders)
         records = [payment] if payment else []
     elif kind in ("refund.created", "refund.updated") and event.object_id:
@@ -565,7 +580,7 @@ def _apply_square_event(session: ConnectionSession, event: WebhookEvent) -> str:
     return _outcome(counts)
 
 
-def square_merchant_verify(*, tenant_id, connection_id, policy: RetryPolicy | None = None) -> str | None:
+def square_merchant_verify(*, tenant_id: Id, connection_id: Id, policy: RetryPolicy | None = None) -> str | None:
     """The verification a new Square connection (or a new token) gets after commit. Runs
     with no transaction open: one GET /v2/merchants/me, then a short write."""
     session = ConnectionSession(tenant_id=tenant_id, connection_id=connection_id, policy=policy)
@@ -579,7 +594,12 @@ def square_merchant_verify(*, tenant_id, connection_id, policy: RetryPolicy | No
 
 
 def process_acuity_appointment(
-    *, tenant_id, connection_id, appointment_id, event_id=None, policy: RetryPolicy | None = None
+    *,
+    tenant_id: Id,
+    connection_id: Id,
+    appointment_id: str,
+    event_id: Id | None = None,
+    policy: RetryPolicy | None = None,
 ) -> str:
     outcome = "failed: internal error"
     try:
@@ -592,14 +612,16 @@ def process_acuity_appointment(
     return outcome
 
 
-def _acuity_event_done(tenant_id, event_id, outcome: str) -> None:
+def _acuity_event_done(tenant_id: Id, event_id: Id, outcome: str) -> None:
     with tenant_context(tenant_id, role="system"):
         WebhookEvent.objects.filter(id=event_id).update(
             processed=True, processed_at=timezone.now(), outcome=outcome[:255]
         )
 
 
-def _fetch_acuity_appointment(*, tenant_id, connection_id, appointment_id, policy: RetryPolicy | None) -> str:
+def _fetch_acuity_appointment(
+    *, tenant_id: Id, connection_id: Id, appointment_id: str, policy: RetryPolicy | None
+) -> str:
     session = ConnectionSession(tenant_id=tenant_id, connection_id=connection_id, policy=policy)
     if session.status != Status.ACTIVE:
         return "ignored: connection not active"
@@ -626,3 +648,19 @@ def _outcome(counts: PageCounts) -> str:
         if getattr(counts, name):
             return name
     return "nothing to import"
+
+
+def _stored_instant(value: object) -> datetime.datetime:
+    """A timestamp this engine saved in a checkpoint."""
+    parsed = parse_datetime(str(value))
+    if parsed is None:
+        raise ProviderError(f"the saved sync position {value!r} is not a timestamp")
+    return parsed
+
+
+def _stored_date(value: object) -> datetime.date:
+    """A date this engine saved in a checkpoint."""
+    parsed = parse_date(str(value))
+    if parsed is None:
+        raise ProviderError(f"the saved sync position {value!r} is not a date")
+    return parsed

@@ -1,4 +1,8 @@
-"""Celery entry points. They take ids, enter the tenant themselves, and call the engine.
+"""Celery entry points. They take ids (never rows) and call the sync engine
+(integrations.sync), which enters the tenant's context itself for each short transaction
+(a page, a checkpoint, a mark), so that no transaction is open while a provider answers.
+Nothing here touches the database; services enqueue these tasks, and neither the engine nor
+the importers import this module back.
 
 Delivery is at-least-once (acks_late): each task is safe to run twice, as said below.
 """
@@ -7,15 +11,16 @@ from __future__ import annotations
 
 import uuid
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 
 from integrations import sync
 from tenants import jobs
+from tenants.models import BackgroundJob
 
 
 @shared_task(name="integrations.sync", bind=True)
-def sync_connection(self, tenant_id: str, job_id: str) -> str:
+def sync_connection(self: Task, tenant_id: str, job_id: str) -> str:
     """One chunk of a sync (bulk queue): with one of the tenant's running-task slots
     (tenants.jobs), up to JOB_CHUNK_SIZE records, then the next chunk is enqueued.
     Idempotent: job_start refuses a finished job; a redelivered or continued running job
@@ -58,5 +63,5 @@ def process_acuity_appointment(
     )
 
 
-def enqueue_sync(job) -> None:
+def enqueue_sync(job: BackgroundJob) -> None:
     sync_connection.delay(str(job.tenant_id), str(job.id))

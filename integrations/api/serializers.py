@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.validators import MaxLengthValidator
 from rest_framework import serializers
 
@@ -9,7 +11,7 @@ from integrations.services import CUSTOM_IMPORT_MAX_RECORDS
 MAX_KEYS = 20
 
 
-def _credentials(**kwargs) -> serializers.DictField:
+def _credentials(**kwargs: Any) -> serializers.DictField:
     return serializers.DictField(
         child=serializers.CharField(max_length=4000, allow_blank=True),
         validators=[MaxLengthValidator(MAX_KEYS)],
@@ -17,11 +19,11 @@ def _credentials(**kwargs) -> serializers.DictField:
     )
 
 
-def _config(**kwargs) -> serializers.DictField:
+def _config(**kwargs: Any) -> serializers.DictField:
     return serializers.DictField(validators=[MaxLengthValidator(MAX_KEYS)], **kwargs)
 
 
-class IntegrationConnectionSerializer(serializers.ModelSerializer):
+class IntegrationConnectionSerializer(serializers.ModelSerializer[IntegrationConnection]):
     """What the owner sees of a connection. Credentials never leave the server: only the
     names of the keys that are set."""
 
@@ -47,13 +49,13 @@ class IntegrationConnectionSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_credential_keys(self, obj) -> list[str]:
+    def get_credential_keys(self, obj: IntegrationConnection) -> list[str]:
         return sorted(key for key, value in (obj.credentials or {}).items() if value not in ("", None))
 
-    def get_config(self, obj) -> dict:
+    def get_config(self, obj: IntegrationConnection) -> dict[str, Any]:
         return {k: v for k, v in (obj.config or {}).items() if k != "webhook_token"}
 
-    def get_webhook_url(self, obj) -> str | None:
+    def get_webhook_url(self, obj: IntegrationConnection) -> str | None:
         token = (obj.config or {}).get("webhook_token")
         if obj.provider != Provider.ACUITY or not token:
             return None
@@ -86,11 +88,11 @@ class IntegrationConnectionUpdateSerializer(StrictSerializer):
     status = serializers.ChoiceField(choices=["active", "disabled"], required=False)
 
 
-class ApiKeySerializer(serializers.Serializer):
+class ApiKeySerializer(serializers.Serializer[Any]):
     api_key = serializers.CharField()
 
 
-class JobCreatedSerializer(serializers.Serializer):
+class JobCreatedSerializer(serializers.Serializer[Any]):
     job_id = serializers.UUIDField()
 
 
@@ -110,7 +112,7 @@ class CustomImportSerializer(StrictSerializer):
 # parses the body.
 
 
-def _secret(**kwargs) -> serializers.CharField:
+def _secret(**kwargs: Any) -> serializers.CharField:
     return serializers.CharField(max_length=4000, **kwargs)
 
 
@@ -150,7 +152,14 @@ class NoKeysSerializer(StrictSerializer):
     """Nothing to set: the custom CRM authenticates with the API key the answer shows once."""
 
 
-def _create_branch(name: str, provider: str, credentials, config, *, credentials_required: bool):
+def _create_branch(
+    name: str,
+    provider: str,
+    credentials: type[StrictSerializer],
+    config: type[StrictSerializer],
+    *,
+    credentials_required: bool,
+) -> type[StrictSerializer]:
     return type(
         name,
         (StrictSerializer,),
@@ -164,7 +173,7 @@ def _create_branch(name: str, provider: str, credentials, config, *, credentials
     )
 
 
-CONNECTION_CREATE_BRANCHES = {
+CONNECTION_CREATE_BRANCHES: dict[str, serializers.Serializer[Any] | type[serializers.Serializer[Any]]] = {
     Provider.SQUARE.value: _create_branch(
         "SquareConnectionCreateSerializer",
         "square",

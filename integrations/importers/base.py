@@ -1,20 +1,23 @@
-"""The import framework: from provider records to our rows (mapping, matching and idempotent upserts).
+"""The import framework: a page of provider records in, each mapped to a typed record and
+handed to the domain that owns it.
 
-Every importer works on one page at a time inside the caller's tenant transaction:
+The provider modules (`square`, `acuity`, `hubspot`, `custom_crm`) are mappers: a provider
+record in, a typed record out (clients.records.ContactRecord; analytics.records' sales,
+refunds, catalog and appointments; integrations.catalog's variations), with no database
+write of their own. Their page importers read what a page needs to map it (the rows its
+records already have, the clients their customer ids are linked to) and hand each record
+to its owner's one door: clients.services.client_upsert (the CSV import's too) and the
+`*_upsert_from_provider` / `refund_upsert` services of analytics, which say whether a
+record created, updated or left a row unchanged (an unchanged record costs no write).
 
-1. `prefetch(raw_records)` loads, in a few queries, the rows the page already has;
-2. `plan(raw)` maps one record (pure Python; raises RecordError for a malformed record) and
-   compares it with what is stored. Unchanged records return UNCHANGED and cost no query;
-3. otherwise `plan` returns a write that `import_page` runs in its own savepoint, so a
-   record the database refuses is reported and the rest of the page is kept.
+`import_page` runs one page inside the caller's tenant transaction: in one savepoint, and
+when a record fails, again record by record, each in its own savepoint, so a record the
+database refuses is reported and the rest of the page is kept.
 
-Contacts are written by the one client upsert, `clients.services.client_upsert`, which the
-CSV import uses too: one matching rule (external id, then email hash, then phone hash), one
-field rule (the source that created a client keeps it current, others fill blanks, a blank
-never erases) and one consent rule (clients.consent: a provider's unsubscribe is recorded as a
-withdrawal in the consent ledger; a provider's "not unsubscribed" grants only a client nobody
-has decided for, and never undoes a withdrawal). Money goes through analytics' validators
-(`money_rules`), the same the transactions API uses.
+Contacts follow the client upsert's rules: one matching rule (external id, then email hash,
+then phone hash), one field rule (the source that created a client keeps it current, others
+fill blanks, a blank never erases) and one consent rule (clients.consent). Money follows
+analytics' validators (`money_rules`), the same the transactions API uses.
 """
 
 from __future__ import annotations
@@ -22,20 +25,20 @@ from __future__ import annotations
 import contextlib
 import datetime
 import logging
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
 
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from analytics.models import Transaction
-from analytics.services import transaction_refunds_recount
 from clients.models import Client, ClientExternalId
-from clients.normalize import normalize_email, parse_birthday, split_phone
-from clients.services import ContactRecord, FieldDropped, client_upsert, client_upsert_is_unchanged, profile_owner
+from clients.records import ContactRecord, contact_record
+from clients.services import client_profiles_date, client_upsert
 from common.errors import Conflict, InvalidInput
 from common.validation import RANGE_TEXT, instant_in_range
 from tenants.changes import Actor, record_changes
@@ -90,6 +93,9 @@ class RecordError(Exception):
 NOTE_COUNTERS = {"field_dropped": "fields_dropped", "duplicate_candidate": "duplicates"}
 OUTCOMES = ("fetched", "created", "updated", "unchanged", "failed", "skipped")
 
+Raw = Any  # a provider's record as its JSON decodes: a dict when well formed
+Note = dict[str, str]
+
 
 @dataclass
 class PageCounts:
@@ -101,7 +107,7 @@ class PageCounts:
     skipped: int = 0
     fields_dropped: int = 0
     duplicates: int = 0
-    errors: list[dict] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
 
     def add(self, outcome: str) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
@@ -115,35 +121,116 @@ class PageCounts:
         return counts
 
 
-Write = Callable[[], str]
+class PageImporter(Protocol):
+    """What `import_page` drives, for every resource (contacts too).
+
+    - `tenant`, and `change_source`: the provider named as the actor of the change records a
+      page leaves ("" when the owner's service records its own, as client_upsert does);
+    - `external_id_of(raw)`: the record's id, for the job's errors and change records;
+    - `prefetch(records)`: read, in a few queries, what the page's records already have;
+    - `import_record(raw)`: map the record (RecordError for a malformed one) and hand it to
+      the owning domain's service; returns the outcome (created, updated, unchanged, skipped);
+    - `forget(raw)`: the record's (or the page's) savepoint was rolled back: drop what was
+      cached of it, so that the next prefetch reads it again;
+    - `take_notes()`: what the last record's outcome carries besides it (NOTE_COUNTERS), once.
+    """
+
+    tenant: Tenant
+    change_source: str
+
+    def external_id_of(self, raw: Raw) -> str: ...
+
+    def prefetch(self, records: list[Raw]) -> None: ...
+
+    def import_record(self, raw: Raw) -> str: ...
+
+    def forget(self, raw: Raw) -> None: ...
+
+    def take_notes(self) -> list[Note]: ...
 
 
-def import_page(importer, records: list[dict], *, resource: str) -> PageCounts:
-    """Plan and write one page inside the caller's transaction, a savepoint per write."""
+class ImporterBase:
+    """The defaults of a PageImporter: ids under `external_id_key`, notes in `notes`."""
+
+    external_id_key = "id"
+    change_source = ""
+
+    def __init__(self) -> None:
+        self.notes: list[Note] = []
+
+    def external_id_of(self, raw: Raw) -> str:
+        return str(raw.get(self.external_id_key) or "") if isinstance(raw, dict) else ""
+
+    def take_notes(self) -> list[Note]:
+        notes, self.notes = self.notes, []
+        return notes
+
+    def forget(self, raw: Raw) -> None:
+        pass
+
+    def note_dropped(self, contact: ContactRecord) -> None:
+        for dropped in contact.dropped:
+            self.notes.append({"kind": "field_dropped", "field": dropped.field, "reason": dropped.reason})
+
+
+def import_page(importer: PageImporter, records: list[Raw], *, resource: str) -> PageCounts:
+    """Import one page inside the caller's transaction.
+
+    First the whole page in one savepoint: a page of unchanged records then costs its
+    prefetch and nothing else (the owners' services tell "unchanged" without a query). If a
+    record fails, that savepoint is rolled back, the importer forgets what it cached, and the
+    page is imported again record by record, each in its own savepoint, so a record the
+    database refuses is reported and the rest of the page is kept."""
+    importer.prefetch(records)
+    try:
+        with transaction.atomic():
+            counts, changed = _import_records(importer, records, resource=resource, one_by_one=False)
+    except (RecordError, ValidationError, DatabaseError):
+        importer.take_notes()
+        for raw in records:
+            importer.forget(raw)
+        importer.prefetch(records)
+        counts, changed = _import_records(importer, records, resource=resource, one_by_one=True)
+    # Who changed what: one change record per created or updated object, in one INSERT per
+    # outcome, in the page's transaction (clients record theirs in clients.services.client_upsert).
+    if importer.change_source:
+        for outcome, external_ids in changed.items():
+            record_changes(
+                tenant=importer.tenant,
+                actor=Actor.provider(importer.change_source),
+                action=f"{resource}.{outcome}",
+                object_type=resource,
+                object_ids=external_ids,
+            )
+    return counts
+
+
+def _import_records(
+    importer: PageImporter, records: list[Raw], *, resource: str, one_by_one: bool
+) -> tuple[PageCounts, dict[str, list[str]]]:
+    """The page's records in order; `one_by_one`: each in its own savepoint, a failure
+    counted and reported (else a failure is raised: the caller rolls the page back)."""
     counts = PageCounts(fetched=len(records))
     changed: dict[str, list[str]] = {}
-    importer.prefetch(records)
-    take_notes = getattr(importer, "take_notes", lambda: [])
     for raw in records:
         external_id = importer.external_id_of(raw)
-        writing = False
         try:
-            planned = importer.plan(raw)
-            if callable(planned):
-                writing = True
+            if one_by_one:
                 with transaction.atomic():
-                    planned = planned()
-                importer.committed()
-            counts.add(planned)
-            if planned in (CREATED, UPDATED):
-                changed.setdefault(planned, []).append(external_id)
-            for note in take_notes():
+                    outcome = importer.import_record(raw)
+            else:
+                outcome = importer.import_record(raw)
+            counts.add(outcome)
+            if outcome in (CREATED, UPDATED):
+                changed.setdefault(outcome, []).append(external_id)
+            for note in importer.take_notes():
                 setattr(counts, NOTE_COUNTERS[note["kind"]], getattr(counts, NOTE_COUNTERS[note["kind"]]) + 1)
                 counts.errors.append({"resource": resource, "external_id": external_id, **note})
         except (RecordError, ValidationError, DatabaseError) as exc:
-            take_notes()  # a failed record is reported by its reason alone
-            if writing:
-                importer.forget()
+            if not one_by_one:
+                raise
+            importer.take_notes()  # a failed record is reported by its reason alone
+            importer.forget(raw)
             counts.failed += 1
             if isinstance(exc, RecordError):
                 reason = exc.reason
@@ -151,19 +238,7 @@ def import_page(importer, records: list[dict], *, resource: str) -> PageCounts:
                 logger.warning("%s %s was not saved: %s", resource, external_id, exc)
                 reason = _safe_reason(exc)
             counts.errors.append({"resource": resource, "external_id": external_id, "reason": reason})
-    # Who changed what: one change record per created or updated object, in one INSERT per
-    # outcome, in the page's transaction (clients record theirs in clients.services.client_upsert).
-    source = getattr(importer, "source", "")
-    for outcome, external_ids in changed.items():
-        if source:
-            record_changes(
-                tenant=importer.tenant,
-                actor=Actor.provider(source),
-                action=f"{resource}.{outcome}",
-                object_type=resource,
-                object_ids=external_ids,
-            )
-    return counts
+    return counts, changed
 
 
 def _safe_reason(exc: Exception) -> str:
@@ -177,7 +252,7 @@ def _safe_reason(exc: Exception) -> str:
 
 
 @contextlib.contextmanager
-def money_rules():
+def money_rules() -> Iterator[None]:
     """Run analytics' validators (the one owner of the money rules) for one record: their
     InvalidInput (or a uniqueness Conflict) becomes this record's RecordError, so the rest
     of the page is kept."""
@@ -187,7 +262,7 @@ def money_rules():
         raise RecordError(str(exc.detail)) from None
 
 
-def to_minor_units(value, currency: str) -> int:
+def to_minor_units(value: object, currency: str) -> int:
     """A decimal string ('30.00') to integer minor units, exactly; refuses what would round."""
     try:
         amount = Decimal(str(value).strip())
@@ -203,7 +278,7 @@ def to_minor_units(value, currency: str) -> int:
     return int(scaled)
 
 
-def parse_timestamp(value, what: str) -> datetime.datetime:
+def parse_timestamp(value: object, what: str) -> datetime.datetime:
     raw = str(value or "").strip()
     parsed = None
     if raw:
@@ -221,160 +296,101 @@ def parse_timestamp(value, what: str) -> datetime.datetime:
     return parsed
 
 
-def _clip(value, length: int) -> str:
+def clip(value: object, length: int) -> str:
     return str(value or "").strip()[:length]
 
 
 # --- contacts ----------------------------------------------------------------------------
 
-# The normalized person an importer hands to the client upsert.
-Contact = ContactRecord
-
 
 def make_contact(
     *,
     external_id: str,
-    first_name,
-    last_name,
-    email,
-    phone,
-    birthday,
-    notes="",
+    first_name: object,
+    last_name: object,
+    email: object,
+    phone: object,
+    birthday: object,
+    notes: object = "",
     email_unsubscribed: bool | None = None,
     region: str,
-    created_at=None,
-) -> Contact:
-    """The normalized contact of a provider record. An optional field that cannot be read (a
-    phone '555-1234', a birthday in 1899) is left out and listed in `dropped` (the importer
-    reports it); only a record with no name, email or phone left fails as a whole."""
-    dropped: list[FieldDropped] = []
-    normalized_email = normalized_phone = extension = ""
-    parsed_birthday = (None, None, None)
-    try:
-        normalized_email = normalize_email(email)
-    except ValidationError:
-        dropped.append(FieldDropped("email", f"{str(email)[:100]!r} is not a valid email address"))
-    try:
-        normalized_phone, extension = split_phone(phone, region=region)
-    except ValidationError:
-        dropped.append(FieldDropped("phone", f"{str(phone)[:40]!r} is not a valid phone number"))
-    try:
-        parsed_birthday = parse_birthday(birthday)
-    except ValidationError as exc:
-        dropped.append(FieldDropped("birthday", exc.messages[0]))
-    # An unsubscribe is a withdrawal; "not unsubscribed" is a grant of an address we have.
-    email_consent = None
-    if email_unsubscribed is True:
-        email_consent = False
-    elif email_unsubscribed is False and normalized_email:
-        email_consent = True
-    contact = Contact(
+    created_at: object = None,
+) -> ContactRecord:
+    """The normalized contact of a provider record (clients.records.contact_record): an
+    optional field that cannot be read (a phone '555-1234', a birthday in 1899) is left out
+    and listed in `dropped` (the importer reports it); only a record with no name, email or
+    phone left fails as a whole."""
+    contact = contact_record(
         external_id=external_id,
-        first_name=_clip(first_name, 100),
-        last_name=_clip(last_name, 100),
-        email=normalized_email,
-        phone=normalized_phone,
-        phone_extension=extension or None,
-        birthday=parsed_birthday if parsed_birthday[0] is not None else None,
-        notes=str(notes or "").strip(),
-        email_consent=email_consent,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        phone=phone,
+        birthday=birthday,
+        notes=notes,
+        email_unsubscribed=email_unsubscribed,
+        region=region,
         provider_created_at=_lenient_timestamp(created_at),
-        dropped=dropped,
     )
     if not (contact.first_name or contact.last_name or contact.email or contact.phone):
-        reasons = "; ".join(f"{d.field}: {d.reason}" for d in dropped)
+        reasons = "; ".join(f"{d.field}: {d.reason}" for d in contact.dropped)
         raise RecordError(
             f"nothing identifies the person (no name, email or phone){f' ({reasons})' if reasons else ''}"
         )
     return contact
 
 
-def _lenient_timestamp(value) -> datetime.datetime | None:
+def _lenient_timestamp(value: object) -> datetime.datetime | None:
     try:
         return parse_timestamp(value, "created_at") if value else None
     except RecordError:
         return None
 
 
-class PageImporter:
-    """What import_page needs of an importer: each record's external id, `prefetch(page)` of
-    the rows that already exist, `committed()` after a record's savepoint is released, and
-    `forget()` after one is rolled back. The default forget re-reads the page: a rolled-back
-    record may have left a half-applied object in the importer's maps."""
-
-    external_id_key = "id"
-    # The provider whose data this is: the actor of the change records a page leaves.
-    source = ""
-    _page: list = []
-    notes: list[dict]
-
-    def take_notes(self) -> list[dict]:
-        """What this record's outcome carries besides it (see NOTE_COUNTERS), once."""
-        notes = getattr(self, "notes", None) or []
-        self.notes = []
-        return notes
-
-    def external_id_of(self, raw) -> str:
-        return str(raw.get(self.external_id_key) or "") if isinstance(raw, dict) else ""
-
-    def committed(self) -> None:
-        pass
-
-    def forget(self) -> None:
-        self.prefetch(self._page)
-
-    def prefetch(self, records) -> None:
-        raise NotImplementedError
-
-
-class ClientImporter:
-    """Upserts contacts of one provider into clients, linking by ClientExternalId."""
+class ClientImporter(ImporterBase):
+    """Contacts of one provider, each handed to clients.services.client_upsert with what the
+    page's prefetch knows: the client its external id is linked to and that client's
+    profiles of the provider (so an unchanged contact costs no query)."""
 
     def __init__(
         self,
         *,
         tenant: Tenant,
         provider: str,
-        to_contact: Callable[[dict], Contact],
-        skip: Callable[[dict], bool] | None = None,
-        key: Callable[[dict], str] | None = None,
+        to_contact: Callable[[Raw], ContactRecord],
+        skip: Callable[[Raw], bool] | None = None,
+        key: Callable[[Raw], str] | None = None,
     ):
+        super().__init__()
         self.tenant = tenant
         self.provider = provider
         self.to_contact = to_contact
         self.skip = skip
         self.key = key
         self.links: dict[str, Client] = {}
+        self.looked_up: set[str] = set()  # external ids whose link (or its absence) is known
         # {client id: {external id: provider created_at}}: each linked client's profiles of
-        # this provider, to tell the one that owns it (clients.services.profile_owner).
-        self.profiles: dict[object, dict] = {}
-        self._pending: dict[str, Client] = {}
-        self._pending_profiles: dict[object, dict | None] = {}
-        self._notes: list[dict] = []
-        self._undated: set[str] = set()  # linked profiles whose creation time is not stored yet
+        # this provider, from which client_upsert tells the one that owns the client.
+        self.profiles: dict[uuid.UUID, dict[str, datetime.datetime | None]] = {}
 
-    def external_id_of(self, raw) -> str:
+    def external_id_of(self, raw: Raw) -> str:
         if self.key is not None:
             return self.key(raw)
         if isinstance(raw, dict):
             return str(raw.get("id") or raw.get("external_id") or "")
         return ""
 
-    def take_notes(self) -> list[dict]:
-        notes, self._notes = self._notes, []
-        return notes
-
-    def prefetch(self, records: Iterable[dict]) -> None:
-        ids = [eid for eid in (self.external_id_of(r) for r in records) if eid and eid not in self.links]
+    def prefetch(self, records: list[Raw]) -> None:
+        ids = [eid for eid in (self.external_id_of(r) for r in records) if eid and eid not in self.looked_up]
         if ids:
-            for link in ClientExternalId.objects.filter(provider=self.provider, external_id__in=ids).select_related(
-                "client"
-            ):
+            links = ClientExternalId.objects.filter(provider=self.provider, external_id__in=ids)
+            for link in links.select_related("client"):
                 self.links[link.external_id] = link.client
+            self.looked_up.update(ids)
         self._load_profiles({c.id for c in self.links.values()} - set(self.profiles))
         # Profiles linked before their creation time was kept get it from this page, all of
-        # them before any record is planned, so the owner is the same whatever the order
-        # (bookkeeping: a record still counts as unchanged when nothing else changes).
+        # them before any record is imported, so the owner is the same whatever the order.
+        dates: dict[str, datetime.datetime] = {}
         for raw in records:
             external_id = self.external_id_of(raw)
             client = self.links.get(external_id)
@@ -385,10 +401,14 @@ class ClientImporter:
             except (RecordError, ValidationError):
                 continue
             if created_at is not None:
-                self.profiles[client.id][external_id] = created_at
-                self._undated.add(external_id)
+                dates[external_id] = created_at
+        if dates:
+            client_profiles_date(tenant=self.tenant, source=self.provider, created_at=dates)
+            for external_id, created_at in dates.items():
+                self.profiles[self.links[external_id].id][external_id] = created_at
 
-    def _load_profiles(self, client_ids) -> None:
+    def _load_profiles(self, client_ids: Iterable[uuid.UUID]) -> None:
+        client_ids = set(client_ids)
         if not client_ids:
             return
         for client_id in client_ids:
@@ -399,118 +419,45 @@ class ClientImporter:
         for client_id, external_id, created_at in rows:
             self.profiles[client_id][external_id] = created_at
 
-    def committed(self) -> None:
-        self._undated -= set(self._pending)
-        self.links.update(self._pending)
-        for client_id, profiles in self._pending_profiles.items():
-            if profiles is None:
-                self.profiles.pop(client_id, None)
-            else:
-                self.profiles[client_id] = profiles
-        self._load_profiles({c.id for c in self._pending.values()} - set(self.profiles))
-        self._pending, self._pending_profiles = {}, {}
+    def forget(self, raw: Raw) -> None:
+        # The savepoint rolled back: the cached client may hold what was not saved.
+        external_id = self.external_id_of(raw)
+        client = self.links.pop(external_id, None)
+        self.looked_up.discard(external_id)
+        if client is not None:
+            self.profiles.pop(client.id, None)
 
-    def forget(self) -> None:
-        for external_id in self._pending:
-            self.links.pop(external_id, None)
-        self._pending, self._pending_profiles = {}, {}
-
-    def plan(self, raw: dict):
+    def import_record(self, raw: Raw) -> str:
         if self.skip is not None and isinstance(raw, dict) and self.skip(raw):
             return SKIPPED
         contact = self.to_contact(raw)
-        return self.plan_contact(contact)
-
-    def _backfill(self, client: Client, contact: Contact, profiles: dict) -> None:
-        ClientExternalId.objects.filter(provider=self.provider, external_id=contact.external_id).update(
-            provider_created_at=contact.provider_created_at
-        )
-        self._pending[contact.external_id] = client
-        self._pending_profiles[client.id] = profiles
-
-    def _note_dropped(self, contact: Contact) -> None:
-        for dropped in contact.dropped:
-            self._notes.append({"kind": "field_dropped", "field": dropped.field, "reason": dropped.reason})
-
-    def _note_duplicate(self, client: Client, owner: str) -> None:
-        self._notes.append(
-            {
-                "kind": "duplicate_candidate",
-                "client_id": str(client.id),
-                "owner_external_id": owner,
-                "reason": f"the same person as {self.provider} profile {owner}, which owns the client's fields",
-            }
-        )
-
-    def plan_contact(self, contact: Contact):
-        self._note_dropped(contact)
-        client = self.links.get(contact.external_id)
-        profiles = self.profiles.get(client.id) if client is not None else None
-        backfill = contact.external_id in self._undated and profiles is not None
-        if client is not None and profiles is not None:
-            owner = profile_owner(profiles) if contact.external_id in profiles else ""
-            if owner and owner != contact.external_id:
-                self._note_duplicate(client, owner)
-            if client_upsert_is_unchanged(
-                client, contact, source=self.provider, profile_owner=owner in ("", contact.external_id)
-            ):
-                if not backfill:
-                    return UNCHANGED
-                return lambda: (self._backfill(client, contact, profiles), UNCHANGED)[1]
-
-        def write() -> str:
-            if backfill:
-                self._backfill(client, contact, profiles)
-            if client is not None:
-                self._pending[contact.external_id] = client  # dropped again if the savepoint fails
+        self.note_dropped(contact)
+        external_id = contact.external_id
+        client = self.links.get(external_id)
+        result = client_upsert(
+            tenant=self.tenant,
+            source=self.provider,
+            record=contact,
+            client=client,
             # prefetch() already looked the external id up: an unlinked id is not matched again.
-            result = client_upsert(
-                tenant=self.tenant,
-                source=self.provider,
-                record=contact,
-                client=client,
-                match_external_id=False,
-                profiles=profiles,
+            match_external_id=external_id not in self.looked_up,
+            profiles=self.profiles.get(client.id) if client is not None else None,
+        )
+        if result.owner_external_id:
+            self.notes.append(
+                {
+                    "kind": "duplicate_candidate",
+                    "client_id": str(result.client.id),
+                    "owner_external_id": result.owner_external_id,
+                    "reason": f"the same person as {self.provider} profile {result.owner_external_id}, "
+                    "which owns the client's fields",
+                }
             )
-            self._pending[contact.external_id] = result.client
-            if result.outcome == CREATED:
-                self._pending_profiles[result.client.id] = {contact.external_id: contact.provider_created_at}
-            elif client is None:
-                # Linked now to a client found by email or phone: its profiles are re-read.
-                self._pending_profiles[result.client.id] = None
-                if result.owner_external_id:
-                    self._note_duplicate(result.client, result.owner_external_id)
-            return result.outcome
-
-        return write
-
-
-def _changed(existing, values: dict) -> dict:
-    """The values that differ from what `existing` holds."""
-    return {k: v for k, v in values.items() if getattr(existing, k) != v}
-
-
-def _update_plan(existing, values: dict):
-    """UNCHANGED when `existing` already holds `values`, else the write that brings it there."""
-    changes = _changed(existing, values)
-    if not changes:
-        return UNCHANGED
-    return lambda: (_apply(existing, changes), UPDATED)[1]
-
-
-def _apply(obj, changes: dict) -> None:
-    if not changes:
-        return
-    for name, value in changes.items():
-        setattr(obj, name, value)
-    update_fields = list(changes)
-    if hasattr(obj, "updated_at"):
-        update_fields.append("updated_at")
-    obj.save(update_fields=update_fields)
-
-
-def _recount(tenant: Tenant, sale: Transaction) -> None:
-    try:
-        transaction_refunds_recount(tenant=tenant, sale=sale)
-    except InvalidInput as exc:
-        raise RecordError(str(exc.detail)) from None
+        self.links[external_id] = result.client
+        self.looked_up.add(external_id)
+        if result.outcome == CREATED:
+            self.profiles[result.client.id] = {external_id: contact.provider_created_at}
+        elif client is None:
+            # Linked now to a client found by email or phone: its profiles are read again.
+            self._load_profiles({result.client.id})
+        return result.outcome

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime
 
-from integrations.importers.base import Contact, RecordError, make_contact
+from clients.records import ContactRecord
+from integrations.importers.base import Raw, RecordError, make_contact
 
 
-def contact_from_hubspot(raw: dict, *, region: str, birthday_property: str = "") -> Contact:
+def contact_from_hubspot(raw: Raw, *, region: str, birthday_property: str = "") -> ContactRecord:
     if not isinstance(raw, dict) or not raw.get("id"):
         raise RecordError("contact has no id")
     props = raw.get("properties") or {}

@@ -1,25 +1,35 @@
-"""Square: customers, the catalog (categories, services, variations), payments and refunds."""
+"""Square: customers, the catalog (categories, services, variations), payments and refunds.
+
+The mappers (`contact_from_square`, `category_from_square`, `service_from_square_item`,
+`variation_from_square`, `sale_from_square_payment`, `refund_from_square`) turn one Square
+object into a typed record; the page importers read what a page needs to map it and hand
+each record to its owner's service (no write of their own)."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from typing import TypedDict
 
-from analytics.models import Refund, Service, ServiceCategory, Transaction, TransactionLineItem
-from analytics.services import check_amounts, refunds_follow_sale, validate_minor_units
+from analytics.models import Refund, Service, ServiceCategory, Transaction
+from analytics.records import CategoryRecord, RefundRecord, SaleLine, SaleRecord, ServiceRecord
+from analytics.services import (
+    refund_upsert,
+    service_category_upsert_from_provider,
+    service_upsert_from_provider,
+    transaction_upsert_from_provider,
+    validate_minor_units,
+)
 from clients.models import ClientExternalId
+from clients.records import ContactRecord
+from integrations.catalog import VariationRecord, catalog_variation_upsert
 from integrations.importers.base import (
-    CREATED,
     SKIPPED,
-    UNCHANGED,
-    UPDATED,
-    Contact,
-    PageImporter,
+    ImporterBase,
+    Raw,
     RecordError,
-    _apply,
-    _changed,
-    _clip,
-    _recount,
-    _update_plan,
+    clip,
     make_contact,
     money_rules,
     parse_timestamp,
@@ -27,8 +37,10 @@ from integrations.importers.base import (
 from integrations.models import CatalogVariation
 from tenants.models import Tenant
 
+SOURCE = "square"
 
-def contact_from_square(raw: dict, *, region: str) -> Contact:
+
+def contact_from_square(raw: Raw, *, region: str) -> ContactRecord:
     if not isinstance(raw, dict) or not raw.get("id"):
         raise RecordError("customer has no id")
     first, last = raw.get("given_name"), raw.get("family_name")
@@ -53,158 +65,143 @@ def contact_from_square(raw: dict, *, region: str) -> Contact:
 # --- Square catalog -> categories, services, variations ----------------------------------
 
 
-def item_category_id(item_data: dict) -> str:
+def item_category_id(item_data: Raw) -> str:
     """Square's category of an item: reporting_category, else the first category, else the
     legacy category_id."""
     reporting = (item_data.get("reporting_category") or {}).get("id")
     if reporting:
-        return reporting
+        return str(reporting)
     categories = item_data.get("categories") or []
     if categories and isinstance(categories[0], dict) and categories[0].get("id"):
-        return categories[0]["id"]
-    return item_data.get("category_id") or ""
+        return str(categories[0]["id"])
+    return str(item_data.get("category_id") or "")
 
 
-class SquareCatalogImporter(PageImporter):
-    """Writes catalog objects of one type at a time: CATEGORY, then ITEM, then ITEM_VARIATION
-    (the caller orders the pages), so references resolve within the run."""
+def category_from_square(raw: Raw) -> CategoryRecord:
+    name = clip((raw.get("category_data") or {}).get("name"), 100)
+    if not name:
+        raise RecordError("category has no name")
+    return CategoryRecord(source=SOURCE, external_id=str(raw["id"]), name=name)
 
-    source = "square"
 
-    def __init__(self, *, tenant: Tenant, items_by_id: dict[str, dict]):
+def service_from_square_item(raw: Raw, *, category_id: uuid.UUID | None, currency: str) -> ServiceRecord:
+    """An ITEM: its first variation gives the price and duration (`currency`: the tenant's,
+    when Square names none)."""
+    data = raw.get("item_data") or {}
+    name = clip(data.get("name"), 200)
+    if not name:
+        raise RecordError("item has no name")
+    variations = [v for v in data.get("variations") or [] if isinstance(v, dict)]
+    first = (variations[0].get("item_variation_data") or {}) if variations else {}
+    money = first.get("price_money") or {}
+    duration_ms = first.get("service_duration")
+    # VARIABLE_PRICING: priced at the time of sale. Kept as variable, not as a price of 0.
+    variable = first.get("pricing_type") == "VARIABLE_PRICING" or (bool(first) and money.get("amount") is None)
+    price = 0 if variable else int(money.get("amount") or 0)
+    with money_rules():
+        validate_minor_units(price, "price_amount")
+    return ServiceRecord(
+        source=SOURCE,
+        external_id=str(raw["id"]),
+        name=name,
+        category_id=category_id,
+        price_amount=price,
+        price_is_variable=variable,
+        currency=str(money.get("currency") or currency)[:3],
+        duration_minutes=max(1, round(int(duration_ms) / 60000)) if duration_ms else 60,
+        is_active=not raw.get("is_deleted", False),
+    )
+
+
+def variation_from_square(raw: Raw, *, service_id: uuid.UUID | None) -> VariationRecord:
+    data = raw.get("item_variation_data") or {}
+    money = data.get("price_money") or {}
+    return VariationRecord(
+        provider=SOURCE,
+        external_id=str(raw["id"]),
+        item_external_id=str(data.get("item_id") or ""),
+        service_id=service_id,
+        name=clip(data.get("name"), 200),
+        # None: a variable price (VARIABLE_PRICING), set at the time of sale.
+        price_amount=(
+            int(money["amount"])
+            if money.get("amount") is not None and data.get("pricing_type") != "VARIABLE_PRICING"
+            else None
+        ),
+    )
+
+
+class SquareCatalogImporter(ImporterBase):
+    """Catalog objects of one type at a time: CATEGORY, then ITEM, then ITEM_VARIATION (the
+    caller orders the pages), so references resolve within the run."""
+
+    change_source = SOURCE
+
+    def __init__(self, *, tenant: Tenant, items_by_id: dict[str, Raw]):
+        super().__init__()
         self.tenant = tenant
         self.items_by_id = items_by_id
         self.categories: dict[str, ServiceCategory] = {}
         self.services: dict[str, Service] = {}
         self.variations: dict[str, CatalogVariation] = {}
+        self._page: list[Raw] = []
 
-    def forget(self) -> None:
-        # A failed savepoint may leave a half-applied object in a map: reload from the
-        # database (the savepoint's rollback made it consistent again).
+    def forget(self, raw: Raw) -> None:
+        # A rolled-back savepoint may leave a half-applied object in a map: read them again.
         self.categories, self.services, self.variations = {}, {}, {}
         self.prefetch(self._page)
 
-    def prefetch(self, records) -> None:
+    def prefetch(self, records: list[Raw]) -> None:
         self._page = records
         if not self.categories:
             self.categories = {
-                c.external_id: c for c in ServiceCategory.objects.filter(source="square").exclude(external_id="")
+                c.external_id: c for c in ServiceCategory.objects.filter(source=SOURCE).exclude(external_id="")
             }
         if not self.services:
-            self.services = {s.external_id: s for s in Service.objects.filter(source="square").exclude(external_id="")}
-        ids = [self.external_id_of(r) for r in records if r.get("type") == "ITEM_VARIATION"]
+            self.services = {s.external_id: s for s in Service.objects.filter(source=SOURCE).exclude(external_id="")}
+        ids = [self.external_id_of(r) for r in records if isinstance(r, dict) and r.get("type") == "ITEM_VARIATION"]
         missing = [i for i in ids if i not in self.variations]
         if missing:
-            for variation in CatalogVariation.objects.filter(provider="square", external_id__in=missing):
+            for variation in CatalogVariation.objects.filter(provider=SOURCE, external_id__in=missing):
                 self.variations[variation.external_id] = variation
 
-    def plan(self, raw: dict):
-        kind = raw.get("type")
-        if not raw.get("id"):
+    def import_record(self, raw: Raw) -> str:
+        if not isinstance(raw, dict) or not raw.get("id"):
             raise RecordError("catalog object has no id")
-        if kind == "CATEGORY":
-            return self._plan_category(raw)
-        if kind == "ITEM":
-            return self._plan_item(raw)
+        kind, external_id = raw.get("type"), str(raw["id"])
+        with money_rules():
+            if kind == "CATEGORY":
+                outcome, category = service_category_upsert_from_provider(
+                    tenant=self.tenant, record=category_from_square(raw), existing=self.categories.get(external_id)
+                )
+                self.categories[external_id] = category
+                return outcome
+            if kind == "ITEM":
+                item_category = self.categories.get(item_category_id(raw.get("item_data") or {}))
+                record = service_from_square_item(
+                    raw, category_id=item_category.id if item_category else None, currency=self.tenant.currency
+                )
+                item_outcome, service = service_upsert_from_provider(
+                    tenant=self.tenant, record=record, existing=self.services.get(external_id)
+                )
+                self.services[external_id] = service
+                return item_outcome
         if kind == "ITEM_VARIATION":
-            return self._plan_variation(raw)
+            item = self.services.get(str((raw.get("item_variation_data") or {}).get("item_id") or ""))
+            variation_outcome, variation = catalog_variation_upsert(
+                tenant=self.tenant,
+                record=variation_from_square(raw, service_id=item.id if item else None),
+                existing=self.variations.get(external_id),
+            )
+            self.variations[external_id] = variation
+            return variation_outcome
         return SKIPPED
 
-    def _plan_category(self, raw: dict):
-        name = _clip((raw.get("category_data") or {}).get("name"), 100)
-        if not name:
-            raise RecordError("category has no name")
-        existing = self.categories.get(raw["id"])
-        if existing is not None:
-            if existing.name == name:
-                return UNCHANGED
-            return lambda: (_apply(existing, {"name": name}), UPDATED)[1]
 
-        def create() -> str:
-            # A category of the same name entered by hand is adopted, not duplicated (names
-            # are unique per tenant, case-insensitively).
-            same_name = ServiceCategory.objects.filter(name__iexact=name).first()
-            if same_name is not None and same_name.external_id == "":
-                _apply(same_name, {"source": "square", "external_id": raw["id"]})
-                self.categories[raw["id"]] = same_name
-                return UPDATED
-            if same_name is not None:
-                raise RecordError(f"category name {name!r} is already used by another source")
-            self.categories[raw["id"]] = ServiceCategory.objects.create(
-                tenant=self.tenant, name=name, source="square", external_id=raw["id"]
-            )
-            return CREATED
-
-        return create
-
-    def _plan_item(self, raw: dict):
-        data = raw.get("item_data") or {}
-        name = _clip(data.get("name"), 200)
-        if not name:
-            raise RecordError("item has no name")
-        variations = [v for v in data.get("variations") or [] if isinstance(v, dict)]
-        first = (variations[0].get("item_variation_data") or {}) if variations else {}
-        money = first.get("price_money") or {}
-        duration_ms = first.get("service_duration")
-        category = self.categories.get(item_category_id(data))
-        # VARIABLE_PRICING: priced at the time of sale. Kept as variable, not as a price of 0.
-        variable = first.get("pricing_type") == "VARIABLE_PRICING" or (bool(first) and money.get("amount") is None)
-        values = {
-            "name": name,
-            "category_id": category.id if category else None,
-            "price_amount": 0 if variable else int(money.get("amount") or 0),
-            "price_is_variable": variable,
-            "currency": (money.get("currency") or self.tenant.currency)[:3],
-            "duration_minutes": max(1, round(int(duration_ms) / 60000)) if duration_ms else 60,
-            "is_active": not raw.get("is_deleted", False),
-        }
-        with money_rules():
-            validate_minor_units(values["price_amount"], "price_amount")
-        existing = self.services.get(raw["id"])
-        if existing is not None:
-            return _update_plan(existing, values)
-
-        def create() -> str:
-            self.services[raw["id"]] = Service.objects.create(
-                tenant=self.tenant, source="square", external_id=raw["id"], **values
-            )
-            return CREATED
-
-        return create
-
-    def _plan_variation(self, raw: dict):
-        data = raw.get("item_variation_data") or {}
-        item_id = data.get("item_id") or ""
-        service = self.services.get(item_id)
-        money = data.get("price_money") or {}
-        values = {
-            "item_external_id": item_id,
-            "service_id": service.id if service else None,
-            "name": _clip(data.get("name"), 200),
-            # None: a variable price (VARIABLE_PRICING), set at the time of sale.
-            "price_amount": (
-                int(money["amount"])
-                if money.get("amount") is not None and data.get("pricing_type") != "VARIABLE_PRICING"
-                else None
-            ),
-        }
-        existing = self.variations.get(raw["id"])
-        if existing is not None:
-            return _update_plan(existing, values)
-
-        def create() -> str:
-            self.variations[raw["id"]] = CatalogVariation.objects.create(
-                tenant=self.tenant, provider="square", external_id=raw["id"], **values
-            )
-            return CREATED
-
-        return create
-
-
-def flatten_catalog(objects: list[dict]) -> list[dict]:
+def flatten_catalog(objects: list[Raw]) -> list[Raw]:
     """Every CATEGORY, ITEM and ITEM_VARIATION once (variations also come nested in items),
     ordered so that what is referenced is written first."""
-    seen: dict[str, dict] = {}
+    seen: dict[str, Raw] = {}
     for obj in objects:
         if not isinstance(obj, dict):
             continue
@@ -216,131 +213,71 @@ def flatten_catalog(objects: list[dict]) -> list[dict]:
     return sorted(seen.values(), key=lambda o: order.get(o.get("type"), 3))
 
 
-# --- Square payments + orders -> transactions ----------------------------------------------
+class SquareParts(TypedDict):
+    tip_amount: int
+    tax_amount: int
+    discount_amount: int
 
 
-class SquarePaymentImporter(PageImporter):
-    """Payments become transactions; their order's line items become line items, linked to
-    services through catalog_object_id -> variation -> item -> Service."""
+# --- Square payments + orders -> sales ---------------------------------------------------
 
-    source = "square"
 
-    def __init__(self, *, tenant: Tenant, orders: dict[str, dict] | None = None):
-        self.tenant = tenant
-        self.orders = orders or {}
-        self.transactions: dict[str, Transaction] = {}
-        self.client_ids: dict[str, object] = {}
-        self.variation_services: dict[str, object] = {}
+def sale_from_square_payment(
+    raw: Raw,
+    *,
+    order: Raw,
+    client_ids: Mapping[str, uuid.UUID],
+    variation_services: Mapping[str, uuid.UUID | None],
+) -> SaleRecord | None:
+    """A payment as a sale; its order's line items as its lines, linked to services through
+    catalog_object_id -> variation -> item -> Service (`variation_services`), its customer
+    through `client_ids`. None: not money yet (APPROVED, PENDING: a later sync or webhook
+    brings it). Refunds are records of their own, dated by Square (`refund_from_square`):
+    the payment's refunded_money is not copied."""
+    if not isinstance(raw, dict) or not raw.get("id"):
+        raise RecordError("payment has no id")
+    status = raw.get("status")
+    if status not in ("COMPLETED", "FAILED", "CANCELED"):
+        return None
+    total = raw.get("total_money") or raw.get("amount_money") or {}
+    if total.get("amount") is None or not total.get("currency"):
+        raise RecordError("payment has no total_money")
+    amount = int(total["amount"])
+    currency = str(total["currency"])[:3]
+    customer_id = raw.get("customer_id") or order.get("customer_id")
+    return SaleRecord(
+        source=SOURCE,
+        external_id=str(raw["id"]),
+        occurred_at=parse_timestamp(raw.get("created_at"), "created_at"),
+        status="completed" if status == "COMPLETED" else "failed",
+        total_amount=amount,
+        currency=currency,
+        client_id=client_ids.get(str(customer_id)) if customer_id else None,
+        keep_client=True,  # a client matched earlier is kept
+        lines=_line_items(order, variation_services) if order else None,
+        **_square_parts(raw, order, amount),
+    )
 
-    def prefetch(self, records) -> None:
-        self._page = records
-        ids = [self.external_id_of(r) for r in records if self.external_id_of(r)]
-        self.transactions = {
-            t.external_id: t
-            for t in Transaction.objects.filter(source="square", external_id__in=ids).prefetch_related("line_items")
-        }
-        customer_ids = {r.get("customer_id") for r in records if isinstance(r, dict)}
-        customer_ids |= {o.get("customer_id") for o in self.orders.values()}
-        customer_ids.discard(None)
-        self.client_ids = dict(
-            ClientExternalId.objects.filter(provider="square", external_id__in=customer_ids).values_list(
-                "external_id", "client_id"
-            )
-        )
-        catalog_ids = {li.get("catalog_object_id") for o in self.orders.values() for li in o.get("line_items") or []}
-        catalog_ids.discard(None)
-        self.variation_services = dict(
-            CatalogVariation.objects.filter(provider="square", external_id__in=catalog_ids).values_list(
-                "external_id", "service_id"
-            )
-        )
 
-    def plan(self, raw: dict):
-        if not isinstance(raw, dict) or not raw.get("id"):
-            raise RecordError("payment has no id")
-        status = raw.get("status")
-        if status not in ("COMPLETED", "FAILED", "CANCELED"):
-            return SKIPPED  # APPROVED / PENDING: not money yet; a later sync or webhook brings it
-        total = raw.get("total_money") or raw.get("amount_money") or {}
-        if total.get("amount") is None or not total.get("currency"):
-            raise RecordError("payment has no total_money")
-        amount = int(total["amount"])
-        existing = self.transactions.get(raw["id"])
-        # Refunds are records of their own, dated by Square (SquareRefundImporter): the
-        # payment's refunded_money is not copied, refunded_amount follows those records.
-        refunded = existing.refunded_amount if existing is not None else 0
-        if status == "COMPLETED":
-            state = Transaction.Status.REFUNDED if amount > 0 and refunded >= amount else Transaction.Status.COMPLETED
-        else:
-            state = Transaction.Status.FAILED
+def _line_items(order: Raw, variation_services: Mapping[str, uuid.UUID | None]) -> tuple[SaleLine, ...]:
+    lines = []
+    for item in order.get("line_items") or []:
+        name = item.get("name") or ""
+        if item.get("variation_name") and item.get("variation_name") != "Regular":
+            name = f"{name} ({item['variation_name']})"
+        try:
+            quantity = Decimal(str(item.get("quantity") or "1")).quantize(Decimal("0.001"))
+        except InvalidOperation:
+            raise RecordError(f"line item quantity {item.get('quantity')!r} is not a number") from None
+        money = item.get("total_money") or item.get("base_price_money") or {}
         with money_rules():
-            check_amounts(Transaction(total_amount=amount, refunded_amount=refunded, status=state))
-        order = self.orders.get(raw.get("order_id") or "") or {}
-        customer_id = raw.get("customer_id") or order.get("customer_id")
-        values = {
-            "occurred_at": parse_timestamp(raw.get("created_at"), "created_at"),
-            "status": state,
-            "total_amount": amount,
-            "currency": total["currency"][:3],
-            "client_id": self.client_ids.get(customer_id),
-            **_square_parts(raw, order, amount),
-        }
-        lines = self._line_items(order, values["currency"])
-        if existing is not None:
-            changes = _changed(existing, values)
-            if changes.get("client_id", True) is None:  # a client matched earlier is kept
-                del changes["client_id"]
-            stored = sorted((li.description, li.quantity, li.amount, li.service_id) for li in existing.line_items.all())
-            lines_changed = order != {} and stored != sorted(lines)
-            if not changes and not lines_changed:
-                return UNCHANGED
-
-            def update() -> str:
-                _apply(existing, changes)
-                if "currency" in changes:
-                    refunds_follow_sale(existing)
-                if lines_changed:
-                    self._replace_lines(existing, lines)
-                return UPDATED
-
-            return update
-
-        def create() -> str:
-            txn = Transaction.objects.create(tenant=self.tenant, source="square", external_id=raw["id"], **values)
-            self._replace_lines(txn, lines)
-            return CREATED
-
-        return create
-
-    def _line_items(self, order: dict, currency: str) -> list[tuple]:
-        lines = []
-        for item in order.get("line_items") or []:
-            name = item.get("name") or ""
-            if item.get("variation_name") and item.get("variation_name") != "Regular":
-                name = f"{name} ({item['variation_name']})"
-            try:
-                quantity = Decimal(str(item.get("quantity") or "1")).quantize(Decimal("0.001"))
-            except InvalidOperation:
-                raise RecordError(f"line item quantity {item.get('quantity')!r} is not a number") from None
-            money = item.get("total_money") or item.get("base_price_money") or {}
-            with money_rules():
-                amount = validate_minor_units(int(money.get("amount") or 0), "line_items.amount")
-            lines.append((name[:255], quantity, amount, self.variation_services.get(item.get("catalog_object_id"))))
-        return lines
-
-    def _replace_lines(self, txn: Transaction, lines: list[tuple]) -> None:
-        TransactionLineItem.objects.filter(transaction=txn).delete()
-        TransactionLineItem.objects.bulk_create(
-            [
-                TransactionLineItem(
-                    tenant=self.tenant, transaction=txn, description=d, quantity=q, amount=a, service_id=s
-                )
-                for d, q, a, s in lines
-            ]
-        )
+            amount = validate_minor_units(int(money.get("amount") or 0), "line_items.amount")
+        service_id = variation_services.get(str(item.get("catalog_object_id") or ""))
+        lines.append(SaleLine(description=name[:255], quantity=quantity, amount=amount, service_id=service_id))
+    return tuple(lines)
 
 
-def _square_parts(payment: dict, order: dict, total: int) -> dict:
+def _square_parts(payment: Raw, order: Raw, total: int) -> SquareParts:
     """Tip from the payment; tax and discount from its order when this payment pays the whole
     order (one tender: with several, the order's tax is not this payment's). Parts that do
     not fit in the total are left at 0 rather than reported wrong."""
@@ -353,7 +290,7 @@ def _square_parts(payment: dict, order: dict, total: int) -> dict:
         tip = 0
     if not 0 <= tax <= total - tip:
         tax = 0
-    return {"tip_amount": tip, "tax_amount": tax, "discount_amount": max(discount, 0)}
+    return SquareParts(tip_amount=tip, tax_amount=tax, discount_amount=max(discount, 0))
 
 
 # Square refund statuses that mean money goes back (PENDING: issued, not yet settled; counted
@@ -361,77 +298,119 @@ def _square_parts(payment: dict, order: dict, total: int) -> dict:
 SQUARE_REFUND_COUNTS = ("PENDING", "COMPLETED")
 
 
-class SquareRefundImporter(PageImporter):
-    """Square PaymentRefunds become Refund rows of the payment's sale, dated by their own
-    `created_at` (the day the money went back, as Square's reports show it).
+class SquarePaymentImporter(ImporterBase):
+    """Payments become sales (analytics.services.transaction_upsert_from_provider)."""
 
-    A refund replaces the estimates the refunds migration left on a Square sale (rows of
-    source square with no external id): Square's dated records are the truth."""
+    change_source = SOURCE
 
-    source = "square"
+    def __init__(self, *, tenant: Tenant, orders: dict[str, Raw] | None = None):
+        super().__init__()
+        self.tenant = tenant
+        self.orders = orders or {}
+        self.transactions: dict[str, Transaction] = {}
+        self.client_ids: dict[str, uuid.UUID] = {}
+        self.variation_services: dict[str, uuid.UUID | None] = {}
+
+    def prefetch(self, records: list[Raw]) -> None:
+        ids = [self.external_id_of(r) for r in records if self.external_id_of(r)]
+        self.transactions = {
+            t.external_id: t
+            for t in Transaction.objects.filter(source=SOURCE, external_id__in=ids).prefetch_related("line_items")
+        }
+        customer_ids = {r.get("customer_id") for r in records if isinstance(r, dict)}
+        customer_ids |= {o.get("customer_id") for o in self.orders.values()}
+        customer_ids.discard(None)
+        self.client_ids = dict(
+            ClientExternalId.objects.filter(provider=SOURCE, external_id__in=customer_ids).values_list(
+                "external_id", "client_id"
+            )
+        )
+        catalog_ids = {li.get("catalog_object_id") for o in self.orders.values() for li in o.get("line_items") or []}
+        catalog_ids.discard(None)
+        self.variation_services = dict(
+            CatalogVariation.objects.filter(provider=SOURCE, external_id__in=catalog_ids).values_list(
+                "external_id", "service_id"
+            )
+        )
+
+    def forget(self, raw: Raw) -> None:
+        self.transactions.pop(self.external_id_of(raw), None)
+
+    def import_record(self, raw: Raw) -> str:
+        order = self.orders.get(str(raw.get("order_id") or "")) if isinstance(raw, dict) else None
+        record = sale_from_square_payment(
+            raw, order=order or {}, client_ids=self.client_ids, variation_services=self.variation_services
+        )
+        if record is None:
+            return SKIPPED
+        with money_rules():
+            outcome = transaction_upsert_from_provider(
+                tenant=self.tenant, record=record, existing=self.transactions.get(record.external_id)
+            )
+        self.transactions.pop(record.external_id, None)  # what is cached of it may be stale now
+        return outcome
+
+
+# --- Square refunds -> refunds -------------------------------------------------------------
+
+# Square refund statuses that mean money goes back (PENDING: issued, not yet settled; counted
+# from the day it was issued, as the owner issued it then). REJECTED and FAILED gave nothing back.
+SQUARE_REFUND_COUNTS = ("PENDING", "COMPLETED")
+
+
+def refund_from_square(raw: Raw) -> RefundRecord:
+    """A PaymentRefund, dated by its own `created_at` (the day the money went back, as
+    Square's reports show it)."""
+    if not isinstance(raw, dict) or not raw.get("id"):
+        raise RecordError("refund has no id")
+    money = raw.get("amount_money") or {}
+    if money.get("amount") is None or not money.get("currency"):
+        raise RecordError("refund has no amount_money")
+    amount = int(money["amount"])
+    return RefundRecord(
+        source=SOURCE,
+        external_id=str(raw["id"]),
+        sale_external_id=str(raw.get("payment_id") or ""),
+        amount=amount,
+        refunded_at=parse_timestamp(raw.get("created_at"), "created_at"),
+        counts=raw.get("status") in SQUARE_REFUND_COUNTS and amount > 0,
+    )
+
+
+class SquareRefundImporter(ImporterBase):
+    """Square PaymentRefunds become refunds of the payment's sale (analytics.services.
+    refund_upsert). A refund replaces the estimates the refunds migration left on a Square
+    sale (rows of source square with no external id): Square's dated records are the truth."""
+
+    change_source = SOURCE
 
     def __init__(self, *, tenant: Tenant):
+        super().__init__()
         self.tenant = tenant
         self.refunds: dict[str, Refund] = {}
-        self.sales: dict[str, Transaction] = {}
+        self.sales: set[str] = set()
 
-    def prefetch(self, records) -> None:
-        self._page = records
+    def prefetch(self, records: list[Raw]) -> None:
         ids = [self.external_id_of(r) for r in records if self.external_id_of(r)]
-        self.refunds = {r.external_id: r for r in Refund.objects.filter(source="square", external_id__in=ids)}
+        self.refunds = {r.external_id: r for r in Refund.objects.filter(source=SOURCE, external_id__in=ids)}
         payment_ids = {str(r.get("payment_id")) for r in records if isinstance(r, dict) and r.get("payment_id")}
-        self.sales = {
-            t.external_id: t for t in Transaction.objects.filter(source="square", external_id__in=payment_ids)
-        }
+        self.sales = set(
+            Transaction.objects.filter(source=SOURCE, external_id__in=payment_ids).values_list("external_id", flat=True)
+        )
 
-    def plan(self, raw: dict):
-        if not isinstance(raw, dict) or not raw.get("id"):
-            raise RecordError("refund has no id")
-        money = raw.get("amount_money") or {}
-        if money.get("amount") is None or not money.get("currency"):
-            raise RecordError("refund has no amount_money")
-        amount = int(money["amount"])
-        counts = raw.get("status") in SQUARE_REFUND_COUNTS and amount > 0
-        existing = self.refunds.get(raw["id"])
-        sale = self.sales.get(str(raw.get("payment_id") or ""))
-        if sale is None:
+    def forget(self, raw: Raw) -> None:
+        self.refunds.pop(self.external_id_of(raw), None)
+
+    def import_record(self, raw: Raw) -> str:
+        record = refund_from_square(raw)
+        existing = self.refunds.get(record.external_id)
+        if record.sale_external_id not in self.sales:
             if existing is None:
                 return SKIPPED  # a payment BrandVX does not have (before the history start)
-            raise RecordError(f"refund {raw['id']} moved to payment {raw.get('payment_id')!r}")
-        values = {
-            "amount": amount,
-            "currency": sale.currency,
-            "refunded_at": parse_timestamp(raw.get("created_at"), "created_at"),
-        }
-        if existing is not None:
-            if not counts:
-
-                def drop() -> str:
-                    existing.delete()
-                    self.refunds.pop(raw["id"], None)
-                    _recount(self.tenant, sale)
-                    return UPDATED
-
-                return drop
-            changes = _changed(existing, values)
-            if not changes:
-                return UNCHANGED
-
-            def update() -> str:
-                _apply(existing, changes)
-                _recount(self.tenant, sale)
-                return UPDATED
-
-            return update
-        if not counts:
+            raise RecordError(f"refund {record.external_id} moved to payment {record.sale_external_id!r}")
+        if existing is None and not record.counts:
             return SKIPPED
-
-        def create() -> str:
-            Refund.objects.filter(transaction=sale, source="square", external_id="").delete()
-            self.refunds[raw["id"]] = Refund.objects.create(
-                tenant=self.tenant, transaction=sale, source="square", external_id=raw["id"], **values
-            )
-            _recount(self.tenant, sale)
-            return CREATED
-
-        return create
+        with money_rules():
+            outcome = refund_upsert(tenant=self.tenant, record=record, existing=existing)
+        self.refunds.pop(record.external_id, None)  # what is cached of it may be stale now
+        return outcome

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.conf import settings
 
@@ -16,7 +17,7 @@ def acuity_base_url() -> str:
 
 
 class AcuityClient:
-    def __init__(self, credentials: dict, *, policy: RetryPolicy | None = None, base_url: str | None = None):
+    def __init__(self, credentials: dict[str, Any], *, policy: RetryPolicy | None = None, base_url: str | None = None):
         user_id, api_key = str(credentials.get("user_id") or ""), str(credentials.get("api_key") or "")
         if not user_id or not api_key:
             raise ReauthRequired("acuity: user id and API key are required; reconnect the account")
@@ -25,7 +26,7 @@ class AcuityClient:
 
     def list_appointments(
         self, *, min_date: datetime.date, max_date: datetime.date, max_results: int = PAGE_MAX
-    ) -> tuple[list[dict], bool]:
+    ) -> tuple[list[dict[str, Any]], bool]:
         """Appointments starting in [min_date, max_date] (both inclusive), canceled ones too,
         and whether either list hit `max` (then the window may be truncated: split it)."""
         params = {
@@ -39,11 +40,11 @@ class AcuityClient:
         active, canceled = active or [], canceled or []
         return [*active, *canceled], len(active) >= max_results or len(canceled) >= max_results
 
-    def list_clients(self) -> list[dict]:
+    def list_clients(self) -> list[dict[str, Any]]:
         """Every client (GET /clients: an array of {firstName, lastName, email, phone, notes};
         no id, no paging and no "changed since" filter: read whole, unchanged ones cost no write)."""
         body = self.http.get_json("/clients", auth=self.auth)
         return [c for c in body if isinstance(c, dict)] if isinstance(body, list) else []
 
-    def retrieve_appointment(self, appointment_id: str | int) -> dict:
-        return self.http.get_json(f"/appointments/{int(appointment_id)}", auth=self.auth)
+    def retrieve_appointment(self, appointment_id: str | int) -> dict[str, Any]:
+        return self.http.get_object(f"/appointments/{int(appointment_id)}", auth=self.auth)

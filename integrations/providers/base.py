@@ -18,6 +18,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import requests
 
@@ -62,7 +63,7 @@ class RetryPolicy:
     def backoff(self, attempt: int) -> float:
         # "Full jitter" on top of the exponential step: spreads clients that failed together.
         step = min(self.max_delay, self.base_delay * (2**attempt))
-        return min(self.max_delay, step / 2 + step / 2 * self.jitter())
+        return float(min(self.max_delay, step / 2 + step / 2 * self.jitter()))
 
     def retry_after(self, response: requests.Response, attempt: int) -> float:
         value = response.headers.get("Retry-After", "")
@@ -83,7 +84,7 @@ class HttpClient:
         base_url: str,
         policy: RetryPolicy | None = None,
         session: requests.Session | None = None,
-        timeout=DEFAULT_TIMEOUT,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
     ):
         self.provider = provider
         self.base_url = base_url.rstrip("/")
@@ -92,7 +93,7 @@ class HttpClient:
         self.timeout = timeout
         self.requests_made = 0
 
-    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         url = path if path.startswith("http") else f"{self.base_url}{path}"
         failures = 0
         rate_limited = 0
@@ -135,14 +136,27 @@ class HttpClient:
                 )
             return response
 
-    def get_json(self, path: str, **kwargs):
+    def get_json(self, path: str, **kwargs: Any) -> Any:
         return _json(self.request("GET", path, **kwargs))
 
-    def post_json(self, path: str, body: dict, **kwargs):
+    def post_json(self, path: str, body: dict[str, Any], **kwargs: Any) -> Any:
         return _json(self.request("POST", path, json=body, **kwargs))
 
+    def get_object(self, path: str, **kwargs: Any) -> dict[str, Any]:
+        """GET an answer that must be a JSON object (else ProviderError)."""
+        return self._object(self.get_json(path, **kwargs), "GET", path)
 
-def _json(response: requests.Response):
+    def post_object(self, path: str, body: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """POST for an answer that must be a JSON object (else ProviderError)."""
+        return self._object(self.post_json(path, body, **kwargs), "POST", path)
+
+    def _object(self, answer: Any, method: str, path: str) -> dict[str, Any]:
+        if not isinstance(answer, dict):
+            raise ProviderError(f"{self.provider}: the answer to {method} {path} is not a JSON object")
+        return answer
+
+
+def _json(response: requests.Response) -> Any:
     # From the bytes (JSON is UTF-8; json.loads detects UTF-16/32): requests would decode a
     # `text/*` body sent without a charset as ISO-8859-1 and turn "José" into "JosÃ©".
     return json.loads(response.content)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 
 from integrations.providers.base import HttpClient, ReauthRequired, RetryPolicy
@@ -17,7 +19,7 @@ def hubspot_base_url() -> str:
 class HubSpotClient:
     def __init__(
         self,
-        credentials: dict,
+        credentials: dict[str, Any],
         *,
         birthday_property: str = "",
         policy: RetryPolicy | None = None,
@@ -30,7 +32,7 @@ class HubSpotClient:
         self.birthday_property = birthday_property
         self.http = HttpClient(provider="hubspot", base_url=base_url or hubspot_base_url(), policy=policy)
 
-    def list_contacts(self, after: str | None = None) -> tuple[list[dict], str | None]:
+    def list_contacts(self, after: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
         properties = CONTACT_PROPERTIES + ([self.birthday_property] if self.birthday_property else [])
         params = {"limit": PAGE_LIMIT, "properties": ",".join(properties), "archived": "false"}
         if after:

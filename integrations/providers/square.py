@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -28,10 +29,10 @@ class SquareClient:
 
     def __init__(
         self,
-        credentials: dict,
+        credentials: dict[str, Any],
         *,
         policy: RetryPolicy | None = None,
-        on_tokens: Callable[[dict], None] | None = None,
+        on_tokens: Callable[[dict[str, Any]], None] | None = None,
         base_url: str | None = None,
     ):
         self.credentials = dict(credentials)
@@ -40,7 +41,7 @@ class SquareClient:
 
     # --- auth -----------------------------------------------------------------------
 
-    def _headers(self) -> dict:
+    def _headers(self) -> dict[str, Any]:
         token = self.credentials.get("access_token")
         if not token:
             raise ReauthRequired("square: no access token is stored; connect the account")
@@ -54,13 +55,13 @@ class SquareClient:
             return True
         return expires_at - (now or timezone.now()) < REFRESH_WHEN_LEFT
 
-    def refresh_tokens(self) -> dict:
+    def refresh_tokens(self) -> dict[str, Any]:
         """POST /oauth2/token with the refresh token; returns and keeps the new token set."""
         client_id = settings.SQUARE_APPLICATION_ID
         client_secret = settings.SQUARE_APPLICATION_SECRET
         if not client_id or not client_secret:
             raise ProviderError("square: SQUARE_APPLICATION_ID / SQUARE_APPLICATION_SECRET are not configured")
-        body = self.http.post_json(
+        body = self.http.post_object(
             "/oauth2/token",
             {
                 "client_id": client_id,
@@ -87,17 +88,17 @@ class SquareClient:
         if self.needs_refresh():
             self.refresh_tokens()
 
-    def _get(self, path: str, params: dict | None = None) -> dict:
-        return self.http.get_json(
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.http.get_object(
             path, params={k: v for k, v in (params or {}).items() if v not in (None, "")}, headers=self._headers()
         )
 
-    def _post(self, path: str, body: dict) -> dict:
-        return self.http.post_json(path, body, headers=self._headers())
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.http.post_object(path, body, headers=self._headers())
 
     # --- resources ----------------------------------------------------------------------
 
-    def retrieve_merchant(self) -> dict:
+    def retrieve_merchant(self) -> dict[str, Any]:
         """GET /v2/merchants/me: the merchant this access token was issued for (needs the
         MERCHANT_PROFILE_READ permission). The only source of a connection's merchant id: a
         merchant id a request names proves nothing, Square's answer to the token does."""
@@ -106,29 +107,31 @@ class SquareClient:
             raise ProviderError("square: /v2/merchants/me answered without a merchant id")
         return merchant
 
-    def list_customers(self, cursor: str | None = None) -> tuple[list[dict], str | None]:
+    def list_customers(self, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
         body = self._get(
             "/v2/customers", {"cursor": cursor, "limit": PAGE_LIMIT, "sort_field": "CREATED_AT", "sort_order": "ASC"}
         )
         return body.get("customers") or [], body.get("cursor") or None
 
-    def search_customers_updated_since(self, since: str, cursor: str | None = None) -> tuple[list[dict], str | None]:
+    def search_customers_updated_since(
+        self, since: str, cursor: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
         query = {"filter": {"updated_at": {"start_at": since}}, "sort": {"field": "CREATED_AT", "order": "ASC"}}
         body = self._post(
             "/v2/customers/search", {"limit": PAGE_LIMIT, "query": query, **({"cursor": cursor} if cursor else {})}
         )
         return body.get("customers") or [], body.get("cursor") or None
 
-    def retrieve_customer(self, customer_id: str) -> dict:
+    def retrieve_customer(self, customer_id: str) -> dict[str, Any]:
         return self._get(f"/v2/customers/{customer_id}").get("customer") or {}
 
-    def list_catalog(self, cursor: str | None = None) -> tuple[list[dict], str | None]:
+    def list_catalog(self, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
         body = self._get("/v2/catalog/list", {"cursor": cursor, "types": "ITEM,ITEM_VARIATION,CATEGORY"})
         return body.get("objects") or [], body.get("cursor") or None
 
     def list_payments(
         self, *, begin_time: str | None, cursor: str | None = None, location_id: str | None = None
-    ) -> tuple[list[dict], str | None]:
+    ) -> tuple[list[dict[str, Any]], str | None]:
         body = self._get(
             "/v2/payments",
             {
@@ -143,7 +146,7 @@ class SquareClient:
 
     def list_refunds(
         self, *, begin_time: str | None, cursor: str | None = None, location_id: str | None = None
-    ) -> tuple[list[dict], str | None]:
+    ) -> tuple[list[dict[str, Any]], str | None]:
         """GET /v2/refunds: PaymentRefund objects by created_at (oldest first)."""
         body = self._get(
             "/v2/refunds",
@@ -157,18 +160,18 @@ class SquareClient:
         )
         return body.get("refunds") or [], body.get("cursor") or None
 
-    def retrieve_refund(self, refund_id: str) -> dict:
+    def retrieve_refund(self, refund_id: str) -> dict[str, Any]:
         return self._get(f"/v2/refunds/{refund_id}").get("refund") or {}
 
-    def retrieve_payment(self, payment_id: str) -> dict:
+    def retrieve_payment(self, payment_id: str) -> dict[str, Any]:
         return self._get(f"/v2/payments/{payment_id}").get("payment") or {}
 
-    def batch_retrieve_orders(self, order_ids: list[str], location_id: str | None = None) -> dict[str, dict]:
+    def batch_retrieve_orders(self, order_ids: list[str], location_id: str | None = None) -> dict[str, dict[str, Any]]:
         """{order id: order} for the line items of a page of payments (at most 100 ids a call)."""
-        orders: dict[str, dict] = {}
+        orders: dict[str, dict[str, Any]] = {}
         ids = sorted({i for i in order_ids if i})
         for start in range(0, len(ids), 100):
-            body = {"order_ids": ids[start : start + 100]}
+            body: dict[str, Any] = {"order_ids": ids[start : start + 100]}
             if location_id:
                 body["location_id"] = location_id
             for order in self._post("/v2/orders/batch-retrieve", body).get("orders") or []:

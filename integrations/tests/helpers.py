@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from integrations.merchants import square_merchant_record
 from integrations.models import IntegrationConnection
 from integrations.providers.base import RetryPolicy
-from integrations.services import connection_create, square_merchant_record
+from integrations.services import connection_create
 from integrations.sync import run_sync
 from tenants.context import tenant_context
 from tenants.jobs import job_create

@@ -9,8 +9,8 @@ import responses
 from django.db import connections
 
 from clients.models import Client
+from integrations.merchants import square_merchant_record
 from integrations.models import ConnectionRoute, IntegrationConnection
-from integrations.services import square_merchant_record
 from integrations.sync import square_merchant_verify
 from integrations.tests import fakes
 from integrations.tests.helpers import SQUARE_CREDENTIALS, connect, no_wait_policy, reload

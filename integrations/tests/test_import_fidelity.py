@@ -15,6 +15,7 @@ from integrations.models import CatalogVariation, WebhookEvent
 from integrations.services import acuity_webhook_event_record
 from integrations.sync import process_acuity_appointment, process_square_event
 from integrations.tests import fakes
+from integrations.tests.factories import WebhookEventFactory
 from integrations.tests.helpers import connect, no_wait_policy, resource_counts, sync
 from tenants.context import tenant_context
 
@@ -239,13 +240,8 @@ def test_acuity_webhook_for_a_deleted_appointment_is_recorded_as_gone(world):
 
 def deleted_event(tenant, customer_id: str, event_id: str = "evt-del-1") -> WebhookEvent:
     with in_tenant(tenant):
-        return WebhookEvent.objects.create(
-            tenant=tenant,
-            provider="square",
-            event_id=event_id,
-            event_type="customer.deleted",
-            object_type="customer",
-            object_id=customer_id,
+        return WebhookEventFactory.create(
+            tenant=tenant, event_id=event_id, event_type="customer.deleted", object_id=customer_id
         )
 
 
@@ -324,14 +320,7 @@ def test_a_profile_seen_again_brings_an_archived_client_back(world):
         json={"customer": fakes.square_customer(9, email_address="person1@example.com")},
     )
     with in_tenant(tenant):
-        event = WebhookEvent.objects.create(
-            tenant=tenant,
-            provider="square",
-            event_id="evt-new",
-            event_type="customer.created",
-            object_type="customer",
-            object_id="SQCUST000009",
-        )
+        event = WebhookEventFactory.create(tenant=tenant, event_type="customer.created", object_id="SQCUST000009")
 
     assert process_square_event(tenant_id=tenant.id, event_id=event.id, policy=no_wait_policy()) == "updated"
 

@@ -10,9 +10,9 @@ import responses
 
 from analytics import selectors
 from analytics.models import Refund, Transaction
-from integrations.models import WebhookEvent
 from integrations.sync import process_square_event
 from integrations.tests import fakes
+from integrations.tests.factories import WebhookEventFactory
 from integrations.tests.helpers import connect, no_wait_policy, resource_counts, sync
 from tenants.context import tenant_context
 
@@ -119,14 +119,7 @@ def test_square_refunds_replace_the_migrated_estimate_and_a_failed_refund_is_rem
         responses.GET, f"{fakes.SQUARE}/v2/refunds/REF000001_PAY000001", json={"refund": {**exact, "status": "FAILED"}}
     )
     with in_tenant(tenant):
-        event = WebhookEvent.objects.create(
-            tenant=tenant,
-            provider="square",
-            event_id="evt-r1",
-            event_type="refund.updated",
-            object_type="refund",
-            object_id="REF000001_PAY000001",
-        )
+        event = WebhookEventFactory.create(tenant=tenant, event_type="refund.updated", object_id="REF000001_PAY000001")
     assert process_square_event(tenant_id=tenant.id, event_id=event.id, policy=no_wait_policy()) == "updated"
     assert refunds_of(tenant, "PAY000001") == []
     with in_tenant(tenant):

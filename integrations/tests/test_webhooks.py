@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -52,7 +53,7 @@ def square_event(merchant: str, event_id: str = "evt-1", customer_id: str = "SQC
 
 
 def post_square(body: bytes, signature: str | None):
-    headers = {"HTTP_X_SQUARE_HMACSHA256_SIGNATURE": signature} if signature is not None else {}
+    headers: dict[str, Any] = {"HTTP_X_SQUARE_HMACSHA256_SIGNATURE": signature} if signature is not None else {}
     return APIClient(enforce_csrf_checks=True).post(SQUARE_PATH, body, content_type="application/json", **headers)
 
 
@@ -159,7 +160,7 @@ def acuity_url(connection) -> str:
 
 
 def post_acuity(path: str, body: bytes, signature: str | None):
-    headers = {"HTTP_X_ACUITY_SIGNATURE": signature} if signature is not None else {}
+    headers: dict[str, Any] = {"HTTP_X_ACUITY_SIGNATURE": signature} if signature is not None else {}
     return APIClient(enforce_csrf_checks=True).post(
         path, body, content_type="application/x-www-form-urlencoded", **headers
     )

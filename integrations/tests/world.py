@@ -1,9 +1,9 @@
 """The integrations app's contribution to the two-tenant world."""
 
-from django.utils import timezone
-
-from integrations.models import CatalogVariation, IntegrationConnection, WebhookEvent
-from integrations.services import connection_create, square_merchant_record
+from integrations.merchants import square_merchant_record
+from integrations.models import IntegrationConnection
+from integrations.services import connection_create
+from integrations.tests.factories import CatalogVariationFactory, IntegrationConnectionFactory, WebhookEventFactory
 from tenants.context import tenant_context
 
 
@@ -14,7 +14,7 @@ def build(world, tenant, owner) -> dict:
     with tenant_context(tenant.id, role="system"):
         # Created directly: connection_create would enqueue the merchant check on commit, and
         # committed worlds would leave those tasks in the broker for the worker tests.
-        square = IntegrationConnection.objects.create(
+        square = IntegrationConnectionFactory.create(
             tenant=tenant,
             provider="square",
             credentials={
@@ -30,17 +30,14 @@ def build(world, tenant, owner) -> dict:
         crm, one_time = connection_create(
             tenant=tenant, provider="custom_crm", credentials={}, config={}, acting_user=owner
         )
-        event = WebhookEvent.objects.create(
+        event = WebhookEventFactory.create(
             tenant=tenant,
-            provider="square",
             event_id=f"evt-{label}",
             event_type="customer.updated",
-            object_type="customer",
             object_id=f"CUST-{label}",
             processed=True,
-            processed_at=timezone.now(),
         )
-        variation = CatalogVariation.objects.create(
+        variation = CatalogVariationFactory.create(
             tenant=tenant,
             external_id=f"VAR-{label}",
             item_external_id=f"ITEM-{label}",

@@ -113,7 +113,8 @@ def test_changes_made_through_the_api_are_recorded_with_their_user(world):
 
 
 def test_client_changes_name_the_user_or_the_provider(world):
-    from clients.services import ContactRecord, client_upsert
+    from clients.records import ContactRecord
+    from clients.services import client_upsert
 
     created = world.a.post("/api/v1/clients/", {"first_name": "Ana", "email": "ana@example.com"}, format="json")
     assert created.status_code == 201, created.content
