@@ -5,13 +5,8 @@ from __future__ import annotations
 import datetime
 
 from analytics.models import Refund, Transaction
-from analytics.services import (
-    check_amounts,
-    refunds_follow_sale,
-    validate_choice,
-    validate_currency,
-    validate_minor_units,
-)
+from analytics.rules import check_amounts, validate_choice, validate_currency, validate_minor_units
+from analytics.services import refunds_follow_sale
 from clients.models import ClientExternalId
 from integrations.importers.base import (
     CREATED,
@@ -125,7 +120,7 @@ class CustomTransactionImporter(PageImporter):
             def update() -> str:
                 _apply(existing, changes)
                 if "currency" in changes:
-                    refunds_follow_sale(existing)
+                    refunds_follow_sale(tenant=self.tenant, sale=existing)
                 if refunds_changed:
                     self._replace_refunds(existing, refunds)
                 return UPDATED

@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from analytics.models import Refund, Service, ServiceCategory, Transaction, TransactionLineItem
-from analytics.services import check_amounts, refunds_follow_sale, validate_minor_units
+from analytics.rules import check_amounts, validate_minor_units
+from analytics.services import refunds_follow_sale
 from clients.models import ClientExternalId
 from integrations.importers.base import (
     CREATED,
@@ -298,7 +299,7 @@ class SquarePaymentImporter(PageImporter):
             def update() -> str:
                 _apply(existing, changes)
                 if "currency" in changes:
-                    refunds_follow_sale(existing)
+                    refunds_follow_sale(tenant=self.tenant, sale=existing)
                 if lines_changed:
                     self._replace_lines(existing, lines)
                 return UPDATED
