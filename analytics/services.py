@@ -1,10 +1,12 @@
 """Every change to the service catalog, appointments and transactions.
 
-Each function owns its transaction (a savepoint inside a request), runs in the caller's
-tenant context and looks every id up inside that tenant: "missing" and "another
-tenant's" give the same error, naming the field, so nothing about other tenants leaks.
+Each function takes `*, tenant`, owns its transaction (a savepoint inside a request), runs
+in the caller's tenant context and looks every id up inside that tenant with
+`tenants.models.get_in_tenant`: the object a call is about (a path's id) is NotFound (404),
+an object an input names is InvalidInput naming the field (400); "missing" and "another
+tenant's" answer alike, so nothing about other tenants leaks. Errors are common.errors'.
 Money is integer minor units with an ISO 4217 currency; a float or "12.50" is refused,
-never rounded.
+never rounded (the input rules: analytics.rules).
 """
 
 from __future__ import annotations
@@ -383,7 +385,9 @@ def transaction_create(
         if not lines:
             raise InvalidInput("total_amount", "is required when there are no line items.")
         total_amount = (
-            sum(line.amount for line in lines) + _part(tip_amount, "tip_amount") + _part(tax_amount, "tax_amount")
+            sum(line.amount for line in lines)
+            + validate_minor_units(tip_amount, "tip_amount")
+            + validate_minor_units(tax_amount, "tax_amount")
         )
     sale = Transaction(
         tenant=tenant,
@@ -392,9 +396,9 @@ def transaction_create(
         status=validate_choice(status, Transaction.Status, "status"),
         total_amount=validate_minor_units(total_amount, "total_amount"),
         refunded_amount=validate_minor_units(refunded_amount, "refunded_amount"),
-        tip_amount=_part(tip_amount, "tip_amount"),
-        tax_amount=_part(tax_amount, "tax_amount"),
-        discount_amount=_part(discount_amount, "discount_amount"),
+        tip_amount=validate_minor_units(tip_amount, "tip_amount"),
+        tax_amount=validate_minor_units(tax_amount, "tax_amount"),
+        discount_amount=validate_minor_units(discount_amount, "discount_amount"),
         currency=validate_currency(currency or tenant.currency),
         source=validate_source(source),
         external_id=validate_text(external_id, "external_id", _EXTERNAL_ID),
@@ -414,10 +418,6 @@ def transaction_create(
             )
         record_change(tenant=tenant, actor=acting_user, action="transaction.created", obj=sale)
     return sale
-
-
-def _part(value: Any, field: str) -> int:
-    return validate_minor_units(value, field)
 
 
 _TRANSACTION_FIELDS = {
