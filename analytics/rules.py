@@ -35,6 +35,12 @@ ISO_CURRENCIES = frozenset(
 
 # Quantities are numeric(12, 3).
 MAX_QUANTITY = Decimal("999999999.999")
+# What one request may send: one amount at most 10^12 minor units (ten billion dollars), so
+# sums of a sale's lines and of a tenant's sales stay far from the bigint limit (stored
+# amounts, from imports or sums of lines, may be larger: up to bigint); the lines of one
+# sale: a till receipt, not a ledger (a 20,000-line sale made a 19 MB page).
+MAX_MINOR_UNITS = 10**12
+MAX_LINE_ITEMS = 200
 # A service lasts at most a day.
 MAX_DURATION_MINUTES = 24 * 60
 # A refund time sent by a client whose clock runs a little ahead is still "now".

@@ -10,16 +10,19 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from analytics.models import Appointment, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
-from analytics.rules import INTERVALS, ISO_CURRENCIES, MAX_DURATION_MINUTES, REBOOKING_WINDOW_DAYS
+from analytics.rules import (
+    INTERVALS,
+    ISO_CURRENCIES,
+    MAX_DURATION_MINUTES,
+    MAX_LINE_ITEMS,
+    MAX_MINOR_UNITS,
+    MAX_QUANTITY,
+    REBOOKING_WINDOW_DAYS,
+)
 from common.validation import BoundedDateTimeField, StrictModelSerializer, StrictSerializer
 
 _INTEGER = re.compile(r"^-?\d+$")
-
-# One amount: at most 10^12 minor units (ten billion dollars); sums of a sale's lines and of
-# a tenant's sales stay far from the bigint limit.
-MAX_MINOR_UNITS = 10**12
-# Lines of one sale: a till receipt, not a ledger (a 20,000-line sale made a 19 MB page).
-MAX_LINE_ITEMS = 200
+_MAX_WHOLE_QUANTITY = int(MAX_QUANTITY)
 
 
 class MinorUnitsField(serializers.IntegerField):
@@ -49,7 +52,7 @@ QUANTITY_PATTERN = r"^(?=.*[1-9])[0-9]{1,9}(\.[0-9]{1,3})?$"
     {
         "oneOf": [
             {"type": "string", "pattern": QUANTITY_PATTERN, "example": "1.5"},
-            {"type": "integer", "minimum": 1, "maximum": 999_999_999},
+            {"type": "integer", "minimum": 1, "maximum": _MAX_WHOLE_QUANTITY},
         ],
         "description": "Positive, at most 3 decimals: a decimal string, or a whole number. Default 1.",
     }
@@ -66,7 +69,7 @@ class QuantityField(serializers.DecimalField):
             isinstance(data, bool)
             or isinstance(data, float)
             or not (
-                (isinstance(data, int) and 1 <= data <= 999_999_999)
+                (isinstance(data, int) and 1 <= data <= _MAX_WHOLE_QUANTITY)
                 or (isinstance(data, str) and re.fullmatch(QUANTITY_PATTERN, data))
             )
         ):

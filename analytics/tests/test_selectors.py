@@ -11,6 +11,7 @@ from django.db import connection
 from analytics import selectors, services
 from analytics.periods import local_bounds, validate_period
 from analytics.tests import factories as f
+from clients.tests.factories import ClientFactory
 from common.errors import InvalidInput
 from tenants.context import tenant_context
 from tenants.errors import TenantContextError
@@ -247,6 +248,21 @@ def test_top_clients_by_revenue_with_visits_and_last_visit(salon):
     ]
     assert [c["name"] for c in usd(only_one)["clients"]] == ["New Test"]
     assert [c["currency"] for c in result["currencies"]] == ["USD"]  # the EUR sale had no client
+
+
+def test_top_clients_are_named_as_the_client_list_names_them(world):
+    """No name: the email, else the phone (clients.models.display_name_of), never "(no name)"
+    for a client the list shows by phone."""
+    a = world.tenant_a
+    with tenant_context(a.id, role="system"):
+        by_phone = ClientFactory.create(tenant=a, first_name="", last_name="", email="", phone="+14155550123")
+        by_email = ClientFactory.create(tenant=a, first_name="", last_name="", email="no.name@example.test")
+        f.sale(a, f.local(a, 2025, 3, 2), 3000, client=by_phone)
+        f.sale(a, f.local(a, 2025, 3, 3), 2000, client=by_email)
+        result = selectors.top_clients(tenant=a, **MARCH, limit=10)
+    names = [(c["client_id"], c["name"]) for c in usd(result)["clients"]]
+    assert names == [(by_phone.id, "+14155550123"), (by_email.id, "no.name@example.test")]
+    assert [name for _, name in names] == [by_phone.display_name, by_email.display_name]
 
 
 def test_tenant_b_sees_none_of_tenant_a(salon):

@@ -10,7 +10,7 @@ import io
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
-from analytics.api.serializers import MAX_LINE_ITEMS
+from analytics.rules import MAX_LINE_ITEMS
 from tenants.context import tenant_context
 from tenants.models import Tenant
 
