@@ -2,6 +2,7 @@
 lead switches them to the tenants.support.site base, which enters a support context)."""
 
 from django.contrib import admin
+from django.http import HttpRequest
 
 from analytics.models import Appointment, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
 
@@ -46,9 +47,9 @@ class RefundInline(admin.TabularInline):
     model = Refund
     extra = 0
     can_delete = False
-    fields = readonly_fields = ["refunded_at", "amount", "currency", "source", "external_id"]
+    fields = readonly_fields = ("refunded_at", "amount", "currency", "source", "external_id")
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Transaction | None = None) -> bool:
         return False
 
 

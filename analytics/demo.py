@@ -119,13 +119,17 @@ def _catalog(tenant: Tenant) -> list[Service]:
     return services
 
 
-def _year(tenant: Tenant, rng: random.Random, clients: list[Client], services: list[Service]):
+def _year(
+    tenant: Tenant, rng: random.Random, clients: list[Client], services: list[Service]
+) -> tuple[list[Appointment], list[Transaction], list[TransactionLineItem]]:
     tz = tenant.tzinfo
     today = tenant.today()
     # Regulars come back often; most clients a few times a year.
     weights = [rng.choice((1, 1, 2, 3, 8)) for _ in clients]
     popular = [5 if s.price_amount < 7000 else 2 for s in services]
-    appointments, sales, lines = [], [], []
+    appointments: list[Appointment] = []
+    sales: list[Transaction] = []
+    lines: list[TransactionLineItem] = []
     for offset in range(-365, 22):
         day = today + datetime.timedelta(days=offset)
         if day.weekday() == 0:  # closed on Mondays
@@ -175,7 +179,15 @@ def _status(rng: random.Random, offset: int) -> str:
     return Appointment.Status.COMPLETED
 
 
-def _sale(tenant, rng, client, service, when, sales, lines) -> None:
+def _sale(
+    tenant: Tenant,
+    rng: random.Random,
+    client: Client | None,
+    service: Service,
+    when: datetime.datetime,
+    sales: list[Transaction],
+    lines: list[TransactionLineItem],
+) -> None:
     sale = Transaction(tenant=tenant, client=client, occurred_at=when, currency=service.currency, total_amount=0)
     items = [
         TransactionLineItem(

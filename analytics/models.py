@@ -11,12 +11,13 @@ from clients.models import Source
 from tenants.db.sharding import TenantForeignKey
 from tenants.models import TenantModel
 
-# Where a row came from: the same vocabulary as a client's source.
-Provider = Source
+# A row's `source` (where it came from: manual, csv, square, ...) is `Source`, the same
+# vocabulary as a client's (clients.models.Source), not an "external provider"
+# (integrations.models.Provider). The stored values are the API's values.
 
 
 def _external_id_unique(model: str) -> models.UniqueConstraint:
-    # External ids are unique per (tenant, provider); rows entered by hand have none.
+    # External ids are unique per (tenant, source); rows entered by hand have none.
     return models.UniqueConstraint(
         fields=["tenant", "source", "external_id"],
         condition=~models.Q(external_id=""),
@@ -25,7 +26,7 @@ def _external_id_unique(model: str) -> models.UniqueConstraint:
 
 
 class ImportedModel(TenantModel):
-    source = models.CharField(max_length=20, choices=Provider.choices, default=Provider.MANUAL)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.MANUAL)
     external_id = models.CharField(max_length=255, blank=True)
 
     class Meta:
@@ -172,7 +173,7 @@ class Transaction(ImportedModel):
         constraints = [
             _external_id_unique("transaction"),
             models.CheckConstraint(condition=models.Q(refunded_amount__gte=0), name="transaction_refund_not_negative"),
-            # The rules of analytics.services.check_amounts, held by the database too, so that
+            # The rules of analytics.rules.check_amounts, held by the database too, so that
             # no writer (an importer, a script) can store a sale the revenue queries miscount.
             models.CheckConstraint(condition=models.Q(total_amount__gte=0), name="transaction_total_not_negative"),
             models.CheckConstraint(

@@ -18,7 +18,7 @@ Rules every insight follows:
 - docs/insights.md is the reference of every figure; keep it true when this changes.
 - Money is never summed across currencies: every money figure is per currency, and the
   tenant's own currency is always reported (with zeros when it had no sales).
-- Each heavy query is ONE SQL statement built by a `*_sql(tenant, ...)` function returning
+- Each heavy query is ONE SQL statement built by a `*_sql(*, tenant, ...)` function returning
   `(sql, params)`, so the benchmark runs exactly what the endpoint runs. Each has an
   explicit `tenant_id = %s` as the second belt behind RLS (and it lets the planner use the
   (tenant_id, ...) indexes with a constant instead of the policy's sub-select).
@@ -30,19 +30,32 @@ from __future__ import annotations
 import datetime
 import re
 import uuid
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
 
+from analytics.periods import bucket_starts, local_bounds, previous_period, validate_period
+from analytics.rules import (
+    INTERVALS,
+    MAX_TOP_CLIENTS,
+    OTHER_SERVICE,
+    REBOOKING_WINDOW_DAYS,
+    UNCATEGORIZED,
+    average,
+    figure,
+    percent,
+)
+from clients.models import display_name_of
 from common.errors import InvalidInput
 from tenants.context import require_tenant
 from tenants.models import Tenant
 
-INTERVALS = ("day", "week", "month")
-MAX_RANGE_YEARS = 3
-MAX_TOP_CLIENTS = 100
-REBOOKING_WINDOW_DAYS = 60
+# For the type checker: a statement as a cursor takes it, a row, an answer (the API's body).
+Statement = tuple[str, list[Any]]
+Row = tuple[Any, ...]
+Answer = dict[str, Any]
+
 # Statuses whose money counts (see the module docstring); kept literal in the SQL.
 _REVENUE_STATUSES = "('completed', 'refunded')"
 
@@ -65,42 +78,30 @@ def _counts_sql(alias: str, until: str) -> str:
     )
 
 
-UNCATEGORIZED = "Uncategorized"
-OTHER_SERVICE = "Other"
+# --- service money: one definition for the dashboard and revenue by service ---------------
+# A refund takes its share of its sale's tip and tax in proportion to the sale's total (exact
+# fractions: `_refund_share`); what is left of it is its share of the service money. Every
+# statement (the dashboard's both paths, revenue by service) builds the service money of a
+# move with `_service_money` and rounds a figure once, at the end, with `_rounded_sum`: so
+# service money + tips + taxes = revenue exactly, and the dashboard's `service_revenue` is
+# the revenue-by-service total to the cent (docs/insights.md, "Rounding").
 
 
-# --- periods -----------------------------------------------------------------------------
+def _refund_share(refund: str, sale: str, part: str) -> str:
+    """SQL: refund `refund`'s exact share of sale `sale`'s `part` (tip_amount, tax_amount).
+    The aggregates' trigger function (migration analytics 0008) keeps the same expression."""
+    return f"({refund}.amount::numeric * {sale}.{part} / nullif({sale}.total_amount, 0))"
 
 
-def _add_years(day: datetime.date, years: int) -> datetime.date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # Feb 29 -> Feb 28
-        return day.replace(year=day.year + years, day=28)
+def _service_money(money: str, tips: str, taxes: str) -> str:
+    """SQL: the exact service money of `money` (a sale's total, a refund's amount, a day's
+    revenue) whose tip and tax parts are `tips` and `taxes`."""
+    return f"({money}::numeric - coalesce({tips}, 0) - coalesce({taxes}, 0))"
 
 
-def validate_period(start: datetime.date, end: datetime.date) -> None:
-    """The rules for every insight's period; errors name the parameter."""
-    if start > end:
-        raise InvalidInput("end", "must be on or after start.")
-    if end >= _add_years(start, MAX_RANGE_YEARS):
-        raise InvalidInput("end", f"the period may be at most {MAX_RANGE_YEARS} years long.")
-
-
-def local_bounds(
-    tenant: Tenant, start: datetime.date, end: datetime.date
-) -> tuple[datetime.datetime, datetime.datetime]:
-    """[start 00:00, end + 1 day 00:00) in the tenant's time zone, as UTC instants."""
-    tz = tenant.tzinfo
-    begin = datetime.datetime.combine(start, datetime.time.min, tzinfo=tz)
-    finish = datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time.min, tzinfo=tz)
-    return begin.astimezone(datetime.UTC), finish.astimezone(datetime.UTC)
-
-
-def previous_period(start: datetime.date, end: datetime.date) -> tuple[datetime.date, datetime.date]:
-    """The period of equal length (in days) that ends the day before `start`."""
-    length = (end - start).days + 1
-    return start - datetime.timedelta(days=length), start - datetime.timedelta(days=1)
+def _rounded_sum(exact: str) -> str:
+    """SQL aggregate: an exact money figure summed, then rounded once (half away from zero)."""
+    return f"coalesce(round(sum({exact})), 0)"
 
 
 # --- small helpers -----------------------------------------------------------------------
@@ -108,47 +109,23 @@ def previous_period(start: datetime.date, end: datetime.date) -> tuple[datetime.
 _NAMED = re.compile(r"%\((\w+)\)s")
 
 
-def _positional(sql: str, values: dict[str, Any]) -> tuple[str, list]:
+def _positional(sql: str, values: dict[str, Any]) -> Statement:
     """Write the SQL with named placeholders (readable), hand it out with `%s` (portable:
     what the benchmark and a bare psycopg cursor take)."""
-    params: list = []
+    params: list[Any] = []
 
-    def take(match: re.Match) -> str:
+    def take(match: re.Match[str]) -> str:
         params.append(values[match.group(1)])
         return "%s"
 
     return _NAMED.sub(take, sql), params
 
 
-def _run(sql: str, params: list) -> list[tuple]:
+def _run(sql: str, params: list[Any]) -> list[Row]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-def _half_up(value: Decimal, places: str = "1") -> Decimal:
-    return value.quantize(Decimal(places), rounding=ROUND_HALF_UP)
-
-
-def average(total: int, count: int) -> int:
-    """An average of minor units, as minor units, rounded half-up (never a float)."""
-    return int(_half_up(Decimal(total) / Decimal(count))) if count else 0
-
-
-def percent(part: int, whole: int) -> Decimal:
-    """part / whole in percent with one decimal; 0 for an empty whole (zeros, not nulls)."""
-    return _half_up(Decimal(100) * part / whole, "0.1") if whole else Decimal("0.0")
-
-
-def change_percent(current: int | Decimal, previous: int | Decimal) -> Decimal | None:
-    """Relative change in percent; None when there is nothing to compare with."""
-    if not previous:
-        return None
-    return _half_up(Decimal(100) * (Decimal(current) - Decimal(previous)) / Decimal(previous), "0.1")
-
-
-def figure(current: int | Decimal, previous: int | Decimal) -> dict:
-    return {"current": current, "previous": previous, "change_percent": change_percent(current, previous)}
+        rows: list[Row] = cursor.fetchall()
+        return rows
 
 
 def _currencies(tenant: Tenant, seen: set[str]) -> list[str]:
@@ -177,8 +154,7 @@ counted AS (
 refunds AS (
     -- The period's refunds, whatever the sale's date; each takes its share of tip and tax.
     SELECT r.refunded_at >= %(current_from)s AS is_current, r.currency, r.amount,
-           r.amount::numeric * t.tip_amount / nullif(t.total_amount, 0) AS tip,
-           r.amount::numeric * t.tax_amount / nullif(t.total_amount, 0) AS tax
+           {_refund_share("r", "t", "tip_amount")} AS tip, {_refund_share("r", "t", "tax_amount")} AS tax
     FROM analytics_refund r
     JOIN analytics_transaction t ON t.id = r.transaction_id AND t.tenant_id = %(tenant)s
     WHERE r.tenant_id = %(tenant)s
@@ -235,20 +211,21 @@ visit_counts AS (
 money AS (
     SELECT is_current, currency, total_amount AS gross, 0 AS refunds, tip_amount::numeric AS tips,
            tax_amount::numeric AS taxes, CASE WHEN counts THEN discount_amount ELSE 0 END AS discounts,
-           counts::int AS transactions, CASE WHEN counts THEN total_amount - refunded_by_end ELSE 0 END AS ticket
+           counts::int AS transactions, CASE WHEN counts THEN total_amount - refunded_by_end ELSE 0 END AS ticket,
+           {_service_money("total_amount", "tip_amount", "tax_amount")} AS service
     FROM counted
     UNION ALL
-    SELECT is_current, currency, 0, amount, -tip, -tax, 0, 0, 0 FROM refunds
+    SELECT is_current, currency, 0, amount, -tip, -tax, 0, 0, 0, -{_service_money("amount", "tip", "tax")} FROM refunds
 ),
 money_by_currency AS (
     -- numeric sums: no bigint overflow however large the amounts.
     SELECT is_current, json_agg(json_build_object(
                'currency', currency, 'gross', gross, 'refunds', refunds, 'tips', tips, 'taxes', taxes,
-               'discounts', discounts, 'transactions', transactions, 'ticket', ticket)) AS figures
+               'discounts', discounts, 'transactions', transactions, 'ticket', ticket, 'service', service)) AS figures
     FROM (
-        SELECT is_current, currency, sum(gross) AS gross, sum(refunds) AS refunds, coalesce(round(sum(tips)), 0) AS tips,
-               coalesce(round(sum(taxes)), 0) AS taxes, sum(discounts) AS discounts, sum(transactions) AS transactions,
-               sum(ticket) AS ticket
+        SELECT is_current, currency, sum(gross) AS gross, sum(refunds) AS refunds, {_rounded_sum("tips")} AS tips,
+               {_rounded_sum("taxes")} AS taxes, sum(discounts) AS discounts, sum(transactions) AS transactions,
+               sum(ticket) AS ticket, {_rounded_sum("service")} AS service
         FROM money
         GROUP BY is_current, currency
     ) m
@@ -266,7 +243,7 @@ LEFT JOIN visit_counts vc ON vc.is_current = p.is_current
 """
 
 
-def dashboard_sql(tenant: Tenant, start: datetime.date, end: datetime.date) -> tuple[str, list]:
+def dashboard_sql(*, tenant: Tenant, start: datetime.date, end: datetime.date) -> Statement:
     """One statement for both periods: one index range scan over [previous start, end)
     per table, split by `is_current`; one row per period (current first)."""
     previous_start, _ = previous_period(start, end)
@@ -284,10 +261,11 @@ def dashboard_sql(tenant: Tenant, start: datetime.date, end: datetime.date) -> t
     )
 
 
-_MONEY = ("gross", "refunds", "tips", "taxes", "discounts", "transactions", "ticket")
+# `service`: the exact service money rounded once, not revenue - rounded tips - rounded taxes.
+_MONEY = ("gross", "refunds", "tips", "taxes", "discounts", "transactions", "ticket", "service")
 
 
-def _period_figures(row: tuple) -> dict:
+def _period_figures(row: Row) -> dict[str, Any]:
     (_, figures, new_clients, active, returning, completed, no_shows, rebookable, rebooked) = row
     by_currency = {f["currency"]: {name: int(f[name]) for name in _MONEY} for f in figures}
     return {
@@ -301,7 +279,7 @@ def _period_figures(row: tuple) -> dict:
     }
 
 
-def _currency_figures(f: dict) -> dict:
+def _currency_figures(f: dict[str, int]) -> dict[str, int]:
     revenue = f["gross"] - f["refunds"]
     return {
         "revenue": revenue,
@@ -309,7 +287,7 @@ def _currency_figures(f: dict) -> dict:
         "average_ticket": average(f["ticket"], f["transactions"]),
         "gross_sales": f["gross"],
         "refunds": f["refunds"],
-        "service_revenue": revenue - f["tips"] - f["taxes"],
+        "service_revenue": f["service"],
         "tips": f["tips"],
         "taxes": f["taxes"],
         "discounts": f["discounts"],
@@ -319,28 +297,28 @@ def _currency_figures(f: dict) -> dict:
 _NO_MONEY = dict.fromkeys(_MONEY, 0)
 
 
-def dashboard(tenant: Tenant, start: datetime.date, end: datetime.date) -> dict:
+def dashboard(*, tenant: Tenant, start: datetime.date, end: datetime.date) -> Answer:
     """The period's figures, each with the previous period of equal length and the change.
     From the aggregates when they are ready for the tenant's time zone, else from the rows:
     the same answer either way (docs/insights.md, "How the figures are kept")."""
     require_tenant(tenant)
     validate_period(start, end)
-    if aggregates_ready(tenant):
+    if aggregates_ready(tenant=tenant):
         rows = _dashboard_rows_from_aggregates(tenant, start, end)
     else:
-        rows = _run(*dashboard_sql(tenant, start, end))
+        rows = _run(*dashboard_sql(tenant=tenant, start=start, end=end))
     return _dashboard_answer(tenant, start, end, rows)
 
 
-def dashboard_raw(tenant: Tenant, start: datetime.date, end: datetime.date) -> dict:
+def dashboard_raw(*, tenant: Tenant, start: datetime.date, end: datetime.date) -> Answer:
     """The dashboard from the rows alone (one statement over the period's sales, refunds and
     visits): the definition the aggregates are checked against."""
     require_tenant(tenant)
     validate_period(start, end)
-    return _dashboard_answer(tenant, start, end, _run(*dashboard_sql(tenant, start, end)))
+    return _dashboard_answer(tenant, start, end, _run(*dashboard_sql(tenant=tenant, start=start, end=end)))
 
 
-def _dashboard_answer(tenant: Tenant, start: datetime.date, end: datetime.date, rows: list[tuple]) -> dict:
+def _dashboard_answer(tenant: Tenant, start: datetime.date, end: datetime.date, rows: list[Row]) -> Answer:
     current_row, previous_row = rows
     current, previous = _period_figures(current_row), _period_figures(previous_row)
     previous_start, previous_end = previous_period(start, end)
@@ -375,14 +353,14 @@ def _dashboard_answer(tenant: Tenant, start: datetime.date, end: datetime.date, 
 # dates is a set of whole local days, so no edge day is read from the rows.
 
 
-def aggregates_ready(tenant: Tenant) -> bool:
+def aggregates_ready(*, tenant: Tenant) -> bool:
     """The tenant's aggregates exist and are bucketed in its current time zone (a time zone
     change leaves them in the old one until `rebuild_insight_aggregates` runs)."""
     rows = _run("SELECT timezone FROM analytics_insightstate WHERE tenant_id = %s", [tenant.id])
     return bool(rows) and rows[0][0] == tenant.timezone
 
 
-_DASHBOARD_MONEY_SQL = """
+_DASHBOARD_MONEY_SQL = f"""
 WITH money AS (
     SELECT d.day >= %(start)s AS is_current, d.currency, d.gross, d.refunds, d.sale_tips - d.refund_tips AS tips,
            d.sale_taxes - d.refund_taxes AS taxes, d.discounts, d.sales AS transactions, d.gross AS ticket
@@ -396,8 +374,9 @@ WITH money AS (
     WHERE s.tenant_id = %(tenant)s AND s.sale_day >= %(previous_start)s AND s.sale_day <= %(end)s
       AND s.refund_day <= CASE WHEN s.sale_day >= %(start)s THEN %(end)s ELSE %(previous_end)s END
 )
-SELECT m.is_current, m.currency, sum(m.gross), sum(m.refunds), coalesce(round(sum(m.tips)), 0),
-       coalesce(round(sum(m.taxes)), 0), sum(m.discounts), sum(m.transactions), sum(m.ticket)
+SELECT m.is_current, m.currency, sum(m.gross), sum(m.refunds), {_rounded_sum("m.tips")},
+       {_rounded_sum("m.taxes")}, sum(m.discounts), sum(m.transactions), sum(m.ticket),
+       {_rounded_sum(_service_money("(m.gross - m.refunds)", "m.tips", "m.taxes"))}
 FROM money m
 GROUP BY m.is_current, m.currency
 """
@@ -428,7 +407,7 @@ GROUP BY a.is_current
 """
 
 
-def _dashboard_rows_from_aggregates(tenant: Tenant, start: datetime.date, end: datetime.date) -> list[tuple]:
+def _dashboard_rows_from_aggregates(tenant: Tenant, start: datetime.date, end: datetime.date) -> list[Row]:
     """The two rows `dashboard_sql` returns (current, previous), from the aggregates."""
     previous_start, previous_end = previous_period(start, end)
     days = {
@@ -460,7 +439,7 @@ WITH moves AS (
     -- whatever the sale's date). A refund takes its share of service, tip and tax in
     -- proportion to the sale's total. `move` identifies the sale or the refund.
     SELECT t.id AS move, t.id AS transaction_id, t.currency,
-           (t.total_amount - t.tip_amount - t.tax_amount)::numeric AS service_money,
+           {_service_money("t.total_amount", "t.tip_amount", "t.tax_amount")} AS service_money,
            t.tip_amount::numeric AS tips, t.tax_amount::numeric AS taxes,
            {_counts_sql("t", "%(to)s")} AS counted, t.discount_amount
     FROM analytics_transaction t
@@ -469,8 +448,8 @@ WITH moves AS (
       AND t.status IN {_REVENUE_STATUSES}
     UNION ALL
     SELECT r.id, r.transaction_id, r.currency,
-           -(r.amount::numeric * (t.total_amount - t.tip_amount - t.tax_amount) / nullif(t.total_amount, 0)),
-           -(r.amount::numeric * t.tip_amount / nullif(t.total_amount, 0)), -(r.amount::numeric * t.tax_amount / nullif(t.total_amount, 0)),
+           -{_service_money("r.amount", _refund_share("r", "t", "tip_amount"), _refund_share("r", "t", "tax_amount"))},
+           -{_refund_share("r", "t", "tip_amount")}, -{_refund_share("r", "t", "tax_amount")},
            false, 0
     FROM analytics_refund r
     JOIN analytics_transaction t ON t.id = r.transaction_id AND t.tenant_id = %(tenant)s
@@ -481,13 +460,16 @@ lines AS (
     -- The lines share the service money in proportion to their amounts (a discount on the
     -- whole sale lowers every line alike; lines that are all 0 share it equally). A sale
     -- without lines is one "Other" line. Exact numeric; rounded once per group below.
-    -- Tips, taxes and discounts ride on each move's first line only, to be summed once.
+    -- Tips, taxes, discounts and the move's whole service money ride on its first line only,
+    -- to be summed once (the currency's total is the moves' service money rounded once,
+    -- as the dashboard's service_revenue; categories and services sum their lines' shares).
     -- (Only columns of line_item_transaction_idx are read: the probe is index-only.)
     SELECT m.transaction_id, m.currency, li.service_id, m.counted,
            CASE WHEN m.counted THEN coalesce(li.quantity, 1) ELSE 0 END AS quantity,
            CASE WHEN li.transaction_id IS NULL THEN m.service_money
                 WHEN sum(li.amount) OVER w = 0 THEN m.service_money / count(*) OVER w
                 ELSE m.service_money * li.amount / sum(li.amount) OVER w END AS revenue,
+           CASE WHEN row_number() OVER w = 1 THEN m.service_money ELSE 0 END AS service_money,
            CASE WHEN row_number() OVER w = 1 THEN m.tips ELSE 0 END AS tips,
            CASE WHEN row_number() OVER w = 1 THEN m.taxes ELSE 0 END AS taxes,
            CASE WHEN row_number() OVER w = 1 AND m.counted THEN m.discount_amount ELSE 0 END AS discounts
@@ -497,7 +479,7 @@ lines AS (
 )
 SELECT l.currency, GROUPING(sc.id, sv.id) AS level, sc.id, max(sc.name), sv.id, max(sv.name),
        count(DISTINCT l.transaction_id) FILTER (WHERE l.counted), sum(l.quantity), coalesce(round(sum(l.revenue)), 0),
-       coalesce(round(sum(l.tips)), 0), coalesce(round(sum(l.taxes)), 0), sum(l.discounts)
+       {_rounded_sum("l.tips")}, {_rounded_sum("l.taxes")}, sum(l.discounts), {_rounded_sum("l.service_money")}
 FROM lines l
 LEFT JOIN analytics_service sv ON sv.id = l.service_id AND sv.tenant_id = %(tenant)s
 LEFT JOIN analytics_servicecategory sc ON sc.id = sv.category_id AND sc.tenant_id = %(tenant)s
@@ -506,29 +488,30 @@ ORDER BY l.currency, round(sum(l.revenue)) DESC, max(sc.name), max(sv.name)
 """
 
 
-def revenue_by_service_sql(tenant: Tenant, start: datetime.date, end: datetime.date) -> tuple[str, list]:
+def revenue_by_service_sql(*, tenant: Tenant, start: datetime.date, end: datetime.date) -> Statement:
     """Per currency: the total (level 3), each category (level 1) and each service (level 0)."""
     begin, finish = local_bounds(tenant, start, end)
     return _positional(_REVENUE_BY_SERVICE_SQL, {"tenant": tenant.id, "from": begin, "to": finish})
 
 
-def revenue_by_service(tenant: Tenant, start: datetime.date, end: datetime.date) -> dict:
+def revenue_by_service(*, tenant: Tenant, start: datetime.date, end: datetime.date) -> Answer:
     """Transactions (distinct, not fully refunded), quantity and service revenue (net of the
     period's refunds, without tips and taxes) per category and per service; tips, taxes and
     discounts apart, per currency."""
     require_tenant(tenant)
     validate_period(start, end)
-    groups: dict[str, dict] = {}
-    categories: dict[tuple[str, uuid.UUID | None], dict] = {}
-    services: list[tuple[str, uuid.UUID | None, dict]] = []
-    rows = _run(*revenue_by_service_sql(tenant, start, end))
+    groups: dict[str, dict[str, Any]] = {}
+    categories: dict[tuple[str, uuid.UUID | None], dict[str, Any]] = {}
+    services: list[tuple[str, uuid.UUID | None, dict[str, Any]]] = []
+    rows = _run(*revenue_by_service_sql(tenant=tenant, start=start, end=end))
     for currency, level, category_id, category_name, service_id, service_name, count, quantity, revenue, *parts in rows:
         numbers = {"transactions": count, "quantity": quantity, "revenue": int(revenue)}
         if level == 3:
-            tips, taxes, discounts = (int(part) for part in parts)
+            tips, taxes, discounts, service_revenue = (int(part) for part in parts)
             groups[currency] = {
                 "currency": currency,
                 **numbers,
+                "revenue": service_revenue,  # the dashboard's service_revenue, to the cent
                 "tips": tips,
                 "taxes": taxes,
                 "discounts": discounts,
@@ -595,27 +578,7 @@ GROUP BY 1, 2
 """
 
 
-def first_bucket(day: datetime.date, interval: str) -> datetime.date:
-    """The start of the bucket holding `day`: itself, its ISO week's Monday, its month's 1st."""
-    if interval == "week":
-        return day - datetime.timedelta(days=day.weekday())
-    if interval == "month":
-        return day.replace(day=1)
-    return day
-
-
-def _bucket_starts(start: datetime.date, end: datetime.date, interval: str) -> list[datetime.date]:
-    day, starts = first_bucket(start, interval), []
-    while day <= end:
-        starts.append(day)
-        if interval == "month":
-            day = (day.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
-        else:
-            day += datetime.timedelta(days=7 if interval == "week" else 1)
-    return starts
-
-
-def revenue_timeseries_sql(tenant: Tenant, start: datetime.date, end: datetime.date, interval: str) -> tuple[str, list]:
+def revenue_timeseries_sql(*, tenant: Tenant, start: datetime.date, end: datetime.date, interval: str) -> Statement:
     """Only the non-empty buckets; `revenue_timeseries` fills the gaps. (Zero-filling in
     SQL with generate_series x currencies misleads the planner's row estimates into
     JIT-compiling a 3 ms query for 200 ms.)"""
@@ -650,32 +613,34 @@ GROUP BY 1, 2
 """
 
 
-def revenue_timeseries(tenant: Tenant, start: datetime.date, end: datetime.date, interval: str) -> dict:
+def revenue_timeseries(*, tenant: Tenant, start: datetime.date, end: datetime.date, interval: str) -> Answer:
     """Zero-filled buckets per currency. A bucket is labeled by its first day (a week's
     Monday, a month's 1st); the first and last buckets only hold the period's days.
     From the aggregates when they are ready, else from the rows (the same answer)."""
     return _revenue_timeseries(tenant, start, end, interval, raw=False)
 
 
-def revenue_timeseries_raw(tenant: Tenant, start: datetime.date, end: datetime.date, interval: str) -> dict:
+def revenue_timeseries_raw(*, tenant: Tenant, start: datetime.date, end: datetime.date, interval: str) -> Answer:
     """The time series from the rows alone: the definition the aggregates are checked against."""
     return _revenue_timeseries(tenant, start, end, interval, raw=True)
 
 
-def _revenue_timeseries(tenant: Tenant, start: datetime.date, end: datetime.date, interval: str, *, raw: bool) -> dict:
+def _revenue_timeseries(
+    tenant: Tenant, start: datetime.date, end: datetime.date, interval: str, *, raw: bool
+) -> Answer:
     require_tenant(tenant)
     validate_period(start, end)
-    sql, params = revenue_timeseries_sql(tenant, start, end, interval)
-    if not raw and aggregates_ready(tenant):
+    sql, params = revenue_timeseries_sql(tenant=tenant, start=start, end=end, interval=interval)
+    if not raw and aggregates_ready(tenant=tenant):
         sql, params = _positional(
             _TIMESERIES_AGGREGATES_SQL, {"tenant": tenant.id, "start": start, "end": end, "interval": interval}
         )
     found: dict[tuple[str, datetime.date], tuple[int, int]] = {}
     for currency, bucket, revenue, count in _run(sql, params):
         found[(currency, bucket)] = (int(revenue), int(count))
-    starts = _bucket_starts(start, end, interval)
+    starts = bucket_starts(start, end, interval)
 
-    def buckets(code: str) -> list[dict]:
+    def buckets(code: str) -> list[dict[str, Any]]:
         figures = (found.get((code, day), (0, 0)) for day in starts)
         return [
             {"start": day, "revenue": revenue, "transactions": count} for day, (revenue, count) in zip(starts, figures)
@@ -720,7 +685,7 @@ ranked AS (
     SELECT r.*, row_number() OVER (PARTITION BY r.currency ORDER BY r.revenue DESC, r.client_id) AS rank
     FROM revenue r
 )
-SELECT r.currency, r.client_id, c.first_name, c.last_name, c.email, r.revenue, r.transactions,
+SELECT r.currency, r.client_id, c.first_name, c.last_name, c.email, c.phone, r.revenue, r.transactions,
        coalesce(v.visits, 0), v.last_visit
 FROM ranked r
 JOIN clients_client c ON c.id = r.client_id AND c.tenant_id = %(tenant)s
@@ -736,7 +701,7 @@ ORDER BY r.currency = %(tenant_currency)s DESC, r.currency, r.rank
 """
 
 
-def top_clients_sql(tenant: Tenant, start: datetime.date, end: datetime.date, limit: int) -> tuple[str, list]:
+def top_clients_sql(*, tenant: Tenant, start: datetime.date, end: datetime.date, limit: int) -> Statement:
     begin, finish = local_bounds(tenant, start, end)
     return _positional(
         _TOP_CLIENTS_SQL,
@@ -751,24 +716,20 @@ def top_clients_sql(tenant: Tenant, start: datetime.date, end: datetime.date, li
     )
 
 
-def _display_name(first: str, last: str, email: str) -> str:
-    return f"{first} {last}".strip() or email or "(no name)"
-
-
-def top_clients(tenant: Tenant, start: datetime.date, end: datetime.date, limit: int) -> dict:
+def top_clients(*, tenant: Tenant, start: datetime.date, end: datetime.date, limit: int) -> Answer:
     """The `limit` best clients by revenue in the period, per currency."""
     require_tenant(tenant)
     validate_period(start, end)
     if not 1 <= limit <= MAX_TOP_CLIENTS:
         raise InvalidInput("limit", f"must be between 1 and {MAX_TOP_CLIENTS}.")
-    groups: dict[str, list] = {tenant.currency: []}
-    for currency, client_id, first, last, email, revenue, count, visits, last_visit in _run(
-        *top_clients_sql(tenant, start, end, limit)
+    groups: dict[str, list[dict[str, Any]]] = {tenant.currency: []}
+    for currency, client_id, first, last, email, phone, revenue, count, visits, last_visit in _run(
+        *top_clients_sql(tenant=tenant, start=start, end=end, limit=limit)
     ):
         groups.setdefault(currency, []).append(
             {
                 "client_id": client_id,
-                "name": _display_name(first, last, email),
+                "name": display_name_of(first, last, email, phone),  # as the client list names them
                 "revenue": int(revenue),
                 "transactions": count,
                 "visits": visits,

@@ -1,10 +1,12 @@
 """Every change to the service catalog, appointments and transactions.
 
-Each function owns its transaction (a savepoint inside a request), runs in the caller's
-tenant context and looks every id up inside that tenant: "missing" and "another
-tenant's" give the same error, naming the field, so nothing about other tenants leaks.
+Each function takes `*, tenant`, owns its transaction (a savepoint inside a request), runs
+in the caller's tenant context and looks every id up inside that tenant with
+`tenants.models.get_in_tenant`: the object a call is about (a path's id) is NotFound (404),
+an object an input names is InvalidInput naming the field (400); "missing" and "another
+tenant's" answer alike, so nothing about other tenants leaks. Errors are common.errors'.
 Money is integer minor units with an ISO 4217 currency; a float or "12.50" is refused,
-never rounded.
+never rounded (the input rules: analytics.rules).
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ import datetime
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypeVar
 
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from analytics.models import Appointment, Provider, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
+from analytics.models import Appointment, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
 from analytics.records import (
     CREATED,
     SKIPPED,
@@ -32,29 +34,34 @@ from analytics.records import (
     SaleRecord,
     ServiceRecord,
 )
-from clients.models import Client
+from analytics.rules import (
+    REFUND_CLOCK_SKEW,
+    check_amounts,
+    check_unknown,
+    max_length_of,
+    validate_bool,
+    validate_choice,
+    validate_currency,
+    validate_duration,
+    validate_instant,
+    validate_minor_units,
+    validate_quantity,
+    validate_source,
+    validate_text,
+)
+from clients.models import Client, Source
 from common.errors import Conflict, InvalidInput
 from tenants.changes import record_change
 from tenants.context import require_tenant
-from tenants.models import Tenant, User
+from tenants.models import Tenant, User, for_tenant, get_in_tenant
 
-# Active ISO 4217 codes a business can be paid in (no precious metals, no testing codes).
-ISO_CURRENCIES = frozenset(
-    """
-    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP BYN
-    BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD
-    FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR
-    KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV
-    MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG
-    SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN
-    UYI UYU UYW UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL
-    """.split()
-)
+_M = TypeVar("_M", bound=models.Model)
 
-# Quantities are numeric(12, 3).
-MAX_QUANTITY = Decimal("999999999.999")
-# A refund time sent by a client whose clock runs a little ahead is still "now".
-REFUND_CLOCK_SKEW = datetime.timedelta(minutes=5)
+_CATEGORY_NAME = max_length_of(ServiceCategory, "name")
+_SERVICE_NAME = max_length_of(Service, "name")
+_STAFF_NAME = max_length_of(Appointment, "staff_name")
+_EXTERNAL_ID = max_length_of(Transaction, "external_id")
+_DESCRIPTION = max_length_of(TransactionLineItem, "description")
 
 
 @dataclass(frozen=True)
@@ -67,91 +74,10 @@ class LineItemInput:
     quantity: Decimal | int | str = 1
 
 
-# --- validation helpers ------------------------------------------------------------------
-
-
-def validate_currency(value: Any, field: str = "currency") -> str:
-    if not isinstance(value, str) or value.strip().upper() not in ISO_CURRENCIES:
-        raise InvalidInput(field, "must be a 3-letter ISO 4217 currency code, e.g. USD.")
-    return value.strip().upper()
-
-
-def validate_minor_units(value: Any, field: str, *, minimum: int = 0) -> int:
-    # bool is an int in Python; 12.0 and "1250" are refused so that nobody sends dollars.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(field, "must be an integer amount in minor units (cents), e.g. 1250 for 12.50.")
-    if value < minimum:
-        raise InvalidInput(field, f"must be at least {minimum}.")
-    if value >= 2**63:
-        raise InvalidInput(field, "is too large.")
-    return value
-
-
-def _validate_quantity(value: Any, field: str) -> Decimal:
-    try:
-        quantity = Decimal(str(value)) if not isinstance(value, (bool, float)) else None
-    except InvalidOperation:
-        quantity = None
-    if quantity is None or not quantity.is_finite() or quantity <= 0 or quantity > MAX_QUANTITY:
-        raise InvalidInput(field, "must be a positive number with at most 3 decimals.")
-    if quantity != quantity.quantize(Decimal("0.001")):
-        raise InvalidInput(field, "must have at most 3 decimals.")
-    return quantity
-
-
-def _validate_source(value: Any) -> str:
-    if value not in Provider.values:
-        raise InvalidInput("source", f"must be one of {', '.join(Provider.values)}.")
-    return value
-
-
-def validate_choice(value: Any, choices: type[models.TextChoices], field: str) -> str:
-    if value not in choices.values:
-        raise InvalidInput(field, f"must be one of {', '.join(choices.values)}.")
-    return value
-
-
-def _validate_text(value: Any, field: str, max_length: int, *, required: bool = False) -> str:
-    if not isinstance(value, str):
-        raise InvalidInput(field, "must be a string.")
-    value = value.strip()
-    if required and not value:
-        raise InvalidInput(field, "must not be blank.")
-    if len(value) > max_length:
-        raise InvalidInput(field, f"must be at most {max_length} characters.")
-    return value
-
-
-def _validate_instant(value: Any, field: str) -> datetime.datetime:
-    if not isinstance(value, datetime.datetime) or value.tzinfo is None:
-        raise InvalidInput(field, "must be a date-time with a time zone offset.")
-    return value
-
-
-def _in_tenant(model: type[models.Model], tenant: Tenant, value: Any, field: str) -> Any:
-    """The tenant's object with id `value`, or an error naming `field`: one message for a
-    missing id and another tenant's id, so the answer reveals nothing."""
-    if value is None:
-        return None
-    try:
-        object_id = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except ValueError:
-        raise InvalidInput(field, "not found.") from None
-    found = model.objects.filter(tenant_id=tenant.id, id=object_id).first()
-    if found is None:
-        raise InvalidInput(field, "not found.")
-    return found
-
-
-def _get_for_update(model: type[models.Model], tenant: Tenant, object_id: Any) -> Any:
-    # The views look objects up first (404 for another tenant's); services check again.
-    return model.objects.select_for_update().get(tenant_id=tenant.id, id=object_id)
-
-
-def _check_unknown(changes: Mapping[str, Any], allowed: Iterable[str]) -> None:
-    unknown = set(changes) - set(allowed)
-    if unknown:
-        raise InvalidInput(sorted(unknown)[0], "cannot be changed.")
+def _referenced(model: type[_M], tenant: Tenant, value: Any, field: str) -> _M | None:
+    """The tenant's object an input names (None when it names none), else an error naming
+    `field` (400): a missing id and another tenant's answer alike."""
+    return None if value is None else get_in_tenant(model, value, tenant=tenant, field=field)
 
 
 def _save(instance: models.Model, *, external_id_field: bool = True) -> None:
@@ -172,14 +98,14 @@ def _save(instance: models.Model, *, external_id_field: bool = True) -> None:
 
 
 def service_category_create(
-    *, tenant: Tenant, name: str, source: str = Provider.MANUAL, external_id: str = "", acting_user: User | None = None
+    *, tenant: Tenant, name: str, source: str = Source.MANUAL, external_id: str = "", acting_user: User | None = None
 ) -> ServiceCategory:
     require_tenant(tenant)
     category = ServiceCategory(
         tenant=tenant,
-        name=_validate_text(name, "name", 100, required=True),
-        source=_validate_source(source),
-        external_id=_validate_text(external_id, "external_id", 255),
+        name=validate_text(name, "name", _CATEGORY_NAME, required=True),
+        source=validate_source(source),
+        external_id=validate_text(external_id, "external_id", _EXTERNAL_ID),
     )
     with transaction.atomic():
         _save(category)
@@ -191,15 +117,15 @@ def service_category_update(
     *, tenant: Tenant, category_id: uuid.UUID, acting_user: User | None = None, **changes: Any
 ) -> ServiceCategory:
     require_tenant(tenant)
-    _check_unknown(changes, {"name", "source", "external_id"})
+    check_unknown(changes, {"name", "source", "external_id"})
     with transaction.atomic():
-        category = _get_for_update(ServiceCategory, tenant, category_id)
+        category = get_in_tenant(ServiceCategory, category_id, tenant=tenant, lock=True)
         if "name" in changes:
-            category.name = _validate_text(changes["name"], "name", 100, required=True)
+            category.name = validate_text(changes["name"], "name", _CATEGORY_NAME, required=True)
         if "source" in changes:
-            category.source = _validate_source(changes["source"])
+            category.source = validate_source(changes["source"])
         if "external_id" in changes:
-            category.external_id = _validate_text(changes["external_id"], "external_id", 255)
+            category.external_id = validate_text(changes["external_id"], "external_id", _EXTERNAL_ID)
         _save(category)
         record_change(tenant=tenant, actor=acting_user, action="service_category.updated", obj=category, fields=changes)
     return category
@@ -209,7 +135,7 @@ def service_category_delete(*, tenant: Tenant, category_id: uuid.UUID, acting_us
     """Its services stay, uncategorized (the foreign key is SET NULL)."""
     require_tenant(tenant)
     with transaction.atomic():
-        category = _get_for_update(ServiceCategory, tenant, category_id)
+        category = get_in_tenant(ServiceCategory, category_id, tenant=tenant, lock=True)
         record_change(tenant=tenant, actor=acting_user, action="service_category.deleted", obj=category)
         category.delete()
 
@@ -230,26 +156,21 @@ _SERVICE_FIELDS = {
 
 def _apply_service_fields(service: Service, tenant: Tenant, values: Mapping[str, Any]) -> None:
     if "name" in values:
-        service.name = _validate_text(values["name"], "name", 200, required=True)
+        service.name = validate_text(values["name"], "name", _SERVICE_NAME, required=True)
     if "category_id" in values:
-        service.category = _in_tenant(ServiceCategory, tenant, values["category_id"], "category")
+        service.category = _referenced(ServiceCategory, tenant, values["category_id"], "category")
     if "duration_minutes" in values:
-        duration = values["duration_minutes"]
-        if isinstance(duration, bool) or not isinstance(duration, int) or not 0 < duration <= 24 * 60:
-            raise InvalidInput("duration_minutes", "must be a whole number of minutes between 1 and 1440.")
-        service.duration_minutes = duration
+        service.duration_minutes = validate_duration(values["duration_minutes"])
     if "price_amount" in values:
         service.price_amount = validate_minor_units(values["price_amount"], "price_amount")
     if "currency" in values:
         service.currency = validate_currency(values["currency"])
     if "is_active" in values:
-        if not isinstance(values["is_active"], bool):
-            raise InvalidInput("is_active", "must be true or false.")
-        service.is_active = values["is_active"]
+        service.is_active = validate_bool(values["is_active"], "is_active")
     if "source" in values:
-        service.source = _validate_source(values["source"])
+        service.source = validate_source(values["source"])
     if "external_id" in values:
-        service.external_id = _validate_text(values["external_id"], "external_id", 255)
+        service.external_id = validate_text(values["external_id"], "external_id", _EXTERNAL_ID)
 
 
 def service_create(
@@ -261,7 +182,7 @@ def service_create(
     price_amount: int = 0,
     currency: str | None = None,
     is_active: bool = True,
-    source: str = Provider.MANUAL,
+    source: str = Source.MANUAL,
     external_id: str = "",
     acting_user: User | None = None,
 ) -> Service:
@@ -291,9 +212,9 @@ def service_update(
     *, tenant: Tenant, service_id: uuid.UUID, acting_user: User | None = None, **changes: Any
 ) -> Service:
     require_tenant(tenant)
-    _check_unknown(changes, _SERVICE_FIELDS)
+    check_unknown(changes, _SERVICE_FIELDS)
     with transaction.atomic():
-        service = _get_for_update(Service, tenant, service_id)
+        service = get_in_tenant(Service, service_id, tenant=tenant, lock=True)
         _apply_service_fields(service, tenant, changes)
         _save(service)
         record_change(tenant=tenant, actor=acting_user, action="service.updated", obj=service, fields=changes)
@@ -304,7 +225,7 @@ def service_delete(*, tenant: Tenant, service_id: uuid.UUID, acting_user: User |
     """Past appointments and sales keep their amounts; their lines become "Other"."""
     require_tenant(tenant)
     with transaction.atomic():
-        service = _get_for_update(Service, tenant, service_id)
+        service = get_in_tenant(Service, service_id, tenant=tenant, lock=True)
         record_change(tenant=tenant, actor=acting_user, action="service.deleted", obj=service)
         service.delete()
 
@@ -327,15 +248,15 @@ _APPOINTMENT_FIELDS = {
 
 def _apply_appointment_fields(appointment: Appointment, tenant: Tenant, values: Mapping[str, Any]) -> None:
     if "client_id" in values:
-        appointment.client = _in_tenant(Client, tenant, values["client_id"], "client")
+        appointment.client = _referenced(Client, tenant, values["client_id"], "client")
     if "service_id" in values:
-        appointment.service = _in_tenant(Service, tenant, values["service_id"], "service")
+        appointment.service = _referenced(Service, tenant, values["service_id"], "service")
     if "staff_name" in values:
-        appointment.staff_name = _validate_text(values["staff_name"], "staff_name", 100)
+        appointment.staff_name = validate_text(values["staff_name"], "staff_name", _STAFF_NAME)
     if "start_at" in values:
-        appointment.start_at = _validate_instant(values["start_at"], "start_at")
+        appointment.start_at = validate_instant(values["start_at"], "start_at")
     if "end_at" in values:
-        appointment.end_at = _validate_instant(values["end_at"], "end_at")
+        appointment.end_at = validate_instant(values["end_at"], "end_at")
     if "status" in values:
         appointment.status = validate_choice(values["status"], Appointment.Status, "status")
     if "price_amount" in values:
@@ -343,9 +264,9 @@ def _apply_appointment_fields(appointment: Appointment, tenant: Tenant, values: 
     if "currency" in values:
         appointment.currency = validate_currency(values["currency"])
     if "source" in values:
-        appointment.source = _validate_source(values["source"])
+        appointment.source = validate_source(values["source"])
     if "external_id" in values:
-        appointment.external_id = _validate_text(values["external_id"], "external_id", 255)
+        appointment.external_id = validate_text(values["external_id"], "external_id", _EXTERNAL_ID)
     if appointment.end_at < appointment.start_at:
         raise InvalidInput("end_at", "must not be before start_at.")
 
@@ -361,15 +282,15 @@ def appointment_create(
     status: str = Appointment.Status.BOOKED,
     price_amount: int | None = None,
     currency: str | None = None,
-    source: str = Provider.MANUAL,
+    source: str = Source.MANUAL,
     external_id: str = "",
     acting_user: User | None = None,
 ) -> Appointment:
     """Book (or record) an appointment. Without an end, the service's duration sets it;
     without a price or currency, the service's (else the tenant's currency) apply."""
     require_tenant(tenant)
-    start_at = _validate_instant(start_at, "start_at")
-    service = _in_tenant(Service, tenant, service_id, "service")
+    start_at = validate_instant(start_at, "start_at")
+    service = _referenced(Service, tenant, service_id, "service")
     if end_at is None:
         end_at = start_at + datetime.timedelta(minutes=service.duration_minutes if service else 60)
     appointment = Appointment(tenant=tenant, start_at=start_at, end_at=end_at)
@@ -398,9 +319,9 @@ def appointment_update(
     *, tenant: Tenant, appointment_id: uuid.UUID, acting_user: User | None = None, **changes: Any
 ) -> Appointment:
     require_tenant(tenant)
-    _check_unknown(changes, _APPOINTMENT_FIELDS)
+    check_unknown(changes, _APPOINTMENT_FIELDS)
     with transaction.atomic():
-        appointment = _get_for_update(Appointment, tenant, appointment_id)
+        appointment = get_in_tenant(Appointment, appointment_id, tenant=tenant, lock=True)
         _apply_appointment_fields(appointment, tenant, changes)
         _save(appointment)
         record_change(tenant=tenant, actor=acting_user, action="appointment.updated", obj=appointment, fields=changes)
@@ -410,7 +331,7 @@ def appointment_update(
 def appointment_delete(*, tenant: Tenant, appointment_id: uuid.UUID, acting_user: User | None = None) -> None:
     require_tenant(tenant)
     with transaction.atomic():
-        appointment = _get_for_update(Appointment, tenant, appointment_id)
+        appointment = get_in_tenant(Appointment, appointment_id, tenant=tenant, lock=True)
         record_change(tenant=tenant, actor=acting_user, action="appointment.deleted", obj=appointment)
         appointment.delete()
 
@@ -432,29 +353,13 @@ def _build_line_items(tenant: Tenant, items: Iterable[LineItemInput | Mapping[st
         lines.append(
             TransactionLineItem(
                 tenant=tenant,
-                service=_in_tenant(Service, tenant, item.service_id, f"{field}.service"),
-                description=_validate_text(item.description or "", f"{field}.description", 255),
-                quantity=_validate_quantity(item.quantity, f"{field}.quantity"),
+                service=_referenced(Service, tenant, item.service_id, f"{field}.service"),
+                description=validate_text(item.description or "", f"{field}.description", _DESCRIPTION),
+                quantity=validate_quantity(item.quantity, f"{field}.quantity"),
                 amount=validate_minor_units(item.amount, f"{field}.amount"),
             )
         )
     return lines
-
-
-def check_amounts(sale: Transaction) -> None:
-    """The money rules of a sale, for every writer (this API and every importer); the
-    database's check constraints hold the same rules."""
-    if sale.total_amount < 0 or sale.refunded_amount < 0:
-        raise InvalidInput("total_amount" if sale.total_amount < 0 else "refunded_amount", "must not be negative.")
-    # tip + tax may not exceed the total (compared without the sum: it could overflow).
-    if sale.tip_amount > sale.total_amount - sale.tax_amount:
-        raise InvalidInput("tip_amount", "tip_amount + tax_amount must not exceed total_amount.")
-    if sale.refunded_amount > sale.total_amount:
-        raise InvalidInput("refunded_amount", "must not exceed total_amount.")
-    if sale.status == Transaction.Status.REFUNDED and sale.refunded_amount != sale.total_amount:
-        raise InvalidInput("status", "refunded means fully refunded: refunded_amount must equal total_amount.")
-    if sale.status == Transaction.Status.FAILED and sale.refunded_amount:
-        raise InvalidInput("refunded_amount", "a failed transaction cannot have refunds.")
 
 
 def _insert_lines(sale: Transaction, lines: list[TransactionLineItem]) -> None:
@@ -476,7 +381,7 @@ def transaction_create(
     tip_amount: int = 0,
     tax_amount: int = 0,
     discount_amount: int = 0,
-    source: str = Provider.MANUAL,
+    source: str = Source.MANUAL,
     external_id: str = "",
     acting_user: User | None = None,
 ) -> Transaction:
@@ -492,21 +397,23 @@ def transaction_create(
         if not lines:
             raise InvalidInput("total_amount", "is required when there are no line items.")
         total_amount = (
-            sum(line.amount for line in lines) + _part(tip_amount, "tip_amount") + _part(tax_amount, "tax_amount")
+            sum(line.amount for line in lines)
+            + validate_minor_units(tip_amount, "tip_amount")
+            + validate_minor_units(tax_amount, "tax_amount")
         )
     sale = Transaction(
         tenant=tenant,
-        client=_in_tenant(Client, tenant, client_id, "client"),
-        occurred_at=_validate_instant(occurred_at, "occurred_at"),
+        client=_referenced(Client, tenant, client_id, "client"),
+        occurred_at=validate_instant(occurred_at, "occurred_at"),
         status=validate_choice(status, Transaction.Status, "status"),
         total_amount=validate_minor_units(total_amount, "total_amount"),
         refunded_amount=validate_minor_units(refunded_amount, "refunded_amount"),
-        tip_amount=_part(tip_amount, "tip_amount"),
-        tax_amount=_part(tax_amount, "tax_amount"),
-        discount_amount=_part(discount_amount, "discount_amount"),
+        tip_amount=validate_minor_units(tip_amount, "tip_amount"),
+        tax_amount=validate_minor_units(tax_amount, "tax_amount"),
+        discount_amount=validate_minor_units(discount_amount, "discount_amount"),
         currency=validate_currency(currency or tenant.currency),
-        source=_validate_source(source),
-        external_id=_validate_text(external_id, "external_id", 255),
+        source=validate_source(source),
+        external_id=validate_text(external_id, "external_id", _EXTERNAL_ID),
     )
     check_amounts(sale)
     with transaction.atomic():
@@ -523,10 +430,6 @@ def transaction_create(
             )
         record_change(tenant=tenant, actor=acting_user, action="transaction.created", obj=sale)
     return sale
-
-
-def _part(value: Any, field: str) -> int:
-    return validate_minor_units(value, field)
 
 
 _TRANSACTION_FIELDS = {
@@ -554,14 +457,14 @@ def transaction_update(
     """Correct a sale. `line_items`, when given, replace all the lines. Refunds go through
     `transaction_refund`, so that refunded_amount only ever grows by a recorded refund."""
     require_tenant(tenant)
-    _check_unknown(changes, _TRANSACTION_FIELDS)
+    check_unknown(changes, _TRANSACTION_FIELDS)
     lines = _build_line_items(tenant, line_items) if line_items is not None else None
     with transaction.atomic():
-        sale = _get_for_update(Transaction, tenant, transaction_id)
+        sale = get_in_tenant(Transaction, transaction_id, tenant=tenant, lock=True)
         if "client_id" in changes:
-            sale.client = _in_tenant(Client, tenant, changes["client_id"], "client")
+            sale.client = _referenced(Client, tenant, changes["client_id"], "client")
         if "occurred_at" in changes:
-            sale.occurred_at = _validate_instant(changes["occurred_at"], "occurred_at")
+            sale.occurred_at = validate_instant(changes["occurred_at"], "occurred_at")
         if "status" in changes:
             sale.status = validate_choice(changes["status"], Transaction.Status, "status")
         for part in ("total_amount", "tip_amount", "tax_amount", "discount_amount"):
@@ -570,14 +473,14 @@ def transaction_update(
         if "currency" in changes:
             sale.currency = validate_currency(changes["currency"])
         if "source" in changes:
-            sale.source = _validate_source(changes["source"])
+            sale.source = validate_source(changes["source"])
         if "external_id" in changes:
-            sale.external_id = _validate_text(changes["external_id"], "external_id", 255)
+            sale.external_id = validate_text(changes["external_id"], "external_id", _EXTERNAL_ID)
         check_amounts(sale)
         if "occurred_at" in changes and sale.refunds.filter(refunded_at__lt=sale.occurred_at).exists():
             raise InvalidInput("occurred_at", "must not be after the sale's first refund.")
         _save(sale)
-        refunds_follow_sale(sale)
+        refunds_follow_sale(tenant=tenant, sale=sale)
         if lines is not None:
             sale.line_items.all().delete()
             _insert_lines(sale, lines)
@@ -591,16 +494,16 @@ def transaction_update(
     return sale
 
 
-def refunds_follow_sale(sale: Transaction) -> None:
+def refunds_follow_sale(*, tenant: Tenant, sale: Transaction) -> None:
     """A sale's refunds carry its currency (for index-only reports): keep them in step when
     a correction or a re-sync changes the sale's currency."""
-    Refund.objects.filter(tenant_id=sale.tenant_id, transaction=sale).exclude(currency=sale.currency).update(
+    for_tenant(Refund.objects.filter(transaction=sale), tenant).exclude(currency=sale.currency).update(
         currency=sale.currency
     )
 
 
 def _validate_refund_time(value: Any, sale: Transaction) -> datetime.datetime:
-    refunded_at = _validate_instant(value, "refunded_at")
+    refunded_at = validate_instant(value, "refunded_at")
     if refunded_at < sale.occurred_at:
         raise InvalidInput("refunded_at", "must not be before the sale's occurred_at.")
     if refunded_at > timezone.now() + REFUND_CLOCK_SKEW:
@@ -622,7 +525,7 @@ def transaction_refund(
     refunds at once cannot together exceed the total; fully refunded -> status refunded."""
     require_tenant(tenant)
     with transaction.atomic():
-        sale = _get_for_update(Transaction, tenant, transaction_id)
+        sale = get_in_tenant(Transaction, transaction_id, tenant=tenant, lock=True)
         if sale.status == Transaction.Status.FAILED:
             raise Conflict("transaction", "a failed transaction cannot be refunded.")
         remaining = sale.total_amount - sale.refunded_amount
@@ -641,7 +544,7 @@ def transaction_refund(
             amount=amount,
             currency=sale.currency,
             refunded_at=when,
-            source=Provider.MANUAL,
+            source=Source.MANUAL,
         )
         _refunds_recount(sale)
         record_change(
@@ -657,7 +560,7 @@ def transaction_refund(
 def transaction_delete(*, tenant: Tenant, transaction_id: uuid.UUID, acting_user: User | None = None) -> None:
     require_tenant(tenant)
     with transaction.atomic():
-        sale = _get_for_update(Transaction, tenant, transaction_id)
+        sale = get_in_tenant(Transaction, transaction_id, tenant=tenant, lock=True)
         record_change(tenant=tenant, actor=acting_user, action="transaction.deleted", obj=sale)
         sale.delete()
 
@@ -678,7 +581,12 @@ def _refunds_recount(sale: Transaction) -> None:
     of a sale's refunds takes it first), so concurrent writers take turns, and a refund
     delivered twice (an upsert by its external id) is counted once. Raises InvalidInput
     when the refunds exceed the total (the provider's data disagrees with itself)."""
-    refunded = Refund.objects.filter(transaction=sale).aggregate(total=models.Sum("amount"))["total"] or 0
+    refunded = (
+        for_tenant(Refund.objects.filter(transaction=sale), sale.tenant_id).aggregate(total=models.Sum("amount"))[
+            "total"
+        ]
+        or 0
+    )
     if refunded > sale.total_amount:
         raise InvalidInput("amount", "the refunds exceed the sale's total.")
     status = sale.status
@@ -725,7 +633,7 @@ def _sale_changes(sale: Transaction, record: SaleRecord) -> tuple[dict[str, Any]
 
 
 def _check_sale_record(record: SaleRecord, *, refunded: int) -> None:
-    _validate_source(record.source)
+    validate_source(record.source)
     validate_currency(record.currency)
     for part in ("total_amount", "tip_amount", "tax_amount", "discount_amount"):
         validate_minor_units(getattr(record, part), part)
@@ -781,7 +689,8 @@ def transaction_upsert_from_provider(
                 status=_sale_status(record, 0),
             )
             _save(sale)
-            changes, lines, refunds = {}, record.lines is not None, bool(record.refunds)
+            changes: dict[str, Any] = {}
+            lines, refunds = record.lines is not None, bool(record.refunds)
         else:
             changes, lines, refunds = _sale_changes(sale, record)
             if not (changes or lines or refunds):
@@ -799,7 +708,7 @@ def transaction_upsert_from_provider(
             if changes:
                 sale.save(update_fields=[*changes, "updated_at"])
             if "currency" in changes:
-                refunds_follow_sale(sale)
+                refunds_follow_sale(tenant=tenant, sale=sale)
         if lines and record.lines is not None:
             TransactionLineItem.objects.filter(transaction=sale).delete()
             TransactionLineItem.objects.bulk_create(
@@ -899,7 +808,7 @@ def service_category_upsert_from_provider(
     by hand is adopted, not duplicated (names are unique per tenant, case-insensitively);
     one of another provider raises Conflict."""
     require_tenant(tenant)
-    name = _validate_text(record.name, "name", 100, required=True)
+    name = validate_text(record.name, "name", max_length_of(ServiceCategory, "name"), required=True)
     if existing is not None and existing.name == name:
         return UNCHANGED, existing
     with transaction.atomic():
@@ -914,7 +823,7 @@ def service_category_upsert_from_provider(
             return UPDATED, category
         same_name = ServiceCategory.objects.filter(name__iexact=name).first()
         if same_name is not None and same_name.external_id == "":
-            same_name.source, same_name.external_id = _validate_source(record.source), record.external_id
+            same_name.source, same_name.external_id = validate_source(record.source), record.external_id
             _save(same_name)
             return UPDATED, same_name
         if same_name is not None:
@@ -926,7 +835,7 @@ def service_category_upsert_from_provider(
 
 def _service_values(record: ServiceRecord) -> dict[str, Any]:
     return {
-        "name": _validate_text(record.name, "name", 200, required=True),
+        "name": validate_text(record.name, "name", max_length_of(Service, "name"), required=True),
         "category_id": record.category_id,
         "price_amount": validate_minor_units(record.price_amount, "price_amount"),
         "price_is_variable": record.price_is_variable,
@@ -948,7 +857,7 @@ def service_upsert_from_provider(
     with transaction.atomic():
         service = existing or Service.objects.filter(source=record.source, external_id=record.external_id).first()
         if service is None:
-            service = Service(tenant=tenant, source=_validate_source(record.source), external_id=record.external_id)
+            service = Service(tenant=tenant, source=validate_source(record.source), external_id=record.external_id)
             for name, value in values.items():
                 setattr(service, name, value)
             _save(service)
@@ -968,7 +877,7 @@ def service_find_or_create_from_provider(*, tenant: Tenant, record: ServiceRecor
     require_tenant(tenant)
     values = _service_values(record)
     service, _ = Service.objects.get_or_create(
-        source=_validate_source(record.source), external_id=record.external_id, defaults={"tenant": tenant, **values}
+        source=validate_source(record.source), external_id=record.external_id, defaults={"tenant": tenant, **values}
     )
     return service
 
@@ -986,12 +895,12 @@ def appointment_upsert_from_provider(
     (a client linked by hand or earlier is kept)."""
     require_tenant(tenant)
     values: dict[str, Any] = {
-        "start_at": _validate_instant(record.start_at, "start_at"),
-        "end_at": _validate_instant(record.end_at, "end_at"),
+        "start_at": validate_instant(record.start_at, "start_at"),
+        "end_at": validate_instant(record.end_at, "end_at"),
         "status": validate_choice(record.status, Appointment.Status, "status"),
         "price_amount": validate_minor_units(record.price_amount, "price_amount"),
         "currency": validate_currency(record.currency),
-        "staff_name": _validate_text(record.staff_name, "staff_name", 100),
+        "staff_name": validate_text(record.staff_name, "staff_name", max_length_of(Appointment, "staff_name")),
     }
     if record.end_at < record.start_at:
         raise InvalidInput("end_at", "must not be before start_at.")
@@ -1002,7 +911,7 @@ def appointment_upsert_from_provider(
         if appointment is None:
             appointment = Appointment(
                 tenant=tenant,
-                source=_validate_source(record.source),
+                source=validate_source(record.source),
                 external_id=record.external_id,
                 client_id=client_id,
                 service_id=service_id,

@@ -108,8 +108,8 @@ def median_ms(run, repeat: int) -> float:
 
 
 INSIGHTS = {
-    "dashboard": (selectors.dashboard, selectors.dashboard_raw, ()),
-    "revenue_timeseries": (selectors.revenue_timeseries, selectors.revenue_timeseries_raw, ("week",)),
+    "dashboard": (selectors.dashboard, selectors.dashboard_raw, {}),
+    "revenue_timeseries": (selectors.revenue_timeseries, selectors.revenue_timeseries_raw, {"interval": "week"}),
 }
 
 
@@ -132,12 +132,12 @@ def main() -> None:
         for span, days in (("year", 364), ("month", 29)):
             start = today - datetime.timedelta(days=days)
             with tenant_context(tenant.id, role="system"):
-                assert selectors.aggregates_ready(tenant)
+                assert selectors.aggregates_ready(tenant=tenant)
                 for name, (fast, raw, extra) in INSIGHTS.items():
-                    same = fast(tenant, start, today, *extra) == raw(tenant, start, today, *extra)
-                    arguments = (tenant, start, today, *extra)
-                    fast_ms = median_ms(functools.partial(fast, *arguments), options.repeat)
-                    raw_ms = median_ms(functools.partial(raw, *arguments), options.repeat)
+                    arguments = {"tenant": tenant, "start": start, "end": today, **extra}
+                    same = fast(**arguments) == raw(**arguments)
+                    fast_ms = median_ms(functools.partial(fast, **arguments), options.repeat)
+                    raw_ms = median_ms(functools.partial(raw, **arguments), options.repeat)
                     print(
                         f"{label:5} {span:5} {name:20} raw {raw_ms:8.2f} ms   aggregates {fast_ms:7.2f} ms"
                         f"   identical={same}"

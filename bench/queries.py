@@ -183,7 +183,7 @@ def from_function(
     from tenants.context import tenant_context
 
     with tenant_context(tenant.id, role="owner_admin"):
-        built = function(tenant, period.start, period.end, **kwargs)
+        built = function(tenant=tenant, start=period.start, end=period.end, **kwargs)
     if isinstance(built, tuple) and len(built) == 2 and isinstance(built[0], str):
         built = [built]
     cursor = psycopg.ClientCursor(conn)

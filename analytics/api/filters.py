@@ -7,6 +7,8 @@ end + 1 day 00:00 local), compared with the stored instants (an index range).
 from __future__ import annotations
 
 import datetime
+import uuid
+from typing import Any
 
 import django_filters
 from django.db.models import Exists, OuterRef, QuerySet
@@ -26,10 +28,10 @@ class LocalDateRangeFilterSet(StrictFilterSet):
     def _midnight(self, day: datetime.date) -> datetime.datetime:
         return datetime.datetime.combine(day, datetime.time.min, tzinfo=self.request.tenant.tzinfo)
 
-    def filter_start(self, queryset: QuerySet, name: str, value: datetime.date) -> QuerySet:
+    def filter_start(self, queryset: QuerySet[Any], name: str, value: datetime.date) -> QuerySet[Any]:
         return queryset.filter(**{f"{self.time_field}__gte": self._midnight(value)})
 
-    def filter_end(self, queryset: QuerySet, name: str, value: datetime.date) -> QuerySet:
+    def filter_end(self, queryset: QuerySet[Any], name: str, value: datetime.date) -> QuerySet[Any]:
         return queryset.filter(**{f"{self.time_field}__lt": self._midnight(value + datetime.timedelta(days=1))})
 
 
@@ -55,7 +57,7 @@ class TransactionFilterSet(LocalDateRangeFilterSet):
         model = Transaction
         fields = ["client", "status", "currency", "source"]
 
-    def filter_service(self, queryset: QuerySet, name: str, value) -> QuerySet:
+    def filter_service(self, queryset: QuerySet[Any], name: str, value: uuid.UUID) -> QuerySet[Any]:
         # EXISTS, not a join: a sale with two lines of the service must appear once.
         lines = TransactionLineItem.objects.filter(transaction_id=OuterRef("pk"), service_id=value)
         return queryset.filter(Exists(lines))

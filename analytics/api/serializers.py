@@ -1,23 +1,28 @@
-"""Shapes of the analytics API. Input is parsed here; rules live in analytics.services."""
+"""Shapes of the analytics API. Input is parsed here; rules live in analytics.rules and analytics.services."""
 
 from __future__ import annotations
 
 import re
+from decimal import Decimal
+from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from analytics.models import Appointment, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
-from analytics.services import ISO_CURRENCIES
+from analytics.rules import (
+    INTERVALS,
+    ISO_CURRENCIES,
+    MAX_DURATION_MINUTES,
+    MAX_LINE_ITEMS,
+    MAX_MINOR_UNITS,
+    MAX_QUANTITY,
+    REBOOKING_WINDOW_DAYS,
+)
 from common.validation import BoundedDateTimeField, StrictModelSerializer, StrictSerializer
 
 _INTEGER = re.compile(r"^-?\d+$")
-
-# One amount: at most 10^12 minor units (ten billion dollars); sums of a sale's lines and of
-# a tenant's sales stay far from the bigint limit.
-MAX_MINOR_UNITS = 10**12
-# Lines of one sale: a till receipt, not a ledger (a 20,000-line sale made a 19 MB page).
-MAX_LINE_ITEMS = 200
+_MAX_WHOLE_QUANTITY = int(MAX_QUANTITY)
 
 
 class MinorUnitsField(serializers.IntegerField):
@@ -27,12 +32,12 @@ class MinorUnitsField(serializers.IntegerField):
     default_error_messages = {"invalid": "Must be an integer amount in minor units (cents), e.g. 1250 for 12.50."}
     request_only_limits = True  # stored amounts (imports, sums of lines) may exceed what one may send
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", 0)
         kwargs.setdefault("max_value", MAX_MINOR_UNITS)
         super().__init__(**kwargs)
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool) or not (isinstance(data, int) or (isinstance(data, str) and _INTEGER.match(data))):
             self.fail("invalid")
         return super().to_internal_value(data)
@@ -47,7 +52,7 @@ QUANTITY_PATTERN = r"^(?=.*[1-9])[0-9]{1,9}(\.[0-9]{1,3})?$"
     {
         "oneOf": [
             {"type": "string", "pattern": QUANTITY_PATTERN, "example": "1.5"},
-            {"type": "integer", "minimum": 1, "maximum": 999_999_999},
+            {"type": "integer", "minimum": 1, "maximum": _MAX_WHOLE_QUANTITY},
         ],
         "description": "Positive, at most 3 decimals: a decimal string, or a whole number. Default 1.",
     }
@@ -56,15 +61,15 @@ class QuantityField(serializers.DecimalField):
     """numeric(12, 3), positive. Fractions come as strings ("1.5"): a JSON float (1.1) is
     not exact, so only whole JSON numbers are taken as they are."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_digits=12, decimal_places=3, coerce_to_string=True, **kwargs)
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> Decimal:
         if (
             isinstance(data, bool)
             or isinstance(data, float)
             or not (
-                (isinstance(data, int) and 1 <= data <= 999_999_999)
+                (isinstance(data, int) and 1 <= data <= _MAX_WHOLE_QUANTITY)
                 or (isinstance(data, str) and re.fullmatch(QUANTITY_PATTERN, data))
             )
         ):
@@ -72,7 +77,7 @@ class QuantityField(serializers.DecimalField):
         return super().to_internal_value(data)
 
 
-def currency_field(**kwargs) -> serializers.ChoiceField:
+def currency_field(**kwargs: Any) -> serializers.ChoiceField:
     return serializers.ChoiceField(choices=sorted(ISO_CURRENCIES), **kwargs)
 
 
@@ -82,7 +87,7 @@ class ServiceCategorySerializer(StrictModelSerializer):
         fields = ["id", "name", "source", "external_id", "created_at"]
         read_only_fields = ["id", "created_at"]
         # The services check uniqueness (case-insensitive name, external id) themselves.
-        validators: list = []
+        validators: list[Any] = []
 
 
 class ServiceSerializer(StrictModelSerializer):
@@ -90,7 +95,7 @@ class ServiceSerializer(StrictModelSerializer):
     # A method, not source="category.name": DRF drops a dotted read-only field from PATCH
     # responses when the relation is empty, so the documented field would be missing.
     category_name = serializers.SerializerMethodField()
-    duration_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, required=False)
+    duration_minutes = serializers.IntegerField(min_value=1, max_value=MAX_DURATION_MINUTES, required=False)
     price_amount = MinorUnitsField(required=False)
     currency = currency_field(required=False, help_text="ISO 4217; defaults to the tenant's.")
 
@@ -112,10 +117,10 @@ class ServiceSerializer(StrictModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "price_is_variable", "created_at", "updated_at"]
-        validators: list = []
+        validators: list[Any] = []
 
-    def get_category_name(self, service) -> str | None:
-        return service.category.name if service.category_id else None
+    def get_category_name(self, service: Service) -> str | None:
+        return service.category.name if service.category else None
 
 
 # --- appointments ------------------------------------------------------------------------
@@ -147,7 +152,7 @@ class AppointmentSerializer(StrictModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
-        validators: list = []
+        validators: list[Any] = []
 
 
 # --- transactions ------------------------------------------------------------------------
@@ -159,8 +164,8 @@ class TransactionLineItemSerializer(StrictModelSerializer):
     quantity = QuantityField(required=False)
     amount = MinorUnitsField(help_text="Line total in minor units, in the transaction's currency.")
 
-    def get_service_name(self, line) -> str | None:
-        return line.service.name if line.service_id else None
+    def get_service_name(self, line: TransactionLineItem) -> str | None:
+        return line.service.name if line.service else None
 
     class Meta:
         model = TransactionLineItem
@@ -168,7 +173,7 @@ class TransactionLineItemSerializer(StrictModelSerializer):
         read_only_fields = ["id"]
 
 
-class RefundSerializer(serializers.ModelSerializer):
+class RefundSerializer(serializers.ModelSerializer[Refund]):
     class Meta:
         model = Refund
         fields = ["id", "amount", "currency", "refunded_at", "source", "external_id"]
@@ -190,7 +195,7 @@ class TransactionSerializer(StrictModelSerializer):
         required=False, help_text="Taken off the price, already out of total_amount (default 0)."
     )
     currency = currency_field(required=False, help_text="ISO 4217; defaults to the tenant's.")
-    line_items = TransactionLineItemSerializer(
+    line_items = TransactionLineItemSerializer(  # type: ignore[call-arg]  # max_length: many=True's ListSerializer
         many=True,
         required=False,
         max_length=MAX_LINE_ITEMS,
@@ -219,7 +224,7 @@ class TransactionSerializer(StrictModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
-        validators: list = []
+        validators: list[Any] = []
 
 
 class TransactionUpdateSerializer(TransactionSerializer):
@@ -238,7 +243,7 @@ class TransactionRefundSerializer(StrictSerializer):
 # --- insights (responses only) -----------------------------------------------------------
 
 
-class CountFigureSerializer(serializers.Serializer):
+class CountFigureSerializer(serializers.Serializer[Any]):
     current = serializers.IntegerField()
     previous = serializers.IntegerField()
     change_percent = serializers.DecimalField(
@@ -251,11 +256,16 @@ class CountFigureSerializer(serializers.Serializer):
 
 
 class RateFigureSerializer(CountFigureSerializer):
-    current = serializers.DecimalField(max_digits=None, decimal_places=1, coerce_to_string=False, help_text="Percent.")
-    previous = serializers.DecimalField(max_digits=None, decimal_places=1, coerce_to_string=False, help_text="Percent.")
+    # A rate is a percent with one decimal where a count is an integer (the schema's figures).
+    current = serializers.DecimalField(  # type: ignore[assignment]  # see above
+        max_digits=None, decimal_places=1, coerce_to_string=False, help_text="Percent."
+    )
+    previous = serializers.DecimalField(  # type: ignore[assignment]  # see above
+        max_digits=None, decimal_places=1, coerce_to_string=False, help_text="Percent."
+    )
 
 
-class DashboardCurrencySerializer(serializers.Serializer):
+class DashboardCurrencySerializer(serializers.Serializer[Any]):
     currency = serializers.CharField()
     revenue = CountFigureSerializer(
         help_text="Minor units: gross_sales - refunds (sales on their date, refunds on theirs; tips and taxes in)."
@@ -266,13 +276,18 @@ class DashboardCurrencySerializer(serializers.Serializer):
     )
     gross_sales = CountFigureSerializer(help_text="Minor units: total_amount of the period's sales (not failed).")
     refunds = CountFigureSerializer(help_text="Minor units refunded in the period, whatever the sale's date.")
-    service_revenue = CountFigureSerializer(help_text="Minor units: revenue - tips - taxes.")
+    service_revenue = CountFigureSerializer(
+        help_text=(
+            "Minor units: revenue less the exact tips and taxes, rounded once (it may differ by a cent from "
+            "revenue - tips - taxes as rounded); equals revenue-by-service's total."
+        )
+    )
     tips = CountFigureSerializer(help_text="Minor units: the period's tips less the refunds' share of them.")
     taxes = CountFigureSerializer(help_text="Minor units: the period's taxes less the refunds' share of them.")
     discounts = CountFigureSerializer(help_text="Minor units taken off the period's transactions (not in revenue).")
 
 
-class DashboardSerializer(serializers.Serializer):
+class DashboardSerializer(serializers.Serializer[Any]):
     start = serializers.DateField()
     end = serializers.DateField()
     previous_start = serializers.DateField()
@@ -286,11 +301,13 @@ class DashboardSerializer(serializers.Serializer):
         help_text="Clients with a completed visit or a purchase (not fully refunded) in the period."
     )
     returning_client_rate = RateFigureSerializer(help_text="Active clients also active before the period.")
-    rebooking_rate = RateFigureSerializer(help_text="Completed visits followed by another booking within 60 days.")
+    rebooking_rate = RateFigureSerializer(
+        help_text=f"Completed visits followed by another booking within {REBOOKING_WINDOW_DAYS} days."
+    )
     no_show_rate = RateFigureSerializer(help_text="No-shows / (completed + no-shows).")
 
 
-class ServiceRevenueSerializer(serializers.Serializer):
+class ServiceRevenueSerializer(serializers.Serializer[Any]):
     service_id = serializers.UUIDField(allow_null=True)
     service_name = serializers.CharField(help_text='"Other" for lines with no service.')
     transactions = serializers.IntegerField()
@@ -298,7 +315,7 @@ class ServiceRevenueSerializer(serializers.Serializer):
     revenue = serializers.IntegerField()
 
 
-class CategoryRevenueSerializer(serializers.Serializer):
+class CategoryRevenueSerializer(serializers.Serializer[Any]):
     category_id = serializers.UUIDField(allow_null=True)
     category_name = serializers.CharField(help_text='"Uncategorized" for services with no category.')
     transactions = serializers.IntegerField()
@@ -307,7 +324,7 @@ class CategoryRevenueSerializer(serializers.Serializer):
     services = ServiceRevenueSerializer(many=True)
 
 
-class CurrencyRevenueSerializer(serializers.Serializer):
+class CurrencyRevenueSerializer(serializers.Serializer[Any]):
     currency = serializers.CharField()
     transactions = serializers.IntegerField()
     quantity = serializers.DecimalField(max_digits=None, decimal_places=3, coerce_to_string=False)
@@ -318,31 +335,31 @@ class CurrencyRevenueSerializer(serializers.Serializer):
     categories = CategoryRevenueSerializer(many=True)
 
 
-class RevenueByServiceSerializer(serializers.Serializer):
+class RevenueByServiceSerializer(serializers.Serializer[Any]):
     start = serializers.DateField()
     end = serializers.DateField()
     currencies = CurrencyRevenueSerializer(many=True)
 
 
-class BucketSerializer(serializers.Serializer):
+class BucketSerializer(serializers.Serializer[Any]):
     start = serializers.DateField(help_text="The bucket's first day (a week's Monday, a month's 1st).")
     revenue = serializers.IntegerField()
     transactions = serializers.IntegerField()
 
 
-class CurrencySeriesSerializer(serializers.Serializer):
+class CurrencySeriesSerializer(serializers.Serializer[Any]):
     currency = serializers.CharField()
     buckets = BucketSerializer(many=True)
 
 
-class RevenueTimeseriesSerializer(serializers.Serializer):
+class RevenueTimeseriesSerializer(serializers.Serializer[Any]):
     start = serializers.DateField()
     end = serializers.DateField()
-    interval = serializers.ChoiceField(choices=["day", "week", "month"])
+    interval = serializers.ChoiceField(choices=list(INTERVALS))
     currencies = CurrencySeriesSerializer(many=True)
 
 
-class TopClientSerializer(serializers.Serializer):
+class TopClientSerializer(serializers.Serializer[Any]):
     client_id = serializers.UUIDField()
     name = serializers.CharField()
     revenue = serializers.IntegerField()
@@ -351,12 +368,12 @@ class TopClientSerializer(serializers.Serializer):
     last_visit = serializers.DateField(allow_null=True, help_text="Local date of the last completed visit.")
 
 
-class CurrencyTopClientsSerializer(serializers.Serializer):
+class CurrencyTopClientsSerializer(serializers.Serializer[Any]):
     currency = serializers.CharField()
     clients = TopClientSerializer(many=True)
 
 
-class TopClientsSerializer(serializers.Serializer):
+class TopClientsSerializer(serializers.Serializer[Any]):
     start = serializers.DateField()
     end = serializers.DateField()
     limit = serializers.IntegerField()

@@ -3,48 +3,63 @@
 from __future__ import annotations
 
 import datetime
+import uuid
+from typing import Any, TypeVar
 
-from django.db.models import Prefetch
+from django.db.models import Model, Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework.decorators import action
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
 from analytics import selectors, services
 from analytics.api import serializers as s
 from analytics.api.filters import AppointmentFilterSet, ServiceFilterSet, TransactionFilterSet
 from analytics.models import Appointment, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
+from analytics.periods import validate_period
+from analytics.rules import DEFAULT_TOP_CLIENTS, INTERVALS, MAX_TOP_CLIENTS
 from common.errors import InvalidInput
 from common.validation import DATE_SCHEMA, RANGE_TEXT, parse_query_date, parse_query_int
+from tenants.models import User
 from tenants.views import OWNER_ONLY, TenantAPIView, TenantModelViewSet
 
+_M = TypeVar("_M", bound=Model)
 
-class _ServiceBackedViewSet(TenantModelViewSet):
+
+class _ServiceBackedViewSet(TenantModelViewSet[_M]):
     """CRUD whose writes go through analytics.services (validation, tenant checks). A value
     that must be unique and is already used (a name, a source's external id) is a 409
     `conflict` (common.errors.Conflict)."""
 
     error_statuses = {"create": {409}, "update": {409}, "partial_update": {409}}
 
-    def _create(self, data: dict):
+    @property
+    def acting_user(self) -> User:
+        """The member acting (an authenticated member: TenantScopedMixin checked it)."""
+        return self.membership.user
+
+    def _create(self, data: dict[str, Any]) -> _M:
         raise NotImplementedError
 
-    def _update(self, instance, data: dict):
+    def _update(self, instance: _M, data: dict[str, Any]) -> _M:
         raise NotImplementedError
 
-    def _delete(self, instance) -> None:
+    def _delete(self, instance: _M) -> None:
         raise NotImplementedError
 
-    def perform_create(self, serializer):
+    def perform_create(self, serializer: BaseSerializer[_M]) -> None:
         serializer.instance = self._create(dict(serializer.validated_data))
 
-    def perform_update(self, serializer):
+    def perform_update(self, serializer: BaseSerializer[_M]) -> None:
+        assert serializer.instance is not None  # an update has its instance
         serializer.instance = self._update(serializer.instance, dict(serializer.validated_data))
 
-    def perform_destroy(self, instance):
+    def perform_destroy(self, instance: _M) -> None:
         self._delete(instance)
 
 
-class ServiceCategoryViewSet(_ServiceBackedViewSet):
+class ServiceCategoryViewSet(_ServiceBackedViewSet[ServiceCategory]):
     """The salon's service categories (Color, Cuts, Nails, ...)."""
 
     queryset = ServiceCategory.objects.all()
@@ -52,19 +67,19 @@ class ServiceCategoryViewSet(_ServiceBackedViewSet):
     filterset_fields = ["source"]
     cursor_ordering = ("name", "id")
 
-    def _create(self, data):
-        return services.service_category_create(tenant=self.tenant, acting_user=self.request.user, **data)
+    def _create(self, data: dict[str, Any]) -> ServiceCategory:
+        return services.service_category_create(tenant=self.tenant, acting_user=self.acting_user, **data)
 
-    def _update(self, instance, data):
+    def _update(self, instance: ServiceCategory, data: dict[str, Any]) -> ServiceCategory:
         return services.service_category_update(
-            tenant=self.tenant, category_id=instance.id, acting_user=self.request.user, **data
+            tenant=self.tenant, category_id=instance.id, acting_user=self.acting_user, **data
         )
 
-    def _delete(self, instance):
-        services.service_category_delete(tenant=self.tenant, category_id=instance.id, acting_user=self.request.user)
+    def _delete(self, instance: ServiceCategory) -> None:
+        services.service_category_delete(tenant=self.tenant, category_id=instance.id, acting_user=self.acting_user)
 
 
-class ServiceViewSet(_ServiceBackedViewSet):
+class ServiceViewSet(_ServiceBackedViewSet[Service]):
     """The service catalog: name, category, duration, price (minor units + currency)."""
 
     queryset = Service.objects.select_related("category")
@@ -72,19 +87,17 @@ class ServiceViewSet(_ServiceBackedViewSet):
     filterset_class = ServiceFilterSet
     cursor_ordering = ("name", "id")
 
-    def _create(self, data):
-        return services.service_create(tenant=self.tenant, acting_user=self.request.user, **data)
+    def _create(self, data: dict[str, Any]) -> Service:
+        return services.service_create(tenant=self.tenant, acting_user=self.acting_user, **data)
 
-    def _update(self, instance, data):
-        return services.service_update(
-            tenant=self.tenant, service_id=instance.id, acting_user=self.request.user, **data
-        )
+    def _update(self, instance: Service, data: dict[str, Any]) -> Service:
+        return services.service_update(tenant=self.tenant, service_id=instance.id, acting_user=self.acting_user, **data)
 
-    def _delete(self, instance):
-        services.service_delete(tenant=self.tenant, service_id=instance.id, acting_user=self.request.user)
+    def _delete(self, instance: Service) -> None:
+        services.service_delete(tenant=self.tenant, service_id=instance.id, acting_user=self.acting_user)
 
 
-class AppointmentViewSet(_ServiceBackedViewSet):
+class AppointmentViewSet(_ServiceBackedViewSet[Appointment]):
     """Appointments; filter by local dates (`start`, `end`), client, service, status."""
 
     queryset = Appointment.objects.all()
@@ -92,23 +105,23 @@ class AppointmentViewSet(_ServiceBackedViewSet):
     filterset_class = AppointmentFilterSet
     cursor_ordering = ("-start_at", "-id")
 
-    def _create(self, data):
-        return services.appointment_create(tenant=self.tenant, acting_user=self.request.user, **data)
+    def _create(self, data: dict[str, Any]) -> Appointment:
+        return services.appointment_create(tenant=self.tenant, acting_user=self.acting_user, **data)
 
-    def _update(self, instance, data):
+    def _update(self, instance: Appointment, data: dict[str, Any]) -> Appointment:
         return services.appointment_update(
-            tenant=self.tenant, appointment_id=instance.id, acting_user=self.request.user, **data
+            tenant=self.tenant, appointment_id=instance.id, acting_user=self.acting_user, **data
         )
 
-    def _delete(self, instance):
-        services.appointment_delete(tenant=self.tenant, appointment_id=instance.id, acting_user=self.request.user)
+    def _delete(self, instance: Appointment) -> None:
+        services.appointment_delete(tenant=self.tenant, appointment_id=instance.id, acting_user=self.acting_user)
 
 
 @extend_schema_view(
     update=extend_schema(request=s.TransactionUpdateSerializer, responses=s.TransactionSerializer),
     partial_update=extend_schema(request=s.TransactionUpdateSerializer, responses=s.TransactionSerializer),
 )
-class TransactionViewSet(_ServiceBackedViewSet):
+class TransactionViewSet(_ServiceBackedViewSet[Transaction]):
     """Sales with their line items; filter by local dates (`start`, `end`), client,
     service, status. Deleting a sale is for owners; a refund is an action, not an edit."""
 
@@ -120,14 +133,14 @@ class TransactionViewSet(_ServiceBackedViewSet):
     # A refund of what is already refunded, or of a failed sale: the sale's state (409).
     error_statuses = {**_ServiceBackedViewSet.error_statuses, "refund": {409}}
 
-    def get_serializer_class(self):
+    def get_serializer_class(self) -> type[BaseSerializer[Transaction]]:
         # On update, refunded_amount is read-only (a refund is the refund action): the schema
         # says so, and the server refuses it by name.
         if self.action in ("update", "partial_update"):
             return s.TransactionUpdateSerializer
         return s.TransactionSerializer
 
-    def get_base_queryset(self):
+    def get_base_queryset(self) -> QuerySet[Transaction]:
         lines = TransactionLineItem.objects.select_related("service").order_by("description", "id")
         refunds = Refund.objects.order_by("refunded_at", "id")
         return (
@@ -136,22 +149,22 @@ class TransactionViewSet(_ServiceBackedViewSet):
             .prefetch_related(Prefetch("line_items", queryset=lines), Prefetch("refunds", queryset=refunds))
         )
 
-    def _create(self, data):
-        return services.transaction_create(tenant=self.tenant, acting_user=self.request.user, **data)
+    def _create(self, data: dict[str, Any]) -> Transaction:
+        return services.transaction_create(tenant=self.tenant, acting_user=self.acting_user, **data)
 
-    def _update(self, instance, data):
+    def _update(self, instance: Transaction, data: dict[str, Any]) -> Transaction:
         return services.transaction_update(
-            tenant=self.tenant, transaction_id=instance.id, acting_user=self.request.user, **data
+            tenant=self.tenant, transaction_id=instance.id, acting_user=self.acting_user, **data
         )
 
-    def _delete(self, instance):
-        services.transaction_delete(tenant=self.tenant, transaction_id=instance.id, acting_user=self.request.user)
+    def _delete(self, instance: Transaction) -> None:
+        services.transaction_delete(tenant=self.tenant, transaction_id=instance.id, acting_user=self.acting_user)
 
     @extend_schema(
         summary="Refund a transaction", request=s.TransactionRefundSerializer, responses=s.TransactionSerializer
     )
     @action(detail=True, methods=["post"])
-    def refund(self, request, pk=None):
+    def refund(self, request: Request, pk: uuid.UUID | None = None) -> Response:
         """Refund part or all (default) of what is left, dated `refunded_at` (default now): the
         insights count it on that date, not on the sale's. Fully refunded -> status refunded."""
         sale = self.get_object()
@@ -162,7 +175,7 @@ class TransactionViewSet(_ServiceBackedViewSet):
             transaction_id=sale.id,
             amount=body.validated_data.get("amount"),
             refunded_at=body.validated_data.get("refunded_at"),
-            acting_user=request.user,
+            acting_user=self.acting_user,
         )
         return Response(self.get_serializer(self.get_queryset().get(id=sale.id)).data)
 
@@ -183,10 +196,11 @@ PERIOD_PARAMETERS = [
 ]
 
 
-def _period(request) -> tuple[datetime.date, datetime.date]:
+def _period(request: Request) -> tuple[datetime.date, datetime.date]:
     start = parse_query_date(request.query_params.get("start"), "start", required=True)
     end = parse_query_date(request.query_params.get("end"), "end", required=True)
-    selectors.validate_period(start, end)  # rules between the two dates: no schema can state them
+    assert start is not None and end is not None  # required=True: parse_query_date raised
+    validate_period(start, end)  # rules between the two dates: no schema can state them
     return start, end
 
 
@@ -201,12 +215,12 @@ class DashboardView(TenantAPIView):
         parameters=PERIOD_PARAMETERS,
         responses=s.DashboardSerializer,
     )
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         start, end = _period(request)
         # The selector's dict is the response: its values already have the types and rounding
         # DashboardSerializer (the schema) would give them; tests/test_insights_shapes.py
         # holds the two equal. Likewise below.
-        return Response(selectors.dashboard(self.tenant, start, end))
+        return Response(selectors.dashboard(tenant=self.tenant, start=start, end=end))
 
 
 class RevenueByServiceView(TenantAPIView):
@@ -216,9 +230,9 @@ class RevenueByServiceView(TenantAPIView):
     @extend_schema(
         summary="Revenue per service and category", parameters=PERIOD_PARAMETERS, responses=s.RevenueByServiceSerializer
     )
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         start, end = _period(request)
-        return Response(selectors.revenue_by_service(self.tenant, start, end))
+        return Response(selectors.revenue_by_service(tenant=self.tenant, start=start, end=end))
 
 
 class RevenueTimeseriesView(TenantAPIView):
@@ -229,16 +243,16 @@ class RevenueTimeseriesView(TenantAPIView):
         summary="Revenue and transactions per day, week or month",
         parameters=[
             *PERIOD_PARAMETERS,
-            OpenApiParameter("interval", str, enum=list(selectors.INTERVALS), default="day"),
+            OpenApiParameter("interval", str, enum=list(INTERVALS), default="day"),
         ],
         responses=s.RevenueTimeseriesSerializer,
     )
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         start, end = _period(request)
         interval = request.query_params.get("interval", "day")
-        if interval not in selectors.INTERVALS:
-            raise InvalidInput("interval", f"must be one of {', '.join(selectors.INTERVALS)}.")
-        return Response(selectors.revenue_timeseries(self.tenant, start, end, interval))
+        if interval not in INTERVALS:
+            raise InvalidInput("interval", f"must be one of {', '.join(INTERVALS)}.")
+        return Response(selectors.revenue_timeseries(tenant=self.tenant, start=start, end=end, interval=interval))
 
 
 class TopClientsView(TenantAPIView):
@@ -251,15 +265,15 @@ class TopClientsView(TenantAPIView):
             *PERIOD_PARAMETERS,
             OpenApiParameter(
                 "limit",
-                {"type": "integer", "minimum": 1, "maximum": selectors.MAX_TOP_CLIENTS, "default": 10},
-                description=f"How many clients per currency, 1 to {selectors.MAX_TOP_CLIENTS}.",
+                {"type": "integer", "minimum": 1, "maximum": MAX_TOP_CLIENTS, "default": DEFAULT_TOP_CLIENTS},
+                description=f"How many clients per currency, 1 to {MAX_TOP_CLIENTS}.",
             ),
         ],
         responses=s.TopClientsSerializer,
     )
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         start, end = _period(request)
         limit = parse_query_int(
-            request.query_params.get("limit"), "limit", minimum=1, maximum=selectors.MAX_TOP_CLIENTS, default=10
+            request.query_params.get("limit"), "limit", minimum=1, maximum=MAX_TOP_CLIENTS, default=DEFAULT_TOP_CLIENTS
         )
-        return Response(selectors.top_clients(self.tenant, start, end, limit))
+        return Response(selectors.top_clients(tenant=self.tenant, start=start, end=end, limit=limit))

@@ -1,15 +1,86 @@
-"""Small builders for analytics tests. Call them inside `tenant_context(tenant.id, ...)`."""
+"""Factories for analytics data (factory_boy), and small builders on top of them for the
+insight tests. Call them inside `tenant_context(tenant.id, ...)`: RLS refuses rows written
+without it. The factories write rows as they are given (an importer's way in): the money
+rules are the services' (analytics.services) and the database's check constraints.
+"""
 
 from __future__ import annotations
 
 import datetime
 import itertools
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
 
 from analytics.models import Appointment, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
 from clients.models import Client
+from clients.tests.factories import ClientFactory
 from tenants.models import Tenant
 
 _counter = itertools.count(1)
+
+
+class ServiceCategoryFactory(factory.django.DjangoModelFactory[ServiceCategory]):
+    class Meta:
+        model = ServiceCategory
+
+    name = factory.Sequence(lambda n: f"Category {n}")
+
+
+class ServiceFactory(factory.django.DjangoModelFactory[Service]):
+    class Meta:
+        model = Service
+
+    name = factory.Sequence(lambda n: f"Service {n}")
+    price_amount = 5000
+    currency = "USD"
+
+
+class AppointmentFactory(factory.django.DjangoModelFactory[Appointment]):
+    class Meta:
+        model = Appointment
+
+    start_at = factory.LazyFunction(timezone.now)
+    end_at = factory.LazyAttribute(lambda o: o.start_at + datetime.timedelta(hours=1))
+    status = Appointment.Status.COMPLETED
+    price_amount = 5000
+    currency = "USD"
+
+
+class TransactionFactory(factory.django.DjangoModelFactory[Transaction]):
+    class Meta:
+        model = Transaction
+
+    occurred_at = factory.LazyFunction(timezone.now)
+    total_amount = 5000
+    currency = "USD"
+    status = Transaction.Status.COMPLETED
+
+
+class RefundFactory(factory.django.DjangoModelFactory[Refund]):
+    """A refund row alone: the sale's refunded_amount is the caller's to keep (`sale` below
+    writes both)."""
+
+    class Meta:
+        model = Refund
+
+    tenant = factory.SelfAttribute("transaction.tenant")
+    amount = 1000
+    currency = factory.SelfAttribute("transaction.currency")
+    refunded_at = factory.SelfAttribute("transaction.occurred_at")
+
+
+class TransactionLineItemFactory(factory.django.DjangoModelFactory[TransactionLineItem]):
+    class Meta:
+        model = TransactionLineItem
+
+    tenant = factory.SelfAttribute("transaction.tenant")
+    quantity = Decimal(1)
+    amount = 5000
+
+
+# --- builders for the insight tests --------------------------------------------------------
 
 
 def local(tenant: Tenant, year: int, month: int, day: int, hour: int = 12, minute: int = 0) -> datetime.datetime:
@@ -19,7 +90,7 @@ def local(tenant: Tenant, year: int, month: int, day: int, hour: int = 12, minut
 
 def client(tenant: Tenant, name: str = "", created_at: datetime.datetime | None = None) -> Client:
     n = next(_counter)
-    person = Client.objects.create(
+    person: Client = ClientFactory.create(
         tenant=tenant, first_name=name or f"Client{n}", last_name="Test", email=f"c{n}@example.test"
     )
     if created_at is not None:
@@ -28,13 +99,13 @@ def client(tenant: Tenant, name: str = "", created_at: datetime.datetime | None 
 
 
 def category(tenant: Tenant, name: str) -> ServiceCategory:
-    return ServiceCategory.objects.create(tenant=tenant, name=name)
+    return ServiceCategoryFactory.create(tenant=tenant, name=name)
 
 
 def service(
     tenant: Tenant, name: str, category: ServiceCategory | None = None, price: int = 5000, currency: str = "USD"
 ) -> Service:
-    return Service.objects.create(tenant=tenant, name=name, category=category, price_amount=price, currency=currency)
+    return ServiceFactory.create(tenant=tenant, name=name, category=category, price_amount=price, currency=currency)
 
 
 def sale(
@@ -56,7 +127,7 @@ def sale(
     `refunded` is one refund, dated `refunded_at` (default: the sale's time)."""
     lines = lines or []
     total = total if total is not None else sum(amount for _, _, amount in lines)
-    row = Transaction.objects.create(
+    row = TransactionFactory.create(
         tenant=tenant,
         occurred_at=when,
         total_amount=total,
@@ -69,12 +140,11 @@ def sale(
         discount_amount=discount,
     )
     if refunded:
-        Refund.objects.create(
-            tenant=tenant, transaction=row, amount=refunded, currency=currency, refunded_at=refunded_at or when
-        )
+        RefundFactory.create(transaction=row, amount=refunded, refunded_at=refunded_at or when)
+    # One statement for the lines, as the services write them.
     TransactionLineItem.objects.bulk_create(
         [
-            TransactionLineItem(tenant=tenant, transaction=row, service=svc, quantity=qty, amount=amount)
+            TransactionLineItemFactory.build(transaction=row, service=svc, quantity=qty, amount=amount)
             for svc, qty, amount in lines
         ]
     )
@@ -89,13 +159,4 @@ def visit(
     status: str = "completed",
     service: Service | None = None,
 ) -> Appointment:
-    return Appointment.objects.create(
-        tenant=tenant,
-        client=client,
-        service=service,
-        start_at=when,
-        end_at=when + datetime.timedelta(hours=1),
-        status=status,
-        price_amount=5000,
-        currency="USD",
-    )
+    return AppointmentFactory.create(tenant=tenant, client=client, service=service, start_at=when, status=status)

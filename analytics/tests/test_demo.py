@@ -18,8 +18,8 @@ def test_demo_seed_makes_a_believable_year(db):
         statuses = set(Appointment.objects.values_list("status", flat=True))
         assert statuses == {"booked", "completed", "canceled", "no_show"}
         end = tenant.today()
-        result = selectors.dashboard(tenant, end - datetime.timedelta(days=89), end)
-        report = selectors.revenue_by_service(tenant, end - datetime.timedelta(days=364), end)
+        result = selectors.dashboard(tenant=tenant, start=end - datetime.timedelta(days=89), end=end)
+        report = selectors.revenue_by_service(tenant=tenant, start=end - datetime.timedelta(days=364), end=end)
     assert result["currencies"][0]["revenue"]["current"] > 0
     assert result["no_show_rate"]["current"] > 0 and result["rebooking_rate"]["current"] > 0
     names = {c["category_name"] for c in report["currencies"][0]["categories"]}

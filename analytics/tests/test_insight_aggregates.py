@@ -32,6 +32,7 @@ from analytics.models import (
     InsightVisitDay,
     Transaction,
 )
+from analytics.rules import INTERVALS
 from analytics.tests import factories as f
 from common.errors import Conflict, InvalidInput
 from tenants.context import tenant_context
@@ -132,10 +133,12 @@ def _assert_same_insights(tenant: Tenant, window: datetime.datetime, chosen: lis
     for offset, length in chosen:
         start = first + datetime.timedelta(days=offset)
         end = start + datetime.timedelta(days=length)
-        assert _json(selectors.dashboard(tenant, start, end)) == _json(selectors.dashboard_raw(tenant, start, end))
-        for interval in selectors.INTERVALS:
-            assert _json(selectors.revenue_timeseries(tenant, start, end, interval)) == _json(
-                selectors.revenue_timeseries_raw(tenant, start, end, interval)
+        assert _json(selectors.dashboard(tenant=tenant, start=start, end=end)) == _json(
+            selectors.dashboard_raw(tenant=tenant, start=start, end=end)
+        )
+        for interval in INTERVALS:
+            assert _json(selectors.revenue_timeseries(tenant=tenant, start=start, end=end, interval=interval)) == _json(
+                selectors.revenue_timeseries_raw(tenant=tenant, start=start, end=end, interval=interval)
             )
 
 
@@ -228,7 +231,7 @@ def _apply(tenant: Tenant, window: datetime.datetime, ops: list[tuple], people: 
                 Tenant.objects.filter(id=tenant.id).update(timezone=op[1])
                 tenant.timezone = op[1]
                 # The aggregates are still in the old zone: not used until the rebuild.
-                assert selectors.aggregates_ready(tenant) == (op[1] == _state_zone(tenant))
+                assert selectors.aggregates_ready(tenant=tenant) == (op[1] == _state_zone(tenant))
                 aggregates.rebuild(tenant)
         except (InvalidInput, Conflict):
             # A correction the rules refuse (a sale moved after its first refund, a full
@@ -263,7 +266,7 @@ def test_the_aggregates_answer_every_insight_as_the_rows_do(tenant, zone, window
         catalog = [f.service(tenant, "Cut"), f.service(tenant, "Color", f.category(tenant, "Hair"))]
         aggregates.rebuild(tenant)
         _apply(tenant, window, ops, people, list(catalog))
-        assert selectors.aggregates_ready(tenant)
+        assert selectors.aggregates_ready(tenant=tenant)
         _assert_same_insights(tenant, window, chosen)
         transaction.set_rollback(True)
 
@@ -309,10 +312,10 @@ def _rows(tenant: Tenant) -> dict:
 def test_a_tenants_first_write_builds_its_aggregates_and_every_write_keeps_them(world):
     a = world.tenant_a  # Los Angeles
     with tenant_context(a.id, role="system"):
-        assert not selectors.aggregates_ready(a)
+        assert not selectors.aggregates_ready(tenant=a)
         person = f.client(a, "Kept")
         sale = f.sale(a, f.local(a, 2025, 3, 9, 23, 30), 10000, client=person, tip=1000, tax=500)
-        assert selectors.aggregates_ready(a)
+        assert selectors.aggregates_ready(tenant=a)
         services.transaction_refund(tenant=a, transaction_id=sale.id, amount=2500, refunded_at=f.local(a, 2025, 4, 2))
         f.visit(a, f.local(a, 2025, 3, 10), client=person)
         f.visit(a, f.local(a, 2025, 4, 20), client=person, status="booked")
@@ -356,21 +359,24 @@ def test_a_time_zone_change_uses_the_rows_until_the_rebuild_then_the_aggregates(
     a = world.tenant_a
     with tenant_context(a.id, role="system"):
         f.sale(a, datetime.datetime(2025, 3, 2, 7, 30, tzinfo=UTC), 4000)  # LA: March 1st; UTC: March 2nd
-        before = selectors.dashboard(a, D(2025, 3, 1), D(2025, 3, 1))
+        before = selectors.dashboard(tenant=a, start=D(2025, 3, 1), end=D(2025, 3, 1))
         assert before["currencies"][0]["revenue"]["current"] == 4000
         Tenant.objects.filter(id=a.id).update(timezone="UTC")
         a = Tenant.objects.get(id=a.id)
-        assert not selectors.aggregates_ready(a)
-        moved = selectors.dashboard(a, D(2025, 3, 1), D(2025, 3, 1))
+        assert not selectors.aggregates_ready(tenant=a)
+        moved = selectors.dashboard(tenant=a, start=D(2025, 3, 1), end=D(2025, 3, 1))
         assert moved["currencies"][0]["revenue"]["current"] == 0
-        assert selectors.dashboard(a, D(2025, 3, 2), D(2025, 3, 2))["currencies"][0]["revenue"]["current"] == 4000
+        assert (
+            selectors.dashboard(tenant=a, start=D(2025, 3, 2), end=D(2025, 3, 2))["currencies"][0]["revenue"]["current"]
+            == 4000
+        )
     out = io.StringIO()
     call_command("rebuild_insight_aggregates", "--tenant", str(a.id), stdout=out)
     assert f"({a.id}) in UTC" in out.getvalue()
     with tenant_context(a.id, role="system"):
-        assert selectors.aggregates_ready(a)
+        assert selectors.aggregates_ready(tenant=a)
         assert list(InsightDay.objects.values_list("day", "gross")) == [(D(2025, 3, 2), 4000)]
-        assert _json(selectors.dashboard(a, D(2025, 3, 1), D(2025, 3, 1))) == _json(moved)
+        assert _json(selectors.dashboard(tenant=a, start=D(2025, 3, 1), end=D(2025, 3, 1))) == _json(moved)
 
 
 def test_the_rebuild_command_repairs_one_tenant_or_all(world):

@@ -58,10 +58,12 @@ def test_selector_dicts_render_as_their_serializers(salon, path, serializer, ext
     response = api_client(owner, tenant=tenant).get(f"/api/v1/analytics/{path}/", params)
     assert response.status_code == 200, response.content
     function = {
-        "dashboard": lambda: selectors.dashboard(tenant, start, end),
-        "revenue-by-service": lambda: selectors.revenue_by_service(tenant, start, end),
-        "revenue-timeseries": lambda: selectors.revenue_timeseries(tenant, start, end, extra.get("interval")),
-        "top-clients": lambda: selectors.top_clients(tenant, start, end, extra.get("limit")),
+        "dashboard": lambda: selectors.dashboard(tenant=tenant, start=start, end=end),
+        "revenue-by-service": lambda: selectors.revenue_by_service(tenant=tenant, start=start, end=end),
+        "revenue-timeseries": lambda: selectors.revenue_timeseries(
+            tenant=tenant, start=start, end=end, interval=extra.get("interval")
+        ),
+        "top-clients": lambda: selectors.top_clients(tenant=tenant, start=start, end=end, limit=extra.get("limit")),
     }[path]
     with tenant_context(tenant.id, role="owner_admin"):
         expected = JSONRenderer().render(serializer(function()).data)

@@ -29,10 +29,10 @@ def current(result: dict, name: str, currency: str = "USD"):
     return usd(result, currency)[name]["current"]
 
 
-def month(tenant, year: int, number: int) -> tuple[datetime.date, datetime.date]:
+def month(tenant, year: int, number: int) -> dict[str, datetime.date]:
     first = D(year, number, 1)
     following = D(year + number // 12, number % 12 + 1, 1)
-    return first, following - datetime.timedelta(days=1)
+    return {"start": first, "end": following - datetime.timedelta(days=1)}
 
 
 # --- a refund counts on its own date -----------------------------------------------------
@@ -44,17 +44,17 @@ def test_a_refund_in_a_later_month_lowers_that_month_and_leaves_the_sale_month_a
         person = f.client(a, "Refunded")
         color = f.service(a, "Color")
         sale = f.sale(a, f.local(a, 2025, 2, 20), client=person, lines=[(color, 1, 10000)])
-        before = selectors.dashboard(a, *month(a, 2025, 2))
+        before = selectors.dashboard(tenant=a, **month(a, 2025, 2))
         services.transaction_refund(
             tenant=a, transaction_id=sale.id, amount=3000, refunded_at=f.local(a, 2025, 3, 5, 10)
         )
-        february = selectors.dashboard(a, *month(a, 2025, 2))
-        march = selectors.dashboard(a, *month(a, 2025, 3))
-        series = selectors.revenue_timeseries(a, D(2025, 2, 1), D(2025, 3, 31), "month")
-        by_service_feb = selectors.revenue_by_service(a, *month(a, 2025, 2))
-        by_service_mar = selectors.revenue_by_service(a, *month(a, 2025, 3))
-        top_feb = selectors.top_clients(a, *month(a, 2025, 2), 10)
-        top_mar = selectors.top_clients(a, *month(a, 2025, 3), 10)
+        february = selectors.dashboard(tenant=a, **month(a, 2025, 2))
+        march = selectors.dashboard(tenant=a, **month(a, 2025, 3))
+        series = selectors.revenue_timeseries(tenant=a, start=D(2025, 2, 1), end=D(2025, 3, 31), interval="month")
+        by_service_feb = selectors.revenue_by_service(tenant=a, **month(a, 2025, 2))
+        by_service_mar = selectors.revenue_by_service(tenant=a, **month(a, 2025, 3))
+        top_feb = selectors.top_clients(tenant=a, **month(a, 2025, 2), limit=10)
+        top_mar = selectors.top_clients(tenant=a, **month(a, 2025, 3), limit=10)
     # February is what it was before the refund: reported figures do not move.
     assert february["currencies"] == before["currencies"]
     assert (current(february, "revenue"), current(february, "transactions")) == (10000, 1)
@@ -80,10 +80,10 @@ def test_refund_dates_follow_the_tenant_time_zone_across_midnight(world):
     with tenant_context(b.id, role="system"):
         sale = f.sale(b, f.local(b, 2025, 1, 31, 23, 30), 10000)
         services.transaction_refund(tenant=b, transaction_id=sale.id, refunded_at=f.local(b, 2025, 2, 1, 0, 30))
-        january = selectors.dashboard(b, *month(b, 2025, 1))
-        february = selectors.dashboard(b, *month(b, 2025, 2))
-        both = selectors.dashboard(b, D(2025, 1, 1), D(2025, 2, 28))
-        days = selectors.revenue_timeseries(b, D(2025, 1, 31), D(2025, 2, 1), "day")
+        january = selectors.dashboard(tenant=b, **month(b, 2025, 1))
+        february = selectors.dashboard(tenant=b, **month(b, 2025, 2))
+        both = selectors.dashboard(tenant=b, start=D(2025, 1, 1), end=D(2025, 2, 28))
+        days = selectors.revenue_timeseries(tenant=b, start=D(2025, 1, 31), end=D(2025, 2, 1), interval="day")
     assert f.local(b, 2025, 2, 1, 0, 30).astimezone(datetime.UTC).date() == D(2025, 1, 31)
     # January: the sale was not yet refunded when January ended, so it is a transaction.
     assert (current(january, "revenue"), current(january, "transactions")) == (10000, 1)
@@ -104,10 +104,10 @@ def test_partial_and_full_refunds_in_the_period(world):
         )
         services.transaction_refund(tenant=b, transaction_id=full.id, amount=1000, refunded_at=f.local(b, 2025, 4, 4))
         services.transaction_refund(tenant=b, transaction_id=full.id, refunded_at=f.local(b, 2025, 4, 10))
-        april = selectors.dashboard(b, *month(b, 2025, 4))
-        top = selectors.top_clients(b, *month(b, 2025, 4), 10)
+        april = selectors.dashboard(tenant=b, **month(b, 2025, 4))
+        top = selectors.top_clients(tenant=b, **month(b, 2025, 4), limit=10)
         # Asked about Apr 1-5 only, the second sale was not yet fully refunded: it counts.
-        early = selectors.dashboard(b, D(2025, 4, 1), D(2025, 4, 5))
+        early = selectors.dashboard(tenant=b, start=D(2025, 4, 1), end=D(2025, 4, 5))
         assert Transaction.objects.filter(id=full.id, status="refunded").exists()
     assert (current(april, "revenue"), current(april, "refunds"), current(april, "gross_sales")) == (6000, 7000, 13000)
     assert current(april, "transactions") == 1  # the fully refunded sale is not a transaction
@@ -171,11 +171,11 @@ def test_tips_taxes_and_discounts_are_shown_apart_from_service_revenue(world):
             discount_amount=2000,
             line_items=[{"service_id": cut.id, "amount": 4000}, {"service_id": color.id, "amount": 8000}],
         )
-        june = selectors.dashboard(a, *month(a, 2025, 6))
-        by_service = selectors.revenue_by_service(a, *month(a, 2025, 6))
+        june = selectors.dashboard(tenant=a, **month(a, 2025, 6))
+        by_service = selectors.revenue_by_service(tenant=a, **month(a, 2025, 6))
         services.transaction_refund(tenant=a, transaction_id=sale.id, amount=5900, refunded_at=f.local(a, 2025, 7, 2))
-        july = selectors.dashboard(a, *month(a, 2025, 7))
-        by_service_july = selectors.revenue_by_service(a, *month(a, 2025, 7))
+        july = selectors.dashboard(tenant=a, **month(a, 2025, 7))
+        by_service_july = selectors.revenue_by_service(tenant=a, **month(a, 2025, 7))
         with pytest.raises(InvalidInput) as too_much:
             services.transaction_create(
                 tenant=a, occurred_at=f.local(a, 2025, 6, 10), total_amount=100, tip_amount=60, tax_amount=41
@@ -250,11 +250,11 @@ def test_sums_above_bigint_are_answered_exactly(world):
         for day in (1, 2, 3):
             f.sale(a, f.local(a, 2025, 8, day), client=person, lines=[(spa, 1, BIG)])
         f.sale(a, f.local(a, 2025, 8, 4), BIG, client=person, refunded=BIG, refunded_at=f.local(a, 2025, 8, 5))
-        period = (D(2025, 8, 1), D(2025, 8, 31))
-        dashboard = selectors.dashboard(a, *period)
-        by_service = selectors.revenue_by_service(a, *period)
-        series = selectors.revenue_timeseries(a, *period, "month")
-        top = selectors.top_clients(a, *period, 5)
+        period = {"start": D(2025, 8, 1), "end": D(2025, 8, 31)}
+        dashboard = selectors.dashboard(tenant=a, **period)
+        by_service = selectors.revenue_by_service(tenant=a, **period)
+        series = selectors.revenue_timeseries(tenant=a, **period, interval="month")
+        top = selectors.top_clients(tenant=a, **period, limit=5)
     assert current(dashboard, "revenue") == 3 * BIG
     assert current(dashboard, "gross_sales") == 4 * BIG and current(dashboard, "average_ticket") == BIG
     assert usd(by_service)["revenue"] == 3 * BIG
@@ -293,7 +293,7 @@ def test_new_clients_are_first_visits_or_purchases_not_imports(world):
         # Bought in March, fully refunded in March: not a purchase, so neither new nor active.
         refunded = f.client(a, "Refunded", created_at=march)
         f.sale(a, f.local(a, 2025, 3, 5), 3000, client=refunded, refunded=3000, refunded_at=f.local(a, 2025, 3, 6))
-        result = selectors.dashboard(a, *month(a, 2025, 3))
+        result = selectors.dashboard(tenant=a, **month(a, 2025, 3))
     assert result["new_clients"]["current"] == 1
     assert result["active_clients"]["current"] == 2
     assert result["returning_client_rate"]["current"] == Decimal("50.0")
@@ -313,10 +313,14 @@ def test_the_period_scan_of_sales_stays_index_only(world):
             cursor.execute("SET LOCAL enable_seqscan = off")
             plans = {}
             for name, (sql, params) in {
-                "dashboard": selectors.dashboard_sql(a, D(2025, 5, 1), D(2025, 5, 31)),
-                "revenue_by_service": selectors.revenue_by_service_sql(a, D(2025, 5, 1), D(2025, 5, 31)),
-                "timeseries": selectors.revenue_timeseries_sql(a, D(2025, 5, 1), D(2025, 5, 31), "day"),
-                "top_clients": selectors.top_clients_sql(a, D(2025, 5, 1), D(2025, 5, 31), 10),
+                "dashboard": selectors.dashboard_sql(tenant=a, start=D(2025, 5, 1), end=D(2025, 5, 31)),
+                "revenue_by_service": selectors.revenue_by_service_sql(
+                    tenant=a, start=D(2025, 5, 1), end=D(2025, 5, 31)
+                ),
+                "timeseries": selectors.revenue_timeseries_sql(
+                    tenant=a, start=D(2025, 5, 1), end=D(2025, 5, 31), interval="day"
+                ),
+                "top_clients": selectors.top_clients_sql(tenant=a, start=D(2025, 5, 1), end=D(2025, 5, 31), limit=10),
             }.items():
                 cursor.execute("EXPLAIN " + sql, params)
                 plans[name] = "\n".join(row[0] for row in cursor.fetchall())
@@ -358,7 +362,9 @@ def test_refund_day_buckets_across_clock_changes(world, tenant_key, sale_day, re
             amount=2500,
             refunded_at=f.local(tenant, refund_day.year, refund_day.month, refund_day.day, refund_hour, 30),
         )
-        days = selectors.revenue_timeseries(tenant, sale_day, refund_day + datetime.timedelta(days=1), "day")
+        days = selectors.revenue_timeseries(
+            tenant=tenant, start=sale_day, end=refund_day + datetime.timedelta(days=1), interval="day"
+        )
     assert [(b["start"], b["revenue"], b["transactions"]) for b in usd(days)["buckets"]] == [
         (sale_day, 7000, 1),
         (refund_day, -2500, 0),

@@ -9,13 +9,15 @@ import pytest
 from django.db import connection
 
 from analytics import selectors, services
+from analytics.periods import local_bounds, validate_period
 from analytics.tests import factories as f
+from clients.tests.factories import ClientFactory
 from common.errors import InvalidInput
 from tenants.context import tenant_context
 from tenants.errors import TenantContextError
 
 D = datetime.date
-MARCH = (D(2025, 3, 1), D(2025, 3, 31))  # previous period: Jan 29 .. Feb 28 (31 days)
+MARCH = {"start": D(2025, 3, 1), "end": D(2025, 3, 31)}  # previous period: Jan 29 .. Feb 28 (31 days)
 
 
 def usd(result: dict) -> dict:
@@ -54,7 +56,7 @@ def salon(world):
 def test_dashboard_figures_and_previous_period(salon):
     a = salon.tenant_a
     with tenant_context(a.id, role="viewer"):
-        result = selectors.dashboard(a, *MARCH)
+        result = selectors.dashboard(tenant=a, **MARCH)
     assert (result["previous_start"], result["previous_end"]) == (D(2025, 1, 29), D(2025, 2, 28))
     assert [c["currency"] for c in result["currencies"]] == ["USD", "EUR"]  # tenant's first, never summed
     dollars = usd(result)
@@ -78,10 +80,10 @@ def test_dashboard_figures_and_previous_period(salon):
 def test_empty_period_is_zeros_not_nulls(salon):
     a = salon.tenant_a
     with tenant_context(a.id, role="viewer"):
-        result = selectors.dashboard(a, D(2020, 1, 1), D(2020, 1, 31))
-        by_service = selectors.revenue_by_service(a, D(2020, 1, 1), D(2020, 1, 31))
-        series = selectors.revenue_timeseries(a, D(2020, 1, 1), D(2020, 1, 3), "day")
-        top = selectors.top_clients(a, D(2020, 1, 1), D(2020, 1, 31), 10)
+        result = selectors.dashboard(tenant=a, start=D(2020, 1, 1), end=D(2020, 1, 31))
+        by_service = selectors.revenue_by_service(tenant=a, start=D(2020, 1, 1), end=D(2020, 1, 31))
+        series = selectors.revenue_timeseries(tenant=a, start=D(2020, 1, 1), end=D(2020, 1, 3), interval="day")
+        top = selectors.top_clients(tenant=a, start=D(2020, 1, 1), end=D(2020, 1, 31), limit=10)
     assert result["currencies"] == [
         {
             "currency": "USD",
@@ -129,9 +131,9 @@ def test_day_boundary_follows_the_tenant_time_zone(world):
         # 23:30 on Jan 31 in Los Angeles is Feb 1, 07:30 UTC: it belongs to Jan 31.
         f.sale(a, f.local(a, 2025, 1, 31, 23, 30), 4200)
         f.sale(a, f.local(a, 2025, 2, 1, 0, 0), 100)  # the first instant of Feb 1
-        days = selectors.revenue_timeseries(a, D(2025, 1, 30), D(2025, 2, 1), "day")
-        months = selectors.revenue_timeseries(a, D(2025, 1, 1), D(2025, 2, 28), "month")
-        jan31 = selectors.dashboard(a, D(2025, 1, 31), D(2025, 1, 31))
+        days = selectors.revenue_timeseries(tenant=a, start=D(2025, 1, 30), end=D(2025, 2, 1), interval="day")
+        months = selectors.revenue_timeseries(tenant=a, start=D(2025, 1, 1), end=D(2025, 2, 28), interval="month")
+        jan31 = selectors.dashboard(tenant=a, start=D(2025, 1, 31), end=D(2025, 1, 31))
     assert [(x["start"], x["revenue"]) for x in usd(days)["buckets"]] == [
         (D(2025, 1, 30), 0),
         (D(2025, 1, 31), 4200),
@@ -142,7 +144,7 @@ def test_day_boundary_follows_the_tenant_time_zone(world):
     with tenant_context(b.id, role="system"):
         # Auckland is UTC+13 in summer: 00:30 on Feb 1 local is still Jan 31 in UTC.
         f.sale(b, f.local(b, 2025, 2, 1, 0, 30), 700, currency="NZD")
-        series = selectors.revenue_timeseries(b, D(2025, 1, 31), D(2025, 2, 1), "day")
+        series = selectors.revenue_timeseries(tenant=b, start=D(2025, 1, 31), end=D(2025, 2, 1), interval="day")
     nzd = next(c for c in series["currencies"] if c["currency"] == "NZD")
     assert [(x["start"], x["revenue"]) for x in nzd["buckets"]] == [(D(2025, 1, 31), 0), (D(2025, 2, 1), 700)]
 
@@ -151,8 +153,8 @@ def test_week_and_month_buckets_are_zero_filled(world):
     a = world.tenant_a
     with tenant_context(a.id, role="system"):
         f.sale(a, f.local(a, 2025, 1, 8), 1000)
-        weeks = selectors.revenue_timeseries(a, D(2025, 1, 1), D(2025, 1, 14), "week")
-        months = selectors.revenue_timeseries(a, D(2025, 1, 15), D(2025, 3, 10), "month")
+        weeks = selectors.revenue_timeseries(tenant=a, start=D(2025, 1, 1), end=D(2025, 1, 14), interval="week")
+        months = selectors.revenue_timeseries(tenant=a, start=D(2025, 1, 15), end=D(2025, 3, 10), interval="month")
     assert [(x["start"], x["revenue"]) for x in usd(weeks)["buckets"]] == [
         (D(2024, 12, 30), 0),
         (D(2025, 1, 6), 1000),
@@ -176,9 +178,9 @@ def test_refunds_are_subtracted_everywhere(world):
         services.transaction_refund(tenant=a, transaction_id=full.id, refunded_at=later)
         f.sale(a, day, lines=[(consult, 2, 2000), (None, 1, 500)])
         f.sale(a, day, 999, status="failed", lines=[(cut, 1, 999)])
-        dash = selectors.dashboard(a, D(2025, 5, 2), D(2025, 5, 2))
-        report = selectors.revenue_by_service(a, D(2025, 5, 2), D(2025, 5, 2))
-        series = selectors.revenue_timeseries(a, D(2025, 5, 2), D(2025, 5, 2), "day")
+        dash = selectors.dashboard(tenant=a, start=D(2025, 5, 2), end=D(2025, 5, 2))
+        report = selectors.revenue_by_service(tenant=a, start=D(2025, 5, 2), end=D(2025, 5, 2))
+        series = selectors.revenue_timeseries(tenant=a, start=D(2025, 5, 2), end=D(2025, 5, 2), interval="day")
     assert usd(dash)["revenue"]["current"] == 7000 + 0 + 2500
     # The failed one is not a sale; the one fully refunded within the period is not a transaction.
     assert usd(dash)["transactions"]["current"] == 2
@@ -208,10 +210,10 @@ def test_several_currencies_are_never_summed(world):
         f.sale(a, f.local(a, 2025, 6, 1), 1000, client=person)
         f.sale(a, f.local(a, 2025, 6, 1), 300, currency="EUR", client=person)
         f.sale(a, f.local(a, 2025, 6, 2), 700, currency="EUR")
-        dash = selectors.dashboard(a, D(2025, 6, 1), D(2025, 6, 2))
-        report = selectors.revenue_by_service(a, D(2025, 6, 1), D(2025, 6, 2))
-        series = selectors.revenue_timeseries(a, D(2025, 6, 1), D(2025, 6, 2), "day")
-        top = selectors.top_clients(a, D(2025, 6, 1), D(2025, 6, 2), 5)
+        dash = selectors.dashboard(tenant=a, start=D(2025, 6, 1), end=D(2025, 6, 2))
+        report = selectors.revenue_by_service(tenant=a, start=D(2025, 6, 1), end=D(2025, 6, 2))
+        series = selectors.revenue_timeseries(tenant=a, start=D(2025, 6, 1), end=D(2025, 6, 2), interval="day")
+        top = selectors.top_clients(tenant=a, start=D(2025, 6, 1), end=D(2025, 6, 2), limit=5)
     assert {c["currency"]: c["revenue"]["current"] for c in dash["currencies"]} == {"USD": 1000, "EUR": 1000}
     assert {c["currency"]: c["average_ticket"]["current"] for c in dash["currencies"]} == {"USD": 1000, "EUR": 500}
     assert {c["currency"]: c["revenue"] for c in report["currencies"]} == {"USD": 1000, "EUR": 1000}
@@ -230,15 +232,15 @@ def test_average_ticket_rounds_half_up(world):
     with tenant_context(a.id, role="system"):
         f.sale(a, f.local(a, 2025, 7, 1), 1)
         f.sale(a, f.local(a, 2025, 7, 1), 2)  # 3 / 2 = 1.5 -> 2
-        result = selectors.dashboard(a, D(2025, 7, 1), D(2025, 7, 1))
+        result = selectors.dashboard(tenant=a, start=D(2025, 7, 1), end=D(2025, 7, 1))
     assert usd(result)["average_ticket"]["current"] == 2
 
 
 def test_top_clients_by_revenue_with_visits_and_last_visit(salon):
     a = salon.tenant_a
     with tenant_context(a.id, role="viewer"):
-        result = selectors.top_clients(a, *MARCH, 10)
-        only_one = selectors.top_clients(a, *MARCH, 1)
+        result = selectors.top_clients(tenant=a, **MARCH, limit=10)
+        only_one = selectors.top_clients(tenant=a, **MARCH, limit=1)
     clients = usd(result)["clients"]
     assert [(c["name"], c["revenue"], c["transactions"], c["visits"], c["last_visit"]) for c in clients] == [
         ("New Test", 20000, 1, 1, D(2025, 3, 10)),  # the failed sale is not counted
@@ -248,13 +250,28 @@ def test_top_clients_by_revenue_with_visits_and_last_visit(salon):
     assert [c["currency"] for c in result["currencies"]] == ["USD"]  # the EUR sale had no client
 
 
+def test_top_clients_are_named_as_the_client_list_names_them(world):
+    """No name: the email, else the phone (clients.models.display_name_of), never "(no name)"
+    for a client the list shows by phone."""
+    a = world.tenant_a
+    with tenant_context(a.id, role="system"):
+        by_phone = ClientFactory.create(tenant=a, first_name="", last_name="", email="", phone="+14155550123")
+        by_email = ClientFactory.create(tenant=a, first_name="", last_name="", email="no.name@example.test")
+        f.sale(a, f.local(a, 2025, 3, 2), 3000, client=by_phone)
+        f.sale(a, f.local(a, 2025, 3, 3), 2000, client=by_email)
+        result = selectors.top_clients(tenant=a, **MARCH, limit=10)
+    names = [(c["client_id"], c["name"]) for c in usd(result)["clients"]]
+    assert names == [(by_phone.id, "+14155550123"), (by_email.id, "no.name@example.test")]
+    assert [name for _, name in names] == [by_phone.display_name, by_email.display_name]
+
+
 def test_tenant_b_sees_none_of_tenant_a(salon):
     b = salon.tenant_b
     with tenant_context(b.id, role="owner_admin"):
-        dash = selectors.dashboard(b, *MARCH)
-        report = selectors.revenue_by_service(b, *MARCH)
-        top = selectors.top_clients(b, *MARCH, 100)
-        series = selectors.revenue_timeseries(b, *MARCH, "month")
+        dash = selectors.dashboard(tenant=b, **MARCH)
+        report = selectors.revenue_by_service(tenant=b, **MARCH)
+        top = selectors.top_clients(tenant=b, **MARCH, limit=100)
+        series = selectors.revenue_timeseries(tenant=b, **MARCH, interval="month")
     assert [c["currency"] for c in dash["currencies"]] == ["USD"]
     assert usd(dash)["revenue"]["current"] == 0 and dash["active_clients"]["current"] == 0
     assert dash["new_clients"] == {"current": 0, "previous": 0, "change_percent": None}
@@ -265,10 +282,10 @@ def test_tenant_b_sees_none_of_tenant_a(salon):
 @pytest.mark.parametrize(
     "make_sql",
     [
-        lambda t: selectors.dashboard_sql(t, *MARCH),
-        lambda t: selectors.revenue_by_service_sql(t, *MARCH),
-        lambda t: selectors.revenue_timeseries_sql(t, *MARCH, "day"),
-        lambda t: selectors.top_clients_sql(t, *MARCH, 10),
+        lambda t: selectors.dashboard_sql(tenant=t, **MARCH),
+        lambda t: selectors.revenue_by_service_sql(tenant=t, **MARCH),
+        lambda t: selectors.revenue_timeseries_sql(tenant=t, **MARCH, interval="day"),
+        lambda t: selectors.top_clients_sql(tenant=t, **MARCH, limit=10),
     ],
 )
 def test_rls_holds_without_the_where_clause(salon, make_sql):
@@ -290,7 +307,7 @@ def test_rls_holds_without_the_where_clause(salon, make_sql):
 
 def test_selectors_refuse_another_tenant_than_the_context(salon):
     with tenant_context(salon.tenant_b.id, role="owner_admin"), pytest.raises(TenantContextError):
-        selectors.dashboard(salon.tenant_a, *MARCH)
+        selectors.dashboard(tenant=salon.tenant_a, **MARCH)
 
 
 @pytest.mark.parametrize(
@@ -302,19 +319,19 @@ def test_selectors_refuse_another_tenant_than_the_context(salon):
 )
 def test_bad_periods_name_the_parameter(world, start, end, parameter):
     with pytest.raises(InvalidInput) as caught:
-        selectors.validate_period(start, end)
+        validate_period(start, end)
     assert caught.value.fields.keys() == {parameter}
 
 
 def test_three_years_is_the_longest_period(world):
-    selectors.validate_period(D(2022, 1, 1), D(2024, 12, 31))
-    selectors.validate_period(D(2024, 2, 29), D(2027, 2, 27))
+    validate_period(D(2022, 1, 1), D(2024, 12, 31))
+    validate_period(D(2024, 2, 29), D(2027, 2, 27))
 
 
 def test_local_bounds_are_utc_instants_of_local_midnights(world):
-    begin, finish = selectors.local_bounds(world.tenant_a, D(2025, 1, 31), D(2025, 1, 31))
+    begin, finish = local_bounds(world.tenant_a, D(2025, 1, 31), D(2025, 1, 31))
     assert begin == datetime.datetime(2025, 1, 31, 8, tzinfo=datetime.UTC)
     assert finish == datetime.datetime(2025, 2, 1, 8, tzinfo=datetime.UTC)
     # Across the spring-forward night the local day is 23 hours long.
-    begin, finish = selectors.local_bounds(world.tenant_a, D(2025, 3, 9), D(2025, 3, 9))
+    begin, finish = local_bounds(world.tenant_a, D(2025, 3, 9), D(2025, 3, 9))
     assert finish - begin == datetime.timedelta(hours=23)

@@ -9,6 +9,7 @@ import pytest
 
 from analytics import services
 from analytics.models import Transaction
+from analytics.rules import check_amounts
 from analytics.tests import factories as f
 from common.errors import Conflict, InvalidInput
 from tenants.context import tenant_context
@@ -233,7 +234,7 @@ def test_appointment_defaults_from_the_service_and_checks_times(catalog):
     ],
 )
 def test_the_database_refuses_a_sale_that_breaks_the_money_rules(world, status, total, refunded, constraint):
-    """The check constraints back analytics.services.check_amounts for writers that skip it."""
+    """The check constraints back analytics.rules.check_amounts for writers that skip it."""
     from django.db import IntegrityError, transaction
 
     with tenant_context(world.tenant_a.id, role="system"):
@@ -248,4 +249,4 @@ def test_the_database_refuses_a_sale_that_breaks_the_money_rules(world, status, 
             )
         assert caught.value.__cause__.diag.constraint_name in constraint.split()
         with pytest.raises(InvalidInput):
-            services.check_amounts(Transaction(status=status, total_amount=total, refunded_amount=refunded))
+            check_amounts(Transaction(status=status, total_amount=total, refunded_amount=refunded))

@@ -4,7 +4,14 @@ import datetime
 
 from django.utils import timezone
 
-from analytics.models import Appointment, Refund, Service, ServiceCategory, Transaction, TransactionLineItem
+from analytics.tests.factories import (
+    AppointmentFactory,
+    RefundFactory,
+    ServiceCategoryFactory,
+    ServiceFactory,
+    TransactionFactory,
+    TransactionLineItemFactory,
+)
 from tenants.context import tenant_context
 
 
@@ -13,11 +20,11 @@ def build(world, tenant, owner) -> dict:
     client_id = world.data[_key(world, tenant)]["clients"]["client_id"]
     now = timezone.now()
     with tenant_context(tenant.id, role="system"):
-        category = ServiceCategory.objects.create(tenant=tenant, name=f"Color-{label}")
-        service = Service.objects.create(
+        category = ServiceCategoryFactory.create(tenant=tenant, name=f"Color-{label}")
+        service = ServiceFactory.create(
             tenant=tenant, name=f"Balayage-{label}", category=category, price_amount=15000, currency="USD"
         )
-        appointment = Appointment.objects.create(
+        appointment = AppointmentFactory.create(
             tenant=tenant,
             client_id=client_id,
             service=service,
@@ -28,7 +35,7 @@ def build(world, tenant, owner) -> dict:
             price_amount=15000,
             currency="USD",
         )
-        transaction = Transaction.objects.create(
+        transaction = TransactionFactory.create(
             tenant=tenant,
             client_id=client_id,
             occurred_at=now - datetime.timedelta(days=3),
@@ -38,11 +45,10 @@ def build(world, tenant, owner) -> dict:
             external_id=f"PAY-{label}",
             refunded_amount=1000,
         )
-        line = TransactionLineItem.objects.create(
-            tenant=tenant, transaction=transaction, service=service, description="Balayage", amount=15000
+        line = TransactionLineItemFactory.create(
+            transaction=transaction, service=service, description="Balayage", amount=15000
         )
-        refund = Refund.objects.create(
-            tenant=tenant,
+        refund = RefundFactory.create(
             transaction=transaction,
             amount=1000,
             currency="USD",

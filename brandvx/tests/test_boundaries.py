@@ -1,7 +1,7 @@
 """The rooms' doors, checked by reading the code (ast), so that they stay true.
 
 1. Apps never use each other's internals. What another app may import of an app:
-   `<app>.models`, `<app>.services`, `<app>.selectors` and `<app>.records` (value types),
+   `<app>.models`, `<app>.services`, `<app>.selectors`, `<app>.records` (value types) and `<app>.rules` (its rules and limits),
    nothing else (not `<app>.api.*`, `<app>.imports`, `<app>.normalize`, ...); the shared
    foundation (`tenants`, `brandvx`, `common`) may be imported by every app. No module
    imports a private name (`_name`) of another module, in its own app or not. Tests and
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APPS = ("tenants", "clients", "analytics", "campaigns", "integrations", "bench")
 WIRING = ("brandvx.urls", "brandvx.settings", "brandvx.celery", "brandvx.asgi", "brandvx.wsgi")
 SHARED = ("tenants", "brandvx", "common")
-PUBLIC_MODULES = ("models", "services", "selectors", "records")
+PUBLIC_MODULES = ("models", "services", "selectors", "records", "rules")
 EXEMPT_PARTS = ("tests", "migrations")
 
 

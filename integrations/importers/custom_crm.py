@@ -9,13 +9,8 @@ from collections.abc import Mapping
 
 from analytics.models import Transaction
 from analytics.records import RefundLine, SaleRecord
-from analytics.services import (
-    check_amounts,
-    transaction_upsert_from_provider,
-    validate_choice,
-    validate_currency,
-    validate_minor_units,
-)
+from analytics.rules import check_amounts, validate_choice, validate_currency, validate_minor_units
+from analytics.services import transaction_upsert_from_provider
 from clients.models import ClientExternalId
 from clients.records import ContactRecord
 from integrations.importers.base import ImporterBase, Raw, RecordError, clip, make_contact, money_rules, parse_timestamp

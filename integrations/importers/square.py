@@ -14,12 +14,12 @@ from typing import TypedDict
 
 from analytics.models import Refund, Service, ServiceCategory, Transaction
 from analytics.records import CategoryRecord, RefundRecord, SaleLine, SaleRecord, ServiceRecord
+from analytics.rules import validate_minor_units
 from analytics.services import (
     refund_upsert,
     service_category_upsert_from_provider,
     service_upsert_from_provider,
     transaction_upsert_from_provider,
-    validate_minor_units,
 )
 from clients.models import ClientExternalId
 from clients.records import ContactRecord

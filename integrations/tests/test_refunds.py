@@ -74,10 +74,10 @@ def test_square_refunds_are_dated_by_square_and_counted_in_their_month(world):
     with in_tenant(tenant):
         sale = Transaction.objects.get(external_id="PAY000000")
         assert (sale.refunded_amount, sale.status, sale.tip_amount) == (20000, "refunded", 2000)
-        april = selectors.dashboard(tenant, D(2024, 4, 1), D(2024, 4, 30))
-        may = selectors.dashboard(tenant, D(2024, 5, 1), D(2024, 5, 31))
+        april = selectors.dashboard(tenant=tenant, start=D(2024, 4, 1), end=D(2024, 4, 30))
+        may = selectors.dashboard(tenant=tenant, start=D(2024, 5, 1), end=D(2024, 5, 31))
         # 06:30 UTC on 1 June is 23:30 on 31 May in Los Angeles: a May refund.
-        june = selectors.dashboard(tenant, D(2024, 6, 1), D(2024, 6, 30))
+        june = selectors.dashboard(tenant=tenant, start=D(2024, 6, 1), end=D(2024, 6, 30))
     usd = [c for c in april["currencies"] if c["currency"] == "USD"][0]
     assert (usd["revenue"]["current"], usd["tips"]["current"], usd["transactions"]["current"]) == (20000, 2000, 1)
     may_usd = may["currencies"][0]
@@ -176,7 +176,7 @@ def test_custom_crm_transactions_carry_dated_refunds_and_parts(world):
             .order_by("external_id")
             .values_list("external_id", "refunded_amount", "status", "tip_amount", "tax_amount")
         ) == [("T1", 2000, "completed", 1500, 500), ("T2", 3000, "refunded", 0, 0)]
-        february = selectors.dashboard(a, D(2025, 2, 1), D(2025, 2, 28))
+        february = selectors.dashboard(tenant=a, start=D(2025, 2, 1), end=D(2025, 2, 28))
     assert february["currencies"][0]["refunds"]["current"] == 5000
     # The same push again changes nothing; a corrected refund list replaces the old one.
     again = crm.post("/api/v1/integrations/custom_crm/import/", body, format="json", HTTP_X_BRANDVX_KEY=key).json()
