@@ -4,8 +4,8 @@ from django.core.validators import MaxLengthValidator
 from rest_framework import serializers
 
 from common.validation import BoundedDateField, StrictSerializer
+from integrations.inbound import CUSTOM_IMPORT_MAX_RECORDS
 from integrations.models import IntegrationConnection, Provider
-from integrations.services import CUSTOM_IMPORT_MAX_RECORDS
 
 # Credentials and settings are a few short keys per provider; bounded so nobody stores a novel.
 MAX_KEYS = 20

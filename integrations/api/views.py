@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from common.errors import InvalidInput
 from common.parsers import StrictJSONParser
 from common.query import StrictQueryParametersMixin
-from integrations import services
+from integrations import inbound, services
 from integrations.api.serializers import (
     CONNECTION_CREATE_BRANCHES,
     ApiKeySerializer,
@@ -147,7 +147,7 @@ class CustomCrmImportView(StrictQueryParametersMixin, APIView):
         if not body.is_valid():
             name, messages = next(iter(body.errors.items()))
             raise InvalidInput(name, str(messages[0] if isinstance(messages, list) else messages))
-        result = services.custom_crm_import(
+        result = inbound.custom_crm_import(
             tenant_id=route.tenant_id, connection_id=route.connection_id, payload=request.data
         )
         return Response(result)

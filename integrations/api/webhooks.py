@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 from common.errors import InvalidInput
 from common.parsers import strict_json_loads
 from common.query import StrictQueryParametersMixin
-from integrations import services
+from integrations import inbound
 from integrations.models import ConnectionRoute
 from integrations.routing import unscoped_route_find, unscoped_routes_find
 
@@ -64,7 +64,7 @@ class SquareWebhookView(_WebhookView):
         if not key or not url:
             logger.error("square webhook received but SQUARE_WEBHOOK_SIGNATURE_KEY / _NOTIFICATION_URL are not set")
         signature = request.headers.get("x-square-hmacsha256-signature", "")
-        if not services.signature_valid(key=key, message=url.encode() + raw, signature=signature):
+        if not inbound.signature_valid(key=key, message=url.encode() + raw, signature=signature):
             return invalid_signature()
         # Signed, yet still refused with 400 (never a 500): nesting deeper than
         # WEBHOOK_MAX_JSON_DEPTH (counted before parsing), a key named twice, NUL characters or
@@ -86,7 +86,7 @@ class SquareWebhookView(_WebhookView):
         # Every tenant whose own token Square confirmed for this merchant gets the event (see
         # models.ConnectionRoute); each re-fetches the object with its own token.
         outcomes = {
-            services.square_webhook_event_record(
+            inbound.square_webhook_event_record(
                 tenant_id=route.tenant_id, connection_id=route.connection_id, body=body, event_id=event_id
             )
             for route in routes
@@ -107,7 +107,7 @@ class AcuityWebhookView(_WebhookView):
         route = unscoped_route_find(kind=ConnectionRoute.Kind.ACUITY_WEBHOOK, lookup=token)
         if route is None:
             return invalid_signature()
-        outcome = services.acuity_webhook_receive(
+        outcome = inbound.acuity_webhook_receive(
             tenant_id=route.tenant_id, connection_id=route.connection_id, body=raw, signature=signature
         )
         if outcome == "invalid_signature":

@@ -11,8 +11,8 @@ import responses
 
 from analytics.models import Appointment, Service, Transaction
 from clients.models import Client, ClientExternalId
+from integrations.inbound import acuity_webhook_event_record
 from integrations.models import CatalogVariation, WebhookEvent
-from integrations.services import acuity_webhook_event_record
 from integrations.sync import process_acuity_appointment, process_square_event
 from integrations.tests import fakes
 from integrations.tests.factories import WebhookEventFactory

@@ -91,7 +91,7 @@ def test_a_record_the_database_refuses_fails_alone_and_the_rest_of_the_page_is_k
     """The page goes first in one savepoint; the refused record rolls it back, and the page
     is imported again record by record: the others are written once, and counted once."""
     from analytics.models import Transaction
-    from integrations.services import custom_crm_import
+    from integrations.inbound import custom_crm_import
     from integrations.tests.helpers import connect
 
     tenant = world.tenant_a

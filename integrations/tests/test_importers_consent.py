@@ -92,7 +92,7 @@ def test_a_provider_grant_fills_only_an_undecided_client_and_never_a_withdrawn_o
 
 
 def test_the_custom_crm_push_uses_the_same_upsert_and_consent_rule(world):
-    from integrations.services import custom_crm_import
+    from integrations.inbound import custom_crm_import
     from integrations.tests.helpers import connect
 
     t = world.tenant_a
