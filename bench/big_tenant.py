@@ -177,11 +177,17 @@ def run(options: BigTenantOptions, log: Callable[[str], None]) -> dict:
         section: dict = {"insights": {}, "lists": {}, "csv_import": {}}
         skipped: dict[str, str] = {}
 
-        def medians(path_big: str, path_small: str) -> dict:
-            for harness, path in ((big, path_big), (small, path_small)):
+        returned: dict[str, dict[str, int]] = {}
+
+        def medians(path_big: str, path_small: str, *, rows_of: str | None = None) -> dict:
+            for label, harness, path in (("big", big, path_big), ("small", small, path_small)):
                 response = harness.get(path)
                 if response.status_code != 200:
                     raise background.WorkFailed(f"{path} answered {response.status_code}: {response.content[:200]!r}")
+                if rows_of:
+                    # How many clients each answer holds: a list is compared like with like only
+                    # when both pages hold as many (docs: the note of issue 29's lists).
+                    returned.setdefault(rows_of, {})[label] = len(response.json()["results"])
             times = interleaved(
                 {"big": lambda: big.get(path_big), "small": lambda: small.get(path_small)},
                 repeat=options.repeat,
@@ -213,8 +219,9 @@ def run(options: BigTenantOptions, log: Callable[[str], None]) -> dict:
             log(f"  {name}: {entry}")
         log("lists: client list, search, birthdays ...")
         for name, path in LISTS.items():
-            section["lists"][name] = medians(path, path)
-            log(f"  {name}: {section['lists'][name]}")
+            section["lists"][name] = medians(path, path, rows_of=name)
+            log(f"  {name}: {section['lists'][name]} (clients returned: {returned[name]})")
+        results["meta"]["lists_returned"] = returned
         # The imports go to small tenants of their own (3, 4, ...), measured last: they add clients.
         for index, rows in enumerate(options.csv_rows):
             log(f"CSV import of {rows:,} rows ...")
@@ -245,10 +252,15 @@ def render(results: dict) -> str:
         for period, figure in entry.items():
             ratio = figure["big_ms"] / figure["small_ms"] if figure["small_ms"] else float("nan")
             lines.append(f"{name:<28}{period:<8}{figure['big_ms']:>10.2f}{figure['small_ms']:>10.2f}{ratio:>11.2f}")
-    lines += ["", f"{'list':<36}{'big ms':>10}{'small ms':>10}{'big/small':>11}"]
+    lines += ["", f"{'list':<36}{'big ms':>10}{'small ms':>10}{'big/small':>11}{'clients big/small':>20}"]
+    returned = meta.get("lists_returned", {})
     for name, figure in section.get("lists", {}).items():
         ratio = figure["big_ms"] / figure["small_ms"] if figure["small_ms"] else float("nan")
-        lines.append(f"{name:<36}{figure['big_ms']:>10.2f}{figure['small_ms']:>10.2f}{ratio:>11.2f}")
+        rows = returned.get(name, {})
+        lines.append(
+            f"{name:<36}{figure['big_ms']:>10.2f}{figure['small_ms']:>10.2f}{ratio:>11.2f}"
+            f"{str(rows.get('big', '?')) + '/' + str(rows.get('small', '?')):>20}"
+        )
     lines += ["", f"{'CSV import rows':<20}{'rows/s':>12}{'created':>10}"]
     for rows, figure in section.get("csv_import", {}).items():
         lines.append(f"{rows:<20}{figure['rows_per_second']:>12.1f}{figure['created']:>10}")
