@@ -354,6 +354,11 @@ class InsightClientDay(TenantModel):
     # first visit or purchase (-1 for none, or after this day). See InsightActiveDay.
     gap = models.SmallIntegerField(null=True)
     returning_gap = models.SmallIntegerField(null=True)
+    # On days of sales refunded in full on a later day (permanent = 0, refunded_in_full_on >
+    # day) only: the client's permanent days just before and just after (null: none), so that
+    # "no permanent day in the period" is read from the row itself.
+    previous_permanent_day = models.DateField(null=True)
+    next_permanent_day = models.DateField(null=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "client_id", "day"], name="insight_client_day_unique")]
@@ -367,7 +372,7 @@ class InsightClientDay(TenantModel):
             # days that can make a client active (in a period ending before that later day).
             models.Index(
                 fields=["tenant", "day"],
-                include=["client_id", "refunded_in_full_on"],
+                include=["client_id", "refunded_in_full_on", "previous_permanent_day", "next_permanent_day"],
                 condition=models.Q(permanent=0, refunded_in_full_on__gt=models.F("day")),
                 name="insight_client_day_later_idx",
             ),

@@ -420,8 +420,9 @@ GROUP BY 1
 #   tenant's size; one function call per array (no cardinality(): each call reads the array).
 # - Days of sales refunded in full on a later day (permanent = 0): active only in a period
 #   ending before that day, and counted only for clients without a permanent day in the
-#   period. A partial index holds just those days (a few: refunds on a later day); each
-#   client found is probed by key, not joined (there are few).
+#   period: each such row holds the client's permanent days just before and after it. A
+#   partial index holds just those days (a few: refunds on a later day) with those columns;
+#   each client left is probed by key for its first day, not joined (there are few).
 _DASHBOARD_CLIENTS_SQL = """
 WITH kept AS (
     SELECT a.day >= %(start)s AS is_current,
@@ -434,11 +435,17 @@ WITH kept AS (
     GROUP BY 1
 ),
 later AS (
+    -- Their clients without a permanent day in the period: the permanent days next to the
+    -- row's day are both outside it.
     SELECT DISTINCT c.day >= %(start)s AS is_current, c.client_id
     FROM analytics_insightclientday c
     WHERE c.tenant_id = %(tenant)s AND c.permanent = 0 AND c.refunded_in_full_on > c.day
       AND c.day >= %(previous_start)s AND c.day <= %(end)s
       AND c.refunded_in_full_on > CASE WHEN c.day >= %(start)s THEN %(end)s ELSE %(previous_end)s END
+      AND (c.previous_permanent_day IS NULL
+           OR c.previous_permanent_day < CASE WHEN c.day >= %(start)s THEN %(start)s ELSE %(previous_start)s END)
+      AND (c.next_permanent_day IS NULL
+           OR c.next_permanent_day > CASE WHEN c.day >= %(start)s THEN %(end)s ELSE %(previous_end)s END)
 ),
 only_later AS (
     SELECT l.is_current, count(*) AS active,
@@ -447,12 +454,6 @@ only_later AS (
                WHERE f.tenant_id = %(tenant)s AND f.client_id = l.client_id
            ) < CASE WHEN l.is_current THEN %(start)s ELSE %(previous_start)s END) AS returning
     FROM later l
-    WHERE NOT EXISTS (
-        SELECT 1 FROM analytics_insightclientday p
-        WHERE p.tenant_id = %(tenant)s AND p.client_id = l.client_id AND p.permanent > 0
-          AND p.day >= CASE WHEN l.is_current THEN %(start)s ELSE %(previous_start)s END
-          AND p.day <= CASE WHEN l.is_current THEN %(end)s ELSE %(previous_end)s END
-    )
     GROUP BY l.is_current
 )
 SELECT p.is_current, coalesce(k.active, 0) + coalesce(o.active, 0), coalesce(k.returning, 0) + coalesce(o.returning, 0)

@@ -317,7 +317,13 @@ def _active_rows(tenant: Tenant) -> dict:
     return {
         "gaps": sorted(
             InsightClientDay.objects.filter(tenant_id=tenant.id).values_list(
-                "client_id", "day", "permanent", "gap", "returning_gap"
+                "client_id",
+                "day",
+                "permanent",
+                "gap",
+                "returning_gap",
+                "previous_permanent_day",
+                "next_permanent_day",
             )
         ),
         "active": sorted(
