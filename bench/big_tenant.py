@@ -134,10 +134,10 @@ def _describe(bench: database.BenchDatabase, options: BigTenantOptions, tenants:
     import psycopg
 
     with psycopg.connect(**bench.owner_conninfo(), autocommit=True) as conn:
-        found = conn.execute("SELECT count(*) FROM tenants_tenant").fetchone()[0]
-        big = conn.execute(
+        (found,) = conn.execute("SELECT count(*) FROM tenants_tenant").fetchall()[0]
+        (big,) = conn.execute(
             "SELECT count(*) FROM analytics_transaction WHERE tenant_id = %s", [loader.LoadedData.tenant_id(BIG)]
-        ).fetchone()[0]
+        ).fetchall()[0]
     if found != tenants or big != options.big_transactions:
         raise ValueError(
             f"database {bench.name} holds {found} tenants and a big tenant of {big} sales, "
