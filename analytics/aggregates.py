@@ -17,9 +17,17 @@ from tenants.models import Tenant
 
 def aggregate_tables() -> list[str]:
     """The tables the triggers keep (empty on Citus, where nothing keeps them)."""
-    from analytics.models import InsightClient, InsightClientDay, InsightDay, InsightSpan, InsightState, InsightVisitDay
+    from analytics.models import (
+        InsightActiveDay,
+        InsightClient,
+        InsightClientDay,
+        InsightDay,
+        InsightSpan,
+        InsightState,
+        InsightVisitDay,
+    )
 
-    models = (InsightState, InsightDay, InsightSpan, InsightVisitDay, InsightClientDay, InsightClient)
+    models = (InsightState, InsightDay, InsightSpan, InsightVisitDay, InsightClientDay, InsightClient, InsightActiveDay)
     return [model._meta.db_table for model in models]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -349,6 +350,16 @@ class InsightClientDay(TenantModel):
     permanent = models.BigIntegerField()
     earlier_custom = models.BigIntegerField()
     refunded_in_full_on = models.DateField(null=True)
+    # On permanent days only (migration 0009): days since the client's previous permanent day
+    # (32767 for none or further back), and the least of that and the days since the client's
+    # first visit or purchase (-1 for none, or after this day). See InsightActiveDay.
+    gap = models.SmallIntegerField(null=True)
+    returning_gap = models.SmallIntegerField(null=True)
+    # On days of sales refunded in full on a later day (permanent = 0, refunded_in_full_on >
+    # day) only: the client's permanent days just before and just after (null: none), so that
+    # "no permanent day in the period" is read from the row itself.
+    previous_permanent_day = models.DateField(null=True)
+    next_permanent_day = models.DateField(null=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "client_id", "day"], name="insight_client_day_unique")]
@@ -357,8 +368,37 @@ class InsightClientDay(TenantModel):
                 fields=["tenant", "day"],
                 include=["client_id", "permanent", "refunded_in_full_on"],
                 name="insight_client_day_day_idx",
-            )
+            ),
+            # The days whose sales were all fully refunded on a later day: the only non-permanent
+            # days that can make a client active (in a period ending before that later day).
+            models.Index(
+                fields=["tenant", "day"],
+                include=["client_id", "refunded_in_full_on", "previous_permanent_day", "next_permanent_day"],
+                condition=models.Q(permanent=0, refunded_in_full_on__gt=models.F("day")),
+                name="insight_client_day_later_idx",
+            ),
         ]
+
+
+class InsightActiveDay(TenantModel):
+    """One local day's permanent client-days, as two sorted arrays, so that a period's
+    active and returning clients are counted from one row per day (docs/insights.md).
+
+    A client is active in [S, E] by a permanent day when exactly one of its permanent days in
+    [S, E] has its previous permanent day before S: the first one. So the period's clients
+    are, over its days d, the client-days of d whose gap > d - S. The arrays hold the gaps
+    negated, sorted: `width_bucket(S - d - 1, neg_gaps)` (a binary search) counts those with
+    -gap <= S - d - 1, i.e. gap > d - S. Returning ones also had their first visit or purchase
+    before S: `neg_returning_gaps` likewise. Gaps are capped at 32767 days (a period is
+    shorter than 3 years, so d - S never reaches it)."""
+
+    id = models.BigAutoField(primary_key=True)
+    day = models.DateField()
+    neg_gaps = ArrayField(models.SmallIntegerField())
+    neg_returning_gaps = ArrayField(models.SmallIntegerField())
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "day"], name="insight_active_day_unique")]
 
 
 class InsightClient(TenantModel):

@@ -391,19 +391,54 @@ GROUP BY 1
 # Active clients: those with a client-day in the period that makes them active by the
 # period's end (a permanent one, or a sale refunded in full only after the period's end);
 # returning ones had their first visit or purchase before the period.
+# - Permanent days: one row per local day (analytics_insightactiveday). A client with a
+#   permanent day in [S, E] has exactly one whose previous permanent day is before S (the first
+#   one): the client-days of day d with gap > d - S, counted by a binary search in d's sorted
+#   negated gaps (width_bucket(S - d - 1, ..) counts those <= S - d - 1). Returning: also their
+#   first visit or purchase before S (the returning gaps). One row per day, whatever the
+#   tenant's size; one function call per array (no cardinality(): each call reads the array).
+# - Days of sales refunded in full on a later day (permanent = 0): active only in a period
+#   ending before that day, and counted only for clients without a permanent day in the
+#   period: each such row holds the client's permanent days just before and after it. A
+#   partial index holds just those days (a few: refunds on a later day) with those columns;
+#   each client left is probed by key for its first day, not joined (there are few).
 _DASHBOARD_CLIENTS_SQL = """
-WITH active AS (
+WITH kept AS (
+    SELECT a.day >= %(start)s AS is_current,
+           sum(width_bucket(((CASE WHEN a.day >= %(start)s THEN %(start)s ELSE %(previous_start)s END) - a.day - 1)::smallint,
+                            a.neg_gaps)) AS active,
+           sum(width_bucket(((CASE WHEN a.day >= %(start)s THEN %(start)s ELSE %(previous_start)s END) - a.day - 1)::smallint,
+                            a.neg_returning_gaps)) AS returning
+    FROM analytics_insightactiveday a
+    WHERE a.tenant_id = %(tenant)s AND a.day >= %(previous_start)s AND a.day <= %(end)s
+    GROUP BY 1
+),
+later AS (
+    -- Their clients without a permanent day in the period: the permanent days next to the
+    -- row's day are both outside it.
     SELECT DISTINCT c.day >= %(start)s AS is_current, c.client_id
     FROM analytics_insightclientday c
-    WHERE c.tenant_id = %(tenant)s AND c.day >= %(previous_start)s AND c.day <= %(end)s
-      AND (c.permanent > 0
-           OR c.refunded_in_full_on > CASE WHEN c.day >= %(start)s THEN %(end)s ELSE %(previous_end)s END)
+    WHERE c.tenant_id = %(tenant)s AND c.permanent = 0 AND c.refunded_in_full_on > c.day
+      AND c.day >= %(previous_start)s AND c.day <= %(end)s
+      AND c.refunded_in_full_on > CASE WHEN c.day >= %(start)s THEN %(end)s ELSE %(previous_end)s END
+      AND (c.previous_permanent_day IS NULL
+           OR c.previous_permanent_day < CASE WHEN c.day >= %(start)s THEN %(start)s ELSE %(previous_start)s END)
+      AND (c.next_permanent_day IS NULL
+           OR c.next_permanent_day > CASE WHEN c.day >= %(start)s THEN %(end)s ELSE %(previous_end)s END)
+),
+only_later AS (
+    SELECT l.is_current, count(*) AS active,
+           count(*) FILTER (WHERE (
+               SELECT f.first_day FROM analytics_insightclient f
+               WHERE f.tenant_id = %(tenant)s AND f.client_id = l.client_id
+           ) < CASE WHEN l.is_current THEN %(start)s ELSE %(previous_start)s END) AS returning
+    FROM later l
+    GROUP BY l.is_current
 )
-SELECT a.is_current, count(*),
-       count(*) FILTER (WHERE f.first_day < CASE WHEN a.is_current THEN %(start)s ELSE %(previous_start)s END)
-FROM active a
-LEFT JOIN analytics_insightclient f ON f.tenant_id = %(tenant)s AND f.client_id = a.client_id
-GROUP BY a.is_current
+SELECT p.is_current, coalesce(k.active, 0) + coalesce(o.active, 0), coalesce(k.returning, 0) + coalesce(o.returning, 0)
+FROM (VALUES (true), (false)) AS p(is_current)
+LEFT JOIN kept k ON k.is_current = p.is_current
+LEFT JOIN only_later o ON o.is_current = p.is_current
 """
 
 
@@ -423,7 +458,7 @@ def _dashboard_rows_from_aggregates(tenant: Tenant, start: datetime.date, end: d
     rows = []
     for is_current in (True, False):
         figures = [dict(zip(("currency", *_MONEY), values[1:])) for values in money if values[0] == is_current]
-        active, returning = clients.get(is_current, (0, 0))
+        active, returning = (int(n) for n in clients.get(is_current, (0, 0)))
         completed, no_shows, rebookable, rebooked = (int(n or 0) for n in visits.get(is_current, (0, 0, 0, 0)))
         rows.append(
             (is_current, figures, active - returning, active, returning, completed, no_shows, rebookable, rebooked)

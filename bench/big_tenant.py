@@ -46,6 +46,7 @@ class BigTenantOptions:
     csv_rows: tuple[int, ...] = (10_000, 100_000)
     repeat: int = 15
     keep: bool = False
+    database: str | None = None  # reuse a database kept by an earlier run (--keep)
 
 
 def insight_routes() -> list[tuple[str, str]]:
@@ -128,31 +129,66 @@ def csv_import(tenant_id: str, rows: int, *, salt: int) -> dict:
     return {"rows_per_second": round(rows / seconds, 1), "created": created, "seconds": round(seconds, 2)}
 
 
+def _describe(bench: database.BenchDatabase, options: BigTenantOptions, tenants: int) -> loader.LoadedData:
+    """The sizes of a reused database, checked against those asked for."""
+    import psycopg
+
+    with psycopg.connect(**bench.owner_conninfo(), autocommit=True) as conn:
+        (found,) = conn.execute("SELECT count(*) FROM tenants_tenant").fetchall()[0]
+        (big,) = conn.execute(
+            "SELECT count(*) FROM analytics_transaction WHERE tenant_id = %s", [loader.LoadedData.tenant_id(BIG)]
+        ).fetchall()[0]
+    if found != tenants or big != options.big_transactions:
+        raise ValueError(
+            f"database {bench.name} holds {found} tenants and a big tenant of {big} sales, "
+            f"not {tenants} and {options.big_transactions}"
+        )
+    return loader.LoadedData(
+        tenants,
+        options.clients_per_tenant,
+        options.transactions_per_tenant,
+        {"tenants_tenant": found, "big_tenant_transactions": big},
+        {"reused": 0.0},
+    )
+
+
 def run(options: BigTenantOptions, log: Callable[[str], None]) -> dict:
     from django.conf import settings
 
     started = datetime.datetime.now(datetime.UTC)
     results: dict = {"meta": {"date": started.isoformat(timespec="seconds"), "scale": "big-tenant"}}
-    log("creating the benchmark database and migrating ...")
-    bench = database.create()
+    if options.database:
+        # Kept by an earlier run (--keep): migrated to this code (an aggregate added since is
+        # built by its migration), then checked against the sizes asked for; no loading.
+        log(f"reusing database {options.database}, migrating ...")
+        bench = database.attach(options.database)
+        from django.core.management import call_command
+
+        call_command("migrate", database="owner", verbosity=0, interactive=False)
+    else:
+        log("creating the benchmark database and migrating ...")
+        bench = database.create()
     results["meta"]["database"] = bench.name
     harnesses: list[EndpointHarness] = []
     try:
         tenants = options.small_tenants + 1
-        log(
-            f"loading 1 tenant of {options.big_clients:,} clients and {options.big_transactions:,} sales over 3 years "
-            f"beside {options.small_tenants} of {options.clients_per_tenant:,} clients and "
-            f"{options.transactions_per_tenant:,} sales (set-based SQL) ..."
-        )
-        data = loader.load(
-            bench,
-            tenants=tenants,
-            clients_per_tenant=options.clients_per_tenant,
-            transactions_per_tenant=options.transactions_per_tenant,
-            big_tenant=(options.big_clients, options.big_transactions),
-            history_days=HISTORY_DAYS,
-            log=log,
-        )
+        if options.database:
+            data = _describe(bench, options, tenants)
+        else:
+            log(
+                f"loading 1 tenant of {options.big_clients:,} clients and {options.big_transactions:,} sales over 3 "
+                f"years beside {options.small_tenants} of {options.clients_per_tenant:,} clients and "
+                f"{options.transactions_per_tenant:,} sales (set-based SQL) ..."
+            )
+            data = loader.load(
+                bench,
+                tenants=tenants,
+                clients_per_tenant=options.clients_per_tenant,
+                transactions_per_tenant=options.transactions_per_tenant,
+                big_tenant=(options.big_clients, options.big_transactions),
+                history_days=HISTORY_DAYS,
+                log=log,
+            )
         from django.db import connections
 
         for conn in connections.all():
@@ -177,11 +213,17 @@ def run(options: BigTenantOptions, log: Callable[[str], None]) -> dict:
         section: dict = {"insights": {}, "lists": {}, "csv_import": {}}
         skipped: dict[str, str] = {}
 
-        def medians(path_big: str, path_small: str) -> dict:
-            for harness, path in ((big, path_big), (small, path_small)):
+        returned: dict[str, dict[str, int]] = {}
+
+        def medians(path_big: str, path_small: str, *, rows_of: str | None = None) -> dict:
+            for label, harness, path in (("big", big, path_big), ("small", small, path_small)):
                 response = harness.get(path)
                 if response.status_code != 200:
                     raise background.WorkFailed(f"{path} answered {response.status_code}: {response.content[:200]!r}")
+                if rows_of:
+                    # How many clients each answer holds: a list is compared like with like only
+                    # when both pages hold as many (docs: the note of issue 29's lists).
+                    returned.setdefault(rows_of, {})[label] = len(response.json()["results"])
             times = interleaved(
                 {"big": lambda: big.get(path_big), "small": lambda: small.get(path_small)},
                 repeat=options.repeat,
@@ -213,8 +255,9 @@ def run(options: BigTenantOptions, log: Callable[[str], None]) -> dict:
             log(f"  {name}: {entry}")
         log("lists: client list, search, birthdays ...")
         for name, path in LISTS.items():
-            section["lists"][name] = medians(path, path)
-            log(f"  {name}: {section['lists'][name]}")
+            section["lists"][name] = medians(path, path, rows_of=name)
+            log(f"  {name}: {section['lists'][name]} (clients returned: {returned[name]})")
+        results["meta"]["lists_returned"] = returned
         # The imports go to small tenants of their own (3, 4, ...), measured last: they add clients.
         for index, rows in enumerate(options.csv_rows):
             log(f"CSV import of {rows:,} rows ...")
@@ -245,10 +288,15 @@ def render(results: dict) -> str:
         for period, figure in entry.items():
             ratio = figure["big_ms"] / figure["small_ms"] if figure["small_ms"] else float("nan")
             lines.append(f"{name:<28}{period:<8}{figure['big_ms']:>10.2f}{figure['small_ms']:>10.2f}{ratio:>11.2f}")
-    lines += ["", f"{'list':<36}{'big ms':>10}{'small ms':>10}{'big/small':>11}"]
+    lines += ["", f"{'list':<36}{'big ms':>10}{'small ms':>10}{'big/small':>11}{'clients big/small':>20}"]
+    returned = meta.get("lists_returned", {})
     for name, figure in section.get("lists", {}).items():
         ratio = figure["big_ms"] / figure["small_ms"] if figure["small_ms"] else float("nan")
-        lines.append(f"{name:<36}{figure['big_ms']:>10.2f}{figure['small_ms']:>10.2f}{ratio:>11.2f}")
+        rows = returned.get(name, {})
+        lines.append(
+            f"{name:<36}{figure['big_ms']:>10.2f}{figure['small_ms']:>10.2f}{ratio:>11.2f}"
+            f"{str(rows.get('big', '?')) + '/' + str(rows.get('small', '?')):>20}"
+        )
     lines += ["", f"{'CSV import rows':<20}{'rows/s':>12}{'created':>10}"]
     for rows, figure in section.get("csv_import", {}).items():
         lines.append(f"{rows:<20}{figure['rows_per_second']:>12.1f}{figure['created']:>10}")

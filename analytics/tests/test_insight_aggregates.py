@@ -24,6 +24,7 @@ from rest_framework.renderers import JSONRenderer
 
 from analytics import aggregates, selectors, services
 from analytics.models import (
+    InsightActiveDay,
     InsightClient,
     InsightClientDay,
     InsightDay,
@@ -268,6 +269,10 @@ def test_the_aggregates_answer_every_insight_as_the_rows_do(tenant, zone, window
         _apply(tenant, window, ops, people, list(catalog))
         assert selectors.aggregates_ready(tenant=tenant)
         _assert_same_insights(tenant, window, chosen)
+        # What the triggers kept of the active days is what a rebuild from the rows makes.
+        kept = _active_rows(tenant)
+        aggregates.rebuild(tenant)
+        assert _active_rows(tenant) == kept
         transaction.set_rollback(True)
 
 
@@ -306,6 +311,27 @@ def _rows(tenant: Tenant) -> dict:
                 "day", "completed", "no_shows", "rebookable", "rebooked"
             )
         ),
+        **_active_rows(tenant),
+    }
+
+
+def _active_rows(tenant: Tenant) -> dict:
+    """What migration 0009 keeps: the gaps of the permanent client-days, the days' arrays."""
+    return {
+        "gaps": sorted(
+            InsightClientDay.objects.filter(tenant_id=tenant.id).values_list(
+                "client_id",
+                "day",
+                "permanent",
+                "gap",
+                "returning_gap",
+                "previous_permanent_day",
+                "next_permanent_day",
+            )
+        ),
+        "active": sorted(
+            InsightActiveDay.objects.filter(tenant_id=tenant.id).values_list("day", "neg_gaps", "neg_returning_gaps")
+        ),
     }
 
 
@@ -339,6 +365,50 @@ def test_a_tenants_first_write_builds_its_aggregates_and_every_write_keeps_them(
         services.transaction_delete(tenant=a, transaction_id=sale.id)
         assert _rows(a)["days"] == [] and _rows(a)["spans"] == []
         assert _rows(a)["clients"] == [(person.id, D(2025, 3, 10), 1, 1, None)]
+
+
+def test_active_and_returning_clients_are_counted_from_the_active_days(world):
+    a = world.tenant_a  # Los Angeles
+    with tenant_context(a.id, role="system"):
+        regular, once = f.client(a, "Regular"), f.client(a, "Once")
+        f.sale(a, f.local(a, 2025, 3, 5), 5000, client=regular)
+        f.visit(a, f.local(a, 2025, 3, 20), client=regular)
+        # Refunded in full on April 5th: active in March (which ends before), not after.
+        later = f.sale(a, f.local(a, 2025, 3, 25), 3000, client=once)
+        services.transaction_refund(tenant=a, transaction_id=later.id, refunded_at=f.local(a, 2025, 4, 5))
+
+        def days() -> dict:
+            return {
+                day: (list(gaps), list(returning))
+                for day, gaps, returning in InsightActiveDay.objects.values_list(
+                    "day", "neg_gaps", "neg_returning_gaps"
+                )
+            }
+
+        # Gaps: days since the client's previous permanent day (32767: none); returning gaps:
+        # the least of that and the days since the first visit or purchase. Negated, sorted.
+        assert days() == {D(2025, 3, 5): ([-32767], [0]), D(2025, 3, 20): ([-15], [-15])}
+        march = selectors.dashboard(a, D(2025, 3, 1), D(2025, 3, 31))
+        assert (march["active_clients"]["current"], march["new_clients"]["current"]) == (2, 2)
+        assert march["returning_client_rate"]["current"] == 0
+        # A purchase on an earlier day moves the next day's gap, in the same write.
+        earlier = f.sale(a, f.local(a, 2025, 2, 1), 1000, client=regular)
+        assert days() == {
+            D(2025, 2, 1): ([-32767], [0]),
+            D(2025, 3, 5): ([-32], [-32]),
+            D(2025, 3, 20): ([-15], [-15]),
+        }
+        march = selectors.dashboard(a, D(2025, 3, 1), D(2025, 3, 31))
+        assert _json(march) == _json(selectors.dashboard_raw(a, D(2025, 3, 1), D(2025, 3, 31)))
+        assert march["active_clients"] == {"current": 2, "previous": 1, "change_percent": 100}
+        assert march["new_clients"] == {"current": 1, "previous": 1, "change_percent": 0}
+        assert march["returning_client_rate"]["current"] == 50
+        # Past the full refund's day the sale of March 25th makes nobody active.
+        spring = selectors.dashboard(a, D(2025, 3, 1), D(2025, 4, 10))
+        assert spring["active_clients"]["current"] == 1
+        assert _json(spring) == _json(selectors.dashboard_raw(a, D(2025, 3, 1), D(2025, 4, 10)))
+        services.transaction_delete(tenant=a, transaction_id=earlier.id)
+        assert days() == {D(2025, 3, 5): ([-32767], [0]), D(2025, 3, 20): ([-15], [-15])}
 
 
 def test_the_aggregates_are_the_tenants_own(world):

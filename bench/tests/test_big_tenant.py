@@ -8,6 +8,7 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from bench.big_tenant import insight_routes
 from bench.tests.test_benchmark import _leftovers
@@ -71,4 +72,39 @@ def test_the_big_tenant_was_loaded_big(results):
 
 
 def test_nothing_is_left_behind(results):
+    assert _leftovers() == ([], [])
+
+
+def test_each_list_says_how_many_clients_it_answered(results):
+    # Both tenants' answers, so a ratio of pages of different sizes shows as such.
+    returned = results["meta"]["lists_returned"]
+    assert set(returned) == {"client_list", "client_search", "birthdays"}
+    # The client list is a page of 50: the big tenant (300 clients) fills it, a small one (20) cannot.
+    assert returned["client_list"] == {"big": 50, "small": 20}
+    for counts in returned.values():
+        assert set(counts) == {"big", "small"} and min(counts.values()) >= 0
+
+
+def test_a_kept_database_is_measured_again_without_loading(django_db_setup, django_db_blocker, tmp_path):
+    def sizes(big_transactions: int) -> list[str]:
+        return [
+            *("--scale", "big-tenant", "--tenants", "2", "--clients-per-tenant", "10"),
+            *("--transactions-per-tenant", "10", "--big-clients", "50", "--repeat", "1"),
+            *("--big-transactions", str(big_transactions), "--csv-rows", ""),
+        ]
+
+    with django_db_blocker.unblock():
+        call_command("benchmark", *sizes(200), "--keep", "--json", str(tmp_path / "first.json"))
+        kept = json.loads((tmp_path / "first.json").read_text())["meta"]["database"]
+        with pytest.raises(CommandError, match="--csv-rows"):
+            call_command("benchmark", *sizes(200)[:-2], "--reuse-database", kept)
+        with pytest.raises(ValueError, match="not 3 and 201"):
+            call_command("benchmark", *sizes(201), "--reuse-database", kept, "--keep")
+        # Measured again, then dropped (no --keep).
+        call_command("benchmark", *sizes(200), "--reuse-database", kept, "--json", str(tmp_path / "again.json"))
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert again["meta"]["database"] == kept
+    assert again["meta"]["load_seconds"] == 0
+    assert set(again["big_tenant"]["lists"]) == {"client_list", "client_search", "birthdays"}
+    assert "dashboard" in again["big_tenant"]["insights"]
     assert _leftovers() == ([], [])

@@ -132,7 +132,14 @@ class Command(BaseCommand):
             csv_rows=csv_rows,
             repeat=options["repeat"] or 15,
             keep=options["keep"],
+            database=options["database"],
         )
+        if bench_options.database and csv_rows:
+            # The imports of the earlier run are in that database: the same files would find
+            # their clients there (duplicates), not create them.
+            raise CommandError(
+                "--reuse-database with --scale big-tenant measures the insights and lists: add --csv-rows ''"
+            )
         if bench_options.small_tenants < 1 + len(csv_rows):
             raise CommandError(
                 f"--tenants: at least {1 + len(csv_rows)} small tenants (one per CSV import, and one measured)"
