@@ -15,8 +15,8 @@ import django.contrib.postgres.fields
 import django.db.models.deletion
 from django.db import migrations, models
 
-from tenants.rls import enable_rls
-from tenants.sharding import is_citus, tenant_keys
+from tenants.db.rls import enable_rls
+from tenants.db.sharding import is_citus, tenant_keys
 
 SQL = r"""
 ALTER FUNCTION analytics_insight_refresh_clients(uuid, uuid[], date[]) RENAME TO analytics_insight_refresh_client_days;
