@@ -10,6 +10,7 @@ from django.http import HttpRequest
 
 from campaigns import services
 from campaigns.models import CampaignSettings, MessageDraft
+from campaigns.rules import MAX_BODY_LENGTH
 from tenants.support.site import SupportModelAdminMixin, support_tenant
 
 
@@ -44,7 +45,7 @@ class MessageDraftAdminForm(forms.ModelForm):
                 raise forms.ValidationError(f"Only drafts can be edited; this one is {draft.status}.")
             if not body:
                 raise forms.ValidationError("The text may not be blank.")
-            limit = services.MAX_BODY_LENGTH[draft.channel]
+            limit = MAX_BODY_LENGTH[draft.channel]
             if len(body) > limit:
                 raise forms.ValidationError(f"At most {limit} characters for {draft.channel}.")
         return body

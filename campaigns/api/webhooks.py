@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 from twilio.twiml.messaging_response import MessagingResponse
 
 from campaigns import delivery
+from campaigns.rules import ReplyAction
 from common.query import StrictQueryParametersMixin
 from tenants.context import tenant_context
 
@@ -85,7 +86,7 @@ class TwilioSmsWebhookView(_TwilioWebhookView):
             )
         logger.info("twilio reply %s for %d client(s)", reply.action, reply.clients)
         twiml = MessagingResponse()
-        if reply.action == "help":
+        if reply.action == ReplyAction.HELP:
             twiml.message(f"{reply.business_name}: birthday messages. Reply STOP to opt out, START to opt back in.")
         # STOP and START: Twilio itself confirms to the sender (its opt-out handling); no second text.
         return HttpResponse(str(twiml), content_type="text/xml")
