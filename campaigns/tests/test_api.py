@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from campaigns.models import CampaignSettings, MessageDraft
+from campaigns.tasks import send_message_draft
 from campaigns.tests.factories import NO_QUIET_HOURS, make_client, make_draft, make_settings
 from tenants.context import tenant_context
 from tenants.models import BackgroundJob
@@ -200,12 +201,17 @@ def test_edit_body_only_while_draft(world, drafts):
     assert world.a.put(url, {"body": "x"}).status_code == 405
 
 
-def test_approve_queues_sending_on_commit_and_discard(world, drafts, django_capture_on_commit_callbacks):
+def test_approve_queues_sending_on_commit_and_discard(world, drafts, django_capture_on_commit_callbacks, monkeypatch):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = world.a.post(f"/api/v1/message-drafts/{drafts['a_sms'].id}/approve/")
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "approved" and response.json()["approved_by"] == str(world.owner_a.id)
     assert len(callbacks) == 1
+    # The service publishes the send task by its name (it does not import campaigns.tasks).
+    published: list[tuple[str, ...]] = []
+    monkeypatch.setattr(send_message_draft, "delay", lambda *args: published.append(args))
+    callbacks[0]()
+    assert published == [(str(world.tenant_a.id), str(drafts["a_sms"].id))]
     # Approving again changes nothing and queues nothing.
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert world.a.post(f"/api/v1/message-drafts/{drafts['a_sms'].id}/approve/").status_code == 200
