@@ -2,7 +2,7 @@
 audited; changed only inside an entered tenant). The encrypted sender credentials are never
 shown."""
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin
@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from campaigns import services
 from campaigns.models import CampaignSettings, MessageDraft
 from campaigns.rules import MAX_BODY_LENGTH
+from tenants.models import User
 from tenants.support.site import SupportModelAdminMixin, support_tenant
 
 
@@ -113,6 +114,6 @@ class MessageDraftAdmin(SupportModelAdminMixin, admin.ModelAdmin):
                 tenant=support_tenant(request),
                 draft_id=obj.id,
                 body=form.cleaned_data["body"],
-                acting_user=request.user,
+                acting_user=cast(User, request.user),  # the admin site lets only signed-in staff in
             )
         obj.refresh_from_db()

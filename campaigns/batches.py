@@ -19,7 +19,8 @@ from campaigns.generators import MessageGenerator, MessageRequest, message_gener
 from campaigns.models import Channel, MessageDraft, Occasion
 from campaigns.services import campaign_settings_get
 from clients import consent
-from clients.selectors import birthdays_upcoming_count, birthdays_upcoming_page
+from clients.models import Client
+from clients.selectors import UpcomingBirthday, birthdays_upcoming_count, birthdays_upcoming_page
 from tenants import jobs
 from tenants.context import tenant_context
 from tenants.models import BackgroundJob, Tenant
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE: int | None = None
 
 
-def _skip_reason(client, channel: str) -> str | None:
+def _skip_reason(client: Client, channel: str) -> str | None:
     if not consent.allows(client, channel):
         return f"no_{channel}_consent"
     if channel == Channel.EMAIL:
@@ -147,7 +148,7 @@ def birthday_batch_run(*, tenant_id: uuid.UUID, job_id: uuid.UUID, generator: Me
     return jobs.job_run_all_chunks(tenant_id=tenant_id, job_id=job_id, step=birthday_batch_step(generator))
 
 
-def _existing_drafts(chunk: list) -> dict[tuple[uuid.UUID, datetime.date], uuid.UUID | None]:
+def _existing_drafts(chunk: list[UpcomingBirthday]) -> dict[tuple[uuid.UUID, datetime.date], uuid.UUID | None]:
     rows = MessageDraft.objects.filter(
         occasion=Occasion.BIRTHDAY,
         client_id__in=[c.client.id for c in chunk],

@@ -9,10 +9,14 @@ another tenant is simply not found (RLS).
 
 from __future__ import annotations
 
+import datetime
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from anymail.signals import AnymailTrackingEvent
 from django.conf import settings
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
@@ -65,7 +69,7 @@ def twilio_auth_token(tenant_id: uuid.UUID) -> str:
     return str(((campaign.sender_credentials if campaign else None) or {}).get("twilio_auth_token") or "")
 
 
-def twilio_signature_valid(*, auth_token: str, url: str, params, signature: str) -> bool:
+def twilio_signature_valid(*, auth_token: str, url: str, params: Mapping[str, Any], signature: str) -> bool:
     if not auth_token or not signature:
         return False
     return bool(RequestValidator(auth_token).validate(url, params, signature))
@@ -107,7 +111,7 @@ def sms_reply_record(*, tenant_id: uuid.UUID, from_number: str, body: str) -> Re
     return Reply(action, len(matched), tenant.name)
 
 
-def _apply_status(draft: MessageDraft, status: str, at=None) -> bool:
+def _apply_status(draft: MessageDraft, status: str, at: datetime.datetime | None = None) -> bool:
     """Set the draft's delivery status unless it already knows a later word."""
     if _RANK.get(status, 0) <= _RANK.get(draft.delivery_status, 0):
         return False
@@ -143,14 +147,14 @@ EMAIL_EVENTS = {
 }
 
 
-def _is_soft_bounce(event) -> bool:
+def _is_soft_bounce(event: AnymailTrackingEvent) -> bool:
     # Postmark reports a soft bounce as "bounced" too (anymail keeps its Type); only a hard
     # bounce withdraws consent.
     esp_event = getattr(event, "esp_event", None)
     return isinstance(esp_event, dict) and esp_event.get("Type") == "SoftBounce"
 
 
-def email_event_record(event, esp_name: str) -> TrackingResult:
+def email_event_record(event: AnymailTrackingEvent, esp_name: str) -> TrackingResult:
     """One anymail tracking event. It names its tenant and draft in the metadata we sent
     (campaigns.sending); the draft must also carry the event's message id and recipient, so
     metadata naming another tenant's draft changes nothing. Returns what was done."""
@@ -190,7 +194,7 @@ def email_event_record(event, esp_name: str) -> TrackingResult:
     return TrackingResult.RECORDED
 
 
-def on_anymail_tracking(sender, event, esp_name, **kwargs) -> None:
+def on_anymail_tracking(sender: object, event: AnymailTrackingEvent, esp_name: str, **kwargs: Any) -> None:
     """anymail.signals.tracking receiver (connected in campaigns.apps)."""
     outcome = email_event_record(event, esp_name)
     logger.info("email tracking event %s from %s: %s", event.event_type, esp_name, outcome)

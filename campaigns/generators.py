@@ -168,12 +168,11 @@ def llm_configured() -> bool:
 
 def message_generator() -> MessageGenerator:
     """The generator to use now: the LLM when configured, else the template."""
-    if not llm_configured():
+    api_url, api_key, model = _setting("LLM_API_URL"), _setting("LLM_API_KEY"), _setting("LLM_MODEL")
+    if not (api_url and api_key and model):
         return TemplateGenerator()
     try:
         timeout = float(_setting("LLM_TIMEOUT_SECONDS") or DEFAULT_LLM_TIMEOUT_SECONDS)
     except ValueError:
         timeout = DEFAULT_LLM_TIMEOUT_SECONDS
-    return ChatCompletionsGenerator(
-        api_url=_setting("LLM_API_URL"), api_key=_setting("LLM_API_KEY"), model=_setting("LLM_MODEL"), timeout=timeout
-    )
+    return ChatCompletionsGenerator(api_url=api_url, api_key=api_key, model=model, timeout=timeout)

@@ -22,6 +22,7 @@ import smtplib
 import uuid
 from dataclasses import dataclass
 from email.utils import formataddr, parseaddr
+from typing import Any
 
 import requests
 from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
@@ -83,17 +84,17 @@ class SendOutcome:
 # --- providers -----------------------------------------------------------------------------
 
 
-class _TwilioHttp(TwilioHttpClient):
+class _TwilioHttp(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no type hints: its classes are Any
     """The twilio library's requests client with a (connect, read) timeout, pointed at
     TWILIO_BASE_URL, remembering the last answer's headers (Twilio's Retry-After)."""
 
     def __init__(self) -> None:
         super().__init__(pool_connections=False)
         # The base class checks a number; requests also takes (connect, read).
-        self.timeout = TWILIO_TIMEOUT  # type: ignore[assignment]
-        self.last_headers: dict = {}
+        self.timeout = TWILIO_TIMEOUT
+        self.last_headers: dict[str, str] = {}
 
-    def request(self, method, url, *args, **kwargs):
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # twilio's Response
         if url.startswith(TWILIO_DEFAULT_ROOT + "/"):
             url = settings.TWILIO_BASE_URL + url[len(TWILIO_DEFAULT_ROOT) :]
         response = super().request(method, url, *args, **kwargs)
@@ -150,10 +151,10 @@ def twilio_send(
         )
     if not message.sid:
         raise ProviderError("Twilio answered without a message sid", transient=False)
-    return message.sid
+    return str(message.sid)
 
 
-def _retry_after(headers: dict) -> int | None:
+def _retry_after(headers: dict[str, str]) -> int | None:
     value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
     try:
         return max(1, min(int(value), 3600)) if value else None

@@ -49,7 +49,8 @@ def send_message_draft(self: Task, tenant_id: str, draft_id: str) -> str:
 def send_backoff(retries: int) -> int:
     """30 s, 60 s, 120 s, ... capped at 15 minutes, with jitter so a provider outage does not
     end in a thundering herd."""
-    return min(30 * 2**retries, 900) + random.randint(0, 15)
+    backoff: int = min(30 * 2**retries, 900)  # int ** int is Any to the type checker (a negative power is a float)
+    return backoff + random.randint(0, 15)
 
 
 @shared_task(name="campaigns.birthday_schedule_fanout")  # type: ignore[untyped-decorator]

@@ -23,7 +23,7 @@ _counter = itertools.count()
 NO_QUIET_HOURS = {"sms_window_start": datetime.time(0, 0), "sms_window_end": datetime.time(0, 0)}
 
 
-class CampaignSettingsFactory(factory.django.DjangoModelFactory):
+class CampaignSettingsFactory(factory.django.DjangoModelFactory[CampaignSettings]):
     """A tenant's settings row (one per tenant): pass `tenant`."""
 
     class Meta:
@@ -31,7 +31,7 @@ class CampaignSettingsFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ("tenant",)
 
 
-class MessageDraftFactory(factory.django.DjangoModelFactory):
+class MessageDraftFactory(factory.django.DjangoModelFactory[MessageDraft]):
     """A birthday draft for `client` (pass `tenant` and `client`), written by the template."""
 
     class Meta:
@@ -58,7 +58,7 @@ def make_client(
     """A client with a birthday, whose consent decisions (given or refused) are in the ledger."""
     n = next(_counter)
     with tenant_context(tenant.id, role="system"):
-        client: Client = ClientFactory(
+        client: Client = ClientFactory.create(
             tenant=tenant,
             first_name=first_name,
             last_name=f"Client{n}",
@@ -80,7 +80,7 @@ def make_client(
 def make_settings(tenant: Tenant, **fields: Any) -> CampaignSettings:
     """The tenant's settings with `fields` set (created, or updated when they exist)."""
     with tenant_context(tenant.id, role="system"):
-        row: CampaignSettings = CampaignSettingsFactory(tenant=tenant)
+        row: CampaignSettings = CampaignSettingsFactory.create(tenant=tenant)
         for name, value in fields.items():
             setattr(row, name, value)
         row.save()
@@ -89,5 +89,5 @@ def make_settings(tenant: Tenant, **fields: Any) -> CampaignSettings:
 
 def make_draft(tenant: Tenant, client: Client, **fields: Any) -> MessageDraft:
     with tenant_context(tenant.id, role="system"):
-        draft: MessageDraft = MessageDraftFactory(tenant=tenant, client=client, **fields)
+        draft: MessageDraft = MessageDraftFactory.create(tenant=tenant, client=client, **fields)
         return draft

@@ -26,8 +26,8 @@ NINE, EIGHT_PM = datetime.time(9), datetime.time(20)
 SID = "AC" + "c" * 32
 
 
-def at_la(*args) -> datetime.datetime:
-    return datetime.datetime(*args, tzinfo=LA)
+def at_la(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime.datetime:
+    return datetime.datetime(year, month, day, hour, minute, tzinfo=LA)
 
 
 @pytest.mark.parametrize(

@@ -364,9 +364,9 @@ def postmark_event(kind: str, *, draft: MessageDraft, tenant_id, message_id: str
 
 
 def postmark_post(payload: dict, *, auth: str | None = WEBHOOK_SECRET):
-    headers = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(auth.encode()).decode()} if auth else {}
+    headers = {"Authorization": "Basic " + base64.b64encode(auth.encode()).decode()} if auth else {}
     return HttpClient().post(
-        "/api/v1/webhooks/email/postmark/", data=payload, content_type="application/json", **headers
+        "/api/v1/webhooks/email/postmark/", data=payload, content_type="application/json", headers=headers
     )
 
 

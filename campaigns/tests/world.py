@@ -13,7 +13,7 @@ def build(world, tenant, owner) -> dict:
     label = tenant.name.replace(" ", "")
     secret = f"DraftSecret{label}"
     with tenant_context(tenant.id, role="system"):
-        settings_row = CampaignSettingsFactory(
+        settings_row = CampaignSettingsFactory.create(
             tenant=tenant,
             birthday_template=f"Happy birthday {{first_name}} from {{business_name}} ({label})",
             sms_from_number="+14155550199",
@@ -30,7 +30,7 @@ def build(world, tenant, owner) -> dict:
             email_consent=True,
             sms_consent=True,
         )
-        draft = MessageDraftFactory(
+        draft = MessageDraftFactory.create(
             tenant=tenant,
             client=client,
             channel=Channel.SMS,
