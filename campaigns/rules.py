@@ -3,7 +3,7 @@ send attempts, and the outcomes the sender and the delivery webhooks answer with
 
 What is stored in a column (channels, occasions, draft and delivery statuses, the default
 window) lives in campaigns.models as TextChoices and module constants; the birthday window
-itself (how far ahead a batch may look) is the clients app's (clients.selectors.MAX_DAYS_AHEAD).
+itself (how far ahead a batch may look) is the clients app's (BIRTHDAYS_MAX_DAYS_AHEAD).
 The Celery task names are here too: services enqueue by name, so they never import the
 tasks module (which imports the runners, which import the services).
 """

@@ -11,11 +11,10 @@ from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import CampaignSettings, Channel, MessageDraft
+from campaigns.models import BIRTHDAYS_MAX_DAYS_AHEAD, CampaignSettings, Channel, MessageDraft
 from campaigns.quiet_hours import sms_wait_until
 from campaigns.rules import BIRTHDAY_BATCH_TASK, MAX_BODY_LENGTH, MAX_BULK_IDS, SEND_MESSAGE_DRAFT_TASK
 from campaigns.templates_text import template_errors
-from clients.selectors import MAX_DAYS_AHEAD
 from common.errors import Conflict, InvalidInput
 from tenants import jobs
 from tenants.changes import record_change, record_changes
@@ -94,8 +93,8 @@ def birthday_batch_start(
     """Queue a batch. The window is fixed now (start defaults to the tenant's today), so a
     retry tomorrow covers the same birthdays; the task is enqueued after commit."""
     require_tenant(tenant)
-    if not 0 <= days_ahead <= MAX_DAYS_AHEAD:
-        raise InvalidInput("days_ahead", f"must be between 0 and {MAX_DAYS_AHEAD}")
+    if not 0 <= days_ahead <= BIRTHDAYS_MAX_DAYS_AHEAD:
+        raise InvalidInput("days_ahead", f"must be between 0 and {BIRTHDAYS_MAX_DAYS_AHEAD}")
     if channel is None:
         channel = campaign_settings_get(tenant=tenant).default_channel
     if channel not in Channel.values:

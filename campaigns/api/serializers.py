@@ -8,10 +8,16 @@ from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from campaigns.models import DEFAULT_DAYS_AHEAD, CampaignSettings, Channel, DeliveryStatus, MessageDraft
+from campaigns.models import (
+    BIRTHDAYS_MAX_DAYS_AHEAD,
+    DEFAULT_DAYS_AHEAD,
+    CampaignSettings,
+    Channel,
+    DeliveryStatus,
+    MessageDraft,
+)
 from campaigns.rules import MAX_ANY_BODY_LENGTH, MAX_BULK_IDS
 from clients.models import display_name_of
-from clients.selectors import MAX_DAYS_AHEAD
 from common.validation import BoundedDateField, StrictModelSerializer, StrictSerializer
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -32,7 +38,7 @@ class LocalTimeField(serializers.TimeField):
 
 
 class BirthdayBatchRequestSerializer(StrictSerializer):
-    days_ahead = serializers.IntegerField(min_value=0, max_value=MAX_DAYS_AHEAD, default=DEFAULT_DAYS_AHEAD)
+    days_ahead = serializers.IntegerField(min_value=0, max_value=BIRTHDAYS_MAX_DAYS_AHEAD, default=DEFAULT_DAYS_AHEAD)
     # `from` is a Python keyword: the field is declared under it in __init__.
     channel = serializers.ChoiceField(choices=Channel.choices, required=False)
 
@@ -86,7 +92,7 @@ class CampaignSettingsSerializer(StrictModelSerializer):
             "birthday_template": {"validators": []},
             "birthday_run_hour": {"min_value": 0, "max_value": 23},
             "birthday_run_minute": {"min_value": 0, "max_value": 59},
-            "birthday_days_ahead": {"min_value": 0, "max_value": MAX_DAYS_AHEAD},
+            "birthday_days_ahead": {"min_value": 0, "max_value": BIRTHDAYS_MAX_DAYS_AHEAD},
             # A validator, not a validate_ method: the pattern then shows in the schema.
             "sms_from_number": {
                 "validators": [RegexValidator(E164, message="must be an E.164 number such as +14155550123")]
