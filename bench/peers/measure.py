@@ -10,11 +10,12 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from bench.database import BenchDatabase
+from bench.database import BenchDatabase, fetch_value
 from bench.peers import setup
 from bench.timing import pair_ratios, summary
 
@@ -27,7 +28,7 @@ class Target:
     name: str
     settings_module: str
     path: str
-    headers: dict
+    headers: dict[str, Any]
     database_url: str = ""  # peers: their own database, as the runtime role
 
 
@@ -63,7 +64,7 @@ class InProcess:
             stderr=subprocess.PIPE,
         )
 
-    def get(self, n: int, *, results: bool = False) -> dict:
+    def get(self, n: int, *, results: bool = False) -> dict[str, Any]:
         ask = {"path": self.target.path, "headers": self.target.headers, "n": n, "results": results}
         self.process.stdin.write(json.dumps(ask) + "\n")
         self.process.stdin.flush()
@@ -82,7 +83,7 @@ class InProcess:
                 self.process.wait()
 
 
-def _comparable(page: list[dict]) -> list[dict]:
+def _comparable(page: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A page with each row's `url` as its path: the peers answer on hosts of their own
     (django-tenants routes by host), so only the path can be the same."""
     return [{**row, "url": urlsplit(row["url"]).path} if "url" in row else row for row in page]
@@ -111,7 +112,7 @@ def section(
     pairs: int,
     repeat: int,
     log: Callable[[str], None],
-) -> dict:
+) -> dict[str, Any]:
     from bench.http_load import Gunicorn, Request, run_load
 
     expected_rows = min(50, _clients_of(bench, measured_tenant_id))
@@ -238,4 +239,5 @@ def _clients_of(bench: BenchDatabase, tenant_id: str) -> int:
     import psycopg
 
     with psycopg.connect(**bench.owner_conninfo(), autocommit=True) as conn:
-        return conn.execute("SELECT count(*) FROM clients_client WHERE tenant_id = %s", [tenant_id]).fetchone()[0]
+        count: int = fetch_value(conn.execute("SELECT count(*) FROM clients_client WHERE tenant_id = %s", [tenant_id]))
+        return count

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from typing import Any
 
 import responses
 from django.core.management.base import BaseCommand
@@ -65,7 +66,7 @@ class Command(BaseCommand):
             with open(json_path, "w") as handle:
                 json.dump(figures, handle, indent=2)
 
-    def _run(self, tenant: Tenant, connection) -> dict:
+    def _run(self, tenant: Tenant, connection) -> dict[str, Any]:
         with tenant_context(tenant.id, role="system"):
             job = job_create(
                 tenant=tenant, kind="integrations.sync.square", params={"connection_id": str(connection.id)}

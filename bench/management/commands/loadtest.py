@@ -12,6 +12,7 @@ import json
 import os
 import random
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -49,7 +50,7 @@ class Command(BaseCommand):
             Path(options["json_path"]).write_text(json.dumps(results, indent=2, default=str))
 
 
-def _set_config_cost_us(bench) -> dict:
+def _set_config_cost_us(bench) -> dict[str, Any]:
     """What one folded set_config adds to a transaction, measured as the runtime role."""
     from bench import sql_level
     from bench.loader import LoadedData
@@ -64,7 +65,7 @@ def _set_config_cost_us(bench) -> dict:
     return measured["added_us_set_config"]
 
 
-def run_loadtest(options: dict, log) -> dict:
+def run_loadtest(options: dict[str, Any], log) -> dict[str, Any]:
     import datetime
 
     from bench import database, loader
@@ -74,7 +75,7 @@ def run_loadtest(options: dict, log) -> dict:
     from bench.queries import Period
     from bench.run import _tenant, machine
 
-    results: dict = {
+    results: dict[str, Any] = {
         "meta": {
             "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "machine": machine(),
@@ -214,7 +215,7 @@ def run_loadtest(options: dict, log) -> dict:
     return results
 
 
-def render(results: dict) -> str:
+def render(results: dict[str, Any]) -> str:
     meta = results["meta"]
     m = meta["machine"]
     lines = [
