@@ -134,7 +134,7 @@ def speed_goals(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         (
             "authenticated GET /api/v1/me/ in-process <= 1.5 ms",
             f"{me:.3f} ms" if me else "n/a",
-            verdict(me and me <= 1.5),
+            verdict(None if not me else me <= 1.5),
         )
     )
     rps = median(results.get("throughput", {}).get("rps", {}).get("isolated"))
@@ -149,7 +149,7 @@ def speed_goals(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     peers = results.get("peers", {})
     if peers.get("available"):
         ratios = {name: median(r) for name, r in peers.get("rps_over_this_project", {}).items()}
-        worst = max(ratios.values(), default=None)
+        worst = max((ratio for ratio in ratios.values() if ratio is not None), default=None)
         checks.append(
             (
                 "client-list throughput >= every peer's (peer / this project <= 1)",
