@@ -23,10 +23,21 @@ class WorkFailed(RuntimeError):
 
 @contextlib.contextmanager
 def _no_enqueue(task_path: str) -> Iterator[None]:
-    """The benchmark runs the job itself: nothing goes to the broker."""
+    """The benchmark runs the job itself: nothing goes to the broker, whether the service
+    publishes through the task (`.delay`) or by the task's name (`send_task`)."""
+    from brandvx.celery import app as celery_app
+
     module, name = task_path.rsplit(".", 1)
     task = getattr(importlib.import_module(module), name)
-    with mock.patch.object(task, "delay", lambda *args, **kwargs: None):
+    send_task = celery_app.send_task
+
+    def send_other_tasks(task_name: str, *args: Any, **kwargs: Any) -> Any:
+        return None if task_name == task.name else send_task(task_name, *args, **kwargs)
+
+    with (
+        mock.patch.object(task, "delay", lambda *args, **kwargs: None),
+        mock.patch.object(celery_app, "send_task", send_other_tasks),
+    ):
         yield
 
 

@@ -34,10 +34,11 @@ class DraftStateConflict(Conflict):
 
 
 def _enqueue(task_name: str, *args: str) -> None:
-    """Publish a campaigns task, found by its name (campaigns.rules) in the Celery app's
-    registry: this module never imports campaigns.tasks, which imports the runners, which
-    import this module. Called after commit (transaction.on_commit, tenants.jobs)."""
-    current_app.tasks[task_name].delay(*args)
+    """Publish a campaigns task by its name (campaigns.rules; routed by name, CELERY_TASK_ROUTES):
+    this module never imports campaigns.tasks, which imports the runners, which import this
+    module, and a web process need not have imported the tasks at all. Called after commit
+    (transaction.on_commit, tenants.jobs)."""
+    current_app.send_task(task_name, args=args)
 
 
 # --- settings ----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from brandvx.celery import app as celery_app
 from campaigns.models import CampaignSettings, MessageDraft
 from campaigns.tasks import send_message_draft
 from campaigns.tests.factories import NO_QUIET_HOURS, make_client, make_draft, make_settings
@@ -208,10 +209,10 @@ def test_approve_queues_sending_on_commit_and_discard(world, drafts, django_capt
     assert response.json()["status"] == "approved" and response.json()["approved_by"] == str(world.owner_a.id)
     assert len(callbacks) == 1
     # The service publishes the send task by its name (it does not import campaigns.tasks).
-    published: list[tuple[str, ...]] = []
-    monkeypatch.setattr(send_message_draft, "delay", lambda *args: published.append(args))
+    published: list[tuple[str, tuple[str, ...]]] = []
+    monkeypatch.setattr(celery_app, "send_task", lambda name, args: published.append((name, args)))
     callbacks[0]()
-    assert published == [(str(world.tenant_a.id), str(drafts["a_sms"].id))]
+    assert published == [(send_message_draft.name, (str(world.tenant_a.id), str(drafts["a_sms"].id)))]
     # Approving again changes nothing and queues nothing.
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert world.a.post(f"/api/v1/message-drafts/{drafts['a_sms'].id}/approve/").status_code == 200
