@@ -9,11 +9,14 @@ as the owner; the tests themselves then run as the runtime role, under RLS.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
+from rest_framework.test import APIClient
 
 from tenants.app_modules import optional_modules
 from tenants.db import citus_cluster
@@ -22,9 +25,9 @@ from tenants.testing import add_member, api_client
 from tenants.tests.factories import TenantFactory, UserFactory
 
 
-def _maintenance_conninfo() -> dict:
+def _maintenance_conninfo() -> dict[str, Any]:
     owner = settings.DATABASES["owner"]
-    params = {"dbname": "postgres", "user": owner["USER"], "password": owner["PASSWORD"] or None}
+    params: dict[str, Any] = {"dbname": "postgres", "user": owner["USER"], "password": owner["PASSWORD"] or None}
     if owner.get("HOST"):
         params["host"] = owner["HOST"]
     if owner.get("PORT"):
@@ -41,7 +44,7 @@ def _recreate(name: str, *, create: bool) -> None:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_blocker):
+def django_db_setup(django_db_blocker: Any) -> Iterator[None]:
     # One database per run (pid): parallel runs against one server do not trample each other.
     test_name = f"test_{settings.DATABASES['owner']['NAME']}_{os.getpid()}"
     with django_db_blocker.unblock():
@@ -59,7 +62,7 @@ def django_db_setup(django_db_blocker):
 
 
 @pytest.fixture
-def committed(django_db_setup, django_db_blocker):
+def committed(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
     """Database access with no wrapping test transaction: what is written is committed.
 
     For tests about transactions themselves (statement counts, persistent connections,
@@ -76,32 +79,32 @@ def committed(django_db_setup, django_db_blocker):
 
 
 def make_tenant(name: str, *, timezone: str = "UTC") -> tuple[Tenant, User]:
-    owner = UserFactory(
+    owner = UserFactory.create(
         username=f"owner-{name}-{Tenant.objects.count()}", email=f"owner@{name.lower().replace(' ', '-')}.test"
     )
-    return TenantFactory(name=name, timezone=timezone, owner=owner), owner
+    return TenantFactory.create(name=name, timezone=timezone, owner=owner), owner
 
 
 class TenantWorld:
     """Tenant A and tenant B, each with an owner_admin, a staff member and a viewer."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.tenant_a, self.owner_a = make_tenant("Salon A", timezone="America/Los_Angeles")
         self.tenant_b, self.owner_b = make_tenant("Salon B", timezone="Pacific/Auckland")
         self.staff_a = add_member(tenant=self.tenant_a, role=Role.STAFF)
         self.viewer_a = add_member(tenant=self.tenant_a, role=Role.VIEWER)
         self.staff_b = add_member(tenant=self.tenant_b, role=Role.STAFF)
-        self.data: dict[str, dict] = {"a": {}, "b": {}}
+        self.data: dict[str, dict[str, Any]] = {"a": {}, "b": {}}
 
-    def client(self, user: User, tenant: Tenant | None = None):
+    def client(self, user: User, tenant: Tenant | None = None) -> APIClient:
         return api_client(user, tenant=tenant)
 
     @property
-    def a(self):
+    def a(self) -> APIClient:
         return self.client(self.owner_a, self.tenant_a)
 
     @property
-    def b(self):
+    def b(self) -> APIClient:
         return self.client(self.owner_b, self.tenant_b)
 
 
@@ -116,12 +119,12 @@ def build_full_world() -> TenantWorld:
 
 
 @pytest.fixture
-def world(db) -> TenantWorld:
+def world(db: None) -> TenantWorld:
     """Two tenants with users of every role (no app data)."""
     return TenantWorld()
 
 
 @pytest.fixture
-def full_world(db) -> TenantWorld:
+def full_world(db: None) -> TenantWorld:
     """Two tenants holding data of every kind, contributed by each app's tests/world.py."""
     return build_full_world()

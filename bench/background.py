@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import importlib
 import time
+from collections.abc import Iterator
+from typing import Any
 from unittest import mock
 
 from bench.timing import summary
@@ -20,15 +22,26 @@ class WorkFailed(RuntimeError):
 
 
 @contextlib.contextmanager
-def _no_enqueue(task_path: str):
-    """The benchmark runs the job itself: nothing goes to the broker."""
+def _no_enqueue(task_path: str) -> Iterator[None]:
+    """The benchmark runs the job itself: nothing goes to the broker, whether the service
+    publishes through the task (`.delay`) or by the task's name (`send_task`)."""
+    from brandvx.celery import app as celery_app
+
     module, name = task_path.rsplit(".", 1)
     task = getattr(importlib.import_module(module), name)
-    with mock.patch.object(task, "delay", lambda *args, **kwargs: None):
+    send_task = celery_app.send_task
+
+    def send_other_tasks(task_name: str, *args: Any, **kwargs: Any) -> Any:
+        return None if task_name == task.name else send_task(task_name, *args, **kwargs)
+
+    with (
+        mock.patch.object(task, "delay", lambda *args, **kwargs: None),
+        mock.patch.object(celery_app, "send_task", send_other_tasks),
+    ):
         yield
 
 
-def birthday_drafts_per_second(tenants: list, *, repeat: int) -> dict:
+def birthday_drafts_per_second(tenants: list[Any], *, repeat: int) -> dict[str, Any]:
     # Imported here: this module loads before Django's apps are ready.
     from campaigns.batches import birthday_batch_run
     from campaigns.generators import TemplateGenerator
@@ -78,7 +91,7 @@ def csv_lines(run: int, rows: int, *, salt: str) -> list[str]:
     return lines
 
 
-def csv_rows_per_second(tenants: list, *, rows: int, repeat: int) -> dict:
+def csv_rows_per_second(tenants: list[Any], *, rows: int, repeat: int) -> dict[str, Any]:
     from clients.imports import client_import_csv
     from clients.services import client_import_csv_start
 

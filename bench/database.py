@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from django.conf import settings
@@ -17,7 +18,7 @@ from tenants.db import citus_cluster
 ALIASES = ("default", "owner")
 
 
-def _conninfo(*, dbname: str, user: str, password: str | None) -> dict:
+def _conninfo(*, dbname: str, user: str, password: str | None) -> dict[str, Any]:
     owner = settings.DATABASES["owner"]
     params = {"dbname": dbname, "user": user, "password": password or None}
     if owner.get("HOST"):
@@ -39,14 +40,14 @@ class BenchDatabase:
     bypass_error: str = ""
 
     # --- connection parameters -----------------------------------------------------------
-    def owner_conninfo(self, dbname: str | None = None) -> dict:
+    def owner_conninfo(self, dbname: str | None = None) -> dict[str, Any]:
         owner = settings.DATABASES["owner"]
         return _conninfo(dbname=dbname or self.name, user=owner["USER"], password=owner["PASSWORD"])
 
-    def runtime_conninfo(self) -> dict:
+    def runtime_conninfo(self) -> dict[str, Any]:
         return _conninfo(dbname=self.name, user=settings.DATABASE_APP_ROLE, password=settings.DATABASE_APP_PASSWORD)
 
-    def bypass_conninfo(self) -> dict:
+    def bypass_conninfo(self) -> dict[str, Any]:
         return _conninfo(dbname=self.name, user=self.bypass_role, password=self.bypass_password)
 
     def url(self, *, user: str, password: str, dbname: str | None = None) -> str:
@@ -66,10 +67,11 @@ class BenchDatabase:
 
     def owner_is_superuser(self) -> bool:
         with psycopg.connect(**self.owner_conninfo(), autocommit=True) as conn:
-            return conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
+            row = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+            return bool(row and row[0])
 
 
-def _admin_conninfo(dbname: str = "postgres") -> dict:
+def _admin_conninfo(dbname: str = "postgres") -> dict[str, Any]:
     owner = settings.DATABASES["owner"]
     return _conninfo(dbname=dbname, user=owner["USER"], password=owner["PASSWORD"])
 
@@ -84,14 +86,14 @@ def point_django_at_server(url: str) -> None:
     import dj_database_url
 
     parsed = dj_database_url.parse(url)
+    host, port = parsed.get("HOST") or "", parsed.get("PORT") or ""
     for alias in ALIASES:
         connections[alias].close()
-        for key in ("HOST", "PORT"):
-            settings.DATABASES[alias][key] = parsed.get(key) or ""
-            connections[alias].settings_dict[key] = parsed.get(key) or ""
-    for key in ("USER", "PASSWORD"):
-        settings.DATABASES["owner"][key] = parsed.get(key) or ""
-        connections["owner"].settings_dict[key] = parsed.get(key) or ""
+        for settings_dict in (settings.DATABASES[alias], connections[alias].settings_dict):
+            settings_dict["HOST"], settings_dict["PORT"] = host, port
+    user, password = parsed.get("USER") or "", parsed.get("PASSWORD") or ""
+    for settings_dict in (settings.DATABASES["owner"], connections["owner"].settings_dict):
+        settings_dict["USER"], settings_dict["PASSWORD"] = user, password
 
 
 def point_django_at(name: str) -> None:
@@ -169,15 +171,23 @@ def drop(bench: BenchDatabase, *, keep: bool = False) -> None:
     role = sql.Identifier(bench.bypass_role)
     if bench.bypass_available:
         try:
-            with _admin(bench.name) as conn:
-                conn.execute(sql.SQL("DROP OWNED BY {}").format(role))
+            with _admin(bench.name) as admin:
+                admin.execute(sql.SQL("DROP OWNED BY {}").format(role))
         except psycopg.Error:
             pass
     if not keep:
         citus_cluster.drop_database(_admin_conninfo(), bench.name)
     if bench.bypass_available:
-        with _admin() as conn:
-            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
+        with _admin() as admin:
+            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
     for alias, original in bench.original_names.items():
         settings.DATABASES[alias]["NAME"] = original
         connections[alias].settings_dict["NAME"] = original
+
+
+def fetch_value(cursor: psycopg.Cursor[Any]) -> Any:
+    """The first column of the one row a statement returned (a count, a setting)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise LookupError("the statement returned no row")
+    return row[0]

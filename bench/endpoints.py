@@ -7,15 +7,23 @@ benchmark's BYPASSRLS role, with the tenant-context hook removed from it. Everyt
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import psycopg
 from django.conf import settings
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.test import Client
 from django.urls import Resolver404, resolve
 
 from bench.database import BenchDatabase
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse  # a stub-only name: the test client's response
 
 CONTEXT_MARK = "SELECT set_config('app.tenant_id'"
 # On Citus the context is a statement of its own (tenants.context).
@@ -56,21 +64,24 @@ class EndpointHarness:
 
         self.bench = bench
         self.tenant_id = tenant_id
-        token = issue_development_token(user_id=user_id, tenant_id=tenant_id, minutes=240, email=email)
+        token = issue_development_token(
+            user_id=uuid.UUID(user_id), tenant_id=uuid.UUID(tenant_id), minutes=240, email=email
+        )
         self.client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_X_TENANT_ID=tenant_id)
         self.token = token
         self.wrapper_on = connections["default"]
-        self.wrapper_off = None
+        self.wrapper_off: BaseDatabaseWrapper | None = None
         if bench.bypass_available:
             self.wrapper_off = self._bypass_wrapper()
 
-    def _bypass_wrapper(self):
+    def _bypass_wrapper(self) -> BaseDatabaseWrapper:
         from django.db.utils import load_backend
 
         off_settings = dict(self.wrapper_on.settings_dict)
         off_settings.update(USER=self.bench.bypass_role, PASSWORD=self.bench.bypass_password)
         backend = load_backend(off_settings["ENGINE"])
-        return backend.DatabaseWrapper(off_settings, "default")
+        wrapper: BaseDatabaseWrapper = backend.DatabaseWrapper(off_settings, "default")
+        return wrapper
 
     def use(self, isolation: bool) -> None:
         from tenants.context import _hook
@@ -78,6 +89,8 @@ class EndpointHarness:
         if isolation:
             connections["default"] = self.wrapper_on
             return
+        if self.wrapper_off is None:
+            raise RuntimeError("isolation cannot be turned off: no BYPASSRLS role in this run")
         connections["default"] = self.wrapper_off
         self.wrapper_off.ensure_connection()
         if _hook in self.wrapper_off.execute_wrappers:
@@ -96,7 +109,7 @@ class EndpointHarness:
             return False, "endpoint not available (no route)"
         return True, ""
 
-    def get(self, path: str, *, isolation: bool = True):
+    def get(self, path: str, *, isolation: bool = True) -> _MonkeyPatchedWSGIResponse:
         self.use(isolation)
         try:
             return self.client.get(path)
@@ -104,7 +117,9 @@ class EndpointHarness:
             if not isolation:
                 self.use(True)
 
-    def capture(self, path: str, *, method: str = "get", data: dict | None = None) -> tuple[object, Capture]:
+    def capture(
+        self, path: str, *, method: str = "get", data: dict[str, Any] | None = None
+    ) -> tuple[_MonkeyPatchedWSGIResponse, Capture]:
         """One request with isolation on, recording each statement as the server receives it."""
         from psycopg.pq import TransactionStatus
 
@@ -114,7 +129,7 @@ class EndpointHarness:
         capture = Capture()
         conn = connections["default"]
 
-        def recorder(execute, sql, params, many, context):
+        def recorder(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
             wrapper = context["connection"]
             if many:
                 capture.executemany += 1
@@ -144,7 +159,7 @@ class EndpointHarness:
         return response, capture
 
 
-def replay_runner(conn, transactions: list[list[str]]):
+def replay_runner(conn: psycopg.Connection[Any], transactions: list[list[str]]) -> Callable[[], int]:
     """Run a captured request's statements directly on a psycopg connection (the "bare SQL")."""
 
     def run() -> int:

@@ -22,7 +22,9 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -97,7 +99,7 @@ def load(tenant: Tenant, sales: int, clients: int, visits: int) -> tuple[float, 
     return loaded, time.monotonic() - started - loaded
 
 
-def median_ms(run, repeat: int) -> float:
+def median_ms(run: Callable[[], object], repeat: int) -> float:
     run()  # warm
     samples = []
     for _ in range(repeat):
@@ -107,7 +109,7 @@ def median_ms(run, repeat: int) -> float:
     return statistics.median(samples)
 
 
-INSIGHTS = {
+INSIGHTS: dict[str, tuple[Callable[..., Any], Callable[..., Any], dict[str, Any]]] = {
     "dashboard": (selectors.dashboard, selectors.dashboard_raw, {}),
     "revenue_timeseries": (selectors.revenue_timeseries, selectors.revenue_timeseries_raw, {"interval": "week"}),
 }

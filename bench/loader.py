@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from bench.database import BenchDatabase
+from bench.database import BenchDatabase, fetch_value
 
 TIMEZONES = ["America/Los_Angeles", "America/New_York", "America/Chicago", "Europe/London", "Pacific/Auckland"]
 FIRST_NAMES = [
@@ -278,7 +278,7 @@ def load(
     first, last = _sql_array(FIRST_NAMES), _sql_array(LAST_NAMES)
     zones = _sql_array(TIMEZONES)
     with psycopg.connect(**bench.owner_conninfo(), autocommit=True) as conn:
-        superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
+        superuser = fetch_value(conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"))
         conn.execute("SET maintenance_work_mem = '512MB'")
         conn.execute("SET synchronous_commit = off")
         if superuser:
@@ -576,7 +576,7 @@ def describe(
             "analytics_transactionlineitem",
             "analytics_appointment",
         ]:
-            rows[table] = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+            rows[table] = fetch_value(conn.execute(f'SELECT count(*) FROM "{table}"'))
     # Background-work runs of the earlier run added a few clients; tenants and transactions must match.
     if rows["tenants_tenant"] != tenants or rows["analytics_transaction"] != tenants * transactions_per_tenant:
         raise ValueError(f"database {bench.name} holds other sizes than asked for: {rows}")

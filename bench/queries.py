@@ -14,8 +14,12 @@ import importlib
 import inspect
 import zoneinfo
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import psycopg
+
+if TYPE_CHECKING:
+    from tenants.models import Tenant  # this module loads before Django's apps are ready
 
 SEARCH_TERM = "garcia"
 BIRTHDAY_DAYS_AHEAD = 7
@@ -166,7 +170,7 @@ def builtin_sql(name: str, tenant_id: str, period: Period) -> list[str]:
 
 
 def from_function(
-    module_name: str, function_name: str, *, tenant, period: Period, conn: psycopg.Connection
+    module_name: str, function_name: str, *, tenant: Tenant, period: Period, conn: psycopg.Connection
 ) -> list[str] | None:
     """SQL from the app's own builder, if it exists: `(sql, params)` or a list of them."""
     try:

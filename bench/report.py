@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 ANALYTICS = ("dashboard", "revenue_by_service", "revenue_timeseries")
 
 
-def _m(s: dict | None, digits: int = 3) -> str:
+def _m(s: dict[str, Any] | None, digits: int = 3) -> str:
     if not s or s.get("median") is None:
         return "-"
     return f"{s['median']:.{digits}f} [{s['min']:.{digits}f}-{s['max']:.{digits}f}]"
 
 
-def _r(s: dict | None) -> str:
+def _r(s: dict[str, Any] | None) -> str:
     if not s or s.get("median") is None:
         return "-"
     return f"{s['median']:.2f}x"
 
 
-def _us(s: dict | None) -> str:
+def _us(s: dict[str, Any] | None) -> str:
     if not s or s.get("median") is None:
         return "-"
     return f"{s['median']:+.0f}"
 
 
-def goals(results: dict) -> list[tuple[str, str, str]]:
+def goals(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(goal, figure, PASS/MISS/n.a.)"""
     checks: list[tuple[str, str, str]] = []
 
@@ -97,14 +99,14 @@ def goals(results: dict) -> list[tuple[str, str, str]]:
 LISTS = ("client_list", "client_search", "birthdays")
 
 
-def speed_goals(results: dict) -> list[tuple[str, str, str]]:
+def speed_goals(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     """Issue 15's targets: (goal, figure, PASS/MISS/n/a)."""
     checks: list[tuple[str, str, str]] = []
 
     def verdict(ok: bool | None) -> str:
         return "n/a" if ok is None else ("PASS" if ok else "MISS")
 
-    def median(entry: dict | None) -> float | None:
+    def median(entry: dict[str, Any] | None) -> float | None:
         return (entry or {}).get("median")
 
     endpoints = results.get("endpoints", {})
@@ -132,7 +134,7 @@ def speed_goals(results: dict) -> list[tuple[str, str, str]]:
         (
             "authenticated GET /api/v1/me/ in-process <= 1.5 ms",
             f"{me:.3f} ms" if me else "n/a",
-            verdict(me and me <= 1.5),
+            verdict(None if not me else me <= 1.5),
         )
     )
     rps = median(results.get("throughput", {}).get("rps", {}).get("isolated"))
@@ -147,7 +149,7 @@ def speed_goals(results: dict) -> list[tuple[str, str, str]]:
     peers = results.get("peers", {})
     if peers.get("available"):
         ratios = {name: median(r) for name, r in peers.get("rps_over_this_project", {}).items()}
-        worst = max(ratios.values(), default=None)
+        worst = max((ratio for ratio in ratios.values() if ratio is not None), default=None)
         checks.append(
             (
                 "client-list throughput >= every peer's (peer / this project <= 1)",
@@ -158,7 +160,7 @@ def speed_goals(results: dict) -> list[tuple[str, str, str]]:
     return checks
 
 
-def render(results: dict) -> str:
+def render(results: dict[str, Any]) -> str:
     meta = results["meta"]
     m = meta.get("machine", {})
     lines = [

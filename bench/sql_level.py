@@ -11,9 +11,11 @@ Three ways to run the same statements:
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 
+from bench.database import fetch_value
 from bench.timing import calibrate, interleaved, pair_differences_us, pair_ratios, summary
 
 
@@ -30,7 +32,7 @@ def citus_context_prefix(tenant_id: str) -> str:
     return _set_config_sql((tenant_id, "", None), None, citus=True)
 
 
-def connect(conninfo: dict) -> psycopg.Connection:
+def connect(conninfo: dict[str, Any]) -> psycopg.Connection:
     # Django's backend: client-side binding cursors, a transaction per unit of work.
     return psycopg.connect(**conninfo, cursor_factory=psycopg.ClientCursor, autocommit=False)
 
@@ -66,10 +68,10 @@ def measure(
     runtime: psycopg.Connection,
     bypass: psycopg.Connection | None,
     repeat: int,
-) -> dict:
+) -> dict[str, Any]:
     prefix = context_prefix(tenant_id)
     fold = True
-    if runtime.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')").fetchone()[0]:
+    if fetch_value(runtime.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')")):
         # On Citus the hook sends SET LOCAL as its own statement: measure that as "folded" too.
         prefix, fold = citus_context_prefix(tenant_id), False
     runtime.rollback()
@@ -103,13 +105,13 @@ def measure(
     return result
 
 
-def explain(conn: psycopg.Connection, statement: str, *, tenant_id: str) -> dict:
+def explain(conn: psycopg.Connection, statement: str, *, tenant_id: str) -> dict[str, Any]:
     """EXPLAIN (ANALYZE, BUFFERS) as the runtime role under the tenant context."""
     import re
 
     with conn.cursor() as cursor:
         cursor.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')")
-        if cursor.fetchone()[0]:
+        if fetch_value(cursor):
             cursor.execute(citus_context_prefix(tenant_id))
             cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement)
         else:
@@ -155,7 +157,7 @@ def policy_forms(
     *,
     tenant_id: str,
     repeat: int,
-) -> dict:
+) -> dict[str, Any]:
     """Each hot query (one transaction, context folded) under each policy form.
 
     A policy cannot change inside a timed run, so the forms alternate round by round (the
@@ -163,7 +165,7 @@ def policy_forms(
     """
     import time
 
-    if owner.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')").fetchone()[0]:
+    if fetch_value(owner.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')")):
         return {}  # Citus refuses the sub-select form on distributed tables: nothing to compare
     tables = [
         row[0]
@@ -175,8 +177,8 @@ def policy_forms(
     runs = {name: runner(runtime, statements, prefix=prefix, folded=True) for name, statements in queries.items()}
     inner = {name: calibrate(run) for name, run in runs.items()}
     forms = list(POLICY_FORMS)
-    times = {name: {form: [] for form in forms} for name in runs}
-    rows = {name: {} for name in runs}
+    times: dict[str, dict[str, list[float]]] = {name: {form: [] for form in forms} for name in runs}
+    rows: dict[str, dict[str, int]] = {name: {} for name in runs}
     try:
         for round_index in range(repeat):
             shift = round_index % len(forms)

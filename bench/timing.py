@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 
-def summary(values: list[float], digits: int = 3) -> dict:
+def summary(values: list[float], digits: int = 3) -> dict[str, Any]:
     if not values:
         return {"median": None, "min": None, "max": None, "n": 0}
     return {
@@ -28,7 +29,7 @@ def calibrate(run: Callable[[], object], *, target_seconds: float = 0.004, cap: 
 
 
 def interleaved(
-    variants: dict[str, Callable[[], object]], *, repeat: int, inner: int = 1, warmup: int = 2
+    variants: Mapping[str, Callable[[], object]], *, repeat: int, inner: int = 1, warmup: int = 2
 ) -> dict[str, list[float]]:
     """Milliseconds per call of each variant, one list entry per run; entry i of every list comes
     from the same round. The order inside a round rotates so no variant always goes first."""

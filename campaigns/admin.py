@@ -2,7 +2,7 @@
 audited; changed only inside an entered tenant). The encrypted sender credentials are never
 shown."""
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin
@@ -10,6 +10,8 @@ from django.http import HttpRequest
 
 from campaigns import services
 from campaigns.models import CampaignSettings, MessageDraft
+from campaigns.rules import MAX_BODY_LENGTH
+from tenants.models import User
 from tenants.support.site import SupportModelAdminMixin, support_tenant
 
 
@@ -44,7 +46,7 @@ class MessageDraftAdminForm(forms.ModelForm):
                 raise forms.ValidationError(f"Only drafts can be edited; this one is {draft.status}.")
             if not body:
                 raise forms.ValidationError("The text may not be blank.")
-            limit = services.MAX_BODY_LENGTH[draft.channel]
+            limit = MAX_BODY_LENGTH[draft.channel]
             if len(body) > limit:
                 raise forms.ValidationError(f"At most {limit} characters for {draft.channel}.")
         return body
@@ -112,6 +114,6 @@ class MessageDraftAdmin(SupportModelAdminMixin, admin.ModelAdmin):
                 tenant=support_tenant(request),
                 draft_id=obj.id,
                 body=form.cleaned_data["body"],
-                acting_user=request.user,
+                acting_user=cast(User, request.user),  # the admin site lets only signed-in staff in
             )
         obj.refresh_from_db()

@@ -18,7 +18,8 @@ from django.conf import settings
 from campaigns.generators import MessageGenerator, MessageRequest, message_generator
 from campaigns.models import Channel, MessageDraft, Occasion
 from campaigns.services import campaign_settings_get
-from clients.selectors import birthdays_upcoming_count, birthdays_upcoming_page, client_consent_allows
+from clients.models import Client
+from clients.selectors import UpcomingBirthday, birthdays_upcoming_count, birthdays_upcoming_page, client_consent_allows
 from tenants import jobs
 from tenants.context import tenant_context
 from tenants.models import BackgroundJob, Tenant
@@ -29,7 +30,7 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE: int | None = None
 
 
-def _skip_reason(client, channel: str) -> str | None:
+def _skip_reason(client: Client, channel: str) -> str | None:
     if not client_consent_allows(client, channel):
         return f"no_{channel}_consent"
     if channel == Channel.EMAIL:
@@ -146,7 +147,7 @@ def birthday_batch_run(*, tenant_id: uuid.UUID, job_id: uuid.UUID, generator: Me
     return jobs.job_run_all_chunks(tenant_id=tenant_id, job_id=job_id, step=birthday_batch_step(generator))
 
 
-def _existing_drafts(chunk: list) -> dict[tuple[uuid.UUID, datetime.date], uuid.UUID | None]:
+def _existing_drafts(chunk: list[UpcomingBirthday]) -> dict[tuple[uuid.UUID, datetime.date], uuid.UUID | None]:
     rows = MessageDraft.objects.filter(
         occasion=Occasion.BIRTHDAY,
         client_id__in=[c.client.id for c in chunk],

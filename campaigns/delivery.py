@@ -9,19 +9,24 @@ another tenant is simply not found (RLS).
 
 from __future__ import annotations
 
+import datetime
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from anymail.signals import AnymailTrackingEvent
 from django.conf import settings
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from campaigns.models import CampaignSettings, Channel, DeliveryStatus, MessageDraft
+from campaigns.rules import ReplyAction, TrackingResult
 from clients.models import Client, ConsentOrigin
 from clients.services import client_consent_record
 from tenants.context import tenant_context
-from tenants.models import Tenant
+from tenants.models import Tenant, for_tenant
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +65,11 @@ def twilio_signed_url(path_with_query: str) -> str:
 
 def twilio_auth_token(tenant_id: uuid.UUID) -> str:
     """The tenant's Twilio auth token ('' when it has none). Inside the tenant's context."""
-    campaign = CampaignSettings.objects.filter(tenant_id=tenant_id).first()
+    campaign = for_tenant(CampaignSettings.objects.all(), tenant_id).first()
     return str(((campaign.sender_credentials if campaign else None) or {}).get("twilio_auth_token") or "")
 
 
-def twilio_signature_valid(*, auth_token: str, url: str, params, signature: str) -> bool:
+def twilio_signature_valid(*, auth_token: str, url: str, params: Mapping[str, Any], signature: str) -> bool:
     if not auth_token or not signature:
         return False
     return bool(RequestValidator(auth_token).validate(url, params, signature))
@@ -72,20 +77,20 @@ def twilio_signature_valid(*, auth_token: str, url: str, params, signature: str)
 
 @dataclass(frozen=True)
 class Reply:
-    action: str  # opt_out / opt_in / help / none
+    action: ReplyAction
     clients: int  # clients of this tenant with that number
     business_name: str
 
 
-def keyword_action(body: str) -> str:
+def keyword_action(body: str) -> ReplyAction:
     word = (body or "").strip().upper()
     if word in OPT_OUT_KEYWORDS:
-        return "opt_out"
+        return ReplyAction.OPT_OUT
     if word in OPT_IN_KEYWORDS:
-        return "opt_in"
+        return ReplyAction.OPT_IN
     if word in HELP_KEYWORDS:
-        return "help"
-    return "none"
+        return ReplyAction.HELP
+    return ReplyAction.NONE
 
 
 def sms_reply_record(*, tenant_id: uuid.UUID, from_number: str, body: str) -> Reply:
@@ -94,19 +99,19 @@ def sms_reply_record(*, tenant_id: uuid.UUID, from_number: str, body: str) -> Re
     tenant = Tenant.objects.get(id=tenant_id)
     action = keyword_action(body)
     matched = list(Client.objects.select_for_update().filter(phone=from_number)) if from_number else []
-    if action in ("opt_out", "opt_in"):
+    if action in (ReplyAction.OPT_OUT, ReplyAction.OPT_IN):
         for client in matched:
             client_consent_record(
                 tenant=tenant,
                 client=client,
-                decisions={Channel.SMS: action == "opt_in"},
+                decisions={Channel.SMS: action == ReplyAction.OPT_IN},
                 origin=ConsentOrigin.SMS_REPLY,
                 provider="twilio",
             )
     return Reply(action, len(matched), tenant.name)
 
 
-def _apply_status(draft: MessageDraft, status: str, at=None) -> bool:
+def _apply_status(draft: MessageDraft, status: str, at: datetime.datetime | None = None) -> bool:
     """Set the draft's delivery status unless it already knows a later word."""
     if _RANK.get(status, 0) <= _RANK.get(draft.delivery_status, 0):
         return False
@@ -142,14 +147,14 @@ EMAIL_EVENTS = {
 }
 
 
-def _is_soft_bounce(event) -> bool:
+def _is_soft_bounce(event: AnymailTrackingEvent) -> bool:
     # Postmark reports a soft bounce as "bounced" too (anymail keeps its Type); only a hard
     # bounce withdraws consent.
     esp_event = getattr(event, "esp_event", None)
     return isinstance(esp_event, dict) and esp_event.get("Type") == "SoftBounce"
 
 
-def email_event_record(event, esp_name: str) -> str:
+def email_event_record(event: AnymailTrackingEvent, esp_name: str) -> TrackingResult:
     """One anymail tracking event. It names its tenant and draft in the metadata we sent
     (campaigns.sending); the draft must also carry the event's message id and recipient, so
     metadata naming another tenant's draft changes nothing. Returns what was done."""
@@ -159,9 +164,9 @@ def email_event_record(event, esp_name: str) -> str:
         tenant_id = uuid.UUID(str(metadata.get("tenant_id")))
         draft_id = uuid.UUID(str(metadata.get("draft_id")))
     except ValueError:
-        return "ignored: not ours"
+        return TrackingResult.NOT_OURS
     if mapping is None:
-        return "ignored: event type"
+        return TrackingResult.EVENT_TYPE
     status, origin = mapping
     recipient = (event.recipient or "").strip().lower()
     with tenant_context(tenant_id, role="system"):
@@ -172,9 +177,9 @@ def email_event_record(event, esp_name: str) -> str:
             .first()
         )
         if draft is None or (draft.provider_message_id and draft.provider_message_id != event.message_id):
-            return "ignored: unknown draft"
+            return TrackingResult.UNKNOWN_DRAFT
         if recipient and draft.recipient.lower() != recipient:
-            return "ignored: other recipient"
+            return TrackingResult.OTHER_RECIPIENT
         if status is not None and draft.status == MessageDraft.Status.SENT:
             _apply_status(draft, status, event.timestamp)
         if origin is not None and not _is_soft_bounce(event):
@@ -186,10 +191,10 @@ def email_event_record(event, esp_name: str) -> str:
                 provider=esp_name.lower()[:20],
                 decided_at=event.timestamp or timezone.now(),
             )
-    return "recorded"
+    return TrackingResult.RECORDED
 
 
-def on_anymail_tracking(sender, event, esp_name, **kwargs) -> None:
+def on_anymail_tracking(sender: object, event: AnymailTrackingEvent, esp_name: str, **kwargs: Any) -> None:
     """anymail.signals.tracking receiver (connected in campaigns.apps)."""
     outcome = email_event_record(event, esp_name)
     logger.info("email tracking event %s from %s: %s", event.event_type, esp_name, outcome)

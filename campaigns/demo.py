@@ -9,9 +9,10 @@ from campaigns.models import CampaignSettings, Channel, MessageDraft
 from clients.models import Client
 from clients.selectors import next_birthday
 from tenants.context import tenant_context
+from tenants.models import Tenant, User
 
 
-def seed(*, tenant, owner) -> None:
+def seed(*, tenant: Tenant, owner: User) -> None:
     with tenant_context(tenant.id, role="system"):
         settings_row, _ = CampaignSettings.objects.get_or_create(
             tenant=tenant,
@@ -31,6 +32,8 @@ def seed(*, tenant, owner) -> None:
         drafts = []
         statuses = [MessageDraft.Status.DRAFT] * 4 + [MessageDraft.Status.APPROVED, MessageDraft.Status.DISCARDED]
         for client, status in zip(clients, statuses):
+            if client.birthday_month is None or client.birthday_day is None:
+                continue  # not chosen: the query asks for a birthday
             occasion = next_birthday(client.birthday_month, client.birthday_day, today)
             message = generator.generate(
                 MessageRequest(

@@ -19,14 +19,13 @@ import requests
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
+from campaigns.models import Channel
+from campaigns.rules import MAX_LLM_LENGTH
 from campaigns.templates_text import render_template
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_LLM_TIMEOUT_SECONDS = 10.0
-# An SMS above this many characters costs several segments; an LLM that rambles is replaced
-# by the template rather than truncated mid-sentence.
-MAX_LLM_LENGTH = {"sms": 320, "email": 2000}
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,7 @@ class ChatCompletionsGenerator:
 
     def _complete(self, request: MessageRequest) -> str:
         length = MAX_LLM_LENGTH.get(request.channel, 500)
-        medium = "an SMS text message" if request.channel == "sms" else "a short email"
+        medium = "an SMS text message" if request.channel == Channel.SMS else "a short email"
         prompt = (
             f"Write {medium} wishing {request.first_name or 'our client'} a happy birthday on "
             f"{request.occasion_date:%B} {request.occasion_date.day}, from {request.business_name}. "
@@ -169,12 +168,11 @@ def llm_configured() -> bool:
 
 def message_generator() -> MessageGenerator:
     """The generator to use now: the LLM when configured, else the template."""
-    if not llm_configured():
+    api_url, api_key, model = _setting("LLM_API_URL"), _setting("LLM_API_KEY"), _setting("LLM_MODEL")
+    if not (api_url and api_key and model):
         return TemplateGenerator()
     try:
         timeout = float(_setting("LLM_TIMEOUT_SECONDS") or DEFAULT_LLM_TIMEOUT_SECONDS)
     except ValueError:
         timeout = DEFAULT_LLM_TIMEOUT_SECONDS
-    return ChatCompletionsGenerator(
-        api_url=_setting("LLM_API_URL"), api_key=_setting("LLM_API_KEY"), model=_setting("LLM_MODEL"), timeout=timeout
-    )
+    return ChatCompletionsGenerator(api_url=api_url, api_key=api_key, model=model, timeout=timeout)

@@ -14,7 +14,12 @@ from tenants.db.crypto import EncryptedJSONField
 from tenants.db.sharding import TenantForeignKey
 from tenants.models import BackgroundJob, TenantModel
 
-MAX_DAYS_AHEAD = 366
+# How far ahead a birthday window may reach: the clients app's rule, named
+# clients.rules.BIRTHDAYS_MAX_DAYS_AHEAD on the clients branch (not on this one yet).
+# owner: clients - once merged, import it from clients.rules and delete this line.
+BIRTHDAYS_MAX_DAYS_AHEAD = 366
+# Days ahead a birthday batch looks when nobody says (the daily run's default, the API's).
+DEFAULT_DAYS_AHEAD = 7
 
 
 class Channel(models.TextChoices):
@@ -42,7 +47,7 @@ class CampaignSettings(TenantModel):
     birthday_run_hour = models.PositiveSmallIntegerField(default=9, validators=[MaxValueValidator(23)])
     birthday_run_minute = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(59)])
     birthday_days_ahead = models.PositiveSmallIntegerField(
-        default=7, validators=[MinValueValidator(0), MaxValueValidator(MAX_DAYS_AHEAD)]
+        default=DEFAULT_DAYS_AHEAD, validators=[MinValueValidator(0), MaxValueValidator(BIRTHDAYS_MAX_DAYS_AHEAD)]
     )
     # Local date of the last scheduled run: the conditional update on it is what makes the
     # beat fan-out idempotent (two fan-outs in one slot start one job).

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from campaigns.models import CampaignSettings
 from campaigns.services import birthday_batch_start
 from tenants.context import dangerously_support_read_context, tenant_context
-from tenants.models import Tenant
+from tenants.models import Tenant, for_tenant
 
 logger = logging.getLogger(__name__)
 
@@ -120,14 +120,15 @@ def scheduled_birthday_runs_start(*, now: datetime.datetime) -> list[uuid.UUID]:
     for run in due_birthday_runs(now=now):
         try:
             with tenant_context(run.tenant_id, role="system"):
+                tenant_settings = for_tenant(CampaignSettings.objects.all(), run.tenant_id)
                 claimed = (
-                    CampaignSettings.objects.filter(tenant_id=run.tenant_id, birthday_run_enabled=True)
+                    tenant_settings.filter(birthday_run_enabled=True)
                     .exclude(birthday_last_scheduled_on__gte=run.local_date)
                     .update(birthday_last_scheduled_on=run.local_date)
                 )
                 if not claimed:
                     continue
-                settings_row = CampaignSettings.objects.get(tenant_id=run.tenant_id)
+                settings_row = tenant_settings.get()
                 job = birthday_batch_start(
                     tenant=Tenant.objects.get(id=run.tenant_id),
                     acting_user=None,

@@ -22,6 +22,7 @@ import smtplib
 import uuid
 from dataclasses import dataclass
 from email.utils import formataddr, parseaddr
+from typing import Any
 
 import requests
 from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
@@ -34,18 +35,18 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client as TwilioClient
 
 from campaigns.models import CampaignSettings, Channel, DeliveryStatus, MessageDraft
-from campaigns.quiet_hours import sms_window_next_start
+from campaigns.quiet_hours import sms_wait_until
+from campaigns.rules import MAX_SEND_ATTEMPTS, SENDING_STALE_AFTER, SendResult
 from campaigns.unsubscribe import unsubscribe_url
 from clients.selectors import client_consent_allows
 from tenants.context import dangerously_ids_by_tenant, tenant_context
-from tenants.models import Tenant
+from tenants.models import Tenant, for_tenant
 
 logger = logging.getLogger(__name__)
 
 Status = MessageDraft.Status
 TWILIO_DEFAULT_ROOT = "https://api.twilio.com"  # what the twilio library builds its URLs on
 TWILIO_TIMEOUT = (5, 20)  # connect, read (seconds)
-MAX_SEND_ATTEMPTS = 5
 
 
 class ProviderError(Exception):
@@ -75,7 +76,7 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class SendOutcome:
-    status: str  # sent / failed / skipped / retry / deferred
+    status: SendResult
     reason: str = ""
     retry_after: int | None = None
 
@@ -83,17 +84,17 @@ class SendOutcome:
 # --- providers -----------------------------------------------------------------------------
 
 
-class _TwilioHttp(TwilioHttpClient):
+class _TwilioHttp(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no type hints: its classes are Any
     """The twilio library's requests client with a (connect, read) timeout, pointed at
     TWILIO_BASE_URL, remembering the last answer's headers (Twilio's Retry-After)."""
 
     def __init__(self) -> None:
         super().__init__(pool_connections=False)
         # The base class checks a number; requests also takes (connect, read).
-        self.timeout = TWILIO_TIMEOUT  # type: ignore[assignment]
-        self.last_headers: dict = {}
+        self.timeout = TWILIO_TIMEOUT
+        self.last_headers: dict[str, str] = {}
 
-    def request(self, method, url, *args, **kwargs):
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # twilio's Response
         if url.startswith(TWILIO_DEFAULT_ROOT + "/"):
             url = settings.TWILIO_BASE_URL + url[len(TWILIO_DEFAULT_ROOT) :]
         response = super().request(method, url, *args, **kwargs)
@@ -150,10 +151,10 @@ def twilio_send(
         )
     if not message.sid:
         raise ProviderError("Twilio answered without a message sid", transient=False)
-    return message.sid
+    return str(message.sid)
 
 
-def _retry_after(headers: dict) -> int | None:
+def _retry_after(headers: dict[str, str]) -> int | None:
     value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
     try:
         return max(1, min(int(value), 3600)) if value else None
@@ -233,7 +234,7 @@ def _claim(tenant_id: uuid.UUID, draft_id: uuid.UUID) -> Outgoing | SendOutcome:
             MessageDraft.objects.select_for_update(of=("self",)).select_related("client").filter(id=draft_id).first()
         )
         if draft is None or draft.status != Status.APPROVED:
-            return SendOutcome("skipped", f"not approved ({draft.status if draft else 'missing'})")
+            return SendOutcome(SendResult.SKIPPED, f"not approved ({draft.status if draft else 'missing'})")
         client = draft.client
         address = client.email if draft.channel == Channel.EMAIL else client.phone
         reason = ""
@@ -247,21 +248,22 @@ def _claim(tenant_id: uuid.UUID, draft_id: uuid.UUID) -> Outgoing | SendOutcome:
             MessageDraft.objects.filter(id=draft_id, status=Status.APPROVED).update(
                 status=Status.FAILED, failure_reason=reason, updated_at=timezone.now()
             )
-            return SendOutcome("failed", reason)
-        campaign = CampaignSettings.objects.filter(tenant_id=tenant_id).first() or CampaignSettings()
+            return SendOutcome(SendResult.FAILED, reason)
+        tenant = Tenant.objects.get(id=tenant_id)
+        campaign = for_tenant(CampaignSettings.objects.all(), tenant).first() or CampaignSettings()
         if draft.channel == Channel.SMS:
-            wait_until = sms_wait_until(campaign, Tenant.objects.get(id=tenant_id), draft.send_after)
+            wait_until = sms_wait_until(campaign, tenant, draft.send_after)
             if wait_until is not None:
                 # Quiet hours: stays approved; campaigns.send_due_drafts queues it at the start.
                 MessageDraft.objects.filter(id=draft_id, status=Status.APPROVED).update(
                     send_after=wait_until, updated_at=timezone.now()
                 )
-                return SendOutcome("deferred", f"quiet hours: sent after {wait_until.isoformat()}")
+                return SendOutcome(SendResult.DEFERRED, f"quiet hours: sent after {wait_until.isoformat()}")
         claimed = MessageDraft.objects.filter(id=draft_id, status=Status.APPROVED).update(
             status=Status.SENDING, recipient=address, attempts=draft.attempts + 1, updated_at=timezone.now()
         )
         if not claimed:
-            return SendOutcome("skipped", "claimed by another worker")
+            return SendOutcome(SendResult.SKIPPED, "claimed by another worker")
         credentials = campaign.sender_credentials or {}
         return Outgoing(
             tenant_id=tenant_id,
@@ -270,28 +272,12 @@ def _claim(tenant_id: uuid.UUID, draft_id: uuid.UUID) -> Outgoing | SendOutcome:
             channel=draft.channel,
             to=address,
             body=draft.body,
-            business_name=Tenant.objects.get(id=tenant_id).name,
+            business_name=tenant.name,
             sms_from=campaign.sms_from_number,
             email_reply_to=campaign.email_reply_to,
             twilio_sid=credentials.get("twilio_account_sid", ""),
             twilio_token=credentials.get("twilio_auth_token", ""),
         )
-
-
-def sms_wait_until(
-    campaign: CampaignSettings,
-    tenant: Tenant,
-    send_after: datetime.datetime | None,
-    now: datetime.datetime | None = None,
-) -> datetime.datetime | None:
-    """When an SMS may go out if not now: a later `send_after`, or the next start of the
-    tenant's quiet-hours window; None when it may go now."""
-    now = now or timezone.now()
-    if send_after is not None and send_after > now:
-        return send_after
-    return sms_window_next_start(
-        now=now, tz=tenant.tzinfo, start=campaign.sms_window_start, end=campaign.sms_window_end
-    )
 
 
 def _deliver(outgoing: Outgoing) -> str:
@@ -338,8 +324,8 @@ def draft_send(*, tenant_id: uuid.UUID, draft_id: uuid.UUID, final_attempt: bool
                 status=Status.APPROVED if retry else Status.FAILED, failure_reason=exc.reason, updated_at=timezone.now()
             )
         if retry:
-            return SendOutcome("retry", exc.reason, exc.retry_after)
-        return SendOutcome("failed", exc.reason)
+            return SendOutcome(SendResult.RETRY, exc.reason, exc.retry_after)
+        return SendOutcome(SendResult.FAILED, exc.reason)
     with tenant_context(tenant_id, role="system"):
         MessageDraft.objects.filter(id=draft_id, status=Status.SENDING).update(
             status=Status.SENT,
@@ -349,10 +335,9 @@ def draft_send(*, tenant_id: uuid.UUID, draft_id: uuid.UUID, final_attempt: bool
             failure_reason="",
             updated_at=timezone.now(),
         )
-    return SendOutcome("sent")
+    return SendOutcome(SendResult.SENT)
 
 
-SENDING_STALE_AFTER = datetime.timedelta(hours=1)
 UNKNOWN_OUTCOME = (
     "The sending worker stopped after contacting the provider; whether the message went out is unknown. "
     "Check the provider's log before approving it again."
@@ -375,16 +360,9 @@ def drafts_fail_stale_sending(*, now: datetime.datetime | None = None) -> int:
     return failed
 
 
-def drafts_send_due(*, now: datetime.datetime | None = None) -> int:
-    """Queue the approved SMS drafts whose quiet-hours wait is over (beat, every 5 minutes).
-    The scan reads across tenants (read-only support role); the send claims each draft in its
-    own tenant's context, so a draft queued twice is sent once."""
-    from campaigns.tasks import send_message_draft
-
+def drafts_due(*, now: datetime.datetime | None = None) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """The approved SMS drafts whose quiet-hours wait is over, by tenant (campaigns.send_due_drafts
+    queues them). The scan reads across tenants (read-only support role); the send claims each
+    draft in its own tenant's context, so a draft queued twice is sent once."""
     due = MessageDraft.objects.filter(status=Status.APPROVED, send_after__lte=now or timezone.now())
-    queued = 0
-    for tenant_id, draft_ids in dangerously_ids_by_tenant(due).items():
-        for draft_id in draft_ids:
-            send_message_draft.delay(str(tenant_id), str(draft_id))
-            queued += 1
-    return queued
+    return dangerously_ids_by_tenant(due)

@@ -5,24 +5,25 @@ from __future__ import annotations
 import datetime
 import logging
 import uuid
+from typing import Any, TypedDict
 
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import MAX_DAYS_AHEAD, CampaignSettings, Channel, MessageDraft
+from campaigns.models import BIRTHDAYS_MAX_DAYS_AHEAD, CampaignSettings, Channel, MessageDraft
+from campaigns.quiet_hours import sms_wait_until
+from campaigns.rules import BIRTHDAY_BATCH_TASK, MAX_BODY_LENGTH, MAX_BULK_IDS, SEND_MESSAGE_DRAFT_TASK
 from campaigns.templates_text import template_errors
 from common.errors import Conflict, InvalidInput
 from tenants import jobs
 from tenants.changes import record_change, record_changes
 from tenants.context import require_tenant
-from tenants.models import BackgroundJob, Tenant, User
+from tenants.models import BackgroundJob, Tenant, User, for_tenant, get_in_tenant
 
 logger = logging.getLogger(__name__)
 
 BIRTHDAY_BATCH_KIND = "campaigns.birthday_batch"
-# Drafts generated (maybe by an LLM, outside any transaction) and written per round trip.
-MAX_BODY_LENGTH = {Channel.SMS: 1600, Channel.EMAIL: 10_000}
-MAX_BULK_IDS = 500
 
 Status = MessageDraft.Status
 
@@ -32,20 +33,28 @@ class DraftStateConflict(Conflict):
     default_detail = "The draft is not in a state that allows this."
 
 
+def _enqueue(task_name: str, *args: str) -> None:
+    """Publish a campaigns task by its name (campaigns.rules; routed by name, CELERY_TASK_ROUTES):
+    this module never imports campaigns.tasks, which imports the runners, which import this
+    module, and a web process need not have imported the tasks at all. Called after commit
+    (transaction.on_commit, tenants.jobs)."""
+    current_app.send_task(task_name, args=args)
+
+
 # --- settings ----------------------------------------------------------------------------
 
 
 def campaign_settings_get(*, tenant: Tenant) -> CampaignSettings:
     """The tenant's settings; an unsaved default row when it never changed them."""
     require_tenant(tenant)
-    found = CampaignSettings.objects.filter(tenant_id=tenant.id).first()
+    found = for_tenant(CampaignSettings.objects.all(), tenant).first()
     return found or CampaignSettings(tenant=tenant)
 
 
 SENDER_SECRET_FIELDS = ("twilio_account_sid", "twilio_auth_token")
 
 
-def campaign_settings_update(*, tenant: Tenant, changes: dict, acting_user: User) -> CampaignSettings:
+def campaign_settings_update(*, tenant: Tenant, changes: dict[str, Any], acting_user: User) -> CampaignSettings:
     """Apply validated changes. Secrets are merged into the encrypted field (a blank value
     removes one); the template is checked here so no path can store an unrenderable one."""
     require_tenant(tenant)
@@ -85,8 +94,8 @@ def birthday_batch_start(
     """Queue a batch. The window is fixed now (start defaults to the tenant's today), so a
     retry tomorrow covers the same birthdays; the task is enqueued after commit."""
     require_tenant(tenant)
-    if not 0 <= days_ahead <= MAX_DAYS_AHEAD:
-        raise InvalidInput("days_ahead", f"must be between 0 and {MAX_DAYS_AHEAD}")
+    if not 0 <= days_ahead <= BIRTHDAYS_MAX_DAYS_AHEAD:
+        raise InvalidInput("days_ahead", f"must be between 0 and {BIRTHDAYS_MAX_DAYS_AHEAD}")
     if channel is None:
         channel = campaign_settings_get(tenant=tenant).default_channel
     if channel not in Channel.values:
@@ -95,9 +104,7 @@ def birthday_batch_start(
     params = {"days_ahead": days_ahead, "from": start.isoformat(), "channel": channel, "scheduled": scheduled}
 
     def enqueue(job: BackgroundJob) -> None:
-        from campaigns.tasks import birthday_batch
-
-        birthday_batch.delay(str(tenant.id), str(job.id))
+        _enqueue(BIRTHDAY_BATCH_TASK, str(tenant.id), str(job.id))
 
     return jobs.job_create(
         tenant=tenant, kind=BIRTHDAY_BATCH_KIND, params=params, started_by=acting_user, enqueue=enqueue
@@ -107,21 +114,11 @@ def birthday_batch_start(
 # --- drafts ------------------------------------------------------------------------------
 
 
-def _locked_draft(draft_id: uuid.UUID) -> MessageDraft:
-    # RLS and the tenant filter of the caller's context: another tenant's id is "not found".
-    draft = MessageDraft.objects.select_for_update().filter(id=draft_id).first()
-    if draft is None:
-        from rest_framework.exceptions import NotFound
-
-        raise NotFound()
-    return draft
-
-
 def draft_update_body(*, tenant: Tenant, draft_id: uuid.UUID, body: str, acting_user: User) -> MessageDraft:
     require_tenant(tenant)
     body = (body or "").strip()
     with transaction.atomic():
-        draft = _locked_draft(draft_id)
+        draft = get_in_tenant(MessageDraft, draft_id, tenant=tenant, lock=True)
         if draft.status != Status.DRAFT:
             raise DraftStateConflict(message=f"Only drafts can be edited; this one is {draft.status}.")
         limit = MAX_BODY_LENGTH[draft.channel]
@@ -136,18 +133,14 @@ def draft_update_body(*, tenant: Tenant, draft_id: uuid.UUID, body: str, acting_
 
 
 def _enqueue_send(tenant_id: uuid.UUID, draft_ids: list[uuid.UUID]) -> None:
-    from campaigns.tasks import send_message_draft
-
     for draft_id in draft_ids:
-        send_message_draft.delay(str(tenant_id), str(draft_id))
+        _enqueue(SEND_MESSAGE_DRAFT_TASK, str(tenant_id), str(draft_id))
 
 
 def _quiet_hours_wait(tenant: Tenant, channel: str) -> datetime.datetime | None:
     """When an SMS approved now may go out, if not now (quiet hours); e-mail is never deferred."""
     if channel != Channel.SMS:
         return None
-    from campaigns.sending import sms_wait_until
-
     return sms_wait_until(campaign_settings_get(tenant=tenant), tenant, None)
 
 
@@ -157,7 +150,7 @@ def draft_approve(*, tenant: Tenant, draft_id: uuid.UUID, acting_user: User) -> 
     Approving an approved draft is a no-op."""
     require_tenant(tenant)
     with transaction.atomic():
-        draft = _locked_draft(draft_id)
+        draft = get_in_tenant(MessageDraft, draft_id, tenant=tenant, lock=True)
         if draft.status == Status.APPROVED:
             return draft
         if draft.status != Status.DRAFT:
@@ -171,7 +164,20 @@ def draft_approve(*, tenant: Tenant, draft_id: uuid.UUID, acting_user: User) -> 
     return draft
 
 
-def drafts_bulk_approve(*, tenant: Tenant, draft_ids: list[uuid.UUID], acting_user: User) -> dict:
+class NotApprovable(TypedDict):
+    id: uuid.UUID
+    status: str
+
+
+class BulkApproval(TypedDict):
+    approved: list[uuid.UUID]
+    deferred: list[uuid.UUID]
+    send_after: datetime.datetime | None
+    not_found: int
+    not_approvable: list[NotApprovable]
+
+
+def drafts_bulk_approve(*, tenant: Tenant, draft_ids: list[uuid.UUID], acting_user: User) -> BulkApproval:
     """Approve the listed drafts of this tenant that are still drafts. Ids that are not this
     tenant's drafts are never touched and only counted (`not_found`): echoing them back would
     make a foreign id look like something this tenant has."""
@@ -180,13 +186,14 @@ def drafts_bulk_approve(*, tenant: Tenant, draft_ids: list[uuid.UUID], acting_us
         raise InvalidInput("ids", f"at most {MAX_BULK_IDS} ids per request")
     wanted = list(dict.fromkeys(draft_ids))
     with transaction.atomic():
-        found = {d.id: d for d in MessageDraft.objects.select_for_update().filter(tenant_id=tenant.id, id__in=wanted)}
+        drafts = for_tenant(MessageDraft.objects.all(), tenant)
+        found = {d.id: d for d in drafts.select_for_update().filter(id__in=wanted)}
         approvable = [draft_id for draft_id in wanted if draft_id in found and found[draft_id].status == Status.DRAFT]
         sms_wait = _quiet_hours_wait(tenant, Channel.SMS)
         deferred = [d for d in approvable if sms_wait is not None and found[d].channel == Channel.SMS]
         now_ids = [d for d in approvable if d not in set(deferred)]
         for ids, send_after in ((now_ids, None), (deferred, sms_wait)):
-            MessageDraft.objects.filter(tenant_id=tenant.id, id__in=ids, status=Status.DRAFT).update(
+            drafts.filter(id__in=ids, status=Status.DRAFT).update(
                 status=Status.APPROVED,
                 approved_by=acting_user,
                 approved_at=timezone.now(),
@@ -214,7 +221,7 @@ def draft_discard(*, tenant: Tenant, draft_id: uuid.UUID, acting_user: User) -> 
     """Drop a draft (or an approved one not yet picked up by the sender)."""
     require_tenant(tenant)
     with transaction.atomic():
-        draft = _locked_draft(draft_id)
+        draft = get_in_tenant(MessageDraft, draft_id, tenant=tenant, lock=True)
         if draft.status == Status.DISCARDED:
             return draft
         if draft.status not in (Status.DRAFT, Status.APPROVED, Status.FAILED):

@@ -43,7 +43,7 @@ def unsubscribe_page(request: HttpRequest, token: str) -> HttpResponse:
     return _page(request, context)
 
 
-def _page(request: HttpRequest, context: dict, status: int = 200) -> HttpResponse:
+def _page(request: HttpRequest, context: dict[str, str], status: int = 200) -> HttpResponse:
     response = render(request, "campaigns/unsubscribe.html", context, status=status)
     # The token is in the URL: no referrer carries it elsewhere, no search engine keeps it.
     response["Referrer-Policy"] = "no-referrer"

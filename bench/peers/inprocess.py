@@ -25,6 +25,8 @@ def main() -> None:
             started = time.perf_counter()
             response = client.get(ask["path"], **headers)
             times.append((time.perf_counter() - started) * 1000)
+        if response is None:
+            raise ValueError("n must be at least 1")
         rows = results = None
         if response.status_code == 200:
             results = json.loads(response.content)["results"]

@@ -6,17 +6,22 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import random
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from bench.database import BenchDatabase
+from bench.database import BenchDatabase, fetch_value
 from bench.peers import setup
 from bench.timing import pair_ratios, summary
+
+if TYPE_CHECKING:
+    from bench.http_load import Request  # imported where the section runs, as below
 
 PROJECT = "this_project"
 PEER_PATH = "/clients/"
@@ -27,7 +32,7 @@ class Target:
     name: str
     settings_module: str
     path: str
-    headers: dict
+    headers: dict[str, Any]
     database_url: str = ""  # peers: their own database, as the runtime role
 
 
@@ -48,8 +53,8 @@ class InProcess:
                 DATABASE_URL=bench.owner_url(),
                 DJANGO_ALLOWED_HOSTS="testserver,127.0.0.1,localhost",
             )  # bench.settings accepts the repository's values inside the run (BRANDVX_BENCH_RUN)
-            env.setdefault("REDIS_URL", settings.REDIS_URL)
-            env.setdefault("SUPABASE_JWT_SECRET", settings.SUPABASE_JWT_SECRET)
+            env.setdefault("REDIS_URL", settings.REDIS_URL or "")
+            env.setdefault("SUPABASE_JWT_SECRET", settings.SUPABASE_JWT_SECRET or "")
         else:
             env["BENCH_PEER_DATABASE_URL"] = target.database_url
         self.target = target
@@ -62,19 +67,23 @@ class InProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
+        # The three pipes asked for above.
+        assert self.process.stdin and self.process.stdout and self.process.stderr
+        self.stdin, self.stdout, self.stderr = self.process.stdin, self.process.stdout, self.process.stderr
 
-    def get(self, n: int, *, results: bool = False) -> dict:
+    def get(self, n: int, *, results: bool = False) -> dict[str, Any]:
         ask = {"path": self.target.path, "headers": self.target.headers, "n": n, "results": results}
-        self.process.stdin.write(json.dumps(ask) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
+        self.stdin.write(json.dumps(ask) + "\n")
+        self.stdin.flush()
+        line = self.stdout.readline()
         if not line:
-            raise RuntimeError(f"{self.target.name}: in-process server died: {self.process.stderr.read()[-2000:]}")
-        return json.loads(line)
+            raise RuntimeError(f"{self.target.name}: in-process server died: {self.stderr.read()[-2000:]}")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.stdin.close()
+            self.stdin.close()
             try:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
@@ -82,7 +91,7 @@ class InProcess:
                 self.process.wait()
 
 
-def _comparable(page: list[dict]) -> list[dict]:
+def _comparable(page: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A page with each row's `url` as its path: the peers answer on hosts of their own
     (django-tenants routes by host), so only the path can be the same."""
     return [{**row, "url": urlsplit(row["url"]).path} if "url" in row else row for row in page]
@@ -111,7 +120,7 @@ def section(
     pairs: int,
     repeat: int,
     log: Callable[[str], None],
-) -> dict:
+) -> dict[str, Any]:
     from bench.http_load import Gunicorn, Request, run_load
 
     expected_rows = min(50, _clients_of(bench, measured_tenant_id))
@@ -166,8 +175,8 @@ def section(
             shift = round_index % len(names)
             for name in names[shift:] + names[:shift]:
                 times[name].extend(inprocess[name].get(1)["ms"])
-        for server in inprocess.values():
-            server.stop()
+        for process in inprocess.values():
+            process.stop()
 
         log("  peers: requests/s through gunicorn ...")
         for target in targets:
@@ -178,17 +187,15 @@ def section(
                     bench, peer_settings=target.settings_module, peer_database_url=target.database_url
                 )
         http_answers = {}
-        for name, server in servers.items():
-            server.wait_ready(by_name[name].path, by_name[name].headers)
-            status, rows = _rows_over_http(server.port, by_name[name])
+        for name, gunicorn in servers.items():
+            gunicorn.wait_ready(by_name[name].path, by_name[name].headers)
+            status, rows = _rows_over_http(gunicorn.port, by_name[name])
             http_answers[name] = {"status": status, "rows": rows}
             if status != 200 or rows != expected_rows:
                 raise RuntimeError(f"{name} through gunicorn answered {status} with {rows} rows")
         requests = {name: Request("GET", t.path, t.headers, kind=name) for name, t in by_name.items()}
-        for name, server in servers.items():  # warm-up
-            run_load(
-                server.port, lambda rng, r=requests[name]: r, concurrency=concurrency, seconds=1.0, max_requests=2000
-            )
+        for name, gunicorn in servers.items():  # warm-up
+            run_load(gunicorn.port, _always(requests[name]), concurrency=concurrency, seconds=1.0, max_requests=2000)
         rps: dict[str, list[float]] = {name: [] for name in servers}
         errors = dict.fromkeys(servers, 0)
         for index in range(pairs):
@@ -196,7 +203,7 @@ def section(
             for name in names[shift:] + names[:shift]:
                 result = run_load(
                     servers[name].port,
-                    lambda rng, r=requests[name]: r,
+                    _always(requests[name]),
                     concurrency=concurrency,
                     seconds=burst,
                     max_requests=100_000,
@@ -226,16 +233,22 @@ def section(
             "note": "peers do not authenticate; this project verifies a JWT and a membership on every request",
         }
     finally:
-        for server in inprocess.values():
-            server.stop()
-        for server in servers.values():
-            server.stop()
+        for process in inprocess.values():
+            process.stop()
+        for gunicorn in servers.values():
+            gunicorn.stop()
         for db in peers:
             setup.drop(db)
+
+
+def _always(request: Request) -> Callable[[random.Random], Request]:
+    """The next request of a load that asks the same thing again and again."""
+    return lambda rng: request
 
 
 def _clients_of(bench: BenchDatabase, tenant_id: str) -> int:
     import psycopg
 
     with psycopg.connect(**bench.owner_conninfo(), autocommit=True) as conn:
-        return conn.execute("SELECT count(*) FROM clients_client WHERE tenant_id = %s", [tenant_id]).fetchone()[0]
+        count: int = fetch_value(conn.execute("SELECT count(*) FROM clients_client WHERE tenant_id = %s", [tenant_id]))
+        return count

@@ -3,6 +3,7 @@ tables as the database owner. For django-tenants, also the first tenant with its
 by django-tenants itself (the other schemas are cloned from it by bench.peers.setup)."""
 
 import sys
+from typing import Any
 
 import django
 
@@ -32,8 +33,10 @@ def main() -> None:
         # app's full name ("bench.peers.rls_app"), so it skips apps not at the top level: ask
         # each model for its RLS (ENABLE, FORCE, its policies) the way that handler would.
         for model in apps.get_models():
-            if issubclass(model, RLSModel) and model._rls_policies:
-                model.enable_rls()
+            if issubclass(model, RLSModel):
+                rls_model: Any = model  # django-rls ships no type hints
+                if rls_model._rls_policies:
+                    rls_model.enable_rls()
 
 
 if __name__ == "__main__":

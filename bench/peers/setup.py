@@ -17,7 +17,7 @@ import psycopg
 from django.conf import settings
 from psycopg import sql
 
-from bench.database import BenchDatabase, _admin
+from bench.database import BenchDatabase, _admin, fetch_value
 from bench.peers.models import COPIED_COLUMNS, SOURCE_TABLES
 
 PEERS = {
@@ -90,9 +90,9 @@ def create(bench: BenchDatabase, peer: str, *, tenant_ids: list[str]) -> PeerDat
             target.execute("DROP SCHEMA bench_staging CASCADE")
             _grant(target, name, tenant_ids if not tenant_column else [])
             if peer == "django_rls":
-                policies = target.execute(
-                    "SELECT count(*) FROM pg_policies WHERE policyname = 'tenant_isolation'"
-                ).fetchone()[0]
+                policies = fetch_value(
+                    target.execute("SELECT count(*) FROM pg_policies WHERE policyname = 'tenant_isolation'")
+                )
                 if policies != len(TABLE_ORDER):
                     raise RuntimeError(f"django-rls made {policies} policies, expected {len(TABLE_ORDER)}")
             target.execute("VACUUM (ANALYZE)")

@@ -1,10 +1,22 @@
+from __future__ import annotations
+
+import datetime
 import re
+from typing import Any
 
 from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from campaigns.models import MAX_DAYS_AHEAD, CampaignSettings, Channel, DeliveryStatus, MessageDraft
+from campaigns.models import (
+    BIRTHDAYS_MAX_DAYS_AHEAD,
+    DEFAULT_DAYS_AHEAD,
+    CampaignSettings,
+    Channel,
+    DeliveryStatus,
+    MessageDraft,
+)
+from campaigns.rules import MAX_ANY_BODY_LENGTH, MAX_BULK_IDS
 from clients.models import display_name_of
 from common.validation import BoundedDateField, StrictModelSerializer, StrictSerializer
 
@@ -16,26 +28,26 @@ HH_MM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 # times of the tenant's time zone, so they are HH:MM strings, read and written the same way.
 @extend_schema_field({"type": "string", "pattern": HH_MM, "example": "09:00"})
 class LocalTimeField(serializers.TimeField):
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(format="%H:%M", input_formats=["%H:%M"], **kwargs)
 
-    def to_internal_value(self, value):
+    def to_internal_value(self, value: Any) -> datetime.time:
         if not isinstance(value, str) or not re.fullmatch(HH_MM, value):
             self.fail("invalid", format="HH:MM")
         return super().to_internal_value(value)
 
 
 class BirthdayBatchRequestSerializer(StrictSerializer):
-    days_ahead = serializers.IntegerField(min_value=0, max_value=MAX_DAYS_AHEAD, default=7)
+    days_ahead = serializers.IntegerField(min_value=0, max_value=BIRTHDAYS_MAX_DAYS_AHEAD, default=DEFAULT_DAYS_AHEAD)
     # `from` is a Python keyword: the field is declared under it in __init__.
     channel = serializers.ChoiceField(choices=Channel.choices, required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["from"] = BoundedDateField(required=False, allow_null=True)
 
 
-class JobAcceptedSerializer(serializers.Serializer):
+class JobAcceptedSerializer(serializers.Serializer[Any]):
     job_id = serializers.UUIDField()
 
 
@@ -80,7 +92,7 @@ class CampaignSettingsSerializer(StrictModelSerializer):
             "birthday_template": {"validators": []},
             "birthday_run_hour": {"min_value": 0, "max_value": 23},
             "birthday_run_minute": {"min_value": 0, "max_value": 59},
-            "birthday_days_ahead": {"min_value": 0, "max_value": MAX_DAYS_AHEAD},
+            "birthday_days_ahead": {"min_value": 0, "max_value": BIRTHDAYS_MAX_DAYS_AHEAD},
             # A validator, not a validate_ method: the pattern then shows in the schema.
             "sms_from_number": {
                 "validators": [RegexValidator(E164, message="must be an E.164 number such as +14155550123")]
@@ -88,7 +100,7 @@ class CampaignSettingsSerializer(StrictModelSerializer):
         }
 
 
-class DraftClientSerializer(serializers.Serializer):
+class DraftClientSerializer(serializers.Serializer[Any]):
     id = serializers.UUIDField()
     name = serializers.CharField(source="display_name")
 
@@ -96,7 +108,7 @@ class DraftClientSerializer(serializers.Serializer):
 # The draft list builds MessageDraftSerializer's JSON from rows with draft_json(); the class
 # stays its schema and serializes single drafts (tests/test_draft_rows.py holds the two equal).
 # A comment, not a docstring: the schema would take a docstring as the component's description.
-class MessageDraftSerializer(serializers.ModelSerializer):
+class MessageDraftSerializer(serializers.ModelSerializer[MessageDraft]):
     client = DraftClientSerializer(read_only=True)
     delivery_status = serializers.ChoiceField(
         choices=DeliveryStatus.choices,
@@ -148,7 +160,7 @@ DRAFT_ROW_FIELDS = (
 )
 
 
-def draft_json(row: dict) -> dict:
+def draft_json(row: dict[str, Any]) -> dict[str, Any]:
     """MessageDraftSerializer's output for a row of DRAFT_ROW_FIELDS, in one step. Ids, dates
     and times are left as Python values: the renderer writes them as the serializer's fields would."""
     return {
@@ -184,14 +196,14 @@ def draft_json(row: dict) -> dict:
 
 
 class MessageDraftBodySerializer(StrictSerializer):
-    body = serializers.CharField(max_length=10_000, trim_whitespace=True)
+    body = serializers.CharField(max_length=MAX_ANY_BODY_LENGTH, trim_whitespace=True)
 
 
 class BulkApproveRequestSerializer(StrictSerializer):
-    ids = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=500)
+    ids = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=MAX_BULK_IDS)
 
 
-class BulkApproveResultSerializer(serializers.Serializer):
+class BulkApproveResultSerializer(serializers.Serializer[Any]):
     approved = serializers.ListField(child=serializers.UUIDField())
     not_found = serializers.IntegerField(help_text="How many ids are not drafts of this tenant (ignored).")
     not_approvable = serializers.ListField(child=serializers.DictField())

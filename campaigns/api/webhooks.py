@@ -14,16 +14,20 @@ from anymail.webhooks.brevo import BrevoTrackingWebhookView
 from anymail.webhooks.mailjet import MailjetTrackingWebhookView
 from anymail.webhooks.postmark import PostmarkTrackingWebhookView
 from django.core.exceptions import SuspiciousOperation
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions
-from rest_framework.parsers import FormParser
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.parsers import BaseParser, FormParser
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 from twilio.twiml.messaging_response import MessagingResponse
 
 from campaigns import delivery
+from campaigns.rules import ReplyAction
 from common.query import StrictQueryParametersMixin
 from tenants.context import tenant_context
 
@@ -48,13 +52,13 @@ def forbidden() -> Response:
 
 
 class _TwilioWebhookView(StrictQueryParametersMixin, APIView):
-    authentication_classes: list = []
+    authentication_classes: list[type[BaseAuthentication]] = []
     permission_classes = [permissions.AllowAny]
-    throttle_classes: list = []
+    throttle_classes: list[type[BaseThrottle]] = []
     parser_classes = [FormParser]  # Twilio posts application/x-www-form-urlencoded
     error_statuses = {"post": {403}}
 
-    def _verified(self, request, tenant_id: uuid.UUID) -> bool:
+    def _verified(self, request: Request, tenant_id: uuid.UUID) -> bool:
         """Inside the tenant's context: the signature over PUBLIC_BASE_URL + path, made with
         the tenant's own auth token."""
         return delivery.twilio_signature_valid(
@@ -76,7 +80,7 @@ class TwilioSmsWebhookView(_TwilioWebhookView):
         parameters=[OpenApiParameter("X-Twilio-Signature", str, OpenApiParameter.HEADER, required=True)],
         auth=[],
     )
-    def post(self, request, tenant_id: uuid.UUID):
+    def post(self, request: Request, tenant_id: uuid.UUID) -> HttpResponseBase:
         with tenant_context(tenant_id, role="system"):
             if not self._verified(request, tenant_id):
                 return forbidden()
@@ -85,7 +89,7 @@ class TwilioSmsWebhookView(_TwilioWebhookView):
             )
         logger.info("twilio reply %s for %d client(s)", reply.action, reply.clients)
         twiml = MessagingResponse()
-        if reply.action == "help":
+        if reply.action == ReplyAction.HELP:
             twiml.message(f"{reply.business_name}: birthday messages. Reply STOP to opt out, START to opt back in.")
         # STOP and START: Twilio itself confirms to the sender (its opt-out handling); no second text.
         return HttpResponse(str(twiml), content_type="text/xml")
@@ -101,7 +105,7 @@ class TwilioStatusWebhookView(_TwilioWebhookView):
         parameters=[OpenApiParameter("X-Twilio-Signature", str, OpenApiParameter.HEADER, required=True)],
         auth=[],
     )
-    def post(self, request, tenant_id: uuid.UUID):
+    def post(self, request: Request, tenant_id: uuid.UUID) -> HttpResponseBase:
         with tenant_context(tenant_id, role="system"):
             if not self._verified(request, tenant_id):
                 return forbidden()
@@ -118,10 +122,10 @@ class EmailTrackingWebhookView(StrictQueryParametersMixin, APIView):
     ANYMAIL_WEBHOOK_SECRET in the URL given to the ESP). A hard bounce or a spam complaint
     withdraws the client's e-mail consent; delivery statuses reach the draft."""
 
-    authentication_classes: list = []
+    authentication_classes: list[type[BaseAuthentication]] = []
     permission_classes = [permissions.AllowAny]
-    throttle_classes: list = []
-    parser_classes: list = []  # anymail reads the raw body
+    throttle_classes: list[type[BaseThrottle]] = []
+    parser_classes: list[type[BaseParser]] = []  # anymail reads the raw body
     error_statuses = {"post": {403, 404}}
 
     @extend_schema(
@@ -136,7 +140,7 @@ class EmailTrackingWebhookView(StrictQueryParametersMixin, APIView):
         parameters=[OpenApiParameter("esp", str, OpenApiParameter.PATH, enum=sorted(EMAIL_TRACKING_VIEWS))],
         auth=[],
     )
-    def post(self, request, esp: str):
+    def post(self, request: Request, esp: str) -> HttpResponseBase:
         view_class = EMAIL_TRACKING_VIEWS.get(esp)
         if view_class is None:
             return Response({"code": "not_found", "detail": "Unknown email provider."}, status=404)

@@ -14,6 +14,7 @@ import time_machine
 from campaigns import sending
 from campaigns.models import MessageDraft
 from campaigns.quiet_hours import sms_window_next_start
+from campaigns.rules import SendResult
 from campaigns.tasks import send_due_drafts, send_message_draft
 from campaigns.tests.factories import make_client, make_draft, make_settings
 from tenants.context import tenant_context
@@ -25,8 +26,8 @@ NINE, EIGHT_PM = datetime.time(9), datetime.time(20)
 SID = "AC" + "c" * 32
 
 
-def at_la(*args) -> datetime.datetime:
-    return datetime.datetime(*args, tzinfo=LA)
+def at_la(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime.datetime:
+    return datetime.datetime(year, month, day, hour, minute, tzinfo=LA)
 
 
 @pytest.mark.parametrize(
@@ -112,7 +113,7 @@ def test_the_worker_defers_at_night_and_the_sweep_sends_at_the_window_start(worl
     # A send task that reaches the worker at night (say, approved just before 20:00 and
     # delivered late) does not send: no Twilio call is registered, any would fail the test.
     outcome = send_message_draft.apply(args=[str(world.tenant_a.id), str(draft.id)]).get()
-    assert outcome == "deferred"
+    assert outcome == SendResult.DEFERRED
     with tenant_context(world.tenant_a.id, role="system"):
         stored = MessageDraft.objects.get(id=draft.id)
     assert stored.status == "approved" and stored.send_after == NEXT_START and stored.attempts == 0
@@ -145,5 +146,5 @@ def test_email_is_never_deferred(world, night):
     from django.core import mail
 
     draft = make_draft(world.tenant_a, make_client(world.tenant_a), status=Status.APPROVED, channel="email")
-    assert sending.draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id).status == "sent"
+    assert sending.draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id).status == SendResult.SENT
     assert len(mail.outbox) == 1

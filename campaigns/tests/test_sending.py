@@ -10,7 +10,8 @@ import responses
 from django.core import mail
 
 from campaigns.models import MessageDraft
-from campaigns.sending import MAX_SEND_ATTEMPTS, draft_send
+from campaigns.rules import MAX_SEND_ATTEMPTS, SendResult
+from campaigns.sending import draft_send
 from campaigns.tasks import send_backoff, send_message_draft
 from campaigns.tests.factories import NO_QUIET_HOURS, make_client, make_draft, make_settings
 from clients import consent
@@ -69,8 +70,8 @@ def reload(tenant, draft) -> MessageDraft:
 @responses.activate
 def test_sms_is_sent_once_under_duplicate_delivery(world, sms_draft):
     responses.post(TWILIO, status=201, json=twilio_created())
-    assert draft_send(tenant_id=world.tenant_a.id, draft_id=sms_draft.id).status == "sent"
-    assert draft_send(tenant_id=world.tenant_a.id, draft_id=sms_draft.id).status == "skipped"
+    assert draft_send(tenant_id=world.tenant_a.id, draft_id=sms_draft.id).status == SendResult.SENT
+    assert draft_send(tenant_id=world.tenant_a.id, draft_id=sms_draft.id).status == SendResult.SKIPPED
     assert len(responses.calls) == 1
     sent = responses.calls[0].request
     assert (
@@ -89,7 +90,7 @@ def test_a_draft_left_sending_by_a_dead_worker_is_not_sent_again(world, sms_draf
     # The first delivery claimed it and died before recording: the redelivery must not send.
     with tenant_context(world.tenant_a.id, role="system"):
         MessageDraft.objects.filter(id=sms_draft.id).update(status=Status.SENDING, attempts=1)
-    assert draft_send(tenant_id=world.tenant_a.id, draft_id=sms_draft.id).status == "skipped"
+    assert draft_send(tenant_id=world.tenant_a.id, draft_id=sms_draft.id).status == SendResult.SKIPPED
     assert len(responses.calls) == 0
 
 
@@ -116,8 +117,8 @@ def test_a_draft_stuck_in_sending_is_failed_for_a_person_to_check_after_an_hour(
 def test_email_goes_through_djangos_email_backend(world):
     client = make_client(world.tenant_a, email="ana@example.test")
     draft = make_draft(world.tenant_a, client, status=Status.APPROVED, channel="email", body="Happy birthday, Ana!")
-    assert draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id).status == "sent"
-    assert draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id).status == "skipped"
+    assert draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id).status == SendResult.SENT
+    assert draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id).status == SendResult.SKIPPED
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["ana@example.test"] and mail.outbox[0].subject == "Happy birthday from Salon A"
     assert reload(world.tenant_a, draft).status == "sent"
@@ -131,7 +132,7 @@ def test_email_is_sent_from_the_platform_sender_with_the_salon_as_reply_to(world
     client = make_client(world.tenant_a, email="ana@example.test")
     draft = make_draft(world.tenant_a, client, status=Status.APPROVED, channel="email", body="Happy birthday, Ana!")
 
-    assert draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id).status == "sent"
+    assert draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id).status == SendResult.SENT
 
     message = mail.outbox[0]
     assert parseaddr(message.from_email) == ("Salon A", "birthdays@mail.brandvx.test")
@@ -143,7 +144,7 @@ def test_email_without_a_salon_address_has_no_reply_to(world, settings):
     settings.DEFAULT_FROM_EMAIL = "birthdays@mail.brandvx.test"
     client = make_client(world.tenant_a, email="ana@example.test")
     draft = make_draft(world.tenant_a, client, status=Status.APPROVED, channel="email", body="Happy birthday, Ana!")
-    assert draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id).status == "sent"
+    assert draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id).status == SendResult.SENT
     assert parseaddr(mail.outbox[0].from_email) == ("Salon A", "birthdays@mail.brandvx.test")
     assert mail.outbox[0].reply_to == []
 
@@ -158,7 +159,7 @@ def test_an_opt_out_after_approval_stops_the_message(world, sms_draft):
             origin=ConsentOrigin.UNSUBSCRIBE_LINK,
         )
     outcome = draft_send(tenant_id=world.tenant_a.id, draft_id=sms_draft.id)
-    assert outcome.status == "failed" and len(responses.calls) == 0
+    assert outcome.status == SendResult.FAILED and len(responses.calls) == 0
     draft = reload(world.tenant_a, sms_draft)
     assert draft.status == "failed" and "opted out" in draft.failure_reason and draft.attempts == 0
 
@@ -167,7 +168,7 @@ def test_an_opt_out_after_approval_stops_the_message(world, sms_draft):
 def test_a_provider_refusal_fails_the_draft_with_the_reason(world, sms_draft):
     responses.post(TWILIO, status=400, json=twilio_error())
     outcome = draft_send(tenant_id=world.tenant_a.id, draft_id=sms_draft.id)
-    assert outcome.status == "failed"
+    assert outcome.status == SendResult.FAILED
     draft = reload(world.tenant_a, sms_draft)
     assert draft.status == "failed"
     assert draft.failure_reason == (
@@ -179,7 +180,7 @@ def test_a_provider_refusal_fails_the_draft_with_the_reason(world, sms_draft):
 def test_a_transient_error_puts_the_draft_back_for_a_retry(world, sms_draft):
     responses.post(TWILIO, status=429, json=twilio_error(20429, "Too Many Requests", 429), headers={"Retry-After": "7"})
     outcome = draft_send(tenant_id=world.tenant_a.id, draft_id=sms_draft.id)
-    assert (outcome.status, outcome.retry_after) == ("retry", 7)
+    assert (outcome.status, outcome.retry_after) == (SendResult.RETRY, 7)
     draft = reload(world.tenant_a, sms_draft)
     assert draft.status == "approved" and "429" in draft.failure_reason and draft.attempts == 1
 
@@ -214,11 +215,11 @@ def test_sms_without_twilio_setup_fails_without_calling_anyone(world):
     client = make_client(world.tenant_a)
     draft = make_draft(world.tenant_a, client, status=Status.APPROVED, occasion_date=datetime.date(2026, 5, 5))
     outcome = draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id)
-    assert outcome.status == "failed" and "not set up" in reload(world.tenant_a, draft).failure_reason
+    assert outcome.status == SendResult.FAILED and "not set up" in reload(world.tenant_a, draft).failure_reason
 
 
 def test_drafts_of_another_tenant_cannot_be_sent_from_this_one(world, sms_draft):
-    assert draft_send(tenant_id=world.tenant_b.id, draft_id=sms_draft.id).status == "skipped"
+    assert draft_send(tenant_id=world.tenant_b.id, draft_id=sms_draft.id).status == SendResult.SKIPPED
     assert reload(world.tenant_a, sms_draft).status == "approved"
 
 

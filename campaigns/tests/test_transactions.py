@@ -10,6 +10,7 @@ from django.db import connection
 from campaigns.batches import birthday_batch_run
 from campaigns.generators import TemplateGenerator
 from campaigns.models import MessageDraft
+from campaigns.rules import SendResult
 from campaigns.sending import draft_send
 from campaigns.services import BIRTHDAY_BATCH_KIND
 from campaigns.tests.factories import NO_QUIET_HOURS, make_client, make_draft, make_settings
@@ -69,4 +70,4 @@ def test_the_provider_is_called_outside_transactions():
     responses.add_callback(
         responses.POST, f"https://api.twilio.com/2010-04-01/Accounts/{sid}/Messages.json", callback=twilio
     )
-    assert draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id).status == "sent"
+    assert draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id).status == SendResult.SENT

@@ -20,6 +20,7 @@ from django.test import override_settings
 from campaigns import unsubscribe
 from campaigns.batches import birthday_batch_run
 from campaigns.models import MessageDraft
+from campaigns.rules import SendResult
 from campaigns.sending import draft_send
 from campaigns.services import birthday_batch_start
 from campaigns.tests.factories import make_client, make_draft
@@ -106,7 +107,7 @@ def test_a_birthday_email_over_smtp_unsubscribes_with_one_post_and_the_next_batc
         MessageDraft.objects.filter(id=draft.id).update(status=Status.APPROVED)
 
     # The real sending path, over SMTP to the loopback server.
-    assert draft_send(tenant_id=tenant.id, draft_id=draft.id).status == "sent"
+    assert draft_send(tenant_id=tenant.id, draft_id=draft.id).status == SendResult.SENT
     [received] = smtp_server.messages
     assert received["To"] == "ana@example.test"
     header = received["List-Unsubscribe"].strip()  # folded onto its own line (a long URL)
@@ -231,7 +232,7 @@ def test_an_email_draft_carries_its_own_clients_link(world):
 
     ana = make_client(world.tenant_a, email="ana@example.test")
     draft = make_draft(world.tenant_a, ana, status=Status.APPROVED, channel="email")
-    assert draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id).status == "sent"
+    assert draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id).status == SendResult.SENT
     [message] = mail.outbox
     link = message.extra_headers["List-Unsubscribe"].strip("<>")
     token = link.removeprefix("http://testserver/u/").rstrip("/")

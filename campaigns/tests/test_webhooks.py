@@ -18,6 +18,7 @@ from twilio.request_validator import RequestValidator
 
 from campaigns.batches import birthday_batch_run
 from campaigns.models import MessageDraft
+from campaigns.rules import SendResult
 from campaigns.sending import draft_send
 from campaigns.services import birthday_batch_start
 from campaigns.tests.factories import NO_QUIET_HOURS, make_client, make_draft, make_settings
@@ -234,7 +235,7 @@ def test_sending_goes_through_the_twilio_client_at_twilio_base_url_with_a_status
         status=201,
         json=twilio_created(sid),
     )
-    assert draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id).status == "sent"
+    assert draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id).status == SendResult.SENT
     [call] = responses.calls
     sent = dict(__import__("urllib.parse").parse.parse_qsl(call.request.body))
     assert sent["To"] == PHONE and sent["From"] == "+14155550000" and sent["Body"] == "Happy birthday!"
@@ -363,9 +364,9 @@ def postmark_event(kind: str, *, draft: MessageDraft, tenant_id, message_id: str
 
 
 def postmark_post(payload: dict, *, auth: str | None = WEBHOOK_SECRET):
-    headers = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(auth.encode()).decode()} if auth else {}
+    headers = {"Authorization": "Basic " + base64.b64encode(auth.encode()).decode()} if auth else {}
     return HttpClient().post(
-        "/api/v1/webhooks/email/postmark/", data=payload, content_type="application/json", **headers
+        "/api/v1/webhooks/email/postmark/", data=payload, content_type="application/json", headers=headers
     )
 
 
@@ -397,7 +398,7 @@ def test_email_through_an_esp_sends_the_headers_and_metadata_and_keeps_its_messa
             "Message": "OK",
         },
     )
-    assert draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id).status == "sent"
+    assert draft_send(tenant_id=world.tenant_a.id, draft_id=draft.id).status == SendResult.SENT
     sent = __import__("json").loads(responses.calls[0].request.body)
     assert sent["Metadata"] == {"tenant_id": str(world.tenant_a.id), "draft_id": str(draft.id)}
     headers = {h["Name"]: h["Value"] for h in sent["Headers"]}

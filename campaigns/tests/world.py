@@ -3,7 +3,8 @@ and a message draft for a client of its own."""
 
 import datetime
 
-from campaigns.models import CampaignSettings, Channel, MessageDraft
+from campaigns.models import Channel
+from campaigns.tests.factories import CampaignSettingsFactory, MessageDraftFactory
 from clients.models import Client
 from tenants.context import tenant_context
 
@@ -12,7 +13,7 @@ def build(world, tenant, owner) -> dict:
     label = tenant.name.replace(" ", "")
     secret = f"DraftSecret{label}"
     with tenant_context(tenant.id, role="system"):
-        settings_row = CampaignSettings.objects.create(
+        settings_row = CampaignSettingsFactory.create(
             tenant=tenant,
             birthday_template=f"Happy birthday {{first_name}} from {{business_name}} ({label})",
             sms_from_number="+14155550199",
@@ -29,7 +30,7 @@ def build(world, tenant, owner) -> dict:
             email_consent=True,
             sms_consent=True,
         )
-        draft = MessageDraft.objects.create(
+        draft = MessageDraftFactory.create(
             tenant=tenant,
             client=client,
             channel=Channel.SMS,

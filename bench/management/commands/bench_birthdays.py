@@ -22,9 +22,10 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from campaigns.models import MessageDraft
@@ -40,7 +41,7 @@ ROOT = Path(settings.BASE_DIR)
 class Command(BaseCommand):
     help = "Measure birthday-batch throughput (drafts/second) with 1..n real Celery worker processes."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tenants", type=int, default=200)
         parser.add_argument("--clients", type=int, default=300, help="clients per tenant")
         parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker process counts to try")
@@ -48,7 +49,17 @@ class Command(BaseCommand):
         parser.add_argument("--prefix", default="bench-birthdays")
         parser.add_argument("--timeout", type=int, default=3600, help="seconds per round")
 
-    def handle(self, *args, tenants, clients, workers, days_ahead, prefix, timeout, **options):
+    def handle(
+        self,
+        *args: Any,
+        tenants: int,
+        clients: int,
+        workers: list[int],
+        days_ahead: int,
+        prefix: str,
+        timeout: int,
+        **options: Any,
+    ) -> None:
         for name in ("LLM_API_URL", "LLM_API_KEY", "LLM_MODEL"):
             if os.environ.get(name) or getattr(settings, name, None):
                 raise CommandError(f"{name} is set: this benchmark measures the template generator")
@@ -93,7 +104,7 @@ class Command(BaseCommand):
             self.stdout.write(f"loaded data in {time.monotonic() - started:.1f}s")
         return existing[:tenants]
 
-    def _load_clients(self, tenant, index: int, clients: int, rng: random.Random) -> None:
+    def _load_clients(self, tenant: Tenant, index: int, clients: int, rng: random.Random) -> None:
         with tenant_context(tenant.id, role="system"):
             rows = []
             for n in range(clients):
@@ -118,7 +129,7 @@ class Command(BaseCommand):
 
     # --- workers ---------------------------------------------------------------------------
 
-    def _start_worker(self, index: int) -> subprocess.Popen:
+    def _start_worker(self, index: int) -> subprocess.Popen[bytes]:
         celery = Path(sys.executable).with_name("celery")
         return subprocess.Popen(
             [

@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from typing import Any
 
 import responses
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from clients.models import Client
+from integrations.models import IntegrationConnection
 from integrations.providers.base import RetryPolicy
 from integrations.services import connection_create
 from integrations.sync import run_sync
@@ -31,12 +33,12 @@ from tenants.services import tenant_create
 class Command(BaseCommand):
     help = "Benchmark a Square customer import (stubbed HTTP, real database)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--customers", type=int, default=50000)
         parser.add_argument("--keep", action="store_true", help="keep the benchmark tenant and its rows")
         parser.add_argument("--json", dest="json_path", help="also write the figures to this file")
 
-    def handle(self, *, customers: int, keep: bool, json_path: str | None, **options):
+    def handle(self, *, customers: int, keep: bool, json_path: str | None, **options: Any) -> None:
         tenant = tenant_create(name=f"bench-square-{uuid.uuid4().hex[:8]}", owner_sub=uuid.uuid4())
         with tenant_context(tenant.id, role="system"):
             connection, _ = connection_create(
@@ -48,7 +50,7 @@ class Command(BaseCommand):
             )
         people = [fakes.square_customer(i) for i in range(customers)]
         pages = [people[i : i + 100] for i in range(0, len(people), 100)]
-        figures = {"customers": customers, "pages": len(pages)}
+        figures: dict[str, Any] = {"customers": customers, "pages": len(pages)}
         try:
             with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
                 fakes.stub_square(rsps, customer_pages=pages, search_pages=pages)
@@ -65,7 +67,7 @@ class Command(BaseCommand):
             with open(json_path, "w") as handle:
                 json.dump(figures, handle, indent=2)
 
-    def _run(self, tenant: Tenant, connection) -> dict:
+    def _run(self, tenant: Tenant, connection: IntegrationConnection) -> dict[str, Any]:
         with tenant_context(tenant.id, role="system"):
             job = job_create(
                 tenant=tenant, kind="integrations.sync.square", params={"connection_id": str(connection.id)}

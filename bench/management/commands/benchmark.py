@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from bench.loader import SCALES
 
@@ -17,7 +18,7 @@ from bench.loader import SCALES
 class Command(BaseCommand):
     help = "Measure the cost of tenant isolation (RLS) and the throughput of the hot paths, side by side."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--scale",
             choices=[*sorted(SCALES), "big-tenant"],
@@ -68,7 +69,7 @@ class Command(BaseCommand):
             "skips loading. Dropped afterwards unless --keep.",
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         from bench.report import render
         from bench.run import Options, run
 
@@ -114,7 +115,7 @@ class Command(BaseCommand):
             # A section whose work did not succeed has no figure: the run fails, loudly.
             raise CommandError("benchmark work failed: " + "; ".join(results["failed"]))
 
-    def _big_tenant(self, options):
+    def _big_tenant(self, options: dict[str, Any]) -> None:
         from bench import big_tenant
 
         try:

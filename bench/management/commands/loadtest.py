@@ -11,9 +11,15 @@ from __future__ import annotations
 import json
 import os
 import random
+import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+if TYPE_CHECKING:
+    from bench.database import BenchDatabase  # imported at run time inside the functions (Django set up first)
 
 MIX = [
     # kind, weight, method, path template
@@ -28,7 +34,7 @@ MIX = [
 class Command(BaseCommand):
     help = "Load-test the API through gunicorn on loopback with a realistic mix of requests from several tenants."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--seconds", type=float, default=20.0, help="How long the load runs.")
         parser.add_argument("--concurrency", type=int, default=8, help="Concurrent clients (keep-alive connections).")
         parser.add_argument("--tenants", type=int, default=5, help="Tenants loaded, and spread over by the mix.")
@@ -39,7 +45,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", dest="json_path")
         parser.add_argument("--keep", action="store_true", help="Keep the load-test database afterwards.")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         for name in ("seconds", "concurrency", "tenants", "max_requests", "workers"):
             if options[name] <= 0:
                 raise CommandError(f"--{name.replace('_', '-')} must be positive")
@@ -49,7 +55,7 @@ class Command(BaseCommand):
             Path(options["json_path"]).write_text(json.dumps(results, indent=2, default=str))
 
 
-def _set_config_cost_us(bench) -> dict:
+def _set_config_cost_us(bench: BenchDatabase) -> dict[str, Any]:
     """What one folded set_config adds to a transaction, measured as the runtime role."""
     from bench import sql_level
     from bench.loader import LoadedData
@@ -61,10 +67,11 @@ def _set_config_cost_us(bench) -> dict:
         )
     finally:
         conn.close()
-    return measured["added_us_set_config"]
+    cost: dict[str, Any] = measured["added_us_set_config"]
+    return cost
 
 
-def run_loadtest(options: dict, log) -> dict:
+def run_loadtest(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
     import datetime
 
     from bench import database, loader
@@ -74,7 +81,7 @@ def run_loadtest(options: dict, log) -> dict:
     from bench.queries import Period
     from bench.run import _tenant, machine
 
-    results: dict = {
+    results: dict[str, Any] = {
         "meta": {
             "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "machine": machine(),
@@ -98,13 +105,16 @@ def run_loadtest(options: dict, log) -> dict:
         tenants = []
         for index in range(1, options["tenants"] + 1):
             tenant = _tenant(LoadedData.tenant_id(index))
-            token = issue_development_token(user_id=LoadedData.owner_id(index), tenant_id=tenant.id, minutes=240)
+            token = issue_development_token(
+                user_id=uuid.UUID(LoadedData.owner_id(index)), tenant_id=tenant.id, minutes=240
+            )
             tenants.append((tenant, Period.last_year(tenant.timezone), token))
 
         # What each kind of request sends: statements, transactions, set_config per transaction.
         tenant, period, _token = tenants[0]
         harness = EndpointHarness(bench, tenant_id=str(tenant.id), user_id=LoadedData.owner_id(1))
-        mix, per_kind = [], {}
+        mix: list[tuple[str, int, str, str]] = []
+        per_kind: dict[str, dict[str, Any]] = {}
         for kind, weight, method, template in MIX:
             path = template.format(term="garcia", start=period.start, end=period.end)
             ok, reason = harness.available(path)
@@ -214,7 +224,7 @@ def run_loadtest(options: dict, log) -> dict:
     return results
 
 
-def render(results: dict) -> str:
+def render(results: dict[str, Any]) -> str:
     meta = results["meta"]
     m = meta["machine"]
     lines = [

@@ -1,5 +1,7 @@
 import uuid
+from typing import Any
 
+from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
 
 from bench.peers.api import ClientListBase, client_queryset, client_serializer
@@ -9,7 +11,7 @@ from bench.peers.plain_app.models import Client, ClientExternalId, ClientTag
 class ClientList(ClientListBase):
     serializer_class = client_serializer(Client)
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Any]:
         try:
             tenant_id = uuid.UUID(self.request.headers.get("X-Tenant-ID", ""))
         except ValueError:

@@ -1,5 +1,7 @@
 """django-rls: one schema, a tenant column, its RLS policy on every table (ModelPolicy)."""
 
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 from django_rls.models import RLSModel
@@ -8,7 +10,7 @@ from django_rls.policies import RLS, ModelPolicy
 from bench.peers.models import ClientBase, ClientExternalIdBase, ClientTagBase, TagBase
 
 
-def tenant_policy():
+def tenant_policy() -> list[Any]:  # django-rls' ModelPolicy (untyped)
     # django-rls' own context accessor: (SELECT NULLIF(current_setting('rls.tenant_id', true), '')::uuid)
     return [ModelPolicy("tenant_isolation", filters=Q(tenant_id=RLS.context("tenant_id", models.UUIDField())))]
 
@@ -21,7 +23,7 @@ class Tenant(models.Model):
         db_table = "tenant"
 
 
-class Client(RLSModel, ClientBase):
+class Client(RLSModel, ClientBase):  # type: ignore[misc]  # django-rls ships no type hints
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, db_index=False)
 
     class Meta:
@@ -30,7 +32,7 @@ class Client(RLSModel, ClientBase):
         indexes = [models.Index(fields=["tenant", "-created_at", "-id"], name="client_tenant_created_idx")]
 
 
-class Tag(RLSModel, TagBase):
+class Tag(RLSModel, TagBase):  # type: ignore[misc]  # django-rls ships no type hints
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, db_index=False)
 
     class Meta:
@@ -39,7 +41,7 @@ class Tag(RLSModel, TagBase):
         indexes = [models.Index(fields=["tenant", "name"], name="tag_tenant_name_idx")]
 
 
-class ClientTag(RLSModel, ClientTagBase):
+class ClientTag(RLSModel, ClientTagBase):  # type: ignore[misc]  # django-rls ships no type hints
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, db_index=False)
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="client_tags", db_index=False)
     tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="client_tags", db_index=False)
@@ -50,7 +52,7 @@ class ClientTag(RLSModel, ClientTagBase):
         constraints = [models.UniqueConstraint(fields=["tenant", "client", "tag"], name="client_tag_unique")]
 
 
-class ClientExternalId(RLSModel, ClientExternalIdBase):
+class ClientExternalId(RLSModel, ClientExternalIdBase):  # type: ignore[misc]  # django-rls ships no type hints
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, db_index=False)
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="external_ids", db_index=False)
 
