@@ -12,11 +12,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from clients import services
 from clients.models import Client, ClientExternalId, ClientImport, ClientTag, ConsentEvent, Tag
+from common.errors import InvalidInput
 from tenants.changes import record_change
 from tenants.context import current_tenant_id
 from tenants.models import Tenant
@@ -51,8 +51,8 @@ class ClientAdminForm(forms.ModelForm):
             tenant = Tenant.objects.get(id=current_tenant_id())
             try:
                 services.client_check(tenant=tenant, client=self.instance, data=data)
-            except ValidationError as error:
-                for field, messages in error.message_dict.items():
+            except InvalidInput as error:
+                for field, messages in error.fields.items():
                     self.add_error(field if field in self.fields else None, messages)
         return cleaned
 

@@ -39,7 +39,7 @@ from clients.suppression import suppress
 from tenants.changes import record_change
 from tenants.context import require_tenant
 from tenants.db.crypto import EncryptedJSONField
-from tenants.models import ChangeRecord, Tenant, TenantModel, User
+from tenants.models import ChangeRecord, Tenant, TenantModel, User, get_in_tenant
 
 REDACTED = "[erased]"
 EXPORT_FORMAT_VERSION = 1
@@ -199,13 +199,11 @@ class ErasureResult:
 
 
 def client_erase(*, tenant: Tenant, client_id: uuid.UUID, acting_user: User | None = None) -> ErasureResult:
-    """Erase a client (see the module docstring), in one transaction. ClientNotFound (404)
-    when the tenant has no such client."""
-    from clients.services import _get_client
-
+    """Erase a client (see the module docstring), in one transaction. NotFound (404) when the
+    tenant has no such client."""
     require_tenant(tenant)
     with transaction.atomic():
-        client = _get_client(tenant, client_id, lock=True)
+        client = get_in_tenant(Client, client_id, tenant=tenant, lock=True)
         result = ErasureResult(client_id=client.id)
         result.suppressed = [kind for kind, value in (("email", client.email), ("phone", client.phone)) if value]
         suppress(tenant=tenant, email=client.email, phone=client.phone)
@@ -248,10 +246,8 @@ def client_data_export(*, tenant: Tenant, client_id: uuid.UUID, acting_user: Use
     and refunds, message drafts, external ids; found from the model's relations, not listed)
     and the change records about them. Recorded as a `client.exported` change (the access is
     audited; the record holds no value)."""
-    from clients.services import _get_client
-
     require_tenant(tenant)
-    client = _get_client(tenant, client_id)
+    client = get_in_tenant(Client, client_id, tenant=tenant)
     document: dict[str, Any] = {
         "format": "brandvx.client_export",
         "version": EXPORT_FORMAT_VERSION,

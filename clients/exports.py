@@ -37,7 +37,7 @@ def _cell(value: str) -> str:
 def _consent_cell(client: Client, channel: str) -> str:
     # "no" only for a decision (a withdrawal); blank when nobody has asked. Read back by the
     # import, a blank says nothing, so an export re-imports without inventing withdrawals.
-    granted = consent.current(client, channel).granted
+    granted = consent.consent_state(client, channel).granted
     return "" if granted is None else ("yes" if granted else "no")
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from clients import csv_format
 from clients.conf import limit
 from clients.models import ClientImport, Source, Tag
+from clients.rules import ImportOutcome
 from clients.services import ContactRecord, client_upsert, client_upsert_many, tag_get_or_create
 from tenants import jobs
 from tenants.context import tenant_context
@@ -24,7 +25,7 @@ from tenants.models import Tenant
 logger = logging.getLogger(__name__)
 
 
-IMPORT_OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")
+IMPORT_OUTCOMES = tuple(ImportOutcome.values)
 # Per row, each optional field that could not be read and was left out (the row is imported
 # without it): counted here and listed in the job's errors with "kind": "field_dropped".
 FIELDS_DROPPED = "fields_dropped"

@@ -40,11 +40,10 @@ class ClientFilter(StrictFilterSet):
         ]
 
     def filter_search(self, queryset, name, value):
-        tenant = getattr(self.request, "tenant", None)
-        return selectors.client_search(queryset, value, region=tenant.country if tenant else "US")
+        return selectors.client_search(queryset, value, tenant=self.request.tenant)
 
     def filter_tag(self, queryset, name, value):
-        return selectors.client_has_tag(queryset, value) if value.strip() else queryset
+        return selectors.client_has_tag(queryset, value, tenant=self.request.tenant) if value.strip() else queryset
 
     def filter_birthday_month(self, queryset, name, value):
         month = int(value)  # 1 to 12: checked by the form field

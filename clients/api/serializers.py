@@ -6,7 +6,17 @@ import re
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from clients.models import Client, Source, Tag, birthday_text_of, display_name_of
+from clients.models import (
+    EMAIL_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    NOTES_MAX_LENGTH,
+    TAG_NAME_MAX_LENGTH,
+    Client,
+    Source,
+    Tag,
+    birthday_text_of,
+    display_name_of,
+)
 from common.validation import StrictSerializer
 
 BIRTHDAY_PATTERN = r"^([0-9]{4}|-)-[0-9]{2}-[0-9]{2}$"
@@ -135,9 +145,9 @@ class ClientWriteSerializer(StrictSerializer):
     rules and consent times are the services' job, and their errors name the field too.
     Defaults apply to PUT (a full replacement); PATCH sends only what changes."""
 
-    first_name = serializers.CharField(max_length=100, allow_blank=True, default="")
-    last_name = serializers.CharField(max_length=100, allow_blank=True, default="")
-    email = serializers.CharField(max_length=254, allow_blank=True, default="", trim_whitespace=True)
+    first_name = serializers.CharField(max_length=NAME_MAX_LENGTH, allow_blank=True, default="")
+    last_name = serializers.CharField(max_length=NAME_MAX_LENGTH, allow_blank=True, default="")
+    email = serializers.CharField(max_length=EMAIL_MAX_LENGTH, allow_blank=True, default="", trim_whitespace=True)
     phone = serializers.CharField(max_length=40, allow_blank=True, default="")
     birthday_month = serializers.IntegerField(min_value=1, max_value=12, allow_null=True, default=None)
     birthday_day = serializers.IntegerField(min_value=1, max_value=31, allow_null=True, default=None)
@@ -145,7 +155,7 @@ class ClientWriteSerializer(StrictSerializer):
         min_value=1900, max_value=datetime.date.today().year, allow_null=True, default=None
     )
     birthday = BirthdayField(required=False, allow_null=True)
-    notes = serializers.CharField(allow_blank=True, default="", trim_whitespace=False, max_length=10_000)
+    notes = serializers.CharField(allow_blank=True, default="", trim_whitespace=False, max_length=NOTES_MAX_LENGTH)
     source = serializers.ChoiceField(choices=Source.choices, default=Source.MANUAL)
     email_consent = serializers.BooleanField(default=False)
     sms_consent = serializers.BooleanField(default=False)
@@ -194,7 +204,7 @@ def tag_json(row: dict) -> dict:
 
 
 class TagNameSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=200)
+    name = serializers.CharField(max_length=TAG_NAME_MAX_LENGTH)
 
 
 class ClientTagResultSerializer(serializers.Serializer):

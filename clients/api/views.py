@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import datetime
 import json
-from contextlib import contextmanager
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import renderers, serializers, status
+from rest_framework import renderers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -21,22 +19,12 @@ from clients.api.filters import ClientFilter, ClientOrderingFilter
 from clients.conf import limit
 from clients.csv_format import COLUMN_ALIASES, CsvRejected
 from clients.exports import export_chunks
-from clients.models import Client, Tag
+from clients.models import TAG_NAME_MAX_LENGTH, Client, Tag
+from clients.rules import BIRTHDAYS_DEFAULT_DAYS_AHEAD, BIRTHDAYS_MAX_DAYS_AHEAD, ImportOutcome
 from common.errors import ConfirmationMismatch, InvalidInput
 from common.parsers import StrictFormParser, StrictMultiPartParser
 from common.validation import DATE_SCHEMA, RANGE_TEXT, StrictFilterBackend, parse_query_date, parse_query_int
 from tenants.views import OWNER_ONLY, TenantModelViewSet, TenantReadOnlyViewSet
-
-
-@contextmanager
-def fields_named():
-    """Service validation errors (Django's, keyed by field) as DRF's 400 naming the fields."""
-    try:
-        yield
-    except DjangoValidationError as exc:
-        raise serializers.ValidationError(
-            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        ) from None
 
 
 class CSVRenderer(renderers.BaseRenderer):
@@ -54,8 +42,9 @@ IMPORT_DESCRIPTION = (
     "Upload a CSV of clients (multipart field `file`; UTF-8, a byte order mark is fine; comma, "
     "semicolon or tab separated). It is checked at once (400 with `reason`: not_utf8, no_header, "
     "no_known_column, no_rows, too_large, too_many_rows, malformed) and then imported by a background "
-    "job: poll `/api/v1/jobs/{job_id}/` for progress, counts (created, updated, unchanged, skipped, "
-    "failed) and per-row errors (`row` counts the header as row 1). A row matches an existing client "
+    "job: poll `/api/v1/jobs/{job_id}/` for progress, counts ("
+    + ", ".join(ImportOutcome.values)
+    + ") and per-row errors (`row` counts the header as row 1). A row matches an existing client "
     "by external id, then email, then phone; blank cells leave a client's values alone, tags are "
     "added, notes appended once. Header names are matched ignoring case, spaces, `_` and `-`:\n\n"
     + "\n".join(
@@ -68,7 +57,11 @@ IMPORT_DESCRIPTION = (
 
 def _days_ahead(request) -> int:
     return parse_query_int(
-        request.query_params.get("days_ahead"), "days_ahead", minimum=0, maximum=selectors.MAX_DAYS_AHEAD, default=7
+        request.query_params.get("days_ahead"),
+        "days_ahead",
+        minimum=0,
+        maximum=BIRTHDAYS_MAX_DAYS_AHEAD,
+        default=BIRTHDAYS_DEFAULT_DAYS_AHEAD,
     )
 
 
@@ -99,8 +92,8 @@ class ClientViewSet(TenantModelViewSet):
         if self.action in ("list", "birthdays"):
             # Rows (client_json): nothing to prefetch. The birthdays leave out archived clients
             # themselves (selectors.birthdays_upcoming).
-            return selectors.tenant_client_rows(self.tenant.id, include_archived=not hide_archived)
-        queryset = selectors.client_list(tenant_id=self.tenant.id)
+            return selectors.tenant_client_rows(tenant=self.tenant, include_archived=not hide_archived)
+        queryset = selectors.client_list(tenant=self.tenant)
         return queryset.filter(archived_at__isnull=True) if hide_archived else queryset
 
     def get_serializer_class(self):
@@ -122,15 +115,13 @@ class ClientViewSet(TenantModelViewSet):
 
     def create(self, request, *args, **kwargs):
         data = self._write_data(request, partial=False)
-        with fields_named():
-            client = services.client_create(tenant=self.tenant, data=data, acting_user=request.user)
+        client = services.client_create(tenant=self.tenant, data=data, acting_user=request.user)
         return Response(s.ClientSerializer(self._read(client.id)).data, status=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
         client = self.get_object()
         data = self._write_data(request, partial=kwargs.get("partial", False))
-        with fields_named():
-            services.client_update(tenant=self.tenant, client_id=client.id, data=data, acting_user=request.user)
+        services.client_update(tenant=self.tenant, client_id=client.id, data=data, acting_user=request.user)
         return Response(s.ClientSerializer(self._read(client.id)).data)
 
     def destroy(self, request, *args, **kwargs):
@@ -155,10 +146,9 @@ class ClientViewSet(TenantModelViewSet):
         client = self.get_object()
         body = s.TagNameSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        with fields_named():
-            link, created = services.client_tag_add(
-                tenant=self.tenant, client_id=client.id, name=body.validated_data["name"], acting_user=request.user
-            )
+        link, created = services.client_tag_add(
+            tenant=self.tenant, client_id=client.id, name=body.validated_data["name"], acting_user=request.user
+        )
         data = {"name": link.tag.name, "created": created, "client": self._read(client.id)}
         return Response(
             s.ClientTagResultSerializer(data).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -171,7 +161,7 @@ class ClientViewSet(TenantModelViewSet):
         parameters=[
             OpenApiParameter(
                 "name",
-                {"type": "string", "pattern": "^[^/]+$", "maxLength": 200},
+                {"type": "string", "pattern": "^[^/]+$", "maxLength": TAG_NAME_MAX_LENGTH},
                 OpenApiParameter.PATH,
                 description="Tag name (any case).",
             )
@@ -179,8 +169,8 @@ class ClientViewSet(TenantModelViewSet):
     )
     @action(detail=True, methods=["delete"], url_path=r"tags/(?P<name>[^/]+)")
     def tag_remove(self, request, pk=None, name=None):
-        if len(name) > 200:
-            raise InvalidInput("name", "is longer than a tag name can be (200).")
+        if len(name) > TAG_NAME_MAX_LENGTH:
+            raise InvalidInput("name", f"is longer than a tag name can be ({TAG_NAME_MAX_LENGTH}).")
         client = self.get_object()
         services.client_tag_remove(tenant=self.tenant, client_id=client.id, name=name, acting_user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -191,8 +181,13 @@ class ClientViewSet(TenantModelViewSet):
         parameters=[
             OpenApiParameter(
                 "days_ahead",
-                {"type": "integer", "minimum": 0, "maximum": selectors.MAX_DAYS_AHEAD, "default": 7},
-                description=f"Days after `from` to include, 0 to {selectors.MAX_DAYS_AHEAD}.",
+                {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": BIRTHDAYS_MAX_DAYS_AHEAD,
+                    "default": BIRTHDAYS_DEFAULT_DAYS_AHEAD,
+                },
+                description=f"Days after `from` to include, 0 to {BIRTHDAYS_MAX_DAYS_AHEAD}.",
             ),
             OpenApiParameter(
                 "from", DATE_SCHEMA, description=f"Default: today in the tenant's time zone ({RANGE_TEXT})."
@@ -207,7 +202,11 @@ class ClientViewSet(TenantModelViewSet):
         birthdays fall on Feb 28 in common years. The list filters apply too."""
         days_ahead, start = _days_ahead(request), _from_date(request)
         upcoming = selectors.birthdays_upcoming(
-            start=start, days_ahead=days_ahead, clients=self.filter_queryset(self.get_queryset()), as_rows=True
+            tenant=self.tenant,
+            start=start,
+            days_ahead=days_ahead,
+            clients=self.filter_queryset(self.get_queryset()),
+            as_rows=True,
         )
         # BirthdaysSerializer's shape, built from rows (see client_json).
         data = {
@@ -231,7 +230,7 @@ class ClientViewSet(TenantModelViewSet):
     @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
     def duplicates(self, request):
         """Groups of clients sharing an email or a phone: candidates to merge."""
-        groups = selectors.client_duplicates()
+        groups = selectors.client_duplicates(tenant=self.tenant)
         return Response(s.DuplicatesSerializer({"count": len(groups), "groups": groups}).data)
 
     @extend_schema(request=s.MergeRequestSerializer, responses=s.MergeResultSerializer, filters=False)
@@ -244,10 +243,8 @@ class ClientViewSet(TenantModelViewSet):
         body = s.MergeRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         source, target = body.validated_data["source"], body.validated_data["target"]
-        # Both ids are looked up in this tenant: one of another tenant is simply not found.
-        found = set(self.get_queryset().filter(id__in=[source, target]).values_list("id", flat=True))
-        if {source, target} - found:
-            raise services.ClientNotFound()
+        # Both ids are looked up in this tenant by the service: one of another tenant is
+        # simply not found (404, as a path id: the merge names both clients it acts on).
         result = services.client_merge(tenant=self.tenant, source_id=source, target_id=target, acting_user=request.user)
         data = {"client": self._read(result.client.id), "moved": result.moved, "conflicts": result.conflicts}
         return Response(s.MergeResultSerializer(data).data)
@@ -379,7 +376,7 @@ class TagViewSet(TenantReadOnlyViewSet):
     cursor_ordering = ("name", "id")
 
     def get_base_queryset(self):
-        return selectors.tag_counts()
+        return selectors.tag_counts(tenant=self.tenant)
 
     # The tags, a page at a time, read as rows (TagSerializer's JSON, built by tag_json). A
     # comment, not a docstring: the schema would take a docstring as the operation's description.

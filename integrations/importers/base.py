@@ -35,7 +35,8 @@ from analytics.models import Transaction
 from analytics.services import transaction_refunds_recount
 from clients.models import Client, ClientExternalId
 from clients.normalize import normalize_email, parse_birthday, split_phone
-from clients.services import ContactRecord, FieldDropped, client_upsert, client_upsert_is_unchanged, profile_owner
+from clients.rules import owning_profile
+from clients.services import ContactRecord, FieldDropped, client_upsert, client_upsert_is_unchanged
 from common.errors import Conflict, InvalidInput
 from common.validation import RANGE_TEXT, instant_in_range
 from tenants.changes import Actor, record_changes
@@ -346,7 +347,7 @@ class ClientImporter:
         self.key = key
         self.links: dict[str, Client] = {}
         # {client id: {external id: provider created_at}}: each linked client's profiles of
-        # this provider, to tell the one that owns it (clients.services.profile_owner).
+        # this provider, to tell the one that owns it (clients.rules.owning_profile).
         self.profiles: dict[object, dict] = {}
         self._pending: dict[str, Client] = {}
         self._pending_profiles: dict[object, dict | None] = {}
@@ -448,11 +449,15 @@ class ClientImporter:
         profiles = self.profiles.get(client.id) if client is not None else None
         backfill = contact.external_id in self._undated and profiles is not None
         if client is not None and profiles is not None:
-            owner = profile_owner(profiles) if contact.external_id in profiles else ""
+            owner = owning_profile(profiles) if contact.external_id in profiles else ""
             if owner and owner != contact.external_id:
                 self._note_duplicate(client, owner)
             if client_upsert_is_unchanged(
-                client, contact, source=self.provider, profile_owner=owner in ("", contact.external_id)
+                client,
+                contact,
+                tenant=self.tenant,
+                source=self.provider,
+                profile_owner=owner in ("", contact.external_id),
             ):
                 if not backfill:
                     return UNCHANGED
