@@ -53,9 +53,9 @@ def test_rows_give_the_serializers_json_for_every_kind_of_client(varied):
     tenant, client_ids = varied
     render = JSONRenderer().render
     with tenant_context(tenant.id, role="owner_admin"):
-        queryset = selectors.client_list(tenant_id=tenant.id).filter(id__in=client_ids).order_by("id")
+        queryset = selectors.client_list(tenant=tenant).filter(id__in=client_ids).order_by("id")
         from_serializer = ClientSerializer(list(queryset), many=True).data
-        from_rows = [client_json(row) for row in selectors.client_rows(queryset)]
+        from_rows = [client_json(row) for row in selectors.client_rows(queryset, tenant=tenant)]
     assert len(from_rows) == 4
     assert render(from_rows) == render(from_serializer)
     full = next(item for item in from_serializer if item["first_name"] == "Zoë")
@@ -98,7 +98,7 @@ def test_compiled_and_orm_subqueries_give_the_same_rows(varied):
             Client.objects.filter(id__in=client_ids).order_by("id"),
             Client.objects.filter(id__in=client_ids).annotate(n=Count("client_tags")).order_by("id"),
         ):
-            compiled = list(selectors.client_rows(queryset))
+            compiled = list(selectors.client_rows(queryset, tenant=tenant))
             orm = list(queryset.values(*selectors.CLIENT_ROW_FIELDS, **selectors._row_aggregates(str(tenant.id))))
             assert len(compiled) == 4 and compiled == orm
             assert any(row["tag_names"] for row in compiled) and any(row["external_id_pairs"] for row in compiled)
@@ -109,12 +109,12 @@ def test_the_tenant_rows_base_is_shared_but_never_evaluated(world, varied):
     filtering a copy leaves the shared one as it was, and each tenant has its own."""
     tenant, client_ids = varied
     with tenant_context(tenant.id, role="owner_admin"):
-        first = selectors.tenant_client_rows(tenant.id)
+        first = selectors.tenant_client_rows(tenant=tenant)
         assert len(list(first.filter(id__in=client_ids))) == 4
         shared = selectors._tenant_client_rows(str(tenant.id), True)
         where = str(shared.query).split(' FROM "clients_client" ', 1)[1]
         assert shared._result_cache is None and where == 'WHERE "clients_client"."tenant_id" = ' + str(tenant.id)
-        second = selectors.tenant_client_rows(tenant.id)
+        second = selectors.tenant_client_rows(tenant=tenant)
         assert second is not shared and second is not first
         assert {row["id"] for row in second.filter(id__in=client_ids)} == set(client_ids)
         active = selectors._tenant_client_rows(str(tenant.id), False)
