@@ -13,6 +13,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 
@@ -20,6 +21,9 @@ from clients.models import EXTERNAL_ID_MAX_LENGTH, NAME_MAX_LENGTH, NOTES_MAX_LE
 from clients.normalize import contact_hash, normalize_email, parse_birthday, split_phone
 from clients.rules import identifies_someone
 from common.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from clients.services import FieldDropped
 
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "first_name": ("first name", "firstname", "given name", "first"),
@@ -179,7 +183,7 @@ class ImportRow:
     email_consent: bool | None = None
     sms_consent: bool | None = None
     # Optional fields that could not be read: the row is imported without them (FieldDropped).
-    dropped: list = field(default_factory=list)
+    dropped: list[FieldDropped] = field(default_factory=list)
 
 
 def parse_consent(value: str, field_name: str) -> bool | None:
@@ -208,10 +212,11 @@ def parse_csv_birthday(value: str, *, country: str) -> tuple[int, int, int | Non
         month, day = (a, b) if country.upper() in ("US", "PH", "FM", "PW", "MH") else (b, a)
         raw = f"{match['year']}-{month:02d}-{day:02d}"
     try:
-        month, day, year = parse_birthday(raw)
+        birth_month, birth_day, year = parse_birthday(raw)
     except ValidationError as exc:
         raise RowInvalid("birthday", exc.messages[0]) from None
-    return month, day, year
+    # Both are set for a value that is not blank (parse_birthday's None is for a blank).
+    return (birth_month, birth_day, year) if birth_month is not None and birth_day is not None else None
 
 
 def split_tags(value: str) -> list[str]:

@@ -116,10 +116,13 @@ def _redact_value(value: Any, pattern: re.Pattern[str]) -> Any:
     return value
 
 
-def _free_text_fields(model: type[models.Model]) -> tuple[list[models.Field], list[models.Field]]:
+def _free_text_fields(
+    model: type[models.Model],
+) -> tuple[list[models.Field[Any, Any]], list[models.Field[Any, Any]]]:
     """A tenant model's text columns and JSON columns that may hold free text (not choices,
     not encrypted secrets)."""
-    text, json = [], []
+    text: list[models.Field[Any, Any]] = []
+    json: list[models.Field[Any, Any]] = []
     for f in model._meta.concrete_fields:
         if isinstance(f, EncryptedJSONField) or f.choices:
             continue
@@ -176,14 +179,16 @@ def redact_person(
                     )
                 }
             )
-        for f in json_fields if patterns[True] else ():
-            pg_pattern, py_pattern = patterns[True]
-            hits = base.annotate(_as_text=Cast(f.attname, models.TextField())).filter(_as_text__iregex=pg_pattern)
-            for pk, value in hits.values_list("pk", f.attname):
-                model._base_manager.filter(tenant_id=tenant.id, pk=pk).update(
-                    **{f.attname: _redact_value(value, py_pattern)}
-                )
-                rows.add(pk)
+        json_patterns = patterns[True]
+        if json_patterns is not None:
+            pg_json, py_json = json_patterns
+            for f in json_fields:
+                hits = base.annotate(_as_text=Cast(f.attname, models.TextField())).filter(_as_text__iregex=pg_json)
+                for pk, value in hits.values_list("pk", f.attname):
+                    model._base_manager.filter(tenant_id=tenant.id, pk=pk).update(
+                        **{f.attname: _redact_value(value, py_json)}
+                    )
+                    rows.add(pk)
         if rows:
             changed[model._meta.db_table] = len(rows)
     return changed
@@ -274,8 +279,8 @@ def client_data_export(*, tenant: Tenant, client_id: uuid.UUID, acting_user: Use
             for child_row in _rows(children):
                 by_parent.setdefault(child_row[child.field.attname], []).append(child_row)
             for row in rows:
-                row[child.get_accessor_name()] = by_parent.get(row[model._meta.pk.attname], [])
-        document[relation.get_accessor_name()] = rows
+                row[child.get_accessor_name() or child.name] = by_parent.get(row[model._meta.pk.attname], [])
+        document[relation.get_accessor_name() or relation.name] = rows
     document["change_records"] = _rows(
         ChangeRecord.objects.filter(tenant_id=tenant.id, object_type="client", object_id=str(client.id))
     )

@@ -10,6 +10,7 @@ import functools
 import re
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from operator import attrgetter, itemgetter
 from typing import Any
@@ -200,11 +201,13 @@ def client_rows(queryset: QuerySet[Client], *, tenant: Tenant) -> QuerySet[Any]:
 
 
 def _client_rows(queryset: QuerySet[Client], tenant_id: str) -> QuerySet[Any]:
+    aggregates: Mapping[str, RawSQL | ArraySubquery]
     if queryset.query.base_table in (None, Client._meta.db_table):
         aggregates = _compiled_row_aggregates(tenant_id)
     else:  # the clients table under another alias: let the ORM place the outer reference
         aggregates = _row_aggregates(tenant_id)
-    return queryset.prefetch_related(None).values(*CLIENT_ROW_FIELDS, **aggregates)
+    rows: QuerySet[Any] = queryset.prefetch_related(None).values(*CLIENT_ROW_FIELDS, **aggregates)
+    return rows
 
 
 def tenant_client_rows(*, tenant: Tenant, include_archived: bool = True) -> QuerySet[Any]:
@@ -295,7 +298,8 @@ def client_search(queryset: QuerySet[Any], query: str, *, tenant: Tenant) -> Que
     if len(digits) >= 4 and len(digits) >= len(query.replace(" ", "")) - 4:
         # Mostly digits: a partial number ("555-01") matches inside the stored E.164 form.
         condition |= Q(phone__contains=digits)
-    return queryset.alias(full_name=_FullName("first_name", "last_name")).filter(condition)
+    found: QuerySet[Any] = queryset.alias(full_name=_FullName("first_name", "last_name")).filter(condition)
+    return found
 
 
 def client_has_tag(queryset: QuerySet[Any], name: str, *, tenant: Tenant) -> QuerySet[Any]:
@@ -349,14 +353,14 @@ def client_duplicates(*, tenant: Tenant, max_groups: int | None = None) -> list[
     )
     parent = {c.id: c.id for c in candidates}
 
-    def find(x):
+    def find(x: uuid.UUID) -> uuid.UUID:
         while parent[x] != x:
             parent[x] = parent[parent[x]]
             x = parent[x]
         return x
 
     for kind in ("email", "phone"):
-        first_with: dict[str, object] = {}
+        first_with: dict[str, uuid.UUID] = {}
         for client in candidates:
             value = getattr(client, f"{kind}_hash")
             if not value:
@@ -365,7 +369,7 @@ def client_duplicates(*, tenant: Tenant, max_groups: int | None = None) -> list[
                 parent[find(client.id)] = find(first_with[value])
             else:
                 first_with[value] = client.id
-    groups: dict[object, list[Client]] = defaultdict(list)
+    groups: dict[uuid.UUID, list[Client]] = defaultdict(list)
     for client in candidates:
         groups[find(client.id)].append(client)
     result = []

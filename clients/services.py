@@ -237,7 +237,7 @@ def client_delete(*, tenant: Tenant, client_id: uuid.UUID, acting_user: User | N
 
 def _tags_named(tenant: Tenant, name: str) -> models.QuerySet[Tag]:
     # lower(name) = lower(%s): the same expression as the unique index, so the index serves it.
-    return for_tenant(Tag.objects.alias(name_lower=Lower("name")), tenant).filter(name_lower=Lower(Value(name)))
+    return for_tenant(Tag.objects.all(), tenant).alias(name_lower=Lower("name")).filter(name_lower=Lower(Value(name)))
 
 
 def tag_get_or_create(*, tenant: Tenant, name: str) -> Tag:
@@ -557,7 +557,7 @@ def client_upsert(
             phone_hash=record.phone_hash,
         )
     created = client is None
-    if created:
+    if client is None:
         client = Client(tenant=tenant, source=source)
     owner = ""
     if link and record.external_id and source != Source.CSV and not created:
@@ -730,10 +730,10 @@ def client_upsert_many(
         ):
             pool.links[link.external_id] = pool.add(link.client)
     if email_hashes or phone_hashes:
-        for client in for_tenant(Client.objects.all(), tenant).filter(
+        for found in for_tenant(Client.objects.all(), tenant).filter(
             models.Q(email_hash__in=email_hashes) | models.Q(phone_hash__in=phone_hashes)
         ):
-            pool.add(client)
+            pool.add(found)
     existing = set(pool.clients)
     deciding = any(record.email_consent is not None or record.sms_consent is not None for record, _ in items)
     known_events = consent.consent_events_of(tenant=tenant, client_ids=existing if deciding else ())
@@ -857,7 +857,7 @@ def _upsert_write(
         Client,
         ("tenant_id", "id"),
         _UPSERT_COLUMNS,
-        [((tenant.id, client_id, *values(pool.clients[client_id])), fields) for client_id, fields in updated],
+        [((tenant.id, client_id, *values(pool.clients[client_id])), sorted(fields)) for client_id, fields in updated],
         always=("updated_at",),
     )
 

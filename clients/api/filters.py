@@ -6,7 +6,7 @@ import django_filters
 from rest_framework.filters import OrderingFilter
 
 from clients import selectors
-from clients.models import Client, Source
+from clients.models import TAG_NAME_MAX_LENGTH, Client, Source
 from common.errors import InvalidInput
 from common.validation import IntegerFilter, StrictFilterSet
 
@@ -15,7 +15,7 @@ class ClientFilter(StrictFilterSet):
     search = django_filters.CharFilter(
         method="filter_search", max_length=200, help_text="Name, email, or phone in any format."
     )
-    tag = django_filters.CharFilter(method="filter_tag", max_length=200, help_text="Tag name (any case).")
+    tag = django_filters.CharFilter(method="filter_tag", max_length=TAG_NAME_MAX_LENGTH, help_text="Tag name (any case).")
     source = django_filters.MultipleChoiceFilter(choices=Source.choices)
     birthday_month = IntegerFilter(method="filter_birthday_month", min_value=1, max_value=12, help_text="1 to 12.")
     has_birthday = django_filters.BooleanFilter(method="filter_has_birthday")
