@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -22,7 +23,7 @@ from common.validation import StrictSerializer
 BIRTHDAY_PATTERN = r"^([0-9]{4}|-)-[0-9]{2}-[0-9]{2}$"
 
 
-class ExternalIdSerializer(serializers.Serializer):
+class ExternalIdSerializer(serializers.Serializer[Any]):
     provider = serializers.CharField()
     external_id = serializers.CharField()
 
@@ -30,7 +31,7 @@ class ExternalIdSerializer(serializers.Serializer):
 # Lists (the client list, search, birthdays) build the same JSON from rows with client_json();
 # this class stays the schema of both and serializes single clients. tests/test_client_rows.py
 # holds the two to the same output. (A comment: the docstring is the schema's description.)
-class ClientSerializer(serializers.ModelSerializer):
+class ClientSerializer(serializers.ModelSerializer[Client]):
     """A client as read. Writes go through ClientWriteSerializer and the services."""
 
     display_name = serializers.CharField(read_only=True)
@@ -66,15 +67,15 @@ class ClientSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_birthday(self, client) -> str | None:
+    def get_birthday(self, client: Client) -> str | None:
         return client.birthday_text
 
-    def get_tags(self, client) -> list[str]:
+    def get_tags(self, client: Client) -> list[str]:
         # Uses the prefetched links (selectors.client_list): no query per client.
         return sorted((link.tag.name for link in client.client_tags.all()), key=str.lower)
 
 
-def client_json(row: dict) -> dict:
+def client_json(row: dict[str, Any]) -> dict[str, Any]:
     """ClientSerializer's output for a row of clients.selectors.client_rows, built in one step
     instead of field by field (a list page is 50 of these). Dates, times and ids are left as
     Python values: the JSON renderer writes them exactly as the serializer's fields would
@@ -114,10 +115,10 @@ def client_json(row: dict) -> dict:
         "birthday_day and birth_year; sent with them, they must agree. null clears the birthday.",
     }
 )
-class BirthdayField(serializers.Field):
+class BirthdayField(serializers.Field):  # type: ignore[type-arg]  # generic only in the stubs
     """The read shape of a birthday, accepted on write: (year or None, month, day), or None."""
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> tuple[int | None, int, int]:
         if not isinstance(data, str) or not re.fullmatch(BIRTHDAY_PATTERN, data):
             raise serializers.ValidationError("Must be YYYY-MM-DD or --MM-DD.")
         year = None if data.startswith("--") else int(data[:4])
@@ -128,7 +129,7 @@ class BirthdayField(serializers.Field):
             raise serializers.ValidationError("Is not a calendar date.") from None
         return (year, month, day)
 
-    def get_attribute(self, instance):
+    def get_attribute(self, instance: Any) -> Any:
         # What a form or the browsable API's "Raw data" shows for a client being edited: the
         # birthday as read, which agrees with the split fields beside it (sent back unchanged,
         # it is accepted).
@@ -136,7 +137,7 @@ class BirthdayField(serializers.Field):
             return instance.birthday_text
         return super().get_attribute(instance)
 
-    def to_representation(self, value):
+    def to_representation(self, value: Any) -> Any:
         return value
 
 
@@ -156,11 +157,13 @@ class ClientWriteSerializer(StrictSerializer):
     )
     birthday = BirthdayField(required=False, allow_null=True)
     notes = serializers.CharField(allow_blank=True, default="", trim_whitespace=False, max_length=NOTES_MAX_LENGTH)
-    source = serializers.ChoiceField(choices=Source.choices, default=Source.MANUAL)
+    # A field named `source` (the API's name) shadows serializers.Field.source, which a field
+    # in a serializer never reads.
+    source = serializers.ChoiceField(choices=Source.choices, default=Source.MANUAL)  # type: ignore[assignment]
     email_consent = serializers.BooleanField(default=False)
     sms_consent = serializers.BooleanField(default=False)
 
-    def validate(self, attrs):
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """`birthday` and the split fields are one value: `birthday` fills the split fields;
         a split field sent with it must say the same (a contradiction is a 400 naming both)."""
         if "birthday" not in attrs:
@@ -184,7 +187,7 @@ class ClientWriteSerializer(StrictSerializer):
 # The tag list builds TagSerializer's JSON from rows with tag_json(); the class stays its schema
 # and serializes single tags (tests/test_tag_rows.py holds the two equal). A comment, not a
 # docstring: the schema would take a docstring as the component's description.
-class TagSerializer(serializers.ModelSerializer):
+class TagSerializer(serializers.ModelSerializer[Tag]):
     client_count = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -197,7 +200,7 @@ class TagSerializer(serializers.ModelSerializer):
 TAG_ROW_FIELDS = ("id", "name", "client_count", "created_at")
 
 
-def tag_json(row: dict) -> dict:
+def tag_json(row: dict[str, Any]) -> dict[str, Any]:
     """TagSerializer's output for a row of TAG_ROW_FIELDS (the id and time are written by the
     renderer, as the serializer's fields would write them)."""
     return {"id": row["id"], "name": row["name"], "client_count": row["client_count"], "created_at": row["created_at"]}
@@ -207,20 +210,20 @@ class TagNameSerializer(StrictSerializer):
     name = serializers.CharField(max_length=TAG_NAME_MAX_LENGTH)
 
 
-class ClientTagResultSerializer(serializers.Serializer):
+class ClientTagResultSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
     created = serializers.BooleanField()
     client = ClientSerializer()
 
 
-class UpcomingBirthdaySerializer(serializers.Serializer):
+class UpcomingBirthdaySerializer(serializers.Serializer[Any]):
     client = ClientSerializer()
     date = serializers.DateField()
     days_until = serializers.IntegerField()
     turning = serializers.IntegerField(allow_null=True)
 
 
-class BirthdaysSerializer(serializers.Serializer):
+class BirthdaysSerializer(serializers.Serializer[Any]):
     start = serializers.DateField(help_text="The first day of the window (the `from` parameter).")
     end = serializers.DateField()
     days_ahead = serializers.IntegerField()
@@ -228,22 +231,22 @@ class BirthdaysSerializer(serializers.Serializer):
     results = UpcomingBirthdaySerializer(many=True)
 
 
-class DuplicateGroupSerializer(serializers.Serializer):
+class DuplicateGroupSerializer(serializers.Serializer[Any]):
     reasons = serializers.ListField(child=serializers.ChoiceField(choices=["email", "phone"]))
     clients = ClientSerializer(many=True)
 
 
-class DuplicatesSerializer(serializers.Serializer):
+class DuplicatesSerializer(serializers.Serializer[Any]):
     count = serializers.IntegerField()
     groups = DuplicateGroupSerializer(many=True)
 
 
 class MergeRequestSerializer(StrictSerializer):
-    source = serializers.UUIDField(help_text="Merged away (deleted).")
+    source = serializers.UUIDField(help_text="Merged away (deleted).")  # type: ignore[assignment]  # as above
     target = serializers.UUIDField(help_text="Kept: receives the source's tags, ids and history.")
 
 
-class MergeResultSerializer(serializers.Serializer):
+class MergeResultSerializer(serializers.Serializer[Any]):
     client = ClientSerializer()
     moved = serializers.DictField(child=serializers.IntegerField())
     conflicts = serializers.DictField(child=serializers.IntegerField())
@@ -253,7 +256,7 @@ class ImportRequestSerializer(StrictSerializer):
     file = serializers.FileField()
 
 
-class ImportColumnSerializer(serializers.Serializer):
+class ImportColumnSerializer(serializers.Serializer[Any]):
     column = serializers.CharField(help_text="What the column fills.")
     headers = serializers.ListField(
         child=serializers.CharField(),
@@ -261,13 +264,13 @@ class ImportColumnSerializer(serializers.Serializer):
     )
 
 
-class ImportFormatSerializer(serializers.Serializer):
+class ImportFormatSerializer(serializers.Serializer[Any]):
     columns = ImportColumnSerializer(many=True)
     max_bytes = serializers.IntegerField(help_text="The largest file accepted.")
     max_rows = serializers.IntegerField(help_text="The most rows a file may have.")
 
 
-class ImportAcceptedSerializer(serializers.Serializer):
+class ImportAcceptedSerializer(serializers.Serializer[Any]):
     job_id = serializers.UUIDField()
     status = serializers.CharField()
     rows = serializers.IntegerField()
@@ -279,7 +282,7 @@ class EraseRequestSerializer(StrictSerializer):
     )
 
 
-class ErasureResultSerializer(serializers.Serializer):
+class ErasureResultSerializer(serializers.Serializer[Any]):
     client_id = serializers.UUIDField()
     suppressed = serializers.ListField(
         child=serializers.CharField(),
