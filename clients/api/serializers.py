@@ -159,7 +159,7 @@ class ClientWriteSerializer(StrictSerializer):
     notes = serializers.CharField(allow_blank=True, default="", trim_whitespace=False, max_length=NOTES_MAX_LENGTH)
     # A field named `source` (the API's name) shadows serializers.Field.source, which a field
     # in a serializer never reads.
-    source = serializers.ChoiceField(choices=Source.choices, default=Source.MANUAL)  # type: ignore[assignment]
+    source = serializers.ChoiceField(choices=Source.choices, default=Source.MANUAL)  # type: ignore[assignment]  # see above
     email_consent = serializers.BooleanField(default=False)
     sms_consent = serializers.BooleanField(default=False)
 

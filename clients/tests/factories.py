@@ -5,8 +5,9 @@ import factory
 from django.utils import timezone
 
 from clients import consent
-from clients.models import Client, ConsentEvent, ConsentOrigin, Tag
+from clients.models import Client, ClientExternalId, ClientImport, ClientTag, ConsentEvent, ConsentOrigin, Source, Tag
 from clients.normalize import contact_hash
+from tenants.models import BackgroundJob
 
 
 class ClientFactory(factory.django.DjangoModelFactory):
@@ -58,3 +59,44 @@ class TagFactory(factory.django.DjangoModelFactory):
         model = Tag
 
     name = factory.Sequence(lambda n: f"tag-{n}")
+
+
+class ClientTagFactory(factory.django.DjangoModelFactory):
+    """A tag on a client (the tag is made in the client's tenant unless given)."""
+
+    class Meta:
+        model = ClientTag
+
+    client = factory.SubFactory(ClientFactory)
+    tenant = factory.SelfAttribute("client.tenant")
+    tag = factory.SubFactory(TagFactory, tenant=factory.SelfAttribute("..tenant"))
+
+
+class ClientExternalIdFactory(factory.django.DjangoModelFactory):
+    """The id a provider knows a client by."""
+
+    class Meta:
+        model = ClientExternalId
+
+    client = factory.SubFactory(ClientFactory)
+    tenant = factory.SelfAttribute("client.tenant")
+    provider = Source.SQUARE
+    external_id = factory.Sequence(lambda n: f"SQ-{n}")
+
+
+class ClientImportFactory(factory.django.DjangoModelFactory):
+    """An uploaded CSV held for its import job (a queued job of the import's kind is made
+    with it unless given)."""
+
+    class Meta:
+        model = ClientImport
+
+    job = factory.LazyAttribute(
+        lambda o: BackgroundJob.objects.create(
+            tenant=o.tenant, kind="clients.import_csv", params={"filename": o.filename}
+        )
+    )
+    filename = factory.Sequence(lambda n: f"clients-{n}.csv")
+    content = "first_name\nAda\n"
+    size_bytes = factory.LazyAttribute(lambda o: len(o.content.encode()))
+    row_count = factory.LazyAttribute(lambda o: max(len(o.content.splitlines()) - 1, 0))

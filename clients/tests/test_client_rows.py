@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from clients import selectors
 from clients.api.serializers import ClientSerializer, client_json
-from clients.models import Client, ClientExternalId, Source
+from clients.models import Client, Source
 from clients.services import client_provider_deleted, client_tag_add
-from clients.tests.factories import ClientFactory
+from clients.tests.factories import ClientExternalIdFactory, ClientFactory
 from common.renderers import JSONRenderer
 from tenants.context import tenant_context
 
@@ -40,11 +40,11 @@ def varied(world):
         for name in ("vip", "Brunch", "émigré", "Zed"):
             client_tag_add(tenant=tenant, client_id=full.id, name=name)
         for provider, external in (("square", "SQ-2"), ("acuity", "77"), ("square", "SQ-10")):
-            ClientExternalId.objects.create(tenant=tenant, client=full, provider=provider, external_id=external)
+            ClientExternalIdFactory(tenant=tenant, client=full, provider=provider, external_id=external)
         bare = ClientFactory(tenant=tenant, first_name="", last_name="", email="", phone="+14155550999")
         no_year = ClientFactory(tenant=tenant, first_name="Ann", birthday_month=12, birthday_day=31)
         archived = ClientFactory(tenant=tenant, first_name="Gone", email="gone@example.com", source=Source.SQUARE)
-        ClientExternalId.objects.create(tenant=tenant, client=archived, provider="square", external_id="SQ-GONE")
+        ClientExternalIdFactory(tenant=tenant, client=archived, provider="square", external_id="SQ-GONE")
         assert client_provider_deleted(tenant=tenant, provider="square", external_id="SQ-GONE") == "archived"
     return tenant, [full.id, bare.id, no_year.id, archived.id]
 

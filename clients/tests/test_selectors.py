@@ -2,7 +2,6 @@ import datetime
 
 import pytest
 
-from clients.models import Client
 from clients.rules import celebration_date, next_birthday
 from clients.selectors import birthdays_upcoming
 from conftest import TenantWorld
@@ -14,9 +13,7 @@ D = datetime.date
 
 
 def make(tenant, month, day, year=None, name="x"):
-    return Client.objects.create(
-        tenant=tenant, first_name=name, birthday_month=month, birthday_day=day, birth_year=year
-    )
+    return ClientFactory(tenant=tenant, first_name=name, birthday_month=month, birthday_day=day, birth_year=year)
 
 
 def test_celebration_date_feb_29():

@@ -7,7 +7,7 @@ from analytics.models import Appointment, Transaction
 from clients import services
 from clients.models import Client, ClientExternalId, ClientTag, Tag
 from clients.normalize import contact_hash
-from clients.tests.factories import ClientFactory
+from clients.tests.factories import ClientExternalIdFactory, ClientFactory
 from common.errors import InvalidInput, NotFound
 from tenants.context import tenant_context
 from tenants.errors import TenantContextError
@@ -153,7 +153,7 @@ def test_merge_moves_everything_and_loses_nothing(world):
         for name in ("vip", "color"):
             services.client_tag_add(tenant=t, client_id=source.id, name=name)
         services.client_tag_add(tenant=t, client_id=target.id, name="VIP")
-        ClientExternalId.objects.create(tenant=t, client=source, provider="square", external_id="SQ-1")
+        ClientExternalIdFactory(tenant=t, client=source, provider="square", external_id="SQ-1")
         visit = Appointment.objects.create(tenant=t, client=source, start_at=T0, end_at=T0, currency="USD")
         sale = Transaction.objects.create(tenant=t, client=source, occurred_at=T0, total_amount=4200, currency="USD")
 
