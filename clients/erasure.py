@@ -39,7 +39,7 @@ from clients.suppression import suppress
 from tenants.changes import record_change
 from tenants.context import require_tenant
 from tenants.db.crypto import EncryptedJSONField
-from tenants.models import ChangeRecord, Tenant, TenantModel, User, get_in_tenant
+from tenants.models import ChangeRecord, Tenant, TenantModel, User, for_tenant, get_in_tenant
 
 REDACTED = "[erased]"
 EXPORT_FORMAT_VERSION = 1
@@ -164,7 +164,7 @@ def redact_person(
     for model in redactable_models(exclude):
         text_fields, json_fields = _free_text_fields(model)
         rows: set[Any] = set()
-        base = model._base_manager.filter(tenant_id=tenant.id)
+        base = for_tenant(model._base_manager.all(), tenant)
         for f in text_fields:
             found = patterns[isinstance(f, models.TextField)]
             if found is None:
@@ -185,7 +185,7 @@ def redact_person(
             for f in json_fields:
                 hits = base.annotate(_as_text=Cast(f.attname, models.TextField())).filter(_as_text__iregex=pg_json)
                 for pk, value in hits.values_list("pk", f.attname):
-                    model._base_manager.filter(tenant_id=tenant.id, pk=pk).update(
+                    for_tenant(model._base_manager.all(), tenant).filter(pk=pk).update(
                         **{f.attname: _redact_value(value, py_json)}
                     )
                     rows.add(pk)
@@ -217,7 +217,9 @@ def client_erase(*, tenant: Tenant, client_id: uuid.UUID, acting_user: User | No
         for relation in Client._meta.related_objects:
             if relation.many_to_many:
                 continue
-            related = relation.related_model._base_manager.filter(tenant_id=tenant.id, **{relation.field.name: client})
+            related = for_tenant(relation.related_model._base_manager.all(), tenant).filter(
+                **{relation.field.name: client}
+            )
             label = relation.related_model._meta.db_table
             if relation.on_delete is models.SET_NULL:
                 count = related.update(**{relation.field.name: None})
@@ -258,31 +260,33 @@ def client_data_export(*, tenant: Tenant, client_id: uuid.UUID, acting_user: Use
         "version": EXPORT_FORMAT_VERSION,
         "exported_at": timezone.now(),
         "tenant": {"id": tenant.id, "name": tenant.name},
-        "client": _rows(Client.objects.filter(tenant_id=tenant.id, pk=client.pk))[0],
+        "client": _rows(for_tenant(Client.objects.all(), tenant).filter(pk=client.pk))[0],
         "tags": sorted(
-            ClientTag.objects.filter(tenant_id=tenant.id, client=client).values_list("tag__name", flat=True)
+            for_tenant(ClientTag.objects.all(), tenant).filter(client=client).values_list("tag__name", flat=True)
         ),
-        "consent_events": _rows(ConsentEvent.objects.filter(tenant_id=tenant.id, client_id=client.id)),
+        "consent_events": _rows(for_tenant(ConsentEvent.objects.all(), tenant).filter(client_id=client.id)),
     }
     for relation in Client._meta.related_objects:
         if relation.many_to_many or relation.related_model is ClientTag:
             continue
         model = relation.related_model
-        rows = _rows(model._base_manager.filter(tenant_id=tenant.id, **{relation.field.name: client}))
+        rows = _rows(for_tenant(model._base_manager.all(), tenant).filter(**{relation.field.name: client}))
         # One level further: what belongs to those rows (a sale's line items and refunds).
         pks = [row[model._meta.pk.attname] for row in rows]
         for child in model._meta.related_objects:
             if child.many_to_many or not pks or not issubclass(child.related_model, TenantModel):
                 continue
             by_parent: dict[Any, list[dict[str, Any]]] = {}
-            children = child.related_model._base_manager.filter(tenant_id=tenant.id, **{f"{child.field.name}__in": pks})
+            children = for_tenant(child.related_model._base_manager.all(), tenant).filter(
+                **{f"{child.field.name}__in": pks}
+            )
             for child_row in _rows(children):
                 by_parent.setdefault(child_row[child.field.attname], []).append(child_row)
             for row in rows:
                 row[child.get_accessor_name() or child.name] = by_parent.get(row[model._meta.pk.attname], [])
         document[relation.get_accessor_name() or relation.name] = rows
     document["change_records"] = _rows(
-        ChangeRecord.objects.filter(tenant_id=tenant.id, object_type="client", object_id=str(client.id))
+        for_tenant(ChangeRecord.objects.all(), tenant).filter(object_type="client", object_id=str(client.id))
     )
     record_change(tenant=tenant, actor=acting_user, action="client.exported", obj=client)
     return document

@@ -551,6 +551,7 @@ def client_upsert(
     if client is None:
         by_external_id = link and match_external_id and bool(record.external_id)
         client, how = find_existing_client(
+            tenant=tenant,
             provider=source if by_external_id else None,
             external_id=record.external_id if by_external_id else None,
             email_hash=record.email_hash,

@@ -10,7 +10,7 @@ from clients.normalize import contact_hash
 from tenants.models import BackgroundJob
 
 
-class ClientFactory(factory.django.DjangoModelFactory):
+class ClientFactory(factory.django.DjangoModelFactory[Client]):
     """Consent given here (`email_consent=True`, or a withdrawal: `email_consent=False` with an
     `email_consent_at`) is recorded in the consent ledger, as a decision of `consent_origin`
     at `<channel>_consent_at` (default now), and the client's fields are what the ledger derives."""
@@ -54,14 +54,14 @@ class ClientFactory(factory.django.DjangoModelFactory):
         return client
 
 
-class TagFactory(factory.django.DjangoModelFactory):
+class TagFactory(factory.django.DjangoModelFactory[Tag]):
     class Meta:
         model = Tag
 
     name = factory.Sequence(lambda n: f"tag-{n}")
 
 
-class ClientTagFactory(factory.django.DjangoModelFactory):
+class ClientTagFactory(factory.django.DjangoModelFactory[ClientTag]):
     """A tag on a client (the tag is made in the client's tenant unless given)."""
 
     class Meta:
@@ -72,7 +72,7 @@ class ClientTagFactory(factory.django.DjangoModelFactory):
     tag = factory.SubFactory(TagFactory, tenant=factory.SelfAttribute("..tenant"))
 
 
-class ClientExternalIdFactory(factory.django.DjangoModelFactory):
+class ClientExternalIdFactory(factory.django.DjangoModelFactory[ClientExternalId]):
     """The id a provider knows a client by."""
 
     class Meta:
@@ -84,7 +84,7 @@ class ClientExternalIdFactory(factory.django.DjangoModelFactory):
     external_id = factory.Sequence(lambda n: f"SQ-{n}")
 
 
-class ClientImportFactory(factory.django.DjangoModelFactory):
+class ClientImportFactory(factory.django.DjangoModelFactory[ClientImport]):
     """An uploaded CSV held for its import job (a queued job of the import's kind is made
     with it unless given)."""
 

@@ -16,7 +16,7 @@ from tenants.context import tenant_context
 def build(world, tenant, owner) -> dict:
     label = tenant.name.replace(" ", "")
     with tenant_context(tenant.id, role="system"):
-        client = ClientFactory(
+        client = ClientFactory.create(
             tenant=tenant,
             first_name=f"Ada{label}",
             last_name=f"Secret{label}",
@@ -33,10 +33,14 @@ def build(world, tenant, owner) -> dict:
             origin=ConsentOrigin.API_USER,
             acting_user=owner,
         )
-        tag = TagFactory(tenant=tenant, name=f"vip-{label}")
-        ClientTagFactory(tenant=tenant, client=client, tag=tag)
-        external = ClientExternalIdFactory(tenant=tenant, client=client, provider="square", external_id=f"SQ-{label}")
-        upload = ClientImportFactory(tenant=tenant, filename=f"{label}.csv", content=f"first_name\nSecret{label}\n")
+        tag = TagFactory.create(tenant=tenant, name=f"vip-{label}")
+        ClientTagFactory.create(tenant=tenant, client=client, tag=tag)
+        external = ClientExternalIdFactory.create(
+            tenant=tenant, client=client, provider="square", external_id=f"SQ-{label}"
+        )
+        upload = ClientImportFactory.create(
+            tenant=tenant, filename=f"{label}.csv", content=f"first_name\nSecret{label}\n"
+        )
         job = upload.job
         # Someone erased earlier: on the suppression list.
         suppress(tenant=tenant, email=f"gone@{label.lower()}.test", phone="")
