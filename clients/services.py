@@ -430,7 +430,7 @@ class ContactRecord:
     blank): the import says nothing about that field, and nothing is erased.
 
     `provider_created_at`: when the provider created this profile (decides which of several
-    profiles of one provider owns a client, see profile_owner). `dropped`: the fields the
+    profiles of one provider owns a client, see rules.owning_profile). `dropped`: the fields the
     import could not read and left out (reported, never written)."""
 
     external_id: str = ""
@@ -541,7 +541,7 @@ def client_upsert(
     caller's transaction (a savepoint per record); raises ValidationError naming a field.
 
     One owner per client per provider: when the client has other profiles of `source`, the
-    oldest profile (`profile_owner`) keeps the client's fields current and the others only
+    oldest profile (`rules.owning_profile`) keeps the client's fields current and the others only
     fill blanks; the result names the owner for a record that is not it (a duplicate
     candidate). `profiles`: the client's profiles of `source` when the caller already loaded
     them. A linked profile of an archived client brings the client back (archived_at cleared).
