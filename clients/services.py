@@ -367,8 +367,6 @@ def client_merge(
     (tags, external ids, appointments, transactions, and any relation added later: the
     Client model's reverse relations are walked, not listed) moves to the target."""
     require_tenant(tenant)
-    if source_id == target_id:
-        raise MergeInvalid("target", "A client cannot be merged into itself.")
     with transaction.atomic():
         # Both rows locked, in id order, so two merges of the same pair cannot deadlock.
         locked = {
@@ -381,6 +379,8 @@ def client_merge(
         for name, client_id in (("source", source_id), ("target", target_id)):
             if client_id not in locked:
                 raise NotFound(f"{name}: no such client in this tenant.")
+        if source_id == target_id:
+            raise MergeInvalid("target", "A client cannot be merged into itself.")
         source, target = locked[source_id], locked[target_id]
         result = MergeResult(client=target)
 

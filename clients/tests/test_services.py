@@ -201,6 +201,10 @@ def test_merge_refuses_itself_and_other_tenants(world):
         mine = ClientFactory(tenant=t)
         with pytest.raises(services.MergeInvalid):
             services.client_merge(tenant=t, source_id=mine.id, target_id=mine.id)
+        # Not found comes first: another tenant's client merged into itself is not found (404),
+        # as the API has always answered.
+        with pytest.raises(NotFound):
+            services.client_merge(tenant=t, source_id=foreign.id, target_id=foreign.id)
         with pytest.raises(NotFound):
             services.client_merge(tenant=t, source_id=foreign.id, target_id=mine.id)
         with pytest.raises(NotFound):
