@@ -62,9 +62,15 @@ def birthday_batch_step(generator: MessageGenerator | None = None) -> jobs.Chunk
         with tenant_context(tenant_id, role="system"):
             tenant = Tenant.objects.get(id=tenant_id)
             template = campaign_settings_get(tenant=tenant).birthday_template
-            total = birthdays_upcoming_count(start=start, days_ahead=days_ahead) if cursor is None else None
+            total = (
+                birthdays_upcoming_count(tenant=tenant, start=start, days_ahead=days_ahead) if cursor is None else None
+            )
             page = birthdays_upcoming_page(
-                start=start, days_ahead=days_ahead, after_id=after_id, size=BATCH_SIZE or settings.JOB_CHUNK_SIZE
+                tenant=tenant,
+                start=start,
+                days_ahead=days_ahead,
+                after_id=after_id,
+                size=BATCH_SIZE or settings.JOB_CHUNK_SIZE,
             )
             candidates, skipped = [], []
             for upcoming in page.birthdays:

@@ -7,7 +7,7 @@ import datetime
 from campaigns.generators import MessageRequest, TemplateGenerator
 from campaigns.models import CampaignSettings, Channel, MessageDraft
 from clients.models import Client
-from clients.selectors import next_birthday
+from clients.rules import next_birthday
 from tenants.context import tenant_context
 from tenants.models import Tenant, User
 

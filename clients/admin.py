@@ -8,18 +8,18 @@ the staff member). Consent is derived from the consent ledger (clients.consent):
 edited here. The contact hashes are never shown.
 """
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from clients import services
 from clients.models import Client, ClientExternalId, ClientImport, ClientTag, ConsentEvent, Tag
+from common.errors import InvalidInput
 from tenants.changes import record_change
 from tenants.context import current_tenant_id
-from tenants.models import Tenant
+from tenants.models import Tenant, User
 from tenants.support.site import SupportModelAdminMixin, support_tenant
 
 # What the admin may write through clients.services (consent is not among them).
@@ -51,8 +51,8 @@ class ClientAdminForm(forms.ModelForm):
             tenant = Tenant.objects.get(id=current_tenant_id())
             try:
                 services.client_check(tenant=tenant, client=self.instance, data=data)
-            except ValidationError as error:
-                for field, messages in error.message_dict.items():
+            except InvalidInput as error:
+                for field, messages in error.fields.items():
                     self.add_error(field if field in self.fields else None, messages)
         return cleaned
 
@@ -110,7 +110,11 @@ class ClientAdmin(SupportModelAdminMixin, admin.ModelAdmin):
         data = {name: form.cleaned_data[name] for name in form.changed_data if name in ADMIN_FIELDS}
         if data:
             services.client_update(
-                tenant=support_tenant(request), client_id=obj.id, data=data, acting_user=request.user
+                # The support site admits authenticated staff only.
+                tenant=support_tenant(request),
+                client_id=obj.id,
+                data=data,
+                acting_user=cast("User", request.user),
             )
         obj.refresh_from_db()
 
@@ -124,7 +128,9 @@ class ClientAdmin(SupportModelAdminMixin, admin.ModelAdmin):
         added = len(formset.new_objects) + len(formset.changed_objects)
         for action, count in (("client.tag_removed", removed), ("client.tag_added", added)):
             for _ in range(count):
-                record_change(tenant=tenant, actor=request.user, action=action, obj=parent, fields=["tags"])
+                record_change(
+                    tenant=tenant, actor=cast("User", request.user), action=action, obj=parent, fields=["tags"]
+                )
 
 
 @admin.register(ClientExternalId)
@@ -173,11 +179,11 @@ class ConsentEventAdmin(admin.ModelAdmin):
     list_select_related = ("tenant",)
     ordering = ("-decided_at", "id")
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -78,7 +78,7 @@ def derive(events: Iterable[ConsentEvent]) -> dict[str, ConsentState]:
     return states
 
 
-def current(client: Client, channel: str) -> ConsentState:
+def consent_state(client: Client, channel: str) -> ConsentState:
     """The client's consent on `channel`, read from the derived fields (no query)."""
     granted, at = getattr(client, f"{channel}_consent"), getattr(client, f"{channel}_consent_at")
     return ConsentState(True if granted else (False if at is not None else None), at)
@@ -86,12 +86,12 @@ def current(client: Client, channel: str) -> ConsentState:
 
 def allows(client: Client, channel: str) -> bool:
     """May we send marketing to the client on `channel`? The one question sending asks."""
-    return current(client, channel).granted is True
+    return consent_state(client, channel).granted is True
 
 
 def would_record(client: Client | None, channel: str, granted: bool, origin: str) -> bool:
     """Whether a decision from `origin` is news for the client (None: a client not yet saved)."""
-    state = current(client, channel).granted if client is not None else None
+    state = consent_state(client, channel).granted if client is not None else None
     if origin in IMPORT_ORIGINS:
         return (state is None) if granted else (state is not False)
     if origin in WITHDRAWAL_ONLY_ORIGINS:

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 
+from clients.models import EXTERNAL_ID_MAX_LENGTH, NAME_MAX_LENGTH, NOTES_MAX_LENGTH, TAG_NAME_MAX_LENGTH
 from clients.normalize import contact_hash, normalize_email, parse_birthday, split_phone
 from clients.records import FieldDropped
+from clients.rules import identifies_someone
 from common.errors import InvalidInput
 
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -48,8 +50,13 @@ IDENTIFYING = {"first_name", "last_name", "name", "email", "phone", "external_id
 
 TRUE_WORDS = {"yes", "y", "true", "t", "1", "on", "subscribed", "opted in"}
 FALSE_WORDS = {"no", "n", "false", "f", "0", "off", "unsubscribed", "opted out"}
-MAX_LENGTHS = {"first_name": 100, "last_name": 100, "notes": 10_000, "external_id": 255}
-TAG_MAX_LENGTH = 50
+MAX_LENGTHS = {
+    "first_name": NAME_MAX_LENGTH,
+    "last_name": NAME_MAX_LENGTH,
+    "notes": NOTES_MAX_LENGTH,
+    "external_id": EXTERNAL_ID_MAX_LENGTH,
+}
+TAG_MAX_LENGTH = TAG_NAME_MAX_LENGTH
 
 
 def header_key(name: str) -> str:
@@ -173,7 +180,7 @@ class ImportRow:
     email_consent: bool | None = None
     sms_consent: bool | None = None
     # Optional fields that could not be read: the row is imported without them (FieldDropped).
-    dropped: list = field(default_factory=list)
+    dropped: list[FieldDropped] = field(default_factory=list)
 
 
 def parse_consent(value: str, field_name: str) -> bool | None:
@@ -202,10 +209,11 @@ def parse_csv_birthday(value: str, *, country: str) -> tuple[int, int, int | Non
         month, day = (a, b) if country.upper() in ("US", "PH", "FM", "PW", "MH") else (b, a)
         raw = f"{match['year']}-{month:02d}-{day:02d}"
     try:
-        month, day, year = parse_birthday(raw)
+        birth_month, birth_day, year = parse_birthday(raw)
     except ValidationError as exc:
         raise RowInvalid("birthday", exc.messages[0]) from None
-    return month, day, year
+    # Both are set for a value that is not blank (parse_birthday's None is for a blank).
+    return (birth_month, birth_day, year) if birth_month is not None and birth_day is not None else None
 
 
 def split_tags(value: str) -> list[str]:
@@ -244,7 +252,7 @@ def clean_row(cells: list[str], layout: CsvLayout, *, country: str) -> ImportRow
         full = " ".join(values["name"].split())
         first, _, last = full.rpartition(" ") if " " in full else (full, "", "")
         if len(first) > MAX_LENGTHS["first_name"] or len(last) > MAX_LENGTHS["last_name"]:
-            drop("name", "longer than 100 characters per part.")
+            drop("name", f"longer than {NAME_MAX_LENGTH} characters per part.")
             first = last = ""
     for name, value in (("first_name", first), ("last_name", last)):
         if len(value) > MAX_LENGTHS[name]:
@@ -282,7 +290,13 @@ def clean_row(cells: list[str], layout: CsvLayout, *, country: str) -> ImportRow
             setattr(row, name, parse_consent(values.get(name, ""), name))
         except RowInvalid as exc:
             drop(exc.field, exc.reason)
-    if not (row.first_name or row.last_name or row.email or row.phone or row.external_id):
+    if not identifies_someone(
+        first_name=row.first_name,
+        last_name=row.last_name,
+        email=row.email,
+        phone=row.phone,
+        external_id=row.external_id,
+    ):
         if row.dropped:
             first_drop = row.dropped[0]
             raise RowInvalid(first_drop.field, f"{first_drop.reason} Nothing else tells who the row is.")

@@ -39,7 +39,7 @@ from clients.suppression import suppress
 from tenants.changes import record_change
 from tenants.context import require_tenant
 from tenants.db.crypto import EncryptedJSONField
-from tenants.models import ChangeRecord, Tenant, TenantModel, User
+from tenants.models import ChangeRecord, Tenant, TenantModel, User, for_tenant, get_in_tenant
 
 REDACTED = "[erased]"
 EXPORT_FORMAT_VERSION = 1
@@ -116,10 +116,13 @@ def _redact_value(value: Any, pattern: re.Pattern[str]) -> Any:
     return value
 
 
-def _free_text_fields(model: type[models.Model]) -> tuple[list[models.Field], list[models.Field]]:
+def _free_text_fields(
+    model: type[models.Model],
+) -> tuple[list[models.Field[Any, Any]], list[models.Field[Any, Any]]]:
     """A tenant model's text columns and JSON columns that may hold free text (not choices,
     not encrypted secrets)."""
-    text, json = [], []
+    text: list[models.Field[Any, Any]] = []
+    json: list[models.Field[Any, Any]] = []
     for f in model._meta.concrete_fields:
         if isinstance(f, EncryptedJSONField) or f.choices:
             continue
@@ -161,7 +164,7 @@ def redact_person(
     for model in redactable_models(exclude):
         text_fields, json_fields = _free_text_fields(model)
         rows: set[Any] = set()
-        base = model._base_manager.filter(tenant_id=tenant.id)
+        base = for_tenant(model._base_manager.all(), tenant)
         for f in text_fields:
             found = patterns[isinstance(f, models.TextField)]
             if found is None:
@@ -176,14 +179,16 @@ def redact_person(
                     )
                 }
             )
-        for f in json_fields if patterns[True] else ():
-            pg_pattern, py_pattern = patterns[True]
-            hits = base.annotate(_as_text=Cast(f.attname, models.TextField())).filter(_as_text__iregex=pg_pattern)
-            for pk, value in hits.values_list("pk", f.attname):
-                model._base_manager.filter(tenant_id=tenant.id, pk=pk).update(
-                    **{f.attname: _redact_value(value, py_pattern)}
-                )
-                rows.add(pk)
+        json_patterns = patterns[True]
+        if json_patterns is not None:
+            pg_json, py_json = json_patterns
+            for f in json_fields:
+                hits = base.annotate(_as_text=Cast(f.attname, models.TextField())).filter(_as_text__iregex=pg_json)
+                for pk, value in hits.values_list("pk", f.attname):
+                    for_tenant(model._base_manager.all(), tenant).filter(pk=pk).update(
+                        **{f.attname: _redact_value(value, py_json)}
+                    )
+                    rows.add(pk)
         if rows:
             changed[model._meta.db_table] = len(rows)
     return changed
@@ -199,13 +204,11 @@ class ErasureResult:
 
 
 def client_erase(*, tenant: Tenant, client_id: uuid.UUID, acting_user: User | None = None) -> ErasureResult:
-    """Erase a client (see the module docstring), in one transaction. ClientNotFound (404)
-    when the tenant has no such client."""
-    from clients.services import client_get
-
+    """Erase a client (see the module docstring), in one transaction. NotFound (404) when the
+    tenant has no such client."""
     require_tenant(tenant)
     with transaction.atomic():
-        client = client_get(tenant=tenant, client_id=client_id, lock=True)
+        client = get_in_tenant(Client, client_id, tenant=tenant, lock=True)
         result = ErasureResult(client_id=client.id)
         result.suppressed = [kind for kind, value in (("email", client.email), ("phone", client.phone)) if value]
         suppress(tenant=tenant, email=client.email, phone=client.phone)
@@ -214,7 +217,9 @@ def client_erase(*, tenant: Tenant, client_id: uuid.UUID, acting_user: User | No
         for relation in Client._meta.related_objects:
             if relation.many_to_many:
                 continue
-            related = relation.related_model._base_manager.filter(tenant_id=tenant.id, **{relation.field.name: client})
+            related = for_tenant(relation.related_model._base_manager.all(), tenant).filter(
+                **{relation.field.name: client}
+            )
             label = relation.related_model._meta.db_table
             if relation.on_delete is models.SET_NULL:
                 count = related.update(**{relation.field.name: None})
@@ -248,40 +253,40 @@ def client_data_export(*, tenant: Tenant, client_id: uuid.UUID, acting_user: Use
     and refunds, message drafts, external ids; found from the model's relations, not listed)
     and the change records about them. Recorded as a `client.exported` change (the access is
     audited; the record holds no value)."""
-    from clients.services import client_get
-
     require_tenant(tenant)
-    client = client_get(tenant=tenant, client_id=client_id)
+    client = get_in_tenant(Client, client_id, tenant=tenant)
     document: dict[str, Any] = {
         "format": "brandvx.client_export",
         "version": EXPORT_FORMAT_VERSION,
         "exported_at": timezone.now(),
         "tenant": {"id": tenant.id, "name": tenant.name},
-        "client": _rows(Client.objects.filter(tenant_id=tenant.id, pk=client.pk))[0],
+        "client": _rows(for_tenant(Client.objects.all(), tenant).filter(pk=client.pk))[0],
         "tags": sorted(
-            ClientTag.objects.filter(tenant_id=tenant.id, client=client).values_list("tag__name", flat=True)
+            for_tenant(ClientTag.objects.all(), tenant).filter(client=client).values_list("tag__name", flat=True)
         ),
-        "consent_events": _rows(ConsentEvent.objects.filter(tenant_id=tenant.id, client_id=client.id)),
+        "consent_events": _rows(for_tenant(ConsentEvent.objects.all(), tenant).filter(client_id=client.id)),
     }
     for relation in Client._meta.related_objects:
         if relation.many_to_many or relation.related_model is ClientTag:
             continue
         model = relation.related_model
-        rows = _rows(model._base_manager.filter(tenant_id=tenant.id, **{relation.field.name: client}))
+        rows = _rows(for_tenant(model._base_manager.all(), tenant).filter(**{relation.field.name: client}))
         # One level further: what belongs to those rows (a sale's line items and refunds).
         pks = [row[model._meta.pk.attname] for row in rows]
         for child in model._meta.related_objects:
             if child.many_to_many or not pks or not issubclass(child.related_model, TenantModel):
                 continue
             by_parent: dict[Any, list[dict[str, Any]]] = {}
-            children = child.related_model._base_manager.filter(tenant_id=tenant.id, **{f"{child.field.name}__in": pks})
+            children = for_tenant(child.related_model._base_manager.all(), tenant).filter(
+                **{f"{child.field.name}__in": pks}
+            )
             for child_row in _rows(children):
                 by_parent.setdefault(child_row[child.field.attname], []).append(child_row)
             for row in rows:
-                row[child.get_accessor_name()] = by_parent.get(row[model._meta.pk.attname], [])
-        document[relation.get_accessor_name()] = rows
+                row[child.get_accessor_name() or child.name] = by_parent.get(row[model._meta.pk.attname], [])
+        document[relation.get_accessor_name() or relation.name] = rows
     document["change_records"] = _rows(
-        ChangeRecord.objects.filter(tenant_id=tenant.id, object_type="client", object_id=str(client.id))
+        for_tenant(ChangeRecord.objects.all(), tenant).filter(object_type="client", object_id=str(client.id))
     )
     record_change(tenant=tenant, actor=acting_user, action="client.exported", obj=client)
     return document

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from collections.abc import Iterator
 
 from django.db.models import Q, QuerySet
@@ -37,7 +38,7 @@ def _cell(value: str) -> str:
 def _consent_cell(client: Client, channel: str) -> str:
     # "no" only for a decision (a withdrawal); blank when nobody has asked. Read back by the
     # import, a blank says nothing, so an export re-imports without inventing withdrawals.
-    granted = consent.current(client, channel).granted
+    granted = consent.consent_state(client, channel).granted
     return "" if granted is None else ("yes" if granted else "no")
 
 
@@ -58,7 +59,9 @@ def _export_line(client: Client) -> list[str]:
     ]
 
 
-def export_chunks(queryset: QuerySet[Client], *, tenant_id, role: str, user_id, chunk_size: int) -> Iterator[str]:
+def export_chunks(
+    queryset: QuerySet[Client], *, tenant_id: uuid.UUID, role: str, user_id: uuid.UUID | None, chunk_size: int
+) -> Iterator[str]:
     """The CSV, chunk by chunk. The body is sent after the view (and its transaction and
     tenant context) has returned, so each chunk enters the tenant context for its own short
     transaction, and pages by (created_at, id) instead of holding a cursor open while a slow

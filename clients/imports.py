@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import logging
 import uuid
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -17,6 +18,7 @@ from clients import csv_format
 from clients.conf import limit
 from clients.models import ClientImport, Source, Tag
 from clients.records import ContactRecord
+from clients.rules import ImportOutcome
 from clients.services import client_upsert, client_upsert_many, tag_get_or_create
 from tenants import jobs
 from tenants.context import tenant_context
@@ -25,7 +27,7 @@ from tenants.models import Tenant
 logger = logging.getLogger(__name__)
 
 
-IMPORT_OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")
+IMPORT_OUTCOMES = tuple(ImportOutcome.values)
 # Per row, each optional field that could not be read and was left out (the row is imported
 # without it): counted here and listed in the job's errors with "kind": "field_dropped".
 FIELDS_DROPPED = "fields_dropped"
@@ -47,7 +49,11 @@ def _record(row: csv_format.ImportRow) -> ContactRecord:
 
 
 def _validate(
-    tenant: Tenant, records: list[tuple[int, list[str]]], layout: csv_format.CsvLayout, counts: dict, errors: list
+    tenant: Tenant,
+    records: list[tuple[int, list[str]]],
+    layout: csv_format.CsvLayout,
+    counts: dict[str, int],
+    errors: list[dict[str, Any]],
 ) -> list[tuple[int, csv_format.ImportRow]]:
     """Read every row of the batch (csv_format.clean_row): failed and skipped rows are counted,
     dropped fields listed; the rows to write are returned with their numbers."""
@@ -71,7 +77,7 @@ def _validate(
     return cleaned
 
 
-def _validation_failure(row_number: int, exc: ValidationError) -> dict:
+def _validation_failure(row_number: int, exc: ValidationError) -> dict[str, Any]:
     field_name, messages = next(iter(exc.message_dict.items()))
     return {"row": row_number, "field": field_name, "reason": messages[0]}
 
@@ -109,11 +115,11 @@ def _write_row_by_row(
 
 def _import_batch(
     tenant: Tenant, records: list[tuple[int, list[str]]], layout: csv_format.CsvLayout, tag_cache: dict[str, Tag]
-) -> tuple[dict, list]:
+) -> tuple[dict[str, int], list[dict[str, Any]]]:
     """Validate every row, resolve the batch's tags, then write the batch set-based
     (services.client_upsert_many); row by row only if the database refuses that."""
     counts = dict.fromkeys((*IMPORT_OUTCOMES, FIELDS_DROPPED), 0)
-    errors: list[dict] = []
+    errors: list[dict[str, Any]] = []
     now = timezone.now()
     cleaned = _validate(tenant, records, layout, counts, errors)
     # Tags are created here, before the rows are written: a row that fails must not take with

@@ -10,6 +10,15 @@ from django.db.models.functions import Lower
 from tenants.db.sharding import TenantForeignKey
 from tenants.models import TenantModel
 
+# Column lengths, read by the API's serializers, the CSV format and the services too.
+NAME_MAX_LENGTH = 100  # first_name and last_name, each
+EMAIL_MAX_LENGTH = 254
+PHONE_MAX_LENGTH = 20  # E.164 (at most 15 digits and the +)
+PHONE_EXTENSION_MAX_LENGTH = 20
+NOTES_MAX_LENGTH = 10_000  # not a column limit (notes is text): what one write may bring
+EXTERNAL_ID_MAX_LENGTH = 255
+TAG_NAME_MAX_LENGTH = 50
+
 
 class Source(models.TextChoices):
     MANUAL = "manual"
@@ -21,7 +30,9 @@ class Source(models.TextChoices):
 
 
 def display_name_of(first_name: str, last_name: str, email: str, phone: str) -> str:
-    """How a client is named on screen: the name, else the email, else the phone."""
+    """How a client is named on screen, everywhere (the client list, a draft, top clients):
+    the name, else the email, else the phone. The one owner of the rule (Client.display_name
+    reads it; so do rows read without a model)."""
     name = f"{first_name} {last_name}".strip()
     return name or email or phone or "(no name)"
 
@@ -39,12 +50,12 @@ class Client(TenantModel):
     """A person the business serves. Contact fields are stored normalized (see services)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    first_name = models.CharField(max_length=100, blank=True)
-    last_name = models.CharField(max_length=100, blank=True)
-    email = models.CharField(max_length=254, blank=True, help_text="Lower-cased, trimmed.")
-    phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +14155550123.")
+    first_name = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
+    last_name = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
+    email = models.CharField(max_length=EMAIL_MAX_LENGTH, blank=True, help_text="Lower-cased, trimmed.")
+    phone = models.CharField(max_length=PHONE_MAX_LENGTH, blank=True, help_text="E.164, e.g. +14155550123.")
     phone_extension = models.CharField(
-        max_length=20, blank=True, help_text="Digits dialled after the number (ext. 42)."
+        max_length=PHONE_EXTENSION_MAX_LENGTH, blank=True, help_text="Digits dialled after the number (ext. 42)."
     )
     # SHA-256 of the normalized email / phone: matches one person across sources.
     email_hash = models.CharField(max_length=64, blank=True)
@@ -111,9 +122,9 @@ class ClientExternalId(TenantModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     client = TenantForeignKey(Client, on_delete=models.CASCADE, related_name="external_ids")
     provider = models.CharField(max_length=20, choices=Source.choices)
-    external_id = models.CharField(max_length=255)
+    external_id = models.CharField(max_length=EXTERNAL_ID_MAX_LENGTH)
     # When the provider created this profile: of several profiles of one provider linked to one
-    # client, the oldest (then the smallest id) owns the client's fields (services.profile_owner).
+    # client, the oldest (then the smallest id) owns the client's fields (rules.owning_profile).
     provider_created_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -126,7 +137,7 @@ class ClientExternalId(TenantModel):
 
 class Tag(TenantModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    name = models.CharField(max_length=50)
+    name = models.CharField(max_length=TAG_NAME_MAX_LENGTH)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

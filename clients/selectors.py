@@ -1,4 +1,6 @@
-"""Reads of client data that are more than a one-liner."""
+"""Reads of client data that are more than a one-liner. Each takes the tenant (`*, tenant`)
+and names it through `for_tenant`: the second belt behind RLS, and what lets the statements
+use the tenant-leading indexes."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import functools
 import re
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from operator import attrgetter, itemgetter
 from typing import Any
@@ -23,10 +26,8 @@ from clients import consent
 from clients.conf import limit
 from clients.models import Client, ClientExternalId, ClientTag, Tag
 from clients.normalize import contact_hash, normalize_email, normalize_phone
-from tenants.context import current_tenant_id
-from tenants.models import for_tenant
-
-MAX_DAYS_AHEAD = 366
+from clients.rules import BIRTHDAYS_MAX_DAYS_AHEAD, next_birthday
+from tenants.models import Tenant, for_tenant
 
 
 @dataclass(frozen=True)
@@ -35,18 +36,6 @@ class UpcomingBirthday:
     date: datetime.date  # the day it is celebrated on
     days_until: int
     turning: int | None  # the age reached, when the birth year is known
-
-
-def celebration_date(month: int, day: int, year: int) -> datetime.date:
-    """Feb 29 birthdays are celebrated on Feb 28 in common years."""
-    if month == 2 and day == 29 and not calendar.isleap(year):
-        return datetime.date(year, 2, 28)
-    return datetime.date(year, month, day)
-
-
-def next_birthday(month: int, day: int, on_or_after: datetime.date) -> datetime.date:
-    this_year = celebration_date(month, day, on_or_after.year)
-    return this_year if this_year >= on_or_after else celebration_date(month, day, on_or_after.year + 1)
 
 
 def _window_mmdd(start: datetime.date, end: datetime.date) -> set[int]:
@@ -62,24 +51,29 @@ def _window_mmdd(start: datetime.date, end: datetime.date) -> set[int]:
 
 
 def birthdays_upcoming(
-    *, start: datetime.date, days_ahead: int, clients: QuerySet[Client] | None = None, as_rows: bool = False
+    *,
+    tenant: Tenant,
+    start: datetime.date,
+    days_ahead: int,
+    clients: QuerySet[Any] | None = None,
+    as_rows: bool = False,
 ) -> list[UpcomingBirthday]:
-    """Clients of the current tenant whose next birthday falls in [start, start + days_ahead].
+    """The tenant's clients whose next birthday falls in [start, start + days_ahead].
 
     `start` is a local date of the tenant (callers default it to `tenant.today()`). The
     comparison is on month and day only: a birthday is a date in a past year. Each result's
     `client` is a Client, or with `as_rows` a row of client_rows() (what the API shows);
     with `as_rows`, `clients` (when given) is a queryset of such rows (tenant_client_rows).
     """
-    if not 0 <= days_ahead <= MAX_DAYS_AHEAD:
-        raise ValueError(f"days_ahead must be between 0 and {MAX_DAYS_AHEAD}")
+    if not 0 <= days_ahead <= BIRTHDAYS_MAX_DAYS_AHEAD:
+        raise ValueError(f"days_ahead must be between 0 and {BIRTHDAYS_MAX_DAYS_AHEAD}")
     end = start + datetime.timedelta(days=days_ahead)
     if clients is None:
-        clients = tenant_client_rows(current_tenant_id()) if as_rows else Client.objects.all()
+        clients = tenant_client_rows(tenant=tenant) if as_rows else Client.objects.all()
     # Archived clients were deleted at their provider: no birthday messages. No ORDER BY: the
     # birthdays are sorted below, by date.
     records: Any = (
-        for_tenant(clients, current_tenant_id())
+        for_tenant(clients, tenant)
         .filter(birthday_mmdd__in=sorted(_window_mmdd(start, end)), archived_at__isnull=True)
         .order_by()
     )
@@ -95,7 +89,7 @@ def birthdays_upcoming(
         turning = occurs.year - year if year else None
         upcoming.append(UpcomingBirthday(client, occurs, (occurs - start).days, turning))
 
-    def by_date_then_name(item: UpcomingBirthday) -> tuple:
+    def by_date_then_name(item: UpcomingBirthday) -> tuple[datetime.date, str, str, str]:
         last_name, first_name, client_id = order(item.client)
         return (item.date, last_name, first_name, str(client_id))
 
@@ -110,37 +104,38 @@ class BirthdayPage:
     after_id: uuid.UUID | None  # where the next page starts; None: this was the last
 
 
-def _birthday_window(start: datetime.date, days_ahead: int) -> QuerySet[Client]:
-    if not 0 <= days_ahead <= MAX_DAYS_AHEAD:
-        raise ValueError(f"days_ahead must be between 0 and {MAX_DAYS_AHEAD}")
+def _birthday_window(tenant: Tenant, start: datetime.date, days_ahead: int) -> QuerySet[Client]:
+    if not 0 <= days_ahead <= BIRTHDAYS_MAX_DAYS_AHEAD:
+        raise ValueError(f"days_ahead must be between 0 and {BIRTHDAYS_MAX_DAYS_AHEAD}")
     end = start + datetime.timedelta(days=days_ahead)
-    return for_tenant(Client.objects.all(), current_tenant_id()).filter(
+    return for_tenant(Client.objects.all(), tenant).filter(
         birthday_mmdd__in=sorted(_window_mmdd(start, end)), archived_at__isnull=True
     )
 
 
-def birthdays_upcoming_count(*, start: datetime.date, days_ahead: int) -> int:
+def birthdays_upcoming_count(*, tenant: Tenant, start: datetime.date, days_ahead: int) -> int:
     """How many clients birthdays_upcoming_page will scan for this window, all pages."""
-    return _birthday_window(start, days_ahead).count()
+    return _birthday_window(tenant, start, days_ahead).count()
 
 
 def birthdays_upcoming_page(
-    *, start: datetime.date, days_ahead: int, after_id: uuid.UUID | None, size: int
+    *, tenant: Tenant, start: datetime.date, days_ahead: int, after_id: uuid.UUID | None, size: int
 ) -> BirthdayPage:
     """One page of birthdays_upcoming, in client id order, for jobs that work in chunks
     (campaigns.batches): the next `size` clients of the window after client `after_id`.
     Keyset, not offsets: a client added or removed between two pages neither shifts nor
     repeats the others."""
-    page = _birthday_window(start, days_ahead)
+    page = _birthday_window(tenant, start, days_ahead)
     if after_id is not None:
         page = page.filter(id__gt=after_id)
     ids = list(page.order_by("id").values_list("id", flat=True)[:size])
     if not ids:
         return BirthdayPage(birthdays=[], scanned=0, after_id=None)
     birthdays = birthdays_upcoming(
+        tenant=tenant,
         start=start,
         days_ahead=days_ahead,
-        clients=for_tenant(Client.objects.all(), current_tenant_id()).filter(id__in=ids),
+        clients=for_tenant(Client.objects.all(), tenant).filter(id__in=ids),
     )
     return BirthdayPage(birthdays=birthdays, scanned=len(ids), after_id=ids[-1] if len(ids) == size else None)
 
@@ -148,20 +143,19 @@ def birthdays_upcoming_page(
 # --- the client list -----------------------------------------------------------------------
 
 
-def client_list(*, tenant_id=None) -> QuerySet[Client]:
-    """Clients of the current tenant with what the list shows (tags, external ids) prefetched.
+def client_list(*, tenant: Tenant) -> QuerySet[Client]:
+    """The tenant's clients with what the list shows (tags, external ids) prefetched.
 
     The prefetches carry the tenant too: it is the second belt behind RLS, and it lets them
     use the tenant-leading indexes instead of a client_id-only scan."""
-    tenant_id = tenant_id or current_tenant_id()
-    return for_tenant(Client.objects.all(), tenant_id).prefetch_related(
+    return for_tenant(Client.objects.all(), tenant).prefetch_related(
         Prefetch(
             "client_tags",
-            queryset=for_tenant(ClientTag.objects.all(), tenant_id).select_related("tag").order_by("tag__name"),
+            queryset=for_tenant(ClientTag.objects.all(), tenant).select_related("tag").order_by("tag__name"),
         ),
         Prefetch(
             "external_ids",
-            queryset=for_tenant(ClientExternalId.objects.all(), tenant_id).order_by("provider", "external_id"),
+            queryset=for_tenant(ClientExternalId.objects.all(), tenant).order_by("provider", "external_id"),
         ),
     )
 
@@ -197,28 +191,33 @@ class _Pair(Func):
     output_field = ArrayField(CharField())
 
 
-def client_rows(queryset: QuerySet[Client], *, tenant_id=None) -> QuerySet[Any]:
+def client_rows(queryset: QuerySet[Client], *, tenant: Tenant) -> QuerySet[Any]:
     """The clients of `queryset` as rows (dicts of CLIENT_ROW_FIELDS), each with its tag names
     (`tag_names`, unordered) and external ids (`external_id_pairs`: [provider, id] pairs,
     ordered like the prefetch of client_list) aggregated in the same statement: no model
     instance, no second query, and only text arrays, which psycopg reads natively. The
     subqueries carry the tenant as a constant, like the prefetches: the tenant-leading
     indexes serve them, and on Citus every table is pruned to one shard."""
-    tenant_id = str(tenant_id or current_tenant_id())
+    return _client_rows(for_tenant(queryset, tenant), str(tenant.id))
+
+
+def _client_rows(queryset: QuerySet[Client], tenant_id: str) -> QuerySet[Any]:
+    aggregates: Mapping[str, RawSQL | ArraySubquery]
     if queryset.query.base_table in (None, Client._meta.db_table):
         aggregates = _compiled_row_aggregates(tenant_id)
     else:  # the clients table under another alias: let the ORM place the outer reference
         aggregates = _row_aggregates(tenant_id)
-    return queryset.prefetch_related(None).values(*CLIENT_ROW_FIELDS, **aggregates)
+    rows: QuerySet[Any] = queryset.prefetch_related(None).values(*CLIENT_ROW_FIELDS, **aggregates)
+    return rows
 
 
-def tenant_client_rows(tenant_id, *, include_archived: bool = True) -> QuerySet[Any]:
+def tenant_client_rows(*, tenant: Tenant, include_archived: bool = True) -> QuerySet[Any]:
     """The tenant's clients as rows (client_rows), to filter, order and slice like any
     queryset of clients: the base of the lists. Every client, or with `include_archived=False`
     only those not archived. The queryset is built once per process, tenant and choice (values()
     with its two subqueries cost about as much as the rest of a list's Python work); each
     call returns a new copy of it."""
-    return _tenant_client_rows(str(tenant_id), include_archived).all()
+    return _tenant_client_rows(str(tenant.id), include_archived).all()
 
 
 @functools.lru_cache(maxsize=2048)  # two per tenant: with and without the archived
@@ -227,15 +226,16 @@ def _tenant_client_rows(tenant_id: str, include_archived: bool) -> QuerySet[Any]
     clients = for_tenant(Client._base_manager.all(), tenant_id)
     if not include_archived:
         clients = clients.filter(archived_at__isnull=True)
-    return client_rows(clients, tenant_id=tenant_id)
+    return _client_rows(clients, tenant_id)
 
 
 def _row_aggregates(tenant_id: str) -> dict[str, ArraySubquery]:
     """client_rows' two subqueries for one tenant, as ORM expressions. (`_base_manager`: the
     tenant is named here, whatever the context.)"""
-    tags = ClientTag._base_manager.filter(tenant_id=tenant_id, client_id=OuterRef("id")).values("tag__name")
+    tags = for_tenant(ClientTag._base_manager.all(), tenant_id).filter(client_id=OuterRef("id")).values("tag__name")
     external_ids = (
-        ClientExternalId._base_manager.filter(tenant_id=tenant_id, client_id=OuterRef("id"))
+        for_tenant(ClientExternalId._base_manager.all(), tenant_id)
+        .filter(client_id=OuterRef("id"))
         .order_by("provider", "external_id")
         .values(pair=_Pair("provider", "external_id"))
     )
@@ -274,10 +274,13 @@ class _FullName(Func):
     output_field = CharField()
 
 
-def client_search(queryset: QuerySet[Client], query: str, *, region: str) -> QuerySet[Client]:
-    """Match a name (first, last or both, any case), an email (part or whole), or a phone
-    written in any format: the query is also normalized as a phone of the tenant's country
-    and compared by hash, so `(415) 555-0123` finds `+14155550123`."""
+def client_search(queryset: QuerySet[Any], query: str, *, tenant: Tenant) -> QuerySet[Any]:
+    """The tenant's clients of `queryset` that match a name (first, last or both, any case),
+    an email (part or whole), or a phone written in any format: the query is also normalized
+    as a phone of the tenant's country and compared by hash, so `(415) 555-0123` finds
+    `+14155550123`."""
+    queryset = for_tenant(queryset, tenant)
+    region = tenant.country
     query = " ".join((query or "").split())
     if not query:
         return queryset
@@ -296,22 +299,26 @@ def client_search(queryset: QuerySet[Client], query: str, *, region: str) -> Que
     if len(digits) >= 4 and len(digits) >= len(query.replace(" ", "")) - 4:
         # Mostly digits: a partial number ("555-01") matches inside the stored E.164 form.
         condition |= Q(phone__contains=digits)
-    return queryset.alias(full_name=_FullName("first_name", "last_name")).filter(condition)
+    found: QuerySet[Any] = queryset.alias(full_name=_FullName("first_name", "last_name")).filter(condition)
+    return found
 
 
-def client_has_tag(queryset: QuerySet[Client], name: str) -> QuerySet[Client]:
-    """Clients carrying the tag `name` (any case). EXISTS, not a join: no duplicate rows."""
+def client_has_tag(queryset: QuerySet[Any], name: str, *, tenant: Tenant) -> QuerySet[Any]:
+    """The tenant's clients of `queryset` carrying the tag `name` (any case). EXISTS, not a
+    join: no duplicate rows."""
+    queryset = for_tenant(queryset, tenant)
     tagged = (
-        ClientTag.objects.filter(client_id=OuterRef("id"), tenant_id=OuterRef("tenant_id"))
+        for_tenant(ClientTag.objects.all(), tenant)
+        .filter(client_id=OuterRef("id"))
         .alias(tag_name=Lower("tag__name"))
         .filter(tag_name=Lower(Value(" ".join(name.split()))))
     )
     return queryset.filter(Exists(tagged))
 
 
-def tag_counts() -> QuerySet[Tag]:
-    """Tags of the current tenant, each with the number of clients carrying it."""
-    return for_tenant(Tag.objects.all(), current_tenant_id()).annotate(client_count=Count("client_tags"))
+def tag_counts(*, tenant: Tenant) -> QuerySet[Tag]:
+    """The tenant's tags, each with the number of clients carrying it."""
+    return for_tenant(Tag.objects.all(), tenant).annotate(client_count=Count("client_tags"))
 
 
 # --- duplicates --------------------------------------------------------------------------
@@ -323,16 +330,15 @@ class DuplicateGroup:
     reasons: list[str]  # "email" and/or "phone"
 
 
-def client_duplicates(*, max_groups: int | None = None) -> list[DuplicateGroup]:
+def client_duplicates(*, tenant: Tenant, max_groups: int | None = None) -> list[DuplicateGroup]:
     """Groups of clients sharing an email or a phone (by hash), to offer for merging.
 
     Clients linked through a chain (A shares an email with B, B a phone with C) form one
     group. Families legitimately share a phone or an email: these are suggestions only.
     """
     max_groups = max_groups or limit("CLIENTS_DUPLICATE_GROUPS_MAX")
-    tenant_id = current_tenant_id()
-    base = for_tenant(Client.objects.all(), tenant_id)
-    shared: dict[str, QuerySet] = {}
+    base = for_tenant(Client.objects.all(), tenant)
+    shared: dict[str, QuerySet[Any]] = {}
     for kind in ("email", "phone"):
         column = f"{kind}_hash"
         shared[kind] = (
@@ -340,19 +346,22 @@ def client_duplicates(*, max_groups: int | None = None) -> list[DuplicateGroup]:
         )
     candidates = list(
         base.filter(Q(email_hash__in=shared["email"]) | Q(phone_hash__in=shared["phone"]))
-        .prefetch_related(Prefetch("client_tags", queryset=ClientTag.objects.select_related("tag")), "external_ids")
+        .prefetch_related(
+            Prefetch("client_tags", queryset=for_tenant(ClientTag.objects.select_related("tag"), tenant)),
+            Prefetch("external_ids", queryset=for_tenant(ClientExternalId.objects.all(), tenant)),
+        )
         .order_by("created_at", "id")
     )
     parent = {c.id: c.id for c in candidates}
 
-    def find(x):
+    def find(x: uuid.UUID) -> uuid.UUID:
         while parent[x] != x:
             parent[x] = parent[parent[x]]
             x = parent[x]
         return x
 
     for kind in ("email", "phone"):
-        first_with: dict[str, object] = {}
+        first_with: dict[str, uuid.UUID] = {}
         for client in candidates:
             value = getattr(client, f"{kind}_hash")
             if not value:
@@ -361,7 +370,7 @@ def client_duplicates(*, max_groups: int | None = None) -> list[DuplicateGroup]:
                 parent[find(client.id)] = find(first_with[value])
             else:
                 first_with[value] = client.id
-    groups: dict[object, list[Client]] = defaultdict(list)
+    groups: dict[uuid.UUID, list[Client]] = defaultdict(list)
     for client in candidates:
         groups[find(client.id)].append(client)
     result = []

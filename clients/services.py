@@ -1,9 +1,12 @@
 """Every change to client data: create, update, delete, tags, merge, and the CSV import.
 
-Services run in the current tenant context (a request, or `tenant_context(...)` in a task)
-and check that it is the tenant they were given: RLS scopes every statement to it, the
-explicit tenant filters are the second belt. Each service owns its transaction (a savepoint
-inside a request), so a failure leaves nothing half-written.
+Services take the tenant (`*, tenant`), run in its context (a request, or `tenant_context(...)`
+in a task) and check that it is the one they were given: RLS scopes every statement to it,
+`for_tenant` / `get_in_tenant` name it as the second belt. Each service owns its transaction
+(a savepoint inside a request), so a failure leaves nothing half-written. Mistakes in what a
+service is asked raise `common.errors` (InvalidInput naming the fields, NotFound); the
+per-record upserts of imports report Django's ValidationError per record instead (see
+client_upsert), which the importers count and list as the record's failure.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from celery import current_app
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import Value
@@ -25,19 +29,32 @@ from django.utils import timezone
 from clients import consent, csv_format, suppression
 from clients.conf import limit
 from clients.matching import find_existing_client
-from clients.models import Client, ClientExternalId, ClientImport, ClientTag, ConsentOrigin, Source, Tag
+from clients.models import (
+    PHONE_EXTENSION_MAX_LENGTH,
+    Client,
+    ClientExternalId,
+    ClientImport,
+    ClientTag,
+    ConsentOrigin,
+    Source,
+    Tag,
+)
 from clients.normalize import contact_hash, normalize_email, normalize_phone
 from clients.records import ContactRecord
+from clients.rules import ImportOutcome, clean_tag_name, client_upsert_changes, owning_profile
 from common.errors import InvalidInput, NotFound
 from tenants import jobs
 from tenants.changes import Actor, record_change, record_changes_each
 from tenants.context import require_tenant
 from tenants.db.bulk import copy_insert, copy_update
-from tenants.models import BackgroundJob, Tenant, User
+from tenants.models import BackgroundJob, Tenant, User, for_tenant, get_in_tenant
 
 logger = logging.getLogger("brandvx.clients")
 
 IMPORT_JOB_KIND = "clients.import_csv"
+# The task that runs an import job (clients.tasks.client_import_csv_task), enqueued by its name:
+# the task calls the import's runner, which calls these services.
+IMPORT_TASK_NAME = "clients.import_csv"
 CONSENT_CHANNELS = consent.CHANNELS
 # Fields a caller may set on a client; everything else is derived (hashes, consent times).
 WRITABLE_FIELDS = (
@@ -56,11 +73,6 @@ WRITABLE_FIELDS = (
 )
 
 
-class ClientNotFound(NotFound):
-    code = "not_found"
-    default_detail = "No such client."
-
-
 class TagNotFound(NotFound):
     code = "tag_not_found"
     default_detail = "The client has no such tag."
@@ -71,14 +83,11 @@ class MergeInvalid(InvalidInput):
     default_detail = "These clients cannot be merged."
 
 
-def _get_client(tenant: Tenant, client_id: uuid.UUID, *, lock: bool = False) -> Client:
-    queryset = Client.objects.filter(tenant_id=tenant.id)
-    if lock:
-        queryset = queryset.select_for_update()
-    try:
-        return queryset.get(id=client_id)
-    except (Client.DoesNotExist, ValidationError):
-        raise ClientNotFound() from None
+def _invalid_input(exc: ValidationError) -> InvalidInput:
+    """Django's ValidationError of the field rules (normalize, _apply) as the domain's
+    InvalidInput naming the same fields."""
+    fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+    return InvalidInput(fields=fields)
 
 
 # --- create / update / delete ------------------------------------------------------------
@@ -144,7 +153,7 @@ def _apply(client: Client, data: Mapping[str, Any], *, tenant: Tenant, normalize
         if name in values:
             values[name] = " ".join((values[name] or "").split())
     if "phone_extension" in values:
-        values["phone_extension"] = "".join((values["phone_extension"] or "").split())[:20]
+        values["phone_extension"] = "".join((values["phone_extension"] or "").split())[:PHONE_EXTENSION_MAX_LENGTH]
     if "source" in values and values["source"] not in Source.values:
         errors["source"] = [f"One of: {', '.join(Source.values)}."]
     if errors:
@@ -159,15 +168,22 @@ def _apply(client: Client, data: Mapping[str, Any], *, tenant: Tenant, normalize
 
 
 def client_check(*, tenant: Tenant, client: Client, data: Mapping[str, Any]) -> None:
-    """Raise the ValidationError (naming fields) that client_update would raise for `data`;
+    """Raise the InvalidInput (naming fields) that client_update would raise for `data`;
     changes nothing. For forms that validate before saving (the support admin)."""
-    _apply(copy.copy(client), data, tenant=tenant)
+    try:
+        _apply(copy.copy(client), data, tenant=tenant)
+    except ValidationError as exc:
+        raise _invalid_input(exc) from None
 
 
 def client_create(*, tenant: Tenant, data: Mapping[str, Any], acting_user: User | None = None) -> Client:
+    """InvalidInput naming the fields when `data` breaks a field rule."""
     require_tenant(tenant)
     client = Client(tenant=tenant)
-    _apply(client, data, tenant=tenant)
+    try:
+        _apply(client, data, tenant=tenant)
+    except ValidationError as exc:
+        raise _invalid_input(exc) from None
     with transaction.atomic():
         consent.consent_record(
             tenant=tenant,
@@ -184,11 +200,16 @@ def client_create(*, tenant: Tenant, data: Mapping[str, Any], acting_user: User 
 def client_update(
     *, tenant: Tenant, client_id: uuid.UUID, data: Mapping[str, Any], acting_user: User | None = None
 ) -> Client:
+    """NotFound when the tenant has no such client; InvalidInput naming the fields when `data`
+    breaks a field rule."""
     require_tenant(tenant)
     with transaction.atomic():
         # Locked: two edits racing on a consent flag must not both miss the change.
-        client = _get_client(tenant, client_id, lock=True)
-        changed = _apply(client, data, tenant=tenant)
+        client = get_in_tenant(Client, client_id, tenant=tenant, lock=True)
+        try:
+            changed = _apply(client, data, tenant=tenant)
+        except ValidationError as exc:
+            raise _invalid_input(exc) from None
         if changed:
             client.save(update_fields=[*changed, "updated_at"])
         changed |= consent.consent_record(
@@ -207,7 +228,7 @@ def client_delete(*, tenant: Tenant, client_id: uuid.UUID, acting_user: User | N
     """Appointments and transactions keep their amounts (their client becomes empty)."""
     require_tenant(tenant)
     with transaction.atomic():
-        client = _get_client(tenant, client_id, lock=True)
+        client = get_in_tenant(Client, client_id, tenant=tenant, lock=True)
         record_change(tenant=tenant, actor=acting_user, action="client.deleted", obj=client)
         client.delete()
 
@@ -215,24 +236,18 @@ def client_delete(*, tenant: Tenant, client_id: uuid.UUID, acting_user: User | N
 # --- tags --------------------------------------------------------------------------------
 
 
-def clean_tag_name(name: str) -> str:
-    cleaned = " ".join((name or "").split())
-    if not cleaned:
-        raise ValidationError({"name": ["A tag needs a name."]})
-    if len(cleaned) > csv_format.TAG_MAX_LENGTH:
-        raise ValidationError({"name": [f"At most {csv_format.TAG_MAX_LENGTH} characters."]})
-    if "/" in cleaned:
-        raise ValidationError({"name": ["A tag name cannot contain '/' (it is part of the tag's URL)."]})
-    return cleaned
-
-
 def _tags_named(tenant: Tenant, name: str) -> models.QuerySet[Tag]:
     # lower(name) = lower(%s): the same expression as the unique index, so the index serves it.
-    return Tag.objects.alias(name_lower=Lower("name")).filter(tenant_id=tenant.id, name_lower=Lower(Value(name)))
+    return for_tenant(Tag.objects.all(), tenant).alias(name_lower=Lower("name")).filter(name_lower=Lower(Value(name)))
 
 
 def tag_get_or_create(*, tenant: Tenant, name: str) -> Tag:
-    name = clean_tag_name(name)
+    """The tenant's tag `name` (any case), created if new; InvalidInput naming `name` when it
+    is no tag name (rules.clean_tag_name)."""
+    try:
+        name = clean_tag_name(name)
+    except ValueError as exc:
+        raise InvalidInput("name", str(exc)) from None
     tag = _tags_named(tenant, name).first()
     if tag is not None:
         return tag
@@ -245,23 +260,25 @@ def tag_get_or_create(*, tenant: Tenant, name: str) -> Tag:
 
 def _client_tag_add(tenant: Tenant, client: Client, name: str) -> tuple[ClientTag, bool]:
     tag = tag_get_or_create(tenant=tenant, name=name)
-    existing = ClientTag.objects.filter(tenant_id=tenant.id, client=client, tag=tag).first()
+    links = for_tenant(ClientTag.objects.all(), tenant).filter(client=client, tag=tag)
+    existing = links.first()
     if existing is not None:
         return existing, False
     try:
         with transaction.atomic():
             return ClientTag.objects.create(tenant=tenant, client=client, tag=tag), True
     except IntegrityError:
-        return ClientTag.objects.get(tenant_id=tenant.id, client=client, tag=tag), False
+        return links.get(), False
 
 
 def client_tag_add(
     *, tenant: Tenant, client_id: uuid.UUID, name: str, acting_user: User | None = None
 ) -> tuple[ClientTag, bool]:
-    """Tag a client; idempotent. Returns (the link, whether it was created now)."""
+    """Tag a client; idempotent. Returns (the link, whether it was created now). NotFound when
+    the tenant has no such client; InvalidInput naming `name` when it is no tag name."""
     require_tenant(tenant)
     with transaction.atomic():
-        client = _get_client(tenant, client_id)
+        client = get_in_tenant(Client, client_id, tenant=tenant)
         link, created = _client_tag_add(tenant, client, name)
         if created:
             record_change(tenant=tenant, actor=acting_user, action="client.tag_added", obj=client, fields=["tags"])
@@ -273,9 +290,9 @@ def client_tag_remove(*, tenant: Tenant, client_id: uuid.UUID, name: str, acting
     client does not carry it."""
     require_tenant(tenant)
     with transaction.atomic():
-        client = _get_client(tenant, client_id)
+        client = get_in_tenant(Client, client_id, tenant=tenant)
         tag = _tags_named(tenant, " ".join((name or "").split())).first()
-        deleted = ClientTag.objects.filter(tenant_id=tenant.id, client=client, tag=tag).delete()[0] if tag else 0
+        deleted = for_tenant(ClientTag.objects.all(), tenant).filter(client=client, tag=tag).delete()[0] if tag else 0
         if not deleted:
             raise TagNotFound()
         record_change(tenant=tenant, actor=acting_user, action="client.tag_removed", obj=client, fields=["tags"])
@@ -293,11 +310,13 @@ class MergeResult:
     conflicts: dict[str, int] = field(default_factory=dict)
 
 
-def _move_relation(tenant: Tenant, relation, source: Client, target: Client) -> tuple[int, int]:
+def _move_relation(
+    tenant: Tenant, relation: models.ForeignObjectRel, source: Client, target: Client
+) -> tuple[int, int]:
     model, fk = relation.related_model, relation.field
     queryset = model._base_manager.filter(**{fk.name: source})
     if any(f.name == "tenant" for f in model._meta.concrete_fields):
-        queryset = queryset.filter(tenant_id=tenant.id)
+        queryset = for_tenant(queryset, tenant)
     try:
         with transaction.atomic():
             return queryset.update(**{fk.name: target}), 0
@@ -349,24 +368,27 @@ def client_merge(
     (tags, external ids, appointments, transactions, and any relation added later: the
     Client model's reverse relations are walked, not listed) moves to the target."""
     require_tenant(tenant)
-    if source_id == target_id:
-        raise MergeInvalid("target", "A client cannot be merged into itself.")
     with transaction.atomic():
         # Both rows locked, in id order, so two merges of the same pair cannot deadlock.
         locked = {
             c.id: c
-            for c in Client.objects.select_for_update()
-            .filter(tenant_id=tenant.id, id__in=[source_id, target_id])
+            for c in for_tenant(Client.objects.select_for_update(), tenant)
+            .filter(id__in=[source_id, target_id])
             .order_by("id")
         }
-        if source_id not in locked or target_id not in locked:
-            raise ClientNotFound()
+        # Looked up in this tenant: another tenant's id is simply not found (and names the input).
+        for name, client_id in (("source", source_id), ("target", target_id)):
+            if client_id not in locked:
+                raise NotFound(f"{name}: no such client in this tenant.")
+        if source_id == target_id:
+            raise MergeInvalid("target", "A client cannot be merged into itself.")
         source, target = locked[source_id], locked[target_id]
         result = MergeResult(client=target)
 
         # Tags: a tag both carry stays once, on the target.
-        target_tags = ClientTag.objects.filter(tenant_id=tenant.id, client=target).values("tag_id")
-        ClientTag.objects.filter(tenant_id=tenant.id, client=source, tag_id__in=target_tags).delete()
+        tags = for_tenant(ClientTag.objects.all(), tenant)
+        target_tags = tags.filter(client=target).values("tag_id")
+        tags.filter(client=source, tag_id__in=target_tags).delete()
         for relation in Client._meta.related_objects:
             if relation.many_to_many:
                 continue
@@ -397,83 +419,34 @@ def client_merge(
 @dataclass
 class UpsertResult:
     client: Client
-    outcome: str  # "created", "updated" or "unchanged"
+    outcome: ImportOutcome  # created, updated or unchanged
     # Of several profiles of `source` linked to this client, the one that owns its fields; ""
     # when the record's profile is the only one (or the owner itself).
     owner_external_id: str = ""
 
 
-def _profile_key(external_id: str, created_at: datetime.datetime | None):
-    # Oldest first; a profile whose creation time we do not know after every dated one; then
-    # the smallest id: the same answer on every run, whatever order the provider lists them in.
-    return (created_at is None, created_at or datetime.datetime.min.replace(tzinfo=datetime.UTC), external_id)
-
-
-def profile_owner(profiles: Mapping[str, datetime.datetime | None]) -> str:
-    """The external id that owns a client among its profiles of one provider
-    ({external id: the provider's created_at}): the oldest, then the smallest id."""
-    return min(profiles.items(), key=lambda item: _profile_key(*item))[0] if profiles else ""
-
-
-def client_profiles(client: Client, source: str) -> dict[str, datetime.datetime | None]:
+def _client_profiles(tenant: Tenant, client: Client, source: str) -> dict[str, datetime.datetime | None]:
     """{external id: provider_created_at} of `client`'s profiles of `source`."""
     if client._state.adding:
         return {}
     return dict(
-        ClientExternalId.objects.filter(client=client, provider=source).values_list(
-            "external_id", "provider_created_at"
-        )
+        for_tenant(ClientExternalId.objects.all(), tenant)
+        .filter(client=client, provider=source)
+        .values_list("external_id", "provider_created_at")
     )
 
 
 def _owner_for(record: ContactRecord, profiles: Mapping[str, datetime.datetime | None]) -> str:
     """The owner once `record`'s profile is linked too."""
     if not record.external_id:
-        return profile_owner(profiles)
-    return profile_owner({**profiles, record.external_id: profiles.get(record.external_id, record.provider_created_at)})
+        return owning_profile(profiles)
+    return owning_profile(
+        {**profiles, record.external_id: profiles.get(record.external_id, record.provider_created_at)}
+    )
 
 
 def _consent_origin(source: str) -> str:
     return ConsentOrigin.CSV_IMPORT if source == Source.CSV else ConsentOrigin.PROVIDER_IMPORT
-
-
-def client_upsert_changes(
-    client: Client,
-    record: ContactRecord,
-    *,
-    source: str,
-    profile_owner: bool = True,
-) -> dict[str, Any]:
-    """The fields `record` changes on `client`: the one rule for every import.
-
-    - The source that created a client keeps it current (its values win); a CSV upload is the
-      business's own word and always wins. Another source only fills blanks, so two providers
-      that disagree do not flip a field every sync.
-    - Of several profiles of one source linked to one client (two Square customers with one
-      email), only the owner (`profile_owner`: the oldest) keeps it current; the others only
-      fill blanks, so they do not overwrite each other on every sync.
-    - A blank or missing value never erases what we have.
-    - A record without a birth year keeps the year we know for the same birthday.
-    - A note is added once, below what is there (notes typed in the app are never replaced),
-      by the owning source, or by any source when the client has none.
-    """
-    owns = client._state.adding or source == Source.CSV or (client.source == source and profile_owner)
-    changes: dict[str, Any] = {}
-    for name in ("first_name", "last_name", "email", "phone", "phone_extension"):
-        value = getattr(record, name)
-        current = getattr(client, name)
-        if value not in (None, "") and value != current and (owns or not current):
-            changes[name] = value
-    if record.birthday is not None and (owns or client.birthday_month is None):
-        month, day, year = record.birthday
-        if year is None and (client.birthday_month, client.birthday_day) == (month, day):
-            year = client.birth_year
-        if (client.birthday_month, client.birthday_day, client.birth_year) != (month, day, year):
-            changes.update(birthday_month=month, birthday_day=day, birth_year=year)
-    notes = (record.notes or "").strip()
-    if notes and notes not in client.notes and (owns or not client.notes.strip()):
-        changes["notes"] = f"{client.notes.rstrip()}\n\n{notes}" if client.notes.strip() else notes
-    return changes
 
 
 def client_upsert(
@@ -501,7 +474,7 @@ def client_upsert(
     caller's transaction (a savepoint per record); raises ValidationError naming a field.
 
     One owner per client per provider: when the client has other profiles of `source`, the
-    oldest profile (`profile_owner`) keeps the client's fields current and the others only
+    oldest profile (`rules.owning_profile`) keeps the client's fields current and the others only
     fill blanks; the result names the owner for a record that is not it (a duplicate
     candidate). `profiles`: the client's profiles of `source` when the caller already loaded
     them; with `client` and `profiles` given, a record that changes nothing costs no query
@@ -512,17 +485,18 @@ def client_upsert(
     if client is None:
         by_external_id = link and match_external_id and bool(record.external_id)
         client, how = find_existing_client(
+            tenant=tenant,
             provider=source if by_external_id else None,
             external_id=record.external_id if by_external_id else None,
             email_hash=record.email_hash,
             phone_hash=record.phone_hash,
         )
     created = client is None
-    if created:
+    if client is None:
         client = Client(tenant=tenant, source=source)
     owner = ""
     if link and record.external_id and source != Source.CSV and not created:
-        owner = _owner_for(record, client_profiles(client, source) if profiles is None else profiles)
+        owner = _owner_for(record, _client_profiles(tenant, client, source) if profiles is None else profiles)
     is_owner = owner in ("", record.external_id)
     changed = _apply(
         client, client_upsert_changes(client, record, source=source, profile_owner=is_owner), tenant=tenant
@@ -569,9 +543,9 @@ def client_upsert(
             set()
             if created
             else set(
-                ClientTag.objects.filter(tenant_id=tenant.id, client=client, tag__in=tags).values_list(
-                    "tag_id", flat=True
-                )
+                for_tenant(ClientTag.objects.all(), tenant)
+                .filter(client=client, tag__in=tags)
+                .values_list("tag_id", flat=True)
             )
         )
         missing = [tag for tag in tags if tag.id not in carried]
@@ -590,7 +564,7 @@ def client_upsert(
         )
     return UpsertResult(
         client=client,
-        outcome="created" if created else ("updated" if changed else "unchanged"),
+        outcome=ImportOutcome.CREATED if created else (ImportOutcome.UPDATED if changed else ImportOutcome.UNCHANGED),
         owner_external_id="" if is_owner else owner,
     )
 
@@ -686,15 +660,15 @@ def client_upsert_many(
     email_hashes = {record.email_hash for record, _ in items if record.email}
     phone_hashes = {record.phone_hash for record, _ in items if record.phone}
     if external_ids:
-        for link in ClientExternalId.objects.select_related("client").filter(
-            tenant_id=tenant.id, provider=source, external_id__in=external_ids
+        for link in for_tenant(ClientExternalId.objects.select_related("client"), tenant).filter(
+            provider=source, external_id__in=external_ids
         ):
             pool.links[link.external_id] = pool.add(link.client)
     if email_hashes or phone_hashes:
-        for client in Client.objects.filter(
-            models.Q(email_hash__in=email_hashes) | models.Q(phone_hash__in=phone_hashes), tenant_id=tenant.id
+        for found in for_tenant(Client.objects.all(), tenant).filter(
+            models.Q(email_hash__in=email_hashes) | models.Q(phone_hash__in=phone_hashes)
         ):
-            pool.add(client)
+            pool.add(found)
     existing = set(pool.clients)
     deciding = any(record.email_consent is not None or record.sms_consent is not None for record, _ in items)
     known_events = consent.consent_events_of(tenant=tenant, client_ids=existing if deciding else ())
@@ -715,9 +689,9 @@ def client_upsert_many(
     carried: set[tuple[uuid.UUID, uuid.UUID]] = set()
     if tag_ids and existing:
         carried = set(
-            ClientTag.objects.filter(tenant_id=tenant.id, client_id__in=existing, tag_id__in=tag_ids).values_list(
-                "client_id", "tag_id"
-            )
+            for_tenant(ClientTag.objects.all(), tenant)
+            .filter(client_id__in=existing, tag_id__in=tag_ids)
+            .values_list("client_id", "tag_id")
         )
     origin = _consent_origin(source)
     created_ids: list[uuid.UUID] = []
@@ -782,7 +756,9 @@ def client_upsert_many(
             changes.append(("client.created", "client", client.id, ()))
         elif changed:
             changes.append(("client.updated", "client", client.id, changed))
-        results.append("created" if created else ("updated" if changed else "unchanged"))
+        results.append(
+            ImportOutcome.CREATED if created else (ImportOutcome.UPDATED if changed else ImportOutcome.UNCHANGED)
+        )
     _upsert_write(tenant, pool, created_ids, dirty, now)
     copy_insert(
         ClientExternalId,
@@ -816,7 +792,7 @@ def _upsert_write(
         Client,
         ("tenant_id", "id"),
         _UPSERT_COLUMNS,
-        [((tenant.id, client_id, *values(pool.clients[client_id])), fields) for client_id, fields in updated],
+        [((tenant.id, client_id, *values(pool.clients[client_id])), sorted(fields)) for client_id, fields in updated],
         always=("updated_at",),
     )
 
@@ -845,8 +821,7 @@ def client_provider_deleted(
     require_tenant(tenant)
     with transaction.atomic():
         link = (
-            ClientExternalId.objects.select_for_update()
-            .select_related("client")
+            for_tenant(ClientExternalId.objects.select_for_update().select_related("client"), tenant)
             .filter(provider=provider, external_id=external_id)
             .first()
         )
@@ -854,7 +829,10 @@ def client_provider_deleted(
             return "not linked"
         client = link.client
         link.delete()
-        if client.source == provider and not ClientExternalId.objects.filter(client=client).exists():
+        if (
+            client.source == provider
+            and not for_tenant(ClientExternalId.objects.all(), tenant).filter(client=client).exists()
+        ):
             if client.archived_at is None:
                 client.archived_at = now or timezone.now()
                 client.save(update_fields=["archived_at", "updated_at"])
@@ -891,9 +869,7 @@ def client_import_csv_start(
         raise csv_format.CsvRejected("no_rows", "The file has a header row but no client rows.")
 
     def enqueue(job: BackgroundJob) -> None:
-        from clients.tasks import client_import_csv_task
-
-        client_import_csv_task.delay(str(tenant.id), str(job.id))
+        current_app.tasks[IMPORT_TASK_NAME].delay(str(tenant.id), str(job.id))
 
     with transaction.atomic():
         job = jobs.job_create(
@@ -928,11 +904,6 @@ def client_profiles_date(*, tenant: Tenant, source: str, created_at: Mapping[str
             provider=source, external_id=external_id, provider_created_at__isnull=True
         ).update(provider_created_at=when)
     return dated
-
-
-def client_get(*, tenant: Tenant, client_id: uuid.UUID, lock: bool = False) -> Client:
-    """The tenant's client `client_id` (locked for update with `lock`), or ClientNotFound."""
-    return _get_client(tenant, client_id, lock=lock)
 
 
 def client_consent_record(

@@ -8,10 +8,11 @@ from celery import shared_task
 
 from clients import imports
 from clients.conf import limit
+from clients.services import IMPORT_TASK_NAME
 from tenants.models import Tenant
 
 
-@shared_task(name="clients.import_csv")
+@shared_task(name=IMPORT_TASK_NAME)  # type: ignore[untyped-decorator]  # celery is untyped
 def client_import_csv_task(tenant_id: str, job_id: str) -> None:
     """Import an uploaded client CSV, one chunk (CLIENTS_IMPORT_CHUNK_ROWS rows) per task: a
     chunk that ends with rows left enqueues the next (see clients.imports.client_import_csv),

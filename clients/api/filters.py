@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import django_filters
+from django.db.models import QuerySet
 from rest_framework.filters import OrderingFilter
+from rest_framework.request import Request
 
 from clients import selectors
-from clients.models import Client, Source
+from clients.models import TAG_NAME_MAX_LENGTH, Client, Source
 from common.errors import InvalidInput
 from common.validation import IntegerFilter, StrictFilterSet
 
@@ -15,7 +20,9 @@ class ClientFilter(StrictFilterSet):
     search = django_filters.CharFilter(
         method="filter_search", max_length=200, help_text="Name, email, or phone in any format."
     )
-    tag = django_filters.CharFilter(method="filter_tag", max_length=200, help_text="Tag name (any case).")
+    tag = django_filters.CharFilter(
+        method="filter_tag", max_length=TAG_NAME_MAX_LENGTH, help_text="Tag name (any case)."
+    )
     source = django_filters.MultipleChoiceFilter(choices=Source.choices)
     birthday_month = IntegerFilter(method="filter_birthday_month", min_value=1, max_value=12, help_text="1 to 12.")
     has_birthday = django_filters.BooleanFilter(method="filter_has_birthday")
@@ -39,22 +46,21 @@ class ClientFilter(StrictFilterSet):
             "archived",
         ]
 
-    def filter_search(self, queryset, name, value):
-        tenant = getattr(self.request, "tenant", None)
-        return selectors.client_search(queryset, value, region=tenant.country if tenant else "US")
+    def filter_search(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        return selectors.client_search(queryset, value, tenant=self.request.tenant)
 
-    def filter_tag(self, queryset, name, value):
-        return selectors.client_has_tag(queryset, value) if value.strip() else queryset
+    def filter_tag(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        return selectors.client_has_tag(queryset, value, tenant=self.request.tenant) if value.strip() else queryset
 
-    def filter_birthday_month(self, queryset, name, value):
+    def filter_birthday_month(self, queryset: QuerySet[Any], name: str, value: int) -> QuerySet[Any]:
         month = int(value)  # 1 to 12: checked by the form field
         # A range on birthday_mmdd: served by the (tenant_id, birthday_mmdd) index.
         return queryset.filter(birthday_mmdd__gte=month * 100 + 1, birthday_mmdd__lte=month * 100 + 31)
 
-    def filter_archived(self, queryset, name, value):
+    def filter_archived(self, queryset: QuerySet[Any], name: str, value: bool) -> QuerySet[Any]:
         return queryset.filter(archived_at__isnull=not value)
 
-    def filter_has_birthday(self, queryset, name, value):
+    def filter_has_birthday(self, queryset: QuerySet[Any], name: str, value: bool) -> QuerySet[Any]:
         return queryset.filter(birthday_mmdd__isnull=not value)
 
 
@@ -64,7 +70,7 @@ class ClientOrderingFilter(OrderingFilter):
     Strict: an unknown or repeated term, or an empty `ordering`, is a 400 (DRF would ignore
     it and use the default order); the schema lists the terms as an array's enum."""
 
-    def get_ordering(self, request, queryset, view):
+    def get_ordering(self, request: Request, queryset: QuerySet[Any], view: Any) -> Sequence[str] | None:
         raw = request.query_params.get(self.ordering_param)
         if raw is not None:
             terms = [term.strip() for term in raw.split(",")]
@@ -79,11 +85,11 @@ class ClientOrderingFilter(OrderingFilter):
         return ordering
 
     @staticmethod
-    def _terms(view) -> set[str]:
+    def _terms(view: Any) -> set[str]:
         fields = list(getattr(view, "ordering_fields", []))
         return {*fields, *(f"-{field}" for field in fields)}
 
-    def get_schema_operation_parameters(self, view):
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         terms = sorted(self._terms(view))
         return [
             {

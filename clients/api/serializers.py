@@ -2,17 +2,28 @@ from __future__ import annotations
 
 import datetime
 import re
+from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from clients.models import Client, Source, Tag, birthday_text_of, display_name_of
+from clients.models import (
+    EMAIL_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    NOTES_MAX_LENGTH,
+    TAG_NAME_MAX_LENGTH,
+    Client,
+    Source,
+    Tag,
+    birthday_text_of,
+    display_name_of,
+)
 from common.validation import StrictSerializer
 
 BIRTHDAY_PATTERN = r"^([0-9]{4}|-)-[0-9]{2}-[0-9]{2}$"
 
 
-class ExternalIdSerializer(serializers.Serializer):
+class ExternalIdSerializer(serializers.Serializer[Any]):
     provider = serializers.CharField()
     external_id = serializers.CharField()
 
@@ -20,7 +31,7 @@ class ExternalIdSerializer(serializers.Serializer):
 # Lists (the client list, search, birthdays) build the same JSON from rows with client_json();
 # this class stays the schema of both and serializes single clients. tests/test_client_rows.py
 # holds the two to the same output. (A comment: the docstring is the schema's description.)
-class ClientSerializer(serializers.ModelSerializer):
+class ClientSerializer(serializers.ModelSerializer[Client]):
     """A client as read. Writes go through ClientWriteSerializer and the services."""
 
     display_name = serializers.CharField(read_only=True)
@@ -56,15 +67,15 @@ class ClientSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_birthday(self, client) -> str | None:
+    def get_birthday(self, client: Client) -> str | None:
         return client.birthday_text
 
-    def get_tags(self, client) -> list[str]:
+    def get_tags(self, client: Client) -> list[str]:
         # Uses the prefetched links (selectors.client_list): no query per client.
         return sorted((link.tag.name for link in client.client_tags.all()), key=str.lower)
 
 
-def client_json(row: dict) -> dict:
+def client_json(row: dict[str, Any]) -> dict[str, Any]:
     """ClientSerializer's output for a row of clients.selectors.client_rows, built in one step
     instead of field by field (a list page is 50 of these). Dates, times and ids are left as
     Python values: the JSON renderer writes them exactly as the serializer's fields would
@@ -104,10 +115,10 @@ def client_json(row: dict) -> dict:
         "birthday_day and birth_year; sent with them, they must agree. null clears the birthday.",
     }
 )
-class BirthdayField(serializers.Field):
+class BirthdayField(serializers.Field):  # type: ignore[type-arg]  # generic only in the stubs
     """The read shape of a birthday, accepted on write: (year or None, month, day), or None."""
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> tuple[int | None, int, int]:
         if not isinstance(data, str) or not re.fullmatch(BIRTHDAY_PATTERN, data):
             raise serializers.ValidationError("Must be YYYY-MM-DD or --MM-DD.")
         year = None if data.startswith("--") else int(data[:4])
@@ -118,7 +129,7 @@ class BirthdayField(serializers.Field):
             raise serializers.ValidationError("Is not a calendar date.") from None
         return (year, month, day)
 
-    def get_attribute(self, instance):
+    def get_attribute(self, instance: Any) -> Any:
         # What a form or the browsable API's "Raw data" shows for a client being edited: the
         # birthday as read, which agrees with the split fields beside it (sent back unchanged,
         # it is accepted).
@@ -126,7 +137,7 @@ class BirthdayField(serializers.Field):
             return instance.birthday_text
         return super().get_attribute(instance)
 
-    def to_representation(self, value):
+    def to_representation(self, value: Any) -> Any:
         return value
 
 
@@ -135,9 +146,9 @@ class ClientWriteSerializer(StrictSerializer):
     rules and consent times are the services' job, and their errors name the field too.
     Defaults apply to PUT (a full replacement); PATCH sends only what changes."""
 
-    first_name = serializers.CharField(max_length=100, allow_blank=True, default="")
-    last_name = serializers.CharField(max_length=100, allow_blank=True, default="")
-    email = serializers.CharField(max_length=254, allow_blank=True, default="", trim_whitespace=True)
+    first_name = serializers.CharField(max_length=NAME_MAX_LENGTH, allow_blank=True, default="")
+    last_name = serializers.CharField(max_length=NAME_MAX_LENGTH, allow_blank=True, default="")
+    email = serializers.CharField(max_length=EMAIL_MAX_LENGTH, allow_blank=True, default="", trim_whitespace=True)
     phone = serializers.CharField(max_length=40, allow_blank=True, default="")
     birthday_month = serializers.IntegerField(min_value=1, max_value=12, allow_null=True, default=None)
     birthday_day = serializers.IntegerField(min_value=1, max_value=31, allow_null=True, default=None)
@@ -145,12 +156,14 @@ class ClientWriteSerializer(StrictSerializer):
         min_value=1900, max_value=datetime.date.today().year, allow_null=True, default=None
     )
     birthday = BirthdayField(required=False, allow_null=True)
-    notes = serializers.CharField(allow_blank=True, default="", trim_whitespace=False, max_length=10_000)
-    source = serializers.ChoiceField(choices=Source.choices, default=Source.MANUAL)
+    notes = serializers.CharField(allow_blank=True, default="", trim_whitespace=False, max_length=NOTES_MAX_LENGTH)
+    # A field named `source` (the API's name) shadows serializers.Field.source, which a field
+    # in a serializer never reads.
+    source = serializers.ChoiceField(choices=Source.choices, default=Source.MANUAL)  # type: ignore[assignment]  # see above
     email_consent = serializers.BooleanField(default=False)
     sms_consent = serializers.BooleanField(default=False)
 
-    def validate(self, attrs):
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """`birthday` and the split fields are one value: `birthday` fills the split fields;
         a split field sent with it must say the same (a contradiction is a 400 naming both)."""
         if "birthday" not in attrs:
@@ -174,7 +187,7 @@ class ClientWriteSerializer(StrictSerializer):
 # The tag list builds TagSerializer's JSON from rows with tag_json(); the class stays its schema
 # and serializes single tags (tests/test_tag_rows.py holds the two equal). A comment, not a
 # docstring: the schema would take a docstring as the component's description.
-class TagSerializer(serializers.ModelSerializer):
+class TagSerializer(serializers.ModelSerializer[Tag]):
     client_count = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -187,30 +200,30 @@ class TagSerializer(serializers.ModelSerializer):
 TAG_ROW_FIELDS = ("id", "name", "client_count", "created_at")
 
 
-def tag_json(row: dict) -> dict:
+def tag_json(row: dict[str, Any]) -> dict[str, Any]:
     """TagSerializer's output for a row of TAG_ROW_FIELDS (the id and time are written by the
     renderer, as the serializer's fields would write them)."""
     return {"id": row["id"], "name": row["name"], "client_count": row["client_count"], "created_at": row["created_at"]}
 
 
 class TagNameSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=200)
+    name = serializers.CharField(max_length=TAG_NAME_MAX_LENGTH)
 
 
-class ClientTagResultSerializer(serializers.Serializer):
+class ClientTagResultSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
     created = serializers.BooleanField()
     client = ClientSerializer()
 
 
-class UpcomingBirthdaySerializer(serializers.Serializer):
+class UpcomingBirthdaySerializer(serializers.Serializer[Any]):
     client = ClientSerializer()
     date = serializers.DateField()
     days_until = serializers.IntegerField()
     turning = serializers.IntegerField(allow_null=True)
 
 
-class BirthdaysSerializer(serializers.Serializer):
+class BirthdaysSerializer(serializers.Serializer[Any]):
     start = serializers.DateField(help_text="The first day of the window (the `from` parameter).")
     end = serializers.DateField()
     days_ahead = serializers.IntegerField()
@@ -218,22 +231,22 @@ class BirthdaysSerializer(serializers.Serializer):
     results = UpcomingBirthdaySerializer(many=True)
 
 
-class DuplicateGroupSerializer(serializers.Serializer):
+class DuplicateGroupSerializer(serializers.Serializer[Any]):
     reasons = serializers.ListField(child=serializers.ChoiceField(choices=["email", "phone"]))
     clients = ClientSerializer(many=True)
 
 
-class DuplicatesSerializer(serializers.Serializer):
+class DuplicatesSerializer(serializers.Serializer[Any]):
     count = serializers.IntegerField()
     groups = DuplicateGroupSerializer(many=True)
 
 
 class MergeRequestSerializer(StrictSerializer):
-    source = serializers.UUIDField(help_text="Merged away (deleted).")
+    source = serializers.UUIDField(help_text="Merged away (deleted).")  # type: ignore[assignment]  # as above
     target = serializers.UUIDField(help_text="Kept: receives the source's tags, ids and history.")
 
 
-class MergeResultSerializer(serializers.Serializer):
+class MergeResultSerializer(serializers.Serializer[Any]):
     client = ClientSerializer()
     moved = serializers.DictField(child=serializers.IntegerField())
     conflicts = serializers.DictField(child=serializers.IntegerField())
@@ -243,7 +256,7 @@ class ImportRequestSerializer(StrictSerializer):
     file = serializers.FileField()
 
 
-class ImportColumnSerializer(serializers.Serializer):
+class ImportColumnSerializer(serializers.Serializer[Any]):
     column = serializers.CharField(help_text="What the column fills.")
     headers = serializers.ListField(
         child=serializers.CharField(),
@@ -251,13 +264,13 @@ class ImportColumnSerializer(serializers.Serializer):
     )
 
 
-class ImportFormatSerializer(serializers.Serializer):
+class ImportFormatSerializer(serializers.Serializer[Any]):
     columns = ImportColumnSerializer(many=True)
     max_bytes = serializers.IntegerField(help_text="The largest file accepted.")
     max_rows = serializers.IntegerField(help_text="The most rows a file may have.")
 
 
-class ImportAcceptedSerializer(serializers.Serializer):
+class ImportAcceptedSerializer(serializers.Serializer[Any]):
     job_id = serializers.UUIDField()
     status = serializers.CharField()
     rows = serializers.IntegerField()
@@ -269,7 +282,7 @@ class EraseRequestSerializer(StrictSerializer):
     )
 
 
-class ErasureResultSerializer(serializers.Serializer):
+class ErasureResultSerializer(serializers.Serializer[Any]):
     client_id = serializers.UUIDField()
     suppressed = serializers.ListField(
         child=serializers.CharField(),

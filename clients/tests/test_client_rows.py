@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from clients import selectors
 from clients.api.serializers import ClientSerializer, client_json
-from clients.models import Client, ClientExternalId, Source
+from clients.models import Client, Source
 from clients.services import client_provider_deleted, client_tag_add
-from clients.tests.factories import ClientFactory
+from clients.tests.factories import ClientExternalIdFactory, ClientFactory
 from common.renderers import JSONRenderer
 from tenants.context import tenant_context
 
@@ -40,11 +40,11 @@ def varied(world):
         for name in ("vip", "Brunch", "émigré", "Zed"):
             client_tag_add(tenant=tenant, client_id=full.id, name=name)
         for provider, external in (("square", "SQ-2"), ("acuity", "77"), ("square", "SQ-10")):
-            ClientExternalId.objects.create(tenant=tenant, client=full, provider=provider, external_id=external)
+            ClientExternalIdFactory(tenant=tenant, client=full, provider=provider, external_id=external)
         bare = ClientFactory(tenant=tenant, first_name="", last_name="", email="", phone="+14155550999")
         no_year = ClientFactory(tenant=tenant, first_name="Ann", birthday_month=12, birthday_day=31)
         archived = ClientFactory(tenant=tenant, first_name="Gone", email="gone@example.com", source=Source.SQUARE)
-        ClientExternalId.objects.create(tenant=tenant, client=archived, provider="square", external_id="SQ-GONE")
+        ClientExternalIdFactory(tenant=tenant, client=archived, provider="square", external_id="SQ-GONE")
         assert client_provider_deleted(tenant=tenant, provider="square", external_id="SQ-GONE") == "archived"
     return tenant, [full.id, bare.id, no_year.id, archived.id]
 
@@ -53,9 +53,9 @@ def test_rows_give_the_serializers_json_for_every_kind_of_client(varied):
     tenant, client_ids = varied
     render = JSONRenderer().render
     with tenant_context(tenant.id, role="owner_admin"):
-        queryset = selectors.client_list(tenant_id=tenant.id).filter(id__in=client_ids).order_by("id")
+        queryset = selectors.client_list(tenant=tenant).filter(id__in=client_ids).order_by("id")
         from_serializer = ClientSerializer(list(queryset), many=True).data
-        from_rows = [client_json(row) for row in selectors.client_rows(queryset)]
+        from_rows = [client_json(row) for row in selectors.client_rows(queryset, tenant=tenant)]
     assert len(from_rows) == 4
     assert render(from_rows) == render(from_serializer)
     full = next(item for item in from_serializer if item["first_name"] == "Zoë")
@@ -98,7 +98,7 @@ def test_compiled_and_orm_subqueries_give_the_same_rows(varied):
             Client.objects.filter(id__in=client_ids).order_by("id"),
             Client.objects.filter(id__in=client_ids).annotate(n=Count("client_tags")).order_by("id"),
         ):
-            compiled = list(selectors.client_rows(queryset))
+            compiled = list(selectors.client_rows(queryset, tenant=tenant))
             orm = list(queryset.values(*selectors.CLIENT_ROW_FIELDS, **selectors._row_aggregates(str(tenant.id))))
             assert len(compiled) == 4 and compiled == orm
             assert any(row["tag_names"] for row in compiled) and any(row["external_id_pairs"] for row in compiled)
@@ -109,12 +109,12 @@ def test_the_tenant_rows_base_is_shared_but_never_evaluated(world, varied):
     filtering a copy leaves the shared one as it was, and each tenant has its own."""
     tenant, client_ids = varied
     with tenant_context(tenant.id, role="owner_admin"):
-        first = selectors.tenant_client_rows(tenant.id)
+        first = selectors.tenant_client_rows(tenant=tenant)
         assert len(list(first.filter(id__in=client_ids))) == 4
         shared = selectors._tenant_client_rows(str(tenant.id), True)
         where = str(shared.query).split(' FROM "clients_client" ', 1)[1]
         assert shared._result_cache is None and where == 'WHERE "clients_client"."tenant_id" = ' + str(tenant.id)
-        second = selectors.tenant_client_rows(tenant.id)
+        second = selectors.tenant_client_rows(tenant=tenant)
         assert second is not shared and second is not first
         assert {row["id"] for row in second.filter(id__in=client_ids)} == set(client_ids)
         active = selectors._tenant_client_rows(str(tenant.id), False)

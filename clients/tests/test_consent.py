@@ -175,10 +175,10 @@ def test_a_stop_from_a_client_nobody_asked_is_recorded_and_no_import_grants_over
     t = world.tenant_a
     with tenant_context(t.id, role="system"):
         client = ClientFactory(tenant=t, phone="+14155550177")
-        assert consent.current(client, "sms").granted is None
+        assert consent.consent_state(client, "sms").granted is None
         assert consent.consent_record(tenant=t, client=client, decisions={"sms": False}, origin=ConsentOrigin.SMS_REPLY)
         client.refresh_from_db()
-        assert consent.current(client, "sms").granted is False
+        assert consent.consent_state(client, "sms").granted is False
         # An import's grant is not news for a client who said STOP: nothing recorded.
         consent.consent_record(tenant=t, client=client, decisions={"sms": True}, origin=ConsentOrigin.CSV_IMPORT)
         client.refresh_from_db()

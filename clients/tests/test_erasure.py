@@ -19,9 +19,10 @@ from django.utils import timezone
 from analytics.models import Appointment, Refund, Transaction, TransactionLineItem
 from campaigns.models import Channel, MessageDraft
 from clients import erasure, services
-from clients.models import Client, ClientExternalId, ConsentEvent, Suppression
+from clients.models import Client, ConsentEvent, Suppression
 from clients.normalize import contact_hash
 from clients.tasks import client_import_csv_task
+from clients.tests.factories import ClientExternalIdFactory
 from conftest import build_full_world
 from integrations.models import IntegrationConnection, WebhookEvent
 from integrations.tests import fakes
@@ -85,7 +86,7 @@ def person_everywhere(tenant, owner, email: str) -> Client:
             acting_user=owner,
         )
         services.client_tag_add(tenant=tenant, client_id=client.id, name="Regular", acting_user=owner)
-        ClientExternalId.objects.create(tenant=tenant, client=client, provider="square", external_id="SQ-ZQ-1")
+        ClientExternalIdFactory(tenant=tenant, client=client, provider="square", external_id="SQ-ZQ-1")
         now = timezone.now()
         Appointment.objects.create(
             tenant=tenant,

@@ -2,13 +2,13 @@ import datetime
 from unittest import mock
 
 import pytest
-from django.core.exceptions import ValidationError
 
 from analytics.models import Appointment, Transaction
 from clients import services
 from clients.models import Client, ClientExternalId, ClientTag, Tag
 from clients.normalize import contact_hash
-from clients.tests.factories import ClientFactory
+from clients.tests.factories import ClientExternalIdFactory, ClientFactory
+from common.errors import InvalidInput, NotFound
 from tenants.context import tenant_context
 from tenants.errors import TenantContextError
 
@@ -37,18 +37,18 @@ def test_create_normalizes_contacts_in_the_tenants_country(world):
 def test_invalid_email_and_phone_name_their_fields_and_write_nothing(world):
     t = world.tenant_a
     with tenant_context(t.id, role="staff"):
-        with pytest.raises(ValidationError) as caught:
+        with pytest.raises(InvalidInput) as caught:
             services.client_create(tenant=t, data={"first_name": "X", "email": "not-an-email", "phone": "12"})
-        assert set(caught.value.message_dict) == {"email", "phone"}
-        with pytest.raises(ValidationError) as caught:
+        assert set(caught.value.fields) == {"email", "phone"}
+        with pytest.raises(InvalidInput) as caught:
             services.client_create(tenant=t, data={"birthday_month": 2, "birthday_day": 30})
-        assert "birthday_day" in caught.value.message_dict
-        with pytest.raises(ValidationError) as caught:
+        assert "birthday_day" in caught.value.fields
+        with pytest.raises(InvalidInput) as caught:
             services.client_create(tenant=t, data={"birthday_month": 2, "birthday_day": 29, "birth_year": 1990})
-        assert "birth_year" in caught.value.message_dict
-        with pytest.raises(ValidationError) as caught:
+        assert "birth_year" in caught.value.fields
+        with pytest.raises(InvalidInput) as caught:
             services.client_create(tenant=t, data={"birth_year": 1990})
-        assert "birth_year" in caught.value.message_dict
+        assert "birth_year" in caught.value.fields
         assert Client.objects.count() == 0
 
 
@@ -79,9 +79,9 @@ def test_update_and_delete_are_scoped_to_the_tenant(world):
         foreign = ClientFactory(tenant=world.tenant_b)
     t = world.tenant_a
     with tenant_context(t.id, role="staff"):
-        with pytest.raises(services.ClientNotFound):
+        with pytest.raises(NotFound):
             services.client_update(tenant=t, client_id=foreign.id, data={"first_name": "Hacked"})
-        with pytest.raises(services.ClientNotFound):
+        with pytest.raises(NotFound):
             services.client_delete(tenant=t, client_id=foreign.id)
     with tenant_context(world.tenant_b.id, role="system"):
         assert Client.objects.get(id=foreign.id).first_name != "Hacked"
@@ -119,8 +119,9 @@ def test_tag_add_is_idempotent_and_case_insensitive(world):
             services.client_tag_remove(tenant=t, client_id=client.id, name="VIP")
         with pytest.raises(services.TagNotFound):
             services.client_tag_remove(tenant=t, client_id=client.id, name="never-existed")
-        with pytest.raises(ValidationError):
+        with pytest.raises(InvalidInput) as caught:
             services.client_tag_add(tenant=t, client_id=client.id, name="a/b")
+        assert list(caught.value.fields) == ["name"]
 
 
 def test_merge_moves_everything_and_loses_nothing(world):
@@ -152,7 +153,7 @@ def test_merge_moves_everything_and_loses_nothing(world):
         for name in ("vip", "color"):
             services.client_tag_add(tenant=t, client_id=source.id, name=name)
         services.client_tag_add(tenant=t, client_id=target.id, name="VIP")
-        ClientExternalId.objects.create(tenant=t, client=source, provider="square", external_id="SQ-1")
+        ClientExternalIdFactory(tenant=t, client=source, provider="square", external_id="SQ-1")
         visit = Appointment.objects.create(tenant=t, client=source, start_at=T0, end_at=T0, currency="USD")
         sale = Transaction.objects.create(tenant=t, client=source, occurred_at=T0, total_amount=4200, currency="USD")
 
@@ -200,8 +201,12 @@ def test_merge_refuses_itself_and_other_tenants(world):
         mine = ClientFactory(tenant=t)
         with pytest.raises(services.MergeInvalid):
             services.client_merge(tenant=t, source_id=mine.id, target_id=mine.id)
-        with pytest.raises(services.ClientNotFound):
+        # Not found comes first: another tenant's client merged into itself is not found (404),
+        # as the API has always answered.
+        with pytest.raises(NotFound):
+            services.client_merge(tenant=t, source_id=foreign.id, target_id=foreign.id)
+        with pytest.raises(NotFound):
             services.client_merge(tenant=t, source_id=foreign.id, target_id=mine.id)
-        with pytest.raises(services.ClientNotFound):
+        with pytest.raises(NotFound):
             services.client_merge(tenant=t, source_id=mine.id, target_id=foreign.id)
         assert Client.objects.filter(id=mine.id).exists()

@@ -1,16 +1,22 @@
 """The clients app's contribution to the two-tenant world."""
 
 from clients import consent
-from clients.models import Client, ClientExternalId, ClientImport, ClientTag, ConsentOrigin, Tag
+from clients.models import ConsentOrigin
 from clients.suppression import suppress
+from clients.tests.factories import (
+    ClientExternalIdFactory,
+    ClientFactory,
+    ClientImportFactory,
+    ClientTagFactory,
+    TagFactory,
+)
 from tenants.context import tenant_context
-from tenants.models import BackgroundJob
 
 
 def build(world, tenant, owner) -> dict:
     label = tenant.name.replace(" ", "")
     with tenant_context(tenant.id, role="system"):
-        client = Client.objects.create(
+        client = ClientFactory.create(
             tenant=tenant,
             first_name=f"Ada{label}",
             last_name=f"Secret{label}",
@@ -27,22 +33,15 @@ def build(world, tenant, owner) -> dict:
             origin=ConsentOrigin.API_USER,
             acting_user=owner,
         )
-        tag = Tag.objects.create(tenant=tenant, name=f"vip-{label}")
-        ClientTag.objects.create(tenant=tenant, client=client, tag=tag)
-        external = ClientExternalId.objects.create(
+        tag = TagFactory.create(tenant=tenant, name=f"vip-{label}")
+        ClientTagFactory.create(tenant=tenant, client=client, tag=tag)
+        external = ClientExternalIdFactory.create(
             tenant=tenant, client=client, provider="square", external_id=f"SQ-{label}"
         )
-        job = BackgroundJob.objects.create(
-            tenant=tenant, kind="clients.import_csv", params={"filename": f"{label}.csv"}
+        upload = ClientImportFactory.create(
+            tenant=tenant, filename=f"{label}.csv", content=f"first_name\nSecret{label}\n"
         )
-        upload = ClientImport.objects.create(
-            tenant=tenant,
-            job=job,
-            filename=f"{label}.csv",
-            content=f"first_name\nSecret{label}\n",
-            size_bytes=20,
-            row_count=1,
-        )
+        job = upload.job
         # Someone erased earlier: on the suppression list.
         suppress(tenant=tenant, email=f"gone@{label.lower()}.test", phone="")
     return {

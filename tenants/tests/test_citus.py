@@ -148,7 +148,7 @@ def test_the_client_list_statement_with_its_tags_and_ids_is_a_single_shard_route
     world = build_full_world()
     tenant_id = world.tenant_a.id
     with tenant_context(tenant_id, role="owner_admin"), connections["default"].cursor() as cursor:
-        rows = selectors.client_rows(Client.objects.filter(tenant_id=tenant_id), tenant_id=tenant_id)
+        rows = selectors.client_rows(Client.objects.filter(tenant_id=tenant_id), tenant=world.tenant_a)
         sql, params = rows.order_by("-created_at", "-id")[:51].query.sql_with_params()
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
