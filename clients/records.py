@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 
 from clients.normalize import contact_hash, normalize_email, parse_birthday, split_phone
+from clients.rules import identifies_someone
 
 
 @dataclass
@@ -46,7 +47,13 @@ class ContactRecord:
     @property
     def identifies_someone(self) -> bool:
         """Whether anything is left to tell who this is (a record without it fails as a whole)."""
-        return bool(self.first_name or self.last_name or self.email or self.phone or self.external_id)
+        return identifies_someone(
+            first_name=self.first_name,
+            last_name=self.last_name,
+            email=self.email,
+            phone=self.phone,
+            external_id=self.external_id,
+        )
 
     @property
     def email_hash(self) -> str:
