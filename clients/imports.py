@@ -9,6 +9,7 @@ import datetime
 import logging
 import uuid
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -140,6 +141,26 @@ def _import_batch(
     if not counts[FIELDS_DROPPED]:
         del counts[FIELDS_DROPPED]  # counted when there are any, like a sync's notes
     return counts, errors
+
+
+def client_import_csv_chunk(*, tenant: Tenant, job_id: uuid.UUID) -> str:
+    """One import task's work, under the tenant's fair share (issue 28, tenants.jobs): the
+    chunk (CLIENTS_IMPORT_CHUNK_ROWS rows) runs only with one of the tenant's running-chunk
+    slots, held until it ends, like every chunked job's. Returns "deferred" (no free slot: the
+    caller enqueues the task again after TENANT_TASK_RETRY_MS), "continued" (rows remain: the
+    caller enqueues the next chunk) or "finished" (done, canceled or failed).
+
+    With TENANT_FAIR_SCHEDULING off, the whole file runs in this one task, with no slot (the
+    behaviour before issue 28, as jobs.job_run_chunk does)."""
+    if not settings.TENANT_FAIR_SCHEDULING:
+        client_import_csv(tenant=tenant, job_id=job_id)
+        return "finished"
+    with jobs.tenant_chunk_turn(tenant.id) as turn:
+        if not turn:
+            return "deferred"
+        more = client_import_csv(tenant=tenant, job_id=job_id, chunk_rows=limit("CLIENTS_IMPORT_CHUNK_ROWS"))
+    # The slot is released before the next chunk is enqueued: it competes for it like any task.
+    return "continued" if more else "finished"
 
 
 def client_import_csv(*, tenant: Tenant, job_id: uuid.UUID, chunk_rows: int | None = None) -> bool:
