@@ -6,8 +6,12 @@ services.client_upsert_many (COPY into a temporary table, one INSERT / UPDATE pe
 from __future__ import annotations
 
 import datetime
+import gc
 import logging
 import uuid
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -107,11 +111,33 @@ def _write_row_by_row(
     return results
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the block. A batch allocates a few objects
+    per row (rows, clients, consent events), all alive until the batch ends: the collector,
+    triggered every few hundred allocations, would scan them all again and again (a third
+    of a batch's time in the profile) and find nothing to free. It runs again afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _import_batch(
     tenant: Tenant, records: list[tuple[int, list[str]]], layout: csv_format.CsvLayout, tag_cache: dict[str, Tag]
 ) -> tuple[dict, list]:
     """Validate every row, resolve the batch's tags, then write the batch set-based
     (services.client_upsert_many); row by row only if the database refuses that."""
+    with _collector_paused():
+        return _import_batch_now(tenant, records, layout, tag_cache)
+
+
+def _import_batch_now(
+    tenant: Tenant, records: list[tuple[int, list[str]]], layout: csv_format.CsvLayout, tag_cache: dict[str, Tag]
+) -> tuple[dict, list]:
     counts = dict.fromkeys((*IMPORT_OUTCOMES, FIELDS_DROPPED), 0)
     errors: list[dict] = []
     now = timezone.now()
