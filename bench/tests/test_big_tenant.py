@@ -72,3 +72,40 @@ def test_the_big_tenant_was_loaded_big(results):
 
 def test_nothing_is_left_behind(results):
     assert _leftovers() == ([], [])
+
+
+def test_only_csv_measures_the_imports_alone_and_keeps_the_shape(django_db_setup, django_db_blocker, tmp_path):
+    path = tmp_path / "csv.json"
+    with django_db_blocker.unblock():
+        call_command(
+            "benchmark",
+            "--scale",
+            "big-tenant",
+            "--only",
+            "csv",
+            "--tenants",
+            "3",
+            "--clients-per-tenant",
+            "5",
+            "--transactions-per-tenant",
+            "5",
+            "--big-clients",
+            "20",
+            "--big-transactions",
+            "50",
+            "--csv-rows",
+            "30",
+            "--json",
+            str(path),
+        )
+    section = json.loads(path.read_text())["big_tenant"]
+    assert section["insights"] == {} and section["lists"] == {}
+    assert section["csv_import"]["30"]["created"] == 30 and section["csv_import"]["30"]["rows_per_second"] > 0
+    assert _leftovers() == ([], [])
+
+
+def test_only_names_known_sections():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--only"):
+        call_command("benchmark", "--scale", "big-tenant", "--only", "csv,everything")
