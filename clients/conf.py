@@ -10,7 +10,7 @@ DEFAULTS = {
     "CLIENTS_IMPORT_MAX_ROWS": 50_000,
     # Rows written per transaction by the import job (set-based: one COPY and one INSERT /
     # UPDATE per table per batch); progress is committed with each batch.
-    "CLIENTS_IMPORT_BATCH_ROWS": 1_000,
+    "CLIENTS_IMPORT_BATCH_ROWS": 2_000,
     # Rows one import task handles before it ends and enqueues the next chunk of the job
     # (issue 28: other tenants' tasks run in between).
     "CLIENTS_IMPORT_CHUNK_ROWS": 10_000,

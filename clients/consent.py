@@ -34,6 +34,7 @@ import datetime
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.utils import timezone
 
@@ -138,8 +139,8 @@ def _news(
 ) -> list[ConsentEvent]:
     """The events of `decisions` that are news for the client (`would_record`), unsaved."""
     return [
-        ConsentEvent(
-            tenant=tenant,
+        _event(
+            tenant,
             client_id=client.id,
             channel=channel,
             granted=bool(granted),
@@ -151,6 +152,24 @@ def _news(
         for channel, granted in decisions.items()
         if granted is not None and would_record(client, channel, bool(granted), origin)
     ]
+
+
+def _event(tenant: Tenant, **values: Any) -> ConsentEvent:
+    """`ConsentEvent(tenant=tenant, **values)`, built from positional values (each other field
+    its default): the same instance at a third of the cost (a bulk import makes one per
+    decision)."""
+    # Positional construction, which django-stubs does not type (it types keyword arguments).
+    event = ConsentEvent(  # type: ignore[misc]
+        *[
+            tenant.id if f.attname == "tenant_id" else values[f.attname] if f.attname in values else f.get_default()
+            for f in ConsentEvent._meta.concrete_fields
+        ]
+    )
+    _cache_tenant(event, tenant)
+    return event
+
+
+_cache_tenant = ConsentEvent._meta.get_field("tenant").set_cached_value
 
 
 # --- set-based (bulk imports): the same rules, many clients, one write --------------------

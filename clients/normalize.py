@@ -8,6 +8,7 @@ sources: `Amy@Example.com ` and `amy@example.com` are one email; `(415) 555-0123
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import re
 
@@ -41,13 +42,24 @@ def split_phone(value: str | None, *, region: str = "US") -> tuple[str, str]:
     raw = (value or "").strip()
     if not raw:
         return "", ""
+    e164, extension, problem = _parse_phone(raw, region.upper() if region else None)
+    if problem:
+        raise ValidationError(f"{raw!r} is not {problem}.")
+    return e164, extension
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_phone(raw: str, region: str | None) -> tuple[str, str, str]:
+    """(E.164, extension, "") of a phone as written, or ("", "", what it is not): remembered per
+    distinct text and region, since an import file repeats numbers (households, a salon's own
+    line) and phonenumbers' parse and validation are most of the cost of reading a row."""
     try:
-        number = phonenumbers.parse(raw, region.upper() if region else None)
+        number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
-        raise ValidationError(f"{raw!r} is not a phone number.") from None
+        return "", "", "a phone number"
     if not phonenumbers.is_valid_number(number):
-        raise ValidationError(f"{raw!r} is not a valid phone number.")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), number.extension or ""
+        return "", "", "a valid phone number"
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), number.extension or "", ""
 
 
 def contact_hash(normalized: str) -> str:

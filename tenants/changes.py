@@ -138,25 +138,26 @@ def record_changes_each(
     require_tenant(tenant)
     who = _actor(actor)
     step = datetime.timedelta(microseconds=1)
-    rows = []
-    for n, (action, object_type, object_id, fields) in enumerate(entries):
-        record = _record(tenant, who, action, object_type, object_id, fields)
-        rows.append(
-            (
-                record.id,
-                tenant.id,
-                occurred_at + n * step,
-                record.actor_kind,
-                record.actor_user_id,
-                record.actor_label,
-                record.action,
-                record.object_type,
-                record.object_id,
-                json.dumps(record.fields),
-                record.reason,
-                record.detail,
-            )
+    # The values `_record` gives each row, without a model instance per row (an import writes
+    # one record per client).
+    new_id, reason = ChangeRecord._meta.pk.get_default, _reason.get()[:500]
+    rows = [
+        (
+            new_id(),
+            tenant.id,
+            occurred_at + n * step,
+            who.kind,
+            who.user_id,
+            who.label,
+            action,
+            object_type,
+            str(object_id or ""),
+            json.dumps(sorted(set(fields))),
+            reason,
+            "",
         )
+        for n, (action, object_type, object_id, fields) in enumerate(entries)
+    ]
     return copy_insert(
         ChangeRecord,
         (

@@ -108,3 +108,40 @@ def test_a_kept_database_is_measured_again_without_loading(django_db_setup, djan
     assert set(again["big_tenant"]["lists"]) == {"client_list", "client_search", "birthdays"}
     assert "dashboard" in again["big_tenant"]["insights"]
     assert _leftovers() == ([], [])
+
+
+def test_only_csv_measures_the_imports_alone_and_keeps_the_shape(django_db_setup, django_db_blocker, tmp_path):
+    path = tmp_path / "csv.json"
+    with django_db_blocker.unblock():
+        call_command(
+            "benchmark",
+            "--scale",
+            "big-tenant",
+            "--only",
+            "csv",
+            "--tenants",
+            "3",
+            "--clients-per-tenant",
+            "5",
+            "--transactions-per-tenant",
+            "5",
+            "--big-clients",
+            "20",
+            "--big-transactions",
+            "50",
+            "--csv-rows",
+            "30",
+            "--json",
+            str(path),
+        )
+    section = json.loads(path.read_text())["big_tenant"]
+    assert section["insights"] == {} and section["lists"] == {}
+    assert section["csv_import"]["30"]["created"] == 30 and section["csv_import"]["30"]["rows_per_second"] > 0
+    assert _leftovers() == ([], [])
+
+
+def test_only_names_known_sections():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--only"):
+        call_command("benchmark", "--scale", "big-tenant", "--only", "csv,everything")

@@ -404,3 +404,14 @@ def _chunk_once(*, tenant_id: uuid.UUID, job_id: uuid.UUID, chunk: int | None, s
             job_finish(job_id=job_id, result=outcome.result if outcome.result is not None else {"counts": counts})
             return "finished", 0
     return "continued", chunk + 1
+
+
+@contextmanager
+def tenant_chunk_turn(tenant_id: uuid.UUID) -> Iterator[bool]:
+    """The cap of job_run_chunk for a job that runs its own chunks (the CSV import, which
+    commits batch by batch within a chunk): True when the chunk may run now, holding one of
+    the tenant's slots for the block (or over the cap while no task waits in the bulk queue:
+    lent, as in job_run_chunk); False when it must go back to the queue (the caller
+    re-enqueues it with a TENANT_TASK_RETRY_MS countdown)."""
+    with tenant_slot(tenant_id) as slot:
+        yield slot is not None or _bulk_queue_idle()

@@ -36,6 +36,12 @@ class Command(BaseCommand):
             default="10000,100000",
             help="big-tenant: the CSV imports measured, rows per file (comma-separated).",
         )
+        parser.add_argument(
+            "--only",
+            default="insights,lists,csv",
+            help="big-tenant: the sections measured, comma-separated among insights, lists, csv "
+            "(e.g. --only csv: the CSV imports alone; the JSON keeps its shape).",
+        )
         parser.add_argument("--tenants", type=int, help="Override the scale's number of tenants.")
         parser.add_argument("--clients-per-tenant", type=int)
         parser.add_argument("--transactions-per-tenant", type=int)
@@ -122,6 +128,9 @@ class Command(BaseCommand):
             csv_rows = tuple(int(rows) for rows in options["csv_rows"].split(",") if rows.strip())
         except ValueError:
             raise CommandError("--csv-rows: comma-separated row counts, e.g. 10000,100000") from None
+        only = tuple(part.strip() for part in options["only"].split(",") if part.strip())
+        if not only or set(only) - {"insights", "lists", "csv"}:
+            raise CommandError("--only: comma-separated among insights, lists, csv")
         if any(rows < 1 for rows in csv_rows):
             raise CommandError("--csv-rows: each count must be at least 1")
         bench_options = big_tenant.BigTenantOptions(
@@ -134,6 +143,7 @@ class Command(BaseCommand):
             repeat=options["repeat"] or 15,
             keep=options["keep"],
             database=options["database"],
+            only=only,
         )
         if bench_options.database and csv_rows:
             # The imports of the earlier run are in that database: the same files would find
