@@ -19,7 +19,8 @@ from campaigns.generators import MessageGenerator, MessageRequest, message_gener
 from campaigns.models import Channel, MessageDraft, Occasion
 from campaigns.services import campaign_settings_get
 from clients.models import Client
-from clients.selectors import UpcomingBirthday, birthdays_upcoming_count, birthdays_upcoming_page, client_consent_allows
+from clients.rules import consent_allows
+from clients.selectors import UpcomingBirthday, birthdays_upcoming_count, birthdays_upcoming_page
 from tenants import jobs
 from tenants.context import tenant_context
 from tenants.models import BackgroundJob, Tenant
@@ -31,7 +32,7 @@ BATCH_SIZE: int | None = None
 
 
 def _skip_reason(client: Client, channel: str) -> str | None:
-    if not client_consent_allows(client, channel):
+    if not consent_allows(client, channel):
         return f"no_{channel}_consent"
     if channel == Channel.EMAIL:
         if not client.email:

@@ -38,7 +38,7 @@ from campaigns.models import CampaignSettings, Channel, DeliveryStatus, MessageD
 from campaigns.quiet_hours import sms_wait_until
 from campaigns.rules import MAX_SEND_ATTEMPTS, SENDING_STALE_AFTER, SendResult
 from campaigns.unsubscribe import unsubscribe_url
-from clients.selectors import client_consent_allows
+from clients.rules import consent_allows
 from tenants.context import dangerously_ids_by_tenant, tenant_context
 from tenants.models import Tenant, for_tenant
 
@@ -238,7 +238,7 @@ def _claim(tenant_id: uuid.UUID, draft_id: uuid.UUID) -> Outgoing | SendOutcome:
         client = draft.client
         address = client.email if draft.channel == Channel.EMAIL else client.phone
         reason = ""
-        if not client_consent_allows(client, draft.channel):
+        if not consent_allows(client, draft.channel):
             reason = f"The client opted out of {draft.get_channel_display()} after the message was approved."
         elif not address:
             reason = f"The client has no {'email address' if draft.channel == Channel.EMAIL else 'phone number'}."

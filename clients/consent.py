@@ -85,11 +85,6 @@ def consent_state(client: Client, channel: str) -> ConsentState:
     return ConsentState(True if granted else (False if at is not None else None), at)
 
 
-def allows(client: Client, channel: str) -> bool:
-    """May we send marketing to the client on `channel`? The one question sending asks."""
-    return consent_state(client, channel).granted is True
-
-
 def would_record(client: Client | None, channel: str, granted: bool, origin: str) -> bool:
     """Whether a decision from `origin` is news for the client (None: a client not yet saved)."""
     state = consent_state(client, channel).granted if client is not None else None

@@ -125,3 +125,9 @@ def client_upsert_changes(
     if notes and notes not in client.notes and (owns or not client.notes.strip()):
         changes["notes"] = f"{client.notes.rstrip()}\n\n{notes}" if client.notes.strip() else notes
     return changes
+
+
+def consent_allows(client: Client, channel: str) -> bool:
+    """May we send marketing to the client on `channel`? The one question sending asks: the
+    client's derived consent field (kept by clients.consent from the ledger) is a grant."""
+    return getattr(client, f"{channel}_consent") is True

@@ -22,7 +22,6 @@ from django.db.models import CharField, Count, Exists, Func, OuterRef, Prefetch,
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 
-from clients import consent
 from clients.conf import limit
 from clients.models import Client, ClientExternalId, ClientTag, Tag
 from clients.normalize import contact_hash, normalize_email, normalize_phone
@@ -385,8 +384,3 @@ def client_duplicates(*, tenant: Tenant, max_groups: int | None = None) -> list[
         result.append(DuplicateGroup(clients=members, reasons=sorted(reasons)))
     result.sort(key=lambda g: (g.clients[0].created_at, str(g.clients[0].id)))
     return result[:max_groups]
-
-
-def client_consent_allows(client: Client, channel: str) -> bool:
-    """May we send marketing to the client on `channel`? (clients.consent: `allows`)."""
-    return consent.allows(client, channel)
