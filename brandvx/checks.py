@@ -10,7 +10,10 @@ DJANGO_DEBUG=1 (brandvx.settings.env.env_debug), so a forgotten variable means t
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from typing import Any
 
+from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
 from django.core.checks.security.base import (
@@ -63,7 +66,7 @@ def _weakness(variable: str, value: str) -> str | None:
 
 
 @checks.register(checks.Tags.security)
-def production_secrets(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+def production_secrets(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     if settings.DEBUG:
         return []
     errors: list[checks.CheckMessage] = []
@@ -110,7 +113,7 @@ def production_secrets(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
 
 
 @checks.register(checks.Tags.security)
-def public_base_url_set(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+def public_base_url_set(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     # No secret, but unsubscribe links and Twilio's webhook signatures are built on it.
     if settings.DEBUG or getattr(settings, "PUBLIC_BASE_URL", None):
         return []
@@ -125,7 +128,7 @@ def public_base_url_set(app_configs=None, **kwargs) -> list[checks.CheckMessage]
 
 
 @checks.register(checks.Tags.security, deploy=True)
-def token_issuer_checked(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+def token_issuer_checked(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     if settings.SUPABASE_JWT_ISSUER:
         return []
     return [

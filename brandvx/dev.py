@@ -157,7 +157,7 @@ def run(bind: str | None = None) -> int:
         flush=True,
     )
 
-    def stop(*_):
+    def stop(*_: object) -> None:
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)

@@ -9,11 +9,12 @@ server log.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import psycopg
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DatabaseError
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -39,8 +40,8 @@ class HttpError(exceptions.APIException):
         *,
         code: str | None = None,
         fields: dict[str, list[str]] | None = None,
-        extra: dict | None = None,
-    ):
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(detail or self.default_detail, code or self.code)
         self.code = code or self.code
         self.fields = fields or {}
@@ -81,37 +82,32 @@ _DEFAULT_CODES = {
 }
 
 
-def not_found(request, exception=None):
+def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     """handler404: a path no route matches (e.g. an id that is not one) answers like the API."""
-    from django.http import JsonResponse
-
     return JsonResponse({"code": "not_found", "detail": "Not found."}, status=404)
 
 
-def bad_request(request, exception=None):
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     """handler400: what Django refuses before any view (e.g. a body above the upload limit)."""
-    from django.http import JsonResponse
-
     return JsonResponse({"code": "invalid_request", "detail": "The request could not be read."}, status=400)
 
 
-def server_error(request):
+def server_error(request: HttpRequest) -> JsonResponse:
     """handler500: internals stay in the log."""
-    from django.http import JsonResponse
-
     return JsonResponse({"code": "error", "detail": errors.DomainError.default_detail}, status=500)
 
 
-def exception_handler(exc, context):
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     elif _statement_timed_out(exc):
         request = context.get("request")
+        tenant = getattr(request, "tenant", None)
         logger.warning(
             "statement timeout: tenant %s, %s %s: %s",
-            getattr(request, "tenant", None) and request.tenant.id,
+            tenant and tenant.id,
             getattr(request, "method", ""),
             getattr(request, "path", ""),
             exc,
@@ -151,10 +147,10 @@ def exception_handler(exc, context):
     return response
 
 
-def error_body(code: str, detail: str, fields: object = None, extra: dict | None = None) -> dict:
+def error_body(code: str, detail: str, fields: object = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The one error shape: `code`, `detail`, and `fields` ({input: [messages]}) when inputs
     are at fault; an error may add documented keys of its own (`extra`)."""
-    body: dict = {"code": code, "detail": detail}
+    body: dict[str, Any] = {"code": code, "detail": detail}
     if fields:
         body["fields"] = fields
     if extra:
@@ -162,7 +158,7 @@ def error_body(code: str, detail: str, fields: object = None, extra: dict | None
     return body
 
 
-def _auth_headers(exc: HttpError) -> dict:
+def _auth_headers(exc: HttpError) -> dict[str, str]:
     if exc.status_code == 401:
         return {"WWW-Authenticate": 'Bearer realm="api"'}
     if exc.status_code == 429:

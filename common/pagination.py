@@ -1,9 +1,15 @@
 import re
+from collections.abc import Sequence
+from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
 from django.urls import NoReverseMatch, reverse
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import Cursor, CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from common.errors import InvalidInput
 
@@ -32,19 +38,20 @@ class DefaultCursorPagination(CursorPagination):
     fit the ordering column).
     """
 
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
+    page_size: int = 50
+    page_size_query_param: str = "page_size"
+    max_page_size: int = 500
     ordering = ("-created_at", "-id")
+    view: APIView | None  # set by paginate_queryset
 
-    def get_ordering(self, request, queryset, view):
+    def get_ordering(self, request: Request, queryset: QuerySet[Any], view: APIView) -> tuple[str, ...]:
         has_ordering_filter = any(hasattr(backend, "get_ordering") for backend in getattr(view, "filter_backends", []))
-        if not has_ordering_filter and getattr(view, "cursor_ordering", None):
-            ordering = view.cursor_ordering
+        ordering: str | Sequence[str] | None = getattr(view, "cursor_ordering", None)
+        if not has_ordering_filter and ordering:
             return (ordering,) if isinstance(ordering, str) else tuple(ordering)
         return super().get_ordering(request, queryset, view)
 
-    def get_page_size(self, request):
+    def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
@@ -52,7 +59,7 @@ class DefaultCursorPagination(CursorPagination):
             raise InvalidInput(self.page_size_query_param, f"must be a whole number from 1 to {self.max_page_size}.")
         return int(raw)
 
-    def decode_cursor(self, request):
+    def decode_cursor(self, request: Request) -> Cursor | None:
         if len(request.query_params.get(self.cursor_query_param) or "") > MAX_CURSOR_LENGTH:
             raise InvalidInput(self.cursor_query_param, "is not a cursor from this list; use `next` or `previous`.")
         try:
@@ -65,7 +72,7 @@ class DefaultCursorPagination(CursorPagination):
             raise InvalidInput(self.cursor_query_param, "is not a cursor from this list; use `next` or `previous`.")
         return cursor
 
-    def get_paginated_response(self, data):
+    def get_paginated_response(self, data: Any) -> Response:
         """The page, each row with its `url`: one string join per row, from a prefix made once
         per request (the rows are dicts, built from rows or by a serializer)."""
         prefix = self._detail_prefix()
@@ -88,12 +95,14 @@ class DefaultCursorPagination(CursorPagination):
         request = getattr(self, "request", None)  # set by paginate_queryset
         return request.build_absolute_uri(head) if request is not None else head
 
-    def get_paginated_response_schema(self, schema):
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         if schema.get("items"):
             schema = {**schema, "items": {"allOf": [schema["items"], ROW_LINK_SCHEMA]}}
         return super().get_paginated_response_schema(schema)
 
-    def paginate_queryset(self, queryset, request, view=None):
+    def paginate_queryset(
+        self, queryset: QuerySet[Any] | Sequence[Any], request: Request, view: APIView | None = None
+    ) -> list[Any] | None:
         self.view = view
         try:
             return super().paginate_queryset(queryset, request, view)
@@ -104,7 +113,7 @@ class DefaultCursorPagination(CursorPagination):
                 self.cursor_query_param, "is not a cursor from this list; use `next` or `previous`."
             ) from None
 
-    def get_schema_operation_parameters(self, view):
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             if parameter["name"] == self.page_size_query_param:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import re
 from array import array
+from collections.abc import Mapping
 from itertools import accumulate
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl
 
 from django.conf import settings
@@ -14,6 +15,11 @@ from django.http import QueryDict
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import DataAndFiles, FormParser, JSONParser, MultiPartParser
 from rest_framework.utils import json as drf_json
+
+if TYPE_CHECKING:
+    from django.core.files.uploadedfile import UploadedFile
+    from django.http.request import _ImmutableQueryDict
+    from django.utils.datastructures import MultiValueDict
 
 MAX_JSON_DEPTH = 32
 
@@ -96,7 +102,7 @@ def strict_json_loads(raw: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> A
     return data
 
 
-def _check(value, depth: int = 0, limit: int = MAX_JSON_DEPTH) -> None:
+def _check(value: object, depth: int = 0, limit: int = MAX_JSON_DEPTH) -> None:
     if depth > limit:
         raise ParseError(f"JSON nested deeper than {limit} levels.")
     if isinstance(value, str):
@@ -125,7 +131,9 @@ class StrictJSONParser(JSONParser):
     surrogates), nesting deeper than MAX_JSON_DEPTH (refused before parsing), and objects that
     name a key twice (400 `duplicate_key`: json would keep the last one silently)."""
 
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(
+        self, stream: IO[Any] | None, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> Any:  # any JSON value: an object, a list, a string...
         parser_context = parser_context or {}
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
         raw = stream.read() if stream is not None else b""
@@ -136,7 +144,7 @@ class StrictJSONParser(JSONParser):
         return strict_json_loads(text)
 
 
-def without_blanks(data: QueryDict) -> QueryDict:
+def without_blanks(data: QueryDict) -> _ImmutableQueryDict:
     """A form's fields minus those left blank. Forms come from browsers (the browsable API; the
     API's documented bodies are JSON), and a browser sends every input, typed in or not: a
     blank field means "not given", never an empty value. So a blank `birthday` beside a typed
@@ -148,7 +156,8 @@ def without_blanks(data: QueryDict) -> QueryDict:
         if filled:
             kept.setlist(key, filled)
     kept._mutable = False
-    return kept
+    # Immutable from here on, as the form parser's QueryDict is (the stubs cannot follow `_mutable`).
+    return cast("_ImmutableQueryDict", kept)
 
 
 class StrictFormParser(FormParser):
@@ -156,7 +165,9 @@ class StrictFormParser(FormParser):
     UTF-8 (Django would silently replace them) are a 400, not a 500 or a changed value.
     Blank fields are left out (`without_blanks`)."""
 
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> _ImmutableQueryDict:
         parser_context = parser_context or {}
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
         raw = stream.read()
@@ -175,9 +186,11 @@ class StrictMultiPartParser(MultiPartParser):
     Django decodes fields leniently (bad bytes become U+FFFD), so U+FFFD is refused too.
     Blank text fields are left out (`without_blanks`), as for a form body."""
 
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> DataAndFiles[_ImmutableQueryDict, MultiValueDict[str, UploadedFile[Any]]]:
         result = super().parse(stream, media_type, parser_context)
-        texts = []
+        texts: list[str] = []
         for key, values in result.data.lists():
             texts.append(key)
             texts.extend(values)

@@ -25,15 +25,26 @@ max_length on a django-filter filter) become minimum, maximum and maxLength.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any
 
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent, force_instance, get_doc
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer
+from drf_spectacular.utils import Direction, OpenApiParameter, PolymorphicProxySerializer
 from rest_framework import serializers
 
 from common.validation import DATE_PATTERN, DATETIME_PATTERN, StrictFieldsMixin
+
+if TYPE_CHECKING:
+    from django.db import models
+    from django_filters import Filter, FilterSet
+    from drf_spectacular.generators import SchemaGenerator
+    from rest_framework.request import Request
+
+# drf-spectacular's names: an OpenAPI object, and a serializer (instance or class).
+_SchemaType = dict[str, Any]
+_SerializerType = serializers.Serializer[Any] | type[serializers.Serializer[Any]]
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -124,11 +135,11 @@ def _first_sentence(text: str) -> str:
 
 
 class BrandVXAutoSchema(AutoSchema):
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._directions: list[str] = []  # of the serializers being mapped (nested ones too)
 
-    def get_override_parameters(self):
+    def get_override_parameters(self) -> list[OpenApiParameter | _SerializerType]:
         parameters = list(super().get_override_parameters())
         # `resolves_tenant`: set by tenants.views.RequestContextMixin (common knows no app).
         if getattr(self.view, "resolves_tenant", False):
@@ -181,7 +192,7 @@ class BrandVXAutoSchema(AutoSchema):
         statuses |= set(declared.get(action, ())) | set(declared.get("*", ()))
         return statuses
 
-    def _get_response_bodies(self, direction="response"):
+    def _get_response_bodies(self, direction: Direction = "response") -> _SchemaType:
         responses = super()._get_response_bodies(direction)
         component = ResolvedComponent(
             name="Error",
@@ -202,13 +213,13 @@ class BrandVXAutoSchema(AutoSchema):
             }
         return responses
 
-    def _get_parameters(self):
+    def _get_parameters(self) -> list[_SchemaType]:
         parameters = super()._get_parameters()
         for parameter in parameters:
             _bound_dates(parameter.get("schema", {}))
         return parameters
 
-    def _insert_field_validators(self, field, schema):
+    def _insert_field_validators(self, field: serializers.Field[Any, Any, Any, Any], schema: _SchemaType) -> None:
         """Limits DRF enforces without a validator object, which drf-spectacular misses:
         non-empty lists, ListSerializer lengths, non-blank strings."""
         super()._insert_field_validators(field, schema)
@@ -241,16 +252,20 @@ class BrandVXAutoSchema(AutoSchema):
                 # Surrounding whitespace is trimmed: the value needs a visible character.
                 target.setdefault("pattern", r"\S")
 
-    def _get_request_for_media_type(self, serializer, direction="request"):
+    def _get_request_for_media_type(
+        self, serializer: _SerializerType, direction: Direction = "request"
+    ) -> tuple[_SchemaType, bool]:
+        schema: _SchemaType
+        required: bool
         schema, required = super()._get_request_for_media_type(serializer, direction)
         if isinstance(force_instance(serializer), PolymorphicProxySerializer) and self.method != "PATCH":
             required = True  # every branch requires its discriminator (e.g. `provider`)
         return schema, required
 
-    def _map_basic_serializer(self, serializer, direction):
+    def _map_basic_serializer(self, serializer: serializers.Serializer[Any], direction: Direction) -> _SchemaType:
         self._directions.append(direction)
         try:
-            schema = super()._map_basic_serializer(serializer, direction)
+            schema: _SchemaType = super()._map_basic_serializer(serializer, direction)
         finally:
             self._directions.pop()
         if direction == "request" and isinstance(serializer, StrictFieldsMixin):
@@ -258,7 +273,7 @@ class BrandVXAutoSchema(AutoSchema):
         return schema
 
 
-def _bound_dates(schema: dict) -> None:
+def _bound_dates(schema: _SchemaType) -> None:
     if schema.get("type") == "array":
         _bound_dates(schema.get("items", {}))
     elif schema.get("format") == "date":
@@ -272,8 +287,17 @@ class StrictFilterExtension(DjangoFilterExtension):
 
     priority = 1
 
-    def resolve_filter_field(self, auto_schema, model, filterset_class, field_name, filter_field):
-        parameters = super().resolve_filter_field(auto_schema, model, filterset_class, field_name, filter_field)
+    def resolve_filter_field(
+        self,
+        auto_schema: AutoSchema,
+        model: type[models.Model] | None,
+        filterset_class: type[FilterSet],
+        field_name: str,
+        filter_field: Filter,
+    ) -> list[_SchemaType]:
+        parameters: list[_SchemaType] = super().resolve_filter_field(
+            auto_schema, model, filterset_class, field_name, filter_field
+        )
         extra = getattr(filter_field, "extra", {})
         for parameter in parameters:
             schema = parameter["schema"]
@@ -308,7 +332,9 @@ STATEMENT_TIMEOUT_DESCRIPTION = (
 )
 
 
-def rate_limit_postprocessing_hook(result, generator, request, public):
+def rate_limit_postprocessing_hook(
+    result: _SchemaType, generator: SchemaGenerator, request: Request | None, public: bool
+) -> _SchemaType:
     """drf-spectacular POSTPROCESSING_HOOKS entry: on every operation of a tenant endpoint
     (a view throttled by tenants.auth.ratelimit.TenantRateThrottle), every response documents the
     RateLimit-* headers (but 401 and 403, refused before the limiter), 429 documents `rate_limited` with Retry-After, and 503 documents

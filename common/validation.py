@@ -8,15 +8,19 @@ from __future__ import annotations
 import datetime
 import functools
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import django_filters
 from django import forms
 from django.db import models
+from django.db.models import QuerySet
 from django.http import QueryDict
 from django_filters import rest_framework as rest_framework_filters
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from common.errors import InvalidInput
 
@@ -91,7 +95,7 @@ def parse_query_int(raw: str | None, name: str, *, minimum: int, maximum: int, d
 class BoundedDateField(serializers.DateField):
     """A date in the supported years (see MIN_YEAR / MAX_YEAR)."""
 
-    def to_internal_value(self, value):
+    def to_internal_value(self, value: datetime.date | str) -> datetime.date:
         day = super().to_internal_value(value)
         if not date_in_range(day):
             raise serializers.ValidationError(f"Must be a date in the {RANGE_TEXT}.")
@@ -102,7 +106,7 @@ class BoundedDateField(serializers.DateField):
 class BoundedDateTimeField(serializers.DateTimeField):
     """An instant in the supported years, in UTC and in any local time zone."""
 
-    def to_internal_value(self, value):
+    def to_internal_value(self, value: datetime.datetime | str) -> datetime.datetime:
         instant = super().to_internal_value(value)
         # As written (its own offset); any zone's local time of it is then still computable.
         try:
@@ -123,7 +127,7 @@ FORM_ONLY_KEYS = frozenset({"csrfmiddlewaretoken"})
 # of dropping them silently; nested strict serializers too. (A comment, not a docstring: the
 # schema would show it as the description of every serializer without its own.)
 class StrictFieldsMixin(_SerializerBase):
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> Any:
         if hasattr(data, "keys"):
             writable = {name for name, field in self.fields.items() if not field.read_only}
             # A browser's form (the browsable API) carries its CSRF token with the fields.
@@ -148,7 +152,7 @@ class StrictFieldsMixin(_SerializerBase):
         return super().to_internal_value(data)
 
 
-def _json_type_error(field, value) -> str | None:
+def _json_type_error(field: serializers.Field[Any, Any, Any, Any], value: object) -> str | None:
     """What `value` should have been for `field`, when its JSON type is wrong; else None."""
     if value is None:
         return None  # the field's own allow_null decides
@@ -186,11 +190,11 @@ def _json_type_error(field, value) -> str | None:
 
 # Bases of every request body serializer. (No docstrings: the schema would show them as
 # the description of every serializer without its own.)
-class StrictSerializer(StrictFieldsMixin, serializers.Serializer):
+class StrictSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     pass
 
 
-class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer[Any]):
     pass
 
 
@@ -202,7 +206,7 @@ class BoundedDateFormField(forms.DateField):
 
     input_formats = ["%Y-%m-%d"]
 
-    def validate(self, value):
+    def validate(self, value: datetime.date | None) -> None:
         super().validate(value)
         if value is not None and not date_in_range(value):
             raise forms.ValidationError(f"Must be a date in the {RANGE_TEXT}.")
@@ -213,11 +217,11 @@ class BoundedDateFilter(django_filters.DateFilter):
 
 
 class BoundedDateRangeFormField(django_filters.fields.DateRangeField):
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields = (BoundedDateFormField(required=False), BoundedDateFormField(required=False))
 
-    def compress(self, data_list):
+    def compress(self, data_list: list[datetime.date | None]) -> slice | None:
         if data_list:
             after, before = data_list
             # Whole days, like the plain field, without its timezone-aware datetime bounds.
@@ -230,7 +234,7 @@ class BoundedDateFromToRangeFilter(django_filters.DateFromToRangeFilter):
 
     field_class = BoundedDateRangeFormField
 
-    def filter(self, qs, value):
+    def filter(self, qs: QuerySet[Any], value: slice | None) -> QuerySet[Any]:
         if value:
             if value.start is not None:
                 qs = qs.filter(**{f"{self.field_name}__gte": value.start})
@@ -258,19 +262,21 @@ class StrictFilterSet(rest_framework_filters.FilterSet):
     }
 
     @classmethod
-    def filter_for_field(cls, field, field_name, lookup_expr=None):
+    def filter_for_field(
+        cls, field: models.Field[Any, Any], field_name: str, lookup_expr: str | None = None
+    ) -> django_filters.Filter:
         filter_ = super().filter_for_field(field, field_name, lookup_expr)
         if isinstance(filter_, django_filters.CharFilter) and getattr(field, "max_length", None):
             filter_.extra.setdefault("max_length", field.max_length)
         return filter_
 
-    def get_form_class(self):
+    def get_form_class(self) -> type[forms.Form]:
         """django-filter builds the form class, and every form field of it, again for every
         request; here once per FilterSet class. Sharing is safe: a form deep-copies its fields
         per instance, and no field depends on the request (a filter whose choices do, e.g. a
         ModelChoiceFilter with a callable queryset, keeps django-filter's per-request form)."""
         cls = type(self)
-        cached = cls.__dict__.get("_shared_form_class")
+        cached: type[forms.Form] | None = cls.__dict__.get("_shared_form_class")
         if cached is not None:
             return cached
         for name, filter_ in self.filters.items():
@@ -278,13 +284,13 @@ class StrictFilterSet(rest_framework_filters.FilterSet):
             # "[invalid name]": the browsable API's Filters pop-up shows its name instead.
             if "[invalid name]" in str(filter_.label):
                 filter_.label = name.replace("_", " ").capitalize()
-        form_class = super().get_form_class()
+        form_class: type[forms.Form] = super().get_form_class()
         if not any(isinstance(f, django_filters.filters.QuerySetRequestMixin) for f in self.filters.values()):
             cls._shared_form_class = form_class
         return form_class
 
-    def is_valid(self):
-        valid = super().is_valid()
+    def is_valid(self) -> bool:
+        valid: bool = super().is_valid()
         for name, filter_ in self.filters.items():
             if isinstance(filter_, django_filters.CharFilter):
                 continue  # an empty text filter is a valid (empty) string
@@ -335,9 +341,9 @@ class IntegerFilter(django_filters.NumberFilter):
 _RANGE_SUFFIXES = ("after", "before", "min", "max")
 
 
-def _named_filters(filterset_class, query_params) -> frozenset[str]:
+def _named_filters(filterset_class: type[rest_framework_filters.FilterSet], query_params: QueryDict) -> frozenset[str]:
     """The filters of `filterset_class` that some parameter of the request names."""
-    names = set()
+    names: set[str] = set()
     for key in query_params:
         if key in filterset_class.base_filters:
             names.add(key)
@@ -347,7 +353,9 @@ def _named_filters(filterset_class, query_params) -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=1024)
-def _narrowed(filterset_class, names: frozenset[str]):
+def _narrowed(
+    filterset_class: type[rest_framework_filters.FilterSet], names: frozenset[str]
+) -> type[rest_framework_filters.FilterSet]:
     """`filterset_class` with only the filters `names`: what a request naming those filters
     needs. A filter no parameter names filters nothing (its value is empty), so the rows are
     the same; but django-filter deep-copies every filter and every form field for each
@@ -355,9 +363,9 @@ def _narrowed(filterset_class, names: frozenset[str]):
     names (its form class is then shared too, StrictFilterSet.get_form_class)."""
     if names == frozenset(filterset_class.base_filters):
         return filterset_class
-    narrowed = type(filterset_class)(
-        filterset_class.__name__, (filterset_class,), {"__module__": filterset_class.__module__}
-    )
+    # Made by the class's own metaclass (django-filter's FilterSetMetaclass), as a class statement would.
+    metaclass: Callable[..., type[rest_framework_filters.FilterSet]] = type(filterset_class)
+    narrowed = metaclass(filterset_class.__name__, (filterset_class,), {"__module__": filterset_class.__module__})
     narrowed.base_filters = {name: f for name, f in filterset_class.base_filters.items() if name in names}
     return narrowed
 
@@ -369,7 +377,7 @@ class StrictFilterBackend(rest_framework_filters.DjangoFilterBackend):
 
     filterset_base = StrictFilterSet
 
-    def filter_queryset(self, request, queryset, view):
+    def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: APIView) -> QuerySet[Any]:
         filterset_class = self.get_filterset_class(view, queryset)
         names = _named_filters(filterset_class, request.query_params) if filterset_class is not None else None
         if not names:
@@ -386,4 +394,5 @@ class StrictFilterBackend(rest_framework_filters.DjangoFilterBackend):
             errors = {name: [str(message) for message in messages] for name, messages in filterset.errors.items()}
             name = next(iter(errors))
             raise InvalidInput(name, " ".join(errors[name]), fields=errors)
-        return filterset.qs
+        filtered: QuerySet[Any] = filterset.qs
+        return filtered

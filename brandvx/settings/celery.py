@@ -64,7 +64,8 @@ CELERY_SEND_QUEUE, CELERY_BULK_QUEUE, BRANDVX_QUEUES, CELERY_TASK_ROUTES = queue
     CELERY_TASK_DEFAULT_QUEUE, fair=env_bool("TENANT_FAIR_SCHEDULING", True)
 )
 # Declared, so a worker started without -Q consumes all three and purge() empties all three.
-CELERY_TASK_QUEUES = [Queue(name) for name in BRANDVX_QUEUES]
+# kombu's Queue.__init__ is unannotated.
+CELERY_TASK_QUEUES = [Queue(name) for name in BRANDVX_QUEUES]  # type: ignore[no-untyped-call]
 
 CACHES = {
     "default": {

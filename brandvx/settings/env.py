@@ -3,7 +3,10 @@
 import os
 import re
 import warnings
-from typing import overload
+from typing import TYPE_CHECKING, overload
+
+if TYPE_CHECKING:
+    import psutil
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -100,7 +103,7 @@ def env_role(name: str, default: str) -> str:
 # (a deployment started with DJANGO_SETTINGS_MODULE=brandvx.settings.test) is not.
 
 
-def _stamp(process) -> str:  # a psutil.Process
+def _stamp(process: "psutil.Process") -> str:
     return f"{process.pid}:{process.create_time():.2f}"
 
 

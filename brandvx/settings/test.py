@@ -24,7 +24,8 @@ CELERY_SEND_QUEUE, CELERY_BULK_QUEUE, BRANDVX_QUEUES, CELERY_TASK_ROUTES = queue
     CELERY_TASK_DEFAULT_QUEUE,
     fair=TENANT_FAIR_SCHEDULING,  # noqa: F405
 )
-CELERY_TASK_QUEUES = [Queue(name) for name in BRANDVX_QUEUES]
+# kombu's Queue.__init__ is unannotated.
+CELERY_TASK_QUEUES = [Queue(name) for name in BRANDVX_QUEUES]  # type: ignore[no-untyped-call]
 
 # The benchmarks and load tools (and their tests) are a test/benchmark-only app.
 INSTALLED_APPS = [*INSTALLED_APPS, "bench"]  # noqa: F405

@@ -10,6 +10,7 @@ test transaction: each request is a savepoint) as the owner of a tenant holding 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import pytest
@@ -68,7 +69,7 @@ _json_values = st.recursive(
 )
 
 
-def _operations():
+def _operations() -> Iterator[tuple[str, str, list[tuple[str, str]], list[str]]]:
     schema = SchemaGenerator().get_schema(request=None, public=True)
     components = schema["components"]["schemas"]
     for path, methods in schema["paths"].items():
