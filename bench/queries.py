@@ -97,7 +97,7 @@ def _window_mmdd(start: datetime.date, days: int) -> list[int]:
 
 CLIENT_COLUMNS = (
     "id, tenant_id, first_name, last_name, email, phone, email_hash, phone_hash, birthday_month, birthday_day, "
-    "birth_year, birthday_mmdd, notes, source, email_consent, email_consent_at, sms_consent, sms_consent_at, "
+    "birth_year, notes, source, email_consent, email_consent_at, sms_consent, sms_consent_at, "
     "created_at, updated_at"
 )
 
@@ -120,7 +120,9 @@ def builtin_sql(name: str, tenant_id: str, period: Period) -> list[str]:
     if name == "birthdays":
         today = datetime.datetime.now(zoneinfo.ZoneInfo(period.timezone)).date()
         window = ", ".join(str(v) for v in _window_mmdd(today, BIRTHDAY_DAYS_AHEAD))
-        return [f"SELECT {CLIENT_COLUMNS} FROM clients_client WHERE tenant_id = {t} AND birthday_mmdd IN ({window})"]
+        return [
+            f"SELECT {CLIENT_COLUMNS} FROM clients_client WHERE tenant_id = {t} AND (birthday_month * 100 + birthday_day) IN ({window})"
+        ]
     if name == "dashboard":
 
         def money(lo: str, hi: str) -> str:

@@ -23,7 +23,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 
 from clients.conf import limit
-from clients.models import Client, ClientExternalId, ClientTag, Tag
+from clients.models import BIRTHDAY_MMDD, Client, ClientExternalId, ClientTag, Tag
 from clients.normalize import contact_hash, normalize_email, normalize_phone
 from clients.rules import BIRTHDAYS_MAX_DAYS_AHEAD, next_birthday
 from tenants.models import Tenant, for_tenant
@@ -73,6 +73,7 @@ def birthdays_upcoming(
     # birthdays are sorted below, by date.
     records: Any = (
         for_tenant(clients, tenant)
+        .alias(birthday_mmdd=BIRTHDAY_MMDD)
         .filter(birthday_mmdd__in=sorted(_window_mmdd(start, end)), archived_at__isnull=True)
         .order_by()
     )
@@ -107,8 +108,10 @@ def _birthday_window(tenant: Tenant, start: datetime.date, days_ahead: int) -> Q
     if not 0 <= days_ahead <= BIRTHDAYS_MAX_DAYS_AHEAD:
         raise ValueError(f"days_ahead must be between 0 and {BIRTHDAYS_MAX_DAYS_AHEAD}")
     end = start + datetime.timedelta(days=days_ahead)
-    return for_tenant(Client.objects.all(), tenant).filter(
-        birthday_mmdd__in=sorted(_window_mmdd(start, end)), archived_at__isnull=True
+    return (
+        for_tenant(Client.objects.all(), tenant)
+        .alias(birthday_mmdd=BIRTHDAY_MMDD)
+        .filter(birthday_mmdd__in=sorted(_window_mmdd(start, end)), archived_at__isnull=True)
     )
 
 
