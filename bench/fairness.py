@@ -205,11 +205,18 @@ def _reset(world: World) -> None:
         Client.objects.filter(last_name="Imported").delete()
 
 
-def _a_csv(rows: int, tag: str) -> bytes:
-    """One of A's files: `rows` new clients, each with an e-mail and a phone, as a salon's
-    export from another system would have them."""
+_AREA_CODES = ("212", "312", "415", "617", "646", "718", "773", "818", "206", "303")
+
+
+def _a_csv(rows: int, tag: str, index: int) -> bytes:
+    """A's file number `index`: `rows` new clients, each with its own e-mail and phone (no row
+    matches another, in this file or the others), as a salon's export would have them."""
+    area = _AREA_CODES[index % len(_AREA_CODES)]
     lines = ["first_name,last_name,email,phone"]
-    lines += [f"Client{n},Import{tag},c{n}.{tag}@fair.test,+1415555{n % 10000:04d}" for n in range(rows)]
+    lines += [
+        f"Client{n},Import{tag},c{n}.{tag}@fair.test,+1{area}{200 + n // 10000 + 10 * (index // 10)}{n % 10000:04d}"
+        for n in range(rows)
+    ]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -224,7 +231,7 @@ def background_round(world: World, options: FairnessOptions, *, fair: bool, cap:
     if options.a_kind == "import":
         # A fresh tenant A for each round: every round imports the same rows as new clients.
         tenant_a = tenant_create(name=f"Fairness A {uuid.uuid4().hex[:6]}", owner_sub=world.owner_a.id, timezone="UTC")
-        files = [_a_csv(options.items, f"{month}x{uuid.uuid4().hex[:6]}") for month in world.windows]
+        files = [_a_csv(options.items, f"{month}x{uuid.uuid4().hex[:6]}", month - 1) for month in world.windows]
     else:
         tenant_a = world.tenant_a
     app.control.purge()
