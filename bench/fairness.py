@@ -39,7 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 class FairnessOptions:
     jobs: int = 6
     items: int = 20_000
-    chunk: int = 1_000
+    chunk: int = 1_000  # JOB_CHUNK_SIZE: the chunk API's jobs (birthday batches, syncs)
+    # CLIENTS_IMPORT_CHUNK_ROWS: the CSV import's rows per task; None: the project's setting.
+    import_chunk: int | None = None
     # A's jobs: "import" (the issue's: `jobs` CSV imports of `items` new clients each) or
     # "birthday" (`jobs` birthday batches over `items` clients each).
     a_kind: str = "import"
@@ -136,7 +138,7 @@ def _analyze() -> None:
 # --- background ---------------------------------------------------------------------------------
 
 
-def _start_worker(*, fair: bool, chunk: int, cap: int, log_path: Path) -> subprocess.Popen:
+def _start_worker(*, fair: bool, chunk: int, import_chunk: int, cap: int, log_path: Path) -> subprocess.Popen:
     env = dict(os.environ)
     env.update(
         DATABASE_URL=_owner_url(),
@@ -145,7 +147,7 @@ def _start_worker(*, fair: bool, chunk: int, cap: int, log_path: Path) -> subpro
         TENANT_FAIR_SCHEDULING="1" if fair else "0",
         JOB_CHUNK_SIZE=str(chunk),
         # The CSV import's rows per task: the run's chunk, or (before) the whole file at once.
-        BENCH_CLIENTS_IMPORT_CHUNK_ROWS=str(chunk if fair else 10**9),
+        BENCH_CLIENTS_IMPORT_CHUNK_ROWS=str(import_chunk if fair else 10**9),
         TENANT_MAX_RUNNING_TASKS=str(cap),
         TENANT_TASK_RETRY_MS="500",
         CELERY_TASK_DEFAULT_QUEUE=settings.CELERY_TASK_DEFAULT_QUEUE,
@@ -224,6 +226,12 @@ def _a_csv(rows: int, tag: str, index: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+def _import_chunk(options: FairnessOptions) -> int:
+    from clients.conf import limit
+
+    return options.import_chunk or limit("CLIENTS_IMPORT_CHUNK_ROWS")
+
+
 def background_round(world: World, options: FairnessOptions, *, fair: bool, cap: int, log_path: Path) -> dict:
     from brandvx.celery import app
     from campaigns.services import birthday_batch_start
@@ -242,7 +250,9 @@ def background_round(world: World, options: FairnessOptions, *, fair: bool, cap:
     # This process publishes as the round's settings route (no routes before issue 28).
     routes = app.conf.task_routes
     app.conf.task_routes = settings.CELERY_TASK_ROUTES if fair else {}
-    worker = _start_worker(fair=fair, chunk=options.chunk, cap=cap, log_path=log_path)
+    worker = _start_worker(
+        fair=fair, chunk=options.chunk, import_chunk=_import_chunk(options), cap=cap, log_path=log_path
+    )
     try:
         _wait_for_worker()
         a_ids = []
@@ -306,7 +316,8 @@ def background_round(world: World, options: FairnessOptions, *, fair: bool, cap:
         raise RuntimeError(f"A's imports created {a_done} clients, not {options.jobs * options.items}")
     # The time of one chunk of A's (the target's yardstick): A's two processes each spend
     # about 2 x a_total / a_done seconds per item, times the chunk's items.
-    a_chunk_s = round(2 * options.chunk * a_total / a_done, 2) if a_done else None
+    a_chunk = _import_chunk(options) if options.a_kind == "import" else options.chunk
+    a_chunk_s = round(2 * a_chunk * a_total / a_done, 2) if a_done else None
     return {
         "fair": fair,
         "cap": cap if fair else None,
@@ -315,6 +326,7 @@ def background_round(world: World, options: FairnessOptions, *, fair: bool, cap:
         "a_kind": options.a_kind,
         "a_done": a_done,
         "a_chunk_s": a_chunk_s,
+        "a_chunk_items": a_chunk,
     }
 
 
@@ -569,7 +581,13 @@ def run(options: FairnessOptions) -> dict:
 
     bench = database.create()
     results: dict[str, Any] = {
-        "sizes": {"jobs": options.jobs, "items": options.items, "chunk": options.chunk, "a_kind": options.a_kind},
+        "sizes": {
+            "jobs": options.jobs,
+            "items": options.items,
+            "chunk": options.chunk,
+            "import_chunk": _import_chunk(options),
+            "a_kind": options.a_kind,
+        },
         "machine": {"cpus": os.cpu_count()},
     }
     try:
@@ -616,7 +634,7 @@ def render(results: dict) -> str:
             what = "clients imported" if round_["a_kind"] == "import" else "drafts"
             lines.append(
                 f"   {key:<11} A's total {round_['a_total_s']} s ({round_['a_done']} {what};"
-                f" {round_['a_chunk_s']} s per chunk of {results['sizes']['chunk']} on one process)"
+                f" {round_['a_chunk_s']} s per chunk of {round_.get('a_chunk_items')} on one process)"
             )
             for job in round_["b_jobs"]:
                 lines.append(
@@ -626,7 +644,14 @@ def render(results: dict) -> str:
         before = results["background"]["before"]
         for key, round_ in results["background"].items():
             if key != "before":
-                lines.append(f"   A's total {key} / before: {round_['a_total_s'] / before['a_total_s']:.2f}x")
+                ratio = round_["a_total_s"] / before["a_total_s"]
+                b_done = max((job["completion_s"] for job in round_["b_jobs"]), default=0.0)
+                chunk_s = round_["a_chunk_s"] or 0.0
+                lines.append(
+                    f"   {key}: A's total / before {ratio:.2f}x (target <= 1.1x: {'met' if ratio <= 1.1 else 'NOT met'});"
+                    f" B's last job done in {b_done} s, one chunk of A's {chunk_s} s"
+                    f" (target: within one chunk: {'met' if b_done <= chunk_s else 'NOT met'})"
+                )
     if "http" in results:
         http = results["http"]
         lines += [

@@ -69,7 +69,7 @@ def test_the_report_gives_b_alone_and_with_a_and_the_ratios():
         },
     }
     text = fairness.render(results)
-    assert "A's total after_cap1 / before: 1.05x" in text
+    assert "after_cap1: A's total / before 1.05x (target <= 1.1x: met)" in text
     assert "ratios p50 / p99 1.10x / 1.10x" in text
     assert "429 share 0.8" in text
     assert "limits_off" not in text  # a phase that did not run is not reported

@@ -22,7 +22,15 @@ class Command(BaseCommand):
             default="import",
             help="tenant A's jobs: CSV imports (the issue's) or birthday batches",
         )
-        parser.add_argument("--chunk", type=int, default=1_000, help="JOB_CHUNK_SIZE of the fair round")
+        parser.add_argument(
+            "--chunk", type=int, default=1_000, help="JOB_CHUNK_SIZE of the fair rounds (birthday batches)"
+        )
+        parser.add_argument(
+            "--import-chunk",
+            type=int,
+            default=None,
+            help="CLIENTS_IMPORT_CHUNK_ROWS of the fair rounds (default: the project's setting)",
+        )
         parser.add_argument("--http-seconds", type=float, default=20.0, help="length of each HTTP phase")
         parser.add_argument("--http-rounds", type=int, default=2, help="B alone / B with A rounds, interleaved")
         parser.add_argument(
@@ -41,13 +49,14 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         from bench.fairness import FairnessOptions, render, run
 
-        if options["jobs"] < 1 or options["items"] < 1 or options["chunk"] < 1:
-            raise CommandError("--jobs, --items and --chunk must be at least 1")
+        if options["jobs"] < 1 or options["items"] < 1 or options["chunk"] < 1 or (options["import_chunk"] or 1) < 1:
+            raise CommandError("--jobs, --items, --chunk and --import-chunk must be at least 1")
         results = run(
             FairnessOptions(
                 jobs=options["jobs"],
                 items=options["items"],
                 chunk=options["chunk"],
+                import_chunk=options["import_chunk"],
                 a_kind=options["a_kind"],
                 http_seconds=options["http_seconds"],
                 http_rounds=options["http_rounds"],
