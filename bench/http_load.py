@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -91,20 +92,28 @@ class Gunicorn:
             "--timeout",
             "120",
         ]
+        # Its log goes to a file, not a pipe: a pipe nobody reads fills up (64 KiB) and then
+        # blocks every worker that logs, e.g. a warning per 429 under a flood, until the
+        # clients time out.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             command,
             env=env,
             cwd=str(settings.BASE_DIR),
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self.log,
             start_new_session=True,
         )
+
+    def log_tail(self, size: int = 2000) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-size:]
 
     def wait_ready(self, path: str, headers: dict, timeout: float = 60) -> int:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError("gunicorn exited: " + (self.process.stderr.read() or b"").decode()[-2000:])
+                raise RuntimeError("gunicorn exited: " + self.log_tail())
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
                 conn.request("GET", path, headers=headers)
@@ -123,6 +132,7 @@ class Gunicorn:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+        self.log.close()
 
 
 @dataclass

@@ -22,6 +22,19 @@ Every answer of a tenant endpoint carries the IETF httpapi draft's `RateLimit-Li
 and `RateLimit-Policy` listing all three; a refusal is 429 `rate_limited` with `Retry-After`.
 When Redis cannot be reached the API stays up: the request is admitted, without headers, and
 the failure logged (the broker check in /healthz reports the outage).
+
+Where the count happens: early, in TenantContextMiddleware.process_view (after the URL is
+resolved, before the view's transaction is opened), for a bearer request to a rate-limited
+endpoint whose verified user this process has recently seen admitted as an active member of
+the tenant it names (`remember_member`, up to MEMBER_MEMORY_SECONDS). A refusal there is the
+429 and nothing else: no membership lookup, no transaction, no DRF dispatch; one JWT check
+(cached) and one Redis round trip. So a tenant's flood over its limit costs the server about
+what a 404 does, and leaves the workers to the other tenants. Anything else (the first
+request of a member, a session, a token or tenant the process has not seen verified) is
+counted after the tenant is resolved, by the DRF throttle, exactly once either way. The
+memory only decides who may be refused early; nothing is ever admitted on it (an admitted
+request is resolved and its membership checked as always), and an outsider naming a tenant
+is never counted against it: only requests of verified members are.
 """
 
 from __future__ import annotations
@@ -30,11 +43,14 @@ import logging
 import math
 import re
 import threading
+import time
+import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
 import redis
 from django.conf import settings
+from django.http import HttpRequest, JsonResponse
 from limits import RateLimitItem, parse
 from limits.storage import RedisStorage
 from rest_framework import status
@@ -189,10 +205,101 @@ def hit(*, tenant_id: str, user_id: str | None) -> Decision | None:
     return Decision(states=states)
 
 
+# --- who may be refused early (see the module docstring) -------------------------------------
+
+MEMBER_MEMORY_SECONDS = 60.0
+_MEMBER_MEMORY_SIZE = 10_000
+_members: dict[tuple[str, str], float] = {}  # (tenant id, user id) -> when the memory ends
+_members_lock = threading.Lock()
+
+
+def remember_member(*, tenant_id: str, user_id: str) -> None:
+    """`user_id` was just resolved as an active member of `tenant_id` (membership checked in
+    the database): for MEMBER_MEMORY_SECONDS its requests naming that tenant may be counted,
+    and refused, before the next lookup."""
+    with _members_lock:
+        if len(_members) >= _MEMBER_MEMORY_SIZE:
+            now = time.monotonic()
+            for key in [key for key, until in _members.items() if until <= now] or list(_members):
+                del _members[key]
+        _members[(tenant_id, user_id)] = time.monotonic() + MEMBER_MEMORY_SECONDS
+
+
+def _remembered_member(tenant_id: str, user_id: str) -> bool:
+    until = _members.get((tenant_id, user_id))
+    return until is not None and until > time.monotonic()
+
+
+def forget_members() -> None:
+    with _members_lock:
+        _members.clear()
+
+
+def _bearer_identity(request: HttpRequest) -> tuple[str, str] | None:
+    """(tenant id, user id) of a bearer request whose token verifies and which names its
+    tenant, as the resolution will read them; None otherwise. A bad token is left to the
+    resolution (which answers it, and counts it as a failed authentication)."""
+    from tenants.auth.supabase import TokenInvalid, verify_token
+    from tenants.context.resolution import _bearer  # the resolution's own reading of the header
+
+    raw = _bearer(request)
+    if not raw:
+        return None
+    try:
+        token = verify_token(raw)  # remembered per token: no second signature check later
+    except TokenInvalid:
+        return None
+    requested = request.META.get("HTTP_X_TENANT_ID") or token.tenant_claim
+    try:
+        tenant_id = uuid.UUID(requested) if requested else None
+    except ValueError:
+        return None
+    if tenant_id is None:
+        return None
+    return str(tenant_id), str(token.user_id)
+
+
+def _limited_view(view_func: Any) -> bool:
+    """The view counts its requests against the tenant limits (a TenantScopedMixin view)."""
+    view_class = getattr(view_func, "cls", None)
+    return view_class is not None and TenantRateThrottle in getattr(view_class, "throttle_classes", ())
+
+
+def early_refusal(request: HttpRequest, view_func: Any) -> JsonResponse | None:
+    """The 429 for a request over its tenant's limits, decided before any database work, or
+    None: the request goes on (counted here if it could be, else later by the throttle).
+
+    Only bearer requests to a limited view, naming their tenant (X-Tenant-ID or the token's
+    claim), whose verified user is a remembered member of that tenant."""
+    if not settings.TENANT_RATE_LIMITS_ENABLED or not _limited_view(view_func):
+        return None
+    identity = _bearer_identity(request)
+    if identity is None:
+        return None
+    tenant_id, user_id = identity
+    if not _remembered_member(tenant_id, user_id):
+        return None
+    decision = hit(tenant_id=tenant_id, user_id=user_id)
+    request.rate_limit = decision  # type: ignore[attr-defined]  # read by response_headers
+    request.rate_limit_counted = (tenant_id, user_id)  # type: ignore[attr-defined]  # the throttle's
+    if decision is None or decision.admitted:
+        return None
+    logger.info("rate limited tenant %s user %s (%s), early", tenant_id, user_id, decision.refused_by())
+    refusal = RateLimited(wait=decision.retry_after(), limit=decision.refused_by())
+    response = JsonResponse({"code": refusal.code, "detail": str(refusal.detail)}, status=refusal.status_code)
+    for name, value in response_headers(request).items():
+        response[name] = value
+    # Counted and logged above, with the tenant: django.request's warning for every 4xx would
+    # add a line per refused request of a flood.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
+
+
 class TenantRateThrottle(BaseThrottle):
     """DRF throttle of every tenant endpoint (tenants.views.TenantScopedMixin); runs after the
     tenant is resolved. Refuses with RateLimited (429 `rate_limited`), and leaves the decision
-    on the request for the response headers (TenantScopedMixin.finalize_response)."""
+    on the request for the response headers (TenantScopedMixin.finalize_response). A request
+    already counted early (early_refusal admitted it) is not counted again."""
 
     sends_rate_limit_headers: ClassVar[bool] = True  # read by common.schema
 
@@ -201,7 +308,12 @@ class TenantRateThrottle(BaseThrottle):
         if tenant is None or not settings.TENANT_RATE_LIMITS_ENABLED:
             return True
         user_id = getattr(request.user, "pk", None)
-        decision = hit(tenant_id=str(tenant.id), user_id=str(user_id) if user_id else None)
+        tenant_key, user_key = str(tenant.id), str(user_id) if user_id else None
+        if user_key is not None:
+            remember_member(tenant_id=tenant_key, user_id=user_key)  # resolved: a member now
+        if getattr(request._request, "rate_limit_counted", None) == (tenant_key, user_key):
+            return True  # counted and admitted in early_refusal
+        decision = hit(tenant_id=tenant_key, user_id=user_key)
         request._request.rate_limit = decision  # type: ignore[attr-defined]  # read by finalize_response
         if decision is None or decision.admitted:
             return True
