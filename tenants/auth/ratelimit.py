@@ -240,9 +240,9 @@ def _bearer_identity(request: HttpRequest) -> tuple[str, str] | None:
     tenant, as the resolution will read them; None otherwise. A bad token is left to the
     resolution (which answers it, and counts it as a failed authentication)."""
     from tenants.auth.supabase import TokenInvalid, verify_token
-    from tenants.context.resolution import _bearer  # the resolution's own reading of the header
+    from tenants.context.resolution import bearer_token  # the resolution's own reading of the header
 
-    raw = _bearer(request)
+    raw = bearer_token(request)
     if not raw:
         return None
     try:

@@ -110,7 +110,7 @@ def attached_resolution(request: HttpRequest) -> Resolution | None:
     return resolution
 
 
-def _bearer(request: HttpRequest) -> str | None:
+def bearer_token(request: HttpRequest) -> str | None:
     header: str = request.META.get("HTTP_AUTHORIZATION", "")
     if not header:
         return None
@@ -121,7 +121,7 @@ def _bearer(request: HttpRequest) -> str | None:
 
 
 def resolve_request(request: HttpRequest) -> Resolution:
-    raw = _bearer(request)
+    raw = bearer_token(request)
     if raw is not None:
         resolution = Resolution(via_bearer=True)
         try:
