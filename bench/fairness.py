@@ -26,11 +26,15 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from tenants.models import Tenant, User
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -138,7 +142,7 @@ def _analyze() -> None:
 # --- background ---------------------------------------------------------------------------------
 
 
-def _start_worker(*, fair: bool, chunk: int, import_chunk: int, cap: int, log_path: Path) -> subprocess.Popen:
+def _start_worker(*, fair: bool, chunk: int, import_chunk: int, cap: int, log_path: Path) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.update(
         DATABASE_URL=_owner_url(),
@@ -178,7 +182,7 @@ def _owner_url() -> str:
     return f"postgresql://{auth}@{host}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
-def _stop(process: subprocess.Popen) -> None:
+def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -188,7 +192,7 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def _jobs(tenant_id, job_ids) -> list[dict]:
+def _jobs(tenant_id: uuid.UUID, job_ids: list[uuid.UUID]) -> list[Mapping[str, Any]]:
     from tenants.context import tenant_context
     from tenants.models import BackgroundJob
 
@@ -232,7 +236,7 @@ def _import_chunk(options: FairnessOptions) -> int:
     return options.import_chunk or limit("CLIENTS_IMPORT_CHUNK_ROWS")
 
 
-def background_round(world: World, options: FairnessOptions, *, fair: bool, cap: int, log_path: Path) -> dict:
+def background_round(world: World, options: FairnessOptions, *, fair: bool, cap: int, log_path: Path) -> dict[str, Any]:
     from brandvx.celery import app
     from campaigns.services import birthday_batch_start
     from clients.services import client_import_csv_start
@@ -296,7 +300,7 @@ def background_round(world: World, options: FairnessOptions, *, fair: bool, cap:
     if failed:
         raise RuntimeError(f"jobs did not succeed: {failed}")
 
-    def seconds(a, b):
+    def seconds(a: datetime.datetime, b: datetime.datetime) -> float:
         return round((b - a).total_seconds(), 2)
 
     b_jobs = [
@@ -350,7 +354,7 @@ def _pct(values: list[float], p: float) -> float | None:
     return percentile(values, p)
 
 
-def http_phases(world: World, bench: Any, options: FairnessOptions) -> dict:
+def http_phases(world: World, bench: Any, options: FairnessOptions) -> dict[str, Any]:
     """B's client list through gunicorn, alone and while A sends 5x its sustained rate.
 
     A is paced (open loop): `a_target_rps` requests a second in all, each of its connections
@@ -363,7 +367,7 @@ def http_phases(world: World, bench: Any, options: FairnessOptions) -> dict:
     from tenants.auth.ratelimit import parse_rate
     from tenants.auth.supabase import issue_development_token
 
-    def headers(user, tenant):
+    def headers(user: User, tenant: Tenant) -> dict[str, str]:
         token = issue_development_token(user_id=user.id, tenant_id=tenant.id, minutes=120)
         return {"Authorization": f"Bearer {token}", "X-Tenant-ID": str(tenant.id)}
 
@@ -432,7 +436,7 @@ class Phase:
     generator_cpu_s: float = 0.0
     load_average: list[float] = field(default_factory=list)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         a_sent = sum(len(values) for values in self.a_latencies.values())
         return {
             "b_requests": len(self.b_latencies),
@@ -457,8 +461,8 @@ class Phase:
 def _run_phase(
     port: int,
     phase: Phase,
-    b_headers: dict,
-    flood: tuple[dict, float] | None,
+    b_headers: dict[str, str],
+    flood: tuple[dict[str, str], float] | None,
     *,
     seconds: float,
     warm_up: float,
@@ -488,7 +492,7 @@ def _run_phase(
             b_latencies.append((time.perf_counter() - started) * 1000)
             time.sleep(0.2)  # B is a person's browser, not a script: a few pages a second at most
 
-    def a_sender(headers: dict, interval: float, offset: float) -> None:
+    def a_sender(headers: dict[str, str], interval: float, offset: float) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         next_at = time.perf_counter() + offset
         local: list[tuple[int, float, bool]] = []
@@ -541,7 +545,7 @@ def _run_phase(
 # --- the limiter's own cost ------------------------------------------------------------------------
 
 
-def limiter_cost(world: World, *, rounds: int = 300) -> dict:
+def limiter_cost(world: World, *, rounds: int = 300) -> dict[str, Any]:
     from django.test import Client as DjangoClient
     from django.test.utils import override_settings
 
@@ -576,7 +580,7 @@ def limiter_cost(world: World, *, rounds: int = 300) -> dict:
     }
 
 
-def run(options: FairnessOptions) -> dict:
+def run(options: FairnessOptions) -> dict[str, Any]:
     from bench import database
 
     bench = database.create()
@@ -613,7 +617,7 @@ def run(options: FairnessOptions) -> dict:
     return results
 
 
-def render(results: dict) -> str:
+def render(results: dict[str, Any]) -> str:
     lines = ["Fair share (issue 28)", f"   sizes {results['sizes']}  machine {results['machine']}"]
     cost = results["limiter_cost"]
     lines += [

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 import platform
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from bench import background, database, loader, sql_level
-from bench.endpoints import EndpointHarness, debug_off, is_context_statement, replay_runner, strip_context
+from bench.endpoints import Capture, EndpointHarness, debug_off, is_context_statement, replay_runner, strip_context
 from bench.queries import HOT_QUERIES, HotQuery, Period, builtin_sql, endpoint_path, from_function
 from bench.timing import interleaved, pair_ratios, summary
+
+if TYPE_CHECKING:
+    import psycopg
+    from django.test.client import _MonkeyPatchedWSGIResponse
+
+    from bench.database import BenchDatabase
+    from bench.loader import LoadedData
+    from tenants.models import Tenant
 
 MEASURED_TENANT = 1  # every tenant holds the same amount of data; this one is measured
 
@@ -31,7 +41,7 @@ class Options:
     peers: bool = True  # the peers section (bench/peers/)
     baseline_rps: float | None = None  # client-list req/s before a change (--baseline-rps)
 
-    def resolved(self) -> dict:
+    def resolved(self) -> dict[str, Any]:
         scale = loader.SCALES[self.scale]
         return {
             "tenants": self.tenants or scale["tenants"],
@@ -41,7 +51,7 @@ class Options:
         }
 
 
-def machine() -> dict:
+def machine() -> dict[str, Any]:
     cpu = ""
     try:
         with open("/proc/cpuinfo") as f:
@@ -62,14 +72,14 @@ def machine() -> dict:
     }
 
 
-def run(options: Options, log: Callable[[str], None]) -> dict:
+def run(options: Options, log: Callable[[str], None]) -> dict[str, Any]:
     import psycopg
     from django.conf import settings
 
     sizes = options.resolved()
     repeat = sizes["repeat"]
     started = datetime.datetime.now(datetime.UTC)
-    results: dict = {
+    results: dict[str, Any] = {
         "meta": {
             "date": started.isoformat(timespec="seconds"),
             "scale": options.scale,
@@ -89,7 +99,7 @@ def run(options: Options, log: Callable[[str], None]) -> dict:
     connections_opened: list[psycopg.Connection] = []
     try:
         with psycopg.connect(**bench.owner_conninfo(), autocommit=True) as conn:
-            results["meta"]["postgres"] = conn.execute("SHOW server_version").fetchone()[0]
+            results["meta"]["postgres"] = database.fetch_value(conn.execute("SHOW server_version"))
         host = settings.DATABASES["owner"].get("HOST") or "local socket"
         results["meta"]["connection"] = "unix socket" if str(host).startswith("/") else f"TCP {host}"
         if not bench.bypass_available:
@@ -110,8 +120,8 @@ def run(options: Options, log: Callable[[str], None]) -> dict:
         # Loading can take minutes: connections opened before it may have been closed since.
         from django.db import connections
 
-        for conn in connections.all():
-            conn.close()
+        for wrapper in connections.all():
+            wrapper.close()
         results["data"] = {
             "rows": data.rows,
             "seconds": data.seconds,
@@ -226,7 +236,7 @@ def run(options: Options, log: Callable[[str], None]) -> dict:
     return results
 
 
-def _guarded(function: Callable[[], dict]) -> dict:
+def _guarded(function: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     try:
         return function()
     except background.WorkFailed as exc:
@@ -237,16 +247,16 @@ def _guarded(function: Callable[[], dict]) -> dict:
 
 
 def _peers(
-    bench,
+    bench: BenchDatabase,
     harness: EndpointHarness,
-    endpoints: dict,
-    data,
+    endpoints: dict[str, dict[str, Any]],
+    data: LoadedData,
     options: Options,
-    sizes: dict,
+    sizes: dict[str, Any],
     *,
     repeat: int,
     log: Callable[[str], None],
-) -> dict:
+) -> dict[str, Any]:
     from bench.peers.measure import section
 
     endpoint = endpoints["client_list"]
@@ -269,7 +279,7 @@ def _peers(
         return {"available": False, "failed": True, "reason": f"FAILED: {type(exc).__name__}: {str(exc)[:1500]}"}
 
 
-def _tenant(tenant_id: str):
+def _tenant(tenant_id: str) -> Tenant:
     from tenants.context import tenant_context
     from tenants.models import Tenant
 
@@ -277,19 +287,22 @@ def _tenant(tenant_id: str):
         return Tenant.objects.get(id=tenant_id)
 
 
-def _capture_endpoints(harness: EndpointHarness, period: Period) -> dict:
-    endpoints = {}
+def _capture_endpoints(harness: EndpointHarness, period: Period) -> dict[str, dict[str, Any]]:
+    endpoints: dict[str, dict[str, Any]] = {}
     for name, template, _function in HOT_QUERIES:
         path = endpoint_path(template, period)
         ok, reason = harness.available(path)
-        entry: dict = {"path": path, "available": ok}
+        entry: dict[str, Any] = {"path": path, "available": ok}
+        response: _MonkeyPatchedWSGIResponse | None = None
+        capture: Capture | None = None
         if ok:
             try:
                 response, capture = harness.capture(path)
             except Exception as exc:  # noqa: BLE001 - a half-built view must not sink the run
                 response, capture = None, None
                 ok, reason = False, f"endpoint raised {type(exc).__name__}: {str(exc)[:160]}"
-        if ok:
+        # Both are set exactly when ok is still true (the capture succeeded).
+        if ok and response is not None and capture is not None:
             if response.status_code != 200:
                 ok = False
                 reason = f"endpoint answered {response.status_code}: {response.content[:160].decode(errors='replace')}"
@@ -314,7 +327,14 @@ def _capture_endpoints(harness: EndpointHarness, period: Period) -> dict:
     return endpoints
 
 
-def _hot_queries(endpoints: dict, *, tenant, tenant_id: str, period: Period, conn) -> list[HotQuery]:
+def _hot_queries(
+    endpoints: dict[str, dict[str, Any]],
+    *,
+    tenant: Tenant,
+    tenant_id: str,
+    period: Period,
+    conn: psycopg.Connection[Any],
+) -> list[HotQuery]:
     queries = []
     for name, _template, function in HOT_QUERIES:
         endpoint = endpoints[name]
@@ -333,7 +353,7 @@ def _hot_queries(endpoints: dict, *, tenant, tenant_id: str, period: Period, con
                     built = from_function(*function, tenant=tenant, period=period, conn=conn)
                 except Exception as exc:  # noqa: BLE001
                     query.note = f"{function[0]}.{function[1]} failed: {type(exc).__name__}"
-            if built:
+            if built and function is not None:
                 query.statements, query.source = built, f"{function[0]}.{function[1]}"
             else:
                 query.statements, query.source = builtin_sql(name, tenant_id, period), "builtin"
@@ -353,20 +373,22 @@ def _hot_queries(endpoints: dict, *, tenant, tenant_id: str, period: Period, con
     return queries
 
 
-def _measure_endpoints(harness: EndpointHarness, endpoints: dict, *, runtime, repeat: int) -> dict:
-    results = {}
+def _measure_endpoints(
+    harness: EndpointHarness, endpoints: dict[str, dict[str, Any]], *, runtime: psycopg.Connection[Any], repeat: int
+) -> dict[str, Any]:
+    results: dict[str, Any] = {}
     for name, endpoint in endpoints.items():
         if not endpoint.get("available"):
             results[name] = {"available": False, "reason": endpoint.get("reason", "")}
             continue
         path = endpoint["path"]
-        variants = {
-            "isolated": lambda path=path: harness.get(path, isolation=True),
+        variants: dict[str, Callable[[], object]] = {
+            "isolated": functools.partial(harness.get, path, isolation=True),
             "bare_sql": replay_runner(runtime, endpoint["capture"].transactions),
         }
-        entry: dict = {"available": True, "path": path}
+        entry: dict[str, Any] = {"available": True, "path": path}
         if harness.wrapper_off is not None:
-            variants["not_isolated"] = lambda path=path: harness.get(path, isolation=False)
+            variants["not_isolated"] = functools.partial(harness.get, path, isolation=False)
             on, off = harness.get(path), harness.get(path, isolation=False)
             entry["baseline_status"] = off.status_code
             # Equal bodies: the view filters by tenant itself too (the second belt), so the
@@ -386,7 +408,7 @@ def _measure_endpoints(harness: EndpointHarness, endpoints: dict, *, runtime, re
     return results
 
 
-def _measure_me(harness: EndpointHarness, *, repeat: int) -> dict:
+def _measure_me(harness: EndpointHarness, *, repeat: int) -> dict[str, Any]:
     """Authenticated GET /api/v1/me/ in-process: the floor every request stands on (token,
     membership, context, DRF), with nothing of its own to query. Each run is the mean of 10."""
     response = harness.get("/api/v1/me/")
@@ -396,7 +418,14 @@ def _measure_me(harness: EndpointHarness, *, repeat: int) -> dict:
     return {"available": True, "ms": summary(times["me"])}
 
 
-def _throughput(bench, harness: EndpointHarness, endpoints: dict, options: Options, *, repeat: int) -> dict:
+def _throughput(
+    bench: BenchDatabase,
+    harness: EndpointHarness,
+    endpoints: dict[str, dict[str, Any]],
+    options: Options,
+    *,
+    repeat: int,
+) -> dict[str, Any]:
     from bench.http_load import Gunicorn, Request, run_load
 
     endpoint = endpoints["client_list"]
@@ -433,7 +462,9 @@ def _throughput(bench, harness: EndpointHarness, endpoints: dict, options: Optio
                 )
                 rps[name].append(result.rps)
                 errors[name] += result.errors
-                p50[name].append(percentile(result.latencies_ms, 50))
+                median = percentile(result.latencies_ms, 50)
+                if median is not None:  # None only for a burst that completed no request
+                    p50[name].append(median)
         return {
             "available": True,
             "path": request.path,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 class Command(BaseCommand):
@@ -13,7 +14,7 @@ class Command(BaseCommand):
         "after the chunks/queues/cap, and a tenant's API latency while another sends 5x its rate."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--jobs", type=int, default=6, help="tenant A's jobs")
         parser.add_argument("--items", type=int, default=20_000, help="rows per CSV import (clients per batch) of A")
         parser.add_argument(
@@ -46,7 +47,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-http", dest="http", action="store_false")
         parser.add_argument("--json", dest="json_path", help="write every figure as JSON here")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         from bench.fairness import FairnessOptions, render, run
 
         if options["jobs"] < 1 or options["items"] < 1 or options["chunk"] < 1 or (options["import_chunk"] or 1) < 1:
