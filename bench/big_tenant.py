@@ -19,8 +19,9 @@ import datetime
 import os
 import time
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bench import background, database, loader
 from bench.endpoints import EndpointHarness, debug_off
@@ -58,7 +59,7 @@ def insight_routes() -> list[tuple[str, str]]:
 
     found: list[tuple[str, str]] = []
 
-    def walk(patterns, prefix: str) -> None:
+    def walk(patterns: Sequence[URLPattern | URLResolver], prefix: str) -> None:
         for pattern in patterns:
             route = prefix + str(pattern.pattern)
             if isinstance(pattern, URLResolver):
@@ -94,7 +95,7 @@ def csv_content(rows: int, *, salt: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def csv_import(tenant_id: str, rows: int, *, salt: int) -> dict:
+def csv_import(tenant_id: str, rows: int, *, salt: int) -> dict[str, Any]:
     """One import of `rows` new clients, timed from the job's start to its end."""
     from django.conf import settings
 
@@ -155,11 +156,11 @@ def _describe(bench: database.BenchDatabase, options: BigTenantOptions, tenants:
     )
 
 
-def run(options: BigTenantOptions, log: Callable[[str], None]) -> dict:
+def run(options: BigTenantOptions, log: Callable[[str], None]) -> dict[str, Any]:
     from django.conf import settings
 
     started = datetime.datetime.now(datetime.UTC)
-    results: dict = {"meta": {"date": started.isoformat(timespec="seconds"), "scale": "big-tenant"}}
+    results: dict[str, Any] = {"meta": {"date": started.isoformat(timespec="seconds"), "scale": "big-tenant"}}
     if options.database:
         # Kept by an earlier run (--keep): migrated to this code (an aggregate added since is
         # built by its migration), then checked against the sizes asked for; no loading.
@@ -213,12 +214,12 @@ def run(options: BigTenantOptions, log: Callable[[str], None]) -> dict:
         big = EndpointHarness(bench, tenant_id=data.tenant_id(BIG), user_id=data.owner_id(BIG))
         small = EndpointHarness(bench, tenant_id=data.tenant_id(SMALL), user_id=data.owner_id(SMALL))
         harnesses += [big, small]
-        section: dict = {"insights": {}, "lists": {}, "csv_import": {}}
+        section: dict[str, Any] = {"insights": {}, "lists": {}, "csv_import": {}}
         skipped: dict[str, str] = {}
 
         returned: dict[str, dict[str, int]] = {}
 
-        def medians(path_big: str, path_small: str, *, rows_of: str | None = None) -> dict:
+        def medians(path_big: str, path_small: str, *, rows_of: str | None = None) -> dict[str, Any]:
             for label, harness, path in (("big", big, path_big), ("small", small, path_small)):
                 response = harness.get(path)
                 if response.status_code != 200:
@@ -280,7 +281,7 @@ def run(options: BigTenantOptions, log: Callable[[str], None]) -> dict:
     return results
 
 
-def render(results: dict) -> str:
+def render(results: dict[str, Any]) -> str:
     section = results.get("big_tenant", {})
     meta = results.get("meta", {})
     lines = [

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 
@@ -24,7 +25,8 @@ from bench.database import BenchDatabase
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]  # an AF_INET address: (host, port)
+        return port
 
 
 class Gunicorn:
@@ -55,8 +57,12 @@ class Gunicorn:
             PYTHONWARNINGS="ignore",
             LOG_LEVEL="WARNING",
         )
-        env.setdefault("REDIS_URL", settings.REDIS_URL)
-        env.setdefault("SUPABASE_JWT_SECRET", settings.SUPABASE_JWT_SECRET)
+        # None cannot go into an environment: the child's settings then work it out themselves
+        # (REDIS_URL is always set by then; SUPABASE_JWT_SECRET is None only with JWKS alone).
+        if settings.REDIS_URL is not None:
+            env.setdefault("REDIS_URL", settings.REDIS_URL)
+        if settings.SUPABASE_JWT_SECRET is not None:
+            env.setdefault("SUPABASE_JWT_SECRET", settings.SUPABASE_JWT_SECRET)
         # The tenant rate limiter runs (its cost is part of every figure) but never refuses a
         # throughput burst; the fairness section sets its own rate (bench.fairness).
         for name in ("TENANT_API_RATE", "TENANT_API_BURST", "TENANT_USER_API_RATE"):
@@ -109,7 +115,7 @@ class Gunicorn:
         self.log.seek(0)
         return self.log.read().decode(errors="replace")[-size:]
 
-    def wait_ready(self, path: str, headers: dict, timeout: float = 60) -> int:
+    def wait_ready(self, path: str, headers: dict[str, str], timeout: float = 60) -> int:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -139,7 +145,7 @@ class Gunicorn:
 class Request:
     method: str
     path: str
-    headers: dict
+    headers: dict[str, str]
     body: bytes | None = None
     kind: str = ""
 
@@ -150,7 +156,7 @@ class LoadResult:
     requests: int = 0
     errors: int = 0
     latencies_ms: list[float] = field(default_factory=list)
-    by_kind: dict = field(default_factory=dict)  # kind -> [latencies]
+    by_kind: dict[str, list[float]] = field(default_factory=dict)  # kind -> [latencies]
     error_samples: list[str] = field(default_factory=list)
 
     @property
@@ -219,5 +225,5 @@ def percentile(values: list[float], p: float) -> float | None:
     return round(ordered[index], 2)
 
 
-def json_body(data: dict) -> bytes:
+def json_body(data: dict[str, Any]) -> bytes:
     return json.dumps(data).encode()
