@@ -388,7 +388,7 @@ def test_active_and_returning_clients_are_counted_from_the_active_days(world):
         # Gaps: days since the client's previous permanent day (32767: none); returning gaps:
         # the least of that and the days since the first visit or purchase. Negated, sorted.
         assert days() == {D(2025, 3, 5): ([-32767], [0]), D(2025, 3, 20): ([-15], [-15])}
-        march = selectors.dashboard(a, D(2025, 3, 1), D(2025, 3, 31))
+        march = selectors.dashboard(tenant=a, start=D(2025, 3, 1), end=D(2025, 3, 31))
         assert (march["active_clients"]["current"], march["new_clients"]["current"]) == (2, 2)
         assert march["returning_client_rate"]["current"] == 0
         # A purchase on an earlier day moves the next day's gap, in the same write.
@@ -398,15 +398,15 @@ def test_active_and_returning_clients_are_counted_from_the_active_days(world):
             D(2025, 3, 5): ([-32], [-32]),
             D(2025, 3, 20): ([-15], [-15]),
         }
-        march = selectors.dashboard(a, D(2025, 3, 1), D(2025, 3, 31))
-        assert _json(march) == _json(selectors.dashboard_raw(a, D(2025, 3, 1), D(2025, 3, 31)))
+        march = selectors.dashboard(tenant=a, start=D(2025, 3, 1), end=D(2025, 3, 31))
+        assert _json(march) == _json(selectors.dashboard_raw(tenant=a, start=D(2025, 3, 1), end=D(2025, 3, 31)))
         assert march["active_clients"] == {"current": 2, "previous": 1, "change_percent": 100}
         assert march["new_clients"] == {"current": 1, "previous": 1, "change_percent": 0}
         assert march["returning_client_rate"]["current"] == 50
         # Past the full refund's day the sale of March 25th makes nobody active.
-        spring = selectors.dashboard(a, D(2025, 3, 1), D(2025, 4, 10))
+        spring = selectors.dashboard(tenant=a, start=D(2025, 3, 1), end=D(2025, 4, 10))
         assert spring["active_clients"]["current"] == 1
-        assert _json(spring) == _json(selectors.dashboard_raw(a, D(2025, 3, 1), D(2025, 4, 10)))
+        assert _json(spring) == _json(selectors.dashboard_raw(tenant=a, start=D(2025, 3, 1), end=D(2025, 4, 10)))
         services.transaction_delete(tenant=a, transaction_id=earlier.id)
         assert days() == {D(2025, 3, 5): ([-32767], [0]), D(2025, 3, 20): ([-15], [-15])}
 
