@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from celery import current_app
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import Value
@@ -910,15 +909,14 @@ def client_import_csv_start(
     if rows == 0:
         raise csv_format.CsvRejected("no_rows", "The file has a header row but no client rows.")
 
-    def enqueue(job: BackgroundJob) -> None:
-        current_app.tasks[IMPORT_TASK_NAME].delay(str(tenant.id), str(job.id))
-
     with transaction.atomic():
         job = jobs.job_create(
             tenant=tenant,
             kind=IMPORT_JOB_KIND,
             started_by=acting_user,
-            enqueue=enqueue,
+            # By name: a web process has not imported clients.tasks (Celery registers a task
+            # where its module is imported), and services never import tasks.
+            enqueue=jobs.task_by_name(IMPORT_TASK_NAME),
             params={
                 "filename": filename[:255],
                 "rows": rows,
