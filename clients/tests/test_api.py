@@ -6,6 +6,7 @@ from unittest import mock
 
 import pytest
 
+from clients import services
 from clients.models import Client, ClientImport, ClientTag
 from clients.normalize import contact_hash
 from clients.services import client_tag_add
@@ -308,14 +309,15 @@ def upload(api, content: bytes, name="clients.csv"):
 
 
 def test_import_through_the_api_is_a_202_with_a_job(world, django_capture_on_commit_callbacks):
-    with mock.patch.object(client_import_csv_task, "delay") as delay:
+    # Enqueued after commit, by the task's name (services.IMPORT_TASK_NAME).
+    with mock.patch("brandvx.celery.app.send_task") as send_task:
         with django_capture_on_commit_callbacks(execute=True):
             response = upload(
                 world.client(world.staff_a, world.tenant_a), b"\xef\xbb\xbfEmail,First Name\nAmy@Example.com,Amy\n"
             )
     assert response.status_code == 202, response.json()
     job_id = response.json()["job_id"]
-    delay.assert_called_once_with(str(world.tenant_a.id), job_id)
+    send_task.assert_called_once_with(services.IMPORT_TASK_NAME, args=(str(world.tenant_a.id), job_id))
     with tenant_context(world.tenant_a.id, role="system"):
         job = BackgroundJob.objects.get(id=job_id)
         assert (job.kind, job.status, job.progress_total, job.params["filename"]) == (
