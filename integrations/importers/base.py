@@ -36,8 +36,10 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from analytics.records import CREATED, SKIPPED, UPDATED
 from clients.models import Client, ClientExternalId
 from clients.records import ContactRecord, contact_record
+from clients.rules import identifies_someone
 from clients.services import client_profiles_date, client_upsert
 from common.errors import Conflict, InvalidInput
 from common.validation import RANGE_TEXT, instant_in_range
@@ -45,11 +47,6 @@ from tenants.changes import Actor, record_changes
 from tenants.models import Tenant
 
 logger = logging.getLogger("brandvx.integrations")
-
-UNCHANGED = "unchanged"
-CREATED = "created"
-UPDATED = "updated"
-SKIPPED = "skipped"
 
 # ISO 4217 minor-unit exponents that are not 2.
 _CURRENCY_EXPONENT = {
@@ -332,7 +329,10 @@ def make_contact(
         region=region,
         provider_created_at=_lenient_timestamp(created_at),
     )
-    if not (contact.first_name or contact.last_name or contact.email or contact.phone):
+    # The provider's own id is no one's identity here: every record of a provider has one.
+    if not identifies_someone(
+        first_name=contact.first_name, last_name=contact.last_name, email=contact.email, phone=contact.phone
+    ):
         reasons = "; ".join(f"{d.field}: {d.reason}" for d in contact.dropped)
         raise RecordError(
             f"nothing identifies the person (no name, email or phone){f' ({reasons})' if reasons else ''}"

@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TypedDict
 
 from analytics.models import Refund, Service, ServiceCategory, Transaction
-from analytics.records import CategoryRecord, RefundRecord, SaleLine, SaleRecord, ServiceRecord
+from analytics.records import SKIPPED, CategoryRecord, RefundRecord, SaleLine, SaleRecord, ServiceRecord
 from analytics.rules import validate_minor_units
 from analytics.services import (
     refund_upsert,
@@ -25,7 +25,6 @@ from clients.models import ClientExternalId
 from clients.records import ContactRecord
 from integrations.catalog import VariationRecord, catalog_variation_upsert
 from integrations.importers.base import (
-    SKIPPED,
     ImporterBase,
     Raw,
     RecordError,
