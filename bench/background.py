@@ -24,7 +24,7 @@ class WorkFailed(RuntimeError):
 @contextlib.contextmanager
 def _no_enqueue(task_path: str) -> Iterator[None]:
     """The benchmark runs the job itself: nothing goes to the broker, whether the service
-    publishes through the task (`.delay`) or by the task's name (`send_task`)."""
+    publishes through the task (`.delay`, `.apply_async`) or by the task's name (`send_task`)."""
     from brandvx.celery import app as celery_app
 
     module, name = task_path.rsplit(".", 1)
@@ -36,6 +36,7 @@ def _no_enqueue(task_path: str) -> Iterator[None]:
 
     with (
         mock.patch.object(task, "delay", lambda *args, **kwargs: None),
+        mock.patch.object(task, "apply_async", lambda *args, **kwargs: None),
         mock.patch.object(celery_app, "send_task", send_other_tasks),
     ):
         yield

@@ -161,7 +161,16 @@ def _start_worker(*, fair: bool, chunk: int, import_chunk: int, cap: int, log_pa
     log = open(log_path, "ab")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "brandvx", "worker", "-Q", ",".join(settings.BRANDVX_QUEUES)]
-        + ["--pool", "prefork", "--concurrency", "2", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"]
+        + [
+            "--pool",
+            "prefork",
+            "--concurrency",
+            "2",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING"),
+        ]
         + ["-n", f"fairness-{os.getpid()}@%h"],
         cwd=ROOT,
         env=env,
@@ -252,8 +261,9 @@ def background_round(world: World, options: FairnessOptions, *, fair: bool, cap:
         tenant_a = world.tenant_a
     app.control.purge()
     # This process publishes as the round's settings route (no routes before issue 28).
-    routes = app.conf.task_routes
+    routes, was_fair = app.conf.task_routes, settings.TENANT_FAIR_SCHEDULING
     app.conf.task_routes = settings.CELERY_TASK_ROUTES if fair else {}
+    settings.TENANT_FAIR_SCHEDULING = fair  # and with the priorities of issue 28 (tenants.jobs.bulk_priority)
     worker = _start_worker(
         fair=fair, chunk=options.chunk, import_chunk=_import_chunk(options), cap=cap, log_path=log_path
     )
@@ -295,7 +305,7 @@ def background_round(world: World, options: FairnessOptions, *, fair: bool, cap:
             time.sleep(0.2)
     finally:
         _stop(worker)
-        app.conf.task_routes = routes
+        app.conf.task_routes, settings.TENANT_FAIR_SCHEDULING = routes, was_fair
     failed = [row for row in a_rows + b_rows if row["status"] != "succeeded"]
     if failed:
         raise RuntimeError(f"jobs did not succeed: {failed}")

@@ -102,12 +102,12 @@ def birthday_batch_start(
         raise InvalidInput("channel", f"must be one of {', '.join(Channel.values)}")
     start = start or tenant.today()
     params = {"days_ahead": days_ahead, "from": start.isoformat(), "channel": channel, "scheduled": scheduled}
-
-    def enqueue(job: BackgroundJob) -> None:
-        _enqueue(BIRTHDAY_BATCH_TASK, str(tenant.id), str(job.id))
-
     return jobs.job_create(
-        tenant=tenant, kind=BIRTHDAY_BATCH_KIND, params=params, started_by=acting_user, enqueue=enqueue
+        tenant=tenant,
+        kind=BIRTHDAY_BATCH_KIND,
+        params=params,
+        started_by=acting_user,
+        enqueue=jobs.task_by_name(BIRTHDAY_BATCH_TASK),  # at the tenant's bulk priority
     )
 
 

@@ -197,10 +197,11 @@ def _import_batch_now(
     return counts, errors
 
 
-def client_import_csv_chunk(*, tenant: Tenant, job_id: uuid.UUID) -> str:
+def client_import_csv_chunk(*, tenant: Tenant, job_id: uuid.UUID, priority: int = 0) -> str:
     """One import task's work, under the tenant's fair share (issue 28, tenants.jobs): the
     chunk (CLIENTS_IMPORT_CHUNK_ROWS rows) runs only with one of the tenant's running-chunk
-    slots, held until it ends, like every chunked job's. Returns "deferred" (no free slot: the
+    slots, held until it ends, like every chunked job's (or a lent worker: `priority` is the
+    one the task was delivered at, tenants.jobs.tenant_chunk_turn). Returns "deferred" (no free slot: the
     caller enqueues the task again after TENANT_TASK_RETRY_MS), "continued" (rows remain: the
     caller enqueues the next chunk) or "finished" (done, canceled or failed).
 
@@ -209,7 +210,7 @@ def client_import_csv_chunk(*, tenant: Tenant, job_id: uuid.UUID) -> str:
     if not settings.TENANT_FAIR_SCHEDULING:
         client_import_csv(tenant=tenant, job_id=job_id)
         return "finished"
-    with jobs.tenant_chunk_turn(tenant.id) as turn:
+    with jobs.tenant_chunk_turn(tenant.id, priority=priority) as turn:
         if not turn:
             return "deferred"
         more = client_import_csv(tenant=tenant, job_id=job_id, chunk_rows=limit("CLIENTS_IMPORT_CHUNK_ROWS"))

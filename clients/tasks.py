@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import uuid
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 
 from clients import imports
 from clients.services import IMPORT_TASK_NAME
+from tenants import jobs
 from tenants.models import Tenant
 
 
-@shared_task(name=IMPORT_TASK_NAME)  # type: ignore[untyped-decorator]  # celery is untyped
-def client_import_csv_task(tenant_id: str, job_id: str) -> str:
+@shared_task(name=IMPORT_TASK_NAME, bind=True)  # type: ignore[untyped-decorator]  # celery is untyped
+def client_import_csv_task(self: Task, tenant_id: str, job_id: str) -> str:
     """Import an uploaded client CSV, one chunk (CLIENTS_IMPORT_CHUNK_ROWS rows) per task: a
     chunk that ends with rows left enqueues the next (see clients.imports.client_import_csv),
     so one tenant's big file does not hold a worker while other tenants' tasks wait. A chunk
@@ -25,9 +26,11 @@ def client_import_csv_task(tenant_id: str, job_id: str) -> str:
     finished or canceled job is left alone (a cancel stops the chain at the next batch).
     """
     tenant = Tenant.objects.get(id=uuid.UUID(tenant_id))
-    outcome = imports.client_import_csv_chunk(tenant=tenant, job_id=uuid.UUID(job_id))
+    outcome = imports.client_import_csv_chunk(
+        tenant=tenant, job_id=uuid.UUID(job_id), priority=jobs.delivered_priority(self)
+    )
     if outcome == "deferred":
-        client_import_csv_task.apply_async(args=(tenant_id, job_id), countdown=settings.TENANT_TASK_RETRY_MS / 1000)
+        jobs.publish_chunk(self, (tenant_id, job_id), countdown=settings.TENANT_TASK_RETRY_MS / 1000)
     elif outcome == "continued":
-        client_import_csv_task.delay(tenant_id, job_id)
+        jobs.publish_chunk(self, (tenant_id, job_id))
     return outcome

@@ -29,13 +29,13 @@ def sync_connection(self: Task, tenant_id: str, job_id: str) -> str:
     if not settings.TENANT_FAIR_SCHEDULING:
         sync.run_sync(tenant_id=tenant_id, job_id=job_id)
         return "finished"
-    with jobs.tenant_slot(uuid.UUID(tenant_id)) as slot:
-        if slot is None:
-            self.apply_async(args=(tenant_id, job_id), countdown=settings.TENANT_TASK_RETRY_MS / 1000)
+    with jobs.tenant_chunk_turn(uuid.UUID(tenant_id), priority=jobs.delivered_priority(self)) as turn:
+        if not turn:
+            jobs.publish_chunk(self, (tenant_id, job_id), countdown=settings.TENANT_TASK_RETRY_MS / 1000)
             return "deferred"
         outcome = sync.run_sync(tenant_id=tenant_id, job_id=job_id, budget=settings.JOB_CHUNK_SIZE)
     if outcome and outcome.get("continue"):
-        self.apply_async(args=(tenant_id, job_id))  # after the slot is released
+        jobs.publish_chunk(self, (tenant_id, job_id))  # after the slot is released
         return "continued"
     return "finished"
 
@@ -64,4 +64,4 @@ def process_acuity_appointment(
 
 
 def enqueue_sync(job: BackgroundJob) -> None:
-    sync_connection.delay(str(job.tenant_id), str(job.id))
+    jobs.publish_chunk(sync_connection, (str(job.tenant_id), str(job.id)))

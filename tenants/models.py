@@ -238,7 +238,15 @@ class BackgroundJob(TenantModel):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["tenant", "-created_at"], name="job_tenant_created_idx")]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="job_tenant_created_idx"),
+            # tenants.jobs.bulk_priority counts a tenant's unfinished jobs for every chunk.
+            models.Index(
+                fields=["tenant"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="job_tenant_unfinished_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.id} ({self.status})"

@@ -1,4 +1,6 @@
 # Celery and the cache: Redis from REDIS_URL (an embedded Redis when unset).
+from typing import Any
+
 from kombu import Queue
 
 from .env import env_bool, env_int, env_str
@@ -22,12 +24,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 # Must exceed the longest task, or Redis hands an unacknowledged task to a second worker.
-CELERY_BROKER_TRANSPORT_OPTIONS = {
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 15 * 60),
     # How often a worker sweeps for a dead worker's unacknowledged tasks (kombu's defaults:
     # every 10 s, scanning on every 10th sweep). Tests shorten both.
     "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
     "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 10),
+    # Priorities 0 (taken first) to 9, one Redis list each: a tenant's bulk tasks are published
+    # at its number of unfinished jobs (tenants.jobs.bulk_priority), so a salon with one job
+    # waiting goes ahead of a salon with six. tenants.jobs names the lists the same way.
+    "priority_steps": list(range(10)),
+    "sep": ":",
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

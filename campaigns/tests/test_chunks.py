@@ -5,6 +5,7 @@ process on the real database and Redis. What the task would publish is recorded 
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -22,10 +23,12 @@ pytestmark = pytest.mark.usefixtures("committed")
 
 
 class Published:
-    """Stands in for the Celery task: records what job_run_chunk publishes."""
+    """Stands in for the Celery task: records what job_run_chunk publishes. `priority` is the
+    one this delivery came at (Celery's task.request.delivery_info)."""
 
-    def __init__(self):
+    def __init__(self, priority: int = 0):
         self.calls: list[tuple[tuple, dict]] = []
+        self.request = SimpleNamespace(delivery_info={"priority": priority})
 
     def apply_async(self, args=(), **options):
         self.calls.append((tuple(args), options))
@@ -60,7 +63,8 @@ def test_each_chunk_commits_its_progress_and_publishes_the_next(chunks_of_10):
     state = job_state(world.tenant_a, job.id)
     assert state["status"] == "running" and state["progress_done"] == 10 and state["progress_total"] == 35
     assert state["checkpoint"]["chunk"] == 1 and drafts(world.tenant_a) == 10
-    assert task.calls == [((str(world.tenant_a.id), str(job.id), 1), {})]
+    # At the tenant's bulk priority: one unfinished job, so 0 (taken first).
+    assert task.calls == [((str(world.tenant_a.id), str(job.id), 1), {"priority": 0})]
 
     chunk = 1
     while (outcome := run(job, chunk, task)) == "continued":
@@ -82,10 +86,15 @@ def test_a_chunk_over_the_tenant_cap_goes_back_to_the_queue_and_other_tenants_ru
     waiting = queue_batch(world.tenant_b, month=1)
     birthday_batch.apply_async(args=(str(world.tenant_b.id), str(waiting.id)))  # another task waits
     try:
-        task = Published()
+        # Delivered at priority 1, as when A has a second job running (the slot held above):
+        # B's task waits at 0, ahead of it.
+        task = Published(priority=1)
         assert run(job_a, 0, task) == "deferred"
         assert task.calls == [
-            ((str(world.tenant_a.id), str(job_a.id), 0), {"countdown": settings.TENANT_TASK_RETRY_MS / 1000})
+            (
+                (str(world.tenant_a.id), str(job_a.id), 0),
+                {"countdown": settings.TENANT_TASK_RETRY_MS / 1000, "priority": 0},
+            )
         ]
         assert job_state(world.tenant_a, job_a.id)["status"] == "queued" and drafts(world.tenant_a) == 0
         assert run(job_b, 0) == "finished"  # B has its own slot
@@ -109,6 +118,44 @@ def test_over_the_cap_an_idle_worker_is_lent_while_no_task_waits(chunks_of_10, s
         assert run(job, 1) == "deferred"
     finally:
         jobs.tenant_slot_release(held)
+
+
+def test_over_the_cap_the_worker_is_lent_unless_a_task_waits_at_a_better_priority(chunks_of_10, settings):
+    """Lending looks at the bulk queue's priorities: a task waiting at the chunk's own priority
+    or a worse one (a tenant with as many jobs or more) does not stop it; one waiting at a
+    better priority (a tenant with fewer jobs) does."""
+    settings.TENANT_MAX_RUNNING_TASKS = 1
+    world = TenantWorld()
+    load_birthday_clients(world.tenant_a, 25, month=8, tag="a")
+    job = queue_batch(world.tenant_a, month=8)
+    waiting = queue_batch(world.tenant_b, month=1)
+    celery_app.control.purge()
+    held = jobs.tenant_slot_acquire(world.tenant_a.id)
+    try:
+        for priority in (3, 5):  # as good as A's chunk, then worse
+            birthday_batch.apply_async(args=(str(world.tenant_b.id), str(waiting.id)), priority=priority)
+        assert run(job, 0, Published(priority=3)) == "continued"
+        birthday_batch.apply_async(args=(str(world.tenant_b.id), str(waiting.id)), priority=2)
+        assert run(job, 1, Published(priority=3)) == "deferred"
+        assert run(job, 1, Published(priority=2)) == "continued"  # nothing ahead of 2 but 2 itself
+    finally:
+        jobs.tenant_slot_release(held)
+        celery_app.control.purge()
+    assert drafts(world.tenant_a) == 20
+
+
+def test_bulk_priority_counts_the_tenants_unfinished_jobs():
+    world = TenantWorld()
+    assert jobs.bulk_priority(world.tenant_a.id) == 0  # nothing yet: as good as one job
+    batches_a = [queue_batch(world.tenant_a, month=month) for month in range(1, 13)]
+    queue_batch(world.tenant_b, month=1)
+    assert jobs.bulk_priority(world.tenant_a.id) == 9  # twelve unfinished: the last priority
+    assert jobs.bulk_priority(world.tenant_b.id) == 0  # one: first
+    with tenant_context(world.tenant_a.id, role="system"):
+        for job in batches_a[:9]:
+            jobs.job_cancel(job_id=job.id)
+    assert jobs.bulk_priority(world.tenant_a.id) == 2  # three left
+    celery_app.control.purge()
 
 
 def test_a_killed_workers_slot_frees_itself(settings):
@@ -139,7 +186,7 @@ def test_a_late_duplicate_of_a_committed_chunk_changes_nothing(chunks_of_10, set
     # The redelivery of chunk 0: the job moved within a lease, so the chain may be alive; it
     # looks again a lease later instead of running anything now.
     assert run(job, 0, task) == "recheck"
-    assert task.calls == [((str(world.tenant_a.id), str(job.id), 0), {"countdown": 300})]
+    assert task.calls == [((str(world.tenant_a.id), str(job.id), 0), {"countdown": 300, "priority": 0})]
     state = job_state(world.tenant_a, job.id)
     assert state["progress_done"] == 10 and state["checkpoint"]["chunk"] == 1
 
@@ -154,7 +201,7 @@ def test_a_chain_broken_after_a_commit_is_carried_on_by_the_redelivery(chunks_of
     task = Published()
     assert run(job, 0, task) == "continued"  # the redelivered chunk 0 runs chunk 1
     assert job_state(world.tenant_a, job.id)["progress_done"] == 20
-    assert task.calls == [((str(world.tenant_a.id), str(job.id), 2), {})]
+    assert task.calls == [((str(world.tenant_a.id), str(job.id), 2), {"priority": 0})]
 
 
 def test_cancel_through_the_api_stops_the_job_at_the_next_chunk(chunks_of_10):

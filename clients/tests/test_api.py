@@ -317,7 +317,7 @@ def test_import_through_the_api_is_a_202_with_a_job(world, django_capture_on_com
             )
     assert response.status_code == 202, response.json()
     job_id = response.json()["job_id"]
-    send_task.assert_called_once_with(services.IMPORT_TASK_NAME, args=(str(world.tenant_a.id), job_id))
+    send_task.assert_called_once_with(services.IMPORT_TASK_NAME, args=(str(world.tenant_a.id), job_id), priority=0)
     with tenant_context(world.tenant_a.id, role="system"):
         job = BackgroundJob.objects.get(id=job_id)
         assert (job.kind, job.status, job.progress_total, job.params["filename"]) == (

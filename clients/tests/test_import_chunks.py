@@ -23,10 +23,11 @@ def start(tenant):
 
 
 def chunk(tenant, job) -> list:
-    """One delivery of the task; returns the tasks it enqueued (none reach the broker)."""
-    with mock.patch.object(client_import_csv_task, "delay") as delay:
+    """One delivery of the task; returns the arguments of the tasks it enqueued (none reach the
+    broker)."""
+    with mock.patch.object(client_import_csv_task, "apply_async") as apply_async:
         client_import_csv_task.run(str(tenant.id), str(job.id))
-    return [call.args for call in delay.call_args_list]
+    return [call.kwargs["args"] for call in apply_async.call_args_list]
 
 
 def state(tenant, job):
@@ -102,13 +103,12 @@ def test_a_cancel_between_chunks_stops_the_chain(world, settings):
 
 
 def deferred_or_run(tenant, job) -> tuple[str, list, list]:
-    """One delivery of the task: (its outcome, what it enqueued with delay, with apply_async)."""
-    with (
-        mock.patch.object(client_import_csv_task, "delay") as delay,
-        mock.patch.object(client_import_csv_task, "apply_async") as apply_async,
-    ):
+    """One delivery of the task: (its outcome, the arguments of the next chunk it enqueued,
+    the options of each task it sent back to the queue with a countdown)."""
+    with mock.patch.object(client_import_csv_task, "apply_async") as apply_async:
         outcome = client_import_csv_task.run(str(tenant.id), str(job.id))
-    return outcome, [c.args for c in delay.call_args_list], [(c.kwargs) for c in apply_async.call_args_list]
+    calls = [c.kwargs for c in apply_async.call_args_list]
+    return outcome, [c["args"] for c in calls if "countdown" not in c], [c for c in calls if "countdown" in c]
 
 
 def test_a_tenants_second_import_chunk_waits_while_its_first_holds_the_slot(world, settings):
@@ -147,7 +147,10 @@ def test_a_tenants_second_import_chunk_waits_while_its_first_holds_the_slot(worl
     held_a, (outcome, delayed, retried), free_b = seen
     assert held_a is None and free_b is not None
     assert outcome == "deferred" and delayed == []
-    assert retried == [{"args": (str(a.id), str(second.id)), "countdown": settings.TENANT_TASK_RETRY_MS / 1000}]
+    # Back to the queue at A's priority: two unfinished imports, so 1 (a tenant with one: 0).
+    assert retried == [
+        {"args": (str(a.id), str(second.id)), "countdown": settings.TENANT_TASK_RETRY_MS / 1000, "priority": 1}
+    ]
     job, clients = state(a, second)
     assert (job.status, job.progress_done, clients) == ("queued", 0, 7)  # A's 7 are the first file's
 

@@ -68,15 +68,18 @@ def test_the_sync_task_defers_over_the_tenant_cap_and_chains_its_chunks(world, s
     published = []
     monkeypatch.setattr(sync_connection, "apply_async", lambda args, **options: published.append((args, options)))
 
+    settings.TENANT_SLOT_LENDING = False  # as when another tenant's task waits ahead: no worker is lent
     held = jobs.tenant_slot_acquire(tenant.id)
     try:
         assert sync_connection.run(str(tenant.id), str(job.id)) == "deferred"
     finally:
         jobs.tenant_slot_release(held)
-    assert published == [((str(tenant.id), str(job.id)), {"countdown": settings.TENANT_TASK_RETRY_MS / 1000})]
+    # Back to the queue at the tenant's bulk priority (one unfinished job: 0).
+    retry = settings.TENANT_TASK_RETRY_MS / 1000
+    assert published == [((str(tenant.id), str(job.id)), {"priority": 0, "countdown": retry})]
     assert job_row(tenant, job.id).status == "queued"
 
     assert sync_connection.run(str(tenant.id), str(job.id)) == "continued"
-    assert published[-1] == ((str(tenant.id), str(job.id)), {})
+    assert published[-1] == ((str(tenant.id), str(job.id)), {"priority": 0})
     assert sync_connection.run(str(tenant.id), str(job.id)) == "finished"
     assert job_row(tenant, job.id).status == "succeeded" and job_row(tenant, job.id).progress_done == 4

@@ -81,10 +81,11 @@ def task_by_name(task_name: str) -> Callable[[BackgroundJob], None]:
     """An `enqueue` for job_create that sends the task called `task_name` with
     `(tenant_id, job_id)`, by its name: a service need not import its app's tasks module, which
     imports the services (tasks call services; services never import tasks). Routing
-    (queues by urgency) goes by the name, as for `.delay()`."""
+    (queues by urgency) goes by the name, as for `.delay()`; the priority is the tenant's
+    (bulk_priority)."""
 
     def enqueue(job: BackgroundJob) -> None:
-        current_app.send_task(task_name, args=(str(job.tenant_id), str(job.id)))
+        current_app.send_task(task_name, args=(str(job.tenant_id), str(job.id)), priority=bulk_priority(job.tenant_id))
 
     return enqueue
 
@@ -215,12 +216,22 @@ def jobs_fail_stale(*, now: datetime.datetime | None = None) -> int:
 # amount of work (about JOB_CHUNK_SIZE items), commits its writes together with the job's
 # progress and its checkpoint (the next chunk's number and cursor), then enqueues the next
 # chunk and ends: the worker is free for whichever task is next in the queue, another
-# tenant's included. A chunk runs only while it holds one of its tenant's
-# TENANT_MAX_RUNNING_TASKS slots in Redis; without one it goes back to the queue after
-# TENANT_TASK_RETRY_MS milliseconds instead of holding a worker, unless no task at all waits
-# in the bulk queue (TENANT_SLOT_LENDING): then it runs, since it takes nobody's turn, and the
-# next task to arrive waits at most for that one chunk. A slot is a redis-py Lock with an
-# expiry (TENANT_TASK_LEASE_SECONDS): a killed worker's slot frees itself.
+# tenant's included.
+#
+# Which task is next: the bulk queue has priorities (kombu's Redis transport keeps one list
+# per priority, 0 taken first; CELERY_BROKER_TRANSPORT_OPTIONS), and every bulk task is
+# published at its tenant's priority: the tenant's unfinished jobs, less one
+# (bulk_priority). A salon with one import waiting goes ahead of the chunks of a salon that
+# has six running, however long those have been queued; tenants with as many jobs take turns
+# (first in, first out within a priority).
+#
+# How many run at once: a chunk runs while it holds one of its tenant's
+# TENANT_MAX_RUNNING_TASKS slots in Redis. Without one, it runs anyway if no task waits in
+# the bulk queue at a better priority than its own (TENANT_SLOT_LENDING: the worker would
+# otherwise sit idle, or serve a tenant no more deserving), and the next such task waits at
+# most for that one chunk; otherwise it goes back to the queue after TENANT_TASK_RETRY_MS
+# milliseconds instead of holding a worker. A slot is a redis-py Lock with an expiry
+# (TENANT_TASK_LEASE_SECONDS): a killed worker's slot frees itself.
 #
 # Guarantees, with at-least-once delivery (acks_late):
 # - a chunk's writes and its checkpoint commit together: a chunk killed before its commit is
@@ -234,6 +245,37 @@ def jobs_fail_stale(*, now: datetime.datetime | None = None) -> int:
 #   in that instant) is carried on by the redelivered chunk once the job has not moved for
 #   a lease (until then the redelivery looks again every lease; a duplicate of a live chain
 #   ends when the job does).
+
+
+def _bulk_priorities() -> int:
+    """How many priorities the broker keeps (CELERY_BROKER_TRANSPORT_OPTIONS: 0 to 9)."""
+    return len(settings.CELERY_BROKER_TRANSPORT_OPTIONS["priority_steps"])
+
+
+def bulk_priority(tenant_id: uuid.UUID | str) -> int:
+    """The priority to publish a tenant's bulk task at: its unfinished (queued or running)
+    jobs less one, 0 to 9. One small count in the tenant's own context (partial index
+    job_tenant_unfinished_idx), made once per job and once per chunk. Always 0 (first in,
+    first out) with TENANT_FAIR_SCHEDULING off, as before issue 28."""
+    if not settings.TENANT_FAIR_SCHEDULING:
+        return 0
+    with tenant_context(tenant_id, role="system"):
+        unfinished = BackgroundJob.objects.filter(status__in=(Status.QUEUED, Status.RUNNING)).count()
+    return min(_bulk_priorities() - 1, max(0, unfinished - 1))
+
+
+def publish_chunk(task: Any, args: tuple[Any, ...], *, countdown: float | None = None) -> None:
+    """Publish a chunk task (`args` start with the tenant id) at its tenant's priority."""
+    options: dict[str, Any] = {"priority": bulk_priority(args[0])}
+    if countdown is not None:
+        options["countdown"] = countdown
+    task.apply_async(args=args, **options)
+
+
+def delivered_priority(task: Any) -> int:
+    """The priority the running task was published at (0 when it had none)."""
+    delivery_info = getattr(task.request, "delivery_info", None) or {}
+    return int(delivery_info.get("priority") or 0)
 
 
 @dataclasses.dataclass
@@ -303,37 +345,50 @@ def job_run_chunk(
     *, task: Any, tenant_id: uuid.UUID | str, job_id: uuid.UUID | str, chunk: int, step: ChunkStep
 ) -> str:
     """The body of a chunk task: run chunk `chunk` of the job (if it is still its turn and the
-    tenant has a free slot), then enqueue the next one with `task`, whose arguments are
-    (tenant_id, job_id, chunk). Returns what happened: "deferred" (no free slot: enqueued again
-    with a countdown), "continued", "finished", "canceled", "stale" (nothing to do) or "recheck"
-    (a late delivery of a committed chunk: looked at again a lease later).
+    tenant has a free slot, or the worker can be lent), then enqueue the next one with `task`,
+    whose arguments are (tenant_id, job_id, chunk). Returns what happened: "deferred" (no
+    turn: enqueued again with a countdown), "continued", "finished", "canceled", "stale"
+    (nothing to do) or "recheck" (a late delivery of a committed chunk: looked at again a lease
+    later).
 
     With TENANT_FAIR_SCHEDULING off, the whole job runs in this one task, with no slot (the
     behaviour before issue 28, kept for the benchmark's comparison)."""
     tenant_id, job_id = uuid.UUID(str(tenant_id)), uuid.UUID(str(job_id))
     if not settings.TENANT_FAIR_SCHEDULING:
         return job_run_all_chunks(tenant_id=tenant_id, job_id=job_id, step=step)
-    with tenant_slot(tenant_id) as slot:
-        if slot is None and not _bulk_queue_idle():
-            task.apply_async(args=(str(tenant_id), str(job_id), chunk), countdown=settings.TENANT_TASK_RETRY_MS / 1000)
+    with tenant_chunk_turn(tenant_id, priority=delivered_priority(task)) as turn:
+        if not turn:
+            publish_chunk(task, (str(tenant_id), str(job_id), chunk), countdown=settings.TENANT_TASK_RETRY_MS / 1000)
             return "deferred"
-        # With a slot; or over the cap while no task waits in the bulk queue: a worker nobody
-        # else asks for is lent (work-conserving), and the next task queued finds it back.
         outcome, next_chunk = _chunk_once(tenant_id=tenant_id, job_id=job_id, chunk=chunk, step=step)
     if outcome == "continued":
         # After the slot is released: the next chunk competes for it like any other task.
-        task.apply_async(args=(str(tenant_id), str(job_id), next_chunk))
+        publish_chunk(task, (str(tenant_id), str(job_id), next_chunk))
     elif outcome == "recheck":
-        task.apply_async(args=(str(tenant_id), str(job_id), next_chunk), countdown=settings.TENANT_TASK_LEASE_SECONDS)
+        publish_chunk(task, (str(tenant_id), str(job_id), next_chunk), countdown=settings.TENANT_TASK_LEASE_SECONDS)
     return outcome
 
 
-def _bulk_queue_idle() -> bool:
-    """No task waits in the bulk queue (kombu's Redis list of that name), and lending is on."""
+def bulk_queue_key(priority: int) -> str:
+    """The Redis list of the bulk queue's tasks at `priority`: kombu's Redis transport keeps
+    one list per priority, `<queue>` for 0 and `<queue><sep><priority>` for the others."""
+    queue, sep = settings.CELERY_BULK_QUEUE, settings.CELERY_BROKER_TRANSPORT_OPTIONS["sep"]
+    return f"{queue}{sep}{priority}" if priority else queue
+
+
+def _nobody_waits_ahead(priority: int) -> bool:
+    """No task waits in the bulk queue at a better priority than `priority`, and lending is
+    on. A task of the same priority is not "ahead": it goes first in its turn anyway (first in,
+    first out), and a tenant's own queued chunks share its priority."""
     if not settings.TENANT_SLOT_LENDING:
         return False
+    if priority <= 0:
+        return True
     try:
-        return not _redis().llen(settings.CELERY_BULK_QUEUE)
+        with _redis().pipeline(transaction=False) as pipe:
+            for better in range(priority):
+                pipe.llen(bulk_queue_key(better))
+            return not any(pipe.execute())
     except redis.exceptions.RedisError:
         return False
 
@@ -407,11 +462,10 @@ def _chunk_once(*, tenant_id: uuid.UUID, job_id: uuid.UUID, chunk: int | None, s
 
 
 @contextmanager
-def tenant_chunk_turn(tenant_id: uuid.UUID) -> Iterator[bool]:
-    """The cap of job_run_chunk for a job that runs its own chunks (the CSV import, which
-    commits batch by batch within a chunk): True when the chunk may run now, holding one of
-    the tenant's slots for the block (or over the cap while no task waits in the bulk queue:
-    lent, as in job_run_chunk); False when it must go back to the queue (the caller
-    re-enqueues it with a TENANT_TASK_RETRY_MS countdown)."""
+def tenant_chunk_turn(tenant_id: uuid.UUID, *, priority: int) -> Iterator[bool]:
+    """Whether a chunk of the tenant, delivered at `priority`, may run now: True while it holds
+    one of the tenant's slots for the block, or over the cap while no task waits in the bulk
+    queue at a better priority (the worker is lent); False when it must go back to the queue
+    (the caller publishes it again with a TENANT_TASK_RETRY_MS countdown, publish_chunk)."""
     with tenant_slot(tenant_id) as slot:
-        yield slot is not None or _bulk_queue_idle()
+        yield slot is not None or _nobody_waits_ahead(priority)
