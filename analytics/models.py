@@ -377,6 +377,15 @@ class InsightClientDay(TenantModel):
                 condition=models.Q(permanent=0, refunded_in_full_on__gt=models.F("day")),
                 name="insight_client_day_later_idx",
             ),
+            # The same days by the day of their full refund: those refunded in full after a
+            # recent period's end are a few, whatever the tenant's size (the dashboard's
+            # current period reads them here, the previous one by day above).
+            models.Index(
+                fields=["tenant", "refunded_in_full_on"],
+                include=["day", "client_id", "previous_permanent_day", "next_permanent_day"],
+                condition=models.Q(permanent=0, refunded_in_full_on__gt=models.F("day")),
+                name="insight_client_day_full_idx",
+            ),
         ]
 
 

@@ -368,11 +368,15 @@ WITH money AS (
     WHERE d.tenant_id = %(tenant)s AND d.day >= %(previous_start)s AND d.day <= %(end)s
     UNION ALL
     -- Each period's own sales fully refunded by its end are not transactions (nor their
-    -- discounts), and what was refunded of its sales by its end is out of the ticket.
-    SELECT s.sale_day >= %(start)s, s.currency, 0, 0, 0, 0, -s.full_discounts, -s.full_sales, -s.refunded
+    -- discounts), and what was refunded of its sales by its end is out of the ticket. Summed
+    -- here per period and currency (integers): the spans are many more rows than the days
+    -- for a big tenant, and none of them needs the money expressions below.
+    SELECT s.sale_day >= %(start)s, s.currency, 0, 0, 0, 0,
+           -sum(s.full_discounts), -sum(s.full_sales), -sum(s.refunded)
     FROM analytics_insightspan s
     WHERE s.tenant_id = %(tenant)s AND s.sale_day >= %(previous_start)s AND s.sale_day <= %(end)s
       AND s.refund_day <= CASE WHEN s.sale_day >= %(start)s THEN %(end)s ELSE %(previous_end)s END
+    GROUP BY 1, 2
 )
 SELECT m.is_current, m.currency, sum(m.gross), sum(m.refunds), {_rounded_sum("m.tips")},
        {_rounded_sum("m.taxes")}, sum(m.discounts), sum(m.transactions), sum(m.ticket),
@@ -415,16 +419,23 @@ WITH kept AS (
 ),
 later AS (
     -- Their clients without a permanent day in the period: the permanent days next to the
-    -- row's day are both outside it.
-    SELECT DISTINCT c.day >= %(start)s AS is_current, c.client_id
+    -- row's day are both outside it. One branch per period (the previous one ends the day
+    -- before `start`), each with constant bounds, so that each reads the index that holds
+    -- fewer of its rows: a recent period's full refunds after its end are few
+    -- (insight_client_day_full_idx), an older period's days are (insight_client_day_later_idx).
+    SELECT DISTINCT true AS is_current, c.client_id
     FROM analytics_insightclientday c
     WHERE c.tenant_id = %(tenant)s AND c.permanent = 0 AND c.refunded_in_full_on > c.day
-      AND c.day >= %(previous_start)s AND c.day <= %(end)s
-      AND c.refunded_in_full_on > CASE WHEN c.day >= %(start)s THEN %(end)s ELSE %(previous_end)s END
-      AND (c.previous_permanent_day IS NULL
-           OR c.previous_permanent_day < CASE WHEN c.day >= %(start)s THEN %(start)s ELSE %(previous_start)s END)
-      AND (c.next_permanent_day IS NULL
-           OR c.next_permanent_day > CASE WHEN c.day >= %(start)s THEN %(end)s ELSE %(previous_end)s END)
+      AND c.day >= %(start)s AND c.day <= %(end)s AND c.refunded_in_full_on > %(end)s
+      AND (c.previous_permanent_day IS NULL OR c.previous_permanent_day < %(start)s)
+      AND (c.next_permanent_day IS NULL OR c.next_permanent_day > %(end)s)
+    UNION ALL
+    SELECT DISTINCT false, c.client_id
+    FROM analytics_insightclientday c
+    WHERE c.tenant_id = %(tenant)s AND c.permanent = 0 AND c.refunded_in_full_on > c.day
+      AND c.day >= %(previous_start)s AND c.day <= %(previous_end)s AND c.refunded_in_full_on > %(previous_end)s
+      AND (c.previous_permanent_day IS NULL OR c.previous_permanent_day < %(previous_start)s)
+      AND (c.next_permanent_day IS NULL OR c.next_permanent_day > %(previous_end)s)
 ),
 only_later AS (
     SELECT l.is_current, count(*) AS active,
