@@ -145,12 +145,6 @@ class Command(BaseCommand):
             database=options["database"],
             only=only,
         )
-        if bench_options.database and csv_rows:
-            # The imports of the earlier run are in that database: the same files would find
-            # their clients there (duplicates), not create them.
-            raise CommandError(
-                "--reuse-database with --scale big-tenant measures the insights and lists: add --csv-rows ''"
-            )
         if bench_options.small_tenants < 1 + len(csv_rows):
             raise CommandError(
                 f"--tenants: at least {1 + len(csv_rows)} small tenants (one per CSV import, and one measured)"
