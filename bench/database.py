@@ -124,11 +124,14 @@ def create(*, name: str | None = None, verbosity: int = 0) -> BenchDatabase:
     return bench
 
 
-def attach(name: str) -> BenchDatabase:
-    """Reuse a database an earlier run kept (--keep): skips the minutes of loading."""
-    if not name.startswith("brandvx_bench_"):
+def attach(name: str, *, keep: bool = False) -> BenchDatabase:
+    """Reuse a database an earlier run kept (--keep): skips the minutes of loading. Another
+    name than the benchmark's own (a copy made with `createdb -T brandvx_bench_...`) only
+    with `keep`: a reused database is dropped after the run otherwise."""
+    if not name.startswith("brandvx_bench_") and not keep:
         raise ValueError(
-            "only a database made by the benchmark (brandvx_bench_...) can be reused: it is dropped after the run"
+            "only a database made by the benchmark (brandvx_bench_...) can be reused without --keep: "
+            "it is dropped after the run"
         )
     bench = BenchDatabase(
         name=name,

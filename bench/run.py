@@ -90,7 +90,7 @@ def run(options: Options, log: Callable[[str], None]) -> dict[str, Any]:
     }
     if options.database:
         log(f"reusing database {options.database} ...")
-        bench = database.attach(options.database)
+        bench = database.attach(options.database, keep=options.keep)
     else:
         log("creating the benchmark database and migrating ...")
         bench = database.create()

@@ -31,6 +31,7 @@ older opt-in on the other leave the merged client opted out.
 from __future__ import annotations
 
 import datetime
+import operator
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -209,14 +210,7 @@ def consent_decide(
 
 def consent_events_write(events: list[ConsentEvent]) -> int:
     """Append many events in one statement (COPY into a staging table, one INSERT ... SELECT)."""
-    return copy_insert(
-        ConsentEvent,
-        EVENT_COLUMNS,
-        [
-            (e.id, e.tenant_id, e.client_id, e.channel, e.granted, e.decided_at, e.recorded_at, e.origin, e.provider)
-            for e in events
-        ],
-    )
+    return copy_insert(ConsentEvent, EVENT_COLUMNS, list(map(operator.attrgetter(*EVENT_COLUMNS), events)))
 
 
 EVENT_COLUMNS = (

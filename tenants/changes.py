@@ -152,7 +152,7 @@ def record_changes_each(
             action,
             object_type,
             str(object_id or ""),
-            json.dumps(sorted(set(fields))),
+            json.dumps(sorted(set(fields))) if fields else "[]",
             reason,
             "",
         )

@@ -145,3 +145,37 @@ def test_only_names_known_sections():
 
     with pytest.raises(CommandError, match="--only"):
         call_command("benchmark", "--scale", "big-tenant", "--only", "csv,everything")
+
+
+def test_a_kept_database_measures_the_imports_again_into_new_tenants(django_db_setup, django_db_blocker, tmp_path):
+    """With the imports named (--only csv), a reused database measures them again, each into a
+    new, empty tenant (the earlier run's are in the small ones): every row is created again,
+    and the database still describes as loaded. A copy not named brandvx_bench_... only with
+    --keep (it is not the benchmark's to drop)."""
+    from bench import database
+
+    sizes = [
+        *("--scale", "big-tenant", "--tenants", "3", "--clients-per-tenant", "5", "--repeat", "1"),
+        *("--transactions-per-tenant", "5", "--big-clients", "20", "--big-transactions", "50"),
+    ]
+    with django_db_blocker.unblock():
+        call_command("benchmark", *sizes, "--only", "csv", "--csv-rows", "30", "--keep", "--json", str(tmp_path / "a"))
+        kept = json.loads((tmp_path / "a").read_text())["meta"]["database"]
+        for _ in range(2):
+            call_command(
+                "benchmark", *sizes, "--only", "csv", "--csv-rows", "30", "--reuse-database", kept, "--keep",
+                "--json", str(tmp_path / "b"),
+            )  # fmt: skip
+            again = json.loads((tmp_path / "b").read_text())["big_tenant"]["csv_import"]
+            assert again["30"]["created"] == 30
+        with database._admin(kept) as conn:
+            tenants = dict(
+                conn.execute(
+                    "SELECT slug LIKE 'bench-csv-import-%%', count(*) FROM tenants_tenant GROUP BY 1"
+                ).fetchall()
+            )
+        assert tenants == {False: 4, True: 2}
+        with pytest.raises(ValueError, match="without --keep"):
+            database.attach("a_copy_of_it")
+        call_command("benchmark", *sizes, "--csv-rows", "", "--reuse-database", kept)  # measured, then dropped
+    assert _leftovers() == ([], [])
