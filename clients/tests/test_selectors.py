@@ -1,6 +1,8 @@
 import datetime
 
 import pytest
+from django.db.models import Q, Value
+from django.db.models.functions import Concat
 
 from clients.rules import celebration_date, next_birthday
 from clients.selectors import birthdays_upcoming
@@ -83,6 +85,7 @@ def test_tenant_today_differs_by_time_zone():
 
 # --- search, tags, duplicates ------------------------------------------------------------
 
+from clients.models import Client  # noqa: E402
 from clients.normalize import contact_hash  # noqa: E402
 from clients.selectors import client_duplicates, client_has_tag, client_list, client_search, tag_counts  # noqa: E402
 from clients.services import client_tag_add  # noqa: E402
@@ -129,6 +132,28 @@ def test_search_finds_a_name_in_the_first_the_last_or_across_both():
         assert ids("NG") == {only_last.id}
         assert ids("zoë ö") == ids("Ë ÖB") == ids("öberg") == {both.id}
         assert ids("bo ng") == set()  # two clients' names are never joined
+
+
+def test_search_finds_what_icontains_finds():
+    """client_search compares with strpos() (for the planner: see selectors._contains); its
+    answers are Django's icontains', the LIKE wildcards in a query included."""
+    world = TenantWorld()
+    t = world.tenant_a
+    names = [("Ann", "O'Hara"), ("ß", "Straße"), ("100%", "Cotton"), ("a_b", "c"), ("İnci", "ǅemal"), ("", "")]
+    with tenant_context(t.id, role="staff"):
+        for number, (first, last) in enumerate(names):
+            ClientFactory(tenant=t, first_name=first, last_name=last, email=f"{first.lower()}{number}@x-y.com")
+        queries = "ann O'H ß SS STRASSE straße % 100% _ a_b a%b \\ i ǆ x-y 1@".split()
+        for query in queries:
+            found = {c.id for c in client_search(client_list(tenant=t), query, tenant=t)}
+            expected = {
+                c.id
+                for c in Client.objects.alias(full_name=Concat("first_name", Value(" "), "last_name")).filter(
+                    Q(full_name__icontains=query) | Q(email__icontains=query)
+                )
+            }
+            assert found == expected, query
+        assert len({c.id for c in client_search(client_list(tenant=t), "%", tenant=t)}) == 1
 
 
 def test_tag_filter_and_counts_stay_in_the_tenant():
