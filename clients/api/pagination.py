@@ -51,10 +51,10 @@ class BirthdayCursor:
 
     @classmethod
     def of_request(cls, request: Request) -> BirthdayCursor | None:
-        """The request's cursor; None without one; 400 naming `cursor` for anything this
+        """The request's cursor; None without one; 400 naming `cursor` for anything else this
         server did not hand out."""
         raw = request.query_params.get(CURSOR)
-        if raw is None:
+        if not raw:  # an empty cursor is the first page, as on the lists (DRF's CursorPagination)
             return None
         try:
             if len(raw) > CURSOR_MAX_LENGTH:

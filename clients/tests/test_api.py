@@ -364,6 +364,11 @@ def test_birthdays_cursor_outside_the_window_or_with_a_nul_is_400(world):
     nul = base64.urlsafe_b64encode(b'[">","2025-05-01","a\\u0000","",' + b'"' + str(uuid.uuid4()).encode() + b'"]')
     response = world.a.get(BIRTHDAYS, {"from": "2025-05-01", "days_ahead": 0, "cursor": nul.decode()})
     assert response.status_code == 400 and response.json()["fields"].keys() == {"cursor"}
+    # An empty cursor is the first page, as on the lists.
+    assert (
+        world.a.get(BIRTHDAYS, {"from": "2025-05-01", "days_ahead": 0, "cursor": ""}).json()["results"]
+        == (world.a.get(BIRTHDAYS, {"from": "2025-05-01", "days_ahead": 0}).json()["results"])
+    )
     too_big = world.a.get(BIRTHDAYS, {"page_size": 501})
     assert too_big.status_code == 400 and too_big.json()["fields"].keys() == {"page_size"}
 
