@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Collate, Lower
 
 from tenants.db.sharding import TenantForeignKey
 from tenants.models import TenantModel
@@ -46,16 +46,6 @@ def birthday_text_of(birth_year: int | None, month: int | None, day: int | None)
     return f"--{month:02d}-{day:02d}"
 
 
-# A birthday as month * 100 + day, for range scans over a window of days
-# (selectors.birthdays_upcoming): an expression, indexed with the tenant
-# (client_tenant_birthday_idx) and named in queries with `.alias(birthday_mmdd=BIRTHDAY_MMDD)`.
-# Not a stored generated column: Citus 13.2's shard split cannot copy a table that has one
-# (tenants.db.sharding.isolate_tenant).
-BIRTHDAY_MMDD = models.ExpressionWrapper(
-    models.F("birthday_month") * 100 + models.F("birthday_day"), output_field=models.IntegerField()
-)
-
-
 class Client(TenantModel):
     """A person the business serves. Contact fields are stored normalized (see services)."""
 
@@ -92,7 +82,23 @@ class Client(TenantModel):
             models.Index(fields=["tenant", "last_name", "first_name"], name="client_tenant_name_idx"),
             models.Index(fields=["tenant", "email_hash"], name="client_tenant_email_hash_idx"),
             models.Index(fields=["tenant", "phone_hash"], name="client_tenant_phone_hash_idx"),
-            models.Index(models.F("tenant"), BIRTHDAY_MMDD, name="client_tenant_birthday_idx"),
+            # A birthday window in the birthdays endpoint's order (the month-day, then the names
+            # by code point as Python sorts them, then the id): a page of the window reads about
+            # a page of entries (clients.selectors). Plain columns, no month * 100 + day: under
+            # RLS an index serves only leakproof comparisons, and arithmetic is not leakproof;
+            # not a stored generated column either: Citus 13.2's shard split cannot copy a
+            # table that has one. `archived_at` rides along: the window's count (archived
+            # clients left out) reads the index alone. Serves the birthday_month filter too.
+            models.Index(
+                "tenant",
+                "birthday_month",
+                "birthday_day",
+                Collate("last_name", "C"),
+                Collate("first_name", "C"),
+                "id",
+                include=["archived_at"],
+                name="client_tenant_birthday_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -18,12 +18,13 @@ from typing import Any
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
-from django.db.models import CharField, Count, Exists, Func, OuterRef, Prefetch, Q, QuerySet, Value
+from django.db.models import CharField, Count, Exists, F, Field, Func, OuterRef, Prefetch, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Lower
+from django.db.models.functions import Collate, Lower, StrIndex, Upper
+from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
 
 from clients.conf import limit
-from clients.models import BIRTHDAY_MMDD, Client, ClientExternalId, ClientTag, Tag
+from clients.models import Client, ClientExternalId, ClientTag, Tag
 from clients.normalize import contact_hash, normalize_email, normalize_phone
 from clients.rules import BIRTHDAYS_MAX_DAYS_AHEAD, next_birthday
 from tenants.models import Tenant, for_tenant
@@ -37,16 +38,108 @@ class UpcomingBirthday:
     turning: int | None  # the age reached, when the birth year is known
 
 
-def _window_mmdd(start: datetime.date, end: datetime.date) -> set[int]:
-    """Every month*100+day whose birthday is celebrated in [start, end], across new year."""
-    values: set[int] = set()
-    day = start
-    while day <= end:
-        values.add(day.month * 100 + day.day)
-        if day.month == 2 and day.day == 28 and not calendar.isleap(day.year):
-            values.add(229)
-        day += datetime.timedelta(days=1)
-    return values
+# --- the birthday window ------------------------------------------------------------------
+# A window's birthdays are read through the clients' (birthday_month, birthday_day) columns,
+# compared as rows with constants, so that client_tenant_birthday_idx serves them under RLS:
+# the runtime role's conditions reach an index only when every function in them is leakproof,
+# and comparisons of integers, text and uuids are; arithmetic (month * 100 + day) is not.
+
+MonthDay = tuple[int, int]
+
+
+class _Row(Func):
+    """ROW(a, b, ...): compared with another row column by column, in an index's order."""
+
+    function = "ROW"
+    output_field = Field()
+
+
+def _month_day() -> _Row:
+    return _Row(F("birthday_month"), F("birthday_day"))
+
+
+def _row_of(*values: Any) -> _Row:
+    return _Row(*(Value(value) for value in values))
+
+
+@dataclass(frozen=True)
+class _Stretch:
+    """Days of a window that one index range scan reads in the window's order: each month-day
+    with the date it is celebrated on. Either consecutive days of one year, each celebrating
+    one month-day (read in the index's order: month, day, last name, first name, id); or one
+    day celebrating two (Feb 28 of a common year, with the Feb 29 birthdays), whose clients
+    are mixed by name."""
+
+    dates: dict[MonthDay, datetime.date]
+
+    @property
+    def one_day(self) -> bool:
+        return len(self.dates) > 1 and len(set(self.dates.values())) == 1
+
+    def holds(self, date: datetime.date) -> bool:
+        return date in self.dates.values()
+
+    def condition(self) -> Q:
+        if self.one_day:
+            (month,) = {month for month, _ in self.dates}
+            return Q(birthday_month=month, birthday_day__in=sorted(day for _, day in self.dates))
+        low, high = min(self.dates), max(self.dates)
+        condition = Q(GreaterThanOrEqual(_month_day(), _row_of(*low))) & Q(
+            LessThanOrEqual(_month_day(), _row_of(*high))
+        )
+        # The month-days of the range that are not the stretch's: Feb 30 or Apr 31 (the check
+        # constraint lets a day up to 31 through) and a Feb 29 celebrated on another day.
+        others = [
+            (month, day)
+            for month in range(low[0], high[0] + 1)
+            for day in range(1, 32)
+            if low <= (month, day) <= high and (month, day) not in self.dates
+        ]
+        for month, day in others:
+            condition &= ~Q(birthday_month=month, birthday_day=day)
+        return condition
+
+
+def _window_stretches(start: datetime.date, days_ahead: int) -> list[_Stretch]:
+    """The window [start, start + days_ahead] as stretches, in order. Each month-day belongs
+    to the first day that celebrates it (next_birthday): a window of 366 days sees none twice.
+    Feb 29 birthdays are celebrated on Feb 28 in common years."""
+    if not 0 <= days_ahead <= BIRTHDAYS_MAX_DAYS_AHEAD:
+        raise ValueError(f"days_ahead must be between 0 and {BIRTHDAYS_MAX_DAYS_AHEAD}")
+    stretches: list[_Stretch] = []
+    current: dict[MonthDay, datetime.date] = {}
+    seen: set[MonthDay] = set()
+    for offset in range(days_ahead + 1):
+        day = start + datetime.timedelta(days=offset)
+        celebrated = [(day.month, day.day)]
+        if (day.month, day.day) == (2, 28) and not calendar.isleap(day.year):
+            celebrated.append((2, 29))
+        celebrated = [month_day for month_day in celebrated if month_day not in seen]
+        seen.update(celebrated)
+        # A new stretch after new year (the month-days start again) and around a day of two.
+        if current and (len(celebrated) > 1 or (celebrated and celebrated[0] < max(current))):
+            stretches.append(_Stretch(current))
+            current = {}
+        if len(celebrated) > 1:
+            stretches.append(_Stretch(dict.fromkeys(celebrated, day)))
+        else:
+            current.update(dict.fromkeys(celebrated, day))
+    if current:
+        stretches.append(_Stretch(current))
+    return stretches
+
+
+def _in_window(stretches: list[_Stretch]) -> Q:
+    condition = Q()
+    for stretch in stretches:
+        condition |= stretch.condition()
+    return condition
+
+
+def _upcoming(client: Any, start: datetime.date, get: Any) -> UpcomingBirthday:
+    month, day, year = get(client)
+    occurs = next_birthday(month, day, start)
+    return UpcomingBirthday(client, occurs, (occurs - start).days, occurs.year - year if year else None)
 
 
 def birthdays_upcoming(
@@ -64,30 +157,16 @@ def birthdays_upcoming(
     `client` is a Client, or with `as_rows` a row of client_rows() (what the API shows);
     with `as_rows`, `clients` (when given) is a queryset of such rows (tenant_client_rows).
     """
-    if not 0 <= days_ahead <= BIRTHDAYS_MAX_DAYS_AHEAD:
-        raise ValueError(f"days_ahead must be between 0 and {BIRTHDAYS_MAX_DAYS_AHEAD}")
-    end = start + datetime.timedelta(days=days_ahead)
+    stretches = _window_stretches(start, days_ahead)
     if clients is None:
         clients = tenant_client_rows(tenant=tenant) if as_rows else Client.objects.all()
     # Archived clients were deleted at their provider: no birthday messages. No ORDER BY: the
     # birthdays are sorted below, by date.
-    records: Any = (
-        for_tenant(clients, tenant)
-        .alias(birthday_mmdd=BIRTHDAY_MMDD)
-        .filter(birthday_mmdd__in=sorted(_window_mmdd(start, end)), archived_at__isnull=True)
-        .order_by()
-    )
+    records: Any = for_tenant(clients, tenant).filter(_in_window(stretches), archived_at__isnull=True).order_by()
     get = itemgetter if as_rows else attrgetter
     month_day_year = get("birthday_month", "birthday_day", "birth_year")
     order = get("last_name", "first_name", "id")
-    upcoming = []
-    for client in records:
-        month, day, year = month_day_year(client)
-        occurs = next_birthday(month, day, start)
-        if occurs > end:
-            continue
-        turning = occurs.year - year if year else None
-        upcoming.append(UpcomingBirthday(client, occurs, (occurs - start).days, turning))
+    upcoming = [_upcoming(client, start, month_day_year) for client in records]
 
     def by_date_then_name(item: UpcomingBirthday) -> tuple[datetime.date, str, str, str]:
         last_name, first_name, client_id = order(item.client)
@@ -104,20 +183,24 @@ class BirthdayPage:
     after_id: uuid.UUID | None  # where the next page starts; None: this was the last
 
 
-def _birthday_window(tenant: Tenant, start: datetime.date, days_ahead: int) -> QuerySet[Client]:
-    if not 0 <= days_ahead <= BIRTHDAYS_MAX_DAYS_AHEAD:
-        raise ValueError(f"days_ahead must be between 0 and {BIRTHDAYS_MAX_DAYS_AHEAD}")
-    end = start + datetime.timedelta(days=days_ahead)
-    return (
-        for_tenant(Client.objects.all(), tenant)
-        .alias(birthday_mmdd=BIRTHDAY_MMDD)
-        .filter(birthday_mmdd__in=sorted(_window_mmdd(start, end)), archived_at__isnull=True)
+def _birthday_window(tenant: Tenant, stretches: list[_Stretch], clients: QuerySet[Any] | None = None) -> QuerySet[Any]:
+    window: QuerySet[Any] = for_tenant(Client.objects.all() if clients is None else clients, tenant).filter(
+        _in_window(stretches), archived_at__isnull=True
     )
+    return window
 
 
-def birthdays_upcoming_count(*, tenant: Tenant, start: datetime.date, days_ahead: int) -> int:
-    """How many clients birthdays_upcoming_page will scan for this window, all pages."""
-    return _birthday_window(tenant, start, days_ahead).count()
+def birthdays_upcoming_count(
+    *, tenant: Tenant, start: datetime.date, days_ahead: int, clients: QuerySet[Any] | None = None
+) -> int:
+    """How many clients birthdays_upcoming_page will scan for this window, all pages: the
+    tenant's, or those of `clients` (the birthdays endpoint's filtered rows). One count per
+    stretch of the window (one or two, four at most): without other filters, each reads
+    the birthday index alone."""
+    count = 0
+    for stretch in _window_stretches(start, days_ahead):
+        count += _birthday_window(tenant, [stretch], clients).values("id").order_by().count()
+    return count
 
 
 def birthdays_upcoming_page(
@@ -127,7 +210,7 @@ def birthdays_upcoming_page(
     (campaigns.batches): the next `size` clients of the window after client `after_id`.
     Keyset, not offsets: a client added or removed between two pages neither shifts nor
     repeats the others."""
-    page = _birthday_window(tenant, start, days_ahead)
+    page = _birthday_window(tenant, _window_stretches(start, days_ahead))
     if after_id is not None:
         page = page.filter(id__gt=after_id)
     ids = list(page.order_by("id").values_list("id", flat=True)[:size])
@@ -140,6 +223,91 @@ def birthdays_upcoming_page(
         clients=for_tenant(Client.objects.all(), tenant).filter(id__in=ids),
     )
     return BirthdayPage(birthdays=birthdays, scanned=len(ids), after_id=ids[-1] if len(ids) == size else None)
+
+
+# --- the birthdays endpoint: the window in its order, a page at a time ---------------------
+
+
+@dataclass(frozen=True)
+class BirthdayPosition:
+    """A birthday's place in a window's order (birthdays_upcoming's): the day it is celebrated
+    on, then the client's last name, first name and id."""
+
+    date: datetime.date
+    last_name: str
+    first_name: str
+    id: uuid.UUID
+
+    @classmethod
+    def of(cls, item: UpcomingBirthday) -> BirthdayPosition:
+        row = item.client
+        return cls(item.date, row["last_name"], row["first_name"], row["id"])
+
+
+@dataclass(frozen=True)
+class BirthdayWindowPage:
+    birthdays: list[UpcomingBirthday]  # in the window's order, whichever way it was read
+    more: bool  # more birthdays lie beyond the page, in the direction it was read
+
+
+def _stretch_rows(
+    clients: QuerySet[Any], stretch: _Stretch, *, after: BirthdayPosition | None, backwards: bool, limit: int
+) -> list[Any]:
+    """Up to `limit` rows of the stretch in the window's order (backwards: in reverse), after
+    the position (backwards: before it): one range scan of client_tenant_birthday_idx. The
+    names compare by code point (COLLATE "C", the index's), as birthdays_upcoming sorts them."""
+    rows = clients.filter(stretch.condition()).alias(
+        last_name_c=Collate("last_name", "C"), first_name_c=Collate("first_name", "C")
+    )
+    keys: list[Any] = [F("last_name_c"), F("first_name_c"), F("id")]
+    position: list[Any] = [] if after is None else [after.last_name, after.first_name, after.id]
+    if not stretch.one_day:
+        keys[:0] = [F("birthday_month"), F("birthday_day")]
+        position[:0] = [] if after is None else [after.date.month, after.date.day]
+    if after is not None:
+        compare = LessThan if backwards else GreaterThan
+        rows = rows.filter(compare(_Row(*keys), _row_of(*position)))
+    return list(rows.order_by(*(key.desc() if backwards else key.asc() for key in keys))[:limit])
+
+
+def birthdays_window_page(
+    *,
+    tenant: Tenant,
+    start: datetime.date,
+    days_ahead: int,
+    size: int,
+    position: BirthdayPosition | None = None,
+    backwards: bool = False,
+    clients: QuerySet[Any] | None = None,
+) -> BirthdayWindowPage:
+    """A page of birthdays_upcoming(as_rows=True): the `size` birthdays of the window after
+    `position` (from the first, without one), or with `backwards` the `size` before it (from
+    the last, without one). `clients` (when given) is a queryset of client_rows().
+
+    Keyset pages read in SQL in the window's order: about a page of index entries per page,
+    whatever the size of the window or of the tenant (a filter that few clients pass reads
+    further). ValueError when the position's date is not a day of the window."""
+    stretches = _window_stretches(start, days_ahead)
+    clients = for_tenant(tenant_client_rows(tenant=tenant) if clients is None else clients, tenant)
+    clients = clients.filter(archived_at__isnull=True)  # as birthdays_upcoming
+    if position is not None:
+        at = next((n for n, stretch in enumerate(stretches) if stretch.holds(position.date)), None)
+        if at is None:
+            raise ValueError(f"{position.date} is not a day of the window")
+        stretches = stretches[at::-1] if backwards else stretches[at:]
+    elif backwards:
+        stretches.reverse()
+    rows: list[Any] = []
+    for stretch in stretches:
+        after = position if position is not None and stretch.holds(position.date) else None
+        rows += _stretch_rows(clients, stretch, after=after, backwards=backwards, limit=size + 1 - len(rows))
+        if len(rows) > size:
+            break
+    more, rows = len(rows) > size, rows[:size]
+    if backwards:
+        rows.reverse()
+    month_day_year = itemgetter("birthday_month", "birthday_day", "birth_year")
+    return BirthdayWindowPage(birthdays=[_upcoming(row, start, month_day_year) for row in rows], more=more)
 
 
 # --- the client list -----------------------------------------------------------------------
@@ -267,13 +435,20 @@ def _compiled_row_aggregates(tenant_id: str) -> dict[str, RawSQL]:
 _DIGITS_RE = re.compile(r"\D")
 
 
-class _FullName(Func):
-    """first_name || ' ' || last_name. Both columns are NOT NULL, so the COALESCE that
-    Concat wraps around each part (and compiles on every search) has nothing to do."""
+class _SearchedText(Func):
+    """first_name || ' ' || last_name || E'\\n' || email: what a search looks into, one text.
+
+    "first last" holds every text that the first or the last name holds, so one comparison
+    finds a name in either and across both. The email follows a line break, which a query
+    never holds (client_search collapses its whitespace): no match spans the name and the
+    email, and one upper() and one strpos() per client do the work of two (the columns are
+    NOT NULL: no COALESCE, which Concat would wrap around each part)."""
 
     template = "(%(expressions)s)"
-    arg_joiner = " || ' ' || "
-    output_field = CharField()
+    arg_joiner = " || "
+
+    def __init__(self) -> None:
+        super().__init__(F("first_name"), Value(" "), F("last_name"), Value("\n"), F("email"), output_field=CharField())
 
 
 def client_search(queryset: QuerySet[Any], query: str, *, tenant: Tenant) -> QuerySet[Any]:
@@ -286,9 +461,7 @@ def client_search(queryset: QuerySet[Any], query: str, *, tenant: Tenant) -> Que
     query = " ".join((query or "").split())
     if not query:
         return queryset
-    # "first last" holds every text that the first or the last name holds: one comparison
-    # finds a name in either and across both.
-    condition = Q(full_name__icontains=query) | Q(email__icontains=query)
+    condition = Q(_contains(_SearchedText(), query))  # no line break in `query`: see _SearchedText
     try:
         condition |= Q(email_hash=contact_hash(normalize_email(query)))
     except ValidationError:
@@ -301,8 +474,22 @@ def client_search(queryset: QuerySet[Any], query: str, *, tenant: Tenant) -> Que
     if len(digits) >= 4 and len(digits) >= len(query.replace(" ", "")) - 4:
         # Mostly digits: a partial number ("555-01") matches inside the stored E.164 form.
         condition |= Q(phone__contains=digits)
-    found: QuerySet[Any] = queryset.alias(full_name=_FullName("first_name", "last_name")).filter(condition)
+    found: QuerySet[Any] = queryset.filter(condition)
     return found
+
+
+def _contains(text: Any, query: str) -> GreaterThan:
+    """`text` holds `query`, any case: strpos(upper(text), upper(query)) > 0, the same test as
+    Django's `icontains` (UPPER(text) LIKE UPPER('%query%'), the query's % and _ escaped).
+
+    Written with strpos() for the planner's sake. Under RLS it may not read a column's
+    statistics through an operator that is not leakproof (LIKE is not), so it guesses LIKE's
+    selectivity from the pattern's length: a term of six letters looks like a hundred clients
+    of 100,000, and the plan reads every client of the tenant and sorts them for one page. A
+    function compared with a constant is guessed to keep a third of the rows: the plan walks
+    the list's index in the list's order and stops after a page (a term that matches nothing
+    still reads the whole tenant: no index can serve a substring under RLS)."""
+    return GreaterThan(StrIndex(Upper(text), Upper(Value(query))), 0)
 
 
 def client_has_tag(queryset: QuerySet[Any], name: str, *, tenant: Tenant) -> QuerySet[Any]:

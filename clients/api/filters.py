@@ -11,7 +11,7 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 
 from clients import selectors
-from clients.models import BIRTHDAY_MMDD, TAG_NAME_MAX_LENGTH, Client, Source
+from clients.models import TAG_NAME_MAX_LENGTH, Client, Source
 from common.errors import InvalidInput
 from common.validation import IntegerFilter, StrictFilterSet
 
@@ -53,10 +53,8 @@ class ClientFilter(StrictFilterSet):
         return selectors.client_has_tag(queryset, value, tenant=self.request.tenant) if value.strip() else queryset
 
     def filter_birthday_month(self, queryset: QuerySet[Any], name: str, value: int) -> QuerySet[Any]:
-        month = int(value)  # 1 to 12: checked by the form field
-        # A range on month * 100 + day: served by the tenant's birthday index (clients.models).
-        with_mmdd: QuerySet[Any] = queryset.alias(birthday_mmdd=BIRTHDAY_MMDD)
-        return with_mmdd.filter(birthday_mmdd__gte=month * 100 + 1, birthday_mmdd__lte=month * 100 + 31)
+        # 1 to 12: checked by the form field. Served by the tenant's birthday index (clients.models).
+        return queryset.filter(birthday_month=int(value))
 
     def filter_archived(self, queryset: QuerySet[Any], name: str, value: bool) -> QuerySet[Any]:
         return queryset.filter(archived_at__isnull=not value)

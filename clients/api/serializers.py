@@ -227,8 +227,10 @@ class BirthdaysSerializer(serializers.Serializer[Any]):
     start = serializers.DateField(help_text="The first day of the window (the `from` parameter).")
     end = serializers.DateField()
     days_ahead = serializers.IntegerField()
-    count = serializers.IntegerField()
-    results = UpcomingBirthdaySerializer(many=True)
+    count = serializers.IntegerField(help_text="Birthdays in the whole window (every page), the filters applied.")
+    next = serializers.URLField(allow_null=True, help_text="The next page of the window; null on the last.")
+    previous = serializers.URLField(allow_null=True, help_text="The page before; null on the first.")
+    results = UpcomingBirthdaySerializer(many=True, help_text="This page's birthdays, in the window's order.")
 
 
 class DuplicateGroupSerializer(serializers.Serializer[Any]):

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from clients import erasure, selectors, services
+from clients.api import pagination
 from clients.api import serializers as s
 from clients.api.filters import ClientFilter, ClientOrderingFilter
 from clients.conf import limit
@@ -100,7 +101,7 @@ class ClientViewSet(TenantModelViewSet[Client]):
         hide_archived = self.action in ("list", "export") and "archived" not in self.request.query_params
         if self.action in ("list", "birthdays"):
             # Rows (client_json): nothing to prefetch. The birthdays leave out archived clients
-            # themselves (selectors.birthdays_upcoming).
+            # themselves (selectors.birthdays_window_page).
             return selectors.tenant_client_rows(tenant=self.tenant, include_archived=not hide_archived)
         queryset = selectors.client_list(tenant=self.tenant)
         return queryset.filter(archived_at__isnull=True) if hide_archived else queryset
@@ -208,28 +209,48 @@ class ClientViewSet(TenantModelViewSet[Client]):
             OpenApiParameter(
                 "from", DATE_SCHEMA, description=f"Default: today in the tenant's time zone ({RANGE_TEXT})."
             ),
+            OpenApiParameter(
+                pagination.CURSOR,
+                {"type": "string", "maxLength": pagination.CURSOR_MAX_LENGTH},
+                description="Opaque: the `next` or `previous` link of a page of this window.",
+            ),
+            OpenApiParameter(
+                "page_size", pagination.PAGE_SIZE_SCHEMA, description="Number of birthdays to return per page."
+            ),
         ],
         responses=s.BirthdaysSerializer,
         filters=True,
     )
     @action(detail=False, methods=["get"], pagination_class=None)
     def birthdays(self, request: Request) -> Response:
-        """Clients whose next birthday falls in [from, from + days_ahead], by date. Feb 29
-        birthdays fall on Feb 28 in common years. The list filters apply too."""
+        """Clients whose next birthday falls in [from, from + days_ahead], by date. On one
+        day, by last name, first name (character by character) and id. Feb 29 birthdays fall
+        on Feb 28 in common years. The list filters apply too. A page at a time (`page_size`,
+        50 by default): follow `next` and `previous`; `count` is the whole window's."""
         days_ahead, start = _days_ahead(request), _from_date(request, self.tenant)
-        upcoming = selectors.birthdays_upcoming(
-            tenant=self.tenant,
-            start=start,
-            days_ahead=days_ahead,
-            clients=self.filter_queryset(self.get_queryset()),
-            as_rows=True,
-        )
+        size, cursor = pagination.page_size(request), pagination.BirthdayCursor.of_request(request)
+        clients = self.filter_queryset(self.get_queryset())
+        try:
+            page = selectors.birthdays_window_page(
+                tenant=self.tenant,
+                start=start,
+                days_ahead=days_ahead,
+                size=size,
+                position=cursor.position if cursor else None,
+                backwards=cursor.backwards if cursor else False,
+                clients=clients,
+            )
+        except ValueError:  # the cursor's day is not one of this window's
+            raise InvalidInput(pagination.CURSOR, pagination.NOT_A_CURSOR) from None
         # BirthdaysSerializer's shape, built from rows (see client_json).
         data = {
             "start": start,
             "end": start + datetime.timedelta(days=days_ahead),
             "days_ahead": days_ahead,
-            "count": len(upcoming),
+            "count": selectors.birthdays_upcoming_count(
+                tenant=self.tenant, start=start, days_ahead=days_ahead, clients=clients
+            ),
+            **pagination.page_links(request, start=start, cursor=cursor, birthdays=page.birthdays, more=page.more),
             "results": [
                 {
                     "client": s.client_json(item.client),
@@ -237,7 +258,7 @@ class ClientViewSet(TenantModelViewSet[Client]):
                     "days_until": item.days_until,
                     "turning": item.turning,
                 }
-                for item in upcoming
+                for item in page.birthdays
             ],
         }
         return Response(data)

@@ -1,7 +1,9 @@
 """The clients API: shapes, roles, and tenant B never reaching tenant A's clients."""
 
+import base64
 import datetime
 import io
+import uuid
 from unittest import mock
 
 import pytest
@@ -267,6 +269,108 @@ def test_birthdays_bounds_are_inclusive_and_filters_apply(world):
     only = world.a.get(BIRTHDAYS, {"days_ahead": 0, "from": "2025-06-01", "sms_consent": "true"}).json()
     assert [i["client"]["id"] for i in only["results"]] == [str(one.id)]
     assert world.client(world.viewer_a, world.tenant_a).get(BIRTHDAYS).status_code == 200
+
+
+def _window_pages(api, params):
+    """Every page of a window, following `next`; and back from the last, following `previous`."""
+    pages = [api.get(BIRTHDAYS, params)]
+    while pages[-1].json()["next"]:
+        assert len(pages) < 100, "the pages never end"
+        pages.append(api.get(pages[-1].json()["next"]))
+    back = [pages[-1]]
+    while back[-1].json()["previous"]:
+        assert len(back) < 100, "the pages never end"
+        back.append(api.get(back[-1].json()["previous"]))
+    return pages, back
+
+
+def test_birthdays_page_through_the_window_in_order(world):
+    t = world.tenant_a
+    # Across new year, and Feb 28 of a common year (2027) with its Feb 29 birthdays.
+    for n, (month, day) in enumerate([(12, 31), (1, 1), (2, 28), (2, 29), (3, 1)] * 3):
+        make(
+            t,
+            last_name=f"Name{n % 4}",
+            first_name=f"F{n}",
+            birthday_month=month,
+            birthday_day=day,
+            sms_consent=n % 2 == 0,
+        )
+    make(
+        t,
+        last_name="Gone",
+        birthday_month=1,
+        birthday_day=1,
+        archived_at=datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC),
+    )
+    for start, days_ahead, filters in (
+        ("2026-12-31", 60, {}),
+        ("2027-02-28", 1, {}),
+        ("2026-12-31", 60, {"sms_consent": "true"}),
+    ):
+        params = {"from": start, "days_ahead": days_ahead, **filters}
+        whole = world.a.get(BIRTHDAYS, {**params, "page_size": 500}).json()
+        assert whole["next"] is None and whole["previous"] is None and whole["count"] == len(whole["results"]) > 0
+        pages, back = _window_pages(world.a, {**params, "page_size": 2})
+        for response in pages + back:
+            body = response.json()
+            assert response.status_code == 200 and len(body["results"]) <= 2
+            assert (body["start"], body["count"]) == (start, whole["count"])
+        assert [item for page in pages for item in page.json()["results"]] == whole["results"]
+        assert [item for page in reversed(back) for item in page.json()["results"]] == whole["results"]
+        assert pages[0].json()["previous"] is None and len(pages) == -(-whole["count"] // 2)
+        # The links name the window's first day: pages of one window, whatever today is.
+        assert all(f"from={start}" in page.json()["next"] for page in pages[:-1])
+    sms = world.a.get(BIRTHDAYS, {"from": "2026-12-31", "days_ahead": 60, "sms_consent": "true", "page_size": 500})
+    assert sms.json()["count"] == 8  # the filters apply to the count too
+    default = world.a.get(BIRTHDAYS, {"from": "2026-12-31", "days_ahead": 60}).json()
+    assert len(default["results"]) == default["count"] == 15  # 50 to a page by default
+
+
+def test_birthdays_cursor_of_another_tenant_shows_nothing_of_it(world):
+    a_clients = [make(world.tenant_a, last_name=f"A{n}", birthday_month=5, birthday_day=1) for n in range(3)]
+    b_clients = [make(world.tenant_b, last_name=f"B{n}", birthday_month=5, birthday_day=1) for n in range(3)]
+    first = world.a.get(BIRTHDAYS, {"from": "2025-05-01", "days_ahead": 0, "page_size": 1}).json()
+    assert [i["client"]["id"] for i in first["results"]] == [str(a_clients[0].id)]
+    # Tenant A's cursor (a position holding A's client's name and id) used by tenant B.
+    seen = world.b.get(first["next"])
+    assert seen.status_code == 200
+    ids = {i["client"]["id"] for i in seen.json()["results"]}
+    assert ids <= {str(c.id) for c in b_clients} and seen.json()["count"] == 3
+    assert not ids & {str(c.id) for c in a_clients}
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "nonsense",
+        "W10",  # base64 of []
+        "WyI-IiwiMjAyNS0wNS0wMSIsIiIsIiIsIm5vdC1hbi1pZCJd",  # an id that is not a UUID
+        "x" * 2001,
+    ],
+)
+def test_birthdays_bad_cursors_are_400_naming_cursor(world, cursor):
+    response = world.a.get(BIRTHDAYS, {"from": "2025-05-01", "days_ahead": 0, "cursor": cursor})
+    assert response.status_code == 400 and response.json()["fields"].keys() == {"cursor"}, response.json()
+
+
+def test_birthdays_cursor_outside_the_window_or_with_a_nul_is_400(world):
+    make(world.tenant_a, last_name="Early", birthday_month=5, birthday_day=1)
+    make(world.tenant_a, last_name="Later", birthday_month=5, birthday_day=1)
+    first = world.a.get(BIRTHDAYS, {"from": "2025-05-01", "days_ahead": 0, "page_size": 1}).json()
+    cursor = first["next"].split("cursor=")[1].split("&")[0]
+    elsewhere = world.a.get(BIRTHDAYS, {"from": "2025-05-02", "days_ahead": 3, "cursor": cursor})
+    assert elsewhere.status_code == 400 and elsewhere.json()["fields"].keys() == {"cursor"}
+    nul = base64.urlsafe_b64encode(b'[">","2025-05-01","a\\u0000","",' + b'"' + str(uuid.uuid4()).encode() + b'"]')
+    response = world.a.get(BIRTHDAYS, {"from": "2025-05-01", "days_ahead": 0, "cursor": nul.decode()})
+    assert response.status_code == 400 and response.json()["fields"].keys() == {"cursor"}
+    # An empty cursor is the first page, as on the lists.
+    assert (
+        world.a.get(BIRTHDAYS, {"from": "2025-05-01", "days_ahead": 0, "cursor": ""}).json()["results"]
+        == (world.a.get(BIRTHDAYS, {"from": "2025-05-01", "days_ahead": 0}).json()["results"])
+    )
+    too_big = world.a.get(BIRTHDAYS, {"page_size": 501})
+    assert too_big.status_code == 400 and too_big.json()["fields"].keys() == {"page_size"}
 
 
 # --- duplicates and merge ------------------------------------------------------------------

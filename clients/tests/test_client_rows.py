@@ -84,7 +84,7 @@ def test_birthdays_endpoint_gives_the_serializers_shape(world, varied):
     assert body["results"][0]["turning"] == 35 and body["results"][0]["days_until"] == 1
     detail = world.a.get(f"/api/v1/clients/{body['results'][0]['client']['id']}/").json()
     assert body["results"][0]["client"] == detail
-    assert set(body) == {"start", "end", "days_ahead", "count", "results"}
+    assert set(body) == {"start", "end", "days_ahead", "count", "next", "previous", "results"}
 
 
 def test_compiled_and_orm_subqueries_give_the_same_rows(varied):

@@ -1,9 +1,24 @@
+import calendar
 import datetime
+import uuid
 
 import pytest
+from django.conf import settings
+from django.db import connection
+from django.db.models import Q, Value
+from django.db.models.functions import Concat
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from clients.rules import celebration_date, next_birthday
-from clients.selectors import birthdays_upcoming
+from clients.selectors import (
+    BirthdayPosition,
+    _window_stretches,
+    birthdays_upcoming,
+    birthdays_upcoming_count,
+    birthdays_window_page,
+    tenant_client_rows,
+)
 from conftest import TenantWorld
 from tenants.context import tenant_context
 
@@ -74,6 +89,169 @@ def test_only_the_current_tenant_and_bounds():
             birthdays_upcoming(tenant=t, start=D(2025, 6, 1), days_ahead=-1)
 
 
+def _month_days_celebrated(start, end):
+    """The month-days a window [start, end] celebrates (what the window held before it was
+    read in stretches): every day's, and Feb 29 on Feb 28 of a common year."""
+    values, day = set(), start
+    while day <= end:
+        values.add((day.month, day.day))
+        if (day.month, day.day) == (2, 28) and not calendar.isleap(day.year):
+            values.add((2, 29))
+        day += datetime.timedelta(days=1)
+    return values
+
+
+def test_window_stretches_hold_each_month_day_once_on_its_next_birthday():
+    for start in (D(2027, 1, 1) + datetime.timedelta(days=n) for n in range(731)):  # a common and a leap year
+        for days_ahead in (0, 6, 59, 365, 366):
+            stretches = _window_stretches(start, days_ahead)
+            held = [(month_day, date) for stretch in stretches for month_day, date in stretch.dates.items()]
+            end = start + datetime.timedelta(days=days_ahead)
+            assert {month_day for month_day, _ in held} == _month_days_celebrated(start, end), (start, days_ahead)
+            assert len(held) == len({month_day for month_day, _ in held})
+            assert all(date == next_birthday(*month_day, start) for month_day, date in held)
+            # In the window's order: each stretch's dates ascend with its month-days and follow
+            # the stretch before; a day of two month-days is a stretch of its own.
+            dates = [date for _, date in held]
+            assert dates == sorted(dates)
+            for stretch in stretches:
+                assert sorted(stretch.dates.values()) == [stretch.dates[md] for md in sorted(stretch.dates)]
+                assert stretch.one_day == (len(set(stretch.dates.values())) < len(stretch.dates))
+
+
+def _all_pages(tenant, start, days_ahead, size, backwards=False, **kwargs):
+    """Every page of the window, following positions as the endpoint's links do."""
+    found, position = [], None
+    for _ in range(1000):  # a position that does not move on would page for ever
+        page = birthdays_window_page(
+            tenant=tenant,
+            start=start,
+            days_ahead=days_ahead,
+            size=size,
+            position=position,
+            backwards=backwards,
+            **kwargs,
+        )
+        assert len(page.birthdays) <= size
+        found = [*page.birthdays, *found] if backwards else [*found, *page.birthdays]
+        if not page.more:
+            return found
+        position = BirthdayPosition.of(page.birthdays[0] if backwards else page.birthdays[-1])
+    raise AssertionError("the pages never end")
+
+
+def test_window_pages_keep_birthdays_upcomings_order_and_values():
+    """Paged in SQL, forwards or backwards, any page size: the same birthdays as
+    birthdays_upcoming, in its order (date, then the names by code point, then the id), with
+    its dates, days and ages: across new year, on Feb 28 of common years (mixed with the
+    Feb 29 birthdays by name) and Feb 29 of leap years."""
+    world = TenantWorld()
+    t = world.tenant_a
+    names = [("adams", "Zoe"), ("Baker", "amy"), ("Öberg", "Al"), ("Baker", "Amy"), ("Zed", ""), ("", "Solo")]
+    month_days = [(12, 30), (12, 31), (1, 1), (1, 2), (2, 27), (2, 28), (2, 29), (3, 1), (6, 15)]
+    with tenant_context(t.id, role="system"):
+        for n, (month, day) in enumerate(month_days):
+            for last_name, first_name in names[n % 3 : n % 3 + 4]:
+                ClientFactory(
+                    tenant=t,
+                    first_name=first_name,
+                    last_name=last_name,
+                    birthday_month=month,
+                    birthday_day=day,
+                    birth_year=1990 + n if n % 2 else None,
+                )
+            ClientFactory(tenant=t, last_name="Twin", first_name="Same", birthday_month=month, birthday_day=day)
+            ClientFactory(tenant=t, last_name="Twin", first_name="Same", birthday_month=month, birthday_day=day)
+        archived = ClientFactory(tenant=t, birthday_month=1, birthday_day=1, archived_at=timezone.now())
+        # Not a date, but the check constraint lets it in: in no window, and no error.
+        odd = ClientFactory(tenant=t, birthday_month=2, birthday_day=30)
+        windows = [
+            (D(2026, 12, 29), 7),
+            (D(2027, 2, 26), 4),
+            (D(2028, 2, 26), 4),
+            (D(2027, 2, 28), 0),
+            (D(2028, 2, 29), 366),
+            (D(2027, 3, 1), 366),
+            (D(2027, 1, 2), 365),
+        ]
+        for start, days_ahead in windows:
+            expected = birthdays_upcoming(tenant=t, start=start, days_ahead=days_ahead, as_rows=True)
+            assert expected, (start, days_ahead)
+            count = birthdays_upcoming_count(tenant=t, start=start, days_ahead=days_ahead)
+            assert count == len(expected), (start, days_ahead)
+            for size in (1, 3, 50):
+                for backwards in (False, True):
+                    pages = _all_pages(t, start, days_ahead, size, backwards)
+                    assert [(i.client["id"], i.date, i.days_until, i.turning) for i in pages] == [
+                        (i.client["id"], i.date, i.days_until, i.turning) for i in expected
+                    ], (start, days_ahead, size, backwards)
+            assert archived.id not in {i.client["id"] for i in expected} and odd.id not in {
+                i.client["id"] for i in expected
+            }
+        # Feb 28 of a common year: the Feb 28 and Feb 29 birthdays mixed by name.
+        common = [(i.client["last_name"], i.client["birthday_day"]) for i in _all_pages(t, D(2027, 2, 28), 0, 2)]
+        assert {day for _, day in common} == {28, 29} and common == sorted(common, key=lambda item: item[0])
+        with pytest.raises(ValueError):  # a position on a day outside the window
+            birthdays_window_page(
+                tenant=t,
+                start=D(2027, 2, 28),
+                days_ahead=0,
+                size=2,
+                position=BirthdayPosition(D(2027, 3, 1), "", "", uuid.uuid4()),
+            )
+
+
+def test_window_pages_apply_the_given_rows_and_stay_in_the_tenant():
+    world = TenantWorld()
+    with tenant_context(world.tenant_b.id, role="system"):
+        theirs = ClientFactory(tenant=world.tenant_b, last_name="A", birthday_month=6, birthday_day=1)
+    t = world.tenant_a
+    with tenant_context(t.id, role="system"):
+        consenting = [
+            ClientFactory(tenant=t, last_name=f"L{n}", birthday_month=6, birthday_day=1 + n % 3, sms_consent=n % 2 == 0)
+            for n in range(9)
+        ]
+        rows = tenant_client_rows(tenant=t).filter(sms_consent=True)
+        pages = _all_pages(t, D(2025, 6, 1), 2, 2, clients=rows)
+        assert [i.client["id"] for i in pages] == [
+            i.client["id"]
+            for i in birthdays_upcoming(tenant=t, start=D(2025, 6, 1), days_ahead=2, clients=rows, as_rows=True)
+        ]
+        assert {i.client["id"] for i in pages} == {c.id for c in consenting if c.sms_consent}
+        assert birthdays_upcoming_count(tenant=t, start=D(2025, 6, 1), days_ahead=2, clients=rows) == 5
+        # Tenant B's client sits before every one of A's, at a position A could be handed.
+        position = BirthdayPosition(D(2025, 6, 1), theirs.last_name, theirs.first_name, theirs.id)
+        after = birthdays_window_page(tenant=t, start=D(2025, 6, 1), days_ahead=2, size=50, position=position)
+        assert theirs.id not in {i.client["id"] for i in after.birthdays} and len(after.birthdays) == 9
+
+
+def test_window_page_reads_the_birthday_index_in_order_under_rls():
+    """The page's statement, as the runtime role under RLS: its window and its position are
+    conditions of client_tenant_birthday_idx (leakproof comparisons), and nothing sorts the
+    clients (the index gives their order). Sequential scans are off: the table is tiny."""
+    world = TenantWorld()
+    t = world.tenant_a
+    with tenant_context(t.id, role="system"):
+        for n in range(5):
+            ClientFactory(tenant=t, last_name=f"L{n}", birthday_month=6, birthday_day=1 + n)
+    with tenant_context(t.id, role="owner_admin"):
+        first = birthdays_window_page(tenant=t, start=D(2025, 6, 1), days_ahead=5, size=2)
+        with CaptureQueriesContext(connection) as statements:
+            birthdays_window_page(
+                tenant=t, start=D(2025, 6, 1), days_ahead=5, size=2, position=BirthdayPosition.of(first.birthdays[-1])
+            )
+        (statement,) = [q["sql"] for q in statements.captured_queries if 'FROM "clients_client"' in q["sql"]]
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SELECT current_user")
+            assert cursor.fetchone()[0] == settings.DATABASE_APP_ROLE
+            cursor.execute("EXPLAIN " + statement.split("; ", 1)[-1])
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+    scan = next(part for part in plan.split("->") if "clients_client" in part and "Scan" in part)
+    assert "client_tenant_birthday_idx" in scan and "ROW(birthday_month, birthday_day, (last_name)" in scan, plan
+    assert "Sort Key: clients_client" not in plan, plan
+
+
 def test_tenant_today_differs_by_time_zone():
     world = TenantWorld()  # A: America/Los_Angeles, B: Pacific/Auckland
     instant = datetime.datetime(2025, 3, 10, 5, 0, tzinfo=datetime.UTC)
@@ -83,6 +261,7 @@ def test_tenant_today_differs_by_time_zone():
 
 # --- search, tags, duplicates ------------------------------------------------------------
 
+from clients.models import Client  # noqa: E402
 from clients.normalize import contact_hash  # noqa: E402
 from clients.selectors import client_duplicates, client_has_tag, client_list, client_search, tag_counts  # noqa: E402
 from clients.services import client_tag_add  # noqa: E402
@@ -129,6 +308,29 @@ def test_search_finds_a_name_in_the_first_the_last_or_across_both():
         assert ids("NG") == {only_last.id}
         assert ids("zoë ö") == ids("Ë ÖB") == ids("öberg") == {both.id}
         assert ids("bo ng") == set()  # two clients' names are never joined
+
+
+def test_search_finds_what_icontains_finds():
+    """client_search compares with strpos() (for the planner: see selectors._contains); its
+    answers are Django's icontains', the LIKE wildcards in a query included."""
+    world = TenantWorld()
+    t = world.tenant_a
+    names = [("Ann", "O'Hara"), ("ß", "Straße"), ("100%", "Cotton"), ("a_b", "c"), ("İnci", "ǅemal"), ("", "")]
+    with tenant_context(t.id, role="staff"):
+        for number, (first, last) in enumerate(names):
+            ClientFactory(tenant=t, first_name=first, last_name=last, email=f"{first.lower()}{number}@x-y.com")
+        queries = "ann O'H ß SS STRASSE straße % 100% _ a_b a%b \\ i ǆ x-y 1@".split()
+        queries += ["o'hara ann", "a ann0", "cotton 1"]  # across the name and the email: no match
+        for query in queries:
+            found = {c.id for c in client_search(client_list(tenant=t), query, tenant=t)}
+            expected = {
+                c.id
+                for c in Client.objects.alias(full_name=Concat("first_name", Value(" "), "last_name")).filter(
+                    Q(full_name__icontains=query) | Q(email__icontains=query)
+                )
+            }
+            assert found == expected, query
+        assert len({c.id for c in client_search(client_list(tenant=t), "%", tenant=t)}) == 1
 
 
 def test_tag_filter_and_counts_stay_in_the_tenant():

@@ -299,7 +299,7 @@ def test_isolate_tenant_gives_a_big_tenant_shards_of_its_own_and_keeps_it_isolat
     tenant's are where they were, the API still answers each tenant only its own rows, every
     statement of the hot requests is still a single-shard router query, and a second run
     changes nothing. (No table has a stored generated column: Citus 13.2's shard split cannot
-    copy one; the birthday window is an expression index, clients.models.BIRTHDAY_MMDD.)"""
+    copy one; the birthday window is read through the plain month and day columns.)"""
     from django.core.management.base import CommandError
 
     from tenants.db.sharding import split_blockers, tenant_shard
