@@ -410,3 +410,74 @@ class InsightClient(TenantModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "client_id"], name="insight_client_unique")]
+
+
+# --- revenue by service (migration 0011) ---------------------------------------------------
+#
+# A line's service is kept, not its category: categories are resolved when a period is
+# answered (a service moved to another category, or a category deleted, changes no row here).
+# `service_id` NULL is "Other" (lines without a service, sales without lines). No foreign key
+# to the service: deleting one sets its lines' service to NULL, and the line-item trigger
+# moves those days' figures to "Other".
+
+
+class InsightServiceDay(TenantModel):
+    """One local day, currency and service: the exact service money of its lines' shares of
+    the day's sales and of the refunds dated that day (whatever the sale's date). Summed over
+    the period's days, rounded once: the raw statement's figure."""
+
+    id = models.BigAutoField(primary_key=True)
+    day = models.DateField()
+    currency = models.CharField(max_length=3)
+    service_id = models.UUIDField(null=True)
+    # Unconstrained numeric in the database (exact fractions); see migration 0011.
+    revenue = models.DecimalField(max_digits=1000, decimal_places=500)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "day", "currency", "service_id"],
+                name="insight_service_day_unique",
+                nulls_distinct=False,
+            )
+        ]
+
+
+class InsightServiceSet(TenantModel):
+    """One local day, currency and set of services: how many of the day's sales have lines of
+    exactly those services (sorted, NULL last for "Other"), and the quantities of their lines
+    per service (in the set's order). A sale counts once per service and once per category
+    of its set, whatever the categories are when the period is answered."""
+
+    id = models.BigAutoField(primary_key=True)
+    day = models.DateField()
+    currency = models.CharField(max_length=3)
+    services = ArrayField(models.UUIDField(null=True))
+    sales = models.BigIntegerField()
+    quantities = ArrayField(models.DecimalField(max_digits=1000, decimal_places=3))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "day", "currency", "services"], name="insight_service_set_unique")
+        ]
+
+
+class InsightServiceSpan(TenantModel):
+    """The sales of one local day and set of services that became fully refunded on a later
+    (or the same) local day: a period ending on or after that day does not count them, nor
+    their quantities (InsightSpan's `full_sales`, per set of services)."""
+
+    id = models.BigAutoField(primary_key=True)
+    currency = models.CharField(max_length=3)
+    sale_day = models.DateField()
+    refund_day = models.DateField()
+    services = ArrayField(models.UUIDField(null=True))
+    full_sales = models.BigIntegerField()
+    full_quantities = ArrayField(models.DecimalField(max_digits=1000, decimal_places=3))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "sale_day", "refund_day", "currency", "services"], name="insight_service_span_unique"
+            )
+        ]
