@@ -423,15 +423,18 @@ class InsightClient(TenantModel):
 
 class InsightServiceDay(TenantModel):
     """One local day, currency and service: the exact service money of its lines' shares of
-    the day's sales and of the refunds dated that day (whatever the sale's date). Summed over
-    the period's days, rounded once: the raw statement's figure."""
+    the day's sales and of the refunds dated that day (whatever the sale's date), summed over
+    the period's days and rounded once as the raw statement does; and the quantities of the
+    day's sales' lines of the service (InsightServiceSpan's take out those fully refunded by
+    a period's end)."""
 
     id = models.BigAutoField(primary_key=True)
     day = models.DateField()
     currency = models.CharField(max_length=3)
     service_id = models.UUIDField(null=True)
-    # Unconstrained numeric in the database (exact fractions); see migration 0011.
+    # Exact fractions (a few dozen decimals): numeric addition keeps them exact.
     revenue = models.DecimalField(max_digits=1000, decimal_places=500)
+    quantity = models.DecimalField(max_digits=1000, decimal_places=3)
 
     class Meta:
         constraints = [
@@ -445,16 +448,14 @@ class InsightServiceDay(TenantModel):
 
 class InsightServiceSet(TenantModel):
     """One local day, currency and set of services: how many of the day's sales have lines of
-    exactly those services (sorted, NULL last for "Other"), and the quantities of their lines
-    per service (in the set's order). A sale counts once per service and once per category
-    of its set, whatever the categories are when the period is answered."""
+    exactly those services (sorted, NULL last for "Other"). A sale counts once per service
+    and once per category of its set, whatever the categories are when a period is answered."""
 
     id = models.BigAutoField(primary_key=True)
     day = models.DateField()
     currency = models.CharField(max_length=3)
     services = ArrayField(models.UUIDField(null=True))
     sales = models.BigIntegerField()
-    quantities = ArrayField(models.DecimalField(max_digits=1000, decimal_places=3))
 
     class Meta:
         constraints = [
@@ -465,7 +466,8 @@ class InsightServiceSet(TenantModel):
 class InsightServiceSpan(TenantModel):
     """The sales of one local day and set of services that became fully refunded on a later
     (or the same) local day: a period ending on or after that day does not count them, nor
-    their quantities (InsightSpan's `full_sales`, per set of services)."""
+    their lines' quantities (`full_quantities`, per service in the set's order): InsightSpan's
+    `full_sales`, per set of services."""
 
     id = models.BigAutoField(primary_key=True)
     currency = models.CharField(max_length=3)

@@ -535,25 +535,34 @@ def revenue_by_service_sql(*, tenant: Tenant, start: datetime.date, end: datetim
 # as the dashboard reads them. Categories are those of the services now: a sale counts once
 # per category of its set of services. Exact sums, each figure rounded once.
 _REVENUE_BY_SERVICE_AGGREGATES_SQL = f"""
-WITH sets AS (
-    SELECT s.currency, s.services, s.sales, s.quantities, 1 AS sign
-    FROM analytics_insightserviceset s
-    WHERE s.tenant_id = %(tenant)s AND s.day >= %(start)s AND s.day <= %(end)s
-    UNION ALL
-    SELECT f.currency, f.services, -f.full_sales, f.full_quantities, -1
+WITH refunded AS MATERIALIZED (
+    -- The period's sales fully refunded by its end: neither transactions nor quantities.
+    SELECT f.currency, f.services, f.full_sales, f.full_quantities
     FROM analytics_insightservicespan f
     WHERE f.tenant_id = %(tenant)s AND f.sale_day >= %(start)s AND f.sale_day <= %(end)s AND f.refund_day <= %(end)s
 ),
 by_set AS (
     SELECT s.currency, s.services, sum(s.sales) AS sales
-    FROM sets s
+    FROM (
+        SELECT s.currency, s.services, s.sales
+        FROM analytics_insightserviceset s
+        WHERE s.tenant_id = %(tenant)s AND s.day >= %(start)s AND s.day <= %(end)s
+        UNION ALL
+        SELECT f.currency, f.services, -f.full_sales FROM refunded f
+    ) s
     GROUP BY s.currency, s.services
 ),
 service_counts AS (
-    SELECT s.currency, u.service_id, sum(s.sales) AS transactions, sum(s.sign * u.quantity) AS quantity
-    FROM sets s
-    CROSS JOIN LATERAL unnest(s.services, s.quantities) AS u(service_id, quantity)
-    GROUP BY s.currency, u.service_id
+    SELECT b.currency, u.service_id, sum(b.sales) AS transactions
+    FROM by_set b
+    CROSS JOIN LATERAL unnest(b.services) AS u(service_id)
+    GROUP BY b.currency, u.service_id
+),
+refunded_quantities AS (
+    SELECT f.currency, u.service_id, sum(u.quantity) AS quantity
+    FROM refunded f
+    CROSS JOIN LATERAL unnest(f.services, f.full_quantities) AS u(service_id, quantity)
+    GROUP BY f.currency, u.service_id
 ),
 category_counts AS (
     SELECT b.currency, c.category_id, sum(b.sales) AS transactions
@@ -570,7 +579,7 @@ currency_counts AS (
     SELECT b.currency, sum(b.sales) AS transactions FROM by_set b GROUP BY b.currency
 ),
 revenue AS (
-    SELECT r.currency, r.service_id, sum(r.revenue) AS revenue
+    SELECT r.currency, r.service_id, sum(r.revenue) AS revenue, sum(r.quantity) AS quantity
     FROM analytics_insightserviceday r
     WHERE r.tenant_id = %(tenant)s AND r.day >= %(start)s AND r.day <= %(end)s
     GROUP BY r.currency, r.service_id
@@ -595,13 +604,14 @@ SELECT r.currency, GROUPING(sc.id, sv.id) AS level, sc.id, max(sc.name), sv.id, 
        (CASE GROUPING(sc.id, sv.id) WHEN 0 THEN coalesce(max(sf.transactions), 0)
                                     WHEN 1 THEN coalesce(max(cc.transactions), 0)
                                     ELSE coalesce(max(tc.transactions), 0) END)::bigint,
-       coalesce(sum(sf.quantity), 0), coalesce(round(sum(r.revenue)), 0),
+       sum(r.quantity - coalesce(q.quantity, 0)), coalesce(round(sum(r.revenue)), 0),
        coalesce(max(cm.tips), 0), coalesce(max(cm.taxes), 0), coalesce(max(cm.discounts), 0),
        coalesce(max(cm.service), 0)
 FROM revenue r
 LEFT JOIN analytics_service sv ON sv.id = r.service_id AND sv.tenant_id = %(tenant)s
 LEFT JOIN analytics_servicecategory sc ON sc.id = sv.category_id AND sc.tenant_id = %(tenant)s
 LEFT JOIN service_counts sf ON sf.currency = r.currency AND sf.service_id IS NOT DISTINCT FROM r.service_id
+LEFT JOIN refunded_quantities q ON q.currency = r.currency AND q.service_id IS NOT DISTINCT FROM r.service_id
 LEFT JOIN category_counts cc ON cc.currency = r.currency AND cc.category_id IS NOT DISTINCT FROM sc.id
 LEFT JOIN currency_counts tc ON tc.currency = r.currency
 LEFT JOIN currency_money cm ON cm.currency = r.currency

@@ -3,9 +3,10 @@ are kept").
 
 Three tenant tables (RLS, tenant keys), kept in the same transaction as every write:
 - analytics_insightserviceday: per local day x currency x service (NULL: "Other") the exact
-  service money of the lines' shares of the day's sales and of the refunds dated that day;
+  service money of the lines' shares of the day's sales and of the refunds dated that day,
+  and the quantities of the day's sales' lines;
 - analytics_insightserviceset: per local day x currency x set of services, how many of the
-  day's sales have lines of exactly those services, and their quantities per service;
+  day's sales have lines of exactly those services;
 - analytics_insightservicespan: per sale day x refund day x currency x set of services, the
   sales that became fully refunded on the refund day, and their quantities.
 Categories are resolved when a period is answered (a sale counts once per category of its
@@ -79,7 +80,8 @@ BEGIN
     ),
     lines AS (
         -- The lines share the move's service money as in the raw statement (exact numeric).
-        SELECT m.day, m.currency, m.transaction_id, m.is_sale, li.service_id, coalesce(li.quantity, 1) AS quantity,
+        SELECT m.day, m.currency, m.transaction_id, m.is_sale, li.service_id,
+               CASE WHEN m.is_sale THEN coalesce(li.quantity, 1) ELSE 0 END AS quantity,
                CASE WHEN li.transaction_id IS NULL THEN m.service_money
                     WHEN sum(li.amount) OVER w = 0 THEN m.service_money / count(*) OVER w
                     ELSE m.service_money * li.amount / sum(li.amount) OVER w END AS revenue
@@ -87,34 +89,21 @@ BEGIN
         LEFT JOIN analytics_transactionlineitem li ON li.transaction_id = m.transaction_id AND li.tenant_id = p_tenant
         WINDOW w AS (PARTITION BY m.move)
     ),
-    per_sale AS (
-        SELECT l.day, l.currency, l.transaction_id, l.service_id, sum(l.quantity) AS quantity
-        FROM lines l
-        WHERE l.is_sale
-        GROUP BY 1, 2, 3, 4
-    ),
     sale_sets AS (
-        SELECT p.day, p.currency, array_agg(p.service_id ORDER BY p.service_id) AS services,
-               array_agg(p.quantity ORDER BY p.service_id) AS quantities
-        FROM per_sale p
-        GROUP BY p.day, p.currency, p.transaction_id
-    ),
-    set_members AS (
-        SELECT s.day, s.currency, s.services, u.n, count(*) AS sales, sum(u.quantity) AS quantity
-        FROM sale_sets s
-        CROSS JOIN LATERAL unnest(s.quantities) WITH ORDINALITY AS u(quantity, n)
-        GROUP BY 1, 2, 3, 4
+        SELECT s.day, s.currency, array_agg(s.service_id ORDER BY s.service_id) AS services
+        FROM (SELECT DISTINCT l.day, l.currency, l.transaction_id, l.service_id FROM lines l WHERE l.is_sale) s
+        GROUP BY s.day, s.currency, s.transaction_id
     ),
     revenue AS (
-        INSERT INTO analytics_insightserviceday (tenant_id, day, currency, service_id, revenue)
-        SELECT p_tenant, l.day, l.currency, l.service_id, sum(l.revenue)
+        INSERT INTO analytics_insightserviceday (tenant_id, day, currency, service_id, revenue, quantity)
+        SELECT p_tenant, l.day, l.currency, l.service_id, sum(l.revenue), sum(l.quantity)
         FROM lines l
         GROUP BY l.day, l.currency, l.service_id
     )
-    INSERT INTO analytics_insightserviceset (tenant_id, day, currency, services, sales, quantities)
-    SELECT p_tenant, m.day, m.currency, m.services, min(m.sales), array_agg(m.quantity ORDER BY m.n)
-    FROM set_members m
-    GROUP BY m.day, m.currency, m.services;
+    INSERT INTO analytics_insightserviceset (tenant_id, day, currency, services, sales)
+    SELECT p_tenant, s.day, s.currency, s.services, count(*)
+    FROM sale_sets s
+    GROUP BY s.day, s.currency, s.services;
 END
 $$;
 
@@ -351,6 +340,7 @@ class Migration(migrations.Migration):
                 ("currency", models.CharField(max_length=3)),
                 ("service_id", models.UUIDField(null=True)),
                 ("revenue", models.DecimalField(decimal_places=500, max_digits=1000)),
+                ("quantity", models.DecimalField(decimal_places=3, max_digits=1000)),
                 (
                     "tenant",
                     models.ForeignKey(
@@ -379,12 +369,6 @@ class Migration(migrations.Migration):
                     django.contrib.postgres.fields.ArrayField(base_field=models.UUIDField(null=True), size=None),
                 ),
                 ("sales", models.BigIntegerField()),
-                (
-                    "quantities",
-                    django.contrib.postgres.fields.ArrayField(
-                        base_field=models.DecimalField(decimal_places=3, max_digits=1000), size=None
-                    ),
-                ),
                 (
                     "tenant",
                     models.ForeignKey(

@@ -395,14 +395,12 @@ def _service_rows(tenant: Tenant) -> dict:
     return {
         "service_days": sorted(
             InsightServiceDay.objects.filter(tenant_id=tenant.id).values_list(
-                "day", "currency", "service_id", "revenue"
+                "day", "currency", "service_id", "revenue", "quantity"
             ),
             key=repr,
         ),
         "service_sets": sorted(
-            InsightServiceSet.objects.filter(tenant_id=tenant.id).values_list(
-                "day", "currency", "services", "sales", "quantities"
-            ),
+            InsightServiceSet.objects.filter(tenant_id=tenant.id).values_list("day", "currency", "services", "sales"),
             key=repr,
         ),
         "service_spans": sorted(
