@@ -464,10 +464,10 @@ class InsightServiceSet(TenantModel):
 
 
 class InsightServiceSpan(TenantModel):
-    """The sales of one local day and set of services that became fully refunded on a later
-    (or the same) local day: a period ending on or after that day does not count them, nor
-    their lines' quantities (`full_quantities`, per service in the set's order): InsightSpan's
-    `full_sales`, per set of services."""
+    """Refunds of one local day's sales with one set of services, by the local day they were
+    given back (a row per day with refunds, as InsightSpan): how many of those sales became
+    fully refunded that day, and their lines' quantities (`full_quantities`, per service in
+    the set's order). A period ending on or after that day counts neither."""
 
     id = models.BigAutoField(primary_key=True)
     currency = models.CharField(max_length=3)

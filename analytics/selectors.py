@@ -540,6 +540,7 @@ WITH refunded AS MATERIALIZED (
     SELECT f.currency, f.services, f.full_sales, f.full_quantities
     FROM analytics_insightservicespan f
     WHERE f.tenant_id = %(tenant)s AND f.sale_day >= %(start)s AND f.sale_day <= %(end)s AND f.refund_day <= %(end)s
+      AND f.full_sales > 0
 ),
 by_set AS (
     SELECT s.currency, s.services, sum(s.sales) AS sales

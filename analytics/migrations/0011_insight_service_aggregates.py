@@ -7,8 +7,9 @@ Three tenant tables (RLS, tenant keys), kept in the same transaction as every wr
   and the quantities of the day's sales' lines;
 - analytics_insightserviceset: per local day x currency x set of services, how many of the
   day's sales have lines of exactly those services;
-- analytics_insightservicespan: per sale day x refund day x currency x set of services, the
-  sales that became fully refunded on the refund day, and their quantities.
+- analytics_insightservicespan: per sale day x refund day x currency x set of services (the
+  refunds of the sale day's sales by the day given back, as analytics_insightspan), the sales
+  that became fully refunded on the refund day, and their quantities.
 Categories are resolved when a period is answered (a sale counts once per category of its
 set), so a service moved to another category, or a deleted category, changes no row here.
 
@@ -107,8 +108,10 @@ BEGIN
 END
 $$;
 
--- The given local days' sales that became fully refunded, by the local day they did and their
--- set of services (0010's analytics_insight_refresh_day_spans says which, the same way).
+-- The refunds of the given local days' sales by the local day they were given back and the
+-- sales' sets of services (as analytics_insightspan: a row per sale day, refund day and set),
+-- with how many of those sales became fully refunded that day and their lines' quantities
+-- (0010's analytics_insight_refresh_day_spans says which, the same way).
 CREATE OR REPLACE FUNCTION analytics_insight_refresh_service_spans(p_tenant uuid, p_days date[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -148,26 +151,31 @@ BEGIN
         SELECT b.*, sum(b.amount) OVER (PARTITION BY b.id ORDER BY b.refund_day) AS refunded_by
         FROM by_day b
     ),
-    became_full AS (
+    marked AS (
         -- Fully refunded on this day: the refunds up to it reach the total, not the day before.
-        SELECT r.sale_day, r.refund_day, r.currency, r.id
+        SELECT r.sale_day, r.refund_day, r.currency, r.id,
+               (r.total_amount > 0 AND r.refunded_by >= r.total_amount
+                AND r.refunded_by - r.amount < r.total_amount) AS becomes_full
         FROM running r
-        WHERE r.total_amount > 0 AND r.refunded_by >= r.total_amount AND r.refunded_by - r.amount < r.total_amount
     ),
     per_sale AS (
-        SELECT f.sale_day, f.refund_day, f.currency, f.id, li.service_id, sum(coalesce(li.quantity, 1)) AS quantity
-        FROM became_full f
+        SELECT f.sale_day, f.refund_day, f.currency, f.id, f.becomes_full, li.service_id,
+               sum(coalesce(li.quantity, 1)) AS quantity
+        FROM marked f
         LEFT JOIN analytics_transactionlineitem li ON li.transaction_id = f.id AND li.tenant_id = p_tenant
-        GROUP BY 1, 2, 3, 4, 5
+        GROUP BY 1, 2, 3, 4, 5, 6
     ),
     sale_sets AS (
-        SELECT p.sale_day, p.refund_day, p.currency, array_agg(p.service_id ORDER BY p.service_id) AS services,
+        SELECT p.sale_day, p.refund_day, p.currency, p.becomes_full,
+               array_agg(p.service_id ORDER BY p.service_id) AS services,
                array_agg(p.quantity ORDER BY p.service_id) AS quantities
         FROM per_sale p
-        GROUP BY p.sale_day, p.refund_day, p.currency, p.id
+        GROUP BY p.sale_day, p.refund_day, p.currency, p.id, p.becomes_full
     ),
     set_members AS (
-        SELECT s.sale_day, s.refund_day, s.currency, s.services, u.n, count(*) AS sales, sum(u.quantity) AS quantity
+        SELECT s.sale_day, s.refund_day, s.currency, s.services, u.n,
+               count(*) FILTER (WHERE s.becomes_full) AS sales,
+               coalesce(sum(u.quantity) FILTER (WHERE s.becomes_full), 0) AS quantity
         FROM sale_sets s
         CROSS JOIN LATERAL unnest(s.quantities) WITH ORDINALITY AS u(quantity, n)
         GROUP BY 1, 2, 3, 4, 5
