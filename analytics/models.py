@@ -466,8 +466,9 @@ class InsightServiceSet(TenantModel):
 class InsightServiceSpan(TenantModel):
     """Refunds of one local day's sales with one set of services, by the local day they were
     given back (a row per day with refunds, as InsightSpan): how many of those sales became
-    fully refunded that day, and their lines' quantities (`full_quantities`, per service in
-    the set's order). A period ending on or after that day counts neither."""
+    fully refunded that day, their lines' quantities (`full_quantities`, per service in the
+    set's order) and their discounts. A period ending on or after that day counts none of
+    them (summed over the sets: InsightSpan's `full_sales` and `full_discounts`)."""
 
     id = models.BigAutoField(primary_key=True)
     currency = models.CharField(max_length=3)
@@ -476,6 +477,7 @@ class InsightServiceSpan(TenantModel):
     services = ArrayField(models.UUIDField(null=True))
     full_sales = models.BigIntegerField()
     full_quantities = ArrayField(models.DecimalField(max_digits=1000, decimal_places=3))
+    full_discounts = models.DecimalField(max_digits=1000, decimal_places=0)
 
     class Meta:
         constraints = [

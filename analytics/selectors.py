@@ -531,13 +531,13 @@ def revenue_by_service_sql(*, tenant: Tenant, start: datetime.date, end: datetim
 
 # The same rows as _REVENUE_BY_SERVICE_SQL, from the aggregates (migration analytics 0011):
 # a period's days of service money per service, its sales per set of services less those fully
-# refunded by its end (the spans), and the currency's tips, taxes, discounts and service money
-# as the dashboard reads them. Categories are those of the services now: a sale counts once
+# refunded by its end (the spans, with their discounts: InsightSpan's per set of services),
+# and the currency's tips, taxes, discounts and service money as the dashboard reads them. Categories are those of the services now: a sale counts once
 # per category of its set of services. Exact sums, each figure rounded once.
 _REVENUE_BY_SERVICE_AGGREGATES_SQL = f"""
 WITH refunded AS MATERIALIZED (
     -- The period's sales fully refunded by its end: neither transactions nor quantities.
-    SELECT f.currency, f.services, f.full_sales, f.full_quantities
+    SELECT f.currency, f.services, f.full_sales, f.full_quantities, f.full_discounts
     FROM analytics_insightservicespan f
     WHERE f.tenant_id = %(tenant)s AND f.sale_day >= %(start)s AND f.sale_day <= %(end)s AND f.refund_day <= %(end)s
       AND f.full_sales > 0
@@ -591,9 +591,7 @@ money AS (
     FROM analytics_insightday d
     WHERE d.tenant_id = %(tenant)s AND d.day >= %(start)s AND d.day <= %(end)s
     UNION ALL
-    SELECT s.currency, 0, 0, 0, -s.full_discounts
-    FROM analytics_insightspan s
-    WHERE s.tenant_id = %(tenant)s AND s.sale_day >= %(start)s AND s.sale_day <= %(end)s AND s.refund_day <= %(end)s
+    SELECT f.currency, 0, 0, 0, -f.full_discounts FROM refunded f
 ),
 currency_money AS (
     SELECT m.currency, {_rounded_sum("m.tips")} AS tips, {_rounded_sum("m.taxes")} AS taxes,

@@ -9,7 +9,7 @@ Three tenant tables (RLS, tenant keys), kept in the same transaction as every wr
   day's sales have lines of exactly those services;
 - analytics_insightservicespan: per sale day x refund day x currency x set of services (the
   refunds of the sale day's sales by the day given back, as analytics_insightspan), the sales
-  that became fully refunded on the refund day, and their quantities.
+  that became fully refunded on the refund day, their quantities and their discounts.
 Categories are resolved when a period is answered (a sale counts once per category of its
 set), so a service moved to another category, or a deleted category, changes no row here.
 
@@ -122,17 +122,17 @@ BEGIN
     END IF;
     DELETE FROM analytics_insightservicespan WHERE tenant_id = p_tenant AND sale_day = ANY (p_days);
     INSERT INTO analytics_insightservicespan
-        (tenant_id, currency, sale_day, refund_day, services, full_sales, full_quantities)
+        (tenant_id, currency, sale_day, refund_day, services, full_sales, full_quantities, full_discounts)
     WITH days AS MATERIALIZED (
         SELECT x.day, (x.day::timestamp AT TIME ZONE tz) - interval '1 day' AS low,
                ((x.day + 1)::timestamp AT TIME ZONE tz) + interval '1 day' AS high
         FROM (SELECT DISTINCT unnest(p_days) AS day) x
     ),
     sales AS (
-        SELECT d.day AS sale_day, t.id, t.currency, t.total_amount
+        SELECT d.day AS sale_day, t.id, t.currency, t.total_amount, t.discount_amount
         FROM days d
         CROSS JOIN LATERAL (
-            SELECT t.id, t.currency, t.total_amount
+            SELECT t.id, t.currency, t.total_amount, t.discount_amount
             FROM analytics_transaction t
             WHERE t.tenant_id = p_tenant AND t.occurred_at >= d.low AND t.occurred_at < d.high
               AND (t.occurred_at AT TIME ZONE tz)::date = d.day
@@ -141,11 +141,11 @@ BEGIN
         ) t
     ),
     by_day AS (
-        SELECT s.sale_day, s.id, s.currency, s.total_amount,
+        SELECT s.sale_day, s.id, s.currency, s.total_amount, s.discount_amount,
                (r.refunded_at AT TIME ZONE tz)::date AS refund_day, sum(r.amount)::numeric AS amount
         FROM sales s
         JOIN analytics_refund r ON r.tenant_id = p_tenant AND r.transaction_id = s.id
-        GROUP BY 1, 2, 3, 4, 5
+        GROUP BY 1, 2, 3, 4, 5, 6
     ),
     running AS (
         SELECT b.*, sum(b.amount) OVER (PARTITION BY b.id ORDER BY b.refund_day) AS refunded_by
@@ -153,34 +153,36 @@ BEGIN
     ),
     marked AS (
         -- Fully refunded on this day: the refunds up to it reach the total, not the day before.
-        SELECT r.sale_day, r.refund_day, r.currency, r.id,
+        SELECT r.sale_day, r.refund_day, r.currency, r.id, r.discount_amount,
                (r.total_amount > 0 AND r.refunded_by >= r.total_amount
                 AND r.refunded_by - r.amount < r.total_amount) AS becomes_full
         FROM running r
     ),
     per_sale AS (
-        SELECT f.sale_day, f.refund_day, f.currency, f.id, f.becomes_full, li.service_id,
+        SELECT f.sale_day, f.refund_day, f.currency, f.id, f.becomes_full, f.discount_amount, li.service_id,
                sum(coalesce(li.quantity, 1)) AS quantity
         FROM marked f
         LEFT JOIN analytics_transactionlineitem li ON li.transaction_id = f.id AND li.tenant_id = p_tenant
-        GROUP BY 1, 2, 3, 4, 5, 6
+        GROUP BY 1, 2, 3, 4, 5, 6, 7
     ),
     sale_sets AS (
-        SELECT p.sale_day, p.refund_day, p.currency, p.becomes_full,
+        SELECT p.sale_day, p.refund_day, p.currency, p.becomes_full, p.discount_amount,
                array_agg(p.service_id ORDER BY p.service_id) AS services,
                array_agg(p.quantity ORDER BY p.service_id) AS quantities
         FROM per_sale p
-        GROUP BY p.sale_day, p.refund_day, p.currency, p.id, p.becomes_full
+        GROUP BY p.sale_day, p.refund_day, p.currency, p.id, p.becomes_full, p.discount_amount
     ),
     set_members AS (
         SELECT s.sale_day, s.refund_day, s.currency, s.services, u.n,
                count(*) FILTER (WHERE s.becomes_full) AS sales,
-               coalesce(sum(u.quantity) FILTER (WHERE s.becomes_full), 0) AS quantity
+               coalesce(sum(u.quantity) FILTER (WHERE s.becomes_full), 0) AS quantity,
+               coalesce(sum(s.discount_amount) FILTER (WHERE s.becomes_full), 0) AS discounts
         FROM sale_sets s
         CROSS JOIN LATERAL unnest(s.quantities) WITH ORDINALITY AS u(quantity, n)
         GROUP BY 1, 2, 3, 4, 5
     )
-    SELECT p_tenant, m.currency, m.sale_day, m.refund_day, m.services, min(m.sales), array_agg(m.quantity ORDER BY m.n)
+    SELECT p_tenant, m.currency, m.sale_day, m.refund_day, m.services, min(m.sales), array_agg(m.quantity ORDER BY m.n),
+           min(m.discounts)
     FROM set_members m
     GROUP BY m.currency, m.sale_day, m.refund_day, m.services;
 END
@@ -410,6 +412,7 @@ class Migration(migrations.Migration):
                         base_field=models.DecimalField(decimal_places=3, max_digits=1000), size=None
                     ),
                 ),
+                ("full_discounts", models.DecimalField(decimal_places=0, max_digits=1000)),
                 (
                     "tenant",
                     models.ForeignKey(

@@ -405,7 +405,7 @@ def _service_rows(tenant: Tenant) -> dict:
         ),
         "service_spans": sorted(
             InsightServiceSpan.objects.filter(tenant_id=tenant.id).values_list(
-                "currency", "sale_day", "refund_day", "services", "full_sales", "full_quantities"
+                "currency", "sale_day", "refund_day", "services", "full_sales", "full_quantities", "full_discounts"
             ),
             key=repr,
         ),
