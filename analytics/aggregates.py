@@ -1,6 +1,6 @@
 """The insight aggregates: rebuilt whole from a tenant's rows (docs/insights.md).
 
-The triggers of migration analytics 0008 keep them day by day; this module only rebuilds a
+The triggers of migrations analytics 0008 and 0011 keep them day by day; this module only rebuilds a
 tenant (after its time zone changed, or to repair). It calls the same SQL function the
 triggers use, inside the tenant's context (RLS applies: the runtime role writes only that
 tenant's rows), in one transaction.
@@ -22,12 +22,26 @@ def aggregate_tables() -> list[str]:
         InsightClient,
         InsightClientDay,
         InsightDay,
+        InsightServiceDay,
+        InsightServiceSet,
+        InsightServiceSpan,
         InsightSpan,
         InsightState,
         InsightVisitDay,
     )
 
-    models = (InsightState, InsightDay, InsightSpan, InsightVisitDay, InsightClientDay, InsightClient, InsightActiveDay)
+    models = (
+        InsightState,
+        InsightDay,
+        InsightSpan,
+        InsightVisitDay,
+        InsightClientDay,
+        InsightClient,
+        InsightActiveDay,
+        InsightServiceDay,
+        InsightServiceSet,
+        InsightServiceSpan,
+    )
     return [model._meta.db_table for model in models]
 
 

@@ -419,3 +419,78 @@ class InsightClient(TenantModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "client_id"], name="insight_client_unique")]
+
+
+# --- revenue by service (migration 0011) ---------------------------------------------------
+#
+# A line's service is kept, not its category: categories are resolved when a period is
+# answered (a service moved to another category, or a category deleted, changes no row here).
+# `service_id` NULL is "Other" (lines without a service, sales without lines). No foreign key
+# to the service: deleting one sets its lines' service to NULL, and the line-item trigger
+# moves those days' figures to "Other".
+
+
+class InsightServiceDay(TenantModel):
+    """One local day, currency and service: the exact service money of its lines' shares of
+    the day's sales and of the refunds dated that day (whatever the sale's date), summed over
+    the period's days and rounded once as the raw statement does; and the quantities of the
+    day's sales' lines of the service (InsightServiceSpan's take out those fully refunded by
+    a period's end)."""
+
+    id = models.BigAutoField(primary_key=True)
+    day = models.DateField()
+    currency = models.CharField(max_length=3)
+    service_id = models.UUIDField(null=True)
+    # Exact fractions (a few dozen decimals): numeric addition keeps them exact.
+    revenue = models.DecimalField(max_digits=1000, decimal_places=500)
+    quantity = models.DecimalField(max_digits=1000, decimal_places=3)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "day", "currency", "service_id"],
+                name="insight_service_day_unique",
+                nulls_distinct=False,
+            )
+        ]
+
+
+class InsightServiceSet(TenantModel):
+    """One local day, currency and set of services: how many of the day's sales have lines of
+    exactly those services (sorted, NULL last for "Other"). A sale counts once per service
+    and once per category of its set, whatever the categories are when a period is answered."""
+
+    id = models.BigAutoField(primary_key=True)
+    day = models.DateField()
+    currency = models.CharField(max_length=3)
+    services = ArrayField(models.UUIDField(null=True))
+    sales = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "day", "currency", "services"], name="insight_service_set_unique")
+        ]
+
+
+class InsightServiceSpan(TenantModel):
+    """Refunds of one local day's sales with one set of services, by the local day they were
+    given back (a row per day with refunds, as InsightSpan): how many of those sales became
+    fully refunded that day, their lines' quantities (`full_quantities`, per service in the
+    set's order) and their discounts. A period ending on or after that day counts none of
+    them (summed over the sets: InsightSpan's `full_sales` and `full_discounts`)."""
+
+    id = models.BigAutoField(primary_key=True)
+    currency = models.CharField(max_length=3)
+    sale_day = models.DateField()
+    refund_day = models.DateField()
+    services = ArrayField(models.UUIDField(null=True))
+    full_sales = models.BigIntegerField()
+    full_quantities = ArrayField(models.DecimalField(max_digits=1000, decimal_places=3))
+    full_discounts = models.DecimalField(max_digits=1000, decimal_places=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "sale_day", "refund_day", "currency", "services"], name="insight_service_span_unique"
+            )
+        ]

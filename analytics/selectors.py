@@ -530,7 +530,7 @@ FROM lines l
 LEFT JOIN analytics_service sv ON sv.id = l.service_id AND sv.tenant_id = %(tenant)s
 LEFT JOIN analytics_servicecategory sc ON sc.id = sv.category_id AND sc.tenant_id = %(tenant)s
 GROUP BY l.currency, GROUPING SETS ((sc.id, sv.id), (sc.id), ())
-ORDER BY l.currency, round(sum(l.revenue)) DESC, max(sc.name), max(sv.name)
+ORDER BY l.currency, round(sum(l.revenue)) DESC, max(sc.name), max(sv.name), sc.id, sv.id
 """
 
 
@@ -540,16 +540,124 @@ def revenue_by_service_sql(*, tenant: Tenant, start: datetime.date, end: datetim
     return _positional(_REVENUE_BY_SERVICE_SQL, {"tenant": tenant.id, "from": begin, "to": finish})
 
 
+# The same rows as _REVENUE_BY_SERVICE_SQL, from the aggregates (migration analytics 0011):
+# a period's days of service money per service, its sales per set of services less those fully
+# refunded by its end (the spans, with their discounts: InsightSpan's per set of services),
+# and the currency's tips, taxes, discounts and service money as the dashboard reads them. Categories are those of the services now: a sale counts once
+# per category of its set of services. Exact sums, each figure rounded once.
+_REVENUE_BY_SERVICE_AGGREGATES_SQL = f"""
+WITH refunded AS MATERIALIZED (
+    -- The period's sales fully refunded by its end: neither transactions nor quantities.
+    SELECT f.currency, f.services, f.full_sales, f.full_quantities, f.full_discounts
+    FROM analytics_insightservicespan f
+    WHERE f.tenant_id = %(tenant)s AND f.sale_day >= %(start)s AND f.sale_day <= %(end)s AND f.refund_day <= %(end)s
+      AND f.full_sales > 0
+),
+by_set AS (
+    SELECT s.currency, s.services, sum(s.sales) AS sales
+    FROM (
+        SELECT s.currency, s.services, s.sales
+        FROM analytics_insightserviceset s
+        WHERE s.tenant_id = %(tenant)s AND s.day >= %(start)s AND s.day <= %(end)s
+        UNION ALL
+        SELECT f.currency, f.services, -f.full_sales FROM refunded f
+    ) s
+    GROUP BY s.currency, s.services
+),
+service_counts AS (
+    SELECT b.currency, u.service_id, sum(b.sales) AS transactions
+    FROM by_set b
+    CROSS JOIN LATERAL unnest(b.services) AS u(service_id)
+    GROUP BY b.currency, u.service_id
+),
+refunded_quantities AS (
+    SELECT f.currency, u.service_id, sum(u.quantity) AS quantity
+    FROM refunded f
+    CROSS JOIN LATERAL unnest(f.services, f.full_quantities) AS u(service_id, quantity)
+    GROUP BY f.currency, u.service_id
+),
+category_counts AS (
+    SELECT b.currency, c.category_id, sum(b.sales) AS transactions
+    FROM by_set b
+    CROSS JOIN LATERAL (
+        SELECT DISTINCT sc.id AS category_id
+        FROM unnest(b.services) AS u(service_id)
+        LEFT JOIN analytics_service sv ON sv.id = u.service_id AND sv.tenant_id = %(tenant)s
+        LEFT JOIN analytics_servicecategory sc ON sc.id = sv.category_id AND sc.tenant_id = %(tenant)s
+    ) c
+    GROUP BY b.currency, c.category_id
+),
+currency_counts AS (
+    SELECT b.currency, sum(b.sales) AS transactions FROM by_set b GROUP BY b.currency
+),
+revenue AS (
+    SELECT r.currency, r.service_id, sum(r.revenue) AS revenue, sum(r.quantity) AS quantity
+    FROM analytics_insightserviceday r
+    WHERE r.tenant_id = %(tenant)s AND r.day >= %(start)s AND r.day <= %(end)s
+    GROUP BY r.currency, r.service_id
+),
+money AS (
+    SELECT d.currency, d.gross - d.refunds AS revenue, d.sale_tips - d.refund_tips AS tips,
+           d.sale_taxes - d.refund_taxes AS taxes, d.discounts
+    FROM analytics_insightday d
+    WHERE d.tenant_id = %(tenant)s AND d.day >= %(start)s AND d.day <= %(end)s
+    UNION ALL
+    SELECT f.currency, 0, 0, 0, -f.full_discounts FROM refunded f
+),
+currency_money AS (
+    SELECT m.currency, {_rounded_sum("m.tips")} AS tips, {_rounded_sum("m.taxes")} AS taxes,
+           sum(m.discounts) AS discounts, {_rounded_sum(_service_money("m.revenue", "m.tips", "m.taxes"))} AS service
+    FROM money m
+    GROUP BY m.currency
+)
+SELECT r.currency, GROUPING(sc.id, sv.id) AS level, sc.id, max(sc.name), sv.id, max(sv.name),
+       (CASE GROUPING(sc.id, sv.id) WHEN 0 THEN coalesce(max(sf.transactions), 0)
+                                    WHEN 1 THEN coalesce(max(cc.transactions), 0)
+                                    ELSE coalesce(max(tc.transactions), 0) END)::bigint,
+       sum(r.quantity - coalesce(q.quantity, 0)), coalesce(round(sum(r.revenue)), 0),
+       coalesce(max(cm.tips), 0), coalesce(max(cm.taxes), 0), coalesce(max(cm.discounts), 0),
+       coalesce(max(cm.service), 0)
+FROM revenue r
+LEFT JOIN analytics_service sv ON sv.id = r.service_id AND sv.tenant_id = %(tenant)s
+LEFT JOIN analytics_servicecategory sc ON sc.id = sv.category_id AND sc.tenant_id = %(tenant)s
+LEFT JOIN service_counts sf ON sf.currency = r.currency AND sf.service_id IS NOT DISTINCT FROM r.service_id
+LEFT JOIN refunded_quantities q ON q.currency = r.currency AND q.service_id IS NOT DISTINCT FROM r.service_id
+LEFT JOIN category_counts cc ON cc.currency = r.currency AND cc.category_id IS NOT DISTINCT FROM sc.id
+LEFT JOIN currency_counts tc ON tc.currency = r.currency
+LEFT JOIN currency_money cm ON cm.currency = r.currency
+GROUP BY r.currency, GROUPING SETS ((sc.id, sv.id), (sc.id), ())
+ORDER BY r.currency, round(sum(r.revenue)) DESC, max(sc.name), max(sv.name), sc.id, sv.id
+"""
+
+
 def revenue_by_service(*, tenant: Tenant, start: datetime.date, end: datetime.date) -> Answer:
     """Transactions (distinct, not fully refunded), quantity and service revenue (net of the
     period's refunds, without tips and taxes) per category and per service; tips, taxes and
-    discounts apart, per currency."""
+    discounts apart, per currency. From the aggregates when they are ready for the tenant's
+    time zone, else from the rows: the same answer either way."""
     require_tenant(tenant)
     validate_period(start, end)
+    if aggregates_ready(tenant=tenant):
+        statement = _positional(_REVENUE_BY_SERVICE_AGGREGATES_SQL, {"tenant": tenant.id, "start": start, "end": end})
+    else:
+        statement = revenue_by_service_sql(tenant=tenant, start=start, end=end)
+    return _revenue_by_service_answer(tenant, start, end, _run(*statement))
+
+
+def revenue_by_service_raw(*, tenant: Tenant, start: datetime.date, end: datetime.date) -> Answer:
+    """Revenue by service from the rows alone (one statement over the period's sales, refunds
+    and their lines): the definition the aggregates are checked against."""
+    require_tenant(tenant)
+    validate_period(start, end)
+    return _revenue_by_service_answer(
+        tenant, start, end, _run(*revenue_by_service_sql(tenant=tenant, start=start, end=end))
+    )
+
+
+def _revenue_by_service_answer(tenant: Tenant, start: datetime.date, end: datetime.date, rows: list[Row]) -> Answer:
     groups: dict[str, dict[str, Any]] = {}
     categories: dict[tuple[str, uuid.UUID | None], dict[str, Any]] = {}
     services: list[tuple[str, uuid.UUID | None, dict[str, Any]]] = []
-    rows = _run(*revenue_by_service_sql(tenant=tenant, start=start, end=end))
     for currency, level, category_id, category_name, service_id, service_name, count, quantity, revenue, *parts in rows:
         numbers = {"transactions": count, "quantity": quantity, "revenue": int(revenue)}
         if level == 3:

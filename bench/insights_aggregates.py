@@ -112,6 +112,7 @@ def median_ms(run: Callable[[], object], repeat: int) -> float:
 INSIGHTS: dict[str, tuple[Callable[..., Any], Callable[..., Any], dict[str, Any]]] = {
     "dashboard": (selectors.dashboard, selectors.dashboard_raw, {}),
     "revenue_timeseries": (selectors.revenue_timeseries, selectors.revenue_timeseries_raw, {"interval": "week"}),
+    "revenue_by_service": (selectors.revenue_by_service, selectors.revenue_by_service_raw, {}),
 }
 
 
