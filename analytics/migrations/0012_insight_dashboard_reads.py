@@ -64,7 +64,7 @@ def backward(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("analytics", "0010_insight_refresh_by_day"),
+        ("analytics", "0011_insight_service_aggregates"),
     ]
 
     operations = [
