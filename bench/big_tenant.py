@@ -258,6 +258,7 @@ def run(options: BigTenantOptions, log: Callable[[str], None]) -> dict[str, Any]
                     # How many clients each answer holds: a list is compared like with like only
                     # when both pages hold as many (docs: the note of issue 29's lists).
                     returned.setdefault(rows_of, {})[label] = len(response.json()["results"])
+
             def answered(harness: EndpointHarness, path: str) -> None:
                 # Every timed request must be the real answer: a 429 (or anything else) in
                 # microseconds would pass for a fast one.
