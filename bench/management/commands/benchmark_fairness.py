@@ -43,6 +43,12 @@ class Command(BaseCommand):
         parser.add_argument("--gunicorn-workers", type=int, default=2)
         parser.add_argument("--gunicorn-threads", type=int, default=4)
         parser.add_argument("--caps", type=int, nargs="+", default=[1, 2], help="TENANT_MAX_RUNNING_TASKS to try")
+        parser.add_argument(
+            "--background-rounds",
+            type=int,
+            default=2,
+            help="rounds of each background kind, in alternating order (A's total: the median)",
+        )
         parser.add_argument("--no-background", dest="background", action="store_false")
         parser.add_argument("--no-http", dest="http", action="store_false")
         parser.add_argument("--json", dest="json_path", help="write every figure as JSON here")
@@ -50,6 +56,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from bench.fairness import FairnessOptions, render, run
 
+        if options["background_rounds"] < 1:
+            raise CommandError("--background-rounds must be at least 1")
         if options["jobs"] < 1 or options["items"] < 1 or options["chunk"] < 1 or (options["import_chunk"] or 1) < 1:
             raise CommandError("--jobs, --items, --chunk and --import-chunk must be at least 1")
         results = run(
@@ -65,6 +73,7 @@ class Command(BaseCommand):
                 gunicorn_workers=options["gunicorn_workers"],
                 gunicorn_threads=options["gunicorn_threads"],
                 caps=tuple(options["caps"]),
+                background_rounds=options["background_rounds"],
                 background=options["background"],
                 http=options["http"],
                 log=lambda line: self.stderr.write(line),
