@@ -378,8 +378,8 @@ def bulk_queue_key(priority: int) -> str:
 
 def _nobody_waits_ahead(priority: int) -> bool:
     """No task waits in the bulk queue at a better priority than `priority`, and lending is
-    on. A task of the same priority is not "ahead": it goes first in its turn anyway (first in,
-    first out), and a tenant's own queued chunks share its priority."""
+    on. A task of the same priority is not "ahead": a tenant with as many unfinished jobs, whose
+    tasks take their turns with this one's first in, first out."""
     if not settings.TENANT_SLOT_LENDING:
         return False
     if priority <= 0:
