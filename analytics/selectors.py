@@ -392,6 +392,7 @@ WHERE v.tenant_id = %(tenant)s AND v.day >= %(previous_start)s AND v.day <= %(en
 GROUP BY 1
 """
 
+
 # Active clients: those with a client-day in the period that makes them active by the
 # period's end (a permanent one, or a sale refunded in full only after the period's end);
 # returning ones had their first visit or purchase before the period.
@@ -406,7 +407,18 @@ GROUP BY 1
 #   period: each such row holds the client's permanent days just before and after it. A
 #   partial index holds just those days (a few: refunds on a later day) with those columns;
 #   each client left is probed by key for its first day, not joined (there are few).
-_DASHBOARD_CLIENTS_SQL = """
+def _later_days(is_current: str, start: str, end: str) -> str:
+    """One period's clients active only by a sale refunded in full after the period's end
+    (`start`, `end`: the names of its bounds among the statement's parameters)."""
+    return f"""SELECT DISTINCT {is_current}, c.client_id
+    FROM analytics_insightclientday c
+    WHERE c.tenant_id = %(tenant)s AND c.permanent = 0 AND c.refunded_in_full_on > c.day
+      AND c.day >= %({start})s AND c.day <= %({end})s AND c.refunded_in_full_on > %({end})s
+      AND (c.previous_permanent_day IS NULL OR c.previous_permanent_day < %({start})s)
+      AND (c.next_permanent_day IS NULL OR c.next_permanent_day > %({end})s)"""
+
+
+_DASHBOARD_CLIENTS_SQL = f"""
 WITH kept AS (
     SELECT a.day >= %(start)s AS is_current,
            sum(width_bucket(((CASE WHEN a.day >= %(start)s THEN %(start)s ELSE %(previous_start)s END) - a.day - 1)::smallint,
@@ -423,19 +435,9 @@ later AS (
     -- before `start`), each with constant bounds, so that each reads the index that holds
     -- fewer of its rows: a recent period's full refunds after its end are few
     -- (insight_client_day_full_idx), an older period's days are (insight_client_day_later_idx).
-    SELECT DISTINCT true AS is_current, c.client_id
-    FROM analytics_insightclientday c
-    WHERE c.tenant_id = %(tenant)s AND c.permanent = 0 AND c.refunded_in_full_on > c.day
-      AND c.day >= %(start)s AND c.day <= %(end)s AND c.refunded_in_full_on > %(end)s
-      AND (c.previous_permanent_day IS NULL OR c.previous_permanent_day < %(start)s)
-      AND (c.next_permanent_day IS NULL OR c.next_permanent_day > %(end)s)
+    {_later_days("true AS is_current", "start", "end")}
     UNION ALL
-    SELECT DISTINCT false, c.client_id
-    FROM analytics_insightclientday c
-    WHERE c.tenant_id = %(tenant)s AND c.permanent = 0 AND c.refunded_in_full_on > c.day
-      AND c.day >= %(previous_start)s AND c.day <= %(previous_end)s AND c.refunded_in_full_on > %(previous_end)s
-      AND (c.previous_permanent_day IS NULL OR c.previous_permanent_day < %(previous_start)s)
-      AND (c.next_permanent_day IS NULL OR c.next_permanent_day > %(previous_end)s)
+    {_later_days("false", "previous_start", "previous_end")}
 ),
 only_later AS (
     SELECT l.is_current, count(*) AS active,
