@@ -1,6 +1,6 @@
 """The insight aggregates: rebuilt whole from a tenant's rows (docs/insights.md).
 
-The triggers of migrations analytics 0008 and 0011 keep them day by day; this module only rebuilds a
+The triggers of migrations analytics 0008 and 0011 (and 0014's months) keep them day by day; this module only rebuilds a
 tenant (after its time zone changed, or to repair). It calls the same SQL function the
 triggers use, inside the tenant's context (RLS applies: the runtime role writes only that
 tenant's rows), in one transaction.
@@ -23,9 +23,13 @@ def aggregate_tables() -> list[str]:
         InsightClientDay,
         InsightDay,
         InsightServiceDay,
+        InsightServiceMonth,
         InsightServiceSet,
+        InsightServiceSetMonth,
         InsightServiceSpan,
+        InsightServiceSpanMonth,
         InsightSpan,
+        InsightSpanMonth,
         InsightState,
         InsightVisitDay,
     )
@@ -41,6 +45,10 @@ def aggregate_tables() -> list[str]:
         InsightServiceDay,
         InsightServiceSet,
         InsightServiceSpan,
+        InsightServiceMonth,
+        InsightServiceSetMonth,
+        InsightServiceSpanMonth,
+        InsightSpanMonth,
     )
     return [model._meta.db_table for model in models]
 

@@ -494,3 +494,97 @@ class InsightServiceSpan(TenantModel):
                 fields=["tenant", "sale_day", "refund_day", "currency", "services"], name="insight_service_span_unique"
             )
         ]
+        indexes = [
+            # A period's whole months given back in the month of its end, up to its end (0014).
+            models.Index(fields=["tenant", "refund_day"], name="insight_svc_span_refund_idx"),
+        ]
+
+
+# --- the same by calendar month (migration 0014) -------------------------------------------
+#
+# Each month row is the sum of its month's day rows, recomputed from them whenever a day of
+# the month is (by the same functions, in the same transaction). A period reads its whole
+# months here and only its first and last partial months by day: a year of a big tenant reads
+# a few hundred rows instead of a few thousand (docs/insights.md, "How the figures are kept").
+
+
+class InsightServiceMonth(TenantModel):
+    """InsightServiceDay's rows of one calendar month (`month`: its first day), summed."""
+
+    id = models.BigAutoField(primary_key=True)
+    month = models.DateField()
+    currency = models.CharField(max_length=3)
+    service_id = models.UUIDField(null=True)
+    revenue = models.DecimalField(max_digits=1000, decimal_places=500)
+    quantity = models.DecimalField(max_digits=1000, decimal_places=3)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "month", "currency", "service_id"],
+                name="insight_service_month_unique",
+                nulls_distinct=False,
+            )
+        ]
+
+
+class InsightServiceSetMonth(TenantModel):
+    """InsightServiceSet's rows of one calendar month, summed per set of services."""
+
+    id = models.BigAutoField(primary_key=True)
+    month = models.DateField()
+    currency = models.CharField(max_length=3)
+    services = ArrayField(models.UUIDField(null=True))
+    sales = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "month", "currency", "services"], name="insight_service_set_month_unique"
+            )
+        ]
+
+
+class InsightServiceSpanMonth(TenantModel):
+    """InsightServiceSpan's rows with sales fully refunded, by the calendar month of the sale
+    and the calendar month of the refund, summed per set of services (`full_quantities`
+    element by element). A period reads here the spans of its whole months given back in a
+    month ending by its end; those given back in the month of its end, up to its end, by day."""
+
+    id = models.BigAutoField(primary_key=True)
+    currency = models.CharField(max_length=3)
+    sale_month = models.DateField()
+    refund_month = models.DateField()
+    services = ArrayField(models.UUIDField(null=True))
+    full_sales = models.BigIntegerField()
+    full_quantities = ArrayField(models.DecimalField(max_digits=1000, decimal_places=3))
+    full_discounts = models.DecimalField(max_digits=1000, decimal_places=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "sale_month", "refund_month", "currency", "services"],
+                name="insight_service_span_month_unique",
+            )
+        ]
+
+
+class InsightSpanMonth(TenantModel):
+    """InsightSpan's rows by the calendar month of the sale and the calendar month of the
+    refund, summed: the dashboard reads a period's whole months here (as revenue by service
+    reads InsightServiceSpanMonth), the rest by day."""
+
+    id = models.BigAutoField(primary_key=True)
+    currency = models.CharField(max_length=3)
+    sale_month = models.DateField()
+    refund_month = models.DateField()
+    refunded = models.DecimalField(max_digits=1000, decimal_places=0)
+    full_sales = models.BigIntegerField()
+    full_discounts = models.DecimalField(max_digits=1000, decimal_places=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "sale_month", "refund_month", "currency"], name="insight_span_month_unique"
+            )
+        ]

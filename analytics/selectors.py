@@ -360,6 +360,57 @@ def aggregates_ready(*, tenant: Tenant) -> bool:
     return bool(rows) and rows[0][0] == tenant.timezone
 
 
+def _partial_months(day: str, period: str = "") -> str:
+    """SQL: local day `day` is in a partial first or last month of the period whose bounds are
+    the statement's parameters named `period` + start, end, head_end, ... (see _month_split)."""
+    return (
+        f"({day} >= %({period}start)s AND {day} <= %({period}head_end)s"
+        f" OR {day} >= %({period}tail_start)s AND {day} <= %({period}end)s)"
+    )
+
+
+def _month_split(start: datetime.date, end: datetime.date) -> dict[str, datetime.date]:
+    """The bounds the aggregates are read by over a period (migration analytics 0014): its whole
+    calendar months [months_from, months_to] from the month rows, the days before them
+    [start, head_end] and after them [tail_start, end] from the day rows; a refund of a whole
+    month's sale is read by month when its month starts before `refund_cut` (the first day of
+    the month of the day after `end`: it is then given back by `end`), by day otherwise. A
+    period without a whole month is read by day: [start, end], and no month."""
+    first_whole = start if start.day == 1 else (start.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
+    after = end + datetime.timedelta(days=1)
+    last_whole_end = after.replace(day=1) - datetime.timedelta(days=1)  # the last day of the last whole month
+    if first_whole > last_whole_end:
+        return {"head_end": end, "tail_start": after, "months_from": after, "months_to": end, "refund_cut": after}
+    return {
+        "head_end": first_whole - datetime.timedelta(days=1),
+        "tail_start": last_whole_end + datetime.timedelta(days=1),
+        "months_from": first_whole,
+        "months_to": last_whole_end,
+        "refund_cut": after.replace(day=1),
+    }
+
+
+def _period_spans(is_current: str, period: str) -> str:
+    """SQL: the spans of one period's sales given back by its end (migration analytics 0014):
+    those of its partial months by day, those of its whole months by month when given back in
+    a month ending by its end, by day when given back in its end's month up to its end. The
+    period's bounds are the parameters named `period` + start, end, ... (_month_split)."""
+    p = period
+    return f"""SELECT {is_current} AS is_current, s.currency, s.refunded, s.full_sales, s.full_discounts
+        FROM analytics_insightspan s
+        WHERE s.tenant_id = %(tenant)s AND {_partial_months("s.sale_day", p)} AND s.refund_day <= %({p}end)s
+        UNION ALL
+        SELECT {is_current}, s.currency, s.refunded, s.full_sales, s.full_discounts
+        FROM analytics_insightspanmonth s
+        WHERE s.tenant_id = %(tenant)s AND s.sale_month >= %({p}months_from)s AND s.sale_month <= %({p}months_to)s
+          AND s.refund_month < %({p}refund_cut)s
+        UNION ALL
+        SELECT {is_current}, s.currency, s.refunded, s.full_sales, s.full_discounts
+        FROM analytics_insightspan s
+        WHERE s.tenant_id = %(tenant)s AND s.sale_day >= %({p}months_from)s AND s.sale_day <= %({p}months_to)s
+          AND s.refund_day >= %({p}refund_cut)s AND s.refund_day <= %({p}end)s"""
+
+
 _DASHBOARD_MONEY_SQL = f"""
 WITH money AS (
     SELECT d.day >= %(start)s AS is_current, d.currency, d.gross, d.refunds, d.sale_tips - d.refund_tips AS tips,
@@ -371,11 +422,12 @@ WITH money AS (
     -- discounts), and what was refunded of its sales by its end is out of the ticket. Summed
     -- here per period and currency (integers): the spans are many more rows than the days
     -- for a big tenant, and none of them needs the money expressions below.
-    SELECT s.sale_day >= %(start)s, s.currency, 0, 0, 0, 0,
-           -sum(s.full_discounts), -sum(s.full_sales), -sum(s.refunded)
-    FROM analytics_insightspan s
-    WHERE s.tenant_id = %(tenant)s AND s.sale_day >= %(previous_start)s AND s.sale_day <= %(end)s
-      AND s.refund_day <= CASE WHEN s.sale_day >= %(start)s THEN %(end)s ELSE %(previous_end)s END
+    SELECT s.is_current, s.currency, 0, 0, 0, 0, -sum(s.full_discounts), -sum(s.full_sales), -sum(s.refunded)
+    FROM (
+        {_period_spans("true", "")}
+        UNION ALL
+        {_period_spans("false", "previous_")}
+    ) s
     GROUP BY 1, 2
 )
 SELECT m.is_current, m.currency, sum(m.gross), sum(m.refunds), {_rounded_sum("m.tips")},
@@ -465,7 +517,11 @@ def _dashboard_rows_from_aggregates(tenant: Tenant, start: datetime.date, end: d
         "previous_start": previous_start,
         "previous_end": previous_end,
     }
-    money = _run(*_positional(_DASHBOARD_MONEY_SQL, days))
+    months = {
+        **_month_split(start, end),
+        **{f"previous_{name}": day for name, day in _month_split(previous_start, previous_end).items()},
+    }
+    money = _run(*_positional(_DASHBOARD_MONEY_SQL, days | months))
     visits = {row[0]: row[1:] for row in _run(*_positional(_DASHBOARD_VISITS_SQL, days))}
     clients = {row[0]: row[1:] for row in _run(*_positional(_DASHBOARD_CLIENTS_SQL, days))}
     rows = []
@@ -542,25 +598,42 @@ def revenue_by_service_sql(*, tenant: Tenant, start: datetime.date, end: datetim
     return _positional(_REVENUE_BY_SERVICE_SQL, {"tenant": tenant.id, "from": begin, "to": finish})
 
 
-# The same rows as _REVENUE_BY_SERVICE_SQL, from the aggregates (migration analytics 0011):
+# The same rows as _REVENUE_BY_SERVICE_SQL, from the aggregates (migrations analytics 0011, 0014):
 # a period's days of service money per service, its sales per set of services less those fully
 # refunded by its end (the spans, with their discounts: InsightSpan's per set of services),
 # and the currency's tips, taxes, discounts and service money as the dashboard reads them. Categories are those of the services now: a sale counts once
 # per category of its set of services. Exact sums, each figure rounded once.
 _REVENUE_BY_SERVICE_AGGREGATES_SQL = f"""
 WITH refunded AS MATERIALIZED (
-    -- The period's sales fully refunded by its end: neither transactions nor quantities.
+    -- The period's sales fully refunded by its end: neither transactions nor quantities. Those
+    -- of its partial months by day; those of its whole months by month when given back in a
+    -- month before its end's month (or in it, when it ends on the month's last day), and by
+    -- day when given back in its end's month up to its end.
     SELECT f.currency, f.services, f.full_sales, f.full_quantities, f.full_discounts
     FROM analytics_insightservicespan f
-    WHERE f.tenant_id = %(tenant)s AND f.sale_day >= %(start)s AND f.sale_day <= %(end)s AND f.refund_day <= %(end)s
+    WHERE f.tenant_id = %(tenant)s AND {_partial_months("f.sale_day")} AND f.refund_day <= %(end)s
       AND f.full_sales > 0
+    UNION ALL
+    SELECT f.currency, f.services, f.full_sales, f.full_quantities, f.full_discounts
+    FROM analytics_insightservicespanmonth f
+    WHERE f.tenant_id = %(tenant)s AND f.sale_month >= %(months_from)s AND f.sale_month <= %(months_to)s
+      AND f.refund_month < %(refund_cut)s
+    UNION ALL
+    SELECT f.currency, f.services, f.full_sales, f.full_quantities, f.full_discounts
+    FROM analytics_insightservicespan f
+    WHERE f.tenant_id = %(tenant)s AND f.refund_day >= %(refund_cut)s AND f.refund_day <= %(end)s
+      AND f.sale_day >= %(months_from)s AND f.sale_day <= %(months_to)s AND f.full_sales > 0
 ),
 by_set AS (
     SELECT s.currency, s.services, sum(s.sales) AS sales
     FROM (
         SELECT s.currency, s.services, s.sales
         FROM analytics_insightserviceset s
-        WHERE s.tenant_id = %(tenant)s AND s.day >= %(start)s AND s.day <= %(end)s
+        WHERE s.tenant_id = %(tenant)s AND {_partial_months("s.day")}
+        UNION ALL
+        SELECT s.currency, s.services, s.sales
+        FROM analytics_insightservicesetmonth s
+        WHERE s.tenant_id = %(tenant)s AND s.month >= %(months_from)s AND s.month <= %(months_to)s
         UNION ALL
         SELECT f.currency, f.services, -f.full_sales FROM refunded f
     ) s
@@ -594,8 +667,15 @@ currency_counts AS (
 ),
 revenue AS (
     SELECT r.currency, r.service_id, sum(r.revenue) AS revenue, sum(r.quantity) AS quantity
-    FROM analytics_insightserviceday r
-    WHERE r.tenant_id = %(tenant)s AND r.day >= %(start)s AND r.day <= %(end)s
+    FROM (
+        SELECT r.currency, r.service_id, r.revenue, r.quantity
+        FROM analytics_insightserviceday r
+        WHERE r.tenant_id = %(tenant)s AND {_partial_months("r.day")}
+        UNION ALL
+        SELECT r.currency, r.service_id, r.revenue, r.quantity
+        FROM analytics_insightservicemonth r
+        WHERE r.tenant_id = %(tenant)s AND r.month >= %(months_from)s AND r.month <= %(months_to)s
+    ) r
     GROUP BY r.currency, r.service_id
 ),
 money AS (
@@ -640,7 +720,10 @@ def revenue_by_service(*, tenant: Tenant, start: datetime.date, end: datetime.da
     require_tenant(tenant)
     validate_period(start, end)
     if aggregates_ready(tenant=tenant):
-        statement = _positional(_REVENUE_BY_SERVICE_AGGREGATES_SQL, {"tenant": tenant.id, "start": start, "end": end})
+        statement = _positional(
+            _REVENUE_BY_SERVICE_AGGREGATES_SQL,
+            {"tenant": tenant.id, "start": start, "end": end, **_month_split(start, end)},
+        )
     else:
         statement = revenue_by_service_sql(tenant=tenant, start=start, end=end)
     return _revenue_by_service_answer(tenant, start, end, _run(*statement))
@@ -824,22 +907,34 @@ WITH moves AS (
       AND t.status IN {_REVENUE_STATUSES} AND t.client_id IS NOT NULL
     UNION ALL
     -- The period's refunds lower the revenue of the sale's client, whatever the sale's date.
+    -- Each refund's sale by its key (OFFSET 0 keeps the probe: refunds are a few per cent of
+    -- sales, and a join would read every sale of the tenant to find theirs).
     SELECT t.client_id, r.currency, -r.amount::numeric, false
     FROM analytics_refund r
-    JOIN analytics_transaction t ON t.id = r.transaction_id AND t.tenant_id = %(tenant)s
+    CROSS JOIN LATERAL (
+        SELECT t.client_id FROM analytics_transaction t
+        WHERE t.tenant_id = %(tenant)s AND t.id = r.transaction_id
+        OFFSET 0
+    ) t
     WHERE r.tenant_id = %(tenant)s
       AND r.refunded_at >= %(from)s AND r.refunded_at < %(to)s AND t.client_id IS NOT NULL
 ),
-revenue AS (
+revenue AS MATERIALIZED (
     -- Only clients with a transaction in the period (a sale not fully refunded) rank.
     SELECT m.client_id, m.currency, sum(m.money) AS revenue, count(*) FILTER (WHERE m.counted) AS transactions
     FROM moves m
     GROUP BY m.client_id, m.currency
     HAVING count(*) FILTER (WHERE m.counted) > 0
 ),
-ranked AS (
-    SELECT r.*, row_number() OVER (PARTITION BY r.currency ORDER BY r.revenue DESC, r.client_id) AS rank
-    FROM revenue r
+ranked AS MATERIALIZED (
+    -- The best `limit` of each currency: a bounded sort per currency, not a sort of them all.
+    SELECT b.*, row_number() OVER (PARTITION BY b.currency ORDER BY b.revenue DESC, b.client_id) AS rank
+    FROM (SELECT DISTINCT r.currency FROM revenue r) AS currencies
+    CROSS JOIN LATERAL (
+        SELECT r.* FROM revenue r WHERE r.currency = currencies.currency
+        ORDER BY r.revenue DESC, r.client_id
+        LIMIT %(limit)s
+    ) b
 )
 SELECT r.currency, r.client_id, c.first_name, c.last_name, c.email, c.phone, r.revenue, r.transactions,
        coalesce(v.visits, 0), v.last_visit
@@ -852,7 +947,6 @@ LEFT JOIN LATERAL (
     FROM analytics_appointment a
     WHERE a.tenant_id = %(tenant)s AND a.client_id = r.client_id AND a.status = 'completed' AND a.start_at < %(to)s
 ) v ON true
-WHERE r.rank <= %(limit)s
 ORDER BY r.currency = %(tenant_currency)s DESC, r.currency, r.rank
 """
 

@@ -32,9 +32,13 @@ from analytics.models import (
     InsightClientDay,
     InsightDay,
     InsightServiceDay,
+    InsightServiceMonth,
     InsightServiceSet,
+    InsightServiceSetMonth,
     InsightServiceSpan,
+    InsightServiceSpanMonth,
     InsightSpan,
+    InsightSpanMonth,
     InsightState,
     InsightVisitDay,
     Transaction,
@@ -325,6 +329,7 @@ def test_the_aggregates_answer_every_insight_as_the_rows_do(tenant, zone, window
         # What the triggers kept of the active days and the services is what a rebuild from
         # the rows makes.
         kept = {**_active_rows(tenant), **_service_rows(tenant)}
+        _assert_months_are_their_days(kept)
         aggregates.rebuild(tenant)
         assert {**_active_rows(tenant), **_service_rows(tenant)} == kept
         transaction.set_rollback(True)
@@ -389,10 +394,78 @@ def _active_rows(tenant: Tenant) -> dict:
     }
 
 
+def _assert_months_are_their_days(kept: dict) -> None:
+    """Migration 0014's month rows are the sums of their months' day rows (the spans by sale
+    month and refund month; the services' spans: those with sales fully refunded, quantities
+    place by place)."""
+
+    def month(day: datetime.date) -> datetime.date:
+        return day.replace(day=1)
+
+    def add(total, value):
+        if isinstance(value, list | tuple):  # a set's quantities: place by place
+            return tuple(a + b for a, b in zip(total, value, strict=True))
+        return total + value
+
+    def summed(rows, key, values) -> dict:
+        sums: dict = {}
+        for row in rows:
+            k, v = key(row), tuple(values(row))
+            sums[k] = tuple(add(a, b) for a, b in zip(sums[k], v, strict=True)) if k in sums else v
+        return sums
+
+    def freeze(values) -> tuple:
+        return tuple(tuple(v) if isinstance(v, list) else v for v in values)
+
+    assert summed(kept["service_days"], lambda r: (month(r[0]), r[1], r[2]), lambda r: r[3:]) == {
+        (r[0], r[1], r[2]): tuple(r[3:]) for r in kept["service_months"]
+    }
+    assert summed(kept["service_sets"], lambda r: (month(r[0]), r[1], tuple(r[2])), lambda r: r[3:]) == {
+        (r[0], r[1], tuple(r[2])): tuple(r[3:]) for r in kept["service_set_months"]
+    }
+    assert summed(
+        [r for r in kept["service_spans"] if r[4] > 0],
+        lambda r: (r[0], month(r[1]), month(r[2]), tuple(r[3])),
+        lambda r: freeze(r[4:]),
+    ) == {(r[0], r[1], r[2], tuple(r[3])): freeze(r[4:]) for r in kept["service_span_months"]}
+    assert summed(kept["spans"], lambda r: (r[0], month(r[1]), month(r[2])), lambda r: r[3:]) == {
+        (r[0], r[1], r[2]): tuple(r[3:]) for r in kept["span_months"]
+    }
+
+
 def _service_rows(tenant: Tenant) -> dict:
-    """What migration 0011 keeps: service money per service, sales per set of services, and
-    the sets' sales fully refunded later. (None sorts with the ids by its text.)"""
+    """What migrations 0011 and 0014 keep: service money per service, sales per set of
+    services, and the sets' sales fully refunded later, by day and by month; and the spans by
+    month with their days. (None sorts with the ids by its text.)"""
     return {
+        "service_months": sorted(
+            InsightServiceMonth.objects.filter(tenant_id=tenant.id).values_list(
+                "month", "currency", "service_id", "revenue", "quantity"
+            ),
+            key=repr,
+        ),
+        "service_set_months": sorted(
+            InsightServiceSetMonth.objects.filter(tenant_id=tenant.id).values_list(
+                "month", "currency", "services", "sales"
+            ),
+            key=repr,
+        ),
+        "span_months": sorted(
+            InsightSpanMonth.objects.filter(tenant_id=tenant.id).values_list(
+                "currency", "sale_month", "refund_month", "refunded", "full_sales", "full_discounts"
+            )
+        ),
+        "spans": sorted(
+            InsightSpan.objects.filter(tenant_id=tenant.id).values_list(
+                "currency", "sale_day", "refund_day", "refunded", "full_sales", "full_discounts"
+            )
+        ),
+        "service_span_months": sorted(
+            InsightServiceSpanMonth.objects.filter(tenant_id=tenant.id).values_list(
+                "currency", "sale_month", "refund_month", "services", "full_sales", "full_quantities", "full_discounts"
+            ),
+            key=repr,
+        ),
         "service_days": sorted(
             InsightServiceDay.objects.filter(tenant_id=tenant.id).values_list(
                 "day", "currency", "service_id", "revenue", "quantity"
@@ -486,6 +559,74 @@ def test_active_and_returning_clients_are_counted_from_the_active_days(world):
         assert _json(spring) == _json(selectors.dashboard_raw(tenant=a, start=D(2025, 3, 1), end=D(2025, 4, 10)))
         services.transaction_delete(tenant=a, transaction_id=earlier.id)
         assert days() == {D(2025, 3, 5): ([-32767], [0]), D(2025, 3, 20): ([-15], [-15])}
+
+
+def test_whole_months_are_read_by_month_and_their_edges_by_day(world):
+    """Migration 0014: revenue by service and the dashboard, over every period around the
+    month boundaries of a history whose sales are refunded in full within their month, in the
+    next month before, on and after a period's end, and across a month's last midnight,
+    answer as the rows do."""
+    a = world.tenant_a  # Los Angeles
+    with tenant_context(a.id, role="system"):
+        cut, color = f.service(a, "Cut"), f.service(a, "Color", f.category(a, "Hair"))
+
+        def sold(when, lines, refunds=()):
+            sale = f.sale(a, when, lines=lines, discount=100)
+            for at, amount in refunds:
+                services.transaction_refund(tenant=a, transaction_id=sale.id, amount=amount, refunded_at=at)
+
+        sold(f.local(a, 2025, 2, 27), [(color, 1, 4000)], [(f.local(a, 2025, 3, 2), None)])
+        sold(f.local(a, 2025, 3, 10), [(cut, 2, 3000)], [(f.local(a, 2025, 3, 31, 23, 30), None)])
+        sold(f.local(a, 2025, 3, 15), [(cut, 1, 2500), (color, 1, 6000)], [(f.local(a, 2025, 4, 20), None)])
+        sold(f.local(a, 2025, 3, 31, 23, 30), [(color, 1, 5000)], [(f.local(a, 2025, 4, 1, 0, 30), None)])
+        sold(f.local(a, 2025, 4, 2), [(cut, 1, 2000)], [(f.local(a, 2025, 4, 3), 500), (f.local(a, 2025, 4, 30), None)])
+        sold(f.local(a, 2025, 4, 30, 23, 59), [(cut, 3, 1500)], [(f.local(a, 2025, 5, 1), None)])
+        sold(f.local(a, 2025, 5, 1), [(None, 1, 900)])
+        assert selectors.aggregates_ready(tenant=a)
+        starts = [D(2025, 2, 1), D(2025, 2, 27), D(2025, 3, 1), D(2025, 3, 2), D(2025, 3, 31), D(2025, 4, 1)]
+        ends = [D(2025, 3, 30), D(2025, 3, 31), D(2025, 4, 1), D(2025, 4, 19), D(2025, 4, 20), D(2025, 4, 30)]
+        ends += [D(2025, 5, 1), D(2025, 5, 31)]
+        compared = 0
+        for start in starts:
+            for end in ends:
+                if start <= end:
+                    assert _json(selectors.revenue_by_service(tenant=a, start=start, end=end)) == _json(
+                        selectors.revenue_by_service_raw(tenant=a, start=start, end=end)
+                    ), (start, end)
+                    # The dashboard's current and previous periods both.
+                    assert _json(selectors.dashboard(tenant=a, start=start, end=end)) == _json(
+                        selectors.dashboard_raw(tenant=a, start=start, end=end)
+                    ), (start, end)
+                    compared += 1
+        assert compared == 45
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "split"),
+    [
+        # No whole month: every day by day.
+        (D(2025, 3, 5), D(2025, 3, 20), (D(2025, 3, 20), D(2025, 3, 21), None, None, D(2025, 3, 21))),
+        (D(2025, 3, 1), D(2025, 3, 30), (D(2025, 3, 30), D(2025, 3, 31), None, None, D(2025, 3, 31))),
+        # One whole month, exactly: refunds given back in it, by month.
+        (D(2025, 3, 1), D(2025, 3, 31), (D(2025, 2, 28), D(2025, 4, 1), D(2025, 3, 1), D(2025, 3, 31), D(2025, 4, 1))),
+        # A year ending mid-month: refunds given back in the end's month, by day.
+        (
+            D(2025, 12, 4),
+            D(2026, 12, 3),
+            (D(2025, 12, 31), D(2026, 12, 1), D(2026, 1, 1), D(2026, 11, 30), D(2026, 12, 1)),
+        ),
+        # A leap February as the last whole month.
+        (D(2024, 1, 15), D(2024, 3, 1), (D(2024, 1, 31), D(2024, 3, 1), D(2024, 2, 1), D(2024, 2, 29), D(2024, 3, 1))),
+    ],
+)
+def test_a_period_splits_into_whole_months_and_edge_days(start, end, split):
+    head_end, tail_start, months_from, months_to, refund_cut = split
+    bounds = selectors._month_split(start, end)
+    assert (bounds["head_end"], bounds["tail_start"], bounds["refund_cut"]) == (head_end, tail_start, refund_cut)
+    if months_from is None:
+        assert bounds["months_from"] > bounds["months_to"]  # no month is read
+    else:
+        assert (bounds["months_from"], bounds["months_to"]) == (months_from, months_to)
 
 
 def test_the_aggregates_are_the_tenants_own(world):
