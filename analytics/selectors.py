@@ -617,7 +617,7 @@ WITH refunded AS MATERIALIZED (
     SELECT f.currency, f.services, f.full_sales, f.full_quantities, f.full_discounts
     FROM analytics_insightservicespanmonth f
     WHERE f.tenant_id = %(tenant)s AND f.sale_month >= %(months_from)s AND f.sale_month <= %(months_to)s
-      AND f.refund_month < %(refund_cut)s
+      AND f.refund_month < %(refund_cut)s AND f.full_sales > 0
     UNION ALL
     SELECT f.currency, f.services, f.full_sales, f.full_quantities, f.full_discounts
     FROM analytics_insightservicespan f

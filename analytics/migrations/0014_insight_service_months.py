@@ -11,8 +11,9 @@ Four tenant tables (RLS, tenant keys), each the sum of its month's day rows:
 and of 0011's tables:
 - analytics_insightservicemonth: service money and quantities per month x currency x service;
 - analytics_insightservicesetmonth: sales per month x currency x set of services;
-- analytics_insightservicespanmonth: the sales fully refunded, per sale month x refund month x
-  currency x set (their quantities summed element by element, their discounts).
+- analytics_insightservicespanmonth: per sale month x refund month x currency x set, the
+  sales that became fully refunded (their quantities summed element by element, their
+  discounts).
 And an index of the day spans by refund day: a period's whole months given back in the month
 of its end, up to its end, are read by day.
 
@@ -62,8 +63,8 @@ BEGIN
 END
 $$;
 
--- The sale months of the given local sale days: their sales fully refunded, per refund month
--- and set of services (only day spans with such sales: the reads want nothing else).
+-- The sale months of the given local sale days: how many of their sales became fully refunded,
+-- and their quantities and discounts, per refund month and set of services.
 CREATE OR REPLACE FUNCTION analytics_insight_refresh_service_span_months(p_tenant uuid, p_days date[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -81,7 +82,6 @@ BEGIN
         FROM unnest(months) AS m(month)
         JOIN analytics_insightservicespan s
           ON s.tenant_id = p_tenant AND s.sale_day >= m.month AND s.sale_day < (m.month + interval '1 month')::date
-        WHERE s.full_sales > 0
     ),
     totals AS (
         SELECT s.sale_month, s.refund_month, s.currency, s.services,

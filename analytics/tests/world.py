@@ -56,20 +56,6 @@ def build(world, tenant, owner) -> dict:
             source="square",
             external_id=f"REF-{label}",
         )
-        # A sale refunded in full (the aggregates keep such sales apart: fully refunded ones
-        # are no transactions).
-        returned = TransactionFactory.create(
-            tenant=tenant,
-            client_id=client_id,
-            occurred_at=now - datetime.timedelta(days=5),
-            total_amount=4000,
-            currency="USD",
-            refunded_amount=4000,
-        )
-        TransactionLineItemFactory.create(transaction=returned, service=service, description="Gloss", amount=4000)
-        RefundFactory.create(
-            transaction=returned, amount=4000, currency="USD", refunded_at=now - datetime.timedelta(days=4)
-        )
     return {
         "category_id": category.id,
         "service_id": service.id,
