@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import OperationalError, connections, transaction
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from psycopg.errors import DeadlockDetected
 
 from common.errors import Conflict, Locked
 from tenants.changes import record_change
@@ -106,6 +107,8 @@ def name_hash(name: str) -> str:
 
 
 PURGE_PASSES = 5
+# Whole purges tried before a deadlock is let through (each is one transaction: all or nothing).
+PURGE_ATTEMPTS = 3
 
 
 def _deletion_order(cursor: CursorWrapper, tables: list[str]) -> list[str]:
@@ -171,6 +174,27 @@ def dangerously_purge_tenant(
     """
     tenant_uuid = uuid.UUID(str(tenant_id))
     now = now or timezone.now()
+    for attempt in range(1, PURGE_ATTEMPTS + 1):
+        try:
+            result = _purge_in_one_transaction(tenant_uuid, purged_by=purged_by, now=now)
+            break
+        except OperationalError as exc:
+            # A deadlock cancels the whole transaction, so nothing was purged: try it again.
+            # On Citus one was seen at COMMIT (a distributed deadlock: the deletes' locks on
+            # the tenant's shard against other work on the cluster), once in many runs.
+            if not isinstance(exc.__cause__, DeadlockDetected) or attempt == PURGE_ATTEMPTS:
+                raise
+            logger.warning("tenant purge deadlocked; trying again", extra={"tenant_id": str(tenant_uuid)})
+    export_dir = Path(settings.TENANT_EXPORT_DIR) / str(tenant_uuid)
+    shutil.rmtree(export_dir, ignore_errors=True)
+    logger.warning(
+        "tenant purged",
+        extra={"tenant_id": str(tenant_uuid), "purged_by": purged_by, "rows": sum(result.deleted.values())},
+    )
+    return result
+
+
+def _purge_in_one_transaction(tenant_uuid: uuid.UUID, *, purged_by: str, now: datetime.datetime) -> PurgeResult:
     owner = connections["owner"]
     result = PurgeResult(tenant_id=tenant_uuid)
     with tenant_context(tenant_uuid, role="system", using="owner"), owner.cursor() as cursor:
@@ -214,12 +238,6 @@ def dangerously_purge_tenant(
             purged_at=now,
             purged_by=purged_by[:254],
         )
-    export_dir = Path(settings.TENANT_EXPORT_DIR) / str(tenant_uuid)
-    shutil.rmtree(export_dir, ignore_errors=True)
-    logger.warning(
-        "tenant purged",
-        extra={"tenant_id": str(tenant_uuid), "purged_by": purged_by, "rows": sum(result.deleted.values())},
-    )
     return result
 
 

@@ -157,3 +157,36 @@ def test_support_purges_a_tenant_at_once_with_the_command(committed, capsys):
     assert sum(_rows_of(world.tenant_a.id).values()) == 0
     assert TenantTombstone.objects.get(id=world.tenant_a.id).purged_by == "support: sam@brandvx.example"
     assert sum(_rows_of(world.tenant_b.id).values()) > 20
+
+
+def test_a_purge_that_deadlocks_is_tried_again_whole(committed, monkeypatch):
+    """A deadlock cancels the purge's one transaction (seen on Citus at COMMIT): nothing was
+    purged, so the whole purge runs again. Any other database error is let through."""
+    from django.db import OperationalError
+    from psycopg.errors import DeadlockDetected
+
+    from tenants import lifecycle
+
+    world = build_full_world()
+    real = lifecycle._purge_in_one_transaction
+    calls = []
+
+    def deadlocks_once(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise OperationalError("canceling the transaction") from DeadlockDetected("distributed deadlock")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(lifecycle, "_purge_in_one_transaction", deadlocks_once)
+    result = lifecycle.dangerously_purge_tenant(world.tenant_a.id, purged_by="support: sam@brandvx.example")
+    assert len(calls) == 2 and result.deleted["tenants_tenant"] == 1
+    assert sum(_rows_of(world.tenant_a.id).values()) == 0
+    assert sum(_rows_of(world.tenant_b.id).values()) > 20
+
+    def fails(*args, **kwargs):
+        raise OperationalError("server closed the connection")
+
+    monkeypatch.setattr(lifecycle, "_purge_in_one_transaction", fails)
+    with pytest.raises(OperationalError, match="server closed"):
+        lifecycle.dangerously_purge_tenant(world.tenant_b.id, purged_by="support: sam@brandvx.example")
+    assert sum(_rows_of(world.tenant_b.id).values()) > 20
