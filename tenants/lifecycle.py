@@ -182,7 +182,9 @@ def dangerously_purge_tenant(
             # A deadlock cancels the whole transaction, so nothing was purged: try it again.
             # On Citus one was seen at COMMIT (a distributed deadlock: the deletes' locks on
             # the tenant's shard against other work on the cluster), once in many runs.
-            if not isinstance(exc.__cause__, DeadlockDetected) or attempt == PURGE_ATTEMPTS:
+            # Only when the purge was the transaction: inside a caller's, that one is lost too.
+            retry = isinstance(exc.__cause__, DeadlockDetected) and not connections["owner"].in_atomic_block
+            if not retry or attempt == PURGE_ATTEMPTS:
                 raise
             logger.warning("tenant purge deadlocked; trying again", extra={"tenant_id": str(tenant_uuid)})
     export_dir = Path(settings.TENANT_EXPORT_DIR) / str(tenant_uuid)
