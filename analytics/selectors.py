@@ -390,25 +390,38 @@ def _month_split(start: datetime.date, end: datetime.date) -> dict[str, datetime
     }
 
 
-def _period_spans(is_current: str, period: str) -> str:
-    """SQL: the spans of one period's sales given back by its end (migration analytics 0014):
-    those of its partial months by day, those of its whole months by month when given back in
-    a month ending by its end, by day when given back in its end's month up to its end. The
-    period's bounds are the parameters named `period` + start, end, ... (_month_split)."""
+def _spans_given_back_by_end(select: str, days: str, months: str, *, period: str = "", condition: str = "true") -> str:
+    """SQL: `select` (over alias `s`) of the spans of one period's sales given back by its end,
+    from the day table `days` and its month table `months` (migration analytics 0014): those of
+    its partial months by day, those of its whole months by month when given back in a month
+    ending by its end, by day when given back in its end's month up to its end. The period's
+    bounds are the parameters named `period` + start, end, ... (_month_split)."""
     p = period
-    return f"""SELECT {is_current} AS is_current, s.currency, s.refunded, s.full_sales, s.full_discounts
-        FROM analytics_insightspan s
+    return f"""SELECT {select}
+        FROM {days} s
         WHERE s.tenant_id = %(tenant)s AND {_partial_months("s.sale_day", p)} AND s.refund_day <= %({p}end)s
+          AND {condition}
         UNION ALL
-        SELECT {is_current}, s.currency, s.refunded, s.full_sales, s.full_discounts
-        FROM analytics_insightspanmonth s
+        SELECT {select}
+        FROM {months} s
         WHERE s.tenant_id = %(tenant)s AND s.sale_month >= %({p}months_from)s AND s.sale_month <= %({p}months_to)s
-          AND s.refund_month < %({p}refund_cut)s
+          AND s.refund_month < %({p}refund_cut)s AND {condition}
         UNION ALL
-        SELECT {is_current}, s.currency, s.refunded, s.full_sales, s.full_discounts
-        FROM analytics_insightspan s
+        SELECT {select}
+        FROM {days} s
         WHERE s.tenant_id = %(tenant)s AND s.sale_day >= %({p}months_from)s AND s.sale_day <= %({p}months_to)s
-          AND s.refund_day >= %({p}refund_cut)s AND s.refund_day <= %({p}end)s"""
+          AND s.refund_day >= %({p}refund_cut)s AND s.refund_day <= %({p}end)s AND {condition}"""
+
+
+def _period_spans(is_current: str, period: str) -> str:
+    """SQL: the dashboard's spans (what was refunded, sales fully refunded, their discounts) of
+    one period's sales given back by its end."""
+    return _spans_given_back_by_end(
+        f"{is_current} AS is_current, s.currency, s.refunded, s.full_sales, s.full_discounts",
+        "analytics_insightspan",
+        "analytics_insightspanmonth",
+        period=period,
+    )
 
 
 _DASHBOARD_MONEY_SQL = f"""
@@ -598,6 +611,14 @@ def revenue_by_service_sql(*, tenant: Tenant, start: datetime.date, end: datetim
     return _positional(_REVENUE_BY_SERVICE_SQL, {"tenant": tenant.id, "from": begin, "to": finish})
 
 
+# The period's sales fully refunded by its end, per set of services (read by month where it can).
+_SERVICE_SPANS_BY_END = _spans_given_back_by_end(
+    "s.currency, s.services, s.full_sales, s.full_quantities, s.full_discounts",
+    "analytics_insightservicespan",
+    "analytics_insightservicespanmonth",
+    condition="s.full_sales > 0",
+)
+
 # The same rows as _REVENUE_BY_SERVICE_SQL, from the aggregates (migrations analytics 0011, 0014):
 # a period's days of service money per service, its sales per set of services less those fully
 # refunded by its end (the spans, with their discounts: InsightSpan's per set of services),
@@ -605,24 +626,8 @@ def revenue_by_service_sql(*, tenant: Tenant, start: datetime.date, end: datetim
 # per category of its set of services. Exact sums, each figure rounded once.
 _REVENUE_BY_SERVICE_AGGREGATES_SQL = f"""
 WITH refunded AS MATERIALIZED (
-    -- The period's sales fully refunded by its end: neither transactions nor quantities. Those
-    -- of its partial months by day; those of its whole months by month when given back in a
-    -- month before its end's month (or in it, when it ends on the month's last day), and by
-    -- day when given back in its end's month up to its end.
-    SELECT f.currency, f.services, f.full_sales, f.full_quantities, f.full_discounts
-    FROM analytics_insightservicespan f
-    WHERE f.tenant_id = %(tenant)s AND {_partial_months("f.sale_day")} AND f.refund_day <= %(end)s
-      AND f.full_sales > 0
-    UNION ALL
-    SELECT f.currency, f.services, f.full_sales, f.full_quantities, f.full_discounts
-    FROM analytics_insightservicespanmonth f
-    WHERE f.tenant_id = %(tenant)s AND f.sale_month >= %(months_from)s AND f.sale_month <= %(months_to)s
-      AND f.refund_month < %(refund_cut)s AND f.full_sales > 0
-    UNION ALL
-    SELECT f.currency, f.services, f.full_sales, f.full_quantities, f.full_discounts
-    FROM analytics_insightservicespan f
-    WHERE f.tenant_id = %(tenant)s AND f.refund_day >= %(refund_cut)s AND f.refund_day <= %(end)s
-      AND f.sale_day >= %(months_from)s AND f.sale_day <= %(months_to)s AND f.full_sales > 0
+    -- The period's sales fully refunded by its end: neither transactions nor quantities.
+    {_SERVICE_SPANS_BY_END}
 ),
 by_set AS (
     SELECT s.currency, s.services, sum(s.sales) AS sales
