@@ -392,6 +392,12 @@ def load(
                 "first_name": f"({first})[1 + (n * 7 + i) % {len(FIRST_NAMES)}]",
                 "last_name": f"({last})[1 + (n * 13 + i * 3) % {len(LAST_NAMES)}]",
                 "email": "email",
+                # Kept by a trigger (migration clients 0013), which replica mode skips; no
+                # such column on Citus (insert_select leaves out what the table lacks).
+                "search_key": (
+                    f"clients_search_key(({first})[1 + (n * 7 + i) % {len(FIRST_NAMES)}], "
+                    f"({last})[1 + (n * 13 + i * 3) % {len(LAST_NAMES)}], email)"
+                ),
                 "email_hash": "encode(sha256(convert_to(email, 'UTF8')), 'hex')",
                 "phone": "phone",
                 "phone_hash": "encode(sha256(convert_to(phone, 'UTF8')), 'hex')",
