@@ -484,7 +484,7 @@ def _contains_searched_text(query: str) -> GreaterThan:
     """The client's searched text (_SearchedText) holds `query` (no line break in it), any case.
 
     On PostgreSQL it is read upper-cased from the client's search key, which a trigger keeps
-    (migration clients 0013): building it per client walked cost four times as much. The key
+    (migration clients 0013): building it per client walked cost half as much again. The key
     is no model field (nothing in the application writes it), so it is named through the
     table's own name, the alias of every client list this filters (clients.api.filters). On
     Citus, which keeps no key, the text is built per client."""
