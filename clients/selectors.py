@@ -20,7 +20,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import CharField, Count, Exists, F, Field, Func, OuterRef, Prefetch, Q, QuerySet, TextField, Value
-from django.db.models.expressions import RawSQL
+from django.db.models.expressions import Expression, RawSQL
 from django.db.models.functions import Collate, Lower, StrIndex, Upper
 from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
 
@@ -480,18 +480,30 @@ def client_search(queryset: QuerySet[Any], query: str, *, tenant: Tenant) -> Que
     return found
 
 
+class _SearchKey(Expression):
+    """The client's search key: _SearchedText upper-cased, kept by a trigger (migration clients
+    0013). No model field declares it (nothing in the application writes it), so it is named
+    through the alias the query's clients table has when the SQL is written: the table's own
+    name in a list, another one (U0, ...) when the query is a subquery of another."""
+
+    output_field = TextField()
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[str | int, ...]]:
+        if compiler.query.model is not Client:
+            raise TypeError("the search key belongs to a query of clients")
+        alias = compiler.query.get_initial_alias()
+        return f"{compiler.quote_name_unless_alias(alias)}.search_key", ()
+
+
 def _contains_searched_text(query: str) -> GreaterThan:
     """The client's searched text (_SearchedText) holds `query` (no line break in it), any case.
 
-    On PostgreSQL it is read upper-cased from the client's search key, which a trigger keeps
-    (migration clients 0013): building it per client walked cost half as much again. The key
-    is no model field (nothing in the application writes it), so it is named through the
-    table's own name, the alias of every client list this filters (clients.api.filters). On
-    Citus, which keeps no key, the text is built per client."""
+    On PostgreSQL it is read upper-cased from the client's search key (_SearchKey): building
+    it per client walked cost half as much again. On Citus, which keeps no key, the text is
+    built per client."""
     if is_citus(connection):
         return _contains(_SearchedText(), query)
-    key = RawSQL(f'"{Client._meta.db_table}"."search_key"', (), output_field=TextField())
-    return GreaterThan(StrIndex(key, Upper(Value(query))), 0)
+    return GreaterThan(StrIndex(_SearchKey(), Upper(Value(query))), 0)
 
 
 def _contains(text: Any, query: str) -> GreaterThan:

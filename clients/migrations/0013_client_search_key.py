@@ -11,10 +11,11 @@ ms (about 0.9 µs a client, most of it the visit to the table's row).
 The key is a plain column that no model declares, written only by a BEFORE INSERT OR UPDATE
 row trigger from the row's own columns: every write (a model's save, a QuerySet's update(),
 the set-based imports' INSERT ... SELECT and UPDATE ... FROM) keeps it, and nothing in the
-application can set it wrong (clients/tests/test_search_key.py). Not a stored generated column: Citus 13.2's shard split (`isolate_tenant`) cannot copy a
-table that has one. Not on Citus at all, where a trigger on a distributed table needs
-`citus.enable_unsafe_triggers` (analytics 0008): there no column is added and the search
-builds the text per client, as before.
+application can set it wrong (clients/tests/test_search_key.py). Not a stored generated
+column: Citus 13.2's shard split (`isolate_tenant`) cannot copy a table that has one. Not on
+Citus at all, where a trigger on a distributed table needs `citus.enable_unsafe_triggers`
+(analytics 0008): there no column is added and the search builds the text per client, as
+before.
 """
 
 from django.db import migrations

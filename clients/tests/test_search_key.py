@@ -11,6 +11,7 @@ import datetime
 
 import pytest
 from django.db import connection, connections
+from django.db.models import Count, Subquery
 from django.utils import timezone
 
 from clients.models import Client, Source
@@ -102,3 +103,19 @@ def test_the_search_reads_the_stored_key(committed):
 
         assert found("only the key") == [client.id]
         assert found("amy") == []
+
+
+@pytest.mark.django_db
+def test_a_search_inside_another_query_reads_its_own_clients_keys():
+    """The key is named through the alias the clients table has in the SQL: a search used as a
+    subquery (its table then U0) compares the subquery's clients, not the outer query's row."""
+    _skip_on_citus()
+    tenant = TenantFactory()
+    with tenant_context(tenant.id, role="staff"):
+        ClientFactory(tenant=tenant, first_name="Amy", last_name="Lee", email="amy@example.com")
+        bea = ClientFactory(tenant=tenant, first_name="Bea", last_name="Ng", email="bea@example.com")
+        found = client_search(Client.objects.all(), "amy", tenant=tenant)
+        matches = found.order_by().values("tenant_id").annotate(n=Count("id")).values("n")
+        outer = Client.objects.filter(id=bea.id).annotate(matches=Subquery(matches))
+        assert "U0.search_key" in str(outer.query)
+        assert outer.get().matches == 1  # Amy, though the outer row is Bea
