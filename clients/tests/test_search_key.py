@@ -60,6 +60,10 @@ def test_every_write_keeps_the_search_key():
         saved.save()
         updated = ClientFactory(tenant=tenant, first_name="Bo", last_name="Ng", email="bo@example.com")
         Client.objects.filter(id=updated.id).update(first_name="Bea", email="bea@example.com")
+
+    assert _stale_keys(tenant.id) == []
+    assert _keys(tenant.id)[saved.id] == "ANN GARCIA\nANN@EXAMPLE.COM"
+    with tenant_context(tenant.id, role="system"):
         now = timezone.now()
         # The imports' set-based write: one new client (INSERT ... SELECT) and one matched by
         # its email whose name changes (UPDATE ... FROM).
