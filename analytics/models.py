@@ -547,8 +547,9 @@ class InsightServiceSetMonth(TenantModel):
 
 class InsightServiceSpanMonth(TenantModel):
     """InsightServiceSpan's rows by the calendar month of the sale and the calendar month of
-    the refund, summed per set of services (`full_quantities` element by element). A period reads here the spans of its whole months given back in a
-    month ending by its end; those given back in the month of its end, up to its end, by day."""
+    the refund, summed per set of services (`full_quantities` element by element). A period
+    reads here the spans of its whole months given back in a month ending by its end; those
+    given back in the month of its end, up to its end, by day."""
 
     id = models.BigAutoField(primary_key=True)
     currency = models.CharField(max_length=3)

@@ -389,15 +389,12 @@ def load(
             {
                 "id": "md5('c:' || i || ':' || n)::uuid",
                 "tenant_id": "md5('t:' || i)::uuid",
-                "first_name": f"({first})[1 + (n * 7 + i) % {len(FIRST_NAMES)}]",
-                "last_name": f"({last})[1 + (n * 13 + i * 3) % {len(LAST_NAMES)}]",
+                "first_name": "first_name",
+                "last_name": "last_name",
                 "email": "email",
                 # Kept by a trigger (migration clients 0013), which replica mode skips; no
                 # such column on Citus (insert_select leaves out what the table lacks).
-                "search_key": (
-                    f"clients_search_key(({first})[1 + (n * 7 + i) % {len(FIRST_NAMES)}], "
-                    f"({last})[1 + (n * 13 + i * 3) % {len(LAST_NAMES)}], email)"
-                ),
+                "search_key": "clients_search_key(first_name, last_name, email)",
                 "email_hash": "encode(sha256(convert_to(email, 'UTF8')), 'hex')",
                 "phone": "phone",
                 "phone_hash": "encode(sha256(convert_to(phone, 'UTF8')), 'hex')",
@@ -415,8 +412,10 @@ def load(
             },
             f"""FROM generate_series(1, {tenants}) AS i, generate_series(1, {nc}) AS n,
         LATERAL (SELECT
-            lower(({first})[1 + (n * 7 + i) % {len(FIRST_NAMES)}] || '.' || ({last})[1 + (n * 13 + i * 3) % {len(LAST_NAMES)}])
-                || '.' || n || '@example.com' AS email,
+            ({first})[1 + (n * 7 + i) % {len(FIRST_NAMES)}] AS first_name,
+            ({last})[1 + (n * 13 + i * 3) % {len(LAST_NAMES)}] AS last_name) AS names,
+        LATERAL (SELECT
+            lower(first_name || '.' || last_name) || '.' || n || '@example.com' AS email,
             '+1' || (200 + i % 700)::text || lpad(n::text, 7, '0') AS phone,
             date '2000-01-01' + ((n * 97 + i * 13) % 366) AS bday) AS x""",
         )
